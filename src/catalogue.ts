@@ -1,0 +1,96 @@
+/**
+ * The metric catalogue: every metric wardgate knows, with its IEEE 11073-10101 (MDC)
+ * code, LOINC code and UCUM unit, and the physiological range outside which a value
+ * is kept but flagged. Codes from ../shared/reference/ble-and-codes.md.
+ */
+
+export type MetricId =
+  | 'heart_rate'
+  | 'pulse_rate_oximeter'
+  | 'pulse_rate_nibp'
+  | 'spo2'
+  | 'resp_rate'
+  | 'body_temp'
+  | 'nibp_sys'
+  | 'nibp_dia'
+  | 'nibp_mean'
+  | 'abp_sys'
+  | 'abp_dia'
+  | 'abp_mean'
+  | 'etco2'
+  | 'glucose'
+  | 'battery_level'
+  | 'signal_strength'
+  | 'gateway_event';
+
+export interface MetricDef {
+  readonly id: MetricId;
+  /** Small stable number used by compact encodings. Never renumber; only append. */
+  readonly code: number;
+  readonly display: string;
+  /** IEEE 11073-10101 reference id and numeric code; undefined where none exists. */
+  readonly mdcRefId?: string;
+  readonly mdcCode?: number;
+  /** LOINC codes, the one the FHIR R4 vital-signs profile requires first. Empty where none exists. */
+  readonly loinc: readonly string[];
+  /** UCUM unit (or a plain label where no UCUM unit exists, see `ucum`). */
+  readonly unit: string;
+  /** False for units that are not UCUM (dBm, unitless events); such metrics are never sent as FHIR. */
+  readonly ucum: boolean;
+  /** Physiologically plausible range; values outside are kept and flagged `out_of_range`. */
+  readonly range: readonly [number, number];
+  /** Other units accepted on input, with a conversion into `unit`. */
+  readonly convert?: Readonly<Record<string, (v: number) => number>>;
+}
+
+const def = (d: MetricDef): MetricDef => Object.freeze(d);
+
+export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
+  heart_rate: def({ id: 'heart_rate', code: 1, display: 'Heart rate', mdcRefId: 'MDC_ECG_HEART_RATE', mdcCode: 147842, loinc: ['8867-4'], unit: '/min', ucum: true, range: [20, 300] }),
+  pulse_rate_oximeter: def({ id: 'pulse_rate_oximeter', code: 2, display: 'Pulse rate (oximeter)', mdcRefId: 'MDC_PULS_OXIM_PULS_RATE', mdcCode: 149530, loinc: ['8867-4', '8889-8'], unit: '/min', ucum: true, range: [20, 300] }),
+  pulse_rate_nibp: def({ id: 'pulse_rate_nibp', code: 3, display: 'Pulse rate (NIBP)', mdcRefId: 'MDC_PULS_RATE_NON_INV', mdcCode: 149546, loinc: ['8867-4'], unit: '/min', ucum: true, range: [20, 300] }),
+  spo2: def({ id: 'spo2', code: 4, display: 'Oxygen saturation (SpO2)', mdcRefId: 'MDC_PULS_OXIM_SAT_O2', mdcCode: 150456, loinc: ['2708-6', '59408-5'], unit: '%', ucum: true, range: [50, 100] }),
+  resp_rate: def({ id: 'resp_rate', code: 5, display: 'Respiratory rate', mdcRefId: 'MDC_RESP_RATE', mdcCode: 151562, loinc: ['9279-1'], unit: '/min', ucum: true, range: [2, 80] }),
+  body_temp: def({ id: 'body_temp', code: 6, display: 'Body temperature', mdcRefId: 'MDC_TEMP_BODY', mdcCode: 150364, loinc: ['8310-5'], unit: 'Cel', ucum: true, range: [25, 45], convert: { '[degF]': (f) => (f - 32) * (5 / 9) } }),
+  nibp_sys: def({ id: 'nibp_sys', code: 7, display: 'NIBP systolic', mdcRefId: 'MDC_PRESS_BLD_NONINV_SYS', mdcCode: 150021, loinc: ['8480-6'], unit: 'mm[Hg]', ucum: true, range: [40, 300], convert: { kPa: (k) => k * 7.50062 } }),
+  nibp_dia: def({ id: 'nibp_dia', code: 8, display: 'NIBP diastolic', mdcRefId: 'MDC_PRESS_BLD_NONINV_DIA', mdcCode: 150022, loinc: ['8462-4'], unit: 'mm[Hg]', ucum: true, range: [15, 200], convert: { kPa: (k) => k * 7.50062 } }),
+  nibp_mean: def({ id: 'nibp_mean', code: 9, display: 'NIBP mean', mdcRefId: 'MDC_PRESS_BLD_NONINV_MEAN', mdcCode: 150023, loinc: ['8478-0'], unit: 'mm[Hg]', ucum: true, range: [20, 250], convert: { kPa: (k) => k * 7.50062 } }),
+  abp_sys: def({ id: 'abp_sys', code: 10, display: 'Arterial systolic (invasive)', mdcRefId: 'MDC_PRESS_BLD_ART_ABP_SYS', mdcCode: 150037, loinc: ['76215-3'], unit: 'mm[Hg]', ucum: true, range: [30, 300], convert: { kPa: (k) => k * 7.50062 } }),
+  abp_dia: def({ id: 'abp_dia', code: 11, display: 'Arterial diastolic (invasive)', mdcRefId: 'MDC_PRESS_BLD_ART_ABP_DIA', mdcCode: 150038, loinc: ['76213-8'], unit: 'mm[Hg]', ucum: true, range: [10, 200], convert: { kPa: (k) => k * 7.50062 } }),
+  abp_mean: def({ id: 'abp_mean', code: 12, display: 'Arterial mean (invasive)', mdcRefId: 'MDC_PRESS_BLD_ART_ABP_MEAN', mdcCode: 150039, loinc: ['76214-6'], unit: 'mm[Hg]', ucum: true, range: [20, 250], convert: { kPa: (k) => k * 7.50062 } }),
+  etco2: def({ id: 'etco2', code: 13, display: 'End-tidal CO2', mdcRefId: 'MDC_CONC_AWAY_CO2_ET', mdcCode: 151708, loinc: ['19891-1'], unit: 'mm[Hg]', ucum: true, range: [0, 150], convert: { kPa: (k) => k * 7.50062 } }),
+  glucose: def({ id: 'glucose', code: 14, display: 'Blood glucose (capillary)', mdcRefId: 'MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD', mdcCode: 160184, loinc: ['2339-0'], unit: 'mg/dL', ucum: true, range: [10, 1000], convert: { 'mmol/L': (m) => m * 18.0182 } }),
+  battery_level: def({ id: 'battery_level', code: 15, display: 'Battery level', mdcRefId: 'MDC_ATTR_VAL_BATT_CHARGE', mdcCode: 67996, loinc: [], unit: '%', ucum: true, range: [0, 100] }),
+  signal_strength: def({ id: 'signal_strength', code: 16, display: 'Signal strength (RSSI)', loinc: [], unit: 'dBm', ucum: false, range: [-127, 20] }),
+  gateway_event: def({ id: 'gateway_event', code: 17, display: 'Gateway event (gap, integrity, lifecycle)', loinc: [], unit: '1', ucum: true, range: [0, Number.MAX_SAFE_INTEGER] }),
+});
+
+export const METRIC_IDS = Object.keys(CATALOGUE) as MetricId[];
+
+const BY_CODE = new Map<number, MetricDef>(Object.values(CATALOGUE).map((d) => [d.code, d]));
+const BY_MDC = new Map<number, MetricDef>();
+for (const d of Object.values(CATALOGUE)) if (d.mdcCode !== undefined) BY_MDC.set(d.mdcCode, d);
+// Aliases devices export (see ble-and-codes.md notes): generic arterial labels, Philips EtCO2.
+BY_MDC.set(150033, CATALOGUE.abp_sys);
+BY_MDC.set(150034, CATALOGUE.abp_dia);
+BY_MDC.set(150035, CATALOGUE.abp_mean);
+BY_MDC.set(151728, CATALOGUE.etco2);
+
+export function isMetricId(s: string): s is MetricId {
+  return Object.prototype.hasOwnProperty.call(CATALOGUE, s);
+}
+
+export function metricByCode(code: number): MetricDef | undefined {
+  return BY_CODE.get(code);
+}
+
+export function metricByMdc(mdcCode: number): MetricDef | undefined {
+  return BY_MDC.get(mdcCode);
+}
+
+/** Converts `value` given in `unit` into the metric's catalogue unit, or undefined if the unit is not accepted. */
+export function toCatalogueUnit(def: MetricDef, value: number, unit: string | undefined): number | undefined {
+  if (unit === undefined || unit === def.unit) return value;
+  const conv = def.convert?.[unit];
+  return conv ? conv(value) : undefined;
+}

@@ -1,0 +1,140 @@
+/**
+ * The configuration schema: one YAML file, validated at start. Every field has a
+ * default that suits a single ward gateway; wardgate.example.yaml documents them.
+ */
+import { z } from 'zod';
+import { PRIORITIES } from '../reading.js';
+import { mqttConfigSchema } from '../devices/mqtt/config.js';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseSize(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 512MiB, 2GB or a number of bytes)` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const n = parseDuration(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 250ms, 30s, 2h or a number of ms)` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port');
+
+const topicsSchema = z
+  .object({
+    alarm: z.string().min(1).default('ward.alarms'),
+    vital: z.string().min(1).default('ward.vitals'),
+    status: z.string().min(1).default('ward.status'),
+    waveform: z.string().min(1).default('ward.waveforms'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    gateway: z
+      .object({
+        /** Stable gateway id; when absent one is generated once and kept in the data folder. */
+        id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional(),
+        dataDir: z.string().min(1).default('./wardgate-data'),
+        /** Device clocks further than this from the gateway's are flagged device_clock_skew. */
+        clockSkewTolerance: duration.default(120_000),
+        /** Where the running gateway writes its status for `wardgate status` (default: in dataDir). */
+        statusFile: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    buffer: z
+      .object({
+        /** AEAD key file (mode 0600). Env WARDGATE_KEY_FILE overrides. Default: <dataDir>/wardgate.key */
+        keyFile: z.string().optional(),
+        /** Group commit: appends are written together at most this often... */
+        commitInterval: duration.default(25),
+        /** ...or as soon as this many readings are pending, whichever comes first. */
+        commitMaxReadings: z.number().int().min(1).max(100_000).default(4096),
+        /** NORMAL: one fsync per checkpoint window; FULL: fsync on every commit (zero loss window). */
+        synchronous: z.enum(['normal', 'full']).default('full'),
+        cipher: z.enum(['aes-256-gcm', 'chacha20-poly1305']).default('aes-256-gcm'),
+        maxBytes: size.default(2 * 1024 ** 3),
+        maxAge: duration.default(7 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    kafka: z
+      .object({
+        brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
+        clientId: z.string().min(1).default('wardgate'),
+        client: z.enum(['kafkajs']).default('kafkajs'),
+        topics: topicsSchema.prefault({}),
+        createTopics: z.boolean().default(true),
+        batch: z
+          .object({
+            maxReadings: z.number().int().min(1).max(100_000).default(2000),
+            maxBytes: size.default(1024 ** 2),
+          })
+          .strict()
+          .prefault({}),
+        compression: z.enum(['none', 'gzip']).default('none'),
+        sendTimeout: duration.default(10_000),
+        connectTimeout: duration.default(5_000),
+        retry: z
+          .object({ initial: duration.default(250), max: duration.default(30_000) })
+          .strict()
+          .prefault({}),
+        tls: z
+          .object({
+            enabled: z.boolean().default(true),
+            ca: z.string().optional(),
+            cert: z.string().optional(),
+            key: z.string().optional(),
+            servername: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        sasl: z
+          .object({
+            mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+            username: z.string().min(1),
+            /** Prefer passwordFile or env WARDGATE_KAFKA_PASSWORD; never logged. */
+            password: z.string().optional(),
+            passwordFile: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    devices: z
+      .object({
+        simulator: z
+          .object({
+            enabled: z.boolean().default(false),
+            beds: z.number().int().min(1).max(500).default(10),
+            interval: duration.default(1000),
+            /** Probability per bed per second that an alarm condition starts. */
+            alarmRate: z.number().min(0).max(1).default(0.002),
+            seed: z.number().int().optional(),
+          })
+          .strict()
+          .prefault({}),
+        mqtt: mqttConfigSchema.optional(),
+      })
+      .strict()
+      .prefault({}),
+    metrics: z
+      .object({ port: z.number().int().min(0).max(65535).optional(), host: z.string().default('127.0.0.1') })
+      .strict()
+      .prefault({}),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export const PRIORITY_CLASSES = PRIORITIES;

@@ -1,0 +1,52 @@
+/**
+ * The one interface the forwarder uses to talk to Kafka. kafkajs is the default
+ * implementation; another client is a new file plus one line in CLIENTS.
+ */
+
+export interface OutMessage {
+  key: Buffer | string | null;
+  value: Buffer | string;
+  headers: Record<string, string>;
+  timestamp?: string;
+}
+
+export interface TopicBatch {
+  topic: string;
+  messages: OutMessage[];
+}
+
+export type ClientErrorKind =
+  /** Network, broker down, leader moves: retry with backoff. */
+  | 'transient'
+  /** SASL/ACL/TLS refusals, unknown topic: an operator must fix config; no tight loop. */
+  | 'config'
+  /** The send did not settle in time: its fate is unknown (it may still land). */
+  | 'timeout'
+  /** The producer's session is broken (fenced, sequence errors): recreate it. */
+  | 'fatal';
+
+export class KafkaClientError extends Error {
+  constructor(
+    readonly kind: ClientErrorKind,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'KafkaClientError';
+  }
+}
+
+export interface KafkaClientHealth {
+  connected: boolean;
+  lastError?: { kind: ClientErrorKind; message: string; at: number };
+}
+
+export interface KafkaClient {
+  connect(timeoutMs: number): Promise<void>;
+  /** Sends all batches with acks=all; resolves only when every message is acknowledged. */
+  send(batches: TopicBatch[], timeoutMs: number): Promise<void>;
+  /** Checks the topics exist (creating them when allowed); throws a config error naming the missing topic. */
+  ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void>;
+  close(timeoutMs: number): Promise<void>;
+  health(): KafkaClientHealth;
+}

@@ -1,0 +1,144 @@
+/**
+ * The one canonical Reading, and the normalisation every device family goes through
+ * before a reading may enter the buffer.
+ */
+import { CATALOGUE, isMetricId, toCatalogueUnit, type MetricId } from './catalogue.js';
+
+/** Priority classes, highest first. The index is the class rank (0 = alarm). */
+export const PRIORITIES = ['alarm', 'vital', 'status', 'waveform'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const priorityRank = (p: Priority): number => PRIORITIES.indexOf(p);
+export const isPriority = (s: string): s is Priority => (PRIORITIES as readonly string[]).includes(s);
+
+export const DEVICE_KINDS = ['simulator', 'serial', 'ble', 'mqtt', 'gateway'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+export const QUALITY_FLAGS = [
+  'out_of_range', // value outside the catalogue's physiological range (kept, flagged)
+  'simulated', // produced by a simulated device
+  'device_clock_unknown', // the device sent no usable timestamp; deviceTime is absent
+  'device_clock_skew', // device time differs from gateway time by more than the configured tolerance
+  'unit_converted', // the device's unit was converted into the catalogue unit
+  'questionable', // the device itself marked the value as questionable
+] as const;
+export type QualityFlag = (typeof QUALITY_FLAGS)[number];
+
+/** Schema version of the Reading as it travels (headers, JSON body). */
+export const READING_SCHEMA_VERSION = 1;
+
+export type Extra = Readonly<Record<string, string | number | boolean>>;
+
+/** What a device adapter hands to the pipeline: everything it knows about one measurement. */
+export interface ReadingInput {
+  deviceId: string;
+  deviceKind: DeviceKind;
+  bed: string;
+  patientId?: string;
+  metric: MetricId | string;
+  value: number;
+  /** Unit as the device reported it; converted into the catalogue unit when it differs. */
+  unit?: string;
+  /** Device timestamp, ms since the epoch, when the device sent one. */
+  deviceTime?: number;
+  priority?: Priority;
+  quality?: QualityFlag[];
+  /** Small typed attributes (alarm text code, gap record fields). No patient data. */
+  extra?: Extra;
+}
+
+/** A normalised reading, ready to be sequenced and committed by the buffer. */
+export interface PendingReading {
+  deviceId: string;
+  deviceKind: DeviceKind;
+  bed: string;
+  patientId?: string;
+  metric: MetricId;
+  value: number;
+  unit: string;
+  deviceTime?: number;
+  gatewayTime: number;
+  priority: Priority;
+  quality: QualityFlag[];
+  extra?: Extra;
+}
+
+/** A committed reading: it has a gateway id and a per-gateway sequence number. */
+export interface Reading extends PendingReading {
+  gatewayId: string;
+  /** Per-gateway sequence, strictly increasing across restarts, assigned at commit. */
+  seq: number;
+}
+
+export class ReadingRejected extends Error {
+  constructor(
+    readonly reason: 'non_finite' | 'unknown_metric' | 'bad_unit' | 'bad_field',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReadingRejected';
+  }
+}
+
+export interface NormaliseOptions {
+  /** Gateway receive time, ms since the epoch. */
+  now: number;
+  /** Device clocks further than this from the gateway's are flagged (ms). */
+  clockSkewToleranceMs: number;
+}
+
+const DEFAULT_PRIORITY: Priority = 'vital';
+const MAX_ID_LEN = 128;
+
+function checkId(name: string, v: unknown, optional = false): void {
+  if (optional && v === undefined) return;
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_ID_LEN) {
+    throw new ReadingRejected('bad_field', `${name} must be a non-empty string of at most ${MAX_ID_LEN} characters`);
+  }
+}
+
+/**
+ * Validates and normalises one input. Non-finite values and unknown metrics or units
+ * are rejected (the caller counts them); values outside the physiological range are kept
+ * and flagged. Never reads or logs the value beyond what is needed.
+ */
+export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingReading {
+  checkId('deviceId', input.deviceId);
+  checkId('bed', input.bed);
+  checkId('patientId', input.patientId, true);
+  if (typeof input.value !== 'number' || !Number.isFinite(input.value)) {
+    throw new ReadingRejected('non_finite', `value for ${String(input.metric)} is not a finite number`);
+  }
+  if (!isMetricId(input.metric)) {
+    throw new ReadingRejected('unknown_metric', `unknown metric ${JSON.stringify(String(input.metric).slice(0, 64))}`);
+  }
+  const def = CATALOGUE[input.metric];
+  const quality: QualityFlag[] = input.quality ? [...new Set(input.quality)] : [];
+  const value = toCatalogueUnit(def, input.value, input.unit);
+  if (value === undefined) {
+    throw new ReadingRejected('bad_unit', `unit ${JSON.stringify(input.unit)} is not accepted for ${def.id} (expects ${def.unit})`);
+  }
+  if (input.unit !== undefined && input.unit !== def.unit) quality.push('unit_converted');
+  if (value < def.range[0] || value > def.range[1]) quality.push('out_of_range');
+  let deviceTime = input.deviceTime;
+  if (deviceTime !== undefined && !Number.isFinite(deviceTime)) deviceTime = undefined;
+  if (deviceTime === undefined) {
+    if (!quality.includes('device_clock_unknown')) quality.push('device_clock_unknown');
+  } else if (Math.abs(deviceTime - opts.now) > opts.clockSkewToleranceMs) {
+    quality.push('device_clock_skew');
+  }
+  const out: PendingReading = {
+    deviceId: input.deviceId,
+    deviceKind: input.deviceKind,
+    bed: input.bed,
+    metric: def.id,
+    value,
+    unit: def.unit,
+    gatewayTime: opts.now,
+    priority: input.priority ?? DEFAULT_PRIORITY,
+    quality,
+  };
+  if (input.patientId !== undefined) out.patientId = input.patientId;
+  if (deviceTime !== undefined) out.deviceTime = deviceTime;
+  if (input.extra !== undefined) out.extra = input.extra;
+  return out;
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects:
+//  - unit: everything under test/ that needs no Kafka (real SQLite files, real MQTT brokers, ptys);
+//  - integration: test/integration/**, against one real Kafka broker started by the global setup.
+//    Its files run one at a time because some of them stop and restart that broker.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/integration/**', 'node_modules/**'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/setup/kafka-global.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
