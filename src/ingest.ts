@@ -1,0 +1,55 @@
+/**
+ * Where every reading enters: normalise each input against the catalogue, count what is
+ * rejected or flagged, and hand the rest to the buffer. `submit` resolves only when the
+ * readings are durably committed, so adapters can acknowledge their devices then.
+ */
+import { normalise, ReadingRejected, type PendingReading, type ReadingInput } from './reading.js';
+import { BufferRefused, type ReadingBuffer } from './buffer/types.js';
+import type { ReadingSink } from './devices/types.js';
+import type { Events } from './metrics/events.js';
+
+export interface IngestOptions {
+  clockSkewToleranceMs: number;
+  now?: () => number;
+  /** Called for every committed alarm-class reading (local alarm echo). */
+  onAlarm?: (r: PendingReading) => void;
+}
+
+export class Ingest implements ReadingSink {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly buffer: ReadingBuffer,
+    private readonly events: Events,
+    private readonly opts: IngestOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  async submit(inputs: readonly ReadingInput[]): Promise<void> {
+    const now = this.now();
+    const ok: PendingReading[] = [];
+    for (const input of inputs) {
+      try {
+        const r = normalise(input, { now, clockSkewToleranceMs: this.opts.clockSkewToleranceMs });
+        for (const flag of r.quality) if (flag === 'out_of_range' || flag === 'device_clock_skew') this.events.emit('reading_flagged', { flag });
+        ok.push(r);
+      } catch (e) {
+        if (!(e instanceof ReadingRejected)) throw e;
+        this.events.emit('reading_rejected', { reason: e.reason, family: String(input?.deviceKind ?? 'unknown') }, 1, { error: e.message });
+      }
+    }
+    if (ok.length === 0) return;
+    try {
+      await this.buffer.append(ok);
+    } catch (e) {
+      const reason = e instanceof BufferRefused ? e.reason : 'io_error';
+      this.events.emit('reading_refused', { reason }, ok.length);
+      throw e;
+    }
+    for (const r of ok) {
+      this.events.ingested.inc({ family: r.deviceKind, class: r.priority });
+      if (r.priority === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
+    }
+  }
+}
