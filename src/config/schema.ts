@@ -72,7 +72,10 @@ export const configSchema = z
         clientId: z.string().min(1).default('wardgate'),
         client: z.enum(['kafkajs']).default('kafkajs'),
         topics: topicsSchema.prefault({}),
+        /** Create missing topics at start when the cluster allows it; otherwise a clear error names the topic. */
         createTopics: z.boolean().default(true),
+        topicPartitions: z.number().int().min(1).max(1000).default(3),
+        topicReplicationFactor: z.number().int().min(1).max(10).default(1),
         batch: z
           .object({
             maxReadings: z.number().int().min(1).max(100_000).default(2000),

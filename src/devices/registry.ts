@@ -1,0 +1,23 @@
+/**
+ * The one table of device families. A new family is a folder under src/devices/
+ * plus one line here.
+ */
+import type { Config } from '../config/schema.js';
+import type { DeviceAdapter } from './types.js';
+import { simulatorFamily } from './simulator/adapter.js';
+
+type Devices = Config['devices'];
+
+export const FAMILIES: { [K in keyof Devices]-?: (cfg: NonNullable<Devices[K]>) => DeviceAdapter[] } = {
+  simulator: (cfg) => simulatorFamily.create(cfg),
+  mqtt: () => [],
+};
+
+export function createAdapters(devices: Devices): DeviceAdapter[] {
+  const out: DeviceAdapter[] = [];
+  for (const [name, make] of Object.entries(FAMILIES) as [keyof Devices, (cfg: unknown) => DeviceAdapter[]][]) {
+    const cfg = devices[name];
+    if (cfg !== undefined) out.push(...make(cfg));
+  }
+  return out;
+}

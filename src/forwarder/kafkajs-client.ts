@@ -1,0 +1,218 @@
+/**
+ * The default Kafka client: kafkajs 2.2.4 behind the KafkaClient interface.
+ * kafkajs is frozen upstream and an idempotent send to a dead broker never settles,
+ * so this wrapper owns the timeouts and re-creates the producer when a send's fate is unknown.
+ */
+import { readFileSync } from 'node:fs';
+import { Kafka, logLevel, CompressionTypes, type Producer, type SASLOptions, type KafkaConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from '../logger.js';
+import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
+
+export interface KafkajsClientOptions {
+  brokers: string[];
+  clientId: string;
+  compression: 'none' | 'gzip';
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  tls?: { enabled: boolean; ca?: string; cert?: string; key?: string; servername?: string };
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password?: string; passwordFile?: string };
+  log: Logger;
+}
+
+const CONFIG_PROTOCOL_ERRORS = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'POLICY_VIOLATION',
+  'INVALID_REPLICATION_FACTOR',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+]);
+const FATAL_PROTOCOL_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'DUPLICATE_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'PRODUCER_FENCED',
+]);
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+
+/** Sorts a kafkajs error into what the forwarder should do about it. Walks the cause chain. */
+export function classifyKafkaError(err: unknown): ClientErrorKind {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  let kind: ClientErrorKind = 'transient';
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const o = e as { name?: string; type?: string; code?: string; message?: string; cause?: unknown; originalError?: unknown };
+    if (o.name === 'KafkaJSSASLAuthenticationError') return 'config';
+    if (o.type && CONFIG_PROTOCOL_ERRORS.has(o.type)) return 'config';
+    if (o.type && FATAL_PROTOCOL_ERRORS.has(o.type)) kind = 'fatal';
+    if (o.code && TLS_CODES.test(o.code)) return 'config';
+    if (o.message && /certificate|self.signed|SASL|authenticat/i.test(o.message) && !/ECONNREFUSED/.test(o.message)) return 'config';
+    e = o.originalError ?? o.cause;
+  }
+  return kind;
+}
+
+function pinoLogCreator(log: Logger) {
+  return () =>
+    ({ level, log: entry }: LogEntry) => {
+      // Never pass message contents; kafkajs logs only metadata, but keep it terse.
+      const { message, ...rest } = entry as { message: string; [k: string]: unknown };
+      delete rest.timestamp;
+      delete rest.logger;
+      if (level === logLevel.ERROR) log.warn({ kafkajs: rest }, message);
+      else if (level === logLevel.WARN) log.info({ kafkajs: rest }, message);
+      else log.debug({ kafkajs: rest }, message);
+    };
+}
+
+function readSecret(path: string | undefined): string | undefined {
+  return path ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
+    p.then(
+      (v) => { clearTimeout(t); resolve(v); },
+      (e) => { clearTimeout(t); reject(e); },
+    );
+  });
+}
+
+export class KafkajsClient implements KafkaClient {
+  private readonly kafka: Kafka;
+  private producer: Producer | null = null;
+  private connected = false;
+  private lastError: KafkaClientHealth['lastError'];
+  private readonly compression: CompressionTypes;
+
+  constructor(private readonly opts: KafkajsClientOptions) {
+    const cfg: KafkaConfig = {
+      clientId: opts.clientId,
+      brokers: opts.brokers,
+      connectionTimeout: opts.connectTimeoutMs,
+      authenticationTimeout: opts.connectTimeoutMs,
+      requestTimeout: opts.requestTimeoutMs,
+      // Our own loop retries with backoff; kafkajs retries only briefly so a send settles.
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      logLevel: logLevel.WARN,
+      logCreator: pinoLogCreator(opts.log),
+    };
+    if (opts.tls?.enabled) {
+      cfg.ssl = {
+        rejectUnauthorized: true,
+        ...(opts.tls.ca ? { ca: [readFileSync(opts.tls.ca, 'utf8')] } : {}),
+        ...(opts.tls.cert ? { cert: readFileSync(opts.tls.cert, 'utf8') } : {}),
+        ...(opts.tls.key ? { key: readFileSync(opts.tls.key, 'utf8') } : {}),
+        ...(opts.tls.servername ? { servername: opts.tls.servername } : {}),
+      };
+    }
+    if (opts.sasl) {
+      const password = opts.sasl.password ?? readSecret(opts.sasl.passwordFile) ?? '';
+      cfg.sasl = { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password } as SASLOptions;
+    }
+    this.kafka = new Kafka(cfg);
+    this.compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+  }
+
+  private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
+    const kind = forced ?? (e instanceof KafkaClientError ? e.kind : classifyKafkaError(e));
+    const message = e instanceof Error ? e.message : String(e);
+    this.lastError = { kind, message, at: Date.now() };
+    if (kind !== 'config') this.connected = false;
+    return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message, e);
+  }
+
+  async connect(timeoutMs: number): Promise<void> {
+    if (this.producer && this.connected) return;
+    await this.dropProducer(1000);
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+    this.producer = producer;
+    try {
+      await withTimeout(producer.connect(), timeoutMs, 'connect');
+      this.connected = true;
+    } catch (e) {
+      await this.dropProducer(1000);
+      throw this.fail(e);
+    }
+  }
+
+  async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    if (!this.producer || !this.connected) await this.connect(timeoutMs);
+    const producer = this.producer!;
+    try {
+      await withTimeout(
+        producer.sendBatch({ topicMessages: batches, acks: -1, timeout: timeoutMs, compression: this.compression }),
+        timeoutMs,
+        'send',
+      );
+      this.lastError = undefined;
+    } catch (e) {
+      const err = this.fail(e);
+      // A timed-out or broken idempotent producer keeps retrying inside kafkajs; drop it so
+      // memory stays bounded, and start a fresh producer (new producer id) on the next send.
+      if (err.kind !== 'config') await this.dropProducer(1000);
+      throw err;
+    }
+  }
+
+  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await withTimeout(admin.connect(), timeoutMs, 'admin connect');
+      const existing = new Set(await withTimeout(admin.listTopics(), timeoutMs, 'list topics'));
+      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (!create) {
+        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`);
+      }
+      try {
+        await withTimeout(
+          admin.createTopics({
+            waitForLeaders: true,
+            topics: missing.map((topic) => ({ topic, numPartitions: this.opts.topicPartitions, replicationFactor: this.opts.topicReplicationFactor })),
+          }),
+          timeoutMs,
+          'create topics',
+        );
+      } catch (e) {
+        const kind = classifyKafkaError(e);
+        if ((e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
+        throw new KafkaClientError(kind === 'transient' ? 'transient' : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${(e as Error).message}`, e);
+      }
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
+    }
+  }
+
+  private async dropProducer(timeoutMs: number): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    this.connected = false;
+    if (p) await withTimeout(p.disconnect(), timeoutMs, 'disconnect').catch(() => undefined);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    await this.dropProducer(timeoutMs);
+  }
+
+  health(): KafkaClientHealth {
+    return { connected: this.connected, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+}
