@@ -17,6 +17,8 @@ export interface IngestOptions {
 
 export class Ingest implements ReadingSink {
   private readonly now: () => number;
+  /** Readings durably committed through this pipeline since start. */
+  committed = 0;
 
   constructor(
     private readonly buffer: ReadingBuffer,
@@ -47,6 +49,7 @@ export class Ingest implements ReadingSink {
       this.events.emit('reading_refused', { reason }, ok.length);
       throw e;
     }
+    this.committed += ok.length;
     for (const r of ok) {
       this.events.ingested.inc({ family: r.deviceKind, class: r.priority });
       if (r.priority === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);

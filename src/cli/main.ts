@@ -1,0 +1,210 @@
+/**
+ * The `wardgate` command: run, simulate, status, keygen, config check.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { parseDuration } from '../config/units.js';
+import { createLogger } from '../logger.js';
+import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
+import { generateKeyFile } from '../crypto/keys.js';
+import { LiveLine, formatLiveLine } from './live-line.js';
+import { statusCommand } from './status.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+function durationArg(name: string) {
+  return (v: string): number => {
+    const ms = parseDuration(v);
+    if (ms === undefined) throw new UsageError(`${name}: not a duration: ${JSON.stringify(v)} (use e.g. 30s, 500ms, 5m)`);
+    return ms;
+  };
+}
+
+function intArg(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return n;
+  };
+}
+
+/** Loads the config file (or defaults) and applies command-line overrides on top. */
+function buildConfig(file: string | undefined, overrides: (raw: Record<string, any>) => void): Config {
+  const base = file ? loadConfigFile(file) : validateConfig({}, 'defaults');
+  // Re-validate with overrides applied so they get the same checks as the file.
+  const raw = structuredClone(base) as Record<string, any>;
+  overrides(raw);
+  return validateConfig(raw, file ?? 'command line');
+}
+
+function waitForSignal(): { promise: Promise<string>; dispose: () => void } {
+  let dispose = (): void => {};
+  const promise = new Promise<string>((resolvePromise) => {
+    const on = (sig: string) => () => resolvePromise(sig);
+    const onInt = on('SIGINT');
+    const onTerm = on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    dispose = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+  });
+  return { promise, dispose };
+}
+
+async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: number | undefined, drainTimeoutMs: number, showLive: boolean): Promise<number> {
+  const log = createLogger({ level: config.log.level });
+  let gw: Gateway;
+  try {
+    gw = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
+  } catch (e) {
+    process.stderr.write(`wardgate: cannot start: ${(e as Error).message}\n`);
+    log.flush();
+    return EXIT_FAILURE;
+  }
+  const line = new LiveLine(process.stdout);
+  const show = (force = false): void => {
+    if (showLive) line.update(formatLiveLine(gw.live(), gw.buffer.stats()), force);
+  };
+  const liveTimer = setInterval(show, 1000);
+  const sig = waitForSignal();
+  const timers: NodeJS.Timeout[] = [];
+  const ended = await Promise.race([
+    sig.promise,
+    ...(durationMs !== undefined ? [new Promise<string>((r) => timers.push(setTimeout(() => r('duration'), durationMs)))] : []),
+  ]);
+  sig.dispose();
+  for (const t of timers) clearTimeout(t);
+  show(true);
+  line.end();
+  if (ended === 'duration') process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
+  else process.stdout.write(`${ended}: stopping${drainTimeoutMs && mode === 'simulate' ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
+  // A second signal while draining stops at once.
+  const second = waitForSignal();
+  const drained = await Promise.race([gw.stop(ended === 'duration' || mode === 'simulate' ? drainTimeoutMs : 0), second.promise.then(() => gw.stop(0))]);
+  second.dispose();
+  clearInterval(liveTimer);
+  const s = gw.live();
+  process.stdout.write(
+    `summary: gateway ${gw.gatewayId}: ${s.ingestedTotal} readings committed, ${s.forwarder.forwarded} forwarded to Kafka, ` +
+      (drained ? 'buffer empty.\n' : `buffer not empty: the rest stays encrypted in ${gw.dataDir} and is sent on the next start (kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
+  );
+  log.flush();
+  return EXIT_OK;
+}
+
+export function buildProgram(result: { code: number }): Command {
+  const program = new Command()
+    .name('wardgate')
+    .description('Edge gateway for hospital wards: device telemetry -> encrypted store-and-forward buffer -> Apache Kafka')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('Run the gateway service with a configuration file')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .action(async (o: { config: string }) => {
+      const config = loadConfigFile(o.config);
+      result.code = await runGateway(config, 'run', undefined, 0, process.stdout.isTTY === true);
+    });
+
+  program
+    .command('simulate')
+    .description('Run the whole gateway fed by a simulated ward (no config file needed)')
+    .addOption(new Option('--beds <n>', 'number of simulated beds').argParser(intArg('--beds', 1, 500)))
+    .addOption(new Option('--duration <time>', 'stop the simulated devices after this long (e.g. 30s); default: until SIGINT/SIGTERM').argParser(durationArg('--duration')))
+    .addOption(new Option('--drain-timeout <time>', 'after the devices stop, keep forwarding for up to this long').default(10_000, '10s').argParser(durationArg('--drain-timeout')))
+    .option('--brokers <list>', 'Kafka bootstrap servers, host:port[,host:port...]')
+    .option('--data <dir>', 'data folder for the buffer and key (default ./wardgate-data)')
+    .option('-c, --config <file>', 'YAML configuration file; command-line options override it')
+    .addOption(new Option('--seed <n>', 'random seed for a reproducible ward').argParser(intArg('--seed', 0, 2 ** 31 - 1)))
+    .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
+    .option('--no-live', 'do not print the live status line')
+    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean }) => {
+      const config = buildConfig(o.config, (raw) => {
+        raw.devices.simulator.enabled = true;
+        if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
+        if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
+        if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
+        if (o.brokers !== undefined) raw.kafka.brokers = o.brokers.split(',').map((s) => s.trim()).filter(Boolean);
+        if (o.data !== undefined) raw.gateway.dataDir = o.data;
+        if (!o.config) raw.log.level = 'warn';
+      });
+      result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
+    });
+
+  program
+    .command('status')
+    .description('Buffer depth per priority, oldest reading age, last successful forward, Kafka state')
+    .option('--data <dir>', 'data folder (default ./wardgate-data)')
+    .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { data?: string; config?: string; json?: boolean }) => {
+      const dataDir = o.data ?? (o.config ? loadConfigFile(o.config).gateway.dataDir : './wardgate-data');
+      result.code = statusCommand(resolve(dataDir), o.json === true, process.stdout);
+    });
+
+  program
+    .command('keygen')
+    .description('Write a new data key file (mode 0600), or add a new active key with --rotate')
+    .option('--key-file <path>', 'key file to write (default <data>/wardgate.key)')
+    .option('--data <dir>', 'data folder (default ./wardgate-data)')
+    .option('-c, --config <file>', 'configuration file (its buffer.keyFile / gateway.dataDir are used)')
+    .option('--rotate', 'add a new key and make it active; older keys stay to read the backlog')
+    .action(async (o: { keyFile?: string; data?: string; config?: string; rotate?: boolean }) => {
+      let path = o.keyFile;
+      if (!path) {
+        const cfg = buildConfig(o.config, (raw) => {
+          if (o.data !== undefined) raw.gateway.dataDir = o.data;
+        });
+        path = keyFileFor(cfg);
+      }
+      const r = generateKeyFile(resolve(path), { rotate: o.rotate === true });
+      process.stdout.write(`${o.rotate ? 'rotated' : 'wrote'} key file ${resolve(path)}: active key ${r.activeKeyId}\n`);
+      result.code = EXIT_OK;
+    });
+
+  const cfg = program.command('config').description('Configuration tools');
+  cfg
+    .command('check')
+    .description('Validate a configuration file; print each bad field and why')
+    .argument('<file>', 'YAML configuration file')
+    .action(async (file: string) => {
+      const c = loadConfigFile(file);
+      const devices = Object.entries(c.devices).filter(([, v]) => (v as { enabled?: boolean } | undefined)?.enabled).map(([k]) => k);
+      process.stdout.write(`${file}: ok (kafka ${c.kafka.brokers.join(',')}, data ${c.gateway.dataDir}, devices: ${devices.join(', ') || 'none enabled'})\n`);
+      result.code = EXIT_OK;
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const result = { code: EXIT_OK };
+  const program = buildProgram(result);
+  try {
+    await program.parseAsync(argv);
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (e instanceof ConfigError || e instanceof UsageError) {
+      process.stderr.write(`wardgate: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`wardgate: ${(e as Error).message ?? String(e)}\n`);
+    return EXIT_FAILURE;
+  }
+}

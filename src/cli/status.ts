@@ -1,0 +1,59 @@
+/** `wardgate status`: what is buffered (read from the database, no key needed) and what the running gateway last said. */
+import { readBufferStats } from '../buffer/index.js';
+import { readStatusFile, statusFilePath } from '../status-file.js';
+import { PRIORITIES } from '../reading.js';
+
+/** The gateway writes its status every second; older than this means it is not running. */
+const STALE_MS = 5000;
+
+function age(ms: number | null): string {
+  if (ms === null) return '-';
+  const s = Math.max(0, ms / 1000);
+  if (s < 120) return `${s.toFixed(1)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+export function statusCommand(dataDir: string, json: boolean, out: NodeJS.WritableStream): number {
+  const now = Date.now();
+  const buffer = readBufferStats(dataDir);
+  const live = readStatusFile(statusFilePath(dataDir));
+  const running = live !== null && now - live.updatedAt < STALE_MS;
+  const f = live?.forwarder;
+  const report = {
+    dataDir,
+    gatewayId: live?.gatewayId ?? null,
+    running,
+    statusAgeMs: live ? now - live.updatedAt : null,
+    kafka: f
+      ? { state: running ? f.state : 'unknown', reachable: running ? f.state === 'online' || f.state === 'draining' : null, reason: f.reason, brokers: live!.brokers, configError: f.configError }
+      : null,
+    lastSuccessfulForward: f?.lastSuccessAt ? new Date(f.lastSuccessAt).toISOString() : null,
+    lastSuccessfulForwardAgeMs: f?.lastSuccessAt ? now - f.lastSuccessAt : null,
+    forwardedSinceStart: f?.forwarded ?? null,
+    buffer,
+  };
+  if (json) {
+    out.write(`${JSON.stringify(report, null, 2)}\n`);
+    return buffer === null ? 1 : 0;
+  }
+  const lines: string[] = [];
+  lines.push(`data folder      ${dataDir}`);
+  lines.push(`gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (last status ${age(report.statusAgeMs)} ago)` : 'never ran here'}`);
+  if (report.kafka) {
+    lines.push(`kafka            ${report.kafka.state}${report.kafka.reachable === null ? '' : report.kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${report.kafka.reason} [${report.kafka.brokers.join(',')}]`);
+  }
+  lines.push(`last forward     ${report.lastSuccessfulForward ? `${report.lastSuccessfulForward} (${age(report.lastSuccessfulForwardAgeMs)} ago)` : 'never'}`);
+  if (!buffer) {
+    lines.push('buffer           no buffer database in this folder');
+  } else {
+    lines.push(`buffer           ${buffer.totalReadings} readings, ${(buffer.diskBytes / 1024 / 1024).toFixed(2)} MiB on disk`);
+    for (const p of PRIORITIES) {
+      const c = buffer.perClass[p];
+      lines.push(`  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`);
+    }
+    for (const extra of buffer.notes ?? []) lines.push(`note             ${extra}`);
+  }
+  out.write(`${lines.join('\n')}\n`);
+  return buffer === null ? 1 : 0;
+}

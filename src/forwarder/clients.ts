@@ -1,0 +1,27 @@
+/** The table of Kafka client implementations, selected by `kafka.client` in config. */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { KafkaClient } from './client.js';
+import { KafkajsClient } from './kafkajs-client.js';
+
+type KafkaConfig = Config['kafka'];
+
+export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger) => KafkaClient> = {
+  kafkajs: (k, log) =>
+    new KafkajsClient({
+      brokers: k.brokers,
+      clientId: k.clientId,
+      compression: k.compression,
+      connectTimeoutMs: k.connectTimeout,
+      requestTimeoutMs: k.sendTimeout,
+      topicPartitions: k.topicPartitions,
+      topicReplicationFactor: k.topicReplicationFactor,
+      ...(k.tls ? { tls: k.tls } : {}),
+      ...(k.sasl ? { sasl: k.sasl } : {}),
+      log,
+    }),
+};
+
+export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {
+  return CLIENTS[k.client](k, log);
+}

@@ -1,0 +1,166 @@
+/**
+ * The composition root: data folder, gateway id, key, buffer, ingest pipeline, device
+ * adapters, forwarder, status and metrics. `startGateway` returns a handle to stop it.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Server } from 'node:http';
+import type { Config } from './config/schema.js';
+import type { Logger } from './logger.js';
+import { Events } from './metrics/events.js';
+import { startMetricsServer } from './metrics/server.js';
+import { openBuffer } from './buffer/index.js';
+import { generateKeyFile } from './crypto/keys.js';
+import { getOrCreateGatewayId } from './gateway-id.js';
+import { Ingest } from './ingest.js';
+import { createAdapters } from './devices/registry.js';
+import type { DeviceAdapter } from './devices/types.js';
+import { Forwarder } from './forwarder/forwarder.js';
+import { createKafkaClient } from './forwarder/clients.js';
+import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
+import { PRIORITIES } from './reading.js';
+import type { ReadingBuffer } from './buffer/types.js';
+
+export interface GatewayOptions {
+  mode: 'run' | 'simulate';
+  log: Logger;
+  /** Create the key file when missing (simulate); `run` refuses to start without one. */
+  createKeyIfMissing?: boolean;
+}
+
+export interface Gateway {
+  readonly gatewayId: string;
+  readonly dataDir: string;
+  readonly buffer: ReadingBuffer;
+  readonly forwarder: Forwarder;
+  readonly events: Events;
+  readonly ingest: Ingest;
+  /** Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then stops. Returns true when drained. */
+  stop(drainTimeoutMs?: number): Promise<boolean>;
+  live(): LiveStatus;
+}
+
+export function keyFileFor(config: Config): string {
+  return resolve(config.buffer.keyFile ?? join(config.gateway.dataDir, 'wardgate.key'));
+}
+
+export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
+  const log = opts.log;
+  const dataDir = resolve(config.gateway.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const keyFile = keyFileFor(config);
+  if (!existsSync(keyFile)) {
+    if (!opts.createKeyIfMissing) throw new Error(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
+    generateKeyFile(keyFile);
+    log.info({ keyFile }, 'created a new data key file');
+  }
+  const gatewayId = getOrCreateGatewayId(dataDir, config.gateway.id);
+  const events = new Events(log.child({ module: 'events' }));
+  const buffer = await openBuffer({
+    dir: dataDir,
+    keyFile,
+    gatewayId,
+    cipher: config.buffer.cipher,
+    commitIntervalMs: config.buffer.commitInterval,
+    commitMaxReadings: config.buffer.commitMaxReadings,
+    synchronous: config.buffer.synchronous,
+    maxBytes: config.buffer.maxBytes,
+    maxAgeMs: config.buffer.maxAge,
+    events,
+    log: log.child({ module: 'buffer' }),
+  });
+  const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: config.gateway.clockSkewTolerance });
+  const k = config.kafka;
+  const client = createKafkaClient(k, log.child({ module: 'kafka' }));
+  const forwarder = new Forwarder(
+    buffer,
+    client,
+    {
+      topics: k.topics,
+      createTopics: k.createTopics,
+      batchMaxReadings: k.batch.maxReadings,
+      batchMaxBytes: k.batch.maxBytes,
+      sendTimeoutMs: k.sendTimeout,
+      connectTimeoutMs: k.connectTimeout,
+      retryInitialMs: k.retry.initial,
+      retryMaxMs: k.retry.max,
+    },
+    events,
+    log.child({ module: 'forwarder' }),
+  );
+  forwarder.start();
+
+  const adapters: DeviceAdapter[] = createAdapters(config.devices);
+  const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }) };
+  for (const a of adapters) await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
+
+  const startedAt = Date.now();
+  let lastIngested = 0;
+  let lastAt = startedAt;
+  let rate = 0;
+  const live = (): LiveStatus => ({
+    pid: process.pid,
+    gatewayId,
+    startedAt,
+    updatedAt: Date.now(),
+    mode: opts.mode,
+    brokers: k.brokers,
+    forwarder: forwarder.status(),
+    ingestedTotal: lastIngested,
+    readingsPerSecond: rate,
+    adapters: adapters.map((a) => ({ family: a.family, ...a.status() })),
+  });
+  const statusPath = statusFilePath(dataDir, config.gateway.statusFile);
+  const tick = (): void => {
+    const now = Date.now();
+    const total = ingest.committed;
+    rate = now > lastAt ? ((total - lastIngested) * 1000) / (now - lastAt) : 0;
+    lastIngested = total;
+    lastAt = now;
+    const s = buffer.stats();
+    for (const p of PRIORITIES) {
+      const c = s.perClass[p];
+      events.gauges.bufferReadings.set({ class: p }, c.readings);
+      events.gauges.bufferBytes.set({ class: p }, c.bytes);
+      events.gauges.oldestUnsentAgeSeconds.set({ class: p }, c.oldestGatewayTime === null ? 0 : (now - c.oldestGatewayTime) / 1000);
+    }
+    try {
+      writeStatusFile(statusPath, live());
+    } catch (e) {
+      events.emit('device_error', { family: 'gateway', reason: 'status_file' }, 1, { error: String(e) });
+    }
+  };
+  tick();
+  const statusTimer = setInterval(tick, 1000);
+
+  let metricsServer: Server | null = null;
+  if (config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer(events.registry, {
+      health: () => {
+        const f = forwarder.status();
+        const ok = f.configError === null;
+        return { ok, detail: { kafka: f.state, reason: f.reason } };
+      },
+    }, config.metrics.host, config.metrics.port);
+  }
+  log.info({ gatewayId, dataDir, brokers: k.brokers, adapters: adapters.map((a) => a.family) }, 'wardgate started');
+
+  let stopped: Promise<boolean> | null = null;
+  const stop = (drainTimeoutMs = 0): Promise<boolean> => {
+    stopped ??= (async () => {
+      for (const a of adapters) await a.stop().catch((e) => log.warn({ family: a.family, err: String(e) }, 'adapter stop failed'));
+      await buffer.flush().catch(() => undefined);
+      const drained = drainTimeoutMs > 0 ? await forwarder.drained(drainTimeoutMs) : buffer.stats().totalReadings === 0;
+      await forwarder.stop();
+      clearInterval(statusTimer);
+      tick();
+      if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
+      await buffer.close();
+      log.info({ drained }, 'wardgate stopped');
+      return drained;
+    })();
+    return stopped;
+  };
+
+  return { gatewayId, dataDir, buffer, forwarder, events, ingest, stop, live };
+}

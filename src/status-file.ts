@@ -1,0 +1,36 @@
+/**
+ * The running gateway writes its live status to a small JSON file in the data folder once a
+ * second (atomically: write + rename); `wardgate status` reads it. No patient data in it.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ForwarderStatus } from './forwarder/state.js';
+
+export interface LiveStatus {
+  pid: number;
+  gatewayId: string;
+  startedAt: number;
+  updatedAt: number;
+  mode: 'run' | 'simulate';
+  brokers: string[];
+  forwarder: ForwarderStatus;
+  ingestedTotal: number;
+  readingsPerSecond: number;
+  adapters: { family: string; state: string; devices: number; detail?: string }[];
+}
+
+export const statusFilePath = (dataDir: string, override?: string): string => override ?? join(dataDir, 'status.json');
+
+export function writeStatusFile(path: string, s: LiveStatus): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, JSON.stringify(s), { mode: 0o640 });
+  renameSync(tmp, path);
+}
+
+export function readStatusFile(path: string): LiveStatus | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LiveStatus;
+  } catch {
+    return null;
+  }
+}
