@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything wardgate's tests and the local Kafka need on a fresh Debian 12
+# machine with Node 20 and Java 17: Debian packages, npm packages, the Kafka jars.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+[ -d /usr/include/node ] && export npm_config_nodedir=/usr
+
+need=()
+for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl; do
+  command -v "${bin%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bin%%:*}" ] || need+=("${bin##*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+for bin in java mvn node npm; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin: wardgate needs Node 20, Java 17 and Maven" >&2; exit 1; }
+done
+
+npm ci --no-audit --no-fund
+bash scripts/kafka-local.sh ensure-jars

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Reading } from '../../src/reading.js';
+import { encodeJsonV1, toJsonV1, JSON_V1_SCHEMA } from '../../src/forwarder/formats/json-v1.js';
+import { toFhirObservation } from '../../src/forwarder/formats/fhir-r4.js';
+
+const t0 = Date.parse('2026-11-25T10:00:00.000Z');
+const reading: Reading = {
+  gatewayId: 'gw-test',
+  seq: 42,
+  deviceId: 'mon-7',
+  deviceKind: 'serial',
+  bed: 'ICU-07',
+  patientId: 'P-0001',
+  metric: 'spo2',
+  value: 97,
+  unit: '%',
+  deviceTime: t0 - 300,
+  gatewayTime: t0,
+  priority: 'vital',
+  quality: [],
+};
+
+const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../../docs/schemas/reading-v1.json'), 'utf8')) as {
+  required: string[];
+  properties: Record<string, { enum?: string[] }>;
+};
+
+describe('wardgate JSON v1', () => {
+  it('carries identity, clinical codes and both clocks; key = device id; headers name gateway, seq and schema', () => {
+    const m = encodeJsonV1(reading);
+    expect(m.key).toBe('mon-7');
+    expect(m.headers).toMatchObject({ 'wardgate-gateway-id': 'gw-test', 'wardgate-seq': '42', 'wardgate-schema': JSON_V1_SCHEMA });
+    const body = JSON.parse(m.value);
+    expect(body).toMatchObject({ gatewayId: 'gw-test', seq: 42, loinc: '2708-6', mdc: { code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' }, unit: '%' });
+    expect(body.deviceTime).toBe('2026-11-25T09:59:59.700Z');
+    expect(body.gatewayTime).toBe('2026-11-25T10:00:00.000Z');
+  });
+
+  it('every body has the fields the JSON Schema requires and no others', () => {
+    const body = toJsonV1(reading) as unknown as Record<string, unknown>;
+    for (const f of schema.required) expect(body).toHaveProperty(f);
+    for (const k of Object.keys(body)) expect(Object.keys(schema.properties)).toContain(k);
+    expect(schema.properties.metric!.enum).toContain(body.metric);
+  });
+});
+
+describe('FHIR R4 Observation', () => {
+  it('has the vital-signs shape: status, category, LOINC first, UCUM quantity, effectiveDateTime, device and subject', () => {
+    const o = toFhirObservation(reading)!;
+    expect(o.resourceType).toBe('Observation');
+    expect(o.status).toBe('final');
+    expect(o.category[0]!.coding[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' });
+    expect(o.code.coding[0]).toMatchObject({ system: 'http://loinc.org', code: '2708-6' });
+    expect(o.code.coding.map((c) => c.system)).toContain('urn:iso:std:iso:11073:10101');
+    expect(o.valueQuantity).toEqual({ value: 97, unit: '%', system: 'http://unitsofmeasure.org', code: '%' });
+    expect(o.effectiveDateTime).toBe('2026-11-25T09:59:59.700Z');
+    expect(o.subject).toEqual({ reference: 'Patient/P-0001' });
+    expect(o.device).toEqual({ reference: 'Device/mon-7' });
+    expect(o.meta?.profile).toContain('http://hl7.org/fhir/StructureDefinition/vitalsigns');
+  });
+
+  it('without a patient it makes no vital-signs profile claim', () => {
+    const { patientId: _p, ...noPatient } = reading;
+    const o = toFhirObservation(noPatient)!;
+    expect(o.subject).toBeUndefined();
+    expect(o.meta).toBeUndefined();
+  });
+
+  it('falls back to the gateway time when the device clock is unknown, and says so', () => {
+    const { deviceTime: _d, ...noClock } = reading;
+    const o = toFhirObservation({ ...noClock, quality: ['device_clock_unknown'] })!;
+    expect(o.effectiveDateTime).toBe('2026-11-25T10:00:00.000Z');
+    expect(o.note?.[0]?.text).toMatch(/gateway receive time/);
+  });
+
+  it('has no FHIR form for RSSI (not UCUM) or gateway events', () => {
+    expect(toFhirObservation({ ...reading, metric: 'signal_strength', unit: 'dBm', value: -60 })).toBeNull();
+    expect(toFhirObservation({ ...reading, metric: 'gateway_event', unit: '1', value: 3 })).toBeNull();
+  });
+});
