@@ -1,0 +1,72 @@
+/** Helpers to run a real gateway in tests: in-process, or as a child process of the real CLI. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { validateConfig } from '../../src/config/load.js';
+import type { Config, ConfigInput } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/logger.js';
+import { startGateway, type Gateway } from '../../src/gateway.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+
+export function tempDir(prefix = 'wg-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A unique topic set per test so tests never read each other's messages. */
+export function uniqueTopics(tag: string): { alarm: string; vital: string; status: string; waveform: string } {
+  const s = `${tag}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+  return { alarm: `t.${s}.alarms`, vital: `t.${s}.vitals`, status: `t.${s}.status`, waveform: `t.${s}.waveforms` };
+}
+
+export function testConfig(brokers: string, dataDir: string, overrides: ConfigInput = {}): Config {
+  const raw: Record<string, any> = {
+    gateway: { dataDir },
+    kafka: { brokers: [brokers], retry: { initial: 100, max: 1000 }, sendTimeout: 5000, connectTimeout: 3000 },
+    log: { level: 'silent' },
+  };
+  for (const [k, v] of Object.entries(overrides)) raw[k] = { ...(raw[k] ?? {}), ...(v as object) };
+  return validateConfig(raw, 'test');
+}
+
+export async function startTestGateway(config: Config): Promise<Gateway> {
+  return startGateway(config, { mode: 'simulate', log: silentLogger(), createKeyIfMissing: true });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface CliChild {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Spawns the real CLI (from the TypeScript sources) with the given arguments. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, stdout: () => out, stderr: () => err, exited };
+}
+
+/** All bytes of the buffer's SQLite files (database, WAL, shared memory) in a data folder. */
+export function rawBufferBytes(dataDir: string): Buffer {
+  const files = readdirSync(dataDir).filter((f) => /\.(db|sqlite)(-wal|-shm)?$/.test(f) || /-(wal|shm)$/.test(f));
+  if (files.length === 0) throw new Error(`no database files in ${dataDir}`);
+  return Buffer.concat(files.map((f) => readFileSync(join(dataDir, f))));
+}
