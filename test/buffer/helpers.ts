@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Events } from '../../src/metrics/events.js';
+import { silentLogger } from '../../src/logger.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { openBuffer, type OpenBufferOptions, type SqliteBuffer } from '../../src/buffer/index.js';
+import type { MetricId } from '../../src/catalogue.js';
+import type { PendingReading, Priority } from '../../src/reading.js';
+
+export interface TestEnv {
+  dir: string;
+  keyFile: string;
+  events: Events;
+  cleanup(): void;
+  open(extra?: Partial<OpenBufferOptions>): Promise<SqliteBuffer>;
+}
+
+export function testEnv(prefix = 'wg-buf-'): TestEnv {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const dir = join(root, 'data');
+  const keyFile = join(root, 'keys', 'wardgate.key');
+  generateKeyFile(keyFile);
+  const log = silentLogger();
+  const events = new Events(log);
+  return {
+    dir,
+    keyFile,
+    events,
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+    open: (extra = {}) => openBuffer({ dir, keyFile, gatewayId: 'gw-test', events, log, commitIntervalMs: 2, ...extra }),
+  };
+}
+
+let t0 = 1_760_000_000_000;
+
+export function reading(i: number, over: Partial<PendingReading> = {}): PendingReading {
+  const metrics: MetricId[] = ['heart_rate', 'spo2', 'resp_rate', 'body_temp'];
+  const bed = i % 7;
+  return {
+    deviceId: `monitor-${bed}`,
+    deviceKind: 'simulator',
+    bed: `bed-${bed}`,
+    patientId: `patient-${bed}`,
+    metric: metrics[i % metrics.length]!,
+    value: 60 + (i % 40) + (i % 3 === 0 ? 0.5 : 0),
+    unit: ['/min', '%', '/min', 'Cel'][i % 4]!,
+    deviceTime: t0 + i * 10 - 3,
+    gatewayTime: t0 + i * 10,
+    priority: 'vital',
+    quality: [],
+    ...over,
+  };
+}
+
+export function withPriority(n: number, p: Priority, start = 0): PendingReading[] {
+  return Array.from({ length: n }, (_, k) => reading(start + k, { priority: p }));
+}
+
+export function advanceClock(ms: number): void {
+  t0 += ms;
+}
+
+/** Drains everything (leases and acks), returning the readings in lease order. */
+export function drainAll(buf: SqliteBuffer, maxReadings = 1000): import('../../src/reading.js').Reading[] {
+  const out: import('../../src/reading.js').Reading[] = [];
+  for (;;) {
+    const l = buf.lease({ maxReadings, maxBytes: 1 << 30 });
+    if (!l) return out;
+    out.push(...l.readings);
+    buf.ack(l.id);
+  }
+}

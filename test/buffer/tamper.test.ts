@@ -1,0 +1,97 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { DB_FILE } from '../../src/buffer/index.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { unlinkSync } from 'node:fs';
+import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+
+let env: TestEnv;
+beforeEach(() => {
+  env = testEnv();
+});
+afterEach(() => env.cleanup());
+
+/** Fills 5 units of 10 vital readings (seqs 1-10, 11-20, ...), closes, and returns a raw connection. */
+async function fiveUnits(): Promise<Database.Database> {
+  const buf = await env.open({ unitMaxReadings: 10 });
+  await buf.append(withPriority(50, 'vital'));
+  await buf.close();
+  return new Database(join(env.dir, DB_FILE));
+}
+
+async function drainAfter(): Promise<{ seqs: number[]; quarantined: number }> {
+  const buf = await env.open({ unitMaxReadings: 10 });
+  const seqs = drainAll(buf, 10).map((r) => r.seq);
+  const quarantined = buf.stats().quarantined;
+  expect(buf.stats().totalReadings).toBe(0);
+  await buf.close();
+  return { seqs, quarantined };
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+describe('tamper detection', () => {
+  it('a byte flipped in a stored unit: refused, quarantined, the rest drains', async () => {
+    const db = await fiveUnits();
+    const body = db.prepare('SELECT body FROM units WHERE id = 21').pluck().get() as Buffer;
+    body[20] = body[20]! ^ 0x40;
+    db.prepare('UPDATE units SET body = ? WHERE id = 21').run(body);
+    db.close();
+    const r = await drainAfter();
+    expect(r.seqs).toEqual([...range(1, 20), ...range(31, 50)]);
+    expect(r.quarantined).toBe(1);
+    expect(await env.events.count('unit_quarantined', { reason: 'auth_failed' })).toBe(1);
+    const raw = new Database(join(env.dir, DB_FILE), { readonly: true });
+    expect(raw.prepare('SELECT id, reason FROM quarantine').all()).toEqual([{ id: 21, reason: 'auth_failed' }]);
+    raw.close();
+  });
+
+  it('a unit copied over another (body swapped in) is refused', async () => {
+    const db = await fiveUnits();
+    db.prepare('UPDATE units SET body = (SELECT body FROM units WHERE id = 1) WHERE id = 31').run();
+    db.close();
+    const r = await drainAfter();
+    expect(r.seqs).toEqual([...range(1, 30), ...range(41, 50)]);
+    expect(r.quarantined).toBe(1);
+  });
+
+  it('edited clear columns (class, sequence range) are refused', async () => {
+    const db = await fiveUnits();
+    db.prepare('UPDATE units SET cls = 0 WHERE id = 11').run(); // promote to alarm
+    db.prepare('UPDATE units SET id = 1000, last_seq = 1009 WHERE id = 41').run(); // move in sequence
+    db.close();
+    const r = await drainAfter();
+    expect(r.seqs).toEqual([...range(1, 10), ...range(21, 40)]);
+    expect(r.quarantined).toBe(2);
+  });
+
+  it('a unit sealed under a different key with the same id is refused; a wrong key file is refused at open', async () => {
+    // Seal units with another key file that also calls its key "1".
+    const other = testEnv();
+    try {
+      const ob = await other.open({ unitMaxReadings: 10 });
+      await ob.append(withPriority(10, 'vital'));
+      await ob.close();
+      const foreign = new Database(join(other.dir, DB_FILE), { readonly: true });
+      const fbody = foreign.prepare('SELECT body FROM units WHERE id = 1').pluck().get() as Buffer;
+      foreign.close();
+      const db = await fiveUnits();
+      db.prepare('UPDATE units SET body = ? WHERE id = 11').run(fbody);
+      db.close();
+      const r = await drainAfter();
+      expect(r.seqs).toEqual([...range(1, 10), ...range(21, 50)]);
+      expect(r.quarantined).toBe(1);
+
+      // The whole key file replaced by another one: refuse to open rather than quarantine the backlog.
+      const buf = await env.open();
+      await buf.append(withPriority(3, 'vital'));
+      await buf.close();
+      unlinkSync(env.keyFile);
+      generateKeyFile(env.keyFile);
+      await expect(env.open()).rejects.toThrow(/wrong key file|fingerprint/);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
