@@ -1,0 +1,124 @@
+/**
+ * The MQTT device adapter: one embedded broker (optional), any number of external broker
+ * subscriptions, one set of topic rules, one commit queue in front of the sink. Also the
+ * local alarm echo (`publishAlarm`) on the embedded broker.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { PendingReading } from '../../reading.js';
+import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
+import { usersFileSchema, type MqttConfig, type UserConfig } from './config.js';
+import { Authenticator } from './auth.js';
+import { CommitQueue } from './commit-queue.js';
+import { EmbeddedBroker, type EmbeddedAddresses } from './embedded-broker.js';
+import { ExternalSubscriber } from './external.js';
+import { compileRules } from './mapping.js';
+import { mqttMetrics } from './metrics.js';
+import { MessageRouter } from './router.js';
+
+export class MqttAdapter implements DeviceAdapter {
+  readonly family = 'mqtt';
+  private state: AdapterStatus['state'] = 'stopped';
+  private embedded: EmbeddedBroker | null = null;
+  private externals: ExternalSubscriber[] = [];
+  private queue: CommitQueue | null = null;
+
+  constructor(private readonly config: MqttConfig) {}
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.state !== 'stopped') throw new Error('the MQTT adapter is already started');
+    this.state = 'starting';
+    const c = this.config;
+    const metrics = mqttMetrics(ctx.events.registry);
+    const queue = new CommitQueue(ctx.sink, {
+      maxHoldMs: c.ack.maxHold,
+      retryInitialMs: c.ack.retryInitial,
+      retryMaxMs: c.ack.retryMax,
+      maxBatch: c.ack.maxBatch,
+      onRefusing: (refusing, error) => {
+        if (refusing) ctx.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'buffer refuses MQTT readings: QoS 1 messages are held without PUBACK');
+        else ctx.log.info('buffer accepts MQTT readings again');
+      },
+    });
+    this.queue = queue;
+    const router = new MessageRouter(compileRules(c.rules), ctx.events, metrics);
+    try {
+      if (c.embedded) {
+        const e = c.embedded;
+        const users: UserConfig[] = [...e.auth.users, ...(e.auth.usersFile !== undefined ? readUsersFile(e.auth.usersFile) : [])];
+        const embedded = new EmbeddedBroker({
+          config: e,
+          authenticator: new Authenticator(users, e.auth.anonymous),
+          router,
+          queue,
+          events: ctx.events,
+          metrics,
+          log: ctx.log.child({ part: 'embedded' }),
+        });
+        this.embedded = embedded;
+        await embedded.start();
+        ctx.log.info({ listeners: embedded.addresses(), users: users.length }, 'embedded MQTT broker listening');
+      }
+      for (const x of c.external) {
+        const sub = new ExternalSubscriber({ config: x, router, queue, events: ctx.events, metrics, log: ctx.log.child({ part: 'external', broker: x.name }) });
+        this.externals.push(sub);
+        sub.start();
+      }
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    this.state = 'running';
+  }
+
+  async stop(): Promise<void> {
+    const externals = this.externals;
+    this.externals = [];
+    await Promise.all(externals.map((x) => x.stop()));
+    const embedded = this.embedded;
+    this.embedded = null;
+    await embedded?.stop();
+    this.queue?.close();
+    this.queue = null;
+    this.state = 'stopped';
+  }
+
+  status(): AdapterStatus {
+    const ext = this.externals.map((x) => x.status());
+    const clients = this.embedded?.connectedClients() ?? 0;
+    const refusing = this.queue?.isRefusing() ?? false;
+    const down = ext.filter((x) => !x.connected);
+    const parts: string[] = [];
+    if (this.embedded) parts.push(`embedded: ${clients} clients`);
+    for (const x of ext) parts.push(`${x.name}: ${x.connected ? 'connected' : 'disconnected'}`);
+    if (refusing) parts.push(`buffer refusing, ${this.queue?.pending() ?? 0} messages held`);
+    const state = this.state === 'running' && (refusing || down.length > 0) ? 'degraded' : this.state;
+    return { state, devices: clients, detail: parts.join('; ') };
+  }
+
+  /** Bound listener addresses (port 0 in config means "any free port"). */
+  addresses(): EmbeddedAddresses {
+    return this.embedded?.addresses() ?? {};
+  }
+
+  /**
+   * Local alarm echo: publishes a small JSON (no patient id) on the alarm topic of the
+   * reading's bed (default wardgate/alarms/{bed}) of the embedded broker. No-op without one.
+   * Meant for Ingest's `onAlarm` hook; never throws.
+   */
+  publishAlarm(r: PendingReading): void {
+    this.embedded?.publishAlarm(r);
+  }
+}
+
+function readUsersFile(file: string): UserConfig[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`mqtt users file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const r = usersFileSchema.safeParse(raw ?? {});
+  if (!r.success) throw new Error(`mqtt users file ${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data.users;
+}

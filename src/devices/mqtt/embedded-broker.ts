@@ -1,0 +1,309 @@
+/**
+ * The embedded broker (aedes, MQTT 3.1/3.1.1): sensors connect to the gateway itself over
+ * TCP, TLS or WebSocket.
+ *
+ * End-to-end acknowledgement. aedes handles an inbound PUBLISH as
+ *     authorizePublish(client, packet, cb)  ->  cb()  ->  write PUBACK  ->  deliver to subscribers
+ * (lib/handlers/publish.js, enqueuePublish, case 1). So the PUBACK of a QoS 1 message goes
+ * out exactly when we call `cb`, and we call it only after the readings are durably
+ * committed. When the buffer refuses, `cb` is held (the commit queue retries with backoff);
+ * after `ack.maxHold` it is called with an error, aedes destroys the connection without a
+ * PUBACK, and the sensor resends the message when it reconnects (MQTT §4.4). While a
+ * message of a socket read is held aedes reads nothing more from that socket
+ * (lib/client.js, nextBatch): the sensor is back-pressured, and memory stays bounded.
+ * QoS 0 messages are submitted best effort and `cb` is called at once.
+ */
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { PendingReading } from '../../reading.js';
+import type { Events } from '../../metrics/events.js';
+import type { Logger } from '../../logger.js';
+import type { EmbeddedConfig } from './config.js';
+import { Authenticator, type AuthFailure, type Identity } from './auth.js';
+import { HoldExpired, type CommitQueue } from './commit-queue.js';
+import { FrameGuard } from './frame-guard.js';
+import { TokenBucket } from './rate-limit.js';
+import { alarmPayload, alarmTopic } from './alarm.js';
+import type { MessageRouter } from './router.js';
+import type { MqttMetrics } from './metrics.js';
+import { levelsMatch } from './topics.js';
+
+export interface EmbeddedAddresses {
+  tcp?: AddressInfo;
+  tls?: AddressInfo;
+  ws?: AddressInfo;
+}
+
+export interface EmbeddedBrokerDeps {
+  config: EmbeddedConfig;
+  authenticator: Authenticator;
+  router: MessageRouter;
+  queue: CommitQueue;
+  events: Events;
+  metrics: MqttMetrics;
+  log: Logger;
+  now?: () => number;
+}
+
+interface Session {
+  identity: Identity;
+  bucket: TokenBucket;
+}
+
+type Disconnect = 'connection_limit' | 'packet_too_large' | 'malformed_packet' | 'auth_failed' | 'acl_publish' | 'rate_limit' | 'buffer_refused' | 'tls_handshake';
+
+const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
+
+export class EmbeddedBroker {
+  private aedes: Aedes | null = null;
+  private readonly servers: { kind: keyof EmbeddedAddresses; server: NetServer }[] = [];
+  private wss: WebSocketServer | null = null;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new WeakMap<Client, Session>();
+  private readonly certificateCN = new WeakMap<object, string>();
+  private readonly reserved: string[][];
+  private readonly now: () => number;
+
+  constructor(private readonly d: EmbeddedBrokerDeps) {
+    this.now = d.now ?? Date.now;
+    this.reserved = [alarmTopic(d.config.alarms.topic, '+').split('/'), ['wardgate', '#']];
+  }
+
+  async start(): Promise<void> {
+    const c = this.d.config;
+    const aedes = await Aedes.createBroker({
+      connectTimeout: c.limits.connectTimeout,
+      maxClientsIdLength: 128,
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const s = this.sessions.get(client);
+        if (s?.identity.acl.canSubscribe(sub.topic)) return done(null, sub);
+        this.d.events.emit('device_error', { family: 'mqtt', reason: 'acl_subscribe' }, 1, { user: s?.identity.user });
+        done(null, null); // SUBACK 0x80 for this filter; the client stays connected
+      },
+    });
+    this.aedes = aedes;
+    aedes.on('clientError', (client, err) => this.d.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
+    aedes.on('keepaliveTimeout', (client) => this.d.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
+    try {
+      if (c.tcp) await this.listen('tcp', createNetServer((sock) => this.accept(sock)), c.tcp.host, c.tcp.port);
+      if (c.tls) await this.startTls(c.tls);
+      if (c.ws) await this.startWs(c.ws);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  addresses(): EmbeddedAddresses {
+    const out: EmbeddedAddresses = {};
+    for (const s of this.servers) {
+      const a = s.server.address();
+      if (a && typeof a === 'object') out[s.kind] = a;
+    }
+    return out;
+  }
+
+  connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  /** Publishes an alarm on the local alarm topic of its bed. Never throws. */
+  publishAlarm(r: PendingReading): void {
+    const a = this.aedes;
+    const cfg = this.d.config.alarms;
+    if (!a || a.closed || !cfg.enabled) return;
+    const packet: PublishPacket = { cmd: 'publish', topic: alarmTopic(cfg.topic, r.bed), payload: alarmPayload(r), qos: cfg.qos, retain: cfg.retain, dup: false };
+    try {
+      a.publish(packet, (err) => {
+        if (err) this.d.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: err.message });
+      });
+    } catch (e) {
+      this.d.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: String(e) });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r())));
+    this.wss?.close();
+    for (const s of this.sockets) s.destroy();
+    const a = this.aedes;
+    this.aedes = null;
+    if (a) await new Promise<void>((r) => a.close(() => r()));
+    await Promise.all(closing);
+    this.servers.length = 0;
+  }
+
+  // ---- listeners ----
+
+  private listen(kind: keyof EmbeddedAddresses, server: NetServer, host: string, port: number): Promise<void> {
+    server.on('connection', (sock: Socket) => this.track(sock));
+    this.servers.push({ kind, server });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (e) => this.d.events.emit('device_error', { family: 'mqtt', reason: `${kind}_listener` }, 1, { error: e.message }));
+        resolve();
+      });
+    });
+  }
+
+  private async startTls(t: NonNullable<EmbeddedConfig['tls']>): Promise<void> {
+    const server = createTlsServer({
+      cert: readFileSync(t.cert),
+      key: readFileSync(t.key),
+      ...(t.ca !== undefined ? { ca: readFileSync(t.ca) } : {}),
+      requestCert: t.clientCertificates !== 'off',
+      rejectUnauthorized: t.clientCertificates === 'required',
+      minVersion: t.minVersion,
+    });
+    server.on('secureConnection', (sock: TLSSocket) => {
+      if (sock.authorized) {
+        const cn = sock.getPeerCertificate()?.subject?.CN;
+        if (typeof cn === 'string' && cn.length > 0) this.certificateCN.set(sock, cn);
+      }
+      this.accept(sock);
+    });
+    server.on('tlsClientError', (err) => this.disconnected('tls_handshake', { error: err.message }));
+    await this.listen('tls', server, t.host, t.port);
+  }
+
+  private async startWs(w: NonNullable<EmbeddedConfig['ws']>): Promise<void> {
+    const http = createHttpServer((_req, res) => {
+      res.writeHead(404).end();
+    });
+    const wss = new WebSocketServer({ server: http, path: w.path, maxPayload: this.d.config.limits.maxPacketBytes + 5 });
+    wss.on('connection', (ws, req: IncomingMessage) => {
+      const stream = createWebSocketStream(ws);
+      stream.on('error', () => ws.terminate());
+      this.accept(stream, req);
+    });
+    this.wss = wss;
+    await this.listen('ws', http, w.host, w.port);
+  }
+
+  /** Every raw socket of every listener: counted against the connection limit, closed at stop. */
+  private track(sock: Socket): void {
+    if (this.sockets.size >= this.d.config.limits.maxConnections) {
+      this.disconnected('connection_limit');
+      sock.destroy();
+      return;
+    }
+    this.sockets.add(sock);
+    sock.once('close', () => this.sockets.delete(sock));
+  }
+
+  /** Hands a connection to aedes behind a guard that stops oversized packets at their header. */
+  private accept(conn: Duplex, req?: IncomingMessage): void {
+    if (conn.destroyed || !this.aedes) return;
+    const guard = new FrameGuard(this.d.config.limits.maxPacketBytes);
+    const read = conn.read.bind(conn);
+    conn.read = (size?: number): unknown => {
+      const buf: unknown = read(size);
+      if (buf instanceof Uint8Array) {
+        const v = guard.feed(buf);
+        if (v !== 'ok') {
+          this.disconnected(v === 'too_large' ? 'packet_too_large' : 'malformed_packet');
+          conn.destroy();
+          return null;
+        }
+      }
+      return buf;
+    };
+    this.aedes.handle(conn, req);
+  }
+
+  // ---- hooks ----
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const cn = this.certificateCN.get(client.conn);
+    this.d.authenticator
+      .authenticate({
+        clientId: client.id,
+        ...(username !== undefined ? { username } : {}),
+        ...(password !== undefined ? { password } : {}),
+        ...(cn !== undefined ? { certificateCN: cn } : {}),
+      })
+      .then(
+        (r) => {
+          if (typeof r === 'string') {
+            this.disconnected('auth_failed', { why: r });
+            const e = new Error(`authentication failed: ${r}`) as AuthenticateError;
+            e.returnCode = RETURN_CODE[r];
+            return done(e, false);
+          }
+          const l = this.d.config.limits;
+          this.sessions.set(client, { identity: r, bucket: new TokenBucket(l.messagesPerSecond, l.burst, this.now()) });
+          done(null, true);
+        },
+        (err: unknown) => {
+          this.d.events.emit('device_error', { family: 'mqtt', reason: 'auth_error' }, 1, { error: String(err) });
+          const e = new Error('authentication error') as AuthenticateError;
+          e.returnCode = 3;
+          done(e, false);
+        },
+      );
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    if (!client) return done(null); // broker-internal (stored wills)
+    const s = this.sessions.get(client);
+    const levels = packet.topic.split('/');
+    if (!s || packet.topic.startsWith('$') || this.reserved.some((r) => levelsMatch(r, levels)) || !s.identity.acl.canPublish(levels)) {
+      this.disconnected('acl_publish', { user: s?.identity.user });
+      return done(new Error('not authorized to publish here'));
+    }
+    // A will message (published by the broker when the client drops): authorised, not a reading.
+    if (packet.cmd !== 'publish') return done(null);
+    const now = this.now();
+    if (!s.bucket.take(now)) {
+      this.disconnected('rate_limit', { user: s.identity.user });
+      return done(new Error('message rate limit exceeded'));
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const inputs = this.d.router.route('embedded', packet.topic, payload, now);
+    const qos = String(packet.qos);
+    if (!inputs) {
+      // Did not decode: counted by the router. Acknowledged so the sensor does not resend it forever.
+      this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'rejected' });
+      return done(null);
+    }
+    if (packet.qos === 0) {
+      done(null);
+      void this.d.queue.offer(inputs).then(
+        (ok) => this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: ok ? 'committed' : 'refused' }),
+        () => this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'abandoned' }),
+      );
+      return;
+    }
+    this.d.queue.commit(inputs, () => !client.closed).then(
+      (committed) => {
+        this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: committed ? 'committed' : 'abandoned' });
+        if (committed && !client.closed) done(null); // -> PUBACK (QoS 1) / PUBREC (QoS 2)
+      },
+      (e: unknown) => {
+        // Refused for longer than maxHold, or stopping: no PUBACK; the connection is dropped
+        // and the sensor resends when it is back.
+        this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'refused' });
+        if (e instanceof HoldExpired) this.disconnected('buffer_refused', { user: s.identity.user });
+        if (!client.closed) done(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  }
+
+  private disconnected(reason: Disconnect, detail?: Record<string, unknown>): void {
+    this.d.events.emit('client_disconnected', { family: 'mqtt', reason }, 1, detail);
+  }
+}

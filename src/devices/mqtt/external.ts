@@ -1,0 +1,206 @@
+/**
+ * Subscription to an external (hospital) broker with mqtt.js, MQTT 3.1.1 or 5.
+ *
+ * Persistent session: clean=false (and, for MQTT 5, a session expiry), a stable client id
+ * and QoS 1 subscriptions, so the broker keeps what it has not seen acknowledged while the
+ * gateway is away, and delivers it again when the gateway returns.
+ *
+ * Acknowledge only after commit. mqtt.js sends the PUBACK of an inbound QoS 1 message right
+ * after `handleMessage(packet, cb)` calls back (lib/handlers/publish.js), and it handles one
+ * packet at a time: holding `cb` (or `customHandleAcks`, MQTT 5 only) until the commit would
+ * allow one message per group commit (~40/s). Instead `handleMessage` hands the readings to
+ * the commit queue and calls back at once, and the client's `_sendPacket` is wrapped so that
+ * a PUBACK is written only when the commit of its message resolved, in the order the
+ * messages arrived. If the connection drops first, the PUBACK is never sent and the broker
+ * redelivers (at-least-once: a reading committed just before a crash may come twice). If
+ * the buffer keeps refusing past `ack.maxHold`, the connection is dropped on purpose so the
+ * broker redelivers later.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { Events } from '../../metrics/events.js';
+import type { Logger } from '../../logger.js';
+import type { ExternalConfig } from './config.js';
+import type { CommitQueue } from './commit-queue.js';
+import type { MessageRouter } from './router.js';
+import type { MqttMetrics } from './metrics.js';
+
+type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
+
+export interface ExternalSubscriberDeps {
+  config: ExternalConfig;
+  router: MessageRouter;
+  queue: CommitQueue;
+  events: Events;
+  metrics: MqttMetrics;
+  log: Logger;
+}
+
+export interface ExternalStatus {
+  name: string;
+  connected: boolean;
+  lastError?: string;
+}
+
+function jitter(ms: number): number {
+  return Math.round(ms * (0.8 + Math.random() * 0.4));
+}
+
+export class ExternalSubscriber {
+  private client: MqttClient | null = null;
+  /** Incremented on every connection loss: acknowledgements of an older connection are dropped. */
+  private gen = 0;
+  private readonly pendingAcks = new Map<number, Promise<boolean>>();
+  private ackChain: Promise<void> = Promise.resolve();
+  private backoff: number;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private lastError: string | undefined;
+  private readonly source: string;
+
+  constructor(private readonly d: ExternalSubscriberDeps) {
+    this.backoff = d.config.reconnect.initial;
+    this.source = `external:${d.config.name}`;
+  }
+
+  get name(): string {
+    return this.d.config.name;
+  }
+
+  status(): ExternalStatus {
+    const s: ExternalStatus = { name: this.d.config.name, connected: this.client?.connected ?? false };
+    if (this.lastError !== undefined) s.lastError = this.lastError;
+    return s;
+  }
+
+  /** Starts connecting; connection failures are retried in the background with backoff. */
+  start(): void {
+    const c = this.d.config;
+    const opts: IClientOptions = {
+      clientId: c.clientId,
+      protocolVersion: c.protocolVersion,
+      clean: false,
+      keepalive: Math.max(1, Math.round(c.keepalive / 1000)),
+      connectTimeout: c.connectTimeout,
+      reconnectPeriod: 0, // reconnection is ours, with backoff
+      resubscribe: false, // subscribed again on every connect, below
+      queueQoSZero: false,
+    };
+    if (c.protocolVersion === 5) {
+      opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)), receiveMaximum: c.receiveMaximum };
+    }
+    if (c.username !== undefined) opts.username = c.username;
+    const password = c.passwordFile !== undefined ? readFileSync(c.passwordFile, 'utf8').trim() : c.password;
+    if (password !== undefined) opts.password = password;
+    if (c.tls) {
+      if (c.tls.ca !== undefined) opts.ca = readFileSync(c.tls.ca);
+      if (c.tls.cert !== undefined) opts.cert = readFileSync(c.tls.cert);
+      if (c.tls.key !== undefined) opts.key = readFileSync(c.tls.key);
+      opts.rejectUnauthorized = c.tls.rejectUnauthorized;
+      if (c.tls.servername !== undefined) opts.servername = c.tls.servername;
+    }
+
+    const client = connect(c.url, opts);
+    this.client = client;
+    this.deferPubacks(client);
+    client.handleMessage = (packet, cb) => {
+      this.onMessage(packet);
+      cb();
+    };
+    client.on('connect', (connack) => {
+      this.backoff = c.reconnect.initial;
+      this.lastError = undefined;
+      this.d.log.info({ broker: c.name, sessionPresent: connack.sessionPresent }, 'connected to external MQTT broker');
+      client.subscribe(Object.fromEntries(c.subscriptions.map((topic) => [topic, { qos: c.qos }])), (err, granted) => {
+        if (err) return this.error('subscribe_failed', err);
+        for (const g of granted ?? []) if (g.qos === 128 || g.qos > 2) this.error('subscribe_refused', new Error(`subscription to ${g.topic} refused`));
+      });
+    });
+    client.on('close', () => {
+      this.gen++;
+      this.pendingAcks.clear();
+      this.ackChain = Promise.resolve();
+      this.scheduleReconnect();
+    });
+    client.on('error', (err) => this.error('connection', err));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    const client = this.client;
+    this.client = null;
+    this.gen++;
+    if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
+  }
+
+  private onMessage(packet: IPublishPacket): void {
+    const gen = this.gen;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const inputs = this.d.router.route('external', packet.topic, payload, Date.now());
+    const qos = String(packet.qos);
+    const count = (outcome: 'committed' | 'refused' | 'rejected' | 'abandoned'): void => {
+      this.d.metrics.messages.inc({ source: this.source, qos, outcome });
+    };
+    if (!inputs) {
+      count('rejected'); // acknowledged: resending it would not make it decode
+      return;
+    }
+    if (packet.qos === 0 || packet.messageId === undefined) {
+      void this.d.queue.offer(inputs).then((ok) => count(ok ? 'committed' : 'refused'), () => count('abandoned'));
+      return;
+    }
+    const p = this.d.queue.commit(inputs, () => this.gen === gen);
+    p.then(
+      (ok) => count(ok ? 'committed' : 'abandoned'),
+      () => count('refused'),
+    );
+    this.pendingAcks.set(packet.messageId, p);
+  }
+
+  /** Wraps the client's packet writer so that each PUBACK waits for its commit (see above). */
+  private deferPubacks(client: MqttClient): void {
+    const internal = client as unknown as { _sendPacket?: SendPacket };
+    const send = internal._sendPacket?.bind(client);
+    if (!send) throw new Error('mqtt.js has no _sendPacket: this version is not supported by the external MQTT subscriber');
+    internal._sendPacket = (packet, cb, cbStorePut, noStore) => {
+      const id = packet.messageId;
+      const commit = packet.cmd === 'puback' && id !== undefined ? this.pendingAcks.get(id) : undefined;
+      if (commit === undefined) return send(packet, cb, cbStorePut, noStore);
+      this.pendingAcks.delete(id!);
+      const gen = this.gen;
+      this.ackChain = this.ackChain
+        .then(() => commit)
+        .then(
+          (committed) => {
+            if (committed && gen === this.gen && client.connected) send(packet);
+          },
+          () => {
+            // Refused past maxHold (or stopping): no PUBACK. Drop the connection so the
+            // broker redelivers once we are back.
+            if (gen === this.gen && !this.stopped) {
+              this.d.events.emit('device_error', { family: 'mqtt', reason: 'external_hold_expired' }, 1, { broker: this.d.config.name });
+              client.stream?.destroy();
+            }
+          },
+        );
+      cb?.(); // the packet pump goes on at once
+    };
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer || !this.client) return;
+    const delay = jitter(this.backoff);
+    this.backoff = Math.min(this.backoff * 2, this.d.config.reconnect.max);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (!this.stopped && this.client && !this.client.connected) this.client.reconnect();
+    }, delay);
+  }
+
+  private error(reason: string, err: Error): void {
+    this.lastError = err.message;
+    this.d.events.emit('device_error', { family: 'mqtt', reason: `external_${reason}` }, 1, { broker: this.d.config.name, error: err.message });
+  }
+}

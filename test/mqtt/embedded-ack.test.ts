@@ -1,0 +1,122 @@
+/**
+ * End-to-end acknowledgement through the embedded broker: PUBACK only after commit, none
+ * while the buffer refuses, delivery after recovery.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
+import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
+import { RecordingSink } from './helpers/sink.js';
+import { mqttConfig, sleep, testContext, waitFor } from './helpers/context.js';
+import { SENSOR_RULES } from './helpers/rules.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function startGateway(sink: RecordingSink, maxHold = 30_000) {
+  const adapter = new MqttAdapter(
+    mqttConfig({
+      enabled: true,
+      embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/#'] } } },
+      rules: SENSOR_RULES,
+      ack: { maxHold, retryInitial: 20, retryMax: 100 },
+    }),
+  );
+  const ctx = testContext(sink);
+  await adapter.start(ctx);
+  cleanup.push(() => adapter.stop());
+  const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+  return { adapter, ctx, url };
+}
+
+async function sensor(url: string, format: 'json' | 'senml' | 'text' | 'binary', id = 'ox1') {
+  const s = new SimulatedSensor({ url, clientId: `s-${id}-${format}`, bed: '12', device: id, format, reconnectPeriod: 100 });
+  await s.connect();
+  cleanup.push(() => s.end(true));
+  return s;
+}
+
+describe('embedded broker: end-to-end acknowledgement', () => {
+  it('sends the PUBACK only after the readings are committed', async () => {
+    const sink = new RecordingSink();
+    sink.delayMs = 300;
+    const { url } = await startGateway(sink);
+    const s = await sensor(url, 'json');
+    const t0 = Date.now();
+    await s.publishReading({ spo2: 96, pulse: 70, time: Date.now() });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(sink.committed).toHaveLength(2);
+    expect(sink.committed[0]).toMatchObject({ deviceId: 'ox1', bed: '12', metric: 'spo2', value: 96, unit: '%', deviceKind: 'mqtt' });
+    expect(sink.committed[1]).toMatchObject({ metric: 'pulse_rate_oximeter', value: 70 });
+  });
+
+  it('decodes every sensor format into readings', async () => {
+    const sink = new RecordingSink();
+    const { url } = await startGateway(sink);
+    const time = Date.UTC(2025, 0, 2, 3, 4, 5);
+    for (const f of ['json', 'senml', 'text', 'binary'] as const) {
+      const s = await sensor(url, f, `d-${f}`);
+      await s.publishReading({ spo2: 95, pulse: 81, time });
+    }
+    const by = (dev: string) => sink.committed.filter((r) => r.deviceId === dev).map((r) => [r.metric, r.value, r.deviceTime ?? null]);
+    expect(by('d-json')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
+    expect(by('d-senml')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
+    expect(by('d-text')).toEqual([['spo2', 95, null]]);
+    expect(by('d-binary')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
+  });
+
+  it('sends no PUBACK while the buffer refuses, and delivers after recovery', async () => {
+    const sink = new RecordingSink();
+    sink.refuse = true;
+    const { adapter, ctx, url } = await startGateway(sink);
+    const s = await sensor(url, 'json');
+    let acked = 0;
+    const pubs = [0, 1, 2].map((i) => s.publishReading({ spo2: 90 + i, pulse: 60, time: Date.now() }).then(() => acked++));
+    await sleep(500);
+    expect(acked).toBe(0);
+    expect(sink.refused).toBeGreaterThan(0);
+    expect(sink.committed).toHaveLength(0);
+    expect(adapter.status().state).toBe('degraded');
+    expect(await ctx.events.count('reading_refused')).toBe(0); // the test sink is not Ingest: nothing counts there
+    sink.refuse = false;
+    await Promise.all(pubs);
+    expect(acked).toBe(3);
+    expect(sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.value)).toEqual([90, 91, 92]);
+    expect(adapter.status().state).toBe('running');
+  });
+
+  it('disconnects a client whose message stays refused past maxHold; it resends after reconnecting', async () => {
+    const sink = new RecordingSink();
+    sink.refuse = true;
+    const { ctx, url } = await startGateway(sink, 300);
+    const s = await sensor(url, 'json');
+    let closed = 0;
+    s.mqtt.on('close', () => closed++);
+    const pub = s.publishReading({ spo2: 93, pulse: 60, time: Date.now() });
+    await waitFor(() => closed > 0, 'the gateway to drop the connection');
+    expect(await ctx.events.count('client_disconnected', { reason: 'buffer_refused' })).toBeGreaterThanOrEqual(1);
+    expect(sink.committed).toHaveLength(0);
+    sink.refuse = false;
+    await pub; // mqtt.js resends the unacknowledged PUBLISH after reconnecting
+    expect(sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.value)).toContain(93);
+  });
+
+  it('acknowledges QoS 0 at once and counts it apart', async () => {
+    const sink = new RecordingSink();
+    sink.refuse = true;
+    const { ctx, url } = await startGateway(sink);
+    const s = new SimulatedSensor({ url, clientId: 'q0', bed: '3', device: 'q0', format: 'text', qos: 0 });
+    await s.connect();
+    cleanup.push(() => s.end(true));
+    await s.publishReading({ spo2: 97, pulse: 60, time: Date.now() });
+    await waitFor(async () => (await ctx.events.registry.getSingleMetricAsString('wardgate_mqtt_messages_total')).includes('qos="0",outcome="refused"'), 'qos 0 refusal to be counted');
+    sink.refuse = false;
+    await s.publishReading({ spo2: 98, pulse: 60, time: Date.now() });
+    await waitFor(() => sink.committed.length === 1, 'the second qos 0 reading');
+    expect(sink.committed[0]).toMatchObject({ value: 98 });
+    const text = await ctx.events.registry.getSingleMetricAsString('wardgate_mqtt_messages_total');
+    expect(text).toContain('source="embedded",qos="0",outcome="committed"} 1');
+    expect(text).not.toContain('qos="1"');
+  });
+});
