@@ -11,7 +11,7 @@ import { Events } from './metrics/events.js';
 import { startMetricsServer } from './metrics/server.js';
 import { openBuffer } from './buffer/index.js';
 import { generateKeyFile } from './crypto/keys.js';
-import { getOrCreateGatewayId } from './gateway-id.js';
+import { getOrCreateGatewayId } from './buffer/gateway-id.js';
 import { Ingest } from './ingest.js';
 import { createAdapters } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
@@ -111,6 +111,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     adapters: adapters.map((a) => ({ family: a.family, ...a.status() })),
   });
   const statusPath = statusFilePath(dataDir, config.gateway.statusFile);
+  let stoppedAt: number | undefined;
   const tick = (): void => {
     const now = Date.now();
     const total = ingest.committed;
@@ -125,7 +126,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
       events.gauges.oldestUnsentAgeSeconds.set({ class: p }, c.oldestGatewayTime === null ? 0 : (now - c.oldestGatewayTime) / 1000);
     }
     try {
-      writeStatusFile(statusPath, live());
+      writeStatusFile(statusPath, stoppedAt === undefined ? live() : { ...live(), stoppedAt });
     } catch (e) {
       events.emit('device_error', { family: 'gateway', reason: 'status_file' }, 1, { error: String(e) });
     }
@@ -153,6 +154,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
       const drained = drainTimeoutMs > 0 ? await forwarder.drained(drainTimeoutMs) : buffer.stats().totalReadings === 0;
       await forwarder.stop();
       clearInterval(statusTimer);
+      stoppedAt = Date.now();
       tick();
       if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
       await buffer.close();

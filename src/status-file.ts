@@ -12,6 +12,8 @@ export interface LiveStatus {
   startedAt: number;
   updatedAt: number;
   mode: 'run' | 'simulate';
+  /** Set by the last write of a cleanly stopped gateway. */
+  stoppedAt?: number;
   brokers: string[];
   forwarder: ForwarderStatus;
   ingestedTotal: number;

@@ -18,7 +18,7 @@ export function statusCommand(dataDir: string, json: boolean, out: NodeJS.Writab
   const now = Date.now();
   const buffer = readBufferStats(dataDir);
   const live = readStatusFile(statusFilePath(dataDir));
-  const running = live !== null && now - live.updatedAt < STALE_MS;
+  const running = live !== null && live.stoppedAt === undefined && now - live.updatedAt < STALE_MS;
   const f = live?.forwarder;
   const report = {
     dataDir,
@@ -39,7 +39,7 @@ export function statusCommand(dataDir: string, json: boolean, out: NodeJS.Writab
   }
   const lines: string[] = [];
   lines.push(`data folder      ${dataDir}`);
-  lines.push(`gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (last status ${age(report.statusAgeMs)} ago)` : 'never ran here'}`);
+  lines.push(`gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)` : 'never ran here'}`);
   if (report.kafka) {
     lines.push(`kafka            ${report.kafka.state}${report.kafka.reachable === null ? '' : report.kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${report.kafka.reason} [${report.kafka.brokers.join(',')}]`);
   }

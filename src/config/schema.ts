@@ -121,7 +121,7 @@ export const configSchema = z
             beds: z.number().int().min(1).max(500).default(10),
             interval: duration.default(1000),
             /** Probability per bed per second that an alarm condition starts. */
-            alarmRate: z.number().min(0).max(1).default(0.002),
+            alarmRate: z.number().min(0).max(1).default(0.005),
             seed: z.number().int().optional(),
           })
           .strict()

@@ -68,8 +68,8 @@ function pinoLogCreator(log: Logger) {
       const { message, ...rest } = entry as { message: string; [k: string]: unknown };
       delete rest.timestamp;
       delete rest.logger;
-      if (level === logLevel.ERROR) log.warn({ kafkajs: rest }, message);
-      else if (level === logLevel.WARN) log.info({ kafkajs: rest }, message);
+      // kafkajs retries what it logs as errors; the forwarder counts and reports failures itself.
+      if (level === logLevel.ERROR) log.info({ kafkajs: rest }, message);
       else log.debug({ kafkajs: rest }, message);
     };
 }
