@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { FrameGuard } from '../../src/devices/mqtt/frame-guard.js';
+import { TokenBucket } from '../../src/devices/mqtt/rate-limit.js';
+
+/** MQTT 3.1.1 remaining-length varint (§2.2.3). */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+const packet = (header: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([header, ...varint(body.length)]), body]);
+const str = (s: string): Buffer => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s)]);
+/** PUBLISH QoS 1 on ward/1/ox/spo2 with message id 7. */
+const publish = (payloadBytes: number): Buffer => packet(0x32, Buffer.concat([str('ward/1/ox/spo2'), Buffer.from([0, 7]), Buffer.alloc(payloadBytes)]));
+const connect = packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 30]), str('c1')]));
+const pingreq = Buffer.from([0xc0, 0x00]);
+
+describe('frame guard', () => {
+  it('passes a stream of packets under the limit, however it is split', () => {
+    const stream = Buffer.concat([connect, publish(100), pingreq, publish(1000), publish(0)]);
+    for (const chunk of [1, 2, 3, 7, 64, stream.length]) {
+      const g = new FrameGuard(1100);
+      for (let i = 0; i < stream.length; i += chunk) expect(g.feed(stream.subarray(i, i + chunk))).toBe('ok');
+    }
+  });
+
+  it('stops an oversized packet at its header, before its body arrives', () => {
+    const big = publish(70_000);
+    const g = new FrameGuard(64 * 1024);
+    expect(g.feed(Buffer.concat([publish(10), big.subarray(0, 5)]))).toBe('too_large');
+    expect(g.feed(publish(1))).toBe('too_large'); // stays so
+  });
+
+  it('refuses a remaining length of more than four bytes', () => {
+    const g = new FrameGuard(1 << 28);
+    expect(g.feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toBe('malformed');
+  });
+
+  it('accepts a packet exactly at the limit and refuses one byte more', () => {
+    const at = publish(500);
+    const limit = at.length - 3; // remaining length (1 type byte + 2 length bytes)
+    expect(new FrameGuard(limit).feed(at)).toBe('ok');
+    expect(new FrameGuard(limit - 1).feed(at)).toBe('too_large');
+  });
+});
+
+describe('token bucket', () => {
+  it('allows the burst, then the sustained rate', () => {
+    const b = new TokenBucket(10, 5, 0);
+    for (let i = 0; i < 5; i++) expect(b.take(0)).toBe(true);
+    expect(b.take(0)).toBe(false);
+    expect(b.take(100)).toBe(true); // 0.1 s at 10/s = 1 token
+    expect(b.take(100)).toBe(false);
+    expect(b.take(10_000)).toBe(true); // refilled, capped at the burst
+    for (let i = 0; i < 4; i++) expect(b.take(10_000)).toBe(true);
+    expect(b.take(10_000)).toBe(false);
+  });
+});
