@@ -76,7 +76,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     buffer,
     client,
     {
-      topics: k.topics,
+      routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}) },
       createTopics: k.createTopics,
       batchMaxReadings: k.batch.maxReadings,
       batchMaxBytes: k.batch.maxBytes,

@@ -72,6 +72,17 @@ export const configSchema = z
         clientId: z.string().min(1).default('wardgate'),
         client: z.enum(['kafkajs']).default('kafkajs'),
         topics: topicsSchema.prefault({}),
+        /** Kafka message key: the device id (per-device order), or the patient id where present. */
+        key: z.enum(['device', 'patient']).default('device'),
+        /** Optional second output: HL7 FHIR R4 Observations, on their own topics (classes not listed are not sent as FHIR). */
+        fhir: z
+          .object({
+            topics: z
+              .object({ alarm: z.string().min(1).optional(), vital: z.string().min(1).optional(), status: z.string().min(1).optional(), waveform: z.string().min(1).optional() })
+              .strict(),
+          })
+          .strict()
+          .optional(),
         /** Create missing topics at start when the cluster allows it; otherwise a clear error names the topic. */
         createTopics: z.boolean().default(true),
         topicPartitions: z.number().int().min(1).max(1000).default(3),

@@ -6,13 +6,12 @@
 import type { ReadingBuffer, Lease } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import type { Priority } from '../reading.js';
-import { KafkaClientError, type KafkaClient, type OutMessage, type TopicBatch } from './client.js';
-import { encodeJsonV1 } from './formats/json-v1.js';
+import { KafkaClientError, type KafkaClient } from './client.js';
+import { allTopics, routeLease, type RoutingOptions } from './routing.js';
 import { backoffDelay, KAFKA_STATES, type ForwarderStatus, type KafkaState } from './state.js';
 
 export interface ForwarderOptions {
-  topics: Record<Priority, string>;
+  routing: RoutingOptions;
   createTopics: boolean;
   batchMaxReadings: number;
   batchMaxBytes: number;
@@ -121,7 +120,7 @@ export class Forwarder {
     while (!this.stopping) {
       try {
         if (!this.topicsReady) {
-          await this.client.ensureTopics(Object.values(this.opts.topics), this.opts.createTopics, this.opts.connectTimeoutMs);
+          await this.client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
           await this.client.connect(this.opts.connectTimeoutMs);
           this.topicsReady = true;
           this.st.configError = null;
@@ -142,11 +141,11 @@ export class Forwarder {
   }
 
   private async sendLease(lease: Lease): Promise<void> {
-    const batch = this.toBatch(lease);
+    const batches = routeLease(lease, this.opts.routing);
     this.st.inFlight = lease.readings.length;
     this.events.gauges.inFlight.set(lease.readings.length);
     try {
-      await this.client.send([batch], this.opts.sendTimeoutMs);
+      await this.client.send(batches, this.opts.sendTimeoutMs);
     } catch (e) {
       this.buffer.release(lease.id);
       throw e;
@@ -162,11 +161,6 @@ export class Forwarder {
     this.events.forwarded.inc({ class: lease.priority }, n);
     const backlog = this.buffer.stats().totalReadings;
     this.setState(backlog > this.opts.batchMaxReadings ? 'draining' : 'online', backlog > this.opts.batchMaxReadings ? 'backlog' : 'acknowledged');
-  }
-
-  private toBatch(lease: Lease): TopicBatch {
-    const messages: OutMessage[] = lease.readings.map((r) => encodeJsonV1(r));
-    return { topic: this.opts.topics[lease.priority], messages };
   }
 
   private async onFailure(e: unknown): Promise<void> {

@@ -80,3 +80,32 @@ describe('FHIR R4 Observation', () => {
     expect(toFhirObservation({ ...reading, metric: 'gateway_event', unit: '1', value: 3 })).toBeNull();
   });
 });
+
+describe('routing a lease to topics', async () => {
+  const { routeLease, allTopics } = await import('../../src/forwarder/routing.js');
+  const topics = { alarm: 'a', vital: 'v', status: 's', waveform: 'w' };
+  const lease = { id: 1, priority: 'vital' as const, bytes: 0, readings: [reading, { ...reading, seq: 43, metric: 'signal_strength' as const, unit: 'dBm', value: -60 }] };
+
+  it('sends JSON v1 on the class topic, keyed by device', () => {
+    const out = routeLease(lease, { topics, key: 'device' });
+    expect(out).toHaveLength(1);
+    expect(out[0]!.topic).toBe('v');
+    expect(out[0]!.messages.map((m) => m.key)).toEqual(['mon-7', 'mon-7']);
+  });
+
+  it('keys by patient when configured, falling back to the device', () => {
+    const { patientId: _p, ...anon } = reading;
+    const out = routeLease({ ...lease, readings: [reading, anon] }, { topics, key: 'patient' });
+    expect(out[0]!.messages.map((m) => m.key)).toEqual(['P-0001', 'mon-7']);
+  });
+
+  it('adds FHIR Observations on the FHIR topic of the class, skipping readings with no FHIR form', () => {
+    const out = routeLease(lease, { topics, key: 'device', fhirTopics: { vital: 'fhir.v' } });
+    expect(out.map((b) => b.topic)).toEqual(['v', 'fhir.v']);
+    expect(out[1]!.messages).toHaveLength(1);
+    expect(JSON.parse(String(out[1]!.messages[0]!.value)).resourceType).toBe('Observation');
+    expect(out[1]!.messages[0]!.headers['wardgate-schema']).toBe('fhir.r4.observation');
+    expect(routeLease({ ...lease, priority: 'alarm' }, { topics, key: 'device', fhirTopics: { vital: 'fhir.v' } })).toHaveLength(1);
+    expect(allTopics({ topics, key: 'device', fhirTopics: { vital: 'fhir.v' } })).toEqual(['a', 'v', 's', 'w', 'fhir.v']);
+  });
+});
