@@ -39,9 +39,9 @@ import { join } from 'node:path';
 import { PRIORITIES, type Priority } from '../reading.js';
 import type { ClassStats } from './types.js';
 import { describeKeyFile } from '../crypto/keys.js';
-import { DB_FILE, SqliteBuffer, openSqliteBuffer, type OpenBufferOptions } from './sqlite.js';
+import { DB_FILE, SqliteBuffer, openSqliteBuffer, unitTable, type OpenBufferOptions } from './sqlite.js';
 
-export { SqliteBuffer, DB_FILE, type OpenBufferOptions } from './sqlite.js';
+export { SqliteBuffer, DB_FILE, SEQ_FILE, BALLAST_FILE, UNIT_ROW_OVERHEAD, type OpenBufferOptions } from './sqlite.js';
 export { getOrCreateGatewayId, GATEWAY_ID_FILE } from './gateway-id.js';
 export * from './types.js';
 
@@ -89,23 +89,25 @@ export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}):
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 2000');
+    const meta = new Map<string, unknown>((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: unknown }[]).map((r) => [r.k, r.v]));
+    const num = (k: string): number => (typeof meta.get(k) === 'number' ? (meta.get(k) as number) : 0);
     const perClass = {} as Record<Priority, ClassStats>;
-    for (const p of PRIORITIES) perClass[p] = { readings: 0, units: 0, bytes: 0, oldestGatewayTime: null };
-    const oldest = db.prepare('SELECT t FROM units WHERE cls = ? ORDER BY id LIMIT 1').pluck();
     let total = 0;
     let oldestAll: number | null = null;
-    for (const row of db.prepare('SELECT cls, readings, units, bytes FROM class_stats').all() as { cls: number; readings: number; units: number; bytes: number }[]) {
-      const p = PRIORITIES[row.cls];
-      if (!p) continue;
-      const t = row.units > 0 ? (oldest.get(row.cls) as number | undefined) : undefined;
+    PRIORITIES.forEach((p, rank) => {
+      const t = db.prepare(`SELECT t FROM ${unitTable(rank)} ORDER BY id LIMIT 1`).pluck().get() as number | undefined;
       const ot = t === undefined ? null : t * 1000;
-      perClass[p] = { readings: row.readings, units: row.units, bytes: row.bytes, oldestGatewayTime: ot };
-      total += row.readings;
+      perClass[p] = { readings: num(`c${rank}.readings`), units: num(`c${rank}.units`), bytes: num(`c${rank}.bytes`), oldestGatewayTime: ot };
+      total += perClass[p].readings;
       if (ot !== null && (oldestAll === null || ot < oldestAll)) oldestAll = ot;
-    }
-    const keyRows = db.prepare('SELECT key_id, units FROM keys ORDER BY key_id').all() as { key_id: number; units: number }[];
+    });
+    const keyRows = [...meta.keys()]
+      .filter((k) => /^k\d+\.fp$/.test(k))
+      .map((k) => Number(k.slice(1, -3)))
+      .sort((a, b) => a - b)
+      .map((id) => ({ key_id: id, units: num(`k${id}.units`) }));
     const qKeys = db.prepare('SELECT DISTINCT key_id FROM quarantine ORDER BY key_id').pluck().all() as number[];
-    const hwm = (db.prepare("SELECT v FROM meta WHERE k = 'hwm'").pluck().get() as number | undefined) ?? 0;
+    const hwm = num('hwm');
     const quarantined = db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number;
     const gatewayIds = db.prepare('SELECT gateway_id FROM gateways ORDER BY gw').pluck().all() as string[];
     let diskBytes = 0;

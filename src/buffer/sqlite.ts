@@ -1,11 +1,11 @@
 /**
  * The SQLite store-and-forward buffer. See ./index.ts for the durability contract,
- * storage layout and what is stored in clear.
+ * storage layout, caps, disk-full behaviour and what is stored in clear.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, renameSync, statSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { deflateRawSync, inflateRawSync, constants as zc } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PRIORITIES, type PendingReading, type Priority, type Reading } from '../reading.js';
 import type { Events } from '../metrics/events.js';
 import type { Logger } from '../logger.js';
@@ -15,12 +15,23 @@ import { loadKeyRing, type KeyRing } from '../crypto/keys.js';
 import { CodecError, decodeUnit, encodeUnit, validateForEncoding } from './codec.js';
 
 export const DB_FILE = 'buffer.db';
-const SCHEMA_VERSION = 1;
+/** Sequence reservation: the buffer never commits a seq above the number in this file. */
+export const SEQ_FILE = 'buffer.seq';
+/** Space kept in reserve so the buffer can still shed data when the disk is full. */
+export const BALLAST_FILE = 'buffer.ballast';
+const SCHEMA_VERSION = 2;
 const NCLASS = PRIORITIES.length;
-/** Unit header byte: bit0 deflated, bits1-2 cipher, bits4-7 format version. In the AAD. */
+/** Unit header byte: bit0 deflated, bits1-2 cipher, bits4-7 format version. Part of the AAD. */
 const FORMAT_VERSION = 1;
 const F_DEFLATE = 1;
 const AAD_LABEL = Buffer.from('wardgate/unit/v1\0', 'utf8');
+/** Estimated SQLite bytes per unit row beyond its sealed body (cell header, rowid, columns, cell pointer). */
+export const UNIT_ROW_OVERHEAD = 24;
+const SEQ_BLOCK = 1 << 20;
+const LEASE_CHUNK = 64;
+const MAX_GAP_DEVICES_CHARS = 1000;
+
+export const unitTable = (rank: number): string => `units_${PRIORITIES[rank]}`;
 
 export interface OpenBufferOptions {
   dir: string;
@@ -33,14 +44,25 @@ export interface OpenBufferOptions {
   commitMaxReadings?: number;
   /** 'full' (default): fsync on every commit. 'normal': WAL synced at checkpoints only. */
   synchronous?: 'normal' | 'full';
-  /** Cap on stored bytes (default 2 GiB). */
+  /** Cap on stored bytes: sealed units plus UNIT_ROW_OVERHEAD each (default 2 GiB). */
   maxBytes?: number;
-  /** Cap on age of buffered readings (default 7 days). */
+  /** Cap on the age of buffered readings (default 7 days). */
   maxAgeMs?: number;
   /** At most this many readings per sealed unit (default 1024). */
   unitMaxReadings?: number;
   /** Deflate units before sealing when that makes them smaller (default true). */
   compress?: boolean;
+  /** Bytes kept in reserve on the filesystem for disk-full recovery (default 4 MiB; 0 disables). */
+  ballastBytes?: number;
+  /**
+   * When the byte cap is exceeded, evict down to maxBytes minus this much, so the gap
+   * records that follow fit (default min(5% of maxBytes, 1 MiB)).
+   */
+  capHeadroomBytes?: number;
+  /** Maintenance period: age cap, WAL bound, disk-full recovery, key file reload (default 1000 ms). */
+  maintenanceIntervalMs?: number;
+  /** SQLite page size for a new database (default 1024: fewer bytes written per small commit). */
+  pageSize?: number;
   events: Events;
   log: Logger;
   now?: () => number;
@@ -54,7 +76,6 @@ interface PendingAppend {
 
 interface UnitRow {
   id: number;
-  last_seq: number;
   n: number;
   gw: number;
   key_id: number;
@@ -65,8 +86,6 @@ interface UnitRow {
 interface LeasedUnit {
   id: number;
   n: number;
-  bytes: number;
-  keyId: number;
 }
 
 interface LeaseState {
@@ -81,16 +100,14 @@ interface KeyUse {
   units: number;
 }
 
-interface NewUnit {
-  id: number;
+interface Removed {
   rank: number;
-  last: number;
   n: number;
   keyId: number;
-  t: number;
-  tEnd: number;
-  body: Buffer;
+  bytes: number;
 }
+
+type Counters = { readings: number; units: number; bytes: number };
 
 const emptyClass = (): ClassStats => ({ readings: 0, units: 0, bytes: 0, oldestGatewayTime: null });
 
@@ -99,13 +116,16 @@ export function sqliteErrorCode(e: unknown): string | undefined {
   return typeof c === 'string' ? c : undefined;
 }
 
+const errInfo = (e: unknown) => ({ code: sqliteErrorCode(e), message: (e as Error)?.message });
+
 function refusalReason(e: unknown): 'disk_full' | 'io_error' {
   const c = sqliteErrorCode(e);
-  if (c && (c.startsWith('SQLITE_FULL') || c === 'ENOSPC')) return 'disk_full';
+  if (c && (c.startsWith('SQLITE_FULL') || c === 'ENOSPC' || c === 'SQLITE_IOERR_SHMSIZE')) return 'disk_full';
   return 'io_error';
 }
 
-export function unitAad(gatewayId: Buffer, rank: number, first: number, last: number, n: number, keyId: number, format: number): Buffer {
+/** Associated data binding a unit to its position: gateway, class, sequence range, count, key id, format. */
+export function unitAad(gatewayId: Buffer, rank: number, first: number, n: number, keyId: number, format: number): Buffer {
   const a = Buffer.allocUnsafe(AAD_LABEL.length + 2 + gatewayId.length + 1 + 8 + 8 + 4 + 4 + 1);
   let p = AAD_LABEL.copy(a, 0);
   a.writeUInt16BE(gatewayId.length, p);
@@ -114,7 +134,7 @@ export function unitAad(gatewayId: Buffer, rank: number, first: number, last: nu
   a[p++] = rank;
   a.writeBigUInt64BE(BigInt(first), p);
   p += 8;
-  a.writeBigUInt64BE(BigInt(last), p);
+  a.writeBigUInt64BE(BigInt(first + n - 1), p);
   p += 8;
   a.writeUInt32BE(n, p);
   p += 4;
@@ -124,36 +144,70 @@ export function unitAad(gatewayId: Buffer, rank: number, first: number, last: nu
   return a;
 }
 
-const SCHEMA = `
+function schemaSql(): string {
+  const unitTables = PRIORITIES.map(
+    (_, rank) => `CREATE TABLE IF NOT EXISTS ${unitTable(rank)} (
+  id INTEGER PRIMARY KEY,  -- first sequence number of the unit; the unit holds id .. id+n-1
+  n INTEGER NOT NULL,      -- readings in the unit
+  gw INTEGER NOT NULL,     -- gateways.gw
+  key_id INTEGER NOT NULL,
+  t INTEGER NOT NULL,      -- oldest gateway time in the unit, whole seconds
+  body BLOB NOT NULL       -- format byte | nonce | ciphertext | tag
+);`,
+  ).join('\n');
+  return `
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v ANY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS gateways (gw INTEGER PRIMARY KEY, gateway_id TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS keys (key_id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, seals INTEGER NOT NULL DEFAULT 0, units INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS class_stats (cls INTEGER PRIMARY KEY, readings INTEGER NOT NULL, units INTEGER NOT NULL, bytes INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS units (
-  id INTEGER PRIMARY KEY,        -- first sequence number of the unit
-  cls INTEGER NOT NULL,          -- priority rank (0 = alarm)
-  last_seq INTEGER NOT NULL,
-  n INTEGER NOT NULL,            -- readings in the unit (= last_seq - id + 1)
-  gw INTEGER NOT NULL,           -- gateways.gw
-  key_id INTEGER NOT NULL,
-  t INTEGER NOT NULL,            -- oldest gateway time in the unit, whole seconds
-  t_end INTEGER NOT NULL,        -- newest gateway time in the unit, whole seconds
-  body BLOB NOT NULL             -- format byte | nonce | AEAD(ciphertext) | tag
-);
-CREATE INDEX IF NOT EXISTS units_by_class ON units(cls);
+${unitTables}
 CREATE TABLE IF NOT EXISTS quarantine (
   qid INTEGER PRIMARY KEY AUTOINCREMENT,
-  id INTEGER NOT NULL, cls INTEGER NOT NULL, last_seq INTEGER NOT NULL, n INTEGER NOT NULL,
-  gw INTEGER NOT NULL, key_id INTEGER NOT NULL, t INTEGER NOT NULL, t_end INTEGER NOT NULL,
-  body BLOB NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL
-);
-`;
+  id INTEGER NOT NULL, cls INTEGER NOT NULL, n INTEGER NOT NULL, gw INTEGER NOT NULL,
+  key_id INTEGER NOT NULL, t INTEGER NOT NULL, body BLOB NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL
+);`;
+}
+
+// ---------------------------------------------------------------------- sequence reservation
+
+function readSeqFile(dir: string): number {
+  try {
+    const n = Number(readFileSync(join(dir, SEQ_FILE), 'utf8').trim());
+    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function writeSeqFile(dir: string, reserved: number): void {
+  const path = join(dir, SEQ_FILE);
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${reserved}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  try {
+    const d = openSync(dir, 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
+  } catch {
+    /* not supported everywhere */
+  }
+}
 
 export class SqliteBuffer implements ReadingBuffer {
   readonly gatewayId: string;
+  readonly dir: string;
   readonly dbPath: string;
   private readonly db: Database.Database;
-  private readonly keys: KeyRing;
+  private keys: KeyRing;
+  private keyFileMtime = 0;
+  private readonly keyFile: string;
   private readonly cipher: CipherName;
   private readonly events: Events;
   private readonly log: Logger;
@@ -162,17 +216,24 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly commitMaxReadings: number;
   private readonly unitMaxReadings: number;
   private readonly compress: boolean;
+  private readonly ballastBytes: number;
+  private readonly synchronous: 'normal' | 'full';
   readonly maxBytes: number;
   readonly maxAgeMs: number;
+  private readonly capHeadroom: number;
 
   private pending: PendingAppend[] = [];
   private pendingCount = 0;
+  /** Gateway-made readings (gap records, integrity alarms): retried until committed, never dropped. */
+  private internal: PendingReading[] = [];
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+  private maintenance: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly listeners = new Set<() => void>();
 
   private hwm = 0;
+  private seqReserved = 0;
   private readonly cls: ClassStats[] = Array.from({ length: NCLASS }, emptyClass);
   private readonly oldestDirty: boolean[] = new Array<boolean>(NCLASS).fill(true);
   private readonly keyUse = new Map<number, KeyUse>();
@@ -184,26 +245,31 @@ export class SqliteBuffer implements ReadingBuffer {
   private nextLeaseId = 1;
   private readonly leases = new Map<number, LeaseState>();
   private readonly leasedUnits = new Set<number>();
+  /** Units delivered whose delete failed (disk full): never re-leased by this process, deleted later. */
+  private readonly ackedUndeleted = new Map<number, number>();
   private inFlight = 0;
   private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
   private diskCache = { at: -Infinity, bytes: 0 };
+  private shedding = false;
+  private lastAgeCheck = -Infinity;
+  private lastKeyCheck = -Infinity;
 
   private readonly st: {
-    insUnit: Database.Statement;
+    ins: Database.Statement[];
+    sel: Database.Statement[];
+    del: Database.Statement[];
+    first: Database.Statement[];
+    toQuarantine: Database.Statement[];
     setMeta: Database.Statement;
-    updClass: Database.Statement;
-    updKey: Database.Statement;
-    selLeasable: Database.Statement;
-    delUnit: Database.Statement;
-    toQuarantine: Database.Statement;
-    oldest: Database.Statement;
   };
 
   /** Use openBuffer(). */
-  constructor(db: Database.Database, dbPath: string, keys: KeyRing, opts: OpenBufferOptions) {
+  constructor(db: Database.Database, dbPath: string, keys: KeyRing, opts: OpenBufferOptions, seqFloor: number) {
     this.db = db;
+    this.dir = opts.dir;
     this.dbPath = dbPath;
     this.keys = keys;
+    this.keyFile = opts.keyFile;
     this.gatewayId = opts.gatewayId;
     this.cipher = opts.cipher ?? 'aes-256-gcm';
     this.events = opts.events;
@@ -213,40 +279,57 @@ export class SqliteBuffer implements ReadingBuffer {
     this.commitMaxReadings = Math.max(1, opts.commitMaxReadings ?? 4096);
     this.unitMaxReadings = Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535));
     this.compress = opts.compress ?? true;
+    this.ballastBytes = Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024);
+    this.synchronous = opts.synchronous ?? 'full';
     this.maxBytes = opts.maxBytes ?? 2 * 1024 ** 3;
     this.maxAgeMs = opts.maxAgeMs ?? 7 * 86_400_000;
+    this.capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
+    try {
+      this.keyFileMtime = statSync(this.keyFile).mtimeMs;
+    } catch {
+      /* checked by loadKeyRing already */
+    }
 
+    const per = (f: (t: string, rank: number) => string) => PRIORITIES.map((_, rank) => db.prepare(f(unitTable(rank), rank)));
     this.st = {
-      insUnit: db.prepare('INSERT INTO units (id, cls, last_seq, n, gw, key_id, t, t_end, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      ins: per((t) => `INSERT INTO ${t} (id, n, gw, key_id, t, body) VALUES (?, ?, ?, ?, ?, ?)`),
+      sel: per((t) => `SELECT id, n, gw, key_id, t, body FROM ${t} WHERE id >= ? ORDER BY id LIMIT ?`),
+      del: per((t) => `DELETE FROM ${t} WHERE id = ? RETURNING n, key_id, length(body) AS bytes`),
+      first: per((t) => `SELECT t FROM ${t} ORDER BY id LIMIT 1`),
+      toQuarantine: per(
+        (t, rank) => `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${t} WHERE id = ?`,
+      ),
       setMeta: db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
-      updClass: db.prepare('UPDATE class_stats SET readings = ?, units = ?, bytes = ? WHERE cls = ?'),
-      updKey: db.prepare(
-        'INSERT INTO keys (key_id, fingerprint, seals, units) VALUES (?, ?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET seals = excluded.seals, units = excluded.units',
-      ),
-      selLeasable: db.prepare('SELECT id, last_seq, n, gw, key_id, t, body FROM units WHERE cls = ? AND id >= ? ORDER BY id LIMIT ?'),
-      delUnit: db.prepare('DELETE FROM units WHERE id = ? RETURNING cls, n, key_id, length(body) AS bytes'),
-      toQuarantine: db.prepare(
-        'INSERT INTO quarantine (id, cls, last_seq, n, gw, key_id, t, t_end, body, reason, at) SELECT id, cls, last_seq, n, gw, key_id, t, t_end, body, ?, ? FROM units WHERE id = ?',
-      ),
-      oldest: db.prepare('SELECT t FROM units WHERE cls = ? ORDER BY id LIMIT 1'),
     };
-    this.loadState();
+    this.loadState(seqFloor);
   }
 
-  private loadState(): void {
+  private getMeta(k: string): unknown {
+    return this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k);
+  }
+
+  private loadState(seqFloor: number): void {
     const db = this.db;
-    const hwm = db.prepare("SELECT v FROM meta WHERE k = 'hwm'").pluck().get() as number | undefined;
-    this.hwm = hwm ?? 0;
-    for (const row of db.prepare('SELECT cls, readings, units, bytes FROM class_stats').all() as { cls: number; readings: number; units: number; bytes: number }[]) {
-      const c = this.cls[row.cls];
-      if (c) {
-        c.readings = row.readings;
-        c.units = row.units;
-        c.bytes = row.bytes;
-      }
+    const hwm = this.getMeta('hwm') as number | undefined;
+    if (hwm === undefined) {
+      // A fresh database: start above every seq ever reserved in this folder.
+      this.hwm = seqFloor;
+      this.st.setMeta.run('hwm', this.hwm);
+    } else this.hwm = hwm;
+    this.seqReserved = Math.max(readSeqFile(this.dir), this.hwm);
+    for (let rank = 0; rank < NCLASS; rank++) {
+      const c = this.cls[rank]!;
+      c.readings = (this.getMeta(`c${rank}.readings`) as number | undefined) ?? 0;
+      c.units = (this.getMeta(`c${rank}.units`) as number | undefined) ?? 0;
+      c.bytes = (this.getMeta(`c${rank}.bytes`) as number | undefined) ?? 0;
     }
-    for (const row of db.prepare('SELECT key_id, fingerprint, seals, units FROM keys').all() as { key_id: number; fingerprint: string; seals: number; units: number }[]) {
-      this.keyUse.set(row.key_id, { fingerprint: row.fingerprint, seals: row.seals, units: row.units });
+    for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").all() as { k: string; v: string }[]) {
+      const id = Number(row.k.slice(1, -3));
+      this.keyUse.set(id, {
+        fingerprint: row.v,
+        seals: (this.getMeta(`k${id}.seals`) as number | undefined) ?? 0,
+        units: (this.getMeta(`k${id}.units`) as number | undefined) ?? 0,
+      });
     }
     db.prepare('INSERT OR IGNORE INTO gateways (gateway_id) VALUES (?)').run(this.gatewayId);
     for (const row of db.prepare('SELECT gw, gateway_id FROM gateways').all() as { gw: number; gateway_id: string }[]) {
@@ -255,25 +338,51 @@ export class SqliteBuffer implements ReadingBuffer {
       if (row.gateway_id === this.gatewayId) this.gwSelf = row.gw;
     }
     this.quarantined = (db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number) ?? 0;
-    // Keys: a key id the database knows must have the same fingerprint in the key file.
+    this.checkKeys(this.keys);
+  }
+
+  /** A key id the database knows must have the same fingerprint in the key file; the active key gets registered. */
+  private checkKeys(ring: KeyRing): void {
     for (const [id, use] of this.keyUse) {
-      const fp = this.keys.fingerprint(id);
+      const fp = ring.fingerprint(id);
       if (fp !== undefined && fp !== use.fingerprint) {
         throw new BufferRefused(
           'io_error',
-          `key ${id} in ${this.keys.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to open ${this.dbPath} with the wrong key file`,
+          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.dbPath}`,
         );
       }
       if (fp === undefined && use.units > 0) {
         this.log.error({ keyId: id, units: use.units }, 'buffered units are sealed with a key that is missing from the key file; they will be quarantined when reached');
       }
     }
-    const active = this.keys.activeKeyId;
+    const active = ring.activeKeyId;
     if (!this.keyUse.has(active)) {
-      const use = { fingerprint: this.keys.fingerprint(active)!, seals: 0, units: 0 };
-      this.st.updKey.run(active, use.fingerprint, 0, 0);
+      const use = { fingerprint: ring.fingerprint(active)!, seals: 0, units: 0 };
+      this.db.transaction(() => {
+        this.st.setMeta.run(`k${active}.fp`, use.fingerprint);
+        this.st.setMeta.run(`k${active}.seals`, 0);
+        this.st.setMeta.run(`k${active}.units`, 0);
+      })();
       this.keyUse.set(active, use);
     }
+  }
+
+  /**
+   * Re-reads the key file (after `wardgate keygen --rotate`): new units use the new active
+   * key, old ones stay readable. Also done automatically when the file's mtime changes.
+   * Throws (and keeps the current keys) when the new file is unusable.
+   */
+  reloadKeys(): { activeKeyId: number; keyIds: readonly number[] } {
+    const ring = loadKeyRing(this.keyFile);
+    this.checkKeys(ring);
+    const before = this.keys.activeKeyId;
+    this.keys = ring;
+    if (ring.activeKeyId !== before) this.log.info({ activeKeyId: ring.activeKeyId, previous: before }, 'key file reloaded: new units use the new active key');
+    return { activeKeyId: ring.activeKeyId, keyIds: ring.keyIds };
+  }
+
+  get activeKeyId(): number {
+    return this.keys.activeKeyId;
   }
 
   // ---------------------------------------------------------------- append / commit
@@ -291,6 +400,15 @@ export class SqliteBuffer implements ReadingBuffer {
         return Promise.reject(new BufferRefused('io_error', `reading cannot be stored: ${(e as Error).message}`));
       }
     }
+    if (this.shedding) {
+      // Disk full: the lowest class is refused at the door (its senders are not acknowledged).
+      let shed = 0;
+      for (const r of readings) if (r.priority === 'waveform') shed++;
+      if (shed > 0) {
+        this.refuseCount('shedding', readings.length);
+        return Promise.reject(new BufferRefused('shedding', 'disk full: waveform readings are shed until space returns'));
+      }
+    }
     if (readings.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ readings, resolve, reject });
@@ -300,7 +418,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   flush(): Promise<void> {
-    if (this.pending.length === 0) return Promise.resolve();
+    if (this.pending.length === 0 && this.internal.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ readings: [], resolve, reject });
       this.commitNow();
@@ -308,7 +426,8 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private schedule(): void {
-    if (this.pendingCount >= this.commitMaxReadings) {
+    if (this.closed) return;
+    if (this.pendingCount + this.internal.length >= this.commitMaxReadings) {
       if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.commitNow(), this.commitIntervalMs);
@@ -326,17 +445,22 @@ export class SqliteBuffer implements ReadingBuffer {
     this.immediate = undefined;
     const batch = this.pending;
     const count = this.pendingCount;
+    const internal = this.internal;
     this.pending = [];
     this.pendingCount = 0;
-    if (batch.length === 0) return;
+    this.internal = [];
+    if (batch.length === 0 && internal.length === 0) return;
     try {
-      this.writeCommit(batch, count);
+      this.writeCommit(batch, internal);
     } catch (e) {
       const reason = refusalReason(e);
+      this.internal = internal.concat(this.internal); // gateway records are retried, never dropped
       this.refuseCount(reason, count);
-      this.log.error({ err: { code: sqliteErrorCode(e), message: (e as Error).message }, readings: undefined, count }, 'buffer commit failed; readings refused');
+      this.log.error({ err: errInfo(e), count }, 'buffer commit failed; readings refused');
       const err = new BufferRefused(reason, `buffer commit failed: ${(e as Error).message}`);
       for (const p of batch) p.reject(err);
+      if (reason === 'disk_full') this.onDiskFull(count);
+      if (this.internal.length && !this.closed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(this.commitIntervalMs, 250));
       return;
     }
     for (const p of batch) p.resolve();
@@ -344,99 +468,105 @@ export class SqliteBuffer implements ReadingBuffer {
       try {
         l();
       } catch (e) {
-        this.log.error({ err: e }, 'onCommit listener threw');
+        this.log.error({ err: errInfo(e) }, 'onCommit listener threw');
       }
     }
+    if (this.totalStoredBytes() > this.maxBytes) this.enforceByteCap();
   }
 
-  /** Encodes, seals and writes one group commit in one transaction. Throws on failure; memory state changes only on success. */
-  private writeCommit(batch: PendingAppend[], count: number): void {
-    if (count === 0) return;
+  /** Encodes, seals and writes one group commit in one transaction. Throws on failure; memory changes only on success. */
+  private writeCommit(batch: PendingAppend[], internal: PendingReading[]): void {
     const byClass: PendingReading[][] = Array.from({ length: NCLASS }, () => []);
+    for (const r of internal) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
     for (const p of batch) for (const r of p.readings) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
     const keyId = this.keys.activeKeyId;
     const key = this.keys.get(keyId)!;
     const use = this.keyUse.get(keyId)!;
-    const units: NewUnit[] = [];
+    const gw = this.gwBytes.get(this.gwSelf)!;
+    const units: { rank: number; id: number; n: number; t: number; body: Buffer }[] = [];
     let seq = this.hwm;
     const cipherBits = cipherIndex(this.cipher) << 1;
     for (let rank = 0; rank < NCLASS; rank++) {
       const rs = byClass[rank]!;
       for (let off = 0; off < rs.length; off += this.unitMaxReadings) {
-        const chunk = rs.slice(off, off + this.unitMaxReadings);
+        const chunk = off === 0 && rs.length <= this.unitMaxReadings ? rs : rs.slice(off, off + this.unitMaxReadings);
         const first = seq + 1;
-        const last = seq + chunk.length;
-        seq = last;
+        seq += chunk.length;
         let plain = encodeUnit(chunk);
         let format = (FORMAT_VERSION << 4) | cipherBits;
-        if (this.compress && plain.length > 64) {
-          const z = deflateRawSync(plain, { level: 6, strategy: zc.Z_DEFAULT_STRATEGY });
+        if (this.compress && plain.length > 96) {
+          const z = deflateRawSync(plain, { level: 6 });
           if (z.length < plain.length) {
             plain = z;
             format |= F_DEFLATE;
           }
         }
-        const aad = unitAad(this.gwBytes.get(this.gwSelf)!, rank, first, last, chunk.length, keyId, format);
-        const body = seal(this.cipher, key, plain, aad, Buffer.of(format));
+        const body = seal(this.cipher, key, plain, unitAad(gw, rank, first, chunk.length, keyId, format), Buffer.of(format));
         let tMin = Infinity;
-        let tMax = -Infinity;
-        for (const r of chunk) {
-          if (r.gatewayTime < tMin) tMin = r.gatewayTime;
-          if (r.gatewayTime > tMax) tMax = r.gatewayTime;
-        }
-        units.push({ id: first, rank, last, n: chunk.length, keyId, t: Math.floor(tMin / 1000), tEnd: Math.floor(tMax / 1000), body });
+        for (const r of chunk) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
+        units.push({ rank, id: first, n: chunk.length, t: Math.floor(tMin / 1000), body });
       }
     }
+    if (units.length === 0) return;
     if (use.seals + units.length > SEAL_LIMIT_PER_KEY) {
       throw new Error(`key ${keyId} reached its seal limit (${SEAL_LIMIT_PER_KEY}); rotate the key (wardgate keygen --rotate)`);
     }
-    const delta = Array.from({ length: NCLASS }, () => ({ readings: 0, units: 0, bytes: 0 }));
-    for (const u of units) {
-      const d = delta[u.rank]!;
-      d.readings += u.n;
-      d.units += 1;
-      d.bytes += u.body.length;
+    // Reserve sequence numbers in the side file before they can be committed.
+    if (seq > this.seqReserved) {
+      const r = seq + SEQ_BLOCK;
+      writeSeqFile(this.dir, r);
+      this.seqReserved = r;
     }
-    const fp = use.fingerprint;
+    const next = this.cls.map((c) => ({ readings: c.readings, units: c.units, bytes: c.bytes }));
+    const touched = new Set<number>();
+    for (const u of units) {
+      const c = next[u.rank]!;
+      c.readings += u.n;
+      c.units += 1;
+      c.bytes += u.body.length;
+      touched.add(u.rank);
+    }
     this.db.transaction(() => {
-      for (const u of units) this.st.insUnit.run(u.id, u.rank, u.last, u.n, this.gwSelf, u.keyId, u.t, u.tEnd, u.body);
+      for (const u of units) this.st.ins[u.rank]!.run(u.id, u.n, this.gwSelf, keyId, u.t, u.body);
       this.st.setMeta.run('hwm', seq);
-      for (let rank = 0; rank < NCLASS; rank++) {
-        const d = delta[rank]!;
-        if (d.units === 0) continue;
-        const c = this.cls[rank]!;
-        this.st.updClass.run(c.readings + d.readings, c.units + d.units, c.bytes + d.bytes, rank);
-      }
-      this.st.updKey.run(keyId, fp, use.seals + units.length, use.units + units.length);
+      for (const rank of touched) this.writeClassMeta(rank, next[rank]!);
+      this.st.setMeta.run(`k${keyId}.seals`, use.seals + units.length);
+      this.st.setMeta.run(`k${keyId}.units`, use.units + units.length);
     })();
-    // Committed: now the in-memory state follows.
+    // Committed: memory follows.
     const warnBefore = use.seals < SEAL_WARN_PER_KEY;
     this.hwm = seq;
     use.seals += units.length;
     use.units += units.length;
     if (warnBefore && use.seals >= SEAL_WARN_PER_KEY) this.log.warn({ keyId, seals: use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
-    for (let rank = 0; rank < NCLASS; rank++) {
-      const d = delta[rank]!;
-      if (d.units === 0) continue;
+    for (const rank of touched) {
       const c = this.cls[rank]!;
       if (c.units === 0) this.oldestDirty[rank] = true;
-      c.readings += d.readings;
-      c.units += d.units;
-      c.bytes += d.bytes;
+      Object.assign(c, next[rank]);
     }
+  }
+
+  private writeClassMeta(rank: number, c: Counters): void {
+    this.st.setMeta.run(`c${rank}.readings`, c.readings);
+    this.st.setMeta.run(`c${rank}.units`, c.units);
+    this.st.setMeta.run(`c${rank}.bytes`, c.bytes);
   }
 
   // ---------------------------------------------------------------- lease / ack / release
 
   lease(limits: LeaseLimits): Lease | null {
     if (this.closed) return null;
-    // The class counters are exact unless the file was edited behind our back, so the
-    // decision is taken on the rows themselves (one index seek per empty class).
+    // The counters are exact unless the file was edited behind our back, so the decision
+    // is taken on the rows themselves (one index seek per empty class).
     for (let rank = 0; rank < NCLASS; rank++) {
       const l = this.leaseClass(rank, limits);
       if (l) return l;
     }
     return null;
+  }
+
+  private isLeased(id: number): boolean {
+    return this.leasedUnits.has(id) || this.ackedUndeleted.has(id);
   }
 
   private leaseClass(rank: number, limits: LeaseLimits): Lease | null {
@@ -447,13 +577,12 @@ export class SqliteBuffer implements ReadingBuffer {
     let from = this.cursor[rank]!;
     let leadingLeased = true;
     let done = false;
-    const chunk = 64;
+    const sel = this.st.sel[rank]!;
     while (!done) {
-      const rows = this.st.selLeasable.all(rank, from, chunk) as UnitRow[];
-      if (rows.length === 0) break;
+      const rows = sel.all(from, LEASE_CHUNK) as UnitRow[];
       for (const row of rows) {
         from = row.id + 1;
-        if (this.leasedUnits.has(row.id)) {
+        if (this.isLeased(row.id)) {
           if (leadingLeased) this.cursor[rank] = row.id + 1;
           continue;
         }
@@ -470,7 +599,7 @@ export class SqliteBuffer implements ReadingBuffer {
           bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'unknown_key' });
           continue;
         }
-        taken.push({ id: row.id, n: row.n, bytes: size, keyId: row.key_id });
+        taken.push({ id: row.id, n: row.n });
         for (const r of decoded) readings.push(r);
         bytes += size;
         if (readings.length >= limits.maxReadings || bytes >= limits.maxBytes) {
@@ -478,9 +607,9 @@ export class SqliteBuffer implements ReadingBuffer {
           break;
         }
       }
-      if (rows.length < chunk) break;
+      if (rows.length < LEASE_CHUNK) break;
     }
-    if (bad.length) this.quarantine(bad);
+    if (bad.length) this.quarantine(rank, bad);
     if (taken.length === 0) {
       this.reconcileEmpty(rank);
       return null;
@@ -496,9 +625,9 @@ export class SqliteBuffer implements ReadingBuffer {
   private reconcileEmpty(rank: number): void {
     const c = this.cls[rank]!;
     if (c.units === 0 && c.readings === 0 && c.bytes === 0) return;
-    if (this.st.oldest.pluck().get(rank) !== undefined) return;
+    if (this.st.first[rank]!.pluck().get() !== undefined) return;
     try {
-      this.st.updClass.run(0, 0, 0, rank);
+      this.writeClassMeta(rank, { readings: 0, units: 0, bytes: 0 });
       this.log.warn({ class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
       c.units = 0;
       c.readings = 0;
@@ -517,12 +646,11 @@ export class SqliteBuffer implements ReadingBuffer {
     const gatewayId = this.gwIds.get(row.gw);
     if (!gwb || gatewayId === undefined) throw new AuthenticationFailed('unknown gateway');
     const body = row.body;
-    if (body.length < 1 + SEAL_OVERHEAD) throw new AuthenticationFailed('unit too short');
+    if (body.length < 1 + SEAL_OVERHEAD || row.n < 1) throw new AuthenticationFailed('unit too short');
     const format = body[0]!;
     const cipher = cipherByIndex((format >> 1) & 3);
     if (!cipher || format >> 4 !== FORMAT_VERSION) throw new AuthenticationFailed('unknown unit format');
-    const aad = unitAad(gwb, rank, row.id, row.last_seq, row.n, row.key_id, format);
-    let plain = aeadOpen(cipher, key, body.subarray(1), aad);
+    let plain = aeadOpen(cipher, key, body.subarray(1), unitAad(gwb, rank, row.id, row.n, row.key_id, format));
     if (format & F_DEFLATE) {
       try {
         plain = inflateRawSync(plain);
@@ -530,68 +658,65 @@ export class SqliteBuffer implements ReadingBuffer {
         throw new CodecError('inflate failed');
       }
     }
-    if (row.last_seq - row.id + 1 !== row.n) throw new CodecError('sequence range does not match count');
     return decodeUnit(plain, { gatewayId, priority: PRIORITIES[rank]!, firstSeq: row.id }, row.n);
   }
 
-  /** Moves units that failed authentication or decoding to the quarantine table. */
-  private quarantine(bad: { id: number; reason: string }[]): void {
-    const at = this.now();
-    const removed: { reason: string; cls: number; n: number; key_id: number; bytes: number }[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const b of bad) {
-          this.st.toQuarantine.run(b.reason, at, b.id);
-          const r = this.st.delUnit.get(b.id) as { cls: number; n: number; key_id: number; bytes: number } | undefined;
-          if (r) removed.push({ reason: b.reason, ...r });
-        }
-        this.applyRemovalToDb(removed);
-      })();
-    } catch (e) {
-      // Could not move them (disk full?): keep them out of leases for this process.
-      this.log.error({ err: { code: sqliteErrorCode(e), message: (e as Error).message } }, 'could not quarantine units; skipping them until restart');
-      for (const b of bad) this.leasedUnits.add(b.id);
-      for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1);
-      return;
-    }
-    this.applyRemovalToMemory(removed);
-    this.quarantined += removed.length;
-    for (const r of removed) this.events.emit('unit_quarantined', { reason: r.reason }, 1, { class: PRIORITIES[r.cls], readings: r.n, keyId: r.key_id });
-  }
-
-  private applyRemovalToDb(removed: readonly { cls: number; n: number; key_id: number; bytes: number }[]): void {
-    const cls = this.cls.map((c) => ({ readings: c.readings, units: c.units, bytes: c.bytes }));
-    const keys = new Map<number, number>();
+  /** Removes units in one transaction and updates the counters. `before` runs first inside it. */
+  private removeUnits(rank: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
+    const removed: Removed[] = [];
+    const del = this.st.del[rank]!;
+    this.db.transaction(() => {
+      for (const id of ids) {
+        before?.(id);
+        const r = del.get(id) as { n: number; key_id: number; bytes: number } | undefined;
+        if (r) removed.push({ rank, n: r.n, keyId: r.key_id, bytes: r.bytes });
+      }
+      if (removed.length === 0) return;
+      const c = this.cls[rank]!;
+      const next = { readings: c.readings, units: c.units, bytes: c.bytes };
+      const keys = new Map<number, number>();
+      for (const r of removed) {
+        next.readings = Math.max(0, next.readings - r.n);
+        next.units = Math.max(0, next.units - 1);
+        next.bytes = Math.max(0, next.bytes - r.bytes);
+        keys.set(r.keyId, (keys.get(r.keyId) ?? 0) + 1);
+      }
+      this.writeClassMeta(rank, next);
+      for (const [keyId, k] of keys) {
+        const use = this.keyUse.get(keyId);
+        if (use) this.st.setMeta.run(`k${keyId}.units`, Math.max(0, use.units - k));
+      }
+    })();
+    const c = this.cls[rank]!;
     for (const r of removed) {
-      const c = cls[r.cls];
-      if (!c) continue;
       c.readings = Math.max(0, c.readings - r.n);
       c.units = Math.max(0, c.units - 1);
       c.bytes = Math.max(0, c.bytes - r.bytes);
-      keys.set(r.key_id, (keys.get(r.key_id) ?? 0) + 1);
-    }
-    const touched = new Set(removed.map((r) => r.cls));
-    for (const rank of touched) {
-      const c = cls[rank]!;
-      this.st.updClass.run(c.readings, c.units, c.bytes, rank);
-    }
-    for (const [keyId, k] of keys) {
-      const use = this.keyUse.get(keyId);
-      if (use) this.st.updKey.run(keyId, use.fingerprint, use.seals, Math.max(0, use.units - k));
-    }
-  }
-
-  private applyRemovalToMemory(removed: readonly { cls: number; n: number; key_id: number; bytes: number }[]): void {
-    for (const r of removed) {
-      const c = this.cls[r.cls];
-      if (!c) continue;
-      c.readings = Math.max(0, c.readings - r.n);
-      c.units = Math.max(0, c.units - 1);
-      c.bytes = Math.max(0, c.bytes - r.bytes);
-      this.oldestDirty[r.cls] = true;
-      const use = this.keyUse.get(r.key_id);
+      const use = this.keyUse.get(r.keyId);
       if (use) use.units = Math.max(0, use.units - 1);
     }
+    if (removed.length) this.oldestDirty[rank] = true;
+    return removed;
+  }
+
+  /** Moves units that failed authentication or decoding to the quarantine table, with a gap record. */
+  private quarantine(rank: number, bad: { id: number; reason: string }[]): void {
+    const at = this.now();
+    const reasons = new Map(bad.map((b) => [b.id, b.reason]));
+    const info = this.st.sel[rank]!;
+    const rows = bad.map((b) => (info.all(b.id, 1) as UnitRow[])[0]).filter((r): r is UnitRow => r !== undefined && reasons.has(r.id));
+    let removed: Removed[];
+    try {
+      removed = this.removeUnits(rank, bad.map((b) => b.id), (id) => this.st.toQuarantine[rank]!.run(reasons.get(id), at, id));
+    } catch (e) {
+      // Could not move them (disk full?): keep them out of leases for this process.
+      this.log.error({ err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
+      for (const b of bad) this.ackedUndeleted.set(b.id, rank);
+      return;
+    }
+    this.quarantined += removed.length;
+    for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank] });
+    this.gapRecord(rank, 'quarantined', rows, []);
   }
 
   ack(leaseId: number): void {
@@ -600,27 +725,43 @@ export class SqliteBuffer implements ReadingBuffer {
       this.log.warn({ leaseId }, 'ack of an unknown lease ignored');
       return;
     }
-    const removed: { cls: number; n: number; key_id: number; bytes: number }[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const u of l.units) {
-          const r = this.st.delUnit.get(u.id) as { cls: number; n: number; key_id: number; bytes: number } | undefined;
-          if (r) removed.push(r);
-        }
-        this.applyRemovalToDb(removed);
-      })();
-    } catch (e) {
-      // The units were delivered; they stay marked as leased so they are not sent again
-      // by this process. After a restart they would be re-sent (consumers dedupe on gatewayId+seq).
-      this.log.error({ err: { code: sqliteErrorCode(e), message: (e as Error).message }, leaseId }, 'could not delete acknowledged units');
-      this.leases.delete(leaseId);
-      this.inFlight -= l.readings;
-      return;
-    }
-    this.applyRemovalToMemory(removed);
-    for (const u of l.units) this.leasedUnits.delete(u.id);
     this.leases.delete(leaseId);
     this.inFlight -= l.readings;
+    for (const u of l.units) {
+      this.leasedUnits.delete(u.id);
+      this.ackedUndeleted.set(u.id, l.rank);
+    }
+    this.deleteAcked();
+  }
+
+  /** Deletes delivered units; on failure (disk full) they stay out of leases and are retried later. */
+  private deleteAcked(): void {
+    if (this.ackedUndeleted.size === 0) return;
+    const byRank = new Map<number, number[]>();
+    for (const [id, rank] of this.ackedUndeleted) {
+      let a = byRank.get(rank);
+      if (!a) byRank.set(rank, (a = []));
+      a.push(id);
+    }
+    // The delete is committed before ack() returns, so a process crash cannot bring the
+    // units back. It is not fsynced on its own: the next commit's fsync (synchronous=full)
+    // or checkpoint (normal) persists it, so a power cut just after an ack may re-send
+    // those units (at-least-once; consumers dedupe on gatewayId + seq). This halves the
+    // fsyncs per second of a ward whose forwarder acks after every commit.
+    const relax = this.synchronous === 'full';
+    if (relax) this.db.pragma('synchronous = NORMAL');
+    try {
+      for (const [rank, ids] of byRank) {
+        try {
+          this.removeUnits(rank, ids);
+          for (const id of ids) this.ackedUndeleted.delete(id);
+        } catch (e) {
+          this.log.error({ err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
+        }
+      }
+    } finally {
+      if (relax) this.db.pragma('synchronous = FULL');
+    }
   }
 
   release(leaseId: number): void {
@@ -636,6 +777,309 @@ export class SqliteBuffer implements ReadingBuffer {
     this.inFlight -= l.readings;
   }
 
+  // ---------------------------------------------------------------- caps, eviction, gap records
+
+  /** Stored bytes as the byte cap counts them: sealed units plus a fixed per-unit row overhead. */
+  totalStoredBytes(): number {
+    let b = 0;
+    for (const c of this.cls) b += c.bytes + c.units * UNIT_ROW_OVERHEAD;
+    return b;
+  }
+
+  /**
+   * Evicts the lowest class's oldest units until `done()` says stop; alarms only when no
+   * other class has evictable units. Leased units are not evicted. Returns readings evicted.
+   */
+  private evict(reason: 'max_bytes' | 'disk_full', done: (freed: number) => boolean): number {
+    let freed = 0;
+    let total = 0;
+    for (let rank = NCLASS - 1; rank >= 0 && !done(freed); rank--) {
+      let from = 0;
+      while (!done(freed)) {
+        const rows = this.st.sel[rank]!.all(from, LEASE_CHUNK) as UnitRow[];
+        if (rows.length === 0) break;
+        from = rows[rows.length - 1]!.id + 1;
+        const victims: UnitRow[] = [];
+        for (const r of rows) {
+          if (done(freed)) break;
+          if (this.isLeased(r.id)) continue;
+          victims.push(r);
+          freed += r.body.length + UNIT_ROW_OVERHEAD;
+        }
+        total += this.evictRows(rank, victims, reason);
+      }
+    }
+    return total;
+  }
+
+  private evictRows(rank: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full'): number {
+    if (victims.length === 0) return 0;
+    // Learn what is lost (devices, exact times) before it goes: it is named in the gap record.
+    const decoded: Reading[][] = [];
+    for (const v of victims) {
+      try {
+        decoded.push(this.openUnit(v, rank));
+      } catch {
+        decoded.push([]);
+      }
+    }
+    const removed = this.removeUnits(rank, victims.map((v) => v.id));
+    const n = removed.reduce((a, r) => a + r.n, 0);
+    if (n > 0) {
+      this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });
+      // A gap record about lost gap records would only chase its own tail under a tiny cap:
+      // those losses are counted and logged, not re-recorded.
+      const onlyGaps = decoded.every((rs) => rs.length > 0 && rs.every((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap'));
+      if (onlyGaps) this.log.warn({ class: PRIORITIES[rank], reason, count: n }, 'evicted units held only gap records; no new gap record');
+      else this.gapRecord(rank, reason, victims, decoded);
+    }
+    return n;
+  }
+
+  /** Queues a gap record (a status reading) naming what was lost. */
+  private gapRecord(rank: number, reason: string, rows: readonly UnitRow[], decoded: readonly Reading[][]): void {
+    if (rows.length === 0) return;
+    let firstSeq = Infinity;
+    let lastSeq = -Infinity;
+    let count = 0;
+    let fromTime = Infinity;
+    let toTime = -Infinity;
+    const devices = new Set<string>();
+    rows.forEach((row, i) => {
+      firstSeq = Math.min(firstSeq, row.id);
+      lastSeq = Math.max(lastSeq, row.id + row.n - 1);
+      count += row.n;
+      const rs = decoded[i] ?? [];
+      if (rs.length === 0) {
+        fromTime = Math.min(fromTime, row.t * 1000);
+        toTime = Math.max(toTime, row.t * 1000 + 999);
+      }
+      for (const r of rs) {
+        fromTime = Math.min(fromTime, r.gatewayTime);
+        toTime = Math.max(toTime, r.gatewayTime);
+        devices.add(r.deviceId);
+      }
+    });
+    let deviceList = [...devices].sort().join(',');
+    const unknown = decoded.length < rows.length || decoded.some((d) => d.length === 0);
+    if (deviceList.length > MAX_GAP_DEVICES_CHARS) deviceList = `${deviceList.slice(0, MAX_GAP_DEVICES_CHARS)},…`;
+    const now = this.now();
+    const gap: PendingReading = {
+      deviceId: this.gatewayId,
+      deviceKind: 'gateway',
+      bed: 'gateway',
+      metric: 'gateway_event',
+      value: count,
+      unit: '1',
+      gatewayTime: now,
+      priority: 'status',
+      quality: [],
+      extra: {
+        event: 'gap',
+        reason,
+        class: PRIORITIES[rank]!,
+        firstSeq,
+        lastSeq,
+        fromTime,
+        toTime,
+        count,
+        devices: deviceList,
+        devicesKnown: !unknown,
+      },
+    };
+    this.log.warn({ event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
+    this.internal.push(gap);
+    this.schedule();
+  }
+
+  private enforceByteCap(): void {
+    const cap = this.maxBytes - this.capHeadroom;
+    try {
+      const excess = this.totalStoredBytes() - cap;
+      if (excess <= 0) return;
+      this.evict('max_bytes', (freed) => freed >= excess);
+    } catch (e) {
+      this.log.error({ err: errInfo(e) }, 'eviction for the byte cap failed');
+      if (refusalReason(e) === 'disk_full') this.onDiskFull(0);
+    }
+  }
+
+  /** Evicts units whose oldest reading is older than maxAgeMs (all classes, oldest first). */
+  enforceAgeCap(): number {
+    const cutoffS = Math.floor((this.now() - this.maxAgeMs) / 1000);
+    let total = 0;
+    for (let rank = NCLASS - 1; rank >= 0; rank--) {
+      for (;;) {
+        const rows = this.st.sel[rank]!.all(0, LEASE_CHUNK) as UnitRow[];
+        const victims: UnitRow[] = [];
+        let stop = rows.length < LEASE_CHUNK;
+        for (const r of rows) {
+          if (r.t >= cutoffS) {
+            stop = true;
+            break;
+          }
+          if (!this.isLeased(r.id)) victims.push(r);
+        }
+        if (victims.length === 0) break;
+        total += this.evictRows(rank, victims, 'max_age');
+        if (stop) break;
+      }
+    }
+    return total;
+  }
+
+  // ---------------------------------------------------------------- disk full
+
+  private ballastPath(): string {
+    return join(this.dir, BALLAST_FILE);
+  }
+
+  /** Keeps `ballastBytes` allocated in the data folder (written, not sparse). */
+  private ensureBallast(): boolean {
+    if (this.ballastBytes === 0) return true;
+    const p = this.ballastPath();
+    try {
+      if (existsSync(p) && statSync(p).size === this.ballastBytes) return true;
+      const fd = openSync(p, 'w', 0o600);
+      try {
+        const chunk = Buffer.alloc(Math.min(this.ballastBytes, 1 << 20));
+        let left = this.ballastBytes;
+        while (left > 0) {
+          const n = writeSync(fd, chunk, 0, Math.min(left, chunk.length));
+          left -= n;
+        }
+        fsyncSync(fd);
+      } catch (e) {
+        try {
+          ftruncateSync(fd, 0);
+        } catch {
+          /* ignore */
+        }
+        closeSync(fd);
+        unlinkSync(p);
+        throw e;
+      }
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      this.log.warn({ err: errInfo(e) }, 'could not allocate the disk-full reserve');
+      return false;
+    }
+  }
+
+  private freeSpace(): number {
+    try {
+      const s = statfsSync(this.dir);
+      return s.bavail * s.bsize;
+    } catch {
+      return Infinity;
+    }
+  }
+
+  /**
+   * A commit failed for lack of space: give back the reserve, shed the lowest class's
+   * oldest units (gap records), shrink the WAL, and refuse waveforms until space returns.
+   */
+  private onDiskFull(failedReadings: number): void {
+    if (!this.shedding) {
+      this.shedding = true;
+      this.log.error({ failedReadings }, 'disk full: shedding the lowest priority data until space returns');
+    }
+    try {
+      if (existsSync(this.ballastPath())) unlinkSync(this.ballastPath());
+    } catch {
+      /* ignore */
+    }
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* may fail too */
+    }
+    const stored = this.totalStoredBytes();
+    const target = Math.max(64 * 1024, Math.floor(stored * 0.05), failedReadings * 64, this.ballastBytes);
+    try {
+      this.evict('disk_full', (freed) => freed >= target);
+    } catch (e) {
+      this.log.error({ err: errInfo(e) }, 'shedding failed; will retry');
+    }
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* ignore */
+    }
+  }
+
+  private checkRecovered(): void {
+    if (!this.shedding) return;
+    const free = this.freeSpace();
+    if (free < this.ballastBytes * 2 + 256 * 1024) return;
+    if (!this.ensureBallast()) return;
+    this.shedding = false;
+    this.log.info({ freeBytes: free }, 'disk space is back: shedding stopped');
+  }
+
+  /** True while the buffer is shedding because the disk is full. */
+  get isShedding(): boolean {
+    return this.shedding;
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  /** Runs periodic duties (also called by the timer): recovery, age cap, WAL bound, key file changes. */
+  maintain(): void {
+    if (this.closed) return;
+    const t = this.now();
+    try {
+      this.checkRecovered();
+      if (this.ackedUndeleted.size) this.deleteAcked();
+      if (t - this.lastAgeCheck >= 10_000) {
+        this.lastAgeCheck = t;
+        this.enforceAgeCap();
+        if (this.totalStoredBytes() > this.maxBytes) this.enforceByteCap();
+        this.boundWal();
+      }
+      if (t - this.lastKeyCheck >= 5_000) {
+        this.lastKeyCheck = t;
+        const m = statSync(this.keyFile).mtimeMs;
+        if (m !== this.keyFileMtime) {
+          this.keyFileMtime = m;
+          this.reloadKeys();
+        }
+      }
+    } catch (e) {
+      this.log.error({ err: errInfo(e) }, 'buffer maintenance failed');
+      if (refusalReason(e) === 'disk_full') this.onDiskFull(0);
+    }
+  }
+
+  /** Checkpoints and truncates the WAL when it has grown past its bound. */
+  boundWal(limit = 16 * 1024 * 1024): void {
+    let size = 0;
+    try {
+      size = statSync(`${this.dbPath}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size > limit) this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** Applies the age and byte caps now (also done after commits, by the maintenance timer and at open). */
+  enforceCaps(): void {
+    this.enforceAgeCap();
+    if (this.totalStoredBytes() > this.maxBytes) this.enforceByteCap();
+  }
+
+  startMaintenance(intervalMs: number): void {
+    this.ensureBallast();
+    try {
+      this.enforceCaps();
+    } catch (e) {
+      this.log.error({ err: errInfo(e) }, 'applying the caps at open failed');
+    }
+    this.maintenance = setInterval(() => this.maintain(), intervalMs);
+    this.maintenance.unref();
+  }
+
   // ---------------------------------------------------------------- stats
 
   stats(): BufferStats {
@@ -644,11 +1088,8 @@ export class SqliteBuffer implements ReadingBuffer {
     for (let rank = 0; rank < NCLASS; rank++) {
       const c = this.cls[rank]!;
       if (this.oldestDirty[rank]) {
-        if (c.units === 0) c.oldestGatewayTime = null;
-        else {
-          const t = this.st.oldest.pluck().get(rank) as number | undefined;
-          c.oldestGatewayTime = t === undefined ? null : t * 1000;
-        }
+        const t = this.st.first[rank]!.pluck().get() as number | undefined;
+        c.oldestGatewayTime = t === undefined ? null : t * 1000;
         this.oldestDirty[rank] = false;
       }
       perClass[PRIORITIES[rank]!] = { ...c };
@@ -673,7 +1114,7 @@ export class SqliteBuffer implements ReadingBuffer {
     return b;
   }
 
-  /** Key ids that seal buffered units (in use: a retired key may only be removed when absent here). */
+  /** Key ids that seal buffered units (a retired key may be removed only when absent here and from quarantine). */
   keyIdsInUse(): number[] {
     return [...this.keyUse].filter(([, u]) => u.units > 0).map(([id]) => id).sort((a, b) => a - b);
   }
@@ -685,10 +1126,13 @@ export class SqliteBuffer implements ReadingBuffer {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length) this.commitNow();
+    if (this.pending.length || this.internal.length) this.commitNow();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
+    if (this.maintenance) clearInterval(this.maintenance);
+    for (const p of this.pending) p.reject(new BufferRefused('closed', 'the buffer closed before this commit'));
+    this.pending = [];
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
@@ -703,23 +1147,23 @@ export class SqliteBuffer implements ReadingBuffer {
 function applyPragmas(db: Database.Database, synchronous: 'normal' | 'full'): void {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('journal_size_limit = 16777216');
+  db.pragma('journal_size_limit = 8388608');
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('busy_timeout = 5000');
 }
 
-function initSchema(db: Database.Database): void {
-  db.exec(SCHEMA);
-  const v = db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").pluck().get() as number | undefined;
-  if (v === undefined) {
-    db.transaction(() => {
-      db.prepare("INSERT INTO meta (k, v) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
-      const ins = db.prepare('INSERT OR IGNORE INTO class_stats (cls, readings, units, bytes) VALUES (?, 0, 0, 0)');
-      for (let rank = 0; rank < NCLASS; rank++) ins.run(rank);
-    })();
-  } else if (v !== SCHEMA_VERSION) {
-    throw new Error(`buffer schema version ${v} is not supported (expected ${SCHEMA_VERSION})`);
+function initSchema(db: Database.Database, pageSize: number): void {
+  const fresh = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").pluck().get() as number) === 0;
+  if (fresh) {
+    db.pragma('journal_mode = DELETE');
+    db.pragma(`page_size = ${pageSize}`);
+    db.exec('VACUUM');
+    db.pragma('journal_mode = WAL');
   }
+  db.exec(schemaSql());
+  const v = db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").pluck().get() as number | undefined;
+  if (v === undefined) db.prepare("INSERT INTO meta (k, v) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+  else if (v !== SCHEMA_VERSION) throw new Error(`buffer schema version ${v} is not supported (expected ${SCHEMA_VERSION})`);
 }
 
 /** Moves a database that fails its integrity check aside (never deletes it). Returns the new name. */
@@ -731,20 +1175,35 @@ function moveAside(dbPath: string, stamp: number): string {
   return target;
 }
 
+/** Best effort: the high-water mark of a damaged database. */
+function salvageHwm(path: string): number {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare("SELECT v FROM meta WHERE k = 'hwm'").pluck().get() as number | undefined) ?? 0;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
 export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteBuffer> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const keys = loadKeyRing(opts.keyFile);
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
+  const sync = opts.synchronous ?? 'full';
   let movedAside: { to: string; why: string } | undefined;
+  let seqFloor = readSeqFile(opts.dir);
   let db: Database.Database | undefined;
   if (existsSync(dbPath)) {
     let why: string | undefined;
     try {
       db = new Database(dbPath);
-      applyPragmas(db, opts.synchronous ?? 'full');
-      const res = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
-      const msgs = res.map((r) => r.quick_check);
+      applyPragmas(db, sync);
+      const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
       if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
     } catch (e) {
       why = `${sqliteErrorCode(e) ?? 'error'}: ${(e as Error).message}`;
@@ -757,19 +1216,20 @@ export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteB
       }
       db = undefined;
       const to = moveAside(dbPath, now());
+      seqFloor = Math.max(seqFloor, salvageHwm(to));
       movedAside = { to, why };
-      opts.log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside and starting a fresh buffer');
+      opts.log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside (kept) and starting a fresh buffer');
     }
   }
   if (!db) {
     db = new Database(dbPath);
-    applyPragmas(db, opts.synchronous ?? 'full');
+    applyPragmas(db, sync);
   }
   try {
-    initSchema(db);
-    const buf = new SqliteBuffer(db, dbPath, keys, opts);
+    initSchema(db, opts.pageSize ?? 1024);
+    const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor);
     if (movedAside) {
-      const t = now();
+      opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: basename(movedAside.to) });
       buf
         .append([
           {
@@ -779,15 +1239,16 @@ export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteB
             metric: 'gateway_event',
             value: 1,
             unit: '1',
-            gatewayTime: t,
+            gatewayTime: now(),
             priority: 'alarm',
             quality: [],
-            extra: { event: 'buffer_corrupt', movedTo: basename(movedAside.to), reason: movedAside.why.slice(0, 200) },
+            extra: { event: 'buffer_corrupt', movedTo: basename(movedAside.to), reason: movedAside.why.slice(0, 200), seqFloor },
           },
         ])
         .catch(() => undefined);
       await buf.flush().catch(() => undefined);
     }
+    buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
     return buf;
   } catch (e) {
     db.close();

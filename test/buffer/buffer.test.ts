@@ -123,7 +123,7 @@ describe('SqliteBuffer basics', () => {
   it('the commit promise resolves only once a second connection can read the data', async () => {
     const buf = await env.open({ commitIntervalMs: 30 });
     const other = new Database(join(env.dir, DB_FILE), { readonly: true });
-    const count = () => other.prepare('SELECT coalesce(sum(n), 0) FROM units').pluck().get() as number;
+    const count = () => other.prepare('SELECT coalesce(sum(n), 0) FROM units_vital').pluck().get() as number;
     let resolved = false;
     const p = buf.append(withPriority(7, 'vital')).then(() => {
       resolved = true;

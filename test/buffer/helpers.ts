@@ -28,11 +28,11 @@ export function testEnv(prefix = 'wg-buf-'): TestEnv {
     keyFile,
     events,
     cleanup: () => rmSync(root, { recursive: true, force: true }),
-    open: (extra = {}) => openBuffer({ dir, keyFile, gatewayId: 'gw-test', events, log, commitIntervalMs: 2, ...extra }),
+    open: (extra = {}) => openBuffer({ dir, keyFile, gatewayId: 'gw-test', events, log, commitIntervalMs: 2, ballastBytes: 64 * 1024, ...extra }),
   };
 }
 
-let t0 = 1_760_000_000_000;
+let t0 = Date.now() - 3_600_000;
 
 export function reading(i: number, over: Partial<PendingReading> = {}): PendingReading {
   const metrics: MetricId[] = ['heart_rate', 'spo2', 'resp_rate', 'body_temp'];

@@ -34,9 +34,9 @@ const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i)
 describe('tamper detection', () => {
   it('a byte flipped in a stored unit: refused, quarantined, the rest drains', async () => {
     const db = await fiveUnits();
-    const body = db.prepare('SELECT body FROM units WHERE id = 21').pluck().get() as Buffer;
+    const body = db.prepare('SELECT body FROM units_vital WHERE id = 21').pluck().get() as Buffer;
     body[20] = body[20]! ^ 0x40;
-    db.prepare('UPDATE units SET body = ? WHERE id = 21').run(body);
+    db.prepare('UPDATE units_vital SET body = ? WHERE id = 21').run(body);
     db.close();
     const r = await drainAfter();
     expect(r.seqs).toEqual([...range(1, 20), ...range(31, 50)]);
@@ -45,11 +45,17 @@ describe('tamper detection', () => {
     const raw = new Database(join(env.dir, DB_FILE), { readonly: true });
     expect(raw.prepare('SELECT id, reason FROM quarantine').all()).toEqual([{ id: 21, reason: 'auth_failed' }]);
     raw.close();
+    // the loss is announced with a gap record naming the sequence range
+    const buf = await env.open({ unitMaxReadings: 10 });
+    const rest = drainAll(buf, 100);
+    expect(rest.length).toBe(1);
+    expect(rest[0]!.extra).toMatchObject({ event: 'gap', reason: 'quarantined', class: 'vital', firstSeq: 21, lastSeq: 30, count: 10, devicesKnown: false });
+    await buf.close();
   });
 
   it('a unit copied over another (body swapped in) is refused', async () => {
     const db = await fiveUnits();
-    db.prepare('UPDATE units SET body = (SELECT body FROM units WHERE id = 1) WHERE id = 31').run();
+    db.prepare('UPDATE units_vital SET body = (SELECT body FROM units_vital WHERE id = 1) WHERE id = 31').run();
     db.close();
     const r = await drainAfter();
     expect(r.seqs).toEqual([...range(1, 30), ...range(41, 50)]);
@@ -58,12 +64,15 @@ describe('tamper detection', () => {
 
   it('edited clear columns (class, sequence range) are refused', async () => {
     const db = await fiveUnits();
-    db.prepare('UPDATE units SET cls = 0 WHERE id = 11').run(); // promote to alarm
-    db.prepare('UPDATE units SET id = 1000, last_seq = 1009 WHERE id = 41').run(); // move in sequence
+    // promote a unit to the alarm class
+    db.prepare('INSERT INTO units_alarm SELECT * FROM units_vital WHERE id = 11').run();
+    db.prepare('DELETE FROM units_vital WHERE id = 11').run();
+    db.prepare('UPDATE units_vital SET id = 1000 WHERE id = 41').run(); // move in sequence
+    db.prepare('UPDATE units_vital SET n = 9 WHERE id = 31').run(); // shorten
     db.close();
     const r = await drainAfter();
-    expect(r.seqs).toEqual([...range(1, 10), ...range(21, 40)]);
-    expect(r.quarantined).toBe(2);
+    expect(r.seqs).toEqual([...range(1, 10), ...range(21, 30)]);
+    expect(r.quarantined).toBe(3);
   });
 
   it('a unit sealed under a different key with the same id is refused; a wrong key file is refused at open', async () => {
@@ -74,10 +83,10 @@ describe('tamper detection', () => {
       await ob.append(withPriority(10, 'vital'));
       await ob.close();
       const foreign = new Database(join(other.dir, DB_FILE), { readonly: true });
-      const fbody = foreign.prepare('SELECT body FROM units WHERE id = 1').pluck().get() as Buffer;
+      const fbody = foreign.prepare('SELECT body FROM units_vital WHERE id = 1').pluck().get() as Buffer;
       foreign.close();
       const db = await fiveUnits();
-      db.prepare('UPDATE units SET body = ? WHERE id = 11').run(fbody);
+      db.prepare('UPDATE units_vital SET body = ? WHERE id = 11').run(fbody);
       db.close();
       const r = await drainAfter();
       expect(r.seqs).toEqual([...range(1, 10), ...range(21, 50)]);

@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UNIT_ROW_OVERHEAD, type SqliteBuffer } from '../../src/buffer/index.js';
+import type { Reading, Priority } from '../../src/reading.js';
+import { drainAll, reading, testEnv, type TestEnv } from './helpers.js';
+
+let env: TestEnv;
+beforeEach(() => {
+  env = testEnv();
+});
+afterEach(() => env.cleanup());
+
+const U = 200; // readings per unit
+
+/** One commit per unit: `units` units of `p`, readings numbered from `start` (device = monitor-(i%7)). */
+async function fill(buf: SqliteBuffer, p: Priority, units: number, start: number): Promise<void> {
+  for (let u = 0; u < units; u++) {
+    await buf.append(Array.from({ length: U }, (_, k) => reading(start + u * U + k, { priority: p })));
+  }
+}
+
+const stored = (buf: SqliteBuffer) => buf.totalStoredBytes();
+const gaps = (rs: Reading[]) => rs.filter((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap');
+
+describe('caps and eviction', () => {
+  it('byte cap with mixed priorities: lowest class oldest first, exact counts, gap records, alarms survive', async () => {
+    let buf = await env.open({ unitMaxReadings: U });
+    await fill(buf, 'alarm', 2, 0);
+    await fill(buf, 'waveform', 4, 1000);
+    await fill(buf, 'status', 4, 2000);
+    await fill(buf, 'vital', 4, 3000);
+    const s = buf.stats();
+    const unitSize = (p: Priority) => s.perClass[p].bytes / s.perClass[p].units + UNIT_ROW_OVERHEAD;
+    const total = stored(buf);
+    await buf.close();
+    // Cap: all waveforms and 1.2 status units must go (so 2 status units do), leaving room for the gap records.
+    const cap = Math.floor(total - 4 * unitSize('waveform') - 1.2 * unitSize('status'));
+    buf = await env.open({ unitMaxReadings: U, maxBytes: cap, capHeadroomBytes: 0 });
+    await buf.flush(); // gap records
+    expect(await env.events.count('reading_evicted', { class: 'waveform', reason: 'max_bytes' })).toBe(4 * U);
+    expect(await env.events.count('reading_evicted', { class: 'status', reason: 'max_bytes' })).toBe(2 * U);
+    expect(await env.events.count('reading_evicted', { class: 'vital' })).toBe(0);
+    expect(await env.events.count('reading_evicted', { class: 'alarm' })).toBe(0);
+    expect(stored(buf)).toBeLessThanOrEqual(cap);
+    const st = buf.stats();
+    expect(st.perClass.waveform.readings).toBe(0);
+    expect(st.perClass.alarm.readings).toBe(2 * U);
+    expect(st.perClass.vital.readings).toBe(4 * U);
+    const all = drainAll(buf, 10_000);
+    const status = all.filter((r) => r.priority === 'status' && r.metric !== 'gateway_event');
+    // the two oldest status units went: readings 2100.. remain
+    expect(status.map((r) => r.gatewayTime)).toEqual(Array.from({ length: 2 * U }, (_, k) => reading(2000 + 2 * U + k).gatewayTime));
+    const g = gaps(all);
+    expect(g.length).toBe(2);
+    const wf = g.find((r) => r.extra!.class === 'waveform')!;
+    expect(wf.priority).toBe('status');
+    expect(wf.deviceKind).toBe('gateway');
+    expect(wf.deviceId).toBe('gw-test');
+    expect(wf.extra).toMatchObject({ event: 'gap', reason: 'max_bytes', class: 'waveform', count: 4 * U, fromTime: reading(1000).gatewayTime, toTime: reading(1000 + 4 * U - 1).gatewayTime });
+    expect(wf.extra!.devices).toBe(Array.from({ length: 7 }, (_, i) => `monitor-${i}`).sort().join(','));
+    expect((wf.extra!.lastSeq as number) - (wf.extra!.firstSeq as number) + 1).toBe(4 * U);
+    const sg = g.find((r) => r.extra!.class === 'status')!;
+    expect(sg.extra).toMatchObject({ count: 2 * U, fromTime: reading(2000).gatewayTime, toTime: reading(2000 + 2 * U - 1).gatewayTime });
+    expect(sg.value).toBe(2 * U);
+    await buf.close();
+  });
+
+  it('alarms go only when nothing else is left, oldest first', async () => {
+    let buf = await env.open({ unitMaxReadings: U });
+    await fill(buf, 'alarm', 4, 0);
+    await fill(buf, 'vital', 2, 1000);
+    await fill(buf, 'status', 2, 2000);
+    const s = buf.stats();
+    const alarmUnit = s.perClass.alarm.bytes / 4 + UNIT_ROW_OVERHEAD;
+    await buf.close();
+    // room for 2.9 alarm units and nothing else; the cap's headroom keeps it at 2
+    buf = await env.open({ unitMaxReadings: U, maxBytes: Math.floor(2.9 * alarmUnit), capHeadroomBytes: Math.floor(0.2 * alarmUnit) });
+    expect(await env.events.count('reading_evicted', { class: 'status' })).toBe(2 * U);
+    expect(await env.events.count('reading_evicted', { class: 'vital' })).toBe(2 * U);
+    expect(await env.events.count('reading_evicted', { class: 'alarm' })).toBe(2 * U);
+    const l = buf.lease({ maxReadings: 10_000, maxBytes: 1 << 30 })!;
+    expect(l.priority).toBe('alarm');
+    expect(l.readings.map((r) => r.gatewayTime)).toEqual(Array.from({ length: 2 * U }, (_, k) => reading(2 * U + k).gatewayTime));
+    await buf.close();
+  });
+
+  it('leased units are not evicted', async () => {
+    let buf = await env.open({ unitMaxReadings: U });
+    await fill(buf, 'waveform', 3, 0);
+    const unit = stored(buf) / 3;
+    await buf.close();
+    buf = await env.open({ unitMaxReadings: U, maxBytes: Math.floor(unit * 10), capHeadroomBytes: 0 });
+    const l = buf.lease({ maxReadings: U, maxBytes: 1 << 30 })!; // the oldest unit
+    expect(l.readings[0]!.seq).toBe(1);
+    await fill(buf, 'waveform', 10, 1000);
+    expect(l.readings.length).toBe(U);
+    // the leased unit is still there and can be acked; the evicted ones were the next oldest
+    const before = buf.stats().perClass.waveform.readings;
+    buf.ack(l.id);
+    expect(buf.stats().perClass.waveform.readings).toBe(before - U);
+    expect(await env.events.count('reading_evicted', { class: 'waveform' })).toBeGreaterThan(0);
+    const rest = drainAll(buf, 10_000).filter((r) => r.priority === 'waveform');
+    expect(rest.every((r) => r.seq > U)).toBe(true);
+    await buf.close();
+  });
+
+  it('age cap evicts readings older than maxAge, every class, with gap records', async () => {
+    let now = Date.now();
+    let buf = await env.open({ unitMaxReadings: U, now: () => now });
+    await fill(buf, 'alarm', 1, 0);
+    await fill(buf, 'vital', 2, 100);
+    await buf.close();
+    now += 2 * 3_600_000; // helper readings are ~1 h old; now they are ~3 h old
+    buf = await env.open({ unitMaxReadings: U, maxAgeMs: 2 * 3_600_000, now: () => now });
+    expect(await env.events.count('reading_evicted', { class: 'alarm', reason: 'max_age' })).toBe(U);
+    expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'max_age' })).toBe(2 * U);
+    await buf.flush();
+    const all = drainAll(buf, 10_000);
+    expect(gaps(all).map((r) => r.extra!.reason)).toEqual(['max_age', 'max_age']);
+    await buf.close();
+  });
+});
