@@ -106,7 +106,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     mode: opts.mode,
     brokers: k.brokers,
     forwarder: forwarder.status(),
-    ingestedTotal: lastIngested,
+    ingestedTotal: ingest.committed,
     readingsPerSecond: rate,
     adapters: adapters.map((a) => ({ family: a.family, ...a.status() })),
   });

@@ -70,6 +70,10 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
     log.flush();
     return EXIT_FAILURE;
   }
+  const backlog = gw.buffer.stats().totalReadings;
+  if (backlog > 0) {
+    process.stdout.write(`${backlog} readings buffered from before this start: forwarding them to Kafka, alarms first\n`);
+  }
   const line = new LiveLine(process.stdout);
   const show = (force = false): void => {
     if (showLive) line.update(formatLiveLine(gw.live(), gw.buffer.stats()), force);
@@ -138,7 +142,8 @@ export function buildProgram(result: { code: number }): Command {
         if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
         if (o.brokers !== undefined) raw.kafka.brokers = o.brokers.split(',').map((s) => s.trim()).filter(Boolean);
         if (o.data !== undefined) raw.gateway.dataDir = o.data;
-        if (!o.config) raw.log.level = 'warn';
+        // The live status line says what matters; without a config file only errors are logged.
+        if (!o.config) raw.log.level = 'error';
       });
       result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
     });

@@ -26,7 +26,7 @@ export function statusCommand(dataDir: string, json: boolean, out: NodeJS.Writab
     running,
     statusAgeMs: live ? now - live.updatedAt : null,
     kafka: f
-      ? { state: running ? f.state : 'unknown', reachable: running ? f.state === 'online' || f.state === 'draining' : null, reason: f.reason, brokers: live!.brokers, configError: f.configError }
+      ? { state: running ? f.state : `unknown (last known: ${f.state})`, reachable: running ? f.state === 'online' || f.state === 'draining' : null, reason: f.reason, brokers: live!.brokers, configError: f.configError }
       : null,
     lastSuccessfulForward: f?.lastSuccessAt ? new Date(f.lastSuccessAt).toISOString() : null,
     lastSuccessfulForwardAgeMs: f?.lastSuccessAt ? now - f.lastSuccessAt : null,
