@@ -9,7 +9,8 @@ import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../logger.js';
 import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
-import { generateKeyFile } from '../crypto/keys.js';
+import { generateKeyFile, removeKey } from '../crypto/keys.js';
+import { readBufferStats } from '../buffer/index.js';
 import { LiveLine, formatLiveLine } from './live-line.js';
 import { statusCommand } from './status.js';
 
@@ -166,13 +167,19 @@ export function buildProgram(result: { code: number }): Command {
     .option('--data <dir>', 'data folder (default ./wardgate-data)')
     .option('-c, --config <file>', 'configuration file (its buffer.keyFile / gateway.dataDir are used)')
     .option('--rotate', 'add a new key and make it active; older keys stay to read the backlog')
-    .action(async (o: { keyFile?: string; data?: string; config?: string; rotate?: boolean }) => {
-      let path = o.keyFile;
-      if (!path) {
-        const cfg = buildConfig(o.config, (raw) => {
-          if (o.data !== undefined) raw.gateway.dataDir = o.data;
-        });
-        path = keyFileFor(cfg);
+    .addOption(new Option('--remove <id>', 'remove a retired key that no buffered unit uses any more (see wardgate status)').argParser(intArg('--remove', 1, 2 ** 31)))
+    .action(async (o: { keyFile?: string; data?: string; config?: string; rotate?: boolean; remove?: number }) => {
+      const cfg = buildConfig(o.config, (raw) => {
+        if (o.data !== undefined) raw.gateway.dataDir = o.data;
+      });
+      const path = o.keyFile ?? keyFileFor(cfg);
+      if (o.remove !== undefined) {
+        const stats = readBufferStats(resolve(cfg.gateway.dataDir));
+        const inUse = stats ? [...stats.keyIdsInUse, ...stats.quarantineKeyIds] : [];
+        const r = removeKey(resolve(path), o.remove, inUse);
+        process.stdout.write(`removed key ${o.remove} from ${resolve(path)}; keys left: ${r.keyIds.join(', ')}\n`);
+        result.code = EXIT_OK;
+        return;
       }
       const r = generateKeyFile(resolve(path), { rotate: o.rotate === true });
       process.stdout.write(`${o.rotate ? 'rotated' : 'wrote'} key file ${resolve(path)}: active key ${r.activeKeyId}\n`);
