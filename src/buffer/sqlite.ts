@@ -711,7 +711,10 @@ export class SqliteBuffer implements ReadingBuffer {
     } catch (e) {
       // Could not move them (disk full?): keep them out of leases for this process.
       this.log.error({ err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
-      for (const b of bad) this.ackedUndeleted.set(b.id, rank);
+      for (const b of bad) {
+        this.ackedUndeleted.set(b.id, rank);
+        this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank], moved: false });
+      }
       return;
     }
     this.quarantined += removed.length;
@@ -910,6 +913,8 @@ export class SqliteBuffer implements ReadingBuffer {
     let total = 0;
     for (let rank = NCLASS - 1; rank >= 0; rank--) {
       for (;;) {
+        const oldest = this.st.first[rank]!.pluck().get() as number | undefined;
+        if (oldest === undefined || oldest >= cutoffS) break;
         const rows = this.st.sel[rank]!.all(0, LEASE_CHUNK) as UnitRow[];
         const victims: UnitRow[] = [];
         let stop = rows.length < LEASE_CHUNK;
@@ -996,7 +1001,7 @@ export class SqliteBuffer implements ReadingBuffer {
       /* may fail too */
     }
     const stored = this.totalStoredBytes();
-    const target = Math.max(64 * 1024, Math.floor(stored * 0.05), failedReadings * 64, this.ballastBytes);
+    const target = Math.max(256 * 1024, Math.floor(stored * 0.01), failedReadings * 64, this.ballastBytes * 2);
     try {
       this.evict('disk_full', (freed) => freed >= target);
     } catch (e) {
@@ -1131,7 +1136,10 @@ export class SqliteBuffer implements ReadingBuffer {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     if (this.maintenance) clearInterval(this.maintenance);
-    for (const p of this.pending) p.reject(new BufferRefused('closed', 'the buffer closed before this commit'));
+    for (const p of this.pending) {
+      this.refuseCount('closed', p.readings.length);
+      p.reject(new BufferRefused('closed', 'the buffer closed before this commit'));
+    }
     this.pending = [];
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { PendingReading, Priority } from '../../src/reading.js';
@@ -15,9 +15,12 @@ const PATIENT = (i: number) => `PATIENT-ZQX-${1000 + i}`;
 const DEVICE = (i: number) => `DEVICE-MONITOR-QQ${i}`;
 const BED = (i: number) => `Ward-Nightingale-Bed-${i}`;
 
+/** The database, WAL and SHM, plus every other file the buffer keeps in its folder. */
 function rawFiles(dir: string): Buffer {
   const p = join(dir, DB_FILE);
-  return Buffer.concat([p, `${p}-wal`, `${p}-shm`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
+  const files = new Set([p, `${p}-wal`, `${p}-shm`].filter((f) => existsSync(f)));
+  for (const f of readdirSync(dir)) if (statSync(join(dir, f)).isFile()) files.add(join(dir, f));
+  return Buffer.concat([...files].map((f) => readFileSync(f)));
 }
 
 describe('no clear text on disk', () => {
@@ -54,6 +57,17 @@ describe('no clear text on disk', () => {
       };
       check();
       await buf.close();
+      check();
+      // Gap records name device ids: they are sealed like any reading.
+      const small = await env.open({ compress, maxBytes: 2000, capHeadroomBytes: 0 });
+      await small.flush();
+      expect(await env.events.count('reading_evicted')).toBeGreaterThan(0);
+      const l = small.lease({ maxReadings: 10_000, maxBytes: 1 << 30 });
+      const gap = l?.readings.find((r) => r.extra?.event === 'gap');
+      expect(String(gap?.extra?.devices)).toMatch(/^DEVICE-MONITOR-QQ\d+(,DEVICE-MONITOR-QQ\d+)*$/);
+      small.release(l!.id);
+      check();
+      await small.close();
       check();
     });
   }
