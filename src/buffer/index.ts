@@ -1,37 +1,83 @@
 /**
- * The encrypted store-and-forward buffer.
+ * The encrypted store-and-forward buffer (issue 3).
  *
  * Durability contract
  * -------------------
  * `append()` queues readings; a group commit writes everything pending in ONE SQLite
- * transaction at most every `commitIntervalMs` (default 25 ms) or as soon as
+ * transaction (WAL mode) at most every `commitIntervalMs` (default 25 ms) or as soon as
  * `commitMaxReadings` (default 4096) are pending. The promise resolves only after that
- * transaction has committed; only then may a device be acknowledged.
- *  - synchronous 'full' (default): SQLite fsyncs the WAL on every commit. A resolved
- *    append survives a process crash AND a power cut. Window of loss: none (readings
- *    whose promise has not resolved were never acknowledged).
- *  - synchronous 'normal': a commit is written to the WAL (in the OS page cache) and
- *    fsynced at the next checkpoint (every ~1000 WAL pages, ~4 MB, and at close).
- *    A resolved append survives a process crash (SIGKILL) but a power cut may lose
- *    the commits since the last checkpoint: at most ~4 MB of WAL, i.e. the readings of
- *    the last few seconds to minutes depending on load. The database itself stays
- *    consistent (it opens and passes quick_check); it just ends at an earlier commit.
- * Sequence numbers are assigned inside the commit transaction: contiguous, strictly
- * increasing, never reused (a high-water mark is kept in the meta table, not derived
- * from the remaining rows). Within one commit the readings are grouped by class
- * (alarm first), so each class's readings get a contiguous range; within a class,
- * append order (and so per-device order) is kept.
+ * transaction has committed; only then may a device be acknowledged. If the commit fails
+ * (SQLITE_FULL, I/O error) the promises reject with BufferRefused and the gateway runs on.
+ *  - synchronous 'full' (default): the WAL is fsynced on every commit. A resolved append
+ *    survives a process crash AND a power cut. Loss window: none. Readings whose promise
+ *    has not resolved (at most one commit interval's worth) were never acknowledged.
+ *  - synchronous 'normal': a commit reaches the WAL in the OS page cache; the WAL is
+ *    fsynced at checkpoints (about every 1000 WAL pages, i.e. ~1 MiB with 1 KiB pages,
+ *    and at close). A resolved append survives a process crash (SIGKILL); a power cut may
+ *    lose the commits since the last checkpoint: at a 30-bed ward's pace (a commit every
+ *    25 ms plus an ack, ~4 pages) that is about the last 6 s of readings. The database stays
+ *    consistent: it opens, passes quick_check, and simply ends at an earlier commit.
+ *  - ack(): the delete is committed before ack() returns, so a process crash never brings
+ *    delivered units back. It is not fsynced on its own: the next commit's fsync (or the
+ *    next checkpoint) makes it durable, so after a power cut within that window a few
+ *    delivered units may be sent again (at-least-once; consumers dedupe on gatewayId+seq).
+ *    This halves the fsyncs of a ward whose forwarder acks after every commit.
  *
- * Storage
- * -------
- * A unit = the readings of one class from one commit (at most `unitMaxReadings`),
- * encoded compactly (./codec.ts), deflated when that helps, and sealed with
- * AES-256-GCM or ChaCha20-Poly1305 (../crypto/aead.ts). The associated data binds
- * it to gateway id, class, first seq, last seq, count, key id and format byte, so a
- * row edited, swapped or copied over another is refused (and quarantined).
- * In clear are only: unit id (= first seq), class, last seq, count, key id, gateway
- * row number, and the oldest/newest gateway time in whole seconds. Device ids, beds,
- * patient ids, metrics and values are only inside the sealed body.
+ * Sequence numbers: assigned inside the commit transaction; contiguous, strictly increasing,
+ * never reused. The high-water mark lives in the meta table (not max(seq) of what is left),
+ * and blocks of 2^20 are reserved in `buffer.seq` beside the database before use, so even
+ * a database moved aside after corruption cannot make a seq repeat (the fresh one starts
+ * above the reservation). Within one commit readings are grouped by class (alarm first),
+ * so each class gets a contiguous range; inside a class append order, and so per-device
+ * order, is kept.
+ *
+ * Storage and what is in clear
+ * ----------------------------
+ * One table per class (`units_alarm`, ...), rowid = first seq of the unit. A unit = the
+ * readings of one class from one commit (at most `unitMaxReadings`, default 1024), encoded
+ * compactly (./codec.ts: metric codes, per-unit source dictionary, varint deltas, decimal
+ * values as scaled integers; no seq stored), raw-deflated when that is smaller, and sealed
+ * with AES-256-GCM or ChaCha20-Poly1305 (../crypto/aead.ts). The associated data binds it
+ * to gateway id, class, first and last seq, count, key id and format byte, so a row edited,
+ * moved to another class or sequence position, or copied over another, fails
+ * authentication and is quarantined. In clear: unit id (= first seq), count, key id,
+ * gateway row number, and the oldest gateway time of the unit in whole seconds (for the
+ * age cap and `oldestGatewayTime`). Device ids, beds, patient ids, metrics, values and gap
+ * records are only inside sealed bodies. Page size 1 KiB (fewer bytes per small commit).
+ * Measured (bench/buffer.ts): ~5 B on disk per reading in large batches, ~29 B at a
+ * 30-bed ward's commit pattern (6 readings per commit).
+ *
+ * Nonces and keys
+ * ---------------
+ * A fresh random 96-bit nonce per unit; seals are counted per key id in the meta table and
+ * refused past 2^32 per key (warning from 2^31): rotate before. Each unit stores its key id.
+ * The first use of a key id records a check value (HMAC) of the key, so a wrong key file is
+ * refused at open instead of quarantining the backlog. `generateKeyFile(path, {rotate})`
+ * adds a new active key; a running buffer picks it up (mtime check every 5 s, or
+ * `reloadKeys()`); old units stay readable. `keyIdsInUse()` / `readBufferStats().keyIdsInUse`
+ * list keys still sealing units; `removeKey` refuses those.
+ *
+ * Draining, caps, eviction, disk full
+ * -----------------------------------
+ * lease(): highest non-empty class first, oldest first, whole units, never a leased unit
+ * twice; release() re-offers ahead of newer units; after a restart all units are leasable.
+ * Byte cap (`maxBytes`, counted as sealed bytes + UNIT_ROW_OVERHEAD per unit) and age cap
+ * (`maxAgeMs`): the lowest class's oldest units go first, alarms only when nothing else is
+ * left, leased units never. Each eviction is counted (`reading_evicted` {class, reason}),
+ * logged (rate-limited) and becomes a gap record: a `gateway_event` status reading with
+ * extra {event:'gap', reason, class, firstSeq, lastSeq, fromTime, toTime, count, devices}
+ * appended like any reading. Disk full (SQLITE_FULL/ENOSPC): the commit's readings are
+ * refused (`reading_refused` {reason:'disk_full'}), a 4 MiB reserve file is given back,
+ * the lowest class is shed (gap records), the WAL truncated; while shedding, waveform
+ * appends are refused at the door ('shedding'). When free space returns the reserve is
+ * re-made and shedding stops, by itself.
+ *
+ * Integrity: `PRAGMA quick_check` at open; a failing database (or one that will not open)
+ * is moved aside as `buffer.db.corrupt-<ms>` (never deleted), a fresh one is opened, an
+ * alarm-class `gateway_event` {event:'buffer_corrupt'} reading says so. A unit that fails
+ * authentication or decoding is moved to the `quarantine` table (counted as
+ * `unit_quarantined`, gap record), and the rest keeps draining. The WAL is checkpointed
+ * every ~1000 pages, limited to 8 MiB after checkpoints and truncated when it passes 16 MiB.
  */
 import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';

@@ -304,6 +304,20 @@ export class SqliteBuffer implements ReadingBuffer {
     this.loadState(seqFloor);
   }
 
+  private readonly logWindows = new Map<string, { at: number; suppressed: number }>();
+
+  /** Logs at most once per 10 s per message; the next line says how many were suppressed. */
+  private logLimited(level: 'error' | 'warn' | 'info', fields: Record<string, unknown>, msg: string): void {
+    const t = this.now();
+    const w = this.logWindows.get(msg);
+    if (w && t - w.at < 10_000) {
+      w.suppressed++;
+      return;
+    }
+    this.logWindows.set(msg, { at: t, suppressed: 0 });
+    this.log[level]({ ...fields, suppressedSinceLastLog: w?.suppressed ?? 0 }, msg);
+  }
+
   private getMeta(k: string): unknown {
     return this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k);
   }
@@ -348,7 +362,8 @@ export class SqliteBuffer implements ReadingBuffer {
       if (fp !== undefined && fp !== use.fingerprint) {
         throw new BufferRefused(
           'io_error',
-          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.dbPath}`,
+          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.dbPath}. ` +
+            'Restore the right key file, or move the buffer database aside to start empty (its units cannot be read without that key).',
         );
       }
       if (fp === undefined && use.units > 0) {
@@ -456,7 +471,7 @@ export class SqliteBuffer implements ReadingBuffer {
       const reason = refusalReason(e);
       this.internal = internal.concat(this.internal); // gateway records are retried, never dropped
       this.refuseCount(reason, count);
-      this.log.error({ err: errInfo(e), count }, 'buffer commit failed; readings refused');
+      this.logLimited('error', { err: errInfo(e), count }, 'buffer commit failed; readings refused');
       const err = new BufferRefused(reason, `buffer commit failed: ${(e as Error).message}`);
       for (const p of batch) p.reject(err);
       if (reason === 'disk_full') this.onDiskFull(count);
@@ -468,7 +483,7 @@ export class SqliteBuffer implements ReadingBuffer {
       try {
         l();
       } catch (e) {
-        this.log.error({ err: errInfo(e) }, 'onCommit listener threw');
+        this.logLimited('error', { err: errInfo(e) }, 'onCommit listener threw');
       }
     }
     if (this.totalStoredBytes() > this.maxBytes) this.enforceByteCap();
@@ -710,7 +725,7 @@ export class SqliteBuffer implements ReadingBuffer {
       removed = this.removeUnits(rank, bad.map((b) => b.id), (id) => this.st.toQuarantine[rank]!.run(reasons.get(id), at, id));
     } catch (e) {
       // Could not move them (disk full?): keep them out of leases for this process.
-      this.log.error({ err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
+      this.logLimited('error', { err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
       for (const b of bad) {
         this.ackedUndeleted.set(b.id, rank);
         this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank], moved: false });
@@ -725,7 +740,7 @@ export class SqliteBuffer implements ReadingBuffer {
   ack(leaseId: number): void {
     const l = this.leases.get(leaseId);
     if (!l) {
-      this.log.warn({ leaseId }, 'ack of an unknown lease ignored');
+      this.logLimited('warn', { leaseId }, 'ack of an unknown lease ignored');
       return;
     }
     this.leases.delete(leaseId);
@@ -759,7 +774,7 @@ export class SqliteBuffer implements ReadingBuffer {
           this.removeUnits(rank, ids);
           for (const id of ids) this.ackedUndeleted.delete(id);
         } catch (e) {
-          this.log.error({ err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
+          this.logLimited('error', { err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
         }
       }
     } finally {
@@ -833,7 +848,7 @@ export class SqliteBuffer implements ReadingBuffer {
       // A gap record about lost gap records would only chase its own tail under a tiny cap:
       // those losses are counted and logged, not re-recorded.
       const onlyGaps = decoded.every((rs) => rs.length > 0 && rs.every((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap'));
-      if (onlyGaps) this.log.warn({ class: PRIORITIES[rank], reason, count: n }, 'evicted units held only gap records; no new gap record');
+      if (onlyGaps) this.logLimited('warn', { class: PRIORITIES[rank], reason, count: n }, 'evicted units held only gap records; no new gap record');
       else this.gapRecord(rank, reason, victims, decoded);
     }
     return n;
@@ -890,7 +905,7 @@ export class SqliteBuffer implements ReadingBuffer {
         devicesKnown: !unknown,
       },
     };
-    this.log.warn({ event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
+    this.logLimited('warn', { event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
     this.internal.push(gap);
     this.schedule();
   }
@@ -902,7 +917,7 @@ export class SqliteBuffer implements ReadingBuffer {
       if (excess <= 0) return;
       this.evict('max_bytes', (freed) => freed >= excess);
     } catch (e) {
-      this.log.error({ err: errInfo(e) }, 'eviction for the byte cap failed');
+      this.logLimited('error', { err: errInfo(e) }, 'eviction for the byte cap failed');
       if (refusalReason(e) === 'disk_full') this.onDiskFull(0);
     }
   }
@@ -967,7 +982,7 @@ export class SqliteBuffer implements ReadingBuffer {
       closeSync(fd);
       return true;
     } catch (e) {
-      this.log.warn({ err: errInfo(e) }, 'could not allocate the disk-full reserve');
+      this.logLimited('warn', { err: errInfo(e) }, 'could not allocate the disk-full reserve');
       return false;
     }
   }
@@ -1005,7 +1020,7 @@ export class SqliteBuffer implements ReadingBuffer {
     try {
       this.evict('disk_full', (freed) => freed >= target);
     } catch (e) {
-      this.log.error({ err: errInfo(e) }, 'shedding failed; will retry');
+      this.logLimited('error', { err: errInfo(e) }, 'shedding failed; will retry');
     }
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -1052,7 +1067,7 @@ export class SqliteBuffer implements ReadingBuffer {
         }
       }
     } catch (e) {
-      this.log.error({ err: errInfo(e) }, 'buffer maintenance failed');
+      this.logLimited('error', { err: errInfo(e) }, 'buffer maintenance failed');
       if (refusalReason(e) === 'disk_full') this.onDiskFull(0);
     }
   }
@@ -1131,7 +1146,9 @@ export class SqliteBuffer implements ReadingBuffer {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length || this.internal.length) this.commitNow();
+    // Commit what is pending, and the gateway records (gap records) that commit may cause.
+    for (let i = 0; i < 4 && (this.pending.length || this.internal.length); i++) this.commitNow();
+    if (this.internal.length) this.log.error({ records: this.internal.length }, 'gateway records (gap records) could not be committed before close');
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
