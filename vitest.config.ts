@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 //    Its files run one at a time because some of them stop and restart that broker.
 export default defineConfig({
   test: {
+    // The JSON report lets .ci/run print the plain 'N passed, N failed' closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
     projects: [
       {
         test: {
