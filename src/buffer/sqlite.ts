@@ -249,6 +249,12 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly ackedUndeleted = new Map<number, number>();
   private inFlight = 0;
   private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
+  /**
+   * Per class, no legitimate unit has an id below this: it is the oldest remaining unit
+   * (or the next seq when the class is empty) after each removal. A row below it is a
+   * deleted unit put back (a replay) and is quarantined.
+   */
+  private readonly floor: number[] = new Array<number>(NCLASS).fill(0);
   private diskCache = { at: -Infinity, bytes: 0 };
   private shedding = false;
   private lastAgeCheck = -Infinity;
@@ -259,6 +265,7 @@ export class SqliteBuffer implements ReadingBuffer {
     sel: Database.Statement[];
     del: Database.Statement[];
     first: Database.Statement[];
+    firstId: Database.Statement[];
     toQuarantine: Database.Statement[];
     setMeta: Database.Statement;
   };
@@ -296,6 +303,7 @@ export class SqliteBuffer implements ReadingBuffer {
       sel: per((t) => `SELECT id, n, gw, key_id, t, body FROM ${t} WHERE id >= ? ORDER BY id LIMIT ?`),
       del: per((t) => `DELETE FROM ${t} WHERE id = ? RETURNING n, key_id, length(body) AS bytes`),
       first: per((t) => `SELECT t FROM ${t} ORDER BY id LIMIT 1`),
+      firstId: per((t) => `SELECT id FROM ${t} ORDER BY id LIMIT 1`),
       toQuarantine: per(
         (t, rank) => `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${t} WHERE id = ?`,
       ),
@@ -336,6 +344,7 @@ export class SqliteBuffer implements ReadingBuffer {
       c.readings = (this.getMeta(`c${rank}.readings`) as number | undefined) ?? 0;
       c.units = (this.getMeta(`c${rank}.units`) as number | undefined) ?? 0;
       c.bytes = (this.getMeta(`c${rank}.bytes`) as number | undefined) ?? 0;
+      this.floor[rank] = (this.getMeta(`f${rank}`) as number | undefined) ?? 0;
     }
     for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").all() as { k: string; v: string }[]) {
       const id = Number(row.k.slice(1, -3));
@@ -602,6 +611,10 @@ export class SqliteBuffer implements ReadingBuffer {
           continue;
         }
         leadingLeased = false;
+        if (row.id < this.floor[rank]!) {
+          bad.push({ id: row.id, reason: 'replayed' });
+          continue;
+        }
         const size = row.body.length;
         if (taken.length > 0 && (readings.length + row.n > limits.maxReadings || bytes + size > limits.maxBytes)) {
           done = true;
@@ -680,6 +693,7 @@ export class SqliteBuffer implements ReadingBuffer {
   private removeUnits(rank: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
     const removed: Removed[] = [];
     const del = this.st.del[rank]!;
+    let floor = this.floor[rank]!;
     this.db.transaction(() => {
       for (const id of ids) {
         before?.(id);
@@ -701,7 +715,14 @@ export class SqliteBuffer implements ReadingBuffer {
         const use = this.keyUse.get(keyId);
         if (use) this.st.setMeta.run(`k${keyId}.units`, Math.max(0, use.units - k));
       }
+      const oldest = this.st.firstId[rank]!.pluck().get() as number | undefined;
+      const f = Math.max(floor, oldest ?? this.hwm + 1);
+      if (f !== floor) {
+        this.st.setMeta.run(`f${rank}`, f);
+        floor = f;
+      }
     })();
+    this.floor[rank] = floor;
     const c = this.cls[rank]!;
     for (const r of removed) {
       c.readings = Math.max(0, c.readings - r.n);
@@ -734,7 +755,8 @@ export class SqliteBuffer implements ReadingBuffer {
     }
     this.quarantined += removed.length;
     for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank] });
-    this.gapRecord(rank, 'quarantined', rows, []);
+    // A replayed unit was delivered before: it is not a loss.
+    this.gapRecord(rank, 'quarantined', rows.filter((r) => reasons.get(r.id) !== 'replayed'), []);
   }
 
   ack(leaseId: number): void {

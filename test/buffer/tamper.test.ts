@@ -103,4 +103,27 @@ describe('tamper detection', () => {
       other.cleanup();
     }
   });
+
+  it('a delivered unit put back (replayed from an old copy) is refused, without a gap record', async () => {
+    const db = await fiveUnits();
+    const old = db.prepare('SELECT * FROM units_vital WHERE id IN (1, 11) ORDER BY id').all() as Record<string, unknown>[];
+    db.close();
+    let buf = await env.open({ unitMaxReadings: 10 });
+    const l = buf.lease({ maxReadings: 20, maxBytes: 1 << 20 })!;
+    expect(l.readings.map((r) => r.seq)).toEqual(range(1, 20));
+    buf.ack(l.id);
+    await buf.close();
+    const raw = new Database(join(env.dir, DB_FILE));
+    const ins = raw.prepare('INSERT INTO units_vital (id, n, gw, key_id, t, body) VALUES (@id, @n, @gw, @key_id, @t, @body)');
+    for (const row of old) ins.run(row);
+    raw.close();
+    buf = await env.open({ unitMaxReadings: 10 });
+    const seqs = drainAll(buf, 10).map((r) => r.seq);
+    expect(seqs).toEqual(range(21, 50));
+    expect(buf.stats().quarantined).toBe(2);
+    expect(await env.events.count('unit_quarantined', { reason: 'replayed' })).toBe(2);
+    await buf.flush();
+    expect(buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })).toBeNull(); // no gap record for a replay
+    await buf.close();
+  });
 });
