@@ -70,7 +70,8 @@ export const configSchema = z
       .object({
         brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
         clientId: z.string().min(1).default('wardgate'),
-        client: z.enum(['kafkajs']).default('kafkajs'),
+        /** Kafka client library: kafkajs (default) or @platformatic/kafka (see docs/security.md and the README's performance section). */
+        client: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
         topics: topicsSchema.prefault({}),
         /** Kafka message key: the device id (per-device order), or the patient id where present. */
         key: z.enum(['device', 'patient']).default('device'),
@@ -94,28 +95,34 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
-        compression: z.enum(['none', 'gzip']).default('none'),
+        /** Batch compression: gzip (built in), lz4 or zstd (WebAssembly codecs, no native build); see bench/compression.ts. */
+        compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
         sendTimeout: duration.default(10_000),
         connectTimeout: duration.default(5_000),
         retry: z
           .object({ initial: duration.default(250), max: duration.default(30_000) })
           .strict()
           .prefault({}),
+        /** TLS to the brokers; the broker certificate and its name are always verified. See docs/security.md. */
         tls: z
           .object({
             enabled: z.boolean().default(true),
-            ca: z.string().optional(),
-            cert: z.string().optional(),
-            key: z.string().optional(),
-            servername: z.string().optional(),
+            /** PEM CA bundle (default: Node's public CAs). */
+            ca: z.string().min(1).optional(),
+            /** PEM client certificate and key, both or neither (mutual TLS). */
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
+            /** Name the broker certificate must carry, when it differs from the host in `brokers`. */
+            servername: z.string().min(1).optional(),
           })
           .strict()
+          .refine((t) => !!t.cert === !!t.key, { message: 'cert and key go together (a client certificate needs both)' })
           .optional(),
         sasl: z
           .object({
             mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
             username: z.string().min(1),
-            /** Prefer passwordFile or env WARDGATE_KAFKA_PASSWORD; never logged. */
+            /** Prefer passwordFile or env WARDGATE_KAFKA_PASSWORD (which wins); never logged. */
             password: z.string().optional(),
             passwordFile: z.string().optional(),
           })

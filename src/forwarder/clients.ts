@@ -3,23 +3,29 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
 import { KafkajsClient } from './kafkajs-client.js';
+import { PlatformaticClient } from './platformatic-client.js';
 
 type KafkaConfig = Config['kafka'];
 
+/** The options both implementations take, from the kafka section of the config. */
+function commonOptions(k: KafkaConfig, log: Logger) {
+  return {
+    brokers: k.brokers,
+    clientId: k.clientId,
+    compression: k.compression,
+    connectTimeoutMs: k.connectTimeout,
+    requestTimeoutMs: k.sendTimeout,
+    topicPartitions: k.topicPartitions,
+    topicReplicationFactor: k.topicReplicationFactor,
+    ...(k.tls ? { tls: k.tls } : {}),
+    ...(k.sasl ? { sasl: k.sasl } : {}),
+    log,
+  };
+}
+
 export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger) => KafkaClient> = {
-  kafkajs: (k, log) =>
-    new KafkajsClient({
-      brokers: k.brokers,
-      clientId: k.clientId,
-      compression: k.compression,
-      connectTimeoutMs: k.connectTimeout,
-      requestTimeoutMs: k.sendTimeout,
-      topicPartitions: k.topicPartitions,
-      topicReplicationFactor: k.topicReplicationFactor,
-      ...(k.tls ? { tls: k.tls } : {}),
-      ...(k.sasl ? { sasl: k.sasl } : {}),
-      log,
-    }),
+  kafkajs: (k, log) => new KafkajsClient(commonOptions(k, log)),
+  platformatic: (k, log) => new PlatformaticClient(commonOptions(k, log)),
 };
 
 export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {

@@ -3,25 +3,26 @@
  * kafkajs is frozen upstream and an idempotent send to a dead broker never settles,
  * so this wrapper owns the timeouts and re-creates the producer when a send's fate is unknown.
  */
-import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, CompressionTypes, type Producer, type SASLOptions, type KafkaConfig, type LogEntry } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
+import { registerKafkajsCodec, type CompressionName } from './compression.js';
+import { resolveSecurity, type SaslSettings, type TlsSettings } from './security.js';
 
 export interface KafkajsClientOptions {
   brokers: string[];
   clientId: string;
-  compression: 'none' | 'gzip';
+  compression: CompressionName;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   topicPartitions: number;
   topicReplicationFactor: number;
-  tls?: { enabled: boolean; ca?: string; cert?: string; key?: string; servername?: string };
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password?: string; passwordFile?: string };
+  tls?: TlsSettings;
+  sasl?: SaslSettings;
   log: Logger;
 }
 
-const CONFIG_PROTOCOL_ERRORS = new Set([
+export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'TOPIC_AUTHORIZATION_FAILED',
   'CLUSTER_AUTHORIZATION_FAILED',
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
@@ -33,7 +34,7 @@ const CONFIG_PROTOCOL_ERRORS = new Set([
   'MESSAGE_TOO_LARGE',
   'RECORD_LIST_TOO_LARGE',
 ]);
-const FATAL_PROTOCOL_ERRORS = new Set([
+export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',
   'DUPLICATE_SEQUENCE_NUMBER',
   'INVALID_PRODUCER_EPOCH',
@@ -41,7 +42,7 @@ const FATAL_PROTOCOL_ERRORS = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
   'PRODUCER_FENCED',
 ]);
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
 /** Sorts a kafkajs error into what the forwarder should do about it. Walks the cause chain. */
 export function classifyKafkaError(err: unknown): ClientErrorKind {
@@ -74,10 +75,6 @@ function pinoLogCreator(log: Logger) {
     };
 }
 
-function readSecret(path: string | undefined): string | undefined {
-  return path ? readFileSync(path, 'utf8').trim() : undefined;
-}
-
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
@@ -89,11 +86,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export class KafkajsClient implements KafkaClient {
-  private readonly kafka: Kafka;
+  private kafka: Kafka;
+  private readonly cfg: KafkaConfig;
   private producer: Producer | null = null;
   private connected = false;
   private lastError: KafkaClientHealth['lastError'];
   private readonly compression: CompressionTypes;
+  /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
+  private securityError: KafkaClientError | null = null;
 
   constructor(private readonly opts: KafkajsClientOptions) {
     const cfg: KafkaConfig = {
@@ -107,21 +107,32 @@ export class KafkajsClient implements KafkaClient {
       logLevel: logLevel.WARN,
       logCreator: pinoLogCreator(opts.log),
     };
-    if (opts.tls?.enabled) {
-      cfg.ssl = {
-        rejectUnauthorized: true,
-        ...(opts.tls.ca ? { ca: [readFileSync(opts.tls.ca, 'utf8')] } : {}),
-        ...(opts.tls.cert ? { cert: readFileSync(opts.tls.cert, 'utf8') } : {}),
-        ...(opts.tls.key ? { key: readFileSync(opts.tls.key, 'utf8') } : {}),
-        ...(opts.tls.servername ? { servername: opts.tls.servername } : {}),
-      };
-    }
-    if (opts.sasl) {
-      const password = opts.sasl.password ?? readSecret(opts.sasl.passwordFile) ?? '';
-      cfg.sasl = { mechanism: opts.sasl.mechanism, username: opts.sasl.username, password } as SASLOptions;
-    }
+    this.cfg = cfg;
+    this.applySecurity();
     this.kafka = new Kafka(cfg);
-    this.compression = opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
+    this.compression = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }[opts.compression];
+  }
+
+  /** TLS and SASL into the kafkajs config; a file that cannot be read leaves securityError set. */
+  private applySecurity(): void {
+    try {
+      const sec = resolveSecurity({ tls: this.opts.tls, sasl: this.opts.sasl });
+      if (sec.tls) this.cfg.ssl = sec.tls;
+      if (sec.sasl) this.cfg.sasl = { mechanism: sec.sasl.mechanism, username: sec.sasl.username, password: sec.sasl.password } as SASLOptions;
+      this.securityError = null;
+    } catch (e) {
+      this.securityError = e instanceof KafkaClientError ? e : new KafkaClientError('config', String(e));
+    }
+  }
+
+  /** Before talking to Kafka: TLS/SASL files readable (re-read after a failure), codec registered. */
+  private async prepare(): Promise<void> {
+    if (this.securityError) {
+      this.applySecurity();
+      if (!this.securityError) this.kafka = new Kafka(this.cfg);
+    }
+    if (this.securityError) throw this.fail(this.securityError);
+    await registerKafkajsCodec(this.opts.compression);
   }
 
   private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
@@ -135,6 +146,7 @@ export class KafkajsClient implements KafkaClient {
   async connect(timeoutMs: number): Promise<void> {
     if (this.producer && this.connected) return;
     await this.dropProducer(1000);
+    await this.prepare();
     const producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -171,6 +183,7 @@ export class KafkajsClient implements KafkaClient {
   }
 
   async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    await this.prepare();
     const admin = this.kafka.admin();
     try {
       await withTimeout(admin.connect(), timeoutMs, 'admin connect');

@@ -1,0 +1,272 @@
+/**
+ * The second Kafka client: @platformatic/kafka 1.x (pure TypeScript, maintained; 1.x runs on
+ * Node 20) behind the same KafkaClient interface as kafkajs. Selected with `kafka.client: platformatic`.
+ *
+ * Same guarantees as the kafkajs wrapper:
+ *  - idempotent producer, acks=all; a send resolves only when every message is acknowledged;
+ *  - the wrapper owns the timeout of every call; a send that fails or times out closes the
+ *    producer and the next send starts a new one (new producer id). This matters more here than
+ *    for kafkajs: @platformatic/kafka advances a partition's sequence number only on success, so
+ *    re-using the producer after a send of unknown fate could give a different batch the sequence
+ *    of one that did land, and the broker would drop it as a duplicate;
+ *  - keys go to the partition Java clients and kafkajs choose (murmur2, positive-masked:
+ *    compatibilityPartitioner; the library's default differs for half of all keys), so switching
+ *    clients keeps every device on its partition;
+ *  - retries inside the library are short (the forwarder backs off itself).
+ */
+import {
+  Admin,
+  GenericError,
+  Producer,
+  compatibilityPartitioner,
+  compressionsAlgorithms,
+  type ProducerOptions,
+  type SASLMechanismValue,
+} from '@platformatic/kafka';
+import type { Logger } from '../logger.js';
+import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
+import { CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
+import { loadCodec, nodeZstd, type CompressionName } from './compression.js';
+import { resolveSecurity, scrubSecrets, type ResolvedSecurity, type SaslSettings, type TlsSettings } from './security.js';
+
+export interface PlatformaticClientOptions {
+  brokers: string[];
+  clientId: string;
+  compression: CompressionName;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  tls?: TlsSettings;
+  sasl?: SaslSettings;
+  log: Logger;
+}
+
+type Bytes = Buffer | string | null | undefined;
+type WgProducer = Producer<Bytes, Bytes, string, string>;
+
+const SASL_MECHANISMS: Record<NonNullable<SaslSettings['mechanism']>, SASLMechanismValue> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+const toBuffer = (v: Bytes): Buffer | undefined => (v === null || v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
+const serializers = { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer };
+
+interface ErrorLike {
+  name?: string;
+  code?: string;
+  apiId?: string;
+  message?: string;
+  errors?: unknown[];
+  cause?: unknown;
+}
+
+/** Sorts a @platformatic/kafka error into what the forwarder should do about it. */
+export function classifyPlatformaticError(err: unknown): ClientErrorKind {
+  let kind: ClientErrorKind = 'transient';
+  let sawTimeout = false;
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [err];
+  while (stack.length) {
+    const e = stack.pop();
+    if (!e || typeof e !== 'object' || seen.has(e)) continue;
+    seen.add(e);
+    const o = e as ErrorLike;
+    if (o.code === 'PLT_KFK_AUTHENTICATION') return 'config';
+    if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) return 'config';
+    if (o.apiId && FATAL_PROTOCOL_ERRORS.has(o.apiId)) kind = 'fatal';
+    if (o.code && TLS_CODES.test(o.code)) return 'config';
+    if (o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
+    if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) return 'config';
+    if (Array.isArray(o.errors)) stack.push(...o.errors);
+    if (o.cause) stack.push(o.cause);
+  }
+  return kind === 'transient' && sawTimeout ? 'timeout' : kind;
+}
+
+let zstdInstalled = false;
+
+/**
+ * @platformatic/kafka takes zstd from node:zlib, which Node 20 lacks; give it wardgate's codec
+ * (same bitmask, same frame format) through its exported codec table.
+ */
+async function ensureZstd(): Promise<void> {
+  if (zstdInstalled || nodeZstd()) return;
+  const codec = await loadCodec('zstd');
+  const plain = (d: unknown): Buffer => (Buffer.isBuffer(d) ? d : (d as { buffer: Buffer }).buffer);
+  const table = compressionsAlgorithms as unknown as Record<string, { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }>;
+  table.zstd = { compressSync: (d) => codec.compress(plain(d)), decompressSync: (d) => codec.decompress(plain(d)), bitmask: 4, available: true };
+  zstdInstalled = true;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
+    p.then(
+      (v) => { clearTimeout(t); resolve(v); },
+      (e) => { clearTimeout(t); reject(e); },
+    );
+  });
+}
+
+/** The innermost useful message of a (possibly aggregated) library error, without secrets. */
+function describe(e: unknown, sec: ResolvedSecurity | null): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (x: unknown, depth: number): void => {
+    if (!x || typeof x !== 'object' || seen.has(x) || depth > 4) return;
+    seen.add(x);
+    const o = x as ErrorLike & { serverErrorMessage?: string | null };
+    const msg = o.serverErrorMessage ? `${o.message ?? ''} (${o.serverErrorMessage})` : o.message;
+    if (msg && !parts.includes(msg)) parts.push(msg);
+    for (const c of o.errors ?? []) walk(c, depth + 1);
+    if (o.cause) walk(o.cause, depth + 1);
+  };
+  walk(e, 0);
+  return scrubSecrets(parts.slice(0, 4).join(': ') || String(e), sec);
+}
+
+export class PlatformaticClient implements KafkaClient {
+  private producer: WgProducer | null = null;
+  private connected = false;
+  private lastError: KafkaClientHealth['lastError'];
+  private security: ResolvedSecurity | null = null;
+
+  constructor(private readonly opts: PlatformaticClientOptions) {}
+
+  private baseOptions(): Omit<ProducerOptions<Bytes, Bytes, string, string>, 'serializers'> {
+    // Read the files again on every (re)connect: a fixed file is picked up without a restart.
+    this.security = resolveSecurity({ tls: this.opts.tls, sasl: this.opts.sasl });
+    const s = this.security;
+    return {
+      clientId: this.opts.clientId,
+      bootstrapBrokers: this.opts.brokers,
+      connectTimeout: this.opts.connectTimeoutMs,
+      requestTimeout: this.opts.requestTimeoutMs,
+      timeout: this.opts.requestTimeoutMs,
+      retries: 2,
+      retryDelay: 250,
+      ...(s.tls ? { tls: s.tls } : {}),
+      ...(s.sasl ? { sasl: { mechanism: SASL_MECHANISMS[s.sasl.mechanism], username: s.sasl.username, password: s.sasl.password } } : {}),
+    };
+  }
+
+  private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
+    if (e instanceof KafkaClientError) {
+      this.lastError = { kind: e.kind, message: e.message, at: Date.now() };
+      if (e.kind !== 'config') this.connected = false;
+      return e;
+    }
+    const kind = forced ?? classifyPlatformaticError(e);
+    const message = describe(e, this.security);
+    this.lastError = { kind, message, at: Date.now() };
+    if (kind !== 'config') this.connected = false;
+    // The library's error objects carry connection options (with the password): keep only the message.
+    return new KafkaClientError(kind, message);
+  }
+
+  async connect(timeoutMs: number): Promise<void> {
+    if (this.producer && this.connected) return;
+    await this.dropProducer(1000);
+    try {
+      if (this.opts.compression === 'zstd') await ensureZstd();
+      const producer: WgProducer = new Producer({
+        ...this.baseOptions(),
+        serializers,
+        idempotent: true,
+        acks: -1,
+        partitioner: compatibilityPartitioner,
+        autocreateTopics: false,
+        ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
+      });
+      this.producer = producer;
+      // Connects, authenticates and gets a producer id: any refusal shows here, not on the first send.
+      await withTimeout(producer.initIdempotentProducer({}), timeoutMs, 'connect');
+      this.connected = true;
+    } catch (e) {
+      await this.dropProducer(1000);
+      throw this.fail(e);
+    }
+  }
+
+  async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    if (!this.producer || !this.connected) await this.connect(timeoutMs);
+    const producer = this.producer!;
+    const messages = batches.flatMap((b) =>
+      b.messages.map((m) => ({
+        topic: b.topic,
+        key: m.key,
+        value: m.value,
+        headers: m.headers,
+        ...(m.timestamp !== undefined ? { timestamp: BigInt(m.timestamp) } : {}),
+      })),
+    );
+    try {
+      await withTimeout(producer.send({ messages }), timeoutMs, 'send');
+      this.lastError = undefined;
+    } catch (e) {
+      const err = this.fail(e);
+      // Fate unknown or session broken: never reuse this producer's sequence numbers.
+      if (err.kind !== 'config') await this.dropProducer(1000);
+      throw err;
+    }
+  }
+
+  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    let admin: Admin | null = null;
+    try {
+      admin = new Admin(this.baseOptions());
+      const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
+      const missing = [...new Set(topics)].filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (!create) {
+        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`);
+      }
+      try {
+        await withTimeout(
+          admin.createTopics({ topics: missing, partitions: this.opts.topicPartitions, replicas: this.opts.topicReplicationFactor }),
+          timeoutMs,
+          'create topics',
+        );
+      } catch (e) {
+        if (e instanceof GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
+        if (e instanceof KafkaClientError) throw e;
+        const kind = classifyPlatformaticError(e);
+        throw new KafkaClientError(kind === 'transient' || kind === 'timeout' ? kind : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${describe(e, this.security)}`);
+      }
+      // Wait until the new topics have leaders, as kafkajs's waitForLeaders does.
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const md = await withTimeout(admin.metadata({ topics: missing, forceUpdate: true }), timeoutMs, 'topic metadata').catch(() => null);
+        const ready = md && missing.every((t) => md.topics.get(t)?.partitions.every((p) => p.leader >= 0));
+        if (ready) return;
+        if (Date.now() > deadline) throw new KafkaClientError('timeout', `created topic(s) ${missing.join(', ')} have no leader after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
+    }
+  }
+
+  private async dropProducer(timeoutMs: number): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    this.connected = false;
+    if (!p) return;
+    // force: also ends producer streams; the callback form (the promise overload takes no force flag).
+    const closed = new Promise<void>((resolve, reject) => p.close(true, (err) => (err ? reject(err) : resolve())));
+    await withTimeout(closed, timeoutMs, 'close').catch(() => undefined);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    await this.dropProducer(timeoutMs);
+  }
+
+  health(): KafkaClientHealth {
+    return { connected: this.connected, ...(this.lastError ? { lastError: this.lastError } : {}) };
+  }
+}
