@@ -71,7 +71,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   });
   const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: config.gateway.clockSkewTolerance });
   const k = config.kafka;
-  const client = createKafkaClient(k, log.child({ module: 'kafka' }));
+  const client = createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
   const forwarder = new Forwarder(
     buffer,
     client,
@@ -80,10 +80,14 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
       createTopics: k.createTopics,
       batchMaxReadings: k.batch.maxReadings,
       batchMaxBytes: k.batch.maxBytes,
+      lingerMs: k.batch.linger,
       sendTimeoutMs: k.sendTimeout,
       connectTimeoutMs: k.connectTimeout,
       retryInitialMs: k.retry.initial,
       retryMaxMs: k.retry.max,
+      offlineAfterFailures: k.offlineAfter,
+      ...(k.rateLimit ? { rateCap: k.rateLimit } : {}),
+      ...(k.alarmLane ? { alarmClient: createKafkaClient(k, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
     },
     events,
     log.child({ module: 'forwarder' }),

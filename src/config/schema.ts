@@ -90,11 +90,28 @@ export const configSchema = z
         topicReplicationFactor: z.number().int().min(1).max(10).default(1),
         batch: z
           .object({
+            /** At most this many readings per batch (one buffer lease, one send). */
             maxReadings: z.number().int().min(1).max(100_000).default(2000),
+            /** About this many message bytes (key + value + headers, before compression) per batch. */
             maxBytes: size.default(1024 ** 2),
+            /** With less than a full batch waiting and nothing in flight, wait this long for more (0 = send at once). */
+            linger: duration.default(0),
           })
           .strict()
           .prefault({}),
+        /** Send alarms through their own producer and connection, so an alarm never waits behind a large batch. */
+        alarmLane: z.boolean().default(true),
+        /** Optional cap on what leaves the gateway, for a thin uplink; alarms are never held back. */
+        rateLimit: z
+          .object({
+            readingsPerSecond: z.number().positive().optional(),
+            /** Message bytes per second (before compression), e.g. 256KiB. */
+            bytesPerSecond: size.optional(),
+          })
+          .strict()
+          .optional(),
+        /** Consecutive failed sends before the state is offline (degraded before that). */
+        offlineAfter: z.number().int().min(1).max(100).default(2),
         /** Batch compression: gzip (built in), lz4 or zstd (WebAssembly codecs, no native build); see bench/compression.ts. */
         compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
         sendTimeout: duration.default(10_000),

@@ -1,68 +1,192 @@
 /**
- * Moves readings from the buffer into Kafka: lease the highest-priority oldest batch,
- * send it with acks=all, and only then ack it out of the buffer. On failure the lease is
- * released (nothing leaves the buffer) and the loop backs off; readings keep buffering.
+ * Moves readings from the buffer into Kafka.
+ *
+ * Delivery. A batch is one buffer lease (readings of one class, oldest first). It is sent with
+ * acks=all through an idempotent producer and acked out of the buffer only when Kafka has
+ * acknowledged every message of it; on any failure the lease is released (nothing leaves the
+ * buffer) and sent again after a backoff. The durable buffer is the only queue: at most two
+ * leases per lane exist (one being sent, one prepared), so memory does not depend on what
+ * Kafka does.
+ *
+ * Lanes and ordering. Alarms have their own lane (by default their own producer and
+ * connection, so an alarm never queues behind a large batch); every other class shares the
+ * bulk lane. Within a lane one batch is sent at a time and the next one is prepared (leased
+ * and encoded) meanwhile; a failed batch releases the prepared one too, so the buffer hands
+ * them out again in the same order. Hence each device's readings of one class reach their
+ * topic partition in sequence order, also across outages. The two lanes write to different
+ * topics, so they run in parallel ("several batches in flight where ordering allows").
+ *
+ * Draining order. The buffer leases the highest class first (alarm, vital, status, waveform)
+ * and, within a class, the oldest first. An alarm committed while a backlog drains is leased
+ * at the next commit notification and sent on the idle alarm lane at once.
+ *
+ * Connectivity. ./state.ts holds the state machine (online / draining / degraded / offline,
+ * with reasons). After a failure the forwarder waits (exponential backoff with jitter, capped)
+ * and then sends one batch at a time until one is acknowledged. A configuration refusal
+ * (authentication, ACL, missing topic) waits the full cap between attempts. A black-holed
+ * connection is detected by the send timeout. The optional rate cap (./rate-limit.ts) holds
+ * the bulk lane back; alarms are never held.
  */
 import type { ReadingBuffer, Lease } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import { KafkaClientError, type KafkaClient } from './client.js';
+import type { Priority, Reading } from '../reading.js';
+import { KafkaClientError, type KafkaClient, type TopicBatch } from './client.js';
 import { allTopics, routeLease, type RoutingOptions } from './routing.js';
-import { backoffDelay, KAFKA_STATES, type ForwarderStatus, type KafkaState } from './state.js';
+import { RateLimiter, type RateCap } from './rate-limit.js';
+import { ConnectivityState, KAFKA_STATES, RateMeter, type FailureKind, type ForwarderStatus, type Transition } from './state.js';
 
 export interface ForwarderOptions {
   routing: RoutingOptions;
   createTopics: boolean;
+  /** At most this many readings per batch. */
   batchMaxReadings: number;
+  /** About this many encoded message bytes (key + value + headers) per batch, at most. */
   batchMaxBytes: number;
+  /** When less than a full batch is waiting and the bulk lane is idle, wait this long for more (default 0). */
+  lingerMs?: number;
   sendTimeoutMs: number;
   connectTimeoutMs: number;
   retryInitialMs: number;
   retryMaxMs: number;
-  /** After this many consecutive failures the state is offline (before: degraded). */
+  /** After this many consecutive failures the state is offline (before: degraded). Default 2. */
   offlineAfterFailures?: number;
+  /** Optional cap on what leaves the gateway (readings/s and/or bytes/s); alarms are never held. */
+  rateCap?: RateCap;
+  /** The alarm lane's client (its own producer and connection). Without it alarms share `client`. */
+  alarmClient?: KafkaClient;
+  /** Called after Kafka acknowledged a batch (latency measurements in tests and benchmarks). */
+  onAck?: (info: AckInfo) => void;
   now?: () => number;
+}
+
+export interface AckInfo {
+  priority: Priority;
+  readings: readonly Reading[];
+  /** When the batch was handed to the client, and when Kafka acknowledged it (ms since the epoch). */
+  sentAt: number;
+  ackedAt: number;
+}
+
+interface Batch {
+  lease: Lease;
+  batches: TopicBatch[];
+  readings: number;
+  /** Encoded message bytes (key, value, headers), before compression. */
+  bytes: number;
+}
+
+interface Lane {
+  readonly name: 'alarm' | 'bulk';
+  readonly client: KafkaClient;
+  sending: Batch | null;
+  next: Batch | null;
+}
+
+/** Initial guess of message bytes per stored byte (refined after every batch). */
+const INITIAL_EXPANSION = 8;
+const FIRST_BATCH_READINGS = 64;
+const TICK_MS = 1000;
+
+function messageBytes(batches: readonly TopicBatch[]): number {
+  let n = 0;
+  for (const b of batches) {
+    for (const m of b.messages) {
+      n += m.value.length + (m.key === null ? 0 : m.key.length);
+      for (const k in m.headers) n += k.length + m.headers[k]!.length;
+    }
+  }
+  return n;
+}
+
+function failureKind(e: unknown): FailureKind {
+  return e instanceof KafkaClientError ? e.kind : 'transient';
 }
 
 export class Forwarder {
   private stopping = false;
-  private loopDone: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private started = false;
   private readonly unsubscribe: () => void;
-  private topicsReady = false;
   private readonly now: () => number;
-  private readonly st: ForwarderStatus;
+  private readonly conn: ConnectivityState;
+  private readonly meter: RateMeter;
+  private readonly limiter: RateLimiter;
+  private readonly lanes: { alarm: Lane; bulk: Lane };
+  private readonly clients: KafkaClient[];
+  private readonly pending = new Set<Promise<unknown>>();
+
+  private ready = false;
+  private readying = false;
+  private retryAt = 0;
+  private pumping = false;
+  private pumpQueued = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDue = Infinity;
+  private ticker: NodeJS.Timeout | null = null;
+  private lingerUntil: number | null = null;
+  private expansion = INITIAL_EXPANSION;
+  private expansionLearnt = false;
+  private inFlightReadings = 0;
+  /** Alarm readings leased by this forwarder (sending or prepared). */
+  private alarmLeased = 0;
+  private forwarded = 0;
+  private unknownFate = 0;
+  private rateLimiting = false;
 
   constructor(
     private readonly buffer: ReadingBuffer,
-    private readonly client: KafkaClient,
+    client: KafkaClient,
     private readonly opts: ForwarderOptions,
     private readonly events: Events,
     private readonly log: Logger,
   ) {
     this.now = opts.now ?? Date.now;
-    this.st = {
-      state: 'offline',
-      reason: 'starting',
-      since: this.now(),
-      lastSuccessAt: null,
-      lastFailureAt: null,
-      offlineSince: this.now(),
-      consecutiveFailures: 0,
-      forwarded: 0,
-      inFlight: 0,
-      configError: null,
+    this.conn = new ConnectivityState(
+      { offlineAfter: opts.offlineAfterFailures ?? 2, retryInitialMs: opts.retryInitialMs, retryMaxMs: opts.retryMaxMs },
+      this.now,
+    );
+    this.meter = new RateMeter(6, this.now);
+    this.limiter = new RateLimiter(opts.rateCap ?? {}, this.now);
+    const alarmClient = opts.alarmClient ?? client;
+    this.lanes = {
+      alarm: { name: 'alarm', client: alarmClient, sending: null, next: null },
+      bulk: { name: 'bulk', client, sending: null, next: null },
     };
-    this.unsubscribe = buffer.onCommit(() => this.poke());
-    this.publishState();
+    this.clients = alarmClient === client ? [client] : [client, alarmClient];
+    this.unsubscribe = buffer.onCommit(() => this.schedulePump());
+    this.publish();
   }
 
   start(): void {
-    if (!this.loopDone) this.loopDone = this.loop();
+    if (this.started) return;
+    this.started = true;
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    this.ticker.unref?.();
+    this.schedulePump();
   }
 
   status(): ForwarderStatus {
-    return { ...this.st };
+    const s = this.buffer.stats();
+    const cap = this.limiter.enabled
+      ? { readingsPerSecond: this.opts.rateCap?.readingsPerSecond ?? null, bytesPerSecond: this.opts.rateCap?.bytesPerSecond ?? null, limiting: this.rateLimiting }
+      : null;
+    return {
+      state: this.conn.state,
+      reason: this.conn.reason,
+      since: this.conn.since,
+      lastSuccessAt: this.conn.lastSuccessAt,
+      lastFailureAt: this.conn.lastFailureAt,
+      offlineSince: this.conn.offlineSince,
+      consecutiveFailures: this.conn.consecutiveFailures,
+      forwarded: this.forwarded,
+      inFlight: this.inFlightReadings,
+      configError: this.conn.configError,
+      drainRate: Math.round(this.meter.rate()),
+      backlog: Math.max(0, s.totalReadings - s.inFlight),
+      unknownFate: this.unknownFate,
+      retryAt: this.retryAt > this.now() ? this.retryAt : null,
+      rateCap: cap,
+    };
   }
 
   /** Resolves true once the buffer is empty and nothing is in flight, false after timeoutMs. */
@@ -76,118 +200,292 @@ export class Forwarder {
     }
   }
 
+  /** Stops leasing, waits (at most the send timeout) for sends in flight, releases prepared batches, closes the clients. */
   async stop(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
-    this.poke();
-    await this.loopDone;
     this.unsubscribe();
-    await this.client.close(2000);
+    this.clearTimer();
+    if (this.ticker) clearInterval(this.ticker);
+    for (const lane of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(lane);
+    if (this.pending.size) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise((r) => (t = setTimeout(r, this.opts.sendTimeoutMs + 1000))),
+      ]);
+      clearTimeout(t);
+    }
+    await Promise.all(this.clients.map((c) => c.close(2000).catch(() => undefined)));
+    this.publish();
   }
 
-  private poke(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
+  // ------------------------------------------------------------------ scheduling
 
-  /** Sleeps until poked (new data, stop) or ms elapse. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => { this.wake = null; resolve(); }, ms);
-      this.wake = () => { clearTimeout(t); resolve(); };
+  /** Coalesces wake-ups (commits, acks, timers) into one pump on the next turn of the event loop. */
+  private schedulePump(): void {
+    if (this.pumpQueued || this.stopping || !this.started) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
     });
   }
 
-  private setState(state: KafkaState, reason: string): void {
-    if (this.st.state === state && this.st.reason === reason) return;
-    const from = this.st.state;
-    this.st.state = state;
-    this.st.reason = reason;
-    this.st.since = this.now();
-    if (state === 'online' || state === 'draining') this.st.offlineSince = null;
-    else if (this.st.offlineSince === null) this.st.offlineSince = this.st.lastSuccessAt ?? this.now();
-    const level = state === 'offline' ? 'warn' : 'info';
-    this.log[level]({ from, to: state, reason }, `kafka ${state}`);
-    this.publishState();
+  private wakeAt(t: number): void {
+    if (this.stopping) return;
+    if (this.timer && this.timerDue <= t) return;
+    this.clearTimer();
+    this.timerDue = t;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerDue = Infinity;
+      this.pump();
+    }, Math.max(0, t - this.now()));
   }
 
-  private publishState(): void {
-    for (const s of KAFKA_STATES) this.events.gauges.kafkaState.set({ state: s }, s === this.st.state ? 1 : 0);
-    this.events.gauges.offlineSeconds.set(this.st.offlineSince === null ? 0 : (this.now() - this.st.offlineSince) / 1000);
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDue = Infinity;
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      try {
-        if (!this.topicsReady) {
-          await this.client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
-          await this.client.connect(this.opts.connectTimeoutMs);
-          this.topicsReady = true;
-          this.st.configError = null;
+  private tick(): void {
+    const s = this.buffer.stats();
+    this.transition(this.conn.backlog(s.totalReadings - s.inFlight > this.opts.batchMaxReadings));
+    this.publish();
+    this.schedulePump();
+  }
+
+  // ------------------------------------------------------------------ the pump
+
+  private pump(): void {
+    if (this.pumping || this.stopping || !this.started) return;
+    this.pumping = true;
+    try {
+      this.pumpOnce();
+    } catch (e) {
+      // The buffer failed to lease (I/O error): count it, back off, try again.
+      this.events.emit('kafka_send_failed', { kind: 'buffer_error' }, 1, { error: e instanceof Error ? e.message : String(e) });
+      this.retryAt = this.now() + Math.max(1000, this.opts.retryInitialMs);
+      this.wakeAt(this.retryAt);
+    } finally {
+      this.pumping = false;
+    }
+    this.publish();
+  }
+
+  private pumpOnce(): void {
+    if (!this.ready) {
+      if (!this.readying && this.now() >= this.retryAt) this.getReady();
+      else if (!this.readying) this.wakeAt(this.retryAt);
+      return;
+    }
+    const now = this.now();
+    if (now < this.retryAt) {
+      this.wakeAt(this.retryAt);
+      return;
+    }
+    const { alarm, bulk } = this.lanes;
+    for (;;) {
+      this.startPrepared(alarm);
+      this.startPrepared(bulk);
+      const probing = this.conn.consecutiveFailures > 0;
+      if (probing && (alarm.sending || alarm.next || bulk.sending || bulk.next)) return;
+      const s = this.buffer.stats();
+      const unleased = s.totalReadings - s.inFlight;
+      if (unleased <= 0) {
+        this.lingerUntil = null;
+        return;
+      }
+      const unleasedAlarms = s.perClass.alarm.readings - this.alarmLeased;
+      if (unleasedAlarms > 0) {
+        // lease() returns alarms first: only lease when the alarm lane can take it.
+        if (alarm.next) return;
+      } else {
+        if (bulk.next) return;
+        // While a batch is being sent, prepare the next one only when a full batch waits
+        // (online, whatever arrives meanwhile goes out together in the next batch).
+        if (bulk.sending && unleased < this.opts.batchMaxReadings) return;
+        if (!bulk.sending && unleased < this.opts.batchMaxReadings && (this.opts.lingerMs ?? 0) > 0) {
+          this.lingerUntil ??= now + this.opts.lingerMs!;
+          if (now < this.lingerUntil) {
+            this.wakeAt(this.lingerUntil);
+            return;
+          }
         }
-        const lease = this.buffer.lease({ maxReadings: this.opts.batchMaxReadings, maxBytes: this.opts.batchMaxBytes });
-        if (!lease) {
-          if (this.st.consecutiveFailures === 0) this.setState('online', 'idle');
-          this.publishState();
-          await this.sleep(1000);
-          continue;
-        }
-        await this.sendLease(lease);
-      } catch (e) {
-        if (this.stopping) break;
-        await this.onFailure(e);
+      }
+      const lease = this.buffer.lease(this.leaseLimits());
+      if (!lease) return;
+      const lane = lease.priority === 'alarm' ? alarm : bulk;
+      if (lane.next) {
+        // The buffer handed out another class than its counters suggested (a unit was
+        // quarantined meanwhile): give it back, try again on the next wake-up.
+        this.buffer.release(lease.id);
+        this.wakeAt(now + 50);
+        return;
+      }
+      if (lane === bulk) this.lingerUntil = null;
+      const batch = this.prepare(lease);
+      if (lease.priority === 'alarm') this.alarmLeased += batch.readings;
+      lane.next = batch;
+    }
+  }
+
+  private leaseLimits(): { maxReadings: number; maxBytes: number } {
+    const stored = Math.max(1, Math.floor(this.opts.batchMaxBytes / this.expansion));
+    // Until one batch has shown how much a stored byte expands into message bytes, stay small.
+    const readings = this.expansionLearnt ? this.opts.batchMaxReadings : Math.min(this.opts.batchMaxReadings, FIRST_BATCH_READINGS);
+    return this.limiter.limits(readings, stored);
+  }
+
+  private prepare(lease: Lease): Batch {
+    const batches = routeLease(lease, this.opts.routing);
+    const bytes = messageBytes(batches);
+    if (lease.bytes > 0) {
+      // Learn message bytes per stored byte: up at once (stay under the bound), down slowly.
+      const e = bytes / lease.bytes;
+      this.expansion = e > this.expansion || !this.expansionLearnt ? e : this.expansion * 0.9 + e * 0.1;
+      this.expansionLearnt = true;
+    }
+    return { lease, batches, readings: lease.readings.length, bytes };
+  }
+
+  /** Starts the lane's prepared batch if the lane is idle (and, for the bulk lane, the rate cap allows). */
+  private startPrepared(lane: Lane): void {
+    const b = lane.next;
+    if (!b || lane.sending || this.stopping) return;
+    if (lane.name === 'bulk') {
+      const wait = this.limiter.waitMs();
+      this.rateLimiting = wait > 0;
+      if (wait > 0) {
+        this.wakeAt(this.now() + wait);
+        return;
       }
     }
+    lane.next = null;
+    lane.sending = b;
+    this.limiter.take(b.readings, b.bytes);
+    this.inFlightReadings += b.readings;
+    const sentAt = this.now();
+    const p = lane.client.send(b.batches, this.opts.sendTimeoutMs).then(
+      () => this.onAcked(lane, b, sentAt),
+      (e: unknown) => this.onFailed(lane, b, e),
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
-  private async sendLease(lease: Lease): Promise<void> {
-    const batches = routeLease(lease, this.opts.routing);
-    this.st.inFlight = lease.readings.length;
-    this.events.gauges.inFlight.set(lease.readings.length);
+  private onAcked(lane: Lane, b: Batch, sentAt: number): void {
+    lane.sending = null;
+    this.inFlightReadings -= b.readings;
+    if (b.lease.priority === 'alarm') this.alarmLeased -= b.readings;
     try {
-      await this.client.send(batches, this.opts.sendTimeoutMs);
+      this.buffer.ack(b.lease.id);
     } catch (e) {
-      this.buffer.release(lease.id);
-      throw e;
-    } finally {
-      this.st.inFlight = 0;
-      this.events.gauges.inFlight.set(0);
+      // Kafka has it; the buffer could not delete it (it is sent again after a restart).
+      this.events.emit('kafka_send_failed', { kind: 'buffer_error' }, 1, { error: e instanceof Error ? e.message : String(e) });
     }
-    this.buffer.ack(lease.id);
-    const n = lease.readings.length;
-    this.st.forwarded += n;
-    this.st.lastSuccessAt = this.now();
-    this.st.consecutiveFailures = 0;
-    this.events.forwarded.inc({ class: lease.priority }, n);
-    const backlog = this.buffer.stats().totalReadings;
-    this.setState(backlog > this.opts.batchMaxReadings ? 'draining' : 'online', backlog > this.opts.batchMaxReadings ? 'backlog' : 'acknowledged');
+    const ackedAt = this.now();
+    const n = b.readings;
+    this.forwarded += n;
+    this.meter.add(n);
+    this.events.forwarded.inc({ class: b.lease.priority }, n);
+    this.events.forwardedBytes.inc({ class: b.lease.priority }, b.bytes);
+    const s = this.buffer.stats();
+    this.transition(this.conn.success(s.totalReadings - s.inFlight > this.opts.batchMaxReadings));
+    this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
+    if (!this.stopping) this.pump();
   }
 
-  private async onFailure(e: unknown): Promise<void> {
-    const kind = e instanceof KafkaClientError ? e.kind : 'transient';
+  private onFailed(lane: Lane, b: Batch, e: unknown): void {
+    lane.sending = null;
+    this.inFlightReadings -= b.readings;
+    if (b.lease.priority === 'alarm') this.alarmLeased -= b.readings;
+    this.buffer.release(b.lease.id);
+    // The prepared batch follows the failed one: hand it back too, so both go out again in order.
+    for (const l of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(l);
+    const kind = failureKind(e);
     const message = e instanceof Error ? e.message : String(e);
-    this.st.consecutiveFailures++;
-    this.st.lastFailureAt = this.now();
-    let delay: number;
+    if (kind !== 'config') {
+      // The messages may have reached Kafka (a lost acknowledgement): they are sent again.
+      this.unknownFate += b.readings;
+      this.events.emit('kafka_unknown_fate', { class: b.lease.priority }, b.readings);
+    }
+    this.fail(kind, message, { lane: lane.name, readings: b.readings });
+    if (!this.stopping) this.pump();
+  }
+
+  private dropNext(lane: Lane): void {
+    const n = lane.next;
+    if (!n) return;
+    lane.next = null;
+    if (n.lease.priority === 'alarm') this.alarmLeased -= n.readings;
+    this.buffer.release(n.lease.id);
+  }
+
+  /** Checks the topics and connects every lane's producer; a failure goes through the same backoff. */
+  private getReady(): void {
+    this.readying = true;
+    const p = (async () => {
+      await this.lanes.bulk.client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
+      await Promise.all(this.clients.map((c) => c.connect(this.opts.connectTimeoutMs)));
+    })().then(
+      () => {
+        this.readying = false;
+        if (this.stopping) return;
+        this.ready = true;
+        this.log.info({ topics: allTopics(this.opts.routing), lanes: this.clients.length }, 'kafka topics ready, producers connected');
+        const s = this.buffer.stats();
+        this.transition(this.conn.success(s.totalReadings - s.inFlight > this.opts.batchMaxReadings, 'connected'));
+        this.pump();
+      },
+      (e: unknown) => {
+        this.readying = false;
+        if (this.stopping) return;
+        this.fail(failureKind(e), e instanceof Error ? e.message : String(e), { during: 'connect' });
+        this.pump();
+      },
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  private fail(kind: FailureKind, message: string, detail: Record<string, unknown>): void {
+    if (this.stopping) return;
+    const previousConfigError = this.conn.configError;
+    const { transition, delayMs } = this.conn.failure(kind, message);
     if (kind === 'config') {
-      // An operator must act: say so once per distinct error, retry slowly, keep buffering.
-      if (this.st.configError !== message) this.events.emit('kafka_config_error', { reason: message.slice(0, 80) }, 1, { error: message });
-      this.st.configError = message;
-      this.topicsReady = false;
-      this.setState('offline', `config_error: ${message}`);
-      delay = this.opts.retryMaxMs;
+      // An operator must act: counted every time, logged once per distinct error; slow retries.
+      this.ready = false;
+      this.events.emit('kafka_config_error', { reason: message.slice(0, 80) }, 1, previousConfigError === message ? undefined : { error: message, ...detail });
     } else {
-      this.events.emit('kafka_send_failed', { kind }, 1, { error: message });
-      this.topicsReady = this.topicsReady && kind === 'transient';
-      const offlineAfter = this.opts.offlineAfterFailures ?? 2;
-      this.setState(this.st.consecutiveFailures >= offlineAfter ? 'offline' : 'degraded', `${kind}: ${message}`);
-      delay = backoffDelay(this.st.consecutiveFailures - 1, this.opts.retryInitialMs, this.opts.retryMaxMs);
+      this.events.emit('kafka_send_failed', { kind }, 1, { error: message, ...detail });
+      // A broken session (fenced, sequence errors) may also mean the topics changed: check again.
+      if (kind === 'fatal') this.ready = false;
     }
-    this.publishState();
-    // Sleep without waking on new data: the backoff must hold even while readings arrive.
-    const until = this.now() + delay;
-    while (!this.stopping && this.now() < until) {
-      await new Promise((r) => setTimeout(r, Math.min(200, until - this.now())));
+    this.retryAt = this.now() + delayMs;
+    this.transition(transition);
+    this.wakeAt(this.retryAt);
+  }
+
+  private transition(t: Transition | null): void {
+    if (!t) return;
+    if (t.from === t.to) {
+      this.log.debug({ state: t.to, reason: t.reason }, 'kafka state reason changed');
+    } else {
+      const level = t.to === 'offline' ? 'warn' : t.to === 'degraded' ? 'warn' : 'info';
+      this.log[level]({ from: t.from, to: t.to, reason: t.reason, offlineSeconds: Math.round(this.conn.offlineSeconds()) }, `kafka ${t.to}`);
     }
+    this.publish();
+  }
+
+  private publish(): void {
+    const g = this.events.gauges;
+    for (const s of KAFKA_STATES) g.kafkaState.set({ state: s }, s === this.conn.state ? 1 : 0);
+    g.offlineSeconds.set(this.conn.offlineSeconds());
+    g.inFlight.set(this.inFlightReadings);
+    g.drainRate.set(this.meter.rate());
+    g.kafkaConfigError.set(this.conn.configError === null ? 0 : 1);
   }
 }

@@ -15,11 +15,15 @@ export const EVENT_DEFS = {
   frame_rejected: { help: 'Device frames or payloads that did not parse, by family and reason', labels: ['family', 'reason'], level: 'warn' },
   kafka_send_failed: { help: 'Kafka batch sends that failed, by error kind', labels: ['kind'], level: 'warn' },
   kafka_config_error: { help: 'Kafka refusals that need an operator (auth, ACL, missing topic)', labels: ['reason'], level: 'error' },
+  kafka_unknown_fate: { help: 'Readings of failed sends that may have reached Kafka anyway (sent again: possible duplicates, identified by gateway id + seq)', labels: ['class'], level: 'debug' },
   device_error: { help: 'Device adapter errors, by family and reason', labels: ['family', 'reason'], level: 'warn' },
   client_disconnected: { help: 'Clients disconnected for misbehaving, by family and reason', labels: ['family', 'reason'], level: 'warn' },
 } as const satisfies Record<string, { help: string; labels: readonly string[]; level: 'debug' | 'info' | 'warn' | 'error' }>;
 
 export type EventName = keyof typeof EVENT_DEFS;
+
+/** Events that lose readings, summed into wardgate_dropped_total{reason="<prefix>_<reason>"}. */
+const DROP_EVENTS = { reading_rejected: 'rejected', reading_refused: 'refused', reading_evicted: 'evicted' } as const;
 type LabelsOf<E extends EventName> = Record<(typeof EVENT_DEFS)[E]['labels'][number], string>;
 
 /** Log at most one line per event+labels per window; the next line says how many were suppressed. */
@@ -36,8 +40,13 @@ export class Events {
     inFlight: Gauge<string>;
     kafkaState: Gauge<'state'>;
     offlineSeconds: Gauge<string>;
+    drainRate: Gauge<string>;
+    kafkaConfigError: Gauge<string>;
   };
   readonly forwarded: Counter<'class'>;
+  readonly forwardedBytes: Counter<'class'>;
+  /** Readings lost or refused, by reason (rejected_*, refused_*, evicted_*): what operators call "dropped". */
+  readonly dropped: Counter<'reason'>;
   readonly ingested: Counter<'family' | 'class'>;
 
   constructor(
@@ -59,7 +68,11 @@ export class Events {
       inFlight: new Gauge({ name: 'wardgate_unacknowledged_in_flight', help: 'Readings sent to Kafka and not yet acknowledged', registers: r }),
       kafkaState: new Gauge({ name: 'wardgate_kafka_state', help: '1 for the current connectivity state', labelNames: ['state'], registers: r }),
       offlineSeconds: new Gauge({ name: 'wardgate_offline_duration_seconds', help: 'Seconds since Kafka was last reachable (0 when online)', registers: r }),
+      drainRate: new Gauge({ name: 'wardgate_drain_rate_readings_per_second', help: 'Readings acknowledged by Kafka per second, over the last 5 s', registers: r }),
+      kafkaConfigError: new Gauge({ name: 'wardgate_kafka_config_error', help: '1 while Kafka refuses for a configuration reason (auth, ACL, missing topic)', registers: r }),
     };
+    this.forwardedBytes = new Counter({ name: 'wardgate_forwarded_bytes_total', help: 'Message bytes (key, value, headers; before compression) acknowledged by Kafka, per class', labelNames: ['class'], registers: r });
+    this.dropped = new Counter({ name: 'wardgate_dropped_total', help: 'Readings lost or refused, by reason: rejected_* (invalid), refused_* (buffer refused), evicted_* (cap or disk full)', labelNames: ['reason'], registers: r });
     this.forwarded = new Counter({ name: 'wardgate_forwarded_total', help: 'Readings acknowledged by Kafka, per class', labelNames: ['class'], registers: r });
     this.ingested = new Counter({ name: 'wardgate_ingested_total', help: 'Readings durably committed to the buffer', labelNames: ['family', 'class'], registers: r });
   }
@@ -67,6 +80,8 @@ export class Events {
   /** Counts `n` occurrences of the event and logs it, rate-limited per event and labels. */
   emit<E extends EventName>(name: E, labels: LabelsOf<E>, n = 1, detail?: Record<string, unknown>): void {
     this.counters.get(name)!.inc(labels as Record<string, string>, n);
+    const drop = DROP_EVENTS[name as keyof typeof DROP_EVENTS];
+    if (drop) this.dropped.inc({ reason: `${drop}_${(labels as Record<string, string>).reason ?? 'unknown'}` }, n);
     const def = EVENT_DEFS[name];
     const key = `${name}|${Object.values(labels).join('|')}`;
     const t = this.now();
