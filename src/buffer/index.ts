@@ -61,6 +61,9 @@
  * -----------------------------------
  * lease(): highest non-empty class first, oldest first, whole units, never a leased unit
  * twice; release() re-offers ahead of newer units; after a restart all units are leasable.
+ * A unit alone larger than `maxReadings` is leased in part (its first readings); when that
+ * lease is acked the unit is replaced, in one transaction, by its rest re-sealed at its new
+ * position, so delivered readings never come back.
  * Byte cap (`maxBytes`, counted as sealed bytes + UNIT_ROW_OVERHEAD per unit) and age cap
  * (`maxAgeMs`): the lowest class's oldest units go first, alarms only when nothing else is
  * left, leased units never. Each eviction is counted (`reading_evicted` {class, reason}),

@@ -86,6 +86,9 @@ interface UnitRow {
 interface LeasedUnit {
   id: number;
   n: number;
+  gw: number;
+  /** Set when only the first readings of the unit are leased (the unit alone exceeded maxReadings): the rest. */
+  rest?: Reading[];
 }
 
 interface LeaseState {
@@ -509,23 +512,13 @@ export class SqliteBuffer implements ReadingBuffer {
     const gw = this.gwBytes.get(this.gwSelf)!;
     const units: { rank: number; id: number; n: number; t: number; body: Buffer }[] = [];
     let seq = this.hwm;
-    const cipherBits = cipherIndex(this.cipher) << 1;
     for (let rank = 0; rank < NCLASS; rank++) {
       const rs = byClass[rank]!;
       for (let off = 0; off < rs.length; off += this.unitMaxReadings) {
         const chunk = off === 0 && rs.length <= this.unitMaxReadings ? rs : rs.slice(off, off + this.unitMaxReadings);
         const first = seq + 1;
         seq += chunk.length;
-        let plain = encodeUnit(chunk);
-        let format = (FORMAT_VERSION << 4) | cipherBits;
-        if (this.compress && plain.length > 96) {
-          const z = deflateRawSync(plain, { level: 6 });
-          if (z.length < plain.length) {
-            plain = z;
-            format |= F_DEFLATE;
-          }
-        }
-        const body = seal(this.cipher, key, plain, unitAad(gw, rank, first, chunk.length, keyId, format), Buffer.of(format));
+        const { body } = this.sealUnit(chunk, rank, first, keyId, key, gw);
         let tMin = Infinity;
         for (const r of chunk) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
         units.push({ rank, id: first, n: chunk.length, t: Math.floor(tMin / 1000), body });
@@ -627,7 +620,16 @@ export class SqliteBuffer implements ReadingBuffer {
           bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'unknown_key' });
           continue;
         }
-        taken.push({ id: row.id, n: row.n });
+        if (taken.length === 0 && decoded.length > limits.maxReadings) {
+          // The unit alone is larger than the lease may be: lease its first readings only.
+          const k = Math.max(1, Math.floor(limits.maxReadings));
+          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: decoded.slice(k) });
+          for (let i = 0; i < k; i++) readings.push(decoded[i]!);
+          bytes += Math.ceil((size * k) / row.n);
+          done = true;
+          break;
+        }
+        taken.push({ id: row.id, n: row.n, gw: row.gw });
         for (const r of decoded) readings.push(r);
         bytes += size;
         if (readings.length >= limits.maxReadings || bytes >= limits.maxBytes) {
@@ -769,9 +771,87 @@ export class SqliteBuffer implements ReadingBuffer {
     this.inFlight -= l.readings;
     for (const u of l.units) {
       this.leasedUnits.delete(u.id);
-      this.ackedUndeleted.set(u.id, l.rank);
+      if (u.rest) this.splitUnit(l.rank, u, u.rest);
+      else this.ackedUndeleted.set(u.id, l.rank);
     }
     this.deleteAcked();
+  }
+
+  /**
+   * The first readings of a unit were delivered: replace the unit by its rest, re-sealed
+   * at its new position (first seq = the first undelivered one) with the active key.
+   * On failure the whole unit stays and is offered again (at-least-once).
+   */
+  private splitUnit(rank: number, u: LeasedUnit, rest: Reading[]): void {
+    const keyId = this.keys.activeKeyId;
+    const key = this.keys.get(keyId)!;
+    const use = this.keyUse.get(keyId)!;
+    const gwb = this.gwBytes.get(u.gw);
+    const first = rest[0]?.seq;
+    if (!gwb || first === undefined) return;
+    const { body } = this.sealUnit(rest, rank, first, keyId, key, gwb);
+    let tMin = Infinity;
+    for (const r of rest) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
+    const relax = this.synchronous === 'full';
+    let old: { n: number; key_id: number; bytes: number } | undefined;
+    const c = this.cls[rank]!;
+    const next = { readings: c.readings, units: c.units, bytes: c.bytes };
+    let floor = this.floor[rank]!;
+    if (relax) this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(() => {
+        old = this.st.del[rank]!.get(u.id) as typeof old;
+        if (!old) return;
+        this.st.ins[rank]!.run(first, rest.length, u.gw, keyId, Math.floor(tMin / 1000), body);
+        next.readings = Math.max(0, next.readings - (old.n - rest.length));
+        next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
+        this.writeClassMeta(rank, next);
+        const oldUse = this.keyUse.get(old.key_id);
+        if (old.key_id === keyId) this.st.setMeta.run(`k${keyId}.seals`, use.seals + 1);
+        else {
+          if (oldUse) this.st.setMeta.run(`k${old.key_id}.units`, Math.max(0, oldUse.units - 1));
+          this.st.setMeta.run(`k${keyId}.units`, use.units + 1);
+          this.st.setMeta.run(`k${keyId}.seals`, use.seals + 1);
+        }
+        // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
+        const oldest = this.st.firstId[rank]!.pluck().get() as number | undefined;
+        const f = Math.max(floor, oldest ?? first);
+        if (f !== floor) {
+          this.st.setMeta.run(`f${rank}`, f);
+          floor = f;
+        }
+      })();
+    } catch (e) {
+      this.logLimited('error', { err: errInfo(e) }, 'could not shorten a partly delivered unit; it will be offered again whole');
+      return;
+    } finally {
+      if (relax) this.db.pragma('synchronous = FULL');
+    }
+    if (!old) return;
+    this.floor[rank] = floor;
+    if (first < this.cursor[rank]!) this.cursor[rank] = first; // the rest is leasable again, ahead of newer units
+    Object.assign(c, next);
+    use.seals += 1;
+    if (old.key_id !== keyId) {
+      const oldUse = this.keyUse.get(old.key_id);
+      if (oldUse) oldUse.units = Math.max(0, oldUse.units - 1);
+      use.units += 1;
+    }
+    this.oldestDirty[rank] = true;
+  }
+
+  /** Encodes (deflating when smaller) and seals one unit. */
+  private sealUnit(readings: readonly PendingReading[], rank: number, first: number, keyId: number, key: Buffer, gwb: Buffer): { body: Buffer; format: number } {
+    let plain = encodeUnit(readings);
+    let format = (FORMAT_VERSION << 4) | (cipherIndex(this.cipher) << 1);
+    if (this.compress && plain.length > 96) {
+      const z = deflateRawSync(plain, { level: 6 });
+      if (z.length < plain.length) {
+        plain = z;
+        format |= F_DEFLATE;
+      }
+    }
+    return { body: seal(this.cipher, key, plain, unitAad(gwb, rank, first, readings.length, keyId, format), Buffer.of(format)), format };
   }
 
   /** Deletes delivered units; on failure (disk full) they stay out of leases and are retried later. */

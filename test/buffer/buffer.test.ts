@@ -95,6 +95,28 @@ describe('SqliteBuffer basics', () => {
     await buf.close();
   });
 
+  it('a unit larger than maxReadings is leased in part; after the ack only its rest remains, also across a restart', async () => {
+    let buf = await env.open({ unitMaxReadings: 10 });
+    await buf.append(withPriority(10, 'vital'));
+    const a = buf.lease({ maxReadings: 3, maxBytes: 1 << 20 })!;
+    expect(a.readings.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(buf.stats().inFlight).toBe(3);
+    expect(buf.lease({ maxReadings: 3, maxBytes: 1 << 20 })).toBeNull(); // the unit is leased
+    buf.release(a.id);
+    const b = buf.lease({ maxReadings: 4, maxBytes: 1 << 20 })!;
+    expect(b.readings.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    buf.ack(b.id);
+    expect(buf.stats().totalReadings).toBe(6);
+    await buf.close();
+    buf = await env.open({ unitMaxReadings: 10 });
+    const c = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
+    expect(c.readings.map((r) => r.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+    expect(c.readings.map(({ seq: _s, gatewayId: _g, ...rest }) => rest)).toEqual(withPriority(10, 'vital').slice(4));
+    buf.ack(c.id);
+    expect(buf.stats().totalReadings).toBe(0);
+    await buf.close();
+  });
+
   it('after a restart: everything is kept, leased units are offered again, seq continues above the high-water mark', async () => {
     let buf = await env.open();
     await buf.append(withPriority(20, 'vital'));

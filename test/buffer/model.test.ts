@@ -28,7 +28,8 @@ const U = 6;
 
 class Model {
   units: MUnit[][] = PRIORITIES.map(() => []);
-  leased = new Map<number, { rank: number; ids: number[] }>();
+  /** Lease id -> units; `take` is set when only the first readings of the (single) unit were leased. */
+  leased = new Map<number, { rank: number; ids: number[]; take?: number }>();
   pending: PendingReading[] = [];
   hwm = 0;
 
@@ -51,12 +52,13 @@ class Model {
     return false;
   }
 
-  expectLease(maxReadings: number): { rank: number; units: MUnit[] } | null {
+  expectLease(maxReadings: number): { rank: number; units: MUnit[]; take?: number } | null {
     for (let rank = 0; rank < PRIORITIES.length; rank++) {
       const taken: MUnit[] = [];
       let n = 0;
       for (const u of this.units[rank]!) {
         if (this.isLeased(u.id)) continue;
+        if (taken.length === 0 && u.items.length > maxReadings) return { rank, units: [u], take: maxReadings };
         if (taken.length > 0 && n + u.items.length > maxReadings) break;
         taken.push(u);
         n += u.items.length;
@@ -69,7 +71,11 @@ class Model {
 
   ack(leaseId: number): void {
     const l = this.leased.get(leaseId)!;
-    this.units[l.rank] = this.units[l.rank]!.filter((u) => !l.ids.includes(u.id));
+    if (l.take !== undefined) {
+      const u = this.units[l.rank]!.find((x) => x.id === l.ids[0])!;
+      u.items = u.items.slice(l.take);
+      u.id = u.items[0]!.seq;
+    } else this.units[l.rank] = this.units[l.rank]!.filter((u) => !l.ids.includes(u.id));
     this.leased.delete(leaseId);
   }
 
@@ -80,7 +86,10 @@ class Model {
 
   inFlight(): number {
     let n = 0;
-    for (const l of this.leased.values()) for (const id of l.ids) n += this.units[l.rank]!.find((u) => u.id === id)!.items.length;
+    for (const l of this.leased.values()) {
+      if (l.take !== undefined) n += l.take;
+      else for (const id of l.ids) n += this.units[l.rank]!.find((u) => u.id === id)!.items.length;
+    }
     return n;
   }
 }
@@ -94,6 +103,7 @@ async function run(seed: number, steps: number): Promise<void> {
   const m = new Model();
   let counter = 0;
   let appends: Promise<void>[] = [];
+  let partials = 0;
   try {
     for (let step = 0; step < steps; step++) {
       const op = rand();
@@ -108,7 +118,7 @@ async function run(seed: number, steps: number): Promise<void> {
         appends = [];
         m.commit();
       } else if (op < 0.75) {
-        const max = 1 + Math.floor(rand() * 25);
+        const max = rand() < 0.2 ? 1 + Math.floor(rand() * 5) : 1 + Math.floor(rand() * 25);
         const exp = m.expectLease(max);
         const l = buf.lease({ maxReadings: max, maxBytes: 1 << 30 });
         if (!exp) {
@@ -116,9 +126,10 @@ async function run(seed: number, steps: number): Promise<void> {
         } else {
           expect(l, `step ${step}`).not.toBeNull();
           expect(l!.priority).toBe(PRIORITIES[exp.rank]);
-          const want = exp.units.flatMap((u) => u.items);
+          const want = exp.units.flatMap((u) => u.items).slice(0, exp.take ?? Infinity);
           expect(l!.readings.map((r) => [r.seq, r.gatewayTime, r.deviceId])).toEqual(want.map((x) => [x.seq, x.gatewayTime, x.deviceId]));
-          m.leased.set(l!.id, { rank: exp.rank, ids: exp.units.map((u) => u.id) });
+          m.leased.set(l!.id, exp.take !== undefined ? { rank: exp.rank, ids: [exp.units[0]!.id], take: exp.take } : { rank: exp.rank, ids: exp.units.map((u) => u.id) });
+          if (exp.take !== undefined) partials++;
         }
       } else if (op < 0.87) {
         if (m.leased.size) {
@@ -146,6 +157,7 @@ async function run(seed: number, steps: number): Promise<void> {
       expect(s.inFlight).toBe(m.inFlight());
       expect(s.lastSeq).toBe(m.hwm);
     }
+    expect(partials).toBeGreaterThan(0); // the partial-unit path was exercised
   } finally {
     await buf.close();
     env.cleanup();
