@@ -18,6 +18,7 @@ import {
   Admin,
   GenericError,
   Producer,
+  TimeoutError,
   compatibilityPartitioner,
   compressionsAlgorithms,
   type ProducerOptions,
@@ -78,7 +79,7 @@ export function classifyPlatformaticError(err: unknown): ClientErrorKind {
     if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) return 'config';
     if (o.apiId && FATAL_PROTOCOL_ERRORS.has(o.apiId)) kind = 'fatal';
     if (o.code && TLS_CODES.test(o.code)) return 'config';
-    if (o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
+    if (e instanceof TimeoutError || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
     if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) return 'config';
     if (Array.isArray(o.errors)) stack.push(...o.errors);
     if (o.cause) stack.push(o.cause);

@@ -4,7 +4,7 @@
  * from kcat (librdkafka) and Kafka's own tools, never from the client under test.
  *  - a batch over two topics arrives whole: keys, values (exact bytes), headers, per-key order,
  *    and each key on the partition Java clients choose (murmur2), so switching clients keeps order;
- *  - gzip, lz4 and zstd batches are readable by another client (librdkafka);
+ *  - gzip, lz4 and zstd batches are stored with that codec and readable by another client (librdkafka);
  *  - a missing topic with createTopics=false is a config error naming the topic; with
  *    createTopics=true it is created;
  *  - broker stopped: send rejects within its timeout as transient/timeout; after a restart the
@@ -15,7 +15,8 @@ import { CLIENTS } from '../../src/forwarder/clients.js';
 import { KafkaClientError, type KafkaClient, type TopicBatch } from '../../src/forwarder/client.js';
 import { validateConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/logger.js';
-import { createTopics, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
+import { join } from 'node:path';
+import { createTopics, kafkaTool, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
 import { toMessages, wardReadings } from '../forwarder-client/ward-messages.js';
 import { javaPartition } from '../forwarder-client/murmur2.js';
 
@@ -89,7 +90,7 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
     }
   });
 
-  it.each(['gzip', 'lz4', 'zstd'])('compression %s: another client (librdkafka) reads the batch back', async (compression) => {
+  it.each(['gzip', 'lz4', 'zstd'])('compression %s: stored with that codec, and another client (librdkafka) reads it back', async (compression) => {
     const topic = uniq(`${name}-${compression}`);
     await createTopics(brokers, [topic], 1);
     const client = makeClient(name, { compression });
@@ -98,6 +99,12 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
       await client.send([{ topic, messages: msgs }], 10_000);
       const got = await readTopic(brokers, topic, { expected: 500, timeoutMs: 30_000 });
       expect(got.map((r) => r.value)).toEqual(msgs.map((m) => m.value));
+      // The broker stored the batch compressed with that codec (Kafka's own log dump).
+      const segment = join(inject('kafkaDir'), 'logs', `${topic}-0`, '00000000000000000000.log');
+      const dump = await kafkaTool('kafka.tools.DumpLogSegments', ['--files', segment]);
+      const codecs = [...dump.matchAll(/compresscodec: (\w+)/g)].map((m) => m[1]!.toLowerCase());
+      expect(codecs.length).toBeGreaterThan(0);
+      expect(new Set(codecs)).toEqual(new Set([compression]));
     } finally {
       await client.close(5000);
     }

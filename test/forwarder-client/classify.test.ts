@@ -1,0 +1,40 @@
+/** Error classification of both clients, on the libraries' own error classes. */
+import { describe, expect, it } from 'vitest';
+import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError, UserError } from '@platformatic/kafka';
+import { classifyPlatformaticError } from '../../src/forwarder/platformatic-client.js';
+import { classifyKafkaError } from '../../src/forwarder/kafkajs-client.js';
+
+const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+describe('classifyPlatformaticError', () => {
+  it('SASL and authorization refusals are config errors, also inside aggregated errors', () => {
+    expect(classifyPlatformaticError(new AuthenticationError('Cannot find a suitable SASL mechanism.'))).toBe('config');
+    expect(classifyPlatformaticError(new ProtocolError('SASL_AUTHENTICATION_FAILED', 'Authentication failed'))).toBe('config');
+    expect(classifyPlatformaticError(new MultipleErrors('produce failed 3 times.', [new NetworkError('x'), new ProtocolError('TOPIC_AUTHORIZATION_FAILED')]))).toBe('config');
+  });
+
+  it('TLS verification failures are config errors', () => {
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT']) {
+      expect(classifyPlatformaticError(new NetworkError('Connection failed', { cause: errno(code, 'tls says no') })), code).toBe('config');
+    }
+    expect(classifyPlatformaticError(new UserError('TLS handshake failed. Please verify the broker supports TLS.'))).toBe('config');
+  });
+
+  it('producer session errors are fatal, timeouts are timeouts, the rest transient', () => {
+    expect(classifyPlatformaticError(new ProtocolError('OUT_OF_ORDER_SEQUENCE_NUMBER'))).toBe('fatal');
+    expect(classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('INVALID_PRODUCER_EPOCH')]))).toBe('fatal');
+    expect(classifyPlatformaticError(new TimeoutError('Request timed out'))).toBe('timeout');
+    expect(classifyPlatformaticError(new NetworkError('Connection failed', { cause: errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1') }))).toBe('transient');
+    expect(classifyPlatformaticError(new ProtocolError('NOT_LEADER_OR_FOLLOWER'))).toBe('transient');
+    expect(classifyPlatformaticError('a string')).toBe('transient');
+  });
+});
+
+describe('classifyKafkaError (kafkajs)', () => {
+  it('SASL refusals and TLS verification failures are config errors, connection refusals transient', () => {
+    expect(classifyKafkaError(Object.assign(new Error('SASL SCRAM SHA512 authentication failed'), { name: 'KafkaJSSASLAuthenticationError' }))).toBe('config');
+    expect(classifyKafkaError(Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }))).toBe('config');
+    expect(classifyKafkaError(Object.assign(new Error('retries exceeded'), { originalError: Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) }))).toBe('config');
+    expect(classifyKafkaError(Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }))).toBe('transient');
+  });
+});
