@@ -3,7 +3,7 @@
  * storage layout, caps, disk-full behaviour and what is stored in clear.
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PRIORITIES, type PendingReading, type Priority, type Reading } from '../reading.js';
@@ -11,7 +11,7 @@ import type { Events } from '../metrics/events.js';
 import type { Logger } from '../logger.js';
 import { BufferRefused, type BufferStats, type ClassStats, type Lease, type LeaseLimits, type ReadingBuffer } from './types.js';
 import { AuthenticationFailed, cipherByIndex, cipherIndex, open as aeadOpen, seal, SEAL_LIMIT_PER_KEY, SEAL_OVERHEAD, SEAL_WARN_PER_KEY, type CipherName } from '../crypto/aead.js';
-import { loadKeyRing, type KeyRing } from '../crypto/keys.js';
+import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
 import { CodecError, decodeUnit, encodeUnit, validateForEncoding } from './codec.js';
 
 export const DB_FILE = 'buffer.db';
@@ -36,6 +36,8 @@ export const unitTable = (rank: number): string => `units_${PRIORITIES[rank]}`;
 export interface OpenBufferOptions {
   dir: string;
   keyFile: string;
+  /** Passphrase / secret file for a protected key file (else env WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE). */
+  keyProtection?: KeyProtection;
   gatewayId: string;
   cipher?: CipherName;
   /** Group commit interval (default 25 ms). */
@@ -211,6 +213,7 @@ export class SqliteBuffer implements ReadingBuffer {
   private keys: KeyRing;
   private keyFileMtime = 0;
   private readonly keyFile: string;
+  private readonly keyProtection: KeyProtection;
   private readonly cipher: CipherName;
   private readonly events: Events;
   private readonly log: Logger;
@@ -280,6 +283,7 @@ export class SqliteBuffer implements ReadingBuffer {
     this.dbPath = dbPath;
     this.keys = keys;
     this.keyFile = opts.keyFile;
+    this.keyProtection = opts.keyProtection ?? {};
     this.gatewayId = opts.gatewayId;
     this.cipher = opts.cipher ?? 'aes-256-gcm';
     this.events = opts.events;
@@ -400,7 +404,7 @@ export class SqliteBuffer implements ReadingBuffer {
    * Throws (and keeps the current keys) when the new file is unusable.
    */
   reloadKeys(): { activeKeyId: number; keyIds: readonly number[] } {
-    const ring = loadKeyRing(this.keyFile);
+    const ring = loadKeyRing(this.keyFile, this.keyProtection);
     this.checkKeys(ring);
     const before = this.keys.activeKeyId;
     this.keys = ring;
@@ -1318,7 +1322,7 @@ function salvageHwm(path: string): number {
 
 export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteBuffer> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
-  const keys = loadKeyRing(opts.keyFile);
+  const keys = loadKeyRing(opts.keyFile, opts.keyProtection);
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
   const sync = opts.synchronous ?? 'full';
@@ -1350,6 +1354,8 @@ export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteB
   }
   if (!db) {
     db = new Database(dbPath);
+    // Only the service user reads the buffer (its -wal and -shm inherit this mode).
+    chmodSync(dbPath, 0o600);
     applyPragmas(db, sync);
   }
   try {

@@ -5,13 +5,19 @@
  *   { "format": "wardgate-keys", "version": 1, "active": 2,
  *     "keys": [ { "id": 1, "created": "...", "key": "<base64>" }, { "id": 2, ... } ] }
  *
+ * Optionally the keys are wrapped (AES-256-GCM, associated data = key id) under a
+ * key-encryption key derived from a passphrase (scrypt, N=2^15 r=8 p=1) or from a
+ * hardware secret file (HKDF-SHA256); the file then holds `"kek": {...}` and per key
+ * `"wrapped"` instead of `"key"`. The passphrase / secret file come from the options or
+ * from WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE.
+ *
  * `generateKeyFile(path)` creates it; `{ rotate: true }` adds a new active key and keeps
  * the old ones, so units sealed under them stay readable until drained. `removeKey`
  * drops a retired key, and refuses while the buffer still holds units sealed with it.
  * `loadKeyRing` refuses a file that group or others can read or write.
  */
-import { randomBytes, createHmac } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KEY_BYTES } from './aead.js';
 
@@ -26,6 +32,8 @@ export interface KeyFileInfo {
   path: string;
   activeKeyId: number;
   keyIds: number[];
+  /** How the keys are protected at rest besides the file mode. */
+  protection: 'none' | 'passphrase' | 'secret-file';
 }
 
 export interface KeyRing {
@@ -38,17 +46,29 @@ export interface KeyRing {
   fingerprint(id: number): string | undefined;
 }
 
+/** Where the key-encryption key comes from (else env WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE). */
+export interface KeyProtection {
+  passphrase?: string;
+  /** A file holding a hardware or provisioning secret (at least 16 bytes). */
+  secretFile?: string;
+}
+
 interface KeyEntryJson {
   id: number;
   created: string;
-  key: string;
+  key?: string;
+  wrapped?: string;
 }
+type KekJson = { kdf: 'scrypt'; salt: string; N: number; r: number; p: number } | { kdf: 'hkdf-sha256'; salt: string };
 interface KeyFileJson {
   format: 'wardgate-keys';
   version: 1;
   active: number;
+  kek?: KekJson;
   keys: KeyEntryJson[];
 }
+
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1 };
 
 /** A non-secret check value of a key: the first 8 bytes of HMAC-SHA256(key, label), hex. */
 export function keyFingerprint(key: Buffer): string {
@@ -102,27 +122,27 @@ function exists(path: string): boolean {
   }
 }
 
-function checkPermissions(path: string): void {
+function checkPermissions(path: string, what = 'key file'): void {
   let st;
   try {
     st = statSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new KeyFileError(`key file ${path} does not exist (create one with: wardgate keygen)`);
+      throw new KeyFileError(what === 'key file' ? `key file ${path} does not exist (create one with: wardgate keygen)` : `${what} ${path} does not exist`);
     }
-    throw new KeyFileError(`cannot read key file ${path}: ${(e as Error).message}`);
+    throw new KeyFileError(`cannot read ${what} ${path}: ${(e as Error).message}`);
   }
-  if (!st.isFile()) throw new KeyFileError(`key file ${path} is not a regular file`);
+  if (!st.isFile()) throw new KeyFileError(`${what} ${path} is not a regular file`);
   const mode = st.mode & 0o777;
   if (mode & 0o077) {
     throw new KeyFileError(
-      `key file ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
+      `${what} ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
         `refusing to use it. Fix with: chmod 600 ${path}`,
     );
   }
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && uid !== 0 && st.uid !== uid) {
-    throw new KeyFileError(`key file ${path} is owned by uid ${st.uid}, not by the service user (uid ${uid}); refusing to use it`);
+    throw new KeyFileError(`${what} ${path} is owned by uid ${st.uid}, not by the service user (uid ${uid}); refusing to use it`);
   }
 }
 
@@ -137,12 +157,19 @@ function parseKeyFile(path: string): KeyFileJson {
   if (!d || d.format !== 'wardgate-keys' || d.version !== 1 || !Array.isArray(d.keys) || typeof d.active !== 'number') {
     throw new KeyFileError(`key file ${path} is not a wardgate key file (format wardgate-keys, version 1)`);
   }
+  if (d.kek !== undefined && !(d.kek && typeof d.kek.salt === 'string' && (d.kek.kdf === 'scrypt' || d.kek.kdf === 'hkdf-sha256'))) {
+    throw new KeyFileError(`key file ${path}: unknown key protection`);
+  }
   const seen = new Set<number>();
   for (const k of d.keys) {
     if (!k || !Number.isInteger(k.id) || k.id < 1 || k.id > 0xffffffff) throw new KeyFileError(`key file ${path}: bad key id`);
     if (seen.has(k.id)) throw new KeyFileError(`key file ${path}: duplicate key id ${k.id}`);
     seen.add(k.id);
-    if (typeof k.key !== 'string' || Buffer.from(k.key, 'base64').length !== KEY_BYTES) {
+    if (d.kek) {
+      if (typeof k.wrapped !== 'string' || Buffer.from(k.wrapped, 'base64').length !== 12 + KEY_BYTES + 16) {
+        throw new KeyFileError(`key file ${path}: key ${k.id} is not a wrapped key`);
+      }
+    } else if (typeof k.key !== 'string' || Buffer.from(k.key, 'base64').length !== KEY_BYTES) {
       throw new KeyFileError(`key file ${path}: key ${k.id} is not ${KEY_BYTES} bytes of base64`);
     }
   }
@@ -150,35 +177,107 @@ function parseKeyFile(path: string): KeyFileJson {
   return d as KeyFileJson;
 }
 
-const info = (path: string, d: KeyFileJson): KeyFileInfo => ({ path, activeKeyId: d.active, keyIds: d.keys.map((k) => k.id) });
+const protectionOf = (d: KeyFileJson): KeyFileInfo['protection'] => (!d.kek ? 'none' : d.kek.kdf === 'scrypt' ? 'passphrase' : 'secret-file');
+const info = (path: string, d: KeyFileJson): KeyFileInfo => ({ path, activeKeyId: d.active, keyIds: d.keys.map((k) => k.id), protection: protectionOf(d) });
 
-const newEntry = (id: number): KeyEntryJson => ({ id, created: new Date().toISOString(), key: randomBytes(KEY_BYTES).toString('base64') });
+function protectionFrom(opts: KeyProtection): KeyProtection {
+  const passphrase = opts.passphrase ?? process.env.WARDGATE_KEY_PASSPHRASE;
+  const secretFile = opts.secretFile ?? process.env.WARDGATE_KEY_SECRET_FILE;
+  const out: KeyProtection = {};
+  if (passphrase !== undefined && passphrase !== '') out.passphrase = passphrase;
+  if (secretFile !== undefined && secretFile !== '') out.secretFile = secretFile;
+  return out;
+}
+
+function newKek(p: KeyProtection): KekJson | undefined {
+  const salt = randomBytes(16).toString('base64');
+  if (p.passphrase !== undefined) return { kdf: 'scrypt', salt, ...SCRYPT };
+  if (p.secretFile !== undefined) return { kdf: 'hkdf-sha256', salt };
+  return undefined;
+}
+
+function deriveKek(path: string, kek: KekJson, p: KeyProtection): Buffer {
+  const salt = Buffer.from(kek.salt, 'base64');
+  if (kek.kdf === 'scrypt') {
+    if (p.passphrase === undefined) throw new KeyFileError(`key file ${path} is protected by a passphrase: set WARDGATE_KEY_PASSPHRASE`);
+    if (p.passphrase.length < 8) throw new KeyFileError('the key passphrase must have at least 8 characters');
+    return scryptSync(p.passphrase, salt, 32, { N: kek.N, r: kek.r, p: kek.p, maxmem: 256 * kek.N * kek.r });
+  }
+  if (p.secretFile === undefined) throw new KeyFileError(`key file ${path} is protected by a secret file: set WARDGATE_KEY_SECRET_FILE`);
+  checkPermissions(p.secretFile, 'secret file');
+  const secret = readFileSync(p.secretFile);
+  if (secret.length < 16) throw new KeyFileError(`secret file ${p.secretFile} holds fewer than 16 bytes`);
+  return Buffer.from(hkdfSync('sha256', secret, salt, 'wardgate key-encryption key v1', 32));
+}
+
+const wrapAad = (id: number): Buffer => Buffer.from(`wardgate key ${id}`, 'utf8');
+
+function wrap(kek: Buffer, id: number, key: Buffer): string {
+  const nonce = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', kek, nonce, { authTagLength: 16 });
+  c.setAAD(wrapAad(id));
+  const ct = Buffer.concat([c.update(key), c.final()]);
+  return Buffer.concat([nonce, ct, c.getAuthTag()]).toString('base64');
+}
+
+function unwrap(path: string, kek: Buffer, id: number, wrapped: string): Buffer {
+  const b = Buffer.from(wrapped, 'base64');
+  try {
+    const d = createDecipheriv('aes-256-gcm', kek, b.subarray(0, 12), { authTagLength: 16 });
+    d.setAuthTag(b.subarray(b.length - 16));
+    d.setAAD(wrapAad(id));
+    return Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]);
+  } catch {
+    throw new KeyFileError(`key file ${path}: cannot unwrap key ${id}: wrong passphrase or secret file`);
+  }
+}
+
+/** Clear keys of a parsed file (unwrapping when protected). */
+function clearKeys(path: string, d: KeyFileJson, p: KeyProtection): Map<number, Buffer> {
+  if (!d.kek) return new Map(d.keys.map((k) => [k.id, Buffer.from(k.key!, 'base64')]));
+  const kek = deriveKek(path, d.kek, p);
+  return new Map(d.keys.map((k) => [k.id, unwrap(path, kek, k.id, k.wrapped!)]));
+}
+
+function entry(id: number, key: Buffer, kek: Buffer | undefined): KeyEntryJson {
+  const created = new Date().toISOString();
+  return kek ? { id, created, wrapped: wrap(kek, id, key) } : { id, created, key: key.toString('base64') };
+}
 
 /**
- * Creates a key file with one fresh key (id 1). With `rotate: true` on an existing file,
- * adds a new key (highest id + 1) and makes it active; older keys stay for reading.
- * Without `rotate`, an existing file is never overwritten.
+ * Creates a key file with one fresh key (id 1), wrapped when a passphrase or secret file
+ * is given (options or env). With `rotate: true` on an existing file, adds a new key
+ * (highest id + 1) and makes it active; older keys stay for reading. Without `rotate`,
+ * an existing file is never overwritten.
  */
-export function generateKeyFile(path: string, opts: { rotate?: boolean } = {}): KeyFileInfo {
+export function generateKeyFile(path: string, opts: { rotate?: boolean } & KeyProtection = {}): KeyFileInfo {
+  const prot = protectionFrom(opts);
   if (exists(path)) {
     if (!opts.rotate) throw new KeyFileError(`key file ${path} already exists; use --rotate to add a new active key`);
     checkPermissions(path);
     const d = parseKeyFile(path);
+    const kek = d.kek ? deriveKek(path, d.kek, prot) : undefined;
+    if (kek) clearKeys(path, d, prot); // proves the passphrase/secret before adding a key under it
     const id = Math.max(...d.keys.map((k) => k.id)) + 1;
-    const next: KeyFileJson = { ...d, active: id, keys: [...d.keys, newEntry(id)] };
+    const next: KeyFileJson = { ...d, active: id, keys: [...d.keys, entry(id, randomBytes(KEY_BYTES), kek)] };
     writeKeyFile(path, next);
     return info(path, next);
   }
-  const doc: KeyFileJson = { format: 'wardgate-keys', version: 1, active: 1, keys: [newEntry(1)] };
+  const kekJson = newKek(prot);
+  const kek = kekJson ? deriveKek(path, kekJson, prot) : undefined;
+  const doc: KeyFileJson = { format: 'wardgate-keys', version: 1, active: 1, ...(kekJson ? { kek: kekJson } : {}), keys: [entry(1, randomBytes(KEY_BYTES), kek)] };
   writeKeyFile(path, doc);
   return info(path, doc);
 }
 
-/** Loads the key file. Refuses a file group or others can access, or one owned by another user. */
-export function loadKeyRing(path: string): KeyRing {
+/**
+ * Loads the key file. Refuses a file group or others can access, or one owned by another
+ * user; unwraps protected keys with the passphrase / secret file (options or env).
+ */
+export function loadKeyRing(path: string, opts: KeyProtection = {}): KeyRing {
   checkPermissions(path);
   const d = parseKeyFile(path);
-  const keys = new Map<number, Buffer>(d.keys.map((k) => [k.id, Buffer.from(k.key, 'base64')]));
+  const keys = clearKeys(path, d, protectionFrom(opts));
   const fps = new Map<number, string>([...keys].map(([id, k]) => [id, keyFingerprint(k)]));
   const keyIds = Object.freeze([...keys.keys()].sort((a, b) => a - b));
   return Object.freeze({
@@ -190,7 +289,7 @@ export function loadKeyRing(path: string): KeyRing {
   });
 }
 
-/** Lists the key file's ids without exposing key material. */
+/** Lists the key file's ids without unwrapping or exposing key material. */
 export function describeKeyFile(path: string): KeyFileInfo {
   checkPermissions(path);
   return info(path, parseKeyFile(path));
@@ -198,7 +297,8 @@ export function describeKeyFile(path: string): KeyFileInfo {
 
 /**
  * Removes a retired key. Refused for the active key and for any key in `inUse` (the
- * buffer's `keyIdsInUse`, which includes quarantined units: see readBufferStats).
+ * buffer's `keyIdsInUse`, plus `quarantineKeyIds` if the quarantine should stay readable:
+ * see readBufferStats).
  */
 export function removeKey(path: string, keyId: number, inUse: readonly number[]): KeyFileInfo {
   checkPermissions(path);

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { BufferRefused, DB_FILE, getOrCreateGatewayId, readBufferStats } from '../../src/buffer/index.js';
 import { drainAll, reading, testEnv, withPriority, type TestEnv } from './helpers.js';
@@ -218,6 +218,7 @@ describe('SqliteBuffer basics', () => {
     expect(s.perClass.vital.oldestGatewayTime).toBe(Math.floor(reading(0).gatewayTime / 1000) * 1000);
     expect(s.totalReadings).toBe(15);
     expect(s.diskBytes).toBeGreaterThan(0);
+    for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) expect(statSync(join(env.dir, f)).mode & 0o077, f).toBe(0);
     const r = readBufferStats(env.dir, { keyFile: env.keyFile })!;
     expect(r.perClass.vital.readings).toBe(12);
     expect(r.perClass.vital.bytes).toBe(s.perClass.vital.bytes);
