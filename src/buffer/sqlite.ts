@@ -106,6 +106,7 @@ interface KeyUse {
 }
 
 interface Removed {
+  id: number;
   rank: number;
   n: number;
   keyId: number;
@@ -113,6 +114,40 @@ interface Removed {
 }
 
 type Counters = { readings: number; units: number; bytes: number };
+
+/** What a gap record says about lost units of one class. */
+interface GapAcc {
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  fromTime: number;
+  toTime: number;
+  devices: Set<string>;
+  /** Some lost units could not be opened: their devices are unknown. */
+  unknown: boolean;
+  /** Every lost reading was itself a gap record. */
+  onlyGaps: boolean;
+}
+
+const newGap = (): GapAcc => ({ firstSeq: Infinity, lastSeq: -Infinity, count: 0, fromTime: Infinity, toTime: -Infinity, devices: new Set(), unknown: false, onlyGaps: true });
+
+function addToGap(acc: GapAcc, row: UnitRow, rs: readonly Reading[]): void {
+  acc.firstSeq = Math.min(acc.firstSeq, row.id);
+  acc.lastSeq = Math.max(acc.lastSeq, row.id + row.n - 1);
+  acc.count += row.n;
+  if (rs.length === 0) {
+    acc.unknown = true;
+    acc.onlyGaps = false;
+    acc.fromTime = Math.min(acc.fromTime, row.t * 1000);
+    acc.toTime = Math.max(acc.toTime, row.t * 1000 + 999);
+  }
+  for (const r of rs) {
+    acc.fromTime = Math.min(acc.fromTime, r.gatewayTime);
+    acc.toTime = Math.max(acc.toTime, r.gatewayTime);
+    acc.devices.add(r.deviceId);
+    if (!(r.metric === 'gateway_event' && r.extra?.event === 'gap')) acc.onlyGaps = false;
+  }
+}
 
 const emptyClass = (): ClassStats => ({ readings: 0, units: 0, bytes: 0, oldestGatewayTime: null });
 
@@ -704,7 +739,7 @@ export class SqliteBuffer implements ReadingBuffer {
       for (const id of ids) {
         before?.(id);
         const r = del.get(id) as { n: number; key_id: number; bytes: number } | undefined;
-        if (r) removed.push({ rank, n: r.n, keyId: r.key_id, bytes: r.bytes });
+        if (r) removed.push({ id, rank, n: r.n, keyId: r.key_id, bytes: r.bytes });
       }
       if (removed.length === 0) return;
       const c = this.cls[rank]!;
@@ -762,7 +797,10 @@ export class SqliteBuffer implements ReadingBuffer {
     this.quarantined += removed.length;
     for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank] });
     // A replayed unit was delivered before: it is not a loss.
-    this.gapRecord(rank, 'quarantined', rows.filter((r) => reasons.get(r.id) !== 'replayed'), []);
+    const acc = newGap();
+    const gone = new Set(removed.map((r) => r.id));
+    for (const r of rows) if (gone.has(r.id) && reasons.get(r.id) !== 'replayed') addToGap(acc, r, []);
+    this.gapRecord(rank, 'quarantined', acc);
   }
 
   ack(leaseId: number): void {
@@ -912,31 +950,38 @@ export class SqliteBuffer implements ReadingBuffer {
 
   /**
    * Evicts the lowest class's oldest units until `done()` says stop; alarms only when no
-   * other class has evictable units. Leased units are not evicted. Returns readings evicted.
+   * other class has evictable units. Leased units are not evicted. One gap record per
+   * class. Returns readings evicted.
    */
   private evict(reason: 'max_bytes' | 'disk_full', done: (freed: number) => boolean): number {
     let freed = 0;
     let total = 0;
     for (let rank = NCLASS - 1; rank >= 0 && !done(freed); rank--) {
+      const acc = newGap();
       let from = 0;
-      while (!done(freed)) {
-        const rows = this.st.sel[rank]!.all(from, LEASE_CHUNK) as UnitRow[];
-        if (rows.length === 0) break;
-        from = rows[rows.length - 1]!.id + 1;
-        const victims: UnitRow[] = [];
-        for (const r of rows) {
-          if (done(freed)) break;
-          if (this.isLeased(r.id)) continue;
-          victims.push(r);
-          freed += r.body.length + UNIT_ROW_OVERHEAD;
+      try {
+        while (!done(freed)) {
+          const rows = this.st.sel[rank]!.all(from, LEASE_CHUNK) as UnitRow[];
+          if (rows.length === 0) break;
+          from = rows[rows.length - 1]!.id + 1;
+          const victims: UnitRow[] = [];
+          for (const r of rows) {
+            if (done(freed)) break;
+            if (this.isLeased(r.id)) continue;
+            victims.push(r);
+            freed += r.body.length + UNIT_ROW_OVERHEAD;
+          }
+          total += this.evictRows(rank, victims, reason, acc);
         }
-        total += this.evictRows(rank, victims, reason);
+      } finally {
+        this.gapRecord(rank, reason, acc);
       }
     }
     return total;
   }
 
-  private evictRows(rank: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full'): number {
+  /** Deletes `victims` (one transaction), counts them, and adds what was lost to `acc`. */
+  private evictRows(rank: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full', acc: GapAcc): number {
     if (victims.length === 0) return 0;
     // Learn what is lost (devices, exact times) before it goes: it is named in the gap record.
     const decoded: Reading[][] = [];
@@ -948,46 +993,27 @@ export class SqliteBuffer implements ReadingBuffer {
       }
     }
     const removed = this.removeUnits(rank, victims.map((v) => v.id));
+    const gone = new Set(removed.map((r) => r.id));
     const n = removed.reduce((a, r) => a + r.n, 0);
-    if (n > 0) {
-      this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });
-      // A gap record about lost gap records would only chase its own tail under a tiny cap:
-      // those losses are counted and logged, not re-recorded.
-      const onlyGaps = decoded.every((rs) => rs.length > 0 && rs.every((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap'));
-      if (onlyGaps) this.logLimited('warn', { class: PRIORITIES[rank], reason, count: n }, 'evicted units held only gap records; no new gap record');
-      else this.gapRecord(rank, reason, victims, decoded);
-    }
+    if (n > 0) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });
+    victims.forEach((v, i) => {
+      if (gone.has(v.id)) addToGap(acc, v, decoded[i]!);
+    });
     return n;
   }
 
-  /** Queues a gap record (a status reading) naming what was lost. */
-  private gapRecord(rank: number, reason: string, rows: readonly UnitRow[], decoded: readonly Reading[][]): void {
-    if (rows.length === 0) return;
-    let firstSeq = Infinity;
-    let lastSeq = -Infinity;
-    let count = 0;
-    let fromTime = Infinity;
-    let toTime = -Infinity;
-    const devices = new Set<string>();
-    rows.forEach((row, i) => {
-      firstSeq = Math.min(firstSeq, row.id);
-      lastSeq = Math.max(lastSeq, row.id + row.n - 1);
-      count += row.n;
-      const rs = decoded[i] ?? [];
-      if (rs.length === 0) {
-        fromTime = Math.min(fromTime, row.t * 1000);
-        toTime = Math.max(toTime, row.t * 1000 + 999);
-      }
-      for (const r of rs) {
-        fromTime = Math.min(fromTime, r.gatewayTime);
-        toTime = Math.max(toTime, r.gatewayTime);
-        devices.add(r.deviceId);
-      }
-    });
-    let deviceList = [...devices].sort().join(',');
-    const unknown = decoded.length < rows.length || decoded.some((d) => d.length === 0);
+  /** Queues a gap record (a status reading) naming what was lost, if anything was. */
+  private gapRecord(rank: number, reason: string, acc: GapAcc): void {
+    if (acc.count === 0) return;
+    if (acc.onlyGaps) {
+      // A gap record about lost gap records would only chase its own tail under a tiny cap:
+      // those losses are counted and logged, not re-recorded.
+      this.logLimited('warn', { class: PRIORITIES[rank], reason, count: acc.count }, 'evicted units held only gap records; no new gap record');
+      return;
+    }
+    let deviceList = [...acc.devices].sort().join(',');
     if (deviceList.length > MAX_GAP_DEVICES_CHARS) deviceList = `${deviceList.slice(0, MAX_GAP_DEVICES_CHARS)},…`;
-    const now = this.now();
+    const { firstSeq, lastSeq, count, fromTime, toTime } = acc;
     const gap: PendingReading = {
       deviceId: this.gatewayId,
       deviceKind: 'gateway',
@@ -995,7 +1021,7 @@ export class SqliteBuffer implements ReadingBuffer {
       metric: 'gateway_event',
       value: count,
       unit: '1',
-      gatewayTime: now,
+      gatewayTime: this.now(),
       priority: 'status',
       quality: [],
       extra: {
@@ -1008,7 +1034,7 @@ export class SqliteBuffer implements ReadingBuffer {
         toTime,
         count,
         devices: deviceList,
-        devicesKnown: !unknown,
+        devicesKnown: !acc.unknown,
       },
     };
     this.logLimited('warn', { event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
@@ -1033,22 +1059,27 @@ export class SqliteBuffer implements ReadingBuffer {
     const cutoffS = Math.floor((this.now() - this.maxAgeMs) / 1000);
     let total = 0;
     for (let rank = NCLASS - 1; rank >= 0; rank--) {
-      for (;;) {
-        const oldest = this.st.first[rank]!.pluck().get() as number | undefined;
-        if (oldest === undefined || oldest >= cutoffS) break;
-        const rows = this.st.sel[rank]!.all(0, LEASE_CHUNK) as UnitRow[];
-        const victims: UnitRow[] = [];
-        let stop = rows.length < LEASE_CHUNK;
-        for (const r of rows) {
-          if (r.t >= cutoffS) {
-            stop = true;
-            break;
+      const acc = newGap();
+      try {
+        for (;;) {
+          const oldest = this.st.first[rank]!.pluck().get() as number | undefined;
+          if (oldest === undefined || oldest >= cutoffS) break;
+          const rows = this.st.sel[rank]!.all(0, LEASE_CHUNK) as UnitRow[];
+          const victims: UnitRow[] = [];
+          let stop = rows.length < LEASE_CHUNK;
+          for (const r of rows) {
+            if (r.t >= cutoffS) {
+              stop = true;
+              break;
+            }
+            if (!this.isLeased(r.id)) victims.push(r);
           }
-          if (!this.isLeased(r.id)) victims.push(r);
+          if (victims.length === 0) break;
+          total += this.evictRows(rank, victims, 'max_age', acc);
+          if (stop) break;
         }
-        if (victims.length === 0) break;
-        total += this.evictRows(rank, victims, 'max_age');
-        if (stop) break;
+      } finally {
+        this.gapRecord(rank, 'max_age', acc);
       }
     }
     return total;
