@@ -7,7 +7,8 @@
  *                await s.connect(); await s.publishReading(); await s.end();
  * Load (bench):  node --import tsx hardware-mocks/mqtt-sensors.ts --url mqtt://127.0.0.1:1883 \
  *                  --sensors 200 --duration 10000 --window 32 --format json
- *                prints one JSON line {"acked":..,"sent":..,"elapsedMs":..,"errors":..}
+ *                prints {"phase":"measure"} and {"phase":"end"} around the measured window, then
+ *                one JSON line {"acked":..,"sent":..,"elapsedMs":..,"errors":..}
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pathToFileURL } from 'node:url';
@@ -224,9 +225,11 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, warmupMs));
   phase = 'measure';
   measureStart = Date.now();
+  process.stdout.write(`${JSON.stringify({ phase: 'measure' })}\n`);
   await new Promise((r) => setTimeout(r, durationMs));
   const elapsedMs = Date.now() - measureStart;
   const acked = measuredAcked;
+  process.stdout.write(`${JSON.stringify({ phase: 'end' })}\n`);
   phase = 'done';
   const results = await Promise.all(runs);
   await Promise.all(sensors.map((s) => s.end(true)));

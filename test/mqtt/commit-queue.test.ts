@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CommitQueue, HoldExpired, QueueClosed } from '../../src/devices/mqtt/commit-queue.js';
+import { CommitQueue, HoldExpired, QueueClosed, type Owner } from '../../src/devices/mqtt/commit-queue.js';
 import type { ReadingInput } from '../../src/reading.js';
 import { RecordingSink } from './helpers/sink.js';
 import { sleep } from './helpers/context.js';
@@ -7,32 +7,64 @@ import { sleep } from './helpers/context.js';
 const input = (value: number, deviceId = 'd1'): ReadingInput => ({ deviceId, deviceKind: 'mqtt', bed: '1', metric: 'spo2', value });
 const opts = { maxHoldMs: 10_000, retryInitialMs: 10, retryMaxMs: 40, maxBatch: 100 };
 
+/** The queue's callbacks as promises, for readable tests. */
+const commitP = (q: CommitQueue, inputs: ReadingInput[], owner?: Owner): Promise<boolean> =>
+  new Promise((resolve, reject) => q.commit(inputs, owner, (err, ok) => (err ? reject(err) : resolve(ok))));
+const offerP = (q: CommitQueue, inputs: ReadingInput[]): Promise<boolean> =>
+  new Promise((resolve, reject) => q.offer(inputs, (err, ok) => (err ? reject(err) : resolve(ok))));
+
 describe('commit queue', () => {
   it('groups messages arriving together into one submission, in order', async () => {
     const sink = new RecordingSink();
     const q = new CommitQueue(sink, opts);
-    const done = await Promise.all([1, 2, 3, 4].map((v) => q.commit([input(v)])));
+    const done = await Promise.all([1, 2, 3, 4].map((v) => commitP(q, [input(v)])));
     expect(done).toEqual([true, true, true, true]);
     expect(sink.submissions).toBe(1);
     expect(sink.committed.map((r) => r.value)).toEqual([1, 2, 3, 4]);
   });
 
-  it('keeps one submission in flight; later messages form the next batch', async () => {
+  it('submits messages arriving while a submission is pending at once (they join the same group commit)', async () => {
     const sink = new RecordingSink();
     sink.delayMs = 50;
     const q = new CommitQueue(sink, opts);
-    const first = q.commit([input(1)]);
+    const first = commitP(q, [input(1)]);
     await sleep(10);
-    const later = [2, 3, 4].map((v) => q.commit([input(v)]));
+    const later = [2, 3, 4].map((v) => commitP(q, [input(v)]));
+    await sleep(10);
+    expect(sink.submissions).toBe(2); // the second went before the first completed
     await Promise.all([first, ...later]);
-    expect(sink.submissions).toBe(2);
     expect(sink.committed.map((r) => r.value)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('resolves in queue order even when a later submission commits before a refused earlier one', async () => {
+    // The first submission is refused; the second, already pending, commits.
+    let calls = 0;
+    const committed: number[] = [];
+    const sink = {
+      submit: async (rs: readonly ReadingInput[]): Promise<void> => {
+        const n = ++calls;
+        await sleep(n === 1 ? 30 : 5);
+        if (n === 1) throw new Error('refused');
+        committed.push(...rs.map((r) => r.value));
+      },
+    };
+    const q = new CommitQueue(sink, opts);
+    const order: number[] = [];
+    const a = commitP(q, [input(1)]).then(() => order.push(1));
+    await sleep(1);
+    const b = commitP(q, [input(2)]).then(() => order.push(2));
+    await sleep(15);
+    expect(committed).toEqual([2]); // 2 is on disk already...
+    expect(order).toEqual([]); // ...but not released before 1
+    await Promise.all([a, b]);
+    expect(order).toEqual([1, 2]);
+    expect(committed).toEqual([2, 1]);
   });
 
   it('splits at maxBatch readings', async () => {
     const sink = new RecordingSink();
     const q = new CommitQueue(sink, { ...opts, maxBatch: 3 });
-    await Promise.all([1, 2, 3, 4, 5, 6, 7].map((v) => q.commit([input(v)])));
+    await Promise.all([1, 2, 3, 4, 5, 6, 7].map((v) => commitP(q, [input(v)])));
     expect(sink.submissions).toBe(3);
     expect(sink.committed.map((r) => r.value)).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
@@ -43,12 +75,12 @@ describe('commit queue', () => {
     const states: boolean[] = [];
     const q = new CommitQueue(sink, { ...opts, onRefusing: (r) => states.push(r) });
     let resolved = 0;
-    const all = [1, 2].map((v) => q.commit([input(v)]).then(() => resolved++));
+    const all = [1, 2].map((v) => commitP(q, [input(v)]).then(() => resolved++));
     await sleep(100);
     expect(resolved).toBe(0);
     expect(sink.submissions).toBeGreaterThan(2); // retried
     expect(q.isRefusing()).toBe(true);
-    const late = q.commit([input(3)]);
+    const late = commitP(q, [input(3)]);
     sink.refuse = false;
     await Promise.all([...all, late]);
     expect(sink.committed.map((r) => r.value)).toEqual([1, 2, 3]);
@@ -59,7 +91,7 @@ describe('commit queue', () => {
     const sink = new RecordingSink();
     sink.refuse = true;
     const q = new CommitQueue(sink, { ...opts, maxHoldMs: 60 });
-    await expect(q.commit([input(1)])).rejects.toBeInstanceOf(HoldExpired);
+    await expect(commitP(q, [input(1)])).rejects.toBeInstanceOf(HoldExpired);
     sink.refuse = false;
     await sleep(50);
     expect(sink.committed).toHaveLength(0);
@@ -69,30 +101,35 @@ describe('commit queue', () => {
     const sink = new RecordingSink();
     sink.refuse = true;
     const q = new CommitQueue(sink, opts);
-    expect(await q.offer([input(1)])).toBe(false);
+    expect(await offerP(q, [input(1)])).toBe(false);
     sink.refuse = false;
-    expect(await q.offer([input(2)])).toBe(true);
+    expect(await offerP(q, [input(2)])).toBe(true);
     expect(sink.committed.map((r) => r.value)).toEqual([2]);
   });
 
-  it('skips messages whose owner went away before submission', async () => {
+  it('does not retry a held message whose owner went away (its client resends it)', async () => {
     const sink = new RecordingSink();
+    sink.refuse = true;
     const q = new CommitQueue(sink, opts);
-    let live = true;
-    const p = q.commit([input(1)], () => live);
-    live = false;
+    const owner = { closed: false };
+    const p = commitP(q, [input(1)], owner);
+    await sleep(30);
+    const tries = sink.submissions;
+    expect(tries).toBeGreaterThan(0);
+    owner.closed = true;
+    sink.refuse = false;
     expect(await p).toBe(false);
-    expect(sink.submissions).toBe(0);
+    expect(sink.committed).toHaveLength(0);
   });
 
   it('rejects waiting messages when closed', async () => {
     const sink = new RecordingSink();
     sink.refuse = true;
     const q = new CommitQueue(sink, opts);
-    const p = q.commit([input(1)]);
+    const p = commitP(q, [input(1)]);
     await sleep(30);
     q.close();
     await expect(p).rejects.toBeInstanceOf(QueueClosed);
-    await expect(q.commit([input(2)])).rejects.toBeInstanceOf(QueueClosed);
+    await expect(commitP(q, [input(2)])).rejects.toBeInstanceOf(QueueClosed);
   });
 });

@@ -1,12 +1,20 @@
 /**
- * Between the MQTT side and the sink: collects the readings of many messages into one
- * submission (one group commit in the buffer), keeps submissions in order (one in flight at
- * a time, so per-device order and PUBACK order are kept), and holds QoS 1 messages the
- * buffer refused, retrying with backoff, until they commit or `maxHoldMs` passes.
+ * Between the MQTT side and the sink: collects the readings of the messages that arrive in
+ * one turn of the event loop into one submission, lets several submissions be pending at
+ * once (they join the buffer's group commit), and holds QoS 1 messages the buffer refused,
+ * retrying with backoff, until they commit or `maxHoldMs` passes.
  *
- *   commit(inputs)  QoS 1: resolves true once durably committed, false when the owner went
- *                   away before (its client resends); rejects with HoldExpired
- *   offer(inputs)   QoS 0: resolves true when committed, false when dropped (refused)
+ *   commit(inputs, live, done)  QoS 1: done(null, true) once durably committed, done(null,
+ *                               false) when the owner went away before submission (its
+ *                               client resends), done(HoldExpired | QueueClosed)
+ *   offer(inputs, done)         QoS 0: done(null, true) when committed, done(null, false)
+ *                               when dropped (refused)
+ * Callbacks, not promises: this is the per-message hot path.
+ *
+ * Callbacks run in the order the messages were queued, even when a later submission
+ * commits before an earlier refused one is retried, so PUBACKs leave in the order the
+ * PUBLISHes came (MQTT-4.6.0-2). While the sink refuses, new messages wait; the refused
+ * submissions are retried first, in order.
  */
 import type { ReadingInput } from '../../reading.js';
 import type { ReadingSink } from '../types.js';
@@ -25,31 +33,57 @@ export interface CommitQueueOptions {
   retryMaxMs: number;
   /** At most this many readings per submission (a single bigger message still goes alone). */
   maxBatch: number;
+  /** Submissions pending at once (default 64). */
+  maxInFlight?: number;
   now?: () => number;
   /** Called when the sink starts or stops refusing. */
   onRefusing?: (refusing: boolean, error?: unknown) => void;
 }
 
+/** Who a message belongs to; once `closed`, its messages are no longer submitted (it resends them). */
+export interface Owner {
+  readonly closed: boolean;
+}
+
+/** Called once per message: an error (HoldExpired, QueueClosed), or whether it was committed. */
+export type Settled = (error: Error | null, committed: boolean) => void;
+
 interface Item {
   inputs: readonly ReadingInput[];
   since: number;
   reliable: boolean;
-  live: (() => boolean) | undefined;
-  resolve: (committed: boolean) => void;
-  reject: (e: Error) => void;
+  owner: Owner | undefined;
+  done: Settled;
 }
 
-const always = (): boolean => true;
+interface Batch {
+  items: Item[];
+  state: 'pending' | 'ok' | 'failed';
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 64;
+
+/** Settles one message; a throwing callback must not stop the others. */
+function call(it: Item, error: Error | null, committed: boolean): void {
+  try {
+    it.done(error, committed);
+  } catch {
+    // the caller's bug; the queue goes on
+  }
+}
 
 export class CommitQueue {
-  private items: Item[] = [];
-  private busy = false;
+  private queue: Item[] = [];
+  /** Submitted batches not yet released, oldest first. */
+  private batches: Batch[] = [];
+  private inFlight = 0;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private backoff: number;
   private refusing = false;
   private closed = false;
   private readonly now: () => number;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly sink: ReadingSink,
@@ -57,122 +91,173 @@ export class CommitQueue {
   ) {
     this.backoff = opts.retryInitialMs;
     this.now = opts.now ?? Date.now;
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   }
 
-  /** QoS 1: resolves true once committed, false if `live()` turned false first. */
-  commit(inputs: readonly ReadingInput[], live?: () => boolean): Promise<boolean> {
-    return this.enqueue(inputs, true, live);
+  /** QoS 1: settles once committed, or not (see above). */
+  commit(inputs: readonly ReadingInput[], owner: Owner | undefined, done: Settled): void {
+    this.enqueue(inputs, true, owner, done);
   }
 
   /**
-   * QoS 0: best effort. Waits for the next submission like the rest but is dropped, not
-   * retried, when that is refused; dropped at once while the sink refuses and the queue is
-   * long (nothing holds a QoS 0 sender back, so its messages must not pile up).
+   * QoS 0: best effort. Dropped, not retried, when its submission is refused; dropped at
+   * once while the sink refuses and the queue is long (nothing holds a QoS 0 sender back,
+   * so its messages must not pile up).
    */
-  offer(inputs: readonly ReadingInput[]): Promise<boolean> {
-    if (this.refusing && this.items.length >= this.opts.maxBatch) return Promise.resolve(false);
-    return this.enqueue(inputs, false, undefined);
+  offer(inputs: readonly ReadingInput[], done: Settled): void {
+    if (this.refusing && this.queue.length >= this.opts.maxBatch) return done(null, false);
+    this.enqueue(inputs, false, undefined, done);
   }
 
-  /** True while the last submission was refused. */
+  /** True while a submission is refused and not yet retried successfully. */
   isRefusing(): boolean {
     return this.refusing;
   }
 
-  /** Messages waiting or in flight. */
+  /** Messages waiting, in flight or held. */
   pending(): number {
-    return this.items.length;
+    return this.queue.length + this.batches.reduce((a, b) => a + b.items.length, 0);
   }
 
-  /** Rejects everything still waiting with QueueClosed. A submission in flight completes. */
+  /** Rejects everything waiting or held with QueueClosed. Submissions in flight complete. */
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const items = this.items;
-    this.items = [];
-    for (const it of items) it.reject(new QueueClosed('the MQTT adapter is stopping'));
+    const closed = (): QueueClosed => new QueueClosed('the MQTT adapter is stopping');
+    for (const it of this.queue.splice(0)) call(it, closed(), false);
+    for (const b of this.batches) if (b.state === 'failed') for (const it of b.items.splice(0)) call(it, closed(), false);
+    this.batches = this.batches.filter((b) => b.state === 'pending');
   }
 
-  private enqueue(inputs: readonly ReadingInput[], reliable: boolean, live: (() => boolean) | undefined): Promise<boolean> {
-    if (this.closed) return Promise.reject(new QueueClosed('the MQTT adapter is stopped'));
-    return new Promise<boolean>((resolve, reject) => {
-      this.items.push({ inputs, since: this.now(), reliable, live, resolve, reject });
-      this.kick();
-    });
+  private enqueue(inputs: readonly ReadingInput[], reliable: boolean, owner: Owner | undefined, done: Settled): void {
+    if (this.closed) return done(new QueueClosed('the MQTT adapter is stopped'), false);
+    this.queue.push({ inputs, since: this.now(), reliable, owner, done });
+    this.kick();
   }
 
   private kick(): void {
-    if (this.busy || this.scheduled || this.timer || this.closed) return;
+    if (this.scheduled || this.timer || this.closed) return;
     this.scheduled = true;
-    // setImmediate, not a microtask: every message of the socket chunk being parsed joins in.
+    // setImmediate, not a microtask: every message of the socket reads of this turn joins in.
     setImmediate(() => {
       this.scheduled = false;
-      void this.flush();
+      this.flush();
     });
   }
 
-  private takeBatch(): Item[] {
-    const now = this.now();
-    const batch: Item[] = [];
-    let readings = 0;
-    let i = 0;
-    for (; i < this.items.length; i++) {
-      const it = this.items[i]!;
-      if (!(it.live ?? always)()) {
-        it.resolve(false);
-        continue;
-      }
-      if (it.reliable && now - it.since > this.opts.maxHoldMs) {
-        it.reject(new HoldExpired(`not committed within ${this.opts.maxHoldMs} ms`));
-        continue;
-      }
-      if (batch.length > 0 && readings + it.inputs.length > this.opts.maxBatch) break;
-      batch.push(it);
-      readings += it.inputs.length;
+  private flush(): void {
+    if (this.closed || this.timer) return;
+    // Refused batches are retried first, in order; while they are pending nothing new goes.
+    for (const b of this.batches) if (b.state === 'failed') this.submit(b);
+    // While refusing, one submission at a time probes the sink.
+    const limit = this.refusing ? 1 : this.maxInFlight;
+    while (this.queue.length > 0 && this.inFlight < limit) {
+      const items = this.take();
+      if (items.length === 0) break;
+      const b: Batch = { items, state: 'pending' };
+      this.batches.push(b);
+      this.submit(b);
     }
-    this.items.splice(0, i);
-    return batch;
   }
 
-  private async flush(): Promise<void> {
-    if (this.busy || this.closed) return;
-    const batch = this.takeBatch();
-    if (batch.length === 0) return;
-    this.busy = true;
-    const inputs = batch.length === 1 ? batch[0]!.inputs : batch.flatMap((b) => b.inputs);
-    let error: unknown = null;
-    try {
-      await this.sink.submit(inputs);
-    } catch (e) {
-      error = e ?? new Error('refused');
+  /** Takes up to maxBatch readings' worth of messages off the queue. */
+  private take(): Item[] {
+    const out: Item[] = [];
+    let readings = 0;
+    let i = 0;
+    for (; i < this.queue.length; i++) {
+      const it = this.queue[i]!;
+      if (out.length > 0 && readings + it.inputs.length > this.opts.maxBatch) break;
+      out.push(it);
+      readings += it.inputs.length;
     }
-    this.busy = false;
-    if (error === null) {
-      this.backoff = this.opts.retryInitialMs;
-      this.setRefusing(false);
-      for (const b of batch) b.resolve(true);
-    } else {
-      this.setRefusing(true, error);
-      const keep = batch.filter((b) => {
-        if (b.reliable) return true;
-        b.resolve(false);
+    this.queue.splice(0, i);
+    return out;
+  }
+
+  /** Drops items whose owner left or whose hold expired; they are settled here. Before a retry only. */
+  private prune(b: Batch): void {
+    const now = this.now();
+    b.items = b.items.filter((it) => {
+      if (it.owner?.closed) {
+        call(it, null, false);
         return false;
-      });
-      if (this.closed) {
-        for (const b of keep) b.reject(new QueueClosed('the MQTT adapter is stopping'));
+      }
+      if (it.reliable && now - it.since > this.opts.maxHoldMs) {
+        call(it, new HoldExpired(`not committed within ${this.opts.maxHoldMs} ms`), false);
+        return false;
+      }
+      return true;
+    });
+  }
+
+  private submit(b: Batch): void {
+    if (b.state === 'failed') {
+      this.prune(b);
+      if (b.items.length === 0) {
+        b.state = 'ok';
+        this.release();
         return;
       }
-      this.items.unshift(...keep);
-      const delay = this.backoff;
-      this.backoff = Math.min(this.backoff * 2, this.opts.retryMaxMs);
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        this.kick();
-      }, delay);
-      return;
     }
-    if (this.items.length > 0) this.kick();
+    b.state = 'pending';
+    this.inFlight++;
+    let inputs: readonly ReadingInput[];
+    if (b.items.length === 1) inputs = b.items[0]!.inputs;
+    else {
+      const all: ReadingInput[] = [];
+      for (const it of b.items) for (const r of it.inputs) all.push(r);
+      inputs = all;
+    }
+    this.sink.submit(inputs).then(
+      () => this.settled(b, null),
+      (e: unknown) => this.settled(b, e ?? new Error('refused')),
+    );
+  }
+
+  private settled(b: Batch, error: unknown): void {
+    this.inFlight--;
+    if (error === null) {
+      b.state = 'ok';
+      if (!this.batches.some((x) => x.state === 'failed')) {
+        this.backoff = this.opts.retryInitialMs;
+        this.setRefusing(false);
+      }
+      this.release();
+    } else {
+      b.state = 'failed';
+      b.items = b.items.filter((it) => {
+        if (it.reliable) return true;
+        call(it, null, false);
+        return false;
+      });
+      this.setRefusing(true, error);
+      if (this.closed) for (const it of b.items.splice(0)) call(it, new QueueClosed('the MQTT adapter is stopping'), false);
+      if (b.items.length === 0) {
+        // nothing left to hold (QoS 0 only): no barrier for later batches
+        b.state = 'ok';
+        this.release();
+      }
+      if (this.closed) return;
+      if (!this.timer) {
+        const delay = this.backoff;
+        this.backoff = Math.min(this.backoff * 2, this.opts.retryMaxMs);
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.kick();
+        }, delay);
+      }
+    }
+    if (this.queue.length > 0) this.kick();
+  }
+
+  /** Resolves committed batches from the oldest on; stops at the first one not committed. */
+  private release(): void {
+    while (this.batches.length > 0 && this.batches[0]!.state === 'ok') {
+      const b = this.batches.shift()!;
+      for (const it of b.items) call(it, null, true);
+    }
   }
 
   private setRefusing(refusing: boolean, error?: unknown): void {

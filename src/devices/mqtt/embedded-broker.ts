@@ -261,7 +261,7 @@ export class EmbeddedBroker {
     if (!client) return done(null); // broker-internal (stored wills)
     const s = this.sessions.get(client);
     const levels = packet.topic.split('/');
-    if (!s || packet.topic.startsWith('$') || this.reserved.some((r) => levelsMatch(r, levels)) || !s.identity.acl.canPublish(levels)) {
+    if (!s || packet.topic.startsWith('$') || this.isReserved(levels) || !s.identity.acl.canPublish(levels)) {
       this.disconnected('acl_publish', { user: s?.identity.user });
       return done(new Error('not authorized to publish here'));
     }
@@ -273,34 +273,40 @@ export class EmbeddedBroker {
       return done(new Error('message rate limit exceeded'));
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const inputs = this.d.router.route('embedded', packet.topic, payload, now);
-    const qos = String(packet.qos);
+    const inputs = this.d.router.route('embedded', packet.topic, payload, now, levels);
+    const qos = packet.qos;
+    const metrics = this.d.metrics;
     if (!inputs) {
       // Did not decode: counted by the router. Acknowledged so the sensor does not resend it forever.
-      this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'rejected' });
+      metrics.outcome('embedded', qos, 'rejected');
       return done(null);
     }
-    if (packet.qos === 0) {
+    if (qos === 0) {
       done(null);
-      void this.d.queue.offer(inputs).then(
-        (ok) => this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: ok ? 'committed' : 'refused' }),
-        () => this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'abandoned' }),
-      );
+      this.d.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'));
       return;
     }
-    this.d.queue.commit(inputs, () => !client.closed).then(
-      (committed) => {
-        this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: committed ? 'committed' : 'abandoned' });
+    this.d.queue.commit(
+      inputs,
+      client,
+      (err, committed) => {
+        if (err) {
+          // Refused for longer than maxHold, or stopping: no PUBACK; the connection is dropped
+          // and the sensor resends when it is back.
+          metrics.outcome('embedded', qos, 'refused');
+          if (err instanceof HoldExpired) this.disconnected('buffer_refused', { user: s.identity.user });
+          if (!client.closed) done(err);
+          return;
+        }
+        metrics.outcome('embedded', qos, committed ? 'committed' : 'abandoned');
         if (committed && !client.closed) done(null); // -> PUBACK (QoS 1) / PUBREC (QoS 2)
       },
-      (e: unknown) => {
-        // Refused for longer than maxHold, or stopping: no PUBACK; the connection is dropped
-        // and the sensor resends when it is back.
-        this.d.metrics.messages.inc({ source: 'embedded', qos, outcome: 'refused' });
-        if (e instanceof HoldExpired) this.disconnected('buffer_refused', { user: s.identity.user });
-        if (!client.closed) done(e instanceof Error ? e : new Error(String(e)));
-      },
     );
+  }
+
+  private isReserved(levels: readonly string[]): boolean {
+    for (const r of this.reserved) if (levelsMatch(r, levels)) return true;
+    return false;
   }
 
   private disconnected(reason: Disconnect, detail?: Record<string, unknown>): void {

@@ -50,6 +50,8 @@ export class ExternalSubscriber {
   private client: MqttClient | null = null;
   /** Incremented on every connection loss: acknowledgements of an older connection are dropped. */
   private gen = 0;
+  /** The current connection, as the commit queue's owner of its messages. */
+  private connection = { closed: false };
   private readonly pendingAcks = new Map<number, Promise<boolean>>();
   private ackChain: Promise<void> = Promise.resolve();
   private backoff: number;
@@ -118,6 +120,8 @@ export class ExternalSubscriber {
     });
     client.on('close', () => {
       this.gen++;
+      this.connection.closed = true;
+      this.connection = { closed: false };
       this.pendingAcks.clear();
       this.ackChain = Promise.resolve();
       this.scheduleReconnect();
@@ -132,31 +136,36 @@ export class ExternalSubscriber {
     const client = this.client;
     this.client = null;
     this.gen++;
+    this.connection.closed = true;
     if (client) await new Promise<void>((r) => client.end(true, {}, () => r()));
   }
 
   private onMessage(packet: IPublishPacket): void {
-    const gen = this.gen;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const inputs = this.d.router.route('external', packet.topic, payload, Date.now());
-    const qos = String(packet.qos);
-    const count = (outcome: 'committed' | 'refused' | 'rejected' | 'abandoned'): void => {
-      this.d.metrics.messages.inc({ source: this.source, qos, outcome });
-    };
+    const qos = packet.qos;
+    const metrics = this.d.metrics;
     if (!inputs) {
-      count('rejected'); // acknowledged: resending it would not make it decode
+      metrics.outcome(this.source, qos, 'rejected'); // acknowledged: resending it would not make it decode
       return;
     }
-    if (packet.qos === 0 || packet.messageId === undefined) {
-      void this.d.queue.offer(inputs).then((ok) => count(ok ? 'committed' : 'refused'), () => count('abandoned'));
+    if (qos === 0 || packet.messageId === undefined) {
+      this.d.queue.offer(inputs, (err, ok) => metrics.outcome(this.source, qos, err ? 'abandoned' : ok ? 'committed' : 'refused'));
       return;
     }
-    const p = this.d.queue.commit(inputs, () => this.gen === gen);
-    p.then(
-      (ok) => count(ok ? 'committed' : 'abandoned'),
-      () => count('refused'),
-    );
-    this.pendingAcks.set(packet.messageId, p);
+    const commit = new Promise<boolean>((resolve, reject) => {
+      this.d.queue.commit(
+        inputs,
+        this.connection,
+        (err, committed) => {
+          metrics.outcome(this.source, qos, err ? 'refused' : committed ? 'committed' : 'abandoned');
+          if (err) reject(err);
+          else resolve(committed);
+        },
+      );
+    });
+    commit.catch(() => undefined); // handled where the PUBACK waits for it
+    this.pendingAcks.set(packet.messageId, commit);
   }
 
   /** Wraps the client's packet writer so that each PUBACK waits for its commit (see above). */

@@ -110,6 +110,11 @@ export function compileTemplate(source: string): Template {
   if (at < source.length) parts.push(source.slice(at));
   if (parts.some((p) => typeof p === 'string' && /[{}]/.test(p))) throw new PatternError(`unbalanced brace in ${JSON.stringify(source)}`);
   if (names.length === 0) return { source, names, render: () => source };
+  if (parts.length === 1) {
+    // the whole template is one capture: {device}
+    const only = names[0]!;
+    return { source, names, render: (caps) => caps[only] || undefined };
+  }
   return {
     source,
     names,

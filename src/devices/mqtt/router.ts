@@ -15,9 +15,12 @@ export class MessageRouter {
     private readonly metrics: MqttMetrics,
   ) {}
 
-  /** The readings in the message, or null when it was rejected (already counted). */
-  route(source: MessageSource, topic: string, payload: Buffer, now: number): ReadingInput[] | null {
-    const m = findRule(this.rules, source, topic.split('/'));
+  /**
+   * The readings in the message, or null when it was rejected (already counted).
+   * `levels` is the topic split on '/', when the caller has it already.
+   */
+  route(source: MessageSource, topic: string, payload: Buffer, now: number, levels: readonly string[] = topic.split('/')): ReadingInput[] | null {
+    const m = findRule(this.rules, source, levels);
     if (!m) {
       this.reject('-', 'no_rule', source);
       return null;
