@@ -127,11 +127,10 @@ export class KafkajsClient implements KafkaClient {
 
   /** Before talking to Kafka: TLS/SASL files readable (re-read after a failure), codec registered. */
   private async prepare(): Promise<void> {
-    if (this.securityError) {
-      this.applySecurity();
-      if (!this.securityError) this.kafka = new Kafka(this.cfg);
-    }
+    // Re-read on every (re)connect: a fixed file or password is used without a restart.
+    this.applySecurity();
     if (this.securityError) throw this.fail(this.securityError);
+    this.kafka = new Kafka(this.cfg);
     await registerKafkajsCodec(this.opts.compression);
   }
 
