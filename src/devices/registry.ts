@@ -5,12 +5,13 @@
 import type { Config } from '../config/schema.js';
 import type { DeviceAdapter } from './types.js';
 import { simulatorFamily } from './simulator/adapter.js';
+import { mqttFamily } from './mqtt/index.js';
 
 type Devices = Config['devices'];
 
 export const FAMILIES: { [K in keyof Devices]-?: (cfg: NonNullable<Devices[K]>) => DeviceAdapter[] } = {
   simulator: (cfg) => simulatorFamily.create(cfg),
-  mqtt: () => [],
+  mqtt: (cfg) => mqttFamily.create(cfg),
 };
 
 export function createAdapters(devices: Devices): DeviceAdapter[] {
