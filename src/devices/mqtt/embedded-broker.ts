@@ -180,6 +180,7 @@ export class EmbeddedBroker {
       res.writeHead(404).end();
     });
     const wss = new WebSocketServer({ server: http, path: w.path, maxPayload: this.d.config.limits.maxPacketBytes + 5 });
+    wss.on('error', () => undefined); // the http server's errors, re-emitted; handled in listen()
     wss.on('connection', (ws, req: IncomingMessage) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', () => ws.terminate());
