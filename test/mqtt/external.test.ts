@@ -17,7 +17,10 @@ import { silentLogger } from '../../src/logger.js';
 import { RecordingSink } from './helpers/sink.js';
 import { sleep, waitFor } from './helpers/context.js';
 import { Cleanup, startAdapter } from './helpers/gateway.js';
-import { startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
+import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
+import { makeTestPki } from './helpers/certs.js';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { SENSOR_RULES } from './helpers/rules.js';
 
 let broker: Mosquitto;
@@ -88,6 +91,71 @@ describe.each([4, 5] as const)('external broker, MQTT %s', (version) => {
     sink.refuse = false;
     await waitFor(() => sink.committed.length === 2, 'redelivery after reconnecting');
     expect(sink.committed[0]).toMatchObject({ bed: '3', value: 89 });
+  });
+});
+
+describe('external broker: connection', () => {
+  it('keeps trying with backoff while the broker is down, and subscribes once it is up', async () => {
+    const port = await freePort();
+    const sink = new RecordingSink();
+    const g = await startAdapter(cleanup, sink, {
+      ...external('wg-late', 5),
+      external: [{ name: 'late', url: `mqtt://127.0.0.1:${port}`, clientId: 'wg-late', subscriptions: ['ward/#'], reconnect: { initial: 50, max: 200 } }],
+    });
+    await sleep(400);
+    expect(g.adapter.status()).toMatchObject({ state: 'degraded', detail: 'late: disconnected' });
+    expect(await g.ctx.events.count('device_error', { family: 'mqtt', reason: 'external_connection' })).toBeGreaterThan(1);
+    const late = await startMosquitto({ port });
+    cleanup.add(() => late.stop());
+    await waitFor(() => g.adapter.status().state === 'running', 'the connection');
+    const pub = connect(late.url, { clientId: 'pub-late', reconnectPeriod: 0 });
+    cleanup.add(() => pub.end(true));
+    await new Promise((r) => pub.once('connect', r));
+    await waitFor(async () => {
+      await pub.publishAsync('ward/4/ox/vitals', vitals(93, Date.now()), { qos: 1 });
+      return sink.committed.length > 0;
+    }, 'a message through the late broker');
+    expect(sink.committed[0]).toMatchObject({ bed: '4', value: 93 });
+  });
+
+  it('connects over TLS with a client certificate and a password', async () => {
+    const pki = makeTestPki();
+    cleanup.add(() => pki.remove());
+    const passwd = join(pki.dir, 'passwd');
+    writeFileSync(passwd, '');
+    execFileSync('mosquitto_passwd', ['-b', passwd, 'wardgate', 's3cret'], { stdio: 'pipe' });
+    const tls = await startMosquitto({
+      anonymous: false,
+      global: [`password_file ${passwd}`],
+      listener: [`cafile ${pki.caCert}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`, 'require_certificate true'],
+    });
+    cleanup.add(() => tls.stop());
+    const client = pki.client('wardgate-ward7');
+    const pwFile = join(pki.dir, 'mqtt-password');
+    writeFileSync(pwFile, 's3cret\n');
+    const base = { name: 'hospital', url: `mqtts://127.0.0.1:${tls.port}`, clientId: 'wg-tls', username: 'wardgate', subscriptions: ['ward/#'], reconnect: { initial: 50, max: 200 } };
+    const sink = new RecordingSink();
+    const g = await startAdapter(cleanup, sink, {
+      ...external('wg-tls', 5),
+      external: [{ ...base, passwordFile: pwFile, tls: { ca: pki.caCert, cert: client.cert, key: client.key } }],
+    });
+    await waitFor(() => g.adapter.status().state === 'running', 'the TLS connection');
+    const pub = connect(`mqtts://127.0.0.1:${tls.port}`, { clientId: 'pub-tls', username: 'wardgate', password: 's3cret', ca: pki.read(pki.caCert), cert: pki.read(client.cert), key: pki.read(client.key), reconnectPeriod: 0 });
+    cleanup.add(() => pub.end(true));
+    await new Promise((r) => pub.once('connect', r));
+    await pub.publishAsync('ward/5/ox/vitals', vitals(95, Date.now()), { qos: 1 });
+    await waitFor(() => sink.committed.length === 2, 'the message over TLS');
+
+    // a wrong password, or no client certificate: never connected
+    const bad = await startAdapter(cleanup, new RecordingSink(), {
+      ...external('wg-tls-bad', 5),
+      external: [
+        { ...base, name: 'badpw', clientId: 'wg-badpw', password: 'nope', tls: { ca: pki.caCert, cert: client.cert, key: client.key } },
+        { ...base, name: 'nocert', clientId: 'wg-nocert', password: 's3cret', tls: { ca: pki.caCert } },
+      ],
+    });
+    await sleep(800);
+    expect(bad.adapter.status().detail).toBe('badpw: disconnected; nocert: disconnected');
   });
 });
 

@@ -39,15 +39,27 @@ export interface Mosquitto {
   stop(): Promise<void>;
 }
 
-export async function startMosquitto(extraConf = ''): Promise<Mosquitto> {
+export interface MosquittoOptions {
+  /** Lines for the listener (TLS files, require_certificate, ...). */
+  listener?: string[];
+  /** Global lines (password_file, ...). */
+  global?: string[];
+  /** Default true. */
+  anonymous?: boolean;
+  /** A fixed port (default: a free one). */
+  port?: number;
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-mosquitto-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
     [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      // Started as root in CI: keep root rather than switch to a user that cannot read temp files.
+      'user root',
+      `allow_anonymous ${opts.anonymous ?? true}`,
       'persistence false',
       // Sessions of clean=false clients keep everything published while they are away.
       'max_queued_messages 0',
@@ -55,8 +67,10 @@ export async function startMosquitto(extraConf = ''): Promise<Mosquitto> {
       'log_dest stderr',
       'log_type error',
       'log_type warning',
-      extraConf,
-    ].join('\n'),
+      ...(opts.global ?? []),
+      `listener ${port} 127.0.0.1`,
+      ...(opts.listener ?? []),
+    ].join('\n') + '\n',
   );
   const proc: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
