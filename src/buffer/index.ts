@@ -92,6 +92,7 @@ import { DB_FILE, SqliteBuffer, openSqliteBuffer, unitTable, type OpenBufferOpti
 
 export { SqliteBuffer, DB_FILE, SEQ_FILE, BALLAST_FILE, UNIT_ROW_OVERHEAD, type OpenBufferOptions } from './sqlite.js';
 export { getOrCreateGatewayId, GATEWAY_ID_FILE } from './gateway-id.js';
+export { LOCK_FILE } from './lock.js';
 export * from './types.js';
 
 /** Opens (creating when needed) the buffer in `opts.dir` with the key file `opts.keyFile`. */

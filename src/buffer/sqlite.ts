@@ -13,6 +13,7 @@ import { BufferRefused, type BufferStats, type ClassStats, type Lease, type Leas
 import { AuthenticationFailed, cipherByIndex, cipherIndex, open as aeadOpen, seal, SEAL_LIMIT_PER_KEY, SEAL_OVERHEAD, SEAL_WARN_PER_KEY, type CipherName } from '../crypto/aead.js';
 import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
 import { CodecError, decodeUnit, encodeUnit, validateForEncoding } from './codec.js';
+import { lockDataDir } from './lock.js';
 
 export const DB_FILE = 'buffer.db';
 /** Sequence reservation: the buffer never commits a seq above the number in this file. */
@@ -312,7 +313,14 @@ export class SqliteBuffer implements ReadingBuffer {
   };
 
   /** Use openBuffer(). */
-  constructor(db: Database.Database, dbPath: string, keys: KeyRing, opts: OpenBufferOptions, seqFloor: number) {
+  constructor(
+    db: Database.Database,
+    dbPath: string,
+    keys: KeyRing,
+    opts: OpenBufferOptions,
+    seqFloor: number,
+    private readonly unlock: () => void = () => undefined,
+  ) {
     this.db = db;
     this.dir = opts.dir;
     this.dbPath = dbPath;
@@ -1301,6 +1309,7 @@ export class SqliteBuffer implements ReadingBuffer {
       /* best effort */
     }
     this.db.close();
+    this.unlock();
   }
 }
 
@@ -1354,6 +1363,16 @@ function salvageHwm(path: string): number {
 export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteBuffer> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const keys = loadKeyRing(opts.keyFile, opts.keyProtection);
+  const unlock = lockDataDir(opts.dir);
+  try {
+    return await openLocked(opts, keys, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
+
+async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => void): Promise<SqliteBuffer> {
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
   const sync = opts.synchronous ?? 'full';
@@ -1391,7 +1410,7 @@ export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteB
   }
   try {
     initSchema(db, opts.pageSize ?? 1024);
-    const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor);
+    const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor, unlock);
     if (movedAside) {
       opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: basename(movedAside.to) });
       buf

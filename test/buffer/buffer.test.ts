@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { silentLogger } from '../../src/logger.js';
 import { tmpdir } from 'node:os';
-import { BufferRefused, DB_FILE, getOrCreateGatewayId, readBufferStats } from '../../src/buffer/index.js';
+import { BufferRefused, DB_FILE, LOCK_FILE, getOrCreateGatewayId, openBuffer, readBufferStats } from '../../src/buffer/index.js';
 import { drainAll, reading, testEnv, withPriority, type TestEnv } from './helpers.js';
 
 let env: TestEnv;
@@ -228,6 +230,34 @@ describe('SqliteBuffer basics', () => {
     expect(r.gatewayIds).toEqual(['gw-test']);
     await buf.close();
     expect(readBufferStats(join(env.dir, 'none'))).toBeNull();
+  });
+});
+
+describe('one writer per data folder', () => {
+  it('a second open is refused while the buffer is open; a stale lock (dead owner) is taken over; close releases', async () => {
+    const buf = await env.open();
+    await expect(env.open()).rejects.toThrow(/in use by this process/);
+    await buf.close();
+    const again = await env.open();
+    await again.close();
+    // a lock left by a process that died (SIGKILL) does not keep the gateway out
+    writeFileSync(join(env.dir, LOCK_FILE), JSON.stringify({ pid: 2 ** 22 + 12345, start: '1' }));
+    const b2 = await env.open();
+    await expect(env.open()).rejects.toBeInstanceOf(BufferRefused);
+    await b2.close();
+    expect(existsSync(join(env.dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('a failed open (wrong key file) does not leave the folder locked', async () => {
+    const buf = await env.open();
+    await buf.append([reading(1)]);
+    await buf.close();
+    const other = join(env.dir, '..', 'other.key');
+    generateKeyFile(other);
+    await expect(openBuffer({ dir: env.dir, keyFile: other, gatewayId: 'gw-test', events: env.events, log: silentLogger(), ballastBytes: 0 })).rejects.toThrow(/fingerprint/);
+    const ok = await env.open();
+    expect(ok.stats().totalReadings).toBe(1);
+    await ok.close();
   });
 });
 
