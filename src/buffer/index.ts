@@ -55,7 +55,10 @@
  * refused at open instead of quarantining the backlog. `generateKeyFile(path, {rotate})`
  * adds a new active key; a running buffer picks it up (mtime check every 5 s, or
  * `reloadKeys()`); old units stay readable. `keyIdsInUse()` / `readBufferStats().keyIdsInUse`
- * list keys still sealing units; `removeKey` refuses those.
+ * list keys still sealing units; `removeKey` refuses those. Optionally the key file's keys
+ * are wrapped under a passphrase (scrypt) or a hardware secret file (HKDF): see ../crypto/keys.ts.
+ * A unit deleted after delivery and put back from an old copy of the file (a replay) is
+ * refused: per class, no legitimate unit lies below the oldest one left after a removal.
  *
  * Draining, caps, eviction, disk full
  * -----------------------------------
@@ -75,7 +78,10 @@
  * appends are refused at the door ('shedding'). When free space returns the reserve is
  * re-made and shedding stops, by itself.
  *
- * Integrity: `PRAGMA quick_check` at open; a failing database (or one that will not open)
+ * One writer per data folder: `buffer.lock` (owner pid + start time; a dead owner's lock is
+ * taken over), so two gateways never hand out the same seqs.
+ *
+ * Integrity: `PRAGMA quick_check` at open (it reads every page: ~1 s per 50 MB on a slow SD card); a failing database (or one that will not open)
  * is moved aside as `buffer.db.corrupt-<ms>` (never deleted), a fresh one is opened, an
  * alarm-class `gateway_event` {event:'buffer_corrupt'} reading says so. A unit that fails
  * authentication or decoding is moved to the `quarantine` table (counted as
