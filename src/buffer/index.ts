@@ -81,7 +81,7 @@
  * One writer per data folder: `buffer.lock` (owner pid + start time; a dead owner's lock is
  * taken over), so two gateways never hand out the same seqs.
  *
- * Integrity: `PRAGMA quick_check` at open (it reads every page: ~1 s per 50 MB on a slow SD card); a failing database (or one that will not open)
+ * Integrity: `PRAGMA quick_check` at open (it reads every page: as long as reading the file once); a failing database (or one that will not open)
  * is moved aside as `buffer.db.corrupt-<ms>` (never deleted), a fresh one is opened, an
  * alarm-class `gateway_event` {event:'buffer_corrupt'} reading says so. A unit that fails
  * authentication or decoding is moved to the `quarantine` table (counted as
