@@ -78,7 +78,7 @@ async function bareAedes(): Promise<Load> {
   }
 }
 
-async function gateway(): Promise<Load & { buffered: number; refused: number; rejected: number }> {
+async function gateway(): Promise<Load & { buffered: number; refused: number; rejected: number; commitP50: number; commitP99: number }> {
   const root = mkdtempSync(join(tmpdir(), 'wardgate-bench-mqtt-'));
   const keyFile = join(root, 'wardgate.key');
   generateKeyFile(keyFile);
@@ -86,6 +86,15 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
   const events = new Events(log);
   const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench', events, log });
   const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
+  // Time from submission to durable commit, per submission (what a PUBACK waits for).
+  const commitMs: number[] = [];
+  const sink = {
+    submit: async (inputs: Parameters<Ingest['submit']>[0]): Promise<void> => {
+      const t = performance.now();
+      await ingest.submit(inputs);
+      commitMs.push(performance.now() - t);
+    },
+  };
   const adapter = new MqttAdapter(
     mqttConfigSchema.parse({
       enabled: true,
@@ -101,13 +110,17 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
       ],
     }),
   );
-  await adapter.start({ sink: ingest, events, log });
+  await adapter.start({ sink, events, log });
   try {
     const load = await runSensors(`mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`);
     await adapter.stop();
     await buffer.flush();
+    commitMs.sort((a, b) => a - b);
+    const pct = (p: number): number => commitMs[Math.min(commitMs.length - 1, Math.floor(p * commitMs.length))] ?? 0;
     return {
       ...load,
+      commitP50: pct(0.5),
+      commitP99: pct(0.99),
       buffered: buffer.stats().totalReadings,
       refused: await events.count('reading_refused'),
       rejected: (await events.count('reading_rejected')) + (await events.count('frame_rejected')),
@@ -137,7 +150,7 @@ for (let i = 0; i < ROUNDS; i++) {
   bares.push(await bareAedes());
   process.stdout.write(line('bare', bares[i]!) + '\n');
   gws.push(await gateway());
-  process.stdout.write(line('wardgate', gws[i]!) + '\n');
+  process.stdout.write(`${line('wardgate', gws[i]!)}, submit to commit p50 ${gws[i]!.commitP50.toFixed(1)} ms, p99 ${gws[i]!.commitP99.toFixed(1)} ms\n`);
 }
 const best = <T extends Load>(ls: T[]): T => ls.reduce((a, b) => (rate(b) > rate(a) ? b : a));
 const bare = best(bares);
