@@ -134,6 +134,7 @@ export class PlatformaticClient implements KafkaClient {
   private connected = false;
   private lastError: KafkaClientHealth['lastError'];
   private security: ResolvedSecurity | null = null;
+  private connecting: Promise<void> | null = null;
 
   constructor(private readonly opts: PlatformaticClientOptions) {}
 
@@ -168,8 +169,16 @@ export class PlatformaticClient implements KafkaClient {
     return new KafkaClientError(kind, message);
   }
 
-  async connect(timeoutMs: number): Promise<void> {
-    if (this.producer && this.connected) return;
+  /** Single flight: concurrent callers share one connection attempt. */
+  connect(timeoutMs: number): Promise<void> {
+    if (this.producer && this.connected) return Promise.resolve();
+    this.connecting ??= this.doConnect(timeoutMs).finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async doConnect(timeoutMs: number): Promise<void> {
     await this.dropProducer(1000);
     try {
       if (this.opts.compression === 'zstd') await ensureZstd();
@@ -194,7 +203,8 @@ export class PlatformaticClient implements KafkaClient {
 
   async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
     if (!this.producer || !this.connected) await this.connect(timeoutMs);
-    const producer = this.producer!;
+    const producer = this.producer;
+    if (!producer) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
     const messages = batches.flatMap((b) =>
       b.messages.map((m) => ({
         topic: b.topic,

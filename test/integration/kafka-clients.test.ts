@@ -5,6 +5,7 @@
  *  - a batch over two topics arrives whole: keys, values (exact bytes), headers, per-key order,
  *    and each key on the partition Java clients choose (murmur2), so switching clients keeps order;
  *  - gzip, lz4 and zstd batches are stored with that codec and readable by another client (librdkafka);
+ *  - concurrent sends on a fresh client all arrive (one connection attempt);
  *  - a missing topic with createTopics=false is a config error naming the topic; with
  *    createTopics=true it is created;
  *  - broker stopped: send rejects within its timeout as transient/timeout; after a restart the
@@ -105,6 +106,23 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
       const codecs = [...dump.matchAll(/compresscodec: (\w+)/g)].map((m) => m[1]!.toLowerCase());
       expect(codecs.length).toBeGreaterThan(0);
       expect(new Set(codecs)).toEqual(new Set([compression]));
+    } finally {
+      await client.close(5000);
+    }
+  });
+
+  it('concurrent sends on a fresh client share one connection attempt and all arrive', async () => {
+    const topics = [uniq(`${name}-c1`), uniq(`${name}-c2`), uniq(`${name}-c3`)];
+    await createTopics(brokers, topics, PARTITIONS);
+    const client = makeClient(name);
+    try {
+      const msgs = toMessages(wardReadings(90, { beds: 3 }));
+      await Promise.all(topics.map((topic, i) => client.send([{ topic, messages: msgs.slice(i * 30, (i + 1) * 30) }], 10_000)));
+      expect(client.health().connected).toBe(true);
+      for (const [i, topic] of topics.entries()) {
+        const got = await readTopic(brokers, topic, { expected: 30, timeoutMs: 30_000 });
+        expect(got.map((r) => r.value).sort()).toEqual(msgs.slice(i * 30, (i + 1) * 30).map((m) => m.value).sort());
+      }
     } finally {
       await client.close(5000);
     }
