@@ -23,7 +23,7 @@ export interface SensorOptions {
   format: SensorFormat;
   username?: string;
   password?: string;
-  qos?: 0 | 1;
+  qos?: 0 | 1 | 2;
   /** Topic prefix (default 'ward'): topics are <prefix>/<bed>/<device>/<kind>. */
   prefix?: string;
   clean?: boolean;
@@ -140,7 +140,7 @@ export class SimulatedSensor {
   }
 
   /** Publishes raw bytes on `topic` (default: this sensor's topic). */
-  async publishRaw(payload: Buffer | string, topic = this.topic, qos: 0 | 1 = this.opts.qos ?? 1): Promise<void> {
+  async publishRaw(payload: Buffer | string, topic = this.topic, qos: 0 | 1 | 2 = this.opts.qos ?? 1): Promise<void> {
     await this.mqtt.publishAsync(topic, payload, { qos });
   }
 

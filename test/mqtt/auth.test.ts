@@ -27,6 +27,7 @@ describe('password hashes', () => {
   it.each([
     'scrypt$1000$8$1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5', // N not a power of two
     'scrypt$4194304$8$1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5', // N too large
+    'scrypt$1048576$32$1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5', // 4 GiB of memory
     'scrypt$1024$8$1$c2Fs$a2V5a2V5a2V5a2V5a2V5a2V5', // salt too short
     'bcrypt$10$abc',
   ])('refuses a malformed or hostile hash %j', async (h) => {

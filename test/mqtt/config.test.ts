@@ -51,6 +51,8 @@ describe('mqtt config', () => {
     [{ external: [{ name: 'h', url: 'mqtt://x:1883', clientId: 'c', subscriptions: ['a/#/b'] }] }, /not a valid MQTT topic filter/],
     [{ external: [{ name: 'h', url: 'mqtt://x:1883', clientId: 'c', subscriptions: ['a'], password: 'p', passwordFile: '/f' }] }, /not both/],
     [{ embedded: { tcp: {} }, unknownKey: 1 }, /nrecognized key/],
+    [{ embedded: { tcp: {}, alarms: { topic: 'alarms/bed-{bed}' } } }, /\{bed\} may stand for a whole level/],
+    [{ embedded: { tcp: {}, alarms: { topic: 'alarms/#' } } }, /without \+ #/],
   ])('refuses %j', (input, msg) => {
     expect(issues(input).join('\n')).toMatch(msg);
   });

@@ -3,6 +3,7 @@
  * while the buffer refuses, delivery after recovery.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from 'mqtt';
 import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
 import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
 import { RecordingSink } from './helpers/sink.js';
@@ -100,6 +101,29 @@ describe('embedded broker: end-to-end acknowledgement', () => {
     sink.refuse = false;
     await pub; // mqtt.js resends the unacknowledged PUBLISH after reconnecting
     expect(sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.value)).toContain(93);
+  });
+
+  it('treats QoS 2 like QoS 1: PUBREC only after commit, stored once', async () => {
+    const sink = new RecordingSink();
+    sink.delayMs = 200;
+    const { url } = await startGateway(sink);
+    const s = await sensor(url, 'text');
+    const t0 = Date.now();
+    await s.publishRaw('93', s.topic, 2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(sink.committed.map((r) => r.value)).toEqual([93]);
+  });
+
+  it('refuses MQTT 5 clients (aedes 1.2 speaks 3.1 and 3.1.1)', async () => {
+    const { url } = await startGateway(new RecordingSink());
+    const c = connect(url, { protocolVersion: 5, reconnectPeriod: 0, clientId: 'v5' });
+    cleanup.push(async () => void c.end(true));
+    const outcome = await new Promise<string>((resolve) => {
+      c.once('connect', () => resolve('connected'));
+      c.once('error', (e) => resolve(e.message));
+      c.once('close', () => resolve('closed'));
+    });
+    expect(outcome).not.toBe('connected');
   });
 
   it('acknowledges QoS 0 at once and counts it apart', async () => {

@@ -62,15 +62,19 @@ describe('embedded broker: authentication and ACLs', () => {
     expect(sink.committed.map((r) => [r.bed, r.deviceId])).toEqual([['12', 'ox1']]);
   });
 
-  it('refuses publishing on the alarm topics, even with a wide ACL', async () => {
+  it.each([
+    ['wardgate/alarms/{bed}', 'wardgate/alarms/12'],
+    ['ward7/display/{bed}/alarm', 'ward7/display/12/alarm'],
+    ['ward7/display/{bed}/alarm', 'wardgate/anything'],
+  ])('with alarm topic %j, refuses publishing on %j even with a wide ACL', async (alarmTopic, spoof) => {
     const sink = new RecordingSink();
     const { url, ctx } = await startAdapter(cleanup, sink, {
       enabled: true,
-      embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['#'], subscribe: ['#'] } } },
+      embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['#'], subscribe: ['#'] } }, alarms: { topic: alarmTopic } },
     });
     const { client } = await rawClient(url, { clientId: 'spoof' });
     const closed = new Promise<void>((r) => client.once('close', () => r()));
-    client.publish('wardgate/alarms/12', '{"fake":true}', { qos: 1 });
+    client.publish(spoof, '{"fake":true}', { qos: 1 });
     await closed;
     expect(await ctx.events.count('client_disconnected', { reason: 'acl_publish' })).toBe(1);
   });

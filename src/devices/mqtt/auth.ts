@@ -50,8 +50,8 @@ export function parseHash(encoded: string): ParsedHash | null {
   const N = Number(m[1]);
   const r = Number(m[2]);
   const p = Number(m[3]);
-  // N a power of two; bounds keep a hostile config from exhausting memory.
-  if (N < 2 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16) return null;
+  // N a power of two; bounds keep a bad hash from exhausting memory (128*N*r bytes) or time.
+  if (N < 2 || N > 2 ** 20 || (N & (N - 1)) !== 0 || r < 1 || r > 32 || p < 1 || p > 16 || 128 * N * r > 256 * 1024 * 1024) return null;
   const salt = Buffer.from(m[4]!, 'base64');
   const key = Buffer.from(m[5]!, 'base64');
   if (salt.length < 8 || key.length < 16 || key.length > 64) return null;

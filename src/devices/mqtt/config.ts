@@ -110,8 +110,14 @@ const embeddedSchema = z
     alarms: z
       .object({
         enabled: z.boolean().default(true),
-        /** {bed} is replaced by the bed (characters + # / replaced by _). Sensors may not publish here. */
-        topic: z.string().min(1).default('wardgate/alarms/{bed}'),
+        /** {bed} (a whole level) is replaced by the bed, with + # / replaced by _. Sensors may not publish here. */
+        topic: z
+          .string()
+          .min(1)
+          .refine((t) => t.split('/').every((l) => l === '{bed}' || (l.length > 0 && !/[{}+#\0]/.test(l))), {
+            message: 'a topic of non-empty levels without + #; {bed} may stand for a whole level',
+          })
+          .default('wardgate/alarms/{bed}'),
         qos: z.union([z.literal(0), z.literal(1)]).default(1),
         retain: z.boolean().default(false),
       })

@@ -71,7 +71,8 @@ export class EmbeddedBroker {
 
   constructor(private readonly d: EmbeddedBrokerDeps) {
     this.now = d.now ?? Date.now;
-    this.reserved = [alarmTopic(d.config.alarms.topic, '+').split('/'), ['wardgate', '#']];
+    // Clients may not publish where the gateway echoes alarms, nor under wardgate/.
+    this.reserved = [d.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
   }
 
   async start(): Promise<void> {
@@ -132,6 +133,7 @@ export class EmbeddedBroker {
   async stop(): Promise<void> {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r())));
     this.wss?.close();
+    this.wss = null;
     for (const s of this.sockets) s.destroy();
     const a = this.aedes;
     this.aedes = null;
