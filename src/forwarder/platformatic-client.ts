@@ -12,6 +12,8 @@
  *  - keys go to the partition Java clients and kafkajs choose (murmur2, positive-masked:
  *    compatibilityPartitioner; the library's default differs for half of all keys), so switching
  *    clients keeps every device on its partition;
+ *  - sends to the same topic are serialised (see send(): overlapping sends to one partition
+ *    would lose data in @platformatic/kafka 1.x);
  *  - retries inside the library are short (the forwarder backs off itself).
  */
 import {
@@ -135,6 +137,7 @@ export class PlatformaticClient implements KafkaClient {
   private lastError: KafkaClientHealth['lastError'];
   private security: ResolvedSecurity | null = null;
   private connecting: Promise<void> | null = null;
+  private readonly inFlightByTopic = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: PlatformaticClientOptions) {}
 
@@ -201,7 +204,31 @@ export class PlatformaticClient implements KafkaClient {
     }
   }
 
+  /**
+   * Sends touching the same topic never overlap. @platformatic/kafka 1.x reads a partition's next
+   * idempotence sequence when it builds a request and advances it only when the response comes
+   * back, so two overlapping sends to one partition carry the same sequence numbers and the broker
+   * acknowledges the second as a duplicate of the first without writing it (measured: 4 concurrent
+   * 50-message sends, all resolved, 50 messages landed; the contract suite covers it).
+   * Sends to different topics still run concurrently.
+   */
   async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    const topics = [...new Set(batches.map((b) => b.topic))];
+    for (;;) {
+      const busy = topics.map((t) => this.inFlightByTopic.get(t)).filter((p): p is Promise<void> => p !== undefined);
+      if (busy.length === 0) break;
+      await Promise.allSettled(busy);
+    }
+    const p = this.sendNow(batches, timeoutMs);
+    for (const t of topics) this.inFlightByTopic.set(t, p);
+    try {
+      await p;
+    } finally {
+      for (const t of topics) if (this.inFlightByTopic.get(t) === p) this.inFlightByTopic.delete(t);
+    }
+  }
+
+  private async sendNow(batches: TopicBatch[], timeoutMs: number): Promise<void> {
     if (!this.producer || !this.connected) await this.connect(timeoutMs);
     const producer = this.producer;
     if (!producer) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));

@@ -5,7 +5,7 @@
  *  - a batch over two topics arrives whole: keys, values (exact bytes), headers, per-key order,
  *    and each key on the partition Java clients choose (murmur2), so switching clients keeps order;
  *  - gzip, lz4 and zstd batches are stored with that codec and readable by another client (librdkafka);
- *  - concurrent sends on a fresh client all arrive (one connection attempt);
+ *  - concurrent sends on a fresh client all arrive (one connection attempt), also to one partition;
  *  - a missing topic with createTopics=false is a config error naming the topic; with
  *    createTopics=true it is created;
  *  - broker stopped: send rejects within its timeout as transient/timeout; after a restart the
@@ -123,6 +123,23 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
         const got = await readTopic(brokers, topic, { expected: 30, timeoutMs: 30_000 });
         expect(got.map((r) => r.value).sort()).toEqual(msgs.slice(i * 30, (i + 1) * 30).map((m) => m.value).sort());
       }
+    } finally {
+      await client.close(5000);
+    }
+  });
+
+  it('concurrent sends to the same partition all arrive (none is taken for a duplicate)', async () => {
+    const topic = uniq(`${name}-same`);
+    await createTopics(brokers, [topic], 1);
+    const client = makeClient(name);
+    try {
+      await client.connect(5000);
+      const msgs = toMessages(wardReadings(200, { beds: 4 }));
+      // Equal sizes on purpose: a batch that re-used another's sequence numbers would be acknowledged as its duplicate.
+      await Promise.all([0, 1, 2, 3].map((i) => client.send([{ topic, messages: msgs.slice(i * 50, (i + 1) * 50) }], 10_000)));
+      const got = await readTopic(brokers, topic, { expected: 200, timeoutMs: 30_000 });
+      expect(got.length).toBe(200);
+      expect(new Set(got.map((r) => r.headers['wardgate-seq'])).size).toBe(200);
     } finally {
       await client.close(5000);
     }
