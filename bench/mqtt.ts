@@ -6,7 +6,7 @@
  * with the same publishers (a child process, hardware-mocks/mqtt-sensors.ts) in the same run.
  * Goals: (b) >= 0.7 x (a) and >= 20,000 readings/s.
  *
- *   node --import tsx bench/mqtt.ts [--sensors 200] [--window 32] [--duration 5000] [--rounds 2] [--format json]
+ *   node --import tsx bench/mqtt.ts [--sensors 200] [--window 32] [--duration 5000] [--rounds 2] [--format json] [--synchronous full|normal]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Aedes } from 'aedes';
 import { openBuffer } from '../src/buffer/index.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
@@ -31,6 +32,8 @@ const SENSORS = Number(arg('sensors', '200'));
 const WINDOW = Number(arg('window', '32'));
 const DURATION = Number(arg('duration', '5000'));
 const FORMAT = arg('format', 'json');
+/** The buffer's fsync policy: full (default, the product default) fsyncs every group commit. */
+const SYNCHRONOUS = arg('synchronous', 'full') as 'full' | 'normal';
 /** Readings per message in each format (the simulated oximeter sends SpO2 and pulse, text only SpO2). */
 const READINGS_PER_MESSAGE = FORMAT === 'text' ? 1 : 2;
 
@@ -42,6 +45,9 @@ interface Load {
   totalAcked: number;
   /** CPU time of this (the broker's) process during the measured window, µs. */
   brokerCpuUs: number;
+  /** Share of the window the broker's event loop was busy (0..1), and its p99 delay. */
+  eventLoopUtilization: number;
+  eventLoopDelayP99Ms: number;
 }
 
 function runSensors(url: string): Promise<Load> {
@@ -53,16 +59,28 @@ function runSensors(url: string): Promise<Load> {
     );
     let cpu0: NodeJS.CpuUsage | null = null;
     let cpuUs = 0;
-    let result: Omit<Load, 'brokerCpuUs'> | null = null;
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    let elu0 = performance.eventLoopUtilization();
+    let elu = 0;
+    let result: Omit<Load, 'brokerCpuUs' | 'eventLoopUtilization' | 'eventLoopDelayP99Ms'> | null = null;
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = JSON.parse(line) as { phase?: string } & Omit<Load, 'brokerCpuUs'>;
-      if (m.phase === 'measure') cpu0 = process.cpuUsage();
-      else if (m.phase === 'end' && cpu0) {
+      const m = JSON.parse(line) as { phase?: string } & Omit<Load, 'brokerCpuUs' | 'eventLoopUtilization' | 'eventLoopDelayP99Ms'>;
+      if (m.phase === 'measure') {
+        cpu0 = process.cpuUsage();
+        elu0 = performance.eventLoopUtilization();
+        delay.enable();
+      } else if (m.phase === 'end' && cpu0) {
         const d = process.cpuUsage(cpu0);
         cpuUs = d.user + d.system;
+        elu = performance.eventLoopUtilization(elu0).utilization;
+        delay.disable();
       } else if (m.phase === undefined) result = m;
     });
-    child.once('exit', (code) => (code === 0 && result ? resolve({ ...result, brokerCpuUs: cpuUs }) : reject(new Error(`sensors exited with ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 && result
+        ? resolve({ ...result, brokerCpuUs: cpuUs, eventLoopUtilization: elu, eventLoopDelayP99Ms: delay.percentile(99) / 1e6 })
+        : reject(new Error(`sensors exited with ${code}`)),
+    );
   });
 }
 
@@ -84,7 +102,7 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
   generateKeyFile(keyFile);
   const log = silentLogger();
   const events = new Events(log);
-  const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench', events, log });
+  const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench', events, log, synchronous: SYNCHRONOUS });
   const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
   // Time from submission to durable commit, per submission (what a PUBACK waits for).
   const commitMs: number[] = [];
@@ -136,12 +154,14 @@ const ROUNDS = Number(arg('rounds', '2'));
 const rate = (l: Load): number => (l.acked * 1000) / l.elapsedMs;
 const cpuPerMessage = (l: Load): number => l.brokerCpuUs / Math.max(1, l.acked);
 const f = (n: number): string => Math.round(n).toLocaleString('en-US');
-const line = (name: string, l: Load): string => `  ${name.padEnd(8)} ${f(rate(l)).padStart(7)} messages/s, broker process CPU ${cpuPerMessage(l).toFixed(1)} µs/message`;
+const line = (name: string, l: Load): string =>
+  `  ${name.padEnd(8)} ${f(rate(l)).padStart(7)} messages/s, broker process CPU ${cpuPerMessage(l).toFixed(1)} µs/message, ` +
+  `event loop busy ${(l.eventLoopUtilization * 100).toFixed(0)}%, delay p99 ${l.eventLoopDelayP99Ms.toFixed(0)} ms`;
 
 const started = Date.now();
 process.stdout.write(
   `MQTT QoS 1 benchmark: ${SENSORS} sensors, window ${WINDOW}, ${FORMAT} payloads (${READINGS_PER_MESSAGE} readings each), ` +
-    `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
+    `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
 );
 // Rounds alternate so that load from elsewhere on the machine hits both alike; the best round of each counts.
 const bares: Load[] = [];
