@@ -72,6 +72,13 @@ interface Batch {
   lease: Lease;
   batches: TopicBatch[];
   readings: number;
+  /**
+   * The lease is as long as its reading limit: it may be the first part of a unit larger than
+   * the limit (the buffer splits such a unit). The rest of that unit becomes leasable only when
+   * this part is acked, so no later batch of the lane may be prepared meanwhile: it would
+   * overtake the rest.
+   */
+  mayBePartial: boolean;
   /** Encoded message bytes (key, value, headers), before compression. */
   bytes: number;
 }
@@ -83,9 +90,11 @@ interface Lane {
   next: Batch | null;
 }
 
-/** Initial guess of message bytes per stored byte (refined after every batch). */
-const INITIAL_EXPANSION = 8;
-const FIRST_BATCH_READINGS = 64;
+/**
+ * Initial guess of message bytes per stored byte, refined after every batch. High on purpose:
+ * the first batch is small rather than over the byte bound (stored units are deflated).
+ */
+const INITIAL_EXPANSION = 64;
 const TICK_MS = 1000;
 
 function messageBytes(batches: readonly TopicBatch[]): number {
@@ -301,9 +310,9 @@ export class Forwarder {
       const unleasedAlarms = s.perClass.alarm.readings - this.alarmLeased;
       if (unleasedAlarms > 0) {
         // lease() returns alarms first: only lease when the alarm lane can take it.
-        if (alarm.next) return;
+        if (alarm.next || alarm.sending?.mayBePartial) return;
       } else {
-        if (bulk.next) return;
+        if (bulk.next || bulk.sending?.mayBePartial) return;
         // While a batch is being sent, prepare the next one only when a full batch waits
         // (online, whatever arrives meanwhile goes out together in the next batch).
         if (bulk.sending && unleased < this.opts.batchMaxReadings) return;
@@ -315,7 +324,8 @@ export class Forwarder {
           }
         }
       }
-      const lease = this.buffer.lease(this.leaseLimits());
+      const limits = this.leaseLimits();
+      const lease = this.buffer.lease(limits);
       if (!lease) return;
       const lane = lease.priority === 'alarm' ? alarm : bulk;
       if (lane.next) {
@@ -326,7 +336,7 @@ export class Forwarder {
         return;
       }
       if (lane === bulk) this.lingerUntil = null;
-      const batch = this.prepare(lease);
+      const batch = this.prepare(lease, limits.maxReadings);
       if (lease.priority === 'alarm') this.alarmLeased += batch.readings;
       lane.next = batch;
     }
@@ -334,12 +344,10 @@ export class Forwarder {
 
   private leaseLimits(): { maxReadings: number; maxBytes: number } {
     const stored = Math.max(1, Math.floor(this.opts.batchMaxBytes / this.expansion));
-    // Until one batch has shown how much a stored byte expands into message bytes, stay small.
-    const readings = this.expansionLearnt ? this.opts.batchMaxReadings : Math.min(this.opts.batchMaxReadings, FIRST_BATCH_READINGS);
-    return this.limiter.limits(readings, stored);
+    return this.limiter.limits(this.opts.batchMaxReadings, stored);
   }
 
-  private prepare(lease: Lease): Batch {
+  private prepare(lease: Lease, maxReadings: number): Batch {
     const batches = routeLease(lease, this.opts.routing);
     const bytes = messageBytes(batches);
     if (lease.bytes > 0) {
@@ -348,7 +356,7 @@ export class Forwarder {
       this.expansion = e > this.expansion || !this.expansionLearnt ? e : this.expansion * 0.9 + e * 0.1;
       this.expansionLearnt = true;
     }
-    return { lease, batches, readings: lease.readings.length, bytes };
+    return { lease, batches, readings: lease.readings.length, bytes, mayBePartial: lease.readings.length >= maxReadings };
   }
 
   /** Starts the lane's prepared batch if the lane is idle (and, for the bulk lane, the rate cap allows). */

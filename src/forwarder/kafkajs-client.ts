@@ -2,8 +2,18 @@
  * The default Kafka client: kafkajs 2.2.4 behind the KafkaClient interface.
  * kafkajs is frozen upstream and an idempotent send to a dead broker never settles,
  * so this wrapper owns the timeouts and re-creates the producer when a send's fate is unknown.
+ *
+ * Connection generations. Every producer (and every admin) gets its own kafkajs instance whose
+ * sockets come from a factory bound to a "generation". When a send fails or times out, the
+ * generation is killed: its sockets are destroyed with an error (so kafkajs rejects the
+ * requests waiting on them at once instead of after its request timeout) and its factory
+ * refuses new sockets (so kafkajs's retrier, which reconnects when the cluster is
+ * disconnected, gives up after its few retries instead of resending an old batch later).
+ * Nothing of a dropped producer survives for long: no zombie resends, no growing retry queue.
  */
-import { Kafka, logLevel, CompressionTypes, type Producer, type SASLOptions, type KafkaConfig, type LogEntry } from 'kafkajs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { Kafka, logLevel, CompressionTypes, type Producer, type SASLOptions, type KafkaConfig, type LogEntry, type ISocketFactory } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { registerKafkajsCodec, type CompressionName } from './compression.js';
@@ -55,6 +65,8 @@ export function classifyKafkaError(err: unknown): ClientErrorKind {
     if (o.name === 'KafkaJSSASLAuthenticationError') return 'config';
     if (o.type && CONFIG_PROTOCOL_ERRORS.has(o.type)) return 'config';
     if (o.type && FATAL_PROTOCOL_ERRORS.has(o.type)) kind = 'fatal';
+    // The request went out and no answer came: its fate is unknown, as with our own send timeout.
+    if (o.name === 'KafkaJSRequestTimeoutError' && kind === 'transient') kind = 'timeout';
     if (o.code && TLS_CODES.test(o.code)) return 'config';
     if (o.message && /certificate|self.signed|SASL|authenticat/i.test(o.message) && !/ECONNREFUSED/.test(o.message)) return 'config';
     e = o.originalError ?? o.cause;
@@ -75,6 +87,23 @@ function pinoLogCreator(log: Logger) {
     };
 }
 
+/** kafkajs instance whose sockets can all be destroyed at once, and no new ones made afterwards. */
+interface Generation {
+  readonly id: number;
+  readonly kafka: Kafka;
+  readonly sockets: Set<net.Socket>;
+  dead: boolean;
+}
+
+const KEEP_ALIVE_DELAY_MS = 60_000;
+
+function killGeneration(gen: Generation): void {
+  if (gen.dead) return;
+  gen.dead = true;
+  for (const s of gen.sockets) s.destroy(new Error('wardgate: Kafka connection dropped (send failed or timed out)'));
+  gen.sockets.clear();
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
@@ -86,10 +115,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export class KafkajsClient implements KafkaClient {
-  private kafka: Kafka;
   private readonly cfg: KafkaConfig;
+  private genSeq = 0;
+  private gen: Generation | null = null;
   private producer: Producer | null = null;
   private connected = false;
+  private connecting: Promise<void> | null = null;
   private lastError: KafkaClientHealth['lastError'];
   private readonly compression: CompressionTypes;
   /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
@@ -109,7 +140,6 @@ export class KafkajsClient implements KafkaClient {
     };
     this.cfg = cfg;
     this.applySecurity();
-    this.kafka = new Kafka(cfg);
     this.compression = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }[opts.compression];
   }
 
@@ -130,7 +160,6 @@ export class KafkajsClient implements KafkaClient {
     // Re-read on every (re)connect: a fixed file or password is used without a restart.
     this.applySecurity();
     if (this.securityError) throw this.fail(this.securityError);
-    this.kafka = new Kafka(this.cfg);
     await registerKafkajsCodec(this.opts.compression);
   }
 
@@ -142,29 +171,63 @@ export class KafkajsClient implements KafkaClient {
     return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message, e);
   }
 
-  async connect(timeoutMs: number): Promise<void> {
-    if (this.producer && this.connected) return;
-    await this.dropProducer(1000);
+  /** A kafkajs instance whose sockets this client can destroy all at once (see the module comment). */
+  private newGeneration(): Generation {
+    const sockets = new Set<net.Socket>();
+    const id = ++this.genSeq;
+    const holder: { gen?: Generation } = {};
+    // Same sockets as kafkajs's default factory, plus tracking and a kill switch.
+    const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+      if (holder.gen?.dead) throw new Error('wardgate: this Kafka connection was dropped; a new producer is made on the next send');
+      const socket = ssl
+        ? tls.connect(Object.assign({ host, port }, !net.isIP(host) ? { servername: host } : {}, ssl), onConnect)
+        : net.connect({ host, port }, onConnect);
+      socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      return socket;
+    };
+    const gen: Generation = { id, kafka: new Kafka({ ...this.cfg, socketFactory }), sockets, dead: false };
+    holder.gen = gen;
+    return gen;
+  }
+
+  /** Single flight: concurrent callers share one connection attempt. */
+  connect(timeoutMs: number): Promise<void> {
+    if (this.producer && this.connected) return Promise.resolve();
+    this.connecting ??= this.doConnect(timeoutMs).finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  private async doConnect(timeoutMs: number): Promise<void> {
+    this.dropProducer();
     await this.prepare();
-    const producer = this.kafka.producer({
+    const gen = this.newGeneration();
+    const producer = gen.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+      // kafkajs retries briefly (leader moves); the forwarder's own loop does the long backoff.
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     });
+    this.gen = gen;
     this.producer = producer;
     try {
       await withTimeout(producer.connect(), timeoutMs, 'connect');
       this.connected = true;
     } catch (e) {
-      await this.dropProducer(1000);
+      this.dropProducer();
       throw this.fail(e);
     }
   }
 
   async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
     if (!this.producer || !this.connected) await this.connect(timeoutMs);
-    const producer = this.producer!;
+    const producer = this.producer;
+    const gen = this.gen;
+    if (!producer || !gen) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
     try {
       await withTimeout(
         producer.sendBatch({ topicMessages: batches, acks: -1, timeout: timeoutMs, compression: this.compression }),
@@ -174,16 +237,21 @@ export class KafkajsClient implements KafkaClient {
       this.lastError = undefined;
     } catch (e) {
       const err = this.fail(e);
-      // A timed-out or broken idempotent producer keeps retrying inside kafkajs; drop it so
-      // memory stays bounded, and start a fresh producer (new producer id) on the next send.
-      if (err.kind !== 'config') await this.dropProducer(1000);
+      // A timed-out or broken idempotent producer keeps retrying inside kafkajs (and would
+      // resend later on a reconnect): kill its connections so memory stays bounded, and make
+      // a fresh producer (new producer id, new sequence numbers) on the next send.
+      if (err.kind !== 'config') {
+        killGeneration(gen);
+        if (this.gen === gen) this.dropProducer();
+      }
       throw err;
     }
   }
 
   async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
     await this.prepare();
-    const admin = this.kafka.admin();
+    const adminGen = this.newGeneration();
+    const admin = adminGen.kafka.admin();
     try {
       await withTimeout(admin.connect(), timeoutMs, 'admin connect');
       const existing = new Set(await withTimeout(admin.listTopics(), timeoutMs, 'list topics'));
@@ -210,18 +278,30 @@ export class KafkajsClient implements KafkaClient {
       throw this.fail(e);
     } finally {
       await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
+      killGeneration(adminGen);
     }
   }
 
-  private async dropProducer(timeoutMs: number): Promise<void> {
+  /** Forgets the current producer and kills its connections; its disconnect runs in the background. */
+  private dropProducer(): void {
     const p = this.producer;
+    const gen = this.gen;
     this.producer = null;
+    this.gen = null;
     this.connected = false;
-    if (p) await withTimeout(p.disconnect(), timeoutMs, 'disconnect').catch(() => undefined);
+    if (gen) killGeneration(gen);
+    if (p) void withTimeout(p.disconnect(), 2000, 'disconnect').catch(() => undefined);
   }
 
   async close(timeoutMs: number): Promise<void> {
-    await this.dropProducer(timeoutMs);
+    const p = this.producer;
+    const gen = this.gen;
+    this.producer = null;
+    this.gen = null;
+    this.connected = false;
+    // A clean disconnect first (it waits for requests in flight), then nothing may linger.
+    if (p) await withTimeout(p.disconnect(), timeoutMs, 'disconnect').catch(() => undefined);
+    if (gen) killGeneration(gen);
   }
 
   health(): KafkaClientHealth {

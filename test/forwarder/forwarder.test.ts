@@ -82,6 +82,19 @@ describe('forwarder: delivery', () => {
   });
 });
 
+describe('forwarder: units larger than a batch', () => {
+  it('a unit split over several batches keeps its order: nothing is prepared behind a possibly partial batch', async () => {
+    // Units hold 25 readings; batches at most 10: the buffer leases units in parts.
+    r = await rig({ batchMaxReadings: 10 });
+    r.client.policy = (call) => setTimeout(() => call.resolve(), 3);
+    await r.buffer.append(readings(200, 'vital', 0, 3));
+    await until(() => r!.buffer.stats().totalReadings === 0, 5000, 'drain');
+    const msgs = r.client.messages(TOPICS.vital);
+    expect(msgs.map(seqOf)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(r.client.calls.length).toBe(24);
+  });
+});
+
 describe('forwarder: lanes and draining order', () => {
   it('an alarm goes out on its own lane while a bulk batch is stuck in flight', async () => {
     r = await rig();

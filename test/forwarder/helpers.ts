@@ -158,7 +158,7 @@ export async function rig(over: Partial<ForwarderOptions> = {}, opts: { sharedCl
     {
       routing: { topics: TOPICS, key: 'device' },
       createTopics: true,
-      batchMaxReadings: 50,
+      batchMaxReadings: 60,
       batchMaxBytes: 1 << 30,
       sendTimeoutMs: 1000,
       connectTimeoutMs: 500,

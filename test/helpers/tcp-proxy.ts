@@ -1,0 +1,132 @@
+/**
+ * A loopback TCP proxy for black-hole tests: clients connect to the proxy, which connects to
+ * the target and copies bytes both ways. `pause()` makes it a black hole: connections stay
+ * open (no FIN, no RST) but no byte gets through in either direction, and new connections
+ * are accepted but never reach the target. `resume()` lets traffic flow again: bytes held
+ * during the pause are delivered on connections that are still open (as TCP would after a
+ * network partition heals); held bytes of connections whose client went away are discarded.
+ * `close()` tears everything down.
+ *
+ * Point a Kafka broker's advertised listener at the proxy's port (KAFKA_ADVERTISED_PORT in
+ * scripts/kafka-local.sh), so that clients reach the broker only through the proxy also after
+ * the metadata exchange.
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+interface Pair {
+  client: Socket;
+  upstream: Socket | null;
+  /** Bytes waiting to go client -> upstream and upstream -> client while paused. */
+  toUpstream: Buffer[];
+  toClient: Buffer[];
+  closed: boolean;
+}
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly paused: boolean;
+  /** Connections accepted since start. */
+  readonly accepted: number;
+  /** Connections open right now. */
+  readonly open: number;
+  /** Bytes dropped or held (not forwarded) while paused. */
+  readonly heldBytes: number;
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(opts: { targetHost?: string; targetPort: number; listenPort?: number }): Promise<TcpProxy> {
+  const host = opts.targetHost ?? '127.0.0.1';
+  const pairs = new Set<Pair>();
+  let paused = false;
+  let accepted = 0;
+  let held = 0;
+
+  const connectUpstream = (p: Pair): void => {
+    if (p.closed || p.upstream) return;
+    const up = connect({ host, port: opts.targetPort });
+    p.upstream = up;
+    up.setNoDelay(true);
+    up.on('data', (d: Buffer) => {
+      if (paused) {
+        p.toClient.push(d);
+        held += d.length;
+      } else if (!p.client.destroyed) p.client.write(d);
+    });
+    up.on('error', () => destroy(p));
+    up.on('close', () => destroy(p));
+    up.on('connect', () => flush(p));
+  };
+
+  const flush = (p: Pair): void => {
+    if (paused || p.closed) return;
+    const up = p.upstream;
+    if (!up || up.connecting) return;
+    for (const b of p.toUpstream.splice(0)) up.write(b);
+    for (const b of p.toClient.splice(0)) p.client.write(b);
+  };
+
+  const destroy = (p: Pair): void => {
+    if (p.closed) return;
+    p.closed = true;
+    pairs.delete(p);
+    p.toUpstream.length = 0;
+    p.toClient.length = 0;
+    p.client.destroy();
+    p.upstream?.destroy();
+  };
+
+  const server: Server = createServer((client) => {
+    accepted++;
+    client.setNoDelay(true);
+    const p: Pair = { client, upstream: null, toUpstream: [], toClient: [], closed: false };
+    pairs.add(p);
+    client.on('data', (d: Buffer) => {
+      if (paused || !p.upstream || p.upstream.connecting) {
+        p.toUpstream.push(d);
+        if (paused) held += d.length;
+      } else p.upstream.write(d);
+    });
+    client.on('error', () => destroy(p));
+    client.on('close', () => destroy(p));
+    // While paused, a new connection is accepted (the kernel would complete the handshake
+    // anyway) but goes nowhere until resume.
+    if (!paused) connectUpstream(p);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.listenPort ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    port,
+    get paused() {
+      return paused;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return pairs.size;
+    },
+    get heldBytes() {
+      return held;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      for (const p of [...pairs]) {
+        if (!p.upstream) connectUpstream(p);
+        else flush(p);
+      }
+    },
+    async close() {
+      for (const p of [...pairs]) destroy(p);
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

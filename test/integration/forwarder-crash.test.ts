@@ -1,0 +1,155 @@
+/**
+ * Crash: the real CLI is killed with SIGKILL ten times while it drains a backlog (and its
+ * simulated ward keeps adding readings), then run once more to the end. Checked as
+ * obligations with kcat: every committed reading (seq <= the buffer's durable high-water
+ * mark) is in Kafka; seq has no holes other than those announced by gap records; every
+ * message is identified by (gateway id, seq) in headers and body; duplicates are identical
+ * copies and come only from batches in flight at a kill (at most one per lane per kill, each
+ * at most one batch long).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { openBuffer, readBufferStats, getOrCreateGatewayId } from '../../src/buffer/index.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { Events } from '../../src/metrics/events.js';
+import { silentLogger } from '../../src/logger.js';
+import { readStatusFile, statusFilePath } from '../../src/status-file.js';
+import { syntheticPending } from '../forwarder/synthetic.js';
+import { checkDelivery, readDelivered, type Delivered } from '../forwarder/verify.js';
+
+const brokers = inject('kafkaBrokers');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const BACKLOG = 150_000;
+const KILLS = 10;
+const BATCH = 2000;
+const RATE_CAP = 5000;
+
+/** Maximal runs of consecutive duplicated seqs within a topic (each should be one in-flight batch). */
+function duplicateRuns(msgs: readonly Delivered[]): { runs: number; longest: number; identical: boolean } {
+  const byTopic = new Map<string, Map<number, string[]>>();
+  for (const m of msgs) {
+    let t = byTopic.get(m.topic);
+    if (!t) byTopic.set(m.topic, (t = new Map()));
+    let copies = t.get(m.seq);
+    if (!copies) t.set(m.seq, (copies = []));
+    copies.push(`${m.key}|${m.deviceId}|${m.metric}|${m.headerSeq}|${m.headerGateway}`);
+  }
+  let runs = 0;
+  let longest = 0;
+  let identical = true;
+  for (const t of byTopic.values()) {
+    const seqs = [...t.keys()].sort((a, b) => a - b);
+    let run = 0;
+    let prevDup = false;
+    for (const s of seqs) {
+      const copies = t.get(s)!;
+      const dup = copies.length > 1;
+      if (dup && copies.some((c) => c !== copies[0])) identical = false;
+      // "Consecutive" = next in this topic's seq order (other classes' seqs interleave).
+      if (dup && prevDup) run++;
+      else if (dup) {
+        runs++;
+        run = 1;
+      }
+      if (dup) longest = Math.max(longest, run);
+      prevDup = dup;
+    }
+  }
+  return { runs, longest, identical };
+}
+
+describe('forwarder: SIGKILL mid-drain', () => {
+  it(`killed ${KILLS} times while draining: nothing committed is lost; duplicates only from in-flight batches, identified by (gateway id, seq)`, async () => {
+    const topics = uniqueTopics('fwd-crash');
+    const dir = tempDir();
+    const dataDir = join(dir, 'data');
+    // A backlog, as if Kafka had been away: appended straight into the gateway's own buffer.
+    const keyFile = join(dataDir, 'wardgate.key');
+    generateKeyFile(keyFile);
+    const gatewayId = getOrCreateGatewayId(dataDir, undefined);
+    const log = silentLogger();
+    const t0 = Date.now();
+    const buf = await openBuffer({ dir: dataDir, keyFile, gatewayId, events: new Events(log), log, synchronous: 'normal' });
+    const now = Date.now() - 600_000;
+    for (let i = 0; i < BACKLOG; i += 4096) {
+      const n = Math.min(4096, BACKLOG - i);
+      await buf.append(Array.from({ length: n }, (_, k) => syntheticPending(i + k, { devices: 36, alarmEvery: 499, statusEvery: 97 }, now + i + k)));
+    }
+    await buf.close();
+    const buildMs = Date.now() - t0;
+
+    // The kill rounds drain under a rate cap (so that every kill lands mid-drain); the last run has none.
+    const config = (rateCap: boolean) =>
+      [
+        'gateway:',
+        `  dataDir: ${dataDir}`,
+        'kafka:',
+        `  brokers: ["${brokers}"]`,
+        '  sendTimeout: 5s',
+        '  retry: { initial: 100ms, max: 1s }',
+        `  batch: { maxReadings: ${BATCH} }`,
+        ...(rateCap ? [`  rateLimit: { readingsPerSecond: ${RATE_CAP} }`] : []),
+        '  topics:',
+        ...Object.entries(topics).map(([k, v]) => `    ${k}: ${v}`),
+        'devices:',
+        '  simulator: { enabled: true, beds: 10, interval: 200ms, seed: 9, alarmRate: 0.05 }',
+        'log: { level: warn }',
+        '',
+      ].join('\n');
+    const cfgFile = join(dir, 'wardgate.yaml');
+    writeFileSync(cfgFile, config(true));
+    const lastCfgFile = join(dir, 'wardgate-last.yaml');
+    writeFileSync(lastCfgFile, config(false));
+
+    const rounds: { forwarded: number; backlogAfterKill: number; hwm: number }[] = [];
+    const live = () => readStatusFile(statusFilePath(dataDir));
+    for (let round = 0; round < KILLS; round++) {
+      const child = spawnCli(['simulate', '--config', cfgFile, '--no-live']);
+      const pid = child.proc.pid;
+      try {
+        await waitFor(() => live()?.pid === pid && (live()?.forwarder.forwarded ?? 0) > 0, 60_000, `round ${round}: forwarding`);
+        await sleep(Math.floor(Math.random() * 800));
+      } finally {
+        child.proc.kill('SIGKILL');
+        await child.exited;
+      }
+      const s = readBufferStats(dataDir);
+      expect(s, 'buffer readable after SIGKILL').not.toBeNull();
+      rounds.push({ forwarded: live()?.forwarder.forwarded ?? 0, backlogAfterKill: s!.totalReadings, hwm: s!.lastSeq });
+    }
+    // Every kill hit a drain in progress.
+    for (const r of rounds) expect(r.backlogAfterKill, JSON.stringify(rounds)).toBeGreaterThan(BATCH);
+
+    const last = spawnCli(['simulate', '--config', lastCfgFile, '--no-live', '--duration', '1s', '--drain-timeout', '90s']);
+    const code = await last.exited;
+    expect(code, last.stderr()).toBe(0);
+    expect(last.stdout()).toMatch(/buffer empty/);
+    const stats = readBufferStats(dataDir)!;
+    expect(stats.totalReadings).toBe(0);
+    expect(stats.gatewayIds).toEqual([gatewayId]);
+    const committed = stats.lastSeq;
+    expect(committed).toBeGreaterThan(BACKLOG);
+
+    const msgs = await readDelivered(brokers, Object.values(topics), { expected: committed, timeoutMs: 90_000 });
+    const rep = checkDelivery(msgs, gatewayId, committed);
+    const dup = duplicateRuns(msgs);
+    console.log(
+      `[crash] backlog of ${BACKLOG} built in ${buildMs} ms; ${KILLS} SIGKILLs mid-drain (backlog after each: ${rounds.map((r) => r.backlogAfterKill).join(', ')}); ` +
+        `committed ${committed}, delivered ${msgs.length}: ${rep.distinct} distinct, ${rep.duplicates} duplicates in ${dup.runs} runs (longest ${dup.longest}), ` +
+        `gaps announced ${rep.announcedGaps}`,
+    );
+    expect(rep.missing.slice(0, 20), `${rep.missing.length} committed readings missing`).toEqual([]);
+    expect(rep.maxSeq).toBe(committed);
+    expect(rep.distinct + rep.announcedGaps).toBe(committed);
+    expect(rep.badIdentity).toBe(0);
+    expect(rep.orderViolations).toEqual([]);
+    // Duplicates: identical copies, from at most one batch per lane per kill.
+    expect(dup.identical).toBe(true);
+    expect(dup.runs).toBeLessThanOrEqual(2 * KILLS);
+    expect(dup.longest).toBeLessThanOrEqual(BATCH);
+    expect(rep.duplicates).toBeLessThanOrEqual(2 * KILLS * BATCH);
+  });
+});
