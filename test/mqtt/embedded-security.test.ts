@@ -102,7 +102,7 @@ describe('embedded broker: limits', () => {
   });
 
   it('disconnects a client publishing faster than its rate allows', async () => {
-    const { url, ctx, sink } = await gateway({ messagesPerSecond: 5, burst: 10 });
+    const { url, ctx, sink } = await gateway({ messagesPerSecond: 0.01, burst: 10 });
     const s = await connectSensor(cleanup, { url, clientId: 'ox1', username: 'ox-12', password: 'pw12', bed: '12', device: 'ox1', format: 'text', reconnectPeriod: 0, qos: 0 });
     const closed = new Promise<void>((r) => s.mqtt.once('close', () => r()));
     for (let i = 0; i < 50; i++) void s.publishRaw('97').catch(() => undefined);
