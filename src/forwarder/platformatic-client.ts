@@ -16,16 +16,7 @@
  *    would lose data in @platformatic/kafka 1.x);
  *  - retries inside the library are short (the forwarder backs off itself).
  */
-import {
-  Admin,
-  GenericError,
-  Producer,
-  TimeoutError,
-  compatibilityPartitioner,
-  compressionsAlgorithms,
-  type ProducerOptions,
-  type SASLMechanismValue,
-} from '@platformatic/kafka';
+import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
@@ -43,6 +34,25 @@ export interface PlatformaticClientOptions {
   tls?: TlsSettings;
   sasl?: SaslSettings;
   log: Logger;
+}
+
+type Lib = typeof import('@platformatic/kafka');
+let lib: Lib | null = null;
+let libLoading: Promise<Lib> | null = null;
+
+/**
+ * The library is loaded on first use, so a gateway on kafkajs never loads it (it needs
+ * Node >= 20.19.4; package.json allows older 20.x).
+ */
+function loadLib(): Promise<Lib> {
+  libLoading ??= import('@platformatic/kafka').then(
+    (m) => (lib = m),
+    (e: unknown) => {
+      libLoading = null;
+      throw new KafkaClientError('config', `kafka.client platformatic: cannot load @platformatic/kafka (needs Node >= 20.19.4, this is ${process.version}): ${e instanceof Error ? e.message : String(e)}`);
+    },
+  );
+  return libLoading;
 }
 
 type Bytes = Buffer | string | null | undefined;
@@ -81,7 +91,7 @@ export function classifyPlatformaticError(err: unknown): ClientErrorKind {
     if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) return 'config';
     if (o.apiId && FATAL_PROTOCOL_ERRORS.has(o.apiId)) kind = 'fatal';
     if (o.code && TLS_CODES.test(o.code)) return 'config';
-    if (e instanceof TimeoutError || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
+    if ((lib && e instanceof lib.TimeoutError) || e.constructor?.name === 'TimeoutError' || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
     if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) return 'config';
     if (Array.isArray(o.errors)) stack.push(...o.errors);
     if (o.cause) stack.push(o.cause);
@@ -95,11 +105,11 @@ let zstdInstalled = false;
  * @platformatic/kafka takes zstd from node:zlib, which Node 20 lacks; give it wardgate's codec
  * (same bitmask, same frame format) through its exported codec table.
  */
-async function ensureZstd(): Promise<void> {
+async function ensureZstd(k: Lib): Promise<void> {
   if (zstdInstalled || nodeZstd()) return;
   const codec = await loadCodec('zstd');
   const plain = (d: unknown): Buffer => (Buffer.isBuffer(d) ? d : (d as { buffer: Buffer }).buffer);
-  const table = compressionsAlgorithms as unknown as Record<string, { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }>;
+  const table = k.compressionsAlgorithms as unknown as Record<string, { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }>;
   table.zstd = { compressSync: (d) => codec.compress(plain(d)), decompressSync: (d) => codec.decompress(plain(d)), bitmask: 4, available: true };
   zstdInstalled = true;
 }
@@ -184,13 +194,14 @@ export class PlatformaticClient implements KafkaClient {
   private async doConnect(timeoutMs: number): Promise<void> {
     await this.dropProducer(1000);
     try {
-      if (this.opts.compression === 'zstd') await ensureZstd();
-      const producer: WgProducer = new Producer({
+      const k = await loadLib();
+      if (this.opts.compression === 'zstd') await ensureZstd(k);
+      const producer: WgProducer = new k.Producer({
         ...this.baseOptions(),
         serializers,
         idempotent: true,
         acks: -1,
-        partitioner: compatibilityPartitioner,
+        partitioner: k.compatibilityPartitioner,
         autocreateTopics: false,
         ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
       });
@@ -255,7 +266,8 @@ export class PlatformaticClient implements KafkaClient {
   async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
     let admin: Admin | null = null;
     try {
-      admin = new Admin(this.baseOptions());
+      const k = await loadLib();
+      admin = new k.Admin(this.baseOptions());
       const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
@@ -269,7 +281,7 @@ export class PlatformaticClient implements KafkaClient {
           'create topics',
         );
       } catch (e) {
-        if (e instanceof GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
+        if (e instanceof k.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
         if (e instanceof KafkaClientError) throw e;
         const kind = classifyPlatformaticError(e);
         throw new KafkaClientError(kind === 'transient' || kind === 'timeout' ? kind : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${describe(e, this.security)}`);
