@@ -15,7 +15,8 @@ import { getOrCreateGatewayId } from './buffer/gateway-id.js';
 import { Ingest } from './ingest.js';
 import { createAdapters } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
-import { Forwarder } from './forwarder/forwarder.js';
+import { MqttAdapter } from './devices/mqtt/index.js';
+import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
 import { createKafkaClient } from './forwarder/clients.js';
 import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
 import { PRIORITIES } from './reading.js';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   log: Logger;
   /** Create the key file when missing (simulate); `run` refuses to start without one. */
   createKeyIfMissing?: boolean;
+  /** Called after Kafka acknowledged a batch (latency measurements in tests and benchmarks). */
+  onForwarderAck?: ForwarderOptions['onAck'];
 }
 
 export interface Gateway {
@@ -69,7 +72,12 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     events,
     log: log.child({ module: 'buffer' }),
   });
-  const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: config.gateway.clockSkewTolerance });
+  // Alarms from any source are echoed on the embedded MQTT broker (wardgate/alarms/{bed}) for ward displays.
+  let alarmEcho: MqttAdapter | undefined;
+  const ingest = new Ingest(buffer, events, {
+    clockSkewToleranceMs: config.gateway.clockSkewTolerance,
+    onAlarm: (r) => alarmEcho?.publishAlarm(r),
+  });
   const k = config.kafka;
   const client = createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
   const forwarder = new Forwarder(
@@ -88,6 +96,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
       offlineAfterFailures: k.offlineAfter,
       ...(k.rateLimit ? { rateCap: k.rateLimit } : {}),
       ...(k.alarmLane ? { alarmClient: createKafkaClient(k, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
+      ...(opts.onForwarderAck ? { onAck: opts.onForwarderAck } : {}),
     },
     events,
     log.child({ module: 'forwarder' }),
@@ -95,6 +104,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   forwarder.start();
 
   const adapters: DeviceAdapter[] = createAdapters(config.devices);
+  alarmEcho = adapters.find((a): a is MqttAdapter => a instanceof MqttAdapter);
   const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }) };
   for (const a of adapters) await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
 

@@ -50,9 +50,15 @@ export class Ingest implements ReadingSink {
       throw e;
     }
     this.committed += ok.length;
+    // Count per (family, class) once per submit, not once per reading: this is the hot path.
+    const counts = new Map<string, { family: string; cls: string; n: number }>();
     for (const r of ok) {
-      this.events.ingested.inc({ family: r.deviceKind, class: r.priority });
+      const k = `${r.deviceKind}|${r.priority}`;
+      const c = counts.get(k);
+      if (c) c.n++;
+      else counts.set(k, { family: r.deviceKind, cls: r.priority, n: 1 });
       if (r.priority === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
     }
+    for (const c of counts.values()) this.events.ingested.inc({ family: c.family, class: c.cls }, c.n);
   }
 }
