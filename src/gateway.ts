@@ -38,6 +38,7 @@ export interface Gateway {
   readonly forwarder: Forwarder;
   readonly events: Events;
   readonly ingest: Ingest;
+  readonly adapters: readonly DeviceAdapter[];
   /** Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then stops. Returns true when drained. */
   stop(drainTimeoutMs?: number): Promise<boolean>;
   live(): LiveStatus;
@@ -178,5 +179,5 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     return stopped;
   };
 
-  return { gatewayId, dataDir, buffer, forwarder, events, ingest, stop, live };
+  return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live };
 }
