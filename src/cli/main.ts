@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
 import { generateKeyFile, removeKey } from '../crypto/keys.js';
 import { readBufferStats } from '../buffer/index.js';
+import { hashPassword } from '../devices/mqtt/auth.js';
 import { LiveLine, formatLiveLine } from './live-line.js';
 import { statusCommand } from './status.js';
 
@@ -183,6 +184,18 @@ export function buildProgram(result: { code: number }): Command {
       }
       const r = generateKeyFile(resolve(path), { rotate: o.rotate === true });
       process.stdout.write(`${o.rotate ? 'rotated' : 'wrote'} key file ${resolve(path)}: active key ${r.activeKeyId}\n`);
+      result.code = EXIT_OK;
+    });
+
+  program
+    .command('hash-password')
+    .description('Print a salted scrypt hash of a password read from standard input (for MQTT users in the config)')
+    .action(async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      if (password.length === 0) throw new UsageError('hash-password: no password on standard input (e.g. printf %s "$PW" | wardgate hash-password)');
+      process.stdout.write(`${await hashPassword(password)}\n`);
       result.code = EXIT_OK;
     });
 

@@ -92,6 +92,32 @@ describe('wardgate CLI', () => {
     expect(t.out).toMatch(/last forward\s+never/);
   });
 
+  it('hash-password prints a salted scrypt hash the MQTT login accepts, never the password', async () => {
+    const { spawn } = await import('node:child_process');
+    const { verifyPassword } = await import('../../src/devices/mqtt/auth.js');
+    const run = (input: string) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/cli-entry.ts', 'hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        p.on('exit', (code) => resolve({ code, out, err }));
+        p.stdin.end(input);
+      });
+    const a = await run('correct horse\n');
+    expect(a.code, a.err).toBe(0);
+    const hash = a.out.trim();
+    expect(hash).toMatch(/^scrypt\$/);
+    expect(hash).not.toContain('correct horse');
+    expect(await verifyPassword('correct horse', hash)).toBe(true);
+    expect(await verifyPassword('wrong', hash)).toBe(false);
+    const b = await run('correct horse\n');
+    expect(b.out.trim()).not.toBe(hash);
+    const empty = await run('');
+    expect(empty.code).toBe(2);
+  });
+
   it('status on a folder with no buffer says so and exits 1', async () => {
     const r = await cli(['status', '--data', tempDir()]);
     expect(r.code).toBe(1);

@@ -30,6 +30,21 @@ describe('configuration', () => {
     expect(c.kafka.sendTimeout).toBe(10_000);
   });
 
+  it('the commented-out MQTT example in wardgate.example.yaml is valid once uncommented', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../wardgate.example.yaml'), 'utf8').split('\n');
+    const start = text.findIndex((l) => l.startsWith('  # mqtt:'));
+    expect(start).toBeGreaterThan(0);
+    const block: string[] = [];
+    for (let i = start; i < text.length && text[i]!.startsWith('  #'); i++) {
+      // '  # mqtt:' -> '  mqtt:', '  #   enabled' -> '    enabled'; drop trailing '# example' remarks.
+      block.push(('  ' + text[i]!.slice(4)).replace(/\s+#\s.*$/, ''));
+    }
+    const yaml = 'devices:\n' + block.join('\n').replace('scrypt$16384$8$1$...', '"scrypt$16384$8$1$c2FsdA$aGFzaA"') + '\n';
+    const c = parseConfigText(yaml, 'example-mqtt');
+    expect(c.devices.mqtt?.enabled).toBe(true);
+    expect((c.devices.mqtt as { rules: unknown[] }).rules).toHaveLength(2);
+  });
+
   it('parses sizes and durations', () => {
     const c = parseConfigText('buffer:\n  maxBytes: 512MiB\n  commitInterval: 50ms\n  maxAge: 2h\n', 't');
     expect(c.buffer.maxBytes).toBe(512 * 1024 * 1024);
