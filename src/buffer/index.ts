@@ -94,9 +94,13 @@ import { join } from 'node:path';
 import { PRIORITIES, type Priority } from '../reading.js';
 import type { ClassStats } from './types.js';
 import { describeKeyFile } from '../crypto/keys.js';
-import { DB_FILE, SqliteBuffer, openSqliteBuffer, unitTable, type OpenBufferOptions } from './sqlite.js';
+import { SqliteBuffer, openSqliteBuffer, type OpenBufferOptions } from './sqlite.js';
+import { DB_FILE, metaKey, oldestTimeSql } from './schema.js';
 
-export { SqliteBuffer, DB_FILE, SEQ_FILE, BALLAST_FILE, UNIT_ROW_OVERHEAD, type OpenBufferOptions } from './sqlite.js';
+export { SqliteBuffer, type OpenBufferOptions } from './sqlite.js';
+export { DB_FILE } from './schema.js';
+export { SEQ_FILE } from './seq.js';
+export { BALLAST_FILE, UNIT_ROW_OVERHEAD } from './sqlite.js';
 export { getOrCreateGatewayId, GATEWAY_ID_FILE } from './gateway-id.js';
 export { LOCK_FILE } from './lock.js';
 export * from './types.js';
@@ -151,19 +155,19 @@ export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}):
     let total = 0;
     let oldestAll: number | null = null;
     PRIORITIES.forEach((p, rank) => {
-      const t = db.prepare(`SELECT t FROM ${unitTable(rank)} ORDER BY id LIMIT 1`).pluck().get() as number | undefined;
+      const t = db.prepare(oldestTimeSql(rank)).pluck().get() as number | undefined;
       const ot = t === undefined ? null : t * 1000;
-      perClass[p] = { readings: num(`c${rank}.readings`), units: num(`c${rank}.units`), bytes: num(`c${rank}.bytes`), oldestGatewayTime: ot };
+      perClass[p] = { readings: num(metaKey.counter(rank, 'readings')), units: num(metaKey.counter(rank, 'units')), bytes: num(metaKey.counter(rank, 'bytes')), oldestGatewayTime: ot };
       total += perClass[p].readings;
       if (ot !== null && (oldestAll === null || ot < oldestAll)) oldestAll = ot;
     });
     const keyRows = [...meta.keys()]
       .filter((k) => /^k\d+\.fp$/.test(k))
-      .map((k) => Number(k.slice(1, -3)))
+      .map(metaKey.fingerprintKeyId)
       .sort((a, b) => a - b)
-      .map((id) => ({ key_id: id, units: num(`k${id}.units`) }));
+      .map((id) => ({ key_id: id, units: num(metaKey.keyUnits(id)) }));
     const qKeys = db.prepare('SELECT DISTINCT key_id FROM quarantine ORDER BY key_id').pluck().all() as number[];
-    const hwm = num('hwm');
+    const hwm = num(metaKey.hwm);
     const quarantined = db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number;
     const gatewayIds = db.prepare('SELECT gateway_id FROM gateways ORDER BY gw').pluck().all() as string[];
     let diskBytes = 0;

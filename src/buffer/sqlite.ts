@@ -3,36 +3,27 @@
  * storage layout, caps, disk-full behaviour and what is stored in clear.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, statfsSync, unlinkSync, writeSync, ftruncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PRIORITIES, type PendingReading, type Priority, type Reading } from '../reading.js';
 import type { Events } from '../metrics/events.js';
 import type { Logger } from '../logger.js';
 import { BufferRefused, type BufferStats, type ClassStats, type Lease, type LeaseLimits, type ReadingBuffer } from './types.js';
-import { AuthenticationFailed, cipherByIndex, cipherIndex, open as aeadOpen, seal, SEAL_LIMIT_PER_KEY, SEAL_OVERHEAD, SEAL_WARN_PER_KEY, type CipherName } from '../crypto/aead.js';
+import { AuthenticationFailed, SEAL_LIMIT_PER_KEY, SEAL_WARN_PER_KEY, type CipherName } from '../crypto/aead.js';
 import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
-import { CodecError, decodeUnit, encodeUnit, validateForEncoding } from './codec.js';
+import { CodecError, validateForEncoding } from './codec.js';
 import { lockDataDir } from './lock.js';
+import { errInfo, rateLimitedLog, refusalReason, sqliteErrorCode, type LogLimited } from './diagnostics.js';
+import { applyPragmas, DB_FILE, initSchema, Meta, metaKey, NCLASS, readMeta, unitTable, type UnitRow } from './schema.js';
+import { readSeqFile, Sequence } from './seq.js';
+import { openUnit, sealUnit } from './seal.js';
+import { addToGap, corruptionAlarm, GapRecords, newGap, type GapAcc } from './gateway-records.js';
 
-export const DB_FILE = 'buffer.db';
-/** Sequence reservation: the buffer never commits a seq above the number in this file. */
-export const SEQ_FILE = 'buffer.seq';
 /** Space kept in reserve so the buffer can still shed data when the disk is full. */
 export const BALLAST_FILE = 'buffer.ballast';
-const SCHEMA_VERSION = 2;
-const NCLASS = PRIORITIES.length;
-/** Unit header byte: bit0 deflated, bits1-2 cipher, bits4-7 format version. Part of the AAD. */
-const FORMAT_VERSION = 1;
-const F_DEFLATE = 1;
-const AAD_LABEL = Buffer.from('wardgate/unit/v1\0', 'utf8');
 /** Estimated SQLite bytes per unit row beyond its sealed body (cell header, rowid, columns, cell pointer). */
 export const UNIT_ROW_OVERHEAD = 24;
-const SEQ_BLOCK = 1 << 20;
 const LEASE_CHUNK = 64;
-const MAX_GAP_DEVICES_CHARS = 1000;
-
-export const unitTable = (rank: number): string => `units_${PRIORITIES[rank]}`;
 
 export interface OpenBufferOptions {
   dir: string;
@@ -77,15 +68,6 @@ interface PendingAppend {
   reject: (e: Error) => void;
 }
 
-interface UnitRow {
-  id: number;
-  n: number;
-  gw: number;
-  key_id: number;
-  t: number;
-  body: Buffer;
-}
-
 interface LeasedUnit {
   id: number;
   n: number;
@@ -114,132 +96,7 @@ interface Removed {
   bytes: number;
 }
 
-type Counters = { readings: number; units: number; bytes: number };
-
-/** What a gap record says about lost units of one class. */
-interface GapAcc {
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-  fromTime: number;
-  toTime: number;
-  devices: Set<string>;
-  /** Some lost units could not be opened: their devices are unknown. */
-  unknown: boolean;
-  /** Every lost reading was itself a gap record. */
-  onlyGaps: boolean;
-}
-
-const newGap = (): GapAcc => ({ firstSeq: Infinity, lastSeq: -Infinity, count: 0, fromTime: Infinity, toTime: -Infinity, devices: new Set(), unknown: false, onlyGaps: true });
-
-function addToGap(acc: GapAcc, row: UnitRow, rs: readonly Reading[]): void {
-  acc.firstSeq = Math.min(acc.firstSeq, row.id);
-  acc.lastSeq = Math.max(acc.lastSeq, row.id + row.n - 1);
-  acc.count += row.n;
-  if (rs.length === 0) {
-    acc.unknown = true;
-    acc.onlyGaps = false;
-    acc.fromTime = Math.min(acc.fromTime, row.t * 1000);
-    acc.toTime = Math.max(acc.toTime, row.t * 1000 + 999);
-  }
-  for (const r of rs) {
-    acc.fromTime = Math.min(acc.fromTime, r.gatewayTime);
-    acc.toTime = Math.max(acc.toTime, r.gatewayTime);
-    acc.devices.add(r.deviceId);
-    if (!(r.metric === 'gateway_event' && r.extra?.event === 'gap')) acc.onlyGaps = false;
-  }
-}
-
 const emptyClass = (): ClassStats => ({ readings: 0, units: 0, bytes: 0, oldestGatewayTime: null });
-
-export function sqliteErrorCode(e: unknown): string | undefined {
-  const c = (e as { code?: unknown } | null)?.code;
-  return typeof c === 'string' ? c : undefined;
-}
-
-const errInfo = (e: unknown) => ({ code: sqliteErrorCode(e), message: (e as Error)?.message });
-
-function refusalReason(e: unknown): 'disk_full' | 'io_error' {
-  const c = sqliteErrorCode(e);
-  if (c && (c.startsWith('SQLITE_FULL') || c === 'ENOSPC' || c === 'SQLITE_IOERR_SHMSIZE')) return 'disk_full';
-  return 'io_error';
-}
-
-/** Associated data binding a unit to its position: gateway, class, sequence range, count, key id, format. */
-export function unitAad(gatewayId: Buffer, rank: number, first: number, n: number, keyId: number, format: number): Buffer {
-  const a = Buffer.allocUnsafe(AAD_LABEL.length + 2 + gatewayId.length + 1 + 8 + 8 + 4 + 4 + 1);
-  let p = AAD_LABEL.copy(a, 0);
-  a.writeUInt16BE(gatewayId.length, p);
-  p += 2;
-  p += gatewayId.copy(a, p);
-  a[p++] = rank;
-  a.writeBigUInt64BE(BigInt(first), p);
-  p += 8;
-  a.writeBigUInt64BE(BigInt(first + n - 1), p);
-  p += 8;
-  a.writeUInt32BE(n, p);
-  p += 4;
-  a.writeUInt32BE(keyId, p);
-  p += 4;
-  a[p++] = format;
-  return a;
-}
-
-function schemaSql(): string {
-  const unitTables = PRIORITIES.map(
-    (_, rank) => `CREATE TABLE IF NOT EXISTS ${unitTable(rank)} (
-  id INTEGER PRIMARY KEY,  -- first sequence number of the unit; the unit holds id .. id+n-1
-  n INTEGER NOT NULL,      -- readings in the unit
-  gw INTEGER NOT NULL,     -- gateways.gw
-  key_id INTEGER NOT NULL,
-  t INTEGER NOT NULL,      -- oldest gateway time in the unit, whole seconds
-  body BLOB NOT NULL       -- format byte | nonce | ciphertext | tag
-);`,
-  ).join('\n');
-  return `
-CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v ANY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS gateways (gw INTEGER PRIMARY KEY, gateway_id TEXT NOT NULL UNIQUE);
-${unitTables}
-CREATE TABLE IF NOT EXISTS quarantine (
-  qid INTEGER PRIMARY KEY AUTOINCREMENT,
-  id INTEGER NOT NULL, cls INTEGER NOT NULL, n INTEGER NOT NULL, gw INTEGER NOT NULL,
-  key_id INTEGER NOT NULL, t INTEGER NOT NULL, body BLOB NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL
-);`;
-}
-
-// ---------------------------------------------------------------------- sequence reservation
-
-function readSeqFile(dir: string): number {
-  try {
-    const n = Number(readFileSync(join(dir, SEQ_FILE), 'utf8').trim());
-    return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function writeSeqFile(dir: string, reserved: number): void {
-  const path = join(dir, SEQ_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${reserved}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const d = openSync(dir, 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {
-    /* not supported everywhere */
-  }
-}
 
 export class SqliteBuffer implements ReadingBuffer {
   readonly gatewayId: string;
@@ -250,16 +107,19 @@ export class SqliteBuffer implements ReadingBuffer {
   private keyFileMtime = 0;
   private readonly keyFile: string;
   private readonly keyProtection: KeyProtection;
-  private readonly cipher: CipherName;
   private readonly events: Events;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly commitIntervalMs: number;
   private readonly commitMaxReadings: number;
   private readonly unitMaxReadings: number;
-  private readonly compress: boolean;
   private readonly ballastBytes: number;
   private readonly synchronous: 'normal' | 'full';
+  private readonly sealing: { cipher: CipherName; compress: boolean };
+  private readonly meta: Meta;
+  private seq!: Sequence;
+  private readonly gaps: GapRecords;
+  private readonly logLimited: LogLimited;
   readonly maxBytes: number;
   readonly maxAgeMs: number;
   private readonly capHeadroom: number;
@@ -274,8 +134,6 @@ export class SqliteBuffer implements ReadingBuffer {
   private closed = false;
   private readonly listeners = new Set<() => void>();
 
-  private hwm = 0;
-  private seqReserved = 0;
   private readonly cls: ClassStats[] = Array.from({ length: NCLASS }, emptyClass);
   private readonly oldestDirty: boolean[] = new Array<boolean>(NCLASS).fill(true);
   private readonly keyUse = new Map<number, KeyUse>();
@@ -309,7 +167,6 @@ export class SqliteBuffer implements ReadingBuffer {
     first: Database.Statement[];
     firstId: Database.Statement[];
     toQuarantine: Database.Statement[];
-    setMeta: Database.Statement;
   };
 
   /** Use openBuffer(). */
@@ -328,16 +185,20 @@ export class SqliteBuffer implements ReadingBuffer {
     this.keyFile = opts.keyFile;
     this.keyProtection = opts.keyProtection ?? {};
     this.gatewayId = opts.gatewayId;
-    this.cipher = opts.cipher ?? 'aes-256-gcm';
     this.events = opts.events;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.commitIntervalMs = Math.max(0, opts.commitIntervalMs ?? 25);
     this.commitMaxReadings = Math.max(1, opts.commitMaxReadings ?? 4096);
     this.unitMaxReadings = Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535));
-    this.compress = opts.compress ?? true;
     this.ballastBytes = Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024);
     this.synchronous = opts.synchronous ?? 'full';
+    this.sealing = { cipher: opts.cipher ?? 'aes-256-gcm', compress: opts.compress ?? true };
+    this.logLimited = rateLimitedLog(this.log, this.now);
+    this.gaps = new GapRecords(this.gatewayId, this.now, this.logLimited, (r) => {
+      this.internal.push(r);
+      this.schedule();
+    });
     this.maxBytes = opts.maxBytes ?? 2 * 1024 ** 3;
     this.maxAgeMs = opts.maxAgeMs ?? 7 * 86_400_000;
     this.capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
@@ -357,52 +218,22 @@ export class SqliteBuffer implements ReadingBuffer {
       toQuarantine: per(
         (t, rank) => `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${t} WHERE id = ?`,
       ),
-      setMeta: db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
     };
+    this.meta = new Meta(db);
     this.loadState(seqFloor);
-  }
-
-  private readonly logWindows = new Map<string, { at: number; suppressed: number }>();
-
-  /** Logs at most once per 10 s per message; the next line says how many were suppressed. */
-  private logLimited(level: 'error' | 'warn' | 'info', fields: Record<string, unknown>, msg: string): void {
-    const t = this.now();
-    const w = this.logWindows.get(msg);
-    if (w && t - w.at < 10_000) {
-      w.suppressed++;
-      return;
-    }
-    this.logWindows.set(msg, { at: t, suppressed: 0 });
-    this.log[level]({ ...fields, suppressedSinceLastLog: w?.suppressed ?? 0 }, msg);
-  }
-
-  private getMeta(k: string): unknown {
-    return this.db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(k);
   }
 
   private loadState(seqFloor: number): void {
     const db = this.db;
-    const hwm = this.getMeta('hwm') as number | undefined;
-    if (hwm === undefined) {
-      // A fresh database: start above every seq ever reserved in this folder.
-      this.hwm = seqFloor;
-      this.st.setMeta.run('hwm', this.hwm);
-    } else this.hwm = hwm;
-    this.seqReserved = Math.max(readSeqFile(this.dir), this.hwm);
+    this.seq = new Sequence(this.dir, this.meta, seqFloor);
     for (let rank = 0; rank < NCLASS; rank++) {
       const c = this.cls[rank]!;
-      c.readings = (this.getMeta(`c${rank}.readings`) as number | undefined) ?? 0;
-      c.units = (this.getMeta(`c${rank}.units`) as number | undefined) ?? 0;
-      c.bytes = (this.getMeta(`c${rank}.bytes`) as number | undefined) ?? 0;
-      this.floor[rank] = (this.getMeta(`f${rank}`) as number | undefined) ?? 0;
+      Object.assign(c, this.meta.readCounters(rank));
+      this.floor[rank] = this.meta.num(metaKey.floor(rank)) ?? 0;
     }
     for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").all() as { k: string; v: string }[]) {
-      const id = Number(row.k.slice(1, -3));
-      this.keyUse.set(id, {
-        fingerprint: row.v,
-        seals: (this.getMeta(`k${id}.seals`) as number | undefined) ?? 0,
-        units: (this.getMeta(`k${id}.units`) as number | undefined) ?? 0,
-      });
+      const id = metaKey.fingerprintKeyId(row.k);
+      this.keyUse.set(id, { fingerprint: row.v, seals: this.meta.num(metaKey.keySeals(id)) ?? 0, units: this.meta.num(metaKey.keyUnits(id)) ?? 0 });
     }
     db.prepare('INSERT OR IGNORE INTO gateways (gateway_id) VALUES (?)').run(this.gatewayId);
     for (const row of db.prepare('SELECT gw, gateway_id FROM gateways').all() as { gw: number; gateway_id: string }[]) {
@@ -433,9 +264,9 @@ export class SqliteBuffer implements ReadingBuffer {
     if (!this.keyUse.has(active)) {
       const use = { fingerprint: ring.fingerprint(active)!, seals: 0, units: 0 };
       this.db.transaction(() => {
-        this.st.setMeta.run(`k${active}.fp`, use.fingerprint);
-        this.st.setMeta.run(`k${active}.seals`, 0);
-        this.st.setMeta.run(`k${active}.units`, 0);
+        this.meta.set(metaKey.keyFingerprint(active), use.fingerprint);
+        this.meta.set(metaKey.keySeals(active), 0);
+        this.meta.set(metaKey.keyUnits(active), 0);
       })();
       this.keyUse.set(active, use);
     }
@@ -558,14 +389,14 @@ export class SqliteBuffer implements ReadingBuffer {
     const use = this.keyUse.get(keyId)!;
     const gw = this.gwBytes.get(this.gwSelf)!;
     const units: { rank: number; id: number; n: number; t: number; body: Buffer }[] = [];
-    let seq = this.hwm;
+    let seq = this.seq.hwm;
     for (let rank = 0; rank < NCLASS; rank++) {
       const rs = byClass[rank]!;
       for (let off = 0; off < rs.length; off += this.unitMaxReadings) {
         const chunk = off === 0 && rs.length <= this.unitMaxReadings ? rs : rs.slice(off, off + this.unitMaxReadings);
         const first = seq + 1;
         seq += chunk.length;
-        const { body } = this.sealUnit(chunk, rank, first, keyId, key, gw);
+        const body = sealUnit(this.sealing, chunk, rank, first, keyId, key, gw);
         let tMin = Infinity;
         for (const r of chunk) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
         units.push({ rank, id: first, n: chunk.length, t: Math.floor(tMin / 1000), body });
@@ -576,11 +407,7 @@ export class SqliteBuffer implements ReadingBuffer {
       throw new Error(`key ${keyId} reached its seal limit (${SEAL_LIMIT_PER_KEY}); rotate the key (wardgate keygen --rotate)`);
     }
     // Reserve sequence numbers in the side file before they can be committed.
-    if (seq > this.seqReserved) {
-      const r = seq + SEQ_BLOCK;
-      writeSeqFile(this.dir, r);
-      this.seqReserved = r;
-    }
+    this.seq.reserve(seq);
     const next = this.cls.map((c) => ({ readings: c.readings, units: c.units, bytes: c.bytes }));
     const touched = new Set<number>();
     for (const u of units) {
@@ -592,14 +419,14 @@ export class SqliteBuffer implements ReadingBuffer {
     }
     this.db.transaction(() => {
       for (const u of units) this.st.ins[u.rank]!.run(u.id, u.n, this.gwSelf, keyId, u.t, u.body);
-      this.st.setMeta.run('hwm', seq);
-      for (const rank of touched) this.writeClassMeta(rank, next[rank]!);
-      this.st.setMeta.run(`k${keyId}.seals`, use.seals + units.length);
-      this.st.setMeta.run(`k${keyId}.units`, use.units + units.length);
+      this.meta.set(metaKey.hwm, seq);
+      for (const rank of touched) this.meta.writeCounters(rank, next[rank]!);
+      this.meta.set(metaKey.keySeals(keyId), use.seals + units.length);
+      this.meta.set(metaKey.keyUnits(keyId), use.units + units.length);
     })();
     // Committed: memory follows.
     const warnBefore = use.seals < SEAL_WARN_PER_KEY;
-    this.hwm = seq;
+    this.seq.hwm = seq;
     use.seals += units.length;
     use.units += units.length;
     if (warnBefore && use.seals >= SEAL_WARN_PER_KEY) this.log.warn({ keyId, seals: use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
@@ -608,12 +435,6 @@ export class SqliteBuffer implements ReadingBuffer {
       if (c.units === 0) this.oldestDirty[rank] = true;
       Object.assign(c, next[rank]);
     }
-  }
-
-  private writeClassMeta(rank: number, c: Counters): void {
-    this.st.setMeta.run(`c${rank}.readings`, c.readings);
-    this.st.setMeta.run(`c${rank}.units`, c.units);
-    this.st.setMeta.run(`c${rank}.bytes`, c.bytes);
   }
 
   // ---------------------------------------------------------------- lease / ack / release
@@ -704,7 +525,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (c.units === 0 && c.readings === 0 && c.bytes === 0) return;
     if (this.st.first[rank]!.pluck().get() !== undefined) return;
     try {
-      this.writeClassMeta(rank, { readings: 0, units: 0, bytes: 0 });
+      this.meta.writeCounters(rank, { readings: 0, units: 0, bytes: 0 });
       this.log.warn({ class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
       c.units = 0;
       c.readings = 0;
@@ -717,25 +538,7 @@ export class SqliteBuffer implements ReadingBuffer {
 
   /** Authenticates and decodes one unit row. */
   private openUnit(row: UnitRow, rank: number): Reading[] {
-    const key = this.keys.get(row.key_id);
-    if (!key) throw new Error('unknown key');
-    const gwb = this.gwBytes.get(row.gw);
-    const gatewayId = this.gwIds.get(row.gw);
-    if (!gwb || gatewayId === undefined) throw new AuthenticationFailed('unknown gateway');
-    const body = row.body;
-    if (body.length < 1 + SEAL_OVERHEAD || row.n < 1) throw new AuthenticationFailed('unit too short');
-    const format = body[0]!;
-    const cipher = cipherByIndex((format >> 1) & 3);
-    if (!cipher || format >> 4 !== FORMAT_VERSION) throw new AuthenticationFailed('unknown unit format');
-    let plain = aeadOpen(cipher, key, body.subarray(1), unitAad(gwb, rank, row.id, row.n, row.key_id, format));
-    if (format & F_DEFLATE) {
-      try {
-        plain = inflateRawSync(plain);
-      } catch {
-        throw new CodecError('inflate failed');
-      }
-    }
-    return decodeUnit(plain, { gatewayId, priority: PRIORITIES[rank]!, firstSeq: row.id }, row.n);
+    return openUnit(row, rank, this.keys.get(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
   }
 
   /** Removes units in one transaction and updates the counters. `before` runs first inside it. */
@@ -759,15 +562,15 @@ export class SqliteBuffer implements ReadingBuffer {
         next.bytes = Math.max(0, next.bytes - r.bytes);
         keys.set(r.keyId, (keys.get(r.keyId) ?? 0) + 1);
       }
-      this.writeClassMeta(rank, next);
+      this.meta.writeCounters(rank, next);
       for (const [keyId, k] of keys) {
         const use = this.keyUse.get(keyId);
-        if (use) this.st.setMeta.run(`k${keyId}.units`, Math.max(0, use.units - k));
+        if (use) this.meta.set(metaKey.keyUnits(keyId), Math.max(0, use.units - k));
       }
       const oldest = this.st.firstId[rank]!.pluck().get() as number | undefined;
-      const f = Math.max(floor, oldest ?? this.hwm + 1);
+      const f = Math.max(floor, oldest ?? this.seq.hwm + 1);
       if (f !== floor) {
-        this.st.setMeta.run(`f${rank}`, f);
+        this.meta.set(metaKey.floor(rank), f);
         floor = f;
       }
     })();
@@ -808,7 +611,7 @@ export class SqliteBuffer implements ReadingBuffer {
     const acc = newGap();
     const gone = new Set(removed.map((r) => r.id));
     for (const r of rows) if (gone.has(r.id) && reasons.get(r.id) !== 'replayed') addToGap(acc, r, []);
-    this.gapRecord(rank, 'quarantined', acc);
+    this.gaps.record(rank, 'quarantined', acc);
   }
 
   ack(leaseId: number): void {
@@ -839,7 +642,7 @@ export class SqliteBuffer implements ReadingBuffer {
     const gwb = this.gwBytes.get(u.gw);
     const first = rest[0]?.seq;
     if (!gwb || first === undefined) return;
-    const { body } = this.sealUnit(rest, rank, first, keyId, key, gwb);
+    const body = sealUnit(this.sealing, rest, rank, first, keyId, key, gwb);
     let tMin = Infinity;
     for (const r of rest) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
     const relax = this.synchronous === 'full';
@@ -855,19 +658,19 @@ export class SqliteBuffer implements ReadingBuffer {
         this.st.ins[rank]!.run(first, rest.length, u.gw, keyId, Math.floor(tMin / 1000), body);
         next.readings = Math.max(0, next.readings - (old.n - rest.length));
         next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
-        this.writeClassMeta(rank, next);
+        this.meta.writeCounters(rank, next);
         const oldUse = this.keyUse.get(old.key_id);
-        if (old.key_id === keyId) this.st.setMeta.run(`k${keyId}.seals`, use.seals + 1);
+        if (old.key_id === keyId) this.meta.set(metaKey.keySeals(keyId), use.seals + 1);
         else {
-          if (oldUse) this.st.setMeta.run(`k${old.key_id}.units`, Math.max(0, oldUse.units - 1));
-          this.st.setMeta.run(`k${keyId}.units`, use.units + 1);
-          this.st.setMeta.run(`k${keyId}.seals`, use.seals + 1);
+          if (oldUse) this.meta.set(metaKey.keyUnits(old.key_id), Math.max(0, oldUse.units - 1));
+          this.meta.set(metaKey.keyUnits(keyId), use.units + 1);
+          this.meta.set(metaKey.keySeals(keyId), use.seals + 1);
         }
         // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
         const oldest = this.st.firstId[rank]!.pluck().get() as number | undefined;
         const f = Math.max(floor, oldest ?? first);
         if (f !== floor) {
-          this.st.setMeta.run(`f${rank}`, f);
+          this.meta.set(metaKey.floor(rank), f);
           floor = f;
         }
       })();
@@ -888,20 +691,6 @@ export class SqliteBuffer implements ReadingBuffer {
       use.units += 1;
     }
     this.oldestDirty[rank] = true;
-  }
-
-  /** Encodes (deflating when smaller) and seals one unit. */
-  private sealUnit(readings: readonly PendingReading[], rank: number, first: number, keyId: number, key: Buffer, gwb: Buffer): { body: Buffer; format: number } {
-    let plain = encodeUnit(readings);
-    let format = (FORMAT_VERSION << 4) | (cipherIndex(this.cipher) << 1);
-    if (this.compress && plain.length > 96) {
-      const z = deflateRawSync(plain, { level: 6 });
-      if (z.length < plain.length) {
-        plain = z;
-        format |= F_DEFLATE;
-      }
-    }
-    return { body: seal(this.cipher, key, plain, unitAad(gwb, rank, first, readings.length, keyId, format), Buffer.of(format)), format };
   }
 
   /** Deletes delivered units; on failure (disk full) they stay out of leases and are retried later. */
@@ -982,7 +771,7 @@ export class SqliteBuffer implements ReadingBuffer {
           total += this.evictRows(rank, victims, reason, acc);
         }
       } finally {
-        this.gapRecord(rank, reason, acc);
+        this.gaps.record(rank, reason, acc);
       }
     }
     return total;
@@ -1008,46 +797,6 @@ export class SqliteBuffer implements ReadingBuffer {
       if (gone.has(v.id)) addToGap(acc, v, decoded[i]!);
     });
     return n;
-  }
-
-  /** Queues a gap record (a status reading) naming what was lost, if anything was. */
-  private gapRecord(rank: number, reason: string, acc: GapAcc): void {
-    if (acc.count === 0) return;
-    if (acc.onlyGaps) {
-      // A gap record about lost gap records would only chase its own tail under a tiny cap:
-      // those losses are counted and logged, not re-recorded.
-      this.logLimited('warn', { class: PRIORITIES[rank], reason, count: acc.count }, 'evicted units held only gap records; no new gap record');
-      return;
-    }
-    let deviceList = [...acc.devices].sort().join(',');
-    if (deviceList.length > MAX_GAP_DEVICES_CHARS) deviceList = `${deviceList.slice(0, MAX_GAP_DEVICES_CHARS)},…`;
-    const { firstSeq, lastSeq, count, fromTime, toTime } = acc;
-    const gap: PendingReading = {
-      deviceId: this.gatewayId,
-      deviceKind: 'gateway',
-      bed: 'gateway',
-      metric: 'gateway_event',
-      value: count,
-      unit: '1',
-      gatewayTime: this.now(),
-      priority: 'status',
-      quality: [],
-      extra: {
-        event: 'gap',
-        reason,
-        class: PRIORITIES[rank]!,
-        firstSeq,
-        lastSeq,
-        fromTime,
-        toTime,
-        count,
-        devices: deviceList,
-        devicesKnown: !acc.unknown,
-      },
-    };
-    this.logLimited('warn', { event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
-    this.internal.push(gap);
-    this.schedule();
   }
 
   private enforceByteCap(): void {
@@ -1087,7 +836,7 @@ export class SqliteBuffer implements ReadingBuffer {
           if (stop) break;
         }
       } finally {
-        this.gapRecord(rank, 'max_age', acc);
+        this.gaps.record(rank, 'max_age', acc);
       }
     }
     return total;
@@ -1260,7 +1009,7 @@ export class SqliteBuffer implements ReadingBuffer {
       perClass[PRIORITIES[rank]!] = { ...c };
       total += c.readings;
     }
-    return { perClass, totalReadings: total, diskBytes: this.diskBytes(), inFlight: this.inFlight, lastSeq: this.hwm, quarantined: this.quarantined };
+    return { perClass, totalReadings: total, diskBytes: this.diskBytes(), inFlight: this.inFlight, lastSeq: this.seq.hwm, quarantined: this.quarantined };
   }
 
   /** Database + WAL size on disk (cached for one second). */
@@ -1315,28 +1064,6 @@ export class SqliteBuffer implements ReadingBuffer {
 
 // -------------------------------------------------------------------- open
 
-function applyPragmas(db: Database.Database, synchronous: 'normal' | 'full'): void {
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('journal_size_limit = 8388608');
-  db.pragma('wal_autocheckpoint = 1000');
-  db.pragma('busy_timeout = 5000');
-}
-
-function initSchema(db: Database.Database, pageSize: number): void {
-  const fresh = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").pluck().get() as number) === 0;
-  if (fresh) {
-    db.pragma('journal_mode = DELETE');
-    db.pragma(`page_size = ${pageSize}`);
-    db.exec('VACUUM');
-    db.pragma('journal_mode = WAL');
-  }
-  db.exec(schemaSql());
-  const v = db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").pluck().get() as number | undefined;
-  if (v === undefined) db.prepare("INSERT INTO meta (k, v) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
-  else if (v !== SCHEMA_VERSION) throw new Error(`buffer schema version ${v} is not supported (expected ${SCHEMA_VERSION})`);
-}
-
 /** Moves a database that fails its integrity check aside (never deletes it). Returns the new name. */
 function moveAside(dbPath: string, stamp: number): string {
   const target = `${dbPath}.corrupt-${stamp}`;
@@ -1351,7 +1078,7 @@ function salvageHwm(path: string): number {
   try {
     const db = new Database(path, { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare("SELECT v FROM meta WHERE k = 'hwm'").pluck().get() as number | undefined) ?? 0;
+      return (readMeta(db, metaKey.hwm) as number | undefined) ?? 0;
     } finally {
       db.close();
     }
@@ -1413,22 +1140,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
     const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor, unlock);
     if (movedAside) {
       opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: basename(movedAside.to) });
-      buf
-        .append([
-          {
-            deviceId: opts.gatewayId,
-            deviceKind: 'gateway',
-            bed: 'gateway',
-            metric: 'gateway_event',
-            value: 1,
-            unit: '1',
-            gatewayTime: now(),
-            priority: 'alarm',
-            quality: [],
-            extra: { event: 'buffer_corrupt', movedTo: basename(movedAside.to), reason: movedAside.why.slice(0, 200), seqFloor },
-          },
-        ])
-        .catch(() => undefined);
+      buf.append([corruptionAlarm(opts.gatewayId, now(), basename(movedAside.to), movedAside.why, seqFloor)]).catch(() => undefined);
       await buf.flush().catch(() => undefined);
     }
     buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);

@@ -1,0 +1,127 @@
+/**
+ * The database layout: pragmas, one unit table per priority class, the quarantine and
+ * gateway tables, the schema version, and the meta table (high-water mark, per-class
+ * counters and replay floors, per-key fingerprints and counts).
+ */
+import type Database from 'better-sqlite3';
+import { PRIORITIES } from '../reading.js';
+
+export const DB_FILE = 'buffer.db';
+const SCHEMA_VERSION = 2;
+export const NCLASS = PRIORITIES.length;
+
+export const unitTable = (rank: number): string => `units_${PRIORITIES[rank]}`;
+
+/** The oldest gateway time (whole seconds) of a class: the time of its lowest unit. */
+export const oldestTimeSql = (rank: number): string => `SELECT t FROM ${unitTable(rank)} ORDER BY id LIMIT 1`;
+
+/** A unit row as stored. */
+export interface UnitRow {
+  id: number;
+  n: number;
+  gw: number;
+  key_id: number;
+  t: number;
+  body: Buffer;
+}
+
+export type Counters = { readings: number; units: number; bytes: number };
+
+/** The keys of the meta table. */
+export const metaKey = {
+  hwm: 'hwm',
+  counter: (rank: number, c: keyof Counters): string => `c${rank}.${c}`,
+  /** No legitimate unit of the class has an id below this (see UnitStore.floor). */
+  floor: (rank: number): string => `f${rank}`,
+  keyFingerprint: (keyId: number): string => `k${keyId}.fp`,
+  keySeals: (keyId: number): string => `k${keyId}.seals`,
+  keyUnits: (keyId: number): string => `k${keyId}.units`,
+  /** The key id of a keyFingerprint key. */
+  fingerprintKeyId: (k: string): number => Number(k.slice(1, -3)),
+};
+
+function schemaSql(): string {
+  const unitTables = PRIORITIES.map(
+    (_, rank) => `CREATE TABLE IF NOT EXISTS ${unitTable(rank)} (
+  id INTEGER PRIMARY KEY,  -- first sequence number of the unit; the unit holds id .. id+n-1
+  n INTEGER NOT NULL,      -- readings in the unit
+  gw INTEGER NOT NULL,     -- gateways.gw
+  key_id INTEGER NOT NULL,
+  t INTEGER NOT NULL,      -- oldest gateway time in the unit, whole seconds
+  body BLOB NOT NULL       -- format byte | nonce | ciphertext | tag
+);`,
+  ).join('\n');
+  return `
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v ANY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS gateways (gw INTEGER PRIMARY KEY, gateway_id TEXT NOT NULL UNIQUE);
+${unitTables}
+CREATE TABLE IF NOT EXISTS quarantine (
+  qid INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER NOT NULL, cls INTEGER NOT NULL, n INTEGER NOT NULL, gw INTEGER NOT NULL,
+  key_id INTEGER NOT NULL, t INTEGER NOT NULL, body BLOB NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL
+);`;
+}
+
+export function applyPragmas(db: Database.Database, synchronous: 'normal' | 'full'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('journal_size_limit = 8388608');
+  db.pragma('wal_autocheckpoint = 1000');
+  db.pragma('busy_timeout = 5000');
+}
+
+const SELECT_META = 'SELECT v FROM meta WHERE k = ?';
+
+/** One meta value (also usable on a read-only or damaged database). */
+export const readMeta = (db: Database.Database, k: string): unknown => db.prepare(SELECT_META).pluck().get(k);
+
+export function initSchema(db: Database.Database, pageSize: number): void {
+  const fresh = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").pluck().get() as number) === 0;
+  if (fresh) {
+    db.pragma('journal_mode = DELETE');
+    db.pragma(`page_size = ${pageSize}`);
+    db.exec('VACUUM');
+    db.pragma('journal_mode = WAL');
+  }
+  db.exec(schemaSql());
+  const v = readMeta(db, 'schema_version') as number | undefined;
+  if (v === undefined) db.prepare("INSERT INTO meta (k, v) VALUES ('schema_version', ?)").run(SCHEMA_VERSION);
+  else if (v !== SCHEMA_VERSION) throw new Error(`buffer schema version ${v} is not supported (expected ${SCHEMA_VERSION})`);
+}
+
+/** The meta table of an open, initialised database. */
+export class Meta {
+  private readonly getSt: Database.Statement;
+  private readonly setSt: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.getSt = db.prepare(SELECT_META).pluck();
+    this.setSt = db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
+  }
+
+  get(k: string): unknown {
+    return this.getSt.get(k);
+  }
+
+  num(k: string): number | undefined {
+    return this.get(k) as number | undefined;
+  }
+
+  set(k: string, v: unknown): void {
+    this.setSt.run(k, v);
+  }
+
+  readCounters(rank: number): Counters {
+    return {
+      readings: this.num(metaKey.counter(rank, 'readings')) ?? 0,
+      units: this.num(metaKey.counter(rank, 'units')) ?? 0,
+      bytes: this.num(metaKey.counter(rank, 'bytes')) ?? 0,
+    };
+  }
+
+  writeCounters(rank: number, c: Counters): void {
+    this.set(metaKey.counter(rank, 'readings'), c.readings);
+    this.set(metaKey.counter(rank, 'units'), c.units);
+    this.set(metaKey.counter(rank, 'bytes'), c.bytes);
+  }
+}
