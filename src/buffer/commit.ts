@@ -1,0 +1,201 @@
+/**
+ * Group commit: appends queue up and are written together, one transaction per commit,
+ * at most every `intervalMs` or as soon as `maxReadings` are pending; their promises
+ * settle only after that transaction. A commit groups readings by class (alarm first),
+ * cuts each class into units of at most `unitMaxReadings`, gives them contiguous seqs and
+ * seals them. Gateway-made readings (gap records, integrity alarms) ride along and are
+ * retried until committed, never dropped.
+ */
+import type { Logger } from '../logger.js';
+import type { Events } from '../metrics/events.js';
+import { PRIORITIES, type PendingReading } from '../reading.js';
+import { validateForEncoding } from './codec.js';
+import { errInfo, refusalReason, type LogLimited } from './diagnostics.js';
+import type { KeyLedger } from './key-ledger.js';
+import { NCLASS } from './schema.js';
+import type { Sequence } from './seq.js';
+import type { NewUnit, UnitStore } from './store.js';
+import { BufferRefused } from './types.js';
+
+interface PendingAppend {
+  readings: readonly PendingReading[];
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export interface GroupCommitOptions {
+  intervalMs: number;
+  maxReadings: number;
+  unitMaxReadings: number;
+}
+
+export interface GroupCommitHooks {
+  /** Disk full: waveform appends are refused at the door. */
+  isShedding(): boolean;
+  /** A commit failed for lack of space. */
+  onDiskFull(failedReadings: number): void;
+  /** After each successful commit (and its listeners): the byte cap. */
+  afterCommit(): void;
+}
+
+export class GroupCommit {
+  private pending: PendingAppend[] = [];
+  private pendingCount = 0;
+  private internal: PendingReading[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private isClosed = false;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly store: UnitStore,
+    private readonly keys: KeyLedger,
+    private readonly seq: Sequence,
+    private readonly opts: GroupCommitOptions,
+    private readonly hooks: GroupCommitHooks,
+    private readonly events: Events,
+    private readonly log: Logger,
+    private readonly logLimited: LogLimited,
+  ) {}
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  append(readings: readonly PendingReading[]): Promise<void> {
+    if (this.isClosed) {
+      this.refuseCount('closed', readings.length);
+      return Promise.reject(new BufferRefused('closed', 'the buffer is closed'));
+    }
+    for (const r of readings) {
+      try {
+        validateForEncoding(r);
+      } catch (e) {
+        this.refuseCount('invalid', readings.length);
+        return Promise.reject(new BufferRefused('io_error', `reading cannot be stored: ${(e as Error).message}`));
+      }
+    }
+    if (this.hooks.isShedding()) {
+      // Disk full: the lowest class is refused at the door (its senders are not acknowledged).
+      let shed = 0;
+      for (const r of readings) if (r.priority === 'waveform') shed++;
+      if (shed > 0) {
+        this.refuseCount('shedding', readings.length);
+        return Promise.reject(new BufferRefused('shedding', 'disk full: waveform readings are shed until space returns'));
+      }
+    }
+    if (readings.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ readings, resolve, reject });
+      this.pendingCount += readings.length;
+      this.schedule();
+    });
+  }
+
+  flush(): Promise<void> {
+    if (this.pending.length === 0 && this.internal.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ readings: [], resolve, reject });
+      this.commitNow();
+    });
+  }
+
+  /** Queues a gateway-made reading for the next commit. */
+  queueInternal(r: PendingReading): void {
+    this.internal.push(r);
+    this.schedule();
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Commits what is pending, and the gateway records (gap records) that commit may cause; refuses the rest. */
+  close(): void {
+    for (let i = 0; i < 4 && (this.pending.length || this.internal.length); i++) this.commitNow();
+    if (this.internal.length) this.log.error({ records: this.internal.length }, 'gateway records (gap records) could not be committed before close');
+    this.isClosed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    for (const p of this.pending) {
+      this.refuseCount('closed', p.readings.length);
+      p.reject(new BufferRefused('closed', 'the buffer closed before this commit'));
+    }
+    this.pending = [];
+  }
+
+  private schedule(): void {
+    if (this.isClosed) return;
+    if (this.pendingCount + this.internal.length >= this.opts.maxReadings) {
+      if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.commitNow(), this.opts.intervalMs);
+    }
+  }
+
+  private refuseCount(reason: string, n: number): void {
+    if (n > 0) this.events.emit('reading_refused', { reason }, n);
+  }
+
+  private commitNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    const batch = this.pending;
+    const count = this.pendingCount;
+    const internal = this.internal;
+    this.pending = [];
+    this.pendingCount = 0;
+    this.internal = [];
+    if (batch.length === 0 && internal.length === 0) return;
+    try {
+      this.writeCommit(batch, internal);
+    } catch (e) {
+      const reason = refusalReason(e);
+      this.internal = internal.concat(this.internal); // gateway records are retried, never dropped
+      this.refuseCount(reason, count);
+      this.logLimited('error', { err: errInfo(e), count }, 'buffer commit failed; readings refused');
+      const err = new BufferRefused(reason, `buffer commit failed: ${(e as Error).message}`);
+      for (const p of batch) p.reject(err);
+      if (reason === 'disk_full') this.hooks.onDiskFull(count);
+      if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(this.opts.intervalMs, 250));
+      return;
+    }
+    for (const p of batch) p.resolve();
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (e) {
+        this.logLimited('error', { err: errInfo(e) }, 'onCommit listener threw');
+      }
+    }
+    this.hooks.afterCommit();
+  }
+
+  /** Encodes, seals and writes one group commit in one transaction. Throws on failure; memory changes only on success. */
+  private writeCommit(batch: PendingAppend[], internal: PendingReading[]): void {
+    const byClass: PendingReading[][] = Array.from({ length: NCLASS }, () => []);
+    for (const r of internal) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
+    for (const p of batch) for (const r of p.readings) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
+    const k = this.keys.active();
+    const max = this.opts.unitMaxReadings;
+    const units: NewUnit[] = [];
+    let seq = this.seq.hwm;
+    for (let rank = 0; rank < NCLASS; rank++) {
+      const rs = byClass[rank]!;
+      for (let off = 0; off < rs.length; off += max) {
+        const chunk = off === 0 && rs.length <= max ? rs : rs.slice(off, off + max);
+        const first = seq + 1;
+        seq += chunk.length;
+        units.push({ rank, id: first, n: chunk.length, ...this.store.seal(chunk, rank, first, k) });
+      }
+    }
+    if (units.length === 0) return;
+    this.keys.assertCanSeal(k, units.length);
+    // Reserve sequence numbers in the side file before they can be committed.
+    this.seq.reserve(seq);
+    this.store.insert(units, k, seq);
+  }
+}

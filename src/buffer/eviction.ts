@@ -1,0 +1,139 @@
+/**
+ * Caps: the byte cap (`maxBytes`, counted as sealed bytes + UNIT_ROW_OVERHEAD per unit)
+ * and the age cap (`maxAgeMs`). The lowest class's oldest units go first, alarms only when
+ * nothing else is left, leased units never. Each eviction is counted (`reading_evicted`),
+ * and what was lost becomes one gap record per class.
+ */
+import type { Events } from '../metrics/events.js';
+import { PRIORITIES, type Reading } from '../reading.js';
+import { errInfo, refusalReason, type LogLimited } from './diagnostics.js';
+import { addToGap, newGap, type GapAcc, type GapRecords } from './gateway-records.js';
+import { SCAN_CHUNK, type Leases } from './lease.js';
+import { NCLASS, type UnitRow } from './schema.js';
+import { UNIT_ROW_OVERHEAD, type UnitStore } from './store.js';
+
+export interface CapOptions {
+  maxBytes: number;
+  maxAgeMs: number;
+  /** When the byte cap is exceeded, evict down to maxBytes minus this much. */
+  capHeadroom: number;
+}
+
+export class Eviction {
+  constructor(
+    private readonly store: UnitStore,
+    private readonly leases: Leases,
+    private readonly gaps: GapRecords,
+    private readonly caps: CapOptions,
+    /** Eviction itself failed for lack of space. */
+    private readonly onDiskFull: (failedReadings: number) => void,
+    private readonly events: Events,
+    private readonly logLimited: LogLimited,
+    private readonly now: () => number,
+  ) {}
+
+  /** Applies the age cap, then the byte cap. */
+  enforceCaps(): void {
+    this.enforceAgeCap();
+    this.enforceByteCap();
+  }
+
+  /** Over maxBytes: evicts down to maxBytes minus the headroom (so the gap records that follow fit). */
+  enforceByteCap(): void {
+    if (this.store.totalStoredBytes() <= this.caps.maxBytes) return;
+    const cap = this.caps.maxBytes - this.caps.capHeadroom;
+    try {
+      const excess = this.store.totalStoredBytes() - cap;
+      if (excess <= 0) return;
+      this.evict('max_bytes', (freed) => freed >= excess);
+    } catch (e) {
+      this.logLimited('error', { err: errInfo(e) }, 'eviction for the byte cap failed');
+      if (refusalReason(e) === 'disk_full') this.onDiskFull(0);
+    }
+  }
+
+  /** Evicts units whose oldest reading is older than maxAgeMs (all classes, oldest first). */
+  enforceAgeCap(): number {
+    const cutoffS = Math.floor((this.now() - this.caps.maxAgeMs) / 1000);
+    let total = 0;
+    for (let rank = NCLASS - 1; rank >= 0; rank--) {
+      const acc = newGap();
+      try {
+        for (;;) {
+          const oldest = this.store.oldestTime(rank);
+          if (oldest === undefined || oldest >= cutoffS) break;
+          const rows = this.store.rows(rank, 0, SCAN_CHUNK);
+          const victims: UnitRow[] = [];
+          let stop = rows.length < SCAN_CHUNK;
+          for (const r of rows) {
+            if (r.t >= cutoffS) {
+              stop = true;
+              break;
+            }
+            if (!this.leases.isLeased(r.id)) victims.push(r);
+          }
+          if (victims.length === 0) break;
+          total += this.evictRows(rank, victims, 'max_age', acc);
+          if (stop) break;
+        }
+      } finally {
+        this.gaps.record(rank, 'max_age', acc);
+      }
+    }
+    return total;
+  }
+
+  /**
+   * Evicts the lowest class's oldest units until `done()` says stop; alarms only when no
+   * other class has evictable units. Leased units are not evicted. One gap record per
+   * class. Returns readings evicted.
+   */
+  evict(reason: 'max_bytes' | 'disk_full', done: (freed: number) => boolean): number {
+    let freed = 0;
+    let total = 0;
+    for (let rank = NCLASS - 1; rank >= 0 && !done(freed); rank--) {
+      const acc = newGap();
+      let from = 0;
+      try {
+        while (!done(freed)) {
+          const rows = this.store.rows(rank, from, SCAN_CHUNK);
+          if (rows.length === 0) break;
+          from = rows[rows.length - 1]!.id + 1;
+          const victims: UnitRow[] = [];
+          for (const r of rows) {
+            if (done(freed)) break;
+            if (this.leases.isLeased(r.id)) continue;
+            victims.push(r);
+            freed += r.body.length + UNIT_ROW_OVERHEAD;
+          }
+          total += this.evictRows(rank, victims, reason, acc);
+        }
+      } finally {
+        this.gaps.record(rank, reason, acc);
+      }
+    }
+    return total;
+  }
+
+  /** Deletes `victims` (one transaction), counts them, and adds what was lost to `acc`. */
+  private evictRows(rank: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full', acc: GapAcc): number {
+    if (victims.length === 0) return 0;
+    // Learn what is lost (devices, exact times) before it goes: it is named in the gap record.
+    const decoded: Reading[][] = [];
+    for (const v of victims) {
+      try {
+        decoded.push(this.store.open(v, rank));
+      } catch {
+        decoded.push([]);
+      }
+    }
+    const removed = this.store.removeUnits(rank, victims.map((v) => v.id));
+    const gone = new Set(removed.map((r) => r.id));
+    const n = removed.reduce((a, r) => a + r.n, 0);
+    if (n > 0) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });
+    victims.forEach((v, i) => {
+      if (gone.has(v.id)) addToGap(acc, v, decoded[i]!);
+    });
+    return n;
+  }
+}

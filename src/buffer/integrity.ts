@@ -1,0 +1,126 @@
+/**
+ * Integrity: at open, `PRAGMA quick_check`; a database that fails it (or will not open)
+ * is moved aside as `buffer.db.corrupt-<ms>` (never deleted) and its high-water mark
+ * salvaged. While running, a unit that fails authentication or decoding, or a deleted
+ * unit put back (a replay), is moved to the quarantine table and the rest keeps draining.
+ */
+import Database from 'better-sqlite3';
+import { existsSync, renameSync } from 'node:fs';
+import type { Logger } from '../logger.js';
+import type { Events } from '../metrics/events.js';
+import { PRIORITIES } from '../reading.js';
+import { errInfo, sqliteErrorCode, type LogLimited } from './diagnostics.js';
+import { addToGap, newGap, type GapRecords } from './gateway-records.js';
+import { applyPragmas, metaKey, readMeta, unitTable, type UnitRow } from './schema.js';
+import type { Removed, UnitStore } from './store.js';
+
+export interface MovedAside {
+  to: string;
+  why: string;
+  /** The damaged database's high-water mark (0 when unreadable). */
+  hwm: number;
+}
+
+/** Moves a database that fails its integrity check aside (never deletes it). Returns the new name. */
+function moveAside(dbPath: string, stamp: number): string {
+  const target = `${dbPath}.corrupt-${stamp}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(dbPath + suffix)) renameSync(dbPath + suffix, target + suffix);
+  }
+  return target;
+}
+
+/** Best effort: the high-water mark of a damaged database. */
+function salvageHwm(path: string): number {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      return (readMeta(db, metaKey.hwm) as number | undefined) ?? 0;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Opens an existing database at `dbPath` when it passes quick_check. Otherwise moves it
+ * aside (logged) and returns no database: the caller starts a fresh one.
+ */
+export function openChecked(dbPath: string, synchronous: 'normal' | 'full', now: () => number, log: Logger): { db?: Database.Database; movedAside?: MovedAside } {
+  if (!existsSync(dbPath)) return {};
+  let db: Database.Database | undefined;
+  let why: string | undefined;
+  try {
+    db = new Database(dbPath);
+    applyPragmas(db, synchronous);
+    const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
+    if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
+  } catch (e) {
+    why = `${sqliteErrorCode(e) ?? 'error'}: ${(e as Error).message}`;
+  }
+  if (why === undefined) return { db };
+  try {
+    db?.close();
+  } catch {
+    /* ignore */
+  }
+  const to = moveAside(dbPath, now());
+  const hwm = salvageHwm(to);
+  log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside (kept) and starting a fresh buffer');
+  return { movedAside: { to, why, hwm } };
+}
+
+export class Quarantine {
+  /** Units in the quarantine table. */
+  count: number;
+  private readonly toQuarantine: Database.Statement[];
+
+  constructor(
+    db: Database.Database,
+    private readonly store: UnitStore,
+    private readonly gaps: GapRecords,
+    private readonly events: Events,
+    private readonly logLimited: LogLimited,
+    private readonly now: () => number,
+  ) {
+    this.toQuarantine = PRIORITIES.map((_, rank) =>
+      db.prepare(`INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(rank)} WHERE id = ?`),
+    );
+    this.count = (db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number) ?? 0;
+  }
+
+  /**
+   * Moves units that failed authentication or decoding to the quarantine table, with a
+   * gap record. Units it cannot move (disk full?) go to `holdBack`: kept out of leases
+   * for this process.
+   */
+  move(rank: number, bad: { id: number; reason: string }[], holdBack: (id: number) => void): void {
+    const at = this.now();
+    const reasons = new Map(bad.map((b) => [b.id, b.reason]));
+    const rows = bad.map((b) => this.store.rows(rank, b.id, 1)[0]).filter((r): r is UnitRow => r !== undefined && reasons.has(r.id));
+    let removed: Removed[];
+    try {
+      removed = this.store.removeUnits(
+        rank,
+        bad.map((b) => b.id),
+        (id) => this.toQuarantine[rank]!.run(reasons.get(id), at, id),
+      );
+    } catch (e) {
+      this.logLimited('error', { err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
+      for (const b of bad) {
+        holdBack(b.id);
+        this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank], moved: false });
+      }
+      return;
+    }
+    this.count += removed.length;
+    for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank] });
+    // A replayed unit was delivered before: it is not a loss.
+    const acc = newGap();
+    const gone = new Set(removed.map((r) => r.id));
+    for (const r of rows) if (gone.has(r.id) && reasons.get(r.id) !== 'replayed') addToGap(acc, r, []);
+    this.gaps.record(rank, 'quarantined', acc);
+  }
+}

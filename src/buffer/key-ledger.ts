@@ -1,0 +1,169 @@
+/**
+ * The buffer's keys: the key ring loaded from the key file, and per key id (meta table)
+ * the key's fingerprint, how many units it has sealed and how many buffered units it
+ * still seals. A wrong key file is refused at open; a rotated one is picked up while
+ * running (mtime check or reload()), and old units stay readable.
+ */
+import type Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import type { Logger } from '../logger.js';
+import { SEAL_LIMIT_PER_KEY, SEAL_WARN_PER_KEY } from '../crypto/aead.js';
+import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
+import { metaKey, type Meta } from './schema.js';
+import { BufferRefused } from './types.js';
+
+interface KeyUse {
+  fingerprint: string;
+  seals: number;
+  units: number;
+}
+
+/** The key new units are sealed with. */
+export interface ActiveKey {
+  keyId: number;
+  key: Buffer;
+  use: KeyUse;
+}
+
+/** Per key id: change in units sealed (seals) and in buffered units it seals (units). */
+export type KeyCounts = Map<number, { seals: number; units: number }>;
+
+export function addKeyCounts(counts: KeyCounts, keyId: number, seals: number, units: number): void {
+  const c = counts.get(keyId);
+  if (c) {
+    c.seals += seals;
+    c.units += units;
+  } else counts.set(keyId, { seals, units });
+}
+
+export class KeyLedger {
+  private ring: KeyRing;
+  private fileMtime = 0;
+  private readonly use = new Map<number, KeyUse>();
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly meta: Meta,
+    ring: KeyRing,
+    /** `keyFile()` is read at each reload (SqliteBuffer owns the path). */
+    private readonly file: { keyFile: () => string; keyProtection: KeyProtection; dbPath: string },
+    private readonly log: Logger,
+  ) {
+    this.ring = ring;
+    try {
+      this.fileMtime = statSync(file.keyFile()).mtimeMs;
+    } catch {
+      /* checked by loadKeyRing already */
+    }
+    for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").all() as { k: string; v: string }[]) {
+      const id = metaKey.fingerprintKeyId(row.k);
+      this.use.set(id, { fingerprint: row.v, seals: meta.num(metaKey.keySeals(id)) ?? 0, units: meta.num(metaKey.keyUnits(id)) ?? 0 });
+    }
+  }
+
+  /** Checks the key ring against the database (see check(ring)); done once at open. */
+  checkRing(): void {
+    this.check(this.ring);
+  }
+
+  /** A key id the database knows must have the same fingerprint in the key file; the active key gets registered. */
+  private check(ring: KeyRing): void {
+    for (const [id, use] of this.use) {
+      const fp = ring.fingerprint(id);
+      if (fp !== undefined && fp !== use.fingerprint) {
+        throw new BufferRefused(
+          'io_error',
+          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.file.dbPath}. ` +
+            'Restore the right key file, or move the buffer database aside to start empty (its units cannot be read without that key).',
+        );
+      }
+      if (fp === undefined && use.units > 0) {
+        this.log.error({ keyId: id, units: use.units }, 'buffered units are sealed with a key that is missing from the key file; they will be quarantined when reached');
+      }
+    }
+    const active = ring.activeKeyId;
+    if (!this.use.has(active)) {
+      const use = { fingerprint: ring.fingerprint(active)!, seals: 0, units: 0 };
+      this.db.transaction(() => {
+        this.meta.set(metaKey.keyFingerprint(active), use.fingerprint);
+        this.meta.set(metaKey.keySeals(active), 0);
+        this.meta.set(metaKey.keyUnits(active), 0);
+      })();
+      this.use.set(active, use);
+    }
+  }
+
+  /**
+   * Re-reads the key file (after `wardgate keygen --rotate`): new units use the new active
+   * key, old ones stay readable. Also done automatically when the file's mtime changes.
+   * Throws (and keeps the current keys) when the new file is unusable.
+   */
+  reload(): { activeKeyId: number; keyIds: readonly number[] } {
+    const ring = loadKeyRing(this.file.keyFile(), this.file.keyProtection);
+    this.check(ring);
+    const before = this.ring.activeKeyId;
+    this.ring = ring;
+    if (ring.activeKeyId !== before) this.log.info({ activeKeyId: ring.activeKeyId, previous: before }, 'key file reloaded: new units use the new active key');
+    return { activeKeyId: ring.activeKeyId, keyIds: ring.keyIds };
+  }
+
+  /** Reloads the key file when its mtime changed (throws when it cannot be read). */
+  reloadIfChanged(): void {
+    const m = statSync(this.file.keyFile()).mtimeMs;
+    if (m !== this.fileMtime) {
+      this.fileMtime = m;
+      this.reload();
+    }
+  }
+
+  get activeKeyId(): number {
+    return this.ring.activeKeyId;
+  }
+
+  active(): ActiveKey {
+    const keyId = this.ring.activeKeyId;
+    return { keyId, key: this.ring.get(keyId)!, use: this.use.get(keyId)! };
+  }
+
+  /** The key with this id, or undefined when the key file lacks it. */
+  key(keyId: number): Buffer | undefined {
+    return this.ring.get(keyId);
+  }
+
+  /** Throws when sealing `units` more units would pass the key's seal limit. */
+  assertCanSeal(k: ActiveKey, units: number): void {
+    if (k.use.seals + units > SEAL_LIMIT_PER_KEY) {
+      throw new Error(`key ${k.keyId} reached its seal limit (${SEAL_LIMIT_PER_KEY}); rotate the key (wardgate keygen --rotate)`);
+    }
+  }
+
+  /** Inside the transaction that changes them: writes the counts of known keys to the meta table. */
+  writeCounts(counts: KeyCounts): void {
+    for (const [keyId, d] of counts) {
+      const use = this.use.get(keyId);
+      if (!use) continue;
+      if (d.seals !== 0) this.meta.set(metaKey.keySeals(keyId), use.seals + d.seals);
+      if (d.units !== 0) this.meta.set(metaKey.keyUnits(keyId), Math.max(0, use.units + d.units));
+    }
+  }
+
+  /** After that transaction committed: memory follows. */
+  applyCounts(counts: KeyCounts): void {
+    for (const [keyId, d] of counts) {
+      const use = this.use.get(keyId);
+      if (!use) continue;
+      use.seals += d.seals;
+      use.units = Math.max(0, use.units + d.units);
+    }
+  }
+
+  /** Warns once when a commit takes the key past 2^31 seals. */
+  warnIfWorn(k: ActiveKey, sealsBefore: number): void {
+    if (sealsBefore < SEAL_WARN_PER_KEY && k.use.seals >= SEAL_WARN_PER_KEY) this.log.warn({ keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
+  }
+
+  /** Key ids that seal buffered units (a retired key may be removed only when absent here and from quarantine). */
+  inUse(): number[] {
+    return [...this.use].filter(([, u]) => u.units > 0).map(([id]) => id).sort((a, b) => a - b);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Draining: leases hand out the oldest units of the highest non-empty class, whole units,
+ * never a leased unit twice; release() re-offers them ahead of newer units; ack() deletes
+ * them. A unit alone larger than the lease may be is leased in part (its first readings)
+ * and, once acked, replaced by its rest. Lease state lives in memory only: after a
+ * restart every unit is leasable.
+ */
+import { AuthenticationFailed } from '../crypto/aead.js';
+import { PRIORITIES, type Reading } from '../reading.js';
+import { CodecError } from './codec.js';
+import { errInfo, type LogLimited } from './diagnostics.js';
+import type { Quarantine } from './integrity.js';
+import { NCLASS } from './schema.js';
+import type { UnitStore } from './store.js';
+import type { Lease, LeaseLimits } from './types.js';
+
+/** Units read per query while scanning a class. */
+export const SCAN_CHUNK = 64;
+
+interface LeasedUnit {
+  id: number;
+  n: number;
+  gw: number;
+  /** Set when only the first readings of the unit are leased (the unit alone exceeded maxReadings): the rest. */
+  rest?: Reading[];
+}
+
+interface LeaseState {
+  rank: number;
+  units: LeasedUnit[];
+  readings: number;
+}
+
+export class Leases {
+  private nextLeaseId = 1;
+  private readonly leases = new Map<number, LeaseState>();
+  private readonly leasedUnits = new Set<number>();
+  /** Units delivered whose delete failed (disk full): never re-leased by this process, deleted later. */
+  private readonly ackedUndeleted = new Map<number, number>();
+  private readingsInFlight = 0;
+  /** Per class: every unit below this is leased or delivered, so a lease starts its scan here. */
+  private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
+
+  constructor(
+    private readonly store: UnitStore,
+    private readonly quarantine: Quarantine,
+    private readonly logLimited: LogLimited,
+  ) {}
+
+  /** Readings leased and not yet acked or released. */
+  get inFlight(): number {
+    return this.readingsInFlight;
+  }
+
+  /** Leased, or delivered and not yet deleted: not to be leased or evicted. */
+  isLeased(id: number): boolean {
+    return this.leasedUnits.has(id) || this.ackedUndeleted.has(id);
+  }
+
+  lease(limits: LeaseLimits): Lease | null {
+    // The counters are exact unless the file was edited behind our back, so the decision
+    // is taken on the rows themselves (one index seek per empty class).
+    for (let rank = 0; rank < NCLASS; rank++) {
+      const l = this.leaseClass(rank, limits);
+      if (l) return l;
+    }
+    return null;
+  }
+
+  private leaseClass(rank: number, limits: LeaseLimits): Lease | null {
+    const taken: LeasedUnit[] = [];
+    const readings: Reading[] = [];
+    const bad: { id: number; reason: string }[] = [];
+    let bytes = 0;
+    let from = this.cursor[rank]!;
+    let leadingLeased = true;
+    let done = false;
+    while (!done) {
+      const rows = this.store.rows(rank, from, SCAN_CHUNK);
+      for (const row of rows) {
+        from = row.id + 1;
+        if (this.isLeased(row.id)) {
+          if (leadingLeased) this.cursor[rank] = row.id + 1;
+          continue;
+        }
+        leadingLeased = false;
+        if (row.id < this.store.floor[rank]!) {
+          bad.push({ id: row.id, reason: 'replayed' });
+          continue;
+        }
+        const size = row.body.length;
+        if (taken.length > 0 && (readings.length + row.n > limits.maxReadings || bytes + size > limits.maxBytes)) {
+          done = true;
+          break;
+        }
+        let decoded: Reading[];
+        try {
+          decoded = this.store.open(row, rank);
+        } catch (e) {
+          bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'unknown_key' });
+          continue;
+        }
+        if (taken.length === 0 && decoded.length > limits.maxReadings) {
+          // The unit alone is larger than the lease may be: lease its first readings only.
+          const k = Math.max(1, Math.floor(limits.maxReadings));
+          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: decoded.slice(k) });
+          for (let i = 0; i < k; i++) readings.push(decoded[i]!);
+          bytes += Math.ceil((size * k) / row.n);
+          done = true;
+          break;
+        }
+        taken.push({ id: row.id, n: row.n, gw: row.gw });
+        for (const r of decoded) readings.push(r);
+        bytes += size;
+        if (readings.length >= limits.maxReadings || bytes >= limits.maxBytes) {
+          done = true;
+          break;
+        }
+      }
+      if (rows.length < SCAN_CHUNK) break;
+    }
+    // Units it cannot move stay out of leases for this process.
+    if (bad.length) this.quarantine.move(rank, bad, (id) => this.ackedUndeleted.set(id, rank));
+    if (taken.length === 0) {
+      this.store.reconcileEmpty(rank);
+      return null;
+    }
+    const id = this.nextLeaseId++;
+    for (const u of taken) this.leasedUnits.add(u.id);
+    this.leases.set(id, { rank, units: taken, readings: readings.length });
+    this.readingsInFlight += readings.length;
+    return { id, priority: PRIORITIES[rank]!, readings, bytes };
+  }
+
+  ack(leaseId: number): void {
+    const l = this.leases.get(leaseId);
+    if (!l) {
+      this.logLimited('warn', { leaseId }, 'ack of an unknown lease ignored');
+      return;
+    }
+    this.leases.delete(leaseId);
+    this.readingsInFlight -= l.readings;
+    for (const u of l.units) {
+      this.leasedUnits.delete(u.id);
+      if (u.rest) {
+        const first = this.store.replaceWithRest(l.rank, u, u.rest);
+        // The rest is leasable again, ahead of newer units.
+        if (first !== undefined && first < this.cursor[l.rank]!) this.cursor[l.rank] = first;
+      } else this.ackedUndeleted.set(u.id, l.rank);
+    }
+    this.deleteAcked();
+  }
+
+  release(leaseId: number): void {
+    const l = this.leases.get(leaseId);
+    if (!l) return;
+    let min = Infinity;
+    for (const u of l.units) {
+      this.leasedUnits.delete(u.id);
+      if (u.id < min) min = u.id;
+    }
+    if (min < this.cursor[l.rank]!) this.cursor[l.rank] = min;
+    this.leases.delete(leaseId);
+    this.readingsInFlight -= l.readings;
+  }
+
+  /**
+   * Deletes delivered units, without an fsync of their own (see UnitStore.withoutFsync);
+   * on failure (disk full) they stay out of leases and are retried later.
+   */
+  deleteAcked(): void {
+    if (this.ackedUndeleted.size === 0) return;
+    const byRank = new Map<number, number[]>();
+    for (const [id, rank] of this.ackedUndeleted) {
+      let a = byRank.get(rank);
+      if (!a) byRank.set(rank, (a = []));
+      a.push(id);
+    }
+    this.store.withoutFsync(() => {
+      for (const [rank, ids] of byRank) {
+        try {
+          this.store.removeUnits(rank, ids);
+          for (const id of ids) this.ackedUndeleted.delete(id);
+        } catch (e) {
+          this.logLimited('error', { err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The sealed units in their per-class tables, with the bookkeeping that changes in the
+ * same transaction: per-class counters, per-key counts, the high-water mark and the
+ * replay floor. Memory follows the database only after the transaction commits.
+ */
+import type Database from 'better-sqlite3';
+import type { Logger } from '../logger.js';
+import { PRIORITIES, type PendingReading, type Reading } from '../reading.js';
+import type { ClassStats } from './types.js';
+import { errInfo, type LogLimited } from './diagnostics.js';
+import { addKeyCounts, type ActiveKey, type KeyCounts, type KeyLedger } from './key-ledger.js';
+import { metaKey, NCLASS, oldestTimeSql, unitTable, type Counters, type Meta, type UnitRow } from './schema.js';
+import { openUnit, sealUnit, type SealOptions } from './seal.js';
+import type { Sequence } from './seq.js';
+
+/** Estimated SQLite bytes per unit row beyond its sealed body (cell header, rowid, columns, cell pointer). */
+export const UNIT_ROW_OVERHEAD = 24;
+
+/** A sealed unit ready to be inserted. */
+export interface NewUnit {
+  rank: number;
+  id: number;
+  n: number;
+  /** Oldest gateway time of its readings, whole seconds (stored in clear). */
+  t: number;
+  body: Buffer;
+}
+
+export interface Removed {
+  id: number;
+  rank: number;
+  n: number;
+  keyId: number;
+  bytes: number;
+}
+
+const emptyClass = (): ClassStats => ({ readings: 0, units: 0, bytes: 0, oldestGatewayTime: null });
+
+const oldestSecond = (readings: readonly PendingReading[]): number => {
+  let tMin = Infinity;
+  for (const r of readings) if (r.gatewayTime < tMin) tMin = r.gatewayTime;
+  return Math.floor(tMin / 1000);
+};
+
+export class UnitStore {
+  private readonly cls: ClassStats[] = Array.from({ length: NCLASS }, emptyClass);
+  private readonly oldestDirty: boolean[] = new Array<boolean>(NCLASS).fill(true);
+  /**
+   * Per class, no legitimate unit has an id below this: it is the oldest remaining unit
+   * (or the next seq when the class is empty) after each removal. A row below it is a
+   * deleted unit put back (a replay) and is quarantined.
+   */
+  readonly floor: number[] = new Array<number>(NCLASS).fill(0);
+  private readonly gwIds = new Map<number, string>();
+  private readonly gwBytes = new Map<number, Buffer>();
+  private gwSelf = 0;
+  private readonly st: {
+    ins: Database.Statement[];
+    sel: Database.Statement[];
+    del: Database.Statement[];
+    first: Database.Statement[];
+    firstId: Database.Statement[];
+  };
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly meta: Meta,
+    private readonly keys: KeyLedger,
+    private readonly seq: Sequence,
+    private readonly opts: SealOptions & { gatewayId: string; synchronous: 'normal' | 'full' },
+    private readonly log: Logger,
+    private readonly logLimited: LogLimited,
+  ) {
+    const per = (f: (t: string, rank: number) => string) => PRIORITIES.map((_, rank) => db.prepare(f(unitTable(rank), rank)));
+    this.st = {
+      ins: per((t) => `INSERT INTO ${t} (id, n, gw, key_id, t, body) VALUES (?, ?, ?, ?, ?, ?)`),
+      sel: per((t) => `SELECT id, n, gw, key_id, t, body FROM ${t} WHERE id >= ? ORDER BY id LIMIT ?`),
+      del: per((t) => `DELETE FROM ${t} WHERE id = ? RETURNING n, key_id, length(body) AS bytes`),
+      first: per((_, rank) => oldestTimeSql(rank)).map((s) => s.pluck()),
+      firstId: per((t) => `SELECT id FROM ${t} ORDER BY id LIMIT 1`).map((s) => s.pluck()),
+    };
+    for (let rank = 0; rank < NCLASS; rank++) {
+      Object.assign(this.cls[rank]!, meta.readCounters(rank));
+      this.floor[rank] = meta.num(metaKey.floor(rank)) ?? 0;
+    }
+    db.prepare('INSERT OR IGNORE INTO gateways (gateway_id) VALUES (?)').run(opts.gatewayId);
+    for (const row of db.prepare('SELECT gw, gateway_id FROM gateways').all() as { gw: number; gateway_id: string }[]) {
+      this.gwIds.set(row.gw, row.gateway_id);
+      this.gwBytes.set(row.gw, Buffer.from(row.gateway_id, 'utf8'));
+      if (row.gateway_id === opts.gatewayId) this.gwSelf = row.gw;
+    }
+  }
+
+  /** Up to `limit` units of a class from id `from` on, oldest first. */
+  rows(rank: number, from: number, limit: number): UnitRow[] {
+    return this.st.sel[rank]!.all(from, limit) as UnitRow[];
+  }
+
+  /** Oldest gateway time of a class in whole seconds, or undefined when it is empty. */
+  oldestTime(rank: number): number | undefined {
+    return this.st.first[rank]!.get() as number | undefined;
+  }
+
+  /** Stored bytes as the byte cap counts them: sealed units plus a fixed per-unit row overhead. */
+  totalStoredBytes(): number {
+    let b = 0;
+    for (const c of this.cls) b += c.bytes + c.units * UNIT_ROW_OVERHEAD;
+    return b;
+  }
+
+  classStats(rank: number): ClassStats {
+    const c = this.cls[rank]!;
+    if (this.oldestDirty[rank]) {
+      const t = this.oldestTime(rank);
+      c.oldestGatewayTime = t === undefined ? null : t * 1000;
+      this.oldestDirty[rank] = false;
+    }
+    return { ...c };
+  }
+
+  /** Seals readings as the unit [first, ...] of a class from gateway row `gw` (default: this gateway). */
+  seal(readings: readonly PendingReading[], rank: number, first: number, k: ActiveKey, gw = this.gwSelf): { body: Buffer; t: number } {
+    return { body: sealUnit(this.opts, readings, rank, first, k.keyId, k.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
+  }
+
+  /** Authenticates and decodes one unit row (throws as openUnit does). */
+  open(row: UnitRow, rank: number): Reading[] {
+    return openUnit(row, rank, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
+  }
+
+  /** Writes one group commit's units, sealed with `k`, and the new high-water mark `last`, in one transaction. */
+  insert(units: readonly NewUnit[], k: ActiveKey, last: number): void {
+    const next = this.cls.map((c) => this.counters(c));
+    const touched = new Set<number>();
+    for (const u of units) {
+      const c = next[u.rank]!;
+      c.readings += u.n;
+      c.units += 1;
+      c.bytes += u.body.length;
+      touched.add(u.rank);
+    }
+    const keyCounts: KeyCounts = new Map([[k.keyId, { seals: units.length, units: units.length }]]);
+    this.db.transaction(() => {
+      for (const u of units) this.st.ins[u.rank]!.run(u.id, u.n, this.gwSelf, k.keyId, u.t, u.body);
+      this.meta.set(metaKey.hwm, last);
+      for (const rank of touched) this.meta.writeCounters(rank, next[rank]!);
+      this.keys.writeCounts(keyCounts);
+    })();
+    // Committed: memory follows.
+    const sealsBefore = k.use.seals;
+    this.seq.hwm = last;
+    this.keys.applyCounts(keyCounts);
+    this.keys.warnIfWorn(k, sealsBefore);
+    for (const rank of touched) {
+      if (this.cls[rank]!.units === 0) this.oldestDirty[rank] = true;
+      Object.assign(this.cls[rank]!, next[rank]);
+    }
+  }
+
+  /** Removes units in one transaction and updates the counters. `before` runs first inside it. */
+  removeUnits(rank: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
+    const removed: Removed[] = [];
+    const del = this.st.del[rank]!;
+    const next = this.counters(this.cls[rank]!);
+    const keyCounts: KeyCounts = new Map();
+    let floor = this.floor[rank]!;
+    this.db.transaction(() => {
+      for (const id of ids) {
+        before?.(id);
+        const r = del.get(id) as { n: number; key_id: number; bytes: number } | undefined;
+        if (r) removed.push({ id, rank, n: r.n, keyId: r.key_id, bytes: r.bytes });
+      }
+      if (removed.length === 0) return;
+      for (const r of removed) {
+        next.readings = Math.max(0, next.readings - r.n);
+        next.units = Math.max(0, next.units - 1);
+        next.bytes = Math.max(0, next.bytes - r.bytes);
+        addKeyCounts(keyCounts, r.keyId, 0, -1);
+      }
+      this.meta.writeCounters(rank, next);
+      this.keys.writeCounts(keyCounts);
+      floor = this.raiseFloor(rank, floor, this.seq.hwm + 1);
+    })();
+    if (removed.length) this.committed(rank, next, keyCounts, floor);
+    return removed;
+  }
+
+  /**
+   * The first readings of a unit were delivered: replaces the unit by its rest, re-sealed
+   * at its new position (first seq = the first undelivered one) with the active key.
+   * Returns that position, or undefined when the unit stays as it was (on failure it is
+   * offered again whole: at-least-once).
+   */
+  replaceWithRest(rank: number, unit: { id: number; gw: number }, rest: readonly Reading[]): number | undefined {
+    const k = this.keys.active();
+    const first = rest[0]?.seq;
+    if (!this.gwBytes.has(unit.gw) || first === undefined) return undefined;
+    const { body, t } = this.seal(rest, rank, first, k, unit.gw);
+    let old: { n: number; key_id: number; bytes: number } | undefined;
+    const next = this.counters(this.cls[rank]!);
+    const keyCounts: KeyCounts = new Map();
+    let floor = this.floor[rank]!;
+    const written = this.withoutFsync(() => {
+      try {
+        this.db.transaction(() => {
+          old = this.st.del[rank]!.get(unit.id) as typeof old;
+          if (!old) return;
+          this.st.ins[rank]!.run(first, rest.length, unit.gw, k.keyId, t, body);
+          next.readings = Math.max(0, next.readings - (old.n - rest.length));
+          next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
+          this.meta.writeCounters(rank, next);
+          if (old.key_id !== k.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
+          addKeyCounts(keyCounts, k.keyId, 1, old.key_id === k.keyId ? 0 : 1);
+          this.keys.writeCounts(keyCounts);
+          // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
+          floor = this.raiseFloor(rank, floor, first);
+        })();
+        return true;
+      } catch (e) {
+        this.logLimited('error', { err: errInfo(e) }, 'could not shorten a partly delivered unit; it will be offered again whole');
+        return false;
+      }
+    });
+    if (!written || !old) return undefined;
+    this.committed(rank, next, keyCounts, floor);
+    return first;
+  }
+
+  /** A class with no rows must have zero counters (they can only drift if the file was edited). */
+  reconcileEmpty(rank: number): void {
+    const c = this.cls[rank]!;
+    if (c.units === 0 && c.readings === 0 && c.bytes === 0) return;
+    if (this.oldestTime(rank) !== undefined) return;
+    try {
+      this.meta.writeCounters(rank, { readings: 0, units: 0, bytes: 0 });
+      this.log.warn({ class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
+      c.units = 0;
+      c.readings = 0;
+      c.bytes = 0;
+      this.oldestDirty[rank] = true;
+    } catch {
+      /* try again next time */
+    }
+  }
+
+  /**
+   * Runs `fn` (removing delivered readings) with synchronous=NORMAL when the buffer runs
+   * FULL: its transaction is committed before `fn` returns, so a process crash cannot undo
+   * it, and the next commit's fsync (or checkpoint) makes it durable. After a power cut in between, a few delivered units may
+   * be sent again (at-least-once; consumers dedupe on gatewayId + seq). This halves the
+   * fsyncs per second of a ward whose forwarder acks after every commit.
+   */
+  withoutFsync<T>(fn: () => T): T {
+    const relax = this.opts.synchronous === 'full';
+    if (relax) this.db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      if (relax) this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private counters(c: Counters): Counters {
+    return { readings: c.readings, units: c.units, bytes: c.bytes };
+  }
+
+  /** Inside a removal: raises the class's replay floor to its oldest remaining unit (or `ifEmpty`). */
+  private raiseFloor(rank: number, floor: number, ifEmpty: number): number {
+    const oldest = this.st.firstId[rank]!.get() as number | undefined;
+    const f = Math.max(floor, oldest ?? ifEmpty);
+    if (f !== floor) this.meta.set(metaKey.floor(rank), f);
+    return f;
+  }
+
+  /** After a removal or replacement committed: memory follows. */
+  private committed(rank: number, next: Counters, keyCounts: KeyCounts, floor: number): void {
+    this.floor[rank] = floor;
+    Object.assign(this.cls[rank]!, next);
+    this.keys.applyCounts(keyCounts);
+    this.oldestDirty[rank] = true;
+  }
+}
