@@ -3,9 +3,10 @@
  * reservation file beside the database. A seq is committed only below the number in
  * `buffer.seq`, which outlives a database moved aside, so a seq is never handed out twice.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metaKey, type Meta } from './schema.js';
+import { writeFileDurably } from '../durable-file.js';
 
 /** Sequence reservation: the buffer never commits a seq above the number in this file. */
 export const SEQ_FILE = 'buffer.seq';
@@ -22,25 +23,7 @@ export function readSeqFile(dir: string): number {
 
 function writeSeqFile(dir: string, reserved: number): void {
   const path = join(dir, SEQ_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${reserved}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  try {
-    const d = openSync(dir, 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
-  } catch {
-    /* not supported everywhere */
-  }
+  writeFileDurably(path, `${reserved}\n`, 0o600);
 }
 
 export class Sequence {

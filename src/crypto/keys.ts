@@ -17,9 +17,10 @@
  * `loadKeyRing` refuses a file that group or others can read or write.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KEY_BYTES } from './aead.js';
+import { writeFileDurably } from '../durable-file.js';
 
 export class KeyFileError extends Error {
   constructor(message: string) {
@@ -75,41 +76,12 @@ export function keyFingerprint(key: Buffer): string {
   return createHmac('sha256', key).update('wardgate key check v1').digest().subarray(0, 8).toString('hex');
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on a directory; the rename is still atomic.
-  }
-}
 
 /** Writes the file atomically with mode 0600 (temp file, fsync, rename, fsync dir). */
 function writeKeyFile(path: string, doc: KeyFileJson): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(doc, null, 2)}\n`);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* ignore */
-    }
-    throw e;
-  }
-  closeSync(fd);
-  chmodSync(tmp, 0o600); // in case the umask was odd
-  renameSync(tmp, path);
-  fsyncDir(dir);
+  writeFileDurably(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
 }
 
 function exists(path: string): boolean {
