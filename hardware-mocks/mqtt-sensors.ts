@@ -12,6 +12,7 @@
  */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { pathToFileURL } from 'node:url';
+import { rng as prng } from './rng.js';
 
 export type SensorFormat = 'json' | 'senml' | 'text' | 'binary';
 
@@ -69,17 +70,6 @@ export function encodeSample(format: SensorFormat, s: OximeterSample): Buffer {
   }
 }
 
-/** A small deterministic generator (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class SimulatedSensor {
   readonly topic: string;

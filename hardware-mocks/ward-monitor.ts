@@ -4,6 +4,8 @@
  * It knows nothing of wardgate's model: it produces what a monitor would report.
  */
 
+import { rng } from './rng.js';
+
 export interface MonitorSample {
   /** Label as the monitor names it. */
   label: 'HR' | 'SpO2' | 'PR' | 'RR' | 'TEMP' | 'NBP-S' | 'NBP-D' | 'NBP-M' | 'ABP-S' | 'ABP-D' | 'ABP-M' | 'etCO2' | 'BATT';
@@ -13,18 +15,6 @@ export interface MonitorSample {
   time: number;
   /** Set when the monitor raises an alarm on this parameter. */
   alarm?: { code: string; severity: 'high' | 'medium' };
-}
-
-/** Deterministic PRNG (mulberry32) so a seeded ward replays exactly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Episode {

@@ -6,17 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { PRIORITIES, type PendingReading, type Priority } from '../../src/reading.js';
 import type { SqliteBuffer } from '../../src/buffer/index.js';
 import { reading, testEnv } from './helpers.js';
+import { rng } from '../../hardware-mocks/rng.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface MUnit {
   id: number;

@@ -12,20 +12,11 @@ import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
 import { mqttConfig } from './helpers/context.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { rng as prng } from '../../hardware-mocks/rng.js';
 
 const N = 100_000;
 const NOW = Date.UTC(2025, 5, 1);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS = [
   '{"spo2":97,"pr":72,"ts":1718000000}',
