@@ -5,25 +5,9 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../reading.js';
 import { mqttConfigSchema } from '../devices/mqtt/config.js';
-import { parseDuration, parseSize } from './units.js';
+import { duration, size } from './fields.js';
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseSize(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 512MiB, 2GB or a number of bytes)` });
-    return z.NEVER;
-  }
-  return n;
-});
 
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseDuration(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 250ms, 30s, 2h or a number of ms)` });
-    return z.NEVER;
-  }
-  return n;
-});
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port');
 

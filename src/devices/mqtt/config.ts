@@ -6,28 +6,12 @@
 import { z } from 'zod';
 import { isMetricId } from '../../catalogue.js';
 import { PRIORITIES } from '../../reading.js';
-import { parseDuration, parseSize } from '../../config/units.js';
+import { duration, size } from '../../config/fields.js';
 import { compilePattern, compileTemplate, PatternError } from './pattern.js';
 import { isValidTopicFilter } from './topics.js';
 import { compilePath, PathError } from './decoders/path.js';
 
-const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseDuration(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 250ms, 30s, 2h or a number of ms)` });
-    return z.NEVER;
-  }
-  return n;
-});
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const n = parseSize(v);
-  if (n === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 64KiB or a number of bytes)` });
-    return z.NEVER;
-  }
-  return n;
-});
 
 const port = z.number().int().min(0).max(65535);
 const metricId = z.string().refine(isMetricId, { message: 'not a metric of the catalogue (see src/catalogue.ts)' });
