@@ -157,8 +157,10 @@ export function buildProgram(result: { code: number }): Command {
     .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
     .option('--json', 'machine-readable output')
     .action(async (o: { data?: string; config?: string; json?: boolean }) => {
-      const dataDir = o.data ?? (o.config ? loadConfigFile(o.config).gateway.dataDir : './wardgate-data');
-      result.code = statusCommand(resolve(dataDir), o.json === true, process.stdout);
+      const cfg = buildConfig(o.config, (raw) => {
+        if (o.data !== undefined) raw.gateway.dataDir = o.data;
+      });
+      result.code = statusCommand(resolve(cfg.gateway.dataDir), keyFileFor(cfg), o.json === true, process.stdout);
     });
 
   program

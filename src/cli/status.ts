@@ -14,9 +14,10 @@ function age(ms: number | null): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-export function statusCommand(dataDir: string, json: boolean, out: NodeJS.WritableStream): number {
+export function statusCommand(dataDir: string, keyFile: string, json: boolean, out: NodeJS.WritableStream): number {
   const now = Date.now();
-  const buffer = readBufferStats(dataDir);
+  // With the key file readable, the notes also name retired keys that no unit uses any more.
+  const buffer = readBufferStats(dataDir, { keyFile });
   const live = readStatusFile(statusFilePath(dataDir));
   const running = live !== null && live.stoppedAt === undefined && now - live.updatedAt < STALE_MS;
   const f = live?.forwarder;

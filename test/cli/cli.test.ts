@@ -90,6 +90,11 @@ describe('wardgate CLI', () => {
     const t = await cli(['status', '--data', dir]);
     expect(t.out).toMatch(/vital\s+\d+ readings\s+oldest/);
     expect(t.out).toMatch(/last forward\s+never/);
+    // A rotated-out key that still seals the backlog cannot be removed.
+    expect((await cli(['keygen', '--data', dir, '--rotate'])).code).toBe(0);
+    const rm = await cli(['keygen', '--data', dir, '--remove', '1']);
+    expect(rm.code).toBe(1);
+    expect(rm.err).toMatch(/key 1 still seals buffered units/);
   });
 
   it('hash-password prints a salted scrypt hash the MQTT login accepts, never the password', async () => {
