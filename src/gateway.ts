@@ -18,6 +18,7 @@ import type { DeviceAdapter } from './devices/types.js';
 import { MqttAdapter } from './devices/mqtt/index.js';
 import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
 import { createKafkaClient } from './forwarder/clients.js';
+import { WorkerKafkaClient } from './forwarder/worker-client.js';
 import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
 import { PRIORITIES } from './reading.js';
 import type { ReadingBuffer } from './buffer/types.js';
@@ -80,7 +81,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     onAlarm: (r) => alarmEcho?.publishAlarm(r),
   });
   const k = config.kafka;
-  const client = createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
+  const client = k.clientThread
+    ? new WorkerKafkaClient(k, { logLevel: config.log.level, lane: 'bulk', log: log.child({ module: 'kafka', lane: 'bulk' }) })
+    : createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
   const forwarder = new Forwarder(
     buffer,
     client,

@@ -27,7 +27,20 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
     running,
     statusAgeMs: live ? now - live.updatedAt : null,
     kafka: f
-      ? { state: running ? f.state : `unknown (last known: ${f.state})`, reachable: running ? f.state === 'online' || f.state === 'draining' : null, reason: f.reason, brokers: live!.brokers, configError: f.configError }
+      ? {
+          state: running ? f.state : `unknown (last known: ${f.state})`,
+          reachable: running ? f.state === 'online' || f.state === 'draining' : null,
+          reason: f.reason,
+          brokers: live!.brokers,
+          configError: f.configError,
+          offlineForMs: running && f.offlineSince !== null ? now - f.offlineSince : null,
+          inFlight: f.inFlight,
+          drainRate: f.drainRate ?? null,
+          consecutiveFailures: f.consecutiveFailures,
+          nextRetryAt: f.retryAt ? new Date(f.retryAt).toISOString() : null,
+          unknownFate: f.unknownFate ?? null,
+          rateCap: f.rateCap ?? null,
+        }
       : null,
     lastSuccessfulForward: f?.lastSuccessAt ? new Date(f.lastSuccessAt).toISOString() : null,
     lastSuccessfulForwardAgeMs: f?.lastSuccessAt ? now - f.lastSuccessAt : null,
@@ -42,7 +55,19 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
   lines.push(`data folder      ${dataDir}`);
   lines.push(`gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)` : 'never ran here'}`);
   if (report.kafka) {
-    lines.push(`kafka            ${report.kafka.state}${report.kafka.reachable === null ? '' : report.kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${report.kafka.reason} [${report.kafka.brokers.join(',')}]`);
+    const k = report.kafka;
+    lines.push(`kafka            ${k.state}${k.reachable === null ? '' : k.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${k.reason} [${k.brokers.join(',')}]`);
+    if (running) {
+      const parts = [`in flight ${k.inFlight}`, `drain ${k.drainRate ?? 0} readings/s`];
+      if (k.offlineForMs !== null) parts.push(`offline for ${age(k.offlineForMs)}`);
+      if (k.consecutiveFailures > 0) parts.push(`${k.consecutiveFailures} failed attempts${k.nextRetryAt ? `, next at ${k.nextRetryAt}` : ''}`);
+      if (k.rateCap) {
+        const cap = [k.rateCap.readingsPerSecond !== null ? `${k.rateCap.readingsPerSecond} readings/s` : '', k.rateCap.bytesPerSecond !== null ? `${k.rateCap.bytesPerSecond} B/s` : ''].filter(Boolean).join(', ');
+        parts.push(`rate cap ${cap}${k.rateCap.limiting ? ' (holding back now)' : ''}`);
+      }
+      if (k.unknownFate) parts.push(`${k.unknownFate} readings re-sent after an unknown outcome (possible duplicates)`);
+      lines.push(`forwarder        ${parts.join(', ')}`);
+    }
   }
   lines.push(`last forward     ${report.lastSuccessfulForward ? `${report.lastSuccessfulForward} (${age(report.lastSuccessfulForwardAgeMs)} ago)` : 'never'}`);
   if (!buffer) {

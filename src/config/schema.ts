@@ -85,6 +85,8 @@ export const configSchema = z
           .prefault({}),
         /** Send alarms through their own producer and connection, so an alarm never waits behind a large batch. */
         alarmLane: z.boolean().default(true),
+        /** Run the bulk lane's Kafka client in a worker thread (a second core encodes record batches). */
+        clientThread: z.boolean().default(false),
         /** Optional cap on what leaves the gateway, for a thin uplink; alarms are never held back. */
         rateLimit: z
           .object({

@@ -297,8 +297,14 @@ export class Forwarder {
     }
     const { alarm, bulk } = this.lanes;
     for (;;) {
-      this.startPrepared(alarm);
-      this.startPrepared(bulk);
+      // A send just started: let the client encode and write it (microtasks) before the next
+      // batch is prepared, so the broker works on it while this thread prepares the next.
+      const a = this.startPrepared(alarm);
+      const b = this.startPrepared(bulk);
+      if (a || b) {
+        this.schedulePump();
+        return;
+      }
       const probing = this.conn.consecutiveFailures > 0;
       if (probing && (alarm.sending || alarm.next || bulk.sending || bulk.next)) return;
       const s = this.buffer.stats();
@@ -360,15 +366,16 @@ export class Forwarder {
   }
 
   /** Starts the lane's prepared batch if the lane is idle (and, for the bulk lane, the rate cap allows). */
-  private startPrepared(lane: Lane): void {
+  /** Returns true when a send was started. */
+  private startPrepared(lane: Lane): boolean {
     const b = lane.next;
-    if (!b || lane.sending || this.stopping) return;
+    if (!b || lane.sending || this.stopping) return false;
     if (lane.name === 'bulk') {
       const wait = this.limiter.waitMs();
       this.rateLimiting = wait > 0;
       if (wait > 0) {
         this.wakeAt(this.now() + wait);
-        return;
+        return false;
       }
     }
     lane.next = null;
@@ -382,11 +389,19 @@ export class Forwarder {
     );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+    return true;
   }
 
   private onAcked(lane: Lane, b: Batch, sentAt: number): void {
+    const ackedAt = this.now();
     lane.sending = null;
     this.inFlightReadings -= b.readings;
+    // The prepared batch goes out first, then the buffer bookkeeping of this one.
+    this.startPrepared(lane);
+    this.finishAck(b, sentAt, ackedAt);
+  }
+
+  private finishAck(b: Batch, sentAt: number, ackedAt: number): void {
     if (b.lease.priority === 'alarm') this.alarmLeased -= b.readings;
     try {
       this.buffer.ack(b.lease.id);
@@ -394,7 +409,6 @@ export class Forwarder {
       // Kafka has it; the buffer could not delete it (it is sent again after a restart).
       this.events.emit('kafka_send_failed', { kind: 'buffer_error' }, 1, { error: e instanceof Error ? e.message : String(e) });
     }
-    const ackedAt = this.now();
     const n = b.readings;
     this.forwarded += n;
     this.meter.add(n);
@@ -403,8 +417,9 @@ export class Forwarder {
     const s = this.buffer.stats();
     this.transition(this.conn.success(s.totalReadings - s.inFlight > this.opts.batchMaxReadings));
     this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
-    if (!this.stopping) this.pump();
+    this.schedulePump();
   }
+
 
   private onFailed(lane: Lane, b: Batch, e: unknown): void {
     lane.sending = null;

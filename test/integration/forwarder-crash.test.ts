@@ -1,6 +1,7 @@
 /**
  * Crash: the real CLI is killed with SIGKILL ten times while it drains a backlog (and its
- * simulated ward keeps adding readings), then run once more to the end. Checked as
+ * simulated ward keeps adding readings), its Kafka client in a worker thread, then run once
+ * more to the end. Checked as
  * obligations with kcat: every committed reading (seq <= the buffer's durable high-water
  * mark) is in Kafka; seq has no holes other than those announced by gap records; every
  * message is identified by (gateway id, seq) in headers and body; duplicates are identical
@@ -91,7 +92,8 @@ describe('forwarder: SIGKILL mid-drain', () => {
         '  sendTimeout: 5s',
         '  retry: { initial: 100ms, max: 1s }',
         `  batch: { maxReadings: ${BATCH} }`,
-        ...(rateCap ? [`  rateLimit: { readingsPerSecond: ${RATE_CAP} }`] : []),
+        // The kill rounds run the bulk lane's client in a worker thread (kafka.clientThread), the last run on the main thread.
+        ...(rateCap ? [`  rateLimit: { readingsPerSecond: ${RATE_CAP} }`, '  clientThread: true'] : []),
         '  topics:',
         ...Object.entries(topics).map(([k, v]) => `    ${k}: ${v}`),
         'devices:',

@@ -1,0 +1,109 @@
+/**
+ * Alarm during backlog: 1,000,000 readings are appended straight into the encrypted buffer
+ * (as after a long outage), the forwarder starts draining them into the real broker, and
+ * alarms are appended while the drain is in full swing. Each must be acknowledged by Kafka
+ * within 1 s of its append (measured from before buffer.append() to the acknowledgement),
+ * and an independent consumer (kcat) must find each on the alarm topic.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { readTopic } from '../helpers/kafka.js';
+import { tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { openBuffer } from '../../src/buffer/index.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { Events } from '../../src/metrics/events.js';
+import { silentLogger } from '../../src/logger.js';
+import { Forwarder } from '../../src/forwarder/forwarder.js';
+import { createKafkaClient } from '../../src/forwarder/clients.js';
+import type { PendingReading } from '../../src/reading.js';
+import { syntheticPending } from '../forwarder/synthetic.js';
+
+const brokers = inject('kafkaBrokers');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const BACKLOG = 1_000_000;
+const ALARMS = 5;
+
+describe('forwarder: alarm during a 1M backlog', () => {
+  it(`an alarm appended while ${BACKLOG} readings drain reaches Kafka within 1 s`, async () => {
+    const root = tempDir();
+    const dataDir = join(root, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const keyFile = join(root, 'wardgate.key');
+    generateKeyFile(keyFile);
+    const log = silentLogger();
+    const events = new Events(log);
+    const buffer = await openBuffer({ dir: dataDir, keyFile, gatewayId: 'gw-alarm-backlog', events, log });
+    const tBuild = Date.now();
+    const old = Date.now() - 3_600_000;
+    for (let i = 0; i < BACKLOG; i += 4096) {
+      const n = Math.min(4096, BACKLOG - i);
+      await buffer.append(Array.from({ length: n }, (_, k) => syntheticPending(i + k, { devices: 36, statusEvery: 50 }, old + Math.floor((i + k) / 300))));
+    }
+    const buildMs = Date.now() - tBuild;
+    expect(buffer.stats().totalReadings).toBe(BACKLOG);
+    expect(buffer.stats().perClass.alarm.readings).toBe(0);
+
+    const topics = uniqueTopics('fwd-alarm');
+    const k = testConfig(brokers, dataDir, { kafka: { topics } }).kafka;
+    const acked = new Map<string, number>();
+    const forwarder = new Forwarder(
+      buffer,
+      createKafkaClient(k, log),
+      {
+        routing: { topics: k.topics, key: k.key },
+        createTopics: true,
+        batchMaxReadings: k.batch.maxReadings,
+        batchMaxBytes: k.batch.maxBytes,
+        lingerMs: k.batch.linger,
+        sendTimeoutMs: k.sendTimeout,
+        connectTimeoutMs: k.connectTimeout,
+        retryInitialMs: k.retry.initial,
+        retryMaxMs: k.retry.max,
+        alarmClient: createKafkaClient(k, log),
+        onAck: (a) => {
+          if (a.priority !== 'alarm') return;
+          for (const r of a.readings) acked.set(r.deviceId, a.ackedAt);
+        },
+      },
+      events,
+      log,
+    );
+    const latencies: number[] = [];
+    let drainRate = 0;
+    let forwardedAtFirstAlarm = 0;
+    try {
+      const tStart = Date.now();
+      forwarder.start();
+      await waitFor(() => forwarder.status().forwarded >= 100_000, 60_000, '100k readings drained');
+      forwardedAtFirstAlarm = forwarder.status().forwarded;
+      for (let a = 0; a < ALARMS; a++) {
+        const id = `alarm-probe-${a}`;
+        const alarm: PendingReading = { ...syntheticPending(a, { devices: 1 }), deviceId: id, priority: 'alarm', metric: 'heart_rate', value: 190, unit: '/min', extra: { alarm: 'HR_HIGH', severity: 'high' } };
+        const t0 = Date.now();
+        await buffer.append([alarm]);
+        await waitFor(() => acked.has(id), 5000, `${id} acknowledged`);
+        latencies.push(acked.get(id)! - t0);
+        await sleep(700);
+      }
+      const s = forwarder.status();
+      drainRate = (s.forwarded * 1000) / (Date.now() - tStart);
+      // The drain was still in full swing: the alarms did not wait for an empty buffer.
+      expect(buffer.stats().totalReadings).toBeGreaterThan(BACKLOG / 4);
+      expect(s.state).toBe('draining');
+    } finally {
+      await forwarder.stop();
+      await buffer.close();
+    }
+    const onTopic = await readTopic(brokers, topics.alarm, { expected: ALARMS, timeoutMs: 30_000 });
+    console.log(
+      `[alarm backlog] ${BACKLOG} readings appended in ${buildMs} ms; drain ${drainRate.toFixed(0)} readings/s; ` +
+        `alarms appended after ${forwardedAtFirstAlarm} forwarded: append-to-ack ${latencies.map((l) => `${l} ms`).join(', ')}`,
+    );
+    expect(latencies.length).toBe(ALARMS);
+    for (const l of latencies) expect(l).toBeLessThanOrEqual(1000);
+    expect(onTopic.map((m) => m.key).sort()).toEqual(Array.from({ length: ALARMS }, (_, a) => `alarm-probe-${a}`));
+    for (const m of onTopic) expect(JSON.parse(m.value).priority).toBe('alarm');
+  });
+});
