@@ -56,6 +56,8 @@ const PHASES = new Set(arg('phases', 'baseline,drain,latency').split(','));
 /** V8 options for the gateway child processes, e.g. "--max-old-space-size=64" (the systemd unit's NODE_OPTIONS). */
 const NODE_OPTS = arg('node-options', '').split(' ').filter(Boolean);
 const REPEATS = Number(arg('repeats', '2'));
+/** buffer.synchronous of the gateway children: full (default, fsync per commit) or normal. */
+const SYNC = arg('sync', 'full');
 /** true, false, or both (each round drains once with and once without the client thread). */
 const CLIENT_THREAD_ARG = arg('client-thread', 'false');
 const CLIENT_THREAD = arg('thread-variant', CLIENT_THREAD_ARG) !== 'false';
@@ -74,6 +76,7 @@ function gatewayConfig(brokers: string, dataDir: string, topics: Record<string, 
   return validateConfig(
     {
       gateway: { dataDir, id: 'gw-bench' },
+      buffer: { synchronous: SYNC },
       kafka: { brokers: [brokers], client: CLIENT, clientThread: CLIENT_THREAD, compression: COMPRESSION, topics, batch: { maxReadings: BATCH, linger: LINGER }, sendTimeout: 30_000, connectTimeout: 10_000 },
       log: { level: 'silent' },
     },
@@ -391,7 +394,7 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   process.stdout.write(
-    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ${INGEST}/s, ` +
+    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ${INGEST}/s, buffer synchronous=${SYNC}, ` +
       `gateway children ${childEntry.includes('tsx') ? 'under tsx' : 'compiled'}${NODE_OPTS.length ? ` with ${NODE_OPTS.join(' ')}` : ''}\n`,
   );
   for (const [a, b, c] of rows) process.stdout.write(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}\n`);

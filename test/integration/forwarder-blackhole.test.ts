@@ -106,8 +106,9 @@ describe('forwarder: black-holed connection', () => {
           `buffered ${buffered0} -> ${buffered2}; online again ${recoverMs} ms after resume, drained after ${drainMs} ms; ` +
           `${lastSeq} committed, ${msgs.length} delivered, ${rep.duplicates} duplicates (unknown fate ${status.unknownFate})`,
       );
-      // Noticed within the send timeout (plus scheduling slack).
-      expect(detectMs).toBeLessThanOrEqual(SEND_TIMEOUT_MS + 1000);
+      // Noticed within the send timeout (plus slack for a busy machine: other test files run meanwhile).
+      expect(detectMs).toBeGreaterThanOrEqual(SEND_TIMEOUT_MS - 500);
+      expect(detectMs).toBeLessThanOrEqual(SEND_TIMEOUT_MS + 2000);
       expect(reason).toMatch(/timeout/);
       // Kept buffering and retrying with backoff; memory flat between the two outage lengths.
       expect(buffered2).toBeGreaterThan(buffered0 + RATE * 25);
