@@ -261,9 +261,18 @@ export class Forwarder {
 
   private tick(): void {
     const s = this.buffer.stats();
-    this.transition(this.conn.backlog(s.totalReadings - s.inFlight > this.opts.batchMaxReadings));
+    this.transition(this.conn.backlog(this.backlogged(s)));
     this.publish();
     this.schedulePump();
+  }
+
+  /**
+   * More than a batch waits: draining. With hysteresis (draining from two batches, online again
+   * at one), so a backlog hovering around one batch does not flip the state on every send.
+   */
+  private backlogged(s: { totalReadings: number; inFlight: number }): boolean {
+    const waiting = s.totalReadings - s.inFlight;
+    return waiting > this.opts.batchMaxReadings * (this.conn.state === 'draining' ? 1 : 2);
   }
 
   // ------------------------------------------------------------------ the pump
@@ -415,7 +424,7 @@ export class Forwarder {
     this.events.forwarded.inc({ class: b.lease.priority }, n);
     this.events.forwardedBytes.inc({ class: b.lease.priority }, b.bytes);
     const s = this.buffer.stats();
-    this.transition(this.conn.success(s.totalReadings - s.inFlight > this.opts.batchMaxReadings));
+    this.transition(this.conn.success(this.backlogged(s)));
     this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
     this.schedulePump();
   }
@@ -460,7 +469,7 @@ export class Forwarder {
         this.ready = true;
         this.log.info({ topics: allTopics(this.opts.routing), lanes: this.clients.length }, 'kafka topics ready, producers connected');
         const s = this.buffer.stats();
-        this.transition(this.conn.success(s.totalReadings - s.inFlight > this.opts.batchMaxReadings, 'connected'));
+        this.transition(this.conn.success(this.backlogged(s), 'connected'));
         this.pump();
       },
       (e: unknown) => {
