@@ -7,6 +7,7 @@
  * pending sends) is measured after a forced GC at two outage lengths. Delivery is checked
  * with kcat.
  */
+import { rmSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
@@ -125,6 +126,7 @@ describe('forwarder: black-holed connection', () => {
       if (gw) await gw.stop(0);
       if (brokerStarted) await stopBroker({ dir: kafkaDir });
       await proxy?.close();
+      rmSync(kafkaDir, { recursive: true, force: true });
     }
   });
 });
