@@ -17,24 +17,14 @@
  *  - retries inside the library are short (the forwarder backs off itself).
  */
 import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
-import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
-import { loadCodec, nodeZstd, type CompressionName } from './compression.js';
-import { resolveSecurity, scrubSecrets, type ResolvedSecurity, type SaslSettings, type TlsSettings } from './security.js';
+import { loadCodec, nodeZstd } from './compression.js';
+import { resolveSecurity, scrubSecrets, type ResolvedSecurity, type SaslSettings } from './security.js';
+import type { KafkajsClientOptions } from './kafkajs-client.js';
 
-export interface PlatformaticClientOptions {
-  brokers: string[];
-  clientId: string;
-  compression: CompressionName;
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
-  topicPartitions: number;
-  topicReplicationFactor: number;
-  tls?: TlsSettings;
-  sasl?: SaslSettings;
-  log: Logger;
-}
+/** The same options as the kafkajs client: one config shape for every client. */
+export type PlatformaticClientOptions = KafkajsClientOptions;
 
 type Lib = typeof import('@platformatic/kafka');
 let lib: Lib | null = null;

@@ -2,11 +2,10 @@
  * JSON payloads with configured field paths:
  *   {"spo2": 97, "pr": 72, "ts": 1718000000}   fields: [{value: spo2, metric: spo2}, {value: pr, metric: pulse_rate_oximeter}], time: ts
  */
-import { isUtf8 } from 'node:buffer';
 import type { JsonDecoderConfig } from '../config.js';
 import { compilePath, getPath, type PathStep } from './path.js';
 import { toNumber, toTime } from './numbers.js';
-import { fail, type Decoded, type Decoder } from './types.js';
+import { fail, parseJsonPayload, type Decoded, type Decoder } from './types.js';
 
 interface Field {
   value: PathStep[];
@@ -29,14 +28,9 @@ export function jsonDecoder(cfg: JsonDecoderConfig): Decoder {
   const timeFormat = cfg.timeFormat;
 
   return (payload) => {
-    if (payload.length === 0) return fail('empty');
-    if (!isUtf8(payload)) return fail('not_utf8');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return fail('bad_json');
-    }
+    const parsed = parseJsonPayload(payload);
+    if (!parsed.ok) return fail(parsed.reason);
+    const doc = parsed.doc;
     let time: number | undefined;
     if (timePath) {
       const t = getPath(doc, timePath);

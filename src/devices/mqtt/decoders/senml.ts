@@ -6,11 +6,10 @@
  * a numeric value (vs vb vd, sums) are skipped. Fields ending in '_' must be understood
  * (RFC 8428 §4.4), so a pack with one is refused.
  */
-import { isUtf8 } from 'node:buffer';
 import { isMetricId } from '../../../catalogue.js';
 import type { SenmlDecoderConfig } from '../config.js';
 import { senmlUnit } from './senml-units.js';
-import { fail, type Decoded, type Decoder } from './types.js';
+import { fail, parseJsonPayload, type Decoded, type Decoder } from './types.js';
 
 /** Times below 2**28 s are relative to now (RFC 8428 §4.5.3). */
 const RELATIVE_LIMIT = 2 ** 28;
@@ -27,14 +26,9 @@ export function senmlDecoder(cfg: SenmlDecoderConfig): Decoder {
     names.get(full) ?? names.get(n) ?? (isMetricId(n) ? n : isMetricId(full) ? full : undefined);
 
   return (payload, now) => {
-    if (payload.length === 0) return fail('empty');
-    if (!isUtf8(payload)) return fail('not_utf8');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return fail('bad_json');
-    }
+    const parsed = parseJsonPayload(payload);
+    if (!parsed.ok) return fail(parsed.reason);
+    const doc = parsed.doc;
     if (!Array.isArray(doc) || doc.length === 0) return fail('bad_senml');
     let bn = '';
     let bt = 0;

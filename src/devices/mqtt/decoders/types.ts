@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * What every payload decoder returns. Decoders are pure functions of (payload, now): they
  * never throw, never log, and never return a non-finite value.
@@ -38,3 +40,14 @@ export type DecodeResult = { ok: true; readings: Decoded[] } | { ok: false; reas
 export type Decoder = (payload: Buffer, now: number) => DecodeResult;
 
 export const fail = (reason: DecodeFailure): DecodeResult => ({ ok: false, reason });
+
+/** Parses a UTF-8 JSON payload, or says why it is not one (empty, not_utf8, bad_json). */
+export function parseJsonPayload(payload: Buffer): { ok: true; doc: unknown } | { ok: false; reason: DecodeFailure } {
+  if (payload.length === 0) return { ok: false, reason: 'empty' };
+  if (!isUtf8(payload)) return { ok: false, reason: 'not_utf8' };
+  try {
+    return { ok: true, doc: JSON.parse(payload.toString('utf8')) as unknown };
+  } catch {
+    return { ok: false, reason: 'bad_json' };
+  }
+}
