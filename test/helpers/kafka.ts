@@ -230,6 +230,27 @@ export async function createTopics(brokers: string, topics: readonly string[], p
       ]),
     ),
   );
+  // TopicCommand returns once the controller accepted the creation; wait until the broker's
+  // metadata shows every partition with a leader, so a client that lists topics right away sees them.
+  for (const topic of topics) await waitForTopicMetadata(brokers, topic, partitions);
+}
+
+async function waitForTopicMetadata(brokers: string, topic: string, partitions: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const { stdout } = await run('kcat', ['-L', '-b', brokers, '-t', topic, '-J'], { timeoutMs: 5_000 });
+      const meta = JSON.parse(stdout.toString('utf8')) as { topics?: { topic: string; error?: string; partitions: { leader: number }[] }[] };
+      const t = meta.topics?.find((x) => x.topic === topic);
+      if (t && !t.error && t.partitions.length === partitions && t.partitions.every((p) => p.leader >= 0)) return;
+      last = t?.error ?? `${t?.partitions.length ?? 0} of ${partitions} partitions`;
+    } catch (e) {
+      last = String(e);
+    }
+    if (Date.now() > deadline) throw new Error(`topic ${topic} not in the broker's metadata after ${timeoutMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** End offset (next offset to be written) of every partition, via org.apache.kafka.tools.GetOffsetShell --time -1. */
