@@ -17,7 +17,7 @@ import { createAdapters } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
 import { MqttAdapter } from './devices/mqtt/index.js';
 import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
-import { createKafkaClient } from './forwarder/clients.js';
+import { createKafkaClient, forwarderSettings } from './forwarder/clients.js';
 import { WorkerKafkaClient } from './forwarder/worker-client.js';
 import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
 import { PRIORITIES } from './reading.js';
@@ -88,17 +88,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     buffer,
     client,
     {
-      routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}) },
-      createTopics: k.createTopics,
-      batchMaxReadings: k.batch.maxReadings,
-      batchMaxBytes: k.batch.maxBytes,
-      lingerMs: k.batch.linger,
-      sendTimeoutMs: k.sendTimeout,
-      connectTimeoutMs: k.connectTimeout,
-      retryInitialMs: k.retry.initial,
-      retryMaxMs: k.retry.max,
-      offlineAfterFailures: k.offlineAfter,
-      ...(k.rateLimit ? { rateCap: k.rateLimit } : {}),
+      ...forwarderSettings(k),
       ...(k.alarmLane ? { alarmClient: createKafkaClient(k, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
       ...(opts.onForwarderAck ? { onAck: opts.onForwarderAck } : {}),
     },

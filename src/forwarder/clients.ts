@@ -31,3 +31,20 @@ export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger
 export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {
   return CLIENTS[k.client](k, log);
 }
+
+/** The forwarder's settings from the kafka section (clients and hooks are added by the caller). */
+export function forwarderSettings(k: KafkaConfig) {
+  return {
+    routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}) },
+    createTopics: k.createTopics,
+    batchMaxReadings: k.batch.maxReadings,
+    batchMaxBytes: k.batch.maxBytes,
+    lingerMs: k.batch.linger,
+    sendTimeoutMs: k.sendTimeout,
+    connectTimeoutMs: k.connectTimeout,
+    retryInitialMs: k.retry.initial,
+    retryMaxMs: k.retry.max,
+    offlineAfterFailures: k.offlineAfter,
+    ...(k.rateLimit ? { rateCap: k.rateLimit } : {}),
+  };
+}

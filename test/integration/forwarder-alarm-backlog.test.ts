@@ -15,7 +15,7 @@ import { generateKeyFile } from '../../src/crypto/keys.js';
 import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
 import { Forwarder } from '../../src/forwarder/forwarder.js';
-import { createKafkaClient } from '../../src/forwarder/clients.js';
+import { createKafkaClient, forwarderSettings } from '../../src/forwarder/clients.js';
 import type { PendingReading } from '../../src/reading.js';
 import { syntheticPending } from '../forwarder/synthetic.js';
 
@@ -52,15 +52,8 @@ describe('forwarder: alarm during a 1M backlog', () => {
       buffer,
       createKafkaClient(k, log),
       {
-        routing: { topics: k.topics, key: k.key },
+        ...forwarderSettings(k),
         createTopics: true,
-        batchMaxReadings: k.batch.maxReadings,
-        batchMaxBytes: k.batch.maxBytes,
-        lingerMs: k.batch.linger,
-        sendTimeoutMs: k.sendTimeout,
-        connectTimeoutMs: k.connectTimeout,
-        retryInitialMs: k.retry.initial,
-        retryMaxMs: k.retry.max,
         alarmClient: createKafkaClient(k, log),
         onAck: (a) => {
           if (a.priority !== 'alarm') return;
