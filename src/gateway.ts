@@ -67,6 +67,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     gatewayId,
     cipher: config.buffer.cipher,
     commitIntervalMs: config.buffer.commitInterval,
+    alarmCommitIntervalMs: config.buffer.alarmCommitInterval,
     commitMaxReadings: config.buffer.commitMaxReadings,
     synchronous: config.buffer.synchronous,
     maxBytes: config.buffer.maxBytes,

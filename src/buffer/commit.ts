@@ -1,7 +1,9 @@
 /**
  * Group commit: appends queue up and are written together, one transaction per commit,
  * at most every `intervalMs` or as soon as `maxReadings` are pending; their promises
- * settle only after that transaction. A commit groups readings by class (alarm first),
+ * settle only after that transaction. An append holding an alarm shortens the wait to
+ * `alarmIntervalMs` (default 0: the next turn of the event loop), so an alarm waits for no
+ * timer, only for its own fsync; what is pending rides along in the same transaction. A commit groups readings by class (alarm first),
  * cuts each class into units of at most `unitMaxReadings`, gives them contiguous seqs and
  * seals them. Gateway-made readings (gap records, integrity alarms) ride along and are
  * retried until committed, never dropped.
@@ -25,6 +27,8 @@ interface PendingAppend {
 
 export interface GroupCommitOptions {
   intervalMs: number;
+  /** Wait before committing an append that holds an alarm (0: next turn of the event loop). */
+  alarmIntervalMs: number;
   maxReadings: number;
   unitMaxReadings: number;
 }
@@ -43,6 +47,8 @@ export class GroupCommit {
   private pendingCount = 0;
   private internal: PendingReading[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (to shorten it for an alarm). */
+  private timerDue = 0;
   private immediate: NodeJS.Immediate | undefined;
   private isClosed = false;
   private readonly listeners = new Set<() => void>();
@@ -85,10 +91,12 @@ export class GroupCommit {
       }
     }
     if (readings.length === 0) return Promise.resolve();
+    let urgent = false;
+    for (const r of readings) if (r.priority === 'alarm') urgent = true;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ readings, resolve, reject });
       this.pendingCount += readings.length;
-      this.schedule();
+      this.schedule(urgent);
     });
   }
 
@@ -125,12 +133,15 @@ export class GroupCommit {
     this.pending = [];
   }
 
-  private schedule(): void {
+  private schedule(urgent = false): void {
     if (this.isClosed) return;
-    if (this.pendingCount + this.internal.length >= this.opts.maxReadings) {
+    const wait = urgent ? Math.min(this.opts.alarmIntervalMs, this.opts.intervalMs) : this.opts.intervalMs;
+    if (this.pendingCount + this.internal.length >= this.opts.maxReadings || wait === 0) {
       if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.commitNow(), this.opts.intervalMs);
+    } else if (!this.timer || Date.now() + wait < this.timerDue) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerDue = Date.now() + wait;
+      this.timer = setTimeout(() => this.commitNow(), wait);
     }
   }
 

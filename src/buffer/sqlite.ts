@@ -50,6 +50,8 @@ export interface OpenBufferOptions {
   commitIntervalMs?: number;
   /** Commit as soon as this many readings are pending (default 4096). */
   commitMaxReadings?: number;
+  /** Wait before committing an append that holds an alarm (default 0: next event-loop turn). */
+  alarmCommitIntervalMs?: number;
   /** 'full' (default): fsync on every commit. 'normal': WAL synced at checkpoints only. */
   synchronous?: 'normal' | 'full';
   /** Cap on stored bytes: sealed units plus UNIT_ROW_OVERHEAD each (default 2 GiB). */
@@ -128,6 +130,7 @@ export class SqliteBuffer implements ReadingBuffer {
       this.seq,
       {
         intervalMs: Math.max(0, opts.commitIntervalMs ?? 25),
+        alarmIntervalMs: Math.max(0, opts.alarmCommitIntervalMs ?? 0),
         maxReadings: Math.max(1, opts.commitMaxReadings ?? 4096),
         unitMaxReadings: Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535)),
       },

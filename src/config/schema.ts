@@ -40,6 +40,8 @@ export const configSchema = z
         keyFile: z.string().optional(),
         /** Group commit: appends are written together at most this often... */
         commitInterval: duration.default(25),
+        /** An append holding an alarm is committed after this wait instead (0: at once, with what is pending). */
+        alarmCommitInterval: duration.default(0),
         /** ...or as soon as this many readings are pending, whichever comes first. */
         commitMaxReadings: z.number().int().min(1).max(100_000).default(4096),
         /** NORMAL: one fsync per checkpoint window; FULL: fsync on every commit (zero loss window). */

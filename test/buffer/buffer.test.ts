@@ -169,6 +169,34 @@ describe('SqliteBuffer basics', () => {
     await buf.close();
   });
 
+  it('an alarm does not wait for the commit interval, and takes what is pending with it', async () => {
+    const buf = await env.open({ commitIntervalMs: 60_000 });
+    let vitalsCommitted = false;
+    const vitals = buf.append(withPriority(5, 'vital')).then(() => (vitalsCommitted = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(vitalsCommitted).toBe(false);
+    expect(buf.stats().totalReadings).toBe(0);
+    const t = Date.now();
+    await buf.append(withPriority(1, 'alarm'));
+    expect(Date.now() - t).toBeLessThan(5000);
+    await vitals;
+    expect(buf.stats().totalReadings).toBe(6);
+    expect(buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!.priority).toBe('alarm');
+    await buf.close();
+  });
+
+  it('alarmCommitIntervalMs shortens an armed timer for an alarm, never lengthens it', async () => {
+    const buf = await env.open({ commitIntervalMs: 60_000, alarmCommitIntervalMs: 50 });
+    const vitals = buf.append(withPriority(3, 'vital'));
+    const t = Date.now();
+    await buf.append(withPriority(1, 'alarm'));
+    await vitals;
+    expect(Date.now() - t).toBeGreaterThanOrEqual(45);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(buf.stats().totalReadings).toBe(4);
+    await buf.close();
+  });
+
   it('onCommit fires after each commit, and unsubscribes', async () => {
     const buf = await env.open();
     let n = 0;
