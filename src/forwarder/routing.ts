@@ -1,13 +1,13 @@
 /**
  * Turns a lease into Kafka topic batches: JSON v1 on the class's topic, and, where configured,
- * a FHIR R4 Observation on the class's FHIR topic. All of them are sent in one call and the
+ * FHIR R4 Observations on the class's FHIR topic. All of them are sent in one call and the
  * lease is acked only when every message of it is acknowledged.
  */
 import type { Lease } from '../buffer/types.js';
 import type { Priority, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
 import { encodeJsonV1, readingHeaders } from './formats/json-v1.js';
-import { FHIR_SCHEMA, toFhirObservation } from './formats/fhir-r4.js';
+import { FHIR_SCHEMA, toFhirObservations, type FhirOut } from './formats/fhir-r4.js';
 
 export interface RoutingOptions {
   topics: Record<Priority, string>;
@@ -22,19 +22,29 @@ export function allTopics(o: RoutingOptions): string[] {
 
 const keyOf = (r: Reading, key: RoutingOptions['key']): string => (key === 'patient' && r.patientId !== undefined ? r.patientId : r.deviceId);
 
+/**
+ * One FHIR message. Its identity headers are those of its first (lowest-seq) reading; a message
+ * that carries several readings (a blood-pressure panel) also lists all of them in
+ * `wardgate-seqs` (comma-separated, ascending), so a consumer can drop duplicates per reading.
+ */
+function fhirMessage(f: FhirOut, key: RoutingOptions['key']): OutMessage {
+  const first = f.readings[0]!;
+  const headers: Record<string, string> = { ...readingHeaders(first, FHIR_SCHEMA), 'content-type': 'application/fhir+json' };
+  if (f.readings.length > 1) headers['wardgate-seqs'] = f.readings.map((r) => r.seq).join(',');
+  return { key: keyOf(first, key), value: JSON.stringify(f.observation), headers };
+}
+
 export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
   const json: OutMessage[] = [];
-  const fhir: OutMessage[] = [];
-  const fhirTopic = o.fhirTopics?.[lease.priority];
   for (const r of lease.readings) {
     const m = encodeJsonV1(r);
     json.push({ key: keyOf(r, o.key), value: m.value, headers: m.headers });
-    if (fhirTopic) {
-      const obs = toFhirObservation(r);
-      if (obs) fhir.push({ key: keyOf(r, o.key), value: JSON.stringify(obs), headers: { ...readingHeaders(r, FHIR_SCHEMA), 'content-type': 'application/fhir+json' } });
-    }
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
-  if (fhirTopic && fhir.length) out.push({ topic: fhirTopic, messages: fhir });
+  const fhirTopic = o.fhirTopics?.[lease.priority];
+  if (fhirTopic) {
+    const fhir = toFhirObservations(lease.readings).map((f) => fhirMessage(f, o.key));
+    if (fhir.length) out.push({ topic: fhirTopic, messages: fhir });
+  }
   return out;
 }

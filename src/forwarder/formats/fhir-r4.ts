@@ -3,18 +3,33 @@
  * coding, UCUM valueQuantity, effectiveDateTime, device and subject references.
  * The vital-signs profile requires a subject: readings with no patient association are sent
  * without the profile claim. Metrics with no UCUM unit (RSSI) or no code have no FHIR form.
+ *
+ * Blood pressure is the exception: the vital-signs BP profile wants ONE Observation per
+ * measurement, LOINC 85354-9 "Blood pressure panel with all children optional", no value of
+ * its own, and the systolic (8480-6), diastolic (8462-4) and optionally mean (8478-0) values as
+ * `component`s. `toFhirObservations` groups the readings of one measurement into such a panel.
  */
-import { CATALOGUE } from '../../catalogue.js';
+import { CATALOGUE, type MetricId } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
 
 export const FHIR_SCHEMA = 'fhir.r4.observation';
 const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
+const BP_PROFILE = 'http://hl7.org/fhir/StructureDefinition/bp';
 const LOINC = 'http://loinc.org';
 const MDC = 'urn:iso:std:iso:11073:10101';
 const UCUM = 'http://unitsofmeasure.org';
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+const INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
+export const BP_PANEL_LOINC = '85354-9';
 
 export interface FhirCoding { system: string; code: string; display?: string }
+export interface FhirQuantity { value: number; unit: string; system: string; code: string }
+export interface FhirCodeableConcept { coding: FhirCoding[]; text?: string }
+export interface FhirComponent {
+  code: { coding: FhirCoding[]; text: string };
+  valueQuantity: FhirQuantity;
+  interpretation?: FhirCodeableConcept[];
+}
 export interface FhirObservation {
   resourceType: 'Observation';
   id: string;
@@ -27,9 +42,18 @@ export interface FhirObservation {
   device: { reference: string; display?: string };
   effectiveDateTime: string;
   issued: string;
-  valueQuantity: { value: number; unit: string; system: string; code: string };
-  interpretation?: { coding: FhirCoding[] }[];
+  /** Absent on a blood-pressure panel: its values are in `component`. */
+  valueQuantity?: FhirQuantity;
+  interpretation?: FhirCodeableConcept[];
+  /** Blood-pressure panel only: one per systolic / diastolic / mean reading. */
+  component?: FhirComponent[];
   note?: { text: string }[];
+}
+
+/** One FHIR Observation and the readings it carries (one, or the members of a BP panel, lowest seq first). */
+export interface FhirOut {
+  observation: FhirObservation;
+  readings: Reading[];
 }
 
 /** True when the reading has a FHIR Observation form. */
@@ -38,36 +62,191 @@ export function hasFhirForm(r: Reading): boolean {
   return def.ucum && def.loinc.length > 0;
 }
 
-/** Keeps the device's precision: the value is sent as the number it is (2.0 stays 2). */
-export function toFhirObservation(r: Reading): FhirObservation | null {
-  const def = CATALOGUE[r.metric];
-  if (!hasFhirForm(r)) return null;
-  const coding: FhirCoding[] = def.loinc.map((code, i) => (i === 0 ? { system: LOINC, code, display: def.display } : { system: LOINC, code }));
-  if (def.mdcCode !== undefined) coding.push({ system: MDC, code: String(def.mdcCode), ...(def.mdcRefId ? { display: def.mdcRefId } : {}) });
-  // BLE and many monitors send no usable clock: fall back to the gateway's receive time and say so.
-  const effective = r.deviceTime !== undefined && !r.quality.includes('device_clock_skew') ? r.deviceTime : r.gatewayTime;
+// ---- blood pressure panel ----------------------------------------------------------------------
+
+type BpRole = 'sys' | 'dia' | 'mean';
+type BpFamily = 'nibp' | 'abp';
+
+/** The codes the BP profile fixes for each component (method-neutral LOINC). */
+const ROLE_LOINC: Record<BpRole, FhirCoding> = {
+  sys: { system: LOINC, code: '8480-6', display: 'Systolic blood pressure' },
+  dia: { system: LOINC, code: '8462-4', display: 'Diastolic blood pressure' },
+  mean: { system: LOINC, code: '8478-0', display: 'Mean blood pressure' },
+};
+const ROLE_ORDER: Record<BpRole, number> = { sys: 0, dia: 1, mean: 2 };
+
+/**
+ * Metrics that become components of a BP panel. Invasive arterial pressure (ABP) is a panel too:
+ * ble-and-codes.md names no invasive panel code, and the BP profile's 85354-9 / 8480-6 / 8462-4
+ * are method-neutral LOINC codes ("systolic blood pressure", by any method), which the profile
+ * allows to be refined by more specific extra codings. So an ABP component carries 8480-6 (the
+ * profile's code) first, then the catalogue's invasive LOINC (76215-3 ...) and the ABP MDC code;
+ * a consumer tells invasive from non-invasive by those codings and by `code.text`. NIBP and ABP
+ * of one monitor are never mixed in one panel (they are different measurements).
+ */
+const BP_METRICS: Partial<Record<MetricId, { family: BpFamily; role: BpRole }>> = {
+  nibp_sys: { family: 'nibp', role: 'sys' },
+  nibp_dia: { family: 'nibp', role: 'dia' },
+  nibp_mean: { family: 'nibp', role: 'mean' },
+  abp_sys: { family: 'abp', role: 'sys' },
+  abp_dia: { family: 'abp', role: 'dia' },
+  abp_mean: { family: 'abp', role: 'mean' },
+};
+const PANEL_TEXT: Record<BpFamily, string> = {
+  nibp: 'Blood pressure (non-invasive)',
+  abp: 'Arterial blood pressure (invasive)',
+};
+
+/** True for the readings that travel as a component of a blood-pressure panel. */
+export function isBpComponent(r: Reading): boolean {
+  return BP_METRICS[r.metric] !== undefined;
+}
+
+// ---- shared shape ------------------------------------------------------------------------------
+
+const ABNORMAL: FhirCodeableConcept[] = [{ coding: [{ system: INTERPRETATION, code: 'A', display: 'Abnormal' }] }];
+const GATEWAY_TIME_NOTE = 'effectiveDateTime is the gateway receive time (device clock unknown or skewed)';
+
+/** BLE and many monitors send no usable clock: fall back to the gateway's receive time and say so. */
+function effectiveTime(r: Reading): { at: number; fromGateway: boolean } {
+  return r.deviceTime !== undefined && !r.quality.includes('device_clock_skew') ? { at: r.deviceTime, fromGateway: false } : { at: r.gatewayTime, fromGateway: true };
+}
+
+function mdcCoding(metric: MetricId): FhirCoding[] {
+  const def = CATALOGUE[metric];
+  return def.mdcCode !== undefined ? [{ system: MDC, code: String(def.mdcCode), ...(def.mdcRefId ? { display: def.mdcRefId } : {}) }] : [];
+}
+
+function quantity(r: Reading): FhirQuantity {
+  const unit = CATALOGUE[r.metric].unit;
+  return { value: r.value, unit, system: UCUM, code: unit };
+}
+
+/**
+ * Everything but code and value: identity (id from the first reading, one identifier per
+ * reading), status, category, device, subject and profile, times and notes.
+ */
+function envelope(readings: readonly Reading[], code: FhirObservation['code'], profiles: string[]): FhirObservation {
+  const first = readings[0]!;
+  const eff = effectiveTime(first);
+  let issued = first.gatewayTime;
+  for (const r of readings) if (r.gatewayTime > issued) issued = r.gatewayTime;
   const obs: FhirObservation = {
     resourceType: 'Observation',
-    id: `${r.gatewayId}-${r.seq}`,
-    identifier: [{ system: 'urn:wardgate:reading', value: `${r.gatewayId}/${r.seq}` }],
+    id: `${first.gatewayId}-${first.seq}`,
+    identifier: readings.map((r) => ({ system: 'urn:wardgate:reading', value: `${r.gatewayId}/${r.seq}` })),
     status: 'final',
     category: [{ coding: [{ system: CATEGORY, code: 'vital-signs', display: 'Vital Signs' }] }],
-    code: { coding, text: def.display },
-    device: { reference: `Device/${r.deviceId}` },
-    effectiveDateTime: new Date(effective).toISOString(),
-    issued: new Date(r.gatewayTime).toISOString(),
-    valueQuantity: { value: r.value, unit: def.unit, system: UCUM, code: def.unit },
+    code,
+    device: { reference: `Device/${first.deviceId}` },
+    effectiveDateTime: new Date(eff.at).toISOString(),
+    issued: new Date(issued).toISOString(),
   };
-  if (r.patientId !== undefined) {
-    obs.subject = { reference: `Patient/${r.patientId}` };
-    obs.meta = { profile: [VITAL_SIGNS_PROFILE] };
-  }
-  if (r.quality.includes('out_of_range')) {
-    obs.interpretation = [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'A', display: 'Abnormal' }] }];
+  if (first.patientId !== undefined) {
+    obs.subject = { reference: `Patient/${first.patientId}` };
+    obs.meta = { profile: profiles };
   }
   const notes: string[] = [];
-  if (effective === r.gatewayTime) notes.push('effectiveDateTime is the gateway receive time (device clock unknown or skewed)');
-  if (r.quality.includes('simulated')) notes.push('simulated device');
+  if (eff.fromGateway) notes.push(GATEWAY_TIME_NOTE);
+  if (readings.some((r) => r.quality.includes('simulated'))) notes.push('simulated device');
   if (notes.length) obs.note = notes.map((text) => ({ text }));
   return obs;
+}
+
+/** Keeps the device's precision: the value is sent as the number it is (2.0 stays 2). */
+function singleObservation(r: Reading): FhirObservation {
+  const def = CATALOGUE[r.metric];
+  const coding: FhirCoding[] = def.loinc.map((code, i) => (i === 0 ? { system: LOINC, code, display: def.display } : { system: LOINC, code }));
+  coding.push(...mdcCoding(r.metric));
+  const obs = envelope([r], { coding, text: def.display }, [VITAL_SIGNS_PROFILE]);
+  obs.valueQuantity = quantity(r);
+  if (r.quality.includes('out_of_range')) obs.interpretation = ABNORMAL;
+  return obs;
+}
+
+function bpComponent(r: Reading, role: BpRole): FhirComponent {
+  const def = CATALOGUE[r.metric];
+  const profileCode = ROLE_LOINC[role];
+  // The profile's code first, then the catalogue's own (more specific, e.g. invasive) LOINC, then MDC.
+  const coding: FhirCoding[] = [profileCode, ...def.loinc.filter((c) => c !== profileCode.code).map((code) => ({ system: LOINC, code })), ...mdcCoding(r.metric)];
+  const c: FhirComponent = { code: { coding, text: def.display }, valueQuantity: quantity(r) };
+  if (r.quality.includes('out_of_range')) c.interpretation = ABNORMAL;
+  return c;
+}
+
+/**
+ * One BP panel from the readings of one measurement (same device, bed, patient, family and
+ * time; at most one reading per role), lowest seq first. The values are already in mm[Hg]: the
+ * normaliser converted kPa on ingest (catalogue `convert.kPa`) and the catalogue unit is mm[Hg].
+ *
+ * A panel may hold a single component (a systolic whose diastolic is not in this lease). It is
+ * still a panel, not a lone 8480-6 Observation: the profile's form for blood pressure is the
+ * panel whatever is present ("all children optional"), so a consumer finds every blood pressure
+ * under one code; and the missing half is not invented (no dataAbsentReason), because it may
+ * well exist: a device may report one value only, or a lease boundary may have cut the
+ * measurement, and then the other half comes as its own panel with the same device and time.
+ * Such a partial panel does not claim the BP profile (which requires both systolic and
+ * diastolic), only the vital-signs profile.
+ */
+export function toBpPanel(members: readonly Reading[]): FhirObservation {
+  if (members.length === 0) throw new TypeError('toBpPanel: members must not be empty');
+  const sorted = [...members].sort((a, b) => a.seq - b.seq);
+  const parts = sorted.map((r) => {
+    const bp = BP_METRICS[r.metric];
+    if (!bp) throw new TypeError(`toBpPanel: ${r.metric} is not a blood-pressure metric`);
+    return { r, role: bp.role, family: bp.family };
+  });
+  const family = parts[0]!.family;
+  if (parts.some((p) => p.family !== family)) throw new TypeError('toBpPanel: invasive and non-invasive pressures in one panel');
+  const complete = parts.some((p) => p.role === 'sys') && parts.some((p) => p.role === 'dia');
+  const code = { coding: [{ system: LOINC, code: BP_PANEL_LOINC, display: 'Blood pressure panel with all children optional' }], text: PANEL_TEXT[family] };
+  const obs = envelope(sorted, code, complete ? [VITAL_SIGNS_PROFILE, BP_PROFILE] : [VITAL_SIGNS_PROFILE]);
+  obs.component = [...parts].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]).map((p) => bpComponent(p.r, p.role));
+  return obs;
+}
+
+/**
+ * The FHIR form of one reading, or null when it has none. A blood-pressure reading on its own
+ * becomes a one-component panel (see `toBpPanel`); use `toFhirObservations` to group a lease.
+ */
+export function toFhirObservation(r: Reading): FhirObservation | null {
+  if (!hasFhirForm(r)) return null;
+  return isBpComponent(r) ? toBpPanel([r]) : singleObservation(r);
+}
+
+/**
+ * Which measurement a BP reading belongs to: gateway, device, bed, patient, invasive or not, and
+ * the device time (or, when the device sent none, the gateway receive time).
+ */
+function measurementKey(r: Reading, family: BpFamily): string {
+  return JSON.stringify([r.gatewayId, r.deviceId, r.bed, r.patientId ?? null, family, r.deviceTime !== undefined ? 'd' : 'g', r.deviceTime ?? r.gatewayTime]);
+}
+
+/**
+ * The FHIR Observations of readings in sequence order (one lease): one per reading, except that
+ * the systolic, diastolic and mean readings of one measurement become one BP panel, placed where
+ * its first member was, so each device's Observations keep their order. A second reading of the
+ * same role for the same measurement (a repeated send) starts a new panel rather than giving one
+ * panel two systolic values. Readings with no FHIR form are left out.
+ */
+export function toFhirObservations(readings: readonly Reading[]): FhirOut[] {
+  const groups: Reading[][] = [];
+  const open = new Map<string, Reading[]>();
+  for (const r of readings) {
+    if (!hasFhirForm(r)) continue;
+    const bp = BP_METRICS[r.metric];
+    if (!bp) {
+      groups.push([r]);
+      continue;
+    }
+    const key = measurementKey(r, bp.family);
+    let g = open.get(key);
+    if (!g || g.some((m) => m.metric === r.metric)) {
+      g = [];
+      open.set(key, g);
+      groups.push(g);
+    }
+    g.push(r);
+  }
+  return groups.map((g) => ({ observation: isBpComponent(g[0]!) ? toBpPanel(g) : singleObservation(g[0]!), readings: g }));
 }
