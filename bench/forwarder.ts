@@ -362,7 +362,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    rows.push([`backlog: ${N} readings appended to the buffer`, `${buildMs} ms (${((N * 1000) / buildMs).toFixed(0)}/s)`, '']);
+    if (buildMs > 0) rows.push([`backlog: ${N} readings appended to the buffer`, `${buildMs} ms (${((N * 1000) / buildMs).toFixed(0)}/s)`, '']);
     if (base.length) {
       const rates = base.map((b) => b.rate!);
       rows.push([`bare kafkajs producer, batch ${BATCH}, ${COMPRESSION} (median of ${base.length})`, `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(base.map((b) => b.mbps!)).toFixed(1)} MB/s`, `${median(base.map((b) => b.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings; peak RSS ${Math.max(...base.map((b) => b.peakRss!)).toFixed(0)} MiB`]);

@@ -63,6 +63,58 @@ export function readingHeaders(r: Reading, schema: string): Record<string, strin
   };
 }
 
+/**
+ * The JSON text of toJsonV1(r), written directly: the drain encodes every reading it sends
+ * (tens of thousands a second on a small box), and building the text from pre-made pieces
+ * costs a fraction of an object per reading plus JSON.stringify. The same keys in the same
+ * order; test/unit/formats.test.ts checks it against JSON.stringify(toJsonV1(r)).
+ */
+export function jsonV1Text(r: Reading): string {
+  let s = `{"schema":"${JSON_V1_SCHEMA}","gatewayId":${str(r.gatewayId)},"seq":${r.seq},"deviceId":${str(r.deviceId)},"deviceKind":${str(r.deviceKind)},"bed":${str(r.bed)},"metric":${str(r.metric)},"value":${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${isoTime(r.gatewayTime)}","priority":"${r.priority}","quality":[`;
+  for (let i = 0; i < r.quality.length; i++) s += i === 0 ? str(r.quality[i]!) : `,${str(r.quality[i]!)}`;
+  s += ']';
+  if (r.patientId !== undefined) s += `,"patientId":${str(r.patientId)}`;
+  s += metricTail(r.metric);
+  if (r.deviceTime !== undefined) s += `,"deviceTime":"${isoTime(r.deviceTime)}"`;
+  if (r.extra !== undefined) s += `,"extra":${JSON.stringify(r.extra)}`;
+  return `${s}}`;
+}
+
+/** A JSON string literal: most strings here need no escaping, and the test is cheaper than the escape. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+function str(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/** JSON has no NaN or Infinity (the buffer refuses them; JSON.stringify would write null). */
+const num = (v: number): string => (Number.isFinite(v) ? String(v) : 'null');
+
+/** ISO 8601 of a time, remembering the last few (the readings of one commit share their gateway time). */
+const isoCache = new Map<number, string>();
+function isoTime(ms: number): string {
+  let t = isoCache.get(ms);
+  if (t === undefined) {
+    if (isoCache.size >= 256) isoCache.clear();
+    t = new Date(ms).toISOString();
+    isoCache.set(ms, t);
+  }
+  return t;
+}
+
+/** The metric's fixed fields (mdc, loinc), made once per metric. */
+const tails = new Map<string, string>();
+function metricTail(metric: Reading['metric']): string {
+  let t = tails.get(metric);
+  if (t === undefined) {
+    const def = CATALOGUE[metric];
+    t = '';
+    if (def.mdcCode !== undefined && def.mdcRefId !== undefined) t += `,"mdc":${JSON.stringify({ code: def.mdcCode, refId: def.mdcRefId })}`;
+    if (def.loinc[0] !== undefined) t += `,"loinc":${JSON.stringify(def.loinc[0])}`;
+    tails.set(metric, t);
+  }
+  return t;
+}
+
 export function encodeJsonV1(r: Reading): { key: string; value: string; headers: Record<string, string> } {
-  return { key: r.deviceId, value: JSON.stringify(toJsonV1(r)), headers: readingHeaders(r, JSON_V1_SCHEMA) };
+  return { key: r.deviceId, value: jsonV1Text(r), headers: readingHeaders(r, JSON_V1_SCHEMA) };
 }
