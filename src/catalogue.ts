@@ -21,7 +21,9 @@ export type MetricId =
   | 'glucose'
   | 'battery_level'
   | 'signal_strength'
-  | 'gateway_event';
+  | 'gateway_event'
+  | 'ecg_lead_ii'
+  | 'pleth';
 
 export interface MetricDef {
   readonly id: MetricId;
@@ -41,6 +43,8 @@ export interface MetricDef {
   readonly range: readonly [number, number];
   /** Other units accepted on input, with a conversion into `unit`. */
   readonly convert?: Readonly<Record<string, (v: number) => number>>;
+  /** A waveform sample (tens to hundreds a second): the waveform class may send these batched (formats/waveform-batch.ts). */
+  readonly waveform?: boolean;
 }
 
 const def = (d: MetricDef): MetricDef => Object.freeze(d);
@@ -63,6 +67,13 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
   battery_level: def({ id: 'battery_level', code: 15, display: 'Battery level', mdcRefId: 'MDC_ATTR_VAL_BATT_CHARGE', mdcCode: 67996, loinc: [], unit: '%', ucum: true, range: [0, 100] }),
   signal_strength: def({ id: 'signal_strength', code: 16, display: 'Signal strength (RSSI)', loinc: [], unit: 'dBm', ucum: false, range: [-127, 20] }),
   gateway_event: def({ id: 'gateway_event', code: 17, display: 'Gateway event (gap, integrity, lifecycle)', loinc: [], unit: '1', ucum: true, range: [0, Number.MAX_SAFE_INTEGER] }),
+  // Waveform samples. Their MDC codes are not in ble-and-codes.md: they are the IEEE 11073-10101
+  // terms MDC_ECG_ELEC_POTL_II (partition 2, term 258) and MDC_PULS_OXIM_PLETH (partition 2, term
+  // 19380), as used by public device integrations. No LOINC code: no FHIR form (a waveform would be
+  // SampledData, not a vital-signs Observation). Pleth is in the device's arbitrary units (UCUM 1),
+  // so it has no physiological range.
+  ecg_lead_ii: def({ id: 'ecg_lead_ii', code: 18, display: 'ECG lead II (waveform sample)', mdcRefId: 'MDC_ECG_ELEC_POTL_II', mdcCode: 131330, loinc: [], unit: 'mV', ucum: true, range: [-20, 20], convert: { uV: (u) => u / 1000 }, waveform: true }),
+  pleth: def({ id: 'pleth', code: 19, display: 'Plethysmogram (waveform sample)', mdcRefId: 'MDC_PULS_OXIM_PLETH', mdcCode: 150452, loinc: [], unit: '1', ucum: true, range: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], waveform: true }),
 });
 
 export const METRIC_IDS = Object.keys(CATALOGUE) as MetricId[];

@@ -19,6 +19,9 @@ const TABLE: [string, string | undefined, number | undefined, string][] = [
   ['glucose', '2339-0', 160184, 'mg/dL'],
   ['battery_level', undefined, 67996, '%'],
   ['signal_strength', undefined, undefined, 'dBm'],
+  // Waveform samples (their MDC codes are not in ble-and-codes.md; see the catalogue comment).
+  ['ecg_lead_ii', undefined, 131330, 'mV'],
+  ['pleth', undefined, 150452, '1'],
 ];
 
 describe('metric catalogue', () => {
