@@ -70,6 +70,8 @@ export const configSchema = z
           })
           .strict()
           .optional(),
+        /** The waveform topic's format: json-v1 (one message per reading) or batch (waveform samples of one device and metric per lease in one message, docs/schemas/waveform-batch-v1.json). */
+        waveformFormat: z.enum(['json-v1', 'batch']).default('json-v1'),
         /** Create missing topics at start when the cluster allows it; otherwise a clear error names the topic. */
         createTopics: z.boolean().default(true),
         topicPartitions: z.number().int().min(1).max(1000).default(3),

@@ -35,7 +35,7 @@ export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {
 /** The forwarder's settings from the kafka section (clients and hooks are added by the caller). */
 export function forwarderSettings(k: KafkaConfig) {
   return {
-    routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}) },
+    routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}), waveformFormat: k.waveformFormat },
     createTopics: k.createTopics,
     batchMaxReadings: k.batch.maxReadings,
     batchMaxBytes: k.batch.maxBytes,

@@ -1,18 +1,22 @@
 /**
- * Turns a lease into Kafka topic batches: JSON v1 on the class's topic, and, where configured,
- * FHIR R4 Observations on the class's FHIR topic. All of them are sent in one call and the
- * lease is acked only when every message of it is acknowledged.
+ * Turns a lease into Kafka topic batches: JSON v1 on the class's topic (for the waveform class,
+ * optionally waveform batches, see formats/waveform-batch.ts), and, where configured, FHIR R4
+ * Observations on the class's FHIR topic. All of them are sent in one call and the lease is
+ * acked only when every message of it is acknowledged.
  */
 import type { Lease } from '../buffer/types.js';
 import type { Priority, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
 import { encodeJsonV1, readingHeaders } from './formats/json-v1.js';
 import { FHIR_SCHEMA, toFhirObservations, type FhirOut } from './formats/fhir-r4.js';
+import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
 export interface RoutingOptions {
   topics: Record<Priority, string>;
   key: 'device' | 'patient';
   fhirTopics?: Partial<Record<Priority, string>>;
+  /** The waveform class's topic: one JSON v1 message per reading (default), or waveform samples batched per device and metric. */
+  waveformFormat?: 'json-v1' | 'batch';
 }
 
 /** Every topic the routing can write to (for ensureTopics). */
@@ -34,11 +38,29 @@ function fhirMessage(f: FhirOut, key: RoutingOptions['key']): OutMessage {
   return { key: keyOf(first, key), value: JSON.stringify(f.observation), headers };
 }
 
+function jsonMessage(r: Reading, key: RoutingOptions['key']): OutMessage {
+  const m = encodeJsonV1(r);
+  return { key: keyOf(r, key), value: m.value, headers: m.headers };
+}
+
+/**
+ * A waveform batch: identity headers of its first sample, plus the last seq and the sample
+ * count (the exact seqs are in the body's seqRuns).
+ */
+function waveformMessage(p: WaveformPart, key: RoutingOptions['key']): OutMessage {
+  if (p.kind === 'single') return jsonMessage(p.reading, key);
+  const first = p.readings[0]!;
+  const headers = { ...readingHeaders(first, WAVEFORM_BATCH_SCHEMA), 'wardgate-seq-last': String(p.batch.seqLast), 'wardgate-count': String(p.batch.count) };
+  return { key: keyOf(first, key), value: JSON.stringify(p.batch), headers };
+}
+
 export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
-  const json: OutMessage[] = [];
-  for (const r of lease.readings) {
-    const m = encodeJsonV1(r);
-    json.push({ key: keyOf(r, o.key), value: m.value, headers: m.headers });
+  let json: OutMessage[];
+  if (lease.priority === 'waveform' && o.waveformFormat === 'batch') {
+    json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
+  } else {
+    json = [];
+    for (const r of lease.readings) json.push(jsonMessage(r, o.key));
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
   const fhirTopic = o.fhirTopics?.[lease.priority];
