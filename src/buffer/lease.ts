@@ -61,6 +61,7 @@ export class Leases {
     // The counters are exact unless the file was edited behind our back, so the decision
     // is taken on the rows themselves (one index seek per empty class).
     for (let rank = 0; rank < NCLASS; rank++) {
+      if (limits.classes && !limits.classes.includes(PRIORITIES[rank]!)) continue;
       const l = this.leaseClass(rank, limits);
       if (l) return l;
     }

@@ -9,6 +9,8 @@ export interface LeaseLimits {
   maxReadings: number;
   /** At most about this many encoded bytes. At least one unit is always leased if any is available. */
   maxBytes: number;
+  /** Only from these classes (default: all); the highest non-empty of them first. */
+  classes?: readonly Priority[];
 }
 
 export interface Lease {

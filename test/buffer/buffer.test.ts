@@ -47,6 +47,23 @@ describe('SqliteBuffer basics', () => {
     await buf.close();
   });
 
+  it('leases only from the classes asked for, the highest of them first', async () => {
+    const buf = await env.open();
+    await buf.append(withPriority(2, 'waveform', 0));
+    await buf.append(withPriority(2, 'status', 100));
+    await buf.append(withPriority(2, 'alarm', 200));
+    const limits = { maxReadings: 100, maxBytes: 1 << 20 };
+    const bulk = buf.lease({ ...limits, classes: ['vital', 'status', 'waveform'] })!;
+    expect(bulk.priority).toBe('status');
+    expect(buf.lease({ ...limits, classes: ['vital'] })).toBeNull();
+    expect(buf.lease({ ...limits, classes: ['alarm'] })!.priority).toBe('alarm');
+    expect(buf.lease({ ...limits, classes: ['alarm'] })).toBeNull();
+    expect(buf.lease(limits)!.priority).toBe('waveform');
+    buf.ack(bulk.id);
+    expect(buf.stats().totalReadings).toBe(4);
+    await buf.close();
+  });
+
   it('groups one commit by class: alarms get the lowest seqs, ranges contiguous per class', async () => {
     const buf = await env.open({ commitIntervalMs: 50 });
     const p1 = buf.append([reading(0, { priority: 'vital' }), reading(1, { priority: 'alarm' }), reading(2, { priority: 'vital' })]);
