@@ -68,6 +68,10 @@ export function applyPragmas(db: Database.Database, synchronous: 'normal' | 'ful
   db.pragma('journal_size_limit = 8388608');
   db.pragma('wal_autocheckpoint = 1000');
   db.pragma('busy_timeout = 5000');
+  // better-sqlite3 builds SQLite with a 16 MiB page cache per connection. The buffer's work is
+  // appends at one end of each table and reads and deletes at the other: 4 MiB holds both ends
+  // (and keeps a Raspberry Pi's resident memory down; see the README's performance section).
+  db.pragma('cache_size = -4096');
 }
 
 const SELECT_META = 'SELECT v FROM meta WHERE k = ?';

@@ -16,9 +16,10 @@
  * topic partition in sequence order, also across outages. The two lanes write to different
  * topics, so they run in parallel ("several batches in flight where ordering allows").
  *
- * Draining order. The buffer leases the highest class first (alarm, vital, status, waveform)
- * and, within a class, the oldest first. An alarm committed while a backlog drains is leased
- * at the next commit notification and sent on the idle alarm lane at once.
+ * Draining order. Each lane leases its own classes from the buffer: the alarm lane alarms, the
+ * bulk lane the highest other class first (vital, status, waveform); within a class the oldest
+ * first. An alarm committed while a backlog drains is leased at the next commit notification
+ * and sent on the idle alarm lane at once, and the bulk lane keeps preparing meanwhile.
  *
  * Connectivity. ./state.ts holds the state machine (online / draining / degraded / offline,
  * with reasons). After a failure the forwarder waits (exponential backoff with jitter, capped)
@@ -30,7 +31,7 @@
 import type { ReadingBuffer, Lease } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import type { Priority, Reading } from '../reading.js';
+import { PRIORITIES, type Priority, type Reading } from '../reading.js';
 import { KafkaClientError, type KafkaClient, type TopicBatch } from './client.js';
 import { allTopics, routeLease, type RoutingOptions } from './routing.js';
 import { RateLimiter, type RateCap } from './rate-limit.js';
@@ -95,6 +96,9 @@ interface Lane {
  * the first batch is small rather than over the byte bound (stored units are deflated).
  */
 const INITIAL_EXPANSION = 64;
+/** What each lane leases: the alarm lane alarms only, the bulk lane every other class (highest first). */
+const ALARM_CLASSES: readonly Priority[] = ['alarm'];
+const BULK_CLASSES: readonly Priority[] = PRIORITIES.filter((p) => p !== 'alarm');
 const TICK_MS = 1000;
 
 function messageBytes(batches: readonly TopicBatch[]): number {
@@ -323,38 +327,38 @@ export class Forwarder {
         return;
       }
       const unleasedAlarms = s.perClass.alarm.readings - this.alarmLeased;
-      if (unleasedAlarms > 0) {
-        // lease() returns alarms first: only lease when the alarm lane can take it.
-        if (alarm.next || alarm.sending?.mayBePartial) return;
-      } else {
-        if (bulk.next || bulk.sending?.mayBePartial) return;
-        // While a batch is being sent, prepare the next one only when a full batch waits
-        // (online, whatever arrives meanwhile goes out together in the next batch).
-        if (bulk.sending && unleased < this.opts.batchMaxReadings) return;
-        if (!bulk.sending && unleased < this.opts.batchMaxReadings && (this.opts.lingerMs ?? 0) > 0) {
-          this.lingerUntil ??= now + this.opts.lingerMs!;
-          if (now < this.lingerUntil) {
-            this.wakeAt(this.lingerUntil);
-            return;
-          }
-        }
-      }
+      let lane: Lane;
+      if (unleasedAlarms > 0 && !alarm.next && !alarm.sending?.mayBePartial) lane = alarm;
+      else if (this.bulkMayPrepare(unleased - Math.max(0, unleasedAlarms), now)) lane = bulk;
+      else return;
       const limits = this.leaseLimits();
-      const lease = this.buffer.lease(limits);
+      const lease = this.buffer.lease({ ...limits, classes: lane === alarm ? ALARM_CLASSES : BULK_CLASSES });
       if (!lease) return;
-      const lane = lease.priority === 'alarm' ? alarm : bulk;
-      if (lane.next) {
-        // The buffer handed out another class than its counters suggested (a unit was
-        // quarantined meanwhile): give it back, try again on the next wake-up.
-        this.buffer.release(lease.id);
-        this.wakeAt(now + 50);
-        return;
-      }
       if (lane === bulk) this.lingerUntil = null;
       const batch = this.prepare(lease, limits.maxReadings);
-      if (lease.priority === 'alarm') this.alarmLeased += batch.readings;
+      if (lane === alarm) this.alarmLeased += batch.readings;
       lane.next = batch;
     }
+  }
+
+  /**
+   * The bulk lane prepares a batch when it has none prepared, the batch being sent is not the
+   * first part of a split unit (see Batch.mayBePartial), and: while a batch is being sent, a
+   * full batch waits (online, whatever arrives meanwhile goes out together in the next batch);
+   * when idle, anything waits, after the linger time if one is set.
+   */
+  private bulkMayPrepare(waiting: number, now: number): boolean {
+    const bulk = this.lanes.bulk;
+    if (waiting <= 0 || bulk.next || bulk.sending?.mayBePartial) return false;
+    if (bulk.sending) return waiting >= this.opts.batchMaxReadings;
+    if (waiting < this.opts.batchMaxReadings && (this.opts.lingerMs ?? 0) > 0) {
+      this.lingerUntil ??= now + this.opts.lingerMs!;
+      if (now < this.lingerUntil) {
+        this.wakeAt(this.lingerUntil);
+        return false;
+      }
+    }
+    return true;
   }
 
   private leaseLimits(): { maxReadings: number; maxBytes: number } {
@@ -371,7 +375,11 @@ export class Forwarder {
       this.expansion = e > this.expansion || !this.expansionLearnt ? e : this.expansion * 0.9 + e * 0.1;
       this.expansionLearnt = true;
     }
-    return { lease, batches, readings: lease.readings.length, bytes, mayBePartial: lease.readings.length >= maxReadings };
+    const n = lease.readings.length;
+    // The readings are encoded: unless an ack hook wants them, only the lease's identity is kept
+    // (less for the garbage collector to carry while the batch waits and is sent).
+    const kept = this.opts.onAck ? lease : { id: lease.id, priority: lease.priority, bytes: lease.bytes, readings: [] };
+    return { lease: kept, batches, readings: n, bytes, mayBePartial: n >= maxReadings };
   }
 
   /** Starts the lane's prepared batch if the lane is idle (and, for the bulk lane, the rate cap allows). */
