@@ -28,6 +28,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { Kafka, logLevel, CompressionTypes } from 'kafkajs';
 import { openBuffer, getOrCreateGatewayId } from '../src/buffer/index.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
@@ -67,6 +68,35 @@ const SYNTH = { devices: 36, alarmEvery: 997, statusEvery: 50 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => b / 2 ** 20;
 
+/** Garbage collection pauses on the main thread while it runs: total ms, minor (scavenge) and major (mark-compact) counts. */
+function gcMeter(): { stop(): { ms: number; minor: number; major: number } } {
+  let ms = 0;
+  let minor = 0;
+  let major = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      ms += e.duration;
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) minor++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      obs.disconnect();
+      return { ms, minor, major };
+    },
+  };
+}
+
+/** Resident memory by kind (anonymous: heaps and malloc; file: code and mapped files; shared memory: SQLite's WAL index). */
+function rssBreakdownMiB(): { rssAnon: number; rssFile: number; rssShmem: number } {
+  const st = readFileSync('/proc/self/status', 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? NaN) / 1024;
+  return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem') };
+}
+
 function vmHwmMiB(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -101,16 +131,19 @@ async function childDrain(): Promise<void> {
   const ingest = new PacedIngest((inputs) => gw.ingest.submit(inputs), INGEST, { ...SYNTH, devices: 30 });
   let bytes0 = 0;
   for (const v of (await gw.events.forwardedBytes.get()).values) bytes0 += v.value;
+  const gc = gcMeter();
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
   ingest.start();
   let peakRss = 0;
   let atPeak = process.memoryUsage();
+  let rssParts = rssBreakdownMiB();
   for (;;) {
     const mu = process.memoryUsage();
     if (mu.rss > peakRss) {
       peakRss = mu.rss;
       atPeak = mu;
+      rssParts = rssBreakdownMiB();
     }
     const s = gw.buffer.stats();
     if (s.totalReadings - s.inFlight < Math.max(BATCH, INGEST / 2) && gw.forwarder.status().forwarded >= initial) break;
@@ -126,7 +159,8 @@ async function childDrain(): Promise<void> {
   const ingestRate = (ingest.committed * 1000) / ms;
   await gw.stop(0);
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / forwarded) * 1000;
-  process.stdout.write(`${JSON.stringify({ initial, ms, cpuPerK, forwarded, bytes, ingestRate, ingestFailed: ingest.failed, peakRss: mib(peakRss), vmHwm: vmHwmMiB(), heapTotal: mib(atPeak.heapTotal), heapUsed: mib(atPeak.heapUsed), external: mib(atPeak.external), arrayBuffers: mib(atPeak.arrayBuffers) })}\n`);
+  const g = gc.stop();
+  process.stdout.write(`${JSON.stringify({ initial, ms, cpuPerK, forwarded, gcMs: g.ms, scavenges: g.minor, markCompacts: g.major, bytes, ingestRate, ingestFailed: ingest.failed, peakRss: mib(peakRss), vmHwm: vmHwmMiB(), heapTotal: mib(atPeak.heapTotal), heapUsed: mib(atPeak.heapUsed), external: mib(atPeak.external), ...rssParts, arrayBuffers: mib(atPeak.arrayBuffers) })}\n`);
 }
 
 // ------------------------------------------------------------------ child: latency
@@ -373,11 +407,13 @@ async function main(): Promise<void> {
       const how = `${CLIENT}${thread ? ', client in a worker thread' : ', client on the main thread'}`;
       const rates = ds.map((d) => d.rate!);
       rows.push([`forwarder (${how}) drains ${N} + ingest (median of ${ds.length})`, `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(ds.map((d) => d.mbps!)).toFixed(1)} MB/s`, `${median(ds.map((d) => d.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings (ingest included)`]);
+      rows.push(['  garbage collection during the drain (median)', `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses`, `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`]);
       if (v.ratios.length) rows.push(['  ratio forwarder / bare producer (each drain vs the baselines around it)', `${median(v.ratios).toFixed(2)}${range(v.ratios, 2)}`, 'goal >= 0.9']);
       rows.push(['  ingest meanwhile', `${Math.min(...ds.map((d) => d.ingestRate!)).toFixed(0)} readings/s at least (${ds.reduce((a, d) => a + d.ingestFailed!, 0)} refused)`, `goal ${INGEST}/s`]);
       const worst = ds.reduce((a, d) => (d.peakRss! > a.peakRss! ? d : a));
       rows.push(['  peak RSS during the drain (worst run)', `${worst.peakRss!.toFixed(0)} MiB (VmHWM ${worst.vmHwm!.toFixed(0)} MiB)`, 'goal <= 150 MiB']);
       rows.push(['    at that peak, main thread: V8 heap total / used, external', `${worst.heapTotal!.toFixed(0)} / ${worst.heapUsed!.toFixed(0)} MiB, ${worst.external!.toFixed(0)} MiB`, '']);
+      rows.push(['    at that peak, resident: anonymous / file / shared', `${worst.rssAnon!.toFixed(0)} / ${worst.rssFile!.toFixed(0)} / ${worst.rssShmem!.toFixed(0)} MiB`, '']);
     }
     if (PHASES.has('latency')) {
       const topics = { alarm: `bench.lat.${run}.alarms`, vital: `bench.lat.${run}.vitals`, status: `bench.lat.${run}.status`, waveform: `bench.lat.${run}.waveforms` };
