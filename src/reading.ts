@@ -134,7 +134,8 @@ export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingR
     value,
     unit: def.unit,
     gatewayTime: opts.now,
-    priority: input.priority ?? DEFAULT_PRIORITY,
+    // A waveform sample belongs to the waveform class unless its source says otherwise.
+    priority: input.priority ?? (def.waveform ? 'waveform' : DEFAULT_PRIORITY),
     quality,
   };
   if (input.patientId !== undefined) out.patientId = input.patientId;

@@ -29,6 +29,12 @@ describe('normalise', () => {
     expect(rejectReason({ ...base, value })).toBe('non_finite');
   });
 
+  it('puts waveform samples in the waveform class unless the source names a class', () => {
+    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8 }, opts).priority).toBe('waveform');
+    expect(normalise({ ...base, metric: 'pleth', unit: '1', value: 1200 }, opts).priority).toBe('waveform');
+    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8, priority: 'vital' }, opts).priority).toBe('vital');
+  });
+
   it('rejects a value that is not a number at all', () => {
     expect(rejectReason({ ...base, value: '72' as unknown as number })).toBe('non_finite');
   });
