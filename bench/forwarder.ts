@@ -1,7 +1,9 @@
 /**
  * Forwarder benchmark: `node --import tsx bench/forwarder.ts [--readings 1000000] [--batch 2000]
  *   [--linger 0] [--compression none] [--client kafkajs] [--ingest 2000] [--latency-seconds 30]
- *   [--phases baseline,drain,latency] [--repeats 2] [--node-options "--max-old-space-size=64"] [--tsx-children]`
+ *   [--phases baseline,drain,latency] [--repeats 2] [--node-options "<V8 flags>" | none] [--tsx-children]`
+ *   --node-options: V8 flags of the gateway and baseline children; default: those on bin/wardgate.js's first
+ *   line (what the installed `wardgate` runs with); none: V8's defaults.
  *
  * Starts its own broker (scripts/kafka-local.sh in a temporary KAFKA_DIR), stops it at the end.
  *  1. Appends --readings synthetic readings straight into an encrypted buffer (a backlog).
@@ -9,7 +11,7 @@
  *     producer (idempotent, acks=-1, the same compression) sends the same messages (the buffer's
  *     own readings, leased and encoded as the forwarder does, then released) in batches of
  *     --batch, one at a time, to a fresh topic: the client's own ceiling. Encoding is done before
- *     the clock starts (a pool of 40 batches, sent over and over).
+ *     the clock starts (a pool of 10 batches, sent over and over).
  *  3. Drain: a child process runs the real gateway (startGateway) on that buffer while it keeps
  *     ingesting --ingest readings/s; measured until the backlog is gone: readings/s and MB/s
  *     (message bytes: key + value + headers, before compression), the ingest rate achieved
@@ -54,8 +56,14 @@ const CLIENT = arg('client', 'kafkajs');
 const INGEST = Number(arg('ingest', '2000'));
 const LATENCY_S = Number(arg('latency-seconds', '30'));
 const PHASES = new Set(arg('phases', 'baseline,drain,latency').split(','));
-/** V8 options for the gateway child processes, e.g. "--max-old-space-size=64" (the systemd unit's NODE_OPTIONS). */
-const NODE_OPTS = arg('node-options', '').split(' ').filter(Boolean);
+/** The V8 flags the installed `wardgate` command runs with: those on bin/wardgate.js's first line. */
+function shippedNodeOptions(): string {
+  const first = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../bin/wardgate.js'), 'utf8').split('\n', 1)[0]!;
+  return first.split(/\s+/).filter((w) => w.startsWith('--')).join(' ');
+}
+/** V8 options for the gateway and baseline child processes (default: the shipped ones; "none": V8's defaults). */
+const NODE_OPTS_ARG = arg('node-options', shippedNodeOptions());
+const NODE_OPTS = NODE_OPTS_ARG === 'none' ? [] : NODE_OPTS_ARG.split(' ').filter(Boolean);
 const REPEATS = Number(arg('repeats', '2'));
 /** buffer.synchronous of the gateway children: full (default, fsync per commit) or normal. */
 const SYNC = arg('sync', 'full');
@@ -265,7 +273,7 @@ async function buildBacklog(dataDir: string, n = N): Promise<number> {
 /**
  * The bare producer: the buffer's own first readings (leased, routed as the forwarder routes
  * them, then released: the buffer is left as it was), encoded before the clock starts, a pool
- * of 40 batches sent over and over until N readings went out, one batch at a time.
+ * of 10 batches sent over and over until N readings went out, one batch at a time.
  */
 async function childBaseline(): Promise<void> {
   const brokers = arg('brokers', '');
@@ -275,7 +283,7 @@ async function childBaseline(): Promise<void> {
   const buffer = await openBuffer({ dir: dataDir, keyFile: join(dataDir, 'wardgate.key'), gatewayId: 'gw-bench', events: new Events(log), log });
   const pool: TopicBatch[][] = [];
   const leases: number[] = [];
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 10; i++) {
     const l = buffer.lease({ maxReadings: BATCH, maxBytes: 1 << 30 });
     if (!l) break;
     leases.push(l.id);

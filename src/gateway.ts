@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { Events } from './metrics/events.js';
@@ -85,11 +86,12 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const client = k.clientThread
     ? new WorkerKafkaClient(k, { logLevel: config.log.level, lane: 'bulk', log: log.child({ module: 'kafka', lane: 'bulk' }) })
     : createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
+  const { clampedFrom, ...settings } = forwarderSettings(k);
   const forwarder = new Forwarder(
     buffer,
     client,
     {
-      ...forwarderSettings(k),
+      ...settings,
       ...(k.alarmLane ? { alarmClient: createKafkaClient(k, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
       ...(opts.onForwarderAck ? { onAck: opts.onForwarderAck } : {}),
     },
@@ -97,6 +99,12 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     log.child({ module: 'forwarder' }),
   );
   forwarder.start();
+  if (clampedFrom !== undefined) {
+    log.warn(
+      { configured: clampedFrom, used: settings.batchMaxBytes, heapLimit: getHeapStatistics().heap_size_limit },
+      'kafka.batch.maxBytes is more than the JavaScript heap can carry in flight; using the lower bound (raise --max-old-space-size in bin/wardgate.js to allow more)',
+    );
+  }
 
   const adapters: DeviceAdapter[] = createAdapters(config.devices);
   alarmEcho = adapters.find((a): a is MqttAdapter => a instanceof MqttAdapter);

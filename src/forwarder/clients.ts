@@ -1,4 +1,5 @@
 /** The table of Kafka client implementations, selected by `kafka.client` in config. */
+import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
@@ -32,13 +33,28 @@ export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {
   return CLIENTS[k.client](k, log);
 }
 
-/** The forwarder's settings from the kafka section (clients and hooks are added by the caller). */
-export function forwarderSettings(k: KafkaConfig) {
+/**
+ * The largest batch (message bytes) the V8 heap can carry: at most four batches live at once
+ * (two lanes, each one sending and one prepared), each taking about three times its message
+ * bytes in the heap while it is encoded and sent, all of that within half the heap.
+ */
+export function batchBytesBound(heapLimitBytes: number): number {
+  return Math.floor(heapLimitBytes / 24);
+}
+
+/**
+ * The forwarder's settings from the kafka section (clients and hooks are added by the caller).
+ * The batch byte bound is lowered to what the heap can carry (bin/wardgate.js sets a small
+ * heap for a Raspberry Pi); `clampedFrom` says when it was.
+ */
+export function forwarderSettings(k: KafkaConfig, heapLimitBytes = getHeapStatistics().heap_size_limit) {
+  const bound = batchBytesBound(heapLimitBytes);
   return {
+    ...(k.batch.maxBytes > bound ? { clampedFrom: k.batch.maxBytes } : {}),
     routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics } : {}), waveformFormat: k.waveformFormat },
     createTopics: k.createTopics,
     batchMaxReadings: k.batch.maxReadings,
-    batchMaxBytes: k.batch.maxBytes,
+    batchMaxBytes: Math.min(k.batch.maxBytes, bound),
     lingerMs: k.batch.linger,
     sendTimeoutMs: k.sendTimeout,
     connectTimeoutMs: k.connectTimeout,
