@@ -62,7 +62,7 @@ function shippedNodeOptions(): string {
   return first.split(/\s+/).filter((w) => w.startsWith('--')).join(' ');
 }
 /** V8 options for the gateway and baseline child processes (default: the shipped ones; "none": V8's defaults). */
-const NODE_OPTS_ARG = arg('node-options', shippedNodeOptions());
+const NODE_OPTS_ARG = arg('child', '') ? 'none' : arg('node-options', shippedNodeOptions());
 const NODE_OPTS = NODE_OPTS_ARG === 'none' ? [] : NODE_OPTS_ARG.split(' ').filter(Boolean);
 const REPEATS = Number(arg('repeats', '2'));
 /** buffer.synchronous of the gateway children: full (default, fsync per commit) or normal. */
