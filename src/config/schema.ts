@@ -106,6 +106,8 @@ export const configSchema = z
         compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
         sendTimeout: duration.default(10_000),
         connectTimeout: duration.default(5_000),
+        /** With nothing to send for this long, ask the broker for metadata, so an idle gateway notices Kafka going away (0 = never). */
+        idleProbe: duration.default(30_000),
         retry: z
           .object({ initial: duration.default(250), max: duration.default(30_000) })
           .strict()

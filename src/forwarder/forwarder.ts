@@ -56,6 +56,11 @@ export interface ForwarderOptions {
   rateCap?: RateCap;
   /** The alarm lane's client (its own producer and connection). Without it alarms share `client`. */
   alarmClient?: KafkaClient;
+  /**
+   * With nothing to send for this long, ask the broker for the topics' metadata, so an idle
+   * gateway (a quiet ward at night) still learns that Kafka went away (default 30 s; 0: never).
+   */
+  idleProbeMs?: number;
   /** Called after Kafka acknowledged a batch (latency measurements in tests and benchmarks). */
   onAck?: (info: AckInfo) => void;
   now?: () => number;
@@ -145,6 +150,8 @@ export class Forwarder {
   private forwarded = 0;
   private unknownFate = 0;
   private rateLimiting = false;
+  private idleProbing = false;
+  private lastIdleProbe = 0;
 
   constructor(
     private readonly buffer: ReadingBuffer,
@@ -266,8 +273,36 @@ export class Forwarder {
   private tick(): void {
     const s = this.buffer.stats();
     this.transition(this.conn.backlog(this.backlogged(s)));
+    this.idleProbe(s.totalReadings - s.inFlight);
     this.publish();
     this.schedulePump();
+  }
+
+  /** Nothing sent or acknowledged for idleProbeMs and nothing to send: a metadata request stands in for a send. */
+  private idleProbe(waiting: number): void {
+    const every = this.opts.idleProbeMs ?? 30_000;
+    const { alarm, bulk } = this.lanes;
+    if (every <= 0 || !this.ready || this.readying || this.idleProbing || this.stopping || waiting > 0) return;
+    if (alarm.sending || alarm.next || bulk.sending || bulk.next) return;
+    const now = this.now();
+    if (now < this.retryAt || now - Math.max(this.conn.lastContactAt ?? 0, this.lastIdleProbe) < every) return;
+    this.lastIdleProbe = now;
+    this.idleProbing = true;
+    const p = bulk.client.ensureTopics(allTopics(this.opts.routing), false, this.opts.connectTimeoutMs).then(
+      () => {
+        this.idleProbing = false;
+        if (!this.stopping) this.transition(this.conn.success(false, 'idle: broker answered a metadata request', false));
+      },
+      (e: unknown) => {
+        this.idleProbing = false;
+        if (this.stopping) return;
+        // Producers are connected again (getReady) before the next send.
+        this.ready = false;
+        this.fail(failureKind(e), e instanceof Error ? e.message : String(e), { during: 'idle probe' });
+      },
+    );
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
   }
 
   /**
@@ -477,7 +512,7 @@ export class Forwarder {
         this.ready = true;
         this.log.info({ topics: allTopics(this.opts.routing), lanes: this.clients.length }, 'kafka topics ready, producers connected');
         const s = this.buffer.stats();
-        this.transition(this.conn.success(this.backlogged(s), 'connected'));
+        this.transition(this.conn.success(this.backlogged(s), 'connected', false));
         this.pump();
       },
       (e: unknown) => {

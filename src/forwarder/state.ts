@@ -59,7 +59,10 @@ export interface Transition {
  */
 export class ConnectivityState {
   private s: { state: KafkaState; reason: string; since: number };
+  /** Kafka last acknowledged a batch. */
   lastSuccessAt: number | null = null;
+  /** Kafka last answered anything: an acknowledgement, a connect, an idle metadata probe. */
+  lastContactAt: number | null = null;
   lastFailureAt: number | null = null;
   offlineSince: number | null;
   consecutiveFailures = 0;
@@ -95,13 +98,17 @@ export class ConnectivityState {
     const from = this.s.state;
     this.s = { state, reason, since: this.s.state === state ? this.s.since : this.now() };
     if (state === 'online' || state === 'draining') this.offlineSince = null;
-    else if (this.offlineSince === null) this.offlineSince = this.lastSuccessAt ?? this.now();
+    else if (this.offlineSince === null) this.offlineSince = this.lastContactAt ?? this.now();
     return { from, to: state, reason };
   }
 
-  /** Kafka acknowledged a batch. `backlogged` = more than one batch still waits. */
-  success(backlogged: boolean, reason = 'acknowledged'): Transition | null {
-    this.lastSuccessAt = this.now();
+  /**
+   * Kafka acknowledged a batch (`forwarded`), or answered a connect or probe. `backlogged` =
+   * more than one batch still waits.
+   */
+  success(backlogged: boolean, reason = 'acknowledged', forwarded = true): Transition | null {
+    if (forwarded) this.lastSuccessAt = this.now();
+    this.lastContactAt = this.now();
     this.consecutiveFailures = 0;
     this.configError = null;
     return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : reason);
@@ -109,7 +116,7 @@ export class ConnectivityState {
 
   /** The backlog changed (or emptied) while sends keep succeeding. */
   backlog(backlogged: boolean): Transition | null {
-    if (this.consecutiveFailures > 0 || this.lastSuccessAt === null) return null;
+    if (this.consecutiveFailures > 0 || this.lastContactAt === null) return null;
     return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : 'acknowledged');
   }
 
@@ -126,7 +133,7 @@ export class ConnectivityState {
       return { transition: this.set('offline', `config_error: ${message}`), delayMs: this.opts.retryMaxMs };
     }
     this.configError = null;
-    const state: KafkaState = this.consecutiveFailures >= this.opts.offlineAfter || this.lastSuccessAt === null ? 'offline' : 'degraded';
+    const state: KafkaState = this.consecutiveFailures >= this.opts.offlineAfter || this.lastContactAt === null ? 'offline' : 'degraded';
     return {
       transition: this.set(state, `${kind}: ${message}`),
       delayMs: backoffDelay(this.consecutiveFailures - 1, this.opts.retryInitialMs, this.opts.retryMaxMs, this.opts.random),

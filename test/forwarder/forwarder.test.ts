@@ -170,6 +170,31 @@ describe('forwarder: connectivity', () => {
     expect(s.consecutiveFailures).toBe(0);
   });
 
+  it('idle, it asks the broker for metadata now and then, and notices when Kafka goes away and comes back', async () => {
+    r = await rig({ idleProbeMs: 300 });
+    await until(() => r!.forwarder.status().state === 'online', 2000, 'connected');
+    const ensures = r.client.ensures;
+    await until(() => r!.client.ensures > ensures, 3000, 'an idle probe');
+    expect(r.forwarder.status().reason).toContain('idle');
+    // Nothing was forwarded: a probe is contact, not a forward.
+    expect(r.forwarder.status().lastSuccessAt).toBeNull();
+    r.client.ensureError = err('transient', 'ECONNREFUSED 127.0.0.1:9092');
+    await until(() => r!.forwarder.status().consecutiveFailures >= 1, 3000, 'a failed probe');
+    expect(['degraded', 'offline']).toContain(r.forwarder.status().state);
+    expect(r.forwarder.status().reason).toContain('ECONNREFUSED');
+    r.client.ensureError = null;
+    await until(() => r!.forwarder.status().state === 'online', 3000, 'back online');
+    expect(r.client.calls.length).toBe(0);
+  });
+
+  it('idleProbeMs 0: no metadata requests while idle', async () => {
+    r = await rig({ idleProbeMs: 0 });
+    await until(() => r!.forwarder.status().state === 'online', 2000, 'connected');
+    const ensures = r.client.ensures;
+    await sleep(1500);
+    expect(r.client.ensures).toBe(ensures);
+  });
+
   it('while failing, probes with one batch at a time', async () => {
     r = await rig({ retryInitialMs: 30, retryMaxMs: 30 }, { start: false });
     let concurrent = 0;
