@@ -1,8 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=64 --heap-growing-percent=200
+#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=64 --heap-growing-percent=200
 // Entry point of the `wardgate` command: runs the compiled CLI (npm run build).
 // The V8 flags above size the JavaScript heap for a small box (a Raspberry Pi on the ward): the
 // gateway's live data is a few MiB (at most four Kafka batches), so a small young generation and
-// old space with a steeper growing factor keep resident memory near 140 MiB while a million-
+// old space with a steeper growing factor keep resident memory near 130-150 MiB while a million-
 // reading backlog drains, at about 10 % more CPU than V8's defaults (README, Performance).
 // bench/forwarder.ts runs its gateways with these same flags; kafka.batch.maxBytes is bounded
 // by this heap (src/forwarder/clients.ts). Run `node bin/wardgate.js` to use V8's defaults.
