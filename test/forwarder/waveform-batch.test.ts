@@ -165,7 +165,7 @@ describe('waveform batch routing (table)', () => {
     expect(carried.sort((a, b) => a - b)).toEqual(readings.map((r) => r.seq));
     for (const m of msgs) {
       expect(m.headers['wardgate-gateway-id']).toBe('gw-1');
-      expect(m.headers['wardgate-priority']).toBe('waveform');
+      expect(['wardgate.waveform.v1', 'wardgate.reading.v1']).toContain(m.headers['wardgate-schema']);
       if (m.headers['wardgate-schema'] !== 'wardgate.waveform.v1') continue;
       const b = body(m) as unknown as WaveformBatchV1;
       expect(m.headers['wardgate-seq']).toBe(String(b.seqFirst));

@@ -3,7 +3,7 @@
  * gatewayId + seq identify a reading uniquely, so consumers can drop at-least-once duplicates.
  */
 import { CATALOGUE } from '../../catalogue.js';
-import { READING_SCHEMA_VERSION, type Reading } from '../../reading.js';
+import type { Reading } from '../../reading.js';
 
 export const JSON_V1_SCHEMA = 'wardgate.reading.v1';
 
@@ -51,15 +51,17 @@ export function toJsonV1(r: Reading): ReadingJsonV1 {
   return out;
 }
 
-/** Headers on every message, whatever the format. */
+/**
+ * Headers on every message, whatever the format: what a consumer needs before it parses the
+ * body, to drop duplicates (gateway id, seq) and to pick a parser (schema). Nothing the topic
+ * or the body already says: kafkajs encodes every header with encoders of its own, and at
+ * ward rates each header is bytes on the uplink and work for both ends.
+ */
 export function readingHeaders(r: Reading, schema: string): Record<string, string> {
   return {
     'wardgate-gateway-id': r.gatewayId,
     'wardgate-seq': String(r.seq),
     'wardgate-schema': schema,
-    'wardgate-schema-version': String(READING_SCHEMA_VERSION),
-    'wardgate-priority': r.priority,
-    'content-type': 'application/json',
   };
 }
 
