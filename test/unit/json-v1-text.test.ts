@@ -30,6 +30,9 @@ describe('jsonV1Text', () => {
     ['lone surrogate and non-ASCII', { deviceId: 'gerät-\ud800', bed: 'Zimmer-Ü-😀' }],
     ['extra fields', { priority: 'alarm', extra: { alarm: 'HR_HIGH', severity: 'high', level: 3, ack: false, note: 'a"b' } }],
     ['epoch and far-future times', { gatewayTime: 0, deviceTime: 8.64e15 }],
+    ['before 1970, fractional milliseconds', { gatewayTime: -1500, deviceTime: t0 + 0.5 }],
+    ['same second, then the next (cached date part)', { gatewayTime: t0 + 999, deviceTime: t0 + 1000 }],
+    ['same device, another bed (cached device part)', { bed: 'ICU-08' }],
   ];
   it.each(cases)('%s', (_name, over) => {
     const r = { ...base, ...over } as Reading;

@@ -72,12 +72,12 @@ export function readingHeaders(r: Reading, schema: string): Record<string, strin
  * order; test/unit/formats.test.ts checks it against JSON.stringify(toJsonV1(r)).
  */
 export function jsonV1Text(r: Reading): string {
-  let s = `{"schema":"${JSON_V1_SCHEMA}","gatewayId":${str(r.gatewayId)},"seq":${r.seq},"deviceId":${str(r.deviceId)},"deviceKind":${str(r.deviceKind)},"bed":${str(r.bed)},"metric":${str(r.metric)},"value":${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${isoTime(r.gatewayTime)}","priority":"${r.priority}","quality":[`;
+  let s = `${gatewayHead(r.gatewayId)}${r.seq}${sourceHead(r)}${metricHead(r.metric)}${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${gatewayClock.iso(r.gatewayTime)}","priority":"${r.priority}","quality":[`;
   for (let i = 0; i < r.quality.length; i++) s += i === 0 ? str(r.quality[i]!) : `,${str(r.quality[i]!)}`;
   s += ']';
   if (r.patientId !== undefined) s += `,"patientId":${str(r.patientId)}`;
   s += metricTail(r.metric);
-  if (r.deviceTime !== undefined) s += `,"deviceTime":"${isoTime(r.deviceTime)}"`;
+  if (r.deviceTime !== undefined) s += `,"deviceTime":"${deviceClock.iso(r.deviceTime)}"`;
   if (r.extra !== undefined) s += `,"extra":${JSON.stringify(r.extra)}`;
   return `${s}}`;
 }
@@ -91,17 +91,57 @@ function str(v: string): string {
 /** JSON has no NaN or Infinity (the buffer refuses them; JSON.stringify would write null). */
 const num = (v: number): string => (Number.isFinite(v) ? String(v) : 'null');
 
-/** ISO 8601 of a time, remembering the last few (the readings of one commit share their gateway time). */
-const isoCache = new Map<number, string>();
-function isoTime(ms: number): string {
-  let t = isoCache.get(ms);
-  if (t === undefined) {
-    if (isoCache.size >= 256) isoCache.clear();
-    t = new Date(ms).toISOString();
-    isoCache.set(ms, t);
+/** `{"schema":…,"gatewayId":…,"seq":` for the last gateway id (one per process in practice). */
+let gwId: string | undefined;
+let gwHead = '';
+function gatewayHead(id: string): string {
+  if (id !== gwId) {
+    gwId = id;
+    gwHead = `{"schema":"${JSON_V1_SCHEMA}","gatewayId":${str(id)},"seq":`;
   }
+  return gwHead;
+}
+
+/** `,"deviceId":…,"deviceKind":…,"bed":…` per device (a ward has tens of them). */
+const sources = new Map<string, { kind: string; bed: string; text: string }>();
+function sourceHead(r: Reading): string {
+  const c = sources.get(r.deviceId);
+  if (c !== undefined && c.kind === r.deviceKind && c.bed === r.bed) return c.text;
+  if (sources.size >= 4096) sources.clear();
+  const text = `,"deviceId":${str(r.deviceId)},"deviceKind":${str(r.deviceKind)},"bed":${str(r.bed)}`;
+  sources.set(r.deviceId, { kind: r.deviceKind, bed: r.bed, text });
+  return text;
+}
+
+/** `,"metric":…,"value":` per metric. */
+const metricHeads = new Map<string, string>();
+function metricHead(metric: string): string {
+  let t = metricHeads.get(metric);
+  if (t === undefined) metricHeads.set(metric, (t = `,"metric":${str(metric)},"value":`));
   return t;
 }
+
+/**
+ * ISO 8601 (`toISOString`) of a time, from the date-and-second part of the last second seen
+ * plus the milliseconds: readings come in time order, so most share the previous one's second.
+ */
+class IsoClock {
+  private sec = NaN;
+  private head = '';
+  iso(ms: number): string {
+    // Outside 0000-9999 (or fractional) toISOString uses another shape: leave those to it.
+    if (!(ms >= 0 && ms < 253402300800000) || !Number.isInteger(ms)) return new Date(ms).toISOString();
+    const sec = Math.floor(ms / 1000);
+    if (sec !== this.sec) {
+      this.sec = sec;
+      this.head = new Date(sec * 1000).toISOString().slice(0, 19);
+    }
+    return this.head + MILLIS[ms - sec * 1000]!;
+  }
+}
+const MILLIS = Array.from({ length: 1000 }, (_, i) => `.${String(i).padStart(3, '0')}Z`);
+const gatewayClock = new IsoClock();
+const deviceClock = new IsoClock();
 
 /** The metric's fixed fields (mdc, loinc), made once per metric. */
 const tails = new Map<string, string>();
