@@ -91,12 +91,10 @@ export class GroupCommit {
       }
     }
     if (readings.length === 0) return Promise.resolve();
-    let urgent = false;
-    for (const r of readings) if (r.priority === 'alarm') urgent = true;
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ readings, resolve, reject });
       this.pendingCount += readings.length;
-      this.schedule(urgent);
+      this.schedule(readings.some((r) => r.priority === 'alarm'));
     });
   }
 

@@ -7,7 +7,7 @@
 import type { Lease } from '../buffer/types.js';
 import type { Priority, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
-import { JSON_V1_SCHEMA, jsonV1Text, readingHeaders } from './formats/json-v1.js';
+import { encodeJsonV1, readingHeaders } from './formats/json-v1.js';
 import { FHIR_SCHEMA, toFhirObservations, type FhirOut } from './formats/fhir-r4.js';
 import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
@@ -38,12 +38,9 @@ function fhirMessage(f: FhirOut, key: RoutingOptions['key']): OutMessage {
   return { key: keyOf(first, key), value: JSON.stringify(f.observation), headers };
 }
 
-/**
- * The value goes out as bytes made here: the text is built from many pieces, and its bytes are
- * smaller and cheaper for the garbage collector to hold while the batch waits for its send.
- */
 function jsonMessage(r: Reading, key: RoutingOptions['key']): OutMessage {
-  return { key: keyOf(r, key), value: Buffer.from(jsonV1Text(r)), headers: readingHeaders(r, JSON_V1_SCHEMA) };
+  const m = encodeJsonV1(r);
+  return { key: keyOf(r, key), value: m.value, headers: m.headers };
 }
 
 /**

@@ -32,7 +32,7 @@ describe('wardgate JSON v1', () => {
     const m = encodeJsonV1(reading);
     expect(m.key).toBe('mon-7');
     expect(m.headers).toMatchObject({ 'wardgate-gateway-id': 'gw-test', 'wardgate-seq': '42', 'wardgate-schema': JSON_V1_SCHEMA });
-    const body = JSON.parse(m.value);
+    const body = JSON.parse(String(m.value));
     expect(body).toMatchObject({ gatewayId: 'gw-test', seq: 42, loinc: '2708-6', mdc: { code: 150456, refId: 'MDC_PULS_OXIM_SAT_O2' }, unit: '%' });
     expect(body.deviceTime).toBe('2026-11-25T09:59:59.700Z');
     expect(body.gatewayTime).toBe('2026-11-25T10:00:00.000Z');

@@ -11,6 +11,7 @@
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
+import { groupInOrder } from './group.js';
 
 export const FHIR_SCHEMA = 'fhir.r4.observation';
 const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
@@ -230,23 +231,13 @@ function measurementKey(r: Reading, family: BpFamily): string {
  * panel two systolic values. Readings with no FHIR form are left out.
  */
 export function toFhirObservations(readings: readonly Reading[]): FhirOut[] {
-  const groups: Reading[][] = [];
-  const open = new Map<string, Reading[]>();
-  for (const r of readings) {
-    if (!hasFhirForm(r)) continue;
-    const bp = BP_METRICS[r.metric];
-    if (!bp) {
-      groups.push([r]);
-      continue;
-    }
-    const key = measurementKey(r, bp.family);
-    let g = open.get(key);
-    if (!g || g.some((m) => m.metric === r.metric)) {
-      g = [];
-      open.set(key, g);
-      groups.push(g);
-    }
-    g.push(r);
-  }
+  const groups = groupInOrder(
+    readings.filter(hasFhirForm),
+    (r) => {
+      const bp = BP_METRICS[r.metric];
+      return bp ? measurementKey(r, bp.family) : null;
+    },
+    (g, r) => g.some((m) => m.metric === r.metric),
+  );
   return groups.map((g) => ({ observation: isBpComponent(g[0]!) ? toBpPanel(g) : singleObservation(g[0]!), readings: g }));
 }

@@ -157,6 +157,11 @@ function metricTail(metric: Reading['metric']): string {
   return t;
 }
 
-export function encodeJsonV1(r: Reading): { key: string; value: string; headers: Record<string, string> } {
-  return { key: r.deviceId, value: jsonV1Text(r), headers: readingHeaders(r, JSON_V1_SCHEMA) };
+/**
+ * One reading as its Kafka message (key = device id). The value is bytes made here: the text is
+ * built from many pieces, and its bytes are smaller and cheaper for the garbage collector to
+ * hold while the batch waits for its send.
+ */
+export function encodeJsonV1(r: Reading): { key: string; value: Buffer; headers: Record<string, string> } {
+  return { key: r.deviceId, value: Buffer.from(jsonV1Text(r)), headers: readingHeaders(r, JSON_V1_SCHEMA) };
 }

@@ -16,6 +16,7 @@
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
+import { groupInOrder } from './group.js';
 
 export const WAVEFORM_BATCH_SCHEMA = 'wardgate.waveform.v1';
 /** At most this many samples per message, so a message stays far below Kafka's 1 MB default limit. */
@@ -139,21 +140,6 @@ function batchKey(r: Reading): string {
  * device's messages keep the order of their first readings; every other reading stays on its own.
  */
 export function packWaveforms(readings: readonly Reading[]): WaveformPart[] {
-  const parts: (WaveformPart | { kind: 'open'; readings: Reading[] })[] = [];
-  const open = new Map<string, Reading[]>();
-  for (const r of readings) {
-    if (!isBatchable(r)) {
-      parts.push({ kind: 'single', reading: r });
-      continue;
-    }
-    const key = batchKey(r);
-    let g = open.get(key);
-    if (!g || g.length >= MAX_SAMPLES_PER_MESSAGE) {
-      g = [];
-      open.set(key, g);
-      parts.push({ kind: 'open', readings: g });
-    }
-    g.push(r);
-  }
-  return parts.map((p) => (p.kind === 'open' ? { kind: 'batch', batch: toWaveformBatch(p.readings), readings: p.readings } : p));
+  const groups = groupInOrder(readings, (r) => (isBatchable(r) ? batchKey(r) : null), (g) => g.length >= MAX_SAMPLES_PER_MESSAGE);
+  return groups.map((g) => (isBatchable(g[0]!) ? { kind: 'batch', batch: toWaveformBatch(g), readings: g } : { kind: 'single', reading: g[0]! }));
 }
