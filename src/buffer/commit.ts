@@ -7,6 +7,12 @@
  * cuts each class into units of at most `unitMaxReadings`, gives them contiguous seqs and
  * seals them. Gateway-made readings (gap records, integrity alarms) ride along and are
  * retried until committed, never dropped.
+ *
+ * With a WalSync (synchronous 'full') a commit is durable only once the WAL fsync that follows
+ * it completes on the thread pool: then, and only then, its appends resolve, `seq.durable`
+ * moves up to it and the onCommit listeners run. Meanwhile the event loop goes on (the next
+ * commits, the forwarder). A failed fsync rejects that commit's appends (io_error, counted);
+ * the data may still be on disk, so a device that sends again may see its readings twice.
  */
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
@@ -18,6 +24,7 @@ import { NCLASS } from './schema.js';
 import type { Sequence } from './seq.js';
 import type { NewUnit, UnitStore } from './store.js';
 import { BufferRefused } from './types.js';
+import type { WalSync } from './wal-sync.js';
 
 interface PendingAppend {
   readings: readonly PendingReading[];
@@ -62,6 +69,8 @@ export class GroupCommit {
     private readonly events: Events,
     private readonly log: Logger,
     private readonly logLimited: LogLimited,
+    /** synchronous 'full': fsyncs the WAL after each commit, off the event loop. */
+    private readonly walSync?: WalSync,
   ) {}
 
   get closed(): boolean {
@@ -120,6 +129,8 @@ export class GroupCommit {
   /** Commits what is pending, and the gateway records (gap records) that commit may cause; refuses the rest. */
   close(): void {
     for (let i = 0; i < 4 && (this.pending.length || this.internal.length); i++) this.commitNow();
+    // Commits still waiting for their fsync: one on this thread settles them.
+    this.walSync?.syncNow();
     if (this.internal.length) this.log.error({ records: this.internal.length }, 'gateway records (gap records) could not be committed before close');
     this.isClosed = true;
     if (this.timer) clearTimeout(this.timer);
@@ -172,6 +183,23 @@ export class GroupCommit {
       if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(this.opts.intervalMs, 250));
       return;
     }
+    const hwm = this.seq.hwm;
+    if (this.walSync) this.walSync.after((err) => this.durable(batch, count, hwm, err));
+    else this.durable(batch, count, hwm);
+    this.hooks.afterCommit();
+  }
+
+  /** A commit is on disk (or its fsync failed): its appends settle and the listeners run. */
+  private durable(batch: PendingAppend[], count: number, hwm: number, err?: Error): void {
+    if (err) {
+      const reason = refusalReason(err);
+      this.refuseCount(reason, count);
+      this.logLimited('error', { err: errInfo(err), count }, 'buffer fsync failed; readings refused (they may still be delivered)');
+      const refused = new BufferRefused(reason, `buffer fsync failed: ${err.message}`);
+      for (const p of batch) p.reject(refused);
+      return;
+    }
+    if (hwm > this.seq.durable) this.seq.durable = hwm;
     for (const p of batch) p.resolve();
     for (const l of this.listeners) {
       try {
@@ -180,7 +208,6 @@ export class GroupCommit {
         this.logLimited('error', { err: errInfo(e) }, 'onCommit listener threw');
       }
     }
-    this.hooks.afterCommit();
   }
 
   /** Encodes, seals and writes one group commit in one transaction. Throws on failure; memory changes only on success. */

@@ -8,9 +8,12 @@
  * `commitMaxReadings` (default 4096) are pending. The promise resolves only after that
  * transaction has committed; only then may a device be acknowledged. If the commit fails
  * (SQLITE_FULL, I/O error) the promises reject with BufferRefused and the gateway runs on.
- *  - synchronous 'full' (default): the WAL is fsynced on every commit. A resolved append
- *    survives a process crash AND a power cut. Loss window: none. Readings whose promise
- *    has not resolved (at most one commit interval's worth) were never acknowledged.
+ *  - synchronous 'full' (default): the WAL is fsynced after every commit, on libuv's thread
+ *    pool (./wal-sync.ts), so the event loop never waits for the disk; the commit's appends
+ *    resolve, and its units become leasable, only when that fsync has completed. A resolved
+ *    append survives a process crash AND a power cut. Loss window: none. Readings whose
+ *    promise has not resolved (one commit interval plus one fsync) were never acknowledged,
+ *    and were not sent: a power cut cannot take back a seq that reached Kafka.
  *  - synchronous 'normal': a commit reaches the WAL in the OS page cache; the WAL is
  *    fsynced at checkpoints (about every 1000 WAL pages, i.e. ~1 MiB with 1 KiB pages,
  *    and at close). A resolved append survives a process crash (SIGKILL); a power cut may
@@ -21,7 +24,8 @@
  *    delivered units back. It is not fsynced on its own: the next commit's fsync (or the
  *    next checkpoint) makes it durable, so after a power cut within that window a few
  *    delivered units may be sent again (at-least-once; consumers dedupe on gatewayId+seq).
- *    This halves the fsyncs of a ward whose forwarder acks after every commit.
+ *    This halves the fsyncs of a ward whose forwarder acks after every commit. (The
+ *    connection always runs SQLite's synchronous=NORMAL; 'full' is the buffer's own fsync.)
  *
  * Sequence numbers: assigned inside the commit transaction; contiguous, strictly increasing,
  * never reused. The high-water mark lives in the meta table (not max(seq) of what is left),

@@ -48,13 +48,13 @@ function salvageHwm(path: string): number {
  * Opens an existing database at `dbPath` when it passes quick_check. Otherwise moves it
  * aside (logged) and returns no database: the caller starts a fresh one.
  */
-export function openChecked(dbPath: string, synchronous: 'normal' | 'full', now: () => number, log: Logger): { db?: Database.Database; movedAside?: MovedAside } {
+export function openChecked(dbPath: string, now: () => number, log: Logger): { db?: Database.Database; movedAside?: MovedAside } {
   if (!existsSync(dbPath)) return {};
   let db: Database.Database | undefined;
   let why: string | undefined;
   try {
     db = new Database(dbPath);
-    applyPragmas(db, synchronous);
+    applyPragmas(db);
     const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
     if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
   } catch (e) {

@@ -3,7 +3,8 @@
  * never a leased unit twice; release() re-offers them ahead of newer units; ack() deletes
  * them. A unit alone larger than the lease may be is leased in part (its first readings)
  * and, once acked, replaced by its rest. Lease state lives in memory only: after a
- * restart every unit is leasable.
+ * restart every unit is leasable. Only durable units are leased (ids up to `durable()`, see
+ * Sequence.durable): a commit whose fsync is still running waits for it.
  */
 import { AuthenticationFailed } from '../crypto/aead.js';
 import { PRIORITIES, type Reading } from '../reading.js';
@@ -11,6 +12,7 @@ import { CodecError } from './codec.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
 import type { Quarantine } from './integrity.js';
 import { NCLASS } from './schema.js';
+import type { Sequence } from './seq.js';
 import type { UnitStore } from './store.js';
 import type { Lease, LeaseLimits } from './types.js';
 
@@ -51,6 +53,8 @@ export class Leases {
     private readonly store: UnitStore,
     private readonly quarantine: Quarantine,
     private readonly logLimited: LogLimited,
+    /** hwm: highest seq committed; durable: highest on disk (units between the two wait for their fsync). */
+    private readonly seq: Pick<Sequence, 'hwm' | 'durable'>,
   ) {}
 
   /** Readings leased and not yet acked or released. */
@@ -83,9 +87,16 @@ export class Leases {
     let leadingLeased = true;
     let done = false;
     let chunk = FIRST_CHUNK;
+    const { durable, hwm } = this.seq;
     while (!done) {
       const rows = this.store.rows(rank, from, chunk);
       for (const row of rows) {
+        // Committed, its fsync still running: not yet. (A row above hwm was never committed by
+        // this buffer: it goes on, and fails authentication below.)
+        if (row.id > durable && row.id <= hwm) {
+          done = true;
+          break;
+        }
         from = row.id + 1;
         if (this.isLeased(row.id)) {
           if (leadingLeased) this.cursor[rank] = row.id + 1;
@@ -174,8 +185,10 @@ export class Leases {
   }
 
   /**
-   * Deletes delivered units, without an fsync of their own (see UnitStore.withoutFsync);
-   * on failure (disk full) they stay out of leases and are retried later.
+   * Deletes delivered units, without an fsync of their own (the next commit's WAL fsync, or a
+   * checkpoint, makes the delete durable; after a power cut before that a few delivered units may
+   * be sent again: at-least-once, consumers dedupe on gatewayId + seq). On failure (disk full)
+   * they stay out of leases and are retried later.
    */
   deleteAcked(): void {
     if (this.ackedUndeleted.size === 0) return;
@@ -185,15 +198,13 @@ export class Leases {
       if (!a) byRank.set(rank, (a = []));
       a.push(id);
     }
-    this.store.withoutFsync(() => {
-      for (const [rank, ids] of byRank) {
-        try {
-          this.store.removeUnits(rank, ids);
-          for (const id of ids) this.ackedUndeleted.delete(id);
-        } catch (e) {
-          this.logLimited('error', { err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
-        }
+    for (const [rank, ids] of byRank) {
+      try {
+        this.store.removeUnits(rank, ids);
+        for (const id of ids) this.ackedUndeleted.delete(id);
+      } catch (e) {
+        this.logLimited('error', { err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');
       }
-    });
+    }
   }
 }

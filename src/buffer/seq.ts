@@ -29,6 +29,12 @@ function writeSeqFile(dir: string, reserved: number): void {
 export class Sequence {
   /** Highest seq committed (0 when none). Set by the commit that writes it to the meta table. */
   hwm: number;
+  /**
+   * Highest seq known to be on disk: the WAL was fsynced after its commit (synchronous 'full'),
+   * or equal to `hwm` ('normal'). Leases stop below it, so nothing is sent that a power cut
+   * could take back and a later commit could reuse the seq of.
+   */
+  durable: number;
   private reserved: number;
 
   /** `seqFloor`: where a fresh database starts (above every seq ever reserved in this folder). */
@@ -42,6 +48,7 @@ export class Sequence {
       this.hwm = seqFloor;
       meta.set(metaKey.hwm, this.hwm);
     } else this.hwm = hwm;
+    this.durable = this.hwm;
     this.reserved = Math.max(readSeqFile(dir), this.hwm);
   }
 

@@ -32,6 +32,7 @@ import { readSeqFile, Sequence } from './seq.js';
 import { KeyLedger } from './key-ledger.js';
 import { UnitStore } from './store.js';
 import { GroupCommit } from './commit.js';
+import { WalSync, type SyncFs } from './wal-sync.js';
 import { Leases } from './lease.js';
 import { corruptionAlarm, GapRecords } from './gateway-records.js';
 import { Eviction } from './eviction.js';
@@ -52,8 +53,10 @@ export interface OpenBufferOptions {
   commitMaxReadings?: number;
   /** Wait before committing an append that holds an alarm (default 0: next event-loop turn). */
   alarmCommitIntervalMs?: number;
-  /** 'full' (default): fsync on every commit. 'normal': WAL synced at checkpoints only. */
+  /** 'full' (default): the WAL is fsynced after every commit (on the thread pool) before its appends resolve. 'normal': WAL synced at checkpoints only. */
   synchronous?: 'normal' | 'full';
+  /** The file operations of the WAL fsync rounds (default node:fs; tests hold rounds back). */
+  walSyncFs?: SyncFs;
   /** Cap on stored bytes: sealed units plus UNIT_ROW_OVERHEAD each (default 2 GiB). */
   maxBytes?: number;
   /** Cap on the age of buffered readings (default 7 days). */
@@ -123,7 +126,11 @@ export class SqliteBuffer implements ReadingBuffer {
     this.keys = new KeyLedger(db, meta, keys, { keyFile: () => this.keyFile, keyProtection: opts.keyProtection ?? {}, dbPath }, log);
     this.seq = new Sequence(opts.dir, meta, seqFloor);
     const sealing = { cipher: opts.cipher ?? 'aes-256-gcm', compress: opts.compress ?? true } as const;
-    this.store = new UnitStore(db, meta, this.keys, this.seq, { ...sealing, gatewayId: opts.gatewayId, synchronous }, log, logLimited);
+    this.store = new UnitStore(db, meta, this.keys, this.seq, { ...sealing, gatewayId: opts.gatewayId }, log, logLimited);
+    // 'full': the connection runs synchronous=NORMAL and the WAL is fsynced on the thread pool after
+    // each commit, before its appends resolve. What a previous process left unsynced is synced now.
+    const walSync = synchronous === 'full' ? new WalSync(`${dbPath}-wal`, opts.walSyncFs) : undefined;
+    walSync?.syncNow();
     this.commit = new GroupCommit(
       this.store,
       this.keys,
@@ -138,10 +145,11 @@ export class SqliteBuffer implements ReadingBuffer {
       events,
       log,
       logLimited,
+      walSync,
     );
     const gaps = new GapRecords(opts.gatewayId, now, logLimited, (r) => this.commit.queueInternal(r));
     this.quarantine = new Quarantine(db, this.store, gaps, events, logLimited, now);
-    this.leases = new Leases(this.store, this.quarantine, logLimited);
+    this.leases = new Leases(this.store, this.quarantine, logLimited, this.seq);
     const capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
     this.eviction = new Eviction(this.store, this.leases, gaps, { maxBytes: this.maxBytes, maxAgeMs: this.maxAgeMs, capHeadroom }, onDiskFull, events, logLimited, now);
     this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
@@ -270,9 +278,8 @@ export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteB
 async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => void): Promise<SqliteBuffer> {
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
-  const sync = opts.synchronous ?? 'full';
   let seqFloor = readSeqFile(opts.dir);
-  const checked = openChecked(dbPath, sync, now, opts.log);
+  const checked = openChecked(dbPath, now, opts.log);
   const movedAside: MovedAside | undefined = checked.movedAside;
   if (movedAside) seqFloor = Math.max(seqFloor, movedAside.hwm);
   let db = checked.db;
@@ -280,7 +287,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
     db = new Database(dbPath);
     // Only the service user reads the buffer (its -wal and -shm inherit this mode).
     chmodSync(dbPath, 0o600);
-    applyPragmas(db, sync);
+    applyPragmas(db);
   }
   try {
     initSchema(db, opts.pageSize ?? 1024);

@@ -67,7 +67,7 @@ export class UnitStore {
     private readonly meta: Meta,
     private readonly keys: KeyLedger,
     private readonly seq: Sequence,
-    private readonly opts: SealOptions & { gatewayId: string; synchronous: 'normal' | 'full' },
+    private readonly opts: SealOptions & { gatewayId: string },
     private readonly log: Logger,
     private readonly logLimited: LogLimited,
   ) {
@@ -200,28 +200,25 @@ export class UnitStore {
     const next = this.counters(this.cls[rank]!);
     const keyCounts: KeyCounts = new Map();
     let floor = this.floor[rank]!;
-    const written = this.withoutFsync(() => {
-      try {
-        this.db.transaction(() => {
-          old = this.st.del[rank]!.get(unit.id) as typeof old;
-          if (!old) return;
-          this.st.ins[rank]!.run(first, rest.length, unit.gw, k.keyId, t, body);
-          next.readings = Math.max(0, next.readings - (old.n - rest.length));
-          next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
-          this.meta.writeCounters(rank, next);
-          if (old.key_id !== k.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
-          addKeyCounts(keyCounts, k.keyId, 1, old.key_id === k.keyId ? 0 : 1);
-          this.keys.writeCounts(keyCounts);
-          // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
-          floor = this.raiseFloor(rank, floor, first);
-        })();
-        return true;
-      } catch (e) {
-        this.logLimited('error', { err: errInfo(e) }, 'could not shorten a partly delivered unit; it will be offered again whole');
-        return false;
-      }
-    });
-    if (!written || !old) return undefined;
+    try {
+      this.db.transaction(() => {
+        old = this.st.del[rank]!.get(unit.id) as typeof old;
+        if (!old) return;
+        this.st.ins[rank]!.run(first, rest.length, unit.gw, k.keyId, t, body);
+        next.readings = Math.max(0, next.readings - (old.n - rest.length));
+        next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
+        this.meta.writeCounters(rank, next);
+        if (old.key_id !== k.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
+        addKeyCounts(keyCounts, k.keyId, 1, old.key_id === k.keyId ? 0 : 1);
+        this.keys.writeCounts(keyCounts);
+        // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
+        floor = this.raiseFloor(rank, floor, first);
+      })();
+    } catch (e) {
+      this.logLimited('error', { err: errInfo(e) }, 'could not shorten a partly delivered unit; it will be offered again whole');
+      return undefined;
+    }
+    if (!old) return undefined;
     this.committed(rank, next, keyCounts, floor);
     return first;
   }
@@ -240,23 +237,6 @@ export class UnitStore {
       this.oldestDirty[rank] = true;
     } catch {
       /* try again next time */
-    }
-  }
-
-  /**
-   * Runs `fn` (removing delivered readings) with synchronous=NORMAL when the buffer runs
-   * FULL: its transaction is committed before `fn` returns, so a process crash cannot undo
-   * it, and the next commit's fsync (or checkpoint) makes it durable. After a power cut in between, a few delivered units may
-   * be sent again (at-least-once; consumers dedupe on gatewayId + seq). This halves the
-   * fsyncs per second of a ward whose forwarder acks after every commit.
-   */
-  withoutFsync<T>(fn: () => T): T {
-    const relax = this.opts.synchronous === 'full';
-    if (relax) this.db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      if (relax) this.db.pragma('synchronous = FULL');
     }
   }
 
