@@ -7,7 +7,7 @@
 import type { Lease } from '../buffer/types.js';
 import type { Priority, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
-import { encodeJsonV1, readingHeaders } from './formats/json-v1.js';
+import { encodeJsonV1, jsonV1Messages, readingHeaders } from './formats/json-v1.js';
 import { FHIR_SCHEMA, toFhirObservations, type FhirOut } from './formats/fhir-r4.js';
 import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
@@ -25,6 +25,7 @@ export function allTopics(o: RoutingOptions): string[] {
 }
 
 const keyOf = (r: Reading, key: RoutingOptions['key']): string => (key === 'patient' && r.patientId !== undefined ? r.patientId : r.deviceId);
+const byDevice = (r: Reading): string => r.deviceId;
 
 /**
  * One FHIR message. Its identity headers are those of its first (lowest-seq) reading; a message
@@ -60,7 +61,7 @@ export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
-    for (const r of lease.readings) json.push(jsonMessage(r, o.key));
+    jsonV1Messages(lease.readings, o.key === 'device' ? byDevice : (r) => keyOf(r, o.key), json);
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
   const fhirTopic = o.fhirTopics?.[lease.priority];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../src/reading.js';
-import { jsonV1Text, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
+import { encodeJsonV1, jsonV1Messages, jsonV1Text, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
+import type { OutMessage } from '../../src/forwarder/client.js';
 import { rng } from '../../hardware-mocks/rng.js';
 
 const t0 = Date.parse('2026-11-25T10:00:00.000Z');
@@ -49,5 +50,32 @@ describe('jsonV1Text', () => {
       if (i % 3) r.deviceTime = Math.floor(rnd() * 4e12);
       expect(jsonV1Text(r)).toBe(JSON.stringify(toJsonV1(r)));
     }
+  });
+});
+
+/** Many readings at once: the same keys, bytes and headers as one by one, whatever the characters. */
+describe('jsonV1Messages', () => {
+  const rnd = rng(20261204);
+  const ascii = (i: number): Reading => ({ ...base, seq: 1000 + i, deviceId: `mon-${i % 7}`, bed: `ICU-${i % 7}`, value: Math.round(rnd() * 2000) / 10, gatewayTime: t0 + i * 7, deviceTime: t0 + i * 7 - 3 });
+  const cases: [string, Reading[]][] = [
+    ['none', []],
+    ['one', [ascii(0)]],
+    ['300 all ASCII (groups of 128, 128, 44)', Array.from({ length: 300 }, (_, i) => ascii(i))],
+    // The second group holds a non-ASCII bed and a 4-byte character: characters and bytes differ there.
+    ['300 with non-ASCII in the second group', Array.from({ length: 300 }, (_, i) => (i === 130 ? { ...ascii(i), bed: 'Zimmer-Ü' } : i === 200 ? { ...ascii(i), patientId: 'P-😀', extra: { note: 'ä' } } : ascii(i)))],
+    ['escapes and a lone surrogate', [{ ...ascii(1), deviceId: 'mon "7"\\\n', bed: '\ud800' }, ascii(2)]],
+  ];
+  it.each(cases)('%s', (_name, readings) => {
+    const out: OutMessage[] = [];
+    jsonV1Messages(readings, (r) => `k-${r.deviceId}`, out);
+    expect(out.length).toBe(readings.length);
+    readings.forEach((r, i) => {
+      const one = encodeJsonV1(r);
+      const m = out[i]!;
+      expect(m.key).toBe(`k-${r.deviceId}`);
+      expect(Buffer.isBuffer(m.value)).toBe(true);
+      expect((m.value as Buffer).equals(one.value)).toBe(true);
+      expect(m.headers).toEqual(one.headers);
+    });
   });
 });
