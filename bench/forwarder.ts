@@ -98,6 +98,36 @@ function gcMeter(): { stop(): { ms: number; minor: number; major: number } } {
   };
 }
 
+/**
+ * Peak resident memory, sampled every 50 ms the same way in the drain and the baseline children
+ * (process.memoryUsage.rss() only; the heap figures and the breakdown are read again only when
+ * the peak has grown by 1 MiB), so both pay the same for being measured.
+ */
+function rssSampler(): { stop(): { peakRss: number; atPeak: NodeJS.MemoryUsage; rssParts: ReturnType<typeof rssBreakdownMiB> } } {
+  let peakRss = 0;
+  let detailedAt = 0;
+  let atPeak = process.memoryUsage();
+  let rssParts = rssBreakdownMiB();
+  const sample = () => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= peakRss) return;
+    peakRss = rss;
+    if (rss < detailedAt + 2 ** 20) return;
+    detailedAt = rss;
+    atPeak = process.memoryUsage();
+    rssParts = rssBreakdownMiB();
+  };
+  sample();
+  const timer = setInterval(sample, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return { peakRss, atPeak, rssParts };
+    },
+  };
+}
+
 /** Resident memory by kind (anonymous: heaps and malloc; file: code and mapped files; shared memory: SQLite's WAL index). */
 function rssBreakdownMiB(): { rssAnon: number; rssFile: number; rssShmem: number } {
   const st = readFileSync('/proc/self/status', 'utf8');
@@ -140,19 +170,11 @@ async function childDrain(): Promise<void> {
   let bytes0 = 0;
   for (const v of (await gw.events.forwardedBytes.get()).values) bytes0 += v.value;
   const gc = gcMeter();
+  const mem = rssSampler();
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
   ingest.start();
-  let peakRss = 0;
-  let atPeak = process.memoryUsage();
-  let rssParts = rssBreakdownMiB();
   for (;;) {
-    const mu = process.memoryUsage();
-    if (mu.rss > peakRss) {
-      peakRss = mu.rss;
-      atPeak = mu;
-      rssParts = rssBreakdownMiB();
-    }
     const s = gw.buffer.stats();
     if (s.totalReadings - s.inFlight < Math.max(BATCH, INGEST / 2) && gw.forwarder.status().forwarded >= initial) break;
     if (Date.now() - t0 > 15 * 60_000) throw new Error('drain did not finish in 15 minutes');
@@ -160,6 +182,7 @@ async function childDrain(): Promise<void> {
   }
   const ms = Date.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const { peakRss, atPeak, rssParts } = mem.stop();
   await ingest.stop();
   let bytes = -bytes0;
   for (const v of (await gw.events.forwardedBytes.get()).values) bytes += v.value;
@@ -303,7 +326,8 @@ async function childBaseline(): Promise<void> {
   for (const b of pool.slice(0, 5)) await producer.sendBatch({ topicMessages: b.map((t) => ({ topic: `${topic}.warm`, messages: t.messages })), acks: -1, compression });
   let sent = 0;
   let bytes = 0;
-  let peakRss = 0;
+  const gc = gcMeter();
+  const mem = rssSampler();
   const t0 = Date.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; sent < N; i++) {
@@ -316,13 +340,14 @@ async function childBaseline(): Promise<void> {
         for (const k in m.headers) bytes += k.length + m.headers[k]!.length;
       }
     }
-    if (i % 10 === 0) peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   const ms = Date.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const { peakRss } = mem.stop();
+  const g = gc.stop();
   await producer.disconnect();
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / sent) * 1000;
-  process.stdout.write(`${JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, peakRss: mib(peakRss) })}\n`);
+  process.stdout.write(`${JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, gcMs: g.ms, peakRss: mib(peakRss) })}\n`);
 }
 
 async function main(): Promise<void> {
@@ -415,7 +440,7 @@ async function main(): Promise<void> {
       const how = `${CLIENT}${thread ? ', client in a worker thread' : ', client on the main thread'}`;
       const rates = ds.map((d) => d.rate!);
       rows.push([`forwarder (${how}) drains ${N} + ingest (median of ${ds.length})`, `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(ds.map((d) => d.mbps!)).toFixed(1)} MB/s`, `${median(ds.map((d) => d.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings (ingest included)`]);
-      rows.push(['  garbage collection during the drain (median)', `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses`, `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`]);
+      rows.push(['  garbage collection during the drain (median)', `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses (bare producer: ${median(base.map((b) => (100 * b.gcMs!) / b.ms!)).toFixed(1)} %)`, `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`]);
       if (v.ratios.length) rows.push(['  ratio forwarder / bare producer (each drain vs the baselines around it)', `${median(v.ratios).toFixed(2)}${range(v.ratios, 2)}`, 'goal >= 0.9']);
       rows.push(['  ingest meanwhile', `${Math.min(...ds.map((d) => d.ingestRate!)).toFixed(0)} readings/s at least (${ds.reduce((a, d) => a + d.ingestFailed!, 0)} refused)`, `goal ${INGEST}/s`]);
       const worst = ds.reduce((a, d) => (d.peakRss! > a.peakRss! ? d : a));
