@@ -1,7 +1,8 @@
 /**
  * Forwarder benchmark: `node --import tsx bench/forwarder.ts [--readings 1000000] [--batch 2000]
  *   [--linger 0] [--compression none] [--client kafkajs] [--ingest 2000] [--latency-seconds 30]
- *   [--phases baseline,drain,latency] [--repeats 2] [--node-options "<V8 flags>" | none] [--tsx-children]`
+ *   [--phases baseline,drain,latency] [--repeats 2] [--node-options "<V8 flags>" | none] [--tsx-children]
+ *   [--baseline-partitioner default|remembering]`
  *   --node-options: V8 flags of the gateway and baseline children; default: those on bin/wardgate.js's first
  *   line (what the installed `wardgate` runs with); none: V8's defaults.
  *
@@ -40,6 +41,7 @@ import { validateConfig } from '../src/config/load.js';
 import { startGateway } from '../src/gateway.js';
 import { routeLease } from '../src/forwarder/routing.js';
 import { registerKafkajsCodec, type CompressionName } from '../src/forwarder/compression.js';
+import { rememberingPartitioner } from '../src/forwarder/kafkajs-partitioner.js';
 import type { TopicBatch } from '../src/forwarder/client.js';
 import { startBroker, stopBroker, endOffsets } from '../test/helpers/kafka.js';
 import { PacedIngest, syntheticPending } from '../test/forwarder/synthetic.js';
@@ -72,6 +74,12 @@ const CLIENT_THREAD_ARG = arg('client-thread', 'false');
 const CLIENT_THREAD = arg('thread-variant', CLIENT_THREAD_ARG) !== 'false';
 const VARIANTS = CLIENT_THREAD_ARG === 'both' ? [true, false] : [CLIENT_THREAD_ARG !== 'false'];
 const SYNTH = { devices: 36, alarmEvery: 997, statusEvery: 50 };
+/**
+ * The bare producer's partitioner: kafkajs's default (the issue's ceiling: kafkajs as it comes),
+ * or the forwarder's own (src/forwarder/kafkajs-partitioner.ts: the same partitions, each key
+ * hashed once), to see how much of the ratio that accounts for.
+ */
+const BASE_PARTITIONER = arg('baseline-partitioner', 'default');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => b / 2 ** 20;
@@ -320,7 +328,7 @@ async function childBaseline(): Promise<void> {
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }, { topic: `${topic}.warm`, numPartitions: 3, replicationFactor: 1 }] });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, ...(BASE_PARTITIONER === 'remembering' ? { createPartitioner: rememberingPartitioner } : {}) });
   await producer.connect();
   const compression = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }[COMPRESSION];
   for (const b of pool.slice(0, 5)) await producer.sendBatch({ topicMessages: b.map((t) => ({ topic: `${topic}.warm`, messages: t.messages })), acks: -1, compression });
@@ -463,7 +471,7 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   process.stdout.write(
-    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ${INGEST}/s, buffer synchronous=${SYNC}, ` +
+    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ${INGEST}/s, buffer synchronous=${SYNC}, bare producer's partitioner ${BASE_PARTITIONER}, ` +
       `gateway children ${childEntry.includes('tsx') ? 'under tsx' : 'compiled'}${NODE_OPTS.length ? ` with ${NODE_OPTS.join(' ')}` : ''}\n`,
   );
   for (const [a, b, c] of rows) process.stdout.write(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}\n`);

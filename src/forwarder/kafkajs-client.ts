@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { registerKafkajsCodec, type CompressionName } from './compression.js';
 import { resolveSecurity, type SaslSettings, type TlsSettings } from './security.js';
+import { rememberingPartitioner } from './kafkajs-partitioner.js';
 
 export interface KafkajsClientOptions {
   brokers: string[];
@@ -209,6 +210,7 @@ export class KafkajsClient implements KafkaClient {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      createPartitioner: rememberingPartitioner,
       // kafkajs retries briefly (leader moves); the forwarder's own loop does the long backoff.
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     });
