@@ -3,8 +3,9 @@
  * never a leased unit twice; release() re-offers them ahead of newer units; ack() deletes
  * them. A unit alone larger than the lease may be is leased in part (its first readings)
  * and, once acked, replaced by its rest. Lease state lives in memory only: after a
- * restart every unit is leasable. Only durable units are leased (ids up to `durable()`, see
- * Sequence.durable): a commit whose fsync is still running waits for it.
+ * restart every unit is leasable. Only durable units are leased (ids up to Sequence.durable):
+ * a commit whose fsync is still running waits for it, so nothing reaches Kafka that a power
+ * cut could take back and a later commit could give the same seq.
  */
 import { AuthenticationFailed } from '../crypto/aead.js';
 import { PRIORITIES, type Reading } from '../reading.js';
