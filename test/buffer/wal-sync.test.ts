@@ -154,11 +154,17 @@ describe('buffer with synchronous full: a commit counts only after its WAL fsync
     await buf.close();
   });
 
-  it('a failed fsync refuses that commit (io_error, counted); the next commit works', async () => {
+  /** A buffer whose fsync rounds the test holds, with 3 readings committed and their fsync held. */
+  async function heldAppend() {
     const fs = heldFs();
     const buf = await env.open({ walSyncFs: fs });
     const a = settled(buf.append(withPriority(3, 'vital')));
     await until(() => fs.held === 1);
+    return { fs, buf, a };
+  }
+
+  it('a failed fsync refuses that commit (io_error, counted); the next commit works', async () => {
+    const { fs, buf, a } = await heldAppend();
     fs.fail('EIO');
     await until(() => a.done);
     expect(a.err).toBeInstanceOf(BufferRefused);
@@ -173,10 +179,7 @@ describe('buffer with synchronous full: a commit counts only after its WAL fsync
   });
 
   it('close settles commits whose fsync is still running', async () => {
-    const fs = heldFs();
-    const buf = await env.open({ walSyncFs: fs });
-    const a = settled(buf.append(withPriority(3, 'vital')));
-    await until(() => fs.held === 1);
+    const { buf, a } = await heldAppend();
     await buf.close();
     await until(() => a.done);
     expect(a.err).toBeUndefined();
