@@ -3,14 +3,19 @@ import { chmodSync, closeSync, fsyncSync, openSync, renameSync, unlinkSync, writ
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 
+/** Opens `path` read-only (a file or a folder), fsyncs and closes it, on this thread. */
+export function fsyncPathSync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function fsyncDir(dir: string): void {
   try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncPathSync(dir);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename is still atomic.
   }
@@ -21,8 +26,13 @@ export function writeFileDurably(path: string, data: string | Buffer, mode: numb
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fd = openSync(tmp, 'wx', mode);
   try {
-    if (typeof data === 'string') writeSync(fd, data);
-    else writeSync(fd, data);
+    // write(2) may write less than asked (a signal, a nearly full disk): write the rest.
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < bytes.length; ) {
+      const n = writeSync(fd, bytes, off, bytes.length - off);
+      if (n <= 0) throw new Error(`short write to ${tmp}`);
+      off += n;
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

@@ -12,8 +12,9 @@
  * earlier descriptor (SQLite deletes the WAL only when the last connection closes, after a
  * checkpoint it has synced itself).
  */
-import { close, closeSync, fsync, fsyncSync, open, openSync } from 'node:fs';
+import { close, fsync, open } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsyncPathSync } from '../durable-file.js';
 
 export type SyncDone = (err?: Error) => void;
 
@@ -29,16 +30,6 @@ export const nodeSyncFs: SyncFs = {
   fsync: (fd, cb) => fsync(fd, cb),
   close: (fd, cb) => close(fd, cb),
 };
-
-/** Opens `path` read-only, fsyncs and closes it, on this thread. */
-export function fsyncPathSync(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export class WalSync {
   /** Waiters covered by the round now running. */
