@@ -4,7 +4,9 @@
  * Prints, for realistic vital readings from the simulated ward (SimulatedMonitor →
  * sampleToInput → normalise, the adapters' path) going through the real append path:
  *  - ingest readings/s vs a naive baseline in the same run (better-sqlite3, one
- *    unencrypted JSON row per reading, same transaction size, same pragmas) and the ratio;
+ *    unencrypted JSON row per reading, same transaction size, WAL, and the same durability:
+ *    with --sync full an fsync per transaction, SQLite's own there, the buffer's thread-pool
+ *    fsync in wardgate) and the ratio;
  *  - bytes on disk per buffered reading (both);
  *  - bytes written to disk per reading (/proc/self/io write_bytes), at full speed and
  *    for a 30-bed ward's commit pattern (30 beds, ~8 readings/s each, a commit every
