@@ -14,7 +14,7 @@
  */
 import { close, fsync, open } from 'node:fs';
 import { dirname } from 'node:path';
-import { fsyncPathSync } from '../durable-file.js';
+import { fsyncDir, fsyncPathSync } from '../durable-file.js';
 
 export type SyncDone = (err?: Error) => void;
 
@@ -36,7 +36,7 @@ export class WalSync {
   private running: SyncDone[] | undefined;
   /** Waiters for the next round. */
   private next: SyncDone[] = [];
-  /** Completed rounds (for status and tests). */
+  /** Completed rounds (for tests). */
   rounds = 0;
 
   constructor(
@@ -56,9 +56,9 @@ export class WalSync {
   }
 
   /**
-   * fsyncs the WAL (and its folder, so a WAL created since the last call is found after a power
-   * cut) on this thread and calls every waiter: at open, and at close, when nothing may wait.
-   * A round still running finds no waiters when it completes.
+   * fsyncs the WAL (and its folder where the filesystem allows it, so a WAL created since the
+   * last call is found after a power cut) on this thread and calls every waiter: at open, and at
+   * close, when nothing may wait. A round still running finds no waiters when it completes.
    */
   syncNow(): void {
     const waiters = [...(this.running ?? []), ...this.next];
@@ -71,11 +71,7 @@ export class WalSync {
       // No WAL yet (nothing written since it was last checkpointed away): nothing to sync.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || waiters.length > 0) err = e as Error;
     }
-    try {
-      fsyncPathSync(dirname(this.walPath));
-    } catch (e) {
-      err ??= e as Error;
-    }
+    fsyncDir(dirname(this.walPath));
     for (const w of waiters) w(err);
   }
 

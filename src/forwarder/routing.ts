@@ -25,7 +25,6 @@ export function allTopics(o: RoutingOptions): string[] {
 }
 
 const keyOf = (r: Reading, key: RoutingOptions['key']): string => (key === 'patient' && r.patientId !== undefined ? r.patientId : r.deviceId);
-const byDevice = (r: Reading): string => r.deviceId;
 
 /**
  * One FHIR message. Its identity headers are those of its first (lowest-seq) reading; a message
@@ -61,7 +60,7 @@ export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
-    jsonV1Messages(lease.readings, o.key === 'device' ? byDevice : (r) => keyOf(r, o.key), json);
+    jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
   const fhirTopic = o.fhirTopics?.[lease.priority];
