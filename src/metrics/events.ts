@@ -17,6 +17,8 @@ export const EVENT_DEFS = {
   kafka_config_error: { help: 'Kafka refusals that need an operator (auth, ACL, missing topic)', labels: ['reason'], level: 'error' },
   kafka_unknown_fate: { help: 'Readings of failed sends that may have reached Kafka anyway (sent again: possible duplicates, identified by gateway id + seq)', labels: ['class'], level: 'debug' },
   device_error: { help: 'Device adapter errors, by family and reason', labels: ['family', 'reason'], level: 'warn' },
+  source_paused: { help: 'Times device sources stopped being read because readings waiting for their commit reached their bound (memory), by family', labels: ['family'], level: 'info' },
+  login_failed: { help: 'Failed or refused device logins (wrong credentials, throttled, backoff), by family and reason', labels: ['family', 'reason'], level: 'warn' },
   client_disconnected: { help: 'Clients disconnected for misbehaving, by family and reason', labels: ['family', 'reason'], level: 'warn' },
 } as const satisfies Record<string, { help: string; labels: readonly string[]; level: 'debug' | 'info' | 'warn' | 'error' }>;
 
