@@ -23,7 +23,9 @@ export type MetricId =
   | 'signal_strength'
   | 'gateway_event'
   | 'ecg_lead_ii'
-  | 'pleth';
+  | 'pleth'
+  | 'rr_interval'
+  | 'nibp_cuff';
 
 export interface MetricDef {
   readonly id: MetricId;
@@ -63,7 +65,8 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
   abp_dia: def({ id: 'abp_dia', code: 11, display: 'Arterial diastolic (invasive)', mdcRefId: 'MDC_PRESS_BLD_ART_ABP_DIA', mdcCode: 150038, loinc: ['76213-8'], unit: 'mm[Hg]', ucum: true, range: [10, 200], convert: { kPa: (k) => k * 7.50062 } }),
   abp_mean: def({ id: 'abp_mean', code: 12, display: 'Arterial mean (invasive)', mdcRefId: 'MDC_PRESS_BLD_ART_ABP_MEAN', mdcCode: 150039, loinc: ['76214-6'], unit: 'mm[Hg]', ucum: true, range: [20, 250], convert: { kPa: (k) => k * 7.50062 } }),
   etco2: def({ id: 'etco2', code: 13, display: 'End-tidal CO2', mdcRefId: 'MDC_CONC_AWAY_CO2_ET', mdcCode: 151708, loinc: ['19891-1'], unit: 'mm[Hg]', ucum: true, range: [0, 150], convert: { kPa: (k) => k * 7.50062 } }),
-  glucose: def({ id: 'glucose', code: 14, display: 'Blood glucose (capillary)', mdcRefId: 'MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD', mdcCode: 160184, loinc: ['2339-0'], unit: 'mg/dL', ucum: true, range: [10, 1000], convert: { 'mmol/L': (m) => m * 18.0182 } }),
+  // BLE Glucose Measurement sends kg/L or mol/L (1 kg/L = 100000 mg/dL; 1 mol/L = 1000 mmol/L).
+  glucose: def({ id: 'glucose', code: 14, display: 'Blood glucose (capillary)', mdcRefId: 'MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD', mdcCode: 160184, loinc: ['2339-0'], unit: 'mg/dL', ucum: true, range: [10, 1000], convert: { 'mmol/L': (m) => m * 18.0182, 'kg/L': (k) => k * 100_000, 'mol/L': (m) => m * 18_018.2 } }),
   battery_level: def({ id: 'battery_level', code: 15, display: 'Battery level', mdcRefId: 'MDC_ATTR_VAL_BATT_CHARGE', mdcCode: 67996, loinc: [], unit: '%', ucum: true, range: [0, 100] }),
   signal_strength: def({ id: 'signal_strength', code: 16, display: 'Signal strength (RSSI)', loinc: [], unit: 'dBm', ucum: false, range: [-127, 20] }),
   gateway_event: def({ id: 'gateway_event', code: 17, display: 'Gateway event (gap, integrity, lifecycle)', loinc: [], unit: '1', ucum: true, range: [0, Number.MAX_SAFE_INTEGER] }),
@@ -74,6 +77,11 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
   // so it has no physiological range.
   ecg_lead_ii: def({ id: 'ecg_lead_ii', code: 18, display: 'ECG lead II (waveform sample)', mdcRefId: 'MDC_ECG_ELEC_POTL_II', mdcCode: 131330, loinc: [], unit: 'mV', ucum: true, range: [-20, 20], convert: { uV: (u) => u / 1000 }, waveform: true }),
   pleth: def({ id: 'pleth', code: 19, display: 'Plethysmogram (waveform sample)', mdcRefId: 'MDC_PULS_OXIM_PLETH', mdcCode: 150452, loinc: [], unit: '1', ucum: true, range: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], waveform: true }),
+  // BLE heart-rate straps. Neither code is in ble-and-codes.md: they are the IEEE 11073-10101 terms
+  // MDC_ECG_TIME_PD_RR_GL (RR interval, partition 2, term 16168) and MDC_PRESS_CUFF (the cuff pressure a
+  // BP cuff reports while inflating, partition 2, term 19236). No LOINC code: no FHIR form.
+  rr_interval: def({ id: 'rr_interval', code: 20, display: 'RR interval', mdcRefId: 'MDC_ECG_TIME_PD_RR_GL', mdcCode: 147240, loinc: [], unit: 's', ucum: true, range: [0.2, 3] }),
+  nibp_cuff: def({ id: 'nibp_cuff', code: 21, display: 'NIBP cuff pressure (while measuring)', mdcRefId: 'MDC_PRESS_CUFF', mdcCode: 150308, loinc: [], unit: 'mm[Hg]', ucum: true, range: [0, 320], convert: { kPa: (k) => k * 7.50062 } }),
 });
 
 export const METRIC_IDS = Object.keys(CATALOGUE) as MetricId[];
