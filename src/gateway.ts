@@ -16,7 +16,6 @@ import { getOrCreateGatewayId } from './buffer/gateway-id.js';
 import { Ingest } from './ingest.js';
 import { createAdapters } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
-import { MqttAdapter } from './devices/mqtt/index.js';
 import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
 import { createKafkaClient, forwarderSettings } from './forwarder/clients.js';
 import { WorkerKafkaClient } from './forwarder/worker-client.js';
@@ -76,11 +75,12 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     events,
     log: log.child({ module: 'buffer' }),
   });
-  // Alarms from any source are echoed on the embedded MQTT broker (wardgate/alarms/{bed}) for ward displays.
-  let alarmEcho: MqttAdapter | undefined;
+  // Adapters are created (not started) first: their per-reading consumers (e.g. the alarm echo on
+  // the embedded MQTT broker, wardgate/alarms/{bed}) are registered with the pipeline at start-up.
+  const adapters: DeviceAdapter[] = createAdapters(config.devices);
   const ingest = new Ingest(buffer, events, {
     clockSkewToleranceMs: config.gateway.clockSkewTolerance,
-    onAlarm: (r) => alarmEcho?.publishAlarm(r),
+    receivers: adapters.flatMap((a) => a.receivers?.() ?? []),
   });
   const k = config.kafka;
   const client = k.clientThread
@@ -106,8 +106,6 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     );
   }
 
-  const adapters: DeviceAdapter[] = createAdapters(config.devices);
-  alarmEcho = adapters.find((a): a is MqttAdapter => a instanceof MqttAdapter);
   const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }) };
   for (const a of adapters) await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
 

@@ -5,7 +5,7 @@
  */
 import { normalise, ReadingRejected, type PendingReading, type ReadingInput } from './reading.js';
 import { BufferRefused, type ReadingBuffer } from './buffer/types.js';
-import type { ReadingSink } from './devices/types.js';
+import type { ReadingReceiver, ReadingSink } from './devices/types.js';
 import type { Events } from './metrics/events.js';
 
 export interface IngestOptions {
@@ -13,10 +13,13 @@ export interface IngestOptions {
   now?: () => number;
   /** Called for every committed alarm-class reading (local alarm echo). */
   onAlarm?: (r: PendingReading) => void;
+  /** Per-reading consumers registered at start-up, each told of the committed readings of its classes. */
+  receivers?: readonly ReadingReceiver[];
 }
 
 export class Ingest implements ReadingSink {
   private readonly now: () => number;
+  private readonly receivers: readonly ReadingReceiver[];
   /** Readings durably committed through this pipeline since start. */
   committed = 0;
 
@@ -26,6 +29,7 @@ export class Ingest implements ReadingSink {
     private readonly opts: IngestOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.receivers = opts.receivers ?? [];
   }
 
   async submit(inputs: readonly ReadingInput[]): Promise<void> {
@@ -58,7 +62,16 @@ export class Ingest implements ReadingSink {
       if (c) c.n++;
       else counts.set(k, { family: r.deviceKind, cls: r.priority, n: 1 });
       if (r.priority === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
+      for (const rc of this.receivers) if (rc.classes.includes(r.priority)) this.deliver(rc, r);
     }
     for (const c of counts.values()) this.events.ingested.inc({ family: c.family, class: c.cls }, c.n);
+  }
+
+  private deliver(rc: ReadingReceiver, r: PendingReading): void {
+    try {
+      rc.receive(r);
+    } catch (e) {
+      this.events.emit('device_error', { family: rc.name, reason: 'receiver_threw' }, 1, { error: e instanceof Error ? e.message : String(e) });
+    }
   }
 }

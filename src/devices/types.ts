@@ -2,7 +2,7 @@
  * The small interface every device family implements. An adapter turns what its
  * devices say into ReadingInputs and hands them to `sink`; the pipeline does the rest.
  */
-import type { ReadingInput } from '../reading.js';
+import type { PendingReading, Priority, ReadingInput } from '../reading.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 
@@ -27,11 +27,24 @@ export interface AdapterStatus {
   detail?: string;
 }
 
+/**
+ * A per-reading consumer besides the buffer (the local alarm echo on the embedded MQTT
+ * broker is one): told of every committed reading of the classes it names. Registered at
+ * start-up; must not throw and must not block (it runs on the ingest path).
+ */
+export interface ReadingReceiver {
+  readonly name: string;
+  readonly classes: readonly Priority[];
+  receive(r: PendingReading): void;
+}
+
 export interface DeviceAdapter {
   readonly family: string;
   start(ctx: AdapterContext): Promise<void>;
   stop(): Promise<void>;
   status(): AdapterStatus;
+  /** Per-reading consumers this adapter offers (e.g. the MQTT alarm echo); asked once, before start. */
+  receivers?(): readonly ReadingReceiver[];
 }
 
 /** A device family: turns its slice of the configuration into adapters. */

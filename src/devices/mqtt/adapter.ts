@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { PendingReading } from '../../reading.js';
-import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
+import type { AdapterContext, AdapterStatus, DeviceAdapter, ReadingReceiver } from '../types.js';
 import { usersFileSchema, type MqttConfig, type UserConfig } from './config.js';
 import { Authenticator } from './auth.js';
 import { CommitQueue } from './commit-queue.js';
@@ -108,6 +108,11 @@ export class MqttAdapter implements DeviceAdapter {
    */
   publishAlarm(r: PendingReading): void {
     this.embedded?.publishAlarm(r);
+  }
+
+  /** The local alarm echo, registered with the pipeline at start-up. */
+  receivers(): readonly ReadingReceiver[] {
+    return [{ name: 'mqtt-alarm-echo', classes: ['alarm'], receive: (r) => this.publishAlarm(r) }];
   }
 }
 

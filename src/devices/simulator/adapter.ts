@@ -1,8 +1,13 @@
 /**
  * The simulated ward: N beds, each a SimulatedMonitor from hardware-mocks/, fed through
- * the same DeviceAdapter interface as real device families.
+ * the same DeviceAdapter interface as real device families. The simulated monitors are
+ * loaded with a dynamic import when the adapter starts, so only an enabled simulator brings
+ * hardware-mocks/ into the process (nothing else in src/ imports it).
+ *
+ * Backpressure: while a submission is outstanding the simulator skips its ticks (a monitor
+ * whose export the gateway does not read); it never queues readings.
  */
-import { SimulatedMonitor, type MonitorSample } from '../../../hardware-mocks/ward-monitor.js';
+import type { MonitorSample, SimulatedMonitor } from '../../../hardware-mocks/ward-monitor.js';
 import type { MetricId } from '../../catalogue.js';
 import type { ReadingInput } from '../../reading.js';
 import type { AdapterContext, AdapterStatus, DeviceAdapter, DeviceFamily } from '../types.js';
@@ -54,28 +59,41 @@ export function sampleToInput(s: MonitorSample, bed: string, deviceId: string, p
   return input;
 }
 
+/** Submissions outstanding at once; further ticks are skipped until one settles. */
+export const MAX_PENDING_SUBMITS = 1;
+
 export class SimulatorAdapter implements DeviceAdapter {
   readonly family = 'simulator';
   private timer: NodeJS.Timeout | null = null;
-  private readonly monitors: { monitor: SimulatedMonitor; bed: string; deviceId: string; patientId: string }[] = [];
+  private monitors: { monitor: SimulatedMonitor; bed: string; deviceId: string; patientId: string }[] = [];
   private ctx: AdapterContext | null = null;
+  private starting = false;
   private pending = 0;
   private refused = 0;
+  private skipped = 0;
 
-  constructor(private readonly cfg: SimulatorConfig) {
-    const seed = cfg.seed ?? Math.floor(Math.random() * 2 ** 31);
-    for (let i = 0; i < cfg.beds; i++) {
-      const bed = bedName(i);
-      this.monitors.push({
-        monitor: new SimulatedMonitor({ bed, icu: i % 3 === 0, seed: seed + i, alarmRate: cfg.alarmRate }),
-        bed,
-        deviceId: `sim-monitor-${String(i + 1).padStart(2, '0')}`,
-        patientId: `SIMPAT-${String(((seed + i) * 7919) % 1_000_000).padStart(6, '0')}`,
-      });
-    }
-  }
+  constructor(private readonly cfg: SimulatorConfig) {}
 
   async start(ctx: AdapterContext): Promise<void> {
+    if (this.starting || this.timer) throw new Error('the simulator adapter is already started');
+    this.starting = true;
+    try {
+      const { SimulatedMonitor } = await import('../../../hardware-mocks/ward-monitor.js');
+      const cfg = this.cfg;
+      const seed = cfg.seed ?? Math.floor(Math.random() * 2 ** 31);
+      this.monitors = [];
+      for (let i = 0; i < cfg.beds; i++) {
+        const bed = bedName(i);
+        this.monitors.push({
+          monitor: new SimulatedMonitor({ bed, icu: i % 3 === 0, seed: seed + i, alarmRate: cfg.alarmRate }),
+          bed,
+          deviceId: `sim-monitor-${String(i + 1).padStart(2, '0')}`,
+          patientId: `SIMPAT-${String(((seed + i) * 7919) % 1_000_000).padStart(6, '0')}`,
+        });
+      }
+    } finally {
+      this.starting = false;
+    }
     this.ctx = ctx;
     this.tickAll();
     this.timer = setInterval(() => this.tickAll(), this.cfg.interval);
@@ -85,6 +103,11 @@ export class SimulatorAdapter implements DeviceAdapter {
   private tickAll(): void {
     const ctx = this.ctx;
     if (!ctx) return;
+    if (this.pending >= MAX_PENDING_SUBMITS) {
+      // The pipeline has not taken the last tick yet: skip this one instead of queueing it.
+      this.skipped++;
+      return;
+    }
     const now = Date.now();
     const inputs: ReadingInput[] = [];
     for (const m of this.monitors) for (const s of m.monitor.step(now)) inputs.push(sampleToInput(s, m.bed, m.deviceId, m.patientId));
@@ -107,7 +130,10 @@ export class SimulatorAdapter implements DeviceAdapter {
   }
 
   status(): AdapterStatus {
-    return { state: this.timer ? 'running' : 'stopped', devices: this.monitors.length, ...(this.refused ? { detail: `${this.refused} readings refused by the buffer` } : {}) };
+    const notes: string[] = [];
+    if (this.refused) notes.push(`${this.refused} readings refused by the buffer`);
+    if (this.skipped) notes.push(`${this.skipped} ticks skipped while the buffer was busy`);
+    return { state: this.timer ? 'running' : 'stopped', devices: this.timer ? this.monitors.length : 0, ...(notes.length ? { detail: notes.join('; ') } : {}) };
   }
 }
 
