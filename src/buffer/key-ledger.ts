@@ -8,9 +8,8 @@ import type Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { SEAL_LIMIT_PER_KEY, SEAL_WARN_PER_KEY } from '../crypto/aead.js';
-import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
+import { KeyFileError, loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
 import { metaKey, type Meta } from './schema.js';
-import { BufferRefused } from './types.js';
 
 interface KeyUse {
   fingerprint: string;
@@ -66,20 +65,31 @@ export class KeyLedger {
     this.check(this.ring);
   }
 
-  /** A key id the database knows must have the same fingerprint in the key file; the active key gets registered. */
+  /**
+   * A key id the database knows must have the same fingerprint in the key file, and every key
+   * that seals buffered units must be there: a key file that lacks one is a configuration
+   * error (refused, naming the ids), never a reason to quarantine the backlog. The active key
+   * gets registered.
+   */
   private check(ring: KeyRing): void {
+    const missing: { id: number; units: number }[] = [];
     for (const [id, use] of this.use) {
       const fp = ring.fingerprint(id);
       if (fp !== undefined && fp !== use.fingerprint) {
-        throw new BufferRefused(
-          'io_error',
+        throw new KeyFileError(
           `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.file.dbPath}. ` +
             'Restore the right key file, or move the buffer database aside to start empty (its units cannot be read without that key).',
         );
       }
-      if (fp === undefined && use.units > 0) {
-        this.log.error({ keyId: id, units: use.units }, 'buffered units are sealed with a key that is missing from the key file; they will be quarantined when reached');
-      }
+      if (fp === undefined && use.units > 0) missing.push({ id, units: use.units });
+    }
+    if (missing.length > 0) {
+      const ids = missing.map((m) => m.id).join(', ');
+      const units = missing.reduce((a, m) => a + m.units, 0);
+      throw new KeyFileError(
+        `key file ${ring.path} lacks key ${missing.length > 1 ? 'ids' : 'id'} ${ids}, which ${missing.length > 1 ? 'seal' : 'seals'} ${units} buffered unit(s) in ${this.file.dbPath}; ` +
+          `the buffer needs key ids ${this.inUse().join(', ')}. Restore the key file that holds them (nothing was quarantined).`,
+      );
     }
     const active = ring.activeKeyId;
     if (!this.use.has(active)) {
@@ -111,8 +121,9 @@ export class KeyLedger {
   reloadIfChanged(): void {
     const m = statSync(this.file.keyFile()).mtimeMs;
     if (m !== this.fileMtime) {
-      this.fileMtime = m;
+      // Recorded only once the reload succeeded: a file caught half-written, or refused, is tried again next time.
       this.reload();
+      this.fileMtime = m;
     }
   }
 

@@ -46,6 +46,12 @@ export class Leases {
   private readonly leasedUnits = new Set<number>();
   /** Units delivered whose delete failed (disk full): never re-leased by this process, deleted later. */
   private readonly ackedUndeleted = new Map<number, number>();
+  /**
+   * Units this process cannot send but must keep: sealed with a key the key file lacks (the
+   * key ledger refuses such a key file, so only if the counters drifted), or failed units the
+   * quarantine could not move (disk full). Never leased, never deleted: they stay in the file.
+   */
+  private readonly heldBack = new Set<number>();
   private readingsInFlight = 0;
   /** Per class: every unit below this is leased or delivered, so a lease starts its scan here. */
   private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
@@ -99,7 +105,7 @@ export class Leases {
           break;
         }
         from = row.id + 1;
-        if (this.isLeased(row.id)) {
+        if (this.isLeased(row.id) || this.heldBack.has(row.id)) {
           if (leadingLeased) this.cursor[rank] = row.id + 1;
           continue;
         }
@@ -113,11 +119,17 @@ export class Leases {
           done = true;
           break;
         }
+        if (!this.store.hasKey(row.key_id)) {
+          // A missing key is a configuration problem, not a bad unit: keep it, never quarantine it.
+          this.heldBack.add(row.id);
+          this.logLimited('error', { keyId: row.key_id, class: PRIORITIES[rank] }, 'a buffered unit is sealed with a key the key file lacks; kept, not sent (restore the key and restart)');
+          continue;
+        }
         let decoded: Reading[];
         try {
           decoded = this.store.open(row, rank);
         } catch (e) {
-          bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'unknown_key' });
+          bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'open_failed' });
           continue;
         }
         if (taken.length === 0 && decoded.length > limits.maxReadings) {
@@ -140,8 +152,8 @@ export class Leases {
       if (rows.length < chunk) break;
       chunk = Math.min(SCAN_CHUNK, chunk * 4);
     }
-    // Units it cannot move stay out of leases for this process.
-    if (bad.length) this.quarantine.move(rank, bad, (id) => this.ackedUndeleted.set(id, rank));
+    // Units it cannot move stay out of leases for this process (kept in the file, not deleted).
+    if (bad.length) this.quarantine.move(rank, bad, (id) => this.heldBack.add(id));
     if (taken.length === 0) {
       this.store.reconcileEmpty(rank);
       return null;

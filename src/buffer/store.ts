@@ -123,6 +123,11 @@ export class UnitStore {
     return { body: sealUnit(this.opts, readings, rank, first, k.keyId, k.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
   }
 
+  /** True when the key ring holds this key id. */
+  hasKey(keyId: number): boolean {
+    return this.keys.key(keyId) !== undefined;
+  }
+
   /** Authenticates and decodes one unit row (throws as openUnit does). */
   open(row: UnitRow, rank: number): Reading[] {
     return openUnit(row, rank, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));

@@ -21,8 +21,11 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { KEY_BYTES } from './aead.js';
 import { writeFileDurably } from '../durable-file.js';
+import { ConfigurationError } from '../errors.js';
+import { checkPrivateFile } from '../secret-file.js';
 
-export class KeyFileError extends Error {
+/** A key file, passphrase or secret file problem: a configuration error (exit 2). Never holds key material. */
+export class KeyFileError extends ConfigurationError {
   constructor(message: string) {
     super(message);
     this.name = 'KeyFileError';
@@ -89,41 +92,30 @@ function exists(path: string): boolean {
     statSync(path);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    throw new KeyFileError(`cannot read key file ${path} (${code ?? 'error'})`);
   }
 }
 
 function checkPermissions(path: string, what = 'key file'): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new KeyFileError(what === 'key file' ? `key file ${path} does not exist (create one with: wardgate keygen)` : `${what} ${path} does not exist`);
-    }
-    throw new KeyFileError(`cannot read ${what} ${path}: ${(e as Error).message}`);
-  }
-  if (!st.isFile()) throw new KeyFileError(`${what} ${path} is not a regular file`);
-  const mode = st.mode & 0o777;
-  if (mode & 0o077) {
-    throw new KeyFileError(
-      `${what} ${path} is accessible by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
-        `refusing to use it. Fix with: chmod 600 ${path}`,
-    );
-  }
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined && uid !== 0 && st.uid !== uid) {
-    throw new KeyFileError(`${what} ${path} is owned by uid ${st.uid}, not by the service user (uid ${uid}); refusing to use it`);
-  }
+  if (what === 'key file' && !exists(path)) throw new KeyFileError(`key file ${path} does not exist (create one with: wardgate keygen)`);
+  checkPrivateFile(path, what, (m) => new KeyFileError(m));
 }
 
 function parseKeyFile(path: string): KeyFileJson {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new KeyFileError(`cannot read key file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new KeyFileError(`key file ${path} is not valid JSON: ${(e as Error).message}`);
+    doc = JSON.parse(text);
+  } catch {
+    // Never the parser's message: it quotes the file, i.e. key material.
+    throw new KeyFileError(`key file ${path} is not valid JSON (is it a wardgate key file? make one with: wardgate keygen)`);
   }
   const d = doc as Partial<KeyFileJson>;
   if (!d || d.format !== 'wardgate-keys' || d.version !== 1 || !Array.isArray(d.keys) || typeof d.active !== 'number') {
@@ -177,7 +169,12 @@ function deriveKek(path: string, kek: KekJson, p: KeyProtection): Buffer {
   }
   if (p.secretFile === undefined) throw new KeyFileError(`key file ${path} is protected by a secret file: set WARDGATE_KEY_SECRET_FILE`);
   checkPermissions(p.secretFile, 'secret file');
-  const secret = readFileSync(p.secretFile);
+  let secret: Buffer;
+  try {
+    secret = readFileSync(p.secretFile);
+  } catch (e) {
+    throw new KeyFileError(`cannot read secret file ${p.secretFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
   if (secret.length < 16) throw new KeyFileError(`secret file ${p.secretFile} holds fewer than 16 bytes`);
   return Buffer.from(hkdfSync('sha256', secret, salt, 'wardgate key-encryption key v1', 32));
 }

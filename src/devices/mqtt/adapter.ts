@@ -3,11 +3,10 @@
  * subscriptions, one set of topic rules, one commit queue in front of the sink. Also the
  * local alarm echo (`publishAlarm`) on the embedded broker.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { PendingReading } from '../../reading.js';
 import type { AdapterContext, AdapterStatus, DeviceAdapter, ReadingReceiver } from '../types.js';
-import { usersFileSchema, type MqttConfig, type UserConfig } from './config.js';
+import type { MqttConfig, UserConfig } from './config.js';
+import { readUsersFile } from './users-file.js';
 import { Authenticator } from './auth.js';
 import { CommitQueue } from './commit-queue.js';
 import { EmbeddedBroker, type EmbeddedAddresses } from './embedded-broker.js';
@@ -114,16 +113,4 @@ export class MqttAdapter implements DeviceAdapter {
   receivers(): readonly ReadingReceiver[] {
     return [{ name: 'mqtt-alarm-echo', classes: ['alarm'], receive: (r) => this.publishAlarm(r) }];
   }
-}
-
-function readUsersFile(file: string): UserConfig[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`mqtt users file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const r = usersFileSchema.safeParse(raw ?? {});
-  if (!r.success) throw new Error(`mqtt users file ${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data.users;
 }
