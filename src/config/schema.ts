@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../reading.js';
 import { mqttConfigSchema } from '../devices/mqtt/config.js';
+import { serialConfigSchema } from '../devices/serial/config.js';
 import { duration, size } from './fields.js';
 
 
@@ -154,6 +155,7 @@ export const configSchema = z
           .strict()
           .prefault({}),
         mqtt: mqttConfigSchema.optional(),
+        serial: serialConfigSchema.optional(),
       })
       .strict()
       .prefault({}),

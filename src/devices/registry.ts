@@ -6,12 +6,14 @@ import type { Config } from '../config/schema.js';
 import type { DeviceAdapter } from './types.js';
 import { simulatorFamily } from './simulator/adapter.js';
 import { mqttFamily } from './mqtt/index.js';
+import { serialFamily } from './serial/index.js';
 
 type Devices = Config['devices'];
 
 export const FAMILIES: { [K in keyof Devices]-?: (cfg: NonNullable<Devices[K]>) => DeviceAdapter[] } = {
   simulator: (cfg) => simulatorFamily.create(cfg),
   mqtt: (cfg) => mqttFamily.create(cfg),
+  serial: (cfg) => serialFamily.create(cfg),
 };
 
 export function createAdapters(devices: Devices): DeviceAdapter[] {

@@ -1,0 +1,69 @@
+/**
+ * devices.serial: one entry per port. Line settings default to the protocol's (reference
+ * §2.1, §3.1, §5): IntelliVue 115200 8N1, S/5 19200 8E1 RTS/CTS, Masimo and Nonin 9600 8N1.
+ */
+import { z } from 'zod';
+import { duration } from '../../config/fields.js';
+
+export const SERIAL_PROTOCOLS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'line'] as const;
+export type SerialProtocolName = (typeof SERIAL_PROTOCOLS)[number];
+
+const idField = z.string().min(1).max(128);
+
+/** The `line` protocol: `wg1` (reference §7, checksummed), `kv` (KEY=value tokens) or `delimited` (fields by position). */
+export const lineOptionsSchema = z
+  .object({
+    format: z.enum(['wg1', 'kv', 'delimited']).default('wg1'),
+    /** Token separator for kv / delimited (default: ',' for delimited, whitespace or ',' for kv). */
+    separator: z.string().min(1).max(4).optional(),
+    /** kv: KEY -> metric; delimited: the field list by position (null = ignore that column). wg1 has a built-in table, extended by this. */
+    fields: z.union([
+      z.record(z.string().min(1).max(32), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()),
+      z.array(z.union([z.null(), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()])),
+    ]).optional(),
+    maxLine: z.number().int().min(16).max(4096).default(256),
+  })
+  .strict();
+export type LineOptions = z.infer<typeof lineOptionsSchema>;
+
+export const serialPortSchema = z
+  .object({
+    /** Prefer the stable /dev/serial/by-id/... name of the USB adapter. */
+    path: z.string().min(1),
+    protocol: z.enum(SERIAL_PROTOCOLS),
+    bed: idField,
+    /** The patient at this bed, when known (never logged). */
+    patient: idField.optional(),
+    /** Device id in readings (default: protocol and the port's file name). */
+    deviceId: idField.optional(),
+    baudRate: z.number().int().min(50).max(4_000_000).optional(),
+    dataBits: z.union([z.literal(5), z.literal(6), z.literal(7), z.literal(8)]).optional(),
+    parity: z.enum(['none', 'even', 'odd']).optional(),
+    stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+    rtscts: z.boolean().optional(),
+    /** How often to poll where the protocol asks (IntelliVue 1 s, S/5 5 s by default). */
+    pollInterval: duration.optional(),
+    /** No valid frame for this long is a fault (default: a few poll intervals of the protocol). */
+    silenceTimeout: duration.optional(),
+    line: lineOptionsSchema.optional(),
+  })
+  .strict()
+  .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] });
+
+export const serialConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    ports: z.array(serialPortSchema).default([]),
+    retry: z
+      .object({ initial: duration.default(1000), max: duration.default(30_000) })
+      .strict()
+      .prefault({}),
+    /** Readings of one port waiting for the buffer before the port is paused (no more reads). */
+    maxPendingReadings: z.number().int().min(1).max(100_000).default(2000),
+  })
+  .strict()
+  .refine((c) => new Set(c.ports.map((p) => p.path)).size === c.ports.length, { message: 'each serial port path may appear once', path: ['ports'] });
+
+export type SerialConfig = z.infer<typeof serialConfigSchema>;
+export type SerialConfigInput = z.input<typeof serialConfigSchema>;
+export type SerialPortConfig = z.infer<typeof serialPortSchema>;

@@ -1,0 +1,274 @@
+/**
+ * One serial port: open it (retrying with backoff while it is absent), run the protocol
+ * session over it, hand decoded readings to the sink, and say what is happening in status
+ * readings and metrics. Backpressure: while more than `maxPendingReadings` of this port's
+ * readings wait for the buffer, the port is paused (no reads; the OS and the device hold
+ * the rest) instead of queueing them.
+ */
+import { basename } from 'node:path';
+import type { Extra, ReadingInput } from '../../reading.js';
+import type { AdapterContext } from '../types.js';
+import { backoffDelay, type Clock } from './backoff.js';
+import type { SerialPortConfig } from './config.js';
+import { openLink, type Link } from './link.js';
+import { portStateGauge } from './metrics.js';
+import type { Decoded, PortSettings, ProtocolDef, Session, SessionOutput } from './protocols/types.js';
+
+export interface WorkerOptions {
+  retryInitialMs: number;
+  retryMaxMs: number;
+  maxPendingReadings: number;
+  clock: Clock;
+}
+
+/** Bytes decoded between two backpressure checks. */
+const SLICE = 1024;
+
+export type LinkState = 'opening' | 'open' | 'waiting' | 'stopped';
+
+export class PortWorker {
+  readonly deviceId: string;
+  private readonly settings: PortSettings;
+  private readonly silenceMs: number;
+  private session: Session;
+  private link: Link | null = null;
+  state: LinkState = 'stopped';
+  private attempt = 0;
+  private retryTimer: unknown = null;
+  private tickTimer: unknown = null;
+  private lastFrameAt = 0;
+  private lastRestartAt = 0;
+  silent = false;
+  private pending = 0;
+  private paused = false;
+  /** The undecoded rest of a chunk while paused. */
+  private stash: Buffer | null = null;
+  private refused = 0;
+  private everOpened = false;
+  private lastError = '';
+  private ctx: AdapterContext | null = null;
+
+  constructor(
+    readonly cfg: SerialPortConfig,
+    private readonly protocol: ProtocolDef,
+    private readonly opts: WorkerOptions,
+  ) {
+    this.deviceId = cfg.deviceId ?? `${cfg.protocol}-${basename(cfg.path)}`;
+    const d = protocol.settings;
+    this.settings = {
+      baudRate: cfg.baudRate ?? d.baudRate,
+      dataBits: cfg.dataBits ?? d.dataBits,
+      parity: cfg.parity ?? d.parity,
+      stopBits: cfg.stopBits ?? d.stopBits,
+      rtscts: cfg.rtscts ?? d.rtscts,
+    };
+    this.silenceMs = cfg.silenceTimeout ?? protocol.silenceTimeoutMs;
+    this.session = this.newSession();
+  }
+
+  private newSession(): Session {
+    return this.protocol.createSession({ pollIntervalMs: this.cfg.pollInterval ?? this.protocol.pollIntervalMs, ...(this.cfg.line ? { options: this.cfg.line } : {}) });
+  }
+
+  start(ctx: AdapterContext): void {
+    this.ctx = ctx;
+    this.state = 'opening';
+    this.gauge(0);
+    void this.open();
+  }
+
+  async stop(): Promise<void> {
+    this.state = 'stopped';
+    this.ctx = null;
+    const c = this.opts.clock;
+    if (this.retryTimer !== null) c.clearTimeout(this.retryTimer);
+    if (this.tickTimer !== null) c.clearInterval(this.tickTimer);
+    this.retryTimer = this.tickTimer = null;
+    const link = this.link;
+    this.link = null;
+    await link?.close();
+    while (this.pending > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** What this port is doing, one line, no values. */
+  describe(): string {
+    const parts = [`${this.cfg.path}: ${this.state}`];
+    if (this.state === 'open') parts.push(this.session.phase);
+    if (this.silent) parts.push(`silent for ${Math.round((this.opts.clock.now() - this.lastFrameAt) / 1000)} s`);
+    if (this.state === 'waiting' && this.lastError) parts.push(`retrying (${this.lastError})`);
+    if (this.paused) parts.push('paused: buffer busy');
+    if (this.refused) parts.push(`${this.refused} readings refused by the buffer`);
+    return parts.join(', ');
+  }
+
+  healthy(): boolean {
+    return this.state === 'open' && !this.silent;
+  }
+
+  private async open(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'opening';
+    let link: Link;
+    try {
+      link = await openLink(this.cfg.path, this.settings, {
+        data: (chunk) => this.onData(chunk),
+        closed: (err) => this.onClosed(link, err),
+      });
+    } catch (e) {
+      this.lastError = (e as NodeJS.ErrnoException).code ?? 'open failed';
+      this.ctx?.events.emit('device_error', { family: 'serial', reason: 'open_failed' }, 1, { port: this.cfg.path, error: this.lastError });
+      this.scheduleRetry();
+      return;
+    }
+    if ((this.state as LinkState) === 'stopped') {
+      await link.close();
+      return;
+    }
+    this.link = link;
+    this.state = 'open';
+    this.attempt = 0;
+    this.lastError = '';
+    this.paused = false;
+    this.stash = null;
+    const now = this.opts.clock.now();
+    this.lastFrameAt = now;
+    this.lastRestartAt = now;
+    this.silent = false;
+    this.gauge(1);
+    if (this.everOpened) this.statusReading('link_up');
+    this.everOpened = true;
+    this.session = this.newSession();
+    this.handle(this.session.open(now));
+    this.tickTimer ??= this.opts.clock.setInterval(() => this.onTick(), this.protocol.tickMs);
+  }
+
+  private onClosed(link: Link | undefined, err?: Error): void {
+    if (this.link !== link || this.state === 'stopped') return;
+    this.link = null;
+    this.paused = false;
+    this.stash = null;
+    this.gauge(0);
+    this.lastError = (err as NodeJS.ErrnoException | undefined)?.code ?? 'closed';
+    this.ctx?.events.emit('device_error', { family: 'serial', reason: 'disconnected' }, 1, { port: this.cfg.path });
+    this.statusReading('link_down');
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'waiting';
+    const delay = backoffDelay(this.attempt++, this.opts.retryInitialMs, this.opts.retryMaxMs);
+    this.retryTimer = this.opts.clock.setTimeout(() => {
+      this.retryTimer = null;
+      void this.open();
+    }, delay);
+  }
+
+  /**
+   * Bytes are decoded in slices; once this port's pending readings pass the bound the port is
+   * paused and the rest of the chunk waits (at most one chunk) until the buffer catches up.
+   */
+  private onData(chunk: Buffer): void {
+    if (this.state !== 'open') return;
+    if (this.stash) {
+      this.stash = Buffer.concat([this.stash, chunk]);
+      return;
+    }
+    this.consume(chunk);
+  }
+
+  private consume(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i += SLICE) {
+      if (this.paused) {
+        this.stash = Buffer.from(chunk.subarray(i));
+        return;
+      }
+      this.handle(this.session.data(chunk.subarray(i, i + SLICE), this.opts.clock.now()));
+    }
+  }
+
+  private onTick(): void {
+    if (this.state !== 'open') return;
+    const now = this.opts.clock.now();
+    if (now - this.lastFrameAt >= this.silenceMs) {
+      if (!this.silent) {
+        this.silent = true;
+        this.gauge(2);
+        this.ctx?.events.emit('device_error', { family: 'serial', reason: 'silence' }, 1, { port: this.cfg.path, silenceMs: now - this.lastFrameAt });
+        this.statusReading('silence');
+      }
+      if (now - this.lastRestartAt >= this.silenceMs) {
+        // Start the protocol again from its beginning (re-association where it has one).
+        this.lastRestartAt = now;
+        this.session = this.newSession();
+        this.handle(this.session.open(now));
+        return;
+      }
+    }
+    this.handle(this.session.tick(now));
+  }
+
+  private handle(out: SessionOutput): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    for (const reason of out.rejects) ctx.events.emit('frame_rejected', { family: 'serial', reason });
+    if (out.frames > 0) {
+      this.lastFrameAt = this.opts.clock.now();
+      if (this.silent) {
+        this.silent = false;
+        this.gauge(1);
+        this.statusReading('silence_end');
+      }
+    }
+    for (const w of out.writes) this.link?.write(w);
+    if (out.readings.length > 0) this.submit(out.readings.map((d) => this.input(d)));
+  }
+
+  private input(d: Decoded): ReadingInput {
+    const r: ReadingInput = { deviceId: this.deviceId, deviceKind: 'serial', bed: this.cfg.bed, metric: d.metric, value: d.value };
+    if (this.cfg.patient !== undefined) r.patientId = this.cfg.patient;
+    if (d.unit !== undefined) r.unit = d.unit;
+    if (d.deviceTime !== undefined) r.deviceTime = d.deviceTime;
+    if (d.priority !== undefined) r.priority = d.priority;
+    if (d.quality !== undefined) r.quality = d.quality;
+    if (d.extra !== undefined) r.extra = d.extra;
+    return r;
+  }
+
+  private statusReading(event: string, extra: Extra = {}): void {
+    this.submit([{ ...this.input({ metric: 'gateway_event', value: event === 'link_up' || event === 'silence_end' ? 1 : 0, unit: '1', priority: 'status', extra: { event, protocol: this.cfg.protocol, ...extra } }) }]);
+  }
+
+  private submit(inputs: ReadingInput[]): void {
+    const ctx = this.ctx;
+    if (!ctx) return;
+    this.pending += inputs.length;
+    if (!this.paused && this.pending > this.opts.maxPendingReadings && this.link) {
+      this.paused = true;
+      this.link.pause();
+    }
+    ctx.sink.submit(inputs).then(
+      () => this.settled(inputs.length),
+      () => {
+        // Refused (counted by the pipeline as reading_refused): a monitor cannot resend.
+        this.refused += inputs.length;
+        this.settled(inputs.length);
+      },
+    );
+  }
+
+  private settled(n: number): void {
+    this.pending -= n;
+    if (this.paused && this.pending <= this.opts.maxPendingReadings / 2) {
+      this.paused = false;
+      const rest = this.stash;
+      this.stash = null;
+      if (rest && this.state === 'open') this.consume(rest);
+      if (!this.paused) this.link?.resume();
+    }
+  }
+
+  private gauge(v: number): void {
+    if (this.ctx) portStateGauge(this.ctx.events.registry).set({ port: this.cfg.path }, v);
+  }
+}

@@ -1,0 +1,8 @@
+/** The serial protocols by config name. A new protocol is a folder here plus one line. */
+import type { SerialProtocolName } from '../config.js';
+import type { ProtocolDef } from './types.js';
+import { masimo } from './masimo/session.js';
+
+export const PROTOCOLS: Partial<Record<SerialProtocolName, ProtocolDef>> = {
+  masimo,
+};

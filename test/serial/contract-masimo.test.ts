@@ -1,0 +1,46 @@
+/** The serial family (Masimo ASCII over a real socat pty pair) passes the device adapter contract. */
+import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
+import { adapterSuite } from '../devices/adapter-suite.js';
+import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialRig } from './helpers/rig.js';
+
+const MAX_PENDING = 40;
+/** Readings one 1 KiB slice of Masimo lines can carry (about 7 lines of 2 values, plus alarm edges). */
+const PER_SLICE = 30;
+
+adapterSuite('serial (masimo)', async () => {
+  const rig = await serialRig([{ protocol: 'masimo', bed: 'BED-07', silenceTimeout: 400 }], { maxPendingReadings: MAX_PENDING });
+  const pair = rig.pairs[0]!;
+  const sim = new MasimoSimulator({ port: pair.device, intervalMs: 20, seed: 3 });
+  let started = false;
+  const line = (i: number): Buffer => Buffer.from(`01/07/25 19:18:${String(i % 60).padStart(2, '0')} SN=0000012345 SPO2=097% BPM=072 PI=02.35% ALARM=0000 EXC=000800\r\n`);
+  return {
+    adapter: rig.adapter,
+    family: 'serial',
+    async startDevices() {
+      if (!started) sim.start();
+      started = true;
+      await waitFor(() => sim.port.isOpen, 'the simulated monitor to open its end');
+    },
+    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
+    intervalMs: 20,
+    async overwhelm() {
+      for (let i = 0; i < 3000; i++) sim.port.write(line(i));
+      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
+      await sleep(200);
+    },
+    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    async garbage() {
+      const bad = ['garbage', '01/07/25 19:18:24 SPO2=NaN% BPM=072', '99/99/99 99:99:99 SPO2=097% BPM=072', '\u0000\u00ff\u0013 noise', '01/07/25 19:18:24 SPO2=097% BPM=1e999'];
+      sim.port.write(Buffer.from('\r\n'));
+      for (const b of bad) sim.port.write(Buffer.from(`${b}\r\n`, 'latin1'));
+      return bad.length;
+    },
+    disappear: () => pair.unplug(),
+    reappear: () => pair.replug(),
+    async close() {
+      await sim.stop();
+      await rig.close();
+    },
+  };
+});
