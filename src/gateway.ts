@@ -2,7 +2,7 @@
  * The composition root: data folder, gateway id, key, buffer, ingest pipeline, device
  * adapters, forwarder, status and metrics. `startGateway` returns a handle to stop it.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
@@ -10,8 +10,9 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { Events } from './metrics/events.js';
 import { startMetricsServer } from './metrics/server.js';
-import { openBuffer } from './buffer/index.js';
-import { generateKeyFile } from './crypto/keys.js';
+import { openBuffer, type SqliteBuffer } from './buffer/index.js';
+import { describeKeyFile, generateKeyFile, KeyFileError } from './crypto/keys.js';
+import { ConfigurationError, errorCode, isConfigFsError } from './errors.js';
 import { getOrCreateGatewayId } from './buffer/gateway-id.js';
 import { Ingest } from './ingest.js';
 import { createAdapters } from './devices/registry.js';
@@ -52,16 +53,17 @@ export function keyFileFor(config: Config): string {
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log;
   const dataDir = resolve(config.gateway.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  prepareDataDir(dataDir);
   const keyFile = keyFileFor(config);
   if (!existsSync(keyFile)) {
-    if (!opts.createKeyIfMissing) throw new Error(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
+    if (!opts.createKeyIfMissing) throw new KeyFileError(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
     generateKeyFile(keyFile);
     log.info({ keyFile }, 'created a new data key file');
   }
-  const gatewayId = getOrCreateGatewayId(dataDir, config.gateway.id);
+  reportUnusedSecrets(config, keyFile, log);
+  const gatewayId = inDataDir(dataDir, () => getOrCreateGatewayId(dataDir, config.gateway.id));
   const events = new Events(log.child({ module: 'events' }));
-  const buffer = await openBuffer({
+  const buffer = await inDataDir(dataDir, () => openBuffer({
     dir: dataDir,
     keyFile,
     gatewayId,
@@ -74,7 +76,78 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     maxAgeMs: config.buffer.maxAge,
     events,
     log: log.child({ module: 'buffer' }),
-  });
+  }));
+  // From here on a failed start stops what it started (newest first) and rethrows: no
+  // half-started gateway keeps the buffer lock, a port or a Kafka connection.
+  const undo = new Undo(log);
+  undo.push(() => buffer.close());
+  try {
+    return await startParts(config, opts, dataDir, gatewayId, events, buffer, undo);
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, 'start failed; stopping what had started');
+    await undo.run();
+    throw e;
+  }
+}
+
+/** Stop actions of what has started, run newest first when the start fails. */
+class Undo {
+  private readonly steps: (() => unknown)[] = [];
+  constructor(private readonly log: Logger) {}
+  push(step: () => unknown): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const step of this.steps.reverse()) {
+      try {
+        await step();
+      } catch (e) {
+        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'stopping after a failed start');
+      }
+    }
+  }
+}
+
+/** Creates the data folder (mode 0700) and checks this user may use it; a configuration error otherwise. */
+function prepareDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    accessSync(dataDir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+  } catch (e) {
+    throw new ConfigurationError(`data folder ${dataDir} cannot be used by this user${process.getuid ? ` (uid ${process.getuid()})` : ''}: ${errorCode(e) ?? (e as Error).message}`);
+  }
+}
+
+/** Runs a step on the data folder; a permission or path problem becomes a configuration error naming the folder. */
+function inDataDir<T>(dataDir: string, step: () => T): T {
+  const wrap = (e: unknown): never => {
+    const c = errorCode(e);
+    if (isConfigFsError(e) || c === 'SQLITE_CANTOPEN' || c === 'SQLITE_PERM' || c?.startsWith('SQLITE_READONLY')) {
+      throw new ConfigurationError(`cannot use the data folder ${dataDir}: ${c}${c?.startsWith('SQLITE') ? ` (${(e as Error).message})` : ''}`);
+    }
+    throw e;
+  };
+  try {
+    const r = step();
+    return (r instanceof Promise ? r.catch(wrap) : r) as T;
+  } catch (e) {
+    return wrap(e);
+  }
+}
+
+/** A secret in the environment that nothing uses is said at start (never its value). */
+function reportUnusedSecrets(config: Config, keyFile: string, log: Logger, env: NodeJS.ProcessEnv = process.env): void {
+  if (env.WARDGATE_KAFKA_PASSWORD && !config.kafka.sasl) {
+    log.warn('WARDGATE_KAFKA_PASSWORD is set but kafka.sasl is not configured: the password is not used (add a kafka.sasl block with mechanism and username)');
+  }
+  if (env.WARDGATE_KEY_PASSPHRASE || env.WARDGATE_KEY_SECRET_FILE) {
+    const protection = describeKeyFile(keyFile).protection;
+    if (protection === 'none') log.warn({ keyFile }, 'WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE is set but the key file is not wrapped: it is not used (see the README, key protection)');
+  }
+}
+
+async function startParts(config: Config, opts: GatewayOptions, dataDir: string, gatewayId: string, events: Events, buffer: SqliteBuffer, undo: Undo): Promise<Gateway> {
+  const log = opts.log;
   // Adapters are created (not started) first: their per-reading consumers (e.g. the alarm echo on
   // the embedded MQTT broker, wardgate/alarms/{bed}) are registered with the pipeline at start-up.
   const adapters: DeviceAdapter[] = createAdapters(config.devices);
@@ -99,6 +172,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     log.child({ module: 'forwarder' }),
   );
   forwarder.start();
+  undo.push(() => forwarder.stop());
   if (clampedFrom !== undefined) {
     log.warn(
       { configured: clampedFrom, used: settings.batchMaxBytes, heapLimit: getHeapStatistics().heap_size_limit },
@@ -107,7 +181,10 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   }
 
   const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }) };
-  for (const a of adapters) await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
+  for (const a of adapters) {
+    undo.push(() => a.stop());
+    await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
+  }
 
   const startedAt = Date.now();
   let lastIngested = 0;
@@ -148,6 +225,11 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   };
   tick();
   const statusTimer = setInterval(tick, 1000);
+  undo.push(() => {
+    clearInterval(statusTimer);
+    stoppedAt = Date.now();
+    tick();
+  });
 
   let metricsServer: Server | null = null;
   if (config.metrics.port !== undefined) {

@@ -93,7 +93,8 @@
  * every ~1000 pages, limited to 8 MiB after checkpoints and truncated when it passes 16 MiB.
  */
 import Database from 'better-sqlite3';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { ConfigurationError } from '../errors.js';
 import { join } from 'node:path';
 import { PRIORITIES, type Priority } from '../reading.js';
 import type { ClassStats } from './types.js';
@@ -150,7 +151,15 @@ export interface ReadBufferStatsOptions {
 export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}): BufferStatusReport | null {
   const now = opts.now ?? Date.now();
   const path = join(dir, DB_FILE);
-  if (!existsSync(path)) return null;
+  // Not existsSync: a folder this user cannot read is not "no buffer" (keygen --remove would
+  // then think no key is in use).
+  try {
+    statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new ConfigurationError(`cannot read the buffer in ${dir} (${code ?? 'error'}): run as the service user`);
+  }
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 2000');

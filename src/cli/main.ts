@@ -8,6 +8,8 @@ import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../logger.js';
+import { ConfigurationError, isConfigListenError } from '../errors.js';
+import { checkListenAddresses } from '../config/listen.js';
 import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
 import { generateKeyFile, removeKey } from '../crypto/keys.js';
 import { readBufferStats } from '../buffer/index.js';
@@ -37,13 +39,19 @@ function intArg(name: string, min: number, max: number) {
   };
 }
 
-/** Loads the config file (or defaults) and applies command-line overrides on top. */
+/** Loads the config file (or defaults, with environment overrides) and applies command-line overrides on top. */
 function buildConfig(file: string | undefined, overrides: (raw: Record<string, any>) => void): Config {
-  const base = file ? loadConfigFile(file) : validateConfig({}, 'defaults');
-  // Re-validate with overrides applied so they get the same checks as the file.
+  const base = file ? loadConfigFile(file) : validateConfig({}, 'defaults (with environment overrides)', { allowAnyFreePort: false });
+  // Re-validate with overrides applied so they get the same checks as the file; the environment
+  // was applied (and checked) already, and a command-line option wins over it.
   const raw = structuredClone(base) as Record<string, any>;
   overrides(raw);
-  return validateConfig(raw, file ?? 'command line');
+  return validateConfig(raw, file ?? 'command line', { env: null, allowAnyFreePort: false });
+}
+
+/** Exit code of a failed start: 2 when the configuration is wrong (retrying cannot help), 1 for a runtime condition. */
+export function startFailureCode(e: unknown): number {
+  return e instanceof ConfigurationError || e instanceof ConfigError || isConfigListenError(e) ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 function waitForSignal(): { promise: Promise<string>; dispose: () => void } {
@@ -68,9 +76,11 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
   try {
     gw = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
   } catch (e) {
-    process.stderr.write(`wardgate: cannot start: ${(e as Error).message}\n`);
+    // startGateway stopped whatever it had started before rethrowing: the process can end now.
+    const code = startFailureCode(e);
+    process.stderr.write(`wardgate: cannot start${code === EXIT_USAGE ? ' (configuration)' : ''}: ${(e as Error).message}\n`);
     log.flush();
-    return EXIT_FAILURE;
+    return code;
   }
   const backlog = gw.buffer.stats().totalReadings;
   if (backlog > 0) {
@@ -208,6 +218,11 @@ export function buildProgram(result: { code: number }): Command {
     .argument('<file>', 'YAML configuration file')
     .action(async (file: string) => {
       const c = loadConfigFile(file);
+      const problems = await checkListenAddresses(c);
+      if (problems.length) throw new ConfigError(`${file}: cannot listen where asked`, problems);
+      if (process.env.WARDGATE_KAFKA_PASSWORD && !c.kafka.sasl) {
+        process.stdout.write(`${file}: note: WARDGATE_KAFKA_PASSWORD is set but kafka.sasl is not configured, so it is not used\n`);
+      }
       const devices = Object.entries(c.devices).filter(([, v]) => (v as { enabled?: boolean } | undefined)?.enabled).map(([k]) => k);
       process.stdout.write(`${file}: ok (kafka ${c.kafka.brokers.join(',')}, data ${c.gateway.dataDir}, devices: ${devices.join(', ') || 'none enabled'})\n`);
       result.code = EXIT_OK;
@@ -227,7 +242,7 @@ export async function main(argv: string[]): Promise<number> {
       // --help and --version exit 0; usage errors were already printed by commander.
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (e instanceof ConfigError || e instanceof UsageError) {
+    if (e instanceof ConfigError || e instanceof UsageError || e instanceof ConfigurationError) {
       process.stderr.write(`wardgate: ${e.message}\n`);
       return EXIT_USAGE;
     }

@@ -1,5 +1,7 @@
 /** `wardgate status`: what is buffered (read from the database, no key needed) and what the running gateway last said. */
-import { readBufferStats } from '../buffer/index.js';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DB_FILE, readBufferStats } from '../buffer/index.js';
 import { readStatusFile, statusFilePath } from '../status-file.js';
 import { PRIORITIES } from '../reading.js';
 
@@ -14,8 +16,42 @@ function age(ms: number | null): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
+/** Why this user cannot read the data folder (or its buffer), or null when it can (or the folder does not exist). */
+function unreadable(dataDir: string): string | null {
+  const who = typeof process.getuid === 'function' ? ` as uid ${process.getuid()}` : '';
+  let owner = '';
+  try {
+    owner = ` (owned by uid ${statSync(dataDir).uid})`;
+    accessSync(dataDir, fsConstants.R_OK | fsConstants.X_OK);
+    const db = join(dataDir, DB_FILE);
+    if (existsSyncStrict(db)) accessSync(db, fsConstants.R_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT') return null;
+    return `cannot read the data folder ${dataDir}${owner}${who} (${code}): run status as the service user, e.g. sudo -u <service user> wardgate status`;
+  }
+}
+
+function existsSyncStrict(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
 export function statusCommand(dataDir: string, keyFile: string, json: boolean, out: NodeJS.WritableStream): number {
   const now = Date.now();
+  const denied = unreadable(dataDir);
+  if (denied !== null) {
+    // Not "no buffer": there may well be one this user cannot see.
+    if (json) out.write(`${JSON.stringify({ dataDir, readable: false, error: denied }, null, 2)}\n`);
+    else out.write(`data folder      ${dataDir}\nbuffer           ${denied}\n`);
+    return 2;
+  }
   // With the key file readable, the notes also name retired keys that no unit uses any more.
   const buffer = readBufferStats(dataDir, { keyFile });
   const live = readStatusFile(statusFilePath(dataDir));

@@ -17,24 +17,85 @@ function pathOf(path: readonly PropertyKey[]): string {
   return path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '(top level)';
 }
 
-/** Validates a parsed object; `source` names it in errors. */
-export function validateConfig(raw: unknown, source = 'config'): Config {
-  const r = configSchema.safeParse(raw ?? {});
+export interface ValidateOptions {
+  /**
+   * Environment whose WARDGATE_* overrides are applied to the raw object before it is
+   * validated, so they get the same checks as the file (default process.env; null: none).
+   */
+  env?: NodeJS.ProcessEnv | null;
+  /**
+   * Listener port 0 means "any free port": useful to programs that embed the gateway (tests),
+   * never in a configuration file, where a sensor could not find the port. Default true here;
+   * false for configuration files and the command line.
+   */
+  allowAnyFreePort?: boolean;
+}
+
+/** Environment variables that override a setting, by the setting's path. */
+export const ENV_OVERRIDES = {
+  'buffer.keyFile': 'WARDGATE_KEY_FILE',
+  'kafka.brokers': 'WARDGATE_KAFKA_BROKERS',
+  'kafka.sasl.password': 'WARDGATE_KAFKA_PASSWORD',
+} as const;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Applies the environment's overrides to a raw (unvalidated) configuration object. Returns the paths it set. */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const set: string[] = [];
+  const section = (name: string): Record<string, unknown> => {
+    if (!isObject(raw[name])) raw[name] = {};
+    return raw[name] as Record<string, unknown>;
+  };
+  if (env.WARDGATE_KEY_FILE) {
+    section('buffer').keyFile = env.WARDGATE_KEY_FILE;
+    set.push('buffer.keyFile');
+  }
+  if (env.WARDGATE_KAFKA_BROKERS !== undefined && env.WARDGATE_KAFKA_BROKERS !== '') {
+    // Empty entries are kept, so ',,,' or 'a:1,,b:2' is refused naming the entry rather than silently shortened.
+    section('kafka').brokers = env.WARDGATE_KAFKA_BROKERS.split(',').map((s) => s.trim());
+    set.push('kafka.brokers');
+  }
+  // Only where a sasl block exists: a password alone does not turn SASL on (the gateway says so at start).
+  const k = raw.kafka;
+  if (env.WARDGATE_KAFKA_PASSWORD && isObject(k) && isObject(k.sasl)) {
+    k.sasl.password = env.WARDGATE_KAFKA_PASSWORD;
+    set.push('kafka.sasl.password');
+  }
+  return set;
+}
+
+/** Listener ports set to 0 ("any free port"), as problems. */
+function anyFreePortProblems(c: Config): string[] {
+  const out: string[] = [];
+  if (c.metrics.port === 0) out.push('metrics.port');
+  const e = c.devices.mqtt?.embedded;
+  for (const kind of ['tcp', 'tls', 'ws'] as const) if (e?.[kind]?.port === 0) out.push(`devices.mqtt.embedded.${kind}.port`);
+  return out.map((p) => `${p}: must be a port from 1 to 65535 (0, "any free port", would leave the devices unable to find it)`);
+}
+
+/** Validates a parsed object; `source` names it in errors. Environment overrides are applied first and checked like the file. */
+export function validateConfig(raw: unknown, source = 'config', opts: ValidateOptions = {}): Config {
+  const env = opts.env === undefined ? process.env : opts.env;
+  const input = isObject(raw) ? structuredClone(raw) : raw ?? {};
+  const fromEnv = env && isObject(input) ? applyEnv(input, env) : [];
+  const r = configSchema.safeParse(input);
   if (!r.success) {
     throw new ConfigError(
       `${source}: invalid configuration`,
-      r.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`),
+      r.error.issues.map((i) => {
+        const path = pathOf(i.path);
+        const over = fromEnv.find((p) => path === p || path.startsWith(`${p}[`) || path.startsWith(`${p}.`));
+        // The problem names the variable; never its value (it may be a secret).
+        return `${path}${over ? ` (from ${ENV_OVERRIDES[over as keyof typeof ENV_OVERRIDES]})` : ''}: ${i.message}`;
+      }),
     );
   }
-  return applyEnv(r.data);
-}
-
-/** Secrets may come from the environment instead of the file. */
-function applyEnv(c: Config, env: NodeJS.ProcessEnv = process.env): Config {
-  if (env.WARDGATE_KEY_FILE) c.buffer.keyFile = env.WARDGATE_KEY_FILE;
-  if (env.WARDGATE_KAFKA_PASSWORD && c.kafka.sasl) c.kafka.sasl.password = env.WARDGATE_KAFKA_PASSWORD;
-  if (env.WARDGATE_KAFKA_BROKERS) c.kafka.brokers = env.WARDGATE_KAFKA_BROKERS.split(',').map((s) => s.trim()).filter(Boolean);
-  return c;
+  if (opts.allowAnyFreePort === false) {
+    const problems = anyFreePortProblems(r.data);
+    if (problems.length) throw new ConfigError(`${source}: invalid configuration`, problems);
+  }
+  return r.data;
 }
 
 export function parseConfigText(text: string, source: string): Config {
@@ -42,13 +103,14 @@ export function parseConfigText(text: string, source: string): Config {
   try {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (e) {
-    const msg = e instanceof YAMLParseError ? e.message : String(e);
-    throw new ConfigError(`${source}: not valid YAML`, [msg.split('\n')[0] ?? msg]);
+    // Where and what kind of mistake, never the text around it (it may be a password).
+    const first = e instanceof YAMLParseError ? (e.message.split('\n')[0] ?? '').replace(/:\s*$/, '') : `${(e as Error).name ?? 'error'} (e.g. an alias without its anchor)`;
+    throw new ConfigError(`${source}: not valid YAML`, [first]);
   }
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(`${source}: invalid configuration`, ['(top level): expected a mapping of sections (gateway, buffer, kafka, devices, ...)']);
   }
-  return validateConfig(raw, source);
+  return validateConfig(raw, source, { allowAnyFreePort: false });
 }
 
 export function loadConfigFile(file: string): Config {

@@ -10,7 +10,17 @@ import { duration, size } from './fields.js';
 
 
 
-const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port');
+/** host:port with a port from 1 to 65535. */
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port')
+  .refine((s) => {
+    const port = Number(s.slice(s.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'the port must be from 1 to 65535');
+
+/** An address to listen on: an IPv4 or IPv6 address, or a host name (no port, no scheme). */
+export const listenHost = z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, 'must be an IP address or a host name of this machine (e.g. 127.0.0.1, 0.0.0.0, ::)');
 
 const topicsSchema = z
   .object({
@@ -135,11 +145,17 @@ export const configSchema = z
             /** Prefer passwordFile or env WARDGATE_KAFKA_PASSWORD (which wins); never logged. */
             password: z.string().optional(),
             passwordFile: z.string().optional(),
+            /** PLAIN sends the password as it is: refused without TLS unless this is set (a closed, trusted network only). */
+            allowPlaintext: z.boolean().default(false),
           })
           .strict()
           .optional(),
       })
       .strict()
+      .refine((k) => !(k.sasl?.mechanism === 'plain' && !k.sasl.allowPlaintext && !k.tls?.enabled), {
+        message: 'SASL PLAIN without TLS sends the Kafka password in clear: configure kafka.tls, use scram-sha-256/512, or set kafka.sasl.allowPlaintext: true (a closed, trusted network only)',
+        path: ['sasl', 'mechanism'],
+      })
       .prefault({}),
     devices: z
       .object({
@@ -160,7 +176,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     metrics: z
-      .object({ port: z.number().int().min(0).max(65535).optional(), host: z.string().default('127.0.0.1') })
+      .object({ port: z.number().int().min(1).max(65535).optional(), host: listenHost.default('127.0.0.1') })
       .strict()
       .prefault({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),

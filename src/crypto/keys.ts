@@ -275,7 +275,8 @@ export function removeKey(path: string, keyId: number, inUse: readonly number[])
   if (!d.keys.some((k) => k.id === keyId)) throw new KeyFileError(`key file ${path} has no key ${keyId}`);
   if (d.active === keyId) throw new KeyFileError(`key ${keyId} is the active key; rotate first (wardgate keygen --rotate)`);
   if (inUse.includes(keyId)) {
-    throw new KeyFileError(`key ${keyId} still seals buffered units; it can be removed once they are drained (see wardgate status)`);
+    // Not a configuration error (exit 1): the state of the buffer refuses it for now.
+    throw new Error(`key ${keyId} still seals buffered units; it can be removed once they are drained (see wardgate status)`);
   }
   const next: KeyFileJson = { ...d, keys: d.keys.filter((k) => k.id !== keyId) };
   writeKeyFile(path, next);

@@ -45,12 +45,12 @@ describe('wardgate CLI', () => {
     expect(r.err).toContain('buffer.cipher');
   });
 
-  it('run refuses to start without a key file and says how to make one', async () => {
+  it('run refuses to start without a key file (a configuration error, exit 2) and says how to make one', async () => {
     const dir = tempDir();
     const cfg = join(dir, 'c.yaml');
     writeFileSync(cfg, `gateway:\n  dataDir: ${join(dir, 'data')}\nkafka:\n  brokers: ["127.0.0.1:1"]\n`);
     const r = await cli(['run', '--config', cfg]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/key file .* does not exist: create one with `wardgate keygen/);
   });
 
@@ -61,13 +61,13 @@ describe('wardgate CLI', () => {
     expect(a.code, a.err).toBe(0);
     expect(statSync(key).mode & 0o777).toBe(0o600);
     const again = await cli(['keygen', '--key-file', key]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(2);
     expect(again.err).toMatch(/already exists; use --rotate/);
     const rot = await cli(['keygen', '--key-file', key, '--rotate']);
     expect(rot.code).toBe(0);
     expect(rot.out).toMatch(/active key 2/);
     const rm = await cli(['keygen', '--key-file', key, '--data', join(dir, 'none'), '--remove', '2']);
-    expect(rm.code).toBe(1);
+    expect(rm.code).toBe(2);
     expect(rm.err).toMatch(/active key/);
     const rm1 = await cli(['keygen', '--key-file', key, '--data', join(dir, 'none'), '--remove', '1']);
     expect(rm1.code, rm1.err).toBe(0);

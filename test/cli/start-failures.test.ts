@@ -1,0 +1,157 @@
+/**
+ * A failed start stops everything it had started and exits: 2 when the configuration is wrong
+ * (a host this machine does not have, a key file lacking a key the buffer needs, a data folder
+ * that cannot be used), 1 for a runtime condition (a port someone else holds). The shipped
+ * command (bin/wardgate.js on the compiled sources) is run as systemd would run it; each test
+ * waits for the process to exit (the test's own timeout is the bound: today's code never exits).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:net';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/gateway.js';
+import { ensureBuilt, spawnBin } from '../helpers/bin.js';
+import type { CliChild } from '../helpers/gateway.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { openBuffer, LOCK_FILE } from '../../src/buffer/index.js';
+import { Events } from '../../src/metrics/events.js';
+import { silentLogger } from '../../src/logger.js';
+import type { PendingReading } from '../../src/reading.js';
+
+const children: CliChild[] = [];
+const servers: Server[] = [];
+beforeAll(() => ensureBuilt(), 120_000);
+afterAll(async () => {
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+});
+
+async function bin(args: string[], env: NodeJS.ProcessEnv = {}, opts: { uid?: number; gid?: number } = {}) {
+  const c = spawnBin(args, env, opts);
+  children.push(c);
+  const code = await c.exited;
+  return { code, out: c.stdout(), err: c.stderr() };
+}
+
+/** A TCP port someone else holds for the whole test file. */
+async function takenPort(): Promise<number> {
+  const s = createServer();
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as { port: number }).port;
+}
+
+/** A data folder with a key file and a config running the simulator (the half-working case) against an unreachable Kafka. */
+function setup(extra = ''): { dir: string; data: string; cfg: string; key: string } {
+  const dir = tempDir('wg-start-');
+  const data = join(dir, 'data');
+  const key = join(dir, 'k.key');
+  generateKeyFile(key);
+  const cfg = join(dir, 'c.yaml');
+  writeFileSync(
+    cfg,
+    `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    beds: 2\n    interval: 100ms\n${extra}`,
+  );
+  return { dir, data, cfg, key };
+}
+
+/** After a failed start nothing is left behind: the buffer lock is released and the status file says stopped. */
+function leftNothingRunning(data: string): void {
+  expect(existsSync(join(data, LOCK_FILE))).toBe(false);
+  if (existsSync(join(data, 'status.json'))) {
+    const s = JSON.parse(readFileSync(join(data, 'status.json'), 'utf8')) as { stoppedAt?: number };
+    expect(s.stoppedAt).toBeTypeOf('number');
+  }
+}
+
+describe('a failed start exits', () => {
+  it('metrics port already taken: exit 1 (runtime), devices and forwarder stopped, lock released', async () => {
+    const port = await takenPort();
+    const s = setup(`metrics:\n  host: 127.0.0.1\n  port: ${port}\n`);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/cannot start: .*EADDRINUSE/);
+    leftNothingRunning(s.data);
+  });
+
+  it('embedded MQTT port already taken: exit 1, lock released', async () => {
+    const port = await takenPort();
+    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${port} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/EADDRINUSE/);
+    leftNothingRunning(s.data);
+  });
+
+  it('a metrics.host this machine does not have: config check and run exit 2 naming metrics.host', async () => {
+    const s = setup('metrics:\n  host: 192.0.2.1\n  port: 9464\n'); // TEST-NET-1: never a local address
+    const c = await bin(['config', 'check', s.cfg]);
+    expect(c.code, c.out).toBe(2);
+    expect(c.err).toMatch(/metrics\.host: "192\.0\.2\.1" .*not an address of this machine/);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/EADDRNOTAVAIL/);
+    leftNothingRunning(s.data);
+  });
+
+  it('a key file lacking the key id the backlog uses: exit 2 naming the ids, nothing quarantined', async () => {
+    const s = setup();
+    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-keys', events: new Events(silentLogger()), log: silentLogger() });
+    const t = Date.now();
+    const rs: PendingReading[] = Array.from({ length: 305 }, (_, i) => ({
+      deviceId: 'm1', deviceKind: 'simulator', bed: 'b1', metric: 'heart_rate', value: 60 + (i % 20), unit: '/min', gatewayTime: t + i, priority: 'vital', quality: [],
+    }));
+    await buf.append(rs);
+    await buf.close();
+    generateKeyFile(s.key, { rotate: true });
+    const doc = JSON.parse(readFileSync(s.key, 'utf8')) as { keys: { id: number }[] };
+    doc.keys = doc.keys.filter((k) => k.id !== 1);
+    writeFileSync(s.key, JSON.stringify(doc), { mode: 0o600 });
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/lacks key id 1\b.*needs key ids 1\b/s);
+    leftNothingRunning(s.data);
+    const st = await bin(['status', '--data', s.data, '--json']);
+    const j = JSON.parse(st.out) as { buffer: { quarantined: number; totalReadings: number } };
+    expect(j.buffer.quarantined).toBe(0);
+    expect(j.buffer.totalReadings).toBe(305);
+  });
+
+  it('no key file, or one holding plain base64: exit 2, and not a byte of the key in the message', async () => {
+    const s = setup();
+    const missing = join(s.dir, 'none.key');
+    const r1 = await bin(['run', '--config', s.cfg], { WARDGATE_KEY_FILE: missing });
+    expect(r1.code, r1.err).toBe(2);
+    expect(r1.err).toMatch(/does not exist/);
+    const key = randomBytes(32).toString('base64');
+    writeFileSync(s.key, `${key}\n`, { mode: 0o600 });
+    const r2 = await bin(['run', '--config', s.cfg]);
+    expect(r2.code, r2.err).toBe(2);
+    expect(r2.err).toMatch(/not valid JSON/);
+    for (let i = 0; i + 6 <= key.length; i++) expect(r2.err + r2.out).not.toContain(key.slice(i, i + 6));
+  });
+
+  it('a data folder that cannot be used (a file in its place): exit 2', async () => {
+    const s = setup();
+    writeFileSync(s.data, 'not a folder');
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/data folder .* cannot be used/);
+  });
+
+  it('status by a user who cannot read the data folder says it cannot read it (not "no buffer")', async () => {
+    const s = setup();
+    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-perm', events: new Events(silentLogger()), log: silentLogger() });
+    await buf.close();
+    // As root the command runs as nobody; otherwise the folder is made unreadable for its owner too.
+    const asRoot = process.getuid?.() === 0;
+    const opts = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (!asRoot) chmodSync(s.data, 0o000);
+    const r = await bin(['status', '--data', s.data], {}, opts);
+    expect(r.out).toMatch(/cannot read the data folder/);
+    expect(r.out).not.toMatch(/no buffer database/);
+    expect(r.code).toBe(2);
+    if (!asRoot) chmodSync(s.data, 0o700);
+  });
+});

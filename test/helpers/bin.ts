@@ -1,0 +1,44 @@
+/**
+ * The shipped command as systemd runs it: `bin/wardgate.js` (its V8 flags) on the compiled
+ * sources. `ensureBuilt()` runs `npm run build` when dist/ is older than a source file.
+ */
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO, type CliChild } from './gateway.js';
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(p));
+    else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+export function ensureBuilt(): void {
+  let built = 0;
+  try {
+    built = statSync(join(REPO, 'dist/src/cli/main.js')).mtimeMs;
+  } catch {
+    /* not built */
+  }
+  if (built >= newest(join(REPO, 'src'))) return;
+  try {
+    execFileSync('npm', ['run', 'build'], { cwd: REPO, stdio: 'ignore' });
+  } catch {
+    // tsc exits non-zero for a type error anywhere but still emits; the tests say what is wrong.
+  }
+}
+
+/** Spawns `bin/wardgate.js` (shebang flags included) with the given arguments. */
+export function spawnBin(args: string[], env: NodeJS.ProcessEnv = {}, opts: Pick<SpawnOptions, 'uid' | 'gid'> = {}): CliChild {
+  const proc = spawn(join(REPO, 'bin/wardgate.js'), args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  return { proc, stdout: () => out, stderr: () => err, exited };
+}
