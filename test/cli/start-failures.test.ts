@@ -154,4 +154,25 @@ describe('a failed start exits', () => {
     expect(r.code).toBe(2);
     if (!asRoot) chmodSync(s.data, 0o700);
   });
+
+  it('environment overrides are checked by config check and run (exit 2 naming the variable)', async () => {
+    const s = setup();
+    const c = await bin(['config', 'check', s.cfg], { WARDGATE_KAFKA_BROKERS: ',,,' });
+    expect(c.code, c.out).toBe(2);
+    expect(c.err).toMatch(/kafka\.brokers.*\(from WARDGATE_KAFKA_BROKERS\)/);
+    const r = await bin(['run', '--config', s.cfg], { WARDGATE_KAFKA_BROKERS: 'k:65536' });
+    expect(r.code, r.err).toBe(2);
+    expect(existsSync(s.data)).toBe(false); // refused before anything started
+  });
+
+  it('a Kafka password in the environment with no kafka.sasl block is reported at start (never the password)', async () => {
+    const s = setup();
+    const r = await bin(['simulate', '--config', s.cfg, '--duration', '300ms', '--drain-timeout', '100ms', '--no-live'], { WARDGATE_KAFKA_PASSWORD: 'pw-env-5e1d0c' });
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/WARDGATE_KAFKA_PASSWORD is set but kafka\.sasl is not configured/);
+    expect(r.err + r.out).not.toContain('pw-env-5e1d0c');
+    const c = await bin(['config', 'check', s.cfg], { WARDGATE_KAFKA_PASSWORD: 'pw-env-5e1d0c' });
+    expect(c.code).toBe(0);
+    expect(c.out).toMatch(/WARDGATE_KAFKA_PASSWORD is set but kafka\.sasl is not configured/);
+  });
 });
