@@ -86,6 +86,7 @@ export class PortWorker {
     this.retryTimer = this.tickTimer = null;
     const link = this.link;
     this.link = null;
+    if (link) for (const b of this.session.close?.() ?? []) link.write(b);
     await link?.close();
     while (this.pending > 0) await new Promise((r) => setTimeout(r, 5));
   }

@@ -2,7 +2,9 @@
 import type { SerialProtocolName } from '../config.js';
 import type { ProtocolDef } from './types.js';
 import { masimo } from './masimo/session.js';
+import { intellivue } from './intellivue/session.js';
 
 export const PROTOCOLS: Partial<Record<SerialProtocolName, ProtocolDef>> = {
   masimo,
+  intellivue,
 };

@@ -45,6 +45,8 @@ export interface Session {
   data(chunk: Buffer, now: number): SessionOutput;
   /** Called every `tickMs`: periodic polls, keep-alives, retries. */
   tick(now: number): SessionOutput;
+  /** Bytes to send before a clean stop (a release request), if the protocol has any. */
+  close?(): Buffer[];
   /** What the session is doing, for status (e.g. 'associating', 'polling'). */
   readonly phase: string;
 }

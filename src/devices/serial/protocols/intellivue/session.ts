@@ -1,0 +1,213 @@
+/**
+ * The IntelliVue session (reference §2.3, §2.8): associate, answer the MDS Create Event
+ * Report, poll numerics and alarms every poll interval, re-associate on refusal, release
+ * or abort. Time: the poll's absolute time when the monitor sends one, else the MDS
+ * report's absolute time plus the relative-time difference (1/8 ms ticks).
+ */
+import { AlarmEdges, technical, type ActiveAlarm } from '../alarm-edges.js';
+import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
+import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
+import { alarms, decodeMessage, numerics, type Message } from './decode.js';
+import { encodeFrame, FrameDecoder } from './frame.js';
+import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST } from './messages.js';
+
+const REASSOCIATE_MS = 5000;
+/** VSCaptureMP's keep-alive, used only with poll intervals over 1 s (correction 2). */
+const KEEPALIVE_MS = 6000;
+const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
+
+type Phase = 'associating' | 'awaiting_mds' | 'polling' | 'refused';
+
+export class IntellivueSession implements Session {
+  private readonly frames = new FrameDecoder();
+  private readonly patientAlarms = new AlarmEdges();
+  private readonly technicalAlarms = new AlarmEdges();
+  phase: Phase = 'associating';
+  private since = 0;
+  private lastPoll = 0;
+  private lastKeepAlive = 0;
+  private invokeId = 0;
+  private pollNumber = 0;
+  private mds: { invokeId: number; eventTime: number } | null = null;
+  private base: { abs: number; rel: number } | null = null;
+  /** Last value per metric, for alarm readings. */
+  private readonly last = new Map<string, { value: number; unit: string }>();
+
+  constructor(private readonly opts: SessionOptions) {}
+
+  open(now: number): SessionOutput {
+    this.frames.reset();
+    this.patientAlarms.reset();
+    this.technicalAlarms.reset();
+    this.phase = 'associating';
+    this.since = now;
+    this.mds = null;
+    this.base = null;
+    const out = emptyOutput();
+    out.writes.push(encodeFrame(AARQ));
+    return out;
+  }
+
+  /** Release request, for a clean stop. */
+  close(): Buffer[] {
+    return this.phase === 'polling' || this.phase === 'awaiting_mds' ? [encodeFrame(RELEASE_REQUEST)] : [];
+  }
+
+  data(chunk: Buffer, now: number): SessionOutput {
+    const out = emptyOutput();
+    const f = this.frames.push(chunk);
+    out.rejects.push(...f.rejects);
+    for (const u of f.frames) {
+      const d = decodeMessage(u);
+      if (!d.ok) {
+        out.rejects.push(d.reason);
+        continue;
+      }
+      out.frames++;
+      this.message(d.msg, now, out);
+    }
+    return out;
+  }
+
+  tick(now: number): SessionOutput {
+    const out = emptyOutput();
+    if ((this.phase === 'associating' || this.phase === 'refused') && now - this.since >= REASSOCIATE_MS) {
+      this.phase = 'associating';
+      this.since = now;
+      out.writes.push(encodeFrame(AARQ));
+    } else if (this.phase === 'polling') {
+      if (now - this.lastPoll >= this.opts.pollIntervalMs) this.poll(now, out);
+      if (this.opts.pollIntervalMs > 1000 && this.mds && now - this.lastKeepAlive >= KEEPALIVE_MS) {
+        this.lastKeepAlive = now;
+        out.writes.push(encodeFrame(mdsCreateResult(this.mds.invokeId, this.mds.eventTime)));
+      }
+    }
+    return out;
+  }
+
+  private poll(now: number, out: SessionOutput): void {
+    this.lastPoll = now;
+    out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), objCode: 6, group: 0 })));
+    out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), objCode: 0x36, group: 0x0801 })));
+  }
+
+  private nextInvoke(): number {
+    this.invokeId = (this.invokeId + 1) & 0xffff;
+    return this.invokeId;
+  }
+
+  private nextPoll(): number {
+    this.pollNumber = (this.pollNumber + 1) & 0xffff;
+    return this.pollNumber;
+  }
+
+  private message(m: Message, now: number, out: SessionOutput): void {
+    switch (m.kind) {
+      case 'assoc_accept':
+        this.phase = 'awaiting_mds';
+        this.since = now;
+        return;
+      case 'assoc_refuse':
+        this.phase = 'refused';
+        this.since = now;
+        out.readings.push(technical('ASSOCIATION_REFUSED'));
+        return;
+      case 'abort':
+      case 'release_request':
+      case 'release_response':
+        // The monitor ended the association: start again after a pause.
+        this.phase = 'refused';
+        this.since = now;
+        return;
+      case 'mds_create':
+        this.mds = { invokeId: m.invokeId, eventTime: m.eventTime };
+        if (m.absTime !== undefined && m.relTime !== undefined) this.base = { abs: m.absTime, rel: m.relTime };
+        out.writes.push(encodeFrame(mdsCreateResult(m.invokeId, m.eventTime)));
+        if (this.phase !== 'polling') {
+          this.phase = 'polling';
+          this.lastKeepAlive = now;
+          this.poll(now, out);
+        }
+        return;
+      case 'remote_error':
+        out.rejects.push('intellivue_remote_error');
+        return;
+      case 'poll_result':
+        this.pollResult(m, out);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private deviceTime(m: Extract<Message, { kind: 'poll_result' }>): number | undefined {
+    if (m.absTime !== undefined) return m.absTime;
+    if (this.base) return this.base.abs + Math.round(((m.relTime - this.base.rel) | 0) / 8);
+    return undefined;
+  }
+
+  private pollResult(m: Extract<Message, { kind: 'poll_result' }>, out: SessionOutput): void {
+    const deviceTime = this.deviceTime(m);
+    const at = deviceTime === undefined ? {} : { deviceTime };
+    if (m.objCode === 6) {
+      for (const o of m.observations) {
+        const ns = numerics(o);
+        if (typeof ns === 'string') {
+          out.rejects.push(ns);
+          continue;
+        }
+        for (const n of ns) {
+          const metric = PHYSIO_METRIC.get(n.code) ?? PHYSIO_METRIC.get(n.physio);
+          if (!metric || !('value' in n.value)) continue;
+          if (n.state & (STATE.invalid | STATE.unavailable | STATE.calibrating | STATE.testData)) continue;
+          const unit = UNIT_UCUM.get(n.unit) ?? `mdc-dim:${n.unit}`;
+          const d: Decoded = { metric, value: n.value.value, unit, ...at };
+          const quality: Decoded['quality'] = [];
+          if (n.state & STATE.questionable) quality.push('questionable');
+          if (n.state & STATE.demo) quality.push('simulated');
+          if (quality.length) d.quality = quality;
+          if (n.state & STATE.demo) d.extra = { demo: true };
+          this.last.set(metric, { value: n.value.value, unit });
+          out.readings.push(d);
+        }
+      }
+    } else if (m.objCode === 0x36) {
+      const patient: ActiveAlarm[] = [];
+      const tech: ActiveAlarm[] = [];
+      for (const o of m.observations) {
+        const as = alarms(o);
+        if (typeof as === 'string') {
+          out.rejects.push(as);
+          return; // an unreadable list: keep the current alarm state rather than clear it
+        }
+        for (const a of as) {
+          const key = `${hex(a.source)}:${hex(a.code)}`;
+          const severity = alarmSeverity(a.type);
+          const extra = { alarm: hex(a.code), source: hex(a.source), severity, ...(a.state & 0x0100 ? { demo: true } : {}) };
+          if (a.technical) {
+            tech.push({ key, reading: { ...technical(hex(a.code), { source: hex(a.source), severity }), ...at } });
+            continue;
+          }
+          const metric = PHYSIO_METRIC.get(a.source);
+          const last = metric ? this.last.get(metric) : undefined;
+          patient.push({
+            key,
+            reading: metric && last
+              ? { metric, value: last.value, unit: last.unit, priority: 'alarm', extra, ...at }
+              : { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', extra, ...at },
+          });
+        }
+      }
+      out.readings.push(...this.patientAlarms.update(patient), ...this.technicalAlarms.update(tech));
+    }
+  }
+}
+
+export const intellivue: ProtocolDef = {
+  name: 'intellivue',
+  settings: { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false },
+  pollIntervalMs: 1000,
+  silenceTimeoutMs: 10_000,
+  tickMs: 250,
+  createSession: (o) => new IntellivueSession(o),
+};

@@ -1,0 +1,200 @@
+/** IntelliVue framing, FLOAT, request builders and decoding against the reference's byte vectors (§2.10). */
+import { describe, expect, it } from 'vitest';
+import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
+import { encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/intellivue/frame.js';
+import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
+import { AARQ, extendedPoll, mdsCreateResult } from '../../src/devices/serial/protocols/intellivue/messages.js';
+import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
+import { IntellivueSession } from '../../src/devices/serial/protocols/intellivue/session.js';
+import { hex, REF } from './vectors.js';
+
+const unframe = (wire: Buffer): Buffer => {
+  const r = new FrameDecoder().push(wire);
+  expect(r.rejects).toEqual([]);
+  expect(r.frames).toHaveLength(1);
+  return r.frames[0]!;
+};
+
+describe('IntelliVue CRC-16/X-25', () => {
+  it.each([
+    ['123456789 (V-PH-0)', Buffer.from('123456789'), 0x906e],
+    ['3A 71 (V-PH-1, wire 9B 26)', hex('3A71'), 0x269b],
+    ['3A 91 (V-PH-2)', hex('3A91'), 0xc195],
+  ])('%s', (_n, data, crc) => {
+    expect(crc16x25(data)).toBe(crc);
+  });
+});
+
+describe('IntelliVue requests are byte-exact', () => {
+  it('V-PH-3: extended poll of numerics, invoke id 1, poll 1, period 30 s', () => {
+    expect(encodeFrame(extendedPoll({ invokeId: 1, pollNumber: 1, objCode: 6, group: 0, periodTicks: 0x0003a980 })).toString('hex')).toBe(REF['V-PH-3']!.toLowerCase());
+  });
+  it('V-PH-4: extended poll of the alert monitor, invoke id 5, poll 4, period 600 s', () => {
+    expect(encodeFrame(extendedPoll({ invokeId: 5, pollNumber: 4, objCode: 0x36, group: 0x0801, periodTicks: 0x00493e00 })).toString('hex')).toBe(REF['V-PH-4']!.toLowerCase());
+  });
+  it('V-PH-5: MDS Create Event Result echoing invoke id 1 and event time 0x000ABD00', () => {
+    expect(encodeFrame(mdsCreateResult(1, 0x000abd00)).toString('hex')).toBe(REF['V-PH-5']!.toLowerCase());
+  });
+  it('V-PH-6: the association request, its C1 escaped as 7D E1, FCS F6 FE', () => {
+    expect(AARQ.toString('hex')).toBe(REF['V-PH-6-data']!.toLowerCase());
+    const wire = encodeFrame(AARQ);
+    expect(wire.subarray(0, 5).toString('hex')).toBe('c01101012c');
+    expect(wire.subarray(-3).toString('hex')).toBe('f6fec1');
+    expect(wire.includes(hex('00027DE1FF0116'))).toBe(true);
+    expect(unframe(wire)).toEqual(AARQ);
+  });
+});
+
+describe('IntelliVue frame decoder', () => {
+  const vectors = ['V-PH-3', 'V-PH-4', 'V-PH-5', 'V-PH-5b', 'V-PH-7'].map((k) => [k, hex(REF[k]!)] as const);
+
+  it.each(vectors)('%s decodes the same when split at every byte boundary', (_k, wire) => {
+    const whole = unframe(wire);
+    for (let cut = 1; cut < wire.length; cut++) {
+      const d = new FrameDecoder();
+      const a = d.push(wire.subarray(0, cut));
+      const b = d.push(wire.subarray(cut));
+      expect([...a.frames, ...b.frames]).toEqual([whole]);
+      expect([...a.rejects, ...b.rejects]).toEqual([]);
+    }
+  });
+
+  it('decodes byte by byte, and two frames in one chunk', () => {
+    const w = Buffer.concat([hex(REF['V-PH-5']!), hex(REF['V-PH-7']!)]);
+    const d = new FrameDecoder();
+    const frames = [...w].flatMap((b) => d.push(Buffer.from([b])).frames);
+    expect(frames.map((f) => f.length)).toEqual([0x1c, 0x74]);
+  });
+
+  it('rejects a corrupted byte (bad FCS) once, and takes the next frame', () => {
+    const bad = hex(REF['V-PH-5']!);
+    bad[20] ^= 0x01;
+    const r = new FrameDecoder().push(Buffer.concat([bad, hex(REF['V-PH-5b']!)]));
+    expect(r.rejects).toEqual(['intellivue_bad_fcs']);
+    expect(r.frames).toHaveLength(1);
+  });
+
+  it('resynchronises after garbage, a missing EOF, an abort (7D C1) and a wrong length', () => {
+    const good = hex(REF['V-PH-5']!);
+    const wrongLen = Buffer.from(good);
+    wrongLen[4] = 0x1d; // length 0x1D, 28 bytes follow
+    const stream = Buffer.concat([hex('01 02 03'), good.subarray(0, 10), good, hex('C0 11 01 7D C1'), wrongLen, good]);
+    const r = new FrameDecoder().push(stream);
+    expect(r.rejects).toEqual(['intellivue_stray_bytes', 'intellivue_unterminated', 'intellivue_abort', 'intellivue_bad_length']);
+    expect(r.frames).toHaveLength(2);
+  });
+
+  it('escapes at the frame edges: the byte after the header start and the last FCS byte', () => {
+    // 192 bytes of user data: the length's low byte is C0, escaped right after "11 01 00".
+    const data = Buffer.alloc(192, 0x41);
+    const w = encodeFrame(data);
+    expect(w.subarray(0, 6).toString('hex')).toBe('c01101007de0');
+    expect(unframe(w)).toEqual(data);
+    // Find user data whose FCS high byte (the last before EOF) needs escaping.
+    let found: Buffer | null = null;
+    for (let i = 0; i < 5000 && !found; i++) {
+      const d = Buffer.from([i & 0xff, i >> 8, 0x55]);
+      const body = Buffer.concat([hex('1101 0003'), d]);
+      if ([0xc0, 0xc1, 0x7d].includes(crc16x25(body) >>> 8)) found = d;
+    }
+    expect(found).not.toBeNull();
+    const w2 = encodeFrame(found!);
+    expect(w2[w2.length - 3]).toBe(0x7d);
+    for (let cut = 1; cut < w2.length; cut++) {
+      const dec = new FrameDecoder();
+      expect([...dec.push(w2.subarray(0, cut)).frames, ...dec.push(w2.subarray(cut)).frames]).toEqual([found]);
+    }
+  });
+
+  it('drops an endless frame without growing (too long), then takes the next', () => {
+    const d = new FrameDecoder();
+    const r1 = d.push(Buffer.concat([hex('C0'), Buffer.alloc(10_000, 0x22), hex('C1')]));
+    expect(r1.rejects).toEqual(['intellivue_too_long']);
+    expect(d.push(hex(REF['V-PH-5']!)).frames).toHaveLength(1);
+  });
+});
+
+describe('IntelliVue FLOAT-Type', () => {
+  it.each([
+    ['00000062', { value: 98 }],
+    ['FF00016F', { value: 36.7 }],
+    ['FF00000C', { value: 1.2 }],
+    ['FE0004D2', { value: 12.34 }],
+    ['00FFFFFB', { value: -5 }],
+    ['007FFFFF', { special: 'nan' }],
+    ['00800000', { special: 'nres' }],
+    ['007FFFFE', { special: '+inf' }],
+    ['00800002', { special: '-inf' }],
+    ['FF7FFFFF', { special: 'nan' }], // specials by mantissa, whatever the exponent
+    ['02800000', { special: 'nres' }],
+  ])('%s', (w, expected) => {
+    expect(decodeFloat(parseInt(w, 16))).toEqual(expected);
+  });
+});
+
+describe('IntelliVue messages', () => {
+  it('V-PH-7: the extended poll result decodes to SpO2 98 %, HR 72 /min, Temp 36.7 °C', () => {
+    const d = decodeMessage(unframe(hex(REF['V-PH-7']!)));
+    expect(d.ok).toBe(true);
+    if (!d.ok || d.msg.kind !== 'poll_result') throw new Error('not a poll result');
+    expect(d.msg.relTime).toBe(0x00123456);
+    expect(d.msg.absTime).toBe(new Date(2025, 0, 7, 12, 30, 0).getTime());
+    expect(d.msg.observations.map((o) => o.handle)).toEqual([0x10, 0x11, 0x12]);
+    const ns = d.msg.observations.flatMap((o) => numerics(o) as Exclude<ReturnType<typeof numerics>, string>);
+    expect(ns.map((n) => [n.physio, n.state, n.unit, n.value])).toEqual([
+      [0x4bb8, 0, 0x0220, { value: 98 }],
+      [0x4182, 0, 0x0aa0, { value: 72 }],
+      [0x4b48, 0, 0x17a0, { value: 36.7 }],
+    ]);
+  });
+
+  it('every truncation of V-PH-7 is rejected with a reason, never thrown', () => {
+    const u = unframe(hex(REF['V-PH-7']!));
+    for (let n = 0; n < u.length; n++) {
+      const d = decodeMessage(u.subarray(0, n));
+      if (!d.ok) expect(d.reason).toMatch(/^intellivue_/);
+    }
+  });
+});
+
+/** An MDS Create Event Report as a monitor sends it (§2.3, layout of V-PH-5 as an ROIV with attributes). */
+function mdsReport(command: number, invokeId: number, eventTime: number): Buffer {
+  const attrs = Buffer.concat([hex('0987 0008 20250107 12295900'), hex('098F 0004 00100000')]);
+  const args = Buffer.concat([hex('0002'), Buffer.from([attrs.length >> 8, attrs.length & 0xff]), attrs]);
+  const body = Buffer.concat([hex('0021 0000 0000'), Buffer.from([eventTime >>> 24, (eventTime >>> 16) & 0xff, (eventTime >>> 8) & 0xff, eventTime & 0xff]), hex('0D06'), Buffer.from([0, args.length]), args]);
+  const ro = Buffer.concat([Buffer.from([invokeId >> 8, invokeId & 0xff, 0, command, body.length >> 8, body.length & 0xff]), body]);
+  return encodeFrame(Buffer.concat([hex('E1000002 0001'), Buffer.from([ro.length >> 8, ro.length & 0xff]), ro]));
+}
+
+describe('IntelliVue session', () => {
+  it.each([1, 0])('associates, answers the MDS report (command %i) echoing its ids, polls, and reads V-PH-7', (command) => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    const o = s.open(0);
+    expect(o.writes).toEqual([encodeFrame(AARQ)]);
+    expect(s.data(encodeFrame(hex('0E 00')), 10).frames).toBe(1);
+    expect(s.phase).toBe('awaiting_mds');
+    const r = s.data(mdsReport(command, 0x1234, 0x00abcdef), 20);
+    expect(r.writes[0]).toEqual(encodeFrame(mdsCreateResult(0x1234, 0x00abcdef)));
+    expect(r.writes.slice(1).map((w) => decodeMessage(new FrameDecoder().push(w).frames[0]!))).toHaveLength(2);
+    expect(s.phase).toBe('polling');
+    const v = s.data(hex(REF['V-PH-7']!), 30);
+    expect(v.readings.map((x) => [x.metric, x.value, x.unit])).toEqual([
+      ['spo2', 98, '%'],
+      ['heart_rate', 72, '/min'],
+      ['body_temp', 36.7, 'Cel'],
+    ]);
+    expect(v.readings[0]!.deviceTime).toBe(new Date(2025, 0, 7, 12, 30, 0).getTime());
+    // next poll after the interval, not before
+    expect(s.tick(500).writes).toHaveLength(0);
+    expect(s.tick(1020).writes).toHaveLength(2);
+  });
+
+  it('re-sends the association request after a refusal', () => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    const r = s.data(encodeFrame(hex('0C 00')), 10);
+    expect(r.readings.map((x) => x.extra?.code)).toEqual(['ASSOCIATION_REFUSED']);
+    expect(s.tick(2000).writes).toHaveLength(0);
+    expect(s.tick(5010).writes).toEqual([encodeFrame(AARQ)]);
+  });
+});
