@@ -10,10 +10,21 @@
  * refuses new sockets (so kafkajs's retrier, which reconnects when the cluster is
  * disconnected, gives up after its few retries instead of resending an old batch later).
  * Nothing of a dropped producer survives for long: no zombie resends, no growing retry queue.
+ *
+ * Every partition acknowledged. kafkajs 2.2.4's sendMessages keeps each broker's produce response
+ * across its internal retries and, on a retry, skips any broker that already answered. When a
+ * partition's leader moves to a broker that had answered for other partitions (a controlled
+ * shutdown, a preferred-leader election), that partition's messages are never sent again, yet
+ * sendBatch resolves (issue 19: 52 readings counted as forwarded that Kafka never stored). So the
+ * wrapper records the partition kafkajs chose for each message and resolves a send only when the
+ * answer covers every one of them; the messages of a partition missing from the answer are sent
+ * again by the same producer (its sequence numbers for that partition were rolled back when the
+ * first attempt failed, so the broker accepts them in order, or drops them as duplicates if they
+ * had landed after all).
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Kafka, logLevel, CompressionTypes, type Producer, type SASLOptions, type KafkaConfig, type LogEntry, type ISocketFactory } from 'kafkajs';
+import { Kafka, logLevel, CompressionTypes, type Producer, type RecordMetadata, type Message, type SASLOptions, type KafkaConfig, type LogEntry, type ISocketFactory } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { registerKafkajsCodec, type CompressionName } from './compression.js';
@@ -54,6 +65,31 @@ export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'PRODUCER_FENCED',
 ]);
 export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+
+/** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
+export const MAX_UNACKED_RESENDS = 3;
+
+/**
+ * The messages of `batches` whose partition (as the partitioner chose it, `partitionOf`) has no
+ * error-free entry in kafkajs's answer. A message whose partition is unknown counts as unacknowledged.
+ */
+export function unacknowledged(
+  batches: readonly TopicBatch[],
+  acked: readonly RecordMetadata[],
+  partitionOf: (message: object) => number | undefined,
+): TopicBatch[] {
+  const ok = new Set<string>();
+  for (const r of acked) if (!r.errorCode) ok.add(`${r.partition}\0${r.topicName}`);
+  const out: TopicBatch[] = [];
+  for (const batch of batches) {
+    const missing = batch.messages.filter((m) => {
+      const p = partitionOf(m);
+      return p === undefined || !ok.has(`${p}\0${batch.topic}`);
+    });
+    if (missing.length > 0) out.push({ topic: batch.topic, messages: missing });
+  }
+  return out;
+}
 
 /** Sorts a kafkajs error into what the forwarder should do about it. Walks the cause chain. */
 export function classifyKafkaError(err: unknown): ClientErrorKind {
@@ -115,6 +151,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
+function describe(batches: readonly TopicBatch[]): string {
+  return batches.map((b) => `${b.messages.length} message(s) to ${b.topic}`).join(', ');
+}
+
 export class KafkajsClient implements KafkaClient {
   private readonly cfg: KafkaConfig;
   private genSeq = 0;
@@ -124,6 +164,8 @@ export class KafkajsClient implements KafkaClient {
   private connecting: Promise<void> | null = null;
   private lastError: KafkaClientHealth['lastError'];
   private readonly compression: CompressionTypes;
+  /** The partition kafkajs's partitioner chose for each message object last (see the module comment). */
+  private readonly partitionOf = new WeakMap<object, number>();
   /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
   private securityError: KafkaClientError | null = null;
 
@@ -210,7 +252,14 @@ export class KafkajsClient implements KafkaClient {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: rememberingPartitioner,
+      createPartitioner: () => {
+        const choose = rememberingPartitioner();
+        return (args) => {
+          const p = choose(args);
+          this.partitionOf.set(args.message, p);
+          return p;
+        };
+      },
       // kafkajs retries briefly (leader moves); the forwarder's own loop does the long backoff.
       retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
     });
@@ -230,12 +279,25 @@ export class KafkajsClient implements KafkaClient {
     const producer = this.producer;
     const gen = this.gen;
     if (!producer || !gen) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
+    const deadline = Date.now() + timeoutMs;
     try {
-      await withTimeout(
-        producer.sendBatch({ topicMessages: batches, acks: -1, timeout: timeoutMs, compression: this.compression }),
-        timeoutMs,
-        'send',
-      );
+      let pending: TopicBatch[] = batches;
+      for (let round = 0; pending.length > 0; round++) {
+        const left = deadline - Date.now();
+        if (round > MAX_UNACKED_RESENDS || left <= 0) {
+          // Not acknowledged, and what happened to it is not known: the caller resends it later.
+          throw new KafkaClientError('timeout', `kafkajs did not acknowledge ${describe(pending)} after ${round} rounds`);
+        }
+        const acked = await withTimeout(
+          producer.sendBatch({ topicMessages: pending as { topic: string; messages: Message[] }[], acks: -1, timeout: left, compression: this.compression }),
+          left,
+          'send',
+        );
+        pending = unacknowledged(pending, acked, (m) => this.partitionOf.get(m));
+        if (pending.length > 0) {
+          this.opts.log.warn({ partitions: describe(pending), round: round + 1 }, 'kafkajs resolved a send without acknowledging every partition; sending those again');
+        }
+      }
       this.lastError = undefined;
     } catch (e) {
       const err = this.fail(e);

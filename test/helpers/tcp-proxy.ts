@@ -33,6 +33,8 @@ export interface TcpProxy {
   readonly heldBytes: number;
   pause(): void;
   resume(): void;
+  /** Hands every byte from the target to the client this many ms late, in order (0: at once). */
+  delayReplies(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,12 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   let paused = false;
   let accepted = 0;
   let held = 0;
+  let replyDelayMs = 0;
+  const toClient = (p: Pair, d: Buffer): void => {
+    if (replyDelayMs <= 0) p.client.write(d);
+    // Timers of one delay fire in the order they were set, so the byte order holds.
+    else setTimeout(() => !p.client.destroyed && p.client.write(d), replyDelayMs);
+  };
 
   const connectUpstream = (p: Pair): void => {
     if (p.closed || p.upstream) return;
@@ -52,7 +60,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       if (paused) {
         p.toClient.push(d);
         held += d.length;
-      } else if (!p.client.destroyed) p.client.write(d);
+      } else if (!p.client.destroyed) toClient(p, d);
     });
     up.on('error', () => destroy(p));
     up.on('close', () => destroy(p));
@@ -116,6 +124,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     },
     pause() {
       paused = true;
+    },
+    delayReplies(ms: number) {
+      replyDelayMs = ms;
     },
     resume() {
       paused = false;

@@ -1,0 +1,230 @@
+/**
+ * Issue 19: readings reported forwarded but missing from Kafka after a partition leader moved.
+ * Against a real 3-node cluster (scripts/kafka-cluster.sh: RF 3, min.insync.replicas=2), for both
+ * Kafka clients:
+ *
+ *  1. The client contract, made deterministic: a send whose partitions lead on two brokers, where
+ *     one partition's leader moves to the other broker while that broker's answer is held back by
+ *     a proxy. kafkajs 2.2.4 then resolved the send without ever sending that partition's messages
+ *     (its sendMessages skips, on a retry, every broker that had already answered). The test
+ *     offers messages, and every message of a resolved send must be in Kafka (kcat).
+ *  2. The gateway end to end: MQTT sensors publish QoS 1 to the gateway (each PUBACK means
+ *     committed), two brokers are stopped cleanly (controlled shutdown: the leader moves), or
+ *     killed, or the first node is stopped, and they come back. Every reading the test saw
+ *     acknowledged must be in Kafka, and the gateway's seqs in Kafka must have no hole.
+ */
+import { writeFileSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MqttAdapter } from '../../src/devices/mqtt/index.js';
+import { KafkajsClient } from '../../src/forwarder/kafkajs-client.js';
+import { PlatformaticClient } from '../../src/forwarder/platformatic-client.js';
+import type { KafkaClient } from '../../src/forwarder/client.js';
+import { silentLogger } from '../../src/logger.js';
+import { javaPartition } from '../forwarder-client/murmur2.js';
+import { readDelivered } from '../forwarder/verify.js';
+import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { readTopic } from '../helpers/kafka.js';
+import { createAssignedTopic, startCluster, waitForLeaders, type Cluster } from '../helpers/kafka-cluster.js';
+
+const CLIENTS = ['kafkajs', 'platformatic'] as const;
+type ClientName = (typeof CLIENTS)[number];
+
+let cluster: Cluster;
+beforeAll(async () => {
+  cluster = await startCluster({ proxyNode: 2 });
+}, 180_000);
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+function makeClient(name: ClientName): KafkaClient {
+  const opts = {
+    brokers: cluster.bootstrap.split(','),
+    clientId: `failover-${name}`,
+    compression: 'none' as const,
+    connectTimeoutMs: 5000,
+    requestTimeoutMs: 8_000,
+    topicPartitions: 2,
+    topicReplicationFactor: 3,
+    log: silentLogger(),
+  };
+  return name === 'kafkajs' ? new KafkajsClient(opts) : new PlatformaticClient(opts);
+}
+
+/** Every partition of the topic led by its first replica, with all three replicas in sync. */
+async function settled(topic: string, partitions: number): Promise<void> {
+  await waitForLeaders(cluster.address(1), topic, (p) => p.isrs.length === 3 && p.partition < partitions, 90_000);
+}
+
+describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', (name) => {
+  it('resolves a send only when every partition of it is stored in Kafka', async () => {
+    const topic = `t.leader-move.${name}.${Date.now().toString(36)}`;
+    // Partition 0 led by node 1, partition 1 by node 2 (node 2 is reached through the proxy).
+    await createAssignedTopic(cluster, topic, [[1, 2, 3], [2, 1, 3]]);
+    const keys: string[][] = [[], []];
+    for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
+      const k = `dev-${i}`;
+      const p = javaPartition(Buffer.from(k), 2);
+      if (keys[p]!.length < 3) keys[p]!.push(k);
+    }
+    const offered = (tag: string) => [...keys[0]!, ...keys[1]!].map((k) => ({ key: k, value: `${tag}:${k}`, headers: {} }));
+    const client = makeClient(name);
+    try {
+      await client.connect(10_000);
+      await client.send([{ topic, messages: offered('before') }], 15_000); // the client now knows both leaders
+
+      // Partition 1's leadership moves to node 1 while node 2 stays up.
+      const plan = `${cluster.dir}/reassign-${name}.json`;
+      writeFileSync(plan, JSON.stringify({ version: 1, partitions: [{ topic, partition: 1, replicas: [1, 2, 3] }] }));
+      await cluster.tool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', ['--bootstrap-server', cluster.address(1), '--reassignment-json-file', plan, '--execute']);
+      await cluster.tool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.address(1), '--election-type', 'PREFERRED', '--topic', topic, '--partition', '1']);
+      await waitForLeaders(cluster.address(1), topic, (p) => p.leader === 1);
+
+      // Node 2's answers (NOT_LEADER_OR_FOLLOWER for partition 1) reach the client 2 s late, so
+      // node 1 has answered for partition 0 first.
+      cluster.proxy!.delayReplies(2000);
+      const messages = offered('after');
+      const resolved = await client.send([{ topic, messages }], 30_000).then(
+        () => true,
+        () => false,
+      );
+      cluster.proxy!.delayReplies(0);
+      const sent = messages.map((m) => ({ value: String(m.value), resolved }));
+
+      // A send that failed may be sent again by the caller; one that resolved must be complete.
+      const mustBeThere = sent.filter((s) => s.resolved).map((s) => s.value);
+      const inKafka = new Set((await readTopic(cluster.address(1), topic, { expected: 6 + mustBeThere.length, timeoutMs: 20_000 })).map((r) => r.value));
+      expect(mustBeThere.filter((v) => !inKafka.has(v))).toEqual([]);
+      // And sending again after a failure completes it (the forwarder's own retry).
+      if (!resolved) {
+        await client.send([{ topic, messages }], 30_000);
+        const again = new Set((await readTopic(cluster.address(1), topic, { expected: 12, timeoutMs: 20_000 })).map((r) => r.value));
+        expect(messages.map((m) => String(m.value)).filter((v) => !again.has(v))).toEqual([]);
+      }
+    } finally {
+      cluster.proxy!.delayReplies(0);
+      await client.close(5000);
+    }
+  });
+});
+
+type Fault = 'stop nodes 2 and 3' | 'kill nodes 2 and 3' | 'stop node 1';
+const FAULTS: Fault[] = ['stop nodes 2 and 3', 'kill nodes 2 and 3', 'stop node 1'];
+
+async function applyFault(fault: Fault): Promise<number[]> {
+  switch (fault) {
+    case 'stop nodes 2 and 3':
+      await cluster.stop(2);
+      await cluster.stop(3);
+      return [2, 3];
+    case 'kill nodes 2 and 3':
+      await cluster.kill(2);
+      await cluster.kill(3);
+      return [2, 3];
+    case 'stop node 1':
+      await cluster.stop(1);
+      return [1];
+  }
+}
+
+async function createClusterTopics(topics: readonly string[]): Promise<void> {
+  for (const topic of topics) {
+    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
+      '--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic,
+      '--partitions', '3', '--replication-factor', '3', '--config', 'min.insync.replicas=2',
+    ]);
+    await settled(topic, 3);
+  }
+}
+
+interface Sensor {
+  device: string;
+  client: MqttClient;
+  /** Device times of the readings whose PUBACK the test received. */
+  acked: number[];
+}
+
+describe.each(FAULTS.flatMap((f) => CLIENTS.map((c) => [f, c] as const)))('gateway with the %s (%s client)', (fault, client) => {
+  it('every reading the gateway acknowledged is in Kafka afterwards, and its seqs have no hole', async () => {
+    const topics = uniqueTopics('failover');
+    await createClusterTopics([topics.alarm, topics.vital, topics.status, topics.waveform]);
+    const gw = await startTestGateway(
+      testConfig(cluster.bootstrap, tempDir(), {
+        kafka: {
+          brokers: cluster.bootstrap.split(','),
+          client,
+          topics,
+          createTopics: false,
+          topicReplicationFactor: 3,
+          batch: { maxReadings: 200 },
+        },
+        devices: {
+          mqtt: {
+            enabled: true,
+            embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: [] } } },
+            rules: [{ name: 'hr', topic: 'ward/{bed}/{device}/hr', decoder: { type: 'json', fields: [{ value: 'hr', metric: 'heart_rate', unit: '/min' }], time: 'ts' } }],
+          },
+        },
+      }),
+    );
+    const adapter = gw.adapters.find((a): a is MqttAdapter => a instanceof MqttAdapter)!;
+    const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+    const t0 = Date.now();
+    const sensors: Sensor[] = [];
+    for (let i = 0; i < 8; i++) {
+      sensors.push({ device: `hr-${i}`, client: await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `hr-${i}`, clean: false }), acked: [] });
+    }
+    let publishing = true;
+    const loops = sensors.map(async (s, i) => {
+      for (let n = 0; publishing; n++) {
+        const ts = t0 + n; // unique per device: the reading's identity in Kafka
+        await s.client.publishAsync(`ward/BED-${i}/${s.device}/hr`, JSON.stringify({ hr: 60 + (n % 60), ts }), { qos: 1 });
+        s.acked.push(ts);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const ackedCount = () => sensors.reduce((a, s) => a + s.acked.length, 0);
+    try {
+      await waitFor(() => ackedCount() >= 1000, 60_000, '1000 acknowledged readings before the fault');
+      const down = await applyFault(fault);
+      const atFault = ackedCount();
+      await waitFor(() => ackedCount() >= atFault + 1500, 90_000, 'readings acknowledged while brokers are down');
+      for (const n of down) await cluster.start(n);
+      const atReturn = ackedCount();
+      await waitFor(() => ackedCount() >= atReturn + 500, 60_000, 'readings after the brokers returned');
+    } finally {
+      publishing = false;
+      await Promise.all(loops);
+      for (const s of sensors) await s.client.endAsync();
+    }
+
+    const offered = sensors.flatMap((s) => s.acked.map((ts) => `${s.device}@${ts}`));
+    const all = [topics.alarm, topics.vital, topics.status, topics.waveform];
+    await readDelivered(cluster.bootstrap, [topics.vital], { expected: offered.length, timeoutMs: 150_000 });
+    await gw.stop(20_000);
+
+    // Every reading the test saw acknowledged, by device and device time.
+    const records = await readTopic(cluster.bootstrap, topics.vital, { timeoutMs: 60_000 });
+    const present = new Set(
+      records.map((r) => {
+        const b = JSON.parse(r.value) as { deviceId: string; deviceTime?: string };
+        return `${b.deviceId}@${b.deviceTime ? Date.parse(b.deviceTime) : ''}`;
+      }),
+    );
+    const missing = offered.filter((k) => !present.has(k));
+    expect(missing.length, `acknowledged readings missing from Kafka, e.g. ${missing.slice(0, 5).join(', ')}`).toBe(0);
+
+    // The gateway's seqs over all its topics: one run from 1 without holes (nothing was evicted).
+    const delivered = await readDelivered(cluster.bootstrap, all, { timeoutMs: 60_000 });
+    const seqs = [...new Set(delivered.map((d) => d.seq))].sort((a, b) => a - b);
+    const holes: number[] = [];
+    for (let i = 1; i < seqs.length; i++) if (seqs[i]! !== seqs[i - 1]! + 1) holes.push(seqs[i - 1]! + 1);
+    expect(seqs[0]).toBe(1);
+    expect(holes, 'seqs missing between delivered ones').toEqual([]);
+    expect(new Set(delivered.map((d) => d.gatewayId)).size).toBe(1);
+
+    // The cluster is whole again for the next case.
+    await settled(topics.vital, 3);
+  });
+});
