@@ -68,7 +68,7 @@ describe('IntelliVue frame decoder', () => {
 
   it('rejects a corrupted byte (bad FCS) once, and takes the next frame', () => {
     const bad = hex(REF['V-PH-5']!);
-    bad[20] ^= 0x01;
+    bad[20] = bad[20]! ^ 0x01;
     const r = new FrameDecoder().push(Buffer.concat([bad, hex(REF['V-PH-5b']!)]));
     expect(r.rejects).toEqual(['intellivue_bad_fcs']);
     expect(r.frames).toHaveLength(1);
