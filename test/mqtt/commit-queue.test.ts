@@ -132,4 +132,69 @@ describe('commit queue', () => {
     await expect(p).rejects.toBeInstanceOf(QueueClosed);
     await expect(commitP(q, [input(2)])).rejects.toBeInstanceOf(QueueClosed);
   });
+
+  it('is over its bound at maxPendingReadings and calls whenBelow only once half of them have settled', async () => {
+    // A sink that holds every submission until the test releases it.
+    const held: (() => void)[] = [];
+    const sink = { submit: (): Promise<void> => new Promise<void>((r) => held.push(r)) };
+    const pressure: boolean[] = [];
+    const q = new CommitQueue(sink, { ...opts, maxBatch: 2, maxPendingReadings: 8, onPressure: (over) => pressure.push(over) });
+    const settled: number[] = [];
+    for (let v = 0; v < 7; v++) q.commit([input(v)], undefined, () => settled.push(v));
+    expect(q.overBound()).toBe(false);
+    q.commit([input(7)], undefined, () => settled.push(7));
+    expect(q.overBound()).toBe(true);
+    let below = 0;
+    q.whenBelow(() => below++);
+    await sleep(5);
+    expect(held.length).toBeGreaterThan(0);
+    held.shift()!(); // 2 of 8 settle: 6 held, still over
+    await sleep(5);
+    expect(settled).toEqual([0, 1]);
+    expect(q.overBound()).toBe(true);
+    expect(below).toBe(0);
+    held.shift()!(); // 4 of 8 settle: 4 held = half
+    await sleep(5);
+    expect(settled).toEqual([0, 1, 2, 3]);
+    expect(q.overBound()).toBe(false);
+    expect(below).toBe(1);
+    expect(pressure).toEqual([true, false]);
+    // Not over: whenBelow calls back at once.
+    q.whenBelow(() => below++);
+    await sleep(1);
+    expect(below).toBe(2);
+    while (held.length) held.shift()!();
+    await sleep(5);
+    expect(q.pendingReadings()).toBe(0);
+  });
+
+  it('counts payload bytes against maxPendingBytes too', async () => {
+    const held: (() => void)[] = [];
+    const sink = { submit: (): Promise<void> => new Promise<void>((r) => held.push(r)) };
+    const q = new CommitQueue(sink, { ...opts, maxPendingReadings: 1000, maxPendingBytes: 1000 });
+    q.commit([input(1)], undefined, () => undefined, 600);
+    expect(q.overBound()).toBe(false);
+    q.offer([input(2)], () => undefined, 400);
+    expect(q.overBound()).toBe(true);
+    expect(q.pendingBytes()).toBe(1000);
+    await sleep(5);
+    while (held.length) held.shift()!();
+    await sleep(5);
+    expect(q.overBound()).toBe(false);
+    expect(q.pendingBytes()).toBe(0);
+  });
+
+  it('calls whenBelow waiters when it closes (a stalled source is not left waiting)', async () => {
+    const sink = { submit: (): Promise<void> => new Promise<void>(() => undefined) };
+    const q = new CommitQueue(sink, { ...opts, maxPendingReadings: 2 });
+    q.commit([input(1), input(2)], undefined, () => undefined);
+    expect(q.overBound()).toBe(true);
+    let called = false;
+    q.whenBelow(() => (called = true));
+    await sleep(5);
+    expect(called).toBe(false);
+    q.close();
+    await sleep(1);
+    expect(called).toBe(true);
+  });
 });

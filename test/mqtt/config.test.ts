@@ -15,7 +15,7 @@ describe('mqtt config', () => {
     expect(c.embedded?.tcp).toEqual({ host: '0.0.0.0', port: 1883 });
     expect(c.embedded?.limits).toMatchObject({ maxConnections: 1000, maxPacketBytes: 65536, messagesPerSecond: 500, burst: 2000 });
     expect(c.embedded?.alarms).toEqual({ enabled: true, topic: 'wardgate/alarms/{bed}', qos: 1, retain: false });
-    expect(c.ack).toEqual({ maxHold: 30_000, retryInitial: 100, retryMax: 5_000, maxBatch: 4096 });
+    expect(c.ack).toEqual({ maxHold: 30_000, retryInitial: 100, retryMax: 5_000, maxBatch: 4096, maxPending: 4096, maxPendingBytes: 4 * 1024 * 1024 });
   });
 
   it('plugs into devices.mqtt of the main configuration, with sizes and durations', () => {

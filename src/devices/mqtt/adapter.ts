@@ -34,6 +34,11 @@ export class MqttAdapter implements DeviceAdapter {
       retryInitialMs: c.ack.retryInitial,
       retryMaxMs: c.ack.retryMax,
       maxBatch: c.ack.maxBatch,
+      maxPendingReadings: c.ack.maxPending,
+      maxPendingBytes: c.ack.maxPendingBytes,
+      onPressure: (over, readings, bytes) => {
+        if (over) ctx.events.emit('source_paused', { family: 'mqtt' }, 1, { pendingReadings: readings, pendingBytes: bytes });
+      },
       onRefusing: (refusing, error) => {
         if (refusing) ctx.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'buffer refuses MQTT readings: QoS 1 messages are held without PUBACK');
         else ctx.log.info('buffer accepts MQTT readings again');

@@ -11,6 +11,15 @@
  *                               when dropped (refused)
  * Callbacks, not promises: this is the per-message hot path.
  *
+ * Memory is bounded by design: the queue counts the readings it holds (waiting, in flight,
+ * held) and their messages' payload bytes. At `maxPendingReadings` or `maxPendingBytes` it is
+ * *over its bound*: `overBound()` is true and every source stops reading until `whenBelow`
+ * calls back, once both are back under half of their bound (the
+ * external subscriber holds mqtt.js's packet pump, so the socket is paused by TCP; the
+ * embedded broker reads nothing more from any connection). Nothing is refused for it: a
+ * sender is slowed down, as a slow network would. A source can overshoot the bound by what
+ * it had already read (one socket read per connection), never more.
+ *
  * Callbacks run in the order the messages were queued, even when a later submission
  * commits before an earlier refused one is retried, so PUBACKs leave in the order the
  * PUBLISHes came (MQTT-4.6.0-2). While the sink refuses, new messages wait; the refused
@@ -35,6 +44,15 @@ export interface CommitQueueOptions {
   maxBatch: number;
   /** Submissions pending at once (default 64). */
   maxInFlight?: number;
+  /**
+   * Readings held at most before sources must stop reading (default 4096): `overBound()`
+   * is true from here until half of them have committed.
+   */
+  maxPendingReadings?: number;
+  /** The same for the payload bytes of the messages held (default 4 MiB). */
+  maxPendingBytes?: number;
+  /** Called when the queue goes over its bound (true) and back under half of it (false). */
+  onPressure?: (over: boolean, pendingReadings: number, pendingBytes: number) => void;
   now?: () => number;
   /** Called when the sink starts or stops refusing. */
   onRefusing?: (refusing: boolean, error?: unknown) => void;
@@ -50,6 +68,8 @@ export type Settled = (error: Error | null, committed: boolean) => void;
 
 interface Item {
   inputs: readonly ReadingInput[];
+  /** Payload bytes of the message (held by its source until it is settled). */
+  bytes: number;
   since: number;
   reliable: boolean;
   owner: Owner | undefined;
@@ -62,15 +82,8 @@ interface Batch {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 64;
-
-/** Settles one message; a throwing callback must not stop the others. */
-function call(it: Item, error: Error | null, committed: boolean): void {
-  try {
-    it.done(error, committed);
-  } catch {
-    // the caller's bug; the queue goes on
-  }
-}
+export const DEFAULT_MAX_PENDING_READINGS = 4096;
+export const DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
 export class CommitQueue {
   private queue: Item[] = [];
@@ -84,6 +97,16 @@ export class CommitQueue {
   private closed = false;
   private readonly now: () => number;
   private readonly maxInFlight: number;
+  /** Readings of every message not yet settled (waiting, in flight, held). */
+  private readings = 0;
+  private bytes = 0;
+  private readonly high: number;
+  private readonly low: number;
+  private readonly highBytes: number;
+  private readonly lowBytes: number;
+  private over = false;
+  private belowWaiters: (() => void)[] = [];
+  private notifyScheduled = false;
 
   constructor(
     private readonly sink: ReadingSink,
@@ -92,11 +115,39 @@ export class CommitQueue {
     this.backoff = opts.retryInitialMs;
     this.now = opts.now ?? Date.now;
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.high = Math.max(1, opts.maxPendingReadings ?? DEFAULT_MAX_PENDING_READINGS);
+    this.low = Math.floor(this.high / 2);
+    this.highBytes = Math.max(1, opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
+    this.lowBytes = Math.floor(this.highBytes / 2);
+  }
+
+  /** True from the moment `maxPendingReadings` are held until half of them have settled: sources must not read. */
+  overBound(): boolean {
+    return this.over;
+  }
+
+  /** Readings held (waiting, in flight, or held after a refusal). */
+  pendingReadings(): number {
+    return this.readings;
+  }
+
+  /** Payload bytes of the messages held. */
+  pendingBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Calls `cb` once the queue is no longer over its bound (at once, in a microtask, when it
+   * is not). Also called when the queue closes.
+   */
+  whenBelow(cb: () => void): void {
+    this.belowWaiters.push(cb);
+    if (!this.over || this.closed) this.scheduleNotify();
   }
 
   /** QoS 1: settles once committed, or not (see above). */
-  commit(inputs: readonly ReadingInput[], owner: Owner | undefined, done: Settled): void {
-    this.enqueue(inputs, true, owner, done);
+  commit(inputs: readonly ReadingInput[], owner: Owner | undefined, done: Settled, bytes = 0): void {
+    this.enqueue(inputs, true, owner, done, bytes);
   }
 
   /**
@@ -104,9 +155,9 @@ export class CommitQueue {
    * once while the sink refuses and the queue is long (nothing holds a QoS 0 sender back,
    * so its messages must not pile up).
    */
-  offer(inputs: readonly ReadingInput[], done: Settled): void {
+  offer(inputs: readonly ReadingInput[], done: Settled, bytes = 0): void {
     if (this.refusing && this.queue.length >= this.opts.maxBatch) return done(null, false);
-    this.enqueue(inputs, false, undefined, done);
+    this.enqueue(inputs, false, undefined, done, bytes);
   }
 
   /** True while a submission is refused and not yet retried successfully. */
@@ -122,18 +173,60 @@ export class CommitQueue {
   /** Rejects everything waiting or held with QueueClosed. Submissions in flight complete. */
   close(): void {
     this.closed = true;
+    this.scheduleNotify();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const closed = (): QueueClosed => new QueueClosed('the MQTT adapter is stopping');
-    for (const it of this.queue.splice(0)) call(it, closed(), false);
-    for (const b of this.batches) if (b.state === 'failed') for (const it of b.items.splice(0)) call(it, closed(), false);
+    for (const it of this.queue.splice(0)) this.call(it, closed(), false);
+    for (const b of this.batches) if (b.state === 'failed') for (const it of b.items.splice(0)) this.call(it, closed(), false);
     this.batches = this.batches.filter((b) => b.state === 'pending');
   }
 
-  private enqueue(inputs: readonly ReadingInput[], reliable: boolean, owner: Owner | undefined, done: Settled): void {
+  private enqueue(inputs: readonly ReadingInput[], reliable: boolean, owner: Owner | undefined, done: Settled, bytes: number): void {
     if (this.closed) return done(new QueueClosed('the MQTT adapter is stopped'), false);
-    this.queue.push({ inputs, since: this.now(), reliable, owner, done });
+    this.queue.push({ inputs, bytes, since: this.now(), reliable, owner, done });
+    this.readings += inputs.length;
+    this.bytes += bytes;
+    if (!this.over && (this.readings >= this.high || this.bytes >= this.highBytes)) {
+      this.over = true;
+      this.opts.onPressure?.(true, this.readings, this.bytes);
+    }
     this.kick();
+  }
+
+  /** Settles one message; a throwing callback must not stop the others. */
+  private call(it: Item, error: Error | null, committed: boolean): void {
+    this.readings -= it.inputs.length;
+    this.bytes -= it.bytes;
+    if (this.over && this.readings <= this.low && this.bytes <= this.lowBytes) {
+      this.over = false;
+      this.opts.onPressure?.(false, this.readings, this.bytes);
+      this.scheduleNotify();
+    }
+    try {
+      it.done(error, committed);
+    } catch {
+      // the caller's bug; the queue goes on
+    }
+  }
+
+  /** Runs the `whenBelow` callbacks after the current settlement loop (never re-entrantly). */
+  private scheduleNotify(): void {
+    if (this.notifyScheduled || this.belowWaiters.length === 0) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      if (this.over && !this.closed) return;
+      const ws = this.belowWaiters;
+      this.belowWaiters = [];
+      for (const w of ws) {
+        try {
+          w();
+        } catch {
+          // the caller's bug
+        }
+      }
+    });
   }
 
   private kick(): void {
@@ -181,11 +274,11 @@ export class CommitQueue {
     const now = this.now();
     b.items = b.items.filter((it) => {
       if (it.owner?.closed) {
-        call(it, null, false);
+        this.call(it, null, false);
         return false;
       }
       if (it.reliable && now - it.since > this.opts.maxHoldMs) {
-        call(it, new HoldExpired(`not committed within ${this.opts.maxHoldMs} ms`), false);
+        this.call(it, new HoldExpired(`not committed within ${this.opts.maxHoldMs} ms`), false);
         return false;
       }
       return true;
@@ -229,11 +322,11 @@ export class CommitQueue {
       b.state = 'failed';
       b.items = b.items.filter((it) => {
         if (it.reliable) return true;
-        call(it, null, false);
+        this.call(it, null, false);
         return false;
       });
       this.setRefusing(true, error);
-      if (this.closed) for (const it of b.items.splice(0)) call(it, new QueueClosed('the MQTT adapter is stopping'), false);
+      if (this.closed) for (const it of b.items.splice(0)) this.call(it, new QueueClosed('the MQTT adapter is stopping'), false);
       if (b.items.length === 0) {
         // nothing left to hold (QoS 0 only): no barrier for later batches
         b.state = 'ok';
@@ -256,7 +349,7 @@ export class CommitQueue {
   private release(): void {
     while (this.batches.length > 0 && this.batches[0]!.state === 'ok') {
       const b = this.batches.shift()!;
-      for (const it of b.items) call(it, null, true);
+      for (const it of b.items) this.call(it, null, true);
     }
   }
 

@@ -321,6 +321,15 @@ export const mqttConfigSchema = z
         retryMax: duration.default(5_000),
         /** At most this many readings per submission to the buffer. */
         maxBatch: z.number().int().min(1).max(100_000).default(4096),
+        /**
+         * Readings held in memory at most (decoded, waiting for their commit). At this bound (or
+         * at maxPendingBytes) the gateway stops reading from every MQTT source (embedded
+         * connections and external brokers) until half of them have committed: memory stays
+         * bounded whatever is sent. The default fits the shipped 64 MiB heap (bin/wardgate.js).
+         */
+        maxPending: z.number().int().min(64).max(1_000_000).default(4096),
+        /** The same bound for the payload bytes of the messages held. */
+        maxPendingBytes: size.default(4 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

@@ -10,8 +10,14 @@
  * after `ack.maxHold` it is called with an error, aedes destroys the connection without a
  * PUBACK, and the sensor resends the message when it reconnects (MQTT §4.4). While a
  * message of a socket read is held aedes reads nothing more from that socket
- * (lib/client.js, nextBatch): the sensor is back-pressured, and memory stays bounded.
+ * (lib/client.js, nextBatch): the sensor is back-pressured.
  * QoS 0 messages are submitted best effort and `cb` is called at once.
+ *
+ * Memory is bounded whatever the clients send: while the commit queue is over its bound
+ * (QoS 0 floods, or many connections each with a socket read of held QoS 1 messages), no
+ * connection's socket is read (the read aedes asks for returns nothing, so the socket's
+ * buffer fills and TCP holds the sender back); once the queue is back under half of its
+ * bound, each stalled connection is read again.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -68,6 +74,9 @@ export class EmbeddedBroker {
   private readonly certificateCN = new WeakMap<object, string>();
   private readonly reserved: string[][];
   private readonly now: () => number;
+  /** Connections whose read was refused while the commit queue was over its bound. */
+  private readonly stalled = new Set<Duplex>();
+  private resumeRegistered = false;
 
   constructor(private readonly d: EmbeddedBrokerDeps) {
     this.now = d.now ?? Date.now;
@@ -135,6 +144,7 @@ export class EmbeddedBroker {
     this.wss?.close();
     this.wss = null;
     for (const s of this.sockets) s.destroy();
+    this.stalled.clear();
     const a = this.aedes;
     this.aedes = null;
     if (a) await new Promise<void>((r) => a.close(() => r()));
@@ -209,6 +219,11 @@ export class EmbeddedBroker {
     const guard = new FrameGuard(this.d.config.limits.maxPacketBytes);
     const read = conn.read.bind(conn);
     conn.read = (size?: number): unknown => {
+      if (this.d.queue.overBound()) {
+        this.stall(conn);
+        return null;
+      }
+      this.stalled.delete(conn);
       const buf: unknown = read(size);
       if (buf instanceof Uint8Array) {
         const v = guard.feed(buf);
@@ -221,6 +236,21 @@ export class EmbeddedBroker {
       return buf;
     };
     this.aedes.handle(conn, req);
+  }
+
+  /** Reads `conn` again once the commit queue is under its bound (see the top). */
+  private stall(conn: Duplex): void {
+    this.stalled.add(conn); // at most maxConnections; a closed one is skipped and dropped at release
+    if (this.resumeRegistered) return;
+    this.resumeRegistered = true;
+    this.d.queue.whenBelow(() => {
+      this.resumeRegistered = false;
+      const conns = [...this.stalled];
+      this.stalled.clear();
+      // aedes reads on 'readable' (lib/client.js, nextBatch); a stalled connection has no
+      // packet of an earlier read pending, so this is the read it was refused.
+      for (const c of conns) if (!c.destroyed) c.emit('readable');
+    });
   }
 
   // ---- hooks ----
@@ -286,7 +316,7 @@ export class EmbeddedBroker {
     }
     if (qos === 0) {
       done(null);
-      this.d.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'));
+      this.d.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
     this.d.queue.commit(
@@ -304,6 +334,7 @@ export class EmbeddedBroker {
         metrics.outcome('embedded', qos, committed ? 'committed' : 'abandoned');
         if (committed && !client.closed) done(null); // -> PUBACK (QoS 1) / PUBREC (QoS 2)
       },
+      payload.length,
     );
   }
 

@@ -15,6 +15,13 @@
  * redelivers (at-least-once: a reading committed just before a crash may come twice). If
  * the buffer keeps refusing past `ack.maxHold`, the connection is dropped on purpose so the
  * broker redelivers later.
+ *
+ * Bounded memory whatever the broker sends. A broker does not always keep to its in-flight
+ * window (a persistent session's backlog can arrive faster than it commits), so the gateway
+ * does not rely on it: while the commit queue is over its bound, `handleMessage` does not
+ * call back, mqtt.js parses nothing more, its stream stops being read and TCP holds the
+ * broker back. It calls back once half of the held readings have committed. The MQTT 5
+ * receive maximum (`receiveMaximum`) asks the broker for the same in advance.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
@@ -107,7 +114,13 @@ export class ExternalSubscriber {
     this.deferPubacks(client);
     client.handleMessage = (packet, cb) => {
       this.onMessage(packet);
-      cb();
+      if (!this.d.queue.overBound()) return cb();
+      // Read nothing more from this connection until the queue is under its bound. A pump of
+      // a connection that has closed since is not resumed (its messages are redelivered).
+      const gen = this.gen;
+      this.d.queue.whenBelow(() => {
+        if (gen === this.gen) cb();
+      });
     };
     client.on('connect', (connack) => {
       this.backoff = c.reconnect.initial;
@@ -147,10 +160,12 @@ export class ExternalSubscriber {
     const metrics = this.d.metrics;
     if (!inputs) {
       metrics.outcome(this.source, qos, 'rejected'); // acknowledged: resending it would not make it decode
+      // Its PUBACK waits for those of earlier messages (PUBACKs in arrival order, MQTT-4.6.0-2).
+      if (qos > 0 && packet.messageId !== undefined) this.pendingAcks.set(packet.messageId, Promise.resolve(true));
       return;
     }
     if (qos === 0 || packet.messageId === undefined) {
-      this.d.queue.offer(inputs, (err, ok) => metrics.outcome(this.source, qos, err ? 'abandoned' : ok ? 'committed' : 'refused'));
+      this.d.queue.offer(inputs, (err, ok) => metrics.outcome(this.source, qos, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
     const commit = new Promise<boolean>((resolve, reject) => {
@@ -162,6 +177,7 @@ export class ExternalSubscriber {
           if (err) reject(err);
           else resolve(committed);
         },
+        payload.length,
       );
     });
     commit.catch(() => undefined); // handled where the PUBACK waits for it

@@ -48,6 +48,9 @@ export interface MosquittoOptions {
   anonymous?: boolean;
   /** A fixed port (default: a free one). */
   port?: number;
+  /** max_inflight_messages (default 200) and max_queued_messages (default 0: no limit). */
+  maxInflight?: number;
+  maxQueued?: number;
 }
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
@@ -62,8 +65,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       `allow_anonymous ${opts.anonymous ?? true}`,
       'persistence false',
       // Sessions of clean=false clients keep everything published while they are away.
-      'max_queued_messages 0',
-      'max_inflight_messages 200',
+      `max_queued_messages ${opts.maxQueued ?? 0}`,
+      `max_inflight_messages ${opts.maxInflight ?? 200}`,
       'log_dest stderr',
       'log_type error',
       'log_type warning',
