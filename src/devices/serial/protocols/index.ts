@@ -3,8 +3,10 @@ import type { SerialProtocolName } from '../config.js';
 import type { ProtocolDef } from './types.js';
 import { masimo } from './masimo/session.js';
 import { intellivue } from './intellivue/session.js';
+import { geS5 } from './ge-s5/session.js';
 
 export const PROTOCOLS: Partial<Record<SerialProtocolName, ProtocolDef>> = {
   masimo,
   intellivue,
+  'ge-s5': geS5,
 };

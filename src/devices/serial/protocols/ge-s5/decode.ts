@@ -1,0 +1,139 @@
+/**
+ * S/5 DRI records (reference §3.3, §3.5, §3.6; little-endian): the header's subrecord list,
+ * the basic physiological class (displayed values) with each parameter's scale and the
+ * invalid markers (every value <= -32001 is "no value", correction 11/14), and the alarm
+ * message. Pure: a record in, values or a reason out.
+ */
+export interface Subrecord {
+  type: number;
+  data: Buffer;
+}
+
+export interface DriRecord {
+  maintype: number;
+  rTime: number;
+  subrecords: Subrecord[];
+}
+
+export function decodeRecord(r: Buffer): DriRecord | string {
+  if (r.length < 40) return 'ge_short_record';
+  const maintype = r.readUInt16LE(14);
+  const descs: { offset: number; type: number }[] = [];
+  for (let i = 0; i < 8; i++) {
+    const type = r[16 + i * 3 + 2]!;
+    if (type === 0xff) break;
+    descs.push({ offset: r.readInt16LE(16 + i * 3), type });
+  }
+  const dataLen = r.length - 40;
+  const subrecords: Subrecord[] = [];
+  for (let i = 0; i < descs.length; i++) {
+    const d = descs[i]!;
+    const end = i + 1 < descs.length ? descs[i + 1]!.offset : dataLen;
+    if (d.offset < 0 || d.offset > end || end > dataLen) return 'ge_bad_subrecord';
+    subrecords.push({ type: d.type, data: r.subarray(40 + d.offset, 40 + end) });
+  }
+  return { maintype, rTime: r.readUInt32LE(6), subrecords };
+}
+
+/** Marker values (<= -32001): no value, with the reason kept. */
+export const MARKERS: Readonly<Record<number, string>> = {
+  [-32767]: 'invalid',
+  [-32766]: 'not_updated',
+  [-32765]: 'discontinuity',
+  [-32764]: 'under_range',
+  [-32763]: 'over_range',
+  [-32762]: 'not_calibrated',
+};
+export const isMarker = (v: number): boolean => v <= -32001;
+
+export interface GeValue {
+  metric: string;
+  value: number;
+  unit: string;
+  /** Which channel (T1-T4, P1-P4) when the monitor has several. */
+  channel?: string;
+}
+
+export interface PhysData {
+  /** Subrecord time, ms (Unix seconds from the monitor). */
+  time: number;
+  /** 0 basic, 1-3 ext1-ext3. */
+  cls: number;
+  values: GeValue[];
+  /** Values present as markers (no value), by reason. */
+  markers: string[];
+}
+
+const SUBRECORD = 278;
+
+/** Invasive pressure sites (group label) that the catalogue carries. */
+const ARTERIAL_SITES = new Set([1, 8]); // ART, ABP
+
+/** Decodes one physiological subrecord (278 bytes); only the basic class yields values. */
+export function decodePhysiological(sr: Buffer): PhysData | string {
+  if (sr.length < SUBRECORD) return 'ge_short_subrecord';
+  const time = sr.readUInt32LE(0) * 1000;
+  const cls = (sr.readUInt16LE(276) >> 8) & 0x0f;
+  const out: PhysData = { time, cls, values: [], markers: [] };
+  if (cls !== 0) return out;
+  const c = sr.subarray(4, 4 + 270);
+  const exists = (group: number): boolean => (c.readUInt32LE(group) & 1) === 1;
+  const put = (off: number, metric: string, unit: string, scale: (v: number) => number, channel?: string): void => {
+    const raw = c.readInt16LE(off);
+    if (isMarker(raw)) {
+      out.markers.push(MARKERS[raw] ?? 'marker');
+      return;
+    }
+    const v: GeValue = { metric, value: scale(raw), unit };
+    if (channel) v.channel = channel;
+    out.values.push(v);
+  };
+  const hundredth = (v: number): number => Math.round(v) / 100;
+  const one = (v: number): number => v;
+  if (exists(0)) put(6, 'heart_rate', '/min', one);
+  for (const [i, g] of [16, 30, 44, 58].entries()) {
+    if (!exists(g) || !ARTERIAL_SITES.has(c.readUInt16LE(g + 4))) continue;
+    put(g + 6, 'abp_sys', 'mm[Hg]', hundredth, `P${i + 1}`);
+    put(g + 8, 'abp_dia', 'mm[Hg]', hundredth, `P${i + 1}`);
+    put(g + 10, 'abp_mean', 'mm[Hg]', hundredth, `P${i + 1}`);
+  }
+  if (exists(72)) {
+    put(78, 'nibp_sys', 'mm[Hg]', hundredth);
+    put(80, 'nibp_dia', 'mm[Hg]', hundredth);
+    put(82, 'nibp_mean', 'mm[Hg]', hundredth);
+  }
+  for (const [i, g] of [86, 94, 102, 110].entries()) if (exists(g)) put(g + 6, 'body_temp', 'Cel', hundredth, `T${i + 1}`);
+  if (exists(118)) {
+    put(124, 'spo2', '%', hundredth);
+    put(126, 'pulse_rate_oximeter', '/min', one);
+  }
+  if (exists(132)) {
+    const et = c.readInt16LE(138);
+    const amb = c.readInt16LE(144);
+    if (isMarker(et) || isMarker(amb)) out.markers.push(MARKERS[isMarker(et) ? et : amb] ?? 'marker');
+    else out.values.push({ metric: 'etco2', value: Math.round((et * amb) / 1000) / 100, unit: 'mm[Hg]' });
+    put(142, 'resp_rate', '/min', one);
+  }
+  return out;
+}
+
+export interface GeAlarm {
+  text: string;
+  /** 0 none, 1 white, 2 yellow, 3 red. */
+  color: number;
+}
+
+/** dri_al_msg (510 bytes): five displayed alarm boxes, highest colour first. */
+export function decodeAlarmMessage(sr: Buffer): GeAlarm[] | string {
+  if (sr.length < 10 + 5 * 98) return 'ge_short_alarm';
+  const out: GeAlarm[] = [];
+  for (let i = 0; i < 5; i++) {
+    const at = 10 + i * 98;
+    const raw = sr.subarray(at, at + 80);
+    const nul = raw.indexOf(0);
+    const text = raw.subarray(0, nul === -1 ? 80 : nul).toString('latin1').trim();
+    const color = sr.readUInt16LE(at + 82);
+    if (color > 0 && text !== '') out.push({ text, color });
+  }
+  return out;
+}
