@@ -4,6 +4,7 @@ import { checksum, encodeFrame, FrameDecoder } from '../../src/devices/serial/pr
 import { alarmRequest, displRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
 import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { GeS5Session } from '../../src/devices/serial/protocols/ge-s5/session.js';
+import type { Session } from '../../src/devices/serial/protocols/types.js';
 import { hex, REF } from './vectors.js';
 
 const records = (wire: Buffer): Buffer[] => {
@@ -139,11 +140,11 @@ describe('S/5 records', () => {
   });
 
   it('the session asks for displayed values and alarms on open, and stops both on close', () => {
-    const s = new GeS5Session({ pollIntervalMs: 5000 });
+    const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
     expect(s.open(0).writes).toEqual([encodeFrame(displRequest(5)), encodeFrame(alarmRequest(2))]);
     const out = s.data(hex(REF['V-GE-5']!));
     expect(out.frames).toBe(1);
     expect(out.readings.map((r) => r.metric)).toContain('etco2');
-    expect(s.close()).toEqual([encodeFrame(displRequest(0)), encodeFrame(alarmRequest(3))]);
+    expect(s.close!()).toEqual([encodeFrame(displRequest(0)), encodeFrame(alarmRequest(3))]);
   });
 });
