@@ -142,7 +142,7 @@ describe('S/5 records', () => {
   it('the session asks for displayed values and alarms on open, and stops both on close', () => {
     const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
     expect(s.open(0).writes).toEqual([encodeFrame(displRequest(5)), encodeFrame(alarmRequest(2))]);
-    const out = s.data(hex(REF['V-GE-5']!));
+    const out = s.data(hex(REF["V-GE-5"]!), 0);
     expect(out.frames).toBe(1);
     expect(out.readings.map((r) => r.metric)).toContain('etco2');
     expect(s.close!()).toEqual([encodeFrame(displRequest(0)), encodeFrame(alarmRequest(3))]);
