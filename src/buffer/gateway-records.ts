@@ -48,9 +48,25 @@ function gatewayEvent(gatewayId: string, gatewayTime: number, priority: Priority
   return { deviceId: gatewayId, deviceKind: 'gateway', bed: 'gateway', metric: 'gateway_event', value, unit: '1', gatewayTime, priority, quality: [], extra };
 }
 
-/** The alarm-class reading saying the database failed its integrity check and was moved aside. */
-export function corruptionAlarm(gatewayId: string, gatewayTime: number, movedTo: string, why: string, seqFloor: number): PendingReading {
-  return gatewayEvent(gatewayId, gatewayTime, 'alarm', 1, { event: 'buffer_corrupt', movedTo, reason: why.slice(0, 200), seqFloor });
+/** How much of a damaged database came back (see salvage.ts). */
+export interface SalvageSummary {
+  /** Readings salvaged (authenticated, forwarded with their original seqs). */
+  saved: number;
+  /** Readings that could not be read; null when the damaged file's counters were unreadable too. */
+  lost: number | null;
+  /** Readable readings that failed authentication (quarantined). */
+  quarantined: number;
+}
+
+/** The alarm-class reading saying the database failed its integrity check, was moved aside, and how much was saved and lost. */
+export function corruptionAlarm(gatewayId: string, gatewayTime: number, movedTo: string, why: string, seqFloor: number, salvage?: SalvageSummary): PendingReading {
+  const extra: Record<string, string | number | boolean> = { event: 'buffer_corrupt', movedTo, reason: why.slice(0, 200), seqFloor };
+  if (salvage) {
+    extra.saved = salvage.saved;
+    extra.lost = salvage.lost ?? 'unknown';
+    extra.quarantined = salvage.quarantined;
+  }
+  return gatewayEvent(gatewayId, gatewayTime, 'alarm', 1, extra);
 }
 
 export class GapRecords {
@@ -62,9 +78,10 @@ export class GapRecords {
     private readonly queue: (r: PendingReading) => void,
   ) {}
 
-  /** Queues a gap record (a status reading) naming what was lost, if anything was. */
-  record(rank: number, reason: string, acc: GapAcc): void {
-    if (acc.count === 0) return;
+  /** Queues a gap record (a status reading) naming what was lost, if anything was; `more` adds fields (e.g. the seq ranges). */
+  record(rank: number, reason: string, acc: GapAcc, more: Record<string, string | number | boolean> = {}): void {
+    // Nothing lost, unless the loss is known only by its ranges (devices and count unknown: a damaged database).
+    if (acc.count === 0 && !acc.unknown) return;
     if (acc.onlyGaps) {
       // A gap record about lost gap records would only chase its own tail under a tiny cap:
       // those losses are counted and logged, not re-recorded.
@@ -85,6 +102,7 @@ export class GapRecords {
       count,
       devices: deviceList,
       devicesKnown: !acc.unknown,
+      ...more,
     });
     this.logLimited('warn', { event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
     this.queue(gap);

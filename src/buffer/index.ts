@@ -86,8 +86,12 @@
  * taken over), so two gateways never hand out the same seqs.
  *
  * Integrity: `PRAGMA quick_check` at open (it reads every page: as long as reading the file once); a failing database (or one that will not open)
- * is moved aside as `buffer.db.corrupt-<ms>` (never deleted), a fresh one is opened, an
- * alarm-class `gateway_event` {event:'buffer_corrupt'} reading says so. A unit that fails
+ * is moved aside as `buffer.db.corrupt-<ms>` (never deleted) and a fresh one is opened, into which
+ * every unit row that can still be read and authenticates is salvaged with its original seq
+ * (./salvage.ts); rows that fail authentication are quarantined. What could not be read becomes a
+ * gap record per class (reason 'corrupt': seq ranges, time range, readings lost when the damaged
+ * file's counters were readable, `countKnown`), counted as `reading_evicted` {reason:'corrupt'},
+ * and an alarm-class `gateway_event` {event:'buffer_corrupt', saved, lost, quarantined} says so. A unit that fails
  * authentication or decoding is moved to the `quarantine` table (counted as
  * `unit_quarantined`, gap record), and the rest keeps draining. The WAL is checkpointed
  * every ~1000 pages, limited to 8 MiB after checkpoints and truncated when it passes 16 MiB.

@@ -1,7 +1,7 @@
 /**
  * Integrity: at open, `PRAGMA quick_check`; a database that fails it (or will not open)
- * is moved aside as `buffer.db.corrupt-<ms>` (never deleted) and its high-water mark
- * salvaged. While running, a unit that fails authentication or decoding, or a deleted
+ * is moved aside as `buffer.db.corrupt-<ms>` (never deleted) and its high-water mark read;
+ * what still authenticates in it is salvaged into the fresh database (./salvage.ts). While running, a unit that fails authentication or decoding, or a deleted
  * unit put back (a replay), is moved to the quarantine table and the rest keeps draining.
  */
 import Database from 'better-sqlite3';
@@ -68,7 +68,7 @@ export function openChecked(dbPath: string, now: () => number, log: Logger): { d
   }
   const to = moveAside(dbPath, now());
   const hwm = salvageHwm(to);
-  log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside (kept) and starting a fresh buffer');
+  log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer');
   return { movedAside: { to, why, hwm } };
 }
 

@@ -14,6 +14,7 @@
  *   gateway-records.ts  gap records, corruption alarm
  *   shedding.ts         disk full, reserve file
  *   integrity.ts        quick_check and move aside at open, quarantine
+ *   salvage.ts          what still authenticates in a damaged database, back with its seqs
  *   maintenance.ts      periodic duties, WAL bound, disk size
  */
 import Database from 'better-sqlite3';
@@ -34,7 +35,8 @@ import { UnitStore } from './store.js';
 import { GroupCommit } from './commit.js';
 import { WalSync, type SyncFs } from './wal-sync.js';
 import { Leases } from './lease.js';
-import { corruptionAlarm, GapRecords } from './gateway-records.js';
+import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
+import { salvageInto, type SalvageReport } from './salvage.js';
 import { Eviction } from './eviction.js';
 import { Shedding } from './shedding.js';
 import { openChecked, Quarantine, type MovedAside } from './integrity.js';
@@ -99,6 +101,8 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly eviction: Eviction;
   private readonly shedding: Shedding;
   private readonly maintenance: Maintenance;
+  private readonly gaps: GapRecords;
+  private readonly events: Events;
 
   /** Use openBuffer(). */
   constructor(
@@ -148,6 +152,8 @@ export class SqliteBuffer implements ReadingBuffer {
       walSync,
     );
     const gaps = new GapRecords(opts.gatewayId, now, logLimited, (r) => this.commit.queueInternal(r));
+    this.gaps = gaps;
+    this.events = events;
     this.quarantine = new Quarantine(db, this.store, gaps, events, logLimited, now);
     this.leases = new Leases(this.store, this.quarantine, logLimited, this.seq);
     const capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
@@ -251,6 +257,36 @@ export class SqliteBuffer implements ReadingBuffer {
     this.maintenance.start(intervalMs);
   }
 
+  /**
+   * After a damaged database was salvaged into this one: a gap record per class for what could
+   * not be read (seq and time ranges, readings lost) and for what failed authentication, each
+   * counted, and the `buffer_corrupt` alarm saying how much was saved and lost.
+   */
+  announceSalvage(movedTo: string, why: string, seqFloor: number, s: SalvageReport, now: number): void {
+    s.classes.forEach((c, rank) => {
+      if (c.lost.length > 0) {
+        const acc = newGap();
+        acc.firstSeq = Math.min(...c.lost.map((l) => l.firstSeq));
+        acc.lastSeq = Math.max(...c.lost.map((l) => l.lastSeq));
+        acc.fromTime = Math.min(...c.lost.map((l) => l.fromTime));
+        acc.toTime = Math.max(...c.lost.map((l) => l.toTime));
+        // When the damaged file's counters were unreadable the count is unknown: the record names the ranges (countKnown: false).
+        acc.count = c.lostReadings ?? 0;
+        acc.unknown = true;
+        acc.onlyGaps = false;
+        const ranges = c.lost.map((l) => `${l.firstSeq}-${l.lastSeq}`).join(',');
+        this.gaps.record(rank, 'corrupt', acc, { ranges: ranges.slice(0, 1000), countKnown: c.lostReadings !== null });
+        if (c.lostReadings) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason: 'corrupt' }, c.lostReadings);
+      }
+      if (c.quarantined) {
+        const q = c.quarantined;
+        this.gaps.record(rank, 'quarantined', { ...newGap(), ...q, count: c.quarantinedReadings, unknown: true, onlyGaps: false });
+        this.events.emit('unit_quarantined', { reason: 'auth_failed' }, c.quarantinedUnits, { class: PRIORITIES[rank] });
+      }
+    });
+    this.commit.queueInternal(corruptionAlarm(this.gatewayId, now, movedTo, why, seqFloor, { saved: s.savedReadings, lost: s.lostReadings, quarantined: s.classes.reduce((a, c) => a + c.quarantinedReadings, 0) }));
+  }
+
   async close(): Promise<void> {
     if (this.commit.closed) return;
     this.commit.close();
@@ -291,11 +327,14 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
   }
   try {
     initSchema(db, opts.pageSize ?? 1024);
+    // What still authenticates in the damaged file comes back with its original seqs.
+    const salvage = movedAside ? salvageInto(movedAside.to, db, keys, opts.gatewayId, now, opts.log) : undefined;
+    if (salvage) seqFloor = Math.max(seqFloor, salvage.hwm);
     const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor, unlock);
-    if (movedAside) {
+    if (movedAside && salvage) {
       const movedTo = basename(movedAside.to);
       opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo });
-      buf.append([corruptionAlarm(opts.gatewayId, now(), movedTo, movedAside.why, seqFloor)]).catch(() => undefined);
+      buf.announceSalvage(movedTo, movedAside.why, seqFloor, salvage, now());
       await buf.flush().catch(() => undefined);
     }
     buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
