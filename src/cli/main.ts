@@ -10,6 +10,7 @@ import { parseDuration } from '../config/units.js';
 import { createLogger } from '../logger.js';
 import { ConfigurationError, isConfigListenError } from '../errors.js';
 import { checkListenAddresses } from '../config/listen.js';
+import { secretFileProblems } from '../config/secrets.js';
 import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
 import { generateKeyFile, removeKey } from '../crypto/keys.js';
 import { readBufferStats } from '../buffer/index.js';
@@ -218,8 +219,8 @@ export function buildProgram(result: { code: number }): Command {
     .argument('<file>', 'YAML configuration file')
     .action(async (file: string) => {
       const c = loadConfigFile(file);
-      const problems = await checkListenAddresses(c);
-      if (problems.length) throw new ConfigError(`${file}: cannot listen where asked`, problems);
+      const problems = [...(await checkListenAddresses(c)), ...secretFileProblems(c, keyFileFor(c))];
+      if (problems.length) throw new ConfigError(`${file}: the settings are valid, but`, problems);
       if (process.env.WARDGATE_KAFKA_PASSWORD && !c.kafka.sasl) {
         process.stdout.write(`${file}: note: WARDGATE_KAFKA_PASSWORD is set but kafka.sasl is not configured, so it is not used\n`);
       }

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { KafkaClientError } from './client.js';
+import { checkPrivateFile } from '../secret-file.js';
 
 export interface TlsSettings {
   enabled: boolean;
@@ -79,7 +80,11 @@ export function resolveSecurity(s: SecuritySettings, env: NodeJS.ProcessEnv = pr
     // Order: the environment, then the file, then the config value (which the config loader
     // already replaced with the environment's when set).
     let password = env[PASSWORD_ENV] || undefined;
-    if (password === undefined && a.passwordFile) password = readConfigFile('kafka.sasl.passwordFile', a.passwordFile).replace(/\r?\n$/, '');
+    if (password === undefined && a.passwordFile) {
+      // Like the key file: only the service user may read it (a config error the forwarder reports; readings keep buffering).
+      checkPrivateFile(a.passwordFile, 'kafka.sasl.passwordFile', (m) => new KafkaClientError('config', m));
+      password = readConfigFile('kafka.sasl.passwordFile', a.passwordFile).replace(/\r?\n$/, '');
+    }
     password ??= a.password;
     if (!password) {
       throw new KafkaClientError('config', `kafka.sasl: no password (set kafka.sasl.passwordFile or ${PASSWORD_ENV})`);

@@ -175,4 +175,27 @@ describe('a failed start exits', () => {
     expect(c.code).toBe(0);
     expect(c.out).toMatch(/WARDGATE_KAFKA_PASSWORD is set but kafka\.sasl is not configured/);
   });
+
+  it('a group-readable MQTT users file or Kafka password file: config check exit 2 naming the setting; run exit 2 for the users file', async () => {
+    const users = join(tempDir('wg-users-'), 'users.yaml');
+    writeFileSync(users, 'users:\n  - username: nurse\n    publish: ["ward/#"]\n', { mode: 0o644 });
+    chmodSync(users, 0o644);
+    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${await takenPort()} }\n      auth:\n        usersFile: ${users}\n`);
+    const c = await bin(['config', 'check', s.cfg]);
+    expect(c.code, c.out).toBe(2);
+    expect(c.err).toMatch(/devices\.mqtt\.embedded\.auth\.usersFile: .*accessible by group or others/);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/mqtt users file .* accessible by group or others/);
+    leftNothingRunning(s.data);
+    const pw = join(tempDir('wg-pw-'), 'kafka.pw');
+    writeFileSync(pw, 'pw-3c1\n');
+    chmodSync(pw, 0o640);
+    const k = setup();
+    writeFileSync(k.cfg, `gateway:\n  dataDir: ${k.data}\nbuffer:\n  keyFile: ${k.key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n  tls: {}\n  sasl:\n    mechanism: scram-sha-512\n    username: u\n    passwordFile: ${pw}\n`);
+    const kc = await bin(['config', 'check', k.cfg]);
+    expect(kc.code, kc.out + kc.err).toBe(2);
+    expect(kc.err).toMatch(/kafka\.sasl\.passwordFile: .*accessible by group or others/);
+    expect(kc.err).not.toContain('pw-3c1');
+  });
 });

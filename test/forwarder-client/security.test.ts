@@ -1,5 +1,5 @@
 /** TLS/SASL settings -> what the clients get: files read at connect, config errors, no secrets in messages. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,7 @@ describe('resolveSecurity', () => {
 
   it('password: environment first, then the file (one trailing newline dropped), then the config value', () => {
     const pwFile = file('pw', 'from-file \n');
+    chmodSync(pwFile, 0o600); // a secret file: readable by the service user only
     const sasl = { mechanism: 'scram-sha-512' as const, username: 'u', password: 'from-config', passwordFile: pwFile };
     expect(resolveSecurity({ sasl }, { [PASSWORD_ENV]: 'from-env' }).sasl?.password).toBe('from-env');
     expect(resolveSecurity({ sasl }, {}).sasl?.password).toBe('from-file ');
