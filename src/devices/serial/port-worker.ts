@@ -140,7 +140,7 @@ export class PortWorker {
     this.everOpened = true;
     this.session = this.newSession();
     this.handle(this.session.open(now));
-    this.tickTimer ??= this.opts.clock.setInterval(() => this.onTick(), this.protocol.tickMs);
+    this.tickTimer ??= this.opts.clock.setInterval(() => this.onTick(), Math.min(this.protocol.tickMs, this.cfg.pollInterval ?? this.protocol.tickMs));
   }
 
   private onClosed(link: Link | undefined, err?: Error): void {

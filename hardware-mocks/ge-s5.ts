@@ -1,0 +1,181 @@
+/**
+ * A simulated GE/Datex-Ohmeda S/5 (CARESCAPE) computer interface (reference §3): waits for
+ * the displayed-values request, then sends a DRI record with one basic physiological
+ * subrecord every requested interval (or --interval ms, to run tests quickly): ECG HR, ART on
+ * P1, CVP on P2, NIBP, T1, SpO2/PR, CO2 (et, fi, rr, ambient pressure). Now and then the SpO2
+ * probe is off (SpO2 values sent as the invalid marker). In alarm differential mode it sends an
+ * alarm record whenever the displayed alarms change. 19200 8E1. Ground truth to --truth.
+ *
+ *   node --import tsx hardware-mocks/ge-s5.ts --port /dev/pts/N [--interval 5000] [--truth file] [--faults ...]
+ */
+import { fileURLToPath } from 'node:url';
+import { rng } from './rng.js';
+import { monitorArgs } from './serial/cli.js';
+import { DevicePort } from './serial/device-port.js';
+import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { GroundTruth } from './serial/ground-truth.js';
+import { frame, FrameReader } from './serial/ge-wire.js';
+
+const INVALID = -32767;
+
+export interface GeOptions {
+  port: string;
+  /** Overrides the requested interval (ms). */
+  intervalMs?: number;
+  seed?: number;
+  truth?: string;
+  faults?: FaultOptions;
+}
+
+export class GeS5Simulator {
+  private readonly rand: () => number;
+  private readonly reader = new FrameReader();
+  private readonly truth: GroundTruth;
+  readonly port: DevicePort;
+  private timer: NodeJS.Timeout | null = null;
+  private alarmsOn = false;
+  private shownAlarms = '';
+  private tick = 0;
+  private v = { hr: 70, art: [120, 78, 92], cvp: 8, nibp: [118, 76, 90], t1: 37.1, spo2: 97.5, pr: 71, et: 5.2, fi: 0.1, rr: 13, amb: 760.0 };
+  readonly seen = { displ: 0, stop: 0, alarm: 0 };
+
+  constructor(private readonly o: GeOptions) {
+    this.rand = rng(o.seed ?? 1);
+    this.truth = new GroundTruth(o.truth);
+    this.port = new DevicePort({
+      path: o.port,
+      baudRate: 19200,
+      parity: 'even',
+      onData: (c) => { for (const r of this.reader.feed(c)) this.request(r); },
+      onOpen: () => this.halt(),
+    });
+  }
+
+  start(): void {
+    this.port.start();
+  }
+
+  async stop(): Promise<void> {
+    this.halt();
+    await this.port.stop();
+  }
+
+  private halt(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.alarmsOn = false;
+    this.shownAlarms = '';
+  }
+
+  private request(rec: Buffer): void {
+    const maintype = rec.readUInt16LE(14);
+    const sub = rec.subarray(40);
+    if (maintype === 0 && sub[0] === 1) {
+      const ival = sub.readInt16LE(1);
+      if (this.timer) clearInterval(this.timer);
+      this.timer = null;
+      if (ival === 0) {
+        this.seen.stop++;
+        return;
+      }
+      this.seen.displ++;
+      this.timer = setInterval(() => this.send(), this.o.intervalMs ?? Math.max(5, ival) * 1000);
+    } else if (maintype === 4) {
+      this.seen.alarm++;
+      const cmd = sub.readUInt16LE(0);
+      this.alarmsOn = cmd === 2;
+      if (cmd === 2) this.shownAlarms = '\u0000'; // force the current status out
+    }
+  }
+
+  private header(len: number, maintype: number, time: number, srType: number): Buffer {
+    const h = Buffer.alloc(40);
+    h.writeUInt16LE(len, 0);
+    h[3] = 10; // interface level 10 (2009)
+    h.writeUInt32LE(time, 6);
+    h.writeUInt16LE(maintype, 14);
+    h.writeInt16LE(0, 16);
+    h[18] = srType;
+    h[21] = 0xff;
+    return h;
+  }
+
+  private drift(): void {
+    const r = this.rand;
+    const v = this.v;
+    this.tick++;
+    const n = (c: number, t: number, k: number, amp: number): number => c + (t - c) * k + (r() - 0.5) * amp;
+    v.hr = Math.round(n(v.hr, 70, 0.2, 4));
+    v.art = [Math.round(n(v.art[0]!, 120, 0.2, 4) * 100) / 100, Math.round(n(v.art[1]!, 78, 0.2, 3) * 100) / 100, 0];
+    v.art[2] = Math.round(((v.art[0]! + 2 * v.art[1]!) / 3) * 100) / 100;
+    v.t1 = Math.round(n(v.t1, 37.1, 0.1, 0.1) * 100) / 100;
+    const desat = this.tick % 20 >= 16;
+    v.spo2 = Math.round(Math.max(80, Math.min(100, n(v.spo2, desat ? 85 : 97.5, 0.4, 1))) * 100) / 100;
+    v.pr = Math.round(n(v.pr, 71, 0.2, 4));
+    v.et = Math.round(n(v.et, 5.2, 0.2, 0.2) * 100) / 100;
+    v.rr = Math.round(n(v.rr, 13, 0.2, 2));
+  }
+
+  private send(): void {
+    if (!this.port.isOpen) return;
+    this.drift();
+    const v = this.v;
+    const time = Math.floor(Date.now() / 1000);
+    const probeOff = this.tick % 25 === 24;
+    const c = Buffer.alloc(270);
+    const group = (at: number, label = 0): void => {
+      c.writeUInt32LE(3, at);
+      c.writeUInt16LE(label, at + 4);
+    };
+    const i16 = (at: number, x: number): void => { c.writeInt16LE(x, at); };
+    for (let at = 0; at < 268; at += 2) if (at !== 226 && at !== 228 && at !== 230) i16(at, INVALID);
+    for (const g of [0, 16, 30, 44, 58, 72, 86, 94, 102, 110, 118, 132, 146, 156, 166, 178, 200, 214, 232, 240, 254]) {
+      c.writeUInt32LE(0, g);
+      c.writeUInt16LE(0, g + 4);
+    }
+    group(0); i16(6, v.hr);
+    group(16, 1); i16(22, Math.round(v.art[0]! * 100)); i16(24, Math.round(v.art[1]! * 100)); i16(26, Math.round(v.art[2]! * 100));
+    group(30, 2); i16(40, v.cvp * 100);
+    group(72); i16(78, v.nibp[0]! * 100); i16(80, v.nibp[1]! * 100); i16(82, v.nibp[2]! * 100);
+    group(86); i16(92, Math.round(v.t1 * 100));
+    group(118);
+    if (!probeOff) { i16(124, Math.round(v.spo2 * 100)); i16(126, v.pr); }
+    group(132); i16(138, Math.round(v.et * 100)); i16(140, Math.round(v.fi * 100)); i16(142, v.rr); i16(144, Math.round(v.amb * 10));
+    const sr = Buffer.alloc(278);
+    sr.writeUInt32LE(time, 0);
+    c.copy(sr, 4);
+    sr.writeUInt16LE(0x000a, 276); // class 0 (basic), level bits
+    const rec = Buffer.concat([this.header(40 + 278, 0, time, 1), sr]);
+    const wire = frame(rec);
+    const d = applyFaults(wire, this.o.faults ?? {}, this.rand, wire.length - 3);
+    for (const ch of d.chunks) this.port.write(ch);
+    const values: Record<string, number> = {
+      heart_rate: v.hr,
+      abp_sys: v.art[0]!, abp_dia: v.art[1]!, abp_mean: v.art[2]!,
+      nibp_sys: v.nibp[0]!, nibp_dia: v.nibp[1]!, nibp_mean: v.nibp[2]!,
+      body_temp: v.t1,
+      etco2: Math.round(((Math.round(v.et * 100) * Math.round(v.amb * 10)) / 100_000) * 100) / 100,
+      resp_rate: v.rr,
+    };
+    if (!probeOff) { values.spo2 = v.spo2; values.pulse_rate_oximeter = v.pr; }
+    const alarmText = v.spo2 < 90 && !probeOff ? 'SpO2 LOW' : '';
+    this.truth.record({ values, time: time * 1000, ...(alarmText ? { alarms: [alarmText] } : {}), ...(d.damaged ? { damaged: d.damaged } : {}) });
+    if (this.alarmsOn && alarmText !== this.shownAlarms) {
+      this.shownAlarms = alarmText;
+      const al = Buffer.alloc(510);
+      if (alarmText) {
+        al.write(alarmText, 10, 'latin1');
+        al.writeUInt16LE(3, 10 + 82);
+      }
+      for (const ch of applyFaults(frame(Buffer.concat([this.header(40 + 510, 4, time, 1), al])), {}, this.rand).chunks) this.port.write(ch);
+    }
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const a = monitorArgs(process.argv.slice(2));
+  const sim = new GeS5Simulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}), ...(a.truth ? { truth: a.truth } : {}) });
+  sim.start();
+  process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));
+}

@@ -1,0 +1,263 @@
+/**
+ * A simulated Philips IntelliVue with its MIB/RS232 port in data-export mode (reference §2),
+ * speaking from the monitor's side: accepts the association request, sends the MDS Create
+ * Event Report and waits for its result, answers extended polls of numerics (HR, SpO2, pulse,
+ * RR, etCO2, temperature, NBP compound, ABP) and of the alert monitor (patient and technical
+ * alarms), answers release. 115200 8N1. Writes what each poll result carried to --truth.
+ *
+ *   node --import tsx hardware-mocks/intellivue.ts --port /dev/pts/N [--truth file] [--faults noise=0.05,corrupt=0.05] [--linked]
+ */
+import { fileURLToPath } from 'node:url';
+import { rng } from './rng.js';
+import { monitorArgs } from './serial/cli.js';
+import { DevicePort } from './serial/device-port.js';
+import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { GroundTruth } from './serial/ground-truth.js';
+import { bcdTime, float32, frame, FrameReader, W } from './serial/intellivue-wire.js';
+
+interface Numeric {
+  handle: number;
+  physio: number;
+  label?: number;
+  unit: number;
+  decimals: number;
+  metric: string;
+  value: number;
+}
+
+export interface IntellivueOptions {
+  port: string;
+  seed?: number;
+  truth?: string;
+  faults?: FaultOptions;
+  /** Send numerics as a linked series (RORLS first + last parts) instead of one RORS. */
+  linked?: boolean;
+  /** Refuse the first N association requests (0x0C). */
+  refuse?: number;
+}
+
+type State = 'idle' | 'associated' | 'exporting';
+
+export class IntellivueSimulator {
+  private readonly rand: () => number;
+  private readonly reader = new FrameReader();
+  private readonly truth: GroundTruth;
+  readonly port: DevicePort;
+  private state: State = 'idle';
+  private readonly t0 = Date.now();
+  private tick = 0;
+  private refusals = 0;
+  private v = { hr: 72, spo2: 97, pr: 73, rr: 14, etco2: 38, temp: 36.8, sys: 121, dia: 79, abpS: 118, abpD: 76 };
+  /** Requests seen, by kind (for tests that check the gateway's side of the dialogue). */
+  readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, release: 0 };
+
+  constructor(private readonly o: IntellivueOptions) {
+    this.rand = rng(o.seed ?? 1);
+    this.truth = new GroundTruth(o.truth);
+    this.port = new DevicePort({ path: o.port, baudRate: 115200, onData: (c) => this.onData(c), onOpen: () => { this.state = 'idle'; } });
+  }
+
+  start(): void {
+    this.port.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.port.stop();
+  }
+
+  private send(userData: Buffer, truth?: Parameters<GroundTruth['record']>[0], corruptAt?: number): void {
+    const wire = frame(userData);
+    const d = applyFaults(wire, this.o.faults ?? {}, this.rand, corruptAt ?? wire.length - 3);
+    for (const c of d.chunks) this.port.write(c);
+    if (truth) this.truth.record(d.damaged ? { ...truth, damaged: d.damaged } : truth);
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const u of this.reader.feed(chunk)) this.request(u);
+  }
+
+  private relTicks(): number {
+    return ((Date.now() - this.t0) * 8) >>> 0;
+  }
+
+  private request(u: Buffer): void {
+    const spdu = u[0];
+    if (spdu === 0x0d) {
+      this.seen.aarq++;
+      if (this.refusals < (this.o.refuse ?? 0)) {
+        this.refusals++;
+        this.send(Buffer.from([0x0c, 0x02, 0x00, 0x00]));
+        return;
+      }
+      // Association result: accepted (0x0E), a short session body.
+      this.send(Buffer.from([0x0e, 0x04, 0xc1, 0x02, 0x00, 0x00]));
+      this.state = 'associated';
+      this.sendMdsCreate();
+      return;
+    }
+    if (spdu === 0x09) {
+      this.seen.release++;
+      this.send(Buffer.from([0x0a, 0x00]));
+      this.state = 'idle';
+      return;
+    }
+    if (spdu !== 0xe1 || u.length < 14) return;
+    const roType = u.readUInt16BE(4);
+    const invokeId = u.readUInt16BE(8);
+    const command = u.readUInt16BE(10);
+    if (roType === 2 && command === 1) {
+      // MDS Create Event Result
+      this.seen.mdsResult++;
+      this.state = 'exporting';
+      return;
+    }
+    if (roType === 1 && command === 7 && this.state === 'exporting' && u.length >= 36) {
+      const action = u.readUInt16BE(24);
+      if (action !== 0xf13b) return;
+      const pollNumber = u.readUInt16BE(28);
+      const objCode = u.readUInt16BE(32);
+      if (objCode === 6) {
+        this.seen.pollNumerics++;
+        this.numerics(invokeId, pollNumber);
+      } else if (objCode === 0x36) {
+        this.seen.pollAlarms++;
+        this.alarms(invokeId, pollNumber);
+      }
+    }
+  }
+
+  private sendMdsCreate(): void {
+    const attrs = new W()
+      .u16(0x0987).counted(bcdTime(new Date()))
+      .u16(0x098f).counted(new W().u32(this.relTicks()).buf())
+      .buf();
+    const args = new W().u16(2).counted(attrs).buf();
+    const body = new W().u16(0x21).u16(0).u16(0).u32(this.relTicks()).u16(0x0d06).counted(args).buf();
+    const ro = new W().u16(1).u16(1).counted(body).buf(); // invoke id 1, confirmed event report
+    this.send(new W().bytes([0xe1, 0, 0, 2]).u16(1).counted(ro).buf());
+  }
+
+  private drift(): void {
+    const r = this.rand;
+    const v = this.v;
+    this.tick++;
+    const desat = this.tick % 30 >= 25;
+    v.hr = Math.round(Math.max(40, Math.min(180, v.hr + (72 - v.hr) * 0.2 + (r() - 0.5) * 4)));
+    v.pr = v.hr + (r() < 0.5 ? 0 : 1);
+    v.spo2 = Math.round(Math.max(80, Math.min(100, v.spo2 + (desat ? -2 : (97 - v.spo2) * 0.4) + (r() - 0.5) * 2)));
+    v.rr = Math.round(Math.max(6, Math.min(40, v.rr + (14 - v.rr) * 0.2 + (r() - 0.5) * 2)));
+    v.etco2 = Math.round((v.etco2 + (38 - v.etco2) * 0.2 + (r() - 0.5)) * 10) / 10;
+    v.temp = Math.round((v.temp + (36.8 - v.temp) * 0.1 + (r() - 0.5) * 0.1) * 10) / 10;
+    v.sys = Math.round(v.sys + (121 - v.sys) * 0.2 + (r() - 0.5) * 4);
+    v.dia = Math.round(v.dia + (79 - v.dia) * 0.2 + (r() - 0.5) * 3);
+    v.abpS = Math.round(v.abpS + (118 - v.abpS) * 0.2 + (r() - 0.5) * 4);
+    v.abpD = Math.round(v.abpD + (76 - v.abpD) * 0.2 + (r() - 0.5) * 3);
+  }
+
+  private current(): Numeric[] {
+    const v = this.v;
+    return [
+      { handle: 0x10, physio: 0x4182, unit: 0x0aa0, decimals: 0, metric: 'heart_rate', value: v.hr },
+      { handle: 0x11, physio: 0x4bb8, unit: 0x0220, decimals: 0, metric: 'spo2', value: v.spo2 },
+      { handle: 0x12, physio: 0x4822, label: 0x00024822, unit: 0x0aa0, decimals: 0, metric: 'pulse_rate_oximeter', value: v.pr },
+      { handle: 0x13, physio: 0x500a, unit: 0x0ae0, decimals: 0, metric: 'resp_rate', value: v.rr },
+      { handle: 0x14, physio: 0x50b0, label: 0x000250ac, unit: 0x0f20, decimals: 1, metric: 'etco2', value: v.etco2 },
+      { handle: 0x15, physio: 0x4b48, label: 0x00024b5c, unit: 0x17a0, decimals: 1, metric: 'body_temp', value: v.temp },
+      { handle: 0x17, physio: 0x4a15, unit: 0x0f20, decimals: 0, metric: 'abp_sys', value: v.abpS },
+      { handle: 0x18, physio: 0x4a16, unit: 0x0f20, decimals: 0, metric: 'abp_dia', value: v.abpD },
+    ];
+  }
+
+  private observation(n: Numeric): Buffer {
+    const attrs = new W();
+    let count = 1;
+    if (n.label !== undefined) {
+      attrs.u16(0x0924).counted(new W().u32(n.label).buf());
+      count++;
+    }
+    attrs.u16(0x0950).counted(new W().u16(n.physio).u16(0).u16(n.unit).u32(float32(n.value, n.decimals)).buf());
+    return new W().u16(n.handle).u16(count).counted(attrs.buf()).buf();
+  }
+
+  private nbp(): Buffer {
+    const v = this.v;
+    const mean = Math.round((v.sys + 2 * v.dia) / 3);
+    const comps = new W()
+      .u16(0x4a05).u16(0).u16(0x0f20).u32(float32(v.sys, 0))
+      .u16(0x4a06).u16(0).u16(0x0f20).u32(float32(v.dia, 0))
+      .u16(0x4a07).u16(0).u16(0x0f20).u32(float32(mean, 0))
+      .buf();
+    const attrs = new W()
+      .u16(0x0924).counted(new W().u32(0x00024a04).buf())
+      .u16(0x094b).counted(new W().u16(3).counted(comps).buf())
+      .buf();
+    return new W().u16(0x16).u16(2).counted(attrs).buf();
+  }
+
+  /** RORS (or RORLS part) of an extended poll result around `observations`. */
+  private pollResult(invokeId: number, pollNumber: number, objCode: number, observations: Buffer[], at: number, linkedState?: number): Buffer {
+    const obsList = Buffer.concat(observations);
+    const info = new W().u16(0).u16(observations.length).counted(obsList).buf(); // one context
+    const result = new W()
+      .u16(pollNumber).u16(0).u32(this.relTicks()).bytes(bcdTime(new Date(at)))
+      .u16(1).u16(objCode).u16(0)
+      .u16(1).counted(info)
+      .buf();
+    const body = new W().u16(0x21).u16(0).u16(0).u16(0xf13b).counted(result).buf();
+    const inner = new W().u16(invokeId).u16(7).counted(body).buf();
+    const ro = linkedState === undefined ? new W().u16(2).counted(inner) : new W().u16(5).u16(2 + inner.length).u8(linkedState).u8(1).bytes(inner);
+    return new W().bytes([0xe1, 0, 0, 2]).bytes(ro.buf()).buf();
+  }
+
+  private numerics(invokeId: number, pollNumber: number): void {
+    this.drift();
+    const ns = this.current();
+    const v = this.v;
+    const values: Record<string, number> = {};
+    for (const n of ns) values[n.metric] = n.value;
+    values.nibp_sys = v.sys;
+    values.nibp_dia = v.dia;
+    values.nibp_mean = Math.round((v.sys + 2 * v.dia) / 3);
+    const obs = [...ns.map((n) => this.observation(n)), this.nbp()];
+    const at = Math.floor(Date.now() / 1000) * 1000;
+    const truth = { values, time: at };
+    if (this.o.linked) {
+      const half = Math.ceil(obs.length / 2);
+      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(0, half), at, 1), { ...truth, values: Object.fromEntries(Object.entries(values).filter(([k]) => ns.slice(0, half).some((n) => n.metric === k))) });
+      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(half), at, 3), { ...truth, values: Object.fromEntries(Object.entries(values).filter(([k]) => !ns.slice(0, half).some((n) => n.metric === k))) });
+    } else this.send(this.pollResult(invokeId, pollNumber, 6, obs, at), truth);
+  }
+
+  private alarmEntry(source: number, code: number, type: number): Buffer {
+    const info = new W().u16(1).u32(0).u16(type & 0x0404 ? 2 : 1).u16(0x4000).buf(); // GEN_ALMON_INFO
+    return new W().u16(source).u16(code).u16(type).u16(0).u16(0x21).u16(0).u16(0).u16(513).counted(info).buf();
+  }
+
+  private alarms(invokeId: number, pollNumber: number): void {
+    const patient: Buffer[] = [];
+    const technical: Buffer[] = [];
+    const alarms: string[] = [];
+    const tech: string[] = [];
+    if (this.v.spo2 < 90) {
+      patient.push(this.alarmEntry(0x4bb8, 0x0a0c, 0x0400));
+      alarms.push('0x4bb8:0x0a0c');
+    }
+    if (this.tick % 45 >= 40) {
+      technical.push(this.alarmEntry(0x4182, 0x0bb4, 0x0002));
+      tech.push('0x4182:0x0bb4');
+    }
+    const list = (entries: Buffer[]): Buffer => new W().u16(entries.length).counted(Buffer.concat(entries)).buf();
+    const attrs = new W().u16(0x0902).counted(list(patient)).u16(0x0904).counted(list(technical)).buf();
+    const obs = new W().u16(0x01).u16(2).counted(attrs).buf();
+    const at = Math.floor(Date.now() / 1000) * 1000;
+    this.send(this.pollResult(invokeId, pollNumber, 0x36, [obs], at), { values: {}, alarms, technical: tech, time: at });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const a = monitorArgs(process.argv.slice(2));
+  const sim = new IntellivueSimulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), linked: a.faults.includes('linked'), ...(a.truth ? { truth: a.truth } : {}) });
+  sim.start();
+  process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));
+}
