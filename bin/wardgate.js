@@ -9,7 +9,15 @@
 import { main } from '../dist/src/cli/main.js';
 
 main(process.argv).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // Everything was stopped. Should a handle still hold the event loop, do not linger as a
+    // half-alive process (systemd would see it active): exit anyway (unref: no wait otherwise).
+    setTimeout(() => {
+      process.stderr.write('wardgate: still running after everything was stopped (an open handle); exiting\n');
+      process.exit(code);
+    }, 5000).unref();
+  },
   (err) => {
     process.stderr.write(`wardgate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -2,7 +2,7 @@
  * The composition root: data folder, gateway id, key, buffer, ingest pipeline, device
  * adapters, forwarder, status and metrics. `startGateway` returns a handle to stop it.
  */
-import { accessSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
@@ -55,7 +55,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const dataDir = resolve(config.gateway.dataDir);
   prepareDataDir(dataDir);
   const keyFile = keyFileFor(config);
-  if (!existsSync(keyFile)) {
+  if (!keyFileExists(keyFile)) {
     if (!opts.createKeyIfMissing) throw new KeyFileError(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
     generateKeyFile(keyFile);
     log.info({ keyFile }, 'created a new data key file');
@@ -105,6 +105,17 @@ class Undo {
         this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'stopping after a failed start');
       }
     }
+  }
+}
+
+/** Whether the key file exists; a file this user cannot even look at is a configuration error, not "missing". */
+function keyFileExists(keyFile: string): boolean {
+  try {
+    statSync(keyFile);
+    return true;
+  } catch (e) {
+    if (errorCode(e) === 'ENOENT') return false;
+    throw new KeyFileError(`cannot read key file ${keyFile} (${errorCode(e) ?? 'error'})`);
   }
 }
 

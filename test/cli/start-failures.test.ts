@@ -56,8 +56,12 @@ function setup(extra = ''): { dir: string; data: string; cfg: string; key: strin
   return { dir, data, cfg, key };
 }
 
-/** After a failed start nothing is left behind: the buffer lock is released and the status file says stopped. */
-function leftNothingRunning(data: string): void {
+/**
+ * After a failed start nothing is left behind: the process ended by itself (not by the command's
+ * last-resort exit for an open handle), the buffer lock is released and the status file says stopped.
+ */
+function leftNothingRunning(data: string, stderr: string): void {
+  expect(stderr).not.toMatch(/still running after everything was stopped/);
   expect(existsSync(join(data, LOCK_FILE))).toBe(false);
   if (existsSync(join(data, 'status.json'))) {
     const s = JSON.parse(readFileSync(join(data, 'status.json'), 'utf8')) as { stoppedAt?: number };
@@ -72,7 +76,7 @@ describe('a failed start exits', () => {
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/cannot start: .*EADDRINUSE/);
-    leftNothingRunning(s.data);
+    leftNothingRunning(s.data, r.err);
   });
 
   it('embedded MQTT port already taken: exit 1, lock released', async () => {
@@ -81,7 +85,7 @@ describe('a failed start exits', () => {
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/EADDRINUSE/);
-    leftNothingRunning(s.data);
+    leftNothingRunning(s.data, r.err);
   });
 
   it('a metrics.host this machine does not have: config check and run exit 2 naming metrics.host', async () => {
@@ -92,7 +96,7 @@ describe('a failed start exits', () => {
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/EADDRNOTAVAIL/);
-    leftNothingRunning(s.data);
+    leftNothingRunning(s.data, r.err);
   });
 
   it('a key file lacking the key id the backlog uses: exit 2 naming the ids, nothing quarantined', async () => {
@@ -111,7 +115,7 @@ describe('a failed start exits', () => {
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/lacks key id 1\b.*needs key ids 1\b/s);
-    leftNothingRunning(s.data);
+    leftNothingRunning(s.data, r.err);
     const st = await bin(['status', '--data', s.data, '--json']);
     const j = JSON.parse(st.out) as { buffer: { quarantined: number; totalReadings: number } };
     expect(j.buffer.quarantined).toBe(0);
@@ -187,7 +191,7 @@ describe('a failed start exits', () => {
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/mqtt users file .* accessible by group or others/);
-    leftNothingRunning(s.data);
+    leftNothingRunning(s.data, r.err);
     const pw = join(tempDir('wg-pw-'), 'kafka.pw');
     writeFileSync(pw, 'pw-3c1\n');
     chmodSync(pw, 0o640);
