@@ -17,7 +17,6 @@ export class SerialAdapter implements DeviceAdapter {
     private readonly config: SerialConfig,
     private readonly clock: Clock = systemClock,
   ) {
-    for (const p of config.ports) if (!PROTOCOLS[p.protocol]) throw new Error(`serial port ${p.path}: protocol ${p.protocol} is not available`);
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -25,7 +24,7 @@ export class SerialAdapter implements DeviceAdapter {
     this.running = true;
     const c = this.config;
     this.workers = c.ports.map(
-      (p) => new PortWorker(p, PROTOCOLS[p.protocol]!, { retryInitialMs: c.retry.initial, retryMaxMs: c.retry.max, maxPendingReadings: c.maxPendingReadings, clock: this.clock }),
+      (p) => new PortWorker(p, PROTOCOLS[p.protocol], { retryInitialMs: c.retry.initial, retryMaxMs: c.retry.max, maxPendingReadings: c.maxPendingReadings, clock: this.clock }),
     );
     for (const w of this.workers) w.start({ ...ctx, log: ctx.log.child({ port: w.cfg.path, protocol: w.cfg.protocol }) });
     ctx.log.info({ ports: this.workers.length }, 'serial ports started');

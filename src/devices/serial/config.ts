@@ -46,9 +46,13 @@ export const serialPortSchema = z
     /** No valid frame for this long is a fault (default: a few poll intervals of the protocol). */
     silenceTimeout: duration.optional(),
     line: lineOptionsSchema.optional(),
+    /** Nonin data format: 8 (4-byte frames, 1/s; the default) or 2 (OEM III, 5-byte frames with checksum). */
+    nonin: z.object({ format: z.union([z.literal(2), z.literal(8)]).default(8) }).strict().optional(),
   })
   .strict()
-  .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] });
+  .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] })
+  .refine((p) => p.protocol === 'nonin' || p.nonin === undefined, { message: '`nonin` options belong to protocol: nonin only', path: ['nonin'] })
+  .refine((p) => p.protocol !== 'line' || (p.line?.format ?? 'wg1') === 'wg1' || p.line?.fields !== undefined, { message: 'line formats kv and delimited need `fields`', path: ['line', 'fields'] });
 
 export const serialConfigSchema = z
   .object({

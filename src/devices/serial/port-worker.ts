@@ -67,7 +67,8 @@ export class PortWorker {
   }
 
   private newSession(): Session {
-    return this.protocol.createSession({ pollIntervalMs: this.cfg.pollInterval ?? this.protocol.pollIntervalMs, ...(this.cfg.line ? { options: this.cfg.line } : {}) });
+    const options = this.cfg.line ?? this.cfg.nonin;
+    return this.protocol.createSession({ pollIntervalMs: this.cfg.pollInterval ?? this.protocol.pollIntervalMs, ...(options ? { options } : {}) });
   }
 
   start(ctx: AdapterContext): void {

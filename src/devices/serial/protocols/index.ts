@@ -4,9 +4,13 @@ import type { ProtocolDef } from './types.js';
 import { masimo } from './masimo/session.js';
 import { intellivue } from './intellivue/session.js';
 import { geS5 } from './ge-s5/session.js';
+import { nonin } from './nonin/session.js';
+import { line } from './line/session.js';
 
-export const PROTOCOLS: Partial<Record<SerialProtocolName, ProtocolDef>> = {
+export const PROTOCOLS: Record<SerialProtocolName, ProtocolDef> = {
   masimo,
   intellivue,
   'ge-s5': geS5,
+  nonin,
+  line,
 };
