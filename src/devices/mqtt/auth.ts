@@ -144,7 +144,18 @@ export class Authenticator {
     return this.users.size;
   }
 
-  async authenticate(c: Credentials): Promise<Identity | AuthFailure> {
+  /** True when `authenticate` would run a password check (scrypt) for these credentials. */
+  needsPasswordCheck(c: Credentials): boolean {
+    if (c.certificateCN !== undefined && (c.username === undefined || c.username === c.certificateCN)) return false;
+    return c.username !== undefined;
+  }
+
+  /**
+   * Who these credentials log in as, or why not. `verify` runs the password check; the
+   * embedded broker passes its password thread (password-thread.ts) so that no check runs on
+   * libuv's thread pool.
+   */
+  async authenticate(c: Credentials, verify: (password: Buffer, encoded: string) => Promise<boolean> = verifyPassword): Promise<Identity | AuthFailure> {
     if (c.certificateCN !== undefined && (c.username === undefined || c.username === c.certificateCN)) {
       const u = this.users.get(c.certificateCN);
       if (!u) return 'not_authorized';
@@ -158,7 +169,7 @@ export class Authenticator {
     }
     const u = this.users.get(c.username);
     const hash = u?.passwordHash;
-    const ok = await verifyPassword(c.password ?? Buffer.alloc(0), hash ?? DUMMY_HASH);
+    const ok = await verify(c.password ?? Buffer.alloc(0), hash ?? DUMMY_HASH);
     if (!u || !hash || !ok) return 'bad_credentials';
     const acl = fillAcl(u, u.username, c.clientId);
     return acl ? { user: u.username, via: 'password', acl } : 'bad_client_id';

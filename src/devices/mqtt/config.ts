@@ -88,6 +88,30 @@ const embeddedSchema = z
         burst: z.number().int().min(1).default(2000),
         /** Seconds a client may take to send CONNECT. */
         connectTimeout: duration.default(10_000),
+        /**
+         * What unauthenticated peers may cost: password checks (scrypt, on their own thread) per
+         * source address and in all, at once and per second; after a failed login its source
+         * address and username wait (doubling from initial to max) before another check.
+         */
+        logins: z
+          .object({
+            perSource: z
+              .object({ concurrent: z.number().int().min(1).default(1), perSecond: z.number().positive().default(2), burst: z.number().int().min(1).default(5) })
+              .strict()
+              .prefault({}),
+            global: z
+              .object({ concurrent: z.number().int().min(1).max(1000).default(4), perSecond: z.number().positive().default(20), burst: z.number().int().min(1).default(40) })
+              .strict()
+              .prefault({}),
+            backoff: z
+              .object({ initial: duration.default(1000), max: duration.default(60_000), forgetAfter: duration.default(15 * 60_000) })
+              .strict()
+              .prefault({}),
+            /** Source addresses and usernames remembered at most (the oldest are forgotten first). */
+            maxTracked: z.number().int().min(100).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -33,6 +33,8 @@ import type { EmbeddedConfig } from './config.js';
 import { Authenticator, type AuthFailure, type Identity } from './auth.js';
 import { HoldExpired, type CommitQueue } from './commit-queue.js';
 import { FrameGuard } from './frame-guard.js';
+import { LoginLimiter, sourceKey, type LoginRefusal } from './login-limiter.js';
+import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import { alarmPayload, alarmTopic } from './alarm.js';
 import type { MessageRouter } from './router.js';
@@ -74,6 +76,11 @@ export class EmbeddedBroker {
   private readonly certificateCN = new WeakMap<object, string>();
   private readonly reserved: string[][];
   private readonly now: () => number;
+  /** Remote address of WebSocket connections (the stream has none of its own). */
+  private readonly remote = new WeakMap<object, string>();
+  private readonly limiter: LoginLimiter;
+  /** Password checks run here, not on libuv's thread pool (which the WAL fsync needs). */
+  readonly passwords = new PasswordThread();
   /** Connections whose read was refused while the commit queue was over its bound. */
   private readonly stalled = new Set<Duplex>();
   private resumeRegistered = false;
@@ -82,6 +89,7 @@ export class EmbeddedBroker {
     this.now = d.now ?? Date.now;
     // Clients may not publish where the gateway echoes alarms, nor under wardgate/.
     this.reserved = [d.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
+    this.limiter = new LoginLimiter(d.config.limits.logins, this.now);
   }
 
   async start(): Promise<void> {
@@ -149,6 +157,7 @@ export class EmbeddedBroker {
     this.aedes = null;
     if (a) await new Promise<void>((r) => a.close(() => r()));
     await Promise.all(closing);
+    await this.passwords.close();
     this.servers.length = 0;
   }
 
@@ -195,6 +204,7 @@ export class EmbeddedBroker {
     wss.on('error', () => undefined); // the http server's errors, re-emitted; handled in listen()
     wss.on('connection', (ws, req: IncomingMessage) => {
       const stream = createWebSocketStream(ws);
+      if (req.socket.remoteAddress !== undefined) this.remote.set(stream, req.socket.remoteAddress);
       stream.on('error', () => ws.terminate());
       this.accept(stream, req);
     });
@@ -255,39 +265,58 @@ export class EmbeddedBroker {
 
   // ---- hooks ----
 
+  /**
+   * Logins. A login that needs a password check is first admitted by the limiter (per source
+   * address and in all, at once and per second, backoff after failures: login-limiter.ts);
+   * a refused one costs no check and gets CONNACK 3 (server unavailable: try later). The
+   * check runs on the password thread. Every failed or refused login is counted per reason
+   * (login_failed) and logged, rate-limited, with its source address and username; never
+   * with the password.
+   */
   private authenticate(
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const cn = this.certificateCN.get(client.conn);
-    this.d.authenticator
-      .authenticate({
-        clientId: client.id,
-        ...(username !== undefined ? { username } : {}),
-        ...(password !== undefined ? { password } : {}),
-        ...(cn !== undefined ? { certificateCN: cn } : {}),
-      })
-      .then(
-        (r) => {
-          if (typeof r === 'string') {
-            this.disconnected('auth_failed', { why: r });
-            const e = new Error(`authentication failed: ${r}`) as AuthenticateError;
-            e.returnCode = RETURN_CODE[r];
-            return done(e, false);
-          }
-          const l = this.d.config.limits;
-          this.sessions.set(client, { identity: r, bucket: new TokenBucket(l.messagesPerSecond, l.burst, this.now()) });
-          done(null, true);
-        },
-        (err: unknown) => {
-          this.d.events.emit('device_error', { family: 'mqtt', reason: 'auth_error' }, 1, { error: String(err) });
-          const e = new Error('authentication error') as AuthenticateError;
-          e.returnCode = 3;
-          done(e, false);
-        },
-      );
+    const conn = client.conn as Duplex & { remoteAddress?: string };
+    const address = this.remote.get(conn) ?? conn.remoteAddress;
+    const source = sourceKey(address);
+    const cn = this.certificateCN.get(conn);
+    const creds = {
+      clientId: client.id,
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+      ...(cn !== undefined ? { certificateCN: cn } : {}),
+    };
+    const refuse = (reason: LoginRefusal | AuthFailure | 'auth_error', returnCode: number): void => {
+      this.d.events.emit('login_failed', { family: 'mqtt', reason }, 1, { source: address ?? 'unknown', username: printable(username) });
+      this.disconnected('auth_failed', { why: reason });
+      const e = new Error(`authentication failed: ${reason}`) as AuthenticateError;
+      e.returnCode = returnCode;
+      done(e, false);
+    };
+    const checked = this.d.authenticator.needsPasswordCheck(creds);
+    const ticket = checked ? this.limiter.admit(source, username ?? '') : null;
+    if (typeof ticket === 'string') return refuse(ticket, 3);
+    this.d.authenticator.authenticate(creds, this.passwords.verify).then(
+      (r) => {
+        if (typeof r === 'string') {
+          // Only a wrong password counts towards the backoff (a login with no check costs nothing).
+          ticket?.done(r === 'bad_credentials' ? 'failed' : 'error');
+          return refuse(r, RETURN_CODE[r]);
+        }
+        ticket?.done('ok');
+        const l = this.d.config.limits;
+        this.sessions.set(client, { identity: r, bucket: new TokenBucket(l.messagesPerSecond, l.burst, this.now()) });
+        done(null, true);
+      },
+      (err: unknown) => {
+        ticket?.done('error');
+        this.d.events.emit('device_error', { family: 'mqtt', reason: 'auth_error' }, 1, { error: String(err) });
+        refuse('auth_error', 3);
+      },
+    );
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
@@ -346,4 +375,11 @@ export class EmbeddedBroker {
   private disconnected(reason: Disconnect, detail?: Record<string, unknown>): void {
     this.d.events.emit('client_disconnected', { family: 'mqtt', reason }, 1, detail);
   }
+}
+
+/** A username as it may be logged: printable, at most 64 characters. */
+function printable(username: string | undefined): string | undefined {
+  if (username === undefined) return undefined;
+  const s = username.replace(/[^\x20-\x7e]/g, '?');
+  return s.length > 64 ? `${s.slice(0, 64)}...` : s;
 }
