@@ -88,7 +88,9 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     old = new Database(damagedPath, { readonly: true, fileMustExist: true });
     old.pragma('cell_size_check = ON');
   } catch (e) {
+    // Nothing can be read: every class is announced as lost, count unknown.
     report.problems.push(`cannot open the damaged database (${sqliteErrorCode(e) ?? 'error'})`);
+    for (const cls of report.classes) cls.lost.push({ firstSeq: 1, lastSeq: 1, fromTime: 0, toTime: now(), readings: null });
     return report;
   }
   report.opened = true;

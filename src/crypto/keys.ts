@@ -83,8 +83,13 @@ export function keyFingerprint(key: Buffer): string {
 /** Writes the file atomically with mode 0600 (temp file, fsync, rename, fsync dir). */
 function writeKeyFile(path: string, doc: KeyFileJson): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileDurably(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileDurably(path, `${JSON.stringify(doc, null, 2)}\n`, 0o600);
+  } catch (e) {
+    // The error names the file and the code; never the document (it holds the keys).
+    throw new KeyFileError(`cannot write key file ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function exists(path: string): boolean {
