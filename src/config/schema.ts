@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { PRIORITIES } from '../reading.js';
 import { mqttConfigSchema } from '../devices/mqtt/config.js';
+import { bleConfigSchema } from '../devices/ble/config.js';
 import { serialConfigSchema } from '../devices/serial/config.js';
 import { duration, size } from './fields.js';
 
@@ -171,6 +172,8 @@ export const configSchema = z
           .strict()
           .prefault({}),
         mqtt: mqttConfigSchema.optional(),
+        /** BLE wearables (docs/ble.md): the controller, the allow-list (address / name / services -> bed) and the connection policy. */
+        ble: bleConfigSchema.optional(),
         serial: serialConfigSchema.optional(),
       })
       .strict()

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { DeviceAdapter } from './types.js';
 import { simulatorFamily } from './simulator/adapter.js';
 import { mqttFamily } from './mqtt/index.js';
+import { bleFamily } from './ble/index.js';
 import { serialFamily } from './serial/index.js';
 
 type Devices = Config['devices'];
@@ -13,6 +14,7 @@ type Devices = Config['devices'];
 export const FAMILIES: { [K in keyof Devices]-?: (cfg: NonNullable<Devices[K]>) => DeviceAdapter[] } = {
   simulator: (cfg) => simulatorFamily.create(cfg),
   mqtt: (cfg) => mqttFamily.create(cfg),
+  ble: (cfg) => bleFamily.create(cfg),
   serial: (cfg) => serialFamily.create(cfg),
 };
 

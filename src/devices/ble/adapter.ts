@@ -1,0 +1,465 @@
+/**
+ * The BLE adapter: scans, connects to the allow-listed wearables (never to anything else),
+ * subscribes to every characteristic the decoder table knows, and turns each value into
+ * Readings for its bed.
+ *
+ * Connection policy: at most `maxConnections` links. When more registered devices are in
+ * range than that, devices wait in arrival order, and the connected device that has held
+ * its slot longest gives it up once it has held it for `dwell` (rotation), so no registered
+ * device starves. A device that drops or fails to connect is retried after a doubling
+ * delay (`backoff.initial` .. `backoff.max`, reset once it is subscribed again).
+ *
+ * Backpressure: while more than `maxHeldReadings` readings wait for the buffer, the
+ * adapter unsubscribes from every characteristic (devices stop sending) and subscribes
+ * again once half of them have settled: nothing queues up inside the gateway.
+ */
+import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
+import type { ReadingInput } from '../../reading.js';
+import { TokenBucket } from '../mqtt/rate-limit.js';
+import { AllowList, type Registration } from './allow-list.js';
+import { reconnectDelay, systemClock, type Clock } from './backoff.js';
+import type { BleConfig } from './config.js';
+import { nobleFactory, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
+import { decoderFor, decoderServices, type Decoder } from './profiles/index.js';
+import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
+import { toInputs } from './readings.js';
+import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
+
+type SlotState = 'idle' | 'connecting' | 'connected' | 'backoff';
+
+interface Slot {
+  address: string;
+  reg: Registration;
+  peripheral: NoblePeripheral | null;
+  state: SlotState;
+  failures: number;
+  /** Earliest time of the next attempt. */
+  notBefore: number;
+  /** When it started waiting for a slot (fair order). */
+  waitingSince: number;
+  connectedAt: number;
+  /** Dropped by the link (not rotated out, not stopped): counts towards `degraded`. */
+  lost: boolean;
+  subscribed: NobleCharacteristic[];
+  bucket: TokenBucket;
+  timer: unknown;
+  rssiTimer: unknown;
+  /** Bumped on every (re)connect, so late events of an old link are ignored. */
+  epoch: number;
+}
+
+export interface BleAdapterOptions {
+  noble?: NobleFactory;
+  clock?: Clock;
+}
+
+export class BleAdapter implements DeviceAdapter {
+  readonly family = 'ble';
+  private ctx: AdapterContext | null = null;
+  private noble: NobleLike | null = null;
+  private readonly allow: AllowList;
+  private readonly slots = new Map<string, Slot>();
+  private readonly makeNoble: NobleFactory;
+  private readonly clock: Clock;
+  private running = false;
+  private adapterState = 'unknown';
+  private powerFailures = 0;
+  private recoveryTimer: unknown = null;
+  private rotationTimer: unknown = null;
+  private connecting = false;
+  private batch: ReadingInput[] = [];
+  private flushScheduled = false;
+  private held = 0;
+  private paused = false;
+  private pending = new Set<Promise<void>>();
+  private readonly ignored = new Set<string>();
+
+  constructor(private readonly cfg: BleConfig, opts: BleAdapterOptions = {}) {
+    this.allow = new AllowList(cfg.devices);
+    this.makeNoble = opts.noble ?? nobleFactory(cfg.hci);
+    this.clock = opts.clock ?? systemClock;
+    if (cfg.vendorDecoders.includes('vendor_oximeter')) registerVendorOximeter();
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    if (this.running) throw new Error('BLE adapter already started');
+    this.running = true;
+    this.ctx = ctx;
+    try {
+      await this.bringUp(this.cfg.startTimeout);
+    } catch (e) {
+      this.running = false;
+      this.teardownNoble();
+      this.ctx = null;
+      throw e;
+    }
+    this.scheduleRotation();
+    ctx.log.info({ registered: this.allow.size, maxConnections: this.cfg.maxConnections }, 'BLE adapter started');
+  }
+
+  /** Creates noble and waits (at most `timeoutMs`) for the controller to power on. */
+  private bringUp(timeoutMs: number): Promise<void> {
+    const noble = this.makeNoble();
+    this.noble = noble;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const timer = this.clock.setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`the Bluetooth adapter did not power on within ${timeoutMs} ms (state ${this.adapterState}): is it present, not blocked by rfkill (rfkill unblock bluetooth), powered (hciconfig hci0 up), not held by bluetoothd, and does wardgate have CAP_NET_RAW and CAP_NET_ADMIN? See docs/ble.md`));
+      }, timeoutMs);
+      noble.on('stateChange', (state: string) => {
+        if (noble !== this.noble) return;
+        this.adapterState = state;
+        if (!settled && state === 'poweredOn') {
+          settled = true;
+          this.clock.clearTimeout(timer);
+          resolve();
+        } else if (!settled && (state === 'unauthorized' || state === 'unsupported')) {
+          settled = true;
+          this.clock.clearTimeout(timer);
+          reject(new Error(`the Bluetooth adapter is ${state}: ${state === 'unauthorized' ? 'wardgate needs CAP_NET_RAW and CAP_NET_ADMIN' : 'no usable LE controller (wrong hci device?)'}; see docs/ble.md`));
+        }
+        this.onStateChange(state);
+      });
+      noble.on('discover', (p: NoblePeripheral) => noble === this.noble && this.onDiscover(p));
+    });
+  }
+
+  private onStateChange(state: string): void {
+    if (!this.running) return;
+    if (state === 'poweredOn') {
+      this.powerFailures = 0;
+      this.startScanning();
+      return;
+    }
+    if (state === 'poweredOff') {
+      this.ctx?.events.emit('device_error', { family: 'ble', reason: 'adapter_powered_off' });
+      for (const s of this.slots.values()) this.linkGone(s, 'adapter_powered_off', false);
+      this.scheduleRecovery();
+    }
+  }
+
+  /** The controller went away: a new noble (a new transport) after a backoff, until one powers on. */
+  private scheduleRecovery(): void {
+    if (this.recoveryTimer !== null || !this.running) return;
+    const delay = reconnectDelay(this.powerFailures++, this.cfg.backoff.initial, this.cfg.backoff.max);
+    this.recoveryTimer = this.clock.setTimeout(() => {
+      this.recoveryTimer = null;
+      if (!this.running) return;
+      this.teardownNoble();
+      for (const s of this.slots.values()) s.peripheral = null;
+      this.bringUp(this.cfg.startTimeout).then(
+        () => this.ctx?.log.info('Bluetooth adapter powered on again'),
+        () => this.scheduleRecovery(),
+      );
+    }, delay);
+  }
+
+  private teardownNoble(): void {
+    const n = this.noble;
+    this.noble = null;
+    if (!n) return;
+    n.removeAllListeners('discover');
+    try {
+      n.stop();
+    } catch {
+      /* a transport that is already gone */
+    }
+  }
+
+  private startScanning(): void {
+    const n = this.noble;
+    if (!n || !this.running || this.adapterState !== 'poweredOn') return;
+    n.startScanningAsync([], true).catch((e: unknown) => this.ctx?.events.emit('device_error', { family: 'ble', reason: 'scan_failed' }, 1, { error: String(e) }));
+  }
+
+  private onDiscover(p: NoblePeripheral): void {
+    if (!this.running) return;
+    const address = p.address.toLowerCase();
+    let slot = this.slots.get(address);
+    if (!slot) {
+      if (this.ignored.has(address)) return;
+      const reg = this.allow.match({ address, name: p.advertisement?.localName, serviceUuids: p.advertisement?.serviceUuids ?? [] });
+      if (!reg) {
+        // Bounded: a ward full of phones must not grow this set without limit.
+        if (this.ignored.size > 10_000) this.ignored.clear();
+        this.ignored.add(address);
+        return;
+      }
+      const now = this.clock.now();
+      slot = { address, reg, peripheral: null, state: 'idle', failures: 0, notBefore: now, waitingSince: now, connectedAt: 0, lost: false, subscribed: [], bucket: new TokenBucket(this.cfg.maxNotificationsPerSecond, this.cfg.maxNotificationsPerSecond * 2, now), timer: null, rssiTimer: null, epoch: 0 };
+      this.slots.set(address, slot);
+    }
+    slot.peripheral = p;
+    this.maybeConnect();
+  }
+
+  private activeLinks(): number {
+    let n = 0;
+    for (const s of this.slots.values()) if (s.state === 'connected' || s.state === 'connecting') n++;
+    return n;
+  }
+
+  /** Connects the longest-waiting eligible device, if a slot is free (one attempt at a time, as the controller does). */
+  private maybeConnect(): void {
+    if (!this.running || this.connecting || this.adapterState !== 'poweredOn' || this.activeLinks() >= this.cfg.maxConnections) return;
+    const now = this.clock.now();
+    let best: Slot | undefined;
+    for (const s of this.slots.values()) {
+      if (s.state !== 'idle' || !s.peripheral || s.notBefore > now) continue;
+      if (!best || s.waitingSince < best.waitingSince) best = s;
+    }
+    if (best) void this.connect(best);
+  }
+
+  private async connect(s: Slot): Promise<void> {
+    const p = s.peripheral!;
+    const epoch = ++s.epoch;
+    s.state = 'connecting';
+    this.connecting = true;
+    let timedOut = false;
+    const timer = this.clock.setTimeout(() => {
+      timedOut = true;
+      try {
+        p.cancelConnect();
+      } catch {
+        /* already settled */
+      }
+    }, this.cfg.connectTimeout);
+    try {
+      await p.connectAsync();
+      if (timedOut) throw new Error('connect timed out');
+      if (!this.running || s.epoch !== epoch) {
+        await p.disconnectAsync().catch(() => undefined);
+        return;
+      }
+      p.once('disconnect', (reason: unknown) => {
+        if (s.epoch === epoch) this.linkGone(s, `hci_${String(reason)}`, true);
+      });
+      s.state = 'connected';
+      s.connectedAt = this.clock.now();
+      s.lost = false;
+      this.connecting = false;
+      this.clock.clearTimeout(timer);
+      this.startScanning();
+      this.submit([linkReading(s.address, s.reg, true, 'connected')]);
+      await this.subscribe(s, p, epoch);
+      if (s.epoch !== epoch || s.state !== 'connected') return;
+      s.failures = 0;
+      this.readRssi(s, p, epoch);
+    } catch (e) {
+      this.clock.clearTimeout(timer);
+      if (s.epoch === epoch && this.running) {
+        this.ctx?.events.emit('device_error', { family: 'ble', reason: timedOut ? 'connect_timeout' : 'connect_failed' }, 1, { device: deviceIdFor(s.address), error: String(e) });
+        if (s.state === 'connected') {
+          p.disconnectAsync().catch(() => undefined);
+          this.linkGone(s, 'setup_failed', true);
+        } else this.backoff(s, true);
+      }
+    } finally {
+      if (s.epoch === epoch) this.connecting = false;
+      this.maybeConnect();
+    }
+  }
+
+  private async subscribe(s: Slot, p: NoblePeripheral, epoch: number): Promise<void> {
+    const { characteristics } = await p.discoverSomeServicesAndCharacteristicsAsync(decoderServices(), []);
+    for (const c of characteristics) {
+      const d = decoderFor(c.uuid);
+      if (!d) continue;
+      c.on('data', (data: Buffer) => {
+        if (s.epoch === epoch) this.onValue(s, d, data);
+      });
+      if (c.properties.includes('read') && !c.properties.includes('notify') && !c.properties.includes('indicate')) continue;
+      if (c.properties.includes('notify') || c.properties.includes('indicate')) {
+        s.subscribed.push(c);
+        if (!this.paused) await c.subscribeAsync();
+      }
+      // A battery level is read once at connect as well (most straps only notify on change).
+      if (d.name === 'battery' && c.properties.includes('read')) await c.readAsync();
+    }
+  }
+
+  private readRssi(s: Slot, p: NoblePeripheral, epoch: number): void {
+    if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
+    p.updateRssiAsync().then(
+      (rssi) => {
+        if (s.epoch === epoch && s.state === 'connected' && Number.isFinite(rssi) && rssi !== 127) this.submit([rssiReading(s.address, s.reg, rssi)]);
+      },
+      () => undefined,
+    );
+    s.rssiTimer = this.clock.setTimeout(() => this.readRssi(s, p, epoch), this.cfg.statusInterval);
+  }
+
+  /** The link is gone (dropped, powered off, rotated out): status reading, then a retry after the backoff. */
+  private linkGone(s: Slot, reason: string, lost: boolean): void {
+    if (s.state !== 'connected' && s.state !== 'connecting') return;
+    const wasConnected = s.state === 'connected';
+    s.epoch++;
+    s.subscribed = [];
+    if (s.rssiTimer !== null) this.clock.clearTimeout(s.rssiTimer);
+    s.rssiTimer = null;
+    if (s.state === 'connecting') this.connecting = false;
+    if (wasConnected && this.running) this.submit([linkReading(s.address, s.reg, false, reason)]);
+    s.lost = lost;
+    this.backoff(s, false);
+    this.startScanning();
+    this.maybeConnect();
+  }
+
+  private backoff(s: Slot, failed: boolean): void {
+    const delay = reconnectDelay(s.failures, this.cfg.backoff.initial, this.cfg.backoff.max);
+    if (failed) s.lost = true;
+    s.failures++;
+    s.state = 'backoff';
+    s.notBefore = this.clock.now() + delay;
+    if (s.timer !== null) this.clock.clearTimeout(s.timer);
+    s.timer = this.clock.setTimeout(() => {
+      s.timer = null;
+      if (s.state !== 'backoff') return;
+      s.state = 'idle';
+      s.waitingSince = this.clock.now();
+      this.maybeConnect();
+    }, delay);
+  }
+
+  /** Rotation: with devices waiting and no free slot, the longest-connected device past its dwell gives its slot up. */
+  private scheduleRotation(): void {
+    const every = Math.max(100, Math.floor(this.cfg.dwell / 4));
+    this.rotationTimer = this.clock.setTimeout(() => {
+      this.rotationTimer = null;
+      if (!this.running) return;
+      this.rotate();
+      this.maybeConnect();
+      this.scheduleRotation();
+    }, every);
+  }
+
+  private rotate(): void {
+    if (this.activeLinks() < this.cfg.maxConnections) return;
+    const now = this.clock.now();
+    const waiting = [...this.slots.values()].some((s) => s.state === 'idle' && s.peripheral && s.notBefore <= now);
+    if (!waiting) return;
+    let oldest: Slot | undefined;
+    for (const s of this.slots.values()) if (s.state === 'connected' && now - s.connectedAt >= this.cfg.dwell && (!oldest || s.connectedAt < oldest.connectedAt)) oldest = s;
+    if (!oldest) return;
+    const p = oldest.peripheral;
+    const s = oldest;
+    s.epoch++;
+    s.subscribed = [];
+    s.state = 'idle';
+    s.lost = false;
+    s.notBefore = now;
+    s.waitingSince = now;
+    this.submit([linkReading(s.address, s.reg, false, 'rotated')]);
+    p?.disconnectAsync().catch(() => undefined);
+  }
+
+  // --- values -------------------------------------------------------------------------
+
+  private onValue(s: Slot, d: Decoder, data: Buffer): void {
+    const ctx = this.ctx;
+    if (!ctx || !this.running) return;
+    if (!s.bucket.take(this.clock.now())) {
+      ctx.events.emit('frame_rejected', { family: 'ble', reason: 'throttled' }, 1, { device: deviceIdFor(s.address) });
+      return;
+    }
+    const r = d.parse(data);
+    if (!r.ok) {
+      ctx.events.emit('frame_rejected', { family: 'ble', reason: `${d.name}_${r.reason}` }, 1, { device: deviceIdFor(s.address) });
+      return;
+    }
+    const { inputs, specials } = toInputs(r.readings, s.address, s.reg, d.priority ?? 'vital');
+    for (const sp of specials) ctx.events.emit('reading_flagged', { flag: `special_${sp}` });
+    if (inputs.length > 0) this.submit(inputs);
+  }
+
+  /** Collects readings of one event-loop turn into one submission. */
+  private submit(inputs: ReadingInput[]): void {
+    if (!this.ctx || !this.running) return;
+    for (const i of inputs) this.batch.push(i);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const ctx = this.ctx;
+    const inputs = this.batch;
+    this.batch = [];
+    if (!ctx || !this.running || inputs.length === 0) return;
+    // A device that ignores its unsubscription cannot make the gateway hold more than twice the bound.
+    if (this.held + inputs.length > 2 * this.cfg.maxHeldReadings) {
+      ctx.events.emit('reading_refused', { reason: 'ble_backpressure' }, inputs.length);
+      return;
+    }
+    this.held += inputs.length;
+    if (this.held > this.cfg.maxHeldReadings) this.setPaused(true);
+    const p = ctx.sink.submit(inputs).then(
+      () => undefined,
+      () => undefined, // refused: counted by the pipeline; a wearable cannot resend
+    );
+    const tracked = p.finally(() => {
+      this.pending.delete(tracked);
+      this.held -= inputs.length;
+      if (this.paused && this.held <= this.cfg.maxHeldReadings / 2) this.setPaused(false);
+    });
+    this.pending.add(tracked);
+  }
+
+  private setPaused(paused: boolean): void {
+    if (this.paused === paused) return;
+    this.paused = paused;
+    for (const s of this.slots.values()) {
+      if (s.state !== 'connected') continue;
+      for (const c of s.subscribed) (paused ? c.unsubscribeAsync() : c.subscribeAsync()).catch(() => undefined);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const t of [this.recoveryTimer, this.rotationTimer]) if (t !== null) this.clock.clearTimeout(t);
+    this.recoveryTimer = this.rotationTimer = null;
+    const disconnects: Promise<unknown>[] = [];
+    for (const s of this.slots.values()) {
+      for (const t of [s.timer, s.rssiTimer]) if (t !== null) this.clock.clearTimeout(t);
+      s.timer = s.rssiTimer = null;
+      s.epoch++;
+      if ((s.state === 'connected' || s.state === 'connecting') && s.peripheral) {
+        if (s.state === 'connecting') s.peripheral.cancelConnect();
+        else disconnects.push(s.peripheral.disconnectAsync().catch(() => undefined));
+      }
+    }
+    this.slots.clear();
+    this.batch = [];
+    this.paused = false;
+    this.connecting = false;
+    // Give the links a moment to close cleanly; a controller that is gone cannot hold stop.
+    await Promise.race([Promise.all(disconnects), new Promise((r) => setTimeout(r, 1000))]);
+    await this.noble?.stopScanningAsync().catch(() => undefined);
+    this.teardownNoble();
+    this.adapterState = 'unknown';
+    await Promise.all([...this.pending]);
+    this.ctx = null;
+  }
+
+  status(): AdapterStatus {
+    if (!this.running) return { state: 'stopped', devices: this.slots.size };
+    let connected = 0;
+    let lost = 0;
+    for (const s of this.slots.values()) {
+      if (s.state === 'connected') connected++;
+      else if (s.lost) lost++;
+    }
+    const detail = `${connected} connected of ${this.allow.size} registered${lost ? `, ${lost} lost` : ''}, adapter ${this.adapterState}${this.paused ? ', paused (buffer slow)' : ''}`;
+    return { state: this.adapterState !== 'poweredOn' || lost > 0 ? 'degraded' : 'running', devices: connected, detail };
+  }
+}
+
+export const bleFamily = {
+  name: 'ble',
+  create: (cfg: BleConfig): DeviceAdapter[] => (cfg.enabled ? [new BleAdapter(cfg)] : []),
+};

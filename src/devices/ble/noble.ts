@@ -1,0 +1,48 @@
+/**
+ * The one place noble is loaded: the small part of its API wardgate uses, and a factory
+ * that binds it to a HCI socket (Linux, hciN) or to a UART controller (H4 over a serial
+ * port: a USB dongle in HCI-UART mode, or the simulated controller in hardware-mocks/).
+ */
+import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
+import type { BleConfig } from './config.js';
+
+export interface NobleCharacteristic extends EventEmitter {
+  readonly uuid: string;
+  readonly properties: readonly string[];
+  subscribeAsync(): Promise<void>;
+  unsubscribeAsync(): Promise<void>;
+  readAsync(): Promise<Buffer>;
+}
+
+export interface NoblePeripheral extends EventEmitter {
+  readonly id: string;
+  readonly address: string;
+  readonly rssi: number;
+  readonly state: string;
+  readonly advertisement: { localName?: string; serviceUuids?: string[] };
+  connectAsync(): Promise<void>;
+  cancelConnect(): void;
+  disconnectAsync(): Promise<void>;
+  discoverSomeServicesAndCharacteristicsAsync(services: string[], characteristics: string[]): Promise<{ characteristics: NobleCharacteristic[] }>;
+  updateRssiAsync(): Promise<number>;
+}
+
+export interface NobleLike extends EventEmitter {
+  readonly state: string;
+  startScanningAsync(serviceUuids?: string[], allowDuplicates?: boolean): Promise<void>;
+  stopScanningAsync(): Promise<void>;
+  stop(): void;
+}
+
+export type NobleFactory = () => NobleLike;
+
+const require = createRequire(import.meta.url);
+
+export function nobleFactory(hci: BleConfig['hci']): NobleFactory {
+  return () => {
+    const { withBindings } = require('@stoprocent/noble') as { withBindings: (type: string, opts: Record<string, unknown>) => NobleLike };
+    if (hci.uart) return withBindings('hci', { hciDriver: 'uart', bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate } } });
+    return withBindings('hci', hci.deviceId !== undefined ? { deviceId: hci.deviceId } : {});
+  };
+}
