@@ -74,6 +74,23 @@ function anyFreePortProblems(c: Config): string[] {
   return out.map((p) => `${p}: must be a port from 1 to 65535 (0, "any free port", would leave the devices unable to find it)`);
 }
 
+/** External MQTT broker URLs whose port is not 1-65535 (the schema checks only their form). */
+function brokerUrlProblems(c: Config): string[] {
+  const out: string[] = [];
+  (c.devices.mqtt?.external ?? []).forEach((x, i) => {
+    let port: string;
+    try {
+      port = new URL(x.url).port;
+    } catch {
+      out.push(`devices.mqtt.external[${i}].url: not a valid URL`);
+      return;
+    }
+    const n = Number(port);
+    if (port !== '' && !(Number.isInteger(n) && n >= 1 && n <= 65535)) out.push(`devices.mqtt.external[${i}].url: the port must be from 1 to 65535`);
+  });
+  return out;
+}
+
 /** Validates a parsed object; `source` names it in errors. Environment overrides are applied first and checked like the file. */
 export function validateConfig(raw: unknown, source = 'config', opts: ValidateOptions = {}): Config {
   const env = opts.env === undefined ? process.env : opts.env;
@@ -91,10 +108,8 @@ export function validateConfig(raw: unknown, source = 'config', opts: ValidateOp
       }),
     );
   }
-  if (opts.allowAnyFreePort === false) {
-    const problems = anyFreePortProblems(r.data);
-    if (problems.length) throw new ConfigError(`${source}: invalid configuration`, problems);
-  }
+  const problems = [...brokerUrlProblems(r.data), ...(opts.allowAnyFreePort === false ? anyFreePortProblems(r.data) : [])];
+  if (problems.length) throw new ConfigError(`${source}: invalid configuration`, problems);
   return r.data;
 }
 

@@ -28,5 +28,10 @@ export function secretFileProblems(c: Config, keyFile: string): string[] {
   if (c.kafka.sasl?.passwordFile !== undefined && !process.env.WARDGATE_KAFKA_PASSWORD) check('kafka.sasl.passwordFile', c.kafka.sasl.passwordFile);
   const usersFile = c.devices.mqtt?.enabled === false ? undefined : c.devices.mqtt?.embedded?.auth.usersFile;
   if (usersFile !== undefined) check('devices.mqtt.embedded.auth.usersFile', usersFile);
+  if (c.devices.mqtt?.enabled !== false) {
+    (c.devices.mqtt?.external ?? []).forEach((x, i) => {
+      if (x.passwordFile !== undefined) check(`devices.mqtt.external[${i}].passwordFile`, x.passwordFile);
+    });
+  }
   return problems;
 }

@@ -202,4 +202,26 @@ describe('a failed start exits', () => {
     expect(kc.err).toMatch(/kafka\.sasl\.passwordFile: .*accessible by group or others/);
     expect(kc.err).not.toContain('pw-3c1');
   });
+
+  it('a group-readable password file of an external MQTT broker: config check and run exit 2 naming it', async () => {
+    const pw = join(tempDir('wg-xpw-'), 'broker.pw');
+    writeFileSync(pw, 'pw-9d2\n');
+    chmodSync(pw, 0o644);
+    const s = setup(`  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:1\n        clientId: wg-test\n        username: wg\n        passwordFile: ${pw}\n        subscriptions: ["ward/#"]\n`);
+    const c = await bin(['config', 'check', s.cfg]);
+    expect(c.code, c.out).toBe(2);
+    expect(c.err).toMatch(/devices\.mqtt\.external\[0\]\.passwordFile: .*accessible by group or others/);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/passwordFile .*accessible by group or others/);
+    expect(r.err + c.err).not.toContain('pw-9d2');
+    leftNothingRunning(s.data, r.err);
+  });
+
+  it('an external MQTT broker URL with a port outside 1-65535 is refused by config check', async () => {
+    const s = setup(`  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:0\n        clientId: wg-test\n        subscriptions: ["ward/#"]\n`);
+    const c = await bin(['config', 'check', s.cfg]);
+    expect(c.code, c.out).toBe(2);
+    expect(c.err).toMatch(/devices\.mqtt\.external\[0\]\.url: the port must be from 1 to 65535/);
+  });
 });

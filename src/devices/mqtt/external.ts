@@ -24,6 +24,7 @@
  * receive maximum (`receiveMaximum`) asks the broker for the same in advance.
  */
 import { readFileSync } from 'node:fs';
+import { checkPrivateFile } from '../../secret-file.js';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Events } from '../../metrics/events.js';
 import type { Logger } from '../../logger.js';
@@ -99,6 +100,8 @@ export class ExternalSubscriber {
       opts.properties = { sessionExpiryInterval: Math.min(0xffffffff, Math.round(c.sessionExpiry / 1000)), receiveMaximum: c.receiveMaximum };
     }
     if (c.username !== undefined) opts.username = c.username;
+    // A secret file: only the service user may read it (a configuration error otherwise, like the key file).
+    if (c.passwordFile !== undefined) checkPrivateFile(c.passwordFile, `devices.mqtt.external ${c.name}: passwordFile`);
     const password = c.passwordFile !== undefined ? readFileSync(c.passwordFile, 'utf8').trim() : c.password;
     if (password !== undefined) opts.password = password;
     if (c.tls) {
