@@ -26,34 +26,38 @@ export class Format8Decoder {
 
   push(chunk: Uint8Array): NoninResult {
     const out: NoninResult = { values: [], rejects: [], frames: 0 };
-    for (const b of chunk) {
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b & 0x80) {
+        // Bit 7 marks byte 1 only: a frame cut short by a new start is dropped.
+        if (this.len > 0) this.reject(out);
+        this.buf[0] = b;
+        this.len = 1;
+        continue;
+      }
+      if (this.len === 0) {
+        this.reject(out);
+        continue;
+      }
       this.buf[this.len++] = b;
-      while (this.len > 0) {
-        // byte 1 must have bit 7 set, bytes 2-4 must not
-        let bad = -1;
-        if ((this.buf[0]! & 0x80) === 0) bad = 0;
-        else for (let i = 1; i < this.len; i++) if (this.buf[i]! & 0x80) { bad = i; break; }
-        if (bad === -1) break;
-        if (!this.dropping) out.rejects.push('nonin_resync');
-        this.dropping = true;
-        const drop = bad === 0 ? 1 : bad;
-        this.buf.copy(this.buf, 0, drop, this.len);
-        this.len -= drop;
-      }
-      if (this.len === 4) {
-        this.dropping = false;
-        this.len = 0;
-        out.frames++;
-        const s = this.buf[0]!;
-        const hr = ((s & 0x03) << 7) | this.buf[1]!;
-        const spo2 = this.buf[2]!;
-        const v: NoninValues = { sensorOff: (s & 0x40) !== 0, questionable: (s & 0x24) !== 0 };
-        if (hr !== 511) v.hr = hr;
-        if (spo2 !== 127) v.spo2 = spo2;
-        out.values.push(v);
-      }
+      if (this.len < 4) continue;
+      this.len = 0;
+      this.dropping = false;
+      out.frames++;
+      const s = this.buf[0]!;
+      const hr = ((s & 0x03) << 7) | this.buf[1]!;
+      const spo2 = this.buf[2]!;
+      const v: NoninValues = { sensorOff: (s & 0x40) !== 0, questionable: (s & 0x24) !== 0 };
+      if (hr !== 511) v.hr = hr;
+      if (spo2 !== 127) v.spo2 = spo2;
+      out.values.push(v);
     }
     return out;
+  }
+
+  private reject(out: NoninResult): void {
+    if (!this.dropping) out.rejects.push('nonin_resync');
+    this.dropping = true;
   }
 }
 
@@ -68,7 +72,12 @@ export class Format2Decoder {
 
   push(chunk: Uint8Array): NoninResult {
     const out: NoninResult = { values: [], rejects: [], frames: 0 };
-    for (const b of chunk) {
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (this.len === 0 && b !== 0x01) {
+        this.drop(out);
+        continue;
+      }
       this.buf[this.len++] = b;
       if (this.len < 5) {
         if (this.buf[0] !== 0x01 || (this.len >= 2 && (this.buf[1]! & 0x80) === 0)) this.drop(out);
@@ -91,6 +100,11 @@ export class Format2Decoder {
     if (!this.dropping) out.rejects.push('nonin_resync');
     this.dropping = true;
     // Restart at the next 0x01 in what we hold, else empty.
+    if (this.len <= 1) {
+      this.len = 0;
+      this.frameNo = 0;
+      return;
+    }
     const next = this.buf.subarray(1, this.len).indexOf(0x01);
     if (next === -1) this.len = 0;
     else {
