@@ -132,7 +132,7 @@ describe('external broker: connection', () => {
     cleanup.add(() => tls.stop());
     const client = pki.client('wardgate-ward7');
     const pwFile = join(pki.dir, 'mqtt-password');
-    writeFileSync(pwFile, 's3cret\n');
+    writeFileSync(pwFile, 's3cret\n', { mode: 0o600 }); // a secret file: the service user's only
     const base = { name: 'hospital', url: `mqtts://127.0.0.1:${tls.port}`, clientId: 'wg-tls', username: 'wardgate', subscriptions: ['ward/#'], reconnect: { initial: 50, max: 200 } };
     const sink = new RecordingSink();
     const g = await startAdapter(cleanup, sink, {
