@@ -21,6 +21,26 @@ export interface WorkerOptions {
   clock: Clock;
 }
 
+/** The port's line settings: what the config says, else the protocol's. */
+export function portSettings(cfg: SerialPortConfig, protocol: ProtocolDef): PortSettings {
+  const d = protocol.settings;
+  return {
+    baudRate: cfg.baudRate ?? d.baudRate,
+    dataBits: cfg.dataBits ?? d.dataBits,
+    parity: cfg.parity ?? d.parity,
+    stopBits: cfg.stopBits ?? d.stopBits,
+    rtscts: cfg.rtscts ?? d.rtscts,
+  };
+}
+
+/** A short reason from a serialport open error ("Error: No such file or directory, cannot open /dev/x"). */
+function openError(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code) return code;
+  const m = e instanceof Error ? e.message.replace(/^Error: /, '').split(',')[0]! : 'open failed';
+  return m.slice(0, 80);
+}
+
 /** Bytes decoded between two backpressure checks. */
 const SLICE = 1024;
 
@@ -54,14 +74,7 @@ export class PortWorker {
     private readonly opts: WorkerOptions,
   ) {
     this.deviceId = cfg.deviceId ?? `${cfg.protocol}-${basename(cfg.path)}`;
-    const d = protocol.settings;
-    this.settings = {
-      baudRate: cfg.baudRate ?? d.baudRate,
-      dataBits: cfg.dataBits ?? d.dataBits,
-      parity: cfg.parity ?? d.parity,
-      stopBits: cfg.stopBits ?? d.stopBits,
-      rtscts: cfg.rtscts ?? d.rtscts,
-    };
+    this.settings = portSettings(cfg, protocol);
     this.silenceMs = cfg.silenceTimeout ?? protocol.silenceTimeoutMs;
     this.session = this.newSession();
   }
@@ -117,7 +130,7 @@ export class PortWorker {
         closed: (err) => this.onClosed(link, err),
       });
     } catch (e) {
-      this.lastError = (e as NodeJS.ErrnoException).code ?? 'open failed';
+      this.lastError = openError(e);
       this.ctx?.events.emit('device_error', { family: 'serial', reason: 'open_failed' }, 1, { port: this.cfg.path, error: this.lastError });
       this.scheduleRetry();
       return;
