@@ -1,0 +1,50 @@
+/** The serial family with an IntelliVue (association, polls) over a real socat pty pair passes the device adapter contract. */
+import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
+import { adapterSuite } from '../devices/adapter-suite.js';
+import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialRig } from './helpers/rig.js';
+import { hex, REF } from './vectors.js';
+
+const MAX_PENDING = 40;
+/** Readings one 1 KiB slice can carry: about eight V-PH-7 results of three numerics. */
+const PER_SLICE = 30;
+
+adapterSuite('serial (intellivue)', async () => {
+  const rig = await serialRig([{ protocol: 'intellivue', bed: 'BED-02', pollInterval: 50, silenceTimeout: 1000 }], { maxPendingReadings: MAX_PENDING });
+  const pair = rig.pairs[0]!;
+  const sim = new IntellivueSimulator({ port: pair.device, seed: 4 });
+  let started = false;
+  const result = hex(REF['V-PH-7']!);
+  return {
+    adapter: rig.adapter,
+    family: 'serial',
+    async startDevices() {
+      if (!started) sim.start();
+      started = true;
+      await waitFor(() => sim.port.isOpen, 'the simulated monitor to open its end');
+    },
+    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
+    intervalMs: 50,
+    async overwhelm() {
+      for (let i = 0; i < 5000; i++) sim.port.write(result);
+      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
+      await sleep(200);
+    },
+    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    async garbage() {
+      const n = 6;
+      for (let i = 0; i < n; i++) {
+        const bad = Buffer.from(result);
+        bad[30 + i] = bad[30 + i]! ^ 0x10; // inside the user data: the FCS fails
+        sim.port.write(bad);
+      }
+      return n;
+    },
+    disappear: () => pair.unplug(),
+    reappear: () => pair.replug(),
+    async close() {
+      await sim.stop();
+      await rig.close();
+    },
+  };
+});
