@@ -145,86 +145,100 @@ interface Sensor {
   acked: number[];
 }
 
-describe.each(FAULTS.flatMap((f) => CLIENTS.map((c) => [f, c] as const)))('gateway with the %s (%s client)', (fault, client) => {
-  it('every reading the gateway acknowledged is in Kafka afterwards, and its seqs have no hole', async () => {
-    const topics = uniqueTopics('failover');
-    await createClusterTopics([topics.alarm, topics.vital, topics.status, topics.waveform]);
-    const gw = await startTestGateway(
-      testConfig(cluster.bootstrap, tempDir(), {
-        kafka: {
-          brokers: cluster.bootstrap.split(','),
-          client,
-          topics,
-          createTopics: false,
-          topicReplicationFactor: 3,
-          batch: { maxReadings: 200 },
+/** One gateway (one Kafka client) with its own topics, fed by MQTT sensors that the test runs. */
+interface Ward {
+  client: ClientName;
+  topics: ReturnType<typeof uniqueTopics>;
+  gw: Awaited<ReturnType<typeof startTestGateway>>;
+  sensors: Sensor[];
+  loops: Promise<void>[];
+}
+
+async function startWard(client: ClientName, control: { publishing: boolean }): Promise<Ward> {
+  const topics = uniqueTopics(`failover-${client}`);
+  await createClusterTopics([topics.alarm, topics.vital, topics.status, topics.waveform]);
+  const gw = await startTestGateway(
+    testConfig(cluster.bootstrap, tempDir(), {
+      kafka: { brokers: cluster.bootstrap.split(','), client, topics, createTopics: false, topicReplicationFactor: 3, batch: { maxReadings: 200 } },
+      devices: {
+        mqtt: {
+          enabled: true,
+          embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: [] } } },
+          rules: [{ name: 'hr', topic: 'ward/{bed}/{device}/hr', decoder: { type: 'json', fields: [{ value: 'hr', metric: 'heart_rate', unit: '/min' }], time: 'ts' } }],
         },
-        devices: {
-          mqtt: {
-            enabled: true,
-            embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: [] } } },
-            rules: [{ name: 'hr', topic: 'ward/{bed}/{device}/hr', decoder: { type: 'json', fields: [{ value: 'hr', metric: 'heart_rate', unit: '/min' }], time: 'ts' } }],
-          },
-        },
-      }),
-    );
-    const adapter = gw.adapters.find((a): a is MqttAdapter => a instanceof MqttAdapter)!;
-    const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
-    const t0 = Date.now();
-    const sensors: Sensor[] = [];
-    for (let i = 0; i < 8; i++) {
-      sensors.push({ device: `hr-${i}`, client: await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `hr-${i}`, clean: false }), acked: [] });
+      },
+    }),
+  );
+  const adapter = gw.adapters.find((x): x is MqttAdapter => x instanceof MqttAdapter)!;
+  const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+  const t0 = Date.now();
+  const sensors: Sensor[] = [];
+  for (let i = 0; i < 6; i++) {
+    sensors.push({ device: `hr-${i}`, client: await mqtt.connectAsync(url, { protocolVersion: 4, clientId: `hr-${i}`, clean: false }), acked: [] });
+  }
+  const loops = sensors.map(async (s, i) => {
+    for (let n = 0; control.publishing; n++) {
+      const ts = t0 + n; // unique per device: the reading's identity in Kafka
+      await s.client.publishAsync(`ward/BED-${i}/${s.device}/hr`, JSON.stringify({ hr: 60 + (n % 60), ts }), { qos: 1 });
+      s.acked.push(ts); // publishAsync resolves on PUBACK, which the gateway sends after the commit
+      await new Promise((r) => setTimeout(r, 20));
     }
-    let publishing = true;
-    const loops = sensors.map(async (s, i) => {
-      for (let n = 0; publishing; n++) {
-        const ts = t0 + n; // unique per device: the reading's identity in Kafka
-        await s.client.publishAsync(`ward/BED-${i}/${s.device}/hr`, JSON.stringify({ hr: 60 + (n % 60), ts }), { qos: 1 });
-        s.acked.push(ts);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
-    const ackedCount = () => sensors.reduce((a, s) => a + s.acked.length, 0);
+  });
+  return { client, topics, gw, sensors, loops };
+}
+
+const acked = (wards: Ward[]) => Math.min(...wards.map((w) => w.sensors.reduce((a, s) => a + s.acked.length, 0)));
+
+/** What the test saw acknowledged and what kcat finds in Kafka; stops the gateway. */
+async function verifyWard(w: Ward): Promise<void> {
+  const offered = w.sensors.flatMap((s) => s.acked.map((ts) => `${s.device}@${ts}`));
+  // Read until every acknowledged reading is there or the time is up (resent duplicates do not count).
+  const present = new Set<string>();
+  let missing = offered;
+  const deadline = Date.now() + 90_000;
+  while (missing.length > 0 && Date.now() < deadline) {
+    for (const r of await readTopic(cluster.bootstrap, w.topics.vital, { timeoutMs: 60_000 })) {
+      const b = JSON.parse(r.value) as { deviceId: string; deviceTime?: string };
+      present.add(`${b.deviceId}@${b.deviceTime ? Date.parse(b.deviceTime) : ''}`);
+    }
+    missing = offered.filter((k) => !present.has(k));
+    if (missing.length > 0) await new Promise((r) => setTimeout(r, 1000));
+  }
+  const drained = await w.gw.stop(20_000);
+  expect(missing.length, `${w.client}: acknowledged readings missing from Kafka, e.g. ${missing.slice(0, 5).join(', ')}`).toBe(0);
+  expect(drained).toBe(true);
+
+  // The gateway's seqs over all its topics: one run from 1 without holes (nothing was evicted).
+  const t = w.topics;
+  const delivered = await readDelivered(cluster.bootstrap, [t.alarm, t.vital, t.status, t.waveform], { timeoutMs: 60_000 });
+  const seqs = [...new Set(delivered.map((d) => d.seq))].sort((x, y) => x - y);
+  const holes: number[] = [];
+  for (let i = 1; i < seqs.length; i++) if (seqs[i]! !== seqs[i - 1]! + 1) holes.push(seqs[i - 1]! + 1);
+  expect(seqs[0]).toBe(1);
+  expect(holes, `${w.client}: seqs missing between delivered ones`).toEqual([]);
+  expect(new Set(delivered.map((d) => d.gatewayId)).size).toBe(1);
+}
+
+describe.each(FAULTS)('gateways with both clients side by side, %s and restart them', (fault) => {
+  it('every reading each gateway acknowledged is in Kafka afterwards, and its seqs have no hole', { timeout: 360_000 }, async () => {
+    const control = { publishing: true };
+    const wards: Ward[] = [];
     try {
-      await waitFor(() => ackedCount() >= 1000, 60_000, '1000 acknowledged readings before the fault');
+      for (const c of CLIENTS) wards.push(await startWard(c, control));
+      await waitFor(() => acked(wards) >= 800, 60_000, 'readings acknowledged before the fault');
       const down = await applyFault(fault);
-      const atFault = ackedCount();
-      await waitFor(() => ackedCount() >= atFault + 1500, 90_000, 'readings acknowledged while brokers are down');
+      const atFault = acked(wards);
+      await waitFor(() => acked(wards) >= atFault + 1000, 90_000, 'readings acknowledged while brokers are down');
       for (const n of down) await cluster.start(n);
-      const atReturn = ackedCount();
-      await waitFor(() => ackedCount() >= atReturn + 500, 60_000, 'readings after the brokers returned');
+      const atReturn = acked(wards);
+      await waitFor(() => acked(wards) >= atReturn + 300, 60_000, 'readings after the brokers returned');
     } finally {
-      publishing = false;
-      await Promise.all(loops);
-      for (const s of sensors) await s.client.endAsync();
+      control.publishing = false;
+      await Promise.all(wards.flatMap((w) => w.loops));
+      for (const w of wards) for (const s of w.sensors) await s.client.endAsync();
     }
-
-    const offered = sensors.flatMap((s) => s.acked.map((ts) => `${s.device}@${ts}`));
-    const all = [topics.alarm, topics.vital, topics.status, topics.waveform];
-    await readDelivered(cluster.bootstrap, [topics.vital], { expected: offered.length, timeoutMs: 150_000 });
-    await gw.stop(20_000);
-
-    // Every reading the test saw acknowledged, by device and device time.
-    const records = await readTopic(cluster.bootstrap, topics.vital, { timeoutMs: 60_000 });
-    const present = new Set(
-      records.map((r) => {
-        const b = JSON.parse(r.value) as { deviceId: string; deviceTime?: string };
-        return `${b.deviceId}@${b.deviceTime ? Date.parse(b.deviceTime) : ''}`;
-      }),
-    );
-    const missing = offered.filter((k) => !present.has(k));
-    expect(missing.length, `acknowledged readings missing from Kafka, e.g. ${missing.slice(0, 5).join(', ')}`).toBe(0);
-
-    // The gateway's seqs over all its topics: one run from 1 without holes (nothing was evicted).
-    const delivered = await readDelivered(cluster.bootstrap, all, { timeoutMs: 60_000 });
-    const seqs = [...new Set(delivered.map((d) => d.seq))].sort((a, b) => a - b);
-    const holes: number[] = [];
-    for (let i = 1; i < seqs.length; i++) if (seqs[i]! !== seqs[i - 1]! + 1) holes.push(seqs[i - 1]! + 1);
-    expect(seqs[0]).toBe(1);
-    expect(holes, 'seqs missing between delivered ones').toEqual([]);
-    expect(new Set(delivered.map((d) => d.gatewayId)).size).toBe(1);
-
+    for (const w of wards) await verifyWard(w);
     // The cluster is whole again for the next case.
-    await settled(topics.vital, 3);
+    for (const w of wards) await settled(w.topics.vital, 3);
   });
 });
