@@ -198,3 +198,48 @@ describe('IntelliVue session', () => {
     expect(s.tick(5010).writes).toEqual([encodeFrame(AARQ)]);
   });
 });
+
+describe('IntelliVue label resolution (correction 4)', () => {
+  /** A poll result (RORS, extended) with one observation carrying the given attributes. */
+  function pollResult(attrs: Buffer, count: number): Buffer {
+    const obs = Buffer.concat([hex('0020'), Buffer.from([0, count, attrs.length >> 8, attrs.length & 0xff]), attrs]);
+    const info = Buffer.concat([hex('0000 0001'), Buffer.from([obs.length >> 8, obs.length & 0xff]), obs]);
+    const result = Buffer.concat([hex('0001 0000 00123456 FFFFFFFFFFFFFFFF 0001 0006 0000 0001'), Buffer.from([info.length >> 8, info.length & 0xff]), info]);
+    const body = Buffer.concat([hex('0021 0000 0000 F13B'), Buffer.from([result.length >> 8, result.length & 0xff]), result]);
+    const ro = Buffer.concat([hex('0001 0007'), Buffer.from([body.length >> 8, body.length & 0xff]), body]);
+    return encodeFrame(Buffer.concat([hex('E1000002 0002'), Buffer.from([ro.length >> 8, ro.length & 0xff]), ro]));
+  }
+  const session = (): IntellivueSession => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    s.data(encodeFrame(hex('0E00')), 0);
+    s.data(mdsReport(1, 1, 1), 0);
+    return s;
+  };
+  const nu = (physio: string, value: string): Buffer => hex(`0950 000A ${physio} 0000 0AA0 ${value}`);
+
+  it('a generic pulse (0x480A) labelled 0x00024822 is the oximeter pulse; unlabelled it is not sent', () => {
+    const labelled = session().data(pollResult(Buffer.concat([hex('0924 0004 00024822'), nu('480A', '00000041')]), 2), 0).readings;
+    expect(labelled.map((r) => [r.metric, r.value])).toEqual([['pulse_rate_oximeter', 65]]);
+    const bare = session().data(pollResult(nu('480A', '00000041'), 1), 0).readings;
+    expect(bare).toEqual([]);
+  });
+
+  it('state bits: invalid/unavailable/calibrating/test values are not sent; questionable and demo are flagged', () => {
+    const s = session();
+    const state = (bits: string): Buffer => hex(`0950 000A 4182 ${bits} 0AA0 00000048`);
+    const got = (bits: string) => s.data(pollResult(state(bits), 1), 0).readings.map((r) => [r.value, r.quality ?? []]);
+    expect(got('8000')).toEqual([]);
+    expect(got('2000')).toEqual([]);
+    expect(got('1000')).toEqual([]);
+    expect(got('0800')).toEqual([]);
+    expect(got('4000')).toEqual([[72, ['questionable']]]);
+    expect(got('0400')).toEqual([[72, ['simulated']]]);
+    expect(got('0002')).toEqual([[72, []]]);
+  });
+
+  it('special FLOAT values are not sent', () => {
+    const s = session();
+    for (const v of ['007FFFFF', '00800000', '007FFFFE', '00800002']) expect(s.data(pollResult(nu('4182', v), 1), 0).readings).toEqual([]);
+  });
+});
