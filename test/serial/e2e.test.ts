@@ -101,6 +101,20 @@ describe('serial monitors end to end over socat ptys', () => {
     expect(await s.p.events.count('reading_rejected')).toBe(0);
   });
 
+  const FAULTS = { noise: 0.2, corrupt: 0.1, drop: 0.1, split: 7 };
+  it.each([
+    { ...CASES[0]!, sim: (port: string, truth: string) => new IntellivueSimulator({ port, truth, seed: 21, faults: FAULTS }) },
+    { ...CASES[1]!, sim: (port: string, truth: string) => new GeS5Simulator({ port, truth, intervalMs: 40, seed: 22, faults: FAULTS }) },
+    { ...CASES[2]!, sim: (port: string, truth: string) => new MasimoSimulator({ port, truth, intervalMs: 30, seed: 23, faults: { noise: 0.2, split: 7 } }) }, // no checksum: a dropped byte may go unnoticed, by design of ASCII 1
+  ])('$protocol under fault injection (noise, split frames; dropped bytes and bad checksums where the protocol can detect them): exactly the undamaged records arrive, and every damaged one is counted', async (c) => {
+    const s = await setup(c);
+    const { truth, want, have } = await settle(s, `${c.protocol}-1`, c.records);
+    const damaged = truth.filter((r) => r.damaged).length;
+    expect(damaged).toBeGreaterThan(0);
+    for (const [metric, vs] of want) expect({ metric, values: have.get(metric)!.slice(0, vs.length) }).toEqual({ metric, values: vs });
+    expect(await s.p.events.count('frame_rejected', { family: 'serial' })).toBeGreaterThanOrEqual(damaged);
+  });
+
   it('intellivue: patient and technical alarms arrive as on/off edges of what the monitor listed', async () => {
     const c = CASES[0]!;
     const s = await setup(c);
