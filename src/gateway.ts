@@ -44,6 +44,12 @@ export interface Gateway {
   /** Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then stops. Returns true when drained. */
   stop(drainTimeoutMs?: number): Promise<boolean>;
   live(): LiveStatus;
+  /**
+   * Resolves with the reason when the gateway can no longer do its work and must be stopped:
+   * the buffer database turned out damaged while running (the next start moves it aside and
+   * salvages what still authenticates). Never rejects.
+   */
+  readonly failed: Promise<string>;
 }
 
 export function keyFileFor(config: Config): string {
@@ -272,5 +278,8 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
     return stopped;
   };
 
-  return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live };
+  const failed = new Promise<string>((resolveFailed) => {
+    buffer.onDamaged((reason) => resolveFailed(`the buffer database is damaged (${reason.split(':')[0]}): stopping, so that the next start moves it aside and salvages it`));
+  });
+  return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live, failed };
 }

@@ -47,6 +47,8 @@ export interface GroupCommitHooks {
   onDiskFull(failedReadings: number): void;
   /** After each successful commit (and its listeners): the byte cap. */
   afterCommit(): void;
+  /** A commit failed (any reason; the buffer looks for a damaged database). */
+  onFailure?(e: unknown): void;
 }
 
 export class GroupCommit {
@@ -180,6 +182,7 @@ export class GroupCommit {
       const err = new BufferRefused(reason, `buffer commit failed: ${(e as Error).message}`);
       for (const p of batch) p.reject(err);
       if (reason === 'disk_full') this.hooks.onDiskFull(count);
+      this.hooks.onFailure?.(e);
       if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(this.opts.intervalMs, 250));
       return;
     }

@@ -9,6 +9,12 @@ export function sqliteErrorCode(e: unknown): string | undefined {
   return typeof c === 'string' ? c : undefined;
 }
 
+/** The database file is damaged (a page fails SQLite's checks): only moving it aside and salvaging helps. */
+export function isCorruption(e: unknown): boolean {
+  const c = sqliteErrorCode(e);
+  return c !== undefined && (c.startsWith('SQLITE_CORRUPT') || c === 'SQLITE_NOTADB');
+}
+
 export const errInfo = (e: unknown) => ({ code: sqliteErrorCode(e), message: (e as Error)?.message });
 
 export function refusalReason(e: unknown): 'disk_full' | 'io_error' {

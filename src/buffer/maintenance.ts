@@ -29,6 +29,8 @@ export interface MaintenanceParts {
   eviction: Eviction;
   keys: KeyLedger;
   isClosed: () => boolean;
+  /** A failure of a duty (the buffer looks for a damaged database). */
+  onFailure?: (e: unknown) => void;
 }
 
 export class Maintenance {
@@ -80,6 +82,7 @@ export class Maintenance {
     } catch (e) {
       this.logLimited('error', { err: errInfo(e) }, 'buffer maintenance failed');
       if (refusalReason(e) === 'disk_full') shedding.onDiskFull(0);
+      this.parts.onFailure?.(e);
     }
   }
 

@@ -27,7 +27,7 @@ import type { BufferStats, ClassStats, Lease, LeaseLimits, ReadingBuffer } from 
 import type { CipherName } from '../crypto/aead.js';
 import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
 import { lockDataDir } from './lock.js';
-import { rateLimitedLog } from './diagnostics.js';
+import { errInfo, isCorruption, rateLimitedLog, sqliteErrorCode } from './diagnostics.js';
 import { applyPragmas, DB_FILE, initSchema, Meta, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
 import { KeyLedger } from './key-ledger.js';
@@ -103,6 +103,10 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly maintenance: Maintenance;
   private readonly gaps: GapRecords;
   private readonly events: Events;
+  private readonly log: Logger;
+  /** Set when the database turned out damaged while running. */
+  private damage: string | null = null;
+  private readonly damagedListeners = new Set<(reason: string) => void>();
 
   /** Use openBuffer(). */
   constructor(
@@ -145,7 +149,7 @@ export class SqliteBuffer implements ReadingBuffer {
         maxReadings: Math.max(1, opts.commitMaxReadings ?? 4096),
         unitMaxReadings: Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535)),
       },
-      { isShedding: () => this.shedding.active, onDiskFull, afterCommit: () => this.eviction.enforceByteCap() },
+      { isShedding: () => this.shedding.active, onDiskFull, afterCommit: () => this.eviction.enforceByteCap(), onFailure: (e) => this.checkDamage(e) },
       events,
       log,
       logLimited,
@@ -154,12 +158,13 @@ export class SqliteBuffer implements ReadingBuffer {
     const gaps = new GapRecords(opts.gatewayId, now, logLimited, (r) => this.commit.queueInternal(r));
     this.gaps = gaps;
     this.events = events;
+    this.log = log;
     this.quarantine = new Quarantine(db, this.store, gaps, events, logLimited, now);
     this.leases = new Leases(this.store, this.quarantine, logLimited, this.seq);
     const capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
     this.eviction = new Eviction(this.store, this.leases, gaps, { maxBytes: this.maxBytes, maxAgeMs: this.maxAgeMs, capHeadroom }, onDiskFull, events, logLimited, now);
     this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
-    const parts = { db, dbPath, shedding: this.shedding, leases: this.leases, eviction: this.eviction, keys: this.keys, isClosed: () => this.commit.closed };
+    const parts = { db, dbPath, shedding: this.shedding, leases: this.leases, eviction: this.eviction, keys: this.keys, isClosed: () => this.commit.closed, onFailure: (e: unknown) => this.maintenanceFailed(e) };
     this.maintenance = new Maintenance(parts, log, logLimited, now);
     this.keys.checkRing();
   }
@@ -177,8 +182,39 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   lease(limits: LeaseLimits): Lease | null {
-    if (this.commit.closed) return null;
-    return this.leases.lease(limits);
+    if (this.commit.closed || this.damage !== null) return null;
+    try {
+      return this.leases.lease(limits);
+    } catch (e) {
+      if (this.checkDamage(e)) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Calls `listener` once if the database turns out to be damaged while running (a page fails
+   * SQLite's checks). Nothing more is leased: the gateway stops, and the next start moves the
+   * file aside and salvages what still authenticates (./salvage.ts). Returns an unsubscribe function.
+   */
+  onDamaged(listener: (reason: string) => void): () => void {
+    if (this.damage !== null) {
+      listener(this.damage);
+      return () => undefined;
+    }
+    this.damagedListeners.add(listener);
+    return () => this.damagedListeners.delete(listener);
+  }
+
+  /** Whether `e` says the database is damaged; the first time, tells the listeners. */
+  private checkDamage(e: unknown): boolean {
+    if (!isCorruption(e)) return false;
+    if (this.damage === null) {
+      this.damage = `${sqliteErrorCode(e)}: ${(e as Error).message}`;
+      this.log.error({ err: errInfo(e) }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
+      for (const l of this.damagedListeners) l(this.damage);
+      this.damagedListeners.clear();
+    }
+    return true;
   }
 
   ack(leaseId: number): void {
@@ -246,6 +282,11 @@ export class SqliteBuffer implements ReadingBuffer {
   /** Runs periodic duties (also called by the timer): recovery, age cap, WAL bound, key file changes. */
   maintain(): void {
     this.maintenance.run();
+  }
+
+  /** The maintenance timer's failures, checked for a damaged database. */
+  private maintenanceFailed(e: unknown): void {
+    this.checkDamage(e);
   }
 
   /** Checkpoints and truncates the WAL when it has grown past its bound. */

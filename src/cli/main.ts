@@ -94,19 +94,25 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
   const liveTimer = setInterval(show, 1000);
   const sig = waitForSignal();
   const timers: NodeJS.Timeout[] = [];
+  let failure: string | undefined;
   const ended = await Promise.race([
     sig.promise,
+    gw.failed.then((why) => {
+      failure = why;
+      return 'failure';
+    }),
     ...(durationMs !== undefined ? [new Promise<string>((r) => timers.push(setTimeout(() => r('duration'), durationMs)))] : []),
   ]);
   sig.dispose();
   for (const t of timers) clearTimeout(t);
   show(true);
   line.end();
-  if (ended === 'duration') process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
+  if (ended === 'failure') process.stderr.write(`wardgate: ${failure}\n`);
+  else if (ended === 'duration') process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
   else process.stdout.write(`${ended}: stopping${drainTimeoutMs && mode === 'simulate' ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
   // A second signal while draining stops at once.
   const second = waitForSignal();
-  const drained = await Promise.race([gw.stop(ended === 'duration' || mode === 'simulate' ? drainTimeoutMs : 0), second.promise.then(() => gw.stop(0))]);
+  const drained = await Promise.race([gw.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0), second.promise.then(() => gw.stop(0))]);
   second.dispose();
   clearInterval(liveTimer);
   const s = gw.live();
@@ -115,7 +121,8 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
       (drained ? 'buffer empty.\n' : `buffer not empty: the rest stays encrypted in ${gw.dataDir} and is sent on the next start (kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
   );
   log.flush();
-  return EXIT_OK;
+  // A runtime failure: exit 1, so systemd starts it again (and the start salvages the buffer).
+  return ended === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }
 
 export function buildProgram(result: { code: number }): Command {

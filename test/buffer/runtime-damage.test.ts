@@ -1,0 +1,65 @@
+/**
+ * A page that goes bad while the gateway runs: leasing stops at it (instead of failing forever
+ * while the backlog behind it waits), the buffer says it is damaged (the gateway then stops and
+ * exits 1), and the next start salvages everything behind the bad page.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DB_FILE } from '../../src/buffer/index.js';
+import type { Reading } from '../../src/reading.js';
+import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+
+let env: TestEnv;
+beforeEach(() => {
+  env = testEnv();
+});
+afterEach(() => env.cleanup());
+
+const PAGE = 1024;
+
+describe('a page damaged while running', () => {
+  it('stops leasing at the bad page, reports the damage once, and the next start salvages the rest', async () => {
+    let buf = await env.open({ unitMaxReadings: 1, compress: false });
+    await buf.append(withPriority(300, 'vital', 0));
+    await buf.close();
+    const path = join(env.dir, DB_FILE);
+    const ro = new Database(path, { readonly: true });
+    const leaves = ro.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+    const rows = ro.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
+    ro.close();
+
+    buf = await env.open({ unitMaxReadings: 1, compress: false }); // passes its check
+    const reasons: string[] = [];
+    buf.onDamaged((r) => reasons.push(r));
+    // Now a page goes bad on disk...
+    const victim = leaves[Math.floor(leaves.length / 2)]!;
+    const page = Buffer.alloc(PAGE);
+    const fd = openSync(path, 'r+');
+    readSync(fd, page, 0, PAGE, (victim - 1) * PAGE);
+    writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, (victim - 1) * PAGE);
+    closeSync(fd);
+    const lost = new Set(rows.filter((r) => page.includes(r.body)).map((r) => r.id));
+    expect(lost.size).toBeGreaterThan(3);
+    // ...and another connection writes, so the buffer's connection reads pages from the file again.
+    const rw = new Database(path);
+    rw.prepare("INSERT INTO meta (k, v) VALUES ('test.bump', 1)").run();
+    rw.close();
+
+    const first = drainAll(buf, 10);
+    expect(reasons.length).toBe(1);
+    expect(reasons[0]).toMatch(/^SQLITE_CORRUPT/);
+    expect(buf.lease({ maxReadings: 10, maxBytes: 1 << 20 })).toBeNull();
+    await buf.close();
+
+    buf = await env.open({ unitMaxReadings: 1, compress: false });
+    const second = drainAll(buf, 1000);
+    await buf.close();
+    const seqs = (rs: Reading[]) => rs.filter((r) => r.metric !== 'gateway_event').map((r) => r.seq);
+    const all = [...seqs(first), ...seqs(second)].sort((a, b) => a - b);
+    expect(all).toEqual(rows.map((r) => r.id).filter((id) => !lost.has(id)));
+    const alarm = second.find((r) => r.extra?.event === 'buffer_corrupt')!;
+    expect(alarm.extra).toMatchObject({ lost: lost.size });
+  });
+});
