@@ -1,6 +1,6 @@
 /** The login limiter with an injected clock: every limit, the backoff, and bounded memory. */
 import { describe, expect, it } from 'vitest';
-import { LoginLimiter, sourceKey, type LoginLimits, type LoginTicket } from '../../src/devices/mqtt/login-limiter.js';
+import { ConnectionLimiter, LoginLimiter, sourceKey, type LoginLimits, type LoginTicket } from '../../src/devices/mqtt/login-limiter.js';
 
 const LIMITS: LoginLimits = {
   perSource: { concurrent: 1, perSecond: 2, burst: 3 },
@@ -138,3 +138,31 @@ describe('login limiter', () => {
     expect(sourceKey(undefined)).toBe('unknown');
   });
 });
+
+describe('connection limiter', () => {
+  it('allows at most perSource open connections per address; a closed one frees its slot', () => {
+    const l = new ConnectionLimiter({ perSource: 2, perSecond: 100, burst: 100, maxTracked: 100 }, clock().now);
+    const a = l.admit('10.0.0.1');
+    const b = l.admit('10.0.0.1');
+    expect(typeof a).toBe('function');
+    expect(typeof b).toBe('function');
+    expect(l.admit('10.0.0.1')).toBe('source_connection_limit');
+    expect(typeof l.admit('10.0.0.2')).toBe('function');
+    (a as () => void)();
+    (a as () => void)(); // released once only
+    expect(typeof l.admit('10.0.0.1')).toBe('function');
+    expect(l.admit('10.0.0.1')).toBe('source_connection_limit');
+  });
+
+  it('limits new connections per address per second', () => {
+    const c = clock();
+    const l = new ConnectionLimiter({ perSource: 100, perSecond: 10, burst: 3, maxTracked: 100 }, c.now);
+    for (let i = 0; i < 3; i++) (l.admit('10.0.0.1') as () => void)();
+    expect(l.admit('10.0.0.1')).toBe('connection_rate');
+    expect(typeof l.admit('10.0.0.2')).toBe('function');
+    c.advance(100);
+    expect(typeof l.admit('10.0.0.1')).toBe('function');
+    expect(l.admit('10.0.0.1')).toBe('connection_rate');
+  });
+});
+

@@ -8,9 +8,9 @@
  * systemd unit's MemoryHigh. What must be in the buffer is what the test published; the
  * buffer is read back with the key after the gateway stopped.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -31,6 +31,15 @@ function memoryHigh(): number {
   const m = /^MemoryHigh=(\d+)([KMG]?)$/m.exec(unit);
   if (!m) throw new Error('no MemoryHigh in systemd/wardgate.service');
   return Number(m[1]) * ({ '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2]!]!;
+}
+
+/** bin/wardgate.js runs dist/: it must have been built from the MQTT sources under test. */
+function assertBuilt(): void {
+  const dir = join(REPO, 'src/devices/mqtt');
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+    const built = join(REPO, 'dist/src/devices/mqtt', f.replace(/\.ts$/, '.js'));
+    if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(dir, f)).mtimeMs) throw new Error(`${built} is older than its source: run npm run build first`);
+  }
 }
 
 const cleanup = new Cleanup();
@@ -147,6 +156,8 @@ const RULES = [{ name: 'n', topic: 'ward/{bed}/{device}/n', metric: 'spo2', unit
 const expected = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('memory is bounded whatever an MQTT source sends (shipped heap, real processes)', () => {
+  beforeAll(assertBuilt);
+
   it('drains a 100,000-message QoS 1 backlog of an external Mosquitto completely, under MemoryHigh', async () => {
     const N = 100_000;
     const broker = await startMosquitto({ maxInflight: 1000, maxQueued: 1_000_000 });

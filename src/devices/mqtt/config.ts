@@ -81,6 +81,10 @@ const embeddedSchema = z
     limits: z
       .object({
         maxConnections: z.number().int().min(1).max(100_000).default(1000),
+        /** Open connections per source address (IPv6: per /64), and new ones per second from one address. */
+        maxConnectionsPerSource: z.number().int().min(1).max(100_000).default(250),
+        connectionsPerSecondPerSource: z.number().positive().default(50),
+        connectionBurstPerSource: z.number().int().min(1).default(250),
         /** Largest MQTT packet accepted (remaining length); bigger ones disconnect the client. */
         maxPacketBytes: size.default(64 * 1024),
         /** Sustained PUBLISH rate per client (messages/s) and the burst allowed above it. */

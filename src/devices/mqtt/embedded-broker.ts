@@ -33,7 +33,7 @@ import type { EmbeddedConfig } from './config.js';
 import { Authenticator, type AuthFailure, type Identity } from './auth.js';
 import { HoldExpired, type CommitQueue } from './commit-queue.js';
 import { FrameGuard } from './frame-guard.js';
-import { LoginLimiter, sourceKey, type LoginRefusal } from './login-limiter.js';
+import { ConnectionLimiter, LoginLimiter, sourceKey, type LoginRefusal } from './login-limiter.js';
 import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import { alarmPayload, alarmTopic } from './alarm.js';
@@ -63,7 +63,7 @@ interface Session {
   bucket: TokenBucket;
 }
 
-type Disconnect = 'connection_limit' | 'packet_too_large' | 'malformed_packet' | 'auth_failed' | 'acl_publish' | 'rate_limit' | 'buffer_refused' | 'tls_handshake';
+type Disconnect = 'connection_limit' | 'source_connection_limit' | 'connection_rate' | 'packet_too_large' | 'malformed_packet' | 'auth_failed' | 'acl_publish' | 'rate_limit' | 'buffer_refused' | 'tls_handshake';
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
@@ -79,6 +79,7 @@ export class EmbeddedBroker {
   /** Remote address of WebSocket connections (the stream has none of its own). */
   private readonly remote = new WeakMap<object, string>();
   private readonly limiter: LoginLimiter;
+  private readonly connections: ConnectionLimiter;
   /** Password checks run here, not on libuv's thread pool (which the WAL fsync needs). */
   readonly passwords = new PasswordThread();
   /** Connections whose read was refused while the commit queue was over its bound. */
@@ -90,6 +91,8 @@ export class EmbeddedBroker {
     // Clients may not publish where the gateway echoes alarms, nor under wardgate/.
     this.reserved = [d.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
     this.limiter = new LoginLimiter(d.config.limits.logins, this.now);
+    const l = d.config.limits;
+    this.connections = new ConnectionLimiter({ perSource: l.maxConnectionsPerSource, perSecond: l.connectionsPerSecondPerSource, burst: l.connectionBurstPerSource, maxTracked: l.logins.maxTracked }, this.now);
   }
 
   async start(): Promise<void> {
@@ -164,7 +167,8 @@ export class EmbeddedBroker {
   // ---- listeners ----
 
   private listen(kind: keyof EmbeddedAddresses, server: NetServer, host: string, port: number): Promise<void> {
-    server.on('connection', (sock: Socket) => this.track(sock));
+    // Before the listener's own handler: a refused connection never reaches aedes or TLS.
+    server.prependListener('connection', (sock: Socket) => this.track(sock));
     this.servers.push({ kind, server });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -219,8 +223,17 @@ export class EmbeddedBroker {
       sock.destroy();
       return;
     }
+    const admitted = this.connections.admit(sourceKey(sock.remoteAddress));
+    if (typeof admitted === 'string') {
+      this.disconnected(admitted, { source: sock.remoteAddress });
+      sock.destroy();
+      return;
+    }
     this.sockets.add(sock);
-    sock.once('close', () => this.sockets.delete(sock));
+    sock.once('close', () => {
+      this.sockets.delete(sock);
+      admitted();
+    });
   }
 
   /** Hands a connection to aedes behind a guard that stops oversized packets at their header. */

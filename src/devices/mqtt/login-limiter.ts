@@ -185,3 +185,54 @@ export class LoginLimiter {
     m.set(key, { count, until: t + wait, last: t });
   }
 }
+
+export interface ConnectionLimits {
+  /** Open connections per source address. */
+  perSource: number;
+  /** New connections per source address per second, and the burst above it. */
+  perSecond: number;
+  burst: number;
+  maxTracked: number;
+}
+
+interface SourceConnections {
+  open: number;
+  bucket: TokenBucket;
+}
+
+/**
+ * Connections per source address, checked when the TCP connection is accepted (before a TLS
+ * handshake or an MQTT parser costs anything): at most `perSource` open at once (one address
+ * cannot take every connection slot) and `perSecond` new ones a second.
+ */
+export class ConnectionLimiter {
+  private readonly sources: Recent<SourceConnections>;
+
+  constructor(
+    private readonly limits: ConnectionLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.sources = new Recent(limits.maxTracked);
+  }
+
+  /** A release function for an accepted connection, or why it is refused. */
+  admit(source: string): (() => void) | 'source_connection_limit' | 'connection_rate' {
+    const t = this.now();
+    let s = this.sources.get(source);
+    if (!s) s = { open: 0, bucket: new TokenBucket(this.limits.perSecond, this.limits.burst, t) };
+    if (s.open >= this.limits.perSource) return 'source_connection_limit';
+    if (!s.bucket.take(t)) {
+      this.sources.set(source, s);
+      return 'connection_rate';
+    }
+    s.open++;
+    this.sources.set(source, s);
+    const state = s;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      state.open--;
+    };
+  }
+}
