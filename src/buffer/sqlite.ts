@@ -340,6 +340,16 @@ export class SqliteBuffer implements ReadingBuffer {
 
 // -------------------------------------------------------------------- open
 
+/** Meta key of a salvage not yet announced (JSON PendingSalvage). */
+const SALVAGE_META = 'salvage.pending';
+
+interface PendingSalvage {
+  movedTo: string;
+  why: string;
+  seqFloor: number;
+  report: SalvageReport;
+}
+
 export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteBuffer> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const keys = loadKeyRing(opts.keyFile, opts.keyProtection);
@@ -370,13 +380,21 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
     initSchema(db, opts.pageSize ?? 1024);
     // What still authenticates in the damaged file comes back with its original seqs.
     const salvage = movedAside ? salvageInto(movedAside.to, db, keys, opts.gatewayId, now, opts.log) : undefined;
-    if (salvage) seqFloor = Math.max(seqFloor, salvage.hwm);
-    const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor, unlock);
     if (movedAside && salvage) {
-      const movedTo = basename(movedAside.to);
-      opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo });
-      buf.announceSalvage(movedTo, movedAside.why, seqFloor, salvage, now());
-      await buf.flush().catch(() => undefined);
+      seqFloor = Math.max(seqFloor, salvage.hwm);
+      // Kept in the fresh database until announced: should this start be refused (a key file
+      // lacking a key, say), the next one still sends the gap records and the alarm.
+      const pending: PendingSalvage = { movedTo: basename(movedAside.to), why: movedAside.why, seqFloor, report: salvage };
+      db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v').run(SALVAGE_META, JSON.stringify(pending));
+    }
+    const buf = new SqliteBuffer(db, dbPath, keys, opts, seqFloor, unlock);
+    const pendingText = db.prepare('SELECT v FROM meta WHERE k = ?').pluck().get(SALVAGE_META) as string | undefined;
+    if (pendingText !== undefined) {
+      const p = JSON.parse(pendingText) as PendingSalvage;
+      opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: p.movedTo });
+      buf.announceSalvage(p.movedTo, p.why, p.seqFloor, p.report, now());
+      // Once committed, announced; if not (disk full), the group commit retries them and the next start would announce again.
+      if (await buf.flush().then(() => true, () => false)) db.prepare('DELETE FROM meta WHERE k = ?').run(SALVAGE_META);
     }
     buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
     return buf;

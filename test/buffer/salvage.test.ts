@@ -7,7 +7,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import { join } from 'node:path';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { Reading } from '../../src/reading.js';
@@ -141,5 +142,39 @@ describe('salvage after a damaged page', () => {
     expect(alarm.extra).toMatchObject({ saved: 200 - 1 - lostIds.length, lost: lostIds.length, quarantined: 1 });
     const q = out.find((r) => r.extra?.event === 'gap' && r.extra?.reason === 'quarantined')!;
     expect(q.extra).toMatchObject({ firstSeq: tampered.id, lastSeq: tampered.id, count: 1 });
+  });
+
+  it('a start refused after the salvage (key file lacking a key) still announces it on the next start', async () => {
+    let buf = await env.open({ unitMaxReadings: 1, compress: false });
+    await buf.append(withPriority(120, 'vital', 0));
+    await buf.close();
+    const path = join(env.dir, DB_FILE);
+    const db = new Database(path, { readonly: true });
+    const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+    const rows = db.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
+    db.close();
+    const victim = leaves[1]!;
+    const lostIds = rows.filter((r) => readPage(path, victim).includes(r.body)).map((r) => r.id);
+    overwritePage(path, victim);
+    const good = readFileSync(env.keyFile, 'utf8');
+    generateKeyFile(env.keyFile, { rotate: true });
+    const doc = JSON.parse(readFileSync(env.keyFile, 'utf8')) as { keys: { id: number }[] };
+    doc.keys = doc.keys.filter((k) => k.id !== 1);
+    writeFileSync(env.keyFile, JSON.stringify(doc), { mode: 0o600 });
+    await expect(env.open({ unitMaxReadings: 1, compress: false })).rejects.toThrow(/lacks key id 1\b/);
+
+    writeFileSync(env.keyFile, good, { mode: 0o600 });
+    buf = await env.open({ unitMaxReadings: 1, compress: false });
+    const out = drainAll(buf);
+    await buf.close();
+    const alarms = out.filter((r) => r.extra?.event === 'buffer_corrupt');
+    expect(alarms.length).toBe(1);
+    expect(alarms[0]!.extra).toMatchObject({ saved: 120 - lostIds.length, lost: lostIds.length });
+    expect(out.filter((r) => r.extra?.event === 'gap' && r.extra?.reason === 'corrupt').length).toBe(1);
+    expect(out.filter((r) => r.metric !== 'gateway_event').length).toBe(120 - lostIds.length);
+    // Announced once: a further start says nothing more.
+    buf = await env.open({ unitMaxReadings: 1, compress: false });
+    expect(drainAll(buf)).toEqual([]);
+    await buf.close();
   });
 });
