@@ -154,18 +154,26 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(new Option('--seed <n>', 'random seed for a reproducible ward').argParser(intArg('--seed', 0, 2 ** 31 - 1)))
     .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
     .option('--no-live', 'do not print the live status line')
-    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean }) => {
-      const config = buildConfig(o.config, (raw) => {
-        raw.devices.simulator.enabled = true;
-        if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
-        if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
-        if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
-        if (o.brokers !== undefined) raw.kafka.brokers = o.brokers.split(',').map((s) => s.trim()).filter(Boolean);
-        if (o.data !== undefined) raw.gateway.dataDir = o.data;
-        // The live status line says what matters; without a config file only errors are logged.
-        if (!o.config) raw.log.level = 'error';
-      });
-      result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
+    .option('--monitors <list>', 'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds')
+    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean; monitors?: string }) => {
+      // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
+      const ward = o.monitors === undefined ? null : await import('../../hardware-mocks/serial/ward.js').then(async (m) => m.startSerialWard(m.parseMonitorSpec(o.monitors!), o.seed));
+      try {
+        const config = buildConfig(o.config, (raw) => {
+          raw.devices.simulator.enabled = ward === null || o.beds !== undefined;
+          if (ward) raw.devices.serial = { ...raw.devices.serial, ports: [...(raw.devices.serial?.ports ?? []), ...ward.ports] };
+          if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
+          if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
+          if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
+          if (o.brokers !== undefined) raw.kafka.brokers = o.brokers.split(',').map((s) => s.trim()).filter(Boolean);
+          if (o.data !== undefined) raw.gateway.dataDir = o.data;
+          // The live status line says what matters; without a config file only errors are logged.
+          if (!o.config) raw.log.level = 'error';
+        });
+        result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
+      } finally {
+        await ward?.stop();
+      }
     });
 
   program
