@@ -17,6 +17,7 @@ import { readBufferStats } from '../buffer/index.js';
 import { hashPassword } from '../devices/mqtt/auth.js';
 import { LiveLine, formatLiveLine } from './live-line.js';
 import { statusCommand } from './status.js';
+import { ServiceNotifier } from '../systemd/notify.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -73,16 +74,20 @@ function waitForSignal(): { promise: Promise<string>; dispose: () => void } {
 
 async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: number | undefined, drainTimeoutMs: number, showLive: boolean): Promise<number> {
   const log = createLogger({ level: config.log.level });
+  // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
+  const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
   let gw: Gateway;
   try {
     gw = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
   } catch (e) {
     // startGateway stopped whatever it had started before rethrowing: the process can end now.
+    notify.close();
     const code = startFailureCode(e);
     process.stderr.write(`wardgate: cannot start${code === EXIT_USAGE ? ' (configuration)' : ''}: ${(e as Error).message}\n`);
     log.flush();
     return code;
   }
+  notify.ready(`gateway ${gw.gatewayId} running`);
   const backlog = gw.buffer.stats().totalReadings;
   if (backlog > 0) {
     process.stdout.write(`${backlog} readings buffered from before this start: forwarding them to Kafka, alarms first\n`);
@@ -104,6 +109,7 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
     ...(durationMs !== undefined ? [new Promise<string>((r) => timers.push(setTimeout(() => r('duration'), durationMs)))] : []),
   ]);
   sig.dispose();
+  notify.stopping(ended === 'failure' ? `stopping: ${failure}` : `stopping (${ended})`);
   for (const t of timers) clearTimeout(t);
   show(true);
   line.end();
@@ -115,6 +121,7 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
   const drained = await Promise.race([gw.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0), second.promise.then(() => gw.stop(0))]);
   second.dispose();
   clearInterval(liveTimer);
+  notify.close();
   const s = gw.live();
   process.stdout.write(
     `summary: gateway ${gw.gatewayId}: ${s.ingestedTotal} readings committed, ${s.forwarder.forwarded} forwarded to Kafka, ` +

@@ -47,6 +47,12 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[
     if (!isObject(raw[name])) raw[name] = {};
     return raw[name] as Record<string, unknown>;
   };
+  // Under systemd (StateDirectory=wardgate) the data folder defaults to $STATE_DIRECTORY, not to
+  // ./wardgate-data (under ProtectSystem=strict only the state directory is writable).
+  if (env.STATE_DIRECTORY && section('gateway').dataDir === undefined) {
+    const first = env.STATE_DIRECTORY.split(':')[0];
+    if (first) section('gateway').dataDir = first;
+  }
   if (env.WARDGATE_KEY_FILE) {
     section('buffer').keyFile = env.WARDGATE_KEY_FILE;
     set.push('buffer.keyFile');
