@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything wardgate's tests and the local Kafka need on a fresh Debian 12
-# machine with Node 20 and Java 17: Debian packages, npm packages, the Kafka jars.
+# machine with Node 20 and Java 17: Debian packages, npm packages, the Kafka jars, and the
+# HAPI FHIR / HL7 v2 validator jars and classes the format tests use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -22,3 +23,4 @@ done
 
 npm ci --no-audit --no-fund
 bash scripts/kafka-local.sh ensure-jars
+bash scripts/clinical-validators.sh ensure >/dev/null
