@@ -20,7 +20,7 @@ import { AllowList, type Registration } from './allow-list.js';
 import { reconnectDelay, systemClock, type Clock } from './backoff.js';
 import type { BleConfig } from './config.js';
 import { nobleFactory, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
-import { decoderFor, decoderServices, type Decoder } from './profiles/index.js';
+import { decoderFor, type Decoder } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
 import { toInputs } from './readings.js';
 import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
@@ -63,6 +63,10 @@ export class BleAdapter implements DeviceAdapter {
   private readonly clock: Clock;
   private running = false;
   private adapterState = 'unknown';
+  /** The current noble instance has been powered on. */
+  private wasOn = false;
+  /** RSSI requests in a row the controller left unanswered (watchdog). */
+  private unanswered = 0;
   private powerFailures = 0;
   private recoveryTimer: unknown = null;
   private rotationTimer: unknown = null;
@@ -101,6 +105,7 @@ export class BleAdapter implements DeviceAdapter {
   private bringUp(timeoutMs: number): Promise<void> {
     const noble = this.makeNoble();
     this.noble = noble;
+    this.wasOn = false;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = this.clock.setTimeout(() => {
@@ -130,14 +135,24 @@ export class BleAdapter implements DeviceAdapter {
     if (!this.running) return;
     if (state === 'poweredOn') {
       this.powerFailures = 0;
+      this.unanswered = 0;
+      this.wasOn = true;
       this.startScanning();
       return;
     }
-    if (state === 'poweredOff') {
-      this.ctx?.events.emit('device_error', { family: 'ble', reason: 'adapter_powered_off' });
-      for (const s of this.slots.values()) this.linkGone(s, 'adapter_powered_off', false);
-      this.scheduleRecovery();
-    }
+    // noble reports poweredOff once before the controller answers its reset: only a controller
+    // that was on and went away is a loss.
+    if (state === 'poweredOff' && this.wasOn) this.controllerLost('adapter_powered_off');
+  }
+
+  /** The controller is gone (powered off, or no longer answering): every link is down; recover with a new transport. */
+  private controllerLost(reason: string): void {
+    if (!this.wasOn) return;
+    this.wasOn = false;
+    this.adapterState = reason === 'adapter_powered_off' ? 'poweredOff' : 'unresponsive';
+    this.ctx?.events.emit('device_error', { family: 'ble', reason });
+    for (const s of this.slots.values()) this.linkGone(s, reason, false);
+    this.scheduleRecovery();
   }
 
   /** The controller went away: a new noble (a new transport) after a backoff, until one powers on. */
@@ -264,12 +279,14 @@ export class BleAdapter implements DeviceAdapter {
   }
 
   private async subscribe(s: Slot, p: NoblePeripheral, epoch: number): Promise<void> {
-    const { characteristics } = await p.discoverSomeServicesAndCharacteristicsAsync(decoderServices(), []);
+    // All of them: noble's "some services" call fails when a device lacks one of those asked for.
+    const { characteristics } = await p.discoverAllServicesAndCharacteristicsAsync();
     for (const c of characteristics) {
       const d = decoderFor(c.uuid);
       if (!d) continue;
-      c.on('data', (data: Buffer) => {
-        if (s.epoch === epoch) this.onValue(s, d, data);
+      c.on('data', (data: unknown) => {
+        // noble emits 'data' without a buffer for a read that failed.
+        if (s.epoch === epoch && Buffer.isBuffer(data)) this.onValue(s, d, data);
       });
       if (c.properties.includes('read') && !c.properties.includes('notify') && !c.properties.includes('indicate')) continue;
       if (c.properties.includes('notify') || c.properties.includes('indicate')) {
@@ -281,13 +298,29 @@ export class BleAdapter implements DeviceAdapter {
     }
   }
 
+  /**
+   * RSSI status reading every `statusInterval`; it doubles as the controller watchdog: a
+   * controller that leaves two RSSI requests in a row unanswered is treated as gone (noble's
+   * UART transport does not always report a vanished port).
+   */
   private readRssi(s: Slot, p: NoblePeripheral, epoch: number): void {
     if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
+    let answered = false;
+    const watchdog = this.clock.setTimeout(() => {
+      if (answered || s.epoch !== epoch || !this.running) return;
+      if (++this.unanswered >= 2) this.controllerLost('controller_unresponsive');
+    }, this.cfg.connectTimeout);
     p.updateRssiAsync().then(
       (rssi) => {
+        answered = true;
+        this.unanswered = 0;
+        this.clock.clearTimeout(watchdog);
         if (s.epoch === epoch && s.state === 'connected' && Number.isFinite(rssi) && rssi !== 127) this.submit([rssiReading(s.address, s.reg, rssi)]);
       },
-      () => undefined,
+      () => {
+        answered = true;
+        this.clock.clearTimeout(watchdog);
+      },
     );
     s.rssiTimer = this.clock.setTimeout(() => this.readRssi(s, p, epoch), this.cfg.statusInterval);
   }
@@ -438,8 +471,8 @@ export class BleAdapter implements DeviceAdapter {
     this.paused = false;
     this.connecting = false;
     // Give the links a moment to close cleanly; a controller that is gone cannot hold stop.
-    await Promise.race([Promise.all(disconnects), new Promise((r) => setTimeout(r, 1000))]);
-    await this.noble?.stopScanningAsync().catch(() => undefined);
+    const scanStopped = this.noble?.stopScanningAsync().catch(() => undefined);
+    await Promise.race([Promise.all([...disconnects, scanStopped]), new Promise((r) => setTimeout(r, 1000))]);
     this.teardownNoble();
     this.adapterState = 'unknown';
     await Promise.all([...this.pending]);

@@ -24,7 +24,7 @@ export interface NoblePeripheral extends EventEmitter {
   connectAsync(): Promise<void>;
   cancelConnect(): void;
   disconnectAsync(): Promise<void>;
-  discoverSomeServicesAndCharacteristicsAsync(services: string[], characteristics: string[]): Promise<{ characteristics: NobleCharacteristic[] }>;
+  discoverAllServicesAndCharacteristicsAsync(): Promise<{ characteristics: NobleCharacteristic[] }>;
   updateRssiAsync(): Promise<number>;
 }
 

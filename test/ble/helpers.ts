@@ -1,0 +1,72 @@
+/** The simulated BLE world under a real BleAdapter (noble over the simulated controller) and the real pipeline. */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BleWorld } from '../../hardware-mocks/ble/world.js';
+import { makeWearables, type SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
+import type { TruthRecord } from '../../hardware-mocks/ble/controller.js';
+import { BleAdapter } from '../../src/devices/ble/adapter.js';
+import { bleConfigSchema, type BleConfigInput } from '../../src/devices/ble/config.js';
+import type { Clock } from '../../src/devices/ble/backoff.js';
+
+export function bedOf(i: number, beds: number): string {
+  return `BED-${String((i % beds) + 1).padStart(2, '0')}`;
+}
+
+export interface BleRig {
+  world: BleWorld;
+  adapter: BleAdapter;
+  truthFile: string;
+  recordFile: string;
+  /** address -> bed, as configured. */
+  beds: Map<string, string>;
+  truth(): TruthRecord[];
+  close(): Promise<void>;
+}
+
+export interface RigOptions {
+  wearables: number;
+  beds: number;
+  /** Extra wearables in range that are not on the allow-list. */
+  strangers?: number;
+  controllerMaxConnections?: number;
+  intervalMs?: number;
+  malformedEvery?: number;
+  config?: Partial<BleConfigInput>;
+  clock?: Clock;
+  seed?: number;
+}
+
+export async function bleRig(o: RigOptions): Promise<BleRig> {
+  const registered = makeWearables(o.wearables, o.seed ?? 1, { intervalMs: o.intervalMs ?? 100, ...(o.malformedEvery ? { malformedEvery: o.malformedEvery } : {}) });
+  const strangers: SimPeripheral[] = makeWearables(o.wearables + (o.strangers ?? 0), (o.seed ?? 1) + 7).slice(o.wearables);
+  for (const s of strangers) (s as { address: string }).address = s.address.replace(/^c0:ff:ee/, 'de:ad:00');
+  const dir = mkdtempSync(join(tmpdir(), 'wardgate-ble-'));
+  const truthFile = join(dir, 'truth.jsonl');
+  const recordFile = join(dir, 'hci.jsonl');
+  const w2 = new BleWorld({ dir, peripherals: [...registered, ...strangers], maxConnections: o.controllerMaxConnections ?? 64, advIntervalMs: 50, truthFile, recordFile });
+  const beds = new Map<string, string>();
+  registered.forEach((p, i) => beds.set(p.address, bedOf(i, o.beds)));
+  const cfg = bleConfigSchema.parse({
+    hci: { uart: { port: w2.hostPort } },
+    devices: registered.map((p, i) => ({ address: p.address, bed: bedOf(i, o.beds), patientId: `PAT-${i}` })),
+    backoff: { initial: 50, max: 400 },
+    connectTimeout: 2000,
+    startTimeout: 5000,
+    dwell: 60_000,
+    ...o.config,
+  });
+  await w2.powerOn();
+  const adapter = new BleAdapter(cfg, o.clock ? { clock: o.clock } : {});
+  return {
+    world: w2,
+    adapter,
+    truthFile,
+    recordFile,
+    beds,
+    truth: () => readFileSync(truthFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TruthRecord),
+    close: async () => {
+      await w2.close();
+    },
+  };
+}
