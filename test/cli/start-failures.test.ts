@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/gateway.js';
@@ -223,5 +223,31 @@ describe('a failed start exits', () => {
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
     expect(c.err).toMatch(/devices\.mqtt\.external\[0\]\.url: the port must be from 1 to 65535/);
+  });
+
+  it('keygen --remove by a user who cannot read the data folder refuses (exit 2) instead of removing a key the backlog needs', async () => {
+    const s = setup();
+    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-rm', events: new Events(silentLogger()), log: silentLogger() });
+    await buf.append([{ deviceId: 'm1', deviceKind: 'simulator', bed: 'b1', metric: 'heart_rate', value: 70, unit: '/min', gatewayTime: Date.now(), priority: 'vital', quality: [] }]);
+    await buf.close();
+    generateKeyFile(s.key, { rotate: true }); // key 2 active; key 1 seals the backlog
+    const asRoot = process.getuid?.() === 0;
+    let key = s.key;
+    if (asRoot) {
+      // The key file (and its folder) belong to the user running the command; the data folder stays root's (0700).
+      chmodSync(s.dir, 0o755);
+      const kd = join(s.dir, 'kd');
+      mkdirSync(kd, { mode: 0o700 });
+      key = join(kd, 'k.key');
+      writeFileSync(key, readFileSync(s.key), { mode: 0o600 });
+      chownSync(kd, 65534, 65534);
+      chownSync(key, 65534, 65534);
+    } else chmodSync(s.data, 0o000);
+    const r = await bin(['keygen', '--key-file', key, '--data', s.data, '--remove', '1'], {}, asRoot ? { uid: 65534, gid: 65534 } : {});
+    if (!asRoot) chmodSync(s.data, 0o700);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err).toMatch(/cannot read the buffer/);
+    const doc = JSON.parse(readFileSync(key, 'utf8')) as { keys: { id: number }[] };
+    expect(doc.keys.map((k) => k.id)).toEqual([1, 2]);
   });
 });
