@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 [ -d /usr/include/node ] && export npm_config_nodedir=/usr
 
 need=()
-for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl; do
+for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd; do
   command -v "${bin%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bin%%:*}" ] || need+=("${bin##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
