@@ -168,6 +168,11 @@ cmd="${1:-}"
 case "$cmd" in
   init) init_cluster; bootstrap; echo ;;
   start | stop | kill | pause | resume | restart | status | bootstrap | port)
+    if [[ "$cmd" != start && ! -f "$CSTATE" ]]; then
+      log "no cluster in $CDIR (start it first)"
+      [[ "$cmd" == stop || "$cmd" == kill ]] && exit 0
+      exit 3
+    fi
     init_cluster
     if [[ $# -ge 2 ]]; then
       check_node "$2"

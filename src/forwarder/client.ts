@@ -22,6 +22,12 @@ export type ClientErrorKind =
   | 'config'
   /** The send did not settle in time: its fate is unknown (it may still land). */
   | 'timeout'
+  /**
+   * Kafka answered and refused the write for a cluster condition (fewer in-sync replicas than
+   * min.insync.replicas, no leader, a broker-side timeout): the cluster is reachable but cannot
+   * take writes. Retry with backoff; never counted as delivered.
+   */
+  | 'refused'
   /** The producer's session is broken (fenced, sequence errors): recreate it. */
   | 'fatal';
 

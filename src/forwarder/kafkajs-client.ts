@@ -64,6 +64,16 @@ export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_PRODUCER_ID_MAPPING',
   'PRODUCER_FENCED',
 ]);
+/** Kafka's answers that refuse a write for a cluster condition (kafkajs and Kafka names of the same codes). */
+export const CLUSTER_REFUSAL_ERRORS: ReadonlySet<string> = new Set([
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'REQUEST_TIMED_OUT',
+  'KAFKA_STORAGE_ERROR',
+]);
 export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
 /** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
@@ -102,6 +112,7 @@ export function classifyKafkaError(err: unknown): ClientErrorKind {
     if (o.name === 'KafkaJSSASLAuthenticationError') return 'config';
     if (o.type && CONFIG_PROTOCOL_ERRORS.has(o.type)) return 'config';
     if (o.type && FATAL_PROTOCOL_ERRORS.has(o.type)) kind = 'fatal';
+    if (o.type && CLUSTER_REFUSAL_ERRORS.has(o.type) && kind !== 'fatal') kind = 'refused';
     // The request went out and no answer came: its fate is unknown, as with our own send timeout.
     if (o.name === 'KafkaJSRequestTimeoutError' && kind === 'transient') kind = 'timeout';
     if (o.code && TLS_CODES.test(o.code)) return 'config';

@@ -18,7 +18,7 @@
  */
 import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
-import { CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
+import { CONFIG_PROTOCOL_ERRORS, CLUSTER_REFUSAL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
 import { loadCodec, nodeZstd } from './compression.js';
 import { resolveSecurity, scrubSecrets, type ResolvedSecurity, type SaslSettings } from './security.js';
 import type { KafkajsClientOptions } from './kafkajs-client.js';
@@ -80,6 +80,7 @@ export function classifyPlatformaticError(err: unknown): ClientErrorKind {
     if (o.code === 'PLT_KFK_AUTHENTICATION') return 'config';
     if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) return 'config';
     if (o.apiId && FATAL_PROTOCOL_ERRORS.has(o.apiId)) kind = 'fatal';
+    if (o.apiId && CLUSTER_REFUSAL_ERRORS.has(o.apiId) && kind !== 'fatal') kind = 'refused';
     if (o.code && TLS_CODES.test(o.code)) return 'config';
     if ((lib && e instanceof lib.TimeoutError) || e.constructor?.name === 'TimeoutError' || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
     if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) return 'config';

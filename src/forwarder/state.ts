@@ -5,7 +5,9 @@
  *   draining - Kafka acknowledges and a backlog is being worked off (after an outage, or
  *              while readings arrive faster than the link or the rate cap lets them out)
  *   degraded - a send failed (error or timeout) since the last acknowledgement; retrying
- *              with backoff, not yet offline
+ *              with backoff, not yet offline; or the cluster answers but refuses writes
+ *              (fewer in-sync replicas than required, no leader: reason starts with
+ *              `refused:`), however long that lasts
  *   offline  - Kafka unreachable (`offlineAfter` failures in a row, the first connection not
  *              made yet), or refusing for a configuration reason (authentication, ACL, missing
  *              topic: reason starts with `config_error:`); readings keep buffering
@@ -45,7 +47,7 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
   return Math.round(capped * (0.5 + random() * 0.5));
 }
 
-export type FailureKind = 'transient' | 'timeout' | 'fatal' | 'config';
+export type FailureKind = 'transient' | 'timeout' | 'fatal' | 'config' | 'refused';
 
 export interface Transition {
   from: KafkaState;
@@ -66,6 +68,8 @@ export class ConnectivityState {
   lastFailureAt: number | null = null;
   offlineSince: number | null;
   consecutiveFailures = 0;
+  /** Failures since Kafka last refused a write (it answered): fewer than offlineAfter keeps the state degraded. */
+  private failuresSinceRefusal = Infinity;
   configError: string | null = null;
 
   constructor(
@@ -110,6 +114,7 @@ export class ConnectivityState {
     if (forwarded) this.lastSuccessAt = this.now();
     this.lastContactAt = this.now();
     this.consecutiveFailures = 0;
+    this.failuresSinceRefusal = Infinity;
     this.configError = null;
     return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : reason);
   }
@@ -133,7 +138,14 @@ export class ConnectivityState {
       return { transition: this.set('offline', `config_error: ${message}`), delayMs: this.opts.retryMaxMs };
     }
     this.configError = null;
-    const state: KafkaState = this.consecutiveFailures >= this.opts.offlineAfter || this.lastContactAt === null ? 'offline' : 'degraded';
+    if (kind === 'refused') {
+      // Kafka answered: reachable, but not taking writes.
+      this.lastContactAt = this.now();
+      this.failuresSinceRefusal = 0;
+    } else this.failuresSinceRefusal++;
+    const refusedLately = this.failuresSinceRefusal < this.opts.offlineAfter;
+    const state: KafkaState =
+      !refusedLately && (this.consecutiveFailures >= this.opts.offlineAfter || this.lastContactAt === null) ? 'offline' : 'degraded';
     return {
       transition: this.set(state, `${kind}: ${message}`),
       delayMs: backoffDelay(this.consecutiveFailures - 1, this.opts.retryInitialMs, this.opts.retryMaxMs, this.opts.random),

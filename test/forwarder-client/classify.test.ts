@@ -25,8 +25,15 @@ describe('classifyPlatformaticError', () => {
     expect(classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('INVALID_PRODUCER_EPOCH')]))).toBe('fatal');
     expect(classifyPlatformaticError(new TimeoutError('Request timed out'))).toBe('timeout');
     expect(classifyPlatformaticError(new NetworkError('Connection failed', { cause: errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1') }))).toBe('transient');
-    expect(classifyPlatformaticError(new ProtocolError('NOT_LEADER_OR_FOLLOWER'))).toBe('transient');
     expect(classifyPlatformaticError('a string')).toBe('transient');
+  });
+
+  it('a cluster that answers but cannot take writes is refused (not offline), also inside aggregated errors', () => {
+    // A leader move is answered by a broker: refused, like too few in-sync replicas (issue 17).
+    expect(classifyPlatformaticError(new ProtocolError('NOT_LEADER_OR_FOLLOWER'))).toBe('refused');
+    expect(classifyPlatformaticError(new MultipleErrors('produce failed 3 times.', [new ProtocolError('NOT_ENOUGH_REPLICAS')]))).toBe('refused');
+    expect(classifyPlatformaticError(new ProtocolError('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('refused');
+    expect(classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('NOT_ENOUGH_REPLICAS'), new ProtocolError('OUT_OF_ORDER_SEQUENCE_NUMBER')]))).toBe('fatal');
   });
 });
 
@@ -36,5 +43,13 @@ describe('classifyKafkaError (kafkajs)', () => {
     expect(classifyKafkaError(Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }))).toBe('config');
     expect(classifyKafkaError(Object.assign(new Error('retries exceeded'), { originalError: Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) }))).toBe('config');
     expect(classifyKafkaError(Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }))).toBe('transient');
+  });
+
+  it('too few in-sync replicas, after kafkajs gave up retrying, is refused', () => {
+    const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+    const exhausted = (cause: Error) => Object.assign(new Error(cause.message), { name: 'KafkaJSNumberOfRetriesExceeded', cause, originalError: cause });
+    expect(classifyKafkaError(exhausted(protocol('NOT_ENOUGH_REPLICAS')))).toBe('refused');
+    expect(classifyKafkaError(exhausted(protocol('NOT_LEADER_FOR_PARTITION')))).toBe('refused');
+    expect(classifyKafkaError(exhausted(protocol('UNKNOWN_PRODUCER_ID')))).toBe('fatal');
   });
 });

@@ -61,6 +61,29 @@ describe('ConnectivityState', () => {
     expect(s.consecutiveFailures).toBe(0);
   });
 
+  it('a cluster that answers but refuses writes stays degraded however long it lasts; offline once it stops answering', () => {
+    const { c, s } = mk();
+    s.success(false);
+    for (let i = 0; i < 10; i++) {
+      c.t += 1000;
+      const f = s.failure('refused', 'NOT_ENOUGH_REPLICAS');
+      if (i === 0) expect(f.transition).toEqual({ from: 'online', to: 'degraded', reason: 'refused: NOT_ENOUGH_REPLICAS' });
+      expect(s.state).toBe('degraded');
+    }
+    expect(s.offlineSeconds()).toBe(9); // no write taken since the first refusal
+    expect(s.lastContactAt).toBe(c.t); // but Kafka answered just now
+    // A refusal and a connection refused in turn (some brokers down): still degraded.
+    s.failure('transient', 'ECONNREFUSED');
+    expect(s.state).toBe('degraded');
+    s.failure('refused', 'NOT_ENOUGH_REPLICAS');
+    s.failure('transient', 'ECONNREFUSED');
+    expect(s.state).toBe('degraded');
+    // No broker answers any more: offline after offlineAfter failures in a row.
+    s.failure('transient', 'ECONNREFUSED');
+    expect(s.state).toBe('offline');
+    expect(s.success(false)?.to).toBe('online');
+  });
+
   it('a configuration error is offline at once, waits the cap, and is cleared by a success', () => {
     const { s } = mk();
     s.success(false);

@@ -229,6 +229,19 @@ describe.each(FAULTS)('gateways with both clients side by side, %s and restart t
       const down = await applyFault(fault);
       const atFault = acked(wards);
       await waitFor(() => acked(wards) >= atFault + 1000, 90_000, 'readings acknowledged while brokers are down');
+      if (fault === 'stop nodes 2 and 3') {
+        // The node left answers and refuses writes (too few in-sync replicas): degraded, not
+        // offline, and nothing is acknowledged meanwhile (issue 17).
+        for (const w of wards) {
+          await waitFor(() => /^refused:/.test(w.gw.forwarder.status().reason), 30_000, `${w.client}: a refusal reported`);
+          const st = w.gw.forwarder.status();
+          expect(st.state, `${w.client}: ${st.reason}`).toBe('degraded');
+          const forwarded = st.forwarded;
+          await waitFor(() => w.gw.forwarder.status().consecutiveFailures >= st.consecutiveFailures + 2, 30_000, `${w.client}: two more refusals`);
+          expect(w.gw.forwarder.status().state).toBe('degraded');
+          expect(w.gw.forwarder.status().forwarded).toBe(forwarded);
+        }
+      }
       for (const n of down) await cluster.start(n);
       const atReturn = acked(wards);
       await waitFor(() => acked(wards) >= atReturn + 300, 60_000, 'readings after the brokers returned');
