@@ -6,9 +6,19 @@
  * with the same publishers (a child process, hardware-mocks/mqtt-sensors.ts) in the same run.
  * Goals: (b) >= 0.7 x (a) and >= 20,000 readings/s.
  *
+ * Then (c) login flood: PUBACK latency of password-authenticated sensors publishing at a
+ * steady rate (--probes sensors x --probe-rate messages/s, QoS 1, one at a time) into the
+ * gateway, first alone, then while a child process floods the embedded broker with
+ * wrong-password CONNECTs (64 at a time, from 64 loopback addresses, as fast as it can).
+ * Goal: p99 with the flood within 2x of p99 without.
+ *
  *   node --import tsx bench/mqtt.ts [--sensors 200] [--window 32] [--duration 5000] [--rounds 2] [--format json] [--synchronous full|normal]
+ *                                   [--phase all|throughput|flood] [--probes 50] [--probe-rate 20] [--flood-parallel 64]
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect as tcpConnect } from 'node:net';
+import { MqttClient } from 'mqtt';
+import { hashPassword } from '../src/devices/mqtt/auth.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir, cpus, loadavg } from 'node:os';
@@ -150,48 +160,231 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
   }
 }
 
-const ROUNDS = Number(arg('rounds', '2'));
-const rate = (l: Load): number => (l.acked * 1000) / l.elapsedMs;
-const cpuPerMessage = (l: Load): number => l.brokerCpuUs / Math.max(1, l.acked);
-const f = (n: number): string => Math.round(n).toLocaleString('en-US');
-const line = (name: string, l: Load): string =>
-  `  ${name.padEnd(8)} ${f(rate(l)).padStart(7)} messages/s, broker process CPU ${cpuPerMessage(l).toFixed(1)} µs/message, ` +
-  `event loop busy ${(l.eventLoopUtilization * 100).toFixed(0)}%, delay p99 ${l.eventLoopDelayP99Ms.toFixed(0)} ms`;
+// ---- (c) login flood ----
 
-const started = Date.now();
-process.stdout.write(
-  `MQTT QoS 1 benchmark: ${SENSORS} sensors, window ${WINDOW}, ${FORMAT} payloads (${READINGS_PER_MESSAGE} readings each), ` +
-    `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
-);
-// Rounds alternate so that load from elsewhere on the machine hits both alike; the best round of each counts.
-const bares: Load[] = [];
-const gws: Awaited<ReturnType<typeof gateway>>[] = [];
-for (let i = 0; i < ROUNDS; i++) {
-  bares.push(await bareAedes());
-  process.stdout.write(line('bare', bares[i]!) + '\n');
-  gws.push(await gateway());
-  process.stdout.write(`${line('wardgate', gws[i]!)}, submit to commit p50 ${gws[i]!.commitP50.toFixed(1)} ms, p99 ${gws[i]!.commitP99.toFixed(1)} ms\n`);
+const PHASE = arg('phase', 'all');
+const PROBES = Number(arg('probes', '50'));
+const PROBE_RATE = Number(arg('probe-rate', '20'));
+const FLOOD_PARALLEL = Number(arg('flood-parallel', '64'));
+/** Wrong-password CONNECTs per second the flood aims at (0: as fast as it can). The issue measured ~80/s. */
+const FLOOD_RATE = Number(arg('flood-rate', '0'));
+
+/** An MQTT 3.1.1 CONNECT with username and password. */
+function connectPacket(clientId: string, username: string, password: string): Buffer {
+  const str = (x: string): Buffer => {
+    const b = Buffer.from(x);
+    const l = Buffer.alloc(2);
+    l.writeUInt16BE(b.length);
+    return Buffer.concat([l, b]);
+  };
+  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]);
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    let d = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) d |= 0x80;
+    len.push(d);
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([0x10, ...len]), body]);
 }
-const best = <T extends Load>(ls: T[]): T => ls.reduce((a, b) => (rate(b) > rate(a) ? b : a));
-const bare = best(bares);
-const gw = best(gws);
-const bareRate = rate(bare);
-const gwRate = rate(gw);
-const readingsRate = gwRate * READINGS_PER_MESSAGE;
-const ratio = gwRate / bareRate;
-process.stdout.write(
-  [
-    `bare aedes (best round):           ${f(bareRate)} messages/s acknowledged`,
-    `wardgate embedded + buffer (best): ${f(gwRate)} messages/s acknowledged after commit = ${f(readingsRate)} readings/s`,
-    `throughput ratio:                  ${ratio.toFixed(2)} (goal >= 0.70)`,
-    `CPU per message ratio (bare/gw):   ${(cpuPerMessage(bare) / cpuPerMessage(gw)).toFixed(2)} (what the ratio would be if both were CPU-bound)`,
-    `readings/s goal:                   ${readingsRate >= 20_000 ? 'met' : 'NOT met'} (>= 20,000)`,
-    `check: ${gws.map((g) => `${f(g.totalAcked * READINGS_PER_MESSAGE)} readings acknowledged, ${f(g.buffered)} in the buffer`).join('; ')}; ` +
-      `${gws.reduce((a, g) => a + g.refused, 0)} refused, ${gws.reduce((a, g) => a + g.rejected, 0)} rejected, publish errors ${[...bares, ...gws].reduce((a, l) => a + l.errors, 0)}`,
-    `took ${((Date.now() - started) / 1000).toFixed(1)} s`,
-  ].join('\n') + '\n',
-);
-if (gws.some((g) => g.buffered < g.totalAcked * READINGS_PER_MESSAGE)) {
-  process.stdout.write('FAIL: fewer readings in the buffer than were acknowledged\n');
-  process.exitCode = 1;
+
+/** The flooding child: wrong-password CONNECTs until killed; prints the attempts made on SIGTERM. */
+function floodChild(port: number): void {
+  let k = 0;
+  let connacks = 0;
+  const t0 = performance.now();
+  const one = (): void => {
+    if (FLOOD_RATE > 0) {
+      const due = t0 + (k * 1000) / FLOOD_RATE;
+      const wait = due - performance.now();
+      if (wait > 0) {
+        setTimeout(one, wait);
+        return;
+      }
+    }
+    const i = k++;
+    const sock = tcpConnect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 64)}` });
+    sock.on('connect', () => sock.write(connectPacket(`flood-${i}`, i % 2 ? 'probe-0' : `guess-${i % 97}`, 'wrong-password')));
+    sock.on('data', (d: Buffer) => {
+      if (d[0] === 0x20) connacks++;
+      sock.destroy();
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => setImmediate(one));
+  };
+  for (let i = 0; i < FLOOD_PARALLEL; i++) one();
+  process.on('SIGTERM', () => {
+    process.stdout.write(`${JSON.stringify({ attempts: k, connacks })}\n`);
+    process.exit(0);
+  });
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  acked: number;
+  /** Event loop delay of the gateway's process in the window, ms. */
+  loopP99: number;
+  loopMax: number;
+}
+
+/** Probe sensors publish at a steady rate for `ms`; PUBACK latency of each message. */
+async function probe(clients: MqttClient[], ms: number): Promise<Latency> {
+  const lat: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const end = performance.now() + ms;
+  await Promise.all(
+    clients.map(async (c, i) => {
+      const period = 1000 / PROBE_RATE;
+      await new Promise((r) => setTimeout(r, (period * i) / clients.length)); // spread the sensors over a period
+      for (let next = performance.now(); performance.now() < end; ) {
+        const t = performance.now();
+        await c.publishAsync(`ward/${i}/probe-${i}/spo2`, '97', { qos: 1 });
+        lat.push(performance.now() - t);
+        next += period;
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }),
+  );
+  loop.disable();
+  lat.sort((a, b) => a - b);
+  const pct = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
+  return { p50: pct(0.5), p99: pct(0.99), max: lat[lat.length - 1] ?? 0, acked: lat.length, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 };
+}
+
+async function loginFlood(): Promise<void> {
+  const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const root = mkdtempSync(join(tmpdir(), 'wardgate-bench-flood-'));
+  const keyFile = join(root, 'wardgate.key');
+  generateKeyFile(keyFile);
+  const log = silentLogger();
+  const events = new Events(log);
+  const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench-flood', events, log, synchronous: SYNCHRONOUS });
+  const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
+  const hash = await hashPassword('probe-password');
+  const adapter = new MqttAdapter(
+    mqttConfigSchema.parse({
+      enabled: true,
+      embedded: {
+        tcp: { host: '127.0.0.1', port: 0 },
+        auth: { users: Array.from({ length: PROBES }, (_, i) => ({ username: `probe-${i}`, passwordHash: hash, publish: ['ward/#'] })) },
+      },
+      rules: [{ topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } }],
+    }),
+  );
+  await adapter.start({ sink: ingest, events, log });
+  const port = adapter.addresses().tcp!.port;
+  let child: ChildProcess | null = null;
+  const clients: MqttClient[] = [];
+  try {
+    // Each sensor from its own loopback address, as on a ward network (logins are limited per address).
+    for (let i = 0; i < PROBES; i++) {
+      const c = new MqttClient(() => tcpConnect({ host: '127.0.0.1', port, localAddress: `127.0.1.${1 + i}` }), { clientId: `probe-${i}`, username: `probe-${i}`, password: 'probe-password', reconnectPeriod: 0, protocolVersion: 4 });
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+      });
+      clients.push(c);
+    }
+    await probe(clients, 1500); // warm-up
+    const quiet = await probe(clients, DURATION);
+    child = spawn(process.execPath, ['--import', 'tsx', 'bench/mqtt.ts', '--flood-child', String(port), '--flood-parallel', String(FLOOD_PARALLEL), '--flood-rate', String(FLOOD_RATE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => setTimeout(r, 1500)); // the flood gets going (and its logins their backoff)
+    const failed0 = await events.count('login_failed');
+    const cpu0 = process.cpuUsage();
+    const flooded = await probe(clients, DURATION);
+    const cpu = process.cpuUsage(cpu0);
+    const failed = (await events.count('login_failed')) - failed0;
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    child = null;
+    const attempts = (JSON.parse(out.trim().split('\n').pop() ?? '{}') as { attempts?: number }).attempts ?? 0;
+    const byReason = (await events.registry.getSingleMetric('wardgate_login_failed_total')!.get()).values.map((v) => `${v.labels.reason} ${fmt(v.value)}`).join(', ');
+    const line = (name: string, l: Latency): string =>
+      `  ${name.padEnd(12)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
+    const ratio = flooded.p99 / Math.max(0.001, quiet.p99);
+    process.stdout.write(
+      [
+        `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${DURATION} ms each, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
+        line('no flood', quiet),
+        line('with flood', flooded),
+        `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${((cpu.user + cpu.system) / 1000 / DURATION * 100).toFixed(0)}% of a core)`,
+        `  refused logins by reason: ${byReason}`,
+        `  p99 with / without flood: ${ratio.toFixed(2)} (goal <= 2)`,
+      ].join('\n') + '\n',
+    );
+  } finally {
+    child?.kill('SIGKILL');
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await adapter.stop();
+    await buffer.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const floodPort = process.argv.indexOf('--flood-child');
+if (floodPort >= 0) {
+  floodChild(Number(process.argv[floodPort + 1]));
+} else {
+  await mainBench();
+}
+
+async function mainBench(): Promise<void> {
+  if (PHASE === 'flood') {
+    await loginFlood();
+    return;
+  }
+  const ROUNDS = Number(arg('rounds', '2'));
+  const rate = (l: Load): number => (l.acked * 1000) / l.elapsedMs;
+  const cpuPerMessage = (l: Load): number => l.brokerCpuUs / Math.max(1, l.acked);
+  const f = (n: number): string => Math.round(n).toLocaleString('en-US');
+  const line = (name: string, l: Load): string =>
+    `  ${name.padEnd(8)} ${f(rate(l)).padStart(7)} messages/s, broker process CPU ${cpuPerMessage(l).toFixed(1)} µs/message, ` +
+    `event loop busy ${(l.eventLoopUtilization * 100).toFixed(0)}%, delay p99 ${l.eventLoopDelayP99Ms.toFixed(0)} ms`;
+
+  const started = Date.now();
+  process.stdout.write(
+    `MQTT QoS 1 benchmark: ${SENSORS} sensors, window ${WINDOW}, ${FORMAT} payloads (${READINGS_PER_MESSAGE} readings each), ` +
+      `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
+  );
+  // Rounds alternate so that load from elsewhere on the machine hits both alike; the best round of each counts.
+  const bares: Load[] = [];
+  const gws: Awaited<ReturnType<typeof gateway>>[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    bares.push(await bareAedes());
+    process.stdout.write(line('bare', bares[i]!) + '\n');
+    gws.push(await gateway());
+    process.stdout.write(`${line('wardgate', gws[i]!)}, submit to commit p50 ${gws[i]!.commitP50.toFixed(1)} ms, p99 ${gws[i]!.commitP99.toFixed(1)} ms\n`);
+  }
+  const best = <T extends Load>(ls: T[]): T => ls.reduce((a, b) => (rate(b) > rate(a) ? b : a));
+  const bare = best(bares);
+  const gw = best(gws);
+  const bareRate = rate(bare);
+  const gwRate = rate(gw);
+  const readingsRate = gwRate * READINGS_PER_MESSAGE;
+  const ratio = gwRate / bareRate;
+  process.stdout.write(
+    [
+      `bare aedes (best round):           ${f(bareRate)} messages/s acknowledged`,
+      `wardgate embedded + buffer (best): ${f(gwRate)} messages/s acknowledged after commit = ${f(readingsRate)} readings/s`,
+      `throughput ratio:                  ${ratio.toFixed(2)} (goal >= 0.70)`,
+      `CPU per message ratio (bare/gw):   ${(cpuPerMessage(bare) / cpuPerMessage(gw)).toFixed(2)} (what the ratio would be if both were CPU-bound)`,
+      `readings/s goal:                   ${readingsRate >= 20_000 ? 'met' : 'NOT met'} (>= 20,000)`,
+      `check: ${gws.map((g) => `${f(g.totalAcked * READINGS_PER_MESSAGE)} readings acknowledged, ${f(g.buffered)} in the buffer`).join('; ')}; ` +
+        `${gws.reduce((a, g) => a + g.refused, 0)} refused, ${gws.reduce((a, g) => a + g.rejected, 0)} rejected, publish errors ${[...bares, ...gws].reduce((a, l) => a + l.errors, 0)}`,
+      `took ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    ].join('\n') + '\n',
+  );
+  if (gws.some((g) => g.buffered < g.totalAcked * READINGS_PER_MESSAGE)) {
+    process.stdout.write('FAIL: fewer readings in the buffer than were acknowledged\n');
+    process.exitCode = 1;
+  }
+  if (PHASE === 'all') await loginFlood();
 }

@@ -49,7 +49,7 @@ describe('embedded broker: connections per source address', () => {
       embedded: { tcp: { host: '0.0.0.0', port: 0 }, auth: { anonymous: { publish: ['ward/#'] } }, limits: { connectionsPerSecondPerSource: 0.001, connectionBurstPerSource: 2 } },
     });
     const port = g.adapter.addresses().tcp!.port;
-    const cs = [];
+    const cs: { sock: Socket; closed: () => boolean }[] = [];
     for (let i = 0; i < 4; i++) cs.push(await open(port, '127.0.0.11'));
     await waitFor(() => cs.filter((c) => c.closed()).length === 2, 'two connections to be closed');
     expect(cs.map((c) => c.closed())).toEqual([false, false, true, true]);

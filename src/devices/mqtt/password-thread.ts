@@ -1,5 +1,6 @@
 /**
- * Password checks (scrypt) on a dedicated worker thread, one at a time, never on libuv's
+ * Password checks (scrypt) on a dedicated worker thread at the lowest CPU priority, one at a
+ * time, never on libuv's
  * thread pool: the pool is where the buffer's WAL fsync runs (src/buffer/wal-sync.ts), and a
  * burst of logins queued there would hold every commit, and so every PUBACK, behind them.
  * How many checks may wait here at once is bounded by the login limiter (login-limiter.ts).
@@ -15,6 +16,9 @@ import { parseHash } from './auth.js';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { scryptSync, timingSafeEqual } = require('node:crypto');
+// The lowest CPU priority for this thread only (on Linux the nice value is per thread): checks
+// use what the event loop and the fsync leave, and cannot slow them down.
+try { require('node:os').setPriority(19); } catch {}
 parentPort.on('message', (m) => {
   let ok = false;
   let error;
