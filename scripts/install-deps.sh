@@ -8,7 +8,9 @@ export DEBIAN_FRONTEND=noninteractive
 [ -d /usr/include/node ] && export npm_config_nodedir=/usr
 
 need=()
-for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd; do
+# strace and eatmydata: the power-loss harness (test/buffer/power-loss.test.ts) records system calls,
+# and running the unit project under eatmydata (fsync a no-op) must make it fail.
+for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd strace:strace eatmydata:eatmydata; do
   command -v "${bin%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bin%%:*}" ] || need+=("${bin##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
