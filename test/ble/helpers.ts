@@ -64,7 +64,8 @@ export async function bleRig(o: RigOptions): Promise<BleRig> {
     truthFile,
     recordFile,
     beds,
-    truth: () => readFileSync(truthFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TruthRecord),
+    // Complete lines only: the controller may be writing the last one.
+    truth: () => readFileSync(truthFile, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as TruthRecord),
     close: async () => {
       await w2.close();
     },
