@@ -106,7 +106,7 @@ export class SimulatedController {
   private truth: WriteStream | null = null;
   private readonly opts: Required<Omit<ControllerOptions, 'recordFile' | 'truthFile'>> & ControllerOptions;
   /** Counters a test may read: what the controller did (never what the host did). */
-  readonly stats = { connections: 0, connectAttempts: new Map<string, number>(), refusedAtLimit: 0, notificationsSent: 0, commands: 0, malformedEvents: 0 };
+  readonly stats = { connections: 0, connectAttempts: new Map<string, number>(), refusedAtLimit: 0, notificationsSent: 0, malformedSent: 0, commands: 0, malformedEvents: 0 };
   /** Addresses the host ever asked to connect to. */
   readonly connectRequests = new Set<string>();
   powered = false;
@@ -167,6 +167,13 @@ export class SimulatedController {
   async close(): Promise<void> {
     await this.powerOff();
     await Promise.all([this.record, this.truth].map((s) => (s ? new Promise<void>((r) => s.end(() => r())) : Promise.resolve())));
+  }
+
+  /** Links on which the host has at least one notification or indication enabled. */
+  subscribedLinks(): number {
+    let n = 0;
+    for (const l of this.links.values()) if ([...l.gatt.cccd.values()].some((v) => v !== 0)) n++;
+    return n;
   }
 
   connectedAddresses(): string[] {
@@ -453,6 +460,7 @@ export class SimulatedController {
     pdu.writeUInt16LE(vh, 1);
     e.bytes.copy(pdu, 3);
     this.stats.notificationsSent++;
+    if (e.malformed) this.stats.malformedSent++;
     this.writeTruth(l, e, opcode === ATT_OPS.NOTIFY ? 'notify' : 'indicate');
     this.sendAtt(l, pdu);
   }

@@ -64,7 +64,8 @@ export class SimPeripheral {
   private readonly rnd: () => number;
   private readonly rssi: Drift;
   private n = 0;
-  private readonly malformedEvery: number;
+  /** Every n-th emission is malformed (0: never); tests may change it while running. */
+  malformedEvery: number;
   private readonly hr: Drift;
   private readonly spo2: Drift;
   private readonly temp: Drift;
