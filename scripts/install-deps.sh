@@ -13,6 +13,8 @@ need=()
 for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd strace:strace eatmydata:eatmydata; do
   command -v "${bin%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bin%%:*}" ] || need+=("${bin##*:}")
 done
+# PostgreSQL server (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin) for scripts/postgres-local.sh
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "installing Debian packages: ${need[*]}"
