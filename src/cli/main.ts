@@ -8,7 +8,7 @@ import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../logger.js';
-import { ConfigurationError, isConfigListenError } from '../errors.js';
+import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } from '../errors.js';
 import { checkListenAddresses } from '../config/listen.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
@@ -53,7 +53,9 @@ function buildConfig(file: string | undefined, overrides: (raw: Record<string, a
 
 /** Exit code of a failed start: 2 when the configuration is wrong (retrying cannot help), 1 for a runtime condition. */
 export function startFailureCode(e: unknown): number {
-  return e instanceof ConfigurationError || e instanceof ConfigError || isConfigListenError(e) ? EXIT_USAGE : EXIT_FAILURE;
+  // A file the configuration names (a TLS certificate, say) that is missing or unreadable at start is a configuration error too.
+  const fileError = typeof (e as { path?: unknown } | null)?.path === 'string' && (errorCode(e) === 'ENOENT' || errorCode(e) === 'EISDIR' || isConfigFsError(e));
+  return e instanceof ConfigurationError || e instanceof ConfigError || isConfigListenError(e) || fileError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
 function waitForSignal(): { promise: Promise<string>; dispose: () => void } {

@@ -250,4 +250,13 @@ describe('a failed start exits', () => {
     const doc = JSON.parse(readFileSync(key, 'utf8')) as { keys: { id: number }[] };
     expect(doc.keys.map((k) => k.id)).toEqual([1, 2]);
   });
+
+  it('a TLS certificate file the configuration names that does not exist: exit 2, nothing left running', async () => {
+    const missing = join(tempDir('wg-tls-'), 'none.pem');
+    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: ${await takenPort()}, cert: ${missing}, key: ${missing} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/ENOENT/);
+    leftNothingRunning(s.data, r.err);
+  });
 });
