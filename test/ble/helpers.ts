@@ -71,3 +71,23 @@ export async function bleRig(o: RigOptions): Promise<BleRig> {
     },
   };
 }
+
+/** Per device and class (battery is a status reading, leased after vitals), the readings' metric=value lists in order. */
+export function valuesByDeviceAndClass(readings: readonly { deviceId: string; metric: string; value: number }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of readings) {
+    if (r.metric === 'gateway_event' || r.metric === 'signal_strength') continue;
+    const id = `${r.deviceId}/${r.metric === 'battery_level' ? 'status' : 'vital'}`;
+    const list = out.get(id) ?? [];
+    list.push(`${r.metric}=${r.value}`);
+    out.set(id, list);
+  }
+  return out;
+}
+
+/** The same lists from the simulator's ground truth (what it sent; malformed values have none). */
+export function truthByDeviceAndClass(truth: readonly TruthRecord[]): Map<string, string[]> {
+  const flat: { deviceId: string; metric: string; value: number }[] = [];
+  for (const t of truth) for (const v of t.values) flat.push({ deviceId: `ble-${t.address.replace(/:/g, '')}`, metric: v.metric, value: v.value });
+  return valuesByDeviceAndClass(flat);
+}

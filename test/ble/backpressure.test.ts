@@ -1,0 +1,50 @@
+/**
+ * Backpressure: while the buffer does not answer, the adapter stops consuming (it
+ * unsubscribes, so the wearables stop sending) instead of queueing; it holds a bounded
+ * number of readings; when the buffer answers again it subscribes again, and every value
+ * the wearables sent is in the buffer exactly once (nothing was dropped to make room).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
+import { bleRig, truthByDeviceAndClass, valuesByDeviceAndClass, type BleRig } from './helpers.js';
+
+const MAX_HELD = 30;
+
+describe('backpressure', () => {
+  let rig: BleRig | null = null;
+  let p: Pipeline | null = null;
+  afterEach(async () => {
+    p?.gate.release();
+    await rig?.adapter.stop().catch(() => undefined);
+    await rig?.close();
+    await p?.close();
+    rig = p = null;
+  });
+
+  it('unsubscribes while the buffer is slow, resubscribes after, loses nothing', async () => {
+    rig = await bleRig({ wearables: 4, beds: 2, intervalMs: 10, config: { maxHeldReadings: MAX_HELD, maxConnections: 4 } });
+    p = await pipeline();
+    const ctrl = rig.world.controller;
+    await rig.adapter.start(p.ctx);
+    await waitFor(() => ctrl.subscribedLinks() === 4, 'all four subscribed');
+    await waitFor(() => p!.gate.accepted > 50, 'readings');
+
+    p.gate.hold();
+    await waitFor(() => ctrl.subscribedLinks() === 0, 'every wearable unsubscribed while the buffer is held');
+    expect(rig.adapter.status().detail).toContain('paused');
+    expect(p.gate.heldMax).toBeLessThanOrEqual(2 * MAX_HELD);
+
+    p.gate.release();
+    await waitFor(() => ctrl.subscribedLinks() === 4, 'subscribed again');
+    const sent = ctrl.stats.notificationsSent;
+    await waitFor(() => ctrl.stats.notificationsSent > sent + 100, 'wearables sending again');
+
+    await rig.world.powerOff();
+    await rig.adapter.stop();
+    expect(await p.events.count('reading_refused')).toBe(0);
+    const expected = truthByDeviceAndClass(rig.truth());
+    const actual = valuesByDeviceAndClass(p.drain());
+    expect(expected.size).toBe(8);
+    for (const [id, list] of expected) expect(actual.get(id), id).toEqual(list);
+  }, 60_000);
+});
