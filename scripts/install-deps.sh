@@ -21,6 +21,19 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Operations tooling the tests use (test/systemd, test/metrics, test/package): systemd-analyze
+# (unit checks), promtool (alert rules, Debian's prometheus package; its service is not needed),
+# lintian and readelf (the .deb).
+ops=()
+for bin in promtool:prometheus lintian:lintian readelf:binutils dpkg-deb:dpkg; do
+  command -v "${bin%%:*}" >/dev/null 2>&1 || ops+=("${bin##*:}")
+done
+if [ ${#ops[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing Debian packages: ${ops[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${ops[@]}" >/dev/null
+fi
 for bin in java mvn node npm; do
   command -v "$bin" >/dev/null 2>&1 || { echo "missing $bin: wardgate needs Node 20, Java 17 and Maven" >&2; exit 1; }
 done

@@ -6,10 +6,12 @@ import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:
 import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { Events } from './metrics/events.js';
 import { startMetricsServer } from './metrics/server.js';
+import { assessHealth, assessReadiness, healthGauges, HEALTH_CHECKS, type HealthCheck, type HealthCheckName } from './metrics/health.js';
 import { openBuffer, type SqliteBuffer } from './buffer/index.js';
 import { describeKeyFile, generateKeyFile, KeyFileError } from './crypto/keys.js';
 import { ConfigurationError, errorCode, isConfigFsError } from './errors.js';
@@ -221,6 +223,18 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   });
   const statusPath = statusFilePath(dataDir, config.gateway.statusFile);
   let stoppedAt: number | undefined;
+  // Health states with their thresholds (src/metrics/health.ts): /status, /readyz and metrics.
+  const thresholds = { kafkaOffline: config.health.kafkaOffline, oldestUnsent: config.health.oldestUnsent, bufferNearCap: config.health.bufferNearCap };
+  const hg = healthGauges(events.registry);
+  for (const c of HEALTH_CHECKS) hg.threshold.set({ check: c }, c === 'buffer_near_cap' ? thresholds.bufferNearCap : (c === 'kafka_unreachable' ? thresholds.kafkaOffline : thresholds.oldestUnsent) / 1000);
+  hg.capBytes.set(buffer.maxBytes);
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  let bufferOpen = true;
+  let damaged = false;
+  buffer.onDamaged(() => { damaged = true; });
+  const readiness = () => assessReadiness({ open: bufferOpen, damaged, shedding: buffer.isShedding });
+  let checks: Record<HealthCheckName, HealthCheck> | null = null;
   const tick = (): void => {
     const now = Date.now();
     const total = ingest.committed;
@@ -234,6 +248,14 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       events.gauges.bufferBytes.set({ class: p }, c.bytes);
       events.gauges.oldestUnsentAgeSeconds.set({ class: p }, c.oldestGatewayTime === null ? 0 : (now - c.oldestGatewayTime) / 1000);
     }
+    const storedBytes = buffer.totalStoredBytes();
+    checks = assessHealth({ now, forwarder: forwarder.status(), buffer: s, storedBytes, maxBytes: buffer.maxBytes }, thresholds);
+    for (const c of HEALTH_CHECKS) hg.alert.set({ check: c }, checks[c].state === 'alert' ? 1 : 0);
+    hg.fill.set(buffer.maxBytes > 0 ? storedBytes / buffer.maxBytes : 0);
+    hg.ready.set(readiness().ok ? 1 : 0);
+    for (const a of adapters) hg.devices.set({ family: a.family }, a.status().devices);
+    hg.loopDelay.set(loopDelay.max / 1e9);
+    loopDelay.reset();
     try {
       writeStatusFile(statusPath, stoppedAt === undefined ? live() : { ...live(), stoppedAt });
     } catch (e) {
@@ -244,6 +266,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   const statusTimer = setInterval(tick, 1000);
   undo.push(() => {
     clearInterval(statusTimer);
+    loopDelay.disable();
     stoppedAt = Date.now();
     tick();
   });
@@ -251,10 +274,15 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   let metricsServer: Server | null = null;
   if (config.metrics.port !== undefined) {
     metricsServer = await startMetricsServer(events.registry, {
-      health: () => {
-        const f = forwarder.status();
-        const ok = f.configError === null;
-        return { ok, detail: { kafka: f.state, reason: f.reason } };
+      // Alive: this answer comes from the event loop. Kafka's state is in /status and the metrics, never here.
+      health: () => ({ ok: true, detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.max / 1e9 } }),
+      ready: () => {
+        const r = readiness();
+        return { ok: r.ok, detail: { reason: r.reason } };
+      },
+      status: () => {
+        const alert = checks !== null && Object.values(checks).some((c) => c.state === 'alert');
+        return { ...live(), ready: readiness(), health: { state: alert ? 'alert' : 'ok', checks: checks ?? {} } };
       },
     }, config.metrics.host, config.metrics.port);
   }
@@ -271,6 +299,8 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       stoppedAt = Date.now();
       tick();
       if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
+      bufferOpen = false;
+      loopDelay.disable();
       await buffer.close();
       log.info({ drained }, 'wardgate stopped');
       return drained;

@@ -182,6 +182,18 @@ export const configSchema = z
       .object({ port: z.number().int().min(1).max(65535).optional(), host: listenHost.default('127.0.0.1') })
       .strict()
       .prefault({}),
+    /** Thresholds of the health states in /status and the wardgate_health_alert metric (docs/operations.md). */
+    health: z
+      .object({
+        /** Kafka unreachable at least this long is an alert. */
+        kafkaOffline: duration.default(300_000),
+        /** An unsent reading older than this is an alert. */
+        oldestUnsent: duration.default(900_000),
+        /** Stored bytes at or above this fraction of buffer.maxBytes is an alert. */
+        bufferNearCap: z.number().gt(0).max(1).default(0.8),
+      })
+      .strict()
+      .prefault({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
   })
   .strict();

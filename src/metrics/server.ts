@@ -1,10 +1,17 @@
-/** Prometheus text endpoint (/metrics) and a health endpoint (/healthz) on loopback by default. */
+/**
+ * Prometheus text endpoint (/metrics), liveness (/healthz), readiness (/readyz) and the status
+ * with the health checks (/status, JSON) on loopback by default. See src/metrics/health.ts.
+ */
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
 export interface HealthSource {
-  /** Healthy = ingesting and either forwarding or buffering within caps; reasons otherwise. */
+  /** Alive = the process answers from its event loop (/healthz); says nothing about Kafka. */
   health(): { ok: boolean; detail: Record<string, unknown> };
+  /** Ready = the buffer is open and accepting (/readyz). */
+  ready?(): { ok: boolean; detail: Record<string, unknown> };
+  /** The live status with the health checks (/status). */
+  status?(): unknown;
 }
 
 export async function startMetricsServer(registry: Registry, health: HealthSource, host: string, port: number): Promise<Server> {
@@ -16,8 +23,13 @@ export async function startMetricsServer(registry: Registry, health: HealthSourc
       );
       return;
     }
-    if (req.url === '/healthz') {
-      const h = health.health();
+    if (req.url === '/status' && health.status) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(health.status()));
+      return;
+    }
+    if (req.url === '/healthz' || (req.url === '/readyz' && health.ready)) {
+      const h = req.url === '/healthz' ? health.health() : health.ready!();
       res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify(h));
       return;
