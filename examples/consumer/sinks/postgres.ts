@@ -1,0 +1,108 @@
+/**
+ * PostgreSQL sink (npm `pg`): one row per reading, primary key (gateway_id, seq), written with
+ * INSERT ... ON CONFLICT (gateway_id, seq) DO NOTHING, so a reading stored once stays stored
+ * once whatever Kafka or a restarted consumer delivers again. Gap views go to wardgate_gaps.
+ * The table definitions are SCHEMA_SQL below (also in examples/consumer/README.md).
+ */
+import pg from 'pg';
+import type { GatewayGaps } from '../tracker.js';
+import type { Sink, SinkRow } from './sink.js';
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS wardgate_readings (
+  gateway_id      text             NOT NULL,
+  seq             bigint           NOT NULL,
+  device_id       text             NOT NULL,
+  device_kind     text             NOT NULL,
+  bed             text             NOT NULL,
+  patient_id      text,
+  metric          text             NOT NULL,
+  value           double precision NOT NULL,
+  unit            text             NOT NULL,
+  device_time     timestamptz,
+  gateway_time    timestamptz      NOT NULL,
+  priority        text             NOT NULL,
+  quality         text[]           NOT NULL,
+  extra           jsonb,
+  kafka_topic     text             NOT NULL,
+  kafka_partition integer          NOT NULL,
+  kafka_offset    bigint           NOT NULL,
+  received_at     timestamptz      NOT NULL DEFAULT now(),
+  PRIMARY KEY (gateway_id, seq)
+);
+CREATE INDEX IF NOT EXISTS wardgate_readings_device_time ON wardgate_readings (device_id, gateway_time);
+CREATE TABLE IF NOT EXISTS wardgate_gaps (
+  gateway_id  text        NOT NULL,
+  first_seq   bigint      NOT NULL,
+  last_seq    bigint      NOT NULL,
+  status      text        NOT NULL CHECK (status IN ('announced', 'unannounced')),
+  reason      text,
+  class       text,
+  final       boolean     NOT NULL,
+  reported_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (gateway_id, first_seq)
+);
+`;
+
+const INSERT_READINGS = `
+INSERT INTO wardgate_readings (gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit,
+  device_time, gateway_time, priority, quality, extra, kafka_topic, kafka_partition, kafka_offset)
+SELECT gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit, device_time, gateway_time, priority,
+  ARRAY(SELECT jsonb_array_elements_text(quality)), extra, kafka_topic, kafka_partition, kafka_offset
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[],
+  $10::timestamptz[], $11::timestamptz[], $12::text[], $13::jsonb[], $14::jsonb[], $15::text[], $16::int[], $17::bigint[])
+  AS r(gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit, device_time, gateway_time, priority,
+  quality, extra, kafka_topic, kafka_partition, kafka_offset)
+ON CONFLICT (gateway_id, seq) DO NOTHING`;
+
+export class PostgresSink implements Sink {
+  readonly name = 'postgres';
+  /** Rows the database already had (ON CONFLICT): duplicates the tracker could not know of. */
+  conflicts = 0;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(url: string): Promise<PostgresSink> {
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    await pool.query(SCHEMA_SQL);
+    return new PostgresSink(pool);
+  }
+
+  async write(rows: readonly SinkRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const cols: unknown[][] = Array.from({ length: 17 }, () => []);
+    for (const { topic, partition, offset, reading: r } of rows) {
+      const v = [r.gatewayId, r.seq, r.deviceId, r.deviceKind, r.bed, r.patientId ?? null, r.metric, r.value, r.unit, r.deviceTime ?? null, r.gatewayTime, r.priority, JSON.stringify(r.quality), r.extra === undefined ? null : JSON.stringify(r.extra), topic, partition, offset];
+      for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
+    }
+    const res = await this.pool.query(INSERT_READINGS, cols);
+    this.conflicts += rows.length - (res.rowCount ?? 0);
+  }
+
+  /** Replaces the gateway's rows inside [minSeq, maxSeq] by the current view, in one transaction. */
+  async gaps(view: GatewayGaps, final: boolean): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('DELETE FROM wardgate_gaps WHERE gateway_id = $1 AND first_seq >= $2 AND last_seq <= $3', [view.gatewayId, view.minSeq, view.maxSeq]);
+      for (const g of view.gaps) {
+        await c.query(
+          `INSERT INTO wardgate_gaps (gateway_id, first_seq, last_seq, status, reason, class, final) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (gateway_id, first_seq) DO UPDATE SET last_seq = EXCLUDED.last_seq, status = EXCLUDED.status,
+             reason = EXCLUDED.reason, class = EXCLUDED.class, final = EXCLUDED.final, reported_at = now()`,
+          [g.gatewayId, g.firstSeq, g.lastSeq, g.status, g.reason ?? null, g.class ?? null, final],
+        );
+      }
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
