@@ -164,13 +164,16 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
     .option('--no-live', 'do not print the live status line')
     .option('--monitors <list>', 'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds')
-    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean; monitors?: string }) => {
+    .addOption(new Option('--wearables <n>', 'simulated BLE wearables (strap, oximeter, thermometer, BP cuff in rotation, two per bed) over a simulated HCI controller on a socat pty pair').argParser(intArg('--wearables', 1, 200)))
+    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean; monitors?: string; wearables?: number }) => {
       // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
       const ward = o.monitors === undefined ? null : await import('../../hardware-mocks/serial/ward.js').then(async (m) => m.startSerialWard(m.parseMonitorSpec(o.monitors!), o.seed));
+      const wearables = o.wearables === undefined ? null : await import('../../hardware-mocks/ble/ward.js').then((m) => m.startBleWard(o.wearables!, o.seed));
       try {
         const config = buildConfig(o.config, (raw) => {
           raw.devices.simulator.enabled = ward === null || o.beds !== undefined;
           if (ward) raw.devices.serial = { ...raw.devices.serial, ports: [...(raw.devices.serial?.ports ?? []), ...ward.ports] };
+          if (wearables) raw.devices.ble = { ...raw.devices.ble, hci: { uart: { port: wearables.hostPort } }, devices: [...(raw.devices.ble?.devices ?? []), ...wearables.devices], maxConnections: Math.max(7, wearables.devices.length) };
           if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
           if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
           if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
@@ -182,6 +185,7 @@ export function buildProgram(result: { code: number }): Command {
         result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
       } finally {
         await ward?.stop();
+        await wearables?.stop();
       }
     });
 
