@@ -2,6 +2,7 @@
  * The monitor's end of the cable: opens a serial path with `serialport`, reopens it when it
  * goes away (the pty pair was unplugged), and counts the bytes it wrote. No protocol here.
  */
+import { realpathSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 
 export interface DevicePortOptions {
@@ -18,6 +19,8 @@ export class DevicePort {
   private port: SerialPort | null = null;
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
+  private watch: NodeJS.Timeout | null = null;
+  private openedAs: string | null = null;
   bytesWritten = 0;
   /** Writes the OS has not taken yet (the gateway stopped reading). */
   blocked = false;
@@ -47,6 +50,11 @@ export class DevicePort {
       }
       this.port = p;
       this.blocked = false;
+      this.openedAs = resolve(this.opts.path);
+      // A pty pair that was unplugged does not always close our end: watch the path instead.
+      this.watch ??= setInterval(() => {
+        if (this.port?.isOpen && resolve(this.opts.path) !== this.openedAs) this.port.close(() => undefined);
+      }, 100);
       p.on('data', (c: Buffer) => this.opts.onData?.(c));
       p.on('error', () => undefined);
       p.on('close', () => {
@@ -73,8 +81,18 @@ export class DevicePort {
   async stop(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.watch) clearInterval(this.watch);
+    this.watch = null;
     const p = this.port;
     this.port = null;
     if (p?.isOpen) await new Promise((r) => p.close(() => r(undefined)));
+  }
+}
+
+function resolve(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
   }
 }

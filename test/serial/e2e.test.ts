@@ -11,7 +11,7 @@ import { GeS5Simulator } from '../../hardware-mocks/ge-s5.js';
 import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
 import { readGroundTruth, type TruthRecord } from '../../hardware-mocks/serial/ground-truth.js';
 import type { Reading } from '../../src/reading.js';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
+import { pipeline, sleep, waitFor, type Pipeline } from '../devices/pipeline.js';
 import { serialRig, type PortInput, type Rig } from './helpers/rig.js';
 
 interface Sim {
@@ -138,6 +138,10 @@ describe('serial monitors end to end over socat ptys', () => {
     await pair.unplug();
     await waitFor(() => s.rig.adapter.status().state === 'degraded', 'degraded while unplugged');
     const before = readGroundTruth(s.truthFile).length;
+    // Gone for 10 s (the scenario of issue 12): many reopen attempts fail meanwhile (backoff max 400 ms).
+    const failedBefore = await s.p.events.count('device_error', { family: 'serial', reason: 'open_failed' });
+    await sleep(10_000);
+    expect(await s.p.events.count('device_error', { family: 'serial', reason: 'open_failed' })).toBeGreaterThan(failedBefore);
     await pair.replug();
     await waitFor(() => readGroundTruth(s.truthFile).length >= before + 20, 'the monitor to export again after re-association', 30_000);
     await settle(s, 'intellivue-1', before + 20);

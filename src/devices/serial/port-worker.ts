@@ -5,6 +5,7 @@
  * readings wait for the buffer, the port is paused (no reads; the OS and the device hold
  * the rest) instead of queueing them.
  */
+import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Extra, ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
@@ -31,6 +32,14 @@ export function portSettings(cfg: SerialPortConfig, protocol: ProtocolDef): Port
     stopBits: cfg.stopBits ?? d.stopBits,
     rtscts: cfg.rtscts ?? d.rtscts,
   };
+}
+
+function resolvePath(path: string): string | null {
+  try {
+    return realpathSync(path);
+  } catch {
+    return null;
+  }
 }
 
 /** A short reason from a serialport open error ("Error: No such file or directory, cannot open /dev/x"). */
@@ -66,6 +75,8 @@ export class PortWorker {
   private refused = 0;
   private everOpened = false;
   private lastError = '';
+  /** What the configured path resolved to when opened (a by-id link names a new tty after a replug). */
+  private openedAs: string | null = null;
   private ctx: AdapterContext | null = null;
 
   constructor(
@@ -140,6 +151,7 @@ export class PortWorker {
       return;
     }
     this.link = link;
+    this.openedAs = resolvePath(this.cfg.path);
     this.state = 'open';
     this.attempt = 0;
     this.lastError = '';
@@ -160,6 +172,7 @@ export class PortWorker {
   private onClosed(link: Link | undefined, err?: Error): void {
     if (this.link !== link || this.state === 'stopped') return;
     this.link = null;
+    void link?.close();
     this.paused = false;
     this.stash = null;
     this.gauge(0);
@@ -204,6 +217,13 @@ export class PortWorker {
 
   private onTick(): void {
     if (this.state !== 'open') return;
+    // The device went away without the tty saying so (a pty whose other end vanished): its path
+    // is gone or now names another tty.
+    const resolved = resolvePath(this.cfg.path);
+    if (resolved !== this.openedAs) {
+      this.onClosed(this.link ?? undefined, Object.assign(new Error('the port path changed'), { code: resolved === null ? 'ENOENT' : 'path changed' }));
+      return;
+    }
     const now = this.opts.clock.now();
     if (now - this.lastFrameAt >= this.silenceMs) {
       if (!this.silent) {
