@@ -13,7 +13,8 @@
  * counters. Under `eatmydata` (fsync a no-op) or with the WAL fsync removed, these tests fail.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE, openBuffer } from '../../src/buffer/index.js';
@@ -26,8 +27,8 @@ import { PowerCutModel, xorshift, type Rng } from './powercut/model.js';
 const WRITER = resolve(__dirname, 'fixtures', 'powercut-writer.ts');
 const GATEWAY = 'gw-powercut';
 const RUNS = [
-  { start: 1, target: 900, end: 'crash' },
-  { start: 10_000_000, target: 900, end: 'close' },
+  { start: 1, target: 600, end: 'crash' },
+  { start: 10_000_000, target: 600, end: 'close' },
 ] as const;
 const NEW_VALUE = 900_000_000;
 
@@ -36,17 +37,20 @@ let model: PowerCutModel;
 /** Index of the first event of each run. */
 const runStarts: number[] = [];
 let scratch = 0;
+/** Where images are rebuilt: memory when there is /dev/shm (their own fsyncs prove nothing; the recording is what counts). */
+let images: string;
 
 beforeAll(async () => {
   env = testEnv('wg-powercut-');
   mkdirSync(env.dir, { recursive: true, mode: 0o700 });
+  images = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'wg-powercut-images-'));
   const events: FsEvent[] = [];
   let base = 0;
   for (const [n, r] of RUNS.entries()) {
     const trace = join(env.dir, '..', `run-${n}.trace`);
     const run = await runTraced([process.execPath, '--import', 'tsx', WRITER, env.dir, env.keyFile, String(r.start), String(r.target), r.end], trace);
-    if (r.end === 'crash') expect(run.signal ?? run.code, run.stderr).not.toBe(0);
-    else expect(run.code, run.stderr).toBe(0);
+    if (r.end === 'crash') expect(run.signal, `writer run ${n}: ${run.stderr}`).toBe('SIGKILL');
+    else expect(run.code, `writer run ${n}: ${run.stderr}`).toBe(0);
     runStarts.push(base);
     const parsed = readTrace(trace, env.dir, base);
     // The recorder saw every line the pipe delivered, in the same order.
@@ -59,7 +63,10 @@ beforeAll(async () => {
   model = new PowerCutModel(env.dir, events);
 }, 60_000);
 
-afterAll(() => env?.cleanup());
+afterAll(() => {
+  env?.cleanup();
+  if (images) rmSync(images, { recursive: true, force: true });
+});
 
 /** What the writer told the outside world before `cut`: the oracle. */
 function told(cut: number) {
@@ -92,7 +99,7 @@ function told(cut: number) {
 }
 
 function materialize(files: Map<string, Buffer>): string {
-  const dir = join(env.dir, '..', `image-${scratch++}`);
+  const dir = join(images, `image-${scratch++}`);
   mkdirSync(dir, { mode: 0o700 });
   for (const [name, data] of files) if (!name.endsWith('-shm')) writeFileSync(join(dir, name), data, { mode: 0o600 });
   return dir;
@@ -201,13 +208,13 @@ describe('power loss: crash consistency from the recorded system calls', () => {
     expect(model.fileSyncs).toBeGreaterThan(0);
   }, 60_000);
 
-  it('power cut at 48 points with random subsets of the unsynced writes: quick_check passes, wardgate opens without loss or quarantine, every acked reading is there, no seq is reused after reopening and appending', async () => {
+  it('power cut at 36 points with random subsets of the unsynced writes: quick_check passes, wardgate opens without loss or quarantine, every acked reading is there, no seq is reused after reopening and appending', async () => {
     const rng: Rng = xorshift(0x5eed);
     const cuts: number[] = [];
     // Half at acknowledgements (the moment that matters), half anywhere in the recording.
-    const acks = model.out.filter((o) => o.line.startsWith('A ') || o.line.startsWith('K '));
-    for (let i = 0; i < 24; i++) cuts.push(acks[Math.floor(rng() * acks.length)]!.t + 1);
-    for (let i = 0; i < 24; i++) cuts.push(1 + Math.floor(rng() * (model.end - 1)));
+    const acks = model.out.filter((o) => /^[ASK] /.test(o.line));
+    for (let i = 0; i < 18; i++) cuts.push(acks[Math.floor(rng() * acks.length)]!.t + 1);
+    for (let i = 0; i < 18; i++) cuts.push(1 + Math.floor(rng() * (model.end - 1)));
     let unsyncedSeen = 0;
     for (const [n, cut] of cuts.entries()) {
       const mode = n % 3 === 0 ? 'all' : rng;

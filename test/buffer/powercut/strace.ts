@@ -137,11 +137,11 @@ export function parseTrace(text: string, dataDir: string, base: number): { event
   let stdoutBuf = '';
   let t = base;
   // The traced process itself (its stdout is the pipe); children such as tsx's esbuild have their own.
-  const mainPid = /^(\d+) /.exec(lines[0] ?? '')?.[1];
+  const mainPid = /^(\d+) +/.exec(lines[0] ?? '')?.[1];
   for (const raw of lines) {
     t++;
     if (!raw) continue;
-    const m = /^(\d+) (.*)$/.exec(raw);
+    const m = /^(\d+) +(.*)$/.exec(raw);
     if (!m) throw new Error(`unexpected trace line: ${raw.slice(0, 200)}`);
     const pid = m[1]!;
     let body = m[2]!;
