@@ -148,3 +148,26 @@ describe('S/5 records', () => {
     expect(s.close!()).toEqual([encodeFrame(displRequest(0)), encodeFrame(alarmRequest(3))]);
   });
 });
+
+describe('S/5 records with several subrecords', () => {
+  it('each subrecord runs to the next offset, whatever order the descriptor list gives', () => {
+    const basic = decodeRecord(records(hex(REF['V-GE-5']!))[0]!) as { subrecords: { data: Buffer }[] };
+    const sr = basic.subrecords[0]!.data;
+    const ext1 = Buffer.alloc(278);
+    ext1.writeUInt16LE(0x0100, 276); // class 1
+    const rec = Buffer.concat([Buffer.alloc(40), ext1, sr]);
+    rec.writeUInt16LE(rec.length, 0);
+    // descriptors out of order: basic (type 1) at 278 first, ext1 (type 1) at 0 second
+    rec.writeInt16LE(278, 16);
+    rec[18] = 1;
+    rec.writeInt16LE(0, 19);
+    rec[21] = 1;
+    rec[24] = 0xff;
+    const r = decodeRecord(rec);
+    if (typeof r === 'string') throw new Error(r);
+    expect(r.subrecords.map((s) => s.data.length)).toEqual([278, 278]);
+    const classes = r.subrecords.map((s) => (decodePhysiological(s.data) as { cls: number }).cls);
+    expect(classes).toEqual([0, 1]);
+    expect((decodePhysiological(r.subrecords[0]!.data) as { values: unknown[] }).values).toHaveLength(9);
+  });
+});

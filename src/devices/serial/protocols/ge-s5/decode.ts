@@ -26,10 +26,11 @@ export function decodeRecord(r: Buffer): DriRecord | string {
   }
   const dataLen = r.length - 40;
   const subrecords: Subrecord[] = [];
-  for (let i = 0; i < descs.length; i++) {
-    const d = descs[i]!;
-    const end = i + 1 < descs.length ? descs[i + 1]!.offset : dataLen;
-    if (d.offset < 0 || d.offset > end || end > dataLen) return 'ge_bad_subrecord';
+  for (const d of descs) {
+    // A subrecord runs to the next one's offset (whatever order the list gives them in) or the end.
+    let end = dataLen;
+    for (const o of descs) if (o.offset > d.offset && o.offset < end) end = o.offset;
+    if (d.offset < 0 || d.offset > dataLen) return 'ge_bad_subrecord';
     subrecords.push({ type: d.type, data: r.subarray(40 + d.offset, 40 + end) });
   }
   return { maintype, rTime: r.readUInt32LE(6), subrecords };
