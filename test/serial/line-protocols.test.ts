@@ -135,3 +135,27 @@ describe('line splitter', () => {
     expect({ lines, tooLong }).toEqual({ lines: ['ok'], tooLong: 1 });
   });
 });
+
+describe('Nonin format recognition (auto, the default)', () => {
+  const f2 = hex('01 83 40 00 C4 01 82 41 48 0C 01 82 42 62 27');
+  const f8 = hex('80 48 62 00');
+  it('recognises format 2 from two checksummed frames, then decodes its packets', () => {
+    const s = PROTOCOLS.nonin.createSession({ pollIntervalMs: 1000 });
+    const out = [f2, f2, f2].map((c) => s.data(c, 0));
+    expect(s.phase).toBe('format 2');
+    expect(out.flatMap((o) => o.readings).map((r) => [r.metric, r.value])).toEqual([['spo2', 98], ['pulse_rate_oximeter', 72], ['spo2', 98], ['pulse_rate_oximeter', 72]]);
+    expect(out.flatMap((o) => o.rejects)).toEqual([]);
+  });
+
+  it('recognises format 8 after three frames with no format 2 frame, then decodes', () => {
+    const s = PROTOCOLS.nonin.createSession({ pollIntervalMs: 1000 });
+    for (let i = 0; i < 3; i++) expect(s.data(f8, 0).readings).toEqual([]);
+    expect(s.phase).toBe('format 8');
+    expect(s.data(f8, 0).readings.map((r) => [r.metric, r.value])).toEqual([['spo2', 98], ['pulse_rate_oximeter', 72]]);
+  });
+
+  it('a configured format is used from the first frame', () => {
+    const s = PROTOCOLS.nonin.createSession({ pollIntervalMs: 1000, options: { format: 8 } });
+    expect(s.data(f8, 0).readings).toHaveLength(2);
+  });
+});

@@ -46,8 +46,8 @@ export const serialPortSchema = z
     /** No valid frame for this long is a fault (default: a few poll intervals of the protocol). */
     silenceTimeout: duration.optional(),
     line: lineOptionsSchema.optional(),
-    /** Nonin data format: 8 (4-byte frames, 1/s; the default) or 2 (OEM III, 5-byte frames with checksum). */
-    nonin: z.object({ format: z.union([z.literal(2), z.literal(8)]).default(8) }).strict().optional(),
+    /** Nonin data format: 8 (4-byte frames, 1/s), 2 (OEM III default, 5-byte frames with checksum), or auto (recognised from the stream; the default). */
+    nonin: z.object({ format: z.union([z.literal(2), z.literal(8), z.literal('auto')]).default('auto') }).strict().optional(),
   })
   .strict()
   .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] })

@@ -1,25 +1,47 @@
-/** The Nonin session: free-running frames (format 8 by default, `format: 2` for OEM III modules). */
+/**
+ * The Nonin session: free-running frames, format 8 or 2 as configured, or recognised from the
+ * stream (`auto`, the default): format 2's frames carry a checksum, so two of them settle it;
+ * three format-8 frames while format 2 found none settle it the other way. Nothing is sent and
+ * nothing counted as rejected until the format is known.
+ */
 import { AlarmEdges, technical } from '../alarm-edges.js';
 import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { Format2Decoder, Format8Decoder } from './decode.js';
 
+type Format = 2 | 8 | 'auto';
+
 class NoninSession implements Session {
-  private dec: Format2Decoder | Format8Decoder;
+  private dec: Format2Decoder | Format8Decoder | null = null;
+  private probe: { f2: Format2Decoder; f8: Format8Decoder; n2: number; n8: number } | null = null;
   private readonly tech = new AlarmEdges();
   phase = 'listening';
 
-  constructor(private readonly format: 2 | 8) {
-    this.dec = format === 2 ? new Format2Decoder() : new Format8Decoder();
+  constructor(private readonly format: Format) {
+    this.open();
   }
 
   open(): SessionOutput {
-    this.dec = this.format === 2 ? new Format2Decoder() : new Format8Decoder();
+    this.dec = this.format === 2 ? new Format2Decoder() : this.format === 8 ? new Format8Decoder() : null;
+    this.probe = this.dec ? null : { f2: new Format2Decoder(), f8: new Format8Decoder(), n2: 0, n8: 0 };
+    this.phase = this.dec ? `format ${this.format}` : 'recognising the format';
     this.tech.reset();
     return emptyOutput();
   }
 
   data(chunk: Buffer): SessionOutput {
     const out = emptyOutput();
+    if (!this.dec) {
+      const p = this.probe!;
+      p.n2 += p.f2.push(chunk).frames;
+      p.n8 += p.f8.push(chunk).frames;
+      if (p.n2 >= 2) this.dec = p.f2;
+      else if (p.n8 >= 3 && p.n2 === 0) this.dec = p.f8;
+      if (!this.dec) return out;
+      this.phase = `format ${this.dec === p.f2 ? 2 : 8}`;
+      this.probe = null;
+      out.frames++; // the link is alive
+      return out;
+    }
     const r = this.dec.push(chunk);
     out.rejects.push(...r.rejects);
     out.frames += r.frames;
@@ -44,5 +66,5 @@ export const nonin: ProtocolDef = {
   pollIntervalMs: 1000,
   silenceTimeoutMs: 5000,
   tickMs: 1000,
-  createSession: (o: SessionOptions) => new NoninSession(o.options?.format === 2 ? 2 : 8),
+  createSession: (o: SessionOptions) => new NoninSession(o.options?.format === 2 ? 2 : o.options?.format === 8 ? 8 : 'auto'),
 };
