@@ -4,9 +4,12 @@ import { defineConfig } from 'vitest/config';
 //  - unit: everything under test/ that needs no Kafka (real SQLite files, real MQTT brokers, ptys);
 //  - integration: test/integration/**, against one real Kafka broker started by the global setup.
 //    Its files run one at a time because some of them stop and restart that broker.
+// `npm test` runs the two projects one after the other, never at once (scripts/test.mjs), and merges
+// their JSON reports into test-results/vitest.json.
 export default defineConfig({
   test: {
-    // The JSON report lets .ci/run print the plain 'N passed, N failed' closing line.
+    // The JSON report lets .ci/run print the plain 'N passed, N failed' closing line (scripts/test.mjs
+    // points each project's run at its own file and merges them).
     reporters: ['default', 'json'],
     outputFile: { json: 'test-results/vitest.json' },
     projects: [
