@@ -100,11 +100,11 @@ const embeddedSchema = z
         logins: z
           .object({
             perSource: z
-              .object({ concurrent: z.number().int().min(1).default(1), perSecond: z.number().positive().default(2), burst: z.number().int().min(1).default(5) })
+              .object({ concurrent: z.number().int().min(1).default(1), perSecond: z.number().positive().default(1), burst: z.number().int().min(1).default(3) })
               .strict()
               .prefault({}),
             global: z
-              .object({ concurrent: z.number().int().min(1).max(1000).default(4), perSecond: z.number().positive().default(20), burst: z.number().int().min(1).default(40) })
+              .object({ concurrent: z.number().int().min(1).max(1000).default(4), perSecond: z.number().positive().default(8), burst: z.number().int().min(1).default(40) })
               .strict()
               .prefault({}),
             backoff: z

@@ -25,8 +25,8 @@ export interface LoginLimits {
 }
 
 export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
-  perSource: { concurrent: 1, perSecond: 2, burst: 5 },
-  global: { concurrent: 4, perSecond: 20, burst: 40 },
+  perSource: { concurrent: 1, perSecond: 1, burst: 3 },
+  global: { concurrent: 4, perSecond: 8, burst: 40 },
   backoff: { initial: 1000, max: 60_000, forgetAfter: 15 * 60_000 },
   maxTracked: 10_000,
 };
