@@ -99,8 +99,8 @@ describe('FHIR R4 Observation forms (table)', () => {
       expect(o.valueQuantity!.value).toBe(c.values[0]);
     }
     expect(o.meta?.profile).toEqual(c.profiles);
-    expect(o.subject).toEqual(c.profiles ? { reference: 'Patient/P-0001' } : undefined);
-    expect(o.device).toEqual({ reference: 'Device/mon-7' });
+    expect(o.subject).toEqual(c.profiles ? { reference: 'Patient/P-0001', identifier: { system: 'urn:wardgate:patient-id', value: 'P-0001' } } : undefined);
+    expect(o.device).toEqual({ reference: 'Device/mon-7', identifier: { system: 'urn:wardgate:device-id', value: 'mon-7' } });
     expect(o.effectiveDateTime).toBe('2026-11-25T09:59:59.700Z');
     expect(o.issued).toBe('2026-11-25T10:00:00.000Z');
     // Identity: id from the lowest seq, one identifier per reading carried.

@@ -8,10 +8,18 @@
  * measurement, LOINC 85354-9 "Blood pressure panel with all children optional", no value of
  * its own, and the systolic (8480-6), diastolic (8462-4) and optionally mean (8478-0) values as
  * `component`s. `toFhirObservations` groups the readings of one measurement into such a panel.
+ *
+ * Ids: every id (Observation, Patient and Device references) is a valid FHIR id whatever the
+ * gateway, patient or device id holds (fhir-id.ts); the original values travel as identifiers
+ * (reference.identifier, with configurable systems). Alarms carry `interpretation` (H/L/HH/LL/A/AA,
+ * alarm-flags.ts) and the device's alarm in the DEVICE_ALARM_EXTENSION. Glucose is a point-of-care
+ * laboratory result: category `laboratory`, no vital-signs profile. See docs/formats.md.
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
 import { groupInOrder } from './group.js';
+import { fhirId, observationId } from './fhir-id.js';
+import { deviceAlarm, FLAG_DISPLAY, readingFlag, type AlarmFlag } from './alarm-flags.js';
 
 export const FHIR_SCHEMA = 'fhir.r4.observation';
 const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
@@ -22,11 +30,28 @@ const UCUM = 'http://unitsofmeasure.org';
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation';
 export const BP_PANEL_LOINC = '85354-9';
+/** Complex extension carrying the device's own alarm: sub-extensions condition, priority, state, source, silenced. */
+export const DEVICE_ALARM_EXTENSION = 'urn:wardgate:fhir:extension:device-alarm';
+export const READING_SYSTEM = 'urn:wardgate:reading';
+
+/** Identifier systems for the original patient and device ids (kafka.fhir.identifierSystems). */
+export interface FhirOptions {
+  patientSystem?: string;
+  deviceSystem?: string;
+}
+export const DEFAULT_PATIENT_SYSTEM = 'urn:wardgate:patient-id';
+export const DEFAULT_DEVICE_SYSTEM = 'urn:wardgate:device-id';
+
+/** Metrics that are laboratory results (point of care), not vital signs: no vital-signs profile. */
+const LABORATORY: ReadonlySet<MetricId> = new Set(['glucose']);
 
 export interface FhirCoding { system: string; code: string; display?: string }
 export interface FhirQuantity { value: number; unit: string; system: string; code: string }
 export interface FhirCodeableConcept { coding: FhirCoding[]; text?: string }
+export interface FhirExtension { url: string; valueString?: string; valueCode?: string; valueBoolean?: boolean; extension?: FhirExtension[] }
+export interface FhirReference { reference: string; identifier: { system: string; value: string }; display?: string }
 export interface FhirComponent {
+  extension?: FhirExtension[];
   code: { coding: FhirCoding[]; text: string };
   valueQuantity: FhirQuantity;
   interpretation?: FhirCodeableConcept[];
@@ -35,12 +60,14 @@ export interface FhirObservation {
   resourceType: 'Observation';
   id: string;
   meta?: { profile: string[] };
+  /** Alarm-class single Observation: the device's alarm (DEVICE_ALARM_EXTENSION). */
+  extension?: FhirExtension[];
   identifier: { system: string; value: string }[];
   status: 'final' | 'preliminary';
   category: { coding: FhirCoding[] }[];
   code: { coding: FhirCoding[]; text: string };
-  subject?: { reference: string };
-  device: { reference: string; display?: string };
+  subject?: FhirReference;
+  device: FhirReference;
   effectiveDateTime: string;
   issued: string;
   /** Absent on a blood-pressure panel: its values are in `component`. */
@@ -105,7 +132,30 @@ export function isBpComponent(r: Reading): boolean {
 
 // ---- shared shape ------------------------------------------------------------------------------
 
-const ABNORMAL: FhirCodeableConcept[] = [{ coding: [{ system: INTERPRETATION, code: 'A', display: 'Abnormal' }] }];
+const interpretation = (flag: AlarmFlag): FhirCodeableConcept[] => [{ coding: [{ system: INTERPRETATION, code: flag, display: FLAG_DISPLAY[flag] }] }];
+
+/** The device's alarm as a complex extension, or none for a reading that is not an alarm. */
+function alarmExtension(r: Reading): FhirExtension[] | undefined {
+  const a = deviceAlarm(r);
+  if (!a) return undefined;
+  const parts: FhirExtension[] = [];
+  if (a.condition !== undefined) parts.push({ url: 'condition', valueString: a.condition });
+  if (a.priority !== undefined) parts.push({ url: 'priority', valueCode: a.priority });
+  if (a.state !== undefined) parts.push({ url: 'state', valueCode: a.state });
+  if (a.source !== undefined) parts.push({ url: 'source', valueString: a.source });
+  if (a.silenced !== undefined) parts.push({ url: 'silenced', valueBoolean: a.silenced });
+  // An extension has a value or sub-extensions: an alarm with nothing known still says "alarm".
+  if (parts.length === 0) parts.push({ url: 'condition', valueString: 'unspecified' });
+  return [{ url: DEVICE_ALARM_EXTENSION, extension: parts }];
+}
+
+/** Flags and the device's alarm, on an Observation or a component. */
+function markAlarm(target: { interpretation?: FhirCodeableConcept[]; extension?: FhirExtension[] }, r: Reading): void {
+  const flag = readingFlag(r);
+  if (flag) target.interpretation = interpretation(flag);
+  const ext = alarmExtension(r);
+  if (ext) target.extension = ext;
+}
 const GATEWAY_TIME_NOTE = 'effectiveDateTime is the gateway receive time (device clock unknown or skewed)';
 
 /** BLE and many monitors send no usable clock: fall back to the gateway's receive time and say so. */
@@ -127,25 +177,25 @@ function quantity(r: Reading): FhirQuantity {
  * Everything but code and value: identity (id from the first reading, one identifier per
  * reading), status, category, device, subject and profile, times and notes.
  */
-function envelope(readings: readonly Reading[], code: FhirObservation['code'], profiles: string[]): FhirObservation {
+function envelope(readings: readonly Reading[], code: FhirObservation['code'], profiles: string[], opts: FhirOptions, category: 'vital-signs' | 'laboratory' = 'vital-signs'): FhirObservation {
   const first = readings[0]!;
   const eff = effectiveTime(first);
   let issued = first.gatewayTime;
   for (const r of readings) if (r.gatewayTime > issued) issued = r.gatewayTime;
   const obs: FhirObservation = {
     resourceType: 'Observation',
-    id: `${first.gatewayId}-${first.seq}`,
-    identifier: readings.map((r) => ({ system: 'urn:wardgate:reading', value: `${r.gatewayId}/${r.seq}` })),
+    id: observationId(first.gatewayId, first.seq),
+    identifier: readings.map((r) => ({ system: READING_SYSTEM, value: `${r.gatewayId}/${r.seq}` })),
     status: 'final',
-    category: [{ coding: [{ system: CATEGORY, code: 'vital-signs', display: 'Vital Signs' }] }],
+    category: [{ coding: [category === 'laboratory' ? { system: CATEGORY, code: 'laboratory', display: 'Laboratory' } : { system: CATEGORY, code: 'vital-signs', display: 'Vital Signs' }] }],
     code,
-    device: { reference: `Device/${first.deviceId}` },
+    device: { reference: `Device/${fhirId(first.deviceId)}`, identifier: { system: opts.deviceSystem ?? DEFAULT_DEVICE_SYSTEM, value: first.deviceId } },
     effectiveDateTime: new Date(eff.at).toISOString(),
     issued: new Date(issued).toISOString(),
   };
   if (first.patientId !== undefined) {
-    obs.subject = { reference: `Patient/${first.patientId}` };
-    obs.meta = { profile: profiles };
+    obs.subject = { reference: `Patient/${fhirId(first.patientId)}`, identifier: { system: opts.patientSystem ?? DEFAULT_PATIENT_SYSTEM, value: first.patientId } };
+    if (profiles.length) obs.meta = { profile: profiles };
   }
   const notes: string[] = [];
   if (eff.fromGateway) notes.push(GATEWAY_TIME_NOTE);
@@ -155,13 +205,14 @@ function envelope(readings: readonly Reading[], code: FhirObservation['code'], p
 }
 
 /** Keeps the device's precision: the value is sent as the number it is (2.0 stays 2). */
-function singleObservation(r: Reading): FhirObservation {
+function singleObservation(r: Reading, opts: FhirOptions): FhirObservation {
   const def = CATALOGUE[r.metric];
   const coding: FhirCoding[] = def.loinc.map((code, i) => (i === 0 ? { system: LOINC, code, display: def.display } : { system: LOINC, code }));
   coding.push(...mdcCoding(r.metric));
-  const obs = envelope([r], { coding, text: def.display }, [VITAL_SIGNS_PROFILE]);
+  const lab = LABORATORY.has(r.metric);
+  const obs = envelope([r], { coding, text: def.display }, lab ? [] : [VITAL_SIGNS_PROFILE], opts, lab ? 'laboratory' : 'vital-signs');
   obs.valueQuantity = quantity(r);
-  if (r.quality.includes('out_of_range')) obs.interpretation = ABNORMAL;
+  markAlarm(obs, r);
   return obs;
 }
 
@@ -171,7 +222,7 @@ function bpComponent(r: Reading, role: BpRole): FhirComponent {
   // The profile's code first, then the catalogue's own (more specific, e.g. invasive) LOINC, then MDC.
   const coding: FhirCoding[] = [profileCode, ...def.loinc.filter((c) => c !== profileCode.code).map((code) => ({ system: LOINC, code })), ...mdcCoding(r.metric)];
   const c: FhirComponent = { code: { coding, text: def.display }, valueQuantity: quantity(r) };
-  if (r.quality.includes('out_of_range')) c.interpretation = ABNORMAL;
+  markAlarm(c, r);
   return c;
 }
 
@@ -189,7 +240,7 @@ function bpComponent(r: Reading, role: BpRole): FhirComponent {
  * Such a partial panel does not claim the BP profile (which requires both systolic and
  * diastolic), only the vital-signs profile.
  */
-export function toBpPanel(members: readonly Reading[]): FhirObservation {
+export function toBpPanel(members: readonly Reading[], opts: FhirOptions = {}): FhirObservation {
   if (members.length === 0) throw new TypeError('toBpPanel: members must not be empty');
   const sorted = [...members].sort((a, b) => a.seq - b.seq);
   const parts = sorted.map((r) => {
@@ -201,7 +252,7 @@ export function toBpPanel(members: readonly Reading[]): FhirObservation {
   if (parts.some((p) => p.family !== family)) throw new TypeError('toBpPanel: invasive and non-invasive pressures in one panel');
   const complete = parts.some((p) => p.role === 'sys') && parts.some((p) => p.role === 'dia');
   const code = { coding: [{ system: LOINC, code: BP_PANEL_LOINC, display: 'Blood pressure panel with all children optional' }], text: PANEL_TEXT[family] };
-  const obs = envelope(sorted, code, complete ? [VITAL_SIGNS_PROFILE, BP_PROFILE] : [VITAL_SIGNS_PROFILE]);
+  const obs = envelope(sorted, code, complete ? [VITAL_SIGNS_PROFILE, BP_PROFILE] : [VITAL_SIGNS_PROFILE], opts);
   obs.component = [...parts].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role]).map((p) => bpComponent(p.r, p.role));
   return obs;
 }
@@ -210,9 +261,9 @@ export function toBpPanel(members: readonly Reading[]): FhirObservation {
  * The FHIR form of one reading, or null when it has none. A blood-pressure reading on its own
  * becomes a one-component panel (see `toBpPanel`); use `toFhirObservations` to group a lease.
  */
-export function toFhirObservation(r: Reading): FhirObservation | null {
+export function toFhirObservation(r: Reading, opts: FhirOptions = {}): FhirObservation | null {
   if (!hasFhirForm(r)) return null;
-  return isBpComponent(r) ? toBpPanel([r]) : singleObservation(r);
+  return isBpComponent(r) ? toBpPanel([r], opts) : singleObservation(r, opts);
 }
 
 /**
@@ -230,7 +281,7 @@ function measurementKey(r: Reading, family: BpFamily): string {
  * same role for the same measurement (a repeated send) starts a new panel rather than giving one
  * panel two systolic values. Readings with no FHIR form are left out.
  */
-export function toFhirObservations(readings: readonly Reading[]): FhirOut[] {
+export function toFhirObservations(readings: readonly Reading[], opts: FhirOptions = {}): FhirOut[] {
   const groups = groupInOrder(
     readings.filter(hasFhirForm),
     (r) => {
@@ -239,5 +290,5 @@ export function toFhirObservations(readings: readonly Reading[]): FhirOut[] {
     },
     (g, r) => g.some((m) => m.metric === r.metric),
   );
-  return groups.map((g) => ({ observation: isBpComponent(g[0]!) ? toBpPanel(g) : singleObservation(g[0]!), readings: g }));
+  return groups.map((g) => ({ observation: isBpComponent(g[0]!) ? toBpPanel(g, opts) : singleObservation(g[0]!, opts), readings: g }));
 }

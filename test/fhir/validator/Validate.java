@@ -36,6 +36,7 @@ import org.hl7.fhir.common.hapi.validation.support.InMemoryTerminologyServerVali
 import org.hl7.fhir.common.hapi.validation.support.SnapshotGeneratingValidationSupport;
 import org.hl7.fhir.common.hapi.validation.support.ValidationSupportChain;
 import org.hl7.fhir.common.hapi.validation.validator.FhirInstanceValidator;
+import org.hl7.fhir.r5.utils.validation.constants.BestPracticeWarningLevel;
 
 public class Validate {
   private static final Pattern FHIR_ID = Pattern.compile("[A-Za-z0-9\\-.]{1,64}");
@@ -51,6 +52,8 @@ public class Validate {
         new CommonCodeSystemsTerminologyService(ctx));
     FhirInstanceValidator module = new FhirInstanceValidator(chain);
     module.setAnyExtensionsAllowed(true);
+    // "should have narrative", "should have a performer": advice for authored records, not device data.
+    module.setBestPracticeWarningLevel(BestPracticeWarningLevel.Ignore);
     FhirValidator validator = ctx.newValidator().registerValidatorModule(module);
     Gson gson = new Gson();
     if (args.length > 0) {

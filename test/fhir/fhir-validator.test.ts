@@ -1,0 +1,184 @@
+/**
+ * Every FHIR R4 Observation wardgate makes, validated by HAPI FHIR's instance validator (the
+ * engine of HL7's reference validator, 8.8.1, offline) against base R4 and the profiles it claims
+ * (vitalsigns, bp), plus the FHIR id rule on every reference: 0 errors. The expected side of each
+ * check is the readings the test built (test/fhir/readings.ts). One JVM for the file.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CATALOGUE } from '../../src/catalogue.js';
+import { toFhirObservations, DEVICE_ALARM_EXTENSION, type FhirObservation, type FhirOut } from '../../src/forwarder/formats/fhir-r4.js';
+import { fhirId, FHIR_ID } from '../../src/forwarder/formats/fhir-id.js';
+import type { Reading } from '../../src/reading.js';
+import { fhirProblems, fhirValidator, type FhirAnswer } from './java-checker.js';
+import { ALARM_CASES, alarmReadings, everyMetricAndUnit, ID_CASES, idCaseReadings, simulatedWard, T0 } from './readings.js';
+
+const VITALS = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
+// The JVM validates a few resources a second on a loaded 2-core box: generous per-test timeouts
+// (never a pass condition), few but varied resources.
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 240_000 });
+const validator = fhirValidator(true);
+beforeAll(() => validator.start());
+afterAll(() => validator.stop());
+
+const errorsOf = (a: FhirAnswer): string[] => fhirProblems({ ...a, results: a.results.map((r) => ({ ...r, messages: r.messages.filter((m) => m.severity === 'error' || m.severity === 'fatal') })) });
+async function validate(obs: FhirObservation[]): Promise<FhirAnswer> {
+  const a = await validator.check(obs);
+  expect(a.count).toBe(obs.length);
+  return a;
+}
+
+describe('the validator can fail (negative controls)', () => {
+  it('flags a vital-signs claim without a subject, an invalid id and a reference id that is not a FHIR id', async () => {
+    const [good] = toFhirObservations(simulatedWard(1, 1).slice(0, 1)).map((f) => f.observation);
+    const noSubject = { ...good!, subject: undefined };
+    const badId = { ...good!, id: 'gw_1-5' };
+    const badRef = { ...good!, device: { reference: 'Device/AA:BB' } };
+    const a = await validate([good!, noSubject as FhirObservation, badId, badRef as FhirObservation]);
+    const errs = a.results.map((r) => r.messages.filter((m) => m.severity === 'error').map((m) => m.message).join(' | '));
+    expect(errs[0]).toBe('');
+    expect(errs[1]).toMatch(/subject/i);
+    expect(errs[2]).toMatch(/Invalid Resource id/);
+    expect(errs[3]).toMatch(/not a valid FHIR id/);
+  });
+});
+
+describe('simulated ward', () => {
+  it('every Observation of 3 beds over 10 s (vital signs, ICU arterial and NIBP panels, EtCO2, temperature) has 0 errors', async () => {
+    const readings = simulatedWard(3, 10);
+    const out = toFhirObservations(readings);
+    // Every reading with a FHIR form is carried by exactly one Observation.
+    const carried = out.flatMap((f) => f.readings.map((r) => r.seq)).sort((a, b) => a - b);
+    const expected = readings.filter((r) => CATALOGUE[r.metric].loinc.length > 0).map((r) => r.seq);
+    expect(carried).toEqual(expected);
+    expect(out.length).toBeGreaterThan(100);
+    expect(out.filter((f) => f.observation.component).length).toBeGreaterThan(10);
+    const a = await validate(out.map((f) => f.observation));
+    expect(errorsOf(a)).toEqual([]);
+  });
+});
+
+describe('edge-case ids', () => {
+  const outs = new Map<string, FhirOut[]>(ID_CASES.map((c) => [c.name, toFhirObservations(idCaseReadings(c))]));
+
+  it('0 validator errors for every case', async () => {
+    const all = [...outs.values()].flatMap((o) => o.map((f) => f.observation));
+    const a = await validate(all);
+    expect(errorsOf(a)).toEqual([]);
+  });
+
+  it.each(ID_CASES)('$name: valid ids, originals kept as identifiers', (c) => {
+    const out = outs.get(c.name)!;
+    expect(out).toHaveLength(2); // SpO2 + the BP panel
+    for (const f of out) {
+      const o = f.observation;
+      const first = f.readings[0]!;
+      expect(o.id).toMatch(FHIR_ID);
+      expect(o.identifier).toEqual(f.readings.map((r) => ({ system: 'urn:wardgate:reading', value: `${c.gatewayId}/${r.seq}` })));
+      expect(o.device.identifier).toEqual({ system: 'urn:wardgate:device-id', value: c.deviceId });
+      expect(o.device.reference.slice('Device/'.length)).toMatch(FHIR_ID);
+      if (c.patientId === undefined) expect(o.subject).toBeUndefined();
+      else {
+        expect(o.subject!.identifier).toEqual({ system: 'urn:wardgate:patient-id', value: c.patientId });
+        expect(o.subject!.reference.slice('Patient/'.length)).toMatch(FHIR_ID);
+      }
+      expect(first.gatewayId).toBe(c.gatewayId);
+    }
+  });
+
+  it('plain ids are unchanged; the mapping is deterministic and distinct ids stay distinct', () => {
+    expect(fhirId('mon-7')).toBe('mon-7');
+    expect(fhirId('P-0001')).toBe('P-0001');
+    expect(toFhirObservations(idCaseReadings(ID_CASES[0]!))[0]!.observation.id).toBe(`gw-ward-3-${ID_CASES[0]!.seq}`);
+    const raws = [...new Set(ID_CASES.flatMap((c) => [c.gatewayId, c.deviceId, c.bed, ...(c.patientId ? [c.patientId] : [])]))];
+    // Near misses of each other: escapes, dots, case, long ids differing only at the end.
+    raws.push('gw.5Fward.5F3', 'gw ward 3', 'GW_WARD_3', 'a_5F', 'a.2E5F', 'd'.repeat(127) + 'e', 'd'.repeat(129), 'AA-BB-CC-DD-EE-FF', 'aa:bb:cc:dd:ee:ff');
+    const ids = raws.map((r) => fhirId(r));
+    expect(raws.map((r) => fhirId(r))).toEqual(ids);
+    expect(new Set(ids).size).toBe(raws.length);
+    for (const id of ids) expect(id).toMatch(FHIR_ID);
+  });
+
+  it('a custom identifier system is used for patient and device', () => {
+    const [o] = toFhirObservations(idCaseReadings(ID_CASES[3]!), { patientSystem: 'urn:oid:1.2.3.4', deviceSystem: 'https://hospital.example/devices' });
+    expect(o!.observation.subject!.identifier).toEqual({ system: 'urn:oid:1.2.3.4', value: 'MRN 0001 234' });
+    expect(o!.observation.device.identifier.system).toBe('https://hospital.example/devices');
+  });
+});
+
+describe('every catalogue metric and unit conversion', () => {
+  const readings = everyMetricAndUnit();
+  const out = toFhirObservations(readings);
+
+  it('0 validator errors', async () => {
+    const a = await validate(out.map((f) => f.observation));
+    expect(errorsOf(a)).toEqual([]);
+  });
+
+  it('values and units are the readings\' (converted to the catalogue unit), codes the catalogue\'s', () => {
+    const fhirMetrics = new Set(readings.filter((r) => CATALOGUE[r.metric].loinc.length > 0).map((r) => r.metric));
+    expect(fhirMetrics.size).toBeGreaterThan(10);
+    for (const f of out) {
+      const o = f.observation;
+      if (o.component) {
+        expect(o.component.map((c) => c.valueQuantity.value)).toEqual(expect.arrayContaining(f.readings.map((r) => r.value)));
+        continue;
+      }
+      const r = f.readings[0]!;
+      const def = CATALOGUE[r.metric];
+      expect(o.valueQuantity).toEqual({ value: r.value, unit: def.unit, system: 'http://unitsofmeasure.org', code: def.unit });
+      expect(o.code.coding[0]).toMatchObject({ system: 'http://loinc.org', code: def.loinc[0] });
+    }
+  });
+
+  it('glucose is a point-of-care laboratory result without the vital-signs profile; the vital signs keep it', () => {
+    for (const f of out) {
+      const o = f.observation;
+      const metric = f.readings[0]!.metric;
+      const cat = o.category[0]!.coding[0]!.code;
+      if (metric === 'glucose') {
+        expect(cat).toBe('laboratory');
+        expect(o.meta?.profile ?? []).not.toContain(VITALS);
+      } else {
+        expect(cat).toBe('vital-signs');
+        expect(o.meta?.profile ?? []).toEqual(f.readings[0]!.patientId !== undefined ? expect.arrayContaining([VITALS]) : []);
+      }
+    }
+    expect(out.filter((f) => f.readings[0]!.metric === 'glucose').length).toBe(2 * (1 + Object.keys(CATALOGUE.glucose.convert!).length));
+  });
+});
+
+describe('alarms', () => {
+  const readings = alarmReadings();
+  const out = toFhirObservations(readings);
+  const byReading = (r: Reading) => out.find((f) => f.readings.some((x) => x.seq === r.seq))!;
+
+  it('0 validator errors', async () => {
+    const a = await validate(out.map((f) => f.observation));
+    expect(errorsOf(a)).toEqual([]);
+  });
+
+  it.each(ALARM_CASES.map((c, i) => ({ ...c, i })))('$name -> $interpretation, with the device alarm', (c) => {
+    const r = readings[c.i]!;
+    const f = byReading(r);
+    const target = f.observation.component ? f.observation.component[0]! : f.observation;
+    expect(target.interpretation![0]!.coding[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: c.interpretation });
+    const ext = target.extension!.find((e) => e.url === DEVICE_ALARM_EXTENSION)!;
+    const sub = Object.fromEntries(ext.extension!.map((e) => [e.url, e.valueString ?? e.valueCode ?? e.valueBoolean]));
+    expect(sub.condition).toBe(String(c.extra.alarm));
+    expect(sub.priority).toBe(c.extra.severity);
+    expect(sub.state).toBe(c.extra.state);
+    expect(sub.silenced).toBe(c.extra.silenced);
+  });
+
+  it('the same readings as routine vitals carry neither interpretation nor the alarm extension', () => {
+    for (const f of toFhirObservations(alarmReadings('vital'))) {
+      const o = f.observation;
+      for (const t of [o, ...(o.component ?? [])]) {
+        expect(t.extension).toBeUndefined();
+        // An out-of-range value is still flagged A, an in-range one not at all.
+        expect(t.interpretation?.[0]?.coding[0]?.code ?? null).toBe(f.readings.some((r) => r.quality.includes('out_of_range')) && t === o && !o.component ? 'A' : t.interpretation ? 'A' : null);
+      }
+    }
+    expect(T0).toBeGreaterThan(0);
+  });
+});
