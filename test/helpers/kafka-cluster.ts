@@ -22,6 +22,9 @@ export interface Cluster {
   stop(node: number): Promise<void>;
   kill(node: number): Promise<void>;
   start(node: number): Promise<void>;
+  /** Every node at once (a quorum of three needs two before any is ready). */
+  stopAll(): Promise<void>;
+  startAll(): Promise<void>;
   /** Kafka CLI class on the cluster's jars. */
   tool(mainClass: string, args: readonly string[], timeoutMs?: number): Promise<string>;
   /** With `proxyNode`: the loopback proxy every client and broker reaches that node through. */
@@ -77,6 +80,8 @@ export async function startCluster(opts: { proxyNode?: number } = {}): Promise<C
     stop: async (n) => void (await sh(['stop', String(n)])),
     kill: async (n) => void (await sh(['kill', String(n)])),
     start: async (n) => void (await sh(['start', String(n)])),
+    stopAll: async () => void (await sh(['stop'])),
+    startAll: async () => void (await sh(['start'])),
     tool: async (mainClass, args, timeoutMs = 60_000) => sh(['tool', mainClass, ...args], timeoutMs),
     destroy: async () => {
       process.removeListener('exit', onExit);
