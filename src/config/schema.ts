@@ -79,6 +79,28 @@ export const configSchema = z
             topics: z
               .object({ alarm: z.string().min(1).optional(), vital: z.string().min(1).optional(), status: z.string().min(1).optional(), waveform: z.string().min(1).optional() })
               .strict(),
+            /** Identifier systems (URIs) for the original patient and device ids (docs/formats.md). */
+            identifierSystems: z
+              .object({ patient: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI').optional(), device: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI').optional() })
+              .strict()
+              .optional(),
+          })
+          .strict()
+          .optional(),
+        /** Optional output: HL7 v2.6 ORU^R01 per IHE PCD-01 (docs/formats.md), on its own topics (classes not listed are not sent as HL7 v2). */
+        hl7v2: z
+          .object({
+            topics: z
+              .object({ alarm: z.string().min(1).optional(), vital: z.string().min(1).optional(), status: z.string().min(1).optional(), waveform: z.string().min(1).optional() })
+              .strict(),
+            /** MSH-4 (default: the gateway id). */
+            sendingFacility: z.string().min(1).max(227).optional(),
+            receivingApplication: z.string().min(1).max(227).optional(),
+            receivingFacility: z.string().min(1).max(227).optional(),
+            /** PID-3.4: the authority that assigned the patient ids. */
+            patientIdAuthority: z.string().min(1).max(227).optional(),
+            /** PV1-3.1: the point of care (ward) before the bed. */
+            pointOfCare: z.string().min(1).max(227).optional(),
           })
           .strict()
           .optional(),

@@ -8,20 +8,26 @@ import type { Lease } from '../buffer/types.js';
 import type { Priority, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
 import { encodeJsonV1, jsonV1Messages, readingHeaders } from './formats/json-v1.js';
-import { FHIR_SCHEMA, toFhirObservations, type FhirOut } from './formats/fhir-r4.js';
+import { FHIR_SCHEMA, toFhirObservations, type FhirOptions, type FhirOut } from './formats/fhir-r4.js';
+import { HL7V2_SCHEMA, toPcd01Messages, type Hl7Out, type Hl7v2Options } from './formats/hl7v2-pcd01.js';
 import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
 export interface RoutingOptions {
   topics: Record<Priority, string>;
   key: 'device' | 'patient';
   fhirTopics?: Partial<Record<Priority, string>>;
+  fhir?: FhirOptions;
+  /** HL7 v2 PCD-01 topics per class (formats/hl7v2-pcd01.ts) and the message settings. */
+  hl7v2Topics?: Partial<Record<Priority, string>>;
+  hl7v2?: Hl7v2Options;
   /** The waveform class's topic: one JSON v1 message per reading (default), or waveform samples batched per device and metric. */
   waveformFormat?: 'json-v1' | 'batch';
 }
 
 /** Every topic the routing can write to (for ensureTopics). */
 export function allTopics(o: RoutingOptions): string[] {
-  return [...new Set([...Object.values(o.topics), ...Object.values(o.fhirTopics ?? {}).filter((t): t is string => !!t)])];
+  const extra = [...Object.values(o.fhirTopics ?? {}), ...Object.values(o.hl7v2Topics ?? {})].filter((t): t is string => !!t);
+  return [...new Set([...Object.values(o.topics), ...extra])];
 }
 
 const keyOf = (r: Reading, key: RoutingOptions['key']): string => (key === 'patient' && r.patientId !== undefined ? r.patientId : r.deviceId);
@@ -36,6 +42,13 @@ function fhirMessage(f: FhirOut, key: RoutingOptions['key']): OutMessage {
   const headers: Record<string, string> = { ...readingHeaders(first, FHIR_SCHEMA), 'content-type': 'application/fhir+json' };
   if (f.readings.length > 1) headers['wardgate-seqs'] = f.readings.map((r) => r.seq).join(',');
   return { key: keyOf(first, key), value: JSON.stringify(f.observation), headers };
+}
+
+/** One HL7 v2 message: identity headers of its first reading and, always, every seq it carries. */
+function hl7Message(m: Hl7Out, key: RoutingOptions['key']): OutMessage {
+  const first = m.readings[0]!;
+  const headers: Record<string, string> = { ...readingHeaders(first, HL7V2_SCHEMA), 'wardgate-seqs': m.readings.map((r) => r.seq).join(','), 'content-type': 'application/hl7-v2' };
+  return { key: keyOf(first, key), value: m.text, headers };
 }
 
 function jsonMessage(r: Reading, key: RoutingOptions['key']): OutMessage {
@@ -65,8 +78,13 @@ export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
   const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
   const fhirTopic = o.fhirTopics?.[lease.priority];
   if (fhirTopic) {
-    const fhir = toFhirObservations(lease.readings).map((f) => fhirMessage(f, o.key));
+    const fhir = toFhirObservations(lease.readings, o.fhir).map((f) => fhirMessage(f, o.key));
     if (fhir.length) out.push({ topic: fhirTopic, messages: fhir });
+  }
+  const hl7Topic = o.hl7v2Topics?.[lease.priority];
+  if (hl7Topic) {
+    const hl7 = toPcd01Messages(lease.readings, o.hl7v2).map((m) => hl7Message(m, o.key));
+    if (hl7.length) out.push({ topic: hl7Topic, messages: hl7 });
   }
   return out;
 }

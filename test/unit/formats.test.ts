@@ -56,8 +56,8 @@ describe('FHIR R4 Observation', () => {
     expect(o.code.coding.map((c) => c.system)).toContain('urn:iso:std:iso:11073:10101');
     expect(o.valueQuantity).toEqual({ value: 97, unit: '%', system: 'http://unitsofmeasure.org', code: '%' });
     expect(o.effectiveDateTime).toBe('2026-11-25T09:59:59.700Z');
-    expect(o.subject).toEqual({ reference: 'Patient/P-0001' });
-    expect(o.device).toEqual({ reference: 'Device/mon-7' });
+    expect(o.subject).toEqual({ reference: 'Patient/P-0001', identifier: { system: 'urn:wardgate:patient-id', value: 'P-0001' } });
+    expect(o.device).toEqual({ reference: 'Device/mon-7', identifier: { system: 'urn:wardgate:device-id', value: 'mon-7' } });
     expect(o.meta?.profile).toContain('http://hl7.org/fhir/StructureDefinition/vitalsigns');
   });
 
