@@ -14,7 +14,8 @@
  * Goal: p99 with the flood within 2x of p99 without.
  *
  *   node --import tsx bench/mqtt.ts [--sensors 200] [--window 32] [--duration 5000] [--rounds 2] [--format json] [--synchronous full|normal]
- *                                   [--phase all|throughput|flood] [--probes 50] [--probe-rate 20] [--flood-parallel 64]
+ *                                   [--phase all|throughput|flood] [--probes 50] [--probe-rate 20] [--flood-parallel 64] [--flood-rate 0]
+ *                                   [--max-pending N] (ack.maxPending of the gateway in (b))
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect as tcpConnect } from 'node:net';
@@ -132,6 +133,7 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
         auth: { anonymous: { publish: ['ward/{clientId}/#', 'ward/+/+/+'] } },
         limits: { messagesPerSecond: 100_000, burst: 100_000 },
       },
+      ...(arg('max-pending', '') ? { ack: { maxPending: Number(arg('max-pending', '')) } } : {}),
       rules: [
         { topic: 'ward/{bed}/{device}/vitals', decoder: { type: 'json', fields: [{ value: 'spo2', metric: 'spo2', unit: '%' }, { value: 'pr', metric: 'pulse_rate_oximeter', unit: '/min' }], time: 'ts' } },
         { topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } },
