@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { GeS5Simulator } from '../../hardware-mocks/ge-s5.js';
 import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
+import { NoninSimulator } from '../../hardware-mocks/nonin.js';
+import { LineDeviceSimulator } from '../../hardware-mocks/line-device.js';
 import { readGroundTruth, type TruthRecord } from '../../hardware-mocks/serial/ground-truth.js';
 import type { Reading } from '../../src/reading.js';
 import { pipeline, sleep, waitFor, type Pipeline } from '../devices/pipeline.js';
@@ -30,6 +32,9 @@ const CASES: Case[] = [
   { protocol: 'intellivue', port: { pollInterval: 100 }, sim: (port, truth) => new IntellivueSimulator({ port, truth, seed: 11 }), records: 40 },
   { protocol: 'ge-s5', port: {}, sim: (port, truth) => new GeS5Simulator({ port, truth, intervalMs: 60, seed: 12 }), records: 40 },
   { protocol: 'masimo', port: {}, sim: (port, truth) => new MasimoSimulator({ port, truth, intervalMs: 40, seed: 13 }), records: 40 },
+  { protocol: 'nonin', port: {}, sim: (port, truth) => new NoninSimulator({ port, truth, format: 2, intervalMs: 40, seed: 14 }), records: 40 },
+  { protocol: 'nonin', port: { nonin: { format: 8 } }, sim: (port, truth) => new NoninSimulator({ port, truth, format: 8, intervalMs: 20, seed: 15 }), records: 40 },
+  { protocol: 'line', port: {}, sim: (port, truth) => new LineDeviceSimulator({ port, truth, intervalMs: 40, seed: 16 }), records: 40 },
 ];
 
 const round = (v: number): number => Math.round(v * 1e6) / 1e6;
