@@ -8,6 +8,20 @@ import { parseMessage, type RawMessage } from './message.js';
 import type { Sink, SinkRow } from './sinks/sink.js';
 import type { GapTracker, Verdict } from './tracker.js';
 
+/**
+ * A sink failed. The message names the sink and the error code only: a database error's own
+ * text can quote a value of the row (patient data), and this ends up in the log.
+ */
+export class SinkError extends Error {
+  constructor(sink: string, err: unknown) {
+    const code = (err as { code?: unknown }).code;
+    super(`sink ${sink} failed (${typeof code === 'string' ? code : err instanceof Error ? err.name : 'error'})`);
+    this.name = 'SinkError';
+  }
+}
+
+const guarded = (s: Sink, what: () => Promise<void>) => what().catch((err: unknown) => Promise.reject(new SinkError(s.name, err)));
+
 export type Counts = Record<Verdict | 'other_schema' | 'malformed', number>;
 
 export class WardConsumer {
@@ -19,7 +33,26 @@ export class WardConsumer {
     private readonly sinks: readonly Sink[],
   ) {}
 
+  /** Set once a sink failed: see handle(). */
+  private failure: Error | undefined;
+
+  /**
+   * A batch. If a sink fails, the tracker has already taken the batch's seqs as seen, so a
+   * re-delivery would be dropped as duplicates and never reach that sink: from then on every
+   * call rejects, the source stops without committing, and the process exits non-zero. A new
+   * start re-reads from the last commit with an empty tracker (the database drops what it has).
+   */
   async handle(messages: readonly RawMessage[]): Promise<void> {
+    if (this.failure) throw this.failure;
+    try {
+      await this.handleBatch(messages);
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw this.failure;
+    }
+  }
+
+  private async handleBatch(messages: readonly RawMessage[]): Promise<void> {
     const rows: SinkRow[] = [];
     const touched = new Set<string>();
     for (const m of messages) {
@@ -34,7 +67,7 @@ export class WardConsumer {
       rows.push({ topic: p.topic, partition: p.partition, offset: p.offset, reading: p.reading });
       touched.add(p.reading.gatewayId);
     }
-    await Promise.all(this.sinks.map((s) => s.write(rows)));
+    await Promise.all(this.sinks.map((s) => guarded(s, () => s.write(rows))));
     for (const id of touched) await this.reportGaps(id, false);
   }
 
@@ -44,7 +77,7 @@ export class WardConsumer {
     const text = JSON.stringify(view.gaps);
     if (!final && (this.lastGaps.get(gatewayId) ?? '[]') === text) return;
     this.lastGaps.set(gatewayId, text);
-    await Promise.all(this.sinks.map((s) => s.gaps(view, final)));
+    await Promise.all(this.sinks.map((s) => guarded(s, () => s.gaps(view, final))));
   }
 
   /** The input ended: every gateway's gaps, holes inside the window included. */

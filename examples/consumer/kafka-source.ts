@@ -37,16 +37,28 @@ function logCreator(log: SourceOptions['log']) {
     };
 }
 
+/** Retries what Kafka calls retriable (e.g. a fresh cluster's group coordinator still loading), up to `attempts`. */
+async function retrying<T>(what: () => Promise<T>, attempts = 40): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await what();
+    } catch (err) {
+      if (i >= attempts || !(err as { retriable?: boolean }).retriable) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(250 * i, 2000)));
+    }
+  }
+}
+
 /** Per partition, the end offset to reach ("topic:partition" -> next offset), or none when already there. */
 async function endTargets(kafka: Kafka, topics: string[], groupId: string): Promise<Map<string, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const targets = new Map<string, bigint>();
-    const committed = await admin.fetchOffsets({ groupId, topics });
+    const committed = await retrying(() => admin.fetchOffsets({ groupId, topics }));
     for (const topic of topics) {
       const mine = committed.find((c) => c.topic === topic);
-      for (const p of await admin.fetchTopicOffsets(topic)) {
+      for (const p of await retrying(() => admin.fetchTopicOffsets(topic))) {
         const high = BigInt(p.high);
         const low = BigInt(p.low);
         const at = BigInt(mine?.partitions.find((x) => x.partition === p.partition)?.offset ?? '-1');
@@ -81,21 +93,29 @@ export async function startKafkaSource(opts: SourceOptions, handle: BatchHandler
     if (!restart) fail(error);
   });
 
+  let failed = false;
   await consumer.connect();
   await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
   await consumer.run({
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
-      if (!isRunning() || isStale() || batch.messages.length === 0) return;
-      await handle(
-        batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          headers: m.headers as RawMessage['headers'],
-          value: m.value,
-        })),
-      );
+      if (failed || !isRunning() || isStale() || batch.messages.length === 0) return;
+      try {
+        await handle(
+          batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            headers: m.headers as RawMessage['headers'],
+            value: m.value,
+          })),
+        );
+      } catch (err) {
+        // Nothing of this batch is resolved or committed; the source stops (see WardConsumer.handle).
+        failed = true;
+        fail(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       resolveOffset(batch.lastOffset());
       await commitOffsetsIfNecessary();
       await heartbeat();

@@ -87,7 +87,14 @@ async function main(): Promise<number> {
     code = 1;
   }
   await source.stop();
-  if (code === 0) await consumer.finish();
+  if (code === 0) {
+    try {
+      await consumer.finish();
+    } catch (err) {
+      log('error', 'final gap report failed', { error: err instanceof Error ? err.message : String(err) });
+      code = 1;
+    }
+  }
   for (const s of sinks) await s.close();
   log('info', 'done', { counts: consumer.counts, ...(pgSink ? { postgresConflicts: pgSink.conflicts } : {}) });
   return code;
@@ -98,7 +105,7 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    log('error', 'consumer failed to start', { error: err instanceof Error ? err.message : String(err) });
+    log('error', 'consumer failed', { error: err instanceof Error ? err.message : String(err) });
     process.exitCode = 1;
   },
 );

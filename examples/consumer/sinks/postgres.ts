@@ -106,3 +106,25 @@ export class PostgresSink implements Sink {
     await this.pool.end();
   }
 }
+
+/**
+ * The holes of every gateway, computed from wardgate_readings alone (so it holds across consumer
+ * restarts, unlike the tracker's memory): a hole is announced when one gap record's
+ * [firstSeq, lastSeq] covers it whole. A quick check; the tracker also splits partly announced
+ * holes, reads a damaged database's `ranges` and the seq floor.
+ */
+export const GAPS_SQL = `
+WITH s AS (
+  SELECT gateway_id, seq, lead(seq) OVER (PARTITION BY gateway_id ORDER BY seq) AS next_seq
+  FROM wardgate_readings
+), holes AS (
+  SELECT gateway_id, seq + 1 AS first_seq, next_seq - 1 AS last_seq FROM s WHERE next_seq > seq + 1
+)
+SELECT h.gateway_id, h.first_seq, h.last_seq,
+  CASE WHEN EXISTS (
+    SELECT 1 FROM wardgate_readings g
+    WHERE g.gateway_id = h.gateway_id AND g.metric = 'gateway_event' AND g.extra->>'event' = 'gap'
+      AND (g.extra->>'firstSeq')::bigint <= h.first_seq AND (g.extra->>'lastSeq')::bigint >= h.last_seq
+  ) THEN 'announced' ELSE 'unannounced' END AS status
+FROM holes h
+ORDER BY h.gateway_id, h.first_seq`;
