@@ -27,6 +27,9 @@ import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
 
 type SlotState = 'idle' | 'connecting' | 'connected' | 'backoff';
 
+/** Readings per submission at most. */
+const BATCH_MAX = 512;
+
 interface Slot {
   address: string;
   reg: Registration;
@@ -408,13 +411,18 @@ export class BleAdapter implements DeviceAdapter {
     if (inputs.length > 0) this.submit(inputs);
   }
 
-  /** Collects readings of one event-loop turn into one submission. */
+  /**
+   * Collects readings into one submission per `batchWindow` (a real timer, not the policy
+   * clock: it only groups work), or at once when a batch is full.
+   */
   private submit(inputs: ReadingInput[]): void {
     if (!this.ctx || !this.running) return;
     for (const i of inputs) this.batch.push(i);
+    if (this.batch.length >= BATCH_MAX) return this.flush();
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    if (this.cfg.batchWindow > 0) setTimeout(() => this.flush(), this.cfg.batchWindow);
+    else setImmediate(() => this.flush());
   }
 
   private flush(): void {

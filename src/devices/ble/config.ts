@@ -62,6 +62,8 @@ export const bleConfigSchema = z
     statusInterval: duration.default(30_000),
     /** Notifications a device may send per second (burst: twice that); more are dropped and counted. */
     maxNotificationsPerSecond: z.number().positive().default(100),
+    /** Readings of this long are submitted together (fewer, larger commits; 0: one event-loop turn). */
+    batchWindow: duration.default(20),
     /** Stop consuming notifications (unsubscribe) while this many readings wait for the buffer. */
     maxHeldReadings: z.number().int().min(1).default(2_000),
     /** Example vendor decoders to register (see profiles/vendor-oximeter.ts). */
