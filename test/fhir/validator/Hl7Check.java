@@ -15,6 +15,7 @@
  */
 import ca.uhn.hl7v2.DefaultHapiContext;
 import ca.uhn.hl7v2.HapiContext;
+import ca.uhn.hl7v2.model.AbstractGroup;
 import ca.uhn.hl7v2.model.Composite;
 import ca.uhn.hl7v2.model.GenericSegment;
 import ca.uhn.hl7v2.model.Group;
@@ -103,12 +104,27 @@ public class Hl7Check {
 
   /** Segments in message order, with their group path (e.g. PATIENT_RESULT/ORDER_OBSERVATION/OBSERVATION(2)/OBX). */
   static void walk(Group g, String path, JsonArray out, JsonArray errors) throws Exception {
+    java.util.Set<String> nonStandard = g instanceof AbstractGroup ? ((AbstractGroup) g).getNonStandardNames() : java.util.Set.of();
     for (String name : g.getNames()) {
+      if (nonStandard.contains(name)) {
+        for (Structure s : g.getAll(name)) if (!s.isEmpty()) errors.add("segment " + s.getName() + " is not allowed where it is (kept by HAPI as non-standard " + path + name + ")");
+      }
       Structure[] reps = g.getAll(name);
       for (int k = 0; k < reps.length; k++) {
         Structure s = reps[k];
         String p = path + name + (reps.length > 1 || g.isRepeating(name) ? "(" + k + ")" : "");
         if (s instanceof GenericSegment) errors.add("segment " + s.getName() + " is not allowed where it is (kept by HAPI as non-standard at " + p + ")");
+        // A group that is present must hold its required parts (HAPI's parser does not insist):
+        // an ORDER_OBSERVATION without its OBR, say, when an OBX comes before the OBR.
+        if (s instanceof Group && !s.isEmpty()) {
+          Group sub = (Group) s;
+          for (String child : sub.getNames()) {
+            if (!sub.isRequired(child)) continue;
+            boolean present = false;
+            for (Structure c : sub.getAll(child)) present |= !c.isEmpty();
+            if (!present) errors.add("required " + child + " missing in " + p);
+          }
+        }
         if (s instanceof Group) {
           walk((Group) s, p + "/", out, errors);
         } else if (!s.isEmpty()) {
