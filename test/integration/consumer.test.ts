@@ -10,8 +10,8 @@ import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GAPS_SQL } from '../../examples/consumer/sinks/postgres.js';
-import { REPO, uniqueTopics } from '../helpers/gateway.js';
-import { createTopics, produceWithKcat, type ProduceMessage } from '../helpers/kafka.js';
+import { REPO, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { createTopics, produceWithKcat, readTopic, type ProduceMessage } from '../helpers/kafka.js';
 import { startPostgres, type LocalPostgres } from '../helpers/postgres.js';
 
 const brokers = inject('kafkaBrokers');
@@ -227,5 +227,41 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     const again = second.lines.filter((l) => l.type === 'reading').map((l) => keyOf(String(l.reading.gatewayId), Number(l.reading.seq)));
     expect(again.sort()).toEqual(wantKeys); // it did read everything again
     await checkDatabase();
+  });
+
+  it('a real gateway (simulated ward) into the consumer: the table holds exactly what kcat reads from the topics', async () => {
+    const gwTopics = uniqueTopics('consumer-gw');
+    const gw = await startTestGateway(
+      testConfig(brokers, tempDir(), { kafka: { topics: gwTopics }, devices: { simulator: { enabled: true, beds: 6, interval: 200, seed: 11, alarmRate: 0.2 } } }),
+    );
+    await waitFor(() => gw.ingest.committed >= 300, 30_000, '300 committed readings');
+    expect(await gw.stop(20_000)).toBe(true);
+
+    // The expected side: every message on the four topics, read by kcat.
+    const all = Object.values(gwTopics);
+    const seen = new Map<string, Set<number>>();
+    for (const topic of all) {
+      for (const m of await readTopic(brokers, topic, { timeoutMs: 30_000 })) {
+        const b = JSON.parse(m.value) as { gatewayId: string; seq: number };
+        if (!seen.has(b.gatewayId)) seen.set(b.gatewayId, new Set());
+        seen.get(b.gatewayId)!.add(b.seq);
+      }
+    }
+    expect(seen.size).toBe(1);
+    const [gatewayId, seqs] = [...seen][0]!;
+    expect(seqs.size).toBeGreaterThanOrEqual(300);
+    const sorted = [...seqs].sort((a, b) => a - b);
+    const holes: [number, number][] = [];
+    for (let i = 1; i < sorted.length; i++) if (sorted[i]! > sorted[i - 1]! + 1) holes.push([sorted[i - 1]! + 1, sorted[i]! - 1]);
+
+    const run = await runConsumer(['--brokers', brokers, '--topics', all.join(','), '--postgres', postgres.url, '--group', `${gwTopics.vital}-g`, '--until-end', '--no-readings']);
+    expect(run.code, run.stderr).toBe(0);
+    const rows = await db.query<{ seq: string; n: string }>('SELECT seq, count(*) AS n FROM wardgate_readings WHERE gateway_id = $1 GROUP BY seq ORDER BY seq', [gatewayId]);
+    expect(rows.rows.map((r) => Number(r.seq))).toEqual(sorted);
+    expect(rows.rows.every((r) => r.n === '1')).toBe(true);
+    const final = run.lines.filter((l) => l.type === 'gaps' && l.final && l.gatewayId === gatewayId);
+    expect(final).toHaveLength(1);
+    expect(final[0]!.gaps.map((g: { firstSeq: number; lastSeq: number }) => [g.firstSeq, g.lastSeq])).toEqual(holes);
+    expect([final[0]!.minSeq, final[0]!.maxSeq]).toEqual([sorted[0], sorted[sorted.length - 1]]);
   });
 });
