@@ -461,6 +461,8 @@ export class BleAdapter implements DeviceAdapter {
 
   async stop(): Promise<void> {
     if (!this.running) return;
+    // What the devices sent before stop goes to the buffer; nothing is submitted after.
+    this.flush();
     this.running = false;
     for (const t of [this.recoveryTimer, this.rotationTimer]) if (t !== null) this.clock.clearTimeout(t);
     this.recoveryTimer = this.rotationTimer = null;
