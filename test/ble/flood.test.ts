@@ -19,8 +19,9 @@ describe('flooding wearable', () => {
 
   it('is throttled and counted; the other wearable is unaffected', async () => {
     rig = await bleRig({ wearables: 2, beds: 1, intervalMs: 50, config: { maxNotificationsPerSecond: 50, statusInterval: 3_600_000 } });
-    const [flooder, calm] = rig.world.peripherals as [{ intervalMs: number; address: string }, { address: string }];
-    flooder.intervalMs = 1;
+    const flooder = rig.world.peripherals[0]!;
+    const calm = rig.world.peripherals[1]!;
+    (flooder as { intervalMs: number }).intervalMs = 1;
     p = await pipeline();
     const ctrl = rig.world.controller;
     await rig.adapter.start(p.ctx);
