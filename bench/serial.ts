@@ -40,6 +40,7 @@ const STREAMS: Record<SerialProtocolName, { frame: Buffer; options?: Record<stri
   'ge-s5': { frame: hex(REF['V-GE-5']!) },
   masimo: { frame: Buffer.from('01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=02.35% SPCO=00.9% SPMET=00.6% DESAT=00 PIDELTA=+00 PVI=014 ALARM=0000 EXC=000800\r\n') },
   nonin: { frame: hex('80 48 62 00') },
+  medibus: { frame: hex('01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D') },
   line: { frame: Buffer.from('$WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98,PR=72,PI=2.35,ST=0*54\r\n'), options: { format: 'wg1' } },
 };
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { duration } from '../../config/fields.js';
 
-export const SERIAL_PROTOCOLS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'line'] as const;
+export const SERIAL_PROTOCOLS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'line', 'medibus'] as const;
 export type SerialProtocolName = (typeof SERIAL_PROTOCOLS)[number];
 
 const idField = z.string().min(1).max(128);

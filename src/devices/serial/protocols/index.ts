@@ -6,6 +6,7 @@ import { intellivue } from './intellivue/session.js';
 import { geS5 } from './ge-s5/session.js';
 import { nonin } from './nonin/session.js';
 import { line } from './line/session.js';
+import { medibus } from './medibus/session.js';
 
 export const PROTOCOLS: Record<SerialProtocolName, ProtocolDef> = {
   masimo,
@@ -13,4 +14,5 @@ export const PROTOCOLS: Record<SerialProtocolName, ProtocolDef> = {
   'ge-s5': geS5,
   nonin,
   line,
+  medibus,
 };

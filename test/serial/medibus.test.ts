@@ -1,0 +1,111 @@
+/** Dräger MEDIBUS framing, payloads and session against the reference's vectors (§4.7). */
+import { describe, expect, it } from 'vitest';
+import { encode, FrameDecoder } from '../../src/devices/serial/protocols/medibus/frame.js';
+import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
+import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
+import { hex } from './vectors.js';
+
+/** The reference's byte vectors: [name, bytes, kind, code, data]. */
+const VECTORS: [string, string, 'command' | 'response', number, string][] = [
+  ['V-MB-1 ICC', '1B 51 36 43 0D', 'command', 0x51, ''],
+  ['V-MB-2 ICC echo', '01 51 35 32 0D', 'response', 0x51, ''],
+  ['V-MB-3 device id request', '1B 52 36 44 0D', 'command', 0x52, ''],
+  ['V-MB-4 device id reply', '01 52 30 31 36 31 27 4D 79 20 50 43 27 30 31 2E 30 30 3A 30 33 2E 30 30 46 43 0D', 'response', 0x52, "0161'My PC'01.00:03.00"],
+  ['V-MB-5 NOP (checksum 4B, the spec prints 46)', '1B 30 34 42 0D', 'command', 0x30, ''],
+  ['V-MB-6 NOP echo', '01 30 33 31 0D', 'response', 0x30, ''],
+  ['V-MB-7 request data CP1', '1B 24 33 46 0D', 'command', 0x24, ''],
+  ['V-MB-8 empty data response', '01 24 32 35 0D', 'response', 0x24, ''],
+  ['V-MB-9 SpO2 98, pulse 70', '01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D', 'response', 0x24, 'EB 98 E1 70 '],
+  ['V-MB-10 configure data response', '1B 4A 24 45 42 31 30 0D', 'command', 0x4a, '$EB'],
+  ['V-MB-10 echo', '01 4A 34 42 0D', 'response', 0x4a, ''],
+  ['V-MB-11 NAK', '01 15 31 36 0D', 'response', 0x15, ''],
+  ['V-MB-12 request date/time', '1B 28 34 33 0D', 'command', 0x28, ''],
+  ['V-MB-13 date/time reply', '01 28 31 31 3A 31 31 3A 31 39 31 31 2D 4E 4F 56 2D 39 33 45 36 0D', 'response', 0x28, '11:11:1911-NOV-93'],
+  ['V-MB-14 time changed', '1B 49 36 34 0D', 'command', 0x49, ''],
+  ['V-MB-14 echo', '01 49 34 41 0D', 'response', 0x49, ''],
+  ['V-MB-15 request alarms CP1', '1B 27 34 32 0D', 'command', 0x27, ''],
+  ['V-MB-16 alarm PAW HIGH', '01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D', 'response', 0x27, 'K10PAW HIGH    '],
+  ['V-MB-17 STOP', '1B 55 37 30 0D', 'command', 0x55, ''],
+  ['V-MB-18 request RT config', '1B 53 36 45 0D', 'command', 0x53, ''],
+  ['V-MB-19 configure RT', '1B 54 30 30 30 32 30 36 30 33 46 41 0D', 'command', 0x54, '00020603'],
+  ['V-MB-19 echo', '01 54 35 35 0D', 'response', 0x54, ''],
+];
+
+describe('MEDIBUS framing', () => {
+  it.each(VECTORS)('%s: encodes byte-exact and decodes whatever the split', (_n, h, kind, code, data) => {
+    const wire = hex(h);
+    expect(encode(kind, code, data).toString('hex')).toBe(wire.toString('hex'));
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const d = new FrameDecoder();
+      const a = d.push(wire.subarray(0, cut));
+      const b = d.push(wire.subarray(cut));
+      expect([...a.frames, ...b.frames]).toEqual([{ kind, code, data }]);
+      expect([...a.rejects, ...b.rejects]).toEqual([]);
+    }
+  });
+
+  it('the spec printed checksum 46 for NOP: that frame is rejected', () => {
+    expect(new FrameDecoder().push(hex('1B 30 34 36 0D')).rejects).toEqual(['medibus_bad_checksum']);
+  });
+
+  it('drops realtime bytes (V-MB-20/21) interleaved anywhere, and a command inside a response keeps both', () => {
+    const data = hex('01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D');
+    const rt = hex('D3 91 81 8D 83 D0 C1 C3 C0 C0 D1 94 81');
+    const mixed = Buffer.concat([data.subarray(0, 5), rt, hex('1B 30 34 42 0D'), data.subarray(5, 9), rt, data.subarray(9)]);
+    const r = new FrameDecoder().push(mixed);
+    expect(r.rejects).toEqual([]);
+    expect(r.frames).toEqual([{ kind: 'command', code: 0x30, data: '' }, { kind: 'response', code: 0x24, data: 'EB 98 E1 70 ' }]);
+  });
+
+  it('rejects a bad checksum, stray bytes, an unterminated frame and an endless one, each once', () => {
+    const good = hex('01 51 35 32 0D');
+    const r = new FrameDecoder().push(Buffer.concat([hex('01 51 35 33 0D'), hex('41 42'), hex('1B 30'), hex('1B 30 34 42 0D'), good]));
+    expect(r.rejects).toEqual(['medibus_bad_checksum', 'medibus_stray_bytes', 'medibus_unterminated']);
+    expect(r.frames).toHaveLength(2);
+    const d = new FrameDecoder();
+    expect(d.push(Buffer.concat([hex('01'), Buffer.alloc(10_000, 0x41), hex('0D')])).rejects).toEqual(['medibus_too_long']);
+    expect(d.push(good).frames).toHaveLength(1);
+  });
+});
+
+describe('MEDIBUS payloads', () => {
+  it('measured data: 2-hex code + 4-character values; blanks are absent values', () => {
+    expect(measuredData('EB 98 E1 70 ')).toEqual([{ code: 0xeb, value: 98 }, { code: 0xe1, value: 70 }]);
+    expect(measuredData('D6  12E638.5E3    ')).toEqual([{ code: 0xd6, value: 12 }, { code: 0xe6, value: 38.5 }]);
+    expect(measuredData('EB 98')).toBe('medibus_bad_data');
+    expect(measuredData('EB 9x8')).toBe('medibus_bad_value');
+  });
+
+  it('alarms: priority, code, phrase (V-MB-16)', () => {
+    expect(alarms('K10PAW HIGH    ')).toEqual([{ priority: 27, code: 0x10, phrase: 'PAW HIGH' }]);
+    expect(alarms('K10PAW HIGH')).toBe('medibus_bad_alarms');
+  });
+});
+
+describe('MEDIBUS session', () => {
+  it('sends ICC, answers the device (device id, NOP, unknown), polls data and alarms once linked', () => {
+    const s = PROTOCOLS.medibus.createSession({ pollIntervalMs: 1000 });
+    expect(s.open(0).writes).toEqual([hex('1B 51 36 43 0D')]);
+    const linked = s.data(hex('01 51 35 32 0D'), 10);
+    expect(linked.writes).toEqual([hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);
+    const asked = s.data(Buffer.concat([hex('1B 52 36 44 0D'), hex('1B 30 34 42 0D'), hex('1B 28 34 33 0D')]), 20);
+    expect(asked.writes).toEqual([encode('response', 0x52, "0161'wardgate'01.00:01.00"), hex('01 30 33 31 0D'), encode('response', 0x28)]);
+    const v = s.data(hex('01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D'), 30);
+    expect(v.readings.map((r) => [r.metric, r.value, r.unit])).toEqual([['spo2', 98, '%'], ['pulse_rate_oximeter', 70, '/min']]);
+    const a = s.data(hex('01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D'), 40);
+    expect(a.readings.map((r) => [r.priority, r.extra?.alarm, r.extra?.severity, r.extra?.state])).toEqual([['alarm', 'PAW HIGH', 'high', 'on']]);
+    expect(s.data(encode('response', 0x27), 50).readings.map((r) => r.extra?.state)).toEqual(['off']);
+    expect(s.tick(500).writes).toEqual([]);
+    expect(s.tick(1010).writes).toEqual([hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);
+    expect(s.close!()).toEqual([hex('1B 55 37 30 0D')]);
+  });
+
+  it('answers the device ICC with an echo and links; re-sends ICC every 3 s until answered', () => {
+    const s = PROTOCOLS.medibus.createSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    expect(s.tick(2000).writes).toEqual([]);
+    expect(s.tick(3000).writes).toEqual([hex('1B 51 36 43 0D')]);
+    const r = s.data(hex('1B 51 36 43 0D'), 3100);
+    expect(r.writes).toEqual([hex('01 51 35 32 0D'), hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);
+  });
+});
