@@ -1,14 +1,15 @@
 /**
  * Alarm during backlog: 1,000,000 readings are appended straight into the encrypted buffer
  * (as after a long outage), the forwarder starts draining them into the real broker, and
- * alarms are appended while the drain is in full swing. Each must be acknowledged by Kafka
- * within 1 s of its append (measured from before buffer.append() to the acknowledgement),
- * and an independent consumer (kcat) must find each on the alarm topic.
+ * alarms are appended while the drain is in full swing. Each must be in Kafka within 1 s of its
+ * append: measured from before buffer.append() to the record's log-append time as kcat reads it
+ * (the alarm topic is created with message.timestamp.type=LogAppendTime, so the broker stamps
+ * each record when it writes it; same host, same clock), not from the forwarder's own ack hook.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { readTopic } from '../helpers/kafka.js';
+import { createTopics, kafkaTool, readTopic } from '../helpers/kafka.js';
 import { tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
@@ -47,7 +48,10 @@ describe('forwarder: alarm during a 1M backlog', () => {
 
     const topics = uniqueTopics('fwd-alarm');
     const k = testConfig(brokers, dataDir, { kafka: { topics } }).kafka;
-    const acked = new Map<string, number>();
+    // The broker, not the producer, stamps each alarm record: log-append time.
+    await kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', brokers, '--create', '--if-not-exists', '--topic', topics.alarm, '--partitions', '3', '--replication-factor', '1', '--config', 'message.timestamp.type=LogAppendTime']);
+    await createTopics(brokers, [topics.alarm], 3);
+    const appendedAt = new Map<string, number>();
     const forwarder = new Forwarder(
       buffer,
       createKafkaClient(k, log),
@@ -55,15 +59,10 @@ describe('forwarder: alarm during a 1M backlog', () => {
         ...forwarderSettings(k),
         createTopics: true,
         alarmClient: createKafkaClient(k, log),
-        onAck: (a) => {
-          if (a.priority !== 'alarm') return;
-          for (const r of a.readings) acked.set(r.deviceId, a.ackedAt);
-        },
       },
       events,
       log,
     );
-    const latencies: number[] = [];
     let drainRate = 0;
     let forwardedAtFirstAlarm = 0;
     try {
@@ -74,10 +73,8 @@ describe('forwarder: alarm during a 1M backlog', () => {
       for (let a = 0; a < ALARMS; a++) {
         const id = `alarm-probe-${a}`;
         const alarm: PendingReading = { ...syntheticPending(a, { devices: 1 }), deviceId: id, priority: 'alarm', metric: 'heart_rate', value: 190, unit: '/min', extra: { alarm: 'HR_HIGH', severity: 'high' } };
-        const t0 = Date.now();
+        appendedAt.set(id, Date.now());
         await buffer.append([alarm]);
-        await waitFor(() => acked.has(id), 5000, `${id} acknowledged`);
-        latencies.push(acked.get(id)! - t0);
         await sleep(700);
       }
       const s = forwarder.status();
@@ -90,9 +87,12 @@ describe('forwarder: alarm during a 1M backlog', () => {
       await buffer.close();
     }
     const onTopic = await readTopic(brokers, topics.alarm, { expected: ALARMS, timeoutMs: 30_000 });
+    const latencies = onTopic.map((m) => m.timestamp - appendedAt.get(m.key ?? '')!);
+    // Log-append time is the broker's clock when it wrote the record: never before the test's append.
+    for (const l of latencies) expect(l).toBeGreaterThanOrEqual(0);
     console.log(
       `[alarm backlog] ${BACKLOG} readings appended in ${buildMs} ms; drain ${drainRate.toFixed(0)} readings/s; ` +
-        `alarms appended after ${forwardedAtFirstAlarm} forwarded: append-to-ack ${latencies.map((l) => `${l} ms`).join(', ')}`,
+        `alarms appended after ${forwardedAtFirstAlarm} forwarded: append to log-append time ${latencies.map((l) => `${l} ms`).join(', ')}`,
     );
     expect(latencies.length).toBe(ALARMS);
     for (const l of latencies) expect(l).toBeLessThanOrEqual(1000);
