@@ -61,7 +61,7 @@ beforeAll(async () => {
     rmSync(trace);
   }
   model = new PowerCutModel(env.dir, events);
-}, 60_000);
+}, 120_000);
 
 afterAll(() => {
   env?.cleanup();
@@ -204,9 +204,10 @@ describe('power loss: crash consistency from the recorded system calls', () => {
       const missing = missingAcked(g.cut, present, (v) => ids.has(v));
       if (missing.length) failures.push(`ack(s) ${g.lines.join(' | ')}: ${missing.length} acknowledged reading(s) not fsynced before the ack`);
     }
+    console.log(`[power loss] ${acks.length} acknowledgements checked against ${groups.size} fsynced states (${model.fileSyncs} file fsyncs recorded)`);
     expect(failures.slice(0, 5), `${failures.length} of ${groups.size} fsynced states`).toEqual([]);
     expect(model.fileSyncs).toBeGreaterThan(0);
-  }, 60_000);
+  }, 120_000);
 
   it('power cut at 36 points with random subsets of the unsynced writes: quick_check passes, wardgate opens without loss or quarantine, every acked reading is there, no seq is reused after reopening and appending', async () => {
     const rng: Rng = xorshift(0x5eed);
@@ -241,6 +242,7 @@ describe('power loss: crash consistency from the recorded system calls', () => {
       expect(r.newSeqs.length, what).toBe(5);
       expect(Math.min(...r.newSeqs), `${what}: first new seq vs highest seq sent or stored`).toBeGreaterThan(highest);
     }
+    console.log(`[power loss] ${cuts.length} power cuts replayed, ${unsyncedSeen} unsynced writes to choose from in all`);
     expect(unsyncedSeen).toBeGreaterThan(0); // the cuts did have unsynced writes to choose from
-  }, 60_000);
+  }, 120_000);
 });
