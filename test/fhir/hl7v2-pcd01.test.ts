@@ -120,6 +120,13 @@ function checkMessage(segments: Hl7Segment[], rs: Reading[], opts: Hl7v2Options,
   expect(obrNotes.map((n) => fld(n, 3))).toEqual(notes.map((r) => expect.stringContaining(`seq ${r.seq}`)));
 }
 
+/** The simulator's alarms: direction from the code (SPO2_LOW, HR_HIGH, ...), critical when high priority. */
+function expectedAlarmFlag(r: Reading): string {
+  const low = /_LOW$/.test(String(r.extra?.alarm));
+  const high = r.extra?.severity === 'high';
+  return low ? (high ? 'LL' : 'L') : high ? 'HH' : 'H';
+}
+
 describe('HL7 escaping', () => {
   const table: [string, string][] = [
     ['plain', 'plain'],
@@ -176,10 +183,16 @@ describe('the checker can fail (negative controls)', () => {
 
 describe('PCD-01 messages field by field', () => {
   it('simulated ward: one message per device, every reading an OBX with its value, unit, codes, times', async () => {
-    const readings = simulatedWard(3, 10);
-    const { answer, groups } = await parseAll(readings);
-    groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS));
-    expect(groups).toHaveLength(3);
+    // One lease per 2 s of the ward (one message per device per lease), alarms included.
+    const readings = simulatedWard(6, 20);
+    expect(readings.some((r) => r.priority === 'alarm')).toBe(true);
+    for (let t = 0; t < 20; t += 2) {
+      const lease = readings.filter((r) => r.gatewayTime >= T0 + t * 1000 && r.gatewayTime < T0 + (t + 2) * 1000);
+      const flags = new Map(lease.filter((r) => r.priority === 'alarm').map((r) => [r.seq, expectedAlarmFlag(r)]));
+      const { answer, groups } = await parseAll(lease);
+      expect(groups).toHaveLength(6);
+      groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS, flags));
+    }
   });
 
   it('edge-case ids: patient, bed and device come back unescaped', async () => {
