@@ -21,9 +21,21 @@ beforeAll(() => validator.start());
 afterAll(() => validator.stop());
 
 const errorsOf = (a: FhirAnswer): string[] => fhirProblems({ ...a, results: a.results.map((r) => ({ ...r, messages: r.messages.filter((m) => m.severity === 'error' || m.severity === 'fatal') })) });
+/**
+ * The warnings an offline validation gives every Observation (docs/formats.md): LOINC and MDC are
+ * not loaded, so their codes cannot be looked up, and so the extensible Vital Signs value-set
+ * binding cannot be confirmed either (for EtCO2, 19891-1, it is a true miss). Any other warning
+ * (a wrong display, an unknown extension, a best-practice rule) fails the test.
+ */
+const EXPECTED_WARNINGS = [
+  /^CodeSystem is unknown and can't be validated: (http:\/\/loinc\.org|urn:iso:std:iso:11073:10101) for /,
+  /^None of the codings provided are in the value set 'Vital Signs' \(http:\/\/hl7\.org\/fhir\/ValueSet\/observation-vitalsignresult\|4\.0\.1\)/,
+];
 async function validate(obs: FhirObservation[]): Promise<FhirAnswer> {
   const a = await validator.check(obs);
   expect(a.count).toBe(obs.length);
+  const other = a.results.flatMap((r) => r.messages.filter((m) => m.severity === 'warning' && !EXPECTED_WARNINGS.some((w) => w.test(m.message))).map((m) => `#${r.index} ${m.location}: ${m.message}`));
+  expect(other).toEqual([]);
   return a;
 }
 
