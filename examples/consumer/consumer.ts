@@ -5,7 +5,7 @@
  * source commits offsets after that.
  */
 import { parseMessage, type RawMessage } from './message.js';
-import type { Sink, SinkRow } from './sinks/sink.js';
+import type { SampleRow, Sink, SinkRow } from './sinks/sink.js';
 import type { GapTracker, Verdict } from './tracker.js';
 
 /**
@@ -54,11 +54,22 @@ export class WardConsumer {
 
   private async handleBatch(messages: readonly RawMessage[]): Promise<void> {
     const rows: SinkRow[] = [];
+    const samples: SampleRow[] = [];
     const touched = new Set<string>();
     for (const m of messages) {
       const p = parseMessage(m);
       if (p.kind === 'skip') {
         this.counts[p.reason]++;
+        continue;
+      }
+      if (p.kind === 'samples') {
+        for (const sample of p.samples) {
+          const v = this.tracker.observe(sample.gatewayId, sample.seq);
+          this.counts[v]++;
+          if (v === 'duplicate') continue;
+          samples.push({ topic: p.topic, partition: p.partition, offset: p.offset, sample });
+          touched.add(sample.gatewayId);
+        }
         continue;
       }
       const verdict = this.tracker.observe(p.reading.gatewayId, p.reading.seq, p.announcements);
@@ -67,7 +78,10 @@ export class WardConsumer {
       rows.push({ topic: p.topic, partition: p.partition, offset: p.offset, reading: p.reading });
       touched.add(p.reading.gatewayId);
     }
-    await Promise.all(this.sinks.map((s) => guarded(s, () => s.write(rows))));
+    await Promise.all(this.sinks.map((s) => guarded(s, async () => {
+      await s.write(rows);
+      if (samples.length > 0) await s.writeSamples(samples);
+    })));
     for (const id of touched) await this.reportGaps(id, false);
   }
 

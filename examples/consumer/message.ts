@@ -5,6 +5,7 @@
  */
 import type { Range } from './ranges.js';
 import type { Announcement } from './tracker.js';
+import { samplesOf, WAVEFORM_SCHEMA, type WaveformSample } from './waveform.js';
 
 export const READING_SCHEMA = 'wardgate.reading.v1';
 
@@ -44,6 +45,15 @@ export interface ParsedReading {
   offset: string;
   reading: ReadingV1;
   announcements: Announcement[];
+}
+
+/** A waveform batch, as its samples (one per seq). */
+export interface ParsedSamples {
+  kind: 'samples';
+  topic: string;
+  partition: number;
+  offset: string;
+  samples: WaveformSample[];
 }
 
 /** Why a message was not taken: another format on the topic (FHIR, waveform batch), or not a valid reading. */
@@ -111,9 +121,9 @@ export function announcementsOf(r: ReadingV1): Announcement[] {
   return [];
 }
 
-export function parseMessage(m: RawMessage): ParsedReading | Skipped {
+export function parseMessage(m: RawMessage): ParsedReading | ParsedSamples | Skipped {
   const schema = header(m, 'wardgate-schema');
-  if (schema !== undefined && schema !== READING_SCHEMA) return { kind: 'skip', reason: 'other_schema' };
+  if (schema !== undefined && schema !== READING_SCHEMA && schema !== WAVEFORM_SCHEMA) return { kind: 'skip', reason: 'other_schema' };
   if (!m.value) return { kind: 'skip', reason: 'malformed' };
   let body: unknown;
   try {
@@ -121,10 +131,16 @@ export function parseMessage(m: RawMessage): ParsedReading | Skipped {
   } catch {
     return { kind: 'skip', reason: 'malformed' };
   }
-  if (!validReading(body)) return { kind: 'skip', reason: 'malformed' };
-  // Headers, when present, must say the same as the body.
+  // Headers, when present, must say the same as the body (for a batch: its first sample).
   const hGw = header(m, 'wardgate-gateway-id');
   const hSeq = header(m, 'wardgate-seq');
-  if ((hGw !== undefined && hGw !== body.gatewayId) || (hSeq !== undefined && hSeq !== String(body.seq))) return { kind: 'skip', reason: 'malformed' };
-  return { kind: 'reading', topic: m.topic, partition: m.partition, offset: m.offset, reading: body, announcements: announcementsOf(body) };
+  const agrees = (gatewayId: string, seq: number) => (hGw === undefined || hGw === gatewayId) && (hSeq === undefined || hSeq === String(seq));
+  const where = { topic: m.topic, partition: m.partition, offset: m.offset };
+  if ((schema ?? (body as { schema?: unknown } | null)?.schema) === WAVEFORM_SCHEMA) {
+    const samples = samplesOf(body);
+    if (!samples || !agrees(samples[0]!.gatewayId, samples[0]!.seq)) return { kind: 'skip', reason: 'malformed' };
+    return { kind: 'samples', ...where, samples };
+  }
+  if (!validReading(body) || !agrees(body.gatewayId, body.seq)) return { kind: 'skip', reason: 'malformed' };
+  return { kind: 'reading', ...where, reading: body, announcements: announcementsOf(body) };
 }

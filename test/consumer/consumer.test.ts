@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { SinkError, WardConsumer } from '../../examples/consumer/consumer.js';
 import type { RawMessage } from '../../examples/consumer/message.js';
-import type { Sink, SinkRow } from '../../examples/consumer/sinks/sink.js';
+import type { SampleRow, Sink, SinkRow } from '../../examples/consumer/sinks/sink.js';
 import { GapTracker, type GatewayGaps } from '../../examples/consumer/tracker.js';
 
 const msg = (gatewayId: string, seq: number, extra?: Record<string, unknown>): RawMessage => ({
@@ -23,6 +23,7 @@ const msg = (gatewayId: string, seq: number, extra?: Record<string, unknown>): R
 class MemorySink implements Sink {
   readonly name = 'memory';
   rows: SinkRow[] = [];
+  samples: SampleRow[] = [];
   views: { view: GatewayGaps; final: boolean }[] = [];
   failNext: Error | undefined;
   async write(rows: readonly SinkRow[]): Promise<void> {
@@ -32,6 +33,9 @@ class MemorySink implements Sink {
       throw e;
     }
     this.rows.push(...rows);
+  }
+  async writeSamples(rows: readonly SampleRow[]): Promise<void> {
+    this.samples.push(...rows);
   }
   async gaps(view: GatewayGaps, final: boolean): Promise<void> {
     this.views.push({ view, final });

@@ -3,13 +3,16 @@
  * PostgreSQL (scripts/postgres-local.sh). The test produces wardgate-shaped JSON v1 messages
  * with kcat (librdkafka, not the consumer's kafkajs): two gateways, readings spread over the
  * alarm/vital/status topics out of order, resent duplicates, an unannounced hole, a hole
- * announced by a gap record, and two messages the consumer must skip. The expected readings
+ * announced by a gap record, waveform batches (one resent, cut differently), and two messages
+ * the consumer must skip. The expected readings
  * and gaps come from what the test produced, never from the consumer's counters.
  */
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GAPS_SQL } from '../../examples/consumer/sinks/postgres.js';
+import { toWaveformBatch } from '../../src/forwarder/formats/waveform-batch.js';
+import type { Reading } from '../../src/reading.js';
 import { REPO, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { createTopics, produceWithKcat, readTopic, type ProduceMessage } from '../helpers/kafka.js';
 import { startPostgres, type LocalPostgres } from '../helpers/postgres.js';
@@ -88,7 +91,29 @@ function planB(): Planned[] {
 }
 
 /** The holes of each gateway between its lowest and highest produced seq, announced when a produced gap record covers them. */
-function expectedGaps(planned: Planned[]): { gatewayId: string; firstSeq: number; lastSeq: number; status: string; reason?: string; class?: string }[] {
+/**
+ * Gateway wg-w sends waveform batches (kafka.waveformFormat: batch), made by the gateway's own
+ * encoder: seqs 1..12 except 9 (unannounced); after a restart 4..8 come again cut differently.
+ */
+function waveSamples(): Reading[] {
+  return range(1, 12)
+    .filter((s) => s !== 9)
+    .map((seq) => ({
+      gatewayId: 'wg-w', seq, deviceId: 'mon-1', deviceKind: 'serial', bed: 'BED-mon-1', patientId: 'TEST-mon-1', metric: 'ecg_lead_ii',
+      value: seq / 10, unit: 'mV', deviceTime: Date.UTC(2026, 0, 1) + seq * 4, gatewayTime: Date.UTC(2026, 0, 1, 0, 0, 1), priority: 'waveform', quality: [],
+    }));
+}
+
+function waveMessage(rs: Reading[]): ProduceMessage {
+  const b = toWaveformBatch(rs);
+  return {
+    key: b.deviceId,
+    value: JSON.stringify(b),
+    headers: { 'wardgate-gateway-id': b.gatewayId, 'wardgate-seq': String(b.seqFirst), 'wardgate-schema': 'wardgate.waveform.v1', 'wardgate-seq-last': String(b.seqLast), 'wardgate-count': String(b.count) },
+  };
+}
+
+function expectedGaps(planned: Pick<Planned, 'gatewayId' | 'seq' | 'extra'>[]): { gatewayId: string; firstSeq: number; lastSeq: number; status: string; reason?: string; class?: string }[] {
   const out: ReturnType<typeof expectedGaps> = [];
   for (const gw of [...new Set(planned.map((p) => p.gatewayId))].sort()) {
     const mine = planned.filter((p) => p.gatewayId === gw);
@@ -141,18 +166,22 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
   let db: pg.Client;
   const topics = uniqueTopics('consumer');
   const planned = [...planA(), ...planB()];
+  const wave = waveSamples();
 
   beforeAll(async () => {
     postgres = await startPostgres();
     db = new pg.Client({ connectionString: postgres.url });
     await db.connect();
-    await createTopics(brokers, [topics.alarm, topics.vital, topics.status], 3);
+    await createTopics(brokers, [topics.alarm, topics.vital, topics.status, topics.waveform], 3);
 
     const byTopic = (t: Planned['topic']) => planned.filter((p) => p.topic === t);
     const resend = (gw: string, seqs: number[]) => planned.filter((p) => p.gatewayId === gw && seqs.includes(p.seq));
     // Alarms first (the gateway drains them first), then status, then vitals: seqs arrive out of order.
     await produceWithKcat(brokers, topics.alarm, [...byTopic('alarm').map(toMessage), ...resend('wg-a', [12]).map(toMessage)]);
     await produceWithKcat(brokers, topics.status, byTopic('status').map(toMessage));
+    // Batches of 1-5, 6-8 (a hole at 9), 10-12; then 4-8 again as one batch.
+    const at = (a: number, b: number) => wave.filter((r) => r.seq >= a && r.seq <= b);
+    await produceWithKcat(brokers, topics.waveform, [at(1, 5), at(6, 8), at(10, 12), at(4, 8)].map(waveMessage));
     await produceWithKcat(brokers, topics.vital, [
       ...byTopic('vital').map(toMessage),
       // Batches resent after sends whose fate was unknown.
@@ -170,16 +199,18 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
   });
 
   it('stores each (gateway_id, seq) once, reports exactly the gaps the test put in, and a second run from the beginning changes nothing', async () => {
-    const want = expectedGaps(planned);
+    const want = expectedGaps([...planned, ...wave]);
     // The plan itself, spelled out: what the assertions below compare against.
     expect(want).toEqual([
       { gatewayId: 'wg-a', firstSeq: 18, lastSeq: 19, status: 'unannounced' },
       { gatewayId: 'wg-a', firstSeq: 22, lastSeq: 24, status: 'announced', reason: 'max_bytes', class: 'waveform' },
       { gatewayId: 'wg-b', firstSeq: 6, lastSeq: 6, status: 'unannounced' },
+      { gatewayId: 'wg-w', firstSeq: 9, lastSeq: 9, status: 'unannounced' },
     ]);
     const keyOf = (gw: string, seq: number | string) => `${gw}/${seq}`;
     const wantKeys = planned.map((p) => keyOf(p.gatewayId, p.seq)).sort();
-    const topicArg = [topics.alarm, topics.vital, topics.status].join(',');
+    const wantSamples = wave.map((r) => keyOf(r.gatewayId, r.seq)).sort();
+    const topicArg = [topics.alarm, topics.vital, topics.status, topics.waveform].join(',');
     const args = (group: string) => ['--brokers', brokers, '--topics', topicArg, '--postgres', postgres.url, '--group', group, '--until-end', '--window', '1000'];
 
     const first = await runConsumer(args(`${topics.vital}-g1`));
@@ -190,10 +221,16 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     expect(readings.map((r) => keyOf(String(r.gatewayId), Number(r.seq))).sort()).toEqual(wantKeys);
     const produced = new Map(planned.map((p) => [keyOf(p.gatewayId, p.seq), JSON.parse(JSON.stringify(body(p)))]));
     for (const r of readings) expect(r).toEqual(produced.get(keyOf(String(r.gatewayId), Number(r.seq))));
+    const samples = first.lines.filter((l) => l.type === 'sample').map((l) => l.sample as { gatewayId: string; seq: number; value: number; time: string });
+    expect(samples.map((x) => keyOf(x.gatewayId, x.seq)).sort()).toEqual(wantSamples);
+    for (const x of samples) {
+      const r = wave.find((w) => w.seq === x.seq)!;
+      expect([x.value, x.time]).toEqual([r.value, new Date(r.deviceTime!).toISOString()]);
+    }
 
     // stdout: the final gap view of each gateway.
     const finals = first.lines.filter((l) => l.type === 'gaps' && l.final);
-    expect(finals.map((l) => l.gatewayId).sort()).toEqual(['wg-a', 'wg-b']);
+    expect(finals.map((l) => l.gatewayId).sort()).toEqual(['wg-a', 'wg-b', 'wg-w']);
     const strip = (g: Record<string, unknown>) => {
       const { missing: _m, ...rest } = g;
       return rest;
@@ -212,6 +249,9 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
         const p = planned.find((x) => x.gatewayId === r.gateway_id && x.seq === Number(r.seq))!;
         expect([r.value, r.metric, r.patient_id]).toEqual([p.value, p.metric, p.metric === 'gateway_event' ? null : `TEST-${p.deviceId}`]);
       }
+      const ws = await db.query<{ gateway_id: string; seq: string; value: number }>('SELECT gateway_id, seq, value FROM wardgate_waveform_samples');
+      expect(ws.rows.map((r) => keyOf(r.gateway_id, r.seq)).sort()).toEqual(wantSamples);
+      for (const r of ws.rows) expect(r.value).toBe(wave.find((w) => w.seq === Number(r.seq))!.value);
       const gaps = await db.query('SELECT gateway_id, first_seq::int, last_seq::int, status, reason, class FROM wardgate_gaps ORDER BY gateway_id, first_seq');
       expect(gaps.rows).toEqual(want.map((g) => ({ gateway_id: g.gatewayId, first_seq: g.firstSeq, last_seq: g.lastSeq, status: g.status, reason: g.reason ?? null, class: g.class ?? null })));
       // The README's SQL, from the readings table alone, finds the same holes.
@@ -226,6 +266,8 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     expect(second.code, second.stderr).toBe(0);
     const again = second.lines.filter((l) => l.type === 'reading').map((l) => keyOf(String(l.reading.gatewayId), Number(l.reading.seq)));
     expect(again.sort()).toEqual(wantKeys); // it did read everything again
+    const againSamples = second.lines.filter((l) => l.type === 'sample').map((l) => keyOf(String(l.sample.gatewayId), Number(l.sample.seq)));
+    expect(againSamples.sort()).toEqual(wantSamples);
     await checkDatabase();
   });
 

@@ -1,12 +1,13 @@
 /**
  * PostgreSQL sink (npm `pg`): one row per reading, primary key (gateway_id, seq), written with
  * INSERT ... ON CONFLICT (gateway_id, seq) DO NOTHING, so a reading stored once stays stored
- * once whatever Kafka or a restarted consumer delivers again. Gap views go to wardgate_gaps.
+ * once whatever Kafka or a restarted consumer delivers again. Samples of waveform batches go to
+ * wardgate_waveform_samples with the same key; gap views to wardgate_gaps.
  * The table definitions are SCHEMA_SQL below (also in examples/consumer/README.md).
  */
 import pg from 'pg';
 import type { GatewayGaps } from '../tracker.js';
-import type { Sink, SinkRow } from './sink.js';
+import type { SampleRow, Sink, SinkRow } from './sink.js';
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS wardgate_readings (
@@ -31,6 +32,25 @@ CREATE TABLE IF NOT EXISTS wardgate_readings (
   PRIMARY KEY (gateway_id, seq)
 );
 CREATE INDEX IF NOT EXISTS wardgate_readings_device_time ON wardgate_readings (device_id, gateway_time);
+CREATE TABLE IF NOT EXISTS wardgate_waveform_samples (
+  gateway_id      text             NOT NULL,
+  seq             bigint           NOT NULL,
+  device_id       text             NOT NULL,
+  device_kind     text             NOT NULL,
+  bed             text             NOT NULL,
+  patient_id      text,
+  metric          text             NOT NULL,
+  value           double precision NOT NULL,
+  unit            text             NOT NULL,
+  sample_time     timestamptz      NOT NULL,
+  clock           text             NOT NULL CHECK (clock IN ('device', 'gateway')),
+  quality         text[]           NOT NULL,
+  kafka_topic     text             NOT NULL,
+  kafka_partition integer          NOT NULL,
+  kafka_offset    bigint           NOT NULL,
+  received_at     timestamptz      NOT NULL DEFAULT now(),
+  PRIMARY KEY (gateway_id, seq)
+);
 CREATE TABLE IF NOT EXISTS wardgate_gaps (
   gateway_id  text        NOT NULL,
   first_seq   bigint      NOT NULL,
@@ -55,6 +75,17 @@ FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::te
   quality, extra, kafka_topic, kafka_partition, kafka_offset)
 ON CONFLICT (gateway_id, seq) DO NOTHING`;
 
+const INSERT_SAMPLES = `
+INSERT INTO wardgate_waveform_samples (gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit,
+  sample_time, clock, quality, kafka_topic, kafka_partition, kafka_offset)
+SELECT gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit, sample_time, clock,
+  ARRAY(SELECT jsonb_array_elements_text(quality)), kafka_topic, kafka_partition, kafka_offset
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[], $9::text[],
+  $10::timestamptz[], $11::text[], $12::jsonb[], $13::text[], $14::int[], $15::bigint[])
+  AS r(gateway_id, seq, device_id, device_kind, bed, patient_id, metric, value, unit, sample_time, clock, quality,
+  kafka_topic, kafka_partition, kafka_offset)
+ON CONFLICT (gateway_id, seq) DO NOTHING`;
+
 export class PostgresSink implements Sink {
   readonly name = 'postgres';
   /** Rows the database already had (ON CONFLICT): duplicates the tracker could not know of. */
@@ -76,6 +107,17 @@ export class PostgresSink implements Sink {
       for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
     }
     const res = await this.pool.query(INSERT_READINGS, cols);
+    this.conflicts += rows.length - (res.rowCount ?? 0);
+  }
+
+  async writeSamples(rows: readonly SampleRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const cols: unknown[][] = Array.from({ length: 15 }, () => []);
+    for (const { topic, partition, offset, sample: x } of rows) {
+      const v = [x.gatewayId, x.seq, x.deviceId, x.deviceKind, x.bed, x.patientId ?? null, x.metric, x.value, x.unit, x.time, x.clock, JSON.stringify(x.quality), topic, partition, offset];
+      for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
+    }
+    const res = await this.pool.query(INSERT_SAMPLES, cols);
     this.conflicts += rows.length - (res.rowCount ?? 0);
   }
 
@@ -108,15 +150,17 @@ export class PostgresSink implements Sink {
 }
 
 /**
- * The holes of every gateway, computed from wardgate_readings alone (so it holds across consumer
+ * The holes of every gateway, computed from the two tables alone (so it holds across consumer
  * restarts, unlike the tracker's memory): a hole is announced when one gap record's
  * [firstSeq, lastSeq] covers it whole. A quick check; the tracker also splits partly announced
  * holes, reads a damaged database's `ranges` and the seq floor.
  */
 export const GAPS_SQL = `
-WITH s AS (
-  SELECT gateway_id, seq, lead(seq) OVER (PARTITION BY gateway_id ORDER BY seq) AS next_seq
-  FROM wardgate_readings
+WITH seqs AS (
+  SELECT gateway_id, seq FROM wardgate_readings
+  UNION ALL SELECT gateway_id, seq FROM wardgate_waveform_samples
+), s AS (
+  SELECT gateway_id, seq, lead(seq) OVER (PARTITION BY gateway_id ORDER BY seq) AS next_seq FROM seqs
 ), holes AS (
   SELECT gateway_id, seq + 1 AS first_seq, next_seq - 1 AS last_seq FROM s WHERE next_seq > seq + 1
 )
