@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { GeS5Simulator } from '../ge-s5.js';
 import { IntellivueSimulator } from '../intellivue.js';
 import { MasimoSimulator } from '../masimo.js';
+import { MedibusSimulator } from '../medibus.js';
+import { NoninSimulator } from '../nonin.js';
+import { LineDeviceSimulator } from '../line-device.js';
 import { PtyPair } from './pty.js';
 
-export const SIMULATED_MONITORS = ['intellivue', 'ge-s5', 'masimo'] as const;
+export const SIMULATED_MONITORS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'medibus', 'line'] as const;
 export type SimulatedMonitorKind = (typeof SIMULATED_MONITORS)[number];
 
 export interface SerialWard {
@@ -44,7 +47,14 @@ export async function startSerialWard(spec: [SimulatedMonitorKind, number][], se
       await pair.plug();
       pairs.push(pair);
       const s = seed + bed;
-      const sim = kind === 'intellivue' ? new IntellivueSimulator({ port: pair.device, seed: s }) : kind === 'ge-s5' ? new GeS5Simulator({ port: pair.device, seed: s }) : new MasimoSimulator({ port: pair.device, seed: s });
+      const port = pair.device;
+      const sim =
+        kind === 'intellivue' ? new IntellivueSimulator({ port, seed: s })
+        : kind === 'ge-s5' ? new GeS5Simulator({ port, seed: s })
+        : kind === 'masimo' ? new MasimoSimulator({ port, seed: s })
+        : kind === 'nonin' ? new NoninSimulator({ port, seed: s })
+        : kind === 'medibus' ? new MedibusSimulator({ port, seed: s })
+        : new LineDeviceSimulator({ port, seed: s, id: name });
       sim.start();
       sims.push(sim);
       ports.push({ path: pair.host, protocol: kind, bed: `SER-${String(bed).padStart(2, '0')}`, deviceId: `sim-${name}` });

@@ -11,6 +11,7 @@ import { GeS5Simulator } from '../../../hardware-mocks/ge-s5.js';
 import { MasimoSimulator } from '../../../hardware-mocks/masimo.js';
 import { NoninSimulator } from '../../../hardware-mocks/nonin.js';
 import { LineDeviceSimulator } from '../../../hardware-mocks/line-device.js';
+import { MedibusSimulator } from '../../../hardware-mocks/medibus.js';
 import { readGroundTruth, type TruthRecord } from '../../../hardware-mocks/serial/ground-truth.js';
 import type { Reading } from '../../../src/reading.js';
 import { pipeline, waitFor, type Pipeline } from '../../devices/pipeline.js';
@@ -35,6 +36,7 @@ export const CASES: Case[] = [
   { protocol: 'nonin', port: {}, sim: (port, truth) => new NoninSimulator({ port, truth, format: 2, intervalMs: 40, seed: 14 }), records: 40 },
   { protocol: 'nonin', port: { nonin: { format: 8 } }, sim: (port, truth) => new NoninSimulator({ port, truth, format: 8, intervalMs: 20, seed: 15 }), records: 40 },
   { protocol: 'line', port: {}, sim: (port, truth) => new LineDeviceSimulator({ port, truth, intervalMs: 40, seed: 16 }), records: 40 },
+  { protocol: 'medibus', port: { pollInterval: 50 }, sim: (port, truth) => new MedibusSimulator({ port, truth, seed: 17 }), records: 40 },
 ];
 
 const round = (v: number): number => Math.round(v * 1e6) / 1e6;
