@@ -22,6 +22,7 @@ describe('serial config', () => {
     ['ge-s5', { baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1, rtscts: true }],
     ['masimo', { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false }],
     ['nonin', { baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false }],
+    ['medibus', { baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1, rtscts: false }],
   ] as const)('%s defaults to the reference line settings', (protocol, settings) => {
     expect(portSettings(port({ protocol }), PROTOCOLS[protocol])).toEqual(settings);
   });
@@ -31,7 +32,7 @@ describe('serial config', () => {
   });
 
   it.each([
-    [{ protocol: 'medibus' }, 'protocol'],
+    [{ protocol: 'hl7' }, 'protocol'],
     [{ protocol: 'masimo', parity: 'mark' }, 'parity'],
     [{ protocol: 'masimo', line: { format: 'wg1' } }, 'line'],
     [{ protocol: 'line', line: { format: 'kv' } }, 'fields'],
