@@ -264,6 +264,9 @@ export class SimulatedController {
     this.stats.commands++;
     switch (opcode) {
       case OP.RESET:
+        // A reset forgets every connection (no disconnection events): what a new host sees.
+        for (const l of this.links.values()) this.stopLink(l);
+        this.links.clear();
         this.scanning = false;
         this.pendingConnect = null;
         return this.complete(opcode);

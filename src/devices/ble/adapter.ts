@@ -19,7 +19,7 @@ import { TokenBucket } from '../mqtt/rate-limit.js';
 import { AllowList, type Registration } from './allow-list.js';
 import { reconnectDelay, systemClock, type Clock } from './backoff.js';
 import type { BleConfig } from './config.js';
-import { nobleFactory, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
+import { nobleFactory, stopNoble, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
 import { decoderFor, type Decoder } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
 import { toInputs } from './readings.js';
@@ -179,11 +179,7 @@ export class BleAdapter implements DeviceAdapter {
     this.noble = null;
     if (!n) return;
     n.removeAllListeners('discover');
-    try {
-      n.stop();
-    } catch {
-      /* a transport that is already gone */
-    }
+    stopNoble(n);
   }
 
   private startScanning(): void {

@@ -46,3 +46,18 @@ export function nobleFactory(hci: BleConfig['hci']): NobleFactory {
     return withBindings('hci', hci.deviceId !== undefined ? { deviceId: hci.deviceId } : {});
   };
 }
+
+/**
+ * Stops a noble instance. Works around noble's UART driver: its stop removes every listener
+ * of the serial port, so a port still opening that then fails (unplugged, missing) would emit
+ * an unhandled 'error'; a no-op listener is put back after the stop.
+ */
+export function stopNoble(n: NobleLike): void {
+  try {
+    n.stop();
+  } catch {
+    /* a transport that is already gone */
+  }
+  const port = (n as unknown as { _bindings?: { _hci?: { _socket?: { _serialDevice?: { on?: unknown } } } } })._bindings?._hci?._socket?._serialDevice;
+  if (port && typeof port.on === 'function') (port as { on(e: string, f: () => void): void }).on('error', () => undefined);
+}
