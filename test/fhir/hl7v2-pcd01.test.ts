@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CATALOGUE } from '../../src/catalogue.js';
 import { hl7Escape } from '../../src/forwarder/formats/hl7v2-escape.js';
-import { toPcd01Messages, type Hl7v2Options } from '../../src/forwarder/formats/hl7v2-pcd01.js';
+import { nm, toPcd01Messages, type Hl7v2Options } from '../../src/forwarder/formats/hl7v2-pcd01.js';
 import { routeLease } from '../../src/forwarder/routing.js';
 import type { Reading } from '../../src/reading.js';
 import type { Lease } from '../../src/buffer/types.js';
@@ -162,6 +162,23 @@ describe('HL7 escaping', () => {
   });
 });
 
+describe('OBX-5 numbers (HL7 NM: sign, digits, point; no exponent)', () => {
+  it.each([
+    [97, '97'],
+    [36.6, '36.6'],
+    [-0.5, '-0.5'],
+    [1e-7, '0.0000001'],
+    [-2.5e-9, '-0.0000000025'],
+    [1e25, '10000000000000000905969664'],
+    [-1e21, '-1000000000000000000000'],
+    [9007199254740991, '9007199254740991'],
+  ])('%d -> %s', (v, text) => {
+    expect(nm(v)).toBe(text);
+    expect(text).toMatch(/^-?\d+(\.\d+)?$/);
+    expect(Number(text)).toBeCloseTo(v, 12);
+  });
+});
+
 describe('the checker can fail (negative controls)', () => {
   it('reports a bad timestamp and a segment out of place; an unescaped delimiter fails the field checks', async () => {
     const [good] = toPcd01Messages(idCaseReadings(ID_CASES[0]!), OPTS).map((m) => m.text);
@@ -207,6 +224,10 @@ describe('PCD-01 messages field by field', () => {
     const readings = everyMetricAndUnit();
     const { answer, groups } = await parseAll(readings, {});
     groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, {}));
+    // Values a device may send (kept, flagged out_of_range) that JavaScript writes with an exponent.
+    const extreme = commit([1e25, 1e-7, -2.5e-9].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', metric: 'body_temp', value, deviceTime: T0 })), 'gw-ward-3', 6000);
+    const x = await parseAll(extreme, {});
+    checkMessage(x.answer.results[0]!.segments, x.groups[0]!, {});
     const sent = new Set(groups.flat().map((r) => r.metric));
     for (const m of Object.values(CATALOGUE)) if (m.mdcCode !== undefined && m.ucum) expect(sent.has(m.id)).toBe(true);
   });

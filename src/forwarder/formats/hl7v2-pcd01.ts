@@ -83,7 +83,10 @@ export function dtm(ms: number): string {
 export function nm(v: number): string {
   const s = String(v);
   if (!/e/i.test(s)) return s;
-  return v.toFixed(20).replace(/\.?0+$/, '');
+  // 1e21 and above: an integer in the double anyway; below 1e-6: at most 20 decimals (HL7 NM has no exponent).
+  if (Math.abs(v) >= 1e21) return BigInt(v).toString();
+  const fixed = v.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
+  return fixed === '-0' ? '0' : fixed;
 }
 
 const effective = (r: Reading): { at: number; fromGateway: boolean } =>
