@@ -10,7 +10,7 @@ import { toFhirObservations, DEVICE_ALARM_EXTENSION, type FhirObservation, type 
 import { fhirId, FHIR_ID } from '../../src/forwarder/formats/fhir-id.js';
 import type { Reading } from '../../src/reading.js';
 import { fhirProblems, fhirValidator, type FhirAnswer } from './java-checker.js';
-import { ALARM_CASES, alarmReadings, everyMetricAndUnit, ID_CASES, idCaseReadings, simulatedWard, T0 } from './readings.js';
+import { ALARM_CASES, alarmReadings, commit, everyMetricAndUnit, ID_CASES, idCaseReadings, simulatedWard, T0 } from './readings.js';
 
 const VITALS = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
 // The JVM validates a few resources a second on a loaded 2-core box: generous per-test timeouts
@@ -157,6 +157,19 @@ describe('every catalogue metric and unit conversion', () => {
       }
     }
     expect(out.filter((f) => f.readings[0]!.metric === 'glucose').length).toBe(2 * (1 + Object.keys(CATALOGUE.glucose.convert!).length));
+  });
+});
+
+describe('extreme values a device may send (kept, flagged out_of_range)', () => {
+  it('0 validator errors; the value is the reading\'s, flagged A', async () => {
+    const readings = commit([1e25, 1e-7, -2.5e-9, 0].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', patientId: 'P-9', metric: 'body_temp', value, deviceTime: T0 })), 'gw-ward-3', 6000);
+    const out = toFhirObservations(readings);
+    const a = await validate(out.map((f) => f.observation));
+    expect(errorsOf(a)).toEqual([]);
+    out.forEach((f, i) => {
+      expect(f.observation.valueQuantity!.value).toBe(readings[i]!.value);
+      expect(f.observation.interpretation![0]!.coding[0]!.code).toBe('A');
+    });
   });
 });
 
