@@ -16,6 +16,8 @@ export interface Delivered {
   deviceId: string;
   priority: string;
   metric: string;
+  /** The reading's device time as sent (ISO 8601), when it has one. */
+  deviceTime?: string;
   extra?: Record<string, unknown>;
   headerSeq: string | undefined;
   headerGateway: string | undefined;
@@ -36,7 +38,7 @@ export async function readDelivered(brokers: string, topics: readonly string[], 
         throw e;
       }
       for (const m of recs) {
-        const b = JSON.parse(m.value) as { gatewayId: string; seq: number; deviceId: string; priority: string; metric: string; extra?: Record<string, unknown> };
+        const b = JSON.parse(m.value) as { gatewayId: string; seq: number; deviceId: string; priority: string; metric: string; deviceTime?: string; extra?: Record<string, unknown> };
         out.push({
           topic,
           partition: m.partition,
@@ -47,6 +49,7 @@ export async function readDelivered(brokers: string, topics: readonly string[], 
           deviceId: b.deviceId,
           priority: b.priority,
           metric: b.metric,
+          ...(b.deviceTime !== undefined ? { deviceTime: b.deviceTime } : {}),
           ...(b.extra ? { extra: b.extra } : {}),
           headerSeq: m.headers['wardgate-seq'],
           headerGateway: m.headers['wardgate-gateway-id'],
