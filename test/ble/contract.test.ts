@@ -11,7 +11,7 @@ import { bleRig } from './helpers.js';
 const MAX_HELD = 20;
 
 adapterSuite('ble', async () => {
-  const rig = await bleRig({ wearables: 2, beds: 1, intervalMs: 20, config: { maxHeldReadings: MAX_HELD, statusInterval: 500, connectTimeout: 1500 } });
+  const rig = await bleRig({ wearables: 2, beds: 1, intervalMs: 20, config: { maxHeldReadings: MAX_HELD, statusInterval: 5000, connectTimeout: 3000 } });
   const ctrl = rig.world.controller;
   const strap = rig.world.peripherals[0]!;
   return {
