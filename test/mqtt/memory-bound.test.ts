@@ -13,6 +13,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { connect as tcpConnect } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
@@ -109,6 +110,21 @@ async function gatewayFiles(mqtt: object): Promise<Setup> {
   };
   writeFileSync(configFile, JSON.stringify(config));
   return { dir, dataDir, keyFile, configFile };
+}
+
+/** Resolves true once something accepts connections on `port` (polled). */
+async function listening(port: number): Promise<boolean> {
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = tcpConnect({ host: '127.0.0.1', port }, () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** The flags node runs the gateway with (read from /proc, so the test knows the shipped heap is in use). */
@@ -213,17 +229,27 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
   it.each([1, 0] as const)('takes 200 publishers writing all their QoS %s messages at once into the embedded broker, under MemoryHigh', async (qos) => {
     const PUBLISHERS = 200;
     const EACH = 500;
-    const s = await gatewayFiles({
-      enabled: true,
-      embedded: {
-        tcp: { host: '127.0.0.1', port: await freePort() },
-        auth: { anonymous: { publish: ['ward/#'] } },
-        limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
-      },
-      rules: RULES,
-    });
-    const port = (JSON.parse(readFileSync(s.configFile, 'utf8')) as { devices: { mqtt: { embedded: { tcp: { port: number } } } } }).devices.mqtt.embedded.tcp.port;
-    const run = runShipped(s.configFile);
+    // The port is found free, then bound by the gateway: another test may take it in between,
+    // so a start that fails with EADDRINUSE is retried on another port.
+    let s!: Setup;
+    let run!: Run;
+    let port = 0;
+    for (let attempt = 0; ; attempt++) {
+      port = await freePort();
+      s = await gatewayFiles({
+        enabled: true,
+        embedded: {
+          tcp: { host: '127.0.0.1', port },
+          auth: { anonymous: { publish: ['ward/#'] } },
+          limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
+        },
+        rules: RULES,
+      });
+      run = runShipped(s.configFile);
+      const up = await Promise.race([listening(port), run.exited.then(() => false)]);
+      if (up) break;
+      if (attempt >= 2 || !run.output().includes('EADDRINUSE')) throw new Error(`the gateway did not start:\n${run.output().slice(-3000)}`);
+    }
     const url = `mqtt://127.0.0.1:${port}`;
     const clients: MqttClient[] = [];
     const deadline = Date.now() + 10_000;
@@ -233,7 +259,7 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
           clients.push(await connectAsync(url, { clientId: `flood-${p}`, reconnectPeriod: 0, connectTimeout: 5000 }));
           break;
         } catch (e) {
-          if (Date.now() > deadline || run.proc.exitCode !== null) throw e;
+          if (Date.now() > deadline || run.proc.exitCode !== null) throw new Error(`${String(e)}; the gateway said:\n${run.output().slice(-3000)}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       }
