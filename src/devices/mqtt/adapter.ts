@@ -96,6 +96,7 @@ export class MqttAdapter implements DeviceAdapter {
     if (this.embedded) parts.push(`embedded: ${clients} clients`);
     for (const x of ext) parts.push(`${x.name}: ${x.connected ? 'connected' : 'disconnected'}`);
     if (refusing) parts.push(`buffer refusing, ${this.queue?.pending() ?? 0} messages held`);
+    if (this.queue?.overBound()) parts.push(`not reading: ${this.queue.pendingReadings()} readings waiting for their commit`);
     const state = this.state === 'running' && (refusing || down.length > 0) ? 'degraded' : this.state;
     return { state, devices: clients, detail: parts.join('; ') };
   }
