@@ -24,6 +24,8 @@ import { createKafkaClient, forwarderSettings } from './forwarder/clients.js';
 import { WorkerKafkaClient } from './forwarder/worker-client.js';
 import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
 import { PRIORITIES } from './reading.js';
+import { AuditLog } from './audit/log.js';
+import { auditEvents, auditSafely, configDigest } from './audit/record.js';
 import type { ReadingBuffer } from './buffer/types.js';
 
 export interface GatewayOptions {
@@ -62,15 +64,22 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const log = opts.log;
   const dataDir = resolve(config.gateway.dataDir);
   prepareDataDir(dataDir);
+  // Security events, hash-chained (src/audit): start, configuration, key creation, stop, and the
+  // login/ACL/quarantine/eviction events as they are logged.
+  const audit = AuditLog.forDataDir(dataDir);
+  auditSafely(audit, log, 'start', { mode: opts.mode, pid: process.pid });
+  auditSafely(audit, log, 'config_loaded', { sha256: configDigest(config) });
   const keyFile = keyFileFor(config);
   if (!keyFileExists(keyFile)) {
     if (!opts.createKeyIfMissing) throw new KeyFileError(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
-    generateKeyFile(keyFile);
+    const k = generateKeyFile(keyFile);
     log.info({ keyFile }, 'created a new data key file');
+    auditSafely(audit, log, 'key_created', { keyFile, activeKeyId: k.activeKeyId });
   }
   reportUnusedSecrets(config, keyFile, log);
   const gatewayId = inDataDir(dataDir, () => getOrCreateGatewayId(dataDir, config.gateway.id));
   const events = new Events(log.child({ module: 'events' }));
+  auditEvents(audit, events, log);
   const buffer = await inDataDir(dataDir, () => openBuffer({
     dir: dataDir,
     keyFile,
@@ -90,7 +99,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const undo = new Undo(log);
   undo.push(() => buffer.close());
   try {
-    return await startParts(config, opts, dataDir, gatewayId, events, buffer, undo);
+    return await startParts(config, opts, dataDir, gatewayId, events, buffer, undo, audit);
   } catch (e) {
     log.error({ err: e instanceof Error ? e.message : String(e) }, 'start failed; stopping what had started');
     await undo.run();
@@ -165,7 +174,7 @@ function reportUnusedSecrets(config: Config, keyFile: string, log: Logger, env: 
   }
 }
 
-async function startParts(config: Config, opts: GatewayOptions, dataDir: string, gatewayId: string, events: Events, buffer: SqliteBuffer, undo: Undo): Promise<Gateway> {
+async function startParts(config: Config, opts: GatewayOptions, dataDir: string, gatewayId: string, events: Events, buffer: SqliteBuffer, undo: Undo, audit: AuditLog): Promise<Gateway> {
   const log = opts.log;
   // Adapters are created (not started) first: their per-reading consumers (e.g. the alarm echo on
   // the embedded MQTT broker, wardgate/alarms/{bed}) are registered with the pipeline at start-up.
@@ -302,7 +311,8 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       bufferOpen = false;
       loopDelay.disable();
       await buffer.close();
-      log.info({ drained }, 'wardgate stopped');
+      auditSafely(audit, log, 'stop', { drained });
+      log.info({ drained, auditHead: audit.head }, 'wardgate stopped');
       return drained;
     })();
     return stopped;

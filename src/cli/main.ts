@@ -18,6 +18,9 @@ import { hashPassword } from '../devices/mqtt/auth.js';
 import { LiveLine, formatLiveLine } from './live-line.js';
 import { statusCommand } from './status.js';
 import { ServiceNotifier } from '../systemd/notify.js';
+import { AuditLog, auditPath } from '../audit/log.js';
+import { verifyAuditFile } from '../audit/verify.js';
+import { existsSync } from 'node:fs';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -219,11 +222,13 @@ export function buildProgram(result: { code: number }): Command {
         const stats = readBufferStats(resolve(cfg.gateway.dataDir));
         const inUse = stats ? [...stats.keyIdsInUse, ...stats.quarantineKeyIds] : [];
         const r = removeKey(resolve(path), o.remove, inUse);
+        auditKeyChange(cfg.gateway.dataDir, 'key_retired', { keyFile: resolve(path), keyId: o.remove, keysLeft: r.keyIds });
         process.stdout.write(`removed key ${o.remove} from ${resolve(path)}; keys left: ${r.keyIds.join(', ')}\n`);
         result.code = EXIT_OK;
         return;
       }
       const r = generateKeyFile(resolve(path), { rotate: o.rotate === true });
+      auditKeyChange(cfg.gateway.dataDir, o.rotate ? 'key_rotated' : 'key_created', { keyFile: resolve(path), activeKeyId: r.activeKeyId });
       process.stdout.write(`${o.rotate ? 'rotated' : 'wrote'} key file ${resolve(path)}: active key ${r.activeKeyId}\n`);
       result.code = EXIT_OK;
     });
@@ -238,6 +243,31 @@ export function buildProgram(result: { code: number }): Command {
       if (password.length === 0) throw new UsageError('hash-password: no password on standard input (e.g. printf %s "$PW" | wardgate hash-password)');
       process.stdout.write(`${await hashPassword(password)}\n`);
       result.code = EXIT_OK;
+    });
+
+  program
+    .command('audit')
+    .description('The hash-chained audit log of security events (<data>/audit.log)')
+    .command('verify')
+    .description('Check the audit log\'s hash chain: an edited, deleted or reordered line is named; exit 1 when broken')
+    .option('--data <dir>', 'data folder (default ./wardgate-data)')
+    .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
+    .option('--file <path>', 'audit file to check (default <data>/audit.log)')
+    .action(async (o: { data?: string; config?: string; file?: string }) => {
+      const c = buildConfig(o.config, (raw) => {
+        if (o.data !== undefined) raw.gateway.dataDir = o.data;
+      });
+      const file = resolve(o.file ?? auditPath(resolve(c.gateway.dataDir)));
+      if (!existsSync(file)) throw new UsageError(`audit verify: no audit log at ${file}`);
+      const v = verifyAuditFile(file);
+      if (v.ok) {
+        process.stdout.write(`${file}: ${v.records} records, chain intact; head seq ${v.head.seq} hash ${v.head.hash}\n`);
+        result.code = EXIT_OK;
+        return;
+      }
+      process.stdout.write(`${file}: chain BROKEN (${v.problems.length} problems in ${v.records} records)\n`);
+      for (const p of v.problems) process.stdout.write(`  line ${p.line}: ${p.why}\n`);
+      result.code = EXIT_FAILURE;
     });
 
   const cfg = program.command('config').description('Configuration tools');
@@ -258,6 +288,17 @@ export function buildProgram(result: { code: number }): Command {
     });
 
   return program;
+}
+
+/** Key changes go into the audit log of the data folder, when there is one (a key file elsewhere, alone, has none). */
+function auditKeyChange(dataDir: string, event: string, detail: Record<string, unknown>): void {
+  const dir = resolve(dataDir);
+  if (!existsSync(dir)) return;
+  try {
+    AuditLog.forDataDir(dir).append(event, detail);
+  } catch (e) {
+    process.stderr.write(`wardgate: the key change was made but could not be written to the audit log ${auditPath(dir)}: ${(e as Error).message}\n`);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -35,6 +35,7 @@ export class Events {
   readonly registry: Registry;
   private readonly counters = new Map<EventName, Counter<string>>();
   private readonly lastLog = new Map<string, { at: number; suppressed: number }>();
+  private readonly loggedListeners = new Set<(name: EventName, labels: Record<string, string>, count: number, detail?: Record<string, unknown>) => void>();
   readonly gauges: {
     bufferReadings: Gauge<'class'>;
     bufferBytes: Gauge<'class'>;
@@ -96,6 +97,16 @@ export class Events {
     this.lastLog.set(key, { at: t, suppressed: 0 });
     const fields: Record<string, unknown> = { event: name, ...labels, count: n, suppressedSinceLastLog: suppressed, ...detail };
     this.log[def.level](fields, def.help);
+    for (const l of this.loggedListeners) l(name, labels as Record<string, string>, n + suppressed, detail);
+  }
+
+  /**
+   * Called with each event as it is logged (rate-limited like the log: `count` includes the
+   * occurrences suppressed since the last line). The audit log listens here. Returns an unsubscribe function.
+   */
+  onLogged(listener: (name: EventName, labels: Record<string, string>, count: number, detail?: Record<string, unknown>) => void): () => void {
+    this.loggedListeners.add(listener);
+    return () => this.loggedListeners.delete(listener);
   }
 
   /** Current total of a counter for the given labels (all label combinations when omitted). */
