@@ -22,6 +22,7 @@ import type { BleConfig } from './config.js';
 import { nobleFactory, stopNoble, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
 import { decoderFor, type Decoder } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
+import { preflight, type Preflight } from './preflight.js';
 import { toInputs } from './readings.js';
 import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
 
@@ -54,6 +55,8 @@ interface Slot {
 export interface BleAdapterOptions {
   noble?: NobleFactory;
   clock?: Clock;
+  /** Start-up checks for a raw HCI socket (default: preflight.ts; null: none). */
+  preflight?: ((deviceId: number | undefined) => Preflight) | null;
 }
 
 export class BleAdapter implements DeviceAdapter {
@@ -64,6 +67,7 @@ export class BleAdapter implements DeviceAdapter {
   private readonly slots = new Map<string, Slot>();
   private readonly makeNoble: NobleFactory;
   private readonly clock: Clock;
+  private readonly preflight: ((deviceId: number | undefined) => Preflight) | null;
   private running = false;
   private adapterState = 'unknown';
   /** The current noble instance has been powered on. */
@@ -85,11 +89,18 @@ export class BleAdapter implements DeviceAdapter {
     this.allow = new AllowList(cfg.devices);
     this.makeNoble = opts.noble ?? nobleFactory(cfg.hci);
     this.clock = opts.clock ?? systemClock;
+    this.preflight = opts.preflight === undefined ? preflight : opts.preflight;
     if (cfg.vendorDecoders.includes('vendor_oximeter')) registerVendorOximeter();
   }
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.running) throw new Error('BLE adapter already started');
+    // A raw HCI socket on Linux: say at once what cannot work (a UART needs none of this).
+    if (!this.cfg.hci.uart && process.platform === 'linux' && this.preflight) {
+      const pf = this.preflight(this.cfg.hci.deviceId);
+      for (const w of pf.warnings) ctx.log.warn(w);
+      if (pf.errors.length > 0) throw new Error(`the Bluetooth adapter cannot be used: ${pf.errors.join('; ')}; see docs/ble.md`);
+    }
     this.running = true;
     this.ctx = ctx;
     try {
