@@ -100,11 +100,14 @@ describe('generic line protocol', () => {
     expect(parseLine(line, wg)).toEqual({ ok: false, reason });
   });
 
-  it('checksummed lines with bad values, unknown keys, bad times are rejected by reason', () => {
+  it('checksummed lines with bad values or bad times are rejected by reason; an unknown key is counted and the rest kept', () => {
     const sign = (body: string): string => `$${body}*${wg1Checksum(body).toString(16).toUpperCase().padStart(2, '0')}`;
     expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,SPO2=NaN'), wg)).toEqual({ ok: false, reason: 'line_bad_value' });
     expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,SPO2=Infinity'), wg)).toEqual({ ok: false, reason: 'line_bad_value' });
-    expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,FOO=1'), wg)).toEqual({ ok: false, reason: 'line_unknown_key' });
+    expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,FOO=1,SPO2=97'), wg)).toEqual({ ok: true, kind: 'values', device: 'd', time: Date.UTC(2025, 0, 7, 19, 18, 24), values: [{ metric: 'spo2', value: 97, unit: '%' }], unknown: ['FOO'] });
+    const s = PROTOCOLS.line.createSession({ pollIntervalMs: 1000, options: { format: 'wg1' } });
+    const out = s.data(Buffer.from(`${sign('WG1,d,2025-01-07T19:18:24Z,FOO=1,SPO2=97')}\r\n`), 0);
+    expect({ rejects: out.rejects, metrics: out.readings.map((r) => r.metric) }).toEqual({ rejects: ['line_unknown_key'], metrics: ['spo2'] });
     expect(parseLine(sign('WG1,d,yesterday,SPO2=97'), wg)).toEqual({ ok: false, reason: 'line_bad_time' });
     expect(parseLine(sign('WGA,d,2025-01-07T19:18:24Z,SPO2_LOW,XX,ON'), wg)).toEqual({ ok: false, reason: 'line_bad_alarm' });
   });

@@ -3,6 +3,7 @@
  *  - wg1: `$WG1,<device>,<ISO time>,KEY=value,...*HH` readings and
  *         `$WGA,<device>,<ISO time>,<CODE>,<LO|ME|HI>,<ON|OFF>*HH` alarms; HH = XOR of the bytes
  *         between `$` and `*`; `-` = no value; a fixed key table, extended by the port's `fields`;
+ *         a key in neither is reported (`unknown`) and the line's other values still count;
  *  - kv: KEY=value tokens (separator: whitespace or ',' unless given), keys from `fields`;
  *  - delimited: values by position (separator ',' unless given), `fields` a list.
  * Pure: a line (and the options) in, values / an alarm / a reason out.
@@ -26,7 +27,7 @@ export interface LineValue {
 }
 
 export type LineResult =
-  | { ok: true; kind: 'values'; device?: string; time?: number; values: LineValue[]; status?: string }
+  | { ok: true; kind: 'values'; device?: string; time?: number; values: LineValue[]; status?: string; unknown?: string[] }
   | { ok: true; kind: 'alarm'; device: string; time?: number; code: string; priority: 'low' | 'medium' | 'high'; on: boolean }
   | { ok: false; reason: string };
 
@@ -87,6 +88,7 @@ function wg1(line: string, extra: Record<string, FieldMap>): LineResult {
   }
   if (tag !== 'WG1') return { ok: false, reason: 'line_bad_frame' };
   const values: LineValue[] = [];
+  const unknown: string[] = [];
   let status: string | undefined;
   for (const tok of parts.slice(3)) {
     const eq = tok.indexOf('=');
@@ -99,14 +101,15 @@ function wg1(line: string, extra: Record<string, FieldMap>): LineResult {
     }
     const f = extra[key] ?? WG1_KEYS[key];
     if (!f) {
-      if (WG1_IGNORED.has(key)) continue;
-      return { ok: false, reason: 'line_unknown_key' };
+      // Unknown keys do not spoil the line (reference §7): its known values are sent.
+      if (!WG1_IGNORED.has(key)) unknown.push(key.slice(0, 32));
+      continue;
     }
     const v = value(raw, f);
     if (v === 'bad') return { ok: false, reason: 'line_bad_value' };
     if (v) values.push(v);
   }
-  return { ok: true, kind: 'values', device, values, ...at, ...(status !== undefined ? { status } : {}) };
+  return { ok: true, kind: 'values', device, values, ...at, ...(status !== undefined ? { status } : {}), ...(unknown.length ? { unknown } : {}) };
 }
 
 export function parseLine(line: string, o: LineOptions): LineResult {

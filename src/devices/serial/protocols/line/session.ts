@@ -35,6 +35,8 @@ class LineSession implements Session {
       out.frames++;
       const at = r.time === undefined ? {} : { deviceTime: r.time };
       if (r.kind === 'values') {
+        // A key the gateway has no metric for cannot become a reading: counted, the rest is sent.
+        for (let i = 0; i < (r.unknown?.length ?? 0); i++) out.rejects.push('line_unknown_key');
         for (const v of r.values) {
           this.last.set(v.metric, v);
           out.readings.push({ metric: v.metric, value: v.value, ...(v.unit ? { unit: v.unit } : {}), ...at });
