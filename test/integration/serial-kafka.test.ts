@@ -1,6 +1,7 @@
 /**
- * Serial monitors end to end into Kafka: an IntelliVue, a GE S/5 and a Masimo oximeter
- * (hardware-mocks, each on its own socat pty pair) -> the real gateway (serial adapter,
+ * Serial monitors end to end into Kafka: an IntelliVue, a GE S/5, a Masimo and a Nonin
+ * oximeter, a `wg1` line device and a Dräger MEDIBUS device (hardware-mocks, each on its own
+ * socat pty pair) -> the real gateway (serial adapter,
  * encrypted buffer, forwarder) -> a real broker. In Kafka, per device key and metric, the
  * values and device times are those each simulator wrote to its ground-truth file, in order.
  */
@@ -9,6 +10,9 @@ import { describe, expect, inject, it } from 'vitest';
 import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { GeS5Simulator } from '../../hardware-mocks/ge-s5.js';
 import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
+import { NoninSimulator } from '../../hardware-mocks/nonin.js';
+import { LineDeviceSimulator } from '../../hardware-mocks/line-device.js';
+import { MedibusSimulator } from '../../hardware-mocks/medibus.js';
 import { PtyPair } from '../../hardware-mocks/serial/pty.js';
 import { readGroundTruth } from '../../hardware-mocks/serial/ground-truth.js';
 import { readTopic } from '../helpers/kafka.js';
@@ -19,7 +23,7 @@ const brokers = inject('kafkaBrokers');
 describe('serial monitors -> adapter -> buffer -> Kafka', () => {
   it('every value each simulator sent arrives in Kafka under its device key, in order, with its device time', async () => {
     const dir = tempDir('wg-serial-kafka-');
-    const kinds = ['intellivue', 'ge-s5', 'masimo'] as const;
+    const kinds = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'line', 'medibus'] as const;
     const pairs = kinds.map((k) => new PtyPair(dir, k));
     await Promise.all(pairs.map((p) => p.plug()));
     const truth = kinds.map((k) => join(dir, `${k}.truth.jsonl`));
@@ -27,13 +31,16 @@ describe('serial monitors -> adapter -> buffer -> Kafka', () => {
     const gw = await startTestGateway(
       testConfig(brokers, join(dir, 'data'), {
         kafka: { topics },
-        devices: { serial: { ports: kinds.map((k, i) => ({ path: pairs[i]!.host, protocol: k, bed: `BED-${i + 1}`, deviceId: `mon-${k}`, ...(k === 'intellivue' ? { pollInterval: 200 } : {}) })) } },
+        devices: { serial: { ports: kinds.map((k, i) => ({ path: pairs[i]!.host, protocol: k, bed: `BED-${i + 1}`, deviceId: `mon-${k}`, ...(k === 'intellivue' || k === 'medibus' ? { pollInterval: 200 } : {}) })) } },
       }),
     );
     const sims = [
       new IntellivueSimulator({ port: pairs[0]!.device, truth: truth[0]!, seed: 1 }),
       new GeS5Simulator({ port: pairs[1]!.device, truth: truth[1]!, intervalMs: 200, seed: 2 }),
       new MasimoSimulator({ port: pairs[2]!.device, truth: truth[2]!, intervalMs: 200, seed: 3 }),
+      new NoninSimulator({ port: pairs[3]!.device, truth: truth[3]!, format: 2, intervalMs: 200, seed: 4 }),
+      new LineDeviceSimulator({ port: pairs[4]!.device, truth: truth[4]!, intervalMs: 200, seed: 5 }),
+      new MedibusSimulator({ port: pairs[5]!.device, truth: truth[5]!, seed: 6 }),
     ];
     for (const s of sims) s.start();
     await waitFor(() => truth.every((f) => readGroundTruth(f).filter((r) => Object.keys(r.values).length > 0).length >= 15), 30_000, '15 records from each simulator');
