@@ -136,3 +136,30 @@ describe('the serial example in wardgate.example.yaml', () => {
     expect(c.devices.serial?.ports[0]!.pollInterval).toBe(1000);
   });
 });
+
+describe('a port paused for the buffer', () => {
+  it('is not reported silent however long the buffer takes', async () => {
+    const p = await pipeline();
+    const rig = await serialRig([{ protocol: 'masimo', bed: 'B9', silenceTimeout: 200 }], { maxPendingReadings: 4 });
+    const dev = new DevicePort({ path: rig.pairs[0]!.device, baudRate: 9600 });
+    try {
+      dev.start();
+      await waitFor(() => dev.isOpen, 'device end open');
+      await rig.adapter.start(p.ctx);
+      p.gate.hold();
+      const line = Buffer.from('01/07/25 19:18:24 SPO2=097% BPM=072 ALARM=0000 EXC=000800\r\n');
+      for (let i = 0; i < 200; i++) dev.write(line);
+      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to pause');
+      // several silence timeouts pass while paused
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await p.events.count('device_error', { family: 'serial', reason: 'silence' })).toBe(0);
+      p.gate.release();
+      await waitFor(() => p.gate.accepted >= 400, 'all 200 lines once the buffer accepts');
+    } finally {
+      p.gate.release();
+      await dev.stop();
+      await rig.close();
+      await p.close();
+    }
+  });
+});

@@ -225,6 +225,8 @@ export class PortWorker {
       return;
     }
     const now = this.opts.clock.now();
+    // A port paused for the buffer is not silent: we are not reading it.
+    if (this.paused) this.lastFrameAt = now;
     if (now - this.lastFrameAt >= this.silenceMs) {
       if (!this.silent) {
         this.silent = true;
