@@ -68,7 +68,14 @@ async function main(): Promise<number> {
     sinks.push(pgSink);
     log('info', 'postgres sink ready', { url: redact(values.postgres) });
   }
-  const consumer = new WardConsumer(new GapTracker({ window }), sinks);
+  const tracker = new GapTracker({ window });
+  if (pgSink) {
+    // Restarted over a database: start from what it holds, not from nothing.
+    const stored = await pgSink.storedState();
+    for (const g of stored) tracker.seed(g.gatewayId, g.seen, g.announcements);
+    log('info', 'tracker seeded from postgres', { gateways: stored.length });
+  }
+  const consumer = new WardConsumer(tracker, sinks);
   const source = await startKafkaSource({ brokers, topics, groupId: values.group, untilEnd: values['until-end'], log }, (batch) => consumer.handle(batch));
   log('info', 'consuming', { topics, group: values.group, untilEnd: values['until-end'] });
 

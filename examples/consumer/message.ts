@@ -108,7 +108,7 @@ function parseRanges(text: string): Range[] | null {
 const RANGES_MAX_CHARS = 1000;
 
 /** What a reading announces about missing seqs of its gateway. */
-export function announcementsOf(r: ReadingV1): Announcement[] {
+export function announcementsOf(r: Pick<ReadingV1, 'metric' | 'extra'>): Announcement[] {
   if (r.metric !== 'gateway_event' || !r.extra) return [];
   const x = r.extra;
   if (x.event === 'gap' && isInt(x.firstSeq) && isInt(x.lastSeq)) {

@@ -18,6 +18,9 @@
  * - Holes before the first seq seen of a gateway are not gaps (the consumer started late, or
  *   retention removed them): tracking starts at the lowest seq seen.
  *
+ * - A consumer restarted over a database seeds the tracker from it (seed()); otherwise it starts
+ *   empty and the database's primary key alone drops what comes again.
+ *
  * Memory: per gateway, the seen seqs as ranges (one per hole), the announcements, and the
  * reported holes; not one entry per reading.
  */
@@ -96,6 +99,19 @@ export class GapTracker {
       else s.floors.add(a.seqFloor);
     }
     return s.reported.has(seq) ? 'late' : 'new';
+  }
+
+  /**
+   * Seeds a gateway with what an earlier run stored (seqs as ranges, and the announcements among
+   * them), so a restarted consumer drops what it stored before and sees holes across the restart.
+   */
+  seed(gatewayId: string, seen: readonly Range[], announcements: readonly Announcement[]): void {
+    const s = this.state(gatewayId);
+    for (const [a, b] of seen) s.seen.add(a, b);
+    for (const a of announcements) {
+      if (a.kind === 'gap') s.gapAnnouncements.push(a);
+      else s.floors.add(a.seqFloor);
+    }
   }
 
   gatewayIds(): string[] {

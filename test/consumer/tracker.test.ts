@@ -151,6 +151,18 @@ describe('GapTracker', () => {
     expect(t.gaps('a')).toMatchObject({ minSeq: 1, maxSeq: 9 });
   });
 
+  it('seeded with what an earlier run stored: a resend is a duplicate, holes across the restart are seen, stored gap records still announce', () => {
+    const t = new GapTracker({ window: 100 });
+    t.seed('a', [[1, 3], [7, 10]], [gap(4, 6)]);
+    expect(t.observe('a', 9)).toBe('duplicate');
+    expect(t.observe('a', 10)).toBe('duplicate');
+    expect(t.observe('a', 14)).toBe('new');
+    expect(t.gaps('a', true)!.gaps.map(toG)).toEqual([
+      ['a', 4, 6, 'announced', 'max_bytes', 'waveform'],
+      ['a', 11, 13, 'unannounced'],
+    ]);
+  });
+
   it('refuses seqs that are not positive integers', () => {
     const t = new GapTracker({ window: 1 });
     expect(() => t.observe('a', 0)).toThrow(RangeError);

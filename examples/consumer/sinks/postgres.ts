@@ -6,7 +6,9 @@
  * The table definitions are SCHEMA_SQL below (also in examples/consumer/README.md).
  */
 import pg from 'pg';
-import type { GatewayGaps } from '../tracker.js';
+import { announcementsOf } from '../message.js';
+import type { Range } from '../ranges.js';
+import type { Announcement, GatewayGaps } from '../tracker.js';
 import type { SampleRow, Sink, SinkRow } from './sink.js';
 
 export const SCHEMA_SQL = `
@@ -86,6 +88,17 @@ FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::te
   kafka_topic, kafka_partition, kafka_offset)
 ON CONFLICT (gateway_id, seq) DO NOTHING`;
 
+/** Runs of consecutive stored seqs per gateway (gaps and islands). */
+const ISLANDS_SQL = `
+WITH seqs AS (
+  SELECT gateway_id, seq FROM wardgate_readings
+  UNION SELECT gateway_id, seq FROM wardgate_waveform_samples
+)
+SELECT gateway_id, min(seq) AS first_seq, max(seq) AS last_seq
+FROM (SELECT gateway_id, seq, seq - row_number() OVER (PARTITION BY gateway_id ORDER BY seq) AS grp FROM seqs) t
+GROUP BY gateway_id, grp
+ORDER BY gateway_id, first_seq`;
+
 export class PostgresSink implements Sink {
   readonly name = 'postgres';
   /** Rows the database already had (ON CONFLICT): duplicates the tracker could not know of. */
@@ -97,6 +110,27 @@ export class PostgresSink implements Sink {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     await pool.query(SCHEMA_SQL);
     return new PostgresSink(pool);
+  }
+
+  /**
+   * What earlier runs stored, per gateway: seqs as ranges (islands over both tables) and the
+   * announcements of the stored gap records and buffer_corrupt alarms, to seed the tracker.
+   * Reads every stored seq once: a start-up cost that grows with the tables.
+   */
+  async storedState(): Promise<{ gatewayId: string; seen: Range[]; announcements: Announcement[] }[]> {
+    const islands = await this.pool.query<{ gateway_id: string; first_seq: string; last_seq: string }>(ISLANDS_SQL);
+    const events = await this.pool.query<{ gateway_id: string; extra: Record<string, string | number | boolean> }>(
+      `SELECT gateway_id, extra FROM wardgate_readings WHERE metric = 'gateway_event' AND extra->>'event' IN ('gap', 'buffer_corrupt') ORDER BY gateway_id, seq`,
+    );
+    const out = new Map<string, { gatewayId: string; seen: Range[]; announcements: Announcement[] }>();
+    const of = (id: string) => {
+      let g = out.get(id);
+      if (!g) out.set(id, (g = { gatewayId: id, seen: [], announcements: [] }));
+      return g;
+    };
+    for (const r of islands.rows) of(r.gateway_id).seen.push([Number(r.first_seq), Number(r.last_seq)]);
+    for (const r of events.rows) of(r.gateway_id).announcements.push(...announcementsOf({ metric: 'gateway_event', extra: r.extra }));
+    return [...out.values()];
   }
 
   async write(rows: readonly SinkRow[]): Promise<void> {
