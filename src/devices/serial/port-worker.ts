@@ -175,6 +175,7 @@ export class PortWorker {
     void link?.close();
     this.paused = false;
     this.stash = null;
+    this.silent = false;
     this.gauge(0);
     this.lastError = (err as NodeJS.ErrnoException | undefined)?.code ?? 'closed';
     this.ctx?.events.emit('device_error', { family: 'serial', reason: 'disconnected' }, 1, { port: this.cfg.path });
