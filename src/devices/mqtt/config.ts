@@ -83,7 +83,7 @@ const embeddedSchema = z
         maxConnections: z.number().int().min(1).max(100_000).default(1000),
         /** Open connections per source address (IPv6: per /64), and new ones per second from one address. */
         maxConnectionsPerSource: z.number().int().min(1).max(100_000).default(250),
-        connectionsPerSecondPerSource: z.number().positive().default(50),
+        connectionsPerSecondPerSource: z.number().positive().default(10),
         connectionBurstPerSource: z.number().int().min(1).default(250),
         /** Largest MQTT packet accepted (remaining length); bigger ones disconnect the client. */
         maxPacketBytes: size.default(64 * 1024),
