@@ -25,6 +25,7 @@ import { WorkerKafkaClient } from './forwarder/worker-client.js';
 import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
 import { PRIORITIES } from './reading.js';
 import { AuditLog } from './audit/log.js';
+import { ClockWatch } from './metrics/clock.js';
 import { auditEvents, auditSafely, configDigest } from './audit/record.js';
 import type { ReadingBuffer } from './buffer/types.js';
 
@@ -244,6 +245,11 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   buffer.onDamaged(() => { damaged = true; });
   const readiness = () => assessReadiness({ open: bufferOpen, damaged, shedding: buffer.isShedding });
   let checks: Record<HealthCheckName, HealthCheck> | null = null;
+  // Clock jumps (every tick) and synchronisation (every minute): log, metrics, /status.
+  const clock = new ClockWatch({ log: log.child({ module: 'clock' }), registry: events.registry });
+  void clock.probeSync();
+  const clockTimer = setInterval(() => void clock.probeSync(), 60_000);
+  clockTimer.unref();
   const tick = (): void => {
     const now = Date.now();
     const total = ingest.committed;
@@ -257,6 +263,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       events.gauges.bufferBytes.set({ class: p }, c.bytes);
       events.gauges.oldestUnsentAgeSeconds.set({ class: p }, c.oldestGatewayTime === null ? 0 : (now - c.oldestGatewayTime) / 1000);
     }
+    clock.check();
     const storedBytes = buffer.totalStoredBytes();
     checks = assessHealth({ now, forwarder: forwarder.status(), buffer: s, storedBytes, maxBytes: buffer.maxBytes }, thresholds);
     for (const c of HEALTH_CHECKS) hg.alert.set({ check: c }, checks[c].state === 'alert' ? 1 : 0);
@@ -275,6 +282,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   const statusTimer = setInterval(tick, 1000);
   undo.push(() => {
     clearInterval(statusTimer);
+    clearInterval(clockTimer);
     loopDelay.disable();
     stoppedAt = Date.now();
     tick();
@@ -291,7 +299,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       },
       status: () => {
         const alert = checks !== null && Object.values(checks).some((c) => c.state === 'alert');
-        return { ...live(), ready: readiness(), health: { state: alert ? 'alert' : 'ok', checks: checks ?? {} } };
+        return { ...live(), ready: readiness(), health: { state: alert ? 'alert' : 'ok', checks: checks ?? {} }, clock: clock.status };
       },
     }, config.metrics.host, config.metrics.port);
   }
@@ -309,6 +317,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       tick();
       if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
       bufferOpen = false;
+      clearInterval(clockTimer);
       loopDelay.disable();
       await buffer.close();
       auditSafely(audit, log, 'stop', { drained });
