@@ -50,6 +50,9 @@ function openError(e: unknown): string {
   return m.slice(0, 80);
 }
 
+/** How often an open port's path is checked (a vanished or replaced device). */
+const PATH_CHECK_MS = 1000;
+
 /** Bytes decoded between two backpressure checks. */
 const SLICE = 1024;
 
@@ -77,6 +80,7 @@ export class PortWorker {
   private lastError = '';
   /** What the configured path resolved to when opened (a by-id link names a new tty after a replug). */
   private openedAs: string | null = null;
+  private pathCheckedAt = 0;
   private ctx: AdapterContext | null = null;
 
   constructor(
@@ -220,12 +224,15 @@ export class PortWorker {
     if (this.state !== 'open') return;
     // The device went away without the tty saying so (a pty whose other end vanished): its path
     // is gone or now names another tty.
-    const resolved = resolvePath(this.cfg.path);
-    if (resolved !== this.openedAs) {
-      this.onClosed(this.link ?? undefined, Object.assign(new Error('the port path changed'), { code: resolved === null ? 'ENOENT' : 'path changed' }));
-      return;
-    }
     const now = this.opts.clock.now();
+    if (now - this.pathCheckedAt >= PATH_CHECK_MS) {
+      this.pathCheckedAt = now;
+      const resolved = resolvePath(this.cfg.path);
+      if (resolved !== this.openedAs) {
+        this.onClosed(this.link ?? undefined, Object.assign(new Error('the port path changed'), { code: resolved === null ? 'ENOENT' : 'path changed' }));
+        return;
+      }
+    }
     // A port paused for the buffer is not silent: we are not reading it.
     if (this.paused) this.lastFrameAt = now;
     if (now - this.lastFrameAt >= this.silenceMs) {
