@@ -40,7 +40,8 @@ export class WardConsumer {
    * A batch. If a sink fails, the tracker has already taken the batch's seqs as seen, so a
    * re-delivery would be dropped as duplicates and never reach that sink: from then on every
    * call rejects, the source stops without committing, and the process exits non-zero. A new
-   * start re-reads from the last commit with an empty tracker (the database drops what it has).
+   * start re-reads from the last commit (tracker seeded from the database, or empty; the primary
+   * key drops what the database already has).
    */
   async handle(messages: readonly RawMessage[]): Promise<void> {
     if (this.failure) throw this.failure;
@@ -78,10 +79,11 @@ export class WardConsumer {
       rows.push({ topic: p.topic, partition: p.partition, offset: p.offset, reading: p.reading });
       touched.add(p.reading.gatewayId);
     }
-    await Promise.all(this.sinks.map((s) => guarded(s, async () => {
+    const store = async (s: Sink) => {
       await s.write(rows);
       if (samples.length > 0) await s.writeSamples(samples);
-    })));
+    };
+    await Promise.all(this.sinks.map((s) => guarded(s, () => store(s))));
     for (const id of touched) await this.reportGaps(id, false);
   }
 
