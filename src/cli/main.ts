@@ -19,7 +19,9 @@ import { LiveLine, formatLiveLine } from './live-line.js';
 import { statusCommand } from './status.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { AuditLog, auditPath } from '../audit/log.js';
+import { auditSafely, configDigest } from '../audit/record.js';
 import { verifyAuditFile } from '../audit/verify.js';
+import { reloadConfig } from './reload.js';
 import { existsSync } from 'node:fs';
 
 export const EXIT_OK = 0;
@@ -77,7 +79,7 @@ function waitForSignal(): { promise: Promise<string>; dispose: () => void } {
   return { promise, dispose };
 }
 
-async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: number | undefined, drainTimeoutMs: number, showLive: boolean): Promise<number> {
+async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: number | undefined, drainTimeoutMs: number, showLive: boolean, configFile?: string): Promise<number> {
   const log = createLogger({ level: config.log.level });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
   const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
@@ -102,6 +104,26 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
     if (showLive) line.update(formatLiveLine(gw.live(), gw.buffer.stats()), force);
   };
   const liveTimer = setInterval(show, 1000);
+  // SIGHUP: validate the file again; a bad one keeps the running configuration (src/cli/reload.ts).
+  const onHup = (): void => {
+    notify.reloading();
+    if (!configFile) {
+      log.warn('SIGHUP: no configuration file to reload (started without one)');
+    } else {
+      const r = reloadConfig(configFile, config);
+      if (!r.ok) {
+        log.error({ configFile, error: r.error }, 'SIGHUP: the configuration file is not valid; the running configuration stays');
+        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_reload_refused', { configFile });
+      } else if (r.changed.length === 0) {
+        log.info({ configFile }, 'SIGHUP: the configuration file is unchanged');
+      } else {
+        log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
+        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', { configFile, sha256: configDigest(r.config), needsRestart: r.needsRestart });
+      }
+    }
+    notify.ready(`gateway ${gw.gatewayId} running`);
+  };
+  process.on('SIGHUP', onHup);
   const sig = waitForSignal();
   const timers: NodeJS.Timeout[] = [];
   let failure: string | undefined;
@@ -114,6 +136,7 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
     ...(durationMs !== undefined ? [new Promise<string>((r) => timers.push(setTimeout(() => r('duration'), durationMs)))] : []),
   ]);
   sig.dispose();
+  process.off('SIGHUP', onHup);
   notify.stopping(ended === 'failure' ? `stopping: ${failure}` : `stopping (${ended})`);
   for (const t of timers) clearTimeout(t);
   show(true);
@@ -151,7 +174,7 @@ export function buildProgram(result: { code: number }): Command {
     .requiredOption('-c, --config <file>', 'YAML configuration file')
     .action(async (o: { config: string }) => {
       const config = loadConfigFile(o.config);
-      result.code = await runGateway(config, 'run', undefined, 0, process.stdout.isTTY === true);
+      result.code = await runGateway(config, 'run', undefined, 0, process.stdout.isTTY === true, o.config);
     });
 
   program
