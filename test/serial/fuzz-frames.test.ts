@@ -10,6 +10,8 @@ import { alarms, decodeMessage, numerics } from '../../src/devices/serial/protoc
 import { FrameDecoder as GeFrames } from '../../src/devices/serial/protocols/ge-s5/frame.js';
 import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
+import { FrameDecoder as MedibusFrames } from '../../src/devices/serial/protocols/medibus/frame.js';
+import { alarms as medibusAlarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import type { SerialProtocolName } from '../../src/devices/serial/config.js';
 import { hex, REF } from './vectors.js';
@@ -101,6 +103,27 @@ describe('fuzz: mutated real frames give exactly one outcome each', () => {
       const out = dec.push(f);
       outcomes += out.frames.length + out.rejects.length;
       for (const rec of out.frames) geDecode(rec);
+    }
+    expect(outcomes).toBe(MUTATIONS);
+  });
+});
+
+describe('fuzz: mutated MEDIBUS messages give exactly one outcome each', () => {
+  it('every message with one inner byte changed (never to a control byte) is decoded or rejected, once', () => {
+    const r = rng(9);
+    const vectors = ['01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D', '01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D', '1B 51 36 43 0D', '01 52 30 31 36 31 27 4D 79 20 50 43 27 30 31 2E 30 30 3A 30 33 2E 30 30 46 43 0D'].map(hex);
+    const control = new Set([0x1b, 0x01, 0x0d, 0x18, 0x11, 0x13]);
+    const dec = new MedibusFrames();
+    let outcomes = 0;
+    for (let i = 0; i < MUTATIONS; i++) {
+      const f = Buffer.from(vectors[i % vectors.length]!);
+      const at = 1 + Math.floor(r() * (f.length - 2));
+      let v = Math.floor(r() * 0x80);
+      while (control.has(v)) v = Math.floor(r() * 0x80);
+      f[at] = v;
+      const out = dec.push(f);
+      outcomes += out.frames.length + out.rejects.length;
+      for (const fr of out.frames) (measuredData(fr.data), medibusAlarms(fr.data));
     }
     expect(outcomes).toBe(MUTATIONS);
   });
