@@ -22,6 +22,7 @@ import { AuditLog, auditPath } from '../audit/log.js';
 import { auditSafely, configDigest } from '../audit/record.js';
 import { verifyAuditFile } from '../audit/verify.js';
 import { reloadConfig } from './reload.js';
+import { formatDoctor, runDoctor } from './doctor.js';
 import { existsSync } from 'node:fs';
 
 export const EXIT_OK = 0;
@@ -266,6 +267,18 @@ export function buildProgram(result: { code: number }): Command {
       if (password.length === 0) throw new UsageError('hash-password: no password on standard input (e.g. printf %s "$PW" | wardgate hash-password)');
       process.stdout.write(`${await hashPassword(password)}\n`);
       result.code = EXIT_OK;
+    });
+
+  program
+    .command('doctor')
+    .description('Check this machine against a configuration (key file, disk, clock, serial, Bluetooth, Kafka, listening ports); exit 1 when a check fails')
+    .requiredOption('-c, --config <file>', 'YAML configuration file')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { config: string; json?: boolean }) => {
+      const c = loadConfigFile(o.config);
+      const checks = await runDoctor(c, keyFileFor(c), resolve(c.gateway.dataDir));
+      process.stdout.write(o.json ? `${JSON.stringify(checks, null, 2)}\n` : formatDoctor(checks));
+      result.code = checks.some((k) => k.status === 'fail') ? EXIT_FAILURE : EXIT_OK;
     });
 
   program
