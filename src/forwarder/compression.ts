@@ -8,15 +8,11 @@
  *  - zstd: node:zlib where Node has it (22.15+), else @bokuweb/zstd-wasm (WebAssembly build of
  *          the reference zstd library, level 3). @platformatic/kafka only knows node:zlib's zstd.
  *
- * kafkajs ships gzip only; registerKafkajsCodec() adds LZ4/ZSTD to its CompressionCodecs.
+ * kafkajs ships gzip only; ./kafkajs-codecs.ts adds LZ4/ZSTD to its CompressionCodecs.
  * bench/compression.ts measures ratio and CPU per MB of each on wardgate's own messages.
  */
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
-import kafkajs from 'kafkajs';
-
-// kafkajs is CommonJS and CompressionCodecs is not visible as a named ESM export.
-const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 export const COMPRESSIONS = ['none', 'gzip', 'lz4', 'zstd'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];
@@ -65,20 +61,4 @@ export async function loadCodec(name: Exclude<CompressionName, 'none'>): Promise
     case 'zstd':
       return nodeZstd() ?? (await loadZstdWasm());
   }
-}
-
-const KAFKAJS_TYPES = { lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD } as const;
-
-/**
- * Makes kafkajs able to produce (and consume) `name`. kafkajs's codec table is global to the
- * process; registering twice is harmless. gzip and none need nothing.
- */
-export async function registerKafkajsCodec(name: CompressionName): Promise<void> {
-  if (name === 'none' || name === 'gzip') return;
-  const codec = await loadCodec(name);
-  const kafkajsCodec = {
-    compress: async (encoder: { buffer: Buffer }) => codec.compress(encoder.buffer),
-    decompress: async (buffer: Buffer) => codec.decompress(buffer),
-  };
-  (CompressionCodecs as Record<number, () => unknown>)[KAFKAJS_TYPES[name]] = () => kafkajsCodec;
 }

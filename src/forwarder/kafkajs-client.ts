@@ -26,55 +26,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Kafka, logLevel, CompressionTypes, type Producer, type RecordMetadata, type Message, type SASLOptions, type KafkaConfig, type LogEntry, type ISocketFactory } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { CLUSTER_REFUSAL_ERRORS, CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES, walkError, withTimeout, type KafkaClientOptions } from './client-base.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
-import { registerKafkajsCodec, type CompressionName } from './compression.js';
-import { resolveSecurity, type SaslSettings, type TlsSettings } from './security.js';
+import { registerKafkajsCodec } from './kafkajs-codecs.js';
+import { resolveSecurity, scrubSecrets, type ResolvedSecurity } from './security.js';
 import { rememberingPartitioner } from './kafkajs-partitioner.js';
 
-export interface KafkajsClientOptions {
-  brokers: string[];
-  clientId: string;
-  compression: CompressionName;
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
-  topicPartitions: number;
-  topicReplicationFactor: number;
-  tls?: TlsSettings;
-  sasl?: SaslSettings;
-  log: Logger;
-}
+/** The same options as every client (client-base.ts). */
+export type KafkajsClientOptions = KafkaClientOptions;
 
-export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
-  'TOPIC_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'SASL_AUTHENTICATION_FAILED',
-  'ILLEGAL_SASL_STATE',
-  'UNSUPPORTED_SASL_MECHANISM',
-  'POLICY_VIOLATION',
-  'INVALID_REPLICATION_FACTOR',
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-]);
-export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
-  'OUT_OF_ORDER_SEQUENCE_NUMBER',
-  'DUPLICATE_SEQUENCE_NUMBER',
-  'INVALID_PRODUCER_EPOCH',
-  'UNKNOWN_PRODUCER_ID',
-  'INVALID_PRODUCER_ID_MAPPING',
-  'PRODUCER_FENCED',
-]);
-/** Kafka's answers that refuse a write for a cluster condition (kafkajs and Kafka names of the same codes). */
-export const CLUSTER_REFUSAL_ERRORS: ReadonlySet<string> = new Set([
-  'NOT_ENOUGH_REPLICAS',
-  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
-  'LEADER_NOT_AVAILABLE',
-  'NOT_LEADER_FOR_PARTITION',
-  'NOT_LEADER_OR_FOLLOWER',
-  'REQUEST_TIMED_OUT',
-  'KAFKA_STORAGE_ERROR',
-]);
-export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 
 /** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
 export const MAX_UNACKED_RESENDS = 3;
@@ -101,25 +61,21 @@ export function unacknowledged(
   return out;
 }
 
-/** Sorts a kafkajs error into what the forwarder should do about it. Walks the cause chain. */
+/** Sorts a kafkajs error into what the forwarder should do about it, looking through what it wraps. */
 export function classifyKafkaError(err: unknown): ClientErrorKind {
-  const seen = new Set<unknown>();
-  let e: unknown = err;
   let kind: ClientErrorKind = 'transient';
-  while (e && typeof e === 'object' && !seen.has(e)) {
-    seen.add(e);
-    const o = e as { name?: string; type?: string; code?: string; message?: string; cause?: unknown; originalError?: unknown };
-    if (o.name === 'KafkaJSSASLAuthenticationError') return 'config';
-    if (o.type && CONFIG_PROTOCOL_ERRORS.has(o.type)) return 'config';
+  let config = false;
+  walkError(err, (o) => {
+    if (o.name === 'KafkaJSSASLAuthenticationError') config = true;
+    if (o.type && CONFIG_PROTOCOL_ERRORS.has(o.type)) config = true;
     if (o.type && FATAL_PROTOCOL_ERRORS.has(o.type)) kind = 'fatal';
     if (o.type && CLUSTER_REFUSAL_ERRORS.has(o.type) && kind !== 'fatal') kind = 'refused';
     // The request went out and no answer came: its fate is unknown, as with our own send timeout.
     if (o.name === 'KafkaJSRequestTimeoutError' && kind === 'transient') kind = 'timeout';
-    if (o.code && TLS_CODES.test(o.code)) return 'config';
-    if (o.message && /certificate|self.signed|SASL|authenticat/i.test(o.message) && !/ECONNREFUSED/.test(o.message)) return 'config';
-    e = o.originalError ?? o.cause;
-  }
-  return kind;
+    if (o.code && TLS_CODES.test(o.code)) config = true;
+    if (o.message && /certificate|self.signed|SASL|authenticat/i.test(o.message) && !/ECONNREFUSED/.test(o.message)) config = true;
+  });
+  return config ? 'config' : kind;
 }
 
 function pinoLogCreator(log: Logger) {
@@ -152,15 +108,6 @@ function killGeneration(gen: Generation): void {
   gen.sockets.clear();
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e) => { clearTimeout(t); reject(e); },
-    );
-  });
-}
 
 function describe(batches: readonly TopicBatch[]): string {
   return batches.map((b) => `${b.messages.length} message(s) to ${b.topic}`).join(', ');
@@ -177,6 +124,8 @@ export class KafkajsClient implements KafkaClient {
   private readonly compression: CompressionTypes;
   /** The partition kafkajs's partitioner chose for each message object last (see the module comment). */
   private readonly partitionOf = new WeakMap<object, number>();
+  /** The TLS/SASL settings in use (to scrub their secrets from error messages). */
+  private security: ResolvedSecurity | null = null;
   /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
   private securityError: KafkaClientError | null = null;
 
@@ -201,6 +150,7 @@ export class KafkajsClient implements KafkaClient {
   private applySecurity(): void {
     try {
       const sec = resolveSecurity({ tls: this.opts.tls, sasl: this.opts.sasl });
+      this.security = sec;
       if (sec.tls) this.cfg.ssl = sec.tls;
       if (sec.sasl) this.cfg.sasl = { mechanism: sec.sasl.mechanism, username: sec.sasl.username, password: sec.sasl.password } as SASLOptions;
       this.securityError = null;
@@ -219,10 +169,11 @@ export class KafkajsClient implements KafkaClient {
 
   private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
     const kind = forced ?? (e instanceof KafkaClientError ? e.kind : classifyKafkaError(e));
-    const message = e instanceof Error ? e.message : String(e);
+    // A library error may quote what it was given: never the password.
+    const message = scrubSecrets(e instanceof Error ? e.message : String(e), this.security);
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
-    return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message, e);
+    return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message);
   }
 
   /** A kafkajs instance whose sockets this client can destroy all at once (see the module comment). */

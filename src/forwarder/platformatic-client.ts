@@ -18,13 +18,12 @@
  */
 import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
-import { CONFIG_PROTOCOL_ERRORS, CLUSTER_REFUSAL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES } from './kafkajs-client.js';
+import { CLUSTER_REFUSAL_ERRORS, CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES, describeError, walkError, withTimeout, type KafkaClientOptions } from './client-base.js';
 import { loadCodec, nodeZstd } from './compression.js';
-import { resolveSecurity, scrubSecrets, type ResolvedSecurity, type SaslSettings } from './security.js';
-import type { KafkajsClientOptions } from './kafkajs-client.js';
+import { resolveSecurity, type ResolvedSecurity, type SaslSettings } from './security.js';
 
-/** The same options as the kafkajs client: one config shape for every client. */
-export type PlatformaticClientOptions = KafkajsClientOptions;
+/** The same options as every client (client-base.ts). */
+export type PlatformaticClientOptions = KafkaClientOptions;
 
 type Lib = typeof import('@platformatic/kafka');
 let lib: Lib | null = null;
@@ -57,36 +56,21 @@ const SASL_MECHANISMS: Record<NonNullable<SaslSettings['mechanism']>, SASLMechan
 const toBuffer = (v: Bytes): Buffer | undefined => (v === null || v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
 const serializers = { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer };
 
-interface ErrorLike {
-  name?: string;
-  code?: string;
-  apiId?: string;
-  message?: string;
-  errors?: unknown[];
-  cause?: unknown;
-}
-
-/** Sorts a @platformatic/kafka error into what the forwarder should do about it. */
+/** Sorts a @platformatic/kafka error into what the forwarder should do about it, looking through what it wraps. */
 export function classifyPlatformaticError(err: unknown): ClientErrorKind {
   let kind: ClientErrorKind = 'transient';
+  let config = false;
   let sawTimeout = false;
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [err];
-  while (stack.length) {
-    const e = stack.pop();
-    if (!e || typeof e !== 'object' || seen.has(e)) continue;
-    seen.add(e);
-    const o = e as ErrorLike;
-    if (o.code === 'PLT_KFK_AUTHENTICATION') return 'config';
-    if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) return 'config';
+  walkError(err, (o) => {
+    if (o.code === 'PLT_KFK_AUTHENTICATION') config = true;
+    if (o.apiId && CONFIG_PROTOCOL_ERRORS.has(o.apiId)) config = true;
     if (o.apiId && FATAL_PROTOCOL_ERRORS.has(o.apiId)) kind = 'fatal';
     if (o.apiId && CLUSTER_REFUSAL_ERRORS.has(o.apiId) && kind !== 'fatal') kind = 'refused';
-    if (o.code && TLS_CODES.test(o.code)) return 'config';
-    if ((lib && e instanceof lib.TimeoutError) || e.constructor?.name === 'TimeoutError' || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
-    if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) return 'config';
-    if (Array.isArray(o.errors)) stack.push(...o.errors);
-    if (o.cause) stack.push(o.cause);
-  }
+    if (o.code && TLS_CODES.test(o.code)) config = true;
+    if ((lib && o instanceof lib.TimeoutError) || o.constructor?.name === 'TimeoutError' || o.code === 'PLT_KFK_TIMEOUT') sawTimeout = true;
+    if (o.message && /TLS handshake failed|certificate|self.signed/i.test(o.message)) config = true;
+  });
+  if (config) return 'config';
   return kind === 'transient' && sawTimeout ? 'timeout' : kind;
 }
 
@@ -103,33 +87,6 @@ async function ensureZstd(k: Lib): Promise<void> {
   const table = k.compressionsAlgorithms as unknown as Record<string, { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }>;
   table.zstd = { compressSync: (d) => codec.compress(plain(d)), decompressSync: (d) => codec.decompress(plain(d)), bitmask: 4, available: true };
   zstdInstalled = true;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
-    p.then(
-      (v) => { clearTimeout(t); resolve(v); },
-      (e) => { clearTimeout(t); reject(e); },
-    );
-  });
-}
-
-/** The innermost useful message of a (possibly aggregated) library error, without secrets. */
-function describe(e: unknown, sec: ResolvedSecurity | null): string {
-  const parts: string[] = [];
-  const seen = new Set<unknown>();
-  const walk = (x: unknown, depth: number): void => {
-    if (!x || typeof x !== 'object' || seen.has(x) || depth > 4) return;
-    seen.add(x);
-    const o = x as ErrorLike & { serverErrorMessage?: string | null };
-    const msg = o.serverErrorMessage ? `${o.message ?? ''} (${o.serverErrorMessage})` : o.message;
-    if (msg && !parts.includes(msg)) parts.push(msg);
-    for (const c of o.errors ?? []) walk(c, depth + 1);
-    if (o.cause) walk(o.cause, depth + 1);
-  };
-  walk(e, 0);
-  return scrubSecrets(parts.slice(0, 4).join(': ') || String(e), sec);
 }
 
 export class PlatformaticClient implements KafkaClient {
@@ -166,7 +123,7 @@ export class PlatformaticClient implements KafkaClient {
       return e;
     }
     const kind = forced ?? classifyPlatformaticError(e);
-    const message = describe(e, this.security);
+    const message = describeError(e, this.security);
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
     // The library's error objects carry connection options (with the password): keep only the message.
@@ -275,7 +232,7 @@ export class PlatformaticClient implements KafkaClient {
         if (e instanceof k.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
         if (e instanceof KafkaClientError) throw e;
         const kind = classifyPlatformaticError(e);
-        throw new KafkaClientError(kind === 'transient' || kind === 'timeout' ? kind : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${describe(e, this.security)}`);
+        throw new KafkaClientError(kind === 'transient' || kind === 'timeout' ? kind : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${describeError(e, this.security)}`);
       }
       // Wait until the new topics have leaders, as kafkajs's waitForLeaders does.
       const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,119 @@
+/**
+ * What both Kafka clients share: the options they take, the Kafka error names that decide what the
+ * forwarder does, a timeout around every library call, a walk over a library error's causes, and
+ * the message an error becomes (secrets scrubbed). Each client file holds only what differs.
+ */
+import type { Logger } from '../logger.js';
+import { KafkaClientError } from './client.js';
+import type { CompressionName } from './compression.js';
+import { scrubSecrets, type ResolvedSecurity, type SaslSettings, type TlsSettings } from './security.js';
+
+/** One config shape for every client. */
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  compression: CompressionName;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  topicPartitions: number;
+  topicReplicationFactor: number;
+  tls?: TlsSettings;
+  sasl?: SaslSettings;
+  log: Logger;
+}
+
+/** Refusals an operator must fix (authentication, authorization, sizes): no tight retry loop. */
+export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'POLICY_VIOLATION',
+  'INVALID_REPLICATION_FACTOR',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+]);
+
+/** The idempotent producer's session is broken: a new producer is needed. */
+export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'DUPLICATE_SEQUENCE_NUMBER',
+  'INVALID_PRODUCER_EPOCH',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_ID_MAPPING',
+  'PRODUCER_FENCED',
+]);
+
+/** Kafka's answers that refuse a write for a cluster condition (kafkajs and Kafka names of the same codes). */
+export const CLUSTER_REFUSAL_ERRORS: ReadonlySet<string> = new Set([
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_LEADER_FOR_PARTITION',
+  'NOT_LEADER_OR_FOLLOWER',
+  'REQUEST_TIMED_OUT',
+  'KAFKA_STORAGE_ERROR',
+]);
+
+/** TLS verification failures (Node's error codes): a configuration error. */
+export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
+
+export interface ErrorLike {
+  name?: string;
+  type?: string;
+  code?: string;
+  apiId?: string;
+  message?: string;
+  serverErrorMessage?: string | null;
+  errors?: unknown[];
+  cause?: unknown;
+  originalError?: unknown;
+}
+
+/** Visits an error and everything it wraps (cause, originalError, aggregated errors), each once, outermost first. */
+export function walkError(err: unknown, visit: (e: ErrorLike & object) => void, maxDepth = 8): void {
+  const seen = new Set<unknown>();
+  const walk = (x: unknown, depth: number): void => {
+    if (!x || typeof x !== 'object' || seen.has(x) || depth > maxDepth) return;
+    seen.add(x);
+    const o = x as ErrorLike & object;
+    visit(o);
+    for (const c of Array.isArray(o.errors) ? o.errors : []) walk(c, depth + 1);
+    walk(o.originalError, depth + 1);
+    walk(o.cause, depth + 1);
+  };
+  walk(err, 0);
+}
+
+/** The distinct messages of an error and what it wraps (at most four), joined, with secrets scrubbed. */
+export function describeError(e: unknown, sec: ResolvedSecurity | null): string {
+  const parts: string[] = [];
+  walkError(
+    e,
+    (o) => {
+      const msg = o.serverErrorMessage ? `${o.message ?? ''} (${o.serverErrorMessage})` : o.message;
+      if (msg && !parts.includes(msg)) parts.push(msg);
+    },
+    4,
+  );
+  return scrubSecrets(parts.slice(0, 4).join(': ') || String(e), sec);
+}
+
+/** The library's promise, or a 'timeout' KafkaClientError after `ms`: every library call gets one. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new KafkaClientError('timeout', `${what} did not settle within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
