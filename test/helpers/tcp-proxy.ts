@@ -18,8 +18,13 @@ interface Pair {
   upstream: Socket | null;
   /** Bytes waiting to go client -> upstream and upstream -> client while paused. */
   toUpstream: Buffer[];
+  /** Per chunk of toUpstream: whether it arrived while paused. */
+  toUpstreamHeld: boolean[];
   toClient: Buffer[];
   closed: boolean;
+  /** Kafka request framing of the client -> upstream stream (4-byte size, then api key). */
+  hdr: Buffer;
+  skip: number;
 }
 
 export interface TcpProxy {
@@ -31,6 +36,12 @@ export interface TcpProxy {
   readonly open: number;
   /** Bytes dropped or held (not forwarded) while paused. */
   readonly heldBytes: number;
+  /**
+   * Kafka Produce requests (api key 0) that began in bytes held during a pause and were delivered
+   * to the broker at a resume (a connection closed meanwhile delivers nothing): batches that
+   * reach the log although their sender gave them up.
+   */
+  readonly heldProduceDelivered: number;
   pause(): void;
   resume(): void;
   /** Hands every byte from the target to the client this many ms late, in order (0: at once). */
@@ -44,6 +55,30 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   let paused = false;
   let accepted = 0;
   let held = 0;
+  let heldProduceDelivered = 0;
+  /** Follows the Kafka request framing of what goes upstream; counts Produce requests begun in held bytes. */
+  const track = (p: Pair, d: Buffer, wasHeld: boolean): void => {
+    let i = 0;
+    while (i < d.length) {
+      if (p.skip > 0) {
+        const n = Math.min(p.skip, d.length - i);
+        p.skip -= n;
+        i += n;
+        continue;
+      }
+      const take = Math.min(6 - p.hdr.length, d.length - i);
+      p.hdr = Buffer.concat([p.hdr, d.subarray(i, i + take)]);
+      i += take;
+      if (p.hdr.length < 6) break;
+      if (p.hdr.readInt16BE(4) === 0 && wasHeld) heldProduceDelivered++;
+      p.skip = p.hdr.readInt32BE(0) - 2;
+      p.hdr = Buffer.alloc(0);
+    }
+  };
+  const toUpstream = (p: Pair, up: Socket, d: Buffer, wasHeld: boolean): void => {
+    track(p, d, wasHeld);
+    up.write(d);
+  };
   let replyDelayMs = 0;
   const toClient = (p: Pair, d: Buffer): void => {
     if (replyDelayMs <= 0) p.client.write(d);
@@ -71,7 +106,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     if (paused || p.closed) return;
     const up = p.upstream;
     if (!up || up.connecting) return;
-    for (const b of p.toUpstream.splice(0)) up.write(b);
+    const heldFlags = p.toUpstreamHeld.splice(0);
+    p.toUpstream.splice(0).forEach((b, k) => toUpstream(p, up, b, heldFlags[k] ?? false));
     for (const b of p.toClient.splice(0)) p.client.write(b);
   };
 
@@ -80,6 +116,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     p.closed = true;
     pairs.delete(p);
     p.toUpstream.length = 0;
+    p.toUpstreamHeld.length = 0;
     p.toClient.length = 0;
     p.client.destroy();
     p.upstream?.destroy();
@@ -88,13 +125,14 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   const server: Server = createServer((client) => {
     accepted++;
     client.setNoDelay(true);
-    const p: Pair = { client, upstream: null, toUpstream: [], toClient: [], closed: false };
+    const p: Pair = { client, upstream: null, toUpstream: [], toUpstreamHeld: [], toClient: [], closed: false, hdr: Buffer.alloc(0), skip: 0 };
     pairs.add(p);
     client.on('data', (d: Buffer) => {
       if (paused || !p.upstream || p.upstream.connecting) {
         p.toUpstream.push(d);
+        p.toUpstreamHeld.push(paused);
         if (paused) held += d.length;
-      } else p.upstream.write(d);
+      } else toUpstream(p, p.upstream, d, false);
     });
     client.on('error', () => destroy(p));
     client.on('close', () => destroy(p));
@@ -121,6 +159,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     },
     get heldBytes() {
       return held;
+    },
+    get heldProduceDelivered() {
+      return heldProduceDelivered;
     },
     pause() {
       paused = true;
