@@ -1,7 +1,8 @@
 /**
  * What goes into the audit log from a running gateway: its start, configuration and stop, and
  * the security-relevant events of src/metrics/events.ts as they are logged (rate-limited, with
- * their count): login failures and ACL denials with the source, quarantine, eviction.
+ * their count): login failures and ACL denials with the source, quarantine, eviction, and the
+ * salvage of a damaged buffer database (recorded as `salvage`, with the file it was moved to).
  */
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
@@ -18,7 +19,7 @@ const AUDITED: Partial<Record<EventName, ReadonlySet<string> | 'all'>> = {
   device_error: new Set(['acl_subscribe']),
 };
 /** Detail fields that may be recorded (who and where; never values, payloads or secrets). */
-const DETAIL_KEYS = ['source', 'user', 'username', 'clientId', 'units'] as const;
+const DETAIL_KEYS = ['source', 'user', 'username', 'clientId', 'units', 'class', 'movedTo'] as const;
 
 /** Appends, and says so in the log when it cannot (the gateway keeps running without its audit trail). */
 export function auditSafely(audit: AuditLog, log: Logger, event: string, detail: Record<string, unknown> = {}): void {
@@ -42,6 +43,8 @@ export function auditEvents(audit: AuditLog, events: Events, log: Logger): () =>
     if (!which || (which !== 'all' && !which.has(labels.reason ?? ''))) return;
     const d: Record<string, unknown> = { ...labels, count };
     for (const k of DETAIL_KEYS) if (detail?.[k] !== undefined) d[k] = detail[k];
-    auditSafely(audit, log, name, d);
+    // A damaged buffer database moved aside at start and salvaged (src/buffer/salvage.ts) is announced as this quarantine.
+    const event = name === 'unit_quarantined' && labels.reason === 'database_corrupt' ? 'salvage' : name;
+    auditSafely(audit, log, event, d);
   });
 }

@@ -95,8 +95,10 @@ describe('audit hash chain', () => {
     ev.emit('unit_quarantined', { reason: 'auth_failed' }, 3);
     ev.emit('reading_evicted', { class: 'waveform', reason: 'byte_cap' }, 50, { units: 2 });
     ev.emit('frame_rejected', { family: 'serial', reason: 'crc' }, 1);
+    ev.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: 'buffer.db.corrupt-1' });
     const r = events(file);
-    expect(r.map((x) => x.event)).toEqual(['login_failed', 'login_failed', 'client_disconnected', 'unit_quarantined', 'reading_evicted']);
+    expect(r.map((x) => x.event)).toEqual(['login_failed', 'login_failed', 'client_disconnected', 'unit_quarantined', 'reading_evicted', 'salvage']);
+    expect(r[5]!.detail).toMatchObject({ movedTo: 'buffer.db.corrupt-1' });
     expect(r[0]!.detail).toEqual({ family: 'mqtt', reason: 'bad_credentials', count: 1, source: '127.0.0.1:40000', username: 'bed7' });
     // The second failure was inside the log window: counted into the next record.
     expect(r[1]!.detail).toMatchObject({ count: 2, source: '127.0.0.1:40002' });
