@@ -30,15 +30,34 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** Every child of a logger made here (weakly held), so that a new level reaches them all (SIGHUP reload). */
+const families = new WeakMap<Logger, Set<WeakRef<Logger>>>();
+
+/** Sets the level of a logger made by createLogger and of every child it has given out (pino children keep their own level). */
+export function setLogLevel(root: Logger, level: string): void {
+  root.level = level;
+  for (const ref of families.get(root) ?? []) {
+    const child = ref.deref();
+    if (child) child.level = level;
+    else families.get(root)!.delete(ref);
+  }
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const level = opts.level ?? process.env.WARDGATE_LOG_LEVEL ?? 'info';
+  const children = new Set<WeakRef<Logger>>();
   const options = {
     level,
+    onChild: (child: Logger) => {
+      children.add(new WeakRef(child));
+    },
     base: { app: 'wardgate' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: stdTimeFunctions.isoTime,
   };
-  return opts.destination ? pino(options, opts.destination) : pino(options, destination({ fd: 2, sync: false }));
+  const root = opts.destination ? pino(options, opts.destination) : pino(options, destination({ fd: 2, sync: false }));
+  families.set(root, children);
+  return root;
 }
 
 /** A logger that writes nothing (tests, library use). */

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { parseDuration } from '../config/units.js';
-import { createLogger } from '../logger.js';
+import { createLogger, setLogLevel } from '../logger.js';
 import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } from '../errors.js';
 import { checkListenAddresses } from '../config/listen.js';
 import { secretFileProblems } from '../config/secrets.js';
@@ -106,20 +106,26 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
   };
   const liveTimer = setInterval(show, 1000);
   // SIGHUP: validate the file again; a bad one keeps the running configuration (src/cli/reload.ts).
+  let running = config;
   const onHup = (): void => {
     notify.reloading();
     if (!configFile) {
       log.warn('SIGHUP: no configuration file to reload (started without one)');
     } else {
-      const r = reloadConfig(configFile, config);
+      const r = reloadConfig(configFile, running);
       if (!r.ok) {
         log.error({ configFile, error: r.error }, 'SIGHUP: the configuration file is not valid; the running configuration stays');
         auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_reload_refused', { configFile });
       } else if (r.changed.length === 0) {
         log.info({ configFile }, 'SIGHUP: the configuration file is unchanged');
       } else {
-        log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
-        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', { configFile, sha256: configDigest(r.config), needsRestart: r.needsRestart });
+        if (r.applied.includes('log.level')) {
+          setLogLevel(log, r.config.log.level);
+          running = { ...running, log: { ...running.log, level: r.config.log.level } };
+        }
+        if (r.applied.length) log.warn({ configFile, applied: r.applied }, 'SIGHUP: applied');
+        if (r.needsRestart.length) log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
+        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', { configFile, sha256: configDigest(r.config), applied: r.applied, needsRestart: r.needsRestart });
       }
     }
     notify.ready(`gateway ${gw.gatewayId} running`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { changedSettings } from '../../src/cli/reload.js';
+import { createLogger, setLogLevel } from '../../src/logger.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 interface Sock { bind(p: string): void; close(): void }
@@ -18,6 +19,14 @@ describe('reload on SIGHUP', () => {
   it('names changed settings by path', () => {
     expect(changedSettings({ a: { b: 1, c: [1] }, d: 'x' }, { a: { b: 2, c: [1] }, d: 'x', e: true })).toEqual(['a.b', 'e']);
     expect(changedSettings({ a: { c: [1] } }, { a: { c: [1, 2] } })).toEqual(['a.c']);
+  });
+
+  it('a new log level reaches every child logger already given out', () => {
+    const root = createLogger({ level: 'warn', destination: { write: () => undefined } as never });
+    const child = root.child({ module: 'a' });
+    const grandchild = child.child({ family: 'b' });
+    setLogLevel(root, 'debug');
+    expect([root.level, child.level, grandchild.level]).toEqual(['debug', 'debug', 'debug']);
   });
 
   it('wardgate run: a bad file keeps running on the old configuration; a changed file is named as needing a restart; both audited', async () => {
@@ -54,9 +63,22 @@ describe('reload on SIGHUP', () => {
       await waitFor(() => c.stderr().includes('take effect only after a restart'), 10_000, 'the restart notice');
       const notice = JSON.parse(c.stderr().split('\n').find((l) => l.includes('take effect only after a restart'))!);
       expect(notice.needsRestart).toEqual(['kafka.brokers']);
+      expect(c.stderr()).not.toContain('"msg":"wardgate stopped"');
+
+      // The log level is applied at once; the broker change still waits for a restart.
+      writeFileSync(cfg, good.replace('127.0.0.1:1', '127.0.0.1:2').replace('level: warn', 'level: info'));
+      c.proc.kill('SIGHUP');
+      await waitFor(() => readies() === 4 || c.proc.exitCode !== null, 30_000, 'READY=1 after the third reload');
+      await waitFor(() => c.stderr().includes('"msg":"SIGHUP: applied"'), 10_000, 'the applied notice');
+      const applied = JSON.parse(c.stderr().split('\n').find((l) => l.includes('"msg":"SIGHUP: applied"'))!);
+      expect(applied.applied).toEqual(['log.level']);
+      const later = c.stderr().split('\n').filter((l) => l.includes('take effect only after a restart')).map((l) => JSON.parse(l).needsRestart);
+      expect(later.at(-1)).toEqual(['kafka.brokers']);
 
       c.proc.kill('SIGTERM');
       expect(await c.exited).toBe(0);
+      // An info line, written only because the level is info now.
+      expect(c.stderr()).toContain('"msg":"wardgate stopped"');
     } finally {
       if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
     }
