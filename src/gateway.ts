@@ -87,6 +87,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     gatewayId,
     cipher: config.buffer.cipher,
     commitIntervalMs: config.buffer.commitInterval,
+    commitMaxDelayMs: config.buffer.commitMaxDelay,
     alarmCommitIntervalMs: config.buffer.alarmCommitInterval,
     commitMaxReadings: config.buffer.commitMaxReadings,
     synchronous: config.buffer.synchronous,

@@ -1,9 +1,13 @@
 /**
- * Group commit: appends queue up and are written together, one transaction per commit,
- * at most every `intervalMs` or as soon as `maxReadings` are pending; their promises
- * settle only after that transaction. An append holding an alarm shortens the wait to
- * `alarmIntervalMs` (default 0: the next turn of the event loop), so an alarm waits for no
- * timer, only for its own fsync; what is pending rides along in the same transaction. A commit groups readings by class (alarm first),
+ * Group commit: appends queue up and are written together, one transaction per commit; their
+ * promises settle only after that transaction (and its fsync). Pacing: each class has a
+ * maximum delay (`maxDelayMs`, by rank: alarm 0, vital 1 s, status 1 s, waveform 2 s as the
+ * buffer configures it), and a commit happens when the oldest pending reading of any class
+ * reaches its class's delay, or as soon as `maxReadings` are pending. So a ward whose devices
+ * arrive spread over the second commits about once a second, full pages instead of a few
+ * readings every 25 ms (the SD card's wear; see the README's performance section), and an
+ * alarm waits for no timer, only for its own fsync (0: the next turn of the event loop); what
+ * is pending rides along in the same transaction. A commit groups readings by class (alarm first),
  * cuts each class into units of at most `unitMaxReadings`, gives them contiguous seqs and
  * seals them. Gateway-made readings (gap records, integrity alarms) ride along and are
  * retried until committed, never dropped.
@@ -33,9 +37,8 @@ interface PendingAppend {
 }
 
 export interface GroupCommitOptions {
-  intervalMs: number;
-  /** Wait before committing an append that holds an alarm (0: next turn of the event loop). */
-  alarmIntervalMs: number;
+  /** The longest a reading of each class (by rank: alarm, vital, status, waveform) waits for its commit (0: next turn of the event loop). */
+  maxDelayMs: readonly number[];
   maxReadings: number;
   unitMaxReadings: number;
 }
@@ -105,7 +108,9 @@ export class GroupCommit {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ readings, resolve, reject });
       this.pendingCount += readings.length;
-      this.schedule(readings.some((r) => r.priority === 'alarm'));
+      let wait = Infinity;
+      for (const r of readings) wait = Math.min(wait, this.delayOf(r));
+      this.schedule(wait);
     });
   }
 
@@ -120,7 +125,11 @@ export class GroupCommit {
   /** Queues a gateway-made reading for the next commit. */
   queueInternal(r: PendingReading): void {
     this.internal.push(r);
-    this.schedule();
+    this.schedule(this.delayOf(r));
+  }
+
+  private delayOf(r: PendingReading): number {
+    return this.opts.maxDelayMs[PRIORITIES.indexOf(r.priority)] ?? 0;
   }
 
   onCommit(listener: () => void): () => void {
@@ -144,9 +153,9 @@ export class GroupCommit {
     this.pending = [];
   }
 
-  private schedule(urgent = false): void {
+  /** The commit is due at the latest `wait` ms from now (earlier if already due earlier). */
+  private schedule(wait: number): void {
     if (this.isClosed) return;
-    const wait = urgent ? Math.min(this.opts.alarmIntervalMs, this.opts.intervalMs) : this.opts.intervalMs;
     if (this.pendingCount + this.internal.length >= this.opts.maxReadings || wait === 0) {
       if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
     } else if (!this.timer || Date.now() + wait < this.timerDue) {
@@ -183,7 +192,7 @@ export class GroupCommit {
       for (const p of batch) p.reject(err);
       if (reason === 'disk_full') this.hooks.onDiskFull(count);
       this.hooks.onFailure?.(e);
-      if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(this.opts.intervalMs, 250));
+      if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(Math.min(...this.opts.maxDelayMs), 250));
       return;
     }
     const hwm = this.seq.hwm;

@@ -33,6 +33,7 @@ import { readSeqFile, Sequence } from './seq.js';
 import { KeyLedger } from './key-ledger.js';
 import { UnitStore } from './store.js';
 import { GroupCommit } from './commit.js';
+import { commitDelays, type CommitMaxDelays } from './pacing.js';
 import { WalSync, type SyncFs } from './wal-sync.js';
 import { Leases } from './lease.js';
 import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
@@ -49,11 +50,13 @@ export interface OpenBufferOptions {
   keyProtection?: KeyProtection;
   gatewayId: string;
   cipher?: CipherName;
-  /** Group commit interval (default 25 ms). */
+  /** The former fixed group commit interval: when set, the delay of each class not in commitMaxDelayMs (unset by default). */
   commitIntervalMs?: number;
+  /** The longest a reading of each class waits for its commit (defaults: vital 1000, status 1000, waveform 2000 ms; alarms: alarmCommitIntervalMs). */
+  commitMaxDelayMs?: CommitMaxDelays;
   /** Commit as soon as this many readings are pending (default 4096). */
   commitMaxReadings?: number;
-  /** Wait before committing an append that holds an alarm (default 0: next event-loop turn). */
+  /** The longest an alarm waits for its commit (default 0: the next event-loop turn, with what is pending). */
   alarmCommitIntervalMs?: number;
   /** 'full' (default): the WAL is fsynced after every commit (on the thread pool) before its appends resolve. 'normal': WAL synced at checkpoints only. */
   synchronous?: 'normal' | 'full';
@@ -144,8 +147,7 @@ export class SqliteBuffer implements ReadingBuffer {
       this.keys,
       this.seq,
       {
-        intervalMs: Math.max(0, opts.commitIntervalMs ?? 25),
-        alarmIntervalMs: Math.max(0, opts.alarmCommitIntervalMs ?? 0),
+        maxDelayMs: commitDelays(opts),
         maxReadings: Math.max(1, opts.commitMaxReadings ?? 4096),
         unitMaxReadings: Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535)),
       },
@@ -227,13 +229,23 @@ export class SqliteBuffer implements ReadingBuffer {
 
   stats(): BufferStats {
     const perClass = {} as Record<Priority, ClassStats>;
+    const inFlightPerClass = {} as Record<Priority, number>;
     let total = 0;
     for (let rank = 0; rank < NCLASS; rank++) {
       const c = this.store.classStats(rank);
       perClass[PRIORITIES[rank]!] = c;
+      inFlightPerClass[PRIORITIES[rank]!] = this.leases.inFlightOf(rank);
       total += c.readings;
     }
-    return { perClass, totalReadings: total, diskBytes: this.diskBytes(), inFlight: this.leases.inFlight, lastSeq: this.seq.hwm, quarantined: this.quarantine.count };
+    return {
+      perClass,
+      totalReadings: total,
+      diskBytes: this.diskBytes(),
+      inFlight: this.leases.inFlight,
+      inFlightPerClass,
+      lastSeq: this.seq.hwm,
+      quarantined: this.quarantine.count,
+    };
   }
 
   /** Database + WAL size on disk (cached for one second). */

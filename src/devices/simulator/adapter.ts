@@ -4,8 +4,14 @@
  * loaded with a dynamic import when the adapter starts, so only an enabled simulator brings
  * hardware-mocks/ into the process (nothing else in src/ imports it).
  *
- * Backpressure: while a submission is outstanding the simulator skips its ticks (a monitor
- * whose export the gateway does not read); it never queues readings.
+ * Timing: each monitor ticks on its own timer, with its own phase in the interval (drawn
+ * from the seed) and a jitter of up to JITTER of the interval on each tick, so the beds'
+ * readings arrive spread over the second as on a real ward, not all in one instant (which
+ * would let the buffer commit a whole ward at once and flatter its write figures).
+ *
+ * Backpressure: while MAX_PENDING_SUBMITS of a monitor's submissions are outstanding it
+ * skips its ticks (a monitor whose export the gateway does not read); it never queues
+ * readings. Two, because a vital's commit may wait up to its class's delay (1 s).
  */
 import type { MonitorSample, SimulatedMonitor } from '../../../hardware-mocks/ward-monitor.js';
 import type { MetricId } from '../../catalogue.js';
@@ -59,23 +65,47 @@ export function sampleToInput(s: MonitorSample, bed: string, deviceId: string, p
   return input;
 }
 
-/** Submissions outstanding at once; further ticks are skipped until one settles. */
-export const MAX_PENDING_SUBMITS = 1;
+/** Submissions outstanding at once per monitor; its further ticks are skipped until one settles. */
+export const MAX_PENDING_SUBMITS = 2;
+/** Each tick comes up to this fraction of the interval early or late. */
+export const JITTER = 0.05;
+
+interface SimMonitor {
+  monitor: SimulatedMonitor;
+  bed: string;
+  deviceId: string;
+  patientId: string;
+  /** The monitor's own random stream for its phase and jitter (not the monitor's values). */
+  rand: () => number;
+  timer: NodeJS.Timeout | null;
+  pending: number;
+}
+
+/** mulberry32: a small seeded generator for phases and jitter. */
+function timingRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export class SimulatorAdapter implements DeviceAdapter {
   readonly family = 'simulator';
-  private timer: NodeJS.Timeout | null = null;
-  private monitors: { monitor: SimulatedMonitor; bed: string; deviceId: string; patientId: string }[] = [];
+  private running = false;
+  private monitors: SimMonitor[] = [];
   private ctx: AdapterContext | null = null;
   private starting = false;
-  private pending = 0;
   private refused = 0;
   private skipped = 0;
 
   constructor(private readonly cfg: SimulatorConfig) {}
 
   async start(ctx: AdapterContext): Promise<void> {
-    if (this.starting || this.timer) throw new Error('the simulator adapter is already started');
+    if (this.starting || this.running) throw new Error('the simulator adapter is already started');
     this.starting = true;
     try {
       const { SimulatedMonitor } = await import('../../../hardware-mocks/ward-monitor.js');
@@ -89,43 +119,54 @@ export class SimulatorAdapter implements DeviceAdapter {
           bed,
           deviceId: `sim-monitor-${String(i + 1).padStart(2, '0')}`,
           patientId: `SIMPAT-${String(((seed + i) * 7919) % 1_000_000).padStart(6, '0')}`,
+          rand: timingRng((seed + i) ^ 0x5bd1e995),
+          timer: null,
+          pending: 0,
         });
       }
     } finally {
       this.starting = false;
     }
     this.ctx = ctx;
-    this.tickAll();
-    this.timer = setInterval(() => this.tickAll(), this.cfg.interval);
-    ctx.log.info({ beds: this.cfg.beds, intervalMs: this.cfg.interval }, 'simulated ward started');
+    this.running = true;
+    const interval = this.cfg.interval;
+    // Each monitor's first tick at its own phase in the interval.
+    for (const m of this.monitors) m.timer = setTimeout(() => this.tick(m), Math.floor(m.rand() * interval));
+    ctx.log.info({ beds: this.cfg.beds, intervalMs: interval }, 'simulated ward started');
   }
 
-  private tickAll(): void {
+  private tick(m: SimMonitor): void {
     const ctx = this.ctx;
-    if (!ctx) return;
-    if (this.pending >= MAX_PENDING_SUBMITS) {
-      // The pipeline has not taken the last tick yet: skip this one instead of queueing it.
+    if (!ctx || !this.running) return;
+    const interval = this.cfg.interval;
+    m.timer = setTimeout(() => this.tick(m), Math.max(1, Math.round(interval * (1 + (m.rand() * 2 - 1) * JITTER))));
+    if (m.pending >= MAX_PENDING_SUBMITS) {
+      // The pipeline has not taken this monitor's last ticks yet: skip this one instead of queueing it.
       this.skipped++;
       return;
     }
     const now = Date.now();
-    const inputs: ReadingInput[] = [];
-    for (const m of this.monitors) for (const s of m.monitor.step(now)) inputs.push(sampleToInput(s, m.bed, m.deviceId, m.patientId));
-    this.pending++;
+    const inputs = m.monitor.step(now).map((s) => sampleToInput(s, m.bed, m.deviceId, m.patientId));
+    m.pending++;
     ctx.sink.submit(inputs).then(
-      () => { this.pending--; },
+      () => {
+        m.pending--;
+      },
       () => {
         // The buffer refused (counted by the pipeline); a real monitor would resend, the simulator moves on.
-        this.pending--;
+        m.pending--;
         this.refused += inputs.length;
       },
     );
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    while (this.pending > 0) await new Promise((r) => setTimeout(r, 5));
+    this.running = false;
+    for (const m of this.monitors) {
+      if (m.timer) clearTimeout(m.timer);
+      m.timer = null;
+    }
+    while (this.monitors.some((m) => m.pending > 0)) await new Promise((r) => setTimeout(r, 5));
     this.ctx = null;
   }
 
@@ -133,7 +174,7 @@ export class SimulatorAdapter implements DeviceAdapter {
     const notes: string[] = [];
     if (this.refused) notes.push(`${this.refused} readings refused by the buffer`);
     if (this.skipped) notes.push(`${this.skipped} ticks skipped while the buffer was busy`);
-    return { state: this.timer ? 'running' : 'stopped', devices: this.timer ? this.monitors.length : 0, ...(notes.length ? { detail: notes.join('; ') } : {}) };
+    return { state: this.running ? 'running' : 'stopped', devices: this.running ? this.monitors.length : 0, ...(notes.length ? { detail: notes.join('; ') } : {}) };
   }
 }
 

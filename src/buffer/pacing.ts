@@ -1,0 +1,32 @@
+/**
+ * Commit pacing: the longest a reading of each class waits for its group commit. A commit
+ * costs the SD card whole pages (the unit's leaf, the meta page, the WAL frame headers, and
+ * the same pages again at the checkpoint), whatever it holds; committing a ward's readings
+ * about once a second instead of every 25 ms fills those pages and cuts the bytes written per
+ * reading about tenfold (bench/buffer.ts --ward-only). The cost is latency: a vital is
+ * acknowledged to its device, and visible to the forwarder, up to its delay later.
+ * Alarms are committed at once (0: the next turn of the event loop).
+ */
+import { PRIORITIES, type Priority } from '../reading.js';
+
+export type CommitMaxDelays = Partial<Record<Exclude<Priority, 'alarm'>, number>>;
+
+export const DEFAULT_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 1000, status: 1000, waveform: 2000 };
+
+export interface PacingOptions {
+  /** The former fixed commit interval: when set, the delay of every class not given in commitMaxDelayMs, and a cap on the alarm's. */
+  commitIntervalMs?: number | undefined;
+  commitMaxDelayMs?: CommitMaxDelays | undefined;
+  alarmCommitIntervalMs?: number | undefined;
+}
+
+/** Each class's maximum delay, by rank (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else the default. */
+export function commitDelays(opts: PacingOptions): number[] {
+  return PRIORITIES.map((p) => {
+    const d =
+      p === 'alarm'
+        ? Math.min(opts.alarmCommitIntervalMs ?? 0, opts.commitIntervalMs ?? Infinity)
+        : (opts.commitMaxDelayMs?.[p] ?? opts.commitIntervalMs ?? DEFAULT_COMMIT_MAX_DELAYS[p]);
+    return Math.max(0, d);
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * Commit pacing on an injected clock: a reading is committed no later than its class's maximum
+ * delay (and not before, unless something forces it); an alarm is committed at once, taking
+ * what is pending along; readings spread over a second share one commit; and nothing is
+ * acknowledged before the fsync of its commit (the fsyncs are held back by the test).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SqliteBuffer } from '../../src/buffer/index.js';
+import { commitDelays } from '../../src/buffer/pacing.js';
+import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
+import { testEnv, withPriority, type TestEnv } from './helpers.js';
+
+/** node:fs, but each fsync waits until the test releases it. */
+function heldFs(): SyncFs & { held: number; release(): void } {
+  const queue: { fd: number; cb: (err: Error | null) => void }[] = [];
+  return {
+    get held() {
+      return queue.length;
+    },
+    open: nodeSyncFs.open,
+    fsync: (fd, cb) => void queue.push({ fd, cb }),
+    close: nodeSyncFs.close,
+    release() {
+      for (const q of queue.splice(0)) nodeSyncFs.fsync(q.fd, q.cb);
+    },
+  };
+}
+
+const settled = (p: Promise<unknown>) => {
+  const s = { done: false, err: undefined as unknown };
+  p.then(
+    () => (s.done = true),
+    (e) => ((s.done = true), (s.err = e)),
+  );
+  return s;
+};
+
+/** Waits (real time, the fsync runs on the thread pool) until `cond` holds. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 20_000 && !cond(); i++) await new Promise<void>((r) => setImmediate(r)); // setImmediate is not faked
+  if (!cond()) throw new Error('condition not reached');
+}
+
+const committed = (buf: SqliteBuffer) => buf.stats().totalReadings;
+const units = (buf: SqliteBuffer) => Object.values(buf.stats().perClass).reduce((a, c) => a + c.units, 0);
+
+describe('commit pacing', () => {
+  let env: TestEnv;
+  let fs: ReturnType<typeof heldFs>;
+  let buf: SqliteBuffer;
+  beforeEach(async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    env = testEnv('wg-pacing-');
+    fs = heldFs();
+    buf = await env.open({ commitIntervalMs: undefined, commitMaxDelayMs: { vital: 1000, waveform: 2000 }, walSyncFs: fs });
+  });
+  afterEach(async () => {
+    fs.release();
+    await buf.close();
+    vi.useRealTimers();
+    env.cleanup();
+  });
+
+  it('the delays by class: alarm 0, vital and status 1 s, waveform 2 s by default; commitIntervalMs only for classes not given', () => {
+    expect(commitDelays({})).toEqual([0, 1000, 1000, 2000]);
+    expect(commitDelays({ commitIntervalMs: 25 })).toEqual([0, 25, 25, 25]);
+    expect(commitDelays({ commitIntervalMs: 25, commitMaxDelayMs: { waveform: 500 }, alarmCommitIntervalMs: 50 })).toEqual([25, 25, 25, 500]);
+  });
+
+  it('a vital is committed at its maximum delay, not before, and acknowledged only after its fsync', async () => {
+    const a = settled(buf.append(withPriority(1, 'vital')));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(committed(buf)).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(committed(buf)).toBe(1);
+    await until(() => fs.held === 1);
+    expect(a.done).toBe(false); // written, but its fsync has not completed
+    fs.release();
+    await until(() => a.done);
+    expect(a.err).toBeUndefined();
+  });
+
+  it('a waveform waits up to 2 s, a vital arriving meanwhile brings the commit forward to its own deadline', async () => {
+    void buf.append(withPriority(1, 'waveform'));
+    await vi.advanceTimersByTimeAsync(500);
+    void buf.append(withPriority(1, 'vital', 1));
+    await vi.advanceTimersByTimeAsync(999);
+    expect(committed(buf)).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(committed(buf)).toBe(2);
+  });
+
+  it('an alarm is committed at once, with what is pending, and acknowledged only after its fsync', async () => {
+    const v = settled(buf.append(withPriority(3, 'vital')));
+    await vi.advanceTimersByTimeAsync(10);
+    const al = settled(buf.append(withPriority(1, 'alarm', 3)));
+    // No timer: the next turn of the event loop.
+    await until(() => committed(buf) === 4);
+    await until(() => fs.held === 1);
+    expect(al.done).toBe(false);
+    expect(v.done).toBe(false);
+    fs.release();
+    await until(() => al.done && v.done);
+    expect(al.err).toBeUndefined();
+    expect(v.err).toBeUndefined();
+  });
+
+  it('vitals spread over three seconds (one every 50 ms) share three commits, not sixty', async () => {
+    for (let i = 0; i < 60; i++) {
+      void buf.append(withPriority(1, 'vital', i));
+      await vi.advanceTimersByTimeAsync(50);
+      fs.release();
+    }
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(committed(buf)).toBe(60);
+    expect(units(buf)).toBe(3);
+  });
+});
