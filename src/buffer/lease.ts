@@ -53,6 +53,7 @@ export class Leases {
    */
   private readonly heldBack = new Set<number>();
   private readingsInFlight = 0;
+  private readonly inFlightByRank: number[] = new Array<number>(NCLASS).fill(0);
   /** Per class: every unit below this is leased or delivered, so a lease starts its scan here. */
   private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
 
@@ -67,6 +68,11 @@ export class Leases {
   /** Readings leased and not yet acked or released. */
   get inFlight(): number {
     return this.readingsInFlight;
+  }
+
+  /** Readings of the class leased and not yet acked or released. */
+  inFlightOf(rank: number): number {
+    return this.inFlightByRank[rank]!;
   }
 
   /** Leased, or delivered and not yet deleted: not to be leased or evicted. */
@@ -162,7 +168,8 @@ export class Leases {
     for (const u of taken) this.leasedUnits.add(u.id);
     this.leases.set(id, { rank, units: taken, readings: readings.length });
     this.readingsInFlight += readings.length;
-    return { id, priority: PRIORITIES[rank]!, readings, bytes };
+    this.inFlightByRank[rank]! += readings.length;
+    return { id, priority: PRIORITIES[rank]!, readings, bytes, partial: taken[taken.length - 1]!.rest !== undefined };
   }
 
   ack(leaseId: number): void {
@@ -173,6 +180,7 @@ export class Leases {
     }
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
+    this.inFlightByRank[l.rank]! -= l.readings;
     for (const u of l.units) {
       this.leasedUnits.delete(u.id);
       if (u.rest) {
@@ -195,6 +203,7 @@ export class Leases {
     if (min < this.cursor[l.rank]!) this.cursor[l.rank] = min;
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
+    this.inFlightByRank[l.rank]! -= l.readings;
   }
 
   /**

@@ -21,6 +21,12 @@ export interface Lease {
   readonly readings: readonly Reading[];
   /** Encoded size of the leased units on disk. */
   readonly bytes: number;
+  /**
+   * The lease stopped inside a unit (the unit alone held more than maxReadings): the rest of it
+   * becomes leasable only once this lease is acked, so a lease of the same class taken before
+   * that would overtake the rest.
+   */
+  readonly partial: boolean;
 }
 
 export interface ClassStats {
@@ -38,6 +44,8 @@ export interface BufferStats {
   diskBytes: number;
   /** Readings leased and not yet acked or released. */
   inFlight: number;
+  /** The same, per class. */
+  inFlightPerClass: Record<Priority, number>;
   /** Highest sequence number committed so far (0 when none). */
   lastSeq: number;
   quarantined: number;

@@ -33,6 +33,7 @@ import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { PRIORITIES, type Priority, type Reading } from '../reading.js';
 import { KafkaClientError, type KafkaClient, type TopicBatch } from './client.js';
+import { Lane, type Batch } from './lane.js';
 import { allTopics, routeLease, type RoutingOptions } from './routing.js';
 import { RateLimiter, type RateCap } from './rate-limit.js';
 import { ConnectivityState, KAFKA_STATES, RateMeter, type FailureKind, type ForwarderStatus, type Transition } from './state.js';
@@ -74,27 +75,11 @@ export interface AckInfo {
   ackedAt: number;
 }
 
-interface Batch {
-  lease: Lease;
-  batches: TopicBatch[];
-  readings: number;
-  /**
-   * The lease is as long as its reading limit: it may be the first part of a unit larger than
-   * the limit (the buffer splits such a unit). The rest of that unit becomes leasable only when
-   * this part is acked, so no later batch of the lane may be prepared meanwhile: it would
-   * overtake the rest.
-   */
-  mayBePartial: boolean;
-  /** Encoded message bytes (key, value, headers), before compression. */
-  bytes: number;
-}
-
-interface Lane {
-  readonly name: 'alarm' | 'bulk';
-  readonly client: KafkaClient;
-  sending: Batch | null;
-  next: Batch | null;
-}
+/**
+ * The forwarder's life: created; started and not (or no longer) connected; checking the topics
+ * and connecting the producers; connected (sending); stopped.
+ */
+type Phase = 'created' | 'disconnected' | 'connecting' | 'connected' | 'stopped';
 
 /**
  * Initial guess of message bytes per stored byte, refined after every batch. High on purpose:
@@ -122,8 +107,7 @@ function failureKind(e: unknown): FailureKind {
 }
 
 export class Forwarder {
-  private stopping = false;
-  private started = false;
+  private phase: Phase = 'created';
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
   private readonly conn: ConnectivityState;
@@ -133,24 +117,22 @@ export class Forwarder {
   private readonly clients: KafkaClient[];
   private readonly pending = new Set<Promise<unknown>>();
 
-  private ready = false;
-  private readying = false;
   private retryAt = 0;
+  /** pump() is running (it is not re-entered), and a pump is queued for the next turn of the event loop. */
   private pumping = false;
   private pumpQueued = false;
   private timer: NodeJS.Timeout | null = null;
   private timerDue = Infinity;
   private ticker: NodeJS.Timeout | null = null;
   private lingerUntil: number | null = null;
-  private expansion = INITIAL_EXPANSION;
-  private expansionLearnt = false;
+  /** Message bytes per stored byte, learnt from the batches prepared (null until the first). */
+  private expansion: number | null = null;
   private inFlightReadings = 0;
-  /** Alarm readings leased by this forwarder (sending or prepared). */
-  private alarmLeased = 0;
   private forwarded = 0;
   private unknownFate = 0;
+  /** The rate cap held the bulk lane back at its last check (for status). */
   private rateLimiting = false;
-  private idleProbing = false;
+  private idleProbe: Promise<void> | null = null;
   private lastIdleProbe = 0;
 
   constructor(
@@ -169,8 +151,8 @@ export class Forwarder {
     this.limiter = new RateLimiter(opts.rateCap ?? {}, this.now);
     const alarmClient = opts.alarmClient ?? client;
     this.lanes = {
-      alarm: { name: 'alarm', client: alarmClient, sending: null, next: null },
-      bulk: { name: 'bulk', client, sending: null, next: null },
+      alarm: new Lane('alarm', alarmClient),
+      bulk: new Lane('bulk', client),
     };
     this.clients = alarmClient === client ? [client] : [client, alarmClient];
     this.unsubscribe = buffer.onCommit(() => this.schedulePump());
@@ -178,8 +160,8 @@ export class Forwarder {
   }
 
   start(): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.phase !== 'created') return;
+    this.phase = 'disconnected';
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref?.();
     this.schedulePump();
@@ -222,8 +204,8 @@ export class Forwarder {
 
   /** Stops leasing, waits (at most the send timeout) for sends in flight, releases prepared batches, closes the clients. */
   async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.phase === 'stopped') return;
+    this.phase = 'stopped';
     this.unsubscribe();
     this.clearTimer();
     if (this.ticker) clearInterval(this.ticker);
@@ -244,7 +226,7 @@ export class Forwarder {
 
   /** Coalesces wake-ups (commits, acks, timers) into one pump on the next turn of the event loop. */
   private schedulePump(): void {
-    if (this.pumpQueued || this.stopping || !this.started) return;
+    if (this.pumpQueued || !this.running) return;
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
@@ -252,8 +234,13 @@ export class Forwarder {
     });
   }
 
+  /** Started and not stopped. */
+  private get running(): boolean {
+    return this.phase !== 'created' && this.phase !== 'stopped';
+  }
+
   private wakeAt(t: number): void {
-    if (this.stopping) return;
+    if (this.phase === 'stopped') return;
     if (this.timer && this.timerDue <= t) return;
     this.clearTimer();
     this.timerDue = t;
@@ -273,34 +260,34 @@ export class Forwarder {
   private tick(): void {
     const s = this.buffer.stats();
     this.transition(this.conn.backlog(this.backlogged(s)));
-    this.idleProbe(s.totalReadings - s.inFlight);
+    this.probeIfIdle(s.totalReadings - s.inFlight);
     this.publish();
     this.schedulePump();
   }
 
   /** Nothing sent or acknowledged for idleProbeMs and nothing to send: a metadata request stands in for a send. */
-  private idleProbe(waiting: number): void {
+  private probeIfIdle(waiting: number): void {
     const every = this.opts.idleProbeMs ?? 30_000;
     const { alarm, bulk } = this.lanes;
-    if (every <= 0 || !this.ready || this.readying || this.idleProbing || this.stopping || waiting > 0) return;
-    if (alarm.sending || alarm.next || bulk.sending || bulk.next) return;
+    if (every <= 0 || this.phase !== 'connected' || this.idleProbe || waiting > 0) return;
+    if (alarm.busy || bulk.busy) return;
     const now = this.now();
     if (now < this.retryAt || now - Math.max(this.conn.lastContactAt ?? 0, this.lastIdleProbe) < every) return;
     this.lastIdleProbe = now;
-    this.idleProbing = true;
     const p = bulk.client.ensureTopics(allTopics(this.opts.routing), false, this.opts.connectTimeoutMs).then(
       () => {
-        this.idleProbing = false;
-        if (!this.stopping) this.transition(this.conn.success(false, 'idle: broker answered a metadata request', false));
+        this.idleProbe = null;
+        if (this.phase !== 'stopped') this.transition(this.conn.success(false, 'idle: broker answered a metadata request', false));
       },
       (e: unknown) => {
-        this.idleProbing = false;
-        if (this.stopping) return;
+        this.idleProbe = null;
+        if (this.phase === 'stopped') return;
         // Producers are connected again (getReady) before the next send.
-        this.ready = false;
+        this.disconnected();
         this.fail(failureKind(e), e instanceof Error ? e.message : String(e), { during: 'idle probe' });
       },
     );
+    this.idleProbe = p;
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
@@ -317,7 +304,7 @@ export class Forwarder {
   // ------------------------------------------------------------------ the pump
 
   private pump(): void {
-    if (this.pumping || this.stopping || !this.started) return;
+    if (this.pumping || !this.running) return;
     this.pumping = true;
     try {
       this.pumpOnce();
@@ -333,9 +320,10 @@ export class Forwarder {
   }
 
   private pumpOnce(): void {
-    if (!this.ready) {
-      if (!this.readying && this.now() >= this.retryAt) this.getReady();
-      else if (!this.readying) this.wakeAt(this.retryAt);
+    if (this.phase === 'connecting') return;
+    if (this.phase !== 'connected') {
+      if (this.now() >= this.retryAt) this.getReady();
+      else this.wakeAt(this.retryAt);
       return;
     }
     const now = this.now();
@@ -354,37 +342,35 @@ export class Forwarder {
         return;
       }
       const probing = this.conn.consecutiveFailures > 0;
-      if (probing && (alarm.sending || alarm.next || bulk.sending || bulk.next)) return;
+      if (probing && (alarm.busy || bulk.busy)) return;
       const s = this.buffer.stats();
       const unleased = s.totalReadings - s.inFlight;
       if (unleased <= 0) {
         this.lingerUntil = null;
         return;
       }
-      const unleasedAlarms = s.perClass.alarm.readings - this.alarmLeased;
+      const unleasedAlarms = s.perClass.alarm.readings - s.inFlightPerClass.alarm;
       let lane: Lane;
-      if (unleasedAlarms > 0 && !alarm.next && !alarm.sending?.mayBePartial) lane = alarm;
+      if (unleasedAlarms > 0 && alarm.mayPrepare) lane = alarm;
       else if (this.bulkMayPrepare(unleased - Math.max(0, unleasedAlarms), now)) lane = bulk;
       else return;
       const limits = this.leaseLimits();
       const lease = this.buffer.lease({ ...limits, classes: lane === alarm ? ALARM_CLASSES : BULK_CLASSES });
       if (!lease) return;
       if (lane === bulk) this.lingerUntil = null;
-      const batch = this.prepare(lease, limits.maxReadings);
-      if (lane === alarm) this.alarmLeased += batch.readings;
-      lane.next = batch;
+      lane.prepared(this.prepare(lease));
     }
   }
 
   /**
-   * The bulk lane prepares a batch when it has none prepared, the batch being sent is not the
-   * first part of a split unit (see Batch.mayBePartial), and: while a batch is being sent, a
+   * The bulk lane prepares a batch when it may (see Lane.mayPrepare: none prepared, the batch
+   * being sent did not stop inside a unit), and: while a batch is being sent, a
    * full batch waits (online, whatever arrives meanwhile goes out together in the next batch);
    * when idle, anything waits, after the linger time if one is set.
    */
   private bulkMayPrepare(waiting: number, now: number): boolean {
     const bulk = this.lanes.bulk;
-    if (waiting <= 0 || bulk.next || bulk.sending?.mayBePartial) return false;
+    if (waiting <= 0 || !bulk.mayPrepare) return false;
     if (bulk.sending) return waiting >= this.opts.batchMaxReadings;
     if (waiting < this.opts.batchMaxReadings && (this.opts.lingerMs ?? 0) > 0) {
       this.lingerUntil ??= now + this.opts.lingerMs!;
@@ -397,31 +383,32 @@ export class Forwarder {
   }
 
   private leaseLimits(): { maxReadings: number; maxBytes: number } {
-    const stored = Math.max(1, Math.floor(this.opts.batchMaxBytes / this.expansion));
+    const stored = Math.max(1, Math.floor(this.opts.batchMaxBytes / (this.expansion ?? INITIAL_EXPANSION)));
     return this.limiter.limits(this.opts.batchMaxReadings, stored);
   }
 
-  private prepare(lease: Lease, maxReadings: number): Batch {
+  private prepare(lease: Lease): Batch {
     const batches = routeLease(lease, this.opts.routing);
     const bytes = messageBytes(batches);
     if (lease.bytes > 0) {
       // Learn message bytes per stored byte: up at once (stay under the bound), down slowly.
       const e = bytes / lease.bytes;
-      this.expansion = e > this.expansion || !this.expansionLearnt ? e : this.expansion * 0.9 + e * 0.1;
-      this.expansionLearnt = true;
+      this.expansion = this.expansion === null || e > this.expansion ? e : this.expansion * 0.9 + e * 0.1;
     }
     const n = lease.readings.length;
     // The readings are encoded: unless an ack hook wants them, only the lease's identity is kept
     // (less for the garbage collector to carry while the batch waits and is sent).
-    const kept = this.opts.onAck ? lease : { id: lease.id, priority: lease.priority, bytes: lease.bytes, readings: [] };
-    return { lease: kept, batches, readings: n, bytes, mayBePartial: n >= maxReadings };
+    const kept: Lease = this.opts.onAck ? lease : { id: lease.id, priority: lease.priority, bytes: lease.bytes, partial: lease.partial, readings: [] };
+    return { lease: kept, batches, readings: n, bytes };
   }
 
-  /** Starts the lane's prepared batch if the lane is idle (and, for the bulk lane, the rate cap allows). */
-  /** Returns true when a send was started. */
+  /**
+   * Starts the lane's prepared batch if nothing is being sent on it (and, for the bulk lane, the
+   * rate cap allows). Returns true when a send was started.
+   */
   private startPrepared(lane: Lane): boolean {
-    const b = lane.next;
-    if (!b || lane.sending || this.stopping) return false;
+    const b = lane.startable;
+    if (!b || this.phase === 'stopped') return false;
     if (lane.name === 'bulk') {
       const wait = this.limiter.waitMs();
       this.rateLimiting = wait > 0;
@@ -430,8 +417,7 @@ export class Forwarder {
         return false;
       }
     }
-    lane.next = null;
-    lane.sending = b;
+    lane.start();
     this.limiter.take(b.readings, b.bytes);
     this.inFlightReadings += b.readings;
     const sentAt = this.now();
@@ -446,7 +432,7 @@ export class Forwarder {
 
   private onAcked(lane: Lane, b: Batch, sentAt: number): void {
     const ackedAt = this.now();
-    lane.sending = null;
+    lane.sent();
     this.inFlightReadings -= b.readings;
     // The prepared batch goes out first, then the buffer bookkeeping of this one.
     this.startPrepared(lane);
@@ -454,7 +440,6 @@ export class Forwarder {
   }
 
   private finishAck(b: Batch, sentAt: number, ackedAt: number): void {
-    if (b.lease.priority === 'alarm') this.alarmLeased -= b.readings;
     try {
       this.buffer.ack(b.lease.id);
     } catch (e) {
@@ -474,9 +459,8 @@ export class Forwarder {
 
 
   private onFailed(lane: Lane, b: Batch, e: unknown): void {
-    lane.sending = null;
+    lane.sent();
     this.inFlightReadings -= b.readings;
-    if (b.lease.priority === 'alarm') this.alarmLeased -= b.readings;
     this.buffer.release(b.lease.id);
     // The prepared batch follows the failed one: hand it back too, so both go out again in order.
     for (const l of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(l);
@@ -488,36 +472,37 @@ export class Forwarder {
       this.events.emit('kafka_unknown_fate', { class: b.lease.priority }, b.readings);
     }
     this.fail(kind, message, { lane: lane.name, readings: b.readings });
-    if (!this.stopping) this.pump();
+    if (this.phase !== 'stopped') this.pump();
   }
 
   private dropNext(lane: Lane): void {
-    const n = lane.next;
-    if (!n) return;
-    lane.next = null;
-    if (n.lease.priority === 'alarm') this.alarmLeased -= n.readings;
-    this.buffer.release(n.lease.id);
+    const n = lane.takeNext();
+    if (n) this.buffer.release(n.lease.id);
+  }
+
+  /** The producers must be connected again (getReady) before the next send. */
+  private disconnected(): void {
+    if (this.phase === 'connected') this.phase = 'disconnected';
   }
 
   /** Checks the topics and connects every lane's producer; a failure goes through the same backoff. */
   private getReady(): void {
-    this.readying = true;
+    this.phase = 'connecting';
     const p = (async () => {
       await this.lanes.bulk.client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
       await Promise.all(this.clients.map((c) => c.connect(this.opts.connectTimeoutMs)));
     })().then(
       () => {
-        this.readying = false;
-        if (this.stopping) return;
-        this.ready = true;
+        if (this.phase === 'stopped') return;
+        this.phase = 'connected';
         this.log.info({ topics: allTopics(this.opts.routing), lanes: this.clients.length }, 'kafka topics ready, producers connected');
         const s = this.buffer.stats();
         this.transition(this.conn.success(this.backlogged(s), 'connected', false));
         this.pump();
       },
       (e: unknown) => {
-        this.readying = false;
-        if (this.stopping) return;
+        if (this.phase === 'stopped') return;
+        this.phase = 'disconnected';
         this.fail(failureKind(e), e instanceof Error ? e.message : String(e), { during: 'connect' });
         this.pump();
       },
@@ -527,17 +512,17 @@ export class Forwarder {
   }
 
   private fail(kind: FailureKind, message: string, detail: Record<string, unknown>): void {
-    if (this.stopping) return;
+    if (this.phase === 'stopped') return;
     const previousConfigError = this.conn.configError;
     const { transition, delayMs } = this.conn.failure(kind, message);
     if (kind === 'config') {
       // An operator must act: counted every time, logged once per distinct error; slow retries.
-      this.ready = false;
+      this.disconnected();
       this.events.emit('kafka_config_error', { reason: message.slice(0, 80) }, 1, previousConfigError === message ? undefined : { error: message, ...detail });
     } else {
       this.events.emit('kafka_send_failed', { kind }, 1, { error: message, ...detail });
       // A broken session (fenced, sequence errors) may also mean the topics changed: check again.
-      if (kind === 'fatal') this.ready = false;
+      if (kind === 'fatal') this.disconnected();
     }
     this.retryAt = this.now() + delayMs;
     this.transition(transition);

@@ -257,7 +257,7 @@ describe('PCD-01 messages field by field', () => {
 describe('routing', () => {
   it('sends one PCD-01 message per device on the class topic, headers carrying every seq; JSON v1 is unchanged', () => {
     const readings = simulatedWard(2, 3);
-    const lease: Lease = { id: 1, priority: 'vital', bytes: 0, readings };
+    const lease: Lease = { id: 1, priority: 'vital', bytes: 0, readings, partial: false };
     const plain = routeLease(lease, { topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' }, key: 'device' });
     const withHl7 = routeLease(lease, { topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' }, key: 'device', hl7v2Topics: { vital: 'ward.hl7' }, hl7v2: OPTS });
     expect(withHl7[0]).toEqual(plain[0]);

@@ -23,7 +23,7 @@ function rd(deviceId: string, metric: Reading['metric'], value: number, time: nu
   if (time !== undefined) r.deviceTime = time;
   return r;
 }
-const lease = (readings: Reading[]): Lease => ({ id: 1, priority: 'vital', bytes: 0, readings });
+const lease = (readings: Reading[]): Lease => ({ id: 1, priority: 'vital', bytes: 0, partial: false, readings });
 
 function fhirOf(readings: Reading[], o: RoutingOptions = opts): { m: OutMessage; o: FhirObservation }[] {
   const out = routeLease(lease(readings), o);

@@ -30,7 +30,7 @@ function sample(deviceId: string, metric: 'ecg_lead_ii' | 'pleth', value: number
 function gapRecord(): Reading {
   return { gatewayId: 'gw-1', seq: seq++, deviceId: 'gateway', deviceKind: 'gateway', bed: 'gateway', metric: 'gateway_event', value: 3, unit: '1', gatewayTime: t0, priority: 'waveform', quality: [], extra: { event: 'gap', firstSeq: 1, lastSeq: 3, count: 3 } };
 }
-const lease = (readings: Reading[], priority: Lease['priority'] = 'waveform'): Lease => ({ id: 1, priority, bytes: 0, readings });
+const lease = (readings: Reading[], priority: Lease['priority'] = 'waveform'): Lease => ({ id: 1, priority, bytes: 0, readings, partial: false });
 const body = (m: OutMessage) => JSON.parse(String(m.value)) as Record<string, unknown>;
 /** A compact picture of a message: key, then `batch <metric> <seqRuns>` or `v1 <metric> <seq>`. */
 function shape(m: OutMessage): string {
