@@ -1,8 +1,8 @@
 /**
- * How the buffer tells a full disk from other failures, and reports failures without
- * flooding the log.
+ * How the buffer tells a full disk from other failures, and reports failures through the
+ * events table.
  */
-import type { Logger } from '../logger.js';
+import type { Events } from '../metrics/events.js';
 
 export function sqliteErrorCode(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
@@ -23,19 +23,33 @@ export function refusalReason(e: unknown): 'disk_full' | 'io_error' {
   return 'io_error';
 }
 
-export type LogLimited = (level: 'error' | 'warn' | 'info', fields: Record<string, unknown>, msg: string) => void;
+/**
+ * What the buffer reports, each with its `op` label: every report goes through the events table
+ * (buffer_error or buffer_warning), so it is both counted and logged, rate-limited there.
+ */
+const REPORTS = {
+  'buffer commit failed; readings refused': 'commit',
+  'buffer fsync failed; readings refused (they may still be delivered)': 'fsync',
+  'onCommit listener threw': 'commit_listener',
+  'could not delete acknowledged units; will retry (they are not sent again)': 'delete_acked',
+  'ack of an unknown lease ignored': 'unknown_lease',
+  'a buffered unit is sealed with a key the key file lacks; kept, not sent (restore the key and restart)': 'missing_key',
+  'could not shorten a partly delivered unit; it will be offered again whole': 'shorten_unit',
+  'could not quarantine units; skipping them until restart': 'quarantine',
+  'eviction for the byte cap failed': 'eviction',
+  'could not allocate the disk-full reserve': 'reserve',
+  'shedding failed; will retry': 'shedding',
+  'buffer maintenance failed': 'maintenance',
+  'evicted units held only gap records; no new gap record': 'gap_only',
+  'buffered readings lost; gap record queued': 'gap_record',
+} as const;
 
-/** Logs at most once per 10 s per message; the next line says how many were suppressed. */
-export function rateLimitedLog(log: Logger, now: () => number): LogLimited {
-  const windows = new Map<string, { at: number; suppressed: number }>();
-  return (level, fields, msg) => {
-    const t = now();
-    const w = windows.get(msg);
-    if (w && t - w.at < 10_000) {
-      w.suppressed++;
-      return;
-    }
-    windows.set(msg, { at: t, suppressed: 0 });
-    log[level]({ ...fields, suppressedSinceLastLog: w?.suppressed ?? 0 }, msg);
-  };
+export type BufferReport = keyof typeof REPORTS;
+
+/** Reports a failure (error) or a condition short of one (warn) of the buffer. */
+export type LogLimited = (level: 'error' | 'warn', fields: Record<string, unknown>, msg: BufferReport) => void;
+
+/** Reports through `events`: buffer_error / buffer_warning {op}, the message and fields as the log line's detail. */
+export function eventReporter(events: Events): LogLimited {
+  return (level, fields, msg) => events.emit(level === 'error' ? 'buffer_error' : 'buffer_warning', { op: REPORTS[msg] }, 1, { ...fields, what: msg });
 }

@@ -27,7 +27,7 @@ import type { BufferStats, ClassStats, Lease, LeaseLimits, ReadingBuffer } from 
 import type { CipherName } from '../crypto/aead.js';
 import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
 import { lockDataDir } from './lock.js';
-import { errInfo, isCorruption, rateLimitedLog, sqliteErrorCode } from './diagnostics.js';
+import { errInfo, isCorruption, eventReporter, sqliteErrorCode } from './diagnostics.js';
 import { applyPragmas, DB_FILE, initSchema, Meta, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
 import { KeyLedger } from './key-ledger.js';
@@ -129,7 +129,7 @@ export class SqliteBuffer implements ReadingBuffer {
     this.maxAgeMs = opts.maxAgeMs ?? 7 * 86_400_000;
     const { events, log } = opts;
     const now = opts.now ?? Date.now;
-    const logLimited = rateLimitedLog(log, now);
+    const logLimited = eventReporter(events);
     const synchronous = opts.synchronous ?? 'full';
     const onDiskFull = (failedReadings: number) => this.shedding.onDiskFull(failedReadings);
 

@@ -20,6 +20,8 @@ export const EVENT_DEFS = {
   source_paused: { help: 'Times device sources stopped being read because readings waiting for their commit reached their bound (memory), by family', labels: ['family'], level: 'info' },
   login_failed: { help: 'Failed or refused device logins (wrong credentials, throttled, backoff), by family and reason', labels: ['family', 'reason'], level: 'warn' },
   client_disconnected: { help: 'Clients disconnected for misbehaving, by family and reason', labels: ['family', 'reason'], level: 'warn' },
+  buffer_error: { help: 'Buffer operations that failed (commit, fsync, delete, quarantine, eviction, shedding, maintenance) or units it cannot send, by operation', labels: ['op'], level: 'error' },
+  buffer_warning: { help: 'Buffer conditions short of a failure (no disk-full reserve, a gap record, an ack of an unknown lease), by operation', labels: ['op'], level: 'warn' },
 } as const satisfies Record<string, { help: string; labels: readonly string[]; level: 'debug' | 'info' | 'warn' | 'error' }>;
 
 export type EventName = keyof typeof EVENT_DEFS;

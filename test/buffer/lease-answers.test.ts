@@ -46,3 +46,18 @@ describe('buffer: lease.partial and in-flight per class', () => {
     await buf.close();
   });
 });
+
+describe('buffer: its reports go through the events table', () => {
+  let env: TestEnv;
+  afterEach(() => env?.cleanup());
+
+  it('an ack of an unknown lease is counted as buffer_warning {op: unknown_lease}', async () => {
+    env = testEnv();
+    const buf = await env.open();
+    buf.ack(12345);
+    buf.ack(12346);
+    expect(await env.events.count('buffer_warning', { op: 'unknown_lease' })).toBe(2);
+    expect(await env.events.count('buffer_error')).toBe(0);
+    await buf.close();
+  });
+});

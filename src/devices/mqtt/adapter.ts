@@ -43,6 +43,7 @@ export class MqttAdapter implements DeviceAdapter {
         if (refusing) ctx.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'buffer refuses MQTT readings: QoS 1 messages are held without PUBACK');
         else ctx.log.info('buffer accepts MQTT readings again');
       },
+      onDropped: (reason, readings) => ctx.events.emit('reading_refused', { reason: `mqtt_qos0_${reason}` }, readings),
     });
     this.queue = queue;
     const router = new MessageRouter(compileRules(c.rules), ctx.events, metrics);

@@ -56,6 +56,12 @@ export interface CommitQueueOptions {
   now?: () => number;
   /** Called when the sink starts or stops refusing. */
   onRefusing?: (refusing: boolean, error?: unknown) => void;
+  /**
+   * Called with the readings of QoS 0 messages dropped here, never submitted: at the door while
+   * the sink refuses (`refusing`), or waiting when the queue closes (`stopping`). (Those the sink
+   * itself refused are counted by the sink.)
+   */
+  onDropped?: (reason: 'refusing' | 'stopping', readings: number) => void;
 }
 
 /** Who a message belongs to; once `closed`, its messages are no longer submitted (it resends them). */
@@ -156,7 +162,10 @@ export class CommitQueue {
    * so its messages must not pile up).
    */
   offer(inputs: readonly ReadingInput[], done: Settled, bytes = 0): void {
-    if (this.refusing && this.queue.length >= this.opts.maxBatch) return done(null, false);
+    if (this.refusing && this.queue.length >= this.opts.maxBatch) {
+      this.opts.onDropped?.('refusing', inputs.length);
+      return done(null, false);
+    }
     this.enqueue(inputs, false, undefined, done, bytes);
   }
 
@@ -177,7 +186,12 @@ export class CommitQueue {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const closed = (): QueueClosed => new QueueClosed('the MQTT adapter is stopping');
-    for (const it of this.queue.splice(0)) this.call(it, closed(), false);
+    let dropped = 0;
+    for (const it of this.queue.splice(0)) {
+      if (!it.reliable) dropped += it.inputs.length;
+      this.call(it, closed(), false);
+    }
+    if (dropped > 0) this.opts.onDropped?.('stopping', dropped);
     for (const b of this.batches) if (b.state === 'failed') for (const it of b.items.splice(0)) this.call(it, closed(), false);
     this.batches = this.batches.filter((b) => b.state === 'pending');
   }
