@@ -42,6 +42,10 @@ const REPORTS = {
   'buffer maintenance failed': 'maintenance',
   'evicted units held only gap records; no new gap record': 'gap_only',
   'buffered readings lost; gap record queued': 'gap_record',
+  'gateway records (gap records) could not be committed before close': 'close_records',
+  'applying the caps at open failed': 'caps_at_open',
+  'disk full: shedding the lowest priority data until space returns': 'disk_full',
+  'class counters did not match the stored units; reset': 'counters_reset',
 } as const;
 
 export type BufferReport = keyof typeof REPORTS;

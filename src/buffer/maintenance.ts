@@ -52,7 +52,7 @@ export class Maintenance {
     try {
       this.parts.eviction.enforceCaps();
     } catch (e) {
-      this.log.error({ err: errInfo(e) }, 'applying the caps at open failed');
+      this.logLimited('error', { err: errInfo(e) }, 'applying the caps at open failed');
     }
     this.timer = setInterval(() => this.run(), intervalMs);
     this.timer.unref();

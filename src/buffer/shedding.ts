@@ -87,7 +87,7 @@ export class Shedding {
   onDiskFull(failedReadings: number): void {
     if (!this.shedding) {
       this.shedding = true;
-      this.log.error({ failedReadings }, 'disk full: shedding the lowest priority data until space returns');
+      this.logLimited('error', { failedReadings }, 'disk full: shedding the lowest priority data until space returns');
     }
     try {
       if (existsSync(this.ballastPath)) unlinkSync(this.ballastPath);

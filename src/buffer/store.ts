@@ -235,7 +235,7 @@ export class UnitStore {
     if (this.oldestTime(rank) !== undefined) return;
     try {
       this.meta.writeCounters(rank, { readings: 0, units: 0, bytes: 0 });
-      this.log.warn({ class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
+      this.logLimited('warn', { class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
       c.units = 0;
       c.readings = 0;
       c.bytes = 0;
