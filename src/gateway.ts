@@ -284,6 +284,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   undo.push(() => {
     clearInterval(statusTimer);
     clearInterval(clockTimer);
+    clock.stop();
     loopDelay.disable();
     stoppedAt = Date.now();
     tick();
@@ -319,6 +320,7 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
       if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
       bufferOpen = false;
       clearInterval(clockTimer);
+      clock.stop();
       loopDelay.disable();
       await buffer.close();
       auditSafely(audit, log, 'stop', { drained });

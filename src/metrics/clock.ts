@@ -10,9 +10,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 
 /** Asks the system whether its clock is synchronised: true/false, or null when it cannot tell. */
-export function timedatectlSynchronized(): Promise<boolean | null> {
+export function timedatectlSynchronized(signal?: AbortSignal): Promise<boolean | null> {
   return new Promise((resolve) => {
-    execFile('timedatectl', ['show', '--property=NTPSynchronized', '--value'], { timeout: 5000 }, (err, stdout) => {
+    execFile('timedatectl', ['show', '--property=NTPSynchronized', '--value'], { timeout: 5000, ...(signal ? { signal } : {}) }, (err, stdout) => {
       if (err) return resolve(null);
       const v = stdout.trim();
       resolve(v === 'yes' ? true : v === 'no' ? false : null);
@@ -27,7 +27,7 @@ export interface ClockOptions {
   jumpToleranceMs?: number;
   now?: () => number;
   monotonic?: () => number;
-  probe?: () => Promise<boolean | null>;
+  probe?: (signal: AbortSignal) => Promise<boolean | null>;
 }
 
 export interface ClockStatus {
@@ -40,7 +40,9 @@ export class ClockWatch {
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly mono: () => number;
-  private readonly probe: () => Promise<boolean | null>;
+  private readonly probe: (signal: AbortSignal) => Promise<boolean | null>;
+  /** Aborts a probe still running at stop (a process that outlived the gateway would hold its exit). */
+  private readonly aborter = new AbortController();
   private readonly tolerance: number;
   private last: { wall: number; mono: number };
   private readonly gauges: { synced: Gauge<string>; lastJump: Gauge<string>; jumps: Counter<string> };
@@ -79,11 +81,17 @@ export class ClockWatch {
 
   /** Asks whether the clock is synchronised; logs when that changes to "no". */
   async probeSync(): Promise<boolean | null> {
-    const s = await this.probe();
+    if (this.aborter.signal.aborted) return this.status.synchronized;
+    const s = await this.probe(this.aborter.signal);
+    if (this.aborter.signal.aborted) return this.status.synchronized;
     if (s === false && this.status.synchronized !== false) this.log.warn({ event: 'clock_unsynchronized' }, 'the system clock is not synchronised (timedatectl): gateway timestamps may be wrong; check systemd-timesyncd or chrony');
     else if (s === true && this.status.synchronized === false) this.log.info({ event: 'clock_synchronized' }, 'the system clock is synchronised again');
     this.status = { ...this.status, synchronized: s };
     this.gauges.synced.set(s === null ? -1 : s ? 1 : 0);
     return s;
+  }
+
+  stop(): void {
+    this.aborter.abort();
   }
 }

@@ -53,4 +53,14 @@ describe('clock watch', () => {
     expect(lines.filter((l) => l.event === 'clock_unsynchronized')).toHaveLength(1);
     expect(lines.filter((l) => l.event === 'clock_synchronized')).toHaveLength(1);
   });
+
+  it('stop aborts a probe still running, so no child process outlives the gateway', async () => {
+    let aborted = false;
+    const c = new ClockWatch({ log: capture().log, registry: new Registry(), probe: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(null); })) });
+    const pending = c.probeSync();
+    c.stop();
+    await pending;
+    expect(aborted).toBe(true);
+    expect(c.status.synchronized).toBeNull();
+  });
 });
