@@ -34,6 +34,7 @@ import type { Events } from '../metrics/events.js';
 import { PRIORITIES, type Priority, type Reading } from '../reading.js';
 import { KafkaClientError, type KafkaClient, type TopicBatch } from './client.js';
 import { Lane, type Batch } from './lane.js';
+import { Pump } from './pump.js';
 import { allTopics, routeLease, type RoutingOptions } from './routing.js';
 import { RateLimiter, type RateCap } from './rate-limit.js';
 import { ConnectivityState, KAFKA_STATES, RateMeter, type FailureKind, type ForwarderStatus, type Transition } from './state.js';
@@ -118,11 +119,7 @@ export class Forwarder {
   private readonly pending = new Set<Promise<unknown>>();
 
   private retryAt = 0;
-  /** pump() is running (it is not re-entered), and a pump is queued for the next turn of the event loop. */
-  private pumping = false;
-  private pumpQueued = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerDue = Infinity;
+  private readonly pump: Pump;
   private ticker: NodeJS.Timeout | null = null;
   private lingerUntil: number | null = null;
   /** Message bytes per stored byte, learnt from the batches prepared (null until the first). */
@@ -155,7 +152,8 @@ export class Forwarder {
       bulk: new Lane('bulk', client),
     };
     this.clients = alarmClient === client ? [client] : [client, alarmClient];
-    this.unsubscribe = buffer.onCommit(() => this.schedulePump());
+    this.pump = new Pump(() => this.pumpAndPublish(), () => this.running, this.now);
+    this.unsubscribe = buffer.onCommit(() => this.pump.soon());
     this.publish();
   }
 
@@ -164,7 +162,7 @@ export class Forwarder {
     this.phase = 'disconnected';
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref?.();
-    this.schedulePump();
+    this.pump.soon();
   }
 
   status(): ForwarderStatus {
@@ -207,7 +205,7 @@ export class Forwarder {
     if (this.phase === 'stopped') return;
     this.phase = 'stopped';
     this.unsubscribe();
-    this.clearTimer();
+    this.pump.stop();
     if (this.ticker) clearInterval(this.ticker);
     for (const lane of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(lane);
     if (this.pending.size) {
@@ -224,37 +222,9 @@ export class Forwarder {
 
   // ------------------------------------------------------------------ scheduling
 
-  /** Coalesces wake-ups (commits, acks, timers) into one pump on the next turn of the event loop. */
-  private schedulePump(): void {
-    if (this.pumpQueued || !this.running) return;
-    this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
-  }
-
   /** Started and not stopped. */
   private get running(): boolean {
     return this.phase !== 'created' && this.phase !== 'stopped';
-  }
-
-  private wakeAt(t: number): void {
-    if (this.phase === 'stopped') return;
-    if (this.timer && this.timerDue <= t) return;
-    this.clearTimer();
-    this.timerDue = t;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerDue = Infinity;
-      this.pump();
-    }, Math.max(0, t - this.now()));
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerDue = Infinity;
   }
 
   private tick(): void {
@@ -262,7 +232,7 @@ export class Forwarder {
     this.transition(this.conn.backlog(this.backlogged(s)));
     this.probeIfIdle(s.totalReadings - s.inFlight);
     this.publish();
-    this.schedulePump();
+    this.pump.soon();
   }
 
   /** Nothing sent or acknowledged for idleProbeMs and nothing to send: a metadata request stands in for a send. */
@@ -303,18 +273,14 @@ export class Forwarder {
 
   // ------------------------------------------------------------------ the pump
 
-  private pump(): void {
-    if (this.pumping || !this.running) return;
-    this.pumping = true;
+  private pumpAndPublish(): void {
     try {
       this.pumpOnce();
     } catch (e) {
       // The buffer failed to lease (I/O error): count it, back off, try again.
       this.events.emit('kafka_send_failed', { kind: 'buffer_error' }, 1, { error: e instanceof Error ? e.message : String(e) });
       this.retryAt = this.now() + Math.max(1000, this.opts.retryInitialMs);
-      this.wakeAt(this.retryAt);
-    } finally {
-      this.pumping = false;
+      this.pump.at(this.retryAt);
     }
     this.publish();
   }
@@ -323,12 +289,12 @@ export class Forwarder {
     if (this.phase === 'connecting') return;
     if (this.phase !== 'connected') {
       if (this.now() >= this.retryAt) this.getReady();
-      else this.wakeAt(this.retryAt);
+      else this.pump.at(this.retryAt);
       return;
     }
     const now = this.now();
     if (now < this.retryAt) {
-      this.wakeAt(this.retryAt);
+      this.pump.at(this.retryAt);
       return;
     }
     const { alarm, bulk } = this.lanes;
@@ -338,7 +304,7 @@ export class Forwarder {
       const a = this.startPrepared(alarm);
       const b = this.startPrepared(bulk);
       if (a || b) {
-        this.schedulePump();
+        this.pump.soon();
         return;
       }
       const probing = this.conn.consecutiveFailures > 0;
@@ -375,7 +341,7 @@ export class Forwarder {
     if (waiting < this.opts.batchMaxReadings && (this.opts.lingerMs ?? 0) > 0) {
       this.lingerUntil ??= now + this.opts.lingerMs!;
       if (now < this.lingerUntil) {
-        this.wakeAt(this.lingerUntil);
+        this.pump.at(this.lingerUntil);
         return false;
       }
     }
@@ -413,7 +379,7 @@ export class Forwarder {
       const wait = this.limiter.waitMs();
       this.rateLimiting = wait > 0;
       if (wait > 0) {
-        this.wakeAt(this.now() + wait);
+        this.pump.at(this.now() + wait);
         return false;
       }
     }
@@ -454,7 +420,7 @@ export class Forwarder {
     const s = this.buffer.stats();
     this.transition(this.conn.success(this.backlogged(s)));
     this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
-    this.schedulePump();
+    this.pump.soon();
   }
 
 
@@ -472,7 +438,7 @@ export class Forwarder {
       this.events.emit('kafka_unknown_fate', { class: b.lease.priority }, b.readings);
     }
     this.fail(kind, message, { lane: lane.name, readings: b.readings });
-    if (this.phase !== 'stopped') this.pump();
+    if (this.phase !== 'stopped') this.pump.run();
   }
 
   private dropNext(lane: Lane): void {
@@ -498,13 +464,13 @@ export class Forwarder {
         this.log.info({ topics: allTopics(this.opts.routing), lanes: this.clients.length }, 'kafka topics ready, producers connected');
         const s = this.buffer.stats();
         this.transition(this.conn.success(this.backlogged(s), 'connected', false));
-        this.pump();
+        this.pump.run();
       },
       (e: unknown) => {
         if (this.phase === 'stopped') return;
         this.phase = 'disconnected';
         this.fail(failureKind(e), e instanceof Error ? e.message : String(e), { during: 'connect' });
-        this.pump();
+        this.pump.run();
       },
     );
     this.pending.add(p);
@@ -526,7 +492,7 @@ export class Forwarder {
     }
     this.retryAt = this.now() + delayMs;
     this.transition(transition);
-    this.wakeAt(this.retryAt);
+    this.pump.at(this.retryAt);
   }
 
   private transition(t: Transition | null): void {
