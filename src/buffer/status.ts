@@ -66,7 +66,12 @@ export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}):
     PRIORITIES.forEach((p, rank) => {
       const t = db.prepare(oldestTimeSql(rank)).pluck().get() as number | undefined;
       const ot = t === undefined ? null : t * 1000;
-      perClass[p] = { readings: num(metaKey.counter(rank, 'readings')), units: num(metaKey.counter(rank, 'units')), bytes: num(metaKey.counter(rank, 'bytes')), oldestGatewayTime: ot };
+      perClass[p] = {
+        readings: num(metaKey.counter(rank, 'readings')),
+        units: num(metaKey.counter(rank, 'units')),
+        bytes: num(metaKey.counter(rank, 'bytes')),
+        oldestGatewayTime: ot,
+      };
       total += perClass[p].readings;
       if (ot !== null && (oldestAll === null || ot < oldestAll)) oldestAll = ot;
     });
