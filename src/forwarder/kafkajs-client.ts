@@ -15,7 +15,7 @@
  * across its internal retries and, on a retry, skips any broker that already answered. When a
  * partition's leader moves to a broker that had answered for other partitions (a controlled
  * shutdown, a preferred-leader election), that partition's messages are never sent again, yet
- * sendBatch resolves (issue 19: 52 readings counted as forwarded that Kafka never stored). So the
+ * sendBatch resolves: readings counted as forwarded that Kafka never stored. So the
  * wrapper records the partition kafkajs chose for each message and resolves a send only when the
  * answer covers every one of them; the messages of a partition missing from the answer are sent
  * again by the same producer (its sequence numbers for that partition were rolled back when the

@@ -167,8 +167,8 @@ export class PlatformaticClient implements KafkaClient {
    * Sends touching the same topic never overlap. @platformatic/kafka 1.x reads a partition's next
    * idempotence sequence when it builds a request and advances it only when the response comes
    * back, so two overlapping sends to one partition carry the same sequence numbers and the broker
-   * acknowledges the second as a duplicate of the first without writing it (measured: 4 concurrent
-   * 50-message sends, all resolved, 50 messages landed; the contract suite covers it).
+   * acknowledges the second as a duplicate of the first without writing it (the contract suite
+   * covers it).
    * Sends to different topics still run concurrently.
    */
   async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
