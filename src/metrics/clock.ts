@@ -12,7 +12,9 @@ import type { Logger } from '../logger.js';
 /** Asks the system whether its clock is synchronised: true/false, or null when it cannot tell. */
 export function timedatectlSynchronized(signal?: AbortSignal): Promise<boolean | null> {
   return new Promise((resolve) => {
-    execFile('timedatectl', ['show', '--property=NTPSynchronized', '--value'], { timeout: 5000, ...(signal ? { signal } : {}) }, (err, stdout) => {
+    // Without NOTIFY_SOCKET: a failing systemd tool would report ERRNO= on the service's socket.
+    const { NOTIFY_SOCKET: _n, ...env } = process.env;
+    execFile('timedatectl', ['show', '--property=NTPSynchronized', '--value'], { timeout: 5000, env, ...(signal ? { signal } : {}) }, (err, stdout) => {
       if (err) return resolve(null);
       const v = stdout.trim();
       resolve(v === 'yes' ? true : v === 'no' ? false : null);

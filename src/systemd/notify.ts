@@ -66,7 +66,15 @@ export class ServiceNotifier {
 
   constructor(opts: NotifierOptions) {
     this.log = opts.log;
-    const s = notifySettings(opts.env ?? process.env, opts.pid ?? process.pid);
+    const env = opts.env ?? process.env;
+    const s = notifySettings(env, opts.pid ?? process.pid);
+    // Like sd_notify(unset_environment=1): child processes (timedatectl, socat, ...) must not
+    // inherit the socket, or systemd tools among them report their own state (ERRNO=...) on it.
+    if (env === process.env) {
+      delete process.env.NOTIFY_SOCKET;
+      delete process.env.WATCHDOG_USEC;
+      delete process.env.WATCHDOG_PID;
+    }
     this.watchdogIntervalMs = s.watchdogIntervalMs;
     if (s.socket === null) return;
     if (s.socket.startsWith('@')) {

@@ -112,6 +112,8 @@ describe('sd_notify', () => {
     const stop = s.messages.findIndex((m) => m.startsWith('STOPPING=1'));
     expect(stop).toBeGreaterThan(0);
     expect(s.messages.filter((m) => m.startsWith('READY=1'))).toHaveLength(1);
+    // Only the gateway speaks on the socket: its children (timedatectl, ...) do not inherit it.
+    expect(s.messages.filter((m) => m !== 'END' && !/^(READY|WATCHDOG|STOPPING|STATUS|RELOADING)=/.test(m))).toEqual([]);
   }, 90_000);
 
   it('a start that fails (no key file) exits 2 without READY=1', async () => {
