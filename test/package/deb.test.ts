@@ -43,7 +43,7 @@ beforeAll(async () => {
   control = join(dir, 'DEBIAN');
   execFileSync('dpkg-deb', ['-x', DEB, extracted]);
   execFileSync('dpkg-deb', ['-e', DEB, control]);
-}, 150_000);
+}, 240_000);
 
 describe('Debian package (amd64)', () => {
   it('control: name, version, architecture, Node >= 20 and what the maintainer scripts use', async () => {
