@@ -91,6 +91,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     alarmCommitIntervalMs: config.buffer.alarmCommitInterval,
     commitMaxReadings: config.buffer.commitMaxReadings,
     synchronous: config.buffer.synchronous,
+    integrityCheck: config.buffer.integrityCheck,
     maxBytes: config.buffer.maxBytes,
     maxAgeMs: config.buffer.maxAge,
     events,

@@ -1,11 +1,11 @@
 /**
- * Integrity: at open, `PRAGMA quick_check`; a database that fails it (or will not open)
+ * Integrity: `PRAGMA quick_check`, at open or in the background after (./background-check.ts); a database that fails it (or will not open)
  * is moved aside as `buffer.db.corrupt-<ms>` (never deleted) and its high-water mark read;
  * what still authenticates in it is salvaged into the fresh database (./salvage.ts). While running, a unit that fails authentication or decoding, or a deleted
  * unit put back (a replay), is moved to the quarantine table and the rest keeps draining.
  */
 import Database from 'better-sqlite3';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { PRIORITIES } from '../reading.js';
@@ -13,6 +13,10 @@ import { errInfo, sqliteErrorCode, type LogLimited } from './diagnostics.js';
 import { addToGap, newGap, type GapRecords } from './gateway-records.js';
 import { applyPragmas, metaKey, readMeta, unitTable, type UnitRow } from './schema.js';
 import type { Removed, UnitStore } from './store.js';
+import { checkFailedFile } from './background-check.js';
+
+/** When the whole file is checked: before the buffer opens, or in the background after (./background-check.ts). */
+export type IntegrityCheck = 'at-open' | 'background';
 
 export interface MovedAside {
   to: string;
@@ -45,21 +49,35 @@ function salvageHwm(path: string): number {
 }
 
 /**
- * Opens an existing database at `dbPath` when it passes quick_check. Otherwise moves it
+ * Opens an existing database at `dbPath` when it passes its check. Otherwise moves it
  * aside (logged) and returns no database: the caller starts a fresh one.
+ *
+ * `check`: 'at-open' runs quick_check (the whole file) before returning. 'background' checks
+ * here only what opening reads (the header, the schema, the meta table) and leaves the whole
+ * file to ./background-check.ts, unless an earlier background check failed (its marker file):
+ * then quick_check runs here, as 'at-open'.
  */
-export function openChecked(dbPath: string, now: () => number, log: Logger): { db?: Database.Database; movedAside?: MovedAside } {
+export function openChecked(dbPath: string, now: () => number, log: Logger, check: IntegrityCheck = 'at-open'): { db?: Database.Database; movedAside?: MovedAside } {
   if (!existsSync(dbPath)) return {};
+  const marker = checkFailedFile(dbPath);
+  const full = check === 'at-open' || existsSync(marker);
   let db: Database.Database | undefined;
   let why: string | undefined;
   try {
     db = new Database(dbPath);
     applyPragmas(db);
-    const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
-    if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
+    if (full) {
+      const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
+      if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
+    } else {
+      db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
+      db.prepare("SELECT count(*) FROM meta WHERE k = 'schema_version'").pluck().get();
+    }
   } catch (e) {
     why = `${sqliteErrorCode(e) ?? 'error'}: ${(e as Error).message}`;
   }
+  // Checked now (moved aside below if it failed): the marker has done its job.
+  if (full && existsSync(marker)) rmSync(marker, { force: true });
   if (why === undefined) return { db };
   try {
     db?.close();

@@ -40,7 +40,8 @@ import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
 import { salvageInto, type SalvageReport } from './salvage.js';
 import { Eviction } from './eviction.js';
 import { Shedding } from './shedding.js';
-import { openChecked, Quarantine, type MovedAside } from './integrity.js';
+import { openChecked, Quarantine, type IntegrityCheck, type MovedAside } from './integrity.js';
+import { BackgroundCheck, markCheckFailed } from './background-check.js';
 import { Maintenance, tryCheckpoint } from './maintenance.js';
 
 export interface OpenBufferOptions {
@@ -79,6 +80,8 @@ export interface OpenBufferOptions {
   capHeadroomBytes?: number;
   /** Maintenance period: age cap, WAL bound, disk-full recovery, key file reload (default 1000 ms). */
   maintenanceIntervalMs?: number;
+  /** When quick_check reads the whole file: 'at-open' (default: before the buffer opens) or 'background' (a worker thread after it opens; a failure stops leasing and the next start checks before opening; see ./background-check.ts). */
+  integrityCheck?: IntegrityCheck;
   /** SQLite page size for a new database (default 1024: fewer bytes written per small commit). */
   pageSize?: number;
   events: Events;
@@ -207,11 +210,31 @@ export class SqliteBuffer implements ReadingBuffer {
     return () => this.damagedListeners.delete(listener);
   }
 
+  /** The whole-file check running in the background, if any (see ./background-check.ts). */
+  backgroundCheck: BackgroundCheck | undefined;
+
+  checkInBackground(): void {
+    this.backgroundCheck = new BackgroundCheck(this.dbPath, (why) => {
+      if (!this.commit.closed) this.damaged(`background ${why}`);
+    });
+  }
+
+  /** The database is damaged; the first time, tells the listeners (leasing stops). */
+  private damaged(reason: string): void {
+    if (this.damage !== null) return;
+    this.damage = reason;
+    markCheckFailed(this.dbPath, reason);
+    this.log.error({ reason }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
+    for (const l of this.damagedListeners) l(this.damage);
+    this.damagedListeners.clear();
+  }
+
   /** Whether `e` says the database is damaged; the first time, tells the listeners. */
   private checkDamage(e: unknown): boolean {
     if (!isCorruption(e)) return false;
     if (this.damage === null) {
       this.damage = `${sqliteErrorCode(e)}: ${(e as Error).message}`;
+      markCheckFailed(this.dbPath, this.damage);
       this.log.error({ err: errInfo(e) }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
       for (const l of this.damagedListeners) l(this.damage);
       this.damagedListeners.clear();
@@ -344,6 +367,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (this.commit.closed) return;
     this.commit.close();
     this.maintenance.stop();
+    await this.backgroundCheck?.stop();
     tryCheckpoint(this.db);
     this.db.close();
     this.unlock();
@@ -378,7 +402,8 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
   let seqFloor = readSeqFile(opts.dir);
-  const checked = openChecked(dbPath, now, opts.log);
+  const check = opts.integrityCheck ?? 'at-open';
+  const checked = openChecked(dbPath, now, opts.log, check);
   const movedAside: MovedAside | undefined = checked.movedAside;
   if (movedAside) seqFloor = Math.max(seqFloor, movedAside.hwm);
   let db = checked.db;
@@ -409,6 +434,8 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
       if (await buf.flush().then(() => true, () => false)) db.prepare('DELETE FROM meta WHERE k = ?').run(SALVAGE_META);
     }
     buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
+    // An existing file not checked whole at open: quick_check now, on a worker thread.
+    if (check === 'background' && checked.db) buf.checkInBackground();
     return buf;
   } catch (e) {
     db.close();

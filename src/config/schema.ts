@@ -60,6 +60,8 @@ export const configSchema = z
         commitMaxReadings: z.number().int().min(1).max(100_000).default(4096),
         /** NORMAL: one fsync per checkpoint window; FULL: fsync on every commit (zero loss window). */
         synchronous: z.enum(['normal', 'full']).default('full'),
+        /** When the buffer file is checked whole (quick_check): before the gateway is ready, or in the background after (docs/buffer.md, Integrity). */
+        integrityCheck: z.enum(['at-open', 'background']).default('at-open'),
         cipher: z.enum(['aes-256-gcm', 'chacha20-poly1305']).default('aes-256-gcm'),
         maxBytes: size.default(2 * 1024 ** 3),
         maxAge: duration.default(7 * 86_400_000),

@@ -1,0 +1,75 @@
+/**
+ * integrityCheck 'background': a buffer with damaged b-tree pages opens
+ * (ready at once), the check on its worker thread finds the damage, leasing stops and the
+ * damage is reported; the next start checks before opening, moves the file aside and salvages.
+ * A healthy buffer passes, and nothing is reported.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DB_FILE } from '../../src/buffer/index.js';
+import { checkFailedFile } from '../../src/buffer/background-check.js';
+import { testEnv, withPriority, type TestEnv } from './helpers.js';
+
+let env: TestEnv;
+beforeEach(() => {
+  env = testEnv('wg-bgcheck-');
+});
+afterEach(() => env.cleanup());
+
+function scribble(path: string, offset: number, len: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(len, 0xa5), 0, len, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const aside = () => readdirSync(env.dir).filter((f) => f.startsWith(`${DB_FILE}.corrupt-`) && !/-(wal|shm)$/.test(f));
+
+describe('integrity check in the background', () => {
+  it('a healthy buffer passes; nothing is reported and leasing goes on', async () => {
+    let buf = await env.open({ integrityCheck: 'background' });
+    await buf.append(withPriority(200, 'vital'));
+    await buf.close();
+    buf = await env.open({ integrityCheck: 'background' });
+    const damaged: string[] = [];
+    buf.onDamaged((r) => damaged.push(r));
+    expect(buf.backgroundCheck).toBeDefined();
+    expect(await buf.backgroundCheck!.done).toEqual({ ok: true });
+    expect(damaged).toEqual([]);
+    expect(buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })?.readings.length).toBe(200);
+    await buf.close();
+    expect(existsSync(checkFailedFile(join(env.dir, DB_FILE)))).toBe(false);
+  });
+
+  it('damaged b-tree pages: the buffer opens, the background check reports the damage, leasing stops; the next start moves the file aside and salvages', async () => {
+    let buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+    for (let i = 0; i < 30; i++) await buf.append(withPriority(40, 'vital', i * 40));
+    await buf.close();
+    const path = join(env.dir, DB_FILE);
+    const size = statSync(path).size;
+    for (let off = 4 * 1024; off < size; off += 8 * 1024) scribble(path, off, 64);
+
+    buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+    expect(aside()).toEqual([]); // not checked whole before opening
+    const damaged: string[] = [];
+    buf.onDamaged((r) => damaged.push(r));
+    const result = await buf.backgroundCheck!.done;
+    expect(result.ok).toBe(false);
+    expect(damaged.length).toBe(1);
+    expect(damaged[0]).toMatch(/quick_check|CORRUPT/);
+    expect(buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })).toBeNull();
+    expect(existsSync(checkFailedFile(path))).toBe(true);
+    await buf.close();
+
+    buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+    expect(aside().length).toBe(1);
+    expect(existsSync(checkFailedFile(path))).toBe(false);
+    expect(await env.events.count('unit_quarantined', { reason: 'database_corrupt' })).toBe(1);
+    const l = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
+    expect(l.readings[0]!.extra).toMatchObject({ event: 'buffer_corrupt' });
+    await buf.close();
+  });
+});
