@@ -22,6 +22,7 @@ import { SimulatedMonitor } from '../hardware-mocks/ward-monitor.js';
 import { sampleToInput, bedName } from '../src/devices/simulator/adapter.js';
 import { normalise, type PendingReading } from '../src/reading.js';
 import { openBuffer, DB_FILE } from '../src/buffer/index.js';
+import { SD_CARD_COMMIT_MAX_DELAYS } from '../src/buffer/pacing.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
 import { Events } from '../src/metrics/events.js';
 import { silentLogger } from '../src/logger.js';
@@ -215,7 +216,7 @@ async function runPacedWard(seconds: number, pacing: 'fixed-25ms' | 'class-delay
     keyFile,
     gatewayId: 'gw-bench',
     synchronous: SYNC,
-    ...(pacing === 'fixed-25ms' ? { commitIntervalMs: 25 } : {}),
+    ...(pacing === 'fixed-25ms' ? { commitIntervalMs: 25 } : { commitMaxDelayMs: SD_CARD_COMMIT_MAX_DELAYS }),
     ...(pageSize ? { pageSize } : {}),
     ballastBytes: 0,
     events: new Events(silentLogger()),

@@ -5,13 +5,19 @@
  * about once a second instead of every 25 ms fills those pages and cuts the bytes written per
  * reading about tenfold (bench/buffer.ts --ward-only). The cost is latency: a vital is
  * acknowledged to its device, and visible to the forwarder, up to its delay later.
- * Alarms are committed at once (0: the next turn of the event loop).
+ * Alarms are committed at once (0: the next turn of the event loop). The default is a fixed 25 ms
+ * for every other class; the longer delays are opt-in (a device that waits for each
+ * acknowledgement sends at most one reading per delay).
  */
 import { PRIORITIES, type Priority } from '../reading.js';
 
 export type CommitMaxDelays = Partial<Record<Exclude<Priority, 'alarm'>, number>>;
 
-export const DEFAULT_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 1000, status: 1000, waveform: 2000 };
+/** Every class but alarms waits at most this long by default. */
+export const DEFAULT_COMMIT_INTERVAL_MS = 25;
+
+/** The opt-in delays for an SD card (buffer.commitMaxDelay), as measured in the README. */
+export const SD_CARD_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 1000, status: 1000, waveform: 2000 };
 
 export interface PacingOptions {
   /** The former fixed commit interval: when set, the delay of every class not given in commitMaxDelayMs, and a cap on the alarm's. */
@@ -20,13 +26,13 @@ export interface PacingOptions {
   alarmCommitIntervalMs?: number | undefined;
 }
 
-/** Each class's maximum delay, by rank (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else the default. */
+/** Each class's maximum delay, by rank (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else 25 ms. */
 export function commitDelays(opts: PacingOptions): number[] {
   return PRIORITIES.map((p) => {
     const d =
       p === 'alarm'
         ? Math.min(opts.alarmCommitIntervalMs ?? 0, opts.commitIntervalMs ?? Infinity)
-        : (opts.commitMaxDelayMs?.[p] ?? opts.commitIntervalMs ?? DEFAULT_COMMIT_MAX_DELAYS[p]);
+        : (opts.commitMaxDelayMs?.[p] ?? opts.commitIntervalMs ?? DEFAULT_COMMIT_INTERVAL_MS);
     return Math.max(0, d);
   });
 }

@@ -50,10 +50,10 @@ export const configSchema = z
       .object({
         /** AEAD key file (mode 0600). Env WARDGATE_KEY_FILE overrides. Default: <dataDir>/wardgate.key */
         keyFile: z.string().optional(),
-        /** Group commit pacing: the longest a reading of each class waits for its commit (defaults vital 1s, status 1s, waveform 2s; alarms: alarmCommitInterval)... */
+        /** Opt-in commit pacing per class: the longest a reading of that class waits for its commit (e.g. vital 1s, status 1s, waveform 2s); fewer bytes written to an SD card, later acknowledgements. */
         commitMaxDelay: z.object({ vital: duration.optional(), status: duration.optional(), waveform: duration.optional() }).strict().optional(),
-        /** The former fixed commit interval: when set, the delay of each class not in commitMaxDelay. */
-        commitInterval: duration.optional(),
+        /** Group commit: appends of a class not in commitMaxDelay are written together at most this often... */
+        commitInterval: duration.default(25),
         /** An append holding an alarm is committed after this wait instead (0: at once, with what is pending). */
         alarmCommitInterval: duration.default(0),
         /** ...or as soon as this many readings are pending, whichever comes first. */

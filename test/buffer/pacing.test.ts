@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SqliteBuffer } from '../../src/buffer/index.js';
-import { commitDelays } from '../../src/buffer/pacing.js';
+import { SD_CARD_COMMIT_MAX_DELAYS, commitDelays } from '../../src/buffer/pacing.js';
 import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
 import { testEnv, withPriority, type TestEnv } from './helpers.js';
 
@@ -61,8 +61,9 @@ describe('commit pacing', () => {
     env.cleanup();
   });
 
-  it('the delays by class: alarm 0, vital and status 1 s, waveform 2 s by default; commitIntervalMs only for classes not given', () => {
-    expect(commitDelays({})).toEqual([0, 1000, 1000, 2000]);
+  it('the delays by class: alarm 0, the others 25 ms by default; commitIntervalMs only for classes not given', () => {
+    expect(commitDelays({})).toEqual([0, 25, 25, 25]);
+    expect(commitDelays({ commitMaxDelayMs: SD_CARD_COMMIT_MAX_DELAYS })).toEqual([0, 1000, 1000, 2000]);
     expect(commitDelays({ commitIntervalMs: 25 })).toEqual([0, 25, 25, 25]);
     expect(commitDelays({ commitIntervalMs: 25, commitMaxDelayMs: { waveform: 500 }, alarmCommitIntervalMs: 50 })).toEqual([25, 25, 25, 500]);
   });

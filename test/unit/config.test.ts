@@ -18,7 +18,7 @@ describe('configuration', () => {
   it('an empty file gives the documented defaults', () => {
     const c = parseConfigText('', 'empty.yaml');
     expect(c.kafka.topics).toEqual({ alarm: 'ward.alarms', vital: 'ward.vitals', status: 'ward.status', waveform: 'ward.waveforms' });
-    expect(c.buffer.commitInterval).toBeUndefined();
+    expect(c.buffer.commitInterval).toBe(25);
     expect(c.buffer.commitMaxDelay).toBeUndefined();
     expect(c.buffer.synchronous).toBe('full');
     expect(c.gateway.dataDir).toBe('./wardgate-data');
