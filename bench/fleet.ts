@@ -56,7 +56,8 @@ function du(dir: string, match: (name: string) => boolean): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (!e.isDirectory() || !match(e.name)) continue;
-    for (const f of readdirSync(join(dir, e.name))) n += statSync(join(dir, e.name, f)).size;
+    // Segment data only: Kafka preallocates its index files (10 MiB each, mostly sparse).
+    for (const f of readdirSync(join(dir, e.name))) if (f.endsWith('.log')) n += statSync(join(dir, e.name, f)).size;
   }
   return n;
 }
