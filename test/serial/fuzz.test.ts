@@ -5,34 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
-import { FrameDecoder as PhilipsFrames, encodeFrame as philipsFrame } from '../../src/devices/serial/protocols/intellivue/frame.js';
-import { alarms, decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
-import { FrameDecoder as GeFrames } from '../../src/devices/serial/protocols/ge-s5/frame.js';
-import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
-import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import type { SerialProtocolName } from '../../src/devices/serial/config.js';
-import { hex, REF } from './vectors.js';
 
 const RANDOM_INPUTS = 1_000_000;
-const MUTATIONS = 200_000;
-const DECODER_INPUTS = 200_000;
 
 function randomBytes(r: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
   return b;
-}
-
-/** Full decode of one IntelliVue user-data blob, as the session does. */
-function philipsDecode(u: Buffer): void {
-  const d = decodeMessage(u);
-  if (d.ok && d.msg.kind === 'poll_result') for (const o of d.msg.observations) (numerics(o), alarms(o));
-}
-
-function geDecode(rec: Buffer): void {
-  const r = decodeRecord(rec);
-  if (typeof r !== 'string') for (const s of r.subrecords) (decodePhysiological(s.data), decodeAlarmMessage(s.data));
 }
 
 describe('fuzz: random input never throws', () => {
