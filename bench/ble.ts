@@ -31,7 +31,11 @@ const synchronous = arg('synchronous', 'full') as 'full' | 'normal';
 /** --sink null: readings are dropped after the adapter (measures noble + adapter alone). */
 const nullSink = arg('sink', 'buffer') === 'null';
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'hardware-mocks/ble/world-cli.ts', '--straps', String(straps), '--interval', String(Math.round(1000 / hz))], { stdio: ['pipe', 'pipe', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', 'hardware-mocks/ble/world-cli.ts', '--straps', String(straps), '--interval', String(Math.round(1000 / hz))],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
 const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 const next = async (): Promise<Record<string, unknown>> => JSON.parse(String((await lines.next()).value)) as Record<string, unknown>;
 const ask = async (): Promise<{ notificationsSent: number; connected: number }> => {

@@ -273,7 +273,16 @@ async function runPacedWard(seconds: number, pacing: 'fixed-25ms' | 'class-delay
   await buf.flush();
   await buf.close();
   const pct = (a: number[], p: number) => (a.length ? [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * p))]! : NaN);
-  return { readingsPerSecond: total / seconds, writePerReading: wrote / total, writePerSecond: wrote / seconds, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: pct(lat, 1), alarmMax: pct(alarmLat, 1), alarms: alarmLat.length };
+  return {
+    readingsPerSecond: total / seconds,
+    writePerReading: wrote / total,
+    writePerSecond: wrote / seconds,
+    p50: pct(lat, 0.5),
+    p99: pct(lat, 0.99),
+    max: pct(lat, 1),
+    alarmMax: pct(alarmLat, 1),
+    alarms: alarmLat.length,
+  };
 }
 
 async function pacedMain() {
@@ -285,7 +294,20 @@ async function pacedMain() {
     `30-bed ward in real time (30 ICU monitors at 1 Hz, each on its own phase with 5 % jitter), synchronous=${SYNC}, ${secs} s measured after a 5 s warm-up, ` +
       `/proc/self/io write_bytes; fixed-25ms = the former commit interval (baseline, same run); class-delays = vital <= 1 s, alarm at once\n`,
   );
-  const rows: string[][] = [['pacing', 'page', 'Kafka', 'readings/s', 'written B/reading', 'ratio vs baseline', 'GB/day', '32 GB card life (years)', 'ack p50/p99/max ms', 'alarm acks (max ms)']];
+  const rows: string[][] = [
+    [
+      'pacing',
+      'page',
+      'Kafka',
+      'readings/s',
+      'written B/reading',
+      'ratio vs baseline',
+      'GB/day',
+      '32 GB card life (years)',
+      'ack p50/p99/max ms',
+      'alarm acks (max ms)',
+    ],
+  ];
   for (const drain of [true, false]) {
     for (const ps of pageSizes) {
       let base: number | undefined;
@@ -293,8 +315,18 @@ async function pacedMain() {
         const w = await runPacedWard(secs, pacing, drain, ps);
         base ??= w.writePerReading;
         const perDay = w.writePerSecond * 86_400;
-        rows.push([pacing, String(ps), drain ? 'up' : 'down', f(w.readingsPerSecond), f(w.writePerReading, 1), f(w.writePerReading / base, 3), f(perDay / 1e9, 2), f(endurance / perDay / 365, 1),
-          `${f(w.p50, 1)}/${f(w.p99, 1)}/${f(w.max, 1)}`, `${w.alarms} (${f(w.alarmMax, 1)})`]);
+        rows.push([
+          pacing,
+          String(ps),
+          drain ? 'up' : 'down',
+          f(w.readingsPerSecond),
+          f(w.writePerReading, 1),
+          f(w.writePerReading / base, 3),
+          f(perDay / 1e9, 2),
+          f(endurance / perDay / 365, 1),
+          `${f(w.p50, 1)}/${f(w.p99, 1)}/${f(w.max, 1)}`,
+          `${w.alarms} (${f(w.alarmMax, 1)})`,
+        ]);
       }
     }
   }
@@ -346,7 +378,14 @@ async function main() {
     ['naive baseline (JSON row per reading)', f(base.rate), '1.00', f(base.disk, 1), f(base.writePerReading, 1), '-'],
     ['wardgate aes-256-gcm + deflate (default)', f(aes.rate), f(aes.rate / base.rate, 2), f(aes.disk, 1), f(aes.writePerReading, 1), f(aes.drainRate)],
     ['wardgate aes-256-gcm, no deflate', f(aesRaw.rate), f(aesRaw.rate / base.rate, 2), f(aesRaw.disk, 1), f(aesRaw.writePerReading, 1), f(aesRaw.drainRate)],
-    ['wardgate chacha20-poly1305 + deflate', f(chacha.rate), f(chacha.rate / base.rate, 2), f(chacha.disk, 1), f(chacha.writePerReading, 1), f(chacha.drainRate)],
+    [
+      'wardgate chacha20-poly1305 + deflate',
+      f(chacha.rate),
+      f(chacha.rate / base.rate, 2),
+      f(chacha.disk, 1),
+      f(chacha.writePerReading, 1),
+      f(chacha.drainRate),
+    ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(`${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`);

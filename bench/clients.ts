@@ -73,8 +73,12 @@ async function main(): Promise<void> {
     brokers = await startBroker({ dir, env });
     const messages = toMessages(wardReadings(N));
     const bytes = messages.reduce((a, m) => a + Buffer.byteLength(m.value) + (m.key ? Buffer.byteLength(m.key) : 0), 0);
-    console.log(`Kafka clients through wardgate's wrapper: ${N} JSON v1 readings (${(bytes / N).toFixed(0)} B key+value each), broker ${brokers} (${dir}), node ${process.version}, best of ${REPEATS}`);
-    console.log(`\n${'compression'.padEnd(12)} ${'batch'.padStart(6)} ${NAMES.map((n) => `${n} r/s`.padStart(18)).join(' ')} ${'ratio'.padStart(7)} ${NAMES.map((n) => `${n} cpu ms/1k`.padStart(22)).join(' ')}`);
+    console.log(
+      `Kafka clients through wardgate's wrapper: ${N} JSON v1 readings (${(bytes / N).toFixed(0)} B key+value each), broker ${brokers} (${dir}), node ${process.version}, best of ${REPEATS}`,
+    );
+    console.log(
+      `\n${'compression'.padEnd(12)} ${'batch'.padStart(6)} ${NAMES.map((n) => `${n} r/s`.padStart(18)).join(' ')} ${'ratio'.padStart(7)} ${NAMES.map((n) => `${n} cpu ms/1k`.padStart(22)).join(' ')}`,
+    );
     for (const compression of COMPRESSIONS) {
       for (const batch of BATCHES) {
         const best: Record<string, { rate: number; cpuMsPer1k: number }> = {};
@@ -94,7 +98,11 @@ async function main(): Promise<void> {
       }
     }
     // Ground truth from Kafka's own tool: every reading of every run landed.
-    const out = await kafkaTool('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', brokers, '--topic', `bench\\.clients\\.${RUN}\\..*`, '--time', '-1'], 120_000);
+    const out = await kafkaTool(
+      'org.apache.kafka.tools.GetOffsetShell',
+      ['--bootstrap-server', brokers, '--topic', `bench\\.clients\\.${RUN}\\..*`, '--time', '-1'],
+      120_000,
+    );
     const landed = new Map<string, number>();
     for (const line of out.split('\n')) {
       const m = /^(.+):(\d+):(\d+)$/.exec(line.trim());

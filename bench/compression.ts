@@ -27,7 +27,10 @@ const N = Number(arg('readings', '200000'));
 const BATCHES = arg('batch', '100,700').split(',').map(Number);
 const CANDIDATES = process.argv.includes('--candidates') ? arg('candidates', '') : '';
 
-interface Named { name: string; codec: Codec }
+interface Named {
+  name: string;
+  codec: Codec;
+}
 
 async function codecs(): Promise<Named[]> {
   const out: Named[] = [
@@ -36,7 +39,10 @@ async function codecs(): Promise<Named[]> {
     { name: 'zstd (wardgate codec, level 3)', codec: await loadCodec('zstd') },
   ];
   const wasm = await import('@platformatic/wasm-utils');
-  out.push({ name: 'snappy (@platformatic/wasm-utils)', codec: { compress: (b) => Buffer.from(wasm.snappyCompress(b)), decompress: (b) => Buffer.from(wasm.snappyDecompress(b)) } });
+  out.push({
+    name: 'snappy (@platformatic/wasm-utils)',
+    codec: { compress: (b) => Buffer.from(wasm.snappyCompress(b)), decompress: (b) => Buffer.from(wasm.snappyDecompress(b)) },
+  });
   const z = zlib as unknown as { zstdCompressSync?: (b: Buffer, o?: object) => Buffer; zstdDecompressSync?: (b: Buffer) => Buffer };
   if (z.zstdCompressSync && z.zstdDecompressSync) {
     const c = z.zstdCompressSync;
@@ -62,7 +68,11 @@ async function codecs(): Promise<Named[]> {
       return { name: 'zstd (zstd-napi, native, level 3)', codec: { compress: (b) => n.compress(b), decompress: (b) => n.decompress(b) } };
     });
     await tryLoad('@bokuweb/zstd-wasm', async () => {
-      const w = req('@bokuweb/zstd-wasm') as { init: () => Promise<void>; compress: (b: Buffer, l: number) => Uint8Array; decompress: (b: Buffer) => Uint8Array };
+      const w = req('@bokuweb/zstd-wasm') as {
+        init: () => Promise<void>;
+        compress: (b: Buffer, l: number) => Uint8Array;
+        decompress: (b: Buffer) => Uint8Array;
+      };
       await w.init();
       return [1, 3].map((level) => ({
         name: `zstd (@bokuweb/zstd-wasm, level ${level})`,
@@ -115,7 +125,9 @@ function measure(codec: Codec, batches: Buffer[]): { ratio: number; cMsPerMB: nu
 async function main(): Promise<void> {
   const messages = toMessages(wardReadings(N));
   const all = await codecs();
-  console.log(`compression of wardgate JSON v1 batches: ${N} readings, ${(recordBytes(messages).length / N).toFixed(0)} bytes/reading uncompressed (key+value+headers), node ${process.version}, ${process.arch}`);
+  console.log(
+    `compression of wardgate JSON v1 batches: ${N} readings, ${(recordBytes(messages).length / N).toFixed(0)} bytes/reading uncompressed (key+value+headers), node ${process.version}, ${process.arch}`,
+  );
   for (const size of BATCHES) {
     const batches: Buffer[] = [];
     for (let i = 0; i + size <= messages.length; i += size) batches.push(recordBytes(messages.slice(i, i + size)));
@@ -123,7 +135,9 @@ async function main(): Promise<void> {
     console.log(`  ${'codec'.padEnd(38)} ${'ratio'.padStart(6)} ${'compress ms/MB'.padStart(15)} ${'MB/s'.padStart(7)} ${'decompress ms/MB'.padStart(17)}`);
     for (const { name, codec } of all) {
       const r = measure(codec, batches);
-      console.log(`  ${name.padEnd(38)} ${r.ratio.toFixed(2).padStart(6)} ${r.cMsPerMB.toFixed(2).padStart(15)} ${(1000 / r.cMsPerMB).toFixed(0).padStart(7)} ${r.dMsPerMB.toFixed(2).padStart(17)}`);
+      console.log(
+        `  ${name.padEnd(38)} ${r.ratio.toFixed(2).padStart(6)} ${r.cMsPerMB.toFixed(2).padStart(15)} ${(1000 / r.cMsPerMB).toFixed(0).padStart(7)} ${r.dMsPerMB.toFixed(2).padStart(17)}`,
+      );
     }
   }
 }

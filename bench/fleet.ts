@@ -43,7 +43,9 @@ function jvmCpuSeconds(): number {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('kafka.Kafka')) continue;
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
       ticks += Number(f[11]) + Number(f[12]);
     } catch {
       // gone
@@ -71,16 +73,53 @@ const cluster = await startCluster();
 try {
   const topics = uniqueTopics('fleet');
   for (const topic of Object.values(topics)) {
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic, '--partitions', '12', '--replication-factor', '3', '--config', 'min.insync.replicas=2']);
+    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
+      '--bootstrap-server',
+      cluster.bootstrap,
+      '--create',
+      '--topic',
+      topic,
+      '--partitions',
+      '12',
+      '--replication-factor',
+      '3',
+      '--config',
+      'min.insync.replicas=2',
+    ]);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0);
   }
   const root = tempDir('wg-fleet-bench-');
   const config = join(root, 'fleet.yaml');
-  writeFileSync(config, `kafka:\n  client: ${CLIENT}\n  createTopics: false\n  retry:\n    initial: 250ms\n    max: 5s\n  topics:\n${Object.entries(topics).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\nlog:\n  level: warn\n`);
+  writeFileSync(
+    config,
+    `kafka:\n  client: ${CLIENT}\n  createTopics: false\n  retry:\n    initial: 250ms\n    max: 5s\n  topics:\n${Object.entries(topics)
+      .map(([k, v]) => `    ${k}: "${v}"`)
+      .join('\n')}\nlog:\n  level: warn\n`,
+  );
   const dirs = Array.from({ length: GATEWAYS }, (_, i) => join(root, `gw${i}`));
   console.log(`fleet: ${GATEWAYS} gateways x ${BEDS} beds, ${CLIENT}, steady ${STEADY_S}s, outage ${OUTAGE_S}s`);
   const procs = dirs.map((dir, i) => {
-    const p = spawn(process.execPath, [join(REPO, 'bin/wardgate.js'), 'simulate', '--config', config, '--brokers', cluster.bootstrap, '--data', dir, '--beds', String(BEDS), '--seed', String(i + 1), '--drain-timeout', '600s', '--no-live'], { stdio: 'ignore' });
+    const p = spawn(
+      process.execPath,
+      [
+        join(REPO, 'bin/wardgate.js'),
+        'simulate',
+        '--config',
+        config,
+        '--brokers',
+        cluster.bootstrap,
+        '--data',
+        dir,
+        '--beds',
+        String(BEDS),
+        '--seed',
+        String(i + 1),
+        '--drain-timeout',
+        '600s',
+        '--no-live',
+      ],
+      { stdio: 'ignore' },
+    );
     return { dir, p, exited: new Promise<number | null>((r) => p.on('exit', (c) => r(c))) };
   });
   await sleep(STEADY_S * 1000);
@@ -110,7 +149,11 @@ try {
   let missing = 0;
   for (const dir of dirs) {
     const s = await status(dir);
-    missing += checkDelivery(delivered.filter((d) => d.gatewayId === s.gatewayId), s.gatewayId, s.buffer.lastSeq).missing.length;
+    missing += checkDelivery(
+      delivered.filter((d) => d.gatewayId === s.gatewayId),
+      s.gatewayId,
+      s.buffer.lastSeq,
+    ).missing.length;
   }
   const logDir = join(cluster.dir, 'node1', 'logs');
   const bytes = du(logDir, (n) => Object.values(topics).some((t) => n.startsWith(`${t}-`)));
@@ -119,7 +162,10 @@ try {
     ['catch-up, median gateway', `${median(times).toFixed(1)} s`],
     ['catch-up, slowest gateway', `${slowest.toFixed(1)} s (${(slowest / median(times)).toFixed(2)}x the median; goal <= 1.5x)`],
     ['aggregate catch-up rate', `${Math.round(backlog.reduce((a, b) => a + b, 0) / slowest)} readings/s`],
-    ['broker CPU during catch-up (3 JVMs)', `${(((cpu1 - cpu0) * 1000) / Math.max(1, backlog.reduce((a, b) => a + b, 0) / 1000)).toFixed(1)} ms per 1,000 readings`],
+    [
+      'broker CPU during catch-up (3 JVMs)',
+      `${(((cpu1 - cpu0) * 1000) / Math.max(1, backlog.reduce((a, b) => a + b, 0) / 1000)).toFixed(1)} ms per 1,000 readings`,
+    ],
     ['broker bytes per reading (one replica, on disk)', (bytes / Math.max(1, delivered.length)).toFixed(1)],
     ['(gateway id, seq) missing from Kafka', String(missing)],
   ];

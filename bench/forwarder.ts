@@ -62,7 +62,10 @@ const PHASES = new Set(arg('phases', 'baseline,drain,latency').split(','));
 /** The V8 flags the installed `wardgate` command runs with: those on bin/wardgate.js's first line. */
 function shippedNodeOptions(): string {
   const first = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../bin/wardgate.js'), 'utf8').split('\n', 1)[0]!;
-  return first.split(/\s+/).filter((w) => w.startsWith('--')).join(' ');
+  return first
+    .split(/\s+/)
+    .filter((w) => w.startsWith('--'))
+    .join(' ');
 }
 /** V8 options for the gateway and baseline child processes (default: the shipped ones; "none": V8's defaults). */
 const NODE_OPTS_ARG = arg('child', '') ? 'none' : arg('node-options', shippedNodeOptions());
@@ -154,7 +157,16 @@ function gatewayConfig(brokers: string, dataDir: string, topics: Record<string, 
     {
       gateway: { dataDir, id: 'gw-bench' },
       buffer: { synchronous: SYNC },
-      kafka: { brokers: [brokers], client: CLIENT, clientThread: CLIENT_THREAD, compression: COMPRESSION, topics, batch: { maxReadings: BATCH, linger: LINGER }, sendTimeout: 30_000, connectTimeout: 10_000 },
+      kafka: {
+        brokers: [brokers],
+        client: CLIENT,
+        clientThread: CLIENT_THREAD,
+        compression: COMPRESSION,
+        topics,
+        batch: { maxReadings: BATCH, linger: LINGER },
+        sendTimeout: 30_000,
+        connectTimeout: 10_000,
+      },
       log: { level: 'silent' },
     },
     'bench',
@@ -200,7 +212,9 @@ async function childDrain(): Promise<void> {
   await gw.stop(0);
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / forwarded) * 1000;
   const g = gc.stop();
-  process.stdout.write(`${JSON.stringify({ initial, ms, cpuPerK, forwarded, gcMs: g.ms, scavenges: g.minor, markCompacts: g.major, bytes, ingestRate, ingestFailed: ingest.failed, peakRss: mib(peakRss), vmHwm: vmHwmMiB(), heapTotal: mib(atPeak.heapTotal), heapUsed: mib(atPeak.heapUsed), external: mib(atPeak.external), ...rssParts, arrayBuffers: mib(atPeak.arrayBuffers) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ initial, ms, cpuPerK, forwarded, gcMs: g.ms, scavenges: g.minor, markCompacts: g.major, bytes, ingestRate, ingestFailed: ingest.failed, peakRss: mib(peakRss), vmHwm: vmHwmMiB(), heapTotal: mib(atPeak.heapTotal), heapUsed: mib(atPeak.heapUsed), external: mib(atPeak.external), ...rssParts, arrayBuffers: mib(atPeak.arrayBuffers) })}\n`,
+  );
 }
 
 // ------------------------------------------------------------------ child: latency
@@ -270,7 +284,9 @@ let childEntry: string[] = [];
 
 function runChild(mode: string, extra: string[]): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...NODE_OPTS, ...childEntry, '--child', mode, ...process.argv.slice(2), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [...NODE_OPTS, ...childEntry, '--child', mode, ...process.argv.slice(2), ...extra], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('exit', (code) => {
@@ -327,12 +343,24 @@ async function childBaseline(): Promise<void> {
   const kafka = new Kafka({ clientId: 'bench-baseline', brokers: [brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3, replicationFactor: 1 }, { topic: `${topic}.warm`, numPartitions: 3, replicationFactor: 1 }] });
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [
+      { topic, numPartitions: 3, replicationFactor: 1 },
+      { topic: `${topic}.warm`, numPartitions: 3, replicationFactor: 1 },
+    ],
+  });
   await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, ...(BASE_PARTITIONER === 'remembering' ? { createPartitioner: rememberingPartitioner } : {}) });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(BASE_PARTITIONER === 'remembering' ? { createPartitioner: rememberingPartitioner } : {}),
+  });
   await producer.connect();
   const compression = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4, zstd: CompressionTypes.ZSTD }[COMPRESSION];
-  for (const b of pool.slice(0, 5)) await producer.sendBatch({ topicMessages: b.map((t) => ({ topic: `${topic}.warm`, messages: t.messages })), acks: -1, compression });
+  for (const b of pool.slice(0, 5))
+    await producer.sendBatch({ topicMessages: b.map((t) => ({ topic: `${topic}.warm`, messages: t.messages })), acks: -1, compression });
   let sent = 0;
   let bytes = 0;
   const gc = gcMeter();
@@ -356,7 +384,9 @@ async function childBaseline(): Promise<void> {
   const g = gc.stop();
   await producer.disconnect();
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / sent) * 1000;
-  process.stdout.write(`${JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, gcMs: g.ms, peakRss: mib(peakRss) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, gcMs: g.ms, peakRss: mib(peakRss) })}\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -368,7 +398,11 @@ async function main(): Promise<void> {
   let brokers = '';
   try {
     childEntry = process.argv.includes('--tsx-children') ? ['--import', 'tsx', fileURLToPath(import.meta.url)] : [compileChild(root)];
-    brokers = await startBroker({ dir: kafkaDir, timeoutMs: 180_000, ...(process.env.KAFKA_VERSION ? { env: { KAFKA_VERSION: process.env.KAFKA_VERSION } } : {}) });
+    brokers = await startBroker({
+      dir: kafkaDir,
+      timeoutMs: 180_000,
+      ...(process.env.KAFKA_VERSION ? { env: { KAFKA_VERSION: process.env.KAFKA_VERSION } } : {}),
+    });
   } catch (e) {
     await stopBroker({ dir: kafkaDir }).catch(() => undefined);
     rmSync(root, { recursive: true, force: true });
@@ -419,7 +453,12 @@ async function main(): Promise<void> {
         buildMs = Math.max(buildMs, t);
         if (PHASES.has('baseline') && !prev) prev = await baseline(`${tag}a`);
         if (!PHASES.has('drain')) break;
-        const topics = { alarm: `bench.fwd.${run}.${tag}.alarms`, vital: `bench.fwd.${run}.${tag}.vitals`, status: `bench.fwd.${run}.${tag}.status`, waveform: `bench.fwd.${run}.${tag}.waveforms` };
+        const topics = {
+          alarm: `bench.fwd.${run}.${tag}.alarms`,
+          vital: `bench.fwd.${run}.${tag}.vitals`,
+          status: `bench.fwd.${run}.${tag}.status`,
+          waveform: `bench.fwd.${run}.${tag}.waveforms`,
+        };
         const d = await runChild('drain', ['--brokers', brokers, '--data', dataDir, '--topics', JSON.stringify(topics), '--thread-variant', String(thread)]);
         rmSync(dataDir, { recursive: true, force: true });
         d.rate = (d.forwarded! * 1000) / d.ms!;
@@ -429,7 +468,9 @@ async function main(): Promise<void> {
         if (landed < d.forwarded!) throw new Error(`forwarder topics hold ${landed} < ${d.forwarded} forwarded`);
         const v = byVariant.get(thread)!;
         v.drains.push(d);
-        process.stderr.write(`drain ${tag}: ${d.rate.toFixed(0)} readings/s, ${d.cpuPerK!.toFixed(0)} ms CPU per 1000, peak RSS ${d.peakRss!.toFixed(0)} MiB\n`);
+        process.stderr.write(
+          `drain ${tag}: ${d.rate.toFixed(0)} readings/s, ${d.cpuPerK!.toFixed(0)} ms CPU per 1000, peak RSS ${d.peakRss!.toFixed(0)} MiB\n`,
+        );
         if (PHASES.has('baseline')) {
           const next = await baseline(`${tag}b`);
           const ratio = d.rate / ((prev!.rate! + next.rate!) / 2);
@@ -441,24 +482,58 @@ async function main(): Promise<void> {
     if (buildMs > 0) rows.push([`backlog: ${N} readings appended to the buffer`, `${buildMs} ms (${((N * 1000) / buildMs).toFixed(0)}/s)`, '']);
     if (base.length) {
       const rates = base.map((b) => b.rate!);
-      rows.push([`bare kafkajs producer, batch ${BATCH}, ${COMPRESSION} (median of ${base.length})`, `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(base.map((b) => b.mbps!)).toFixed(1)} MB/s`, `${median(base.map((b) => b.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings; peak RSS ${Math.max(...base.map((b) => b.peakRss!)).toFixed(0)} MiB`]);
+      rows.push([
+        `bare kafkajs producer, batch ${BATCH}, ${COMPRESSION} (median of ${base.length})`,
+        `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(base.map((b) => b.mbps!)).toFixed(1)} MB/s`,
+        `${median(base.map((b) => b.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings; peak RSS ${Math.max(...base.map((b) => b.peakRss!)).toFixed(0)} MiB`,
+      ]);
     }
     for (const [thread, v] of byVariant) {
       if (!v.drains.length) continue;
       const ds = v.drains;
       const how = `${CLIENT}${thread ? ', client in a worker thread' : ', client on the main thread'}`;
       const rates = ds.map((d) => d.rate!);
-      rows.push([`forwarder (${how}) drains ${N} + ingest (median of ${ds.length})`, `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(ds.map((d) => d.mbps!)).toFixed(1)} MB/s`, `${median(ds.map((d) => d.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings (ingest included)`]);
-      rows.push(['  garbage collection during the drain (median)', `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses (bare producer: ${median(base.map((b) => (100 * b.gcMs!) / b.ms!)).toFixed(1)} %)`, `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`]);
-      if (v.ratios.length) rows.push(['  ratio forwarder / bare producer (each drain vs the baselines around it)', `${median(v.ratios).toFixed(2)}${range(v.ratios, 2)}`, 'goal >= 0.9']);
-      rows.push(['  ingest meanwhile', `${Math.min(...ds.map((d) => d.ingestRate!)).toFixed(0)} readings/s at least (${ds.reduce((a, d) => a + d.ingestFailed!, 0)} refused)`, `goal ${INGEST}/s`]);
+      rows.push([
+        `forwarder (${how}) drains ${N} + ingest (median of ${ds.length})`,
+        `${median(rates).toFixed(0)} readings/s${range(rates)}, ${median(ds.map((d) => d.mbps!)).toFixed(1)} MB/s`,
+        `${median(ds.map((d) => d.cpuPerK!)).toFixed(0)} ms CPU / 1000 readings (ingest included)`,
+      ]);
+      rows.push([
+        '  garbage collection during the drain (median)',
+        `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses (bare producer: ${median(base.map((b) => (100 * b.gcMs!) / b.ms!)).toFixed(1)} %)`,
+        `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`,
+      ]);
+      if (v.ratios.length)
+        rows.push([
+          '  ratio forwarder / bare producer (each drain vs the baselines around it)',
+          `${median(v.ratios).toFixed(2)}${range(v.ratios, 2)}`,
+          'goal >= 0.9',
+        ]);
+      rows.push([
+        '  ingest meanwhile',
+        `${Math.min(...ds.map((d) => d.ingestRate!)).toFixed(0)} readings/s at least (${ds.reduce((a, d) => a + d.ingestFailed!, 0)} refused)`,
+        `goal ${INGEST}/s`,
+      ]);
       const worst = ds.reduce((a, d) => (d.peakRss! > a.peakRss! ? d : a));
       rows.push(['  peak RSS during the drain (worst run)', `${worst.peakRss!.toFixed(0)} MiB (VmHWM ${worst.vmHwm!.toFixed(0)} MiB)`, 'goal <= 150 MiB']);
-      rows.push(['    at that peak, main thread: V8 heap total / used, external', `${worst.heapTotal!.toFixed(0)} / ${worst.heapUsed!.toFixed(0)} MiB, ${worst.external!.toFixed(0)} MiB`, '']);
-      rows.push(['    at that peak, resident: anonymous / file / shared', `${worst.rssAnon!.toFixed(0)} / ${worst.rssFile!.toFixed(0)} / ${worst.rssShmem!.toFixed(0)} MiB`, '']);
+      rows.push([
+        '    at that peak, main thread: V8 heap total / used, external',
+        `${worst.heapTotal!.toFixed(0)} / ${worst.heapUsed!.toFixed(0)} MiB, ${worst.external!.toFixed(0)} MiB`,
+        '',
+      ]);
+      rows.push([
+        '    at that peak, resident: anonymous / file / shared',
+        `${worst.rssAnon!.toFixed(0)} / ${worst.rssFile!.toFixed(0)} / ${worst.rssShmem!.toFixed(0)} MiB`,
+        '',
+      ]);
     }
     if (PHASES.has('latency')) {
-      const topics = { alarm: `bench.lat.${run}.alarms`, vital: `bench.lat.${run}.vitals`, status: `bench.lat.${run}.status`, waveform: `bench.lat.${run}.waveforms` };
+      const topics = {
+        alarm: `bench.lat.${run}.alarms`,
+        vital: `bench.lat.${run}.vitals`,
+        status: `bench.lat.${run}.status`,
+        waveform: `bench.lat.${run}.waveforms`,
+      };
       const l = await runChild('latency', ['--brokers', brokers, '--data', join(root, 'latency'), '--topics', JSON.stringify(topics)]);
       rows.push([`online latency at ${INGEST}/s, all (${l.n} readings)`, `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`, 'goal p99 <= 100 ms']);
       rows.push([`online latency, alarms (${l.alarms})`, `p50 ${l.a50} ms, p99 ${l.a99} ms, max ${l.amax} ms`, 'goal p99 <= 50 ms']);

@@ -66,7 +66,23 @@ function runSensors(url: string): Promise<Load> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'hardware-mocks/mqtt-sensors.ts', '--url', url, '--sensors', String(SENSORS), '--window', String(WINDOW), '--duration', String(DURATION), '--warmup', '1500', '--format', FORMAT],
+      [
+        '--import',
+        'tsx',
+        'hardware-mocks/mqtt-sensors.ts',
+        '--url',
+        url,
+        '--sensors',
+        String(SENSORS),
+        '--window',
+        String(WINDOW),
+        '--duration',
+        String(DURATION),
+        '--warmup',
+        '1500',
+        '--format',
+        FORMAT,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let cpu0: NodeJS.CpuUsage | null = null;
@@ -135,7 +151,17 @@ async function gateway(): Promise<Load & { buffered: number; refused: number; re
       },
       ...(arg('max-pending', '') ? { ack: { maxPending: Number(arg('max-pending', '')) } } : {}),
       rules: [
-        { topic: 'ward/{bed}/{device}/vitals', decoder: { type: 'json', fields: [{ value: 'spo2', metric: 'spo2', unit: '%' }, { value: 'pr', metric: 'pulse_rate_oximeter', unit: '/min' }], time: 'ts' } },
+        {
+          topic: 'ward/{bed}/{device}/vitals',
+          decoder: {
+            type: 'json',
+            fields: [
+              { value: 'spo2', metric: 'spo2', unit: '%' },
+              { value: 'pr', metric: 'pulse_rate_oximeter', unit: '/min' },
+            ],
+            time: 'ts',
+          },
+        },
         { topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } },
         { topic: 'ward/{bed}/{device}/senml', decoder: { type: 'senml', names: { pr: 'pulse_rate_oximeter' } } },
       ],
@@ -286,7 +312,13 @@ async function loginFlood(): Promise<void> {
   try {
     // Each sensor from its own loopback address, as on a ward network (logins are limited per address).
     for (let i = 0; i < PROBES; i++) {
-      const c = new MqttClient(() => tcpConnect({ host: '127.0.0.1', port, localAddress: `127.0.1.${1 + i}` }), { clientId: `probe-${i}`, username: `probe-${i}`, password: 'probe-password', reconnectPeriod: 0, protocolVersion: 4 });
+      const c = new MqttClient(() => tcpConnect({ host: '127.0.0.1', port, localAddress: `127.0.1.${1 + i}` }), {
+        clientId: `probe-${i}`,
+        username: `probe-${i}`,
+        password: 'probe-password',
+        reconnectPeriod: 0,
+        protocolVersion: 4,
+      });
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
         c.once('error', reject);
@@ -295,7 +327,11 @@ async function loginFlood(): Promise<void> {
     }
     await probe(clients, 1500); // warm-up
     const quiet = await probe(clients, DURATION);
-    child = spawn(process.execPath, ['--import', 'tsx', 'bench/mqtt.ts', '--flood-child', String(port), '--flood-parallel', String(FLOOD_PARALLEL), '--flood-rate', String(FLOOD_RATE)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'bench/mqtt.ts', '--flood-child', String(port), '--flood-parallel', String(FLOOD_PARALLEL), '--flood-rate', String(FLOOD_RATE)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     // The attacker is another machine: its own CPU must not compete with the gateway on this box.
     setPriority(child.pid!, 19);
     let out = '';
@@ -323,7 +359,7 @@ async function loginFlood(): Promise<void> {
         `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${DURATION} ms each, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
         line('no flood', quiet),
         line('with flood', flooded),
-        `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${((cpu.user + cpu.system) / 1000 / DURATION * 100).toFixed(0)}% of a core)`,
+        `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core)`,
         `  refused logins by reason: ${byReason}`,
         `  p99 with / without flood: ${ratio.toFixed(2)} (goal <= 2)`,
       ].join('\n') + '\n',

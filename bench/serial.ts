@@ -38,7 +38,11 @@ const arg = (name: string, fallback: string): string => {
 const STREAMS: Record<SerialProtocolName, { frame: Buffer; options?: Record<string, unknown> }> = {
   intellivue: { frame: hex(REF['V-PH-7']!) },
   'ge-s5': { frame: hex(REF['V-GE-5']!) },
-  masimo: { frame: Buffer.from('01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=02.35% SPCO=00.9% SPMET=00.6% DESAT=00 PIDELTA=+00 PVI=014 ALARM=0000 EXC=000800\r\n') },
+  masimo: {
+    frame: Buffer.from(
+      '01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=02.35% SPCO=00.9% SPMET=00.6% DESAT=00 PIDELTA=+00 PVI=014 ALARM=0000 EXC=000800\r\n',
+    ),
+  },
   nonin: { frame: hex('80 48 62 00') },
   medibus: { frame: hex('01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D') },
   line: { frame: Buffer.from('$WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98,PR=72,PI=2.35,ST=0*54\r\n'), options: { format: 'wg1' } },
@@ -66,19 +70,27 @@ function decodeBench(seconds: number): void {
       }
     }
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(`${name.padEnd(12)} ${(frames / dt).toFixed(0).padStart(9)} ${(bytes / dt / 1e6).toFixed(1).padStart(9)} ${(readings / dt).toFixed(0).padStart(12)}`);
+    console.log(
+      `${name.padEnd(12)} ${(frames / dt).toFixed(0).padStart(9)} ${(bytes / dt / 1e6).toFixed(1).padStart(9)} ${(readings / dt).toFixed(0).padStart(12)}`,
+    );
   }
 }
 
 async function monitorsBench(windowMs: number, counts: number[]): Promise<void> {
   const [nPh, nGe, nMa] = counts as [number, number, number];
   const total = nPh + nGe + nMa;
-  console.log(`(b) ${nPh} IntelliVue (1 s polls), ${nGe} GE S/5 (5 s), ${nMa} Masimo (1 Hz) through the adapter and the real buffer, ${windowMs / 1000} s window`);
+  console.log(
+    `(b) ${nPh} IntelliVue (1 s polls), ${nGe} GE S/5 (5 s), ${nMa} Masimo (1 Hz) through the adapter and the real buffer, ${windowMs / 1000} s window`,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-serial-bench-'));
   const pairs = Array.from({ length: total }, (_, i) => new PtyPair(dir, `m${i}`));
   await Promise.all(pairs.map((p) => p.plug()));
   const protocols: SerialProtocolName[] = [...Array(nPh).fill('intellivue'), ...Array(nGe).fill('ge-s5'), ...Array(nMa).fill('masimo')];
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', JSON.stringify(pairs.map((p, i) => [protocols[i], p.device]))], { stdio: 'inherit' });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', JSON.stringify(pairs.map((p, i) => [protocols[i], p.device]))],
+    { stdio: 'inherit' },
+  );
   const keyFile = join(dir, 'k');
   generateKeyFile(keyFile);
   const log = silentLogger();
@@ -98,7 +110,9 @@ async function monitorsBench(windowMs: number, counts: number[]): Promise<void> 
   const readings = ingest.committed - committed0;
   const share = ((cpu.user + cpu.system) / 1000 / dt) * 100;
   console.log(`  readings committed: ${readings} (${(readings / (dt / 1000)).toFixed(0)}/s), healthy ports: ${adapter.status().devices}/${total}`);
-  console.log(`  gateway CPU: ${share.toFixed(2)} % of one core (user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms over ${(dt / 1000).toFixed(1)} s) on ${cpus()[0]?.model ?? 'unknown CPU'}; goal < 2 %`);
+  console.log(
+    `  gateway CPU: ${share.toFixed(2)} % of one core (user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms over ${(dt / 1000).toFixed(1)} s) on ${cpus()[0]?.model ?? 'unknown CPU'}; goal < 2 %`,
+  );
   await adapter.stop();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
@@ -109,7 +123,11 @@ async function monitorsBench(windowMs: number, counts: number[]): Promise<void> 
 
 async function child(spec: [SerialProtocolName, string][]): Promise<void> {
   const sims = spec.map(([p, port], i) =>
-    p === 'intellivue' ? new IntellivueSimulator({ port, seed: i + 1 }) : p === 'ge-s5' ? new GeS5Simulator({ port, seed: i + 1 }) : new MasimoSimulator({ port, seed: i + 1 }),
+    p === 'intellivue'
+      ? new IntellivueSimulator({ port, seed: i + 1 })
+      : p === 'ge-s5'
+        ? new GeS5Simulator({ port, seed: i + 1 })
+        : new MasimoSimulator({ port, seed: i + 1 }),
   );
   for (const s of sims) s.start();
   process.on('SIGTERM', () => void Promise.all(sims.map((s) => s.stop())).then(() => process.exit(0)));

@@ -33,7 +33,16 @@ const arg = (name: string, def: string): string => {
 
 async function child(dir: string, mode: 'at-open' | 'background'): Promise<void> {
   const t0 = process.hrtime.bigint();
-  const buf = await openBuffer({ dir, keyFile: join(dir, 'key.json'), gatewayId: 'gw-bench', integrityCheck: mode, ballastBytes: 0, maxBytes: 64 * 1024 ** 3, events: new Events(silentLogger()), log: silentLogger() });
+  const buf = await openBuffer({
+    dir,
+    keyFile: join(dir, 'key.json'),
+    gatewayId: 'gw-bench',
+    integrityCheck: mode,
+    ballastBytes: 0,
+    maxBytes: 64 * 1024 ** 3,
+    events: new Events(silentLogger()),
+    log: silentLogger(),
+  });
   const ready = Number(process.hrtime.bigint() - t0) / 1e6;
   const check = buf.backgroundCheck ? await buf.backgroundCheck.done : { ok: true };
   const checked = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -48,7 +57,8 @@ function dropCache(dir: string): string {
     return 'drop_caches (echo 3 > /proc/sys/vm/drop_caches)';
   } catch {
     const files = readdirSync(dir).map((f) => join(dir, f));
-    const py = 'import os,sys\nfor p in sys.argv[1:]:\n  fd=os.open(p,os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)';
+    const py =
+      'import os,sys\nfor p in sys.argv[1:]:\n  fd=os.open(p,os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED); os.close(fd)';
     execFileSync('python3', ['-c', py, ...files]);
     return 'posix_fadvise DONTNEED on each file (drop_caches not allowed)';
   }
@@ -57,7 +67,19 @@ function dropCache(dir: string): string {
 async function build(dir: string, bytes: number): Promise<void> {
   const keyFile = join(dir, 'key.json');
   generateKeyFile(keyFile);
-  const buf = await openBuffer({ dir, keyFile, gatewayId: 'gw-bench', synchronous: 'normal', compress: false, commitMaxReadings: 100_000, commitIntervalMs: 1_000_000, ballastBytes: 0, maxBytes: 64 * 1024 ** 3, events: new Events(silentLogger()), log: silentLogger() });
+  const buf = await openBuffer({
+    dir,
+    keyFile,
+    gatewayId: 'gw-bench',
+    synchronous: 'normal',
+    compress: false,
+    commitMaxReadings: 100_000,
+    commitIntervalMs: 1_000_000,
+    ballastBytes: 0,
+    maxBytes: 64 * 1024 ** 3,
+    events: new Events(silentLogger()),
+    log: silentLogger(),
+  });
   const mons = Array.from({ length: 30 }, (_, i) => ({ m: new SimulatedMonitor({ bed: bedName(i), icu: true, seed: i, alarmRate: 0 }), bed: bedName(i) }));
   let t = Date.now() - 86_400_000;
   const path = join(dir, DB_FILE);
@@ -65,7 +87,8 @@ async function build(dir: string, bytes: number): Promise<void> {
     const batch: PendingReading[] = [];
     while (batch.length < 50_000) {
       t += 1000;
-      for (const b of mons) for (const s of b.m.step(t)) batch.push(normalise(sampleToInput(s, b.bed, `dev-${b.bed}`, `PAT-${b.bed}`), { now: t, clockSkewToleranceMs: 120_000 }));
+      for (const b of mons)
+        for (const s of b.m.step(t)) batch.push(normalise(sampleToInput(s, b.bed, `dev-${b.bed}`, `PAT-${b.bed}`), { now: t, clockSkewToleranceMs: 120_000 }));
     }
     void buf.append(batch);
     await buf.flush();
@@ -80,8 +103,15 @@ async function build(dir: string, bytes: number): Promise<void> {
     // At most a doubling; the last step copies only what the target still lacks.
     const take = Math.min(rows, Math.ceil((rows * (bytes - statSync(path).size)) / statSync(path).size) + 16);
     db.transaction(() => {
-      db.prepare(`INSERT INTO units_vital (id, n, gw, key_id, t, body) SELECT id + ?, n, gw, key_id, t, body FROM units_vital ORDER BY id LIMIT ?`).run(max, take);
-      const c = db.prepare('SELECT count(*) AS units, sum(n) AS readings, sum(length(body)) AS bytes FROM units_vital').get() as { units: number; readings: number; bytes: number };
+      db.prepare(`INSERT INTO units_vital (id, n, gw, key_id, t, body) SELECT id + ?, n, gw, key_id, t, body FROM units_vital ORDER BY id LIMIT ?`).run(
+        max,
+        take,
+      );
+      const c = db.prepare('SELECT count(*) AS units, sum(n) AS readings, sum(length(body)) AS bytes FROM units_vital').get() as {
+        units: number;
+        readings: number;
+        bytes: number;
+      };
       const set = db.prepare('UPDATE meta SET v = ? WHERE k = ?');
       set.run(c.units, 'c1.units');
       set.run(c.readings, 'c1.readings');

@@ -46,7 +46,9 @@ export class GeS5Simulator {
       path: o.port,
       baudRate: 19200,
       parity: 'even',
-      onData: (c) => { for (const r of this.reader.feed(c)) this.request(r); },
+      onData: (c) => {
+        for (const r of this.reader.feed(c)) this.request(r);
+      },
       onOpen: () => this.halt(),
     });
   }
@@ -127,20 +129,38 @@ export class GeS5Simulator {
       c.writeUInt32LE(3, at);
       c.writeUInt16LE(label, at + 4);
     };
-    const i16 = (at: number, x: number): void => { c.writeInt16LE(x, at); };
+    const i16 = (at: number, x: number): void => {
+      c.writeInt16LE(x, at);
+    };
     for (let at = 0; at < 268; at += 2) if (at !== 226 && at !== 228 && at !== 230) i16(at, INVALID);
     for (const g of [0, 16, 30, 44, 58, 72, 86, 94, 102, 110, 118, 132, 146, 156, 166, 178, 200, 214, 232, 240, 254]) {
       c.writeUInt32LE(0, g);
       c.writeUInt16LE(0, g + 4);
     }
-    group(0); i16(6, v.hr);
-    group(16, 1); i16(22, Math.round(v.art[0]! * 100)); i16(24, Math.round(v.art[1]! * 100)); i16(26, Math.round(v.art[2]! * 100));
-    group(30, 2); i16(40, v.cvp * 100);
-    group(72); i16(78, v.nibp[0]! * 100); i16(80, v.nibp[1]! * 100); i16(82, v.nibp[2]! * 100);
-    group(86); i16(92, Math.round(v.t1 * 100));
+    group(0);
+    i16(6, v.hr);
+    group(16, 1);
+    i16(22, Math.round(v.art[0]! * 100));
+    i16(24, Math.round(v.art[1]! * 100));
+    i16(26, Math.round(v.art[2]! * 100));
+    group(30, 2);
+    i16(40, v.cvp * 100);
+    group(72);
+    i16(78, v.nibp[0]! * 100);
+    i16(80, v.nibp[1]! * 100);
+    i16(82, v.nibp[2]! * 100);
+    group(86);
+    i16(92, Math.round(v.t1 * 100));
     group(118);
-    if (!probeOff) { i16(124, Math.round(v.spo2 * 100)); i16(126, v.pr); }
-    group(132); i16(138, Math.round(v.et * 100)); i16(140, Math.round(v.fi * 100)); i16(142, v.rr); i16(144, Math.round(v.amb * 10));
+    if (!probeOff) {
+      i16(124, Math.round(v.spo2 * 100));
+      i16(126, v.pr);
+    }
+    group(132);
+    i16(138, Math.round(v.et * 100));
+    i16(140, Math.round(v.fi * 100));
+    i16(142, v.rr);
+    i16(144, Math.round(v.amb * 10));
     const sr = Buffer.alloc(278);
     sr.writeUInt32LE(time, 0);
     c.copy(sr, 4);
@@ -151,13 +171,20 @@ export class GeS5Simulator {
     for (const ch of d.chunks) this.port.write(ch);
     const values: Record<string, number> = {
       heart_rate: v.hr,
-      abp_sys: v.art[0]!, abp_dia: v.art[1]!, abp_mean: v.art[2]!,
-      nibp_sys: v.nibp[0]!, nibp_dia: v.nibp[1]!, nibp_mean: v.nibp[2]!,
+      abp_sys: v.art[0]!,
+      abp_dia: v.art[1]!,
+      abp_mean: v.art[2]!,
+      nibp_sys: v.nibp[0]!,
+      nibp_dia: v.nibp[1]!,
+      nibp_mean: v.nibp[2]!,
       body_temp: v.t1,
       etco2: Math.round(((Math.round(v.et * 100) * Math.round(v.amb * 10)) / 100_000) * 100) / 100,
       resp_rate: v.rr,
     };
-    if (!probeOff) { values.spo2 = v.spo2; values.pulse_rate_oximeter = v.pr; }
+    if (!probeOff) {
+      values.spo2 = v.spo2;
+      values.pulse_rate_oximeter = v.pr;
+    }
     const alarmText = v.spo2 < 90 && !probeOff ? 'SpO2 LOW' : '';
     this.truth.record({ values, time: time * 1000, ...(alarmText ? { alarms: [alarmText] } : {}), ...(d.damaged ? { damaged: d.damaged } : {}) });
     if (this.alarmsOn && alarmText !== this.shownAlarms) {
@@ -174,7 +201,13 @@ export class GeS5Simulator {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const a = monitorArgs(process.argv.slice(2));
-  const sim = new GeS5Simulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}), ...(a.truth ? { truth: a.truth } : {}) });
+  const sim = new GeS5Simulator({
+    port: a.port,
+    seed: a.seed,
+    faults: parseFaults(a.faults),
+    ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}),
+    ...(a.truth ? { truth: a.truth } : {}),
+  });
   sim.start();
   process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
   process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));

@@ -54,7 +54,14 @@ export class IntellivueSimulator {
   constructor(private readonly o: IntellivueOptions) {
     this.rand = rng(o.seed ?? 1);
     this.truth = new GroundTruth(o.truth);
-    this.port = new DevicePort({ path: o.port, baudRate: 115200, onData: (c) => this.onData(c), onOpen: () => { this.state = 'idle'; } });
+    this.port = new DevicePort({
+      path: o.port,
+      baudRate: 115200,
+      onData: (c) => this.onData(c),
+      onOpen: () => {
+        this.state = 'idle';
+      },
+    });
   }
 
   start(): void {
@@ -127,10 +134,7 @@ export class IntellivueSimulator {
   }
 
   private sendMdsCreate(): void {
-    const attrs = new W()
-      .u16(0x0987).counted(bcdTime(new Date()))
-      .u16(0x098f).counted(new W().u32(this.relTicks()).buf())
-      .buf();
+    const attrs = new W().u16(0x0987).counted(bcdTime(new Date())).u16(0x098f).counted(new W().u32(this.relTicks()).buf()).buf();
     const args = new W().u16(2).counted(attrs).buf();
     const body = new W().u16(0x21).u16(0).u16(0).u32(this.relTicks()).u16(0x0d06).counted(args).buf();
     const ro = new W().u16(1).u16(1).counted(body).buf(); // invoke id 1, confirmed event report
@@ -183,14 +187,20 @@ export class IntellivueSimulator {
     const v = this.v;
     const mean = Math.round((v.sys + 2 * v.dia) / 3);
     const comps = new W()
-      .u16(0x4a05).u16(0).u16(0x0f20).u32(float32(v.sys, 0))
-      .u16(0x4a06).u16(0).u16(0x0f20).u32(float32(v.dia, 0))
-      .u16(0x4a07).u16(0).u16(0x0f20).u32(float32(mean, 0))
+      .u16(0x4a05)
+      .u16(0)
+      .u16(0x0f20)
+      .u32(float32(v.sys, 0))
+      .u16(0x4a06)
+      .u16(0)
+      .u16(0x0f20)
+      .u32(float32(v.dia, 0))
+      .u16(0x4a07)
+      .u16(0)
+      .u16(0x0f20)
+      .u32(float32(mean, 0))
       .buf();
-    const attrs = new W()
-      .u16(0x0924).counted(new W().u32(0x00024a04).buf())
-      .u16(0x094b).counted(new W().u16(3).counted(comps).buf())
-      .buf();
+    const attrs = new W().u16(0x0924).counted(new W().u32(0x00024a04).buf()).u16(0x094b).counted(new W().u16(3).counted(comps).buf()).buf();
     return new W().u16(0x16).u16(2).counted(attrs).buf();
   }
 
@@ -199,13 +209,27 @@ export class IntellivueSimulator {
     const obsList = Buffer.concat(observations);
     const info = new W().u16(0).u16(observations.length).counted(obsList).buf(); // one context
     const result = new W()
-      .u16(pollNumber).u16(0).u32(this.relTicks()).bytes(bcdTime(new Date(at)))
-      .u16(1).u16(objCode).u16(0)
-      .u16(1).counted(info)
+      .u16(pollNumber)
+      .u16(0)
+      .u32(this.relTicks())
+      .bytes(bcdTime(new Date(at)))
+      .u16(1)
+      .u16(objCode)
+      .u16(0)
+      .u16(1)
+      .counted(info)
       .buf();
     const body = new W().u16(0x21).u16(0).u16(0).u16(0xf13b).counted(result).buf();
     const inner = new W().u16(invokeId).u16(7).counted(body).buf();
-    const ro = linkedState === undefined ? new W().u16(2).counted(inner) : new W().u16(5).u16(2 + inner.length).u8(linkedState).u8(1).bytes(inner);
+    const ro =
+      linkedState === undefined
+        ? new W().u16(2).counted(inner)
+        : new W()
+            .u16(5)
+            .u16(2 + inner.length)
+            .u8(linkedState)
+            .u8(1)
+            .bytes(inner);
     return new W().bytes([0xe1, 0, 0, 2]).bytes(ro.buf()).buf();
   }
 
@@ -223,13 +247,24 @@ export class IntellivueSimulator {
     const truth = { values, time: at };
     if (this.o.linked) {
       const half = Math.ceil(obs.length / 2);
-      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(0, half), at, 1), { ...truth, values: Object.fromEntries(Object.entries(values).filter(([k]) => ns.slice(0, half).some((n) => n.metric === k))) });
-      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(half), at, 3), { ...truth, values: Object.fromEntries(Object.entries(values).filter(([k]) => !ns.slice(0, half).some((n) => n.metric === k))) });
+      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(0, half), at, 1), {
+        ...truth,
+        values: Object.fromEntries(Object.entries(values).filter(([k]) => ns.slice(0, half).some((n) => n.metric === k))),
+      });
+      this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(half), at, 3), {
+        ...truth,
+        values: Object.fromEntries(Object.entries(values).filter(([k]) => !ns.slice(0, half).some((n) => n.metric === k))),
+      });
     } else this.send(this.pollResult(invokeId, pollNumber, 6, obs, at), truth);
   }
 
   private alarmEntry(source: number, code: number, type: number): Buffer {
-    const info = new W().u16(1).u32(0).u16(type & 0x0404 ? 2 : 1).u16(0x4000).buf(); // GEN_ALMON_INFO
+    const info = new W()
+      .u16(1)
+      .u32(0)
+      .u16(type & 0x0404 ? 2 : 1)
+      .u16(0x4000)
+      .buf(); // GEN_ALMON_INFO
     return new W().u16(source).u16(code).u16(type).u16(0).u16(0x21).u16(0).u16(0).u16(513).counted(info).buf();
   }
 
@@ -256,7 +291,13 @@ export class IntellivueSimulator {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const a = monitorArgs(process.argv.slice(2));
-  const sim = new IntellivueSimulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), linked: a.faults.includes('linked'), ...(a.truth ? { truth: a.truth } : {}) });
+  const sim = new IntellivueSimulator({
+    port: a.port,
+    seed: a.seed,
+    faults: parseFaults(a.faults),
+    linked: a.faults.includes('linked'),
+    ...(a.truth ? { truth: a.truth } : {}),
+  });
   sim.start();
   process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
   process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));

@@ -64,13 +64,24 @@ export class LineDeviceSimulator {
     const d = applyFaults(Buffer.from(text, 'latin1'), this.o.faults ?? {}, r, 10);
     if (!d.damaged && d.noise && d.noise[d.noise.length - 1] !== 0x0a) d.damaged = 'noise';
     for (const c of d.chunks) this.port.write(c);
-    this.truth.record({ values: { heart_rate: v.hr, spo2: v.spo2, pulse_rate_oximeter: v.pr, resp_rate: v.rr, body_temp: v.temp }, time: at, ...(low ? { alarms: ['SPO2_LOW'] } : {}), ...(d.damaged ? { damaged: d.damaged } : {}) });
+    this.truth.record({
+      values: { heart_rate: v.hr, spo2: v.spo2, pulse_rate_oximeter: v.pr, resp_rate: v.rr, body_temp: v.temp },
+      time: at,
+      ...(low ? { alarms: ['SPO2_LOW'] } : {}),
+      ...(d.damaged ? { damaged: d.damaged } : {}),
+    });
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const a = monitorArgs(process.argv.slice(2));
-  const sim = new LineDeviceSimulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}), ...(a.truth ? { truth: a.truth } : {}) });
+  const sim = new LineDeviceSimulator({
+    port: a.port,
+    seed: a.seed,
+    faults: parseFaults(a.faults),
+    ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}),
+    ...(a.truth ? { truth: a.truth } : {}),
+  });
   sim.start();
   process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
   process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));

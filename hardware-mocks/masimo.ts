@@ -96,7 +96,13 @@ export class MasimoSimulator {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const a = monitorArgs(process.argv.slice(2));
-  const sim = new MasimoSimulator({ port: a.port, seed: a.seed, faults: parseFaults(a.faults), ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}), ...(a.truth ? { truth: a.truth } : {}) });
+  const sim = new MasimoSimulator({
+    port: a.port,
+    seed: a.seed,
+    faults: parseFaults(a.faults),
+    ...(a.intervalMs ? { intervalMs: a.intervalMs } : {}),
+    ...(a.truth ? { truth: a.truth } : {}),
+  });
   sim.start();
   process.on('SIGINT', () => void sim.stop().then(() => process.exit(0)));
   process.on('SIGTERM', () => void sim.stop().then(() => process.exit(0)));

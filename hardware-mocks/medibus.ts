@@ -38,7 +38,16 @@ export class MedibusSimulator {
   constructor(private readonly o: { port: string; seed?: number; truth?: string; faults?: FaultOptions }) {
     this.rand = rng(o.seed ?? 1);
     this.truth = new GroundTruth(o.truth);
-    this.port = new DevicePort({ path: o.port, baudRate: 19200, parity: 'even', onData: (c) => this.onData(c), onOpen: () => { this.linked = false; this.buf = []; } });
+    this.port = new DevicePort({
+      path: o.port,
+      baudRate: 19200,
+      parity: 'even',
+      onData: (c) => this.onData(c),
+      onOpen: () => {
+        this.linked = false;
+        this.buf = [];
+      },
+    });
   }
 
   start(): void {
@@ -125,7 +134,11 @@ export class MedibusSimulator {
     v.etco2 = Math.round((v.etco2 + (36 - v.etco2) * 0.2 + (r() - 0.5)) * 10) / 10;
     const text = field(0xeb, String(v.spo2)) + field(0xe1, String(v.pulse)) + field(0xd6, String(v.rr)) + field(0xe6, v.etco2.toFixed(1)) + field(0x88, '450');
     const damaged = this.write(message(0x01, 0x24, text));
-    this.truth.record({ values: { spo2: v.spo2, pulse_rate_oximeter: v.pulse, resp_rate: v.rr, etco2: v.etco2 }, ...(v.spo2 < 90 ? { alarms: ['SPO2 LOW'] } : {}), ...(damaged ? { damaged } : {}) });
+    this.truth.record({
+      values: { spo2: v.spo2, pulse_rate_oximeter: v.pulse, resp_rate: v.rr, etco2: v.etco2 },
+      ...(v.spo2 < 90 ? { alarms: ['SPO2 LOW'] } : {}),
+      ...(damaged ? { damaged } : {}),
+    });
   }
 }
 

@@ -70,7 +70,6 @@ export function encodeSample(format: SensorFormat, s: OximeterSample): Buffer {
   }
 }
 
-
 export class SimulatedSensor {
   readonly topic: string;
   private client: MqttClient | null = null;
@@ -203,15 +202,18 @@ async function main(): Promise<void> {
   const start = Date.now();
   let measureStart = start;
   const runs = sensors.map((s, i) =>
-    s.stream(window, () => phase === 'done').then((r) => {
-      counts[i] = r.acked;
-      return r;
-    }),
+    s
+      .stream(window, () => phase === 'done')
+      .then((r) => {
+        counts[i] = r.acked;
+        return r;
+      }),
   );
   // Count acknowledgements per phase via the clients' packet events.
-  for (const s of sensors) s.mqtt.on('packetreceive', (p) => {
-    if (p.cmd === 'puback' && phase === 'measure') measuredAcked++;
-  });
+  for (const s of sensors)
+    s.mqtt.on('packetreceive', (p) => {
+      if (p.cmd === 'puback' && phase === 'measure') measuredAcked++;
+    });
   await new Promise((r) => setTimeout(r, warmupMs));
   phase = 'measure';
   measureStart = Date.now();

@@ -74,12 +74,25 @@ export class NoninSimulator {
     }
     const d = applyFaults(bytes, this.o.faults ?? {}, r, 8);
     for (const c of d.chunks) this.port.write(c);
-    this.truth.record({ values: out ? {} : { spo2, pulse_rate_oximeter: hr }, ...(out ? { technical: ['SENSOR_OFF'] } : {}), ...(d.damaged ? { damaged: d.damaged } : {}) });
+    this.truth.record({
+      values: out ? {} : { spo2, pulse_rate_oximeter: hr },
+      ...(out ? { technical: ['SENSOR_OFF'] } : {}),
+      ...(d.damaged ? { damaged: d.damaged } : {}),
+    });
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, format: { type: 'string', default: '2' }, interval: { type: 'string' }, seed: { type: 'string', default: '1' }, truth: { type: 'string' }, faults: { type: 'string', default: '' } } });
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      format: { type: 'string', default: '2' },
+      interval: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      truth: { type: 'string' },
+      faults: { type: 'string', default: '' },
+    },
+  });
   if (!values.port) throw new Error('--port <path> is required');
   const sim = new NoninSimulator({
     port: values.port,

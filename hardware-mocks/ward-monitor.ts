@@ -69,7 +69,10 @@ export class SimulatedMonitor {
       if (this.episode.kind === 'desat') target.spo2 = 82;
       if (this.episode.kind === 'tachy') target.hr = 145;
       if (this.episode.kind === 'brady') target.hr = 38;
-      if (this.episode.kind === 'hypotension') { target.sys = 78; target.dia = 42; }
+      if (this.episode.kind === 'hypotension') {
+        target.sys = 78;
+        target.dia = 42;
+      }
       if (--this.episode.remaining <= 0) this.episode = null;
     }
     // Mean-reverting random walk toward the target.

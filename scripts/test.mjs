@@ -16,7 +16,17 @@ const results = join(root, 'test-results');
 mkdirSync(results, { recursive: true });
 rmSync(join(results, 'vitest.json'), { force: true });
 
-const counts = ['numTotalTestSuites', 'numPassedTestSuites', 'numFailedTestSuites', 'numPendingTestSuites', 'numTotalTests', 'numPassedTests', 'numFailedTests', 'numPendingTests', 'numTodoTests'];
+const counts = [
+  'numTotalTestSuites',
+  'numPassedTestSuites',
+  'numFailedTestSuites',
+  'numPendingTestSuites',
+  'numTotalTests',
+  'numPassedTests',
+  'numFailedTests',
+  'numPendingTests',
+  'numTodoTests',
+];
 const merged = Object.fromEntries(counts.map((k) => [k, 0]));
 merged.startTime = Date.now();
 merged.success = true;

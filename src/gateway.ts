@@ -81,22 +81,24 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const gatewayId = inDataDir(dataDir, () => getOrCreateGatewayId(dataDir, config.gateway.id));
   const events = new Events(log.child({ module: 'events' }));
   auditEvents(audit, events, log);
-  const buffer = await inDataDir(dataDir, () => openBuffer({
-    dir: dataDir,
-    keyFile,
-    gatewayId,
-    cipher: config.buffer.cipher,
-    commitIntervalMs: config.buffer.commitInterval,
-    commitMaxDelayMs: config.buffer.commitMaxDelay,
-    alarmCommitIntervalMs: config.buffer.alarmCommitInterval,
-    commitMaxReadings: config.buffer.commitMaxReadings,
-    synchronous: config.buffer.synchronous,
-    integrityCheck: config.buffer.integrityCheck,
-    maxBytes: config.buffer.maxBytes,
-    maxAgeMs: config.buffer.maxAge,
-    events,
-    log: log.child({ module: 'buffer' }),
-  }));
+  const buffer = await inDataDir(dataDir, () =>
+    openBuffer({
+      dir: dataDir,
+      keyFile,
+      gatewayId,
+      cipher: config.buffer.cipher,
+      commitIntervalMs: config.buffer.commitInterval,
+      commitMaxDelayMs: config.buffer.commitMaxDelay,
+      alarmCommitIntervalMs: config.buffer.alarmCommitInterval,
+      commitMaxReadings: config.buffer.commitMaxReadings,
+      synchronous: config.buffer.synchronous,
+      integrityCheck: config.buffer.integrityCheck,
+      maxBytes: config.buffer.maxBytes,
+      maxAgeMs: config.buffer.maxAge,
+      events,
+      log: log.child({ module: 'buffer' }),
+    }),
+  );
   // From here on a failed start stops what it started (newest first) and rethrows: no
   // half-started gateway keeps the buffer lock, a port or a Kafka connection.
   const undo = new Undo(log);
@@ -145,7 +147,9 @@ function prepareDataDir(dataDir: string): void {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     accessSync(dataDir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
   } catch (e) {
-    throw new ConfigurationError(`data folder ${dataDir} cannot be used by this user${process.getuid ? ` (uid ${process.getuid()})` : ''}: ${errorCode(e) ?? (e as Error).message}`);
+    throw new ConfigurationError(
+      `data folder ${dataDir} cannot be used by this user${process.getuid ? ` (uid ${process.getuid()})` : ''}: ${errorCode(e) ?? (e as Error).message}`,
+    );
   }
 }
 
@@ -173,11 +177,24 @@ function reportUnusedSecrets(config: Config, keyFile: string, log: Logger, env: 
   }
   if (env.WARDGATE_KEY_PASSPHRASE || env.WARDGATE_KEY_SECRET_FILE) {
     const protection = describeKeyFile(keyFile).protection;
-    if (protection === 'none') log.warn({ keyFile }, 'WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE is set but the key file is not wrapped: it is not used (see the README, key protection)');
+    if (protection === 'none')
+      log.warn(
+        { keyFile },
+        'WARDGATE_KEY_PASSPHRASE / WARDGATE_KEY_SECRET_FILE is set but the key file is not wrapped: it is not used (see the README, key protection)',
+      );
   }
 }
 
-async function startParts(config: Config, opts: GatewayOptions, dataDir: string, gatewayId: string, events: Events, buffer: SqliteBuffer, undo: Undo, audit: AuditLog): Promise<Gateway> {
+async function startParts(
+  config: Config,
+  opts: GatewayOptions,
+  dataDir: string,
+  gatewayId: string,
+  events: Events,
+  buffer: SqliteBuffer,
+  undo: Undo,
+  audit: AuditLog,
+): Promise<Gateway> {
   const log = opts.log;
   // Adapters are created (not started) first: their per-reading consumers (e.g. the alarm echo on
   // the embedded MQTT broker, wardgate/alarms/{bed}) are registered with the pipeline at start-up.
@@ -238,13 +255,19 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   // Health states with their thresholds (src/metrics/health.ts): /status, /readyz and metrics.
   const thresholds = { kafkaOffline: config.health.kafkaOffline, oldestUnsent: config.health.oldestUnsent, bufferNearCap: config.health.bufferNearCap };
   const hg = healthGauges(events.registry);
-  for (const c of HEALTH_CHECKS) hg.threshold.set({ check: c }, c === 'buffer_near_cap' ? thresholds.bufferNearCap : (c === 'kafka_unreachable' ? thresholds.kafkaOffline : thresholds.oldestUnsent) / 1000);
+  for (const c of HEALTH_CHECKS)
+    hg.threshold.set(
+      { check: c },
+      c === 'buffer_near_cap' ? thresholds.bufferNearCap : (c === 'kafka_unreachable' ? thresholds.kafkaOffline : thresholds.oldestUnsent) / 1000,
+    );
   hg.capBytes.set(buffer.maxBytes);
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
   let bufferOpen = true;
   let damaged = false;
-  buffer.onDamaged(() => { damaged = true; });
+  buffer.onDamaged(() => {
+    damaged = true;
+  });
   const readiness = () => assessReadiness({ open: bufferOpen, damaged, shedding: buffer.isShedding });
   let checks: Record<HealthCheckName, HealthCheck> | null = null;
   // Clock jumps (every tick) and synchronisation (every minute): log, metrics, /status.
@@ -293,18 +316,26 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
 
   let metricsServer: Server | null = null;
   if (config.metrics.port !== undefined) {
-    metricsServer = await startMetricsServer(events.registry, {
-      // Alive: this answer comes from the event loop. Kafka's state is in /status and the metrics, never here.
-      health: () => ({ ok: true, detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.max / 1e9 } }),
-      ready: () => {
-        const r = readiness();
-        return { ok: r.ok, detail: { reason: r.reason } };
+    metricsServer = await startMetricsServer(
+      events.registry,
+      {
+        // Alive: this answer comes from the event loop. Kafka's state is in /status and the metrics, never here.
+        health: () => ({
+          ok: true,
+          detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.max / 1e9 },
+        }),
+        ready: () => {
+          const r = readiness();
+          return { ok: r.ok, detail: { reason: r.reason } };
+        },
+        status: () => {
+          const alert = checks !== null && Object.values(checks).some((c) => c.state === 'alert');
+          return { ...live(), ready: readiness(), health: { state: alert ? 'alert' : 'ok', checks: checks ?? {} }, clock: clock.status };
+        },
       },
-      status: () => {
-        const alert = checks !== null && Object.values(checks).some((c) => c.state === 'alert');
-        return { ...live(), ready: readiness(), health: { state: alert ? 'alert' : 'ok', checks: checks ?? {} }, clock: clock.status };
-      },
-    }, config.metrics.host, config.metrics.port);
+      config.metrics.host,
+      config.metrics.port,
+    );
   }
   log.info({ gatewayId, dataDir, brokers: k.brokers, adapters: adapters.map((a) => a.family) }, 'wardgate started');
 
@@ -332,7 +363,9 @@ async function startParts(config: Config, opts: GatewayOptions, dataDir: string,
   };
 
   const failed = new Promise<string>((resolveFailed) => {
-    buffer.onDamaged((reason) => resolveFailed(`the buffer database is damaged (${reason.split(':')[0]}): stopping, so that the next start moves it aside and salvages it`));
+    buffer.onDamaged((reason) =>
+      resolveFailed(`the buffer database is damaged (${reason.split(':')[0]}): stopping, so that the next start moves it aside and salvages it`),
+    );
   });
   return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live, failed };
 }

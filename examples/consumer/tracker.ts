@@ -27,9 +27,7 @@
 import { RangeSet, type Range } from './ranges.js';
 
 /** What a gap record or a buffer_corrupt alarm says about missing seqs. */
-export type Announcement =
-  | { kind: 'gap'; ranges: Range[]; reason: string; class: string }
-  | { kind: 'seq_floor'; seqFloor: number };
+export type Announcement = { kind: 'gap'; ranges: Range[]; reason: string; class: string } | { kind: 'seq_floor'; seqFloor: number };
 
 export type Verdict = 'new' | 'duplicate' | 'late';
 
@@ -144,7 +142,9 @@ export class GapTracker {
       const next: Seg[] = [];
       for (const seg of segs) {
         if (seg.ann) next.push(seg);
-        else for (const p of cover.split(seg.first, seg.last)) next.push(p.inside ? { first: p.first, last: p.last, ann: { reason: ann.reason, class: ann.class } } : { first: p.first, last: p.last });
+        else
+          for (const p of cover.split(seg.first, seg.last))
+            next.push(p.inside ? { first: p.first, last: p.last, ann: { reason: ann.reason, class: ann.class } } : { first: p.first, last: p.last });
       }
       segs = next;
     }

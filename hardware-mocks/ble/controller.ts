@@ -106,7 +106,15 @@ export class SimulatedController {
   private truth: WriteStream | null = null;
   private readonly opts: Required<Omit<ControllerOptions, 'recordFile' | 'truthFile'>> & ControllerOptions;
   /** Counters a test may read: what the controller did (never what the host did). */
-  readonly stats = { connections: 0, connectAttempts: new Map<string, number>(), refusedAtLimit: 0, notificationsSent: 0, malformedSent: 0, commands: 0, malformedEvents: 0 };
+  readonly stats = {
+    connections: 0,
+    connectAttempts: new Map<string, number>(),
+    refusedAtLimit: 0,
+    notificationsSent: 0,
+    malformedSent: 0,
+    commands: 0,
+    malformedEvents: 0,
+  };
   /** Addresses the host ever asked to connect to. */
   readonly connectRequests = new Set<string>();
   powered = false;
@@ -283,7 +291,13 @@ export class SimulatedController {
       case OP.READ_LOCAL_VERSION:
         return this.complete(opcode, [0, 0x09, 0x00, 0x00, 0x09, 0xff, 0xff, 0x00, 0x00]);
       case OP.READ_BD_ADDR:
-        return this.complete(opcode, [0, ...this.opts.address.split(':').reverse().map((h) => parseInt(h, 16))]);
+        return this.complete(opcode, [
+          0,
+          ...this.opts.address
+            .split(':')
+            .reverse()
+            .map((h) => parseInt(h, 16)),
+        ]);
       case OP.LE_READ_BUFFER_SIZE:
         return this.complete(opcode, [0, 251, 0, 8]);
       case OP.READ_BUFFER_SIZE:
@@ -350,13 +364,19 @@ export class SimulatedController {
   }
 
   private advReport(type: number, address: string, data: Buffer, rssi: number): void {
-    const addr = address.split(':').reverse().map((h) => parseInt(h, 16));
+    const addr = address
+      .split(':')
+      .reverse()
+      .map((h) => parseInt(h, 16));
     const body = Buffer.from([0x02, 1, type, 0x00, ...addr, data.length, ...data, rssi & 0xff]);
     this.send(Buffer.concat([Buffer.from([EVT, 0x3e, body.length]), body]));
   }
 
   private createConnection(p: Buffer): void {
-    const address = [...p.subarray(6, 12)].reverse().map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const address = [...p.subarray(6, 12)]
+      .reverse()
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join(':');
     this.connectRequests.add(address);
     this.stats.connectAttempts.set(address, (this.stats.connectAttempts.get(address) ?? 0) + 1);
     if (this.links.size >= this.opts.maxConnections) {
@@ -395,7 +415,10 @@ export class SimulatedController {
   }
 
   private connComplete(status: number, handle: number, address: string): void {
-    const addr = address.split(':').reverse().map((h) => parseInt(h, 16));
+    const addr = address
+      .split(':')
+      .reverse()
+      .map((h) => parseInt(h, 16));
     const body = Buffer.from([0x01, status, handle & 0xff, handle >> 8, 0x00, 0x00, ...addr, 0x18, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00]);
     this.send(Buffer.concat([Buffer.from([EVT, 0x3e, body.length]), body]));
   }
@@ -469,7 +492,16 @@ export class SimulatedController {
   }
 
   private writeTruth(l: Link, e: Emission, how: TruthRecord['how']): void {
-    const rec: TruthRecord = { t: this.now(), address: l.peripheral.address, char: e.charUuid.toString(16), how, handle: l.gatt.valueHandle.get(e.charUuid) ?? 0, link: l.handle, values: e.values, hex: e.bytes.toString('hex') };
+    const rec: TruthRecord = {
+      t: this.now(),
+      address: l.peripheral.address,
+      char: e.charUuid.toString(16),
+      how,
+      handle: l.gatt.valueHandle.get(e.charUuid) ?? 0,
+      link: l.handle,
+      values: e.values,
+      hex: e.bytes.toString('hex'),
+    };
     if (e.malformed) rec.malformed = true;
     this.truth?.write(`${JSON.stringify(rec)}\n`);
   }

@@ -27,10 +27,23 @@ interface Attr {
 }
 
 const ATT = {
-  ERROR: 0x01, MTU_REQ: 0x02, MTU_RSP: 0x03, FIND_INFO_REQ: 0x04, FIND_INFO_RSP: 0x05,
-  READ_BY_TYPE_REQ: 0x08, READ_BY_TYPE_RSP: 0x09, READ_REQ: 0x0a, READ_RSP: 0x0b,
-  READ_BY_GROUP_REQ: 0x10, READ_BY_GROUP_RSP: 0x11, WRITE_REQ: 0x12, WRITE_RSP: 0x13,
-  NOTIFY: 0x1b, INDICATE: 0x1d, CONFIRM: 0x1e, WRITE_CMD: 0x52,
+  ERROR: 0x01,
+  MTU_REQ: 0x02,
+  MTU_RSP: 0x03,
+  FIND_INFO_REQ: 0x04,
+  FIND_INFO_RSP: 0x05,
+  READ_BY_TYPE_REQ: 0x08,
+  READ_BY_TYPE_RSP: 0x09,
+  READ_REQ: 0x0a,
+  READ_RSP: 0x0b,
+  READ_BY_GROUP_REQ: 0x10,
+  READ_BY_GROUP_RSP: 0x11,
+  WRITE_REQ: 0x12,
+  WRITE_RSP: 0x13,
+  NOTIFY: 0x1b,
+  INDICATE: 0x1d,
+  CONFIRM: 0x1e,
+  WRITE_CMD: 0x52,
 } as const;
 const ERR_INVALID_HANDLE = 0x01;
 const ERR_REQ_NOT_SUPP = 0x06;
@@ -112,7 +125,8 @@ export class GattServer {
         const found = this.serviceRanges.filter((s) => s.start >= start && s.start <= end);
         if (found.length === 0) return err(op, start, ERR_NOT_FOUND);
         const out = [ATT.READ_BY_GROUP_RSP, 6];
-        for (const s of found.slice(0, Math.floor((this.mtu - 2) / 6))) out.push(s.start & 0xff, s.start >> 8, s.end & 0xff, s.end >> 8, s.uuid & 0xff, s.uuid >> 8);
+        for (const s of found.slice(0, Math.floor((this.mtu - 2) / 6)))
+          out.push(s.start & 0xff, s.start >> 8, s.end & 0xff, s.end >> 8, s.uuid & 0xff, s.uuid >> 8);
         return Buffer.from(out);
       }
       case ATT.READ_BY_TYPE_REQ: {

@@ -47,7 +47,13 @@ const MEASUREMENT: Record<WearableKind, { uuid: number; props: number }> = {
 
 /** A bounded random walk. */
 class Drift {
-  constructor(private v: number, private readonly lo: number, private readonly hi: number, private readonly step: number, private readonly rnd: () => number) {}
+  constructor(
+    private v: number,
+    private readonly lo: number,
+    private readonly hi: number,
+    private readonly step: number,
+    private readonly rnd: () => number,
+  ) {}
   next(): number {
     this.v = Math.min(this.hi, Math.max(this.lo, this.v + (this.rnd() - 0.5) * 2 * this.step));
     return this.v;
@@ -113,10 +119,14 @@ export class SimPeripheral {
     const m = MEASUREMENT[this.kind].uuid;
     if (this.malformedEvery > 0 && this.n % this.malformedEvery === 0) return this.malformed(m);
     switch (this.kind) {
-      case 'hr_strap': return this.heartRate();
-      case 'oximeter': return this.oximeter();
-      case 'thermometer': return this.thermometer();
-      case 'bp_cuff': return this.bloodPressure();
+      case 'hr_strap':
+        return this.heartRate();
+      case 'oximeter':
+        return this.oximeter();
+      case 'thermometer':
+        return this.thermometer();
+      case 'bp_cuff':
+        return this.bloodPressure();
     }
   }
 
@@ -153,7 +163,14 @@ export class SimPeripheral {
     const spo2 = Math.round(this.spo2.next() * 10) / 10;
     const pr = Math.round(this.hr.next());
     const bytes = new Bytes().u8(0x00).u16(sfloat(spo2, 1)).u16(sfloat(pr, 0)).done();
-    return { charUuid: 0x2a5f, bytes, values: [{ metric: 'spo2', value: spo2, unit: '%' }, { metric: 'pulse_rate_oximeter', value: pr, unit: '/min' }] };
+    return {
+      charUuid: 0x2a5f,
+      bytes,
+      values: [
+        { metric: 'spo2', value: spo2, unit: '%' },
+        { metric: 'pulse_rate_oximeter', value: pr, unit: '/min' },
+      ],
+    };
   }
 
   private thermometer(): Emission {
@@ -187,7 +204,9 @@ export function makeWearables(n: number, seed = 1, opts: Partial<PeripheralOptio
   for (let i = 0; i < n; i++) {
     const kind = WEARABLE_KINDS[i % WEARABLE_KINDS.length]!;
     const address = `c0:ff:ee:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-    out.push(new SimPeripheral({ kind, address, name: `WG-${kind.toUpperCase().replace('_', '')}-${String(i + 1).padStart(3, '0')}`, seed: seed * 1000 + i, ...opts }));
+    out.push(
+      new SimPeripheral({ kind, address, name: `WG-${kind.toUpperCase().replace('_', '')}-${String(i + 1).padStart(3, '0')}`, seed: seed * 1000 + i, ...opts }),
+    );
   }
   return out;
 }

@@ -23,7 +23,10 @@ export interface ReplayResult {
 }
 
 export function readRecord(file: string): HciRecord[] {
-  return readFileSync(file, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as HciRecord);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(0, -1)
+    .map((l) => JSON.parse(l) as HciRecord);
 }
 
 /** Splits an H4 byte stream into packets (commands and ACL data, as a host sends them). */

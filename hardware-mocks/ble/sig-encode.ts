@@ -14,7 +14,7 @@ export function sfloat(value: number, digits = 0): number {
 /** FLOAT: 8-bit exponent, 24-bit mantissa. */
 export function float32(value: number, digits = 1): number {
   const mantissa = Math.round(value * 10 ** digits);
-  return ((((-digits) & 0xff) << 24) | (mantissa & 0xffffff)) >>> 0;
+  return (((-digits & 0xff) << 24) | (mantissa & 0xffffff)) >>> 0;
 }
 
 export const SFLOAT_NAN = 0x07ff;
@@ -35,7 +35,12 @@ export class Bytes {
     return this.u16(v).u16(v >>> 16);
   }
   dateTime(d: Date): this {
-    return this.u16(d.getFullYear()).u8(d.getMonth() + 1).u8(d.getDate()).u8(d.getHours()).u8(d.getMinutes()).u8(d.getSeconds());
+    return this.u16(d.getFullYear())
+      .u8(d.getMonth() + 1)
+      .u8(d.getDate())
+      .u8(d.getHours())
+      .u8(d.getMinutes())
+      .u8(d.getSeconds());
   }
   raw(b: Iterable<number>): this {
     for (const x of b) this.u8(x);

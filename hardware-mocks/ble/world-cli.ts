@@ -14,12 +14,25 @@ const arg = (name: string, dflt: number): number => {
 };
 const straps = arg('straps', 50);
 const interval = arg('interval', 40);
-const peripherals = Array.from({ length: straps }, (_, i) => new SimPeripheral({ kind: 'hr_strap', address: `c0:ff:ee:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`, name: `WG-STRAP-${i}`, seed: 100 + i, intervalMs: interval }));
+const peripherals = Array.from(
+  { length: straps },
+  (_, i) =>
+    new SimPeripheral({
+      kind: 'hr_strap',
+      address: `c0:ff:ee:01:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+      name: `WG-STRAP-${i}`,
+      seed: 100 + i,
+      intervalMs: interval,
+    }),
+);
 const world = new BleWorld({ peripherals, maxConnections: straps + 1, advIntervalMs: 50, batteryEvery: 0 });
 await world.powerOn();
 process.stdout.write(`${JSON.stringify({ hostPort: world.hostPort, addresses: peripherals.map((p) => p.address) })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === 'stats') process.stdout.write(`${JSON.stringify({ notificationsSent: world.controller.stats.notificationsSent, connected: world.controller.connectedAddresses().length })}\n`);
+  if (line === 'stats')
+    process.stdout.write(
+      `${JSON.stringify({ notificationsSent: world.controller.stats.notificationsSent, connected: world.controller.connectedAddresses().length })}\n`,
+    );
   if (line === 'quit') break;
 }
 await world.close();

@@ -73,7 +73,9 @@ export class DevicePort {
     const ok = p.write(bytes);
     if (!ok) {
       this.blocked = true;
-      p.once('drain', () => { this.blocked = false; });
+      p.once('drain', () => {
+        this.blocked = false;
+      });
     }
     return true;
   }

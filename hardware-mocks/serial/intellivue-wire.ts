@@ -73,7 +73,16 @@ export const bcd = (n: number): number => ((Math.floor(n / 10) % 10) << 4) | (n 
 /** 8-byte BCD absolute time of a local Date: century, year, month, day, hour, min, sec, fraction 0. */
 export function bcdTime(d: Date): Buffer {
   const y = d.getFullYear();
-  return Buffer.from([bcd(Math.floor(y / 100)), bcd(y % 100), bcd(d.getMonth() + 1), bcd(d.getDate()), bcd(d.getHours()), bcd(d.getMinutes()), bcd(d.getSeconds()), 0]);
+  return Buffer.from([
+    bcd(Math.floor(y / 100)),
+    bcd(y % 100),
+    bcd(d.getMonth() + 1),
+    bcd(d.getDate()),
+    bcd(d.getHours()),
+    bcd(d.getMinutes()),
+    bcd(d.getSeconds()),
+    0,
+  ]);
 }
 
 /** A big-endian byte writer. */

@@ -24,13 +24,17 @@ export interface SerialWard {
 
 /** Parses "intellivue:2,ge-s5:1,masimo" (count 1 when omitted); throws naming the bad item. */
 export function parseMonitorSpec(spec: string): [SimulatedMonitorKind, number][] {
-  return spec.split(',').filter((s) => s.trim() !== '').map((item) => {
-    const [kind, n = '1'] = item.trim().split(':');
-    if (!(SIMULATED_MONITORS as readonly string[]).includes(kind!)) throw new Error(`--monitors: unknown monitor ${JSON.stringify(kind)} (use ${SIMULATED_MONITORS.join(', ')})`);
-    const count = Number(n);
-    if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`--monitors: ${item}: the count must be 1-64`);
-    return [kind as SimulatedMonitorKind, count];
-  });
+  return spec
+    .split(',')
+    .filter((s) => s.trim() !== '')
+    .map((item) => {
+      const [kind, n = '1'] = item.trim().split(':');
+      if (!(SIMULATED_MONITORS as readonly string[]).includes(kind!))
+        throw new Error(`--monitors: unknown monitor ${JSON.stringify(kind)} (use ${SIMULATED_MONITORS.join(', ')})`);
+      const count = Number(n);
+      if (!Number.isInteger(count) || count < 1 || count > 64) throw new Error(`--monitors: ${item}: the count must be 1-64`);
+      return [kind as SimulatedMonitorKind, count];
+    });
 }
 
 export async function startSerialWard(spec: [SimulatedMonitorKind, number][], seed = 1): Promise<SerialWard> {
@@ -49,12 +53,17 @@ export async function startSerialWard(spec: [SimulatedMonitorKind, number][], se
       const s = seed + bed;
       const port = pair.device;
       const sim =
-        kind === 'intellivue' ? new IntellivueSimulator({ port, seed: s })
-        : kind === 'ge-s5' ? new GeS5Simulator({ port, seed: s })
-        : kind === 'masimo' ? new MasimoSimulator({ port, seed: s })
-        : kind === 'nonin' ? new NoninSimulator({ port, seed: s })
-        : kind === 'medibus' ? new MedibusSimulator({ port, seed: s })
-        : new LineDeviceSimulator({ port, seed: s, id: name });
+        kind === 'intellivue'
+          ? new IntellivueSimulator({ port, seed: s })
+          : kind === 'ge-s5'
+            ? new GeS5Simulator({ port, seed: s })
+            : kind === 'masimo'
+              ? new MasimoSimulator({ port, seed: s })
+              : kind === 'nonin'
+                ? new NoninSimulator({ port, seed: s })
+                : kind === 'medibus'
+                  ? new MedibusSimulator({ port, seed: s })
+                  : new LineDeviceSimulator({ port, seed: s, id: name });
       sim.start();
       sims.push(sim);
       ports.push({ path: pair.host, protocol: kind, bed: `SER-${String(bed).padStart(2, '0')}`, deviceId: `sim-${name}` });

@@ -127,7 +127,10 @@ export class AuditLog {
   /** Seq and hash of the newest record this process knows of. */
   head: { seq: number; hash: string } = { seq: 0, hash: GENESIS };
 
-  constructor(readonly file: string, private readonly now: () => number = Date.now) {}
+  constructor(
+    readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   static forDataDir(dataDir: string, now?: () => number): AuditLog {
     return new AuditLog(auditPath(dataDir), now);
@@ -155,7 +158,13 @@ export class AuditLog {
         if (t.torn) {
           // A line cut by a power cut was never acknowledged: cut it off, and say so in the chain.
           ftruncateSync(fd, t.end);
-          const r = { seq: seq + 1, time: new Date(this.now()).toISOString(), event: 'torn_tail', detail: { bytes: t.torn.length, sha256: createHash('sha256').update(t.torn).digest('hex') }, prev };
+          const r = {
+            seq: seq + 1,
+            time: new Date(this.now()).toISOString(),
+            event: 'torn_tail',
+            detail: { bytes: t.torn.length, sha256: createHash('sha256').update(t.torn).digest('hex') },
+            prev,
+          };
           lines.push(formatRecord(r));
           prev = recordHash(r);
           seq += 1;

@@ -32,7 +32,8 @@ export function verifyAuditText(text: string): AuditVerdict {
       problems.push({ line: n, why: 'not an audit record (seq, prev, hash missing)' });
       return;
     }
-    if (r.seq !== seq + 1) problems.push({ line: n, why: `seq ${r.seq} follows ${seq}: ${r.seq > seq + 1 ? 'records missing (deleted) before it' : 'out of order or repeated'}` });
+    if (r.seq !== seq + 1)
+      problems.push({ line: n, why: `seq ${r.seq} follows ${seq}: ${r.seq > seq + 1 ? 'records missing (deleted) before it' : 'out of order or repeated'}` });
     if (r.prev !== prev) problems.push({ line: n, why: 'prev is not the hash of the line before it (a line deleted, moved or edited before it)' });
     if (recordHash(r) !== r.hash) problems.push({ line: n, why: 'hash does not match the record (the line was edited)' });
     prev = r.hash;

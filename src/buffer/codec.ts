@@ -19,7 +19,17 @@
  * Strings are varint byte length + UTF-8.
  */
 import { CATALOGUE, metricByCode } from '../catalogue.js';
-import { DEVICE_KINDS, PRIORITIES, QUALITY_FLAGS, type DeviceKind, type Extra, type PendingReading, type Priority, type QualityFlag, type Reading } from '../reading.js';
+import {
+  DEVICE_KINDS,
+  PRIORITIES,
+  QUALITY_FLAGS,
+  type DeviceKind,
+  type Extra,
+  type PendingReading,
+  type Priority,
+  type QualityFlag,
+  type Reading,
+} from '../reading.js';
 
 const VERSION = 1;
 const KIND_INDEX = new Map<string, number>(DEVICE_KINDS.map((k, i) => [k, i]));

@@ -192,7 +192,8 @@ export class GroupCommit {
       for (const p of batch) p.reject(err);
       if (reason === 'disk_full') this.hooks.onDiskFull(count);
       this.hooks.onFailure?.(e);
-      if (this.internal.length && !this.isClosed && !this.timer) this.timer = setTimeout(() => this.commitNow(), Math.max(Math.min(...this.opts.maxDelayMs), 250));
+      if (this.internal.length && !this.isClosed && !this.timer)
+        this.timer = setTimeout(() => this.commitNow(), Math.max(Math.min(...this.opts.maxDelayMs), 250));
       return;
     }
     const hwm = this.seq.hwm;

@@ -127,7 +127,10 @@ export class Eviction {
         decoded.push([]);
       }
     }
-    const removed = this.store.removeUnits(rank, victims.map((v) => v.id));
+    const removed = this.store.removeUnits(
+      rank,
+      victims.map((v) => v.id),
+    );
     const gone = new Set(removed.map((r) => r.id));
     const n = removed.reduce((a, r) => a + r.n, 0);
     if (n > 0) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });

@@ -23,7 +23,16 @@ export interface GapAcc {
   onlyGaps: boolean;
 }
 
-export const newGap = (): GapAcc => ({ firstSeq: Infinity, lastSeq: -Infinity, count: 0, fromTime: Infinity, toTime: -Infinity, devices: new Set(), unknown: false, onlyGaps: true });
+export const newGap = (): GapAcc => ({
+  firstSeq: Infinity,
+  lastSeq: -Infinity,
+  count: 0,
+  fromTime: Infinity,
+  toTime: -Infinity,
+  devices: new Set(),
+  unknown: false,
+  onlyGaps: true,
+});
 
 /** Adds a lost unit to `acc`; `rs` are its readings, or empty when it could not be opened. */
 export function addToGap(acc: GapAcc, row: UnitRow, rs: readonly Reading[]): void {
@@ -59,7 +68,14 @@ export interface SalvageSummary {
 }
 
 /** The alarm-class reading saying the database failed its integrity check, was moved aside, and how much was saved and lost. */
-export function corruptionAlarm(gatewayId: string, gatewayTime: number, movedTo: string, why: string, seqFloor: number, salvage?: SalvageSummary): PendingReading {
+export function corruptionAlarm(
+  gatewayId: string,
+  gatewayTime: number,
+  movedTo: string,
+  why: string,
+  seqFloor: number,
+  salvage?: SalvageSummary,
+): PendingReading {
   const extra: Record<string, string | number | boolean> = { event: 'buffer_corrupt', movedTo, reason: why.slice(0, 200), seqFloor };
   if (salvage) {
     extra.saved = salvage.saved;

@@ -57,7 +57,12 @@ function salvageHwm(path: string): number {
  * file to ./background-check.ts, unless an earlier background check failed (its marker file):
  * then quick_check runs here, as 'at-open'.
  */
-export function openChecked(dbPath: string, now: () => number, log: Logger, check: IntegrityCheck = 'at-open'): { db?: Database.Database; movedAside?: MovedAside } {
+export function openChecked(
+  dbPath: string,
+  now: () => number,
+  log: Logger,
+  check: IntegrityCheck = 'at-open',
+): { db?: Database.Database; movedAside?: MovedAside } {
   if (!existsSync(dbPath)) return {};
   const marker = checkFailedFile(dbPath);
   const full = check === 'at-open' || existsSync(marker);
@@ -86,7 +91,10 @@ export function openChecked(dbPath: string, now: () => number, log: Logger, chec
   }
   const to = moveAside(dbPath, now());
   const hwm = salvageHwm(to);
-  log.error({ movedTo: to, reason: why }, 'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer');
+  log.error(
+    { movedTo: to, reason: why },
+    'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer',
+  );
   return { movedAside: { to, why, hwm } };
 }
 
@@ -104,7 +112,9 @@ export class Quarantine {
     private readonly now: () => number,
   ) {
     this.toQuarantine = PRIORITIES.map((_, rank) =>
-      db.prepare(`INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(rank)} WHERE id = ?`),
+      db.prepare(
+        `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(rank)} WHERE id = ?`,
+      ),
     );
     this.count = (db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number) ?? 0;
   }

@@ -170,11 +170,15 @@ export class KeyLedger {
 
   /** Warns once when a commit takes the key past 2^31 seals. */
   warnIfWorn(k: ActiveKey, sealsBefore: number): void {
-    if (sealsBefore < SEAL_WARN_PER_KEY && k.use.seals >= SEAL_WARN_PER_KEY) this.log.warn({ keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
+    if (sealsBefore < SEAL_WARN_PER_KEY && k.use.seals >= SEAL_WARN_PER_KEY)
+      this.log.warn({ keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
   }
 
   /** Key ids that seal buffered units (a retired key may be removed only when absent here and from quarantine). */
   inUse(): number[] {
-    return [...this.use].filter(([, u]) => u.units > 0).map(([id]) => id).sort((a, b) => a - b);
+    return [...this.use]
+      .filter(([, u]) => u.units > 0)
+      .map(([id]) => id)
+      .sort((a, b) => a - b);
   }
 }

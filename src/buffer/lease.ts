@@ -128,7 +128,11 @@ export class Leases {
         if (!this.store.hasKey(row.key_id)) {
           // A missing key is a configuration problem, not a bad unit: keep it, never quarantine it.
           this.heldBack.add(row.id);
-          this.logLimited('error', { keyId: row.key_id, class: PRIORITIES[rank] }, 'a buffered unit is sealed with a key the key file lacks; kept, not sent (restore the key and restart)');
+          this.logLimited(
+            'error',
+            { keyId: row.key_id, class: PRIORITIES[rank] },
+            'a buffered unit is sealed with a key the key file lacks; kept, not sent (restore the key and restart)',
+          );
           continue;
         }
         let decoded: Reading[];

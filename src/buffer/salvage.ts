@@ -66,7 +66,15 @@ const BATCH = 256;
 /** Ids are seqs: below 2^53. */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
-const emptyClass = (): ClassSalvage => ({ savedUnits: 0, savedReadings: 0, quarantinedUnits: 0, quarantinedReadings: 0, lostReadings: null, lost: [], quarantined: null });
+const emptyClass = (): ClassSalvage => ({
+  savedUnits: 0,
+  savedReadings: 0,
+  quarantinedUnits: 0,
+  quarantinedReadings: 0,
+  lostReadings: null,
+  lost: [],
+  quarantined: null,
+});
 
 function tryRun<T>(f: () => T): { ok: true; value: T } | { ok: false; code: string } {
   try {
@@ -82,7 +90,14 @@ function tryRun<T>(f: () => T): { ok: true; value: T } | { ok: false; code: stri
  * `fresh` propagate.
  */
 export function salvageInto(damagedPath: string, fresh: Database.Database, ring: KeyRing, ownGatewayId: string, now: () => number, log: Logger): SalvageReport {
-  const report: SalvageReport = { opened: false, classes: Array.from({ length: NCLASS }, emptyClass), savedReadings: 0, lostReadings: null, hwm: 0, problems: [] };
+  const report: SalvageReport = {
+    opened: false,
+    classes: Array.from({ length: NCLASS }, emptyClass),
+    savedReadings: 0,
+    lostReadings: null,
+    hwm: 0,
+    problems: [],
+  };
   let old: Database.Database;
   try {
     old = new Database(damagedPath, { readonly: true, fileMustExist: true });
@@ -297,11 +312,18 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
       // No hwm here: the buffer starts the fresh database above every seq ever reserved (buffer.seq) and report.hwm.
       for (let rank = 0; rank < NCLASS; rank++) {
         const cls = report.classes[rank]!;
-        const bytes = (fresh.prepare(`SELECT coalesce(sum(length(body)), 0) FROM ${unitTable(rank)}`).pluck().get() as number) ?? 0;
+        const bytes =
+          (fresh
+            .prepare(`SELECT coalesce(sum(length(body)), 0) FROM ${unitTable(rank)}`)
+            .pluck()
+            .get() as number) ?? 0;
         set.run(metaKey.counter(rank, 'readings'), cls.savedReadings);
         set.run(metaKey.counter(rank, 'units'), cls.savedUnits);
         set.run(metaKey.counter(rank, 'bytes'), bytes);
-        const oldest = fresh.prepare(`SELECT min(id) FROM ${unitTable(rank)}`).pluck().get() as number | null;
+        const oldest = fresh
+          .prepare(`SELECT min(id) FROM ${unitTable(rank)}`)
+          .pluck()
+          .get() as number | null;
         // The replay floor may only stay below every salvaged unit.
         const floor = Math.min(num(metaKey.floor(rank)) ?? 0, oldest ?? Infinity);
         set.run(metaKey.floor(rank), Number.isFinite(floor) ? floor : 0);
@@ -322,7 +344,12 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     report.savedReadings = report.classes.reduce((a, c) => a + c.savedReadings, 0);
     report.lostReadings = report.classes.some((c) => c.lostReadings === null) ? null : report.classes.reduce((a, c) => a + (c.lostReadings ?? 0), 0);
     log.warn(
-      { saved: report.savedReadings, lost: report.lostReadings ?? 'unknown', problems: report.problems.slice(0, 10), perClass: report.classes.map((c, r) => ({ class: PRIORITIES[r], saved: c.savedReadings, lost: c.lostReadings, quarantined: c.quarantinedReadings })) },
+      {
+        saved: report.savedReadings,
+        lost: report.lostReadings ?? 'unknown',
+        problems: report.problems.slice(0, 10),
+        perClass: report.classes.map((c, r) => ({ class: PRIORITIES[r], saved: c.savedReadings, lost: c.lostReadings, quarantined: c.quarantinedReadings })),
+      },
       'salvaged the readable units of the damaged buffer database',
     );
     return report;

@@ -41,7 +41,15 @@ export function unitAad(gatewayId: Buffer, rank: number, first: number, n: numbe
 }
 
 /** Encodes (deflating when smaller) and seals the readings of the unit [first, first + n - 1] of a class. */
-export function sealUnit(opts: SealOptions, readings: readonly PendingReading[], rank: number, first: number, keyId: number, key: Buffer, gatewayId: Buffer): Buffer {
+export function sealUnit(
+  opts: SealOptions,
+  readings: readonly PendingReading[],
+  rank: number,
+  first: number,
+  keyId: number,
+  key: Buffer,
+  gatewayId: Buffer,
+): Buffer {
   let plain = encodeUnit(readings);
   let format = (FORMAT_VERSION << 4) | (cipherIndex(opts.cipher) << 1);
   if (opts.compress && plain.length > 96) {

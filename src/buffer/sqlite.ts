@@ -167,9 +167,27 @@ export class SqliteBuffer implements ReadingBuffer {
     this.quarantine = new Quarantine(db, this.store, gaps, events, logLimited, now);
     this.leases = new Leases(this.store, this.quarantine, logLimited, this.seq);
     const capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
-    this.eviction = new Eviction(this.store, this.leases, gaps, { maxBytes: this.maxBytes, maxAgeMs: this.maxAgeMs, capHeadroom }, onDiskFull, events, logLimited, now);
+    this.eviction = new Eviction(
+      this.store,
+      this.leases,
+      gaps,
+      { maxBytes: this.maxBytes, maxAgeMs: this.maxAgeMs, capHeadroom },
+      onDiskFull,
+      events,
+      logLimited,
+      now,
+    );
     this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
-    const parts = { db, dbPath, shedding: this.shedding, leases: this.leases, eviction: this.eviction, keys: this.keys, isClosed: () => this.commit.closed, onFailure: (e: unknown) => this.maintenanceFailed(e) };
+    const parts = {
+      db,
+      dbPath,
+      shedding: this.shedding,
+      leases: this.leases,
+      eviction: this.eviction,
+      keys: this.keys,
+      isClosed: () => this.commit.closed,
+      onFailure: (e: unknown) => this.maintenanceFailed(e),
+    };
     this.maintenance = new Maintenance(parts, log, logLimited, now);
     this.keys.checkRing();
   }
@@ -360,7 +378,13 @@ export class SqliteBuffer implements ReadingBuffer {
         this.events.emit('unit_quarantined', { reason: 'auth_failed' }, c.quarantinedUnits, { class: PRIORITIES[rank] });
       }
     });
-    this.commit.queueInternal(corruptionAlarm(this.gatewayId, now, movedTo, why, seqFloor, { saved: s.savedReadings, lost: s.lostReadings, quarantined: s.classes.reduce((a, c) => a + c.quarantinedReadings, 0) }));
+    this.commit.queueInternal(
+      corruptionAlarm(this.gatewayId, now, movedTo, why, seqFloor, {
+        saved: s.savedReadings,
+        lost: s.lostReadings,
+        quarantined: s.classes.reduce((a, c) => a + c.quarantinedReadings, 0),
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -431,7 +455,13 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
       opts.events.emit('unit_quarantined', { reason: 'database_corrupt' }, 1, { movedTo: p.movedTo });
       buf.announceSalvage(p.movedTo, p.why, p.seqFloor, p.report, now());
       // Once committed, announced; if not (disk full), the group commit retries them and the next start would announce again.
-      if (await buf.flush().then(() => true, () => false)) db.prepare('DELETE FROM meta WHERE k = ?').run(SALVAGE_META);
+      if (
+        await buf.flush().then(
+          () => true,
+          () => false,
+        )
+      )
+        db.prepare('DELETE FROM meta WHERE k = ?').run(SALVAGE_META);
     }
     buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
     // An existing file not checked whole at open: quick_check now, on a worker thread.

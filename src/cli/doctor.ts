@@ -48,7 +48,11 @@ function keyChecks(c: Config, keyFile: string, dataDir: string): DoctorCheck[] {
         fix: 'wrap it with a secret file or passphrase kept elsewhere (docs/security.md: WARDGATE_KEY_SECRET_FILE / WARDGATE_KEY_PASSPHRASE), or keep the key file on another device',
       });
     } else {
-      out.push({ name: 'key placement', status: 'ok', message: protection === 'none' ? 'the data key is on another device than the buffer' : `the data key is wrapped (${protection})` });
+      out.push({
+        name: 'key placement',
+        status: 'ok',
+        message: protection === 'none' ? 'the data key is on another device than the buffer' : `the data key is wrapped (${protection})`,
+      });
     }
   } catch (e) {
     out.push({ name: 'key placement', status: 'fail', message: (e as Error).message, fix: 'see docs/security.md' });
@@ -63,7 +67,12 @@ function diskCheck(c: Config, dataDir: string): DoctorCheck {
   const need = c.buffer.maxBytes;
   const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(0)} MiB`;
   if (free < need) {
-    return { name: 'disk space', status: 'warn', message: `${mib(free)} free at ${at}, the buffer may grow to buffer.maxBytes = ${mib(need)}`, fix: 'free space or lower buffer.maxBytes; when the disk fills the buffer sheds the lowest classes (gap records)' };
+    return {
+      name: 'disk space',
+      status: 'warn',
+      message: `${mib(free)} free at ${at}, the buffer may grow to buffer.maxBytes = ${mib(need)}`,
+      fix: 'free space or lower buffer.maxBytes; when the disk fills the buffer sheds the lowest classes (gap records)',
+    };
   }
   return { name: 'disk space', status: 'ok', message: `${mib(free)} free at ${at} for a buffer cap of ${mib(need)}` };
 }
@@ -71,26 +80,65 @@ function diskCheck(c: Config, dataDir: string): DoctorCheck {
 async function clockCheck(probe: () => Promise<boolean | null>): Promise<DoctorCheck> {
   const s = await probe();
   if (s === true) return { name: 'clock', status: 'ok', message: 'the system clock is synchronised' };
-  if (s === false) return { name: 'clock', status: 'warn', message: 'the system clock is not synchronised', fix: 'enable systemd-timesyncd or chrony with a reachable time server (timedatectl set-ntp true)' };
-  return { name: 'clock', status: 'warn', message: 'cannot tell whether the clock is synchronised (timedatectl did not answer)', fix: 'check timedatectl status, or chronyc tracking' };
+  if (s === false)
+    return {
+      name: 'clock',
+      status: 'warn',
+      message: 'the system clock is not synchronised',
+      fix: 'enable systemd-timesyncd or chrony with a reachable time server (timedatectl set-ntp true)',
+    };
+  return {
+    name: 'clock',
+    status: 'warn',
+    message: 'cannot tell whether the clock is synchronised (timedatectl did not answer)',
+    fix: 'check timedatectl status, or chronyc tracking',
+  };
 }
 
 function serialCheck(c: Config): DoctorCheck[] {
   const ports = c.devices.serial?.enabled === false ? [] : (c.devices.serial?.ports ?? []);
-  return ports.map((p) => (existsSync(p.path)
-    ? { name: `serial ${p.path}`, status: 'ok' as const, message: 'present' }
-    : { name: `serial ${p.path}`, status: 'fail' as const, message: 'not present', fix: 'plug the cable in; with the package, use the stable names under /dev/wardgate/ (ls -l /dev/wardgate)' }));
+  return ports.map((p) =>
+    existsSync(p.path)
+      ? { name: `serial ${p.path}`, status: 'ok' as const, message: 'present' }
+      : {
+          name: `serial ${p.path}`,
+          status: 'fail' as const,
+          message: 'not present',
+          fix: 'plug the cable in; with the package, use the stable names under /dev/wardgate/ (ls -l /dev/wardgate)',
+        },
+  );
 }
 
 function bluetoothCheck(c: Config): DoctorCheck[] {
   const ble = c.devices.ble;
   if (!ble || (ble as { enabled?: boolean }).enabled === false) return [];
   const uart = ble.hci?.uart?.port;
-  if (uart) return [existsSync(uart) ? { name: 'bluetooth', status: 'ok', message: `HCI UART ${uart} present` } : { name: 'bluetooth', status: 'fail', message: `HCI UART ${uart} not present`, fix: 'connect the controller or fix devices.ble.hci.uart.port' }];
+  if (uart)
+    return [
+      existsSync(uart)
+        ? { name: 'bluetooth', status: 'ok', message: `HCI UART ${uart} present` }
+        : { name: 'bluetooth', status: 'fail', message: `HCI UART ${uart} not present`, fix: 'connect the controller or fix devices.ble.hci.uart.port' },
+    ];
   const hci = `hci${ble.hci?.deviceId ?? 0}`;
-  if (!existsSync(`/sys/class/bluetooth/${hci}`)) return [{ name: 'bluetooth', status: 'fail', message: `no Bluetooth adapter ${hci}`, fix: 'check the adapter (hciconfig, rfkill list) and devices.ble.hci.deviceId' }];
+  if (!existsSync(`/sys/class/bluetooth/${hci}`))
+    return [
+      {
+        name: 'bluetooth',
+        status: 'fail',
+        message: `no Bluetooth adapter ${hci}`,
+        fix: 'check the adapter (hciconfig, rfkill list) and devices.ble.hci.deviceId',
+      },
+    ];
   const drop = '/etc/systemd/system/wardgate.service.d/ble.conf';
-  if (!existsSync(drop)) return [{ name: 'bluetooth', status: 'warn', message: `adapter ${hci} present, but the BLE drop-in is not installed: the service lacks CAP_NET_RAW/CAP_NET_ADMIN`, fix: `install -D -m 0644 /usr/share/wardgate/ble.conf ${drop} && systemctl daemon-reload && systemctl restart wardgate` }];
+  if (!existsSync(drop))
+    return [
+      {
+        name: 'bluetooth',
+        status: 'warn',
+        message: `adapter ${hci} present, but the BLE drop-in is not installed: the service lacks CAP_NET_RAW/CAP_NET_ADMIN`,
+        fix: `install -D -m 0644 /usr/share/wardgate/ble.conf ${drop} && systemctl daemon-reload && systemctl restart wardgate`,
+      },
+    ];
   return [{ name: 'bluetooth', status: 'ok', message: `adapter ${hci} present, BLE drop-in installed` }];
 }
 
@@ -114,10 +162,16 @@ async function kafkaCheck(c: Config): Promise<DoctorCheck> {
   const results = await Promise.all(c.kafka.brokers.map(async (b) => ({ b, why: await tcpReachable(b, c.kafka.connectTimeout) })));
   const down = results.filter((r) => r.why !== null);
   if (down.length === results.length) {
-    return { name: 'kafka', status: 'fail', message: `no broker reachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}`, fix: 'check kafka.brokers, the network and firewalls; readings buffer meanwhile' };
+    return {
+      name: 'kafka',
+      status: 'fail',
+      message: `no broker reachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}`,
+      fix: 'check kafka.brokers, the network and firewalls; readings buffer meanwhile',
+    };
   }
   const auth = c.kafka.sasl ? ' (TCP only: authentication is checked when the gateway connects; see wardgate status)' : '';
-  if (down.length) return { name: 'kafka', status: 'warn', message: `unreachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}${auth}`, fix: 'check those brokers' };
+  if (down.length)
+    return { name: 'kafka', status: 'warn', message: `unreachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}${auth}`, fix: 'check those brokers' };
   return { name: 'kafka', status: 'ok', message: `every broker accepts a TCP connection${auth}` };
 }
 
@@ -130,15 +184,30 @@ function portFree(host: string, port: number): Promise<string | null> {
 }
 
 async function listenerChecks(c: Config): Promise<DoctorCheck[]> {
-  return Promise.all(listeners(c).map(async (l) => {
-    const why = await portFree(l.host, l.port);
-    return why === null
-      ? { name: `listen ${l.host}:${l.port}`, status: 'ok' as const, message: `free (${l.path})` }
-      : { name: `listen ${l.host}:${l.port}`, status: 'fail' as const, message: `cannot listen (${why}) for ${l.path}`, fix: why === 'EADDRINUSE' ? `another process holds it (ss -ltnp 'sport = :${l.port}'); stop it or change the port (a running wardgate holds its own ports: stop it first)` : `fix ${l.path}` };
-  }));
+  return Promise.all(
+    listeners(c).map(async (l) => {
+      const why = await portFree(l.host, l.port);
+      return why === null
+        ? { name: `listen ${l.host}:${l.port}`, status: 'ok' as const, message: `free (${l.path})` }
+        : {
+            name: `listen ${l.host}:${l.port}`,
+            status: 'fail' as const,
+            message: `cannot listen (${why}) for ${l.path}`,
+            fix:
+              why === 'EADDRINUSE'
+                ? `another process holds it (ss -ltnp 'sport = :${l.port}'); stop it or change the port (a running wardgate holds its own ports: stop it first)`
+                : `fix ${l.path}`,
+          };
+    }),
+  );
 }
 
-export async function runDoctor(c: Config, keyFile: string, dataDir: string, probe: () => Promise<boolean | null> = timedatectlSynchronized): Promise<DoctorCheck[]> {
+export async function runDoctor(
+  c: Config,
+  keyFile: string,
+  dataDir: string,
+  probe: () => Promise<boolean | null> = timedatectlSynchronized,
+): Promise<DoctorCheck[]> {
   return [
     ...keyChecks(c, keyFile, dataDir),
     diskCheck(c, dataDir),

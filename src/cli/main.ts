@@ -60,7 +60,8 @@ function buildConfig(file: string | undefined, overrides: (raw: Record<string, a
 /** Exit code of a failed start: 2 when the configuration is wrong (retrying cannot help), 1 for a runtime condition. */
 export function startFailureCode(e: unknown): number {
   // A file the configuration names (a TLS certificate, say) that is missing or unreadable at start is a configuration error too.
-  const fileError = typeof (e as { path?: unknown } | null)?.path === 'string' && (errorCode(e) === 'ENOENT' || errorCode(e) === 'EISDIR' || isConfigFsError(e));
+  const fileError =
+    typeof (e as { path?: unknown } | null)?.path === 'string' && (errorCode(e) === 'ENOENT' || errorCode(e) === 'EISDIR' || isConfigFsError(e));
   return e instanceof ConfigurationError || e instanceof ConfigError || isConfigListenError(e) || fileError ? EXIT_USAGE : EXIT_FAILURE;
 }
 
@@ -80,7 +81,14 @@ function waitForSignal(): { promise: Promise<string>; dispose: () => void } {
   return { promise, dispose };
 }
 
-async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: number | undefined, drainTimeoutMs: number, showLive: boolean, configFile?: string): Promise<number> {
+async function runGateway(
+  config: Config,
+  mode: 'run' | 'simulate',
+  durationMs: number | undefined,
+  drainTimeoutMs: number,
+  showLive: boolean,
+  configFile?: string,
+): Promise<number> {
   const log = createLogger({ level: config.log.level });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
   const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
@@ -124,8 +132,14 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
           running = { ...running, log: { ...running.log, level: r.config.log.level } };
         }
         if (r.applied.length) log.warn({ configFile, applied: r.applied }, 'SIGHUP: applied');
-        if (r.needsRestart.length) log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
-        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', { configFile, sha256: configDigest(r.config), applied: r.applied, needsRestart: r.needsRestart });
+        if (r.needsRestart.length)
+          log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
+        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', {
+          configFile,
+          sha256: configDigest(r.config),
+          applied: r.applied,
+          needsRestart: r.needsRestart,
+        });
       }
     }
     notify.ready(`gateway ${gw.gatewayId} running`);
@@ -149,18 +163,24 @@ async function runGateway(config: Config, mode: 'run' | 'simulate', durationMs: 
   show(true);
   line.end();
   if (ended === 'failure') process.stderr.write(`wardgate: ${failure}\n`);
-  else if (ended === 'duration') process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
+  else if (ended === 'duration')
+    process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
   else process.stdout.write(`${ended}: stopping${drainTimeoutMs && mode === 'simulate' ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
   // A second signal while draining stops at once.
   const second = waitForSignal();
-  const drained = await Promise.race([gw.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0), second.promise.then(() => gw.stop(0))]);
+  const drained = await Promise.race([
+    gw.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0),
+    second.promise.then(() => gw.stop(0)),
+  ]);
   second.dispose();
   clearInterval(liveTimer);
   notify.close();
   const s = gw.live();
   process.stdout.write(
     `summary: gateway ${gw.gatewayId}: ${s.ingestedTotal} readings committed, ${s.forwarder.forwarded} forwarded to Kafka, ` +
-      (drained ? 'buffer empty.\n' : `buffer not empty: the rest stays encrypted in ${gw.dataDir} and is sent on the next start (kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
+      (drained
+        ? 'buffer empty.\n'
+        : `buffer not empty: the rest stays encrypted in ${gw.dataDir} and is sent on the next start (kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
   );
   log.flush();
   // A runtime failure: exit 1, so systemd starts it again (and the start salvages the buffer).
@@ -188,39 +208,82 @@ export function buildProgram(result: { code: number }): Command {
     .command('simulate')
     .description('Run the whole gateway fed by a simulated ward (no config file needed)')
     .addOption(new Option('--beds <n>', 'number of simulated beds').argParser(intArg('--beds', 1, 500)))
-    .addOption(new Option('--duration <time>', 'stop the simulated devices after this long (e.g. 30s); default: until SIGINT/SIGTERM').argParser(durationArg('--duration')))
-    .addOption(new Option('--drain-timeout <time>', 'after the devices stop, keep forwarding for up to this long').default(10_000, '10s').argParser(durationArg('--drain-timeout')))
+    .addOption(
+      new Option('--duration <time>', 'stop the simulated devices after this long (e.g. 30s); default: until SIGINT/SIGTERM').argParser(
+        durationArg('--duration'),
+      ),
+    )
+    .addOption(
+      new Option('--drain-timeout <time>', 'after the devices stop, keep forwarding for up to this long')
+        .default(10_000, '10s')
+        .argParser(durationArg('--drain-timeout')),
+    )
     .option('--brokers <list>', 'Kafka bootstrap servers, host:port[,host:port...]')
     .option('--data <dir>', 'data folder for the buffer and key (default ./wardgate-data)')
     .option('-c, --config <file>', 'YAML configuration file; command-line options override it')
     .addOption(new Option('--seed <n>', 'random seed for a reproducible ward').argParser(intArg('--seed', 0, 2 ** 31 - 1)))
     .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
     .option('--no-live', 'do not print the live status line')
-    .option('--monitors <list>', 'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds')
-    .addOption(new Option('--wearables <n>', 'simulated BLE wearables (strap, oximeter, thermometer, BP cuff in rotation, two per bed) over a simulated HCI controller on a socat pty pair').argParser(intArg('--wearables', 1, 200)))
-    .action(async (o: { beds?: number; duration?: number; drainTimeout: number; brokers?: string; data?: string; config?: string; seed?: number; alarmRate?: number; live: boolean; monitors?: string; wearables?: number }) => {
-      // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
-      const ward = o.monitors === undefined ? null : await import('../../hardware-mocks/serial/ward.js').then(async (m) => m.startSerialWard(m.parseMonitorSpec(o.monitors!), o.seed));
-      const wearables = o.wearables === undefined ? null : await import('../../hardware-mocks/ble/ward.js').then((m) => m.startBleWard(o.wearables!, o.seed));
-      try {
-        const config = buildConfig(o.config, (raw) => {
-          raw.devices.simulator.enabled = ward === null || o.beds !== undefined;
-          if (ward) raw.devices.serial = { ...raw.devices.serial, ports: [...(raw.devices.serial?.ports ?? []), ...ward.ports] };
-          if (wearables) raw.devices.ble = { ...raw.devices.ble, hci: { uart: { port: wearables.hostPort } }, devices: [...(raw.devices.ble?.devices ?? []), ...wearables.devices], maxConnections: Math.max(7, wearables.devices.length) };
-          if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
-          if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
-          if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
-          if (o.brokers !== undefined) raw.kafka.brokers = o.brokers.split(',').map((s) => s.trim()).filter(Boolean);
-          if (o.data !== undefined) raw.gateway.dataDir = o.data;
-          // The live status line says what matters; without a config file only errors are logged.
-          if (!o.config) raw.log.level = 'error';
-        });
-        result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
-      } finally {
-        await ward?.stop();
-        await wearables?.stop();
-      }
-    });
+    .option(
+      '--monitors <list>',
+      'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds',
+    )
+    .addOption(
+      new Option(
+        '--wearables <n>',
+        'simulated BLE wearables (strap, oximeter, thermometer, BP cuff in rotation, two per bed) over a simulated HCI controller on a socat pty pair',
+      ).argParser(intArg('--wearables', 1, 200)),
+    )
+    .action(
+      async (o: {
+        beds?: number;
+        duration?: number;
+        drainTimeout: number;
+        brokers?: string;
+        data?: string;
+        config?: string;
+        seed?: number;
+        alarmRate?: number;
+        live: boolean;
+        monitors?: string;
+        wearables?: number;
+      }) => {
+        // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
+        const ward =
+          o.monitors === undefined
+            ? null
+            : await import('../../hardware-mocks/serial/ward.js').then(async (m) => m.startSerialWard(m.parseMonitorSpec(o.monitors!), o.seed));
+        const wearables = o.wearables === undefined ? null : await import('../../hardware-mocks/ble/ward.js').then((m) => m.startBleWard(o.wearables!, o.seed));
+        try {
+          const config = buildConfig(o.config, (raw) => {
+            raw.devices.simulator.enabled = ward === null || o.beds !== undefined;
+            if (ward) raw.devices.serial = { ...raw.devices.serial, ports: [...(raw.devices.serial?.ports ?? []), ...ward.ports] };
+            if (wearables)
+              raw.devices.ble = {
+                ...raw.devices.ble,
+                hci: { uart: { port: wearables.hostPort } },
+                devices: [...(raw.devices.ble?.devices ?? []), ...wearables.devices],
+                maxConnections: Math.max(7, wearables.devices.length),
+              };
+            if (o.beds !== undefined) raw.devices.simulator.beds = o.beds;
+            if (o.seed !== undefined) raw.devices.simulator.seed = o.seed;
+            if (o.alarmRate !== undefined) raw.devices.simulator.alarmRate = o.alarmRate;
+            if (o.brokers !== undefined)
+              raw.kafka.brokers = o.brokers
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
+            if (o.data !== undefined) raw.gateway.dataDir = o.data;
+            // The live status line says what matters; without a config file only errors are logged.
+            if (!o.config) raw.log.level = 'error';
+          });
+          result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
+        } finally {
+          await ward?.stop();
+          await wearables?.stop();
+        }
+      },
+    );
 
   program
     .command('status')
@@ -242,7 +305,9 @@ export function buildProgram(result: { code: number }): Command {
     .option('--data <dir>', 'data folder (default ./wardgate-data)')
     .option('-c, --config <file>', 'configuration file (its buffer.keyFile / gateway.dataDir are used)')
     .option('--rotate', 'add a new key and make it active; older keys stay to read the backlog')
-    .addOption(new Option('--remove <id>', 'remove a retired key that no buffered unit uses any more (see wardgate status)').argParser(intArg('--remove', 1, 2 ** 31)))
+    .addOption(
+      new Option('--remove <id>', 'remove a retired key that no buffered unit uses any more (see wardgate status)').argParser(intArg('--remove', 1, 2 ** 31)),
+    )
     .action(async (o: { keyFile?: string; data?: string; config?: string; rotate?: boolean; remove?: number }) => {
       const cfg = buildConfig(o.config, (raw) => {
         if (o.data !== undefined) raw.gateway.dataDir = o.data;
@@ -269,7 +334,9 @@ export function buildProgram(result: { code: number }): Command {
     .action(async () => {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      const password = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
       if (password.length === 0) throw new UsageError('hash-password: no password on standard input (e.g. printf %s "$PW" | wardgate hash-password)');
       process.stdout.write(`${await hashPassword(password)}\n`);
       result.code = EXIT_OK;
@@ -291,7 +358,7 @@ export function buildProgram(result: { code: number }): Command {
     .command('audit')
     .description('The hash-chained audit log of security events (<data>/audit.log)')
     .command('verify')
-    .description('Check the audit log\'s hash chain: an edited, deleted or reordered line is named; exit 1 when broken')
+    .description("Check the audit log's hash chain: an edited, deleted or reordered line is named; exit 1 when broken")
     .option('--data <dir>', 'data folder (default ./wardgate-data)')
     .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
     .option('--file <path>', 'audit file to check (default <data>/audit.log)')
@@ -324,7 +391,9 @@ export function buildProgram(result: { code: number }): Command {
       if (process.env.WARDGATE_KAFKA_PASSWORD && !c.kafka.sasl) {
         process.stdout.write(`${file}: note: WARDGATE_KAFKA_PASSWORD is set but kafka.sasl is not configured, so it is not used\n`);
       }
-      const devices = Object.entries(c.devices).filter(([, v]) => (v as { enabled?: boolean } | undefined)?.enabled).map(([k]) => k);
+      const devices = Object.entries(c.devices)
+        .filter(([, v]) => (v as { enabled?: boolean } | undefined)?.enabled)
+        .map(([k]) => k);
       process.stdout.write(`${file}: ok (kafka ${c.kafka.brokers.join(',')}, data ${c.gateway.dataDir}, devices: ${devices.join(', ') || 'none enabled'})\n`);
       result.code = EXIT_OK;
     });

@@ -20,9 +20,7 @@ export function changedSettings(a: unknown, b: unknown, path = ''): string[] {
 /** Settings applied while running. */
 export const LIVE_SETTINGS: readonly string[] = ['log.level'];
 
-export type ReloadOutcome =
-  | { ok: false; error: string }
-  | { ok: true; config: Config; changed: string[]; applied: string[]; needsRestart: string[] };
+export type ReloadOutcome = { ok: false; error: string } | { ok: true; config: Config; changed: string[]; applied: string[]; needsRestart: string[] };
 
 export function reloadConfig(file: string, running: Config): ReloadOutcome {
   let next: Config;
@@ -32,5 +30,11 @@ export function reloadConfig(file: string, running: Config): ReloadOutcome {
     return { ok: false, error: e instanceof ConfigError ? e.message : String(e) };
   }
   const changed = changedSettings(running, next);
-  return { ok: true, config: next, changed, applied: changed.filter((c) => LIVE_SETTINGS.includes(c)), needsRestart: changed.filter((c) => !LIVE_SETTINGS.includes(c)) };
+  return {
+    ok: true,
+    config: next,
+    changed,
+    applied: changed.filter((c) => LIVE_SETTINGS.includes(c)),
+    needsRestart: changed.filter((c) => !LIVE_SETTINGS.includes(c)),
+  };
 }

@@ -89,16 +89,25 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
   }
   const lines: string[] = [];
   lines.push(`data folder      ${dataDir}`);
-  lines.push(`gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)` : 'never ran here'}`);
+  lines.push(
+    `gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)` : 'never ran here'}`,
+  );
   if (report.kafka) {
     const k = report.kafka;
-    lines.push(`kafka            ${k.state}${k.reachable === null ? '' : k.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${k.reason} [${k.brokers.join(',')}]`);
+    lines.push(
+      `kafka            ${k.state}${k.reachable === null ? '' : k.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${k.reason} [${k.brokers.join(',')}]`,
+    );
     if (running) {
       const parts = [`in flight ${k.inFlight}`, `drain ${k.drainRate ?? 0} readings/s`];
       if (k.offlineForMs !== null) parts.push(`offline for ${age(k.offlineForMs)}`);
       if (k.consecutiveFailures > 0) parts.push(`${k.consecutiveFailures} failed attempts${k.nextRetryAt ? `, next at ${k.nextRetryAt}` : ''}`);
       if (k.rateCap) {
-        const cap = [k.rateCap.readingsPerSecond !== null ? `${k.rateCap.readingsPerSecond} readings/s` : '', k.rateCap.bytesPerSecond !== null ? `${k.rateCap.bytesPerSecond} B/s` : ''].filter(Boolean).join(', ');
+        const cap = [
+          k.rateCap.readingsPerSecond !== null ? `${k.rateCap.readingsPerSecond} readings/s` : '',
+          k.rateCap.bytesPerSecond !== null ? `${k.rateCap.bytesPerSecond} B/s` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
         parts.push(`rate cap ${cap}${k.rateCap.limiting ? ' (holding back now)' : ''}`);
       }
       if (k.unknownFate) parts.push(`${k.unknownFate} readings re-sent after an unknown outcome (possible duplicates)`);
@@ -112,7 +121,9 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
     lines.push(`buffer           ${buffer.totalReadings} readings, ${(buffer.diskBytes / 1024 / 1024).toFixed(2)} MiB on disk`);
     for (const p of PRIORITIES) {
       const c = buffer.perClass[p];
-      lines.push(`  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`);
+      lines.push(
+        `  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`,
+      );
     }
     for (const extra of buffer.notes ?? []) lines.push(`note             ${extra}`);
   }

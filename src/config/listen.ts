@@ -36,7 +36,9 @@ export async function checkListenAddresses(c: Config): Promise<string[]> {
     }
     const foreign = addrs.filter((a) => !WILDCARDS.has(a) && !local.has(a));
     if (addrs.length > 0 && foreign.length === addrs.length) {
-      problems.push(`${l.path}: ${JSON.stringify(l.host)} (${foreign.join(', ')}) is not an address of this machine; use one of ${[...local].join(', ')} or 0.0.0.0`);
+      problems.push(
+        `${l.path}: ${JSON.stringify(l.host)} (${foreign.join(', ')}) is not an address of this machine; use one of ${[...local].join(', ')} or 0.0.0.0`,
+      );
     }
   }
   return problems;

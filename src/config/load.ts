@@ -14,7 +14,12 @@ export class ConfigError extends Error {
 }
 
 function pathOf(path: readonly PropertyKey[]): string {
-  return path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') : '(top level)';
+  return path.length
+    ? path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+        .join('.')
+        .replace(/\.\[/g, '[')
+    : '(top level)';
 }
 
 export interface ValidateOptions {
@@ -100,7 +105,7 @@ function brokerUrlProblems(c: Config): string[] {
 /** Validates a parsed object; `source` names it in errors. Environment overrides are applied first and checked like the file. */
 export function validateConfig(raw: unknown, source = 'config', opts: ValidateOptions = {}): Config {
   const env = opts.env === undefined ? process.env : opts.env;
-  const input = isObject(raw) ? structuredClone(raw) : raw ?? {};
+  const input = isObject(raw) ? structuredClone(raw) : (raw ?? {});
   const fromEnv = env && isObject(input) ? applyEnv(input, env) : [];
   const r = configSchema.safeParse(input);
   if (!r.success) {
@@ -125,7 +130,10 @@ export function parseConfigText(text: string, source: string): Config {
     raw = parseYaml(text, { prettyErrors: true });
   } catch (e) {
     // Where and what kind of mistake, never the text around it (it may be a password).
-    const first = e instanceof YAMLParseError ? (e.message.split('\n')[0] ?? '').replace(/:\s*$/, '') : `${(e as Error).name ?? 'error'} (e.g. an alias without its anchor)`;
+    const first =
+      e instanceof YAMLParseError
+        ? (e.message.split('\n')[0] ?? '').replace(/:\s*$/, '')
+        : `${(e as Error).name ?? 'error'} (e.g. an alias without its anchor)`;
     throw new ConfigError(`${source}: not valid YAML`, [first]);
   }
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {

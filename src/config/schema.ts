@@ -9,8 +9,6 @@ import { bleConfigSchema } from '../devices/ble/config.js';
 import { serialConfigSchema } from '../devices/serial/config.js';
 import { duration, size } from './fields.js';
 
-
-
 /** host:port with a port from 1 to 65535. */
 const hostPort = z
   .string()
@@ -21,7 +19,12 @@ const hostPort = z
   }, 'the port must be from 1 to 65535');
 
 /** An address to listen on: an IPv4 or IPv6 address, or a host name (no port, no scheme). */
-export const listenHost = z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/, 'must be an IP address or a host name of this machine (e.g. 127.0.0.1, 0.0.0.0, ::)');
+export const listenHost = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
+    'must be an IP address or a host name of this machine (e.g. 127.0.0.1, 0.0.0.0, ::)',
+  );
 
 const topicsSchema = z
   .object({
@@ -37,7 +40,10 @@ export const configSchema = z
     gateway: z
       .object({
         /** Stable gateway id; when absent one is generated once and kept in the data folder. */
-        id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)').optional(),
+        id: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (at most 64)')
+          .optional(),
         dataDir: z.string().min(1).default('./wardgate-data'),
         /** Device clocks further than this from the gateway's are flagged device_clock_skew. */
         clockSkewTolerance: duration.default(120_000),
@@ -81,11 +87,25 @@ export const configSchema = z
         fhir: z
           .object({
             topics: z
-              .object({ alarm: z.string().min(1).optional(), vital: z.string().min(1).optional(), status: z.string().min(1).optional(), waveform: z.string().min(1).optional() })
+              .object({
+                alarm: z.string().min(1).optional(),
+                vital: z.string().min(1).optional(),
+                status: z.string().min(1).optional(),
+                waveform: z.string().min(1).optional(),
+              })
               .strict(),
             /** Identifier systems (URIs) for the original patient and device ids (docs/formats.md). */
             identifierSystems: z
-              .object({ patient: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI').optional(), device: z.string().regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI').optional() })
+              .object({
+                patient: z
+                  .string()
+                  .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI')
+                  .optional(),
+                device: z
+                  .string()
+                  .regex(/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/, 'must be a URI')
+                  .optional(),
+              })
               .strict()
               .optional(),
           })
@@ -95,7 +115,12 @@ export const configSchema = z
         hl7v2: z
           .object({
             topics: z
-              .object({ alarm: z.string().min(1).optional(), vital: z.string().min(1).optional(), status: z.string().min(1).optional(), waveform: z.string().min(1).optional() })
+              .object({
+                alarm: z.string().min(1).optional(),
+                vital: z.string().min(1).optional(),
+                status: z.string().min(1).optional(),
+                waveform: z.string().min(1).optional(),
+              })
               .strict(),
             /** MSH-4 (default: the gateway id). */
             sendingFacility: z.string().min(1).max(227).optional(),
@@ -180,7 +205,8 @@ export const configSchema = z
       })
       .strict()
       .refine((k) => !(k.sasl?.mechanism === 'plain' && !k.sasl.allowPlaintext && !k.tls?.enabled), {
-        message: 'SASL PLAIN without TLS sends the Kafka password in clear: configure kafka.tls, use scram-sha-256/512, or set kafka.sasl.allowPlaintext: true (a closed, trusted network only)',
+        message:
+          'SASL PLAIN without TLS sends the Kafka password in clear: configure kafka.tls, use scram-sha-256/512, or set kafka.sasl.allowPlaintext: true (a closed, trusted network only)',
         path: ['sasl', 'mechanism'],
       })
       .prefault({}),
@@ -220,7 +246,10 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).strict().prefault({}),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -79,7 +79,6 @@ export function keyFingerprint(key: Buffer): string {
   return createHmac('sha256', key).update('wardgate key check v1').digest().subarray(0, 8).toString('hex');
 }
 
-
 /** Writes the file atomically with mode 0600 (temp file, fsync, rename, fsync dir). */
 function writeKeyFile(path: string, doc: KeyFileJson): void {
   const dir = dirname(path);
@@ -239,7 +238,13 @@ export function generateKeyFile(path: string, opts: { rotate?: boolean } & KeyPr
   }
   const kekJson = newKek(prot);
   const kek = kekJson ? deriveKek(path, kekJson, prot) : undefined;
-  const doc: KeyFileJson = { format: 'wardgate-keys', version: 1, active: 1, ...(kekJson ? { kek: kekJson } : {}), keys: [entry(1, randomBytes(KEY_BYTES), kek)] };
+  const doc: KeyFileJson = {
+    format: 'wardgate-keys',
+    version: 1,
+    active: 1,
+    ...(kekJson ? { kek: kekJson } : {}),
+    keys: [entry(1, randomBytes(KEY_BYTES), kek)],
+  };
   writeKeyFile(path, doc);
   return info(path, doc);
 }

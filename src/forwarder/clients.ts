@@ -53,7 +53,13 @@ export function forwarderSettings(k: KafkaConfig, heapLimitBytes = getHeapStatis
   const bound = batchBytesBound(heapLimitBytes);
   return {
     ...(k.batch.maxBytes > bound ? { clampedFrom: k.batch.maxBytes } : {}),
-    routing: { topics: k.topics, key: k.key, ...(k.fhir ? { fhirTopics: k.fhir.topics, fhir: fhirOptions(k.fhir) } : {}), ...(k.hl7v2 ? { hl7v2Topics: k.hl7v2.topics, hl7v2: hl7v2Options(k.hl7v2) } : {}), waveformFormat: k.waveformFormat },
+    routing: {
+      topics: k.topics,
+      key: k.key,
+      ...(k.fhir ? { fhirTopics: k.fhir.topics, fhir: fhirOptions(k.fhir) } : {}),
+      ...(k.hl7v2 ? { hl7v2Topics: k.hl7v2.topics, hl7v2: hl7v2Options(k.hl7v2) } : {}),
+      waveformFormat: k.waveformFormat,
+    },
     createTopics: k.createTopics,
     batchMaxReadings: k.batch.maxReadings,
     batchMaxBytes: Math.min(k.batch.maxBytes, bound),

@@ -41,7 +41,11 @@ let zstdWasm: Promise<Codec> | null = null;
 
 function loadZstdWasm(): Promise<Codec> {
   zstdWasm ??= (async () => {
-    const w = require('@bokuweb/zstd-wasm') as { init: () => Promise<void>; compress: (b: Buffer, level: number) => Uint8Array; decompress: (b: Buffer) => Uint8Array };
+    const w = require('@bokuweb/zstd-wasm') as {
+      init: () => Promise<void>;
+      compress: (b: Buffer, level: number) => Uint8Array;
+      decompress: (b: Buffer) => Uint8Array;
+    };
     await w.init();
     const view = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
     return { compress: (b: Buffer) => view(w.compress(b, ZSTD_LEVEL)), decompress: (b: Buffer) => view(w.decompress(b)) };

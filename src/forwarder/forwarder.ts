@@ -152,7 +152,11 @@ export class Forwarder {
       bulk: new Lane('bulk', client),
     };
     this.clients = alarmClient === client ? [client] : [client, alarmClient];
-    this.pump = new Pump(() => this.pumpAndPublish(), () => this.running, this.now);
+    this.pump = new Pump(
+      () => this.pumpAndPublish(),
+      () => this.running,
+      this.now,
+    );
     this.unsubscribe = buffer.onCommit(() => this.pump.soon());
     this.publish();
   }
@@ -168,7 +172,11 @@ export class Forwarder {
   status(): ForwarderStatus {
     const s = this.buffer.stats();
     const cap = this.limiter.enabled
-      ? { readingsPerSecond: this.opts.rateCap?.readingsPerSecond ?? null, bytesPerSecond: this.opts.rateCap?.bytesPerSecond ?? null, limiting: this.rateLimiting }
+      ? {
+          readingsPerSecond: this.opts.rateCap?.readingsPerSecond ?? null,
+          bytesPerSecond: this.opts.rateCap?.bytesPerSecond ?? null,
+          limiting: this.rateLimiting,
+        }
       : null;
     return {
       state: this.conn.state,
@@ -210,10 +218,7 @@ export class Forwarder {
     for (const lane of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(lane);
     if (this.pending.size) {
       let t: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.pending]),
-        new Promise((r) => (t = setTimeout(r, this.opts.sendTimeoutMs + 1000))),
-      ]);
+      await Promise.race([Promise.allSettled([...this.pending]), new Promise((r) => (t = setTimeout(r, this.opts.sendTimeoutMs + 1000)))]);
       clearTimeout(t);
     }
     await Promise.all(this.clients.map((c) => c.close(2000).catch(() => undefined)));
@@ -422,7 +427,6 @@ export class Forwarder {
     this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
     this.pump.soon();
   }
-
 
   private onFailed(lane: Lane, b: Batch, e: unknown): void {
     lane.sent();

@@ -24,9 +24,28 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { Kafka, logLevel, CompressionTypes, type Producer, type RecordMetadata, type Message, type SASLOptions, type KafkaConfig, type LogEntry, type ISocketFactory } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  CompressionTypes,
+  type Producer,
+  type RecordMetadata,
+  type Message,
+  type SASLOptions,
+  type KafkaConfig,
+  type LogEntry,
+  type ISocketFactory,
+} from 'kafkajs';
 import type { Logger } from '../logger.js';
-import { CLUSTER_REFUSAL_ERRORS, CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES, walkError, withTimeout, type KafkaClientOptions } from './client-base.js';
+import {
+  CLUSTER_REFUSAL_ERRORS,
+  CONFIG_PROTOCOL_ERRORS,
+  FATAL_PROTOCOL_ERRORS,
+  TLS_CODES,
+  walkError,
+  withTimeout,
+  type KafkaClientOptions,
+} from './client-base.js';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { registerKafkajsCodec } from './kafkajs-codecs.js';
 import { resolveSecurity, scrubSecrets, type ResolvedSecurity } from './security.js';
@@ -34,7 +53,6 @@ import { rememberingPartitioner } from './kafkajs-partitioner.js';
 
 /** The same options as every client (client-base.ts). */
 export type KafkajsClientOptions = KafkaClientOptions;
-
 
 /** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
 export const MAX_UNACKED_RESENDS = 3;
@@ -107,7 +125,6 @@ function killGeneration(gen: Generation): void {
   for (const s of gen.sockets) s.destroy(new Error('wardgate: Kafka connection dropped (send failed or timed out)'));
   gen.sockets.clear();
 }
-
 
 function describe(batches: readonly TopicBatch[]): string {
   return batches.map((b) => `${b.messages.length} message(s) to ${b.topic}`).join(', ');
@@ -257,7 +274,10 @@ export class KafkajsClient implements KafkaClient {
         );
         pending = unacknowledged(pending, acked, (m) => this.partitionOf.get(m));
         if (pending.length > 0) {
-          this.opts.log.warn({ partitions: describe(pending), round: round + 1 }, 'kafkajs resolved a send without acknowledging every partition; sending those again');
+          this.opts.log.warn(
+            { partitions: describe(pending), round: round + 1 },
+            'kafkajs resolved a send without acknowledging every partition; sending those again',
+          );
         }
       }
       this.lastError = undefined;
@@ -298,7 +318,11 @@ export class KafkajsClient implements KafkaClient {
       } catch (e) {
         const kind = classifyKafkaError(e);
         if ((e as { type?: string }).type === 'TOPIC_ALREADY_EXISTS') return;
-        throw new KafkaClientError(kind === 'transient' ? 'transient' : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${(e as Error).message}`, e);
+        throw new KafkaClientError(
+          kind === 'transient' ? 'transient' : 'config',
+          `cannot create Kafka topic(s) ${missing.join(', ')}: ${(e as Error).message}`,
+          e,
+        );
       }
     } catch (e) {
       throw this.fail(e);

@@ -18,7 +18,16 @@
  */
 import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
-import { CLUSTER_REFUSAL_ERRORS, CONFIG_PROTOCOL_ERRORS, FATAL_PROTOCOL_ERRORS, TLS_CODES, describeError, walkError, withTimeout, type KafkaClientOptions } from './client-base.js';
+import {
+  CLUSTER_REFUSAL_ERRORS,
+  CONFIG_PROTOCOL_ERRORS,
+  FATAL_PROTOCOL_ERRORS,
+  TLS_CODES,
+  describeError,
+  walkError,
+  withTimeout,
+  type KafkaClientOptions,
+} from './client-base.js';
 import { loadCodec, nodeZstd } from './compression.js';
 import { resolveSecurity, type ResolvedSecurity, type SaslSettings } from './security.js';
 
@@ -38,7 +47,10 @@ function loadLib(): Promise<Lib> {
     (m) => (lib = m),
     (e: unknown) => {
       libLoading = null;
-      throw new KafkaClientError('config', `kafka.client platformatic: cannot load @platformatic/kafka (needs Node >= 20.19.4, this is ${process.version}): ${e instanceof Error ? e.message : String(e)}`);
+      throw new KafkaClientError(
+        'config',
+        `kafka.client platformatic: cannot load @platformatic/kafka (needs Node >= 20.19.4, this is ${process.version}): ${e instanceof Error ? e.message : String(e)}`,
+      );
     },
   );
   return libLoading;
@@ -84,7 +96,10 @@ async function ensureZstd(k: Lib): Promise<void> {
   if (zstdInstalled || nodeZstd()) return;
   const codec = await loadCodec('zstd');
   const plain = (d: unknown): Buffer => (Buffer.isBuffer(d) ? d : (d as { buffer: Buffer }).buffer);
-  const table = k.compressionsAlgorithms as unknown as Record<string, { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }>;
+  const table = k.compressionsAlgorithms as unknown as Record<
+    string,
+    { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }
+  >;
   table.zstd = { compressSync: (d) => codec.compress(plain(d)), decompressSync: (d) => codec.decompress(plain(d)), bitmask: 4, available: true };
   zstdInstalled = true;
 }
@@ -232,7 +247,10 @@ export class PlatformaticClient implements KafkaClient {
         if (e instanceof k.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
         if (e instanceof KafkaClientError) throw e;
         const kind = classifyPlatformaticError(e);
-        throw new KafkaClientError(kind === 'transient' || kind === 'timeout' ? kind : 'config', `cannot create Kafka topic(s) ${missing.join(', ')}: ${describeError(e, this.security)}`);
+        throw new KafkaClientError(
+          kind === 'transient' || kind === 'timeout' ? kind : 'config',
+          `cannot create Kafka topic(s) ${missing.join(', ')}: ${describeError(e, this.security)}`,
+        );
       }
       // Wait until the new topics have leaders, as kafkajs's waitForLeaders does.
       const deadline = Date.now() + timeoutMs;

@@ -46,11 +46,14 @@ export class Pump {
     if (this.timer && this.timerDue <= t) return;
     this.clearTimer();
     this.timerDue = t;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerDue = Infinity;
-      this.run();
-    }, Math.max(0, t - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.timerDue = Infinity;
+        this.run();
+      },
+      Math.max(0, t - this.now()),
+    );
   }
 
   stop(): void {

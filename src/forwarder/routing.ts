@@ -47,7 +47,11 @@ function fhirMessage(f: FhirOut, key: RoutingOptions['key']): OutMessage {
 /** One HL7 v2 message: identity headers of its first reading and, always, every seq it carries. */
 function hl7Message(m: Hl7Out, key: RoutingOptions['key']): OutMessage {
   const first = m.readings[0]!;
-  const headers: Record<string, string> = { ...readingHeaders(first, HL7V2_SCHEMA), 'wardgate-seqs': m.readings.map((r) => r.seq).join(','), 'content-type': 'application/hl7-v2' };
+  const headers: Record<string, string> = {
+    ...readingHeaders(first, HL7V2_SCHEMA),
+    'wardgate-seqs': m.readings.map((r) => r.seq).join(','),
+    'content-type': 'application/hl7-v2',
+  };
   return { key: keyOf(first, key), value: m.text, headers };
 }
 

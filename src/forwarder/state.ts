@@ -144,8 +144,7 @@ export class ConnectivityState {
       this.failuresSinceRefusal = 0;
     } else this.failuresSinceRefusal++;
     const refusedLately = this.failuresSinceRefusal < this.opts.offlineAfter;
-    const state: KafkaState =
-      !refusedLately && (this.consecutiveFailures >= this.opts.offlineAfter || this.lastContactAt === null) ? 'offline' : 'degraded';
+    const state: KafkaState = !refusedLately && (this.consecutiveFailures >= this.opts.offlineAfter || this.lastContactAt === null) ? 'offline' : 'degraded';
     return {
       transition: this.set(state, `${kind}: ${message}`),
       delayMs: backoffDelay(this.consecutiveFailures - 1, this.opts.retryInitialMs, this.opts.retryMaxMs, this.opts.random),

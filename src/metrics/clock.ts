@@ -59,9 +59,21 @@ export class ClockWatch {
     this.last = { wall: this.now(), mono: this.mono() };
     const r = [o.registry];
     this.gauges = {
-      synced: new Gauge({ name: 'wardgate_clock_synchronized', help: 'System clock synchronised (timedatectl NTPSynchronized): 1 yes, 0 no, -1 unknown', registers: r }),
-      lastJump: new Gauge({ name: 'wardgate_clock_last_jump_seconds', help: 'Size of the last wall-clock jump against the monotonic clock (seconds, signed; 0: none yet)', registers: r }),
-      jumps: new Counter({ name: 'wardgate_clock_jumps_total', help: 'Wall-clock jumps seen (steps beyond the tolerance against the monotonic clock)', registers: r }),
+      synced: new Gauge({
+        name: 'wardgate_clock_synchronized',
+        help: 'System clock synchronised (timedatectl NTPSynchronized): 1 yes, 0 no, -1 unknown',
+        registers: r,
+      }),
+      lastJump: new Gauge({
+        name: 'wardgate_clock_last_jump_seconds',
+        help: 'Size of the last wall-clock jump against the monotonic clock (seconds, signed; 0: none yet)',
+        registers: r,
+      }),
+      jumps: new Counter({
+        name: 'wardgate_clock_jumps_total',
+        help: 'Wall-clock jumps seen (steps beyond the tolerance against the monotonic clock)',
+        registers: r,
+      }),
     };
     this.gauges.synced.set(-1);
     this.gauges.lastJump.set(0);
@@ -77,7 +89,10 @@ export class ClockWatch {
     this.status = { ...this.status, jumps: this.status.jumps + 1, lastJump: { at: new Date(wall).toISOString(), byMs: Math.round(step) } };
     this.gauges.jumps.inc();
     this.gauges.lastJump.set(step / 1000);
-    this.log.warn({ event: 'clock_jump', byMs: Math.round(step) }, 'the system clock jumped: gateway timestamps around it are off by that much (the order of readings is kept: it comes from sequence numbers)');
+    this.log.warn(
+      { event: 'clock_jump', byMs: Math.round(step) },
+      'the system clock jumped: gateway timestamps around it are off by that much (the order of readings is kept: it comes from sequence numbers)',
+    );
     return step;
   }
 
@@ -86,7 +101,11 @@ export class ClockWatch {
     if (this.aborter.signal.aborted) return this.status.synchronized;
     const s = await this.probe(this.aborter.signal);
     if (this.aborter.signal.aborted) return this.status.synchronized;
-    if (s === false && this.status.synchronized !== false) this.log.warn({ event: 'clock_unsynchronized' }, 'the system clock is not synchronised (timedatectl): gateway timestamps may be wrong; check systemd-timesyncd or chrony');
+    if (s === false && this.status.synchronized !== false)
+      this.log.warn(
+        { event: 'clock_unsynchronized' },
+        'the system clock is not synchronised (timedatectl): gateway timestamps may be wrong; check systemd-timesyncd or chrony',
+      );
     else if (s === true && this.status.synchronized === false) this.log.info({ event: 'clock_synchronized' }, 'the system clock is synchronised again');
     this.status = { ...this.status, synchronized: s };
     this.gauges.synced.set(s === null ? -1 : s ? 1 : 0);

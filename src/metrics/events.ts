@@ -15,13 +15,33 @@ export const EVENT_DEFS = {
   frame_rejected: { help: 'Device frames or payloads that did not parse, by family and reason', labels: ['family', 'reason'], level: 'warn' },
   kafka_send_failed: { help: 'Kafka batch sends that failed, by error kind', labels: ['kind'], level: 'warn' },
   kafka_config_error: { help: 'Kafka refusals that need an operator (auth, ACL, missing topic)', labels: ['reason'], level: 'error' },
-  kafka_unknown_fate: { help: 'Readings of failed sends that may have reached Kafka anyway (sent again: possible duplicates, identified by gateway id + seq)', labels: ['class'], level: 'debug' },
+  kafka_unknown_fate: {
+    help: 'Readings of failed sends that may have reached Kafka anyway (sent again: possible duplicates, identified by gateway id + seq)',
+    labels: ['class'],
+    level: 'debug',
+  },
   device_error: { help: 'Device adapter errors, by family and reason', labels: ['family', 'reason'], level: 'warn' },
-  source_paused: { help: 'Times device sources stopped being read because readings waiting for their commit reached their bound (memory), by family', labels: ['family'], level: 'info' },
-  login_failed: { help: 'Failed or refused device logins (wrong credentials, throttled, backoff), by family and reason', labels: ['family', 'reason'], level: 'warn' },
+  source_paused: {
+    help: 'Times device sources stopped being read because readings waiting for their commit reached their bound (memory), by family',
+    labels: ['family'],
+    level: 'info',
+  },
+  login_failed: {
+    help: 'Failed or refused device logins (wrong credentials, throttled, backoff), by family and reason',
+    labels: ['family', 'reason'],
+    level: 'warn',
+  },
   client_disconnected: { help: 'Clients disconnected for misbehaving, by family and reason', labels: ['family', 'reason'], level: 'warn' },
-  buffer_error: { help: 'Buffer operations that failed (commit, fsync, delete, quarantine, eviction, shedding, maintenance) or units it cannot send, by operation', labels: ['op'], level: 'error' },
-  buffer_warning: { help: 'Buffer conditions short of a failure (no disk-full reserve, a gap record, an ack of an unknown lease), by operation', labels: ['op'], level: 'warn' },
+  buffer_error: {
+    help: 'Buffer operations that failed (commit, fsync, delete, quarantine, eviction, shedding, maintenance) or units it cannot send, by operation',
+    labels: ['op'],
+    level: 'error',
+  },
+  buffer_warning: {
+    help: 'Buffer conditions short of a failure (no disk-full reserve, a gap record, an ack of an unknown lease), by operation',
+    labels: ['op'],
+    level: 'warn',
+  },
 } as const satisfies Record<string, { help: string; labels: readonly string[]; level: 'debug' | 'info' | 'warn' | 'error' }>;
 
 export type EventName = keyof typeof EVENT_DEFS;
@@ -60,26 +80,51 @@ export class Events {
   ) {
     this.registry = new Registry();
     for (const [name, d] of Object.entries(EVENT_DEFS) as [EventName, (typeof EVENT_DEFS)[EventName]][]) {
-      this.counters.set(
-        name,
-        new Counter({ name: `wardgate_${name}_total`, help: d.help, labelNames: [...d.labels], registers: [this.registry] }),
-      );
+      this.counters.set(name, new Counter({ name: `wardgate_${name}_total`, help: d.help, labelNames: [...d.labels], registers: [this.registry] }));
     }
     const r = [this.registry];
     this.gauges = {
       bufferReadings: new Gauge({ name: 'wardgate_buffer_readings', help: 'Readings waiting in the buffer, per class', labelNames: ['class'], registers: r }),
       bufferBytes: new Gauge({ name: 'wardgate_buffer_bytes', help: 'Encoded bytes waiting in the buffer, per class', labelNames: ['class'], registers: r }),
-      oldestUnsentAgeSeconds: new Gauge({ name: 'wardgate_oldest_unsent_age_seconds', help: 'Age of the oldest unsent reading, per class', labelNames: ['class'], registers: r }),
+      oldestUnsentAgeSeconds: new Gauge({
+        name: 'wardgate_oldest_unsent_age_seconds',
+        help: 'Age of the oldest unsent reading, per class',
+        labelNames: ['class'],
+        registers: r,
+      }),
       inFlight: new Gauge({ name: 'wardgate_unacknowledged_in_flight', help: 'Readings sent to Kafka and not yet acknowledged', registers: r }),
       kafkaState: new Gauge({ name: 'wardgate_kafka_state', help: '1 for the current connectivity state', labelNames: ['state'], registers: r }),
       offlineSeconds: new Gauge({ name: 'wardgate_offline_duration_seconds', help: 'Seconds since Kafka was last reachable (0 when online)', registers: r }),
-      drainRate: new Gauge({ name: 'wardgate_drain_rate_readings_per_second', help: 'Readings acknowledged by Kafka per second, over the last 5 s', registers: r }),
-      kafkaConfigError: new Gauge({ name: 'wardgate_kafka_config_error', help: '1 while Kafka refuses for a configuration reason (auth, ACL, missing topic)', registers: r }),
+      drainRate: new Gauge({
+        name: 'wardgate_drain_rate_readings_per_second',
+        help: 'Readings acknowledged by Kafka per second, over the last 5 s',
+        registers: r,
+      }),
+      kafkaConfigError: new Gauge({
+        name: 'wardgate_kafka_config_error',
+        help: '1 while Kafka refuses for a configuration reason (auth, ACL, missing topic)',
+        registers: r,
+      }),
     };
-    this.forwardedBytes = new Counter({ name: 'wardgate_forwarded_bytes_total', help: 'Message bytes (key, value, headers; before compression) acknowledged by Kafka, per class', labelNames: ['class'], registers: r });
-    this.dropped = new Counter({ name: 'wardgate_dropped_total', help: 'Readings lost or refused, by reason: rejected_* (invalid), refused_* (buffer refused), evicted_* (cap or disk full)', labelNames: ['reason'], registers: r });
+    this.forwardedBytes = new Counter({
+      name: 'wardgate_forwarded_bytes_total',
+      help: 'Message bytes (key, value, headers; before compression) acknowledged by Kafka, per class',
+      labelNames: ['class'],
+      registers: r,
+    });
+    this.dropped = new Counter({
+      name: 'wardgate_dropped_total',
+      help: 'Readings lost or refused, by reason: rejected_* (invalid), refused_* (buffer refused), evicted_* (cap or disk full)',
+      labelNames: ['reason'],
+      registers: r,
+    });
     this.forwarded = new Counter({ name: 'wardgate_forwarded_total', help: 'Readings acknowledged by Kafka, per class', labelNames: ['class'], registers: r });
-    this.ingested = new Counter({ name: 'wardgate_ingested_total', help: 'Readings durably committed to the buffer', labelNames: ['family', 'class'], registers: r });
+    this.ingested = new Counter({
+      name: 'wardgate_ingested_total',
+      help: 'Readings durably committed to the buffer',
+      labelNames: ['family', 'class'],
+      registers: r,
+    });
   }
 
   /** Counts `n` occurrences of the event and logs it, rate-limited per event and labels. */
@@ -114,8 +159,6 @@ export class Events {
   /** Current total of a counter for the given labels (all label combinations when omitted). */
   async count<E extends EventName>(name: E, labels?: Partial<LabelsOf<E>>): Promise<number> {
     const m = await this.counters.get(name)!.get();
-    return m.values
-      .filter((v) => !labels || Object.entries(labels).every(([k, val]) => v.labels[k] === val))
-      .reduce((a, v) => a + v.value, 0);
+    return m.values.filter((v) => !labels || Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0);
   }
 }

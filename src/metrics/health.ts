@@ -61,7 +61,8 @@ export function assessHealth(i: HealthInputs, t: HealthThresholds): Record<Healt
       state: i.forwarder.offlineSince !== null && offlineS * 1000 >= t.kafkaOffline ? 'alert' : 'ok',
       value: offlineS,
       threshold: t.kafkaOffline / 1000,
-      detail: i.forwarder.offlineSince === null ? `kafka ${i.forwarder.state}` : `kafka ${i.forwarder.state} for ${offlineS.toFixed(0)} s: ${i.forwarder.reason}`,
+      detail:
+        i.forwarder.offlineSince === null ? `kafka ${i.forwarder.state}` : `kafka ${i.forwarder.state} for ${offlineS.toFixed(0)} s: ${i.forwarder.reason}`,
     },
     oldest_unsent: {
       state: oldest !== null && oldestS * 1000 > t.oldestUnsent ? 'alert' : 'ok',
@@ -90,12 +91,27 @@ export function assessReadiness(b: BufferReadiness): { ok: boolean; reason: stri
 export function healthGauges(registry: Registry) {
   const r = [registry];
   return {
-    alert: new Gauge({ name: 'wardgate_health_alert', help: '1 while a health check is in alert (kafka_unreachable, oldest_unsent, buffer_near_cap), 0 otherwise', labelNames: ['check'], registers: r }),
-    threshold: new Gauge({ name: 'wardgate_health_threshold', help: 'Configured threshold of each health check (seconds; a fraction of the cap for buffer_near_cap)', labelNames: ['check'], registers: r }),
+    alert: new Gauge({
+      name: 'wardgate_health_alert',
+      help: '1 while a health check is in alert (kafka_unreachable, oldest_unsent, buffer_near_cap), 0 otherwise',
+      labelNames: ['check'],
+      registers: r,
+    }),
+    threshold: new Gauge({
+      name: 'wardgate_health_threshold',
+      help: 'Configured threshold of each health check (seconds; a fraction of the cap for buffer_near_cap)',
+      labelNames: ['check'],
+      registers: r,
+    }),
     fill: new Gauge({ name: 'wardgate_buffer_fill_ratio', help: 'Stored bytes as the byte cap counts them, divided by buffer.maxBytes', registers: r }),
     capBytes: new Gauge({ name: 'wardgate_buffer_cap_bytes', help: 'The buffer byte cap (buffer.maxBytes)', registers: r }),
     ready: new Gauge({ name: 'wardgate_ready', help: '1 while the buffer is open and accepting readings (/readyz)', registers: r }),
-    devices: new Gauge({ name: 'wardgate_adapter_devices', help: 'Devices an adapter currently has (connected, open or seen), per family', labelNames: ['family'], registers: r }),
+    devices: new Gauge({
+      name: 'wardgate_adapter_devices',
+      help: 'Devices an adapter currently has (connected, open or seen), per family',
+      labelNames: ['family'],
+      registers: r,
+    }),
     loopDelay: new Gauge({ name: 'wardgate_event_loop_delay_seconds', help: 'Longest event loop delay over the last status interval', registers: r }),
   };
 }

@@ -18,8 +18,14 @@ export async function startMetricsServer(registry: Registry, health: HealthSourc
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
       registry.metrics().then(
-        (text) => { res.writeHead(200, { 'content-type': registry.contentType }); res.end(text); },
-        () => { res.writeHead(500); res.end(); },
+        (text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
       );
       return;
     }

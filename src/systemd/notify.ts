@@ -27,12 +27,16 @@ function dgramSender(path: string): { send: NotifySend; close: () => void } {
   const unix = require('unix-dgram') as { createSocket(type: 'unix_dgram'): DgramSocket };
   const socket = unix.createSocket('unix_dgram');
   let lastError: Error | undefined;
-  socket.on('error', (e) => { lastError = e; });
+  socket.on('error', (e) => {
+    lastError = e;
+  });
   return {
     send: (message) => {
       const buf = Buffer.from(message, 'utf8');
       let err: Error | undefined;
-      socket.send(buf, 0, buf.length, path, (e) => { err = e; });
+      socket.send(buf, 0, buf.length, path, (e) => {
+        err = e;
+      });
       if (err ?? lastError) throw err ?? lastError;
     },
     close: () => socket.close(),
@@ -78,13 +82,19 @@ export class ServiceNotifier {
     this.watchdogIntervalMs = s.watchdogIntervalMs;
     if (s.socket === null) return;
     if (s.socket.startsWith('@')) {
-      this.log.warn({ notifySocket: s.socket }, 'NOTIFY_SOCKET is an abstract socket, which unix-dgram cannot address: no readiness or watchdog notifications are sent');
+      this.log.warn(
+        { notifySocket: s.socket },
+        'NOTIFY_SOCKET is an abstract socket, which unix-dgram cannot address: no readiness or watchdog notifications are sent',
+      );
       return;
     }
     try {
       this.transport = (opts.sender ?? dgramSender)(s.socket);
     } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot open the systemd notification socket (unix-dgram): no readiness or watchdog notifications are sent');
+      this.log.error(
+        { err: e instanceof Error ? e.message : String(e) },
+        'cannot open the systemd notification socket (unix-dgram): no readiness or watchdog notifications are sent',
+      );
     }
   }
 

@@ -18,7 +18,10 @@ function fiveRecords(): { file: string; lines: () => string[] } {
 }
 
 const events = (file: string): { event: string; detail: Record<string, unknown> }[] =>
-  readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 describe('audit hash chain', () => {
   it('an untouched file verifies, its head is the last record written', () => {

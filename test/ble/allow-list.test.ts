@@ -26,7 +26,8 @@ describe('allow-list', () => {
   ])('%j -> %s', (adv, bed) => {
     expect(a.match(adv)?.bed).toBe(bed);
   });
-  it('carries the patient id of the entry', () => expect(a.match({ address: 'c0:ff:ee:00:00:01', serviceUuids: [] })).toEqual({ bed: 'BED-01', patientId: 'P1' }));
+  it('carries the patient id of the entry', () =>
+    expect(a.match({ address: 'c0:ff:ee:00:00:01', serviceUuids: [] })).toEqual({ bed: 'BED-01', patientId: 'P1' }));
   it('refuses entries that match everything, bad addresses, bad patterns', () => {
     expect(() => list([{ bed: 'BED-01' }])).toThrow();
     expect(() => list([{ address: 'C0:FF:EE', bed: 'BED-01' }])).toThrow();

@@ -31,7 +31,18 @@ describe('reconnect backoff', () => {
 
   it('attempts to reach an out-of-range wearable follow the schedule on the injected clock', async () => {
     const clock = new ManualClock();
-    rig = await bleRig({ wearables: 1, beds: 1, clock, config: { backoff: { initial: INITIAL, max: MAX }, connectTimeout: CONNECT_TIMEOUT, statusInterval: 3_600_000, dwell: 3_600_000, startTimeout: 3_600_000 } });
+    rig = await bleRig({
+      wearables: 1,
+      beds: 1,
+      clock,
+      config: {
+        backoff: { initial: INITIAL, max: MAX },
+        connectTimeout: CONNECT_TIMEOUT,
+        statusInterval: 3_600_000,
+        dwell: 3_600_000,
+        startTimeout: 3_600_000,
+      },
+    });
     p = await pipeline();
     const ctrl = rig.world.controller;
     const address = rig.world.peripherals[0]!.address;

@@ -38,13 +38,23 @@ export interface RigOptions {
 }
 
 export async function bleRig(o: RigOptions): Promise<BleRig> {
-  const registered = makeWearables(o.wearables, o.seed ?? 1, { intervalMs: o.intervalMs ?? 100, ...(o.malformedEvery ? { malformedEvery: o.malformedEvery } : {}) });
+  const registered = makeWearables(o.wearables, o.seed ?? 1, {
+    intervalMs: o.intervalMs ?? 100,
+    ...(o.malformedEvery ? { malformedEvery: o.malformedEvery } : {}),
+  });
   const strangers: SimPeripheral[] = makeWearables(o.wearables + (o.strangers ?? 0), (o.seed ?? 1) + 7).slice(o.wearables);
   for (const s of strangers) (s as { address: string }).address = s.address.replace(/^c0:ff:ee/, 'de:ad:00');
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-ble-'));
   const truthFile = join(dir, 'truth.jsonl');
   const recordFile = join(dir, 'hci.jsonl');
-  const w2 = new BleWorld({ dir, peripherals: [...registered, ...strangers], maxConnections: o.controllerMaxConnections ?? 64, advIntervalMs: 50, truthFile, recordFile });
+  const w2 = new BleWorld({
+    dir,
+    peripherals: [...registered, ...strangers],
+    maxConnections: o.controllerMaxConnections ?? 64,
+    advIntervalMs: 50,
+    truthFile,
+    recordFile,
+  });
   const beds = new Map<string, string>();
   registered.forEach((p, i) => beds.set(p.address, bedOf(i, o.beds)));
   const cfg = bleConfigSchema.parse({
@@ -65,7 +75,11 @@ export async function bleRig(o: RigOptions): Promise<BleRig> {
     recordFile,
     beds,
     // Complete lines only: the controller may be writing the last one.
-    truth: () => readFileSync(truthFile, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as TruthRecord),
+    truth: () =>
+      readFileSync(truthFile, 'utf8')
+        .split('\n')
+        .slice(0, -1)
+        .map((l) => JSON.parse(l) as TruthRecord),
     close: async () => {
       await w2.close();
     },

@@ -19,17 +19,37 @@ describe('BLE preflight', () => {
   });
   it('missing capabilities and an rfkill block are errors; bluetoothd is a warning', () => {
     expect(assess(ALL, [{ type: 'bluetooth', soft: false, hard: false }], false, 1)).toEqual({ errors: [], warnings: [] });
-    const a = assess({ netRaw: false, netAdmin: true }, [{ type: 'bluetooth', soft: true, hard: false }, { type: 'wlan', soft: false, hard: false }], true, 1);
+    const a = assess(
+      { netRaw: false, netAdmin: true },
+      [
+        { type: 'bluetooth', soft: true, hard: false },
+        { type: 'wlan', soft: false, hard: false },
+      ],
+      true,
+      1,
+    );
     expect(a.errors).toHaveLength(2);
     expect(a.errors[0]).toMatch(/lacks CAP_NET_RAW for/); // only the missing one is named as lacking
     expect(a.errors[1]).toContain('rfkill unblock bluetooth');
     expect(a.warnings[0]).toContain('hci1');
     // One unblocked Bluetooth radio is enough.
-    expect(assess(ALL, [{ type: 'bluetooth', soft: true, hard: false }, { type: 'bluetooth', soft: false, hard: false }], false, 0).errors).toEqual([]);
+    expect(
+      assess(
+        ALL,
+        [
+          { type: 'bluetooth', soft: true, hard: false },
+          { type: 'bluetooth', soft: false, hard: false },
+        ],
+        false,
+        0,
+      ).errors,
+    ).toEqual([]);
   });
   it('the adapter refuses to start at once, with the reasons', async () => {
     const p = await pipeline();
-    const adapter = new BleAdapter(bleConfigSchema.parse({ hci: { deviceId: 0 } }), { preflight: () => ({ errors: ['wardgate lacks CAP_NET_RAW'], warnings: [] }) });
+    const adapter = new BleAdapter(bleConfigSchema.parse({ hci: { deviceId: 0 } }), {
+      preflight: () => ({ errors: ['wardgate lacks CAP_NET_RAW'], warnings: [] }),
+    });
     await expect(adapter.start(p.ctx)).rejects.toThrow(/cannot be used: wardgate lacks CAP_NET_RAW/);
     expect(adapter.status().state).toBe('stopped');
     await p.close();

@@ -86,7 +86,10 @@ describe('Heart Rate Measurement', () => {
   });
   it('energy expended then RR, with uint16 rate', () => {
     const r = parseHeartRate(hex('19 5A 00 10 27 00 03'));
-    expect(rows(r)).toEqual([['heart_rate', 90, '/min'], ['rr_interval', 0.75, 's']]);
+    expect(rows(r)).toEqual([
+      ['heart_rate', 90, '/min'],
+      ['rr_interval', 0.75, 's'],
+    ]);
     expect(r.ok && r.readings[0]!.extra).toEqual({ contact: 'unsupported', energyExpendedKj: 10000 });
   });
   it('energy expended without RR ignores trailing octets', () => {
@@ -101,13 +104,20 @@ describe('Heart Rate Measurement', () => {
 });
 
 describe('PLX Continuous Measurement', () => {
-  it('SpO2 and PR only', () => expect(rows(parsePlxContinuous(hex('00 62 00 48 00')))).toEqual([['spo2', 98, '%'], ['pulse_rate_oximeter', 72, '/min']]));
+  it('SpO2 and PR only', () =>
+    expect(rows(parsePlxContinuous(hex('00 62 00 48 00')))).toEqual([
+      ['spo2', 98, '%'],
+      ['pulse_rate_oximeter', 72, '/min'],
+    ]));
   it('fast and slow pairs, measurement status, sensor status and PAI', () => {
     const r = parsePlxContinuous(hex('1F 61 00 46 00  60 00 47 00  5F 00 45 00  80 00  00 00 00  F3 F0'));
     expect(rows(r)).toEqual([
-      ['spo2', 97, '%'], ['pulse_rate_oximeter', 70, '/min'],
-      ['spo2', 96, '%'], ['pulse_rate_oximeter', 71, '/min'],
-      ['spo2', 95, '%'], ['pulse_rate_oximeter', 69, '/min'],
+      ['spo2', 97, '%'],
+      ['pulse_rate_oximeter', 70, '/min'],
+      ['spo2', 96, '%'],
+      ['pulse_rate_oximeter', 71, '/min'],
+      ['spo2', 95, '%'],
+      ['pulse_rate_oximeter', 69, '/min'],
     ]);
     if (!r.ok) throw new Error();
     expect(r.readings[2]!.extra).toEqual({ averaging: 'fast', measurementStatus: 0x80, sensorStatus: 0, pulseAmplitudeIndex: 24.3 });
@@ -122,14 +132,21 @@ describe('PLX Continuous Measurement', () => {
     const r = parsePlxContinuous(hex('08 62 00 48 00 00 20 00'));
     expect(r.ok && r.readings.every((x) => x.questionable === true)).toBe(true);
   });
-  it('special SpO2 stays special', () => expect(rows(parsePlxContinuous(hex('00 FF 07 48 00')))).toEqual([['spo2', 'special:nan', '%'], ['pulse_rate_oximeter', 72, '/min']]));
+  it('special SpO2 stays special', () =>
+    expect(rows(parsePlxContinuous(hex('00 FF 07 48 00')))).toEqual([
+      ['spo2', 'special:nan', '%'],
+      ['pulse_rate_oximeter', 72, '/min'],
+    ]));
   it('missing announced fields are too short', () => expect(reason(parsePlxContinuous(hex('01 62 00 48 00 62 00')))).toBe('too_short'));
 });
 
 describe('PLX Spot-check Measurement', () => {
   it('with timestamp', () => {
     const r = parsePlxSpotCheck(hex('01 61 00 4B 00 EA 07 0C 05 08 1E 00'));
-    expect(rows(r)).toEqual([['spo2', 97, '%'], ['pulse_rate_oximeter', 75, '/min']]);
+    expect(rows(r)).toEqual([
+      ['spo2', 97, '%'],
+      ['pulse_rate_oximeter', 75, '/min'],
+    ]);
     expect(r.ok && r.readings[0]!.deviceTime).toBe(local(2026, 12, 5, 8, 30, 0));
   });
   it('device clock not set: the timestamp is ignored', () => {
@@ -172,11 +189,20 @@ describe('Temperature Measurement', () => {
 
 describe('Blood Pressure Measurement', () => {
   it('mmHg without options', () => {
-    expect(rows(parseBloodPressure(hex('00 78 00 50 00 5D 00')))).toEqual([['nibp_sys', 120, 'mm[Hg]'], ['nibp_dia', 80, 'mm[Hg]'], ['nibp_mean', 93, 'mm[Hg]']]);
+    expect(rows(parseBloodPressure(hex('00 78 00 50 00 5D 00')))).toEqual([
+      ['nibp_sys', 120, 'mm[Hg]'],
+      ['nibp_dia', 80, 'mm[Hg]'],
+      ['nibp_mean', 93, 'mm[Hg]'],
+    ]);
   });
   it('kPa with every option', () => {
     const r = parseBloodPressure(hex('1F A0 F0 6B F0 7C F0 EA 07 0C 05 08 1E 00 48 00 01 00 00'));
-    expect(rows(r)).toEqual([['nibp_sys', 16, 'kPa'], ['nibp_dia', 10.7, 'kPa'], ['nibp_mean', 12.4, 'kPa'], ['pulse_rate_nibp', 72, '/min']]);
+    expect(rows(r)).toEqual([
+      ['nibp_sys', 16, 'kPa'],
+      ['nibp_dia', 10.7, 'kPa'],
+      ['nibp_mean', 12.4, 'kPa'],
+      ['pulse_rate_nibp', 72, '/min'],
+    ]);
     if (!r.ok) throw new Error();
     expect(r.readings.every((x) => x.deviceTime === local(2026, 12, 5, 8, 30, 0))).toBe(true);
     expect(r.readings[0]!.extra).toEqual({ cuffUser: 1, measurementStatus: 0 });
@@ -205,7 +231,10 @@ describe('Intermediate Cuff Pressure', () => {
     expect(rows(parseIntermediateCuffPressure(hex('00 96 00 FF 07 FF 07')))).toEqual([['nibp_cuff', 150, 'mm[Hg]']]);
   });
   it('with pulse rate', () => {
-    expect(rows(parseIntermediateCuffPressure(hex('04 96 00 FF 07 FF 07 46 00')))).toEqual([['nibp_cuff', 150, 'mm[Hg]'], ['pulse_rate_nibp', 70, '/min']]);
+    expect(rows(parseIntermediateCuffPressure(hex('04 96 00 FF 07 FF 07 46 00')))).toEqual([
+      ['nibp_cuff', 150, 'mm[Hg]'],
+      ['pulse_rate_nibp', 70, '/min'],
+    ]);
   });
 });
 
@@ -216,7 +245,13 @@ describe('Glucose Measurement', () => {
     expect(rows(r)).toEqual([['glucose', 0.00106, 'kg/L']]);
     if (!r.ok) throw new Error();
     expect(r.readings[0]!.deviceTime).toBe(local(2026, 12, 5, 8, 45, 0));
-    expect(r.readings[0]!.extra).toEqual({ sequence: 5, sampleType: 'capillary_whole_blood', sampleLocation: 'finger', contextFollows: false, mdcCode: 160184 });
+    expect(r.readings[0]!.extra).toEqual({
+      sequence: 5,
+      sampleType: 'capillary_whole_blood',
+      sampleLocation: 'finger',
+      contextFollows: false,
+      mdcCode: 160184,
+    });
   });
   it('mol/L, venous plasma, sensor status', () => {
     const r = parseGlucose(hex('0E 01 00 EA 07 0C 05 08 1E 00 3A C0 24 02 00'));
@@ -244,13 +279,24 @@ describe('Battery Level', () => {
 
 describe('vendor decoder', () => {
   it('parses its frame and refuses a bad checksum', () => {
-    expect(rows(parseVendorOximeter(hex('A5 61 48 00 2A 78')))).toEqual([['spo2', 97, '%'], ['pulse_rate_oximeter', 72, '/min']]);
-    expect(rows(parseVendorOximeter(hex('A5 7F FF 01 00 24')))).toEqual([['spo2', 'special:nan', '%'], ['pulse_rate_oximeter', 'special:nan', '/min']]);
+    expect(rows(parseVendorOximeter(hex('A5 61 48 00 2A 78')))).toEqual([
+      ['spo2', 97, '%'],
+      ['pulse_rate_oximeter', 72, '/min'],
+    ]);
+    expect(rows(parseVendorOximeter(hex('A5 7F FF 01 00 24')))).toEqual([
+      ['spo2', 'special:nan', '%'],
+      ['pulse_rate_oximeter', 'special:nan', '/min'],
+    ]);
     expect(reason(parseVendorOximeter(hex('A5 61 48 00 2A 79')))).toBe('bad_checksum');
   });
   it('one registerDecoder call makes a characteristic decodable (128-bit UUIDs in any spelling)', () => {
     expect(decoderFor('12345678-0000-4000-8000-00805f9b0001')).toBeUndefined();
-    registerDecoder({ name: 'test_vendor', service: '12345678-0000-4000-8000-00805f9b0000', characteristic: '12345678-0000-4000-8000-00805F9B0001', parse: parseVendorOximeter });
+    registerDecoder({
+      name: 'test_vendor',
+      service: '12345678-0000-4000-8000-00805f9b0000',
+      characteristic: '12345678-0000-4000-8000-00805F9B0001',
+      parse: parseVendorOximeter,
+    });
     expect(decoderFor('1234567800004000800000805f9b0001')?.name).toBe('test_vendor');
     expect(decoderFor('00002a37-0000-1000-8000-00805f9b34fb')?.name).toBe('heart_rate');
   });

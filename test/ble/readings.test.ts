@@ -14,9 +14,22 @@ describe('BLE readings', () => {
     expect(specials).toEqual(['nan']);
     expect(inputs.filter((i) => i.metric === 'spo2')).toEqual([]);
     const pr = inputs.find((i) => i.metric === 'pulse_rate_oximeter')!;
-    expect(pr).toMatchObject({ deviceId: 'ble-c0ffee000007', deviceKind: 'ble', bed: 'BED-07', patientId: 'P-7', value: 72, unit: '/min', priority: 'vital', quality: ['questionable'] });
+    expect(pr).toMatchObject({
+      deviceId: 'ble-c0ffee000007',
+      deviceKind: 'ble',
+      bed: 'BED-07',
+      patientId: 'P-7',
+      value: 72,
+      unit: '/min',
+      priority: 'vital',
+      quality: ['questionable'],
+    });
     const absent = inputs.find((i) => i.metric === 'gateway_event')!;
-    expect(absent).toMatchObject({ bed: 'BED-07', priority: 'status', extra: { event: 'value_absent', metric: 'spo2', special: 'nan', dataAbsentReason: 'not-a-number' } });
+    expect(absent).toMatchObject({
+      bed: 'BED-07',
+      priority: 'status',
+      extra: { event: 'value_absent', metric: 'spo2', special: 'nan', dataAbsentReason: 'not-a-number' },
+    });
     // Both pass the pipeline's validation.
     for (const i of inputs) expect(() => normalise(i, { now: Date.now(), clockSkewToleranceMs: 1e12 })).not.toThrow();
   });

@@ -40,7 +40,13 @@ describe('HCI record and replay', () => {
     const socat = spawn('socat', [`pty,raw,echo=0,link=${dir}/host`, `pty,raw,echo=0,link=${dir}/ctrl`], { stdio: 'ignore' });
     try {
       await waitFor(() => existsSync(`${dir}/host`) && existsSync(`${dir}/ctrl`), 'the pty pair');
-      const adapter = new BleAdapter(bleConfigSchema.parse({ hci: { uart: { port: `${dir}/host` } }, statusInterval: 3_600_000, devices: [{ address: rig.world.peripherals[0]!.address, bed: 'BED-01' }] }));
+      const adapter = new BleAdapter(
+        bleConfigSchema.parse({
+          hci: { uart: { port: `${dir}/host` } },
+          statusInterval: 3_600_000,
+          devices: [{ address: rig.world.peripherals[0]!.address, bed: 'BED-01' }],
+        }),
+      );
       const result = replay(upTo, `${dir}/ctrl`);
       const started = adapter.start(p.ctx).catch(() => undefined);
       const r = await result;

@@ -30,10 +30,14 @@ describe('connection limit and rotation', () => {
       return m;
     };
     // Every wearable sends on at least two separate connections: rotation comes round again.
-    await waitFor(() => {
-      const m = served();
-      return m.size === 6 && [...m.values()].every((links) => links.size >= 2);
-    }, 'every wearable served on two connections', 45_000);
+    await waitFor(
+      () => {
+        const m = served();
+        return m.size === 6 && [...m.values()].every((links) => links.size >= 2);
+      },
+      'every wearable served on two connections',
+      45_000,
+    );
     clearInterval(sampler);
     expect(maxLinks).toBeLessThanOrEqual(2);
     expect(maxLinks).toBe(2);

@@ -16,10 +16,18 @@ describe('start without a usable controller', () => {
     const p = await pipeline();
     const clock = new ManualClock();
     const port = join(mkdtempSync(join(tmpdir(), 'wardgate-ble-missing-')), 'no-such-tty');
-    const adapter = new BleAdapter(bleConfigSchema.parse({ hci: { uart: { port } }, startTimeout: 4000, devices: [{ address: 'C0:FF:EE:00:00:01', bed: 'BED-01' }] }), { clock });
+    const adapter = new BleAdapter(
+      bleConfigSchema.parse({ hci: { uart: { port } }, startTimeout: 4000, devices: [{ address: 'C0:FF:EE:00:00:01', bed: 'BED-01' }] }),
+      { clock },
+    );
     const started = adapter.start(p.ctx);
     let settled = false;
-    const outcome = started.then(() => 'started', (e: Error) => e.message).finally(() => (settled = true));
+    const outcome = started
+      .then(
+        () => 'started',
+        (e: Error) => e.message,
+      )
+      .finally(() => (settled = true));
     clock.advanceTo(clock.now() + 3999);
     await new Promise((r) => setTimeout(r, 50));
     expect(settled).toBe(false); // it waits for the controller until the start timeout...
@@ -38,7 +46,10 @@ describe('start without a usable controller', () => {
     const port = join(mkdtempSync(join(tmpdir(), 'wardgate-ble-silent-')), 'not-a-tty');
     writeFileSync(port, '');
     const adapter = new BleAdapter(bleConfigSchema.parse({ hci: { uart: { port } }, startTimeout: 2000 }), { clock });
-    const outcome = adapter.start(p.ctx).then(() => 'started', (e: Error) => e.message);
+    const outcome = adapter.start(p.ctx).then(
+      () => 'started',
+      (e: Error) => e.message,
+    );
     clock.advanceTo(clock.now() + 2000);
     expect(await outcome).toContain('did not power on');
     await p.close();

@@ -35,7 +35,12 @@ describe('SqliteBuffer basics', () => {
     await buf.append(withPriority(3, 'alarm', 300));
     await buf.append(withPriority(5, 'vital', 400));
     const order = drainAll(buf, 4);
-    expect(order.map((r) => r.priority)).toEqual([...Array(3).fill('alarm'), ...Array(10).fill('vital'), ...Array(5).fill('status'), ...Array(5).fill('waveform')]);
+    expect(order.map((r) => r.priority)).toEqual([
+      ...Array(3).fill('alarm'),
+      ...Array(10).fill('vital'),
+      ...Array(5).fill('status'),
+      ...Array(5).fill('waveform'),
+    ]);
     // within a class: seq increasing, and so per device
     for (const p of ['vital', 'status'] as const) {
       const seqs = order.filter((r) => r.priority === p).map((r) => r.seq);
@@ -299,7 +304,9 @@ describe('one writer per data folder', () => {
     await buf.close();
     const other = join(env.dir, '..', 'other.key');
     generateKeyFile(other);
-    await expect(openBuffer({ dir: env.dir, keyFile: other, gatewayId: 'gw-test', events: env.events, log: silentLogger(), ballastBytes: 0 })).rejects.toThrow(/fingerprint/);
+    await expect(openBuffer({ dir: env.dir, keyFile: other, gatewayId: 'gw-test', events: env.events, log: silentLogger(), ballastBytes: 0 })).rejects.toThrow(
+      /fingerprint/,
+    );
     const ok = await env.open();
     expect(ok.stats().totalReadings).toBe(1);
     await ok.close();

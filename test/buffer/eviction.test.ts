@@ -55,8 +55,19 @@ describe('caps and eviction', () => {
     expect(wf.priority).toBe('status');
     expect(wf.deviceKind).toBe('gateway');
     expect(wf.deviceId).toBe('gw-test');
-    expect(wf.extra).toMatchObject({ event: 'gap', reason: 'max_bytes', class: 'waveform', count: 4 * U, fromTime: reading(1000).gatewayTime, toTime: reading(1000 + 4 * U - 1).gatewayTime });
-    expect(wf.extra!.devices).toBe(Array.from({ length: 7 }, (_, i) => `monitor-${i}`).sort().join(','));
+    expect(wf.extra).toMatchObject({
+      event: 'gap',
+      reason: 'max_bytes',
+      class: 'waveform',
+      count: 4 * U,
+      fromTime: reading(1000).gatewayTime,
+      toTime: reading(1000 + 4 * U - 1).gatewayTime,
+    });
+    expect(wf.extra!.devices).toBe(
+      Array.from({ length: 7 }, (_, i) => `monitor-${i}`)
+        .sort()
+        .join(','),
+    );
     expect((wf.extra!.lastSeq as number) - (wf.extra!.firstSeq as number) + 1).toBe(4 * U);
     const sg = g.find((r) => r.extra!.class === 'status')!;
     expect(sg.extra).toMatchObject({ count: 2 * U, fromTime: reading(2000).gatewayTime, toTime: reading(2000 + 2 * U - 1).gatewayTime });

@@ -8,7 +8,6 @@ import type { SqliteBuffer } from '../../src/buffer/index.js';
 import { reading, testEnv } from './helpers.js';
 import { rng } from '../../hardware-mocks/rng.js';
 
-
 interface MUnit {
   id: number;
   rank: number;
@@ -100,7 +99,9 @@ async function run(seed: number, steps: number): Promise<void> {
       const op = rand();
       if (op < 0.3) {
         const k = 1 + Math.floor(rand() * 12);
-        const rs = Array.from({ length: k }, () => reading(counter++, { priority: pick<Priority>(['alarm', 'vital', 'vital', 'vital', 'status', 'waveform']) }));
+        const rs = Array.from({ length: k }, () =>
+          reading(counter++, { priority: pick<Priority>(['alarm', 'vital', 'vital', 'vital', 'status', 'waveform']) }),
+        );
         m.pending.push(...rs);
         appends.push(buf.append(rs));
       } else if (op < 0.45) {
@@ -119,7 +120,10 @@ async function run(seed: number, steps: number): Promise<void> {
           expect(l!.priority).toBe(PRIORITIES[exp.rank]);
           const want = exp.units.flatMap((u) => u.items).slice(0, exp.take ?? Infinity);
           expect(l!.readings.map((r) => [r.seq, r.gatewayTime, r.deviceId])).toEqual(want.map((x) => [x.seq, x.gatewayTime, x.deviceId]));
-          m.leased.set(l!.id, exp.take !== undefined ? { rank: exp.rank, ids: [exp.units[0]!.id], take: exp.take } : { rank: exp.rank, ids: exp.units.map((u) => u.id) });
+          m.leased.set(
+            l!.id,
+            exp.take !== undefined ? { rank: exp.rank, ids: [exp.units[0]!.id], take: exp.take } : { rank: exp.rank, ids: exp.units.map((u) => u.id) },
+          );
           if (exp.take !== undefined) partials++;
         }
       } else if (op < 0.87) {

@@ -81,13 +81,19 @@ function told(cut: number) {
     const [kind, a, b] = o.line.split(' ');
     if (kind === 'A') for (let v = Number(a); v <= Number(b); v++) acked.push(v);
     else if (kind === 'S') {
-      const pairs = (b ?? '').split(',').filter(Boolean).map((p) => p.split(':').map(Number) as [number, number]);
+      const pairs = (b ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((p) => p.split(':').map(Number) as [number, number]);
       for (const [s, v] of pairs) {
         const before = sent.get(s);
         if (before !== undefined && before !== v) throw new Error(`seq ${s} was sent with ${before} and later with ${v}`);
         sent.set(s, v);
       }
-      open.set(run, pairs.map(([, v]) => v));
+      open.set(
+        run,
+        pairs.map(([, v]) => v),
+      );
     } else if (kind === 'K') {
       for (const v of open.get(run) ?? []) delivered.add(v);
       open.delete(run);

@@ -52,7 +52,7 @@ describe('key rotation', () => {
     expect(() => removeKey(env.keyFile, 1, st.keyIdsInUse)).toThrow(/still seals/);
 
     // drain part of the backlog, restart, then the rest
-    const first: typeof leased.readings[number][] = [];
+    const first: (typeof leased.readings)[number][] = [];
     for (let i = 0; i < 4; i++) {
       const l = buf.lease({ maxReadings: 9, maxBytes: 1 << 20 })!;
       first.push(...l.readings);

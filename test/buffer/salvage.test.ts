@@ -50,7 +50,8 @@ describe('salvage after a damaged page', () => {
     await buf.append(offered);
     // seq -> reading, as the buffer numbered them (leased, not acked: everything stays).
     const bySeq = new Map<number, Reading>();
-    for (let l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }); l; l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 })) for (const r of l.readings) bySeq.set(r.seq, r);
+    for (let l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }); l; l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }))
+      for (const r of l.readings) bySeq.set(r.seq, r);
     expect(bySeq.size).toBe(306);
     await buf.close();
 

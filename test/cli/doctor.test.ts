@@ -34,7 +34,10 @@ describe('wardgate doctor', () => {
     const free = await listen();
     await new Promise((r) => servers.pop()!.close(r)); // a port known to be free now
     const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\nkafka:\n  brokers: ["127.0.0.1:${broker}"]\nmetrics:\n  port: ${free}\n`);
+    writeFileSync(
+      cfg,
+      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\nkafka:\n  brokers: ["127.0.0.1:${broker}"]\nmetrics:\n  port: ${free}\n`,
+    );
     const r = await doctor(cfg);
     expect(r.code, r.err).toBe(0);
     const by = (n: string) => r.checks.find((k) => k.name.startsWith(n))!;
@@ -55,7 +58,10 @@ describe('wardgate doctor', () => {
     const closed = await listen();
     await new Promise((r) => servers.pop()!.close(r)); // nothing listens there any more
     const cfg = join(dir, 'c.yaml');
-    writeFileSync(cfg, `gateway:\n  dataDir: ${join(dir, 'data')}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1000TiB\nkafka:\n  brokers: ["127.0.0.1:${closed}"]\nmetrics:\n  port: ${taken}\ndevices:\n  serial:\n    ports:\n      - path: ${join(dir, 'ttyUSB-none')}\n        protocol: masimo\n        bed: b1\n`);
+    writeFileSync(
+      cfg,
+      `gateway:\n  dataDir: ${join(dir, 'data')}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1000TiB\nkafka:\n  brokers: ["127.0.0.1:${closed}"]\nmetrics:\n  port: ${taken}\ndevices:\n  serial:\n    ports:\n      - path: ${join(dir, 'ttyUSB-none')}\n        protocol: masimo\n        bed: b1\n`,
+    );
     const r = await doctor(cfg);
     expect(r.code, r.err).toBe(1);
     const by = (n: string) => r.checks.find((k) => k.name.startsWith(n));

@@ -8,7 +8,10 @@ import { changedSettings } from '../../src/cli/reload.js';
 import { createLogger, setLogLevel } from '../../src/logger.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
-interface Sock { bind(p: string): void; close(): void }
+interface Sock {
+  bind(p: string): void;
+  close(): void;
+}
 const unix = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: 'unix_dgram', cb?: (buf: Buffer) => void): Sock };
 const open: Sock[] = [];
 afterEach(() => {
@@ -54,14 +57,22 @@ describe('reload on SIGHUP', () => {
       expect(c.proc.exitCode).toBeNull();
       expect(messages.filter((m) => m === 'RELOADING=1')).toHaveLength(1);
       await waitFor(() => c.stderr().includes('running configuration stays'), 10_000, 'the refusal in the log');
-      const refused = c.stderr().split('\n').find((l) => l.includes('running configuration stays'))!;
+      const refused = c
+        .stderr()
+        .split('\n')
+        .find((l) => l.includes('running configuration stays'))!;
       expect(JSON.parse(refused).error).toMatch(/log\.level/);
 
       writeFileSync(cfg, good.replace('127.0.0.1:1', '127.0.0.1:2'));
       c.proc.kill('SIGHUP');
       await waitFor(() => readies() === 3 || c.proc.exitCode !== null, 30_000, 'READY=1 after the second reload');
       await waitFor(() => c.stderr().includes('take effect only after a restart'), 10_000, 'the restart notice');
-      const notice = JSON.parse(c.stderr().split('\n').find((l) => l.includes('take effect only after a restart'))!);
+      const notice = JSON.parse(
+        c
+          .stderr()
+          .split('\n')
+          .find((l) => l.includes('take effect only after a restart'))!,
+      );
       expect(notice.needsRestart).toEqual(['kafka.brokers']);
       expect(c.stderr()).not.toContain('"msg":"wardgate stopped"');
 
@@ -70,9 +81,18 @@ describe('reload on SIGHUP', () => {
       c.proc.kill('SIGHUP');
       await waitFor(() => readies() === 4 || c.proc.exitCode !== null, 30_000, 'READY=1 after the third reload');
       await waitFor(() => c.stderr().includes('"msg":"SIGHUP: applied"'), 10_000, 'the applied notice');
-      const applied = JSON.parse(c.stderr().split('\n').find((l) => l.includes('"msg":"SIGHUP: applied"'))!);
+      const applied = JSON.parse(
+        c
+          .stderr()
+          .split('\n')
+          .find((l) => l.includes('"msg":"SIGHUP: applied"'))!,
+      );
       expect(applied.applied).toEqual(['log.level']);
-      const later = c.stderr().split('\n').filter((l) => l.includes('take effect only after a restart')).map((l) => JSON.parse(l).needsRestart);
+      const later = c
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('take effect only after a restart'))
+        .map((l) => JSON.parse(l).needsRestart);
       expect(later.at(-1)).toEqual(['kafka.brokers']);
 
       c.proc.kill('SIGTERM');
@@ -82,7 +102,10 @@ describe('reload on SIGHUP', () => {
     } finally {
       if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
     }
-    const audit = readFileSync(join(data, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).event);
+    const audit = readFileSync(join(data, 'audit.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).event);
     expect(audit).toEqual(expect.arrayContaining(['config_reload_refused', 'config_changed']));
     expect(audit.indexOf('config_reload_refused')).toBeLessThan(audit.indexOf('config_changed'));
   }, 90_000);

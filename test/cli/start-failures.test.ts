@@ -81,7 +81,9 @@ describe('a failed start exits', () => {
 
   it('embedded MQTT port already taken: exit 1, lock released', async () => {
     const port = await takenPort();
-    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${port} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`);
+    const s = setup(
+      `  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${port} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`,
+    );
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(1);
     expect(r.err).toMatch(/EADDRINUSE/);
@@ -104,7 +106,15 @@ describe('a failed start exits', () => {
     const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-keys', events: new Events(silentLogger()), log: silentLogger() });
     const t = Date.now();
     const rs: PendingReading[] = Array.from({ length: 305 }, (_, i) => ({
-      deviceId: 'm1', deviceKind: 'simulator', bed: 'b1', metric: 'heart_rate', value: 60 + (i % 20), unit: '/min', gatewayTime: t + i, priority: 'vital', quality: [],
+      deviceId: 'm1',
+      deviceKind: 'simulator',
+      bed: 'b1',
+      metric: 'heart_rate',
+      value: 60 + (i % 20),
+      unit: '/min',
+      gatewayTime: t + i,
+      priority: 'vital',
+      quality: [],
     }));
     await buf.append(rs);
     await buf.close();
@@ -171,7 +181,9 @@ describe('a failed start exits', () => {
 
   it('a Kafka password in the environment with no kafka.sasl block is reported at start (never the password)', async () => {
     const s = setup();
-    const r = await bin(['simulate', '--config', s.cfg, '--duration', '300ms', '--drain-timeout', '100ms', '--no-live'], { WARDGATE_KAFKA_PASSWORD: 'pw-env-5e1d0c' });
+    const r = await bin(['simulate', '--config', s.cfg, '--duration', '300ms', '--drain-timeout', '100ms', '--no-live'], {
+      WARDGATE_KAFKA_PASSWORD: 'pw-env-5e1d0c',
+    });
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/WARDGATE_KAFKA_PASSWORD is set but kafka\.sasl is not configured/);
     expect(r.err + r.out).not.toContain('pw-env-5e1d0c');
@@ -184,7 +196,9 @@ describe('a failed start exits', () => {
     const users = join(tempDir('wg-users-'), 'users.yaml');
     writeFileSync(users, 'users:\n  - username: nurse\n    publish: ["ward/#"]\n', { mode: 0o644 });
     chmodSync(users, 0o644);
-    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${await takenPort()} }\n      auth:\n        usersFile: ${users}\n`);
+    const s = setup(
+      `  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${await takenPort()} }\n      auth:\n        usersFile: ${users}\n`,
+    );
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
     expect(c.err).toMatch(/devices\.mqtt\.embedded\.auth\.usersFile: .*accessible by group or others/);
@@ -196,7 +210,10 @@ describe('a failed start exits', () => {
     writeFileSync(pw, 'pw-3c1\n');
     chmodSync(pw, 0o640);
     const k = setup();
-    writeFileSync(k.cfg, `gateway:\n  dataDir: ${k.data}\nbuffer:\n  keyFile: ${k.key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n  tls: {}\n  sasl:\n    mechanism: scram-sha-512\n    username: u\n    passwordFile: ${pw}\n`);
+    writeFileSync(
+      k.cfg,
+      `gateway:\n  dataDir: ${k.data}\nbuffer:\n  keyFile: ${k.key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n  tls: {}\n  sasl:\n    mechanism: scram-sha-512\n    username: u\n    passwordFile: ${pw}\n`,
+    );
     const kc = await bin(['config', 'check', k.cfg]);
     expect(kc.code, kc.out + kc.err).toBe(2);
     expect(kc.err).toMatch(/kafka\.sasl\.passwordFile: .*accessible by group or others/);
@@ -207,7 +224,9 @@ describe('a failed start exits', () => {
     const pw = join(tempDir('wg-xpw-'), 'broker.pw');
     writeFileSync(pw, 'pw-9d2\n');
     chmodSync(pw, 0o644);
-    const s = setup(`  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:1\n        clientId: wg-test\n        username: wg\n        passwordFile: ${pw}\n        subscriptions: ["ward/#"]\n`);
+    const s = setup(
+      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:1\n        clientId: wg-test\n        username: wg\n        passwordFile: ${pw}\n        subscriptions: ["ward/#"]\n`,
+    );
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
     expect(c.err).toMatch(/devices\.mqtt\.external\[0\]\.passwordFile: .*accessible by group or others/);
@@ -219,7 +238,9 @@ describe('a failed start exits', () => {
   });
 
   it('an external MQTT broker URL with a port outside 1-65535 is refused by config check', async () => {
-    const s = setup(`  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:0\n        clientId: wg-test\n        subscriptions: ["ward/#"]\n`);
+    const s = setup(
+      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:0\n        clientId: wg-test\n        subscriptions: ["ward/#"]\n`,
+    );
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
     expect(c.err).toMatch(/devices\.mqtt\.external\[0\]\.url: the port must be from 1 to 65535/);
@@ -228,7 +249,19 @@ describe('a failed start exits', () => {
   it('keygen --remove by a user who cannot read the data folder refuses (exit 2) instead of removing a key the backlog needs', async () => {
     const s = setup();
     const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-rm', events: new Events(silentLogger()), log: silentLogger() });
-    await buf.append([{ deviceId: 'm1', deviceKind: 'simulator', bed: 'b1', metric: 'heart_rate', value: 70, unit: '/min', gatewayTime: Date.now(), priority: 'vital', quality: [] }]);
+    await buf.append([
+      {
+        deviceId: 'm1',
+        deviceKind: 'simulator',
+        bed: 'b1',
+        metric: 'heart_rate',
+        value: 70,
+        unit: '/min',
+        gatewayTime: Date.now(),
+        priority: 'vital',
+        quality: [],
+      },
+    ]);
     await buf.close();
     generateKeyFile(s.key, { rotate: true }); // key 2 active; key 1 seals the backlog
     const asRoot = process.getuid?.() === 0;
@@ -253,7 +286,9 @@ describe('a failed start exits', () => {
 
   it('a TLS certificate file the configuration names that does not exist: exit 2, nothing left running', async () => {
     const missing = join(tempDir('wg-tls-'), 'none.pem');
-    const s = setup(`  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: ${await takenPort()}, cert: ${missing}, key: ${missing} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`);
+    const s = setup(
+      `  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: ${await takenPort()}, cert: ${missing}, key: ${missing} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`,
+    );
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
     expect(r.err).toMatch(/ENOENT/);

@@ -14,8 +14,19 @@ const msg = (gatewayId: string, seq: number, extra?: Record<string, unknown>): R
   offset: String(seq),
   value: Buffer.from(
     JSON.stringify({
-      schema: 'wardgate.reading.v1', gatewayId, seq, deviceId: 'd', deviceKind: 'simulator', bed: 'B', metric: extra ? 'gateway_event' : 'heart_rate',
-      value: 60, unit: '/min', gatewayTime: '2026-01-01T00:00:00.000Z', priority: 'vital', quality: [], ...(extra ? { extra } : {}),
+      schema: 'wardgate.reading.v1',
+      gatewayId,
+      seq,
+      deviceId: 'd',
+      deviceKind: 'simulator',
+      bed: 'B',
+      metric: extra ? 'gateway_event' : 'heart_rate',
+      value: 60,
+      unit: '/min',
+      gatewayTime: '2026-01-01T00:00:00.000Z',
+      priority: 'vital',
+      quality: [],
+      ...(extra ? { extra } : {}),
     }),
   ),
 });
@@ -52,11 +63,16 @@ describe('WardConsumer', () => {
     await c.handle([msg('a', 1), msg('a', 2), msg('a', 2), { topic: 't', partition: 0, offset: '9', value: Buffer.from('x') }]);
     await c.handle([msg('a', 1), msg('a', 6), msg('b', 1)]);
     expect(keys(sink)).toEqual(['a/1', 'a/2', 'a/6', 'b/1']);
-    expect(sink.views).toEqual([{ final: false, view: { gatewayId: 'a', minSeq: 1, maxSeq: 6, gaps: [{ gatewayId: 'a', firstSeq: 3, lastSeq: 5, missing: 3, status: 'unannounced' }] } }]);
+    expect(sink.views).toEqual([
+      { final: false, view: { gatewayId: 'a', minSeq: 1, maxSeq: 6, gaps: [{ gatewayId: 'a', firstSeq: 3, lastSeq: 5, missing: 3, status: 'unannounced' }] } },
+    ]);
     await c.handle([msg('a', 7, { event: 'gap', firstSeq: 3, lastSeq: 5, class: 'vital', reason: 'max_age' })]);
     expect(sink.views[1]!.view.gaps).toMatchObject([{ firstSeq: 3, lastSeq: 5, status: 'announced', reason: 'max_age', class: 'vital' }]);
     await c.finish();
-    expect(sink.views.slice(2).map((v) => [v.view.gatewayId, v.final, v.view.gaps.length])).toEqual([['a', true, 1], ['b', true, 0]]);
+    expect(sink.views.slice(2).map((v) => [v.view.gatewayId, v.final, v.view.gaps.length])).toEqual([
+      ['a', true, 1],
+      ['b', true, 0],
+    ]);
   });
 
   it('a sink that fails stops the consumer: the batch and every later one are refused, never dropped as duplicates', async () => {

@@ -17,7 +17,11 @@ const body = (over: Record<string, unknown> = {}) => ({
   quality: [],
   ...over,
 });
-const headers = (gw = 'gw-1', seq = '7', schema = 'wardgate.reading.v1') => ({ 'wardgate-gateway-id': Buffer.from(gw), 'wardgate-seq': Buffer.from(seq), 'wardgate-schema': Buffer.from(schema) });
+const headers = (gw = 'gw-1', seq = '7', schema = 'wardgate.reading.v1') => ({
+  'wardgate-gateway-id': Buffer.from(gw),
+  'wardgate-seq': Buffer.from(seq),
+  'wardgate-schema': Buffer.from(schema),
+});
 const msg = (value: unknown, h: RawMessage['headers'] = headers()): RawMessage => ({
   topic: 't',
   partition: 0,
@@ -25,7 +29,13 @@ const msg = (value: unknown, h: RawMessage['headers'] = headers()): RawMessage =
   headers: h,
   value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
 });
-const gapExtra = (extra: Record<string, unknown>) => body({ metric: 'gateway_event', deviceKind: 'gateway', priority: 'status', extra: { event: 'gap', reason: 'corrupt', class: 'vital', firstSeq: 2, lastSeq: 9, count: 3, ...extra } });
+const gapExtra = (extra: Record<string, unknown>) =>
+  body({
+    metric: 'gateway_event',
+    deviceKind: 'gateway',
+    priority: 'status',
+    extra: { event: 'gap', reason: 'corrupt', class: 'vital', firstSeq: 2, lastSeq: 9, count: 3, ...extra },
+  });
 
 describe('parseMessage', () => {
   it.each([
@@ -33,7 +43,11 @@ describe('parseMessage', () => {
     { name: 'no headers (body only) is fine', m: msg(body(), {}), out: { kind: 'reading' } },
     { name: 'header gateway id differs from the body', m: msg(body(), headers('gw-2')), out: { kind: 'skip', reason: 'malformed' } },
     { name: 'header seq differs from the body', m: msg(body(), headers('gw-1', '8')), out: { kind: 'skip', reason: 'malformed' } },
-    { name: 'a FHIR message on a FHIR topic', m: msg({ resourceType: 'Observation' }, headers('gw-1', '7', 'fhir.r4.observation')), out: { kind: 'skip', reason: 'other_schema' } },
+    {
+      name: 'a FHIR message on a FHIR topic',
+      m: msg({ resourceType: 'Observation' }, headers('gw-1', '7', 'fhir.r4.observation')),
+      out: { kind: 'skip', reason: 'other_schema' },
+    },
     { name: 'not JSON', m: msg('{nope'), out: { kind: 'skip', reason: 'malformed' } },
     { name: 'null payload', m: msg(null), out: { kind: 'skip', reason: 'malformed' } },
     { name: 'seq not an integer', m: msg(body({ seq: 7.5 }), {}), out: { kind: 'skip', reason: 'malformed' } },
@@ -46,7 +60,20 @@ describe('parseMessage', () => {
     {
       name: "a damaged database's gap record announces its ranges",
       m: msg(gapExtra({ ranges: '2-3,9-9' })),
-      out: { kind: 'reading', announcements: [{ kind: 'gap', ranges: [[2, 3], [9, 9]], reason: 'corrupt', class: 'vital' }] },
+      out: {
+        kind: 'reading',
+        announcements: [
+          {
+            kind: 'gap',
+            ranges: [
+              [2, 3],
+              [9, 9],
+            ],
+            reason: 'corrupt',
+            class: 'vital',
+          },
+        ],
+      },
     },
     {
       name: 'a truncated ranges list falls back to the whole span',

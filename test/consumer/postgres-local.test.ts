@@ -17,7 +17,9 @@ describe('scripts/postgres-local.sh', () => {
     try {
       const c = new pg.Client({ connectionString: pgl.url });
       await c.connect();
-      const r = await c.query<{ db: string; usr: string; addr: string }>('SELECT current_database() AS db, current_user AS usr, inet_server_addr()::text AS addr');
+      const r = await c.query<{ db: string; usr: string; addr: string }>(
+        'SELECT current_database() AS db, current_user AS usr, inet_server_addr()::text AS addr',
+      );
       await c.end();
       expect(r.rows[0]).toEqual({ db: 'wardgate', usr: 'wardgate', addr: '127.0.0.1/32' });
 

@@ -10,7 +10,12 @@ import { GapTracker, type Announcement, type Gap, type Verdict } from '../../exa
 type Step = [gateway: string, seq: number, verdict: Verdict, announces?: Announcement[]];
 type G = [gateway: string, first: number, last: number, status: Gap['status'], reason?: string, cls?: string];
 
-const gap = (first: number, last: number, cls = 'waveform', reason = 'max_bytes'): Announcement => ({ kind: 'gap', ranges: [[first, last]], reason, class: cls });
+const gap = (first: number, last: number, cls = 'waveform', reason = 'max_bytes'): Announcement => ({
+  kind: 'gap',
+  ranges: [[first, last]],
+  reason,
+  class: cls,
+});
 const seqs = (gw: string, from: number, to: number, verdict: Verdict = 'new'): Step[] =>
   Array.from({ length: to - from + 1 }, (_, i) => [gw, from + i, verdict] as Step);
 
@@ -33,7 +38,15 @@ const ROWS: Row[] = [
   {
     name: 'out of order within the window (classes on different topics, partitions interleaved): no gap',
     window: 10,
-    steps: [['a', 1, 'new'], ['a', 4, 'new'], ['a', 2, 'new'], ['a', 6, 'new'], ['a', 5, 'new'], ['a', 3, 'new'], ['a', 4, 'duplicate']],
+    steps: [
+      ['a', 1, 'new'],
+      ['a', 4, 'new'],
+      ['a', 2, 'new'],
+      ['a', 6, 'new'],
+      ['a', 5, 'new'],
+      ['a', 3, 'new'],
+      ['a', 4, 'duplicate'],
+    ],
     final: [],
   },
   {
@@ -92,19 +105,35 @@ const ROWS: Row[] = [
   {
     name: 'gateways are independent: the same seq from two gateways is two readings',
     window: 10,
-    steps: [['a', 1, 'new'], ['b', 1, 'new'], ['a', 2, 'new'], ['b', 3, 'new'], ['b', 1, 'duplicate'], ['a', 1, 'duplicate']],
+    steps: [
+      ['a', 1, 'new'],
+      ['b', 1, 'new'],
+      ['a', 2, 'new'],
+      ['b', 3, 'new'],
+      ['b', 1, 'duplicate'],
+      ['a', 1, 'duplicate'],
+    ],
     final: [['b', 2, 2, 'unannounced']],
   },
   {
     name: 'tracking starts at the lowest seq seen: earlier seqs are no gap, and fill in when they come',
     window: 10,
-    steps: [['a', 100, 'new'], ['a', 101, 'new'], ['a', 98, 'new'], ['a', 98, 'duplicate']],
+    steps: [
+      ['a', 100, 'new'],
+      ['a', 101, 'new'],
+      ['a', 98, 'new'],
+      ['a', 98, 'duplicate'],
+    ],
     final: [['a', 99, 99, 'unannounced']],
   },
   {
     name: 'a duplicate gap record announces nothing new and is dropped',
     window: 10,
-    steps: [['a', 1, 'new'], ['a', 5, 'new', [gap(2, 3)]], ['a', 5, 'duplicate', [gap(2, 4)]]],
+    steps: [
+      ['a', 1, 'new'],
+      ['a', 5, 'new', [gap(2, 3)]],
+      ['a', 5, 'duplicate', [gap(2, 4)]],
+    ],
     final: [
       ['a', 2, 3, 'announced', 'max_bytes', 'waveform'],
       ['a', 4, 4, 'unannounced'],
@@ -153,7 +182,14 @@ describe('GapTracker', () => {
 
   it('seeded with what an earlier run stored: a resend is a duplicate, holes across the restart are seen, stored gap records still announce', () => {
     const t = new GapTracker({ window: 100 });
-    t.seed('a', [[1, 3], [7, 10]], [gap(4, 6)]);
+    t.seed(
+      'a',
+      [
+        [1, 3],
+        [7, 10],
+      ],
+      [gap(4, 6)],
+    );
     expect(t.observe('a', 9)).toBe('duplicate');
     expect(t.observe('a', 10)).toBe('duplicate');
     expect(t.observe('a', 14)).toBe('new');
@@ -172,10 +208,48 @@ describe('GapTracker', () => {
 
 describe('RangeSet', () => {
   it.each([
-    { adds: [[1, 1], [3, 3], [2, 2]], ranges: [[1, 3]], holes: [] },
-    { adds: [[5, 9], [1, 2], [11, 12]], ranges: [[1, 2], [5, 9], [11, 12]], holes: [[3, 4], [10, 10]] },
-    { adds: [[5, 9], [1, 20]], ranges: [[1, 20]], holes: [] },
-    { adds: [[1, 3], [7, 9], [4, 6]], ranges: [[1, 9]], holes: [] },
+    {
+      adds: [
+        [1, 1],
+        [3, 3],
+        [2, 2],
+      ],
+      ranges: [[1, 3]],
+      holes: [],
+    },
+    {
+      adds: [
+        [5, 9],
+        [1, 2],
+        [11, 12],
+      ],
+      ranges: [
+        [1, 2],
+        [5, 9],
+        [11, 12],
+      ],
+      holes: [
+        [3, 4],
+        [10, 10],
+      ],
+    },
+    {
+      adds: [
+        [5, 9],
+        [1, 20],
+      ],
+      ranges: [[1, 20]],
+      holes: [],
+    },
+    {
+      adds: [
+        [1, 3],
+        [7, 9],
+        [4, 6],
+      ],
+      ranges: [[1, 9]],
+      holes: [],
+    },
   ])('adds $adds -> $ranges', ({ adds, ranges, holes }) => {
     const s = new RangeSet();
     for (const [a, b] of adds) s.add(a!, b);

@@ -19,8 +19,18 @@ function samples(seqs: number[], opts: { deviceClock: boolean; period?: number; 
   return seqs.map((seq, i) => {
     const t = T0 + (opts.period !== undefined ? i * opts.period : i * i * 3);
     const r: Reading = {
-      gatewayId: 'gw-w', seq, deviceId: 'mon-1', deviceKind: 'serial', bed: 'B-1', patientId: 'TEST-P', metric: 'ecg_lead_ii', value: Math.sin(i) / 2,
-      unit: 'mV', gatewayTime: opts.deviceClock ? T0 + 40 + i : t, priority: 'waveform', quality: opts.quality?.(i) ?? [],
+      gatewayId: 'gw-w',
+      seq,
+      deviceId: 'mon-1',
+      deviceKind: 'serial',
+      bed: 'B-1',
+      patientId: 'TEST-P',
+      metric: 'ecg_lead_ii',
+      value: Math.sin(i) / 2,
+      unit: 'mV',
+      gatewayTime: opts.deviceClock ? T0 + 40 + i : t,
+      priority: 'waveform',
+      quality: opts.quality?.(i) ?? [],
     };
     if (opts.deviceClock) r.deviceTime = t;
     return r;
@@ -29,8 +39,16 @@ function samples(seqs: number[], opts: { deviceClock: boolean; period?: number; 
 
 /** What a consumer should get back of each sample. */
 const expected = (rs: Reading[]) =>
-  rs.map((r) => ({ seq: r.seq, value: r.value, time: new Date(r.deviceTime ?? r.gatewayTime).toISOString(), clock: r.deviceTime !== undefined ? 'device' : 'gateway', quality: [...r.quality].sort(), patientId: r.patientId }));
-const got = (b: unknown) => samplesOf(b)!.map((s) => ({ seq: s.seq, value: s.value, time: s.time, clock: s.clock, quality: [...s.quality].sort(), patientId: s.patientId }));
+  rs.map((r) => ({
+    seq: r.seq,
+    value: r.value,
+    time: new Date(r.deviceTime ?? r.gatewayTime).toISOString(),
+    clock: r.deviceTime !== undefined ? 'device' : 'gateway',
+    quality: [...r.quality].sort(),
+    patientId: r.patientId,
+  }));
+const got = (b: unknown) =>
+  samplesOf(b)!.map((s) => ({ seq: s.seq, value: s.value, time: s.time, clock: s.clock, quality: [...s.quality].sort(), patientId: s.patientId }));
 
 describe('waveform batches', () => {
   it.each([
@@ -72,8 +90,15 @@ describe('waveform batches', () => {
     const c = new WardConsumer(new GapTracker({ window: 1000 }), [sink]);
     const all = samples([1, 2, 3, 4, 5, 6, 7, 8], { deviceClock: true, period: 4 });
     const msg = (rs: Reading[], offset: number) => ({
-      topic: 'ward.waveforms', partition: 0, offset: String(offset), value: Buffer.from(JSON.stringify(toWaveformBatch(rs))),
-      headers: { 'wardgate-gateway-id': Buffer.from('gw-w'), 'wardgate-seq': Buffer.from(String(rs[0]!.seq)), 'wardgate-schema': Buffer.from('wardgate.waveform.v1') },
+      topic: 'ward.waveforms',
+      partition: 0,
+      offset: String(offset),
+      value: Buffer.from(JSON.stringify(toWaveformBatch(rs))),
+      headers: {
+        'wardgate-gateway-id': Buffer.from('gw-w'),
+        'wardgate-seq': Buffer.from(String(rs[0]!.seq)),
+        'wardgate-schema': Buffer.from('wardgate.waveform.v1'),
+      },
     });
     await c.handle([msg(all.slice(0, 5), 0)]);
     await c.handle([msg(all.slice(3, 8), 1)]); // seqs 4 and 5 again

@@ -102,7 +102,9 @@ describe('key file', () => {
     process.env.WARDGATE_KEY_SECRET_FILE = secret;
     try {
       const buf = await openBuffer({ dir: join(dir, 'data'), keyFile: p, gatewayId: 'gw', events: new Events(log), log, ballastBytes: 0 });
-      await buf.append([{ deviceId: 'd', deviceKind: 'ble', bed: 'b', metric: 'spo2', value: 97, unit: '%', gatewayTime: Date.now(), priority: 'vital', quality: [] }]);
+      await buf.append([
+        { deviceId: 'd', deviceKind: 'ble', bed: 'b', metric: 'spo2', value: 97, unit: '%', gatewayTime: Date.now(), priority: 'vital', quality: [] },
+      ]);
       expect(buf.lease({ maxReadings: 10, maxBytes: 1 << 20 })!.readings[0]!.value).toBe(97);
       await buf.close();
     } finally {

@@ -122,21 +122,22 @@ export function adapterSuite(name: string, make: FixtureFactory, opts: SuiteOpti
       expect(f.adapter.status().state).toBe('stopped');
     });
 
-    if (garbage) it('counts garbage and non-finite input, never throws, and keeps taking good readings', async () => {
-      const { p, f } = await setup();
-      if (!f.garbage) throw new Error(`${name}: the fixture has no garbage()`);
-      await f.adapter.start(p.ctx);
-      await f.startDevices();
-      await waitFor(() => p.gate.accepted > 0, 'readings');
-      const before = await rejections(p, f.family);
-      const bad = await f.garbage();
-      expect(bad).toBeGreaterThan(0);
-      await waitFor(async () => (await rejections(p, f.family)) - before >= bad, `${bad} rejections counted`);
-      expect((await rejections(p, f.family)) - before).toBe(bad);
-      const accepted = p.gate.accepted;
-      await waitFor(() => p.gate.accepted > accepted, 'good readings after the garbage');
-      for (const r of p.drain()) expect(Number.isFinite(r.value)).toBe(true);
-    });
+    if (garbage)
+      it('counts garbage and non-finite input, never throws, and keeps taking good readings', async () => {
+        const { p, f } = await setup();
+        if (!f.garbage) throw new Error(`${name}: the fixture has no garbage()`);
+        await f.adapter.start(p.ctx);
+        await f.startDevices();
+        await waitFor(() => p.gate.accepted > 0, 'readings');
+        const before = await rejections(p, f.family);
+        const bad = await f.garbage();
+        expect(bad).toBeGreaterThan(0);
+        await waitFor(async () => (await rejections(p, f.family)) - before >= bad, `${bad} rejections counted`);
+        expect((await rejections(p, f.family)) - before).toBe(bad);
+        const accepted = p.gate.accepted;
+        await waitFor(() => p.gate.accepted > accepted, 'good readings after the garbage');
+        for (const r of p.drain()) expect(Number.isFinite(r.value)).toBe(true);
+      });
 
     it('holds a bounded number of readings while the buffer does not answer, then recovers when it refuses and accepts again', async () => {
       const { p, f } = await setup();
@@ -157,19 +158,20 @@ export function adapterSuite(name: string, make: FixtureFactory, opts: SuiteOpti
       expect(['running', 'degraded']).toContain(f.adapter.status().state);
     });
 
-    if (disappear) it('recovers after a device disappears, without a restart', async () => {
-      const { p, f } = await setup();
-      if (!f.disappear || !f.reappear) throw new Error(`${name}: the fixture has no disappear()/reappear()`);
-      await f.adapter.start(p.ctx);
-      await f.startDevices();
-      await waitFor(() => p.gate.accepted > 0, 'readings');
-      await f.disappear!();
-      await waitFor(() => f.adapter.status().state === 'degraded', 'status degraded while the device is gone');
-      await f.reappear!();
-      await f.startDevices();
-      const accepted = p.gate.accepted;
-      await waitFor(() => p.gate.accepted > accepted, 'readings after the device came back', 30_000);
-      await waitFor(() => f.adapter.status().state === 'running', 'status running again');
-    });
+    if (disappear)
+      it('recovers after a device disappears, without a restart', async () => {
+        const { p, f } = await setup();
+        if (!f.disappear || !f.reappear) throw new Error(`${name}: the fixture has no disappear()/reappear()`);
+        await f.adapter.start(p.ctx);
+        await f.startDevices();
+        await waitFor(() => p.gate.accepted > 0, 'readings');
+        await f.disappear!();
+        await waitFor(() => f.adapter.status().state === 'degraded', 'status degraded while the device is gone');
+        await f.reappear!();
+        await f.startDevices();
+        const accepted = p.gate.accepted;
+        await waitFor(() => p.gate.accepted > accepted, 'readings after the device came back', 30_000);
+        await waitFor(() => f.adapter.status().state === 'running', 'status running again');
+      });
   });
 }

@@ -36,12 +36,20 @@ adapterSuite(
       await client?.endAsync(true);
       const url = `mqtt://127.0.0.1:${port}`;
       const c = connect(url, { clientId: 'contract-dev', reconnectPeriod: 0 });
-      await new Promise<void>((res, rej) => { c.once('connect', () => res()); c.once('error', rej); });
+      await new Promise<void>((res, rej) => {
+        c.once('connect', () => res());
+        c.once('error', rej);
+      });
       client = c;
       return c;
     };
     const publish = (payload: string): Promise<void> =>
-      new Promise((res) => client!.publish('ward/b1/ox1/spo2', payload, { qos: 0 }, () => { sent++; res(); }));
+      new Promise((res) =>
+        client!.publish('ward/b1/ox1/spo2', payload, { qos: 0 }, () => {
+          sent++;
+          res();
+        }),
+      );
     return {
       adapter,
       family: 'mqtt',

@@ -44,7 +44,13 @@ describe('device seam', () => {
       const receivers: ReadingReceiver[] = [
         { name: 'alarms', classes: ['alarm'], receive: (r: PendingReading) => heard.push(`alarm:${r.metric}`) },
         { name: 'status', classes: ['status'], receive: (r: PendingReading) => heard.push(`status:${r.metric}`) },
-        { name: 'broken', classes: ['alarm'], receive: () => { throw new Error('display gone'); } },
+        {
+          name: 'broken',
+          classes: ['alarm'],
+          receive: () => {
+            throw new Error('display gone');
+          },
+        },
       ];
       const ingest = new Ingest(p.buffer, p.events, { clockSkewToleranceMs: 1e12, receivers });
       const base = { deviceId: 'd1', deviceKind: 'serial', bed: 'b1' } as const;

@@ -24,7 +24,12 @@ function exampleBlock(name: string): string {
 describe('clinical format settings', () => {
   it('the example fhir and hl7v2 blocks are valid and reach the routing', () => {
     const c = parseConfigText(`kafka:\n${exampleBlock('fhir')}\n${exampleBlock('hl7v2')}\n`, 'example-clinical');
-    expect(c.kafka.hl7v2).toEqual({ topics: { alarm: 'ward.hl7.alarms', vital: 'ward.hl7.vitals' }, sendingFacility: 'WARD-3', patientIdAuthority: 'HOSP', pointOfCare: 'ICU' });
+    expect(c.kafka.hl7v2).toEqual({
+      topics: { alarm: 'ward.hl7.alarms', vital: 'ward.hl7.vitals' },
+      sendingFacility: 'WARD-3',
+      patientIdAuthority: 'HOSP',
+      pointOfCare: 'ICU',
+    });
     const r = forwarderSettings(c.kafka).routing;
     expect(r.hl7v2Topics).toEqual({ alarm: 'ward.hl7.alarms', vital: 'ward.hl7.vitals' });
     expect(r.hl7v2).toEqual({ sendingFacility: 'WARD-3', patientIdAuthority: 'HOSP', pointOfCare: 'ICU' });

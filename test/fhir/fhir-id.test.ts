@@ -65,7 +65,14 @@ describe('FHIR id mapping', () => {
   });
 
   it('escapes as documented; letters, digits and dashes stay', () => {
-    expect([escapeId('mon-7'), escapeId('gw_ward_3'), escapeId('AA:BB'), escapeId('a b'), escapeId('a.b'), escapeId('ü')]).toEqual(['mon-7', 'gw.5Fward.5F3', 'AA.3ABB', 'a.20b', 'a.2Eb', '.C3.BC']);
+    expect([escapeId('mon-7'), escapeId('gw_ward_3'), escapeId('AA:BB'), escapeId('a b'), escapeId('a.b'), escapeId('ü')]).toEqual([
+      'mon-7',
+      'gw.5Fward.5F3',
+      'AA.3ABB',
+      'a.20b',
+      'a.2Eb',
+      '.C3.BC',
+    ]);
     const long = fhirId('d'.repeat(128));
     expect(long).toMatch(/^d{40}\.h[0-9a-f]{22}$/);
   });

@@ -20,7 +20,8 @@ const validator = fhirValidator(true);
 beforeAll(() => validator.start());
 afterAll(() => validator.stop());
 
-const errorsOf = (a: FhirAnswer): string[] => fhirProblems({ ...a, results: a.results.map((r) => ({ ...r, messages: r.messages.filter((m) => m.severity === 'error' || m.severity === 'fatal') })) });
+const errorsOf = (a: FhirAnswer): string[] =>
+  fhirProblems({ ...a, results: a.results.map((r) => ({ ...r, messages: r.messages.filter((m) => m.severity === 'error' || m.severity === 'fatal') })) });
 /**
  * The warnings an offline validation gives every Observation (docs/formats.md): LOINC and MDC are
  * not loaded, so their codes cannot be looked up, and so the extensible Vital Signs value-set
@@ -34,7 +35,11 @@ const EXPECTED_WARNINGS = [
 async function validate(obs: FhirObservation[]): Promise<FhirAnswer> {
   const a = await validator.check(obs);
   expect(a.count).toBe(obs.length);
-  const other = a.results.flatMap((r) => r.messages.filter((m) => m.severity === 'warning' && !EXPECTED_WARNINGS.some((w) => w.test(m.message))).map((m) => `#${r.index} ${m.location}: ${m.message}`));
+  const other = a.results.flatMap((r) =>
+    r.messages
+      .filter((m) => m.severity === 'warning' && !EXPECTED_WARNINGS.some((w) => w.test(m.message)))
+      .map((m) => `#${r.index} ${m.location}: ${m.message}`),
+  );
   expect(other).toEqual([]);
   return a;
 }
@@ -46,7 +51,12 @@ describe('the validator can fail (negative controls)', () => {
     const badId = { ...good!, id: 'gw_1-5' };
     const badRef = { ...good!, device: { reference: 'Device/AA:BB' } };
     const a = await validate([good!, noSubject as FhirObservation, badId, badRef as FhirObservation]);
-    const errs = a.results.map((r) => r.messages.filter((m) => m.severity === 'error').map((m) => m.message).join(' | '));
+    const errs = a.results.map((r) =>
+      r.messages
+        .filter((m) => m.severity === 'error')
+        .map((m) => m.message)
+        .join(' | '),
+    );
     expect(errs[0]).toBe('');
     expect(errs[1]).toMatch(/subject/i);
     expect(errs[2]).toMatch(/Invalid Resource id/);
@@ -127,7 +137,7 @@ describe('every catalogue metric and unit conversion', () => {
     expect(errorsOf(a)).toEqual([]);
   });
 
-  it('values and units are the readings\' (converted to the catalogue unit), codes the catalogue\'s', () => {
+  it("values and units are the readings' (converted to the catalogue unit), codes the catalogue's", () => {
     const fhirMetrics = new Set(readings.filter((r) => CATALOGUE[r.metric].loinc.length > 0).map((r) => r.metric));
     expect(fhirMetrics.size).toBeGreaterThan(10);
     for (const f of out) {
@@ -161,8 +171,20 @@ describe('every catalogue metric and unit conversion', () => {
 });
 
 describe('extreme values a device may send (kept, flagged out_of_range)', () => {
-  it('0 validator errors; the value is the reading\'s, flagged A', async () => {
-    const readings = commit([1e25, 1e-7, -2.5e-9, 0].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', patientId: 'P-9', metric: 'body_temp', value, deviceTime: T0 })), 'gw-ward-3', 6000);
+  it("0 validator errors; the value is the reading's, flagged A", async () => {
+    const readings = commit(
+      [1e25, 1e-7, -2.5e-9, 0].map((value) => ({
+        deviceId: 'mon-x',
+        deviceKind: 'serial' as const,
+        bed: 'BED-X',
+        patientId: 'P-9',
+        metric: 'body_temp',
+        value,
+        deviceTime: T0,
+      })),
+      'gw-ward-3',
+      6000,
+    );
     const out = toFhirObservations(readings);
     const a = await validate(out.map((f) => f.observation));
     expect(errorsOf(a)).toEqual([]);
@@ -187,7 +209,10 @@ describe('alarms', () => {
     const r = readings[c.i]!;
     const f = byReading(r);
     const target = f.observation.component ? f.observation.component[0]! : f.observation;
-    expect(target.interpretation![0]!.coding[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: c.interpretation });
+    expect(target.interpretation![0]!.coding[0]).toMatchObject({
+      system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation',
+      code: c.interpretation,
+    });
     const ext = target.extension!.find((e) => e.url === DEVICE_ALARM_EXTENSION)!;
     const sub = Object.fromEntries(ext.extension!.map((e) => [e.url, e.valueString ?? e.valueCode ?? e.valueBoolean]));
     expect(sub.condition).toBe(String(c.extra.alarm));
@@ -202,7 +227,9 @@ describe('alarms', () => {
       for (const t of [o, ...(o.component ?? [])]) {
         expect(t.extension).toBeUndefined();
         // An out-of-range value is still flagged A, an in-range one not at all.
-        expect(t.interpretation?.[0]?.coding[0]?.code ?? null).toBe(f.readings.some((r) => r.quality.includes('out_of_range')) && t === o && !o.component ? 'A' : t.interpretation ? 'A' : null);
+        expect(t.interpretation?.[0]?.coding[0]?.code ?? null).toBe(
+          f.readings.some((r) => r.quality.includes('out_of_range')) && t === o && !o.component ? 'A' : t.interpretation ? 'A' : null,
+        );
       }
     }
     expect(T0).toBeGreaterThan(0);

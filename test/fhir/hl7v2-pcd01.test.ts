@@ -150,14 +150,26 @@ describe('HL7 escaping', () => {
   // characters such as CR) are left to the receiving application, as HL7 defines them.
   const hexOnly = (raw: string) => raw.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\X${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}\\`);
   it('HAPI reads every table entry back unchanged (hex escapes aside) from MSH-4, PID-3, PV1-3 and OBX-18', async () => {
-    const inputs = table.map(([raw], i) => commit([{ deviceId: `dev${raw}`, deviceKind: 'serial', bed: `bed${raw}`, patientId: `pat${raw}`, metric: 'spo2', value: 90 + i, deviceTime: T0 }], `gw-${i}`, 100 + i)[0]!);
+    const inputs = table.map(
+      ([raw], i) =>
+        commit(
+          [{ deviceId: `dev${raw}`, deviceKind: 'serial', bed: `bed${raw}`, patientId: `pat${raw}`, metric: 'spo2', value: 90 + i, deviceTime: T0 }],
+          `gw-${i}`,
+          100 + i,
+        )[0]!,
+    );
     for (const [i, r] of inputs.entries()) {
       const opts = { ...OPTS, sendingFacility: `fac${table[i]![0]}` };
       const { answer, groups } = await parseAll([r], opts);
       const seen = (x: string) => hexOnly(x);
       const g = groups[0]!.map((x) => ({ ...x, gatewayId: seen(x.gatewayId), deviceId: seen(x.deviceId), bed: seen(x.bed), patientId: seen(x.patientId!) }));
       checkMessage(answer.results[0]!.segments, g, { ...opts, sendingFacility: seen(opts.sendingFacility) });
-      expect(fld(answer.results[0]!.segments.find((s) => s.name === 'PID'), 3)).toBe(seen(`pat${table[i]![0]}`));
+      expect(
+        fld(
+          answer.results[0]!.segments.find((s) => s.name === 'PID'),
+          3,
+        ),
+      ).toBe(seen(`pat${table[i]![0]}`));
     }
   });
 });
@@ -225,7 +237,11 @@ describe('PCD-01 messages field by field', () => {
     const { answer, groups } = await parseAll(readings, {});
     groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, {}));
     // Values a device may send (kept, flagged out_of_range) that JavaScript writes with an exponent.
-    const extreme = commit([1e25, 1e-7, -2.5e-9].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', metric: 'body_temp', value, deviceTime: T0 })), 'gw-ward-3', 6000);
+    const extreme = commit(
+      [1e25, 1e-7, -2.5e-9].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', metric: 'body_temp', value, deviceTime: T0 })),
+      'gw-ward-3',
+      6000,
+    );
     const x = await parseAll(extreme, {});
     checkMessage(x.answer.results[0]!.segments, x.groups[0]!, {});
     const sent = new Set(groups.flat().map((r) => r.metric));
@@ -238,15 +254,44 @@ describe('PCD-01 messages field by field', () => {
     const { answer, groups } = await parseAll(readings);
     checkMessage(answer.results[0]!.segments, groups[0]!, OPTS, flags);
     const notes = answer.results[0]!.segments.filter((s) => s.name === 'NTE' && underObx(s)).map((n) => fld(n, 3));
-    expect(notes).toEqual(ALARM_CASES.map((c) => expect.stringContaining(`condition=${c.extra.alarm}; priority=${c.extra.severity ?? ''}`.replace(/; priority=$/, ''))));
+    expect(notes).toEqual(
+      ALARM_CASES.map((c) => expect.stringContaining(`condition=${c.extra.alarm}; priority=${c.extra.severity ?? ''}`.replace(/; priority=$/, ''))),
+    );
   });
 
   it('gap records travel as NTEs of a gateway message; readings without a device clock get a note', async () => {
-    const gap: Reading = { gatewayId: 'gw-ward-3', seq: 777, deviceId: 'gw-ward-3', deviceKind: 'gateway', bed: 'gateway', metric: 'gateway_event', value: 11, unit: '1', gatewayTime: T0, priority: 'status', quality: [], extra: { event: 'gap', reason: 'evicted|full', class: 'vital', firstSeq: 10, lastSeq: 20, fromTime: T0 - 60_000, toTime: T0 - 1000, count: 11, devices: 'mon-1,mon-2', devicesKnown: true } };
+    const gap: Reading = {
+      gatewayId: 'gw-ward-3',
+      seq: 777,
+      deviceId: 'gw-ward-3',
+      deviceKind: 'gateway',
+      bed: 'gateway',
+      metric: 'gateway_event',
+      value: 11,
+      unit: '1',
+      gatewayTime: T0,
+      priority: 'status',
+      quality: [],
+      extra: {
+        event: 'gap',
+        reason: 'evicted|full',
+        class: 'vital',
+        firstSeq: 10,
+        lastSeq: 20,
+        fromTime: T0 - 60_000,
+        toTime: T0 - 1000,
+        count: 11,
+        devices: 'mon-1,mon-2',
+        devicesKnown: true,
+      },
+    };
     const noClock = commit([{ deviceId: 'ble-1', deviceKind: 'ble', bed: 'BED-2', metric: 'heart_rate', value: 70 }], 'gw-ward-3', 778)[0]!;
     const { answer, groups } = await parseAll([gap, noClock]);
     groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS));
-    const gapNote = fld(answer.results[0]!.segments.find((s) => s.name === 'NTE'), 3);
+    const gapNote = fld(
+      answer.results[0]!.segments.find((s) => s.name === 'NTE'),
+      3,
+    );
     expect(gapNote).toContain('reason=evicted|full');
     expect(gapNote).toContain('firstSeq=10; lastSeq=20');
     expect(gapNote).toContain(`fromTime=${new Date(T0 - 60_000).toISOString()}`);
@@ -259,7 +304,12 @@ describe('routing', () => {
     const readings = simulatedWard(2, 3);
     const lease: Lease = { id: 1, priority: 'vital', bytes: 0, readings, partial: false };
     const plain = routeLease(lease, { topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' }, key: 'device' });
-    const withHl7 = routeLease(lease, { topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' }, key: 'device', hl7v2Topics: { vital: 'ward.hl7' }, hl7v2: OPTS });
+    const withHl7 = routeLease(lease, {
+      topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' },
+      key: 'device',
+      hl7v2Topics: { vital: 'ward.hl7' },
+      hl7v2: OPTS,
+    });
     expect(withHl7[0]).toEqual(plain[0]);
     const hl7 = withHl7.find((b) => b.topic === 'ward.hl7')!;
     const expected = [...expectedMessages(readings).values()];

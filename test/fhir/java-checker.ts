@@ -27,7 +27,10 @@ export class JavaChecker<Answer> {
   private n = 0;
   private stderr = '';
 
-  constructor(private readonly mainClass: 'Validate' | 'Hl7Check', private readonly env: Record<string, string> = {}) {}
+  constructor(
+    private readonly mainClass: 'Validate' | 'Hl7Check',
+    private readonly env: Record<string, string> = {},
+  ) {}
 
   async start(): Promise<void> {
     const cp = validatorClasspath();
@@ -78,8 +81,15 @@ export class JavaChecker<Answer> {
   }
 }
 
-export interface FhirMessage { severity: string; location: string; message: string }
-export interface FhirAnswer { count: number; results: { index: number; id?: string; messages: FhirMessage[] }[] }
+export interface FhirMessage {
+  severity: string;
+  location: string;
+  message: string;
+}
+export interface FhirAnswer {
+  count: number;
+  results: { index: number; id?: string; messages: FhirMessage[] }[];
+}
 
 /** HAPI FHIR's validator (errors and fatals; `warnings` adds warnings). */
 export const fhirValidator = (warnings = false) => new JavaChecker<FhirAnswer>('Validate', warnings ? { WARDGATE_FHIR_WARNINGS: '1' } : {});
@@ -89,6 +99,13 @@ export function fhirProblems(a: FhirAnswer): string[] {
   return a.results.flatMap((r) => r.messages.map((m) => `#${r.index} ${r.id ?? ''} ${m.severity} ${m.location}: ${m.message}`));
 }
 
-export interface Hl7Segment { path: string; name: string; fields: string[][][][] }
-export interface Hl7Answer { count: number; results: { index: number; errors: string[]; segments: Hl7Segment[] }[] }
+export interface Hl7Segment {
+  path: string;
+  name: string;
+  fields: string[][][][];
+}
+export interface Hl7Answer {
+  count: number;
+  results: { index: number; errors: string[]; segments: Hl7Segment[] }[];
+}
 export const hl7Checker = () => new JavaChecker<Hl7Answer>('Hl7Check');

@@ -55,18 +55,45 @@ export const ID_CASES: IdCase[] = [
   { name: 'BLE address as device id', gatewayId: 'gw-ward-3', deviceId: 'AA:BB:CC:DD:EE:FF', bed: 'BED-12', patientId: 'P-0002', seq: 15 },
   { name: 'device id with underscores', gatewayId: 'gw-ward-3', deviceId: 'bed_12_spo2', bed: 'BED-12', patientId: 'P-0002', seq: 16 },
   { name: 'device id with slashes (MQTT topic, serial path)', gatewayId: 'gw-ward-3', deviceId: 'ward3/bed12//dev/ttyUSB0', bed: 'BED-12', seq: 17 },
-  { name: 'non-ASCII patient, device and bed', gatewayId: 'gw-ward-3', deviceId: 'Überwachung-3', bed: 'Zimmer 3 – Bett 2', patientId: 'Müller-Lüdenscheid 😀', seq: 18 },
+  {
+    name: 'non-ASCII patient, device and bed',
+    gatewayId: 'gw-ward-3',
+    deviceId: 'Überwachung-3',
+    bed: 'Zimmer 3 – Bett 2',
+    patientId: 'Müller-Lüdenscheid 😀',
+    seq: 18,
+  },
   { name: 'HL7 delimiters in every id', gatewayId: 'gw.ward.3', deviceId: 'mon|7^a~b\\c&d', bed: 'ICU|07^x', patientId: 'P|1^2~3\\4&5', seq: 19 },
-  { name: '128-character patient and device ids', gatewayId: 'gw-ward-3', deviceId: 'd'.repeat(128), bed: 'b'.repeat(128), patientId: 'p'.repeat(127) + '_', seq: 20 },
+  {
+    name: '128-character patient and device ids',
+    gatewayId: 'gw-ward-3',
+    deviceId: 'd'.repeat(128),
+    bed: 'b'.repeat(128),
+    patientId: 'p'.repeat(127) + '_',
+    seq: 20,
+  },
   { name: 'ids that look like escaped ones', gatewayId: 'gw-ward-3', deviceId: 'a.5F', bed: 'BED-1', patientId: 'a.h', seq: 21 },
   { name: 'dots and dashes only', gatewayId: 'gw-ward-3', deviceId: '...', bed: '-', patientId: '-.-', seq: 22 },
 ];
 
 /** One SpO2 reading (single Observation) and one NIBP pair (panel) per id case. */
 export function idCaseReadings(c: IdCase): Reading[] {
-  const base = { deviceKind: 'ble' as const, deviceId: c.deviceId, bed: c.bed, ...(c.patientId !== undefined ? { patientId: c.patientId } : {}), deviceTime: T0 - 300 };
+  const base = {
+    deviceKind: 'ble' as const,
+    deviceId: c.deviceId,
+    bed: c.bed,
+    ...(c.patientId !== undefined ? { patientId: c.patientId } : {}),
+    deviceTime: T0 - 300,
+  };
   const [spo2] = commit([{ ...base, metric: 'spo2', value: 97, unit: '%' }], c.gatewayId, c.seq);
-  const bp = commit([{ ...base, metric: 'nibp_sys', value: 121, unit: 'mm[Hg]' }, { ...base, metric: 'nibp_dia', value: 79, unit: 'mm[Hg]' }], c.gatewayId, c.seq + 1_000_000);
+  const bp = commit(
+    [
+      { ...base, metric: 'nibp_sys', value: 121, unit: 'mm[Hg]' },
+      { ...base, metric: 'nibp_dia', value: 79, unit: 'mm[Hg]' },
+    ],
+    c.gatewayId,
+    c.seq + 1_000_000,
+  );
   return [spo2!, ...bp];
 }
 
@@ -80,7 +107,16 @@ export function everyMetricAndUnit(): Reading[] {
     for (const u of Object.keys(def.convert ?? {})) units.push([u, invert(id, u, mid)]);
     for (const [unit, value] of units) {
       for (const patientId of ['P-0003', undefined]) {
-        inputs.push({ deviceId: 'mon-9', deviceKind: 'serial', bed: 'BED-09', ...(patientId ? { patientId } : {}), metric: id, value, unit, deviceTime: T0 - 1000 });
+        inputs.push({
+          deviceId: 'mon-9',
+          deviceKind: 'serial',
+          bed: 'BED-09',
+          ...(patientId ? { patientId } : {}),
+          metric: id,
+          value,
+          unit,
+          deviceTime: T0 - 1000,
+        });
       }
     }
   }
@@ -108,16 +144,50 @@ export const ALARM_CASES: AlarmCase[] = [
   { name: 'simulator HR high, medium priority', metric: 'heart_rate', value: 142, extra: { alarm: 'HR_HIGH', severity: 'medium' }, interpretation: 'H' },
   { name: 'simulator HR low, high priority', metric: 'heart_rate', value: 40, extra: { alarm: 'HR_LOW', severity: 'high' }, interpretation: 'LL' },
   { name: 'ABP systolic low, medium', metric: 'abp_sys', value: 80, extra: { alarm: 'ABP_SYS_LOW', severity: 'medium' }, interpretation: 'L' },
-  { name: 'line protocol RR high, low priority, state on', metric: 'resp_rate', value: 35, extra: { alarm: 'RR_HI', severity: 'low', state: 'on' }, interpretation: 'H' },
-  { name: 'IntelliVue hex code (no direction), high', metric: 'etco2', value: 60, extra: { alarm: '0x4A0C', source: '0x5A48', severity: 'high' }, interpretation: 'AA' },
-  { name: 'Masimo, no direction, medium, silenced', metric: 'pulse_rate_oximeter', value: 130, extra: { alarm: 'ALM', severity: 'medium', silenced: true }, interpretation: 'A' },
+  {
+    name: 'line protocol RR high, low priority, state on',
+    metric: 'resp_rate',
+    value: 35,
+    extra: { alarm: 'RR_HI', severity: 'low', state: 'on' },
+    interpretation: 'H',
+  },
+  {
+    name: 'IntelliVue hex code (no direction), high',
+    metric: 'etco2',
+    value: 60,
+    extra: { alarm: '0x4A0C', source: '0x5A48', severity: 'high' },
+    interpretation: 'AA',
+  },
+  {
+    name: 'Masimo, no direction, medium, silenced',
+    metric: 'pulse_rate_oximeter',
+    value: 130,
+    extra: { alarm: 'ALM', severity: 'medium', silenced: true },
+    interpretation: 'A',
+  },
   { name: 'NIBP diastolic tachy-like code without severity', metric: 'nibp_dia', value: 120, extra: { alarm: 'NBP_DIA_HIGH' }, interpretation: 'H' },
-  { name: 'temperature high, delimiters in the code', metric: 'body_temp', value: 39.9, extra: { alarm: 'TEMP|HIGH^x', severity: 'high' }, interpretation: 'HH' },
+  {
+    name: 'temperature high, delimiters in the code',
+    metric: 'body_temp',
+    value: 39.9,
+    extra: { alarm: 'TEMP|HIGH^x', severity: 'high' },
+    interpretation: 'HH',
+  },
 ];
 
 export function alarmReadings(priority: Priority = 'alarm'): Reading[] {
   return commit(
-    ALARM_CASES.map((a) => ({ deviceId: 'mon-5', deviceKind: 'serial', bed: 'BED-05', patientId: 'P-0005', metric: a.metric, value: a.value, deviceTime: T0 - 200, priority, extra: a.extra })),
+    ALARM_CASES.map((a) => ({
+      deviceId: 'mon-5',
+      deviceKind: 'serial',
+      bed: 'BED-05',
+      patientId: 'P-0005',
+      metric: a.metric,
+      value: a.value,
+      deviceTime: T0 - 200,
+      priority,
+      extra: a.extra,
+    })),
     'gw-ward-3',
     9000,
   );

@@ -26,8 +26,25 @@ const openssl = (args: string[]) => run('openssl', args, { timeoutMs: 30_000 });
 export async function makeCa(dir: string, name: string): Promise<Ca> {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { cert, key };
 }
 
@@ -38,7 +55,10 @@ export async function makeLeaf(dir: string, name: string, ca: Ca, san: string, u
   const cert = join(dir, `${name}.pem`);
   const ext = join(dir, `${name}.ext`);
   const p12 = join(dir, `${name}.p12`);
-  await writeFile(ext, [`subjectAltName=${san}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`, ''].join('\n'));
+  await writeFile(
+    ext,
+    [`subjectAltName=${san}`, 'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', `extendedKeyUsage=${usage}`, ''].join('\n'),
+  );
   await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
   await openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext]);
   await openssl(['pkcs12', '-export', '-in', cert, '-inkey', key, '-certfile', ca.cert, '-name', name, '-out', p12, '-passout', `pass:${STORE_PASSWORD}`]);

@@ -10,7 +10,9 @@ describe('classifyPlatformaticError', () => {
   it('SASL and authorization refusals are config errors, also inside aggregated errors', () => {
     expect(classifyPlatformaticError(new AuthenticationError('Cannot find a suitable SASL mechanism.'))).toBe('config');
     expect(classifyPlatformaticError(new ProtocolError('SASL_AUTHENTICATION_FAILED', 'Authentication failed'))).toBe('config');
-    expect(classifyPlatformaticError(new MultipleErrors('produce failed 3 times.', [new NetworkError('x'), new ProtocolError('TOPIC_AUTHORIZATION_FAILED')]))).toBe('config');
+    expect(
+      classifyPlatformaticError(new MultipleErrors('produce failed 3 times.', [new NetworkError('x'), new ProtocolError('TOPIC_AUTHORIZATION_FAILED')])),
+    ).toBe('config');
   });
 
   it('TLS verification failures are config errors', () => {
@@ -24,7 +26,9 @@ describe('classifyPlatformaticError', () => {
     expect(classifyPlatformaticError(new ProtocolError('OUT_OF_ORDER_SEQUENCE_NUMBER'))).toBe('fatal');
     expect(classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('INVALID_PRODUCER_EPOCH')]))).toBe('fatal');
     expect(classifyPlatformaticError(new TimeoutError('Request timed out'))).toBe('timeout');
-    expect(classifyPlatformaticError(new NetworkError('Connection failed', { cause: errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1') }))).toBe('transient');
+    expect(classifyPlatformaticError(new NetworkError('Connection failed', { cause: errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1') }))).toBe(
+      'transient',
+    );
     expect(classifyPlatformaticError('a string')).toBe('transient');
   });
 
@@ -33,16 +37,26 @@ describe('classifyPlatformaticError', () => {
     expect(classifyPlatformaticError(new ProtocolError('NOT_LEADER_OR_FOLLOWER'))).toBe('refused');
     expect(classifyPlatformaticError(new MultipleErrors('produce failed 3 times.', [new ProtocolError('NOT_ENOUGH_REPLICAS')]))).toBe('refused');
     expect(classifyPlatformaticError(new ProtocolError('NOT_ENOUGH_REPLICAS_AFTER_APPEND'))).toBe('refused');
-    expect(classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('NOT_ENOUGH_REPLICAS'), new ProtocolError('OUT_OF_ORDER_SEQUENCE_NUMBER')]))).toBe('fatal');
+    expect(
+      classifyPlatformaticError(new MultipleErrors('m', [new ProtocolError('NOT_ENOUGH_REPLICAS'), new ProtocolError('OUT_OF_ORDER_SEQUENCE_NUMBER')])),
+    ).toBe('fatal');
   });
 });
 
 describe('classifyKafkaError (kafkajs)', () => {
   it('SASL refusals and TLS verification failures are config errors, connection refusals transient', () => {
     expect(classifyKafkaError(Object.assign(new Error('SASL SCRAM SHA512 authentication failed'), { name: 'KafkaJSSASLAuthenticationError' }))).toBe('config');
-    expect(classifyKafkaError(Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }))).toBe('config');
-    expect(classifyKafkaError(Object.assign(new Error('retries exceeded'), { originalError: Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) }))).toBe('config');
-    expect(classifyKafkaError(Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }))).toBe('transient');
+    expect(classifyKafkaError(Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', code: 'ERR_TLS_CERT_ALTNAME_INVALID' }))).toBe(
+      'config',
+    );
+    expect(
+      classifyKafkaError(Object.assign(new Error('retries exceeded'), { originalError: Object.assign(new Error('x'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }) })),
+    ).toBe('config');
+    expect(
+      classifyKafkaError(
+        Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }),
+      ),
+    ).toBe('transient');
   });
 
   it('too few in-sync replicas, after kafkajs gave up retrying, is refused', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { javaPartition, murmur2 } from './murmur2.js';
 
 describe('murmur2 (the Java partitioner the contract suite checks against)', () => {
-  it('matches the values in Kafka\'s own UtilsTest', () => {
+  it("matches the values in Kafka's own UtilsTest", () => {
     const cases: Array<[string, number]> = [
       ['21', -973932308],
       ['foobar', -790332482],

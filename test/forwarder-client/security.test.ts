@@ -27,7 +27,10 @@ function configError(f: () => unknown): KafkaClientError {
 
 describe('resolveSecurity', () => {
   it('reads the CA, client certificate and key, keeps verification on, passes the server name', () => {
-    const r = resolveSecurity({ tls: { enabled: true, ca: file('ca.pem', 'CA-PEM'), cert: file('c.pem', 'CERT-PEM'), key: file('c.key', 'KEY-PEM'), servername: 'kafka.example' } }, {});
+    const r = resolveSecurity(
+      { tls: { enabled: true, ca: file('ca.pem', 'CA-PEM'), cert: file('c.pem', 'CERT-PEM'), key: file('c.key', 'KEY-PEM'), servername: 'kafka.example' } },
+      {},
+    );
     expect(r.tls).toEqual({ rejectUnauthorized: true, ca: 'CA-PEM', cert: 'CERT-PEM', key: 'KEY-PEM', servername: 'kafka.example' });
     expect(r.sasl).toBeUndefined();
   });
@@ -55,13 +58,19 @@ describe('resolveSecurity', () => {
     const sasl = { mechanism: 'scram-sha-512' as const, username: 'u', password: 'from-config', passwordFile: pwFile };
     expect(resolveSecurity({ sasl }, { [PASSWORD_ENV]: 'from-env' }).sasl?.password).toBe('from-env');
     expect(resolveSecurity({ sasl }, {}).sasl?.password).toBe('from-file ');
-    expect(resolveSecurity({ sasl: { ...sasl, passwordFile: undefined } }, {}).sasl).toEqual({ mechanism: 'scram-sha-512', username: 'u', password: 'from-config' });
+    expect(resolveSecurity({ sasl: { ...sasl, passwordFile: undefined } }, {}).sasl).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'u',
+      password: 'from-config',
+    });
   });
 
   it('no password at all, or an unreadable password file, is a config error that shows no secret', () => {
     const e = configError(() => resolveSecurity({ sasl: { mechanism: 'plain', username: 'u' } }, {}));
     expect(e.message).toContain(PASSWORD_ENV);
-    const e2 = configError(() => resolveSecurity({ sasl: { mechanism: 'plain', username: 'u', password: 'sekrit-value', passwordFile: join(dir, 'missing-pw') } }, {}));
+    const e2 = configError(() =>
+      resolveSecurity({ sasl: { mechanism: 'plain', username: 'u', password: 'sekrit-value', passwordFile: join(dir, 'missing-pw') } }, {}),
+    );
     expect(e2.message).toContain('kafka.sasl.passwordFile');
     expect(e2.message).not.toContain('sekrit-value');
   });

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../src/reading.js';
-import { BP_PANEL_LOINC, toBpPanel, toFhirObservation, toFhirObservations, type FhirObservation, type FhirQuantity } from '../../src/forwarder/formats/fhir-r4.js';
+import {
+  BP_PANEL_LOINC,
+  toBpPanel,
+  toFhirObservation,
+  toFhirObservations,
+  type FhirObservation,
+  type FhirQuantity,
+} from '../../src/forwarder/formats/fhir-r4.js';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -19,7 +26,22 @@ let nextSeq = 100;
 /** A committed reading of mon-7 in bed ICU-07 for patient P-0001, measured 300 ms before receipt. */
 function rd(metric: Reading['metric'], value: number, over: Partial<Reading> = {}): Reading {
   const unit = { spo2: '%', heart_rate: '/min', pulse_rate_nibp: '/min', body_temp: 'Cel' }[metric as string] ?? 'mm[Hg]';
-  return { gatewayId: 'gw-test', seq: nextSeq++, deviceId: 'mon-7', deviceKind: 'serial', bed: 'ICU-07', patientId: 'P-0001', metric, value, unit, deviceTime: t0 - 300, gatewayTime: t0, priority: 'vital', quality: [], ...over };
+  return {
+    gatewayId: 'gw-test',
+    seq: nextSeq++,
+    deviceId: 'mon-7',
+    deviceKind: 'serial',
+    bed: 'ICU-07',
+    patientId: 'P-0001',
+    metric,
+    value,
+    unit,
+    deviceTime: t0 - 300,
+    gatewayTime: t0,
+    priority: 'vital',
+    quality: [],
+    ...over,
+  };
 }
 
 function expectQuantity(q: FhirQuantity | undefined, unit: string): void {
@@ -34,7 +56,9 @@ function expectQuantity(q: FhirQuantity | undefined, unit: string): void {
 function expectVitalSignsShape(o: FhirObservation): void {
   expect(o.resourceType).toBe('Observation');
   expect(o.status).toBe('final');
-  expect(o.category).toEqual([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] }]);
+  expect(o.category).toEqual([
+    { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs', display: 'Vital Signs' }] },
+  ]);
   expect(o.code.coding[0]!.system).toBe(LOINC);
   expect(o.code.coding[0]!.code).toMatch(/^\d+-\d$/);
   for (const c of o.code.coding) expect(c.system).toMatch(/^(http|urn):/);
@@ -57,7 +81,8 @@ function expectVitalSignsShape(o: FhirObservation): void {
   }
 }
 
-const codes = (o: FhirObservation | { code: FhirObservation['code'] }) => o.code.coding.map((c) => `${c.system === LOINC ? 'loinc' : c.system === MDC ? 'mdc' : c.system}:${c.code}`);
+const codes = (o: FhirObservation | { code: FhirObservation['code'] }) =>
+  o.code.coding.map((c) => `${c.system === LOINC ? 'loinc' : c.system === MDC ? 'mdc' : c.system}:${c.code}`);
 const componentCodes = (o: FhirObservation) => (o.component ?? []).map((c) => c.code.coding[0]!.code);
 
 interface Case {
@@ -74,13 +99,61 @@ const cases: Case[] = [
   { name: 'SpO2 (single value)', readings: [rd('spo2', 97)], code: '2708-6', values: [97], profiles: [VITALS] },
   { name: 'heart rate (single value)', readings: [rd('heart_rate', 72)], code: '8867-4', values: [72], profiles: [VITALS] },
   { name: 'pulse rate from the NIBP cuff stays its own Observation', readings: [rd('pulse_rate_nibp', 71)], code: '8867-4', values: [71], profiles: [VITALS] },
-  { name: 'NIBP systolic + diastolic = one panel', readings: [rd('nibp_sys', 120), rd('nibp_dia', 80)], code: BP_PANEL_LOINC, components: ['8480-6', '8462-4'], values: [120, 80], profiles: [VITALS, BP] },
-  { name: 'NIBP with mean = three components', readings: [rd('nibp_sys', 120), rd('nibp_dia', 80), rd('nibp_mean', 93)], code: BP_PANEL_LOINC, components: ['8480-6', '8462-4', '8478-0'], values: [120, 80, 93], profiles: [VITALS, BP] },
-  { name: 'members out of role order are put in sys, dia, mean order', readings: [rd('nibp_mean', 93), rd('nibp_dia', 80), rd('nibp_sys', 120)], code: BP_PANEL_LOINC, components: ['8480-6', '8462-4', '8478-0'], values: [120, 80, 93], profiles: [VITALS, BP] },
-  { name: 'lone systolic = panel with one component, no BP profile claim', readings: [rd('nibp_sys', 120)], code: BP_PANEL_LOINC, components: ['8480-6'], values: [120], profiles: [VITALS] },
-  { name: 'lone diastolic = panel with one component', readings: [rd('nibp_dia', 80)], code: BP_PANEL_LOINC, components: ['8462-4'], values: [80], profiles: [VITALS] },
-  { name: 'invasive arterial pressure = panel with the profile codes first', readings: [rd('abp_sys', 131), rd('abp_dia', 72), rd('abp_mean', 92)], code: BP_PANEL_LOINC, components: ['8480-6', '8462-4', '8478-0'], values: [131, 72, 92], profiles: [VITALS, BP] },
-  { name: 'no patient: no subject, no profile claim', readings: [rd('nibp_sys', 120, { patientId: undefined }), rd('nibp_dia', 80, { patientId: undefined })], code: BP_PANEL_LOINC, components: ['8480-6', '8462-4'], values: [120, 80] },
+  {
+    name: 'NIBP systolic + diastolic = one panel',
+    readings: [rd('nibp_sys', 120), rd('nibp_dia', 80)],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6', '8462-4'],
+    values: [120, 80],
+    profiles: [VITALS, BP],
+  },
+  {
+    name: 'NIBP with mean = three components',
+    readings: [rd('nibp_sys', 120), rd('nibp_dia', 80), rd('nibp_mean', 93)],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6', '8462-4', '8478-0'],
+    values: [120, 80, 93],
+    profiles: [VITALS, BP],
+  },
+  {
+    name: 'members out of role order are put in sys, dia, mean order',
+    readings: [rd('nibp_mean', 93), rd('nibp_dia', 80), rd('nibp_sys', 120)],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6', '8462-4', '8478-0'],
+    values: [120, 80, 93],
+    profiles: [VITALS, BP],
+  },
+  {
+    name: 'lone systolic = panel with one component, no BP profile claim',
+    readings: [rd('nibp_sys', 120)],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6'],
+    values: [120],
+    profiles: [VITALS],
+  },
+  {
+    name: 'lone diastolic = panel with one component',
+    readings: [rd('nibp_dia', 80)],
+    code: BP_PANEL_LOINC,
+    components: ['8462-4'],
+    values: [80],
+    profiles: [VITALS],
+  },
+  {
+    name: 'invasive arterial pressure = panel with the profile codes first',
+    readings: [rd('abp_sys', 131), rd('abp_dia', 72), rd('abp_mean', 92)],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6', '8462-4', '8478-0'],
+    values: [131, 72, 92],
+    profiles: [VITALS, BP],
+  },
+  {
+    name: 'no patient: no subject, no profile claim',
+    readings: [rd('nibp_sys', 120, { patientId: undefined }), rd('nibp_dia', 80, { patientId: undefined })],
+    code: BP_PANEL_LOINC,
+    components: ['8480-6', '8462-4'],
+    values: [120, 80],
+  },
 ];
 
 describe('FHIR R4 Observation forms (table)', () => {
@@ -139,7 +212,9 @@ describe('blood-pressure panel', () => {
   it('puts out_of_range on the component it concerns, not on the panel', () => {
     const o = toBpPanel([rd('nibp_sys', 310, { quality: ['out_of_range'] }), rd('nibp_dia', 80)]);
     expect(o.interpretation).toBeUndefined();
-    expect(o.component![0]!.interpretation).toEqual([{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'A', display: 'Abnormal' }] }]);
+    expect(o.component![0]!.interpretation).toEqual([
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation', code: 'A', display: 'Abnormal' }] },
+    ]);
     expect(o.component![1]!.interpretation).toBeUndefined();
   });
 

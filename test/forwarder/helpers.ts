@@ -8,7 +8,14 @@ import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { MetricId } from '../../src/catalogue.js';
 import type { PendingReading, Priority } from '../../src/reading.js';
-import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type OutMessage, type TopicBatch } from '../../src/forwarder/client.js';
+import {
+  KafkaClientError,
+  type ClientErrorKind,
+  type KafkaClient,
+  type KafkaClientHealth,
+  type OutMessage,
+  type TopicBatch,
+} from '../../src/forwarder/client.js';
 import { Forwarder, type ForwarderOptions } from '../../src/forwarder/forwarder.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -149,7 +156,16 @@ export async function rig(over: Partial<ForwarderOptions> = {}, opts: { sharedCl
   generateKeyFile(keyFile);
   const log = silentLogger();
   const events = new Events(log);
-  const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-unit', events, log, commitIntervalMs: 2, ballastBytes: 0, unitMaxReadings: 25 });
+  const buffer = await openBuffer({
+    dir: join(root, 'data'),
+    keyFile,
+    gatewayId: 'gw-unit',
+    events,
+    log,
+    commitIntervalMs: 2,
+    ballastBytes: 0,
+    unitMaxReadings: 25,
+  });
   const client = new FakeClient('bulk');
   const alarmClient = opts.sharedClient ? client : new FakeClient('alarm');
   const forwarder = new Forwarder(

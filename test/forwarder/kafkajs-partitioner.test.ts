@@ -4,7 +4,13 @@ import { MAX_REMEMBERED_KEYS, rememberingPartitioner } from '../../src/forwarder
 import { rng } from '../../hardware-mocks/rng.js';
 
 const meta = (n: number, leaderless: number[] = []): PartitionMetadata[] =>
-  Array.from({ length: n }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: leaderless.includes(partitionId) ? -1 : 0, replicas: [0], isr: [0] }));
+  Array.from({ length: n }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: leaderless.includes(partitionId) ? -1 : 0,
+    replicas: [0],
+    isr: [0],
+  }));
 
 describe('rememberingPartitioner', () => {
   const rnd = rng(4);

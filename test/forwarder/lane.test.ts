@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { Lane, type Batch } from '../../src/forwarder/lane.js';
 import type { KafkaClient } from '../../src/forwarder/client.js';
 
-const batch = (id: number, partial = false): Batch => ({ lease: { id, priority: 'vital', bytes: 0, readings: [], partial }, batches: [], readings: 1, bytes: 0 });
+const batch = (id: number, partial = false): Batch => ({
+  lease: { id, priority: 'vital', bytes: 0, readings: [], partial },
+  batches: [],
+  readings: 1,
+  bytes: 0,
+});
 const client = {} as KafkaClient;
 
 describe('forwarder lane state', () => {

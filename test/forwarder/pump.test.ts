@@ -7,10 +7,14 @@ describe('forwarder pump scheduling', () => {
   it('coalesces soon() calls into one run, never re-enters, runs nothing while disabled', async () => {
     let runs = 0;
     let enabled = false;
-    const p: Pump = new Pump(() => {
-      runs++;
-      p.run(); // re-entry is ignored
-    }, () => enabled, Date.now);
+    const p: Pump = new Pump(
+      () => {
+        runs++;
+        p.run(); // re-entry is ignored
+      },
+      () => enabled,
+      Date.now,
+    );
     p.soon();
     await tick();
     expect(runs).toBe(0);
@@ -26,7 +30,11 @@ describe('forwarder pump scheduling', () => {
 
   it('keeps only the earliest time, and runs nothing after stop', async () => {
     let runs = 0;
-    const p = new Pump(() => runs++, () => true, Date.now);
+    const p = new Pump(
+      () => runs++,
+      () => true,
+      Date.now,
+    );
     p.at(Date.now() + 20);
     p.at(Date.now() + 10_000); // later than the one pending: ignored
     await new Promise((r) => setTimeout(r, 60));

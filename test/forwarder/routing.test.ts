@@ -19,7 +19,21 @@ const opts: RoutingOptions = { topics, key: 'device', fhirTopics: { vital: 'fhir
 
 let seq = 1;
 function rd(deviceId: string, metric: Reading['metric'], value: number, time: number | undefined, over: Partial<Reading> = {}): Reading {
-  const r: Reading = { gatewayId: 'gw-1', seq: seq++, deviceId, deviceKind: 'serial', bed: `bed-${deviceId}`, patientId: `P-${deviceId}`, metric, value, unit: metric === 'heart_rate' || metric === 'pulse_rate_nibp' ? '/min' : metric === 'spo2' ? '%' : 'mm[Hg]', gatewayTime: t0, priority: 'vital', quality: [], ...over };
+  const r: Reading = {
+    gatewayId: 'gw-1',
+    seq: seq++,
+    deviceId,
+    deviceKind: 'serial',
+    bed: `bed-${deviceId}`,
+    patientId: `P-${deviceId}`,
+    metric,
+    value,
+    unit: metric === 'heart_rate' || metric === 'pulse_rate_nibp' ? '/min' : metric === 'spo2' ? '%' : 'mm[Hg]',
+    gatewayTime: t0,
+    priority: 'vital',
+    quality: [],
+    ...over,
+  };
   if (time !== undefined) r.deviceTime = time;
   return r;
 }
@@ -54,12 +68,24 @@ const cases: Case[] = [
   },
   {
     name: 'two measurements of one device at different times: two panels, each where its first reading was',
-    readings: () => [rd('m1', 'nibp_sys', 120, t0), rd('m1', 'nibp_dia', 80, t0), rd('m1', 'heart_rate', 70, t0 + 500), rd('m1', 'nibp_sys', 118, t0 + 60_000), rd('m1', 'nibp_dia', 78, t0 + 60_000)],
+    readings: () => [
+      rd('m1', 'nibp_sys', 120, t0),
+      rd('m1', 'nibp_dia', 80, t0),
+      rd('m1', 'heart_rate', 70, t0 + 500),
+      rd('m1', 'nibp_sys', 118, t0 + 60_000),
+      rd('m1', 'nibp_dia', 78, t0 + 60_000),
+    ],
     expected: ['m1 85354-9[8480-6,8462-4] 1,2', 'm1 8867-4 3', 'm1 85354-9[8480-6,8462-4] 4,5'],
   },
   {
     name: 'two devices interleaved: one panel each, in order of their first reading, other readings in place',
-    readings: () => [rd('m1', 'nibp_sys', 120, t0), rd('m2', 'nibp_sys', 140, t0), rd('m2', 'spo2', 95, t0), rd('m1', 'nibp_dia', 80, t0), rd('m2', 'nibp_dia', 90, t0)],
+    readings: () => [
+      rd('m1', 'nibp_sys', 120, t0),
+      rd('m2', 'nibp_sys', 140, t0),
+      rd('m2', 'spo2', 95, t0),
+      rd('m1', 'nibp_dia', 80, t0),
+      rd('m2', 'nibp_dia', 90, t0),
+    ],
     expected: ['m1 85354-9[8480-6,8462-4] 1,4', 'm2 85354-9[8480-6,8462-4] 2,5', 'm2 2708-6 3'],
   },
   {

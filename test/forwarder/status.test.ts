@@ -10,7 +10,12 @@ import type { ForwarderStatus } from '../../src/forwarder/state.js';
 
 function run(dir: string, json: boolean): string {
   let out = '';
-  const w = new Writable({ write(chunk, _enc, cb) { out += String(chunk); cb(); } });
+  const w = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
   statusCommand(dir, join(dir, 'wardgate.key'), json, w);
   return out;
 }
@@ -36,7 +41,18 @@ describe('wardgate status: forwarder', () => {
       retryAt: now + 3000,
       rateCap: { readingsPerSecond: 5000, bytesPerSecond: null, limiting: false },
     };
-    writeStatusFile(statusFilePath(dir), { pid: process.pid, gatewayId: 'gw-s', startedAt: now - 100_000, updatedAt: now, mode: 'run', brokers: ['k:9092'], forwarder, ingestedTotal: 0, readingsPerSecond: 0, adapters: [] });
+    writeStatusFile(statusFilePath(dir), {
+      pid: process.pid,
+      gatewayId: 'gw-s',
+      startedAt: now - 100_000,
+      updatedAt: now,
+      mode: 'run',
+      brokers: ['k:9092'],
+      forwarder,
+      ingestedTotal: 0,
+      readingsPerSecond: 0,
+      adapters: [],
+    });
     const text = run(dir, false);
     expect(text).toMatch(/kafka +offline \(NOT reachable\) — timeout: send did not settle/);
     expect(text).toMatch(/forwarder +in flight 2000, drain 0 readings\/s, offline for 6[56]\.\d s, 4 failed attempts, next at \d{4}-/);

@@ -15,7 +15,11 @@ describe('unacknowledged', () => {
   const a0 = msg('a0');
   const a1 = msg('a1');
   const b0 = msg('b0');
-  const partitions = new Map<object, number>([[a0, 0], [a1, 1], [b0, 0]]);
+  const partitions = new Map<object, number>([
+    [a0, 0],
+    [a1, 1],
+    [b0, 0],
+  ]);
   const batches: TopicBatch[] = [
     { topic: 'A', messages: [a0, a1] },
     { topic: 'B', messages: [b0] },
@@ -23,7 +27,11 @@ describe('unacknowledged', () => {
   const cases: { name: string; acked: RecordMetadata[]; expected: TopicBatch[] }[] = [
     { name: 'every partition acknowledged', acked: [ack('A', 0), ack('A', 1), ack('B', 0)], expected: [] },
     { name: 'a partition missing from the answer', acked: [ack('A', 0), ack('B', 0)], expected: [{ topic: 'A', messages: [a1] }] },
-    { name: 'the same partition number of another topic does not count', acked: [ack('A', 0), ack('A', 1), ack('C', 0)], expected: [{ topic: 'B', messages: [b0] }] },
+    {
+      name: 'the same partition number of another topic does not count',
+      acked: [ack('A', 0), ack('A', 1), ack('C', 0)],
+      expected: [{ topic: 'B', messages: [b0] }],
+    },
     { name: 'an entry with an error code does not count', acked: [ack('A', 0), ack('A', 1, 6), ack('B', 0)], expected: [{ topic: 'A', messages: [a1] }] },
     { name: 'an empty answer', acked: [], expected: batches },
   ];
@@ -34,6 +42,8 @@ describe('unacknowledged', () => {
   }
   it('a message whose partition is unknown counts as unacknowledged', () => {
     const stray = msg('stray');
-    expect(unacknowledged([{ topic: 'A', messages: [stray] }], [ack('A', 0), ack('A', 1)], (m) => partitions.get(m))).toEqual([{ topic: 'A', messages: [stray] }]);
+    expect(unacknowledged([{ topic: 'A', messages: [stray] }], [ack('A', 0), ack('A', 1)], (m) => partitions.get(m))).toEqual([
+      { topic: 'A', messages: [stray] },
+    ]);
   });
 });

@@ -38,7 +38,15 @@ export async function readDelivered(brokers: string, topics: readonly string[], 
         throw e;
       }
       for (const m of recs) {
-        const b = JSON.parse(m.value) as { gatewayId: string; seq: number; deviceId: string; priority: string; metric: string; deviceTime?: string; extra?: Record<string, unknown> };
+        const b = JSON.parse(m.value) as {
+          gatewayId: string;
+          seq: number;
+          deviceId: string;
+          priority: string;
+          metric: string;
+          deviceTime?: string;
+          extra?: Record<string, unknown>;
+        };
         out.push({
           topic,
           partition: m.partition,

@@ -23,12 +23,39 @@ const batchOpts: RoutingOptions = { topics, key: 'device', waveformFormat: 'batc
 let seq = 1;
 /** A waveform sample of `deviceId`; sample time t (device clock unless over says otherwise). */
 function sample(deviceId: string, metric: 'ecg_lead_ii' | 'pleth', value: number, t: number | undefined, over: Partial<Reading> = {}): Reading {
-  const r: Reading = { gatewayId: 'gw-1', seq: seq++, deviceId, deviceKind: 'serial', bed: `bed-${deviceId}`, patientId: `P-${deviceId}`, metric, value, unit: CATALOGUE[metric].unit, gatewayTime: t0 + 50, priority: 'waveform', quality: [], ...over };
+  const r: Reading = {
+    gatewayId: 'gw-1',
+    seq: seq++,
+    deviceId,
+    deviceKind: 'serial',
+    bed: `bed-${deviceId}`,
+    patientId: `P-${deviceId}`,
+    metric,
+    value,
+    unit: CATALOGUE[metric].unit,
+    gatewayTime: t0 + 50,
+    priority: 'waveform',
+    quality: [],
+    ...over,
+  };
   if (t !== undefined) r.deviceTime = t;
   return r;
 }
 function gapRecord(): Reading {
-  return { gatewayId: 'gw-1', seq: seq++, deviceId: 'gateway', deviceKind: 'gateway', bed: 'gateway', metric: 'gateway_event', value: 3, unit: '1', gatewayTime: t0, priority: 'waveform', quality: [], extra: { event: 'gap', firstSeq: 1, lastSeq: 3, count: 3 } };
+  return {
+    gatewayId: 'gw-1',
+    seq: seq++,
+    deviceId: 'gateway',
+    deviceKind: 'gateway',
+    bed: 'gateway',
+    metric: 'gateway_event',
+    value: 3,
+    unit: '1',
+    gatewayTime: t0,
+    priority: 'waveform',
+    quality: [],
+    extra: { event: 'gap', firstSeq: 1, lastSeq: 3, count: 3 },
+  };
 }
 const lease = (readings: Reading[], priority: Lease['priority'] = 'waveform'): Lease => ({ id: 1, priority, bytes: 0, readings, partial: false });
 const body = (m: OutMessage) => JSON.parse(String(m.value)) as Record<string, unknown>;
@@ -43,7 +70,16 @@ type Schema = Record<string, unknown>;
 function validate(s: Schema, v: unknown, path = '$'): string[] {
   const errs: string[] = [];
   const type = s.type as string | string[] | undefined;
-  const typeOk = (t: string) => (t === 'integer' ? Number.isInteger(v) : t === 'number' ? typeof v === 'number' : t === 'array' ? Array.isArray(v) : t === 'object' ? typeof v === 'object' && v !== null && !Array.isArray(v) : typeof v === t);
+  const typeOk = (t: string) =>
+    t === 'integer'
+      ? Number.isInteger(v)
+      : t === 'number'
+        ? typeof v === 'number'
+        : t === 'array'
+          ? Array.isArray(v)
+          : t === 'object'
+            ? typeof v === 'object' && v !== null && !Array.isArray(v)
+            : typeof v === t;
   if (type && !(Array.isArray(type) ? type.some(typeOk) : typeOk(type))) return [`${path}: not ${String(type)}`];
   if ('const' in s && v !== s.const) errs.push(`${path}: not ${String(s.const)}`);
   if (s.enum && !(s.enum as unknown[]).includes(v)) errs.push(`${path}: ${String(v)} not in enum`);
@@ -103,7 +139,12 @@ function expand(b: WaveformBatchV1): { seq: number; t: number; value: number; qu
     seq: seqs[i]!,
     t: base + (b.periodMs !== undefined ? i * b.periodMs : b.offsetsMs![i]!),
     value,
-    quality: [...b.quality, ...Object.entries(b.sampleQuality ?? {}).filter(([, idx]) => idx.includes(i)).map(([q]) => q)].sort(),
+    quality: [
+      ...b.quality,
+      ...Object.entries(b.sampleQuality ?? {})
+        .filter(([, idx]) => idx.includes(i))
+        .map(([q]) => q),
+    ].sort(),
   }));
 }
 
@@ -112,7 +153,8 @@ interface Case {
   readings: () => Reading[];
   expected: string[];
 }
-const ecgPacket = (dev: string, from: number, n: number, over: Partial<Reading> = {}) => Array.from({ length: n }, (_, i) => sample(dev, 'ecg_lead_ii', 0.1 * i, from + 4 * i, over));
+const ecgPacket = (dev: string, from: number, n: number, over: Partial<Reading> = {}) =>
+  Array.from({ length: n }, (_, i) => sample(dev, 'ecg_lead_ii', 0.1 * i, from + 4 * i, over));
 
 const cases: Case[] = [
   {
@@ -127,17 +169,31 @@ const cases: Case[] = [
   },
   {
     name: 'ECG and pleth of one device: one batch per metric',
-    readings: () => [sample('m1', 'ecg_lead_ii', 0.2, t0), sample('m1', 'pleth', 1800, t0), sample('m1', 'ecg_lead_ii', 0.3, t0 + 4), sample('m1', 'pleth', 1810, t0 + 8)],
+    readings: () => [
+      sample('m1', 'ecg_lead_ii', 0.2, t0),
+      sample('m1', 'pleth', 1800, t0),
+      sample('m1', 'ecg_lead_ii', 0.3, t0 + 4),
+      sample('m1', 'pleth', 1810, t0 + 8),
+    ],
     expected: ['m1 batch ecg_lead_ii [[1,1],[3,1]]', 'm1 batch pleth [[2,1],[4,1]]'],
   },
   {
     name: 'a gap record and a sample with extra attributes stay JSON v1, in place',
-    readings: () => [...ecgPacket('m1', t0, 2), gapRecord(), sample('m1', 'ecg_lead_ii', 0.5, t0 + 8, { extra: { lead: 'II' } }), ...ecgPacket('m1', t0 + 12, 2)],
+    readings: () => [
+      ...ecgPacket('m1', t0, 2),
+      gapRecord(),
+      sample('m1', 'ecg_lead_ii', 0.5, t0 + 8, { extra: { lead: 'II' } }),
+      ...ecgPacket('m1', t0 + 12, 2),
+    ],
     expected: ['m1 batch ecg_lead_ii [[1,2],[5,2]]', 'gateway v1 gateway_event 3', 'm1 v1 ecg_lead_ii 4'],
   },
   {
     name: 'samples with and without a device clock are not mixed',
-    readings: () => [sample('m1', 'pleth', 1, t0), sample('m1', 'pleth', 2, undefined, { quality: ['device_clock_unknown'] }), sample('m1', 'pleth', 3, t0 + 8)],
+    readings: () => [
+      sample('m1', 'pleth', 1, t0),
+      sample('m1', 'pleth', 2, undefined, { quality: ['device_clock_unknown'] }),
+      sample('m1', 'pleth', 3, t0 + 8),
+    ],
     expected: ['m1 batch pleth [[1,1],[3,1]]', 'm1 batch pleth [[2,1]]'],
   },
   {
@@ -181,7 +237,23 @@ describe('waveform batch body', () => {
   it('regular samples carry a period, codes and both clocks; irregular ones carry offsets', () => {
     seq = 1;
     const b = toWaveformBatch(ecgPacket('m1', t0, 4));
-    expect(b).toMatchObject({ schema: 'wardgate.waveform.v1', gatewayId: 'gw-1', deviceId: 'm1', bed: 'bed-m1', patientId: 'P-m1', metric: 'ecg_lead_ii', unit: 'mV', mdc: { code: 131330, refId: 'MDC_ECG_ELEC_POTL_II' }, clock: 'device', t0: '2026-11-25T10:00:00.000Z', periodMs: 4, count: 4, seqFirst: 1, seqLast: 4, gatewayTimeFirst: '2026-11-25T10:00:00.050Z' });
+    expect(b).toMatchObject({
+      schema: 'wardgate.waveform.v1',
+      gatewayId: 'gw-1',
+      deviceId: 'm1',
+      bed: 'bed-m1',
+      patientId: 'P-m1',
+      metric: 'ecg_lead_ii',
+      unit: 'mV',
+      mdc: { code: 131330, refId: 'MDC_ECG_ELEC_POTL_II' },
+      clock: 'device',
+      t0: '2026-11-25T10:00:00.000Z',
+      periodMs: 4,
+      count: 4,
+      seqFirst: 1,
+      seqLast: 4,
+      gatewayTimeFirst: '2026-11-25T10:00:00.050Z',
+    });
     expect(b.offsetsMs).toBeUndefined();
     expect(b.values).toEqual([0, 0.1, 0.2, 0.30000000000000004]);
     const irregular = toWaveformBatch([sample('m1', 'pleth', 1, t0), sample('m1', 'pleth', 2, t0 + 8), sample('m1', 'pleth', 3, t0 + 20)]);
@@ -203,8 +275,17 @@ describe('waveform batch body', () => {
   });
 
   it('without a device clock the times are the gateway receive times', () => {
-    const b = toWaveformBatch([sample('m1', 'pleth', 1, undefined, { quality: ['device_clock_unknown'] }), sample('m1', 'pleth', 2, undefined, { gatewayTime: t0 + 90, quality: ['device_clock_unknown'] })]);
-    expect(b).toMatchObject({ clock: 'gateway', t0: '2026-11-25T10:00:00.050Z', periodMs: 40, quality: ['device_clock_unknown'], gatewayTimeLast: '2026-11-25T10:00:00.090Z' });
+    const b = toWaveformBatch([
+      sample('m1', 'pleth', 1, undefined, { quality: ['device_clock_unknown'] }),
+      sample('m1', 'pleth', 2, undefined, { gatewayTime: t0 + 90, quality: ['device_clock_unknown'] }),
+    ]);
+    expect(b).toMatchObject({
+      clock: 'gateway',
+      t0: '2026-11-25T10:00:00.050Z',
+      periodMs: 40,
+      quality: ['device_clock_unknown'],
+      gatewayTimeLast: '2026-11-25T10:00:00.090Z',
+    });
   });
 
   it('flags on every sample go in quality, flags on some in sampleQuality by index', () => {
@@ -274,7 +355,10 @@ describe('waveform format switch', () => {
   });
 
   it('ECG samples in microvolts are normalised to mV on ingest', () => {
-    const p = normalise({ deviceId: 'm1', deviceKind: 'serial', bed: 'b', metric: 'ecg_lead_ii', value: 1250, unit: 'uV', priority: 'waveform' }, { now: t0, clockSkewToleranceMs: 1000 });
+    const p = normalise(
+      { deviceId: 'm1', deviceKind: 'serial', bed: 'b', metric: 'ecg_lead_ii', value: 1250, unit: 'uV', priority: 'waveform' },
+      { now: t0, clockSkewToleranceMs: 1000 },
+    );
     expect(p.unit).toBe('mV');
     expect(p.value).toBeCloseTo(1.25, 9);
     expect(p.quality).toContain('unit_converted');

@@ -24,7 +24,11 @@ function client(port: number): WorkerKafkaClient {
   return new WorkerKafkaClient(cfg.kafka, { logLevel: 'silent', lane: 'bulk', log: silentLogger() });
 }
 
-const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => null,
+    (e: unknown) => e,
+  );
 
 describe('WorkerKafkaClient', () => {
   it('a black hole: the send times out in the worker, kind "timeout" reaches the caller; close ends the thread', async () => {

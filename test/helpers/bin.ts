@@ -37,8 +37,12 @@ export function spawnBin(args: string[], env: NodeJS.ProcessEnv = {}, opts: Pick
   const proc = spawn(join(REPO, 'bin/wardgate.js'), args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   return { proc, stdout: () => out, stderr: () => err, exited };
 }

@@ -58,8 +58,12 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
   });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   return { proc, stdout: () => out, stderr: () => err, exited };
 }

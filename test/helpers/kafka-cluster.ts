@@ -98,9 +98,15 @@ export async function startCluster(opts: { proxyNode?: number } = {}): Promise<C
  */
 export async function createAssignedTopic(cluster: Cluster, topic: string, assignment: number[][]): Promise<void> {
   await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-    '--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic,
-    '--replica-assignment', assignment.map((r) => r.join(':')).join(','),
-    '--config', 'min.insync.replicas=2',
+    '--bootstrap-server',
+    cluster.bootstrap,
+    '--create',
+    '--topic',
+    topic,
+    '--replica-assignment',
+    assignment.map((r) => r.join(':')).join(','),
+    '--config',
+    'min.insync.replicas=2',
   ]);
   await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader === assignment[p.partition]![0]);
 }

@@ -19,14 +19,7 @@ import { fileURLToPath } from 'node:url';
 export const KAFKA_SCRIPT = fileURLToPath(new URL('../../scripts/kafka-local.sh', import.meta.url));
 
 /** Env vars that shape a start; not inherited from the caller's shell unless passed explicitly. */
-const START_ENV_KEYS = [
-  'KAFKA_DIR',
-  'KAFKA_PORT',
-  'KAFKA_CONTROLLER_PORT',
-  'KAFKA_ADVERTISED_PORT',
-  'KAFKA_EXTRA_PROPS',
-  'KAFKA_FORMAT_ARGS',
-] as const;
+const START_ENV_KEYS = ['KAFKA_DIR', 'KAFKA_PORT', 'KAFKA_CONTROLLER_PORT', 'KAFKA_ADVERTISED_PORT', 'KAFKA_EXTRA_PROPS', 'KAFKA_FORMAT_ARGS'] as const;
 
 export interface BrokerOptions {
   /** KAFKA_DIR of the broker; see the module comment for the default. */
@@ -255,14 +248,7 @@ async function waitForTopicMetadata(brokers: string, topic: string, partitions: 
 
 /** End offset (next offset to be written) of every partition, via org.apache.kafka.tools.GetOffsetShell --time -1. */
 export async function partitionEndOffsets(brokers: string, topic: string): Promise<Record<number, number>> {
-  const out = await kafkaTool('org.apache.kafka.tools.GetOffsetShell', [
-    '--bootstrap-server',
-    brokers,
-    '--topic',
-    topic,
-    '--time',
-    '-1',
-  ]);
+  const out = await kafkaTool('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', brokers, '--topic', topic, '--time', '-1']);
   const result: Record<number, number> = {};
   for (const line of out.split('\n')) {
     // topic:partition:offset (topic names cannot contain ':')
@@ -332,10 +318,7 @@ function parseKcatJson(stdout: Buffer): KafkaRecord[] {
     const headerList: Array<[string, string | null]> = [];
     const h = j.headers ?? [];
     for (let i = 0; i + 1 < h.length; i += 2) {
-      headerList.push([
-        latin1Bytes(h[i])?.toString('utf8') ?? '',
-        latin1Bytes(h[i + 1])?.toString('utf8') ?? null,
-      ]);
+      headerList.push([latin1Bytes(h[i])?.toString('utf8') ?? '', latin1Bytes(h[i + 1])?.toString('utf8') ?? null]);
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of headerList) headers[k] = v ?? '';
@@ -379,11 +362,9 @@ export async function readTopic(brokers: string, topic: string, opts: ReadTopicO
   for (;;) {
     const remaining = Math.max(1_000, deadline - Date.now());
     try {
-      const { stdout } = await run(
-        'kcat',
-        ['-b', brokers, '-C', '-t', topic, '-o', 'beginning', '-e', '-J', '-q', '-m', '10'],
-        { timeoutMs: Math.min(remaining, 60_000) },
-      );
+      const { stdout } = await run('kcat', ['-b', brokers, '-C', '-t', topic, '-o', 'beginning', '-e', '-J', '-q', '-m', '10'], {
+        timeoutMs: Math.min(remaining, 60_000),
+      });
       last = parseKcatJson(stdout).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
       lastErr = undefined;
       if (opts.expected === undefined || last.length >= opts.expected) return last;

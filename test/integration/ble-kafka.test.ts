@@ -40,7 +40,10 @@ describe('BLE wearables -> noble -> buffer -> Kafka', () => {
     expect(await gw.stop(30_000)).toBe(true);
     await world.close();
 
-    const truth = readFileSync(truthFile, 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as TruthRecord);
+    const truth = readFileSync(truthFile, 'utf8')
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as TruthRecord);
     const expected = new Map<string, string[]>();
     for (const t of truth) {
       for (const v of t.values) {
@@ -69,6 +72,7 @@ describe('BLE wearables -> noble -> buffer -> Kafka', () => {
     for (const [id, list] of expected) expect(actual.get(id), id).toEqual(list);
     // The kinds' metrics all arrived.
     const metrics = new Set(vitals.map((m) => (JSON.parse(m.value) as Body).metric));
-    for (const m of ['heart_rate', 'rr_interval', 'spo2', 'pulse_rate_oximeter', 'body_temp', 'nibp_sys', 'nibp_dia', 'nibp_mean', 'pulse_rate_nibp']) expect(metrics).toContain(m);
+    for (const m of ['heart_rate', 'rr_interval', 'spo2', 'pulse_rate_oximeter', 'body_temp', 'nibp_sys', 'nibp_dia', 'nibp_mean', 'pulse_rate_nibp'])
+      expect(metrics).toContain(m);
   });
 });

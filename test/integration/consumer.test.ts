@@ -74,7 +74,18 @@ function planA(): Planned[] {
         metric: 'gateway_event',
         value: 3,
         // The waveform units of 21..25 were evicted; 21 and 25 were vitals and were delivered.
-        extra: { event: 'gap', reason: 'max_bytes', class: 'waveform', firstSeq: 21, lastSeq: 25, fromTime: 0, toTime: 1, count: 3, devices: 'ecg-1', devicesKnown: true },
+        extra: {
+          event: 'gap',
+          reason: 'max_bytes',
+          class: 'waveform',
+          firstSeq: 21,
+          lastSeq: 25,
+          fromTime: 0,
+          toTime: 1,
+          count: 3,
+          devices: 'ecg-1',
+          devicesKnown: true,
+        },
       });
     } else if (seq === 20) out.push({ topic: 'status', gatewayId: 'wg-a', seq, deviceId: 'ox-1', metric: 'battery_level', value: 80 });
     else if (alarms.has(seq)) out.push({ topic: 'alarm', gatewayId: 'wg-a', seq, deviceId: 'ox-2', metric: 'heart_rate', value: 150 + seq });
@@ -99,8 +110,19 @@ function waveSamples(): Reading[] {
   return range(1, 12)
     .filter((s) => s !== 9)
     .map((seq) => ({
-      gatewayId: 'wg-w', seq, deviceId: 'mon-1', deviceKind: 'serial', bed: 'BED-mon-1', patientId: 'TEST-mon-1', metric: 'ecg_lead_ii',
-      value: seq / 10, unit: 'mV', deviceTime: Date.UTC(2026, 0, 1) + seq * 4, gatewayTime: Date.UTC(2026, 0, 1, 0, 0, 1), priority: 'waveform', quality: [],
+      gatewayId: 'wg-w',
+      seq,
+      deviceId: 'mon-1',
+      deviceKind: 'serial',
+      bed: 'BED-mon-1',
+      patientId: 'TEST-mon-1',
+      metric: 'ecg_lead_ii',
+      value: seq / 10,
+      unit: 'mV',
+      deviceTime: Date.UTC(2026, 0, 1) + seq * 4,
+      gatewayTime: Date.UTC(2026, 0, 1, 0, 0, 1),
+      priority: 'waveform',
+      quality: [],
     }));
 }
 
@@ -109,11 +131,19 @@ function waveMessage(rs: Reading[]): ProduceMessage {
   return {
     key: b.deviceId,
     value: JSON.stringify(b),
-    headers: { 'wardgate-gateway-id': b.gatewayId, 'wardgate-seq': String(b.seqFirst), 'wardgate-schema': 'wardgate.waveform.v1', 'wardgate-seq-last': String(b.seqLast), 'wardgate-count': String(b.count) },
+    headers: {
+      'wardgate-gateway-id': b.gatewayId,
+      'wardgate-seq': String(b.seqFirst),
+      'wardgate-schema': 'wardgate.waveform.v1',
+      'wardgate-seq-last': String(b.seqLast),
+      'wardgate-count': String(b.count),
+    },
   };
 }
 
-function expectedGaps(planned: Pick<Planned, 'gatewayId' | 'seq' | 'extra'>[]): { gatewayId: string; firstSeq: number; lastSeq: number; status: string; reason?: string; class?: string }[] {
+function expectedGaps(
+  planned: Pick<Planned, 'gatewayId' | 'seq' | 'extra'>[],
+): { gatewayId: string; firstSeq: number; lastSeq: number; status: string; reason?: string; class?: string }[] {
   const out: ReturnType<typeof expectedGaps> = [];
   for (const gw of [...new Set(planned.map((p) => p.gatewayId))].sort()) {
     const mine = planned.filter((p) => p.gatewayId === gw);
@@ -129,7 +159,13 @@ function expectedGaps(planned: Pick<Planned, 'gatewayId' | 'seq' | 'extra'>[]): 
       let e = s;
       while (!seqs.has(e + 1)) e++;
       const ann = gapRecords.find((g) => (g.extra!.firstSeq as number) <= s && (g.extra!.lastSeq as number) >= e);
-      out.push({ gatewayId: gw, firstSeq: s, lastSeq: e, status: ann ? 'announced' : 'unannounced', ...(ann ? { reason: String(ann.extra!.reason), class: String(ann.extra!.class) } : {}) });
+      out.push({
+        gatewayId: gw,
+        firstSeq: s,
+        lastSeq: e,
+        status: ann ? 'announced' : 'unannounced',
+        ...(ann ? { reason: String(ann.extra!.reason), class: String(ann.extra!.class) } : {}),
+      });
       s = e + 1;
     }
   }
@@ -156,7 +192,14 @@ function runConsumer(args: string[], timeoutMs = 60_000): Promise<RunResult> {
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, lines: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>), stderr: err });
+      resolve({
+        code,
+        lines: out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, any>),
+        stderr: err,
+      });
     });
   });
 }
@@ -188,7 +231,11 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
       ...resend('wg-a', [9, 10, 11]).map(toMessage),
       ...resend('wg-b', [1, 2]).map(toMessage),
       // Not a JSON v1 reading: must not reach a sink.
-      { key: 'x', value: '{"resourceType":"Observation"}', headers: { 'wardgate-gateway-id': 'wg-a', 'wardgate-seq': '1', 'wardgate-schema': 'fhir.r4.observation' } },
+      {
+        key: 'x',
+        value: '{"resourceType":"Observation"}',
+        headers: { 'wardgate-gateway-id': 'wg-a', 'wardgate-seq': '1', 'wardgate-schema': 'fhir.r4.observation' },
+      },
       { key: 'x', value: 'not json', headers: { 'wardgate-schema': 'wardgate.reading.v1' } },
     ]);
   });
@@ -211,7 +258,19 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     const wantKeys = planned.map((p) => keyOf(p.gatewayId, p.seq)).sort();
     const wantSamples = wave.map((r) => keyOf(r.gatewayId, r.seq)).sort();
     const topicArg = [topics.alarm, topics.vital, topics.status, topics.waveform].join(',');
-    const args = (group: string) => ['--brokers', brokers, '--topics', topicArg, '--postgres', postgres.url, '--group', group, '--until-end', '--window', '1000'];
+    const args = (group: string) => [
+      '--brokers',
+      brokers,
+      '--topics',
+      topicArg,
+      '--postgres',
+      postgres.url,
+      '--group',
+      group,
+      '--until-end',
+      '--window',
+      '1000',
+    ];
 
     const first = await runConsumer(args(`${topics.vital}-g1`));
     expect(first.code, first.stderr).toBe(0);
@@ -253,10 +312,21 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
       expect(ws.rows.map((r) => keyOf(r.gateway_id, r.seq)).sort()).toEqual(wantSamples);
       for (const r of ws.rows) expect(r.value).toBe(wave.find((w) => w.seq === Number(r.seq))!.value);
       const gaps = await db.query('SELECT gateway_id, first_seq::int, last_seq::int, status, reason, class FROM wardgate_gaps ORDER BY gateway_id, first_seq');
-      expect(gaps.rows).toEqual(want.map((g) => ({ gateway_id: g.gatewayId, first_seq: g.firstSeq, last_seq: g.lastSeq, status: g.status, reason: g.reason ?? null, class: g.class ?? null })));
+      expect(gaps.rows).toEqual(
+        want.map((g) => ({
+          gateway_id: g.gatewayId,
+          first_seq: g.firstSeq,
+          last_seq: g.lastSeq,
+          status: g.status,
+          reason: g.reason ?? null,
+          class: g.class ?? null,
+        })),
+      );
       // The README's SQL, from the readings table alone, finds the same holes.
       const sql = await db.query(GAPS_SQL);
-      expect(sql.rows.map((r) => [r.gateway_id, Number(r.first_seq), Number(r.last_seq), r.status])).toEqual(want.map((g) => [g.gatewayId, g.firstSeq, g.lastSeq, g.status]));
+      expect(sql.rows.map((r) => [r.gateway_id, Number(r.first_seq), Number(r.last_seq), r.status])).toEqual(
+        want.map((g) => [g.gatewayId, g.firstSeq, g.lastSeq, g.status]),
+      );
     };
     await checkDatabase();
 
@@ -284,7 +354,8 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
   it('a consumer restarted on the same group and database drops a resend of what it stored before and sees a hole across the restart', async () => {
     const topic = `${uniqueTopics('consumer-restart').vital}`;
     await createTopics(brokers, [topic], 1);
-    const gw = (seqs: number[]) => seqs.map((seq) => toMessage({ topic: 'vital', gatewayId: 'wg-r', seq, deviceId: 'ox-9', metric: 'heart_rate', value: 70 + seq }));
+    const gw = (seqs: number[]) =>
+      seqs.map((seq) => toMessage({ topic: 'vital', gatewayId: 'wg-r', seq, deviceId: 'ox-9', metric: 'heart_rate', value: 70 + seq }));
     const args = ['--brokers', brokers, '--topics', topic, '--postgres', postgres.url, '--group', `${topic}-g`, '--until-end'];
     const seqsOf = (r: RunResult) => r.lines.filter((l) => l.type === 'reading').map((l) => Number(l.reading.seq));
 
@@ -299,7 +370,9 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     expect(after.code, after.stderr).toBe(0);
     expect(seqsOf(after)).toEqual(range(14, 16));
     const final = after.lines.filter((l) => l.type === 'gaps' && l.final && l.gatewayId === 'wg-r');
-    expect(final.map((l) => l.gaps.map((g: { firstSeq: number; lastSeq: number; status: string }) => [g.firstSeq, g.lastSeq, g.status]))).toEqual([[[11, 13, 'unannounced']]]);
+    expect(final.map((l) => l.gaps.map((g: { firstSeq: number; lastSeq: number; status: string }) => [g.firstSeq, g.lastSeq, g.status]))).toEqual([
+      [[11, 13, 'unannounced']],
+    ]);
     const rows = await db.query<{ seq: string }>("SELECT seq FROM wardgate_readings WHERE gateway_id = 'wg-r' ORDER BY seq");
     expect(rows.rows.map((r) => Number(r.seq))).toEqual([...range(1, 10), ...range(14, 16)]);
   });
@@ -307,7 +380,10 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
   it('a real gateway (simulated ward) into the consumer: the table holds exactly what kcat reads from the topics', async () => {
     const gwTopics = uniqueTopics('consumer-gw');
     const gw = await startTestGateway(
-      testConfig(brokers, tempDir(), { kafka: { topics: gwTopics }, devices: { simulator: { enabled: true, beds: 6, interval: 200, seed: 11, alarmRate: 0.2 } } }),
+      testConfig(brokers, tempDir(), {
+        kafka: { topics: gwTopics },
+        devices: { simulator: { enabled: true, beds: 6, interval: 200, seed: 11, alarmRate: 0.2 } },
+      }),
     );
     await waitFor(() => gw.ingest.committed >= 300, 30_000, '300 committed readings');
     expect(await gw.stop(20_000)).toBe(true);
@@ -329,9 +405,23 @@ describe('reference consumer: Kafka -> dedupe and gaps -> stdout and PostgreSQL'
     const holes: [number, number][] = [];
     for (let i = 1; i < sorted.length; i++) if (sorted[i]! > sorted[i - 1]! + 1) holes.push([sorted[i - 1]! + 1, sorted[i]! - 1]);
 
-    const run = await runConsumer(['--brokers', brokers, '--topics', all.join(','), '--postgres', postgres.url, '--group', `${gwTopics.vital}-g`, '--until-end', '--no-readings']);
+    const run = await runConsumer([
+      '--brokers',
+      brokers,
+      '--topics',
+      all.join(','),
+      '--postgres',
+      postgres.url,
+      '--group',
+      `${gwTopics.vital}-g`,
+      '--until-end',
+      '--no-readings',
+    ]);
     expect(run.code, run.stderr).toBe(0);
-    const rows = await db.query<{ seq: string; n: string }>('SELECT seq, count(*) AS n FROM wardgate_readings WHERE gateway_id = $1 GROUP BY seq ORDER BY seq', [gatewayId]);
+    const rows = await db.query<{ seq: string; n: string }>(
+      'SELECT seq, count(*) AS n FROM wardgate_readings WHERE gateway_id = $1 GROUP BY seq ORDER BY seq',
+      [gatewayId],
+    );
     expect(rows.rows.map((r) => Number(r.seq))).toEqual(sorted);
     expect(rows.rows.every((r) => r.n === '1')).toBe(true);
     const final = run.lines.filter((l) => l.type === 'gaps' && l.final && l.gatewayId === gatewayId);

@@ -49,7 +49,20 @@ describe('forwarder: alarm during a 1M backlog', () => {
     const topics = uniqueTopics('fwd-alarm');
     const k = testConfig(brokers, dataDir, { kafka: { topics } }).kafka;
     // The broker, not the producer, stamps each alarm record: log-append time.
-    await kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', brokers, '--create', '--if-not-exists', '--topic', topics.alarm, '--partitions', '3', '--replication-factor', '1', '--config', 'message.timestamp.type=LogAppendTime']);
+    await kafkaTool('org.apache.kafka.tools.TopicCommand', [
+      '--bootstrap-server',
+      brokers,
+      '--create',
+      '--if-not-exists',
+      '--topic',
+      topics.alarm,
+      '--partitions',
+      '3',
+      '--replication-factor',
+      '1',
+      '--config',
+      'message.timestamp.type=LogAppendTime',
+    ]);
     await createTopics(brokers, [topics.alarm], 3);
     const appendedAt = new Map<string, number>();
     const forwarder = new Forwarder(
@@ -72,7 +85,15 @@ describe('forwarder: alarm during a 1M backlog', () => {
       forwardedAtFirstAlarm = forwarder.status().forwarded;
       for (let a = 0; a < ALARMS; a++) {
         const id = `alarm-probe-${a}`;
-        const alarm: PendingReading = { ...syntheticPending(a, { devices: 1 }), deviceId: id, priority: 'alarm', metric: 'heart_rate', value: 190, unit: '/min', extra: { alarm: 'HR_HIGH', severity: 'high' } };
+        const alarm: PendingReading = {
+          ...syntheticPending(a, { devices: 1 }),
+          deviceId: id,
+          priority: 'alarm',
+          metric: 'heart_rate',
+          value: 190,
+          unit: '/min',
+          extra: { alarm: 'HR_HIGH', severity: 'high' },
+        };
         appendedAt.set(id, Date.now());
         await buffer.append([alarm]);
         await sleep(700);

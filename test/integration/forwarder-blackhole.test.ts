@@ -56,7 +56,14 @@ describe('forwarder: black-holed connection', () => {
       gw = await startTestGateway(
         testConfig(`127.0.0.1:${proxy.port}`, tempDir(), {
           // The client on this thread, so that its memory is in this isolate's heap measurements.
-          kafka: { topics, clientThread: false, sendTimeout: SEND_TIMEOUT_MS, connectTimeout: 2000, retry: { initial: 200, max: 1000 }, batch: { maxReadings: BATCH } },
+          kafka: {
+            topics,
+            clientThread: false,
+            sendTimeout: SEND_TIMEOUT_MS,
+            connectTimeout: 2000,
+            retry: { initial: 200, max: 1000 },
+            batch: { maxReadings: BATCH },
+          },
         }),
       );
       const g = gw;

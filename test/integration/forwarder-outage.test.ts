@@ -28,7 +28,9 @@ describe('forwarder: Kafka outage under load', () => {
     const topics = uniqueTopics('fwd-outage');
     const dir = tempDir();
     const gw = await startTestGateway(
-      testConfig(brokers, dir, { kafka: { topics, sendTimeout: 5000, connectTimeout: 3000, retry: { initial: 200, max: 2000 }, batch: { maxReadings: BATCH } } }),
+      testConfig(brokers, dir, {
+        kafka: { topics, sendTimeout: 5000, connectTimeout: 3000, retry: { initial: 200, max: 2000 }, batch: { maxReadings: BATCH } },
+      }),
     );
     const states = new Map<KafkaState, number>();
     const watch = setInterval(() => {

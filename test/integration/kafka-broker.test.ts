@@ -26,14 +26,16 @@ const topic = `harness-${Date.now()}`;
 
 const sent: Array<{ key: string; value: string; headers: Record<string, string> }> = [
   { key: 'bed-1', value: JSON.stringify({ metric: 'hr', value: 72, unit: 'bpm' }), headers: { gateway: 'ward-7', seq: '1' } },
-  { key: 'bed-2', value: JSON.stringify({ metric: 'spo2', label: 'SpO₂', value: 97.5 }), headers: { gateway: 'ward-7', seq: '2', 'content-type': 'application/json' } },
+  {
+    key: 'bed-2',
+    value: JSON.stringify({ metric: 'spo2', label: 'SpO₂', value: 97.5 }),
+    headers: { gateway: 'ward-7', seq: '2', 'content-type': 'application/json' },
+  },
   { key: 'bed-3', value: JSON.stringify({ metric: 'temp', value: 37.2, note: 'fièvre légère' }), headers: { gateway: 'ward-9', seq: '3' } },
 ];
 
 function summary(records: KafkaRecord[]) {
-  return records
-    .map((r) => ({ key: r.key, value: r.value, headers: r.headers }))
-    .sort((a, b) => String(a.key).localeCompare(String(b.key)));
+  return records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })).sort((a, b) => String(a.key).localeCompare(String(b.key)));
 }
 
 describe('Kafka test harness (real broker, kcat, Kafka tools)', () => {

@@ -47,7 +47,10 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
       const binary = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x7f, 0x0a, 0x22, 0x5c]);
       const batches: TopicBatch[] = [
         { topic: vitals, messages: msgs.slice(0, 200) },
-        { topic: alarms, messages: [...msgs.slice(200), { key: 'bin-dev', value: binary, headers: { kind: 'binary' } }, { key: null, value: 'no key', headers: {} }] },
+        {
+          topic: alarms,
+          messages: [...msgs.slice(200), { key: 'bin-dev', value: binary, headers: { kind: 'binary' } }, { key: null, value: 'no key', headers: {} }],
+        },
       ];
       await client.send(batches, 10_000);
       // A second send on the same producer continues the per-key order.
@@ -121,7 +124,12 @@ describe.each(Object.keys(CLIENTS))('Kafka client contract: %s', (name) => {
       expect(client.health().connected).toBe(true);
       for (const [i, topic] of topics.entries()) {
         const got = await readTopic(brokers, topic, { expected: 30, timeoutMs: 30_000 });
-        expect(got.map((r) => r.value).sort()).toEqual(msgs.slice(i * 30, (i + 1) * 30).map((m) => String(m.value)).sort());
+        expect(got.map((r) => r.value).sort()).toEqual(
+          msgs
+            .slice(i * 30, (i + 1) * 30)
+            .map((m) => String(m.value))
+            .sort(),
+        );
       }
     } finally {
       await client.close(5000);

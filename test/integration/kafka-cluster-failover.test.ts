@@ -61,7 +61,10 @@ describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', 
   it('resolves a send only when every partition of it is stored in Kafka', async () => {
     const topic = `t.leader-move.${name}.${Date.now().toString(36)}`;
     // Partition 0 led by node 1, partition 1 by node 2 (node 2 is reached through the proxy).
-    await createAssignedTopic(cluster, topic, [[1, 2, 3], [2, 1, 3]]);
+    await createAssignedTopic(cluster, topic, [
+      [1, 2, 3],
+      [2, 1, 3],
+    ]);
     const keys: string[][] = [[], []];
     for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
       const k = `dev-${i}`;
@@ -77,8 +80,23 @@ describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', 
       // Partition 1's leadership moves to node 1 while node 2 stays up.
       const plan = `${cluster.dir}/reassign-${name}.json`;
       writeFileSync(plan, JSON.stringify({ version: 1, partitions: [{ topic, partition: 1, replicas: [1, 2, 3] }] }));
-      await cluster.tool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', ['--bootstrap-server', cluster.address(1), '--reassignment-json-file', plan, '--execute']);
-      await cluster.tool('org.apache.kafka.tools.LeaderElectionCommand', ['--bootstrap-server', cluster.address(1), '--election-type', 'PREFERRED', '--topic', topic, '--partition', '1']);
+      await cluster.tool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', [
+        '--bootstrap-server',
+        cluster.address(1),
+        '--reassignment-json-file',
+        plan,
+        '--execute',
+      ]);
+      await cluster.tool('org.apache.kafka.tools.LeaderElectionCommand', [
+        '--bootstrap-server',
+        cluster.address(1),
+        '--election-type',
+        'PREFERRED',
+        '--topic',
+        topic,
+        '--partition',
+        '1',
+      ]);
       await waitForLeaders(cluster.address(1), topic, (p) => p.leader === 1);
 
       // Node 2's answers (NOT_LEADER_OR_FOLLOWER for partition 1) reach the client 2 s late, so
@@ -131,8 +149,17 @@ async function applyFault(fault: Fault): Promise<number[]> {
 async function createClusterTopics(topics: readonly string[]): Promise<void> {
   for (const topic of topics) {
     await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic,
-      '--partitions', '3', '--replication-factor', '3', '--config', 'min.insync.replicas=2',
+      '--bootstrap-server',
+      cluster.bootstrap,
+      '--create',
+      '--topic',
+      topic,
+      '--partitions',
+      '3',
+      '--replication-factor',
+      '3',
+      '--config',
+      'min.insync.replicas=2',
     ]);
     await settled(topic, 3);
   }
@@ -164,7 +191,13 @@ async function startWard(client: ClientName, control: { publishing: boolean }): 
         mqtt: {
           enabled: true,
           embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: [] } } },
-          rules: [{ name: 'hr', topic: 'ward/{bed}/{device}/hr', decoder: { type: 'json', fields: [{ value: 'hr', metric: 'heart_rate', unit: '/min' }], time: 'ts' } }],
+          rules: [
+            {
+              name: 'hr',
+              topic: 'ward/{bed}/{device}/hr',
+              decoder: { type: 'json', fields: [{ value: 'hr', metric: 'heart_rate', unit: '/min' }], time: 'ts' },
+            },
+          ],
         },
       },
     }),

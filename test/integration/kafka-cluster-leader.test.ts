@@ -32,8 +32,17 @@ afterAll(async () => {
 async function createTopics(topics: ReturnType<typeof uniqueTopics>): Promise<void> {
   for (const topic of Object.values(topics)) {
     await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic,
-      '--partitions', '6', '--replication-factor', '3', '--config', 'min.insync.replicas=2',
+      '--bootstrap-server',
+      cluster.bootstrap,
+      '--create',
+      '--topic',
+      topic,
+      '--partitions',
+      '6',
+      '--replication-factor',
+      '3',
+      '--config',
+      'min.insync.replicas=2',
     ]);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0 && p.isrs.length >= 2);
   }
@@ -51,14 +60,28 @@ function feeder(submit: (r: ReadingInput[]) => Promise<void>, perSecond: number)
       const batch: ReadingInput[] = [];
       for (let i = 0; i < perTick; i++, n++) {
         const device = `mon-${n % DEVICES}`;
-        batch.push({ deviceId: device, deviceKind: 'simulator', bed: `BED-${n % DEVICES}`, metric: 'heart_rate', value: 60 + (n % 50), unit: '/min', deviceTime: t0 + n });
+        batch.push({
+          deviceId: device,
+          deviceKind: 'simulator',
+          bed: `BED-${n % DEVICES}`,
+          metric: 'heart_rate',
+          value: 60 + (n % 50),
+          unit: '/min',
+          deviceTime: t0 + n,
+        });
       }
       await submit(batch); // resolves after the durable commit
       for (const r of batch) acked.push(`${r.deviceId}@${r.deviceTime}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  return { acked, stop: async () => { control.running = false; await done; } };
+  return {
+    acked,
+    stop: async () => {
+      control.running = false;
+      await done;
+    },
+  };
 }
 
 async function keysInKafka(topic: string, want: readonly string[], timeoutMs: number): Promise<string[]> {
@@ -121,7 +144,9 @@ async function verify(r: Run, maxDuplicates: number): Promise<void> {
 }
 
 describe('both clients side by side, 3-node cluster', () => {
-  it('the leader of most vitals partitions is killed mid-run and comes back: every acknowledged reading arrives, in order per device', { timeout: 300_000 }, async () => {
+  it('the leader of most vitals partitions is killed mid-run and comes back: every acknowledged reading arrives, in order per device', {
+    timeout: 300_000,
+  }, async () => {
     const runs = await startRuns('leader', 2000);
     try {
       await waitFor(() => runs.every((r) => r.feed.acked.length >= 6_000), 60_000, 'readings before the kill');
@@ -153,7 +178,16 @@ describe('both clients side by side, 3-node cluster', () => {
       const t0 = Date.now();
       for (let n = 0; n < BACKLOG; ) {
         const batch: ReadingInput[] = [];
-        for (let i = 0; i < 2000; i++, n++) batch.push({ deviceId: `mon-${n % DEVICES}`, deviceKind: 'simulator', bed: `BED-${n % DEVICES}`, metric: 'heart_rate', value: 70, unit: '/min', deviceTime: t0 + n });
+        for (let i = 0; i < 2000; i++, n++)
+          batch.push({
+            deviceId: `mon-${n % DEVICES}`,
+            deviceKind: 'simulator',
+            bed: `BED-${n % DEVICES}`,
+            metric: 'heart_rate',
+            value: 70,
+            unit: '/min',
+            deviceTime: t0 + n,
+          });
         await gw.ingest.submit(batch);
         for (const r of batch) acked.push(`${r.deviceId}@${r.deviceTime}`);
       }

@@ -29,19 +29,54 @@ describe('a fleet of gateways and a full cluster outage', () => {
     const topics = uniqueTopics('fleet');
     for (const topic of Object.values(topics)) {
       await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-        '--bootstrap-server', cluster.bootstrap, '--create', '--topic', topic,
-        '--partitions', '6', '--replication-factor', '3', '--config', 'min.insync.replicas=2',
+        '--bootstrap-server',
+        cluster.bootstrap,
+        '--create',
+        '--topic',
+        topic,
+        '--partitions',
+        '6',
+        '--replication-factor',
+        '3',
+        '--config',
+        'min.insync.replicas=2',
       ]);
       await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0);
     }
     const root = tempDir('wg-fleet-');
     const config = join(root, 'fleet.yaml');
-    writeFileSync(config, `kafka:\n  createTopics: false\n  retry:\n    initial: 250ms\n    max: 3s\n  topics:\n${Object.entries(topics).map(([k, v]) => `    ${k}: "${v}"`).join('\n')}\nlog:\n  level: warn\n`);
+    writeFileSync(
+      config,
+      `kafka:\n  createTopics: false\n  retry:\n    initial: 250ms\n    max: 3s\n  topics:\n${Object.entries(topics)
+        .map(([k, v]) => `    ${k}: "${v}"`)
+        .join('\n')}\nlog:\n  level: warn\n`,
+    );
     const dirs = Array.from({ length: GATEWAYS }, (_, i) => join(root, `gw${i}`));
     const started = Date.now();
     const procs = dirs.map((dir, i) => {
-      const p = spawn(process.execPath, [join(REPO, 'bin/wardgate.js'), 'simulate', '--config', config, '--brokers', cluster.bootstrap, '--data', dir,
-        '--beds', '3', '--seed', String(i + 1), '--duration', '40s', '--drain-timeout', '120s', '--no-live'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(
+        process.execPath,
+        [
+          join(REPO, 'bin/wardgate.js'),
+          'simulate',
+          '--config',
+          config,
+          '--brokers',
+          cluster.bootstrap,
+          '--data',
+          dir,
+          '--beds',
+          '3',
+          '--seed',
+          String(i + 1),
+          '--duration',
+          '40s',
+          '--drain-timeout',
+          '120s',
+          '--no-live',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let out = '';
       p.stdout.on('data', (d) => (out += d));
       p.stderr.on('data', (d) => (out += d));

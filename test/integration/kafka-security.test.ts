@@ -86,7 +86,14 @@ beforeAll(async () => {
   const other = await makeLeaf(certs, 'other', ca, 'DNS:other.example', 'serverAuth');
   const client = await makeLeaf(certs, 'gateway-client', ca, 'DNS:wardgate-gateway', 'clientAuth');
 
-  const ports = { plain: await freePort(), ctrl: await freePort(), ssl: await freePort(), sasl: await freePort(), other: await freePort(), mtls: await freePort() };
+  const ports = {
+    plain: await freePort(),
+    ctrl: await freePort(),
+    ssl: await freePort(),
+    sasl: await freePort(),
+    other: await freePort(),
+    mtls: await freePort(),
+  };
   if (new Set(Object.values(ports)).size !== 6) throw new Error('freePort returned the same port twice; rerun');
   const kafkaDir = join(dir, 'kafka');
   const extra = join(dir, 'extra.properties');
@@ -250,7 +257,9 @@ describe.each(Object.keys(CLIENTS))('gateway with a wrong SASL password: %s', (n
       // Readings keep coming and stay in the buffer, encrypted. The test offers a backlog of its own
       // during the error (each append acknowledged to it): all of it must reach Kafka after the fix.
       for (let b = 0; b < PROBE_BATCHES; b++) {
-        await gw.buffer.append(Array.from({ length: PROBES_PER_BATCH }, (_, k) => ({ ...syntheticPending(k, { devices: 1 }), deviceId: `sasl-probe-${b * PROBES_PER_BATCH + k}` })));
+        await gw.buffer.append(
+          Array.from({ length: PROBES_PER_BATCH }, (_, k) => ({ ...syntheticPending(k, { devices: 1 }), deviceId: `sasl-probe-${b * PROBES_PER_BATCH + k}` })),
+        );
         await sleep(100);
       }
       expect(gw.forwarder.status().configError).not.toBeNull();
@@ -258,10 +267,14 @@ describe.each(Object.keys(CLIENTS))('gateway with a wrong SASL password: %s', (n
       for (const needle of ['SIMPAT-', 'sim-monitor-', 'BED-0']) expect(raw.includes(needle), `${needle} in clear on disk`).toBe(false);
 
       // `wardgate status` shows it (the status file is rewritten every second).
-      await waitFor(async () => {
-        statusDuringError = await readFile(statusFilePath(dir), 'utf8').catch(() => '');
-        return /config_error/.test(statusDuringError);
-      }, 10_000, 'the status file to show the config error');
+      await waitFor(
+        async () => {
+          statusDuringError = await readFile(statusFilePath(dir), 'utf8').catch(() => '');
+          return /config_error/.test(statusDuringError);
+        },
+        10_000,
+        'the status file to show the config error',
+      );
       // No tight loop of config errors (the forwarder retries at its slowest backoff).
       expect(await gw.events.count('kafka_config_error')).toBeLessThan(30);
       // Nothing reached Kafka (ground truth through PLAINTEXT).
@@ -269,7 +282,11 @@ describe.each(Object.keys(CLIENTS))('gateway with a wrong SASL password: %s', (n
 
       // The operator fixes the password file: the gateway picks it up without a restart and drains.
       await writeFile(passwordFile, `${SCRAM_PASSWORD}\n`);
-      await waitFor(() => gw.forwarder.status().forwarded > 0 && gw.forwarder.status().configError === null, 45_000, 'delivery after the password file was fixed');
+      await waitFor(
+        () => gw.forwarder.status().forwarded > 0 && gw.forwarder.status().configError === null,
+        45_000,
+        'delivery after the password file was fixed',
+      );
     } finally {
       drained = await gw.stop(20_000);
     }
@@ -279,7 +296,10 @@ describe.each(Object.keys(CLIENTS))('gateway with a wrong SASL password: %s', (n
     // The backlog the test built during the config error arrives in full (kcat through PLAINTEXT).
     const probesSeen = new Set(delivered.map((r) => r.key ?? '').filter((k) => k.startsWith('sasl-probe-')));
     const lost = Array.from({ length: probes }, (_, i) => `sasl-probe-${i}`).filter((k) => !probesSeen.has(k));
-    expect(lost.slice(0, 10), `${lost.length} of the ${probes} readings appended during the config error missing in Kafka (${delivered.length} records on the topic)`).toEqual([]);
+    expect(
+      lost.slice(0, 10),
+      `${lost.length} of the ${probes} readings appended during the config error missing in Kafka (${delivered.length} records on the topic)`,
+    ).toEqual([]);
     expect(delivered.every((r) => r.headers['wardgate-gateway-id'] === gw.gatewayId)).toBe(true);
 
     expect(logText).toMatch(/config/i);

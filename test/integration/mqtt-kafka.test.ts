@@ -37,9 +37,7 @@ describe('MQTT sensors -> embedded broker -> buffer -> Kafka', () => {
     display.on('message', (topic, payload) => echoed.push({ topic, body: JSON.parse(payload.toString()) }));
     await display.subscribeAsync('wardgate/alarms/#', { qos: 1 });
 
-    const sensors = await Promise.all(
-      [1, 2, 3, 4].map((i) => mqtt.connectAsync(url, { protocolVersion: 4, clientId: `ox-${i}`, clean: false })),
-    );
+    const sensors = await Promise.all([1, 2, 3, 4].map((i) => mqtt.connectAsync(url, { protocolVersion: 4, clientId: `ox-${i}`, clean: false })));
     const perSensor = 50;
     await Promise.all(
       sensors.map(async (c, i) => {

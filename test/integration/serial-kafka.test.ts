@@ -31,7 +31,17 @@ describe('serial monitors -> adapter -> buffer -> Kafka', () => {
     const gw = await startTestGateway(
       testConfig(brokers, join(dir, 'data'), {
         kafka: { topics },
-        devices: { serial: { ports: kinds.map((k, i) => ({ path: pairs[i]!.host, protocol: k, bed: `BED-${i + 1}`, deviceId: `mon-${k}`, ...(k === 'intellivue' || k === 'medibus' ? { pollInterval: 200 } : {}) })) } },
+        devices: {
+          serial: {
+            ports: kinds.map((k, i) => ({
+              path: pairs[i]!.host,
+              protocol: k,
+              bed: `BED-${i + 1}`,
+              deviceId: `mon-${k}`,
+              ...(k === 'intellivue' || k === 'medibus' ? { pollInterval: 200 } : {}),
+            })),
+          },
+        },
       }),
     );
     const sims = [
@@ -43,7 +53,11 @@ describe('serial monitors -> adapter -> buffer -> Kafka', () => {
       new MedibusSimulator({ port: pairs[5]!.device, truth: truth[5]!, seed: 6 }),
     ];
     for (const s of sims) s.start();
-    await waitFor(() => truth.every((f) => readGroundTruth(f).filter((r) => Object.keys(r.values).length > 0).length >= 15), 30_000, '15 records from each simulator');
+    await waitFor(
+      () => truth.every((f) => readGroundTruth(f).filter((r) => Object.keys(r.values).length > 0).length >= 15),
+      30_000,
+      '15 records from each simulator',
+    );
     const sent = truth.map((f) => readGroundTruth(f));
     const perMetric = (k: number): Map<string, [number, number | undefined][]> => {
       const m = new Map<string, [number, number | undefined][]>();
@@ -58,7 +72,9 @@ describe('serial monitors -> adapter -> buffer -> Kafka', () => {
 
     const vitals = await readTopic(brokers, topics.vital, { expected: expectedCount, timeoutMs: 30_000 });
     for (const [i, k] of kinds.entries()) {
-      const mine = vitals.filter((m) => m.key === `mon-${k}`).map((m) => JSON.parse(m.value) as { metric: string; value: number; deviceTime?: string; deviceKind: string; bed: string });
+      const mine = vitals
+        .filter((m) => m.key === `mon-${k}`)
+        .map((m) => JSON.parse(m.value) as { metric: string; value: number; deviceTime?: string; deviceKind: string; bed: string });
       expect(mine.every((b) => b.deviceKind === 'serial' && b.bed === `BED-${i + 1}`)).toBe(true);
       for (const [metric, vs] of perMetric(i)) {
         const got = mine.filter((b) => b.metric === metric).map((b) => [b.value, b.deviceTime === undefined ? undefined : Date.parse(b.deviceTime)]);

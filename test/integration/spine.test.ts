@@ -23,7 +23,14 @@ const B_LANES = 2;
 const B_FAULTS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Body { gatewayId: string; seq: number; deviceId: string; priority: string; patientId?: string; metric: string }
+interface Body {
+  gatewayId: string;
+  seq: number;
+  deviceId: string;
+  priority: string;
+  patientId?: string;
+  metric: string;
+}
 
 async function readAll(topics: Record<string, string>): Promise<{ topic: string; cls: string; m: TopicMessage; body: Body }[]> {
   const out: { topic: string; cls: string; m: TopicMessage; body: Body }[] = [];
@@ -87,7 +94,10 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka', () => {
     const msgs = await readAll(topics);
     const probeCopies = new Map<string, number>();
     for (const { body } of msgs) if (body.deviceId.startsWith('spine-probe-')) probeCopies.set(body.deviceId, (probeCopies.get(body.deviceId) ?? 0) + 1);
-    expect(probesAcked.filter((id) => probeCopies.get(id) !== 1), 'probes acknowledged to the test and not in Kafka exactly once').toEqual([]);
+    expect(
+      probesAcked.filter((id) => probeCopies.get(id) !== 1),
+      'probes acknowledged to the test and not in Kafka exactly once',
+    ).toEqual([]);
     expect(probeCopies.size).toBe(probesAcked.length);
     // Exactly once for all: no seq missing up to the highest delivered, none twice.
     const highest = msgs.reduce((a, m) => Math.max(a, m.body.seq), 0);
@@ -123,7 +133,10 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka', () => {
     const topics = uniqueTopics('spine-b');
     const dir = tempDir();
     const gw = await startTestGateway(
-      testConfig(brokers, dir, { kafka: { topics, batch: { maxReadings: B_BATCH } }, devices: { simulator: { enabled: true, beds: 10, interval: 100, seed: 11 } } }),
+      testConfig(brokers, dir, {
+        kafka: { topics, batch: { maxReadings: B_BATCH } },
+        devices: { simulator: { enabled: true, beds: 10, interval: 100, seed: 11 } },
+      }),
     );
     try {
       await waitFor(() => gw.forwarder.status().forwarded > 0, 30_000, 'first readings forwarded');
@@ -174,7 +187,11 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka', () => {
     const inFlightAtKill: number[] = [];
     for (let round = 0; round < 2; round++) {
       const child = spawnCli(['simulate', '--config', cfgFile, '--no-live']);
-      await waitFor(() => (readStatusFile(statusFilePath(dataDir))?.forwarder.forwarded ?? 0) > 200 * (round + 1), 60_000, `round ${round}: readings forwarded`);
+      await waitFor(
+        () => (readStatusFile(statusFilePath(dataDir))?.forwarder.forwarded ?? 0) > 200 * (round + 1),
+        60_000,
+        `round ${round}: readings forwarded`,
+      );
       await sleep(300 + Math.floor(Math.random() * 700));
       child.proc.kill('SIGKILL');
       await child.exited;

@@ -18,10 +18,32 @@ describe('log redaction', () => {
     const data = join(dir, 'data');
     const cfg = join(dir, 'wardgate.yaml');
     writeFileSync(cfg, 'log:\n  level: debug\n');
-    const c = spawnCli(['simulate', '-c', cfg, '--beds', '4', '--monitors', 'intellivue:1,masimo:1', '--duration', '4s', '--drain-timeout', '200ms', '--brokers', '127.0.0.1:1', '--data', data, '--seed', '5', '--no-live']);
+    const c = spawnCli([
+      'simulate',
+      '-c',
+      cfg,
+      '--beds',
+      '4',
+      '--monitors',
+      'intellivue:1,masimo:1',
+      '--duration',
+      '4s',
+      '--drain-timeout',
+      '200ms',
+      '--brokers',
+      '127.0.0.1:1',
+      '--data',
+      data,
+      '--seed',
+      '5',
+      '--no-live',
+    ]);
     expect(await c.exited, c.stderr()).toBe(0);
     const logs = `${c.stdout()}\n${c.stderr()}`;
-    const logLines = c.stderr().split('\n').filter((l) => l.startsWith('{'));
+    const logLines = c
+      .stderr()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
     // The run did log at debug level (else finding nothing would prove nothing).
     expect(logLines.some((l) => JSON.parse(l).level === 20)).toBe(true);
     expect(logLines.length).toBeGreaterThan(5);

@@ -7,7 +7,12 @@ import { createLogger } from '../../src/logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+  const stream = new Writable({
+    write(chunk, _e, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { lines, log: createLogger({ level: 'info', destination: stream as never }) };
 }
 
@@ -18,11 +23,14 @@ describe('clock watch', () => {
     const { lines, log } = capture();
     const registry = new Registry();
     const c = new ClockWatch({ log, registry, jumpToleranceMs: 2000, now: () => wall, monotonic: () => mono, probe: async () => null });
-    wall += 1000; mono += 1000;
+    wall += 1000;
+    mono += 1000;
     expect(c.check()).toBeNull();
-    wall += 1000 + 1500; mono += 1000; // drift within tolerance
+    wall += 1000 + 1500;
+    mono += 1000; // drift within tolerance
     expect(c.check()).toBeNull();
-    wall -= 3_600_000; mono += 1000; // NTP steps the clock back an hour
+    wall -= 3_600_000;
+    mono += 1000; // NTP steps the clock back an hour
     wall += 1000;
     expect(c.check()).toBe(-3_600_000);
     expect(c.status.jumps).toBe(1);
@@ -56,7 +64,17 @@ describe('clock watch', () => {
 
   it('stop aborts a probe still running, so no child process outlives the gateway', async () => {
     let aborted = false;
-    const c = new ClockWatch({ log: capture().log, registry: new Registry(), probe: (signal) => new Promise((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(null); })) });
+    const c = new ClockWatch({
+      log: capture().log,
+      registry: new Registry(),
+      probe: (signal) =>
+        new Promise((resolve) =>
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve(null);
+          }),
+        ),
+    });
     const pending = c.probeSync();
     c.stop();
     await pending;

@@ -49,19 +49,44 @@ async function gatewayWithMetrics(health: Record<string, unknown>, buffer: Recor
   return { gw, port };
 }
 
-const status = (over: Partial<ForwarderStatus>): ForwarderStatus => ({ state: 'online', reason: 'ok', since: 0, lastSuccessAt: null, lastFailureAt: null, offlineSince: null, consecutiveFailures: 0, forwarded: 0, inFlight: 0, configError: null, ...over });
+const status = (over: Partial<ForwarderStatus>): ForwarderStatus => ({
+  state: 'online',
+  reason: 'ok',
+  since: 0,
+  lastSuccessAt: null,
+  lastFailureAt: null,
+  offlineSince: null,
+  consecutiveFailures: 0,
+  forwarded: 0,
+  inFlight: 0,
+  configError: null,
+  ...over,
+});
 const stats = (oldest: number | null): BufferStats => {
   const c = { readings: oldest === null ? 0 : 1, units: 0, bytes: 0, oldestGatewayTime: null as number | null };
-  return { perClass: { alarm: { ...c }, vital: { ...c, oldestGatewayTime: oldest }, status: { ...c }, waveform: { ...c } }, totalReadings: 1, diskBytes: 0, inFlight: 0, lastSeq: 0, quarantined: 0 } as BufferStats;
+  return {
+    perClass: { alarm: { ...c }, vital: { ...c, oldestGatewayTime: oldest }, status: { ...c }, waveform: { ...c } },
+    totalReadings: 1,
+    diskBytes: 0,
+    inFlight: 0,
+    lastSeq: 0,
+    quarantined: 0,
+  } as BufferStats;
 };
 
 describe('health states', () => {
   it('each check turns to alert at its threshold, not before', () => {
     const t = { kafkaOffline: 300_000, oldestUnsent: 60_000, bufferNearCap: 0.8 };
     const now = 1_000_000_000;
-    const ok = assessHealth({ now, forwarder: status({ state: 'offline', offlineSince: now - 299_000 }), buffer: stats(now - 60_000), storedBytes: 79, maxBytes: 100 }, t);
+    const ok = assessHealth(
+      { now, forwarder: status({ state: 'offline', offlineSince: now - 299_000 }), buffer: stats(now - 60_000), storedBytes: 79, maxBytes: 100 },
+      t,
+    );
     expect([ok.kafka_unreachable.state, ok.oldest_unsent.state, ok.buffer_near_cap.state]).toEqual(['ok', 'ok', 'ok']);
-    const bad = assessHealth({ now, forwarder: status({ state: 'offline', offlineSince: now - 300_000 }), buffer: stats(now - 60_001), storedBytes: 80, maxBytes: 100 }, t);
+    const bad = assessHealth(
+      { now, forwarder: status({ state: 'offline', offlineSince: now - 300_000 }), buffer: stats(now - 60_001), storedBytes: 80, maxBytes: 100 },
+      t,
+    );
     expect([bad.kafka_unreachable.state, bad.oldest_unsent.state, bad.buffer_near_cap.state]).toEqual(['alert', 'alert', 'alert']);
     expect(bad.kafka_unreachable.value).toBe(300);
     expect(bad.buffer_near_cap.value).toBe(0.8);
@@ -81,7 +106,11 @@ describe('health states', () => {
     const { port } = await gatewayWithMetrics({ kafkaOffline: '1s', oldestUnsent: '1h', bufferNearCap: 0.99 });
     const first = JSON.parse((await get(port, '/status')).text);
     expect(first.health.checks.kafka_unreachable.threshold).toBe(1);
-    await waitFor(async () => JSON.parse((await get(port, '/status')).text).health.checks.kafka_unreachable.state === 'alert', 20_000, 'kafka_unreachable in alert');
+    await waitFor(
+      async () => JSON.parse((await get(port, '/status')).text).health.checks.kafka_unreachable.state === 'alert',
+      20_000,
+      'kafka_unreachable in alert',
+    );
     const s = JSON.parse((await get(port, '/status')).text);
     expect(s.health.state).toBe('alert');
     expect(s.health.checks.kafka_unreachable.value).toBeGreaterThanOrEqual(1);
@@ -103,10 +132,14 @@ describe('health states', () => {
 
   it('readings waiting past oldestUnsent and a buffer past bufferNearCap are alerts', async () => {
     const { port } = await gatewayWithMetrics({ kafkaOffline: '1h', oldestUnsent: '1s', bufferNearCap: 0.004 }, { maxBytes: '1MiB' });
-    await waitFor(async () => {
-      const c = JSON.parse((await get(port, '/status')).text).health.checks;
-      return c.oldest_unsent.state === 'alert' && c.buffer_near_cap.state === 'alert';
-    }, 30_000, 'oldest_unsent and buffer_near_cap in alert');
+    await waitFor(
+      async () => {
+        const c = JSON.parse((await get(port, '/status')).text).health.checks;
+        return c.oldest_unsent.state === 'alert' && c.buffer_near_cap.state === 'alert';
+      },
+      30_000,
+      'oldest_unsent and buffer_near_cap in alert',
+    );
     const s = JSON.parse((await get(port, '/status')).text);
     expect(s.health.checks.kafka_unreachable.state).toBe('ok');
     expect(s.health.checks.oldest_unsent.value).toBeGreaterThan(1);

@@ -54,8 +54,15 @@ describe('alarm echo', () => {
     await waitFor(() => tcp.length === 1 && ws.length === 1, 'both displays to get the alarm');
     expect(tcp[0]!.topic).toBe('wardgate/alarms/12_b'); // '/' in a bed id cannot split the topic
     expect(tcp[0]!.body).toEqual({
-      bed: '12/b', deviceId: 'ox1', metric: 'spo2', value: 84, unit: '%', gatewayTime: 1_750_000_000_000, deviceTime: 1_749_999_999_000,
-      quality: ['out_of_range'], extra: { code: 'SPO2_LOW' },
+      bed: '12/b',
+      deviceId: 'ox1',
+      metric: 'spo2',
+      value: 84,
+      unit: '%',
+      gatewayTime: 1_750_000_000_000,
+      deviceTime: 1_749_999_999_000,
+      quality: ['out_of_range'],
+      extra: { code: 'SPO2_LOW' },
     });
     expect(JSON.stringify(ws[0]!.body)).not.toContain('P-000123');
   });
@@ -76,7 +83,10 @@ describe('alarm echo', () => {
     });
     const none = await display(off.url, '#');
     off.adapter.publishAlarm(alarm);
-    const noBroker = await startAdapter(cleanup, new RecordingSink(), { enabled: true, external: [{ name: 'x', url: 'mqtt://127.0.0.1:1', clientId: 'c', subscriptions: ['#'] }] });
+    const noBroker = await startAdapter(cleanup, new RecordingSink(), {
+      enabled: true,
+      external: [{ name: 'x', url: 'mqtt://127.0.0.1:1', clientId: 'c', subscriptions: ['#'] }],
+    });
     expect(() => noBroker.adapter.publishAlarm(alarm)).not.toThrow();
     await new Promise((r) => setTimeout(r, 200));
     expect(none).toHaveLength(0);
@@ -91,6 +101,9 @@ describe('alarm echo', () => {
     });
     const s = await connectSensor(cleanup, { url: wsUrl, clientId: 'wsox', bed: '4', device: 'wsox', format: 'senml' });
     await s.publishReading({ spo2: 98, pulse: 77, time: Date.now() });
-    expect(sink.committed.map((r) => [r.metric, r.value])).toEqual([['spo2', 98], ['pulse_rate_oximeter', 77]]);
+    expect(sink.committed.map((r) => [r.metric, r.value])).toEqual([
+      ['spo2', 98],
+      ['pulse_rate_oximeter', 77],
+    ]);
   });
 });

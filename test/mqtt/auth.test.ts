@@ -39,7 +39,12 @@ describe('password hashes', () => {
 describe('authenticator and ACLs', () => {
   const setup = async () => {
     const users = [
-      userSchema.parse({ username: 'ox-12', passwordHash: await hashPassword('s3cret', FAST), publish: ['ward/12/{clientId}/#'], subscribe: ['wardgate/alarms/12'] }),
+      userSchema.parse({
+        username: 'ox-12',
+        passwordHash: await hashPassword('s3cret', FAST),
+        publish: ['ward/12/{clientId}/#'],
+        subscribe: ['wardgate/alarms/12'],
+      }),
       userSchema.parse({ username: 'display', passwordHash: await hashPassword('d1sp', FAST), subscribe: ['wardgate/alarms/+'] }),
       userSchema.parse({ username: 'pump-7', publish: ['icu/{username}/#'] }), // certificate only
     ];

@@ -11,7 +11,13 @@ describe('commit queue: QoS 0 drops are reported', () => {
     const sink = new RecordingSink();
     sink.refuse = true;
     const drops: [string, number][] = [];
-    const q = new CommitQueue(sink, { maxHoldMs: 10_000, retryInitialMs: 1000, retryMaxMs: 1000, maxBatch: 1, onDropped: (reason, n) => drops.push([reason, n]) });
+    const q = new CommitQueue(sink, {
+      maxHoldMs: 10_000,
+      retryInitialMs: 1000,
+      retryMaxMs: 1000,
+      maxBatch: 1,
+      onDropped: (reason, n) => drops.push([reason, n]),
+    });
     const outcomes: string[] = [];
     q.commit([input(1)], undefined, (err) => outcomes.push(err ? `qos1 ${err.name}` : 'qos1'));
     await sleep(20);
@@ -21,7 +27,10 @@ describe('commit queue: QoS 0 drops are reported', () => {
     expect(drops).toEqual([['refusing', 1]]);
     q.close();
     await sleep(5);
-    expect(drops).toEqual([['refusing', 1], ['stopping', 2]]);
+    expect(drops).toEqual([
+      ['refusing', 1],
+      ['stopping', 2],
+    ]);
     expect(outcomes).toContain('door false');
     expect(outcomes).toContain('waiting QueueClosed');
     expect(outcomes).toContain('qos1 QueueClosed');

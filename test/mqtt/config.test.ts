@@ -39,7 +39,10 @@ describe('mqtt config', () => {
     [{ embedded: { tls: { cert: 'c', key: 'k', clientCertificates: 'required' } } }, /embedded.tls.ca: clientCertificates needs ca/],
     [{ embedded: { tcp: {}, auth: { users: [{ username: 'u', passwordHash: 'plain' }] } } }, /must be scrypt/],
     [{ embedded: { tcp: {}, auth: { users: [{ username: 'u', publish: ['ward/#/x'] }] } } }, /not a valid MQTT topic filter/],
-    [{ rules: ['ward', 'icu'].map((w) => ({ name: 'a', topic: `${w}/{bed}/{device}`, metric: 'spo2', decoder: { type: 'text' } })) }, /rule name a is used twice/],
+    [
+      { rules: ['ward', 'icu'].map((w) => ({ name: 'a', topic: `${w}/{bed}/{device}`, metric: 'spo2', decoder: { type: 'text' } })) },
+      /rule name a is used twice/,
+    ],
     [{ rules: [{ topic: 'ward/{bed}/spo2', metric: 'spo2', decoder: { type: 'text' } }] }, /deviceId: uses \{device\} which topic/],
     [{ rules: [{ topic: 'ward/{bed}/{device}', decoder: { type: 'text' } }] }, /gives no metric here/],
     [{ rules: [{ topic: 'ward/{bed}/{device}', metric: 'pulse', decoder: { type: 'text' } }] }, /metric: not a metric of the catalogue/],

@@ -46,7 +46,11 @@ describe('embedded broker: connections per source address', () => {
   it('closes connections beyond the per-address rate', async () => {
     const g = await startAdapter(cleanup, new RecordingSink(), {
       enabled: true,
-      embedded: { tcp: { host: '0.0.0.0', port: 0 }, auth: { anonymous: { publish: ['ward/#'] } }, limits: { connectionsPerSecondPerSource: 0.001, connectionBurstPerSource: 2 } },
+      embedded: {
+        tcp: { host: '0.0.0.0', port: 0 },
+        auth: { anonymous: { publish: ['ward/#'] } },
+        limits: { connectionsPerSecondPerSource: 0.001, connectionBurstPerSource: 2 },
+      },
     });
     const port = g.adapter.addresses().tcp!.port;
     const cs: { sock: Socket; closed: () => boolean }[] = [];

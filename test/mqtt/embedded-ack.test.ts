@@ -61,10 +61,19 @@ describe('embedded broker: end-to-end acknowledgement', () => {
       await s.publishReading({ spo2: 95, pulse: 81, time });
     }
     const by = (dev: string) => sink.committed.filter((r) => r.deviceId === dev).map((r) => [r.metric, r.value, r.deviceTime ?? null]);
-    expect(by('d-json')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
-    expect(by('d-senml')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
+    expect(by('d-json')).toEqual([
+      ['spo2', 95, time],
+      ['pulse_rate_oximeter', 81, time],
+    ]);
+    expect(by('d-senml')).toEqual([
+      ['spo2', 95, time],
+      ['pulse_rate_oximeter', 81, time],
+    ]);
     expect(by('d-text')).toEqual([['spo2', 95, null]]);
-    expect(by('d-binary')).toEqual([['spo2', 95, time], ['pulse_rate_oximeter', 81, time]]);
+    expect(by('d-binary')).toEqual([
+      ['spo2', 95, time],
+      ['pulse_rate_oximeter', 81, time],
+    ]);
   });
 
   it('sends no PUBACK while the buffer refuses, and delivers after recovery', async () => {
@@ -134,7 +143,10 @@ describe('embedded broker: end-to-end acknowledgement', () => {
     await s.connect();
     cleanup.push(() => s.end(true));
     await s.publishReading({ spo2: 97, pulse: 60, time: Date.now() });
-    await waitFor(async () => (await ctx.events.registry.getSingleMetricAsString('wardgate_mqtt_messages_total')).includes('qos="0",outcome="refused"'), 'qos 0 refusal to be counted');
+    await waitFor(
+      async () => (await ctx.events.registry.getSingleMetricAsString('wardgate_mqtt_messages_total')).includes('qos="0",outcome="refused"'),
+      'qos 0 refusal to be counted',
+    );
     sink.refuse = false;
     await s.publishReading({ spo2: 98, pulse: 60, time: Date.now() });
     await waitFor(() => sink.committed.length === 1, 'the second qos 0 reading');

@@ -35,7 +35,10 @@ async function gateway(p: RealPipeline, adapterHolder?: { adapter?: MqttAdapter 
 
 async function sensors(url: string, n: number): Promise<SimulatedSensor[]> {
   const formats: SensorFormat[] = ['json', 'senml', 'text', 'binary'];
-  const out = Array.from({ length: n }, (_, i) => new SimulatedSensor({ url, clientId: `e2e-${i}`, bed: `b${i % 6}`, device: `dev${i}`, format: formats[i % 4]!, seed: i + 1 }));
+  const out = Array.from(
+    { length: n },
+    (_, i) => new SimulatedSensor({ url, clientId: `e2e-${i}`, bed: `b${i % 6}`, device: `dev${i}`, format: formats[i % 4]!, seed: i + 1 }),
+  );
   for (const s of out) cleanup.add(() => s.end(true));
   await Promise.all(out.map((s) => s.connect()));
   return out;
@@ -89,7 +92,12 @@ describe('embedded broker into the real buffer', () => {
     p.refuse = false;
     await Promise.all(pubs);
     const readings = p.drain();
-    expect(readings.filter((r) => r.metric === 'spo2').map((r) => `${r.deviceId}:${r.value}`).sort()).toEqual(['dev0:91', 'dev0:92', 'dev0:93', 'dev1:91', 'dev1:92', 'dev1:93']);
+    expect(
+      readings
+        .filter((r) => r.metric === 'spo2')
+        .map((r) => `${r.deviceId}:${r.value}`)
+        .sort(),
+    ).toEqual(['dev0:91', 'dev0:92', 'dev0:93', 'dev1:91', 'dev1:92', 'dev1:93']);
   });
 
   it('alarm readings are echoed on wardgate/alarms/{bed} once committed (Ingest onAlarm)', async () => {
@@ -122,6 +130,11 @@ describe('embedded broker into the real buffer', () => {
     await s!.publishRaw('[{"n":"spo2","u":"%RH","v":40}]', 'ward/b0/dev0/senml');
     expect(s!.mqtt.connected).toBe(true);
     expect(await p.events.count('reading_rejected', { reason: 'bad_unit', family: 'mqtt' })).toBe(1);
-    expect(p.drain().map((r) => r.metric).sort()).toEqual(['pulse_rate_oximeter', 'spo2']);
+    expect(
+      p
+        .drain()
+        .map((r) => r.metric)
+        .sort(),
+    ).toEqual(['pulse_rate_oximeter', 'spo2']);
   });
 });

@@ -52,7 +52,16 @@ describe('embedded broker: authentication and ACLs', () => {
   it('disconnects a client publishing outside its ACL and stores nothing of it; others go on', async () => {
     const { url, ctx, sink } = await gateway();
     const good = await connectSensor(cleanup, { url, clientId: 'ox1', username: 'ox-12', password: 'pw12', bed: '12', device: 'ox1', format: 'text' });
-    const bad = await connectSensor(cleanup, { url, clientId: 'ox2', username: 'ox-12', password: 'pw12', bed: '13', device: 'ox2', format: 'text', reconnectPeriod: 0 });
+    const bad = await connectSensor(cleanup, {
+      url,
+      clientId: 'ox2',
+      username: 'ox-12',
+      password: 'pw12',
+      bed: '13',
+      device: 'ox2',
+      format: 'text',
+      reconnectPeriod: 0,
+    });
     let closed = false;
     bad.mqtt.on('close', () => (closed = true));
     void bad.publishReading().catch(() => undefined);
@@ -93,7 +102,16 @@ describe('embedded broker: authentication and ACLs', () => {
 describe('embedded broker: limits', () => {
   it('disconnects a client sending a packet over the size limit, before reading it', async () => {
     const { url, ctx, sink } = await gateway({ maxPacketBytes: 1024 });
-    const s = await connectSensor(cleanup, { url, clientId: 'ox1', username: 'ox-12', password: 'pw12', bed: '12', device: 'ox1', format: 'text', reconnectPeriod: 0 });
+    const s = await connectSensor(cleanup, {
+      url,
+      clientId: 'ox1',
+      username: 'ox-12',
+      password: 'pw12',
+      bed: '12',
+      device: 'ox1',
+      format: 'text',
+      reconnectPeriod: 0,
+    });
     const closed = new Promise<void>((r) => s.mqtt.once('close', () => r()));
     void s.publishRaw(Buffer.alloc(4096, 0x31)).catch(() => undefined);
     await closed;
@@ -103,7 +121,17 @@ describe('embedded broker: limits', () => {
 
   it('disconnects a client publishing faster than its rate allows', async () => {
     const { url, ctx, sink } = await gateway({ messagesPerSecond: 0.01, burst: 10 });
-    const s = await connectSensor(cleanup, { url, clientId: 'ox1', username: 'ox-12', password: 'pw12', bed: '12', device: 'ox1', format: 'text', reconnectPeriod: 0, qos: 0 });
+    const s = await connectSensor(cleanup, {
+      url,
+      clientId: 'ox1',
+      username: 'ox-12',
+      password: 'pw12',
+      bed: '12',
+      device: 'ox1',
+      format: 'text',
+      reconnectPeriod: 0,
+      qos: 0,
+    });
     const closed = new Promise<void>((r) => s.mqtt.once('close', () => r()));
     for (let i = 0; i < 50; i++) void s.publishRaw('97').catch(() => undefined);
     await closed;

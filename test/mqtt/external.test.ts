@@ -133,14 +133,29 @@ describe('external broker: connection', () => {
     const client = pki.client('wardgate-ward7');
     const pwFile = join(pki.dir, 'mqtt-password');
     writeFileSync(pwFile, 's3cret\n', { mode: 0o600 }); // a secret file: the service user's only
-    const base = { name: 'hospital', url: `mqtts://127.0.0.1:${tls.port}`, clientId: 'wg-tls', username: 'wardgate', subscriptions: ['ward/#'], reconnect: { initial: 50, max: 200 } };
+    const base = {
+      name: 'hospital',
+      url: `mqtts://127.0.0.1:${tls.port}`,
+      clientId: 'wg-tls',
+      username: 'wardgate',
+      subscriptions: ['ward/#'],
+      reconnect: { initial: 50, max: 200 },
+    };
     const sink = new RecordingSink();
     const g = await startAdapter(cleanup, sink, {
       ...external('wg-tls', 5),
       external: [{ ...base, passwordFile: pwFile, tls: { ca: pki.caCert, cert: client.cert, key: client.key } }],
     });
     await waitFor(() => g.adapter.status().state === 'running', 'the TLS connection');
-    const pub = connect(`mqtts://127.0.0.1:${tls.port}`, { clientId: 'pub-tls', username: 'wardgate', password: 's3cret', ca: pki.read(pki.caCert), cert: pki.read(client.cert), key: pki.read(client.key), reconnectPeriod: 0 });
+    const pub = connect(`mqtts://127.0.0.1:${tls.port}`, {
+      clientId: 'pub-tls',
+      username: 'wardgate',
+      password: 's3cret',
+      ca: pki.read(pki.caCert),
+      cert: pki.read(client.cert),
+      key: pki.read(client.key),
+      reconnectPeriod: 0,
+    });
     cleanup.add(() => pub.end(true));
     await new Promise((r) => pub.once('connect', r));
     await pub.publishAsync('ward/5/ox/vitals', vitals(95, Date.now()), { qos: 1 });
@@ -169,9 +184,13 @@ describe('external broker: gateway killed with SIGKILL while messages flow', () 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   function startChild(): { proc: ChildProcess; ready: Promise<void>; total: () => number } {
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'test/mqtt/fixtures/external-gateway.ts', join(root, 'data'), join(root, 'wardgate.key'), broker.url, '5'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/mqtt/fixtures/external-gateway.ts', join(root, 'data'), join(root, 'wardgate.key'), broker.url, '5'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     cleanup.add(() => proc.exitCode === null && proc.kill('SIGKILL'));
     let total = 0;
     let onReady: () => void;
@@ -210,14 +229,18 @@ describe('external broker: gateway killed with SIGKILL while messages flow', () 
     // Wait until the count stays put (at N or above, or for 2 s if some never come).
     let last = -1;
     let still = 0;
-    await waitFor(async () => {
-      const now = child.total();
-      still = now === last ? still + 1 : 0;
-      last = now;
-      if (still >= (now >= N ? 1 : 7)) return true;
-      await sleep(300);
-      return false;
-    }, 'the readings to stop coming', 30_000);
+    await waitFor(
+      async () => {
+        const now = child.total();
+        still = now === last ? still + 1 : 0;
+        last = now;
+        if (still >= (now >= N ? 1 : 7)) return true;
+        await sleep(300);
+        return false;
+      },
+      'the readings to stop coming',
+      30_000,
+    );
     child.proc.kill('SIGTERM');
     await new Promise((r) => child.proc.once('exit', r));
 

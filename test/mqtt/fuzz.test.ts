@@ -17,7 +17,6 @@ import { rng as prng } from '../../hardware-mocks/rng.js';
 const N = 100_000;
 const NOW = Date.UTC(2025, 5, 1);
 
-
 const SEEDS = [
   '{"spo2":97,"pr":72,"ts":1718000000}',
   '[{"bn":"urn:dev:ox:","bt":1718000000,"n":"spo2","u":"%","v":97},{"n":"pr","u":"beat/min","v":72}]',
@@ -47,7 +46,8 @@ function randomPayload(rnd: () => number): Buffer {
     // structurally valid JSON with hostile values
     const atom = (): string => ATOMS[int(ATOMS.length)]!;
     const obj = `{"spo2":${atom()},"pr":${atom()},"ts":${atom()},"data":{"vitals":[{"value":${atom()},"unit":${atom()}}],"time":${atom()}}}`;
-    const rec = (): string => `{"bn":${atom()},"bt":${atom()},"n":${rnd() < 0.5 ? '"spo2"' : atom()},"u":${atom()},"v":${atom()},"t":${atom()}${rnd() < 0.05 ? ',"x_":1' : ''}}`;
+    const rec = (): string =>
+      `{"bn":${atom()},"bt":${atom()},"n":${rnd() < 0.5 ? '"spo2"' : atom()},"u":${atom()},"v":${atom()},"t":${atom()}${rnd() < 0.05 ? ',"x_":1' : ''}}`;
     return Buffer.from(rnd() < 0.5 ? obj : `[${rec()},${rec()}]`);
   }
   // numbers as text, sometimes with garbage
@@ -72,7 +72,13 @@ describe('decoder fuzz', () => {
         {
           name: 'bin-var',
           topic: 'ward/{bed}/{device}/binvar',
-          decoder: { type: 'binary', fields: [{ offset: 0, type: 'float64le', metric: 'resp_rate' }, { offset: 8, type: 'int32be', metric: 'etco2', scale: 1e300 }] },
+          decoder: {
+            type: 'binary',
+            fields: [
+              { offset: 0, type: 'float64le', metric: 'resp_rate' },
+              { offset: 8, type: 'int32be', metric: 'etco2', scale: 1e300 },
+            ],
+          },
         },
       ],
     });

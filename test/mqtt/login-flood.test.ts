@@ -150,7 +150,15 @@ describe('login flood against the embedded broker', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'info', destination: { write: (s: string) => void lines.push(s) } });
     const events = new Events(log);
-    const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-flood', events, log: silentLogger(), synchronous: 'full', walSyncFs: observed });
+    const buffer = await openBuffer({
+      dir: join(root, 'data'),
+      keyFile,
+      gatewayId: 'gw-flood',
+      events,
+      log: silentLogger(),
+      synchronous: 'full',
+      walSyncFs: observed,
+    });
     cleanup.add(() => buffer.close());
     const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
     const sensorPassword = 'sensor-password-1';
@@ -180,7 +188,7 @@ describe('login flood against the embedded broker', () => {
     cleanup.add(() => f.stop());
     await waitFor(() => f.attempts() >= 200, 'the flood to be under way', 20_000);
     // The flood's password checks run somewhere else than the thread pool the fsync needs.
-    expect(poolScrypts, 'password checks queued on libuv\'s thread pool').toBe(0);
+    expect(poolScrypts, "password checks queued on libuv's thread pool").toBe(0);
 
     const startedAt = f.attempts();
     const K = 30;
@@ -195,7 +203,9 @@ describe('login flood against the embedded broker', () => {
     const endedAt = f.attempts();
     await f.stop();
 
-    process.stdout.write(`flood: ${f.attempts()} attempts, CONNACK codes ${JSON.stringify([...f.connacks])}, fsyncs ${fsyncStartsWithScryptPending.length}, login_failed by reason ${JSON.stringify((await events.registry.getSingleMetric('wardgate_login_failed_total')!.get()).values.map((v) => [v.labels.reason, v.value]))}\n`);
+    process.stdout.write(
+      `flood: ${f.attempts()} attempts, CONNACK codes ${JSON.stringify([...f.connacks])}, fsyncs ${fsyncStartsWithScryptPending.length}, login_failed by reason ${JSON.stringify((await events.registry.getSingleMetric('wardgate_login_failed_total')!.get()).values.map((v) => [v.labels.reason, v.value]))}\n`,
+    );
     // The flood ran all along: logins were refused before, during and after the sensor's messages.
     expect(startedAt).toBeGreaterThanOrEqual(200);
     expect(endedAt).toBeGreaterThan(startedAt);
@@ -207,7 +217,11 @@ describe('login flood against the embedded broker', () => {
       buffer.ack(l.id);
     }
     expect(drained.filter((r) => r.metric === 'spo2').map((r) => r.value)).toEqual(Array.from({ length: K }, (_, i) => 90 + (i % 10)));
-    expect(drained.filter((r) => r.metric === 'heart_rate').map((r) => r.value)).toEqual(Array.from({ length: K }, (_, i) => i).filter((i) => i % 3 === 0).map((i) => 150 + i));
+    expect(drained.filter((r) => r.metric === 'heart_rate').map((r) => r.value)).toEqual(
+      Array.from({ length: K }, (_, i) => i)
+        .filter((i) => i % 3 === 0)
+        .map((i) => 150 + i),
+    );
 
     // Each alarm: at most two fsyncs completed between its arrival and its PUBACK.
     for (let i = 0; i < K; i += 3) {

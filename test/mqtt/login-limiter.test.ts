@@ -63,7 +63,10 @@ describe('login limiter', () => {
 
   it('backs a source off after a failed login, doubling up to the maximum, and forgets after a success', () => {
     const c = clock();
-    const l = new LoginLimiter({ ...LIMITS, perSource: { concurrent: 1, perSecond: 1000, burst: 1000 }, global: { concurrent: 4, perSecond: 1000, burst: 1000 } }, c.now);
+    const l = new LoginLimiter(
+      { ...LIMITS, perSource: { concurrent: 1, perSecond: 1000, burst: 1000 }, global: { concurrent: 4, perSecond: 1000, burst: 1000 } },
+      c.now,
+    );
     const waits: number[] = [];
     for (let i = 0; i < 6; i++) {
       ticket(l.admit('10.0.0.9', `guess-${i}`)).done('failed');
@@ -165,4 +168,3 @@ describe('connection limiter', () => {
     expect(l.admit('10.0.0.1')).toBe('connection_rate');
   });
 });
-

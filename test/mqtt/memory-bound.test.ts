@@ -39,7 +39,8 @@ function assertBuilt(): void {
   const dir = join(REPO, 'src/devices/mqtt');
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
     const built = join(REPO, 'dist/src/devices/mqtt', f.replace(/\.ts$/, '.js'));
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(dir, f)).mtimeMs) throw new Error(`${built} is older than its source: run npm run build first`);
+    if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(dir, f)).mtimeMs)
+      throw new Error(`${built} is older than its source: run npm run build first`);
   }
 }
 
@@ -129,7 +130,9 @@ async function listening(port: number): Promise<boolean> {
 
 /** The flags node runs the gateway with (read from /proc, so the test knows the shipped heap is in use). */
 function nodeFlags(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.startsWith('--max'));
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    .split('\0')
+    .filter((a) => a.startsWith('--max'));
 }
 
 /** Waits until the gateway reports `n` committed readings, or it exits, or `ms` pass. */
@@ -217,7 +220,9 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     run.proc.kill('SIGTERM');
     const code = await run.exited;
     const peak = run.peakRss();
-    process.stdout.write(`external backlog: ${N} published, ${n} committed while running, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
+    process.stdout.write(
+      `external backlog: ${N} published, ${n} committed while running, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+    );
     expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
     expect(code).toBe(0);
     expect(peak).toBeGreaterThan(0);
@@ -226,82 +231,92 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
   }, 90_000);
 
-  it.each([1, 0] as const)('takes 200 publishers writing all their QoS %s messages at once into the embedded broker, under MemoryHigh', async (qos) => {
-    const PUBLISHERS = 200;
-    const EACH = 500;
-    // The port is found free, then bound by the gateway: another test may take it in between,
-    // so a start that fails with EADDRINUSE is retried on another port.
-    let s!: Setup;
-    let run!: Run;
-    let port = 0;
-    for (let attempt = 0; ; attempt++) {
-      port = await freePort();
-      s = await gatewayFiles({
-        enabled: true,
-        embedded: {
-          tcp: { host: '127.0.0.1', port },
-          auth: { anonymous: { publish: ['ward/#'] } },
-          limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
-        },
-        rules: RULES,
-      });
-      run = runShipped(s.configFile);
-      const up = await Promise.race([listening(port), run.exited.then(() => false)]);
-      if (up) break;
-      if (attempt >= 2 || !run.output().includes('EADDRINUSE')) throw new Error(`the gateway did not start:\n${run.output().slice(-3000)}`);
-    }
-    const url = `mqtt://127.0.0.1:${port}`;
-    const clients: MqttClient[] = [];
-    const deadline = Date.now() + 10_000;
-    for (let p = 0; p < PUBLISHERS; p++) {
-      for (;;) {
-        try {
-          clients.push(await connectAsync(url, { clientId: `flood-${p}`, reconnectPeriod: 0, connectTimeout: 5000 }));
-          break;
-        } catch (e) {
-          if (Date.now() > deadline || run.proc.exitCode !== null) throw new Error(`${String(e)}; the gateway said:\n${run.output().slice(-3000)}`);
-          await new Promise((r) => setTimeout(r, 100));
+  it.each([1, 0] as const)(
+    'takes 200 publishers writing all their QoS %s messages at once into the embedded broker, under MemoryHigh',
+    async (qos) => {
+      const PUBLISHERS = 200;
+      const EACH = 500;
+      // The port is found free, then bound by the gateway: another test may take it in between,
+      // so a start that fails with EADDRINUSE is retried on another port.
+      let s!: Setup;
+      let run!: Run;
+      let port = 0;
+      for (let attempt = 0; ; attempt++) {
+        port = await freePort();
+        s = await gatewayFiles({
+          enabled: true,
+          embedded: {
+            tcp: { host: '127.0.0.1', port },
+            auth: { anonymous: { publish: ['ward/#'] } },
+            limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
+          },
+          rules: RULES,
+        });
+        run = runShipped(s.configFile);
+        const up = await Promise.race([listening(port), run.exited.then(() => false)]);
+        if (up) break;
+        if (attempt >= 2 || !run.output().includes('EADDRINUSE')) throw new Error(`the gateway did not start:\n${run.output().slice(-3000)}`);
+      }
+      const url = `mqtt://127.0.0.1:${port}`;
+      const clients: MqttClient[] = [];
+      const deadline = Date.now() + 10_000;
+      for (let p = 0; p < PUBLISHERS; p++) {
+        for (;;) {
+          try {
+            clients.push(await connectAsync(url, { clientId: `flood-${p}`, reconnectPeriod: 0, connectTimeout: 5000 }));
+            break;
+          } catch (e) {
+            if (Date.now() > deadline || run.proc.exitCode !== null) throw new Error(`${String(e)}; the gateway said:\n${run.output().slice(-3000)}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
       }
-    }
-    cleanup.add(() => Promise.all(clients.map((c) => c.endAsync(true))));
-    expect(nodeFlags(run.proc.pid!)).toContain('--max-old-space-size=64');
-    // Each publisher writes all its messages without waiting for a PUBACK: as fast as it can.
-    // (QoS 1: called back on the PUBACK, which means committed; QoS 0: once written to the socket.)
-    let acked = 0;
-    const failures: string[] = [];
-    const all = clients.map(
-      (c, p) =>
-        new Promise<void>((done) => {
-          let left = EACH;
-          for (let k = 0; k < EACH; k++) {
-            const i = p * EACH + k;
-            c.publish(`ward/${p}/ox${p}/n`, String(i), { qos }, (err) => {
-              if (err) failures.push(err.message);
-              else acked++;
-              if (--left === 0) done();
-            });
-          }
-        }),
-    );
-    const N = PUBLISHERS * EACH;
-    let settled = await Promise.race([Promise.all(all).then(() => true), run.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 60_000))]);
-    // QoS 0 is best effort, but nothing here makes the buffer refuse: all of it must be committed.
-    if (settled && qos === 0) settled = (await committed(s, run, N, 60_000)) >= N;
-    const alive = run.proc.exitCode === null && run.proc.signalCode === null;
-    await Promise.all(clients.map((c) => c.endAsync(true)));
-    run.proc.kill('SIGTERM');
-    const code = await run.exited;
-    const peak = run.peakRss();
-    process.stdout.write(`embedded flood, QoS ${qos}: ${N} published by ${PUBLISHERS}, ${acked} ${qos ? 'acknowledged' : 'written'}, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
-    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
-    expect(settled).toBe(true);
-    expect(failures).toEqual([]);
-    expect(acked).toBe(N);
-    expect(code).toBe(0);
-    expect(peak).toBeGreaterThan(0);
-    expect(peak).toBeLessThan(memoryHigh());
-    // Every acknowledged message is in the buffer, once.
-    expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
-  }, 90_000);
+      cleanup.add(() => Promise.all(clients.map((c) => c.endAsync(true))));
+      expect(nodeFlags(run.proc.pid!)).toContain('--max-old-space-size=64');
+      // Each publisher writes all its messages without waiting for a PUBACK: as fast as it can.
+      // (QoS 1: called back on the PUBACK, which means committed; QoS 0: once written to the socket.)
+      let acked = 0;
+      const failures: string[] = [];
+      const all = clients.map(
+        (c, p) =>
+          new Promise<void>((done) => {
+            let left = EACH;
+            for (let k = 0; k < EACH; k++) {
+              const i = p * EACH + k;
+              c.publish(`ward/${p}/ox${p}/n`, String(i), { qos }, (err) => {
+                if (err) failures.push(err.message);
+                else acked++;
+                if (--left === 0) done();
+              });
+            }
+          }),
+      );
+      const N = PUBLISHERS * EACH;
+      let settled = await Promise.race([
+        Promise.all(all).then(() => true),
+        run.exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 60_000)),
+      ]);
+      // QoS 0 is best effort, but nothing here makes the buffer refuse: all of it must be committed.
+      if (settled && qos === 0) settled = (await committed(s, run, N, 60_000)) >= N;
+      const alive = run.proc.exitCode === null && run.proc.signalCode === null;
+      await Promise.all(clients.map((c) => c.endAsync(true)));
+      run.proc.kill('SIGTERM');
+      const code = await run.exited;
+      const peak = run.peakRss();
+      process.stdout.write(
+        `embedded flood, QoS ${qos}: ${N} published by ${PUBLISHERS}, ${acked} ${qos ? 'acknowledged' : 'written'}, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+      );
+      expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+      expect(settled).toBe(true);
+      expect(failures).toEqual([]);
+      expect(acked).toBe(N);
+      expect(code).toBe(0);
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThan(memoryHigh());
+      // Every acknowledged message is in the buffer, once.
+      expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
+    },
+    90_000,
+  );
 });

@@ -49,7 +49,11 @@ describe('embedded broker: TLS listener', () => {
     const { url, sink } = await tlsGateway('required');
     const c = pki.client('ox-12');
     const s = await connectSensor(cleanup, {
-      url, clientId: 'ox1', bed: '12', device: 'ox1', format: 'text',
+      url,
+      clientId: 'ox1',
+      bed: '12',
+      device: 'ox1',
+      format: 'text',
       tls: { ca: pki.read(pki.caCert), cert: pki.read(c.cert), key: pki.read(c.key) },
     });
     await s.publishReading({ spo2: 94, pulse: 60, time: Date.now() });

@@ -79,7 +79,11 @@ describe('Debian package (amd64)', () => {
     expect(entry('usr/bin/wardgate')).toMatch(/^lrwxrwxrwx root\/root .* -> \.\.\/lib\/wardgate\/bin\/wardgate\.js$/);
     expect(lines.filter((l) => !l.includes(' root/root '))).toEqual([]);
     // Development dependencies are not shipped.
-    for (const dev of ['vitest', 'typescript', 'tsx', 'esbuild']) expect(lines.some((l) => l.includes(`/node_modules/${dev}/`)), dev).toBe(false);
+    for (const dev of ['vitest', 'typescript', 'tsx', 'esbuild'])
+      expect(
+        lines.some((l) => l.includes(`/node_modules/${dev}/`)),
+        dev,
+      ).toBe(false);
     // The unit and the BLE drop-in are the repository's.
     expect(readFileSync(join(extracted, 'lib/systemd/system/wardgate.service'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/wardgate.service'), 'utf8'));
     expect(readFileSync(join(extracted, 'usr/share/wardgate/ble.conf'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/wardgate.service.d/ble.conf'), 'utf8'));
@@ -98,9 +102,25 @@ describe('Debian package (amd64)', () => {
     expect(v.status, v.err).toBe(0);
     expect(v.out.trim()).toBe(VERSION);
     const data = tempDir('wg-deb-data-');
-    const c = await run(bin, ['config', 'check', join(extracted, 'etc/wardgate/wardgate.yaml')], { STATE_DIRECTORY: data, WARDGATE_KEY_FILE: join(data, 'k.key') });
+    const c = await run(bin, ['config', 'check', join(extracted, 'etc/wardgate/wardgate.yaml')], {
+      STATE_DIRECTORY: data,
+      WARDGATE_KEY_FILE: join(data, 'k.key'),
+    });
     expect(c.err).not.toMatch(/invalid configuration|not valid YAML/);
-    const s = await run(bin, ['simulate', '--beds', '2', '--duration', '1s', '--drain-timeout', '200ms', '--brokers', '127.0.0.1:1', '--data', data, '--no-live']);
+    const s = await run(bin, [
+      'simulate',
+      '--beds',
+      '2',
+      '--duration',
+      '1s',
+      '--drain-timeout',
+      '200ms',
+      '--brokers',
+      '127.0.0.1:1',
+      '--data',
+      data,
+      '--no-live',
+    ]);
     expect(s.status, s.err).toBe(0);
     const n = Number(/(\d+) readings committed/.exec(s.out)?.[1]);
     expect(n).toBeGreaterThan(0);
@@ -182,7 +202,13 @@ describe('Debian package installed on this machine', () => {
     expect(readFileSync('/etc/wardgate/wardgate.yaml', 'utf8')).toBe(edited);
     const p = await run('dpkg', ['--purge', 'wardgate']);
     expect(p.status, p.out + p.err).toBe(0);
-    for (const f of ['/usr/bin/wardgate', '/usr/lib/wardgate', '/lib/systemd/system/wardgate.service', '/etc/wardgate/wardgate.yaml', '/lib/udev/rules.d/60-wardgate-serial.rules']) {
+    for (const f of [
+      '/usr/bin/wardgate',
+      '/usr/lib/wardgate',
+      '/lib/systemd/system/wardgate.service',
+      '/etc/wardgate/wardgate.yaml',
+      '/lib/udev/rules.d/60-wardgate-serial.rules',
+    ]) {
       expect(existsSync(f), f).toBe(false);
     }
     // Kept on purge, said so: it may hold unsent readings and the only copy of their key.

@@ -13,7 +13,8 @@ adapterSuite('serial (masimo)', async () => {
   const pair = rig.pairs[0]!;
   const sim = new MasimoSimulator({ port: pair.device, intervalMs: 20, seed: 3 });
   let started = false;
-  const line = (i: number): Buffer => Buffer.from(`01/07/25 19:18:${String(i % 60).padStart(2, '0')} SN=0000012345 SPO2=097% BPM=072 PI=02.35% ALARM=0000 EXC=000800\r\n`);
+  const line = (i: number): Buffer =>
+    Buffer.from(`01/07/25 19:18:${String(i % 60).padStart(2, '0')} SN=0000012345 SPO2=097% BPM=072 PI=02.35% ALARM=0000 EXC=000800\r\n`);
   return {
     adapter: rig.adapter,
     family: 'serial',
@@ -31,7 +32,13 @@ adapterSuite('serial (masimo)', async () => {
     },
     maxHeldReadings: MAX_PENDING + PER_SLICE,
     async garbage() {
-      const bad = ['garbage', '01/07/25 19:18:24 SPO2=NaN% BPM=072', '99/99/99 99:99:99 SPO2=097% BPM=072', '\u0000\u00ff\u0013 noise', '01/07/25 19:18:24 SPO2=097% BPM=1e999'];
+      const bad = [
+        'garbage',
+        '01/07/25 19:18:24 SPO2=NaN% BPM=072',
+        '99/99/99 99:99:99 SPO2=097% BPM=072',
+        '\u0000\u00ff\u0013 noise',
+        '01/07/25 19:18:24 SPO2=097% BPM=1e999',
+      ];
       sim.port.write(Buffer.from('\r\n'));
       for (const b of bad) sim.port.write(Buffer.from(`${b}\r\n`, 'latin1'));
       return bad.length;

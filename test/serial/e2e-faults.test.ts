@@ -20,22 +20,26 @@ describe('serial monitors end to end over socat ptys, with faults', () => {
     { ...CASES[1]!, sim: (port: string, truth: string) => new GeS5Simulator({ port, truth, intervalMs: 40, seed: 22, faults: FAULTS }) },
     { ...CASES[2]!, sim: (port: string, truth: string) => new MasimoSimulator({ port, truth, intervalMs: 30, seed: 23, faults: { noise: 0.2, split: 7 } }) }, // no checksum: a dropped byte may go unnoticed, by design of ASCII 1
     { ...CASES.find((c) => c.protocol === 'medibus')!, sim: (port: string, truth: string) => new MedibusSimulator({ port, truth, seed: 24, faults: FAULTS }) },
-  ])('$protocol under fault injection (noise, split frames; dropped bytes and bad checksums where the protocol can detect them): exactly the undamaged records arrive, and every damaged one is counted', async (c) => {
-    const s = await setup(c);
-    const { truth, want, have } = await settle(s, `${c.protocol}-1`, c.records);
-    const damaged = truth.filter((r) => r.damaged).length;
-    expect(damaged).toBeGreaterThan(0);
-    for (const [metric, vs] of want) expect({ metric, values: have.get(metric)!.slice(0, vs.length) }).toEqual({ metric, values: vs });
-    // The last damaged records may still be on the wire: wait for their rejections.
-    await waitFor(async () => (await s.p.events.count('frame_rejected', { family: 'serial' })) >= damaged, `${damaged} rejections counted`);
-  });
+  ])(
+    '$protocol under fault injection (noise, split frames; dropped bytes and bad checksums where the protocol can detect them): exactly the undamaged records arrive, and every damaged one is counted',
+    async (c) => {
+      const s = await setup(c);
+      const { truth, want, have } = await settle(s, `${c.protocol}-1`, c.records);
+      const damaged = truth.filter((r) => r.damaged).length;
+      expect(damaged).toBeGreaterThan(0);
+      for (const [metric, vs] of want) expect({ metric, values: have.get(metric)!.slice(0, vs.length) }).toEqual({ metric, values: vs });
+      // The last damaged records may still be on the wire: wait for their rejections.
+      await waitFor(async () => (await s.p.events.count('frame_rejected', { family: 'serial' })) >= damaged, `${damaged} rejections counted`);
+    },
+  );
 
   it('intellivue: patient and technical alarms arrive as on/off edges of what the monitor listed', async () => {
     const c = CASES[0]!;
     const s = await setup(c);
     await settle(s, 'intellivue-1', 70);
     const truth = readGroundTruth(s.truthFile).filter((r) => r.alarms !== undefined);
-    const activations = (key: 'alarms' | 'technical'): number => truth.reduce((n, r, i) => n + ((r[key]?.length ?? 0) > 0 && (i === 0 || (truth[i - 1]![key]?.length ?? 0) === 0) ? 1 : 0), 0);
+    const activations = (key: 'alarms' | 'technical'): number =>
+      truth.reduce((n, r, i) => n + ((r[key]?.length ?? 0) > 0 && (i === 0 || (truth[i - 1]![key]?.length ?? 0) === 0) ? 1 : 0), 0);
     expect(activations('alarms')).toBeGreaterThan(0);
     const on = s.got.filter((r) => r.priority === 'alarm' && r.extra?.state === 'on');
     expect(on.length).toBeGreaterThan(0);

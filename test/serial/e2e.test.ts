@@ -20,5 +20,4 @@ describe('serial monitors end to end over socat ptys', () => {
     expect(await s.p.events.count('frame_rejected', { family: 'serial' })).toBe(0);
     expect(await s.p.events.count('reading_rejected')).toBe(0);
   });
-
 });

@@ -29,12 +29,12 @@ function randomBytes(r: () => number, n: number): Buffer {
 /** Full decode of one IntelliVue user-data blob, as the session does. */
 function philipsDecode(u: Buffer): void {
   const d = decodeMessage(u);
-  if (d.ok && d.msg.kind === 'poll_result') for (const o of d.msg.observations) (numerics(o), alarms(o));
+  if (d.ok && d.msg.kind === 'poll_result') for (const o of d.msg.observations) numerics(o), alarms(o);
 }
 
 function geDecode(rec: Buffer): void {
   const r = decodeRecord(rec);
-  if (typeof r !== 'string') for (const s of r.subrecords) (decodePhysiological(s.data), decodeAlarmMessage(s.data));
+  if (typeof r !== 'string') for (const s of r.subrecords) decodePhysiological(s.data), decodeAlarmMessage(s.data);
 }
 
 describe('fuzz: random messages never throw', () => {
@@ -111,7 +111,12 @@ describe('fuzz: mutated real frames give exactly one outcome each', () => {
 describe('fuzz: mutated MEDIBUS messages give exactly one outcome each', () => {
   it('every message with one inner byte changed (never to a control byte) is decoded or rejected, once', () => {
     const r = rng(9);
-    const vectors = ['01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D', '01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D', '1B 51 36 43 0D', '01 52 30 31 36 31 27 4D 79 20 50 43 27 30 31 2E 30 30 3A 30 33 2E 30 30 46 43 0D'].map(hex);
+    const vectors = [
+      '01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D',
+      '01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D',
+      '1B 51 36 43 0D',
+      '01 52 30 31 36 31 27 4D 79 20 50 43 27 30 31 2E 30 30 3A 30 33 2E 30 30 46 43 0D',
+    ].map(hex);
     const control = new Set([0x1b, 0x01, 0x0d, 0x18, 0x11, 0x13]);
     const dec = new MedibusFrames();
     let outcomes = 0;
@@ -123,7 +128,7 @@ describe('fuzz: mutated MEDIBUS messages give exactly one outcome each', () => {
       f[at] = v;
       const out = dec.push(f);
       outcomes += out.frames.length + out.rejects.length;
-      for (const fr of out.frames) (measuredData(fr.data), medibusAlarms(fr.data));
+      for (const fr of out.frames) measuredData(fr.data), medibusAlarms(fr.data);
     }
     expect(outcomes).toBe(MUTATIONS);
   });

@@ -38,5 +38,4 @@ describe('fuzz: random input never throws', () => {
     expect(bytes).toBeGreaterThan(RANDOM_INPUTS);
     expect(nonFinite).toBe(0);
   });
-
 });

@@ -119,7 +119,11 @@ describe('S/5 records', () => {
 
   it('invasive pressures are read only at arterial sites (label 1 ART, 8 ABP)', () => {
     const sr = Buffer.alloc(278);
-    for (const [g, site] of [[16, 1], [30, 2], [44, 8]] as const) {
+    for (const [g, site] of [
+      [16, 1],
+      [30, 2],
+      [44, 8],
+    ] as const) {
       sr.writeUInt32LE(3, 4 + g);
       sr.writeUInt16LE(site, 4 + g + 4);
       sr.writeInt16LE(12000 + g, 4 + g + 6);
@@ -127,7 +131,10 @@ describe('S/5 records', () => {
       sr.writeInt16LE(9300, 4 + g + 10);
     }
     const p = decodePhysiological(sr) as { values: { metric: string; value: number; channel?: string }[] };
-    expect(p.values.filter((v) => v.metric === 'abp_sys').map((v) => [v.channel, v.value])).toEqual([['P1', 120.16], ['P3', 120.44]]);
+    expect(p.values.filter((v) => v.metric === 'abp_sys').map((v) => [v.channel, v.value])).toEqual([
+      ['P1', 120.16],
+      ['P3', 120.44],
+    ]);
   });
 
   it('alarm message: colours map to boxes; empty boxes are skipped', () => {
@@ -136,13 +143,16 @@ describe('S/5 records', () => {
     sr.writeUInt16LE(3, 10 + 82);
     sr.write('LEADS OFF', 10 + 98, 'latin1');
     sr.writeUInt16LE(1, 10 + 98 + 82);
-    expect(decodeAlarmMessage(sr)).toEqual([{ text: 'HR HIGH', color: 3 }, { text: 'LEADS OFF', color: 1 }]);
+    expect(decodeAlarmMessage(sr)).toEqual([
+      { text: 'HR HIGH', color: 3 },
+      { text: 'LEADS OFF', color: 1 },
+    ]);
   });
 
   it('the session asks for displayed values and alarms on open, and stops both on close', () => {
     const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
     expect(s.open(0).writes).toEqual([encodeFrame(displRequest(5)), encodeFrame(alarmRequest(2))]);
-    const out = s.data(hex(REF["V-GE-5"]!), 0);
+    const out = s.data(hex(REF['V-GE-5']!), 0);
     expect(out.frames).toBe(1);
     expect(out.readings.map((r) => r.metric)).toContain('etco2');
     expect(s.close!()).toEqual([encodeFrame(displRequest(0)), encodeFrame(alarmRequest(3))]);

@@ -27,10 +27,14 @@ describe('IntelliVue CRC-16/X-25', () => {
 
 describe('IntelliVue requests are byte-exact', () => {
   it('V-PH-3: extended poll of numerics, invoke id 1, poll 1, period 30 s', () => {
-    expect(encodeFrame(extendedPoll({ invokeId: 1, pollNumber: 1, objCode: 6, group: 0, periodTicks: 0x0003a980 })).toString('hex')).toBe(REF['V-PH-3']!.toLowerCase());
+    expect(encodeFrame(extendedPoll({ invokeId: 1, pollNumber: 1, objCode: 6, group: 0, periodTicks: 0x0003a980 })).toString('hex')).toBe(
+      REF['V-PH-3']!.toLowerCase(),
+    );
   });
   it('V-PH-4: extended poll of the alert monitor, invoke id 5, poll 4, period 600 s', () => {
-    expect(encodeFrame(extendedPoll({ invokeId: 5, pollNumber: 4, objCode: 0x36, group: 0x0801, periodTicks: 0x00493e00 })).toString('hex')).toBe(REF['V-PH-4']!.toLowerCase());
+    expect(encodeFrame(extendedPoll({ invokeId: 5, pollNumber: 4, objCode: 0x36, group: 0x0801, periodTicks: 0x00493e00 })).toString('hex')).toBe(
+      REF['V-PH-4']!.toLowerCase(),
+    );
   });
   it('V-PH-5: MDS Create Event Result echoing invoke id 1 and event time 0x000ABD00', () => {
     expect(encodeFrame(mdsCreateResult(1, 0x000abd00)).toString('hex')).toBe(REF['V-PH-5']!.toLowerCase());
@@ -161,7 +165,13 @@ describe('IntelliVue messages', () => {
 function mdsReport(command: number, invokeId: number, eventTime: number): Buffer {
   const attrs = Buffer.concat([hex('0987 0008 20250107 12295900'), hex('098F 0004 00100000')]);
   const args = Buffer.concat([hex('0002'), Buffer.from([attrs.length >> 8, attrs.length & 0xff]), attrs]);
-  const body = Buffer.concat([hex('0021 0000 0000'), Buffer.from([eventTime >>> 24, (eventTime >>> 16) & 0xff, (eventTime >>> 8) & 0xff, eventTime & 0xff]), hex('0D06'), Buffer.from([0, args.length]), args]);
+  const body = Buffer.concat([
+    hex('0021 0000 0000'),
+    Buffer.from([eventTime >>> 24, (eventTime >>> 16) & 0xff, (eventTime >>> 8) & 0xff, eventTime & 0xff]),
+    hex('0D06'),
+    Buffer.from([0, args.length]),
+    args,
+  ]);
   const ro = Buffer.concat([Buffer.from([invokeId >> 8, invokeId & 0xff, 0, command, body.length >> 8, body.length & 0xff]), body]);
   return encodeFrame(Buffer.concat([hex('E1000002 0001'), Buffer.from([ro.length >> 8, ro.length & 0xff]), ro]));
 }

@@ -11,10 +11,26 @@ const local = (y: number, mo: number, d: number, h: number, mi: number, s: numbe
 
 describe('Masimo ASCII 1 lines', () => {
   it.each([
-    ['V-MA-1', '01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=02.35% SPCO=00.9% SPMET=00.6% DESAT=00 PIDELTA=+00 PVI=014 ALARM=0000 EXC=000800', { deviceTime: local(2025, 1, 7, 19, 18, 24), spo2: 98, bpm: 72, pi: 2.35, alarm: 0, exc: 0x800 }],
-    ['V-MA-2', '01/07/25 19:18:26 SN=0000012345 SPO2=---% BPM=--- PI=--.--% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- PVI=--- ALARM=0012 EXC=000820', { deviceTime: local(2025, 1, 7, 19, 18, 26), alarm: 0x12, exc: 0x820 }],
-    ['V-MA-3 (Radical-5)', '09/15/10 15:10:29 SPO2=097% BPM=064 PI=11.82% ALARM=20 EXC=800', { deviceTime: local(2010, 9, 15, 15, 10, 29), spo2: 97, bpm: 64, pi: 11.82, alarm: 0x20, exc: 0x800 }],
-    ['newer layout: PI without %, 7-digit EXC, EXC1, space sign', '01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=00.55 PIDELTA= 05 ALARM=000000 EXC=0000800 EXC1=00000000', { deviceTime: local(2025, 1, 7, 19, 18, 24), spo2: 98, bpm: 72, pi: 0.55, alarm: 0, exc: 0x800 }],
+    [
+      'V-MA-1',
+      '01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=02.35% SPCO=00.9% SPMET=00.6% DESAT=00 PIDELTA=+00 PVI=014 ALARM=0000 EXC=000800',
+      { deviceTime: local(2025, 1, 7, 19, 18, 24), spo2: 98, bpm: 72, pi: 2.35, alarm: 0, exc: 0x800 },
+    ],
+    [
+      'V-MA-2',
+      '01/07/25 19:18:26 SN=0000012345 SPO2=---% BPM=--- PI=--.--% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- PVI=--- ALARM=0012 EXC=000820',
+      { deviceTime: local(2025, 1, 7, 19, 18, 26), alarm: 0x12, exc: 0x820 },
+    ],
+    [
+      'V-MA-3 (Radical-5)',
+      '09/15/10 15:10:29 SPO2=097% BPM=064 PI=11.82% ALARM=20 EXC=800',
+      { deviceTime: local(2010, 9, 15, 15, 10, 29), spo2: 97, bpm: 64, pi: 11.82, alarm: 0x20, exc: 0x800 },
+    ],
+    [
+      'newer layout: PI without %, 7-digit EXC, EXC1, space sign',
+      '01/07/25 19:18:24 SN=0000012345 SPO2=098% BPM=072 PI=00.55 PIDELTA= 05 ALARM=000000 EXC=0000800 EXC1=00000000',
+      { deviceTime: local(2025, 1, 7, 19, 18, 24), spo2: 98, bpm: 72, pi: 0.55, alarm: 0, exc: 0x800 },
+    ],
   ])('%s', (_n, line, want) => {
     expect(parseMasimoLine(line)).toEqual({ ok: true, line: want });
   });
@@ -37,10 +53,17 @@ describe('Masimo ASCII 1 lines', () => {
     s.open(0);
     const l = (alarm: string, exc: string, spo2 = '088'): Buffer => Buffer.from(`01/07/25 19:18:24 SPO2=${spo2}% BPM=072 ALARM=${alarm} EXC=${exc}\r\n`);
     const a = s.data(l('0012', '000800'), 0).readings;
-    expect(a.map((r) => [r.priority ?? 'vital', r.metric, r.extra?.alarm, r.extra?.state])).toEqual([['vital', 'spo2', undefined, undefined], ['vital', 'pulse_rate_oximeter', undefined, undefined], ['alarm', 'spo2', 'SPO2_LOW', 'on']]);
+    expect(a.map((r) => [r.priority ?? 'vital', r.metric, r.extra?.alarm, r.extra?.state])).toEqual([
+      ['vital', 'spo2', undefined, undefined],
+      ['vital', 'pulse_rate_oximeter', undefined, undefined],
+      ['alarm', 'spo2', 'SPO2_LOW', 'on'],
+    ]);
     expect(s.data(l('0012', '000800'), 0).readings.filter((r) => r.priority === 'alarm')).toEqual([]);
     const b = s.data(l('0000', '000820', '---'), 0).readings.filter((r) => r.priority !== undefined);
-    expect(b.map((r) => [r.priority, r.extra?.alarm ?? r.extra?.code, r.extra?.state])).toEqual([['alarm', 'SPO2_LOW', 'off'], ['status', 'SENSOR_OFF', 'on']]);
+    expect(b.map((r) => [r.priority, r.extra?.alarm ?? r.extra?.code, r.extra?.state])).toEqual([
+      ['alarm', 'SPO2_LOW', 'off'],
+      ['status', 'SENSOR_OFF', 'on'],
+    ]);
   });
 });
 
@@ -85,9 +108,28 @@ describe('Nonin', () => {
 describe('generic line protocol', () => {
   const wg = { format: 'wg1' as const };
   it.each([
-    ['$WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98,PR=72,PI=2.35,ST=0*54', { ok: true, kind: 'values', device: 'bed12-oxi', time: Date.UTC(2025, 0, 7, 19, 18, 24), values: [{ metric: 'spo2', value: 98, unit: '%' }, { metric: 'pulse_rate_oximeter', value: 72, unit: '/min' }], status: '0' }],
-    ['$WG1,bed12-oxi,2025-01-07T19:18:25Z,SPO2=-,PR=-,ST=SENSOR_OFF*75', { ok: true, kind: 'values', device: 'bed12-oxi', time: Date.UTC(2025, 0, 7, 19, 18, 25), values: [], status: 'SENSOR_OFF' }],
-    ['$WGA,bed12-oxi,2025-01-07T19:18:30Z,SPO2_LOW,HI,ON*34', { ok: true, kind: 'alarm', device: 'bed12-oxi', time: Date.UTC(2025, 0, 7, 19, 18, 30), code: 'SPO2_LOW', priority: 'high', on: true }],
+    [
+      '$WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98,PR=72,PI=2.35,ST=0*54',
+      {
+        ok: true,
+        kind: 'values',
+        device: 'bed12-oxi',
+        time: Date.UTC(2025, 0, 7, 19, 18, 24),
+        values: [
+          { metric: 'spo2', value: 98, unit: '%' },
+          { metric: 'pulse_rate_oximeter', value: 72, unit: '/min' },
+        ],
+        status: '0',
+      },
+    ],
+    [
+      '$WG1,bed12-oxi,2025-01-07T19:18:25Z,SPO2=-,PR=-,ST=SENSOR_OFF*75',
+      { ok: true, kind: 'values', device: 'bed12-oxi', time: Date.UTC(2025, 0, 7, 19, 18, 25), values: [], status: 'SENSOR_OFF' },
+    ],
+    [
+      '$WGA,bed12-oxi,2025-01-07T19:18:30Z,SPO2_LOW,HI,ON*34',
+      { ok: true, kind: 'alarm', device: 'bed12-oxi', time: Date.UTC(2025, 0, 7, 19, 18, 30), code: 'SPO2_LOW', priority: 'high', on: true },
+    ],
   ])('%s (reference §7 vector)', (line, want) => {
     expect(parseLine(line, wg)).toEqual(want);
   });
@@ -95,7 +137,7 @@ describe('generic line protocol', () => {
   it.each([
     ['$WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98,PR=72,PI=2.35,ST=0*55', 'line_bad_checksum'],
     ['WG1,bed12-oxi,2025-01-07T19:18:24Z,SPO2=98*00', 'line_bad_frame'],
-    ['$WG1,x,2025-01-07T19:18:24Z,SPO2=NaN*' , 'line_bad_frame'],
+    ['$WG1,x,2025-01-07T19:18:24Z,SPO2=NaN*', 'line_bad_frame'],
   ])('%s is rejected as %s', (line, reason) => {
     expect(parseLine(line, wg)).toEqual({ ok: false, reason });
   });
@@ -104,7 +146,14 @@ describe('generic line protocol', () => {
     const sign = (body: string): string => `$${body}*${wg1Checksum(body).toString(16).toUpperCase().padStart(2, '0')}`;
     expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,SPO2=NaN'), wg)).toEqual({ ok: false, reason: 'line_bad_value' });
     expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,SPO2=Infinity'), wg)).toEqual({ ok: false, reason: 'line_bad_value' });
-    expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,FOO=1,SPO2=97'), wg)).toEqual({ ok: true, kind: 'values', device: 'd', time: Date.UTC(2025, 0, 7, 19, 18, 24), values: [{ metric: 'spo2', value: 97, unit: '%' }], unknown: ['FOO'] });
+    expect(parseLine(sign('WG1,d,2025-01-07T19:18:24Z,FOO=1,SPO2=97'), wg)).toEqual({
+      ok: true,
+      kind: 'values',
+      device: 'd',
+      time: Date.UTC(2025, 0, 7, 19, 18, 24),
+      values: [{ metric: 'spo2', value: 97, unit: '%' }],
+      unknown: ['FOO'],
+    });
     const s = PROTOCOLS.line.createSession({ pollIntervalMs: 1000, options: { format: 'wg1' } });
     const out = s.data(Buffer.from(`${sign('WG1,d,2025-01-07T19:18:24Z,FOO=1,SPO2=97')}\r\n`), 0);
     expect({ rejects: out.rejects, metrics: out.readings.map((r) => r.metric) }).toEqual({ rejects: ['line_unknown_key'], metrics: ['spo2'] });
@@ -113,8 +162,21 @@ describe('generic line protocol', () => {
   });
 
   it('kv and delimited formats map configured fields, with scale', () => {
-    expect(parseLine('hr=61 spo2=97 x=1', { format: 'kv', fields: { hr: { metric: 'heart_rate', unit: '/min' }, spo2: { metric: 'spo2', unit: '%' } } })).toEqual({ ok: true, kind: 'values', values: [{ metric: 'heart_rate', value: 61, unit: '/min' }, { metric: 'spo2', value: 97, unit: '%' }] });
-    expect(parseLine('12;3690;x', { format: 'delimited', separator: ';', fields: [null, { metric: 'body_temp', unit: 'Cel', scale: 0.01 }] })).toEqual({ ok: true, kind: 'values', values: [{ metric: 'body_temp', value: 36.9, unit: 'Cel' }] });
+    expect(
+      parseLine('hr=61 spo2=97 x=1', { format: 'kv', fields: { hr: { metric: 'heart_rate', unit: '/min' }, spo2: { metric: 'spo2', unit: '%' } } }),
+    ).toEqual({
+      ok: true,
+      kind: 'values',
+      values: [
+        { metric: 'heart_rate', value: 61, unit: '/min' },
+        { metric: 'spo2', value: 97, unit: '%' },
+      ],
+    });
+    expect(parseLine('12;3690;x', { format: 'delimited', separator: ';', fields: [null, { metric: 'body_temp', unit: 'Cel', scale: 0.01 }] })).toEqual({
+      ok: true,
+      kind: 'values',
+      values: [{ metric: 'body_temp', value: 36.9, unit: 'Cel' }],
+    });
     expect(parseLine('12', { format: 'delimited', fields: [null, { metric: 'spo2' }] })).toEqual({ ok: false, reason: 'line_missing_field' });
   });
 });
@@ -147,7 +209,12 @@ describe('Nonin format recognition (auto, the default)', () => {
     const out = [f2, f2, f2].map((c) => s.data(c, 0));
     expect(s.phase).toBe('format 2');
     // the packet read while recognising is sent too
-    expect(out.flatMap((o) => o.readings).map((r) => [r.metric, r.value])).toEqual(Array.from({ length: 3 }, () => [['spo2', 98], ['pulse_rate_oximeter', 72]]).flat());
+    expect(out.flatMap((o) => o.readings).map((r) => [r.metric, r.value])).toEqual(
+      Array.from({ length: 3 }, () => [
+        ['spo2', 98],
+        ['pulse_rate_oximeter', 72],
+      ]).flat(),
+    );
     expect(out.flatMap((o) => o.rejects)).toEqual([]);
   });
 
@@ -156,7 +223,10 @@ describe('Nonin format recognition (auto, the default)', () => {
     for (let i = 0; i < 2; i++) expect(s.data(f8, 0).readings).toEqual([]);
     expect(s.data(f8, 0).readings).toHaveLength(6); // the three frames read while recognising
     expect(s.phase).toBe('format 8');
-    expect(s.data(f8, 0).readings.map((r) => [r.metric, r.value])).toEqual([['spo2', 98], ['pulse_rate_oximeter', 72]]);
+    expect(s.data(f8, 0).readings.map((r) => [r.metric, r.value])).toEqual([
+      ['spo2', 98],
+      ['pulse_rate_oximeter', 72],
+    ]);
   });
 
   it('a configured format is used from the first frame', () => {

@@ -54,7 +54,10 @@ describe('MEDIBUS framing', () => {
     const mixed = Buffer.concat([data.subarray(0, 5), rt, hex('1B 30 34 42 0D'), data.subarray(5, 9), rt, data.subarray(9)]);
     const r = new FrameDecoder().push(mixed);
     expect(r.rejects).toEqual([]);
-    expect(r.frames).toEqual([{ kind: 'command', code: 0x30, data: '' }, { kind: 'response', code: 0x24, data: 'EB 98 E1 70 ' }]);
+    expect(r.frames).toEqual([
+      { kind: 'command', code: 0x30, data: '' },
+      { kind: 'response', code: 0x24, data: 'EB 98 E1 70 ' },
+    ]);
   });
 
   it('rejects a bad checksum, stray bytes, an unterminated frame and an endless one, each once', () => {
@@ -70,8 +73,14 @@ describe('MEDIBUS framing', () => {
 
 describe('MEDIBUS payloads', () => {
   it('measured data: 2-hex code + 4-character values; blanks are absent values', () => {
-    expect(measuredData('EB 98 E1 70 ')).toEqual([{ code: 0xeb, value: 98 }, { code: 0xe1, value: 70 }]);
-    expect(measuredData('D6  12E638.5E3    ')).toEqual([{ code: 0xd6, value: 12 }, { code: 0xe6, value: 38.5 }]);
+    expect(measuredData('EB 98 E1 70 ')).toEqual([
+      { code: 0xeb, value: 98 },
+      { code: 0xe1, value: 70 },
+    ]);
+    expect(measuredData('D6  12E638.5E3    ')).toEqual([
+      { code: 0xd6, value: 12 },
+      { code: 0xe6, value: 38.5 },
+    ]);
     expect(measuredData('EB 98')).toBe('medibus_bad_data');
     expect(measuredData('EB 9x8')).toBe('medibus_bad_value');
   });
@@ -91,7 +100,10 @@ describe('MEDIBUS session', () => {
     const asked = s.data(Buffer.concat([hex('1B 52 36 44 0D'), hex('1B 30 34 42 0D'), hex('1B 28 34 33 0D')]), 20);
     expect(asked.writes).toEqual([encode('response', 0x52, "0161'wardgate'01.00:01.00"), hex('01 30 33 31 0D'), encode('response', 0x28)]);
     const v = s.data(hex('01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D'), 30);
-    expect(v.readings.map((r) => [r.metric, r.value, r.unit])).toEqual([['spo2', 98, '%'], ['pulse_rate_oximeter', 70, '/min']]);
+    expect(v.readings.map((r) => [r.metric, r.value, r.unit])).toEqual([
+      ['spo2', 98, '%'],
+      ['pulse_rate_oximeter', 70, '/min'],
+    ]);
     const a = s.data(hex('01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D'), 40);
     expect(a.readings.map((r) => [r.priority, r.extra?.alarm, r.extra?.severity, r.extra?.state])).toEqual([['alarm', 'PAW HIGH', 'high', 'on']]);
     expect(s.data(encode('response', 0x27), 50).readings.map((r) => r.extra?.state)).toEqual(['off']);

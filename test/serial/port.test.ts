@@ -28,7 +28,11 @@ describe('serial config', () => {
   });
 
   it('settings in the config win over the protocol defaults', () => {
-    expect(portSettings(port({ protocol: 'ge-s5', baudRate: 115200, rtscts: false }), PROTOCOLS['ge-s5'])).toMatchObject({ baudRate: 115200, parity: 'even', rtscts: false });
+    expect(portSettings(port({ protocol: 'ge-s5', baudRate: 115200, rtscts: false }), PROTOCOLS['ge-s5'])).toMatchObject({
+      baudRate: 115200,
+      parity: 'even',
+      rtscts: false,
+    });
   });
 
   it.each([
@@ -45,11 +49,20 @@ describe('serial config', () => {
   });
 
   it('refuses the same path twice', () => {
-    expect(serialConfigSchema.safeParse({ ports: [{ path: '/dev/a', bed: 'B1', protocol: 'masimo' }, { path: '/dev/a', bed: 'B2', protocol: 'nonin' }] }).success).toBe(false);
+    expect(
+      serialConfigSchema.safeParse({
+        ports: [
+          { path: '/dev/a', bed: 'B1', protocol: 'masimo' },
+          { path: '/dev/a', bed: 'B2', protocol: 'nonin' },
+        ],
+      }).success,
+    ).toBe(false);
   });
 
   it('the registry creates one serial adapter for devices.serial with ports', () => {
-    const adapters = createAdapters(validateConfig({ devices: { serial: { ports: [{ path: '/dev/ttyUSB0', protocol: 'intellivue', bed: 'B1', silenceTimeout: '20s' }] } } }).devices);
+    const adapters = createAdapters(
+      validateConfig({ devices: { serial: { ports: [{ path: '/dev/ttyUSB0', protocol: 'intellivue', bed: 'B1', silenceTimeout: '20s' }] } } }).devices,
+    );
     expect(adapters.map((a) => a.family)).toEqual(['serial']);
     expect(adapters[0]).toBeInstanceOf(SerialAdapter);
     expect(createAdapters(validateConfig({ devices: { serial: { ports: [] } } }).devices)).toEqual([]);
@@ -66,13 +79,20 @@ describe('reopen backoff', () => {
     const timers: (() => void)[] = [];
     const clock: Clock = {
       now: () => 0,
-      setTimeout: (fn, ms) => { delays.push(ms); timers.push(fn); return timers.length; },
+      setTimeout: (fn, ms) => {
+        delays.push(ms);
+        timers.push(fn);
+        return timers.length;
+      },
       clearTimeout: () => undefined,
       setInterval: () => 0,
       clearInterval: () => undefined,
     };
     const p = await pipeline();
-    const a = new SerialAdapter(serialConfigSchema.parse({ retry: { initial: 100, max: 800 }, ports: [{ path: '/nonexistent/wardgate-tty', protocol: 'masimo', bed: 'B1' }] }), clock);
+    const a = new SerialAdapter(
+      serialConfigSchema.parse({ retry: { initial: 100, max: 800 }, ports: [{ path: '/nonexistent/wardgate-tty', protocol: 'masimo', bed: 'B1' }] }),
+      clock,
+    );
     try {
       await a.start(p.ctx);
       for (let i = 0; i < 6; i++) {
@@ -117,7 +137,10 @@ describe('silence', () => {
     dev.write(Buffer.from('01/07/25 19:18:24 SPO2=097% BPM=072 ALARM=0000 EXC=000800\r\n'));
     await waitFor(() => rig!.adapter.status().state === 'running', 'running after a good line');
     await waitFor(() => p!.gate.accepted >= 4, 'readings');
-    const events = p.drain().filter((r) => r.metric === 'gateway_event').map((r) => r.extra?.event);
+    const events = p
+      .drain()
+      .filter((r) => r.metric === 'gateway_event')
+      .map((r) => r.extra?.event);
     expect(events).toEqual(['silence', 'silence_end']);
   });
 });

@@ -51,7 +51,10 @@ const isPing = (m: string): boolean => m === 'WATCHDOG=1';
 
 describe('sd_notify', () => {
   it('takes the socket and half of WATCHDOG_USEC from the environment; another WATCHDOG_PID is not ours', () => {
-    expect(notifySettings({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' }, 7)).toEqual({ socket: '/run/systemd/notify', watchdogIntervalMs: 15000 });
+    expect(notifySettings({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' }, 7)).toEqual({
+      socket: '/run/systemd/notify',
+      watchdogIntervalMs: 15000,
+    });
     expect(notifySettings({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 7).watchdogIntervalMs).toBe(15000);
     expect(notifySettings({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '8' }, 7).watchdogIntervalMs).toBeNull();
     expect(notifySettings({ WATCHDOG_USEC: '30000000' }, 7)).toEqual({ socket: null, watchdogIntervalMs: null });
@@ -69,9 +72,15 @@ describe('sd_notify', () => {
       // Block this event loop for ten ping intervals; the markers go out synchronously around it.
       s.mark('BEGIN');
       const until = performance.now() + 10 * 20;
-      while (performance.now() < until) { /* a stalled loop */ }
+      while (performance.now() < until) {
+        /* a stalled loop */
+      }
       s.mark('END');
-      await waitFor(() => s.messages.lastIndexOf('END') >= 0 && s.messages.slice(s.messages.lastIndexOf('END')).some(isPing), 10_000, 'a ping after the loop turned again');
+      await waitFor(
+        () => s.messages.lastIndexOf('END') >= 0 && s.messages.slice(s.messages.lastIndexOf('END')).some(isPing),
+        10_000,
+        'a ping after the loop turned again',
+      );
       const during = s.messages.slice(s.messages.indexOf('BEGIN') + 1, s.messages.indexOf('END'));
       expect(during).toEqual([]);
     } finally {
@@ -87,7 +96,10 @@ describe('sd_notify', () => {
     generateKeyFile(keyFile);
     const cfg = join(dir, 'wardgate.yaml');
     // No gateway.dataDir: under systemd it defaults to $STATE_DIRECTORY.
-    writeFileSync(cfg, `buffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    beds: 2\nlog:\n  level: warn\n`);
+    writeFileSync(
+      cfg,
+      `buffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    beds: 2\nlog:\n  level: warn\n`,
+    );
     let atReady: { db: boolean; adapters: string[] } | null = null;
     const s = notifySocket((m) => {
       if (m.startsWith('READY=1')) {

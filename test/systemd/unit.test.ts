@@ -20,7 +20,11 @@ function exposure(dir: string): { score: number; out: string } {
 }
 
 /** Lines of the table that are flagged (✗), by setting name. */
-const flagged = (out: string): string[] => out.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(/\s+/)[0]!);
+const flagged = (out: string): string[] =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('✗'))
+    .map((l) => l.slice(2).split(/\s+/)[0]!);
 
 function unitAlone(): string {
   const dir = tempDir('wg-unit-');
@@ -53,7 +57,22 @@ describe('systemd unit', () => {
     expect(score, out).toBeLessThanOrEqual(2.0);
     // The settings the issue lists are all counted as set.
     const bad = flagged(out);
-    for (const s of ['ProtectSystem=', 'ProtectHome=', 'PrivateTmp=', 'NoNewPrivileges=', 'ProtectKernelTunables=', 'ProtectKernelModules=', 'ProtectKernelLogs=', 'ProtectClock=', 'ProtectControlGroups=', 'RestrictNamespaces=~user', 'LockPersonality=', 'SystemCallFilter=~@privileged', 'CapabilityBoundingSet=~CAP_NET_ADMIN', 'AmbientCapabilities=']) {
+    for (const s of [
+      'ProtectSystem=',
+      'ProtectHome=',
+      'PrivateTmp=',
+      'NoNewPrivileges=',
+      'ProtectKernelTunables=',
+      'ProtectKernelModules=',
+      'ProtectKernelLogs=',
+      'ProtectClock=',
+      'ProtectControlGroups=',
+      'RestrictNamespaces=~user',
+      'LockPersonality=',
+      'SystemCallFilter=~@privileged',
+      'CapabilityBoundingSet=~CAP_NET_ADMIN',
+      'AmbientCapabilities=',
+    ]) {
       expect(bad, s).not.toContain(s);
     }
     expect(bad).toContain('MemoryDenyWriteExecute='); // V8's JIT: documented in the unit

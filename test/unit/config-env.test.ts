@@ -30,11 +30,14 @@ const file = (text: string): string => {
 };
 
 describe('environment overrides are validated like the file', () => {
-  it.each([',,,', ' , ', 'a:1,,b:2', 'nohost', 'a:0', 'a:65536', 'a:99999'])('WARDGATE_KAFKA_BROKERS=%j is refused naming kafka.brokers and the variable', (v) => {
-    process.env.WARDGATE_KAFKA_BROKERS = v;
-    const p = problems(() => loadConfigFile(file('kafka:\n  brokers: ["good:9092"]\n')));
-    expect(p.join('\n')).toMatch(/^kafka\.brokers.* \(from WARDGATE_KAFKA_BROKERS\): /m);
-  });
+  it.each([',,,', ' , ', 'a:1,,b:2', 'nohost', 'a:0', 'a:65536', 'a:99999'])(
+    'WARDGATE_KAFKA_BROKERS=%j is refused naming kafka.brokers and the variable',
+    (v) => {
+      process.env.WARDGATE_KAFKA_BROKERS = v;
+      const p = problems(() => loadConfigFile(file('kafka:\n  brokers: ["good:9092"]\n')));
+      expect(p.join('\n')).toMatch(/^kafka\.brokers.* \(from WARDGATE_KAFKA_BROKERS\): /m);
+    },
+  );
 
   it('a good WARDGATE_KAFKA_BROKERS replaces the file brokers', () => {
     process.env.WARDGATE_KAFKA_BROKERS = 'a:1, b:65535';
@@ -66,7 +69,10 @@ describe('ports are 1-65535', () => {
     ['devices:\n  mqtt:\n    enabled: true\n    embedded:\n      ws: { port: 0 }\n', 'devices.mqtt.embedded.ws.port'],
   ])('%j is refused naming %s', (text, path) => {
     const p = problems(() => parseConfigText(text, 't.yaml'));
-    expect(p.some((l) => l.startsWith(`${path}:`)), p.join(' | ')).toBe(true);
+    expect(
+      p.some((l) => l.startsWith(`${path}:`)),
+      p.join(' | '),
+    ).toBe(true);
   });
 
   it('1 and 65535 are accepted', () => {

@@ -84,7 +84,13 @@ describe('FHIR R4 Observation', () => {
 describe('routing a lease to topics', async () => {
   const { routeLease, allTopics } = await import('../../src/forwarder/routing.js');
   const topics = { alarm: 'a', vital: 'v', status: 's', waveform: 'w' };
-  const lease = { id: 1, priority: 'vital' as const, bytes: 0, partial: false, readings: [reading, { ...reading, seq: 43, metric: 'signal_strength' as const, unit: 'dBm', value: -60 }] };
+  const lease = {
+    id: 1,
+    priority: 'vital' as const,
+    bytes: 0,
+    partial: false,
+    readings: [reading, { ...reading, seq: 43, metric: 'signal_strength' as const, unit: 'dBm', value: -60 }],
+  };
 
   it('sends JSON v1 on the class topic, keyed by device', () => {
     const out = routeLease(lease, { topics, key: 'device' });

@@ -25,7 +25,7 @@ describe('jsonV1Text', () => {
     ['minimal', {}],
     ['patient, device time, flags', { patientId: 'P-0001', deviceTime: t0 - 300, quality: ['out_of_range', 'unit_converted'] }],
     ['fraction and negative value', { metric: 'body_temp', value: -0.000123, unit: 'Cel' }],
-    ['large seq, tiny and huge numbers', { seq: 2 ** 52 + 1, value: 1e-7 }, ],
+    ['large seq, tiny and huge numbers', { seq: 2 ** 52 + 1, value: 1e-7 }],
     ['metric without MDC/LOINC', { metric: 'gateway_event', value: 1, unit: '1', priority: 'status' }],
     ['quotes, backslash, control chars in ids', { deviceId: 'mon "7"\\', bed: 'ICU\n07\t\u0001', patientId: 'P\u2028x' }],
     ['lone surrogate and non-ASCII', { deviceId: 'gerät-\ud800', bed: 'Zimmer-Ü-😀' }],
@@ -45,7 +45,15 @@ describe('jsonV1Text', () => {
     const rnd = rng(20261125);
     const s = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rnd() * 0xffff))).join('');
     for (let i = 0; i < 2000; i++) {
-      const r: Reading = { ...base, deviceId: s(1 + (i % 9)), bed: s(i % 5), deviceKind: (['serial', 'ble', 'mqtt'] as const)[i % 3]!, value: (rnd() - 0.5) * 10 ** Math.floor(rnd() * 12 - 4), gatewayTime: Math.floor(rnd() * 4e12), seq: i };
+      const r: Reading = {
+        ...base,
+        deviceId: s(1 + (i % 9)),
+        bed: s(i % 5),
+        deviceKind: (['serial', 'ble', 'mqtt'] as const)[i % 3]!,
+        value: (rnd() - 0.5) * 10 ** Math.floor(rnd() * 12 - 4),
+        gatewayTime: Math.floor(rnd() * 4e12),
+        seq: i,
+      };
       if (i % 2) r.patientId = s(6);
       if (i % 3) r.deviceTime = Math.floor(rnd() * 4e12);
       expect(jsonV1Text(r)).toBe(JSON.stringify(toJsonV1(r)));
@@ -56,13 +64,26 @@ describe('jsonV1Text', () => {
 /** Many readings at once: the same keys, bytes and headers as one by one, whatever the characters. */
 describe('jsonV1Messages', () => {
   const rnd = rng(20261204);
-  const ascii = (i: number): Reading => ({ ...base, seq: 1000 + i, deviceId: `mon-${i % 7}`, bed: `ICU-${i % 7}`, value: Math.round(rnd() * 2000) / 10, gatewayTime: t0 + i * 7, deviceTime: t0 + i * 7 - 3 });
+  const ascii = (i: number): Reading => ({
+    ...base,
+    seq: 1000 + i,
+    deviceId: `mon-${i % 7}`,
+    bed: `ICU-${i % 7}`,
+    value: Math.round(rnd() * 2000) / 10,
+    gatewayTime: t0 + i * 7,
+    deviceTime: t0 + i * 7 - 3,
+  });
   const cases: [string, Reading[]][] = [
     ['none', []],
     ['one', [ascii(0)]],
     ['300 all ASCII (groups of 128, 128, 44)', Array.from({ length: 300 }, (_, i) => ascii(i))],
     // The second group holds a non-ASCII bed and a 4-byte character: characters and bytes differ there.
-    ['300 with non-ASCII in the second group', Array.from({ length: 300 }, (_, i) => (i === 130 ? { ...ascii(i), bed: 'Zimmer-Ü' } : i === 200 ? { ...ascii(i), patientId: 'P-😀', extra: { note: 'ä' } } : ascii(i)))],
+    [
+      '300 with non-ASCII in the second group',
+      Array.from({ length: 300 }, (_, i) =>
+        i === 130 ? { ...ascii(i), bed: 'Zimmer-Ü' } : i === 200 ? { ...ascii(i), patientId: 'P-😀', extra: { note: 'ä' } } : ascii(i),
+      ),
+    ],
     ['escapes and a lone surrogate', [{ ...ascii(1), deviceId: 'mon "7"\\\n', bed: '\ud800' }, ascii(2)]],
   ];
   it.each(cases)('%s', (_name, readings) => {

@@ -137,7 +137,25 @@ export class PostgresSink implements Sink {
     if (rows.length === 0) return;
     const cols: unknown[][] = Array.from({ length: 17 }, () => []);
     for (const { topic, partition, offset, reading: r } of rows) {
-      const v = [r.gatewayId, r.seq, r.deviceId, r.deviceKind, r.bed, r.patientId ?? null, r.metric, r.value, r.unit, r.deviceTime ?? null, r.gatewayTime, r.priority, JSON.stringify(r.quality), r.extra === undefined ? null : JSON.stringify(r.extra), topic, partition, offset];
+      const v = [
+        r.gatewayId,
+        r.seq,
+        r.deviceId,
+        r.deviceKind,
+        r.bed,
+        r.patientId ?? null,
+        r.metric,
+        r.value,
+        r.unit,
+        r.deviceTime ?? null,
+        r.gatewayTime,
+        r.priority,
+        JSON.stringify(r.quality),
+        r.extra === undefined ? null : JSON.stringify(r.extra),
+        topic,
+        partition,
+        offset,
+      ];
       for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
     }
     const res = await this.pool.query(INSERT_READINGS, cols);
@@ -148,7 +166,23 @@ export class PostgresSink implements Sink {
     if (rows.length === 0) return;
     const cols: unknown[][] = Array.from({ length: 15 }, () => []);
     for (const { topic, partition, offset, sample: x } of rows) {
-      const v = [x.gatewayId, x.seq, x.deviceId, x.deviceKind, x.bed, x.patientId ?? null, x.metric, x.value, x.unit, x.time, x.clock, JSON.stringify(x.quality), topic, partition, offset];
+      const v = [
+        x.gatewayId,
+        x.seq,
+        x.deviceId,
+        x.deviceKind,
+        x.bed,
+        x.patientId ?? null,
+        x.metric,
+        x.value,
+        x.unit,
+        x.time,
+        x.clock,
+        JSON.stringify(x.quality),
+        topic,
+        partition,
+        offset,
+      ];
       for (let i = 0; i < v.length; i++) cols[i]!.push(v[i]);
     }
     const res = await this.pool.query(INSERT_SAMPLES, cols);

@@ -85,7 +85,10 @@ export class BleAdapter implements DeviceAdapter {
   private pending = new Set<Promise<void>>();
   private readonly ignored = new Set<string>();
 
-  constructor(private readonly cfg: BleConfig, opts: BleAdapterOptions = {}) {
+  constructor(
+    private readonly cfg: BleConfig,
+    opts: BleAdapterOptions = {},
+  ) {
     this.allow = new AllowList(cfg.devices);
     this.makeNoble = opts.noble ?? nobleFactory(cfg.hci);
     this.clock = opts.clock ?? systemClock;
@@ -125,7 +128,11 @@ export class BleAdapter implements DeviceAdapter {
       const timer = this.clock.setTimeout(() => {
         if (settled) return;
         settled = true;
-        reject(new Error(`the Bluetooth adapter did not power on within ${timeoutMs} ms (state ${this.adapterState}): is it present, not blocked by rfkill (rfkill unblock bluetooth), powered (hciconfig hci0 up), not held by bluetoothd, and does wardgate have CAP_NET_RAW and CAP_NET_ADMIN? See docs/ble.md`));
+        reject(
+          new Error(
+            `the Bluetooth adapter did not power on within ${timeoutMs} ms (state ${this.adapterState}): is it present, not blocked by rfkill (rfkill unblock bluetooth), powered (hciconfig hci0 up), not held by bluetoothd, and does wardgate have CAP_NET_RAW and CAP_NET_ADMIN? See docs/ble.md`,
+          ),
+        );
       }, timeoutMs);
       noble.on('stateChange', (state: string) => {
         if (noble !== this.noble) return;
@@ -137,7 +144,11 @@ export class BleAdapter implements DeviceAdapter {
         } else if (!settled && (state === 'unauthorized' || state === 'unsupported')) {
           settled = true;
           this.clock.clearTimeout(timer);
-          reject(new Error(`the Bluetooth adapter is ${state}: ${state === 'unauthorized' ? 'wardgate needs CAP_NET_RAW and CAP_NET_ADMIN' : 'no usable LE controller (wrong hci device?)'}; see docs/ble.md`));
+          reject(
+            new Error(
+              `the Bluetooth adapter is ${state}: ${state === 'unauthorized' ? 'wardgate needs CAP_NET_RAW and CAP_NET_ADMIN' : 'no usable LE controller (wrong hci device?)'}; see docs/ble.md`,
+            ),
+          );
         }
         this.onStateChange(state);
       });
@@ -196,7 +207,9 @@ export class BleAdapter implements DeviceAdapter {
   private startScanning(): void {
     const n = this.noble;
     if (!n || !this.running || this.adapterState !== 'poweredOn') return;
-    n.startScanningAsync([], true).catch((e: unknown) => this.ctx?.events.emit('device_error', { family: 'ble', reason: 'scan_failed' }, 1, { error: String(e) }));
+    n.startScanningAsync([], true).catch((e: unknown) =>
+      this.ctx?.events.emit('device_error', { family: 'ble', reason: 'scan_failed' }, 1, { error: String(e) }),
+    );
   }
 
   private onDiscover(p: NoblePeripheral): void {
@@ -213,7 +226,22 @@ export class BleAdapter implements DeviceAdapter {
         return;
       }
       const now = this.clock.now();
-      slot = { address, reg, peripheral: null, state: 'idle', failures: 0, notBefore: now, waitingSince: now, connectedAt: 0, lost: false, subscribed: [], bucket: new TokenBucket(this.cfg.maxNotificationsPerSecond, this.cfg.maxNotificationsPerSecond * 2, now), timer: null, rssiTimer: null, epoch: 0 };
+      slot = {
+        address,
+        reg,
+        peripheral: null,
+        state: 'idle',
+        failures: 0,
+        notBefore: now,
+        waitingSince: now,
+        connectedAt: 0,
+        lost: false,
+        subscribed: [],
+        bucket: new TokenBucket(this.cfg.maxNotificationsPerSecond, this.cfg.maxNotificationsPerSecond * 2, now),
+        timer: null,
+        rssiTimer: null,
+        epoch: 0,
+      };
       this.slots.set(address, slot);
     }
     slot.peripheral = p;
@@ -276,7 +304,10 @@ export class BleAdapter implements DeviceAdapter {
     } catch (e) {
       this.clock.clearTimeout(timer);
       if (s.epoch === epoch && this.running) {
-        this.ctx?.events.emit('device_error', { family: 'ble', reason: timedOut ? 'connect_timeout' : 'connect_failed' }, 1, { device: deviceIdFor(s.address), error: String(e) });
+        this.ctx?.events.emit('device_error', { family: 'ble', reason: timedOut ? 'connect_timeout' : 'connect_failed' }, 1, {
+          device: deviceIdFor(s.address),
+          error: String(e),
+        });
         if (s.state === 'connected') {
           p.disconnectAsync().catch(() => undefined);
           this.linkGone(s, 'setup_failed', true);
@@ -385,7 +416,8 @@ export class BleAdapter implements DeviceAdapter {
     const waiting = [...this.slots.values()].some((s) => s.state === 'idle' && s.peripheral && s.notBefore <= now);
     if (!waiting) return;
     let oldest: Slot | undefined;
-    for (const s of this.slots.values()) if (s.state === 'connected' && now - s.connectedAt >= this.cfg.dwell && (!oldest || s.connectedAt < oldest.connectedAt)) oldest = s;
+    for (const s of this.slots.values())
+      if (s.state === 'connected' && now - s.connectedAt >= this.cfg.dwell && (!oldest || s.connectedAt < oldest.connectedAt)) oldest = s;
     if (!oldest) return;
     const p = oldest.peripheral;
     const s = oldest;

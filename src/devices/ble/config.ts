@@ -25,16 +25,21 @@ export const bleDeviceSchema = z
     patientId: z.string().min(1).max(128).optional(),
   })
   .strict()
-  .refine((d) => d.address !== undefined || d.name !== undefined || d.services !== undefined, { message: 'give an address, a name pattern or services (or more than one)' })
-  .refine((d) => {
-    if (d.name === undefined) return true;
-    try {
-      new RegExp(d.name);
-      return true;
-    } catch {
-      return false;
-    }
-  }, { message: 'name is not a valid regular expression' });
+  .refine((d) => d.address !== undefined || d.name !== undefined || d.services !== undefined, {
+    message: 'give an address, a name pattern or services (or more than one)',
+  })
+  .refine(
+    (d) => {
+      if (d.name === undefined) return true;
+      try {
+        new RegExp(d.name);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'name is not a valid regular expression' },
+  );
 
 export const bleConfigSchema = z
   .object({
@@ -43,7 +48,10 @@ export const bleConfigSchema = z
     hci: z
       .object({
         deviceId: z.number().int().min(0).max(15).optional(),
-        uart: z.object({ port: z.string().min(1), baudRate: z.number().int().positive().default(1_000_000) }).strict().optional(),
+        uart: z
+          .object({ port: z.string().min(1), baudRate: z.number().int().positive().default(1_000_000) })
+          .strict()
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -53,7 +61,10 @@ export const bleConfigSchema = z
     /** With more registered devices in range than connections, a device keeps its slot at least this long before it rotates out. */
     dwell: duration.default(60_000),
     /** Reconnect delays double from `initial` up to `max` while a device keeps failing. */
-    backoff: z.object({ initial: duration.default(1_000), max: duration.default(60_000) }).strict().prefault({}),
+    backoff: z
+      .object({ initial: duration.default(1_000), max: duration.default(60_000) })
+      .strict()
+      .prefault({}),
     /** A connection attempt that has not completed in this time is cancelled (and counts as a failure). */
     connectTimeout: duration.default(10_000),
     /** `start` fails (not hangs) when the adapter is not powered on within this time. */

@@ -30,14 +30,24 @@ export interface Preflight {
   warnings: string[];
 }
 
-export function assess(caps: { netRaw: boolean; netAdmin: boolean }, rfkill: readonly RfkillEntry[], bluetoothd: boolean, deviceId: number | undefined): Preflight {
+export function assess(
+  caps: { netRaw: boolean; netAdmin: boolean },
+  rfkill: readonly RfkillEntry[],
+  bluetoothd: boolean,
+  deviceId: number | undefined,
+): Preflight {
   const errors: string[] = [];
   const warnings: string[] = [];
   const missing = [caps.netRaw ? null : 'CAP_NET_RAW', caps.netAdmin ? null : 'CAP_NET_ADMIN'].filter((x): x is string => x !== null);
-  if (missing.length > 0) errors.push(`wardgate lacks ${missing.join(' and ')} for the raw HCI socket (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)`);
+  if (missing.length > 0)
+    errors.push(`wardgate lacks ${missing.join(' and ')} for the raw HCI socket (systemd: AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN)`);
   const bt = rfkill.filter((r) => r.type === 'bluetooth');
-  if (bt.length > 0 && bt.every((r) => r.soft || r.hard)) errors.push(`Bluetooth is blocked by rfkill (${bt.some((r) => r.hard) ? 'hardware switch' : 'run: rfkill unblock bluetooth'})`);
-  if (bluetoothd) warnings.push(`bluetoothd is running and may hold hci${deviceId ?? 0}: stop it (systemctl disable --now bluetooth) or give wardgate a second adapter (devices.ble.hci.deviceId)`);
+  if (bt.length > 0 && bt.every((r) => r.soft || r.hard))
+    errors.push(`Bluetooth is blocked by rfkill (${bt.some((r) => r.hard) ? 'hardware switch' : 'run: rfkill unblock bluetooth'})`);
+  if (bluetoothd)
+    warnings.push(
+      `bluetoothd is running and may hold hci${deviceId ?? 0}: stop it (systemctl disable --now bluetooth) or give wardgate a second adapter (devices.ble.hci.deviceId)`,
+    );
   return { errors, warnings };
 }
 
@@ -58,7 +68,11 @@ export function preflight(deviceId: number | undefined): Preflight {
   try {
     for (const d of readdirSync('/sys/class/rfkill')) {
       const base = join('/sys/class/rfkill', d);
-      rfkill.push({ type: (read(join(base, 'type')) ?? '').trim(), soft: (read(join(base, 'soft')) ?? '0').trim() === '1', hard: (read(join(base, 'hard')) ?? '0').trim() === '1' });
+      rfkill.push({
+        type: (read(join(base, 'type')) ?? '').trim(),
+        soft: (read(join(base, 'soft')) ?? '0').trim() === '1',
+        hard: (read(join(base, 'hard')) ?? '0').trim() === '1',
+      });
     }
   } catch {
     /* no rfkill class */

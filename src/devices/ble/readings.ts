@@ -17,7 +17,13 @@ export interface Converted {
 }
 
 /** FHIR R4 data-absent-reason codes for the special values (ble-and-codes.md). */
-export const ABSENT_REASON: Readonly<Record<SpecialValue, string>> = { nan: 'not-a-number', pos_inf: 'positive-infinity', neg_inf: 'negative-infinity', nres: 'error', reserved: 'error' };
+export const ABSENT_REASON: Readonly<Record<SpecialValue, string>> = {
+  nan: 'not-a-number',
+  pos_inf: 'positive-infinity',
+  neg_inf: 'negative-infinity',
+  nres: 'error',
+  reserved: 'error',
+};
 
 export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priority: 'vital' | 'status'): Converted {
   const base = readingBase(address, reg);
@@ -26,7 +32,14 @@ export function toInputs(rs: readonly ProfileReading[], address: string, reg: Re
   for (const r of rs) {
     if (!('value' in r)) {
       specials.push(r.special);
-      const absent: ReadingInput = { ...base, metric: 'gateway_event', value: 0, unit: '1', priority: 'status', extra: { event: 'value_absent', metric: r.metric, special: r.special, dataAbsentReason: ABSENT_REASON[r.special] } };
+      const absent: ReadingInput = {
+        ...base,
+        metric: 'gateway_event',
+        value: 0,
+        unit: '1',
+        priority: 'status',
+        extra: { event: 'value_absent', metric: r.metric, special: r.special, dataAbsentReason: ABSENT_REASON[r.special] },
+      };
       if (r.deviceTime !== undefined) absent.deviceTime = r.deviceTime;
       inputs.push(absent);
       continue;

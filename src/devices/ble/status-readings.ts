@@ -11,7 +11,14 @@ function base(address: string, reg: Registration): Pick<ReadingInput, 'deviceId'
 }
 
 export function linkReading(address: string, reg: Registration, connected: boolean, reason: string): ReadingInput {
-  return { ...base(address, reg), metric: 'gateway_event', value: connected ? 1 : 0, unit: '1', priority: 'status', extra: { event: connected ? 'ble_connected' : 'ble_disconnected', reason } };
+  return {
+    ...base(address, reg),
+    metric: 'gateway_event',
+    value: connected ? 1 : 0,
+    unit: '1',
+    priority: 'status',
+    extra: { event: connected ? 'ble_connected' : 'ble_disconnected', reason },
+  };
 }
 
 export function rssiReading(address: string, reg: Registration, rssi: number): ReadingInput {

@@ -40,7 +40,11 @@ export class MqttAdapter implements DeviceAdapter {
         if (over) ctx.events.emit('source_paused', { family: 'mqtt' }, 1, { pendingReadings: readings, pendingBytes: bytes });
       },
       onRefusing: (refusing, error) => {
-        if (refusing) ctx.log.warn({ error: error instanceof Error ? error.message : String(error) }, 'buffer refuses MQTT readings: QoS 1 messages are held without PUBACK');
+        if (refusing)
+          ctx.log.warn(
+            { error: error instanceof Error ? error.message : String(error) },
+            'buffer refuses MQTT readings: QoS 1 messages are held without PUBACK',
+          );
         else ctx.log.info('buffer accepts MQTT readings again');
       },
       onDropped: (reason, readings) => ctx.events.emit('reading_refused', { reason: `mqtt_qos0_${reason}` }, readings),

@@ -11,8 +11,6 @@ import { compilePattern, compileTemplate, PatternError } from './pattern.js';
 import { isValidTopicFilter } from './topics.js';
 import { compilePath, PathError } from './decoders/path.js';
 
-
-
 const port = z.number().int().min(0).max(65535);
 const metricId = z.string().refine(isMetricId, { message: 'not a metric of the catalogue (see src/catalogue.ts)' });
 
@@ -32,7 +30,10 @@ export const userSchema = z
   .object({
     username: z.string().min(1).max(128),
     /** scrypt$N$r$p$salt$hash, made by `hashPassword` (auth.ts). Absent: certificate login only. */
-    passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be scrypt$N$r$p$salt$hash').optional(),
+    passwordHash: z
+      .string()
+      .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be scrypt$N$r$p$salt$hash')
+      .optional(),
     publish: z.array(aclFilter).default([]),
     subscribe: z.array(aclFilter).default([]),
   })
@@ -59,9 +60,7 @@ const tlsListener = z
   .strict()
   .refine((t) => t.clientCertificates === 'off' || t.ca !== undefined, { message: 'clientCertificates needs ca', path: ['ca'] });
 
-const wsListener = z
-  .object({ host: z.string().default('0.0.0.0'), port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') })
-  .strict();
+const wsListener = z.object({ host: z.string().default('0.0.0.0'), port: port.default(8083), path: z.string().startsWith('/').default('/mqtt') }).strict();
 
 const embeddedSchema = z
   .object({
@@ -100,11 +99,19 @@ const embeddedSchema = z
         logins: z
           .object({
             perSource: z
-              .object({ concurrent: z.number().int().min(1).default(1), perSecond: z.number().positive().default(1), burst: z.number().int().min(1).default(3) })
+              .object({
+                concurrent: z.number().int().min(1).default(1),
+                perSecond: z.number().positive().default(1),
+                burst: z.number().int().min(1).default(3),
+              })
               .strict()
               .prefault({}),
             global: z
-              .object({ concurrent: z.number().int().min(1).max(1000).default(4), perSecond: z.number().positive().default(8), burst: z.number().int().min(1).default(40) })
+              .object({
+                concurrent: z.number().int().min(1).max(1000).default(4),
+                perSecond: z.number().positive().default(8),
+                burst: z.number().int().min(1).default(40),
+              })
               .strict()
               .prefault({}),
             backoff: z
@@ -169,7 +176,10 @@ const externalSchema = z
     receiveMaximum: z.number().int().min(1).max(65535).default(1000),
     keepalive: duration.default(30_000),
     connectTimeout: duration.default(10_000),
-    reconnect: z.object({ initial: duration.default(1000), max: duration.default(60_000) }).strict().prefault({}),
+    reconnect: z
+      .object({ initial: duration.default(1000), max: duration.default(60_000) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -211,16 +221,39 @@ const senmlDecoderSchema = z
 const textDecoderSchema = z.object({ type: z.literal('text') }).strict();
 
 export const BINARY_TYPES = [
-  'uint8', 'int8',
-  'uint16be', 'uint16le', 'int16be', 'int16le',
-  'uint32be', 'uint32le', 'int32be', 'int32le',
-  'float32be', 'float32le', 'float64be', 'float64le',
+  'uint8',
+  'int8',
+  'uint16be',
+  'uint16le',
+  'int16be',
+  'int16le',
+  'uint32be',
+  'uint32le',
+  'int32be',
+  'int32le',
+  'float32be',
+  'float32le',
+  'float64be',
+  'float64le',
 ] as const;
 export type BinaryType = (typeof BINARY_TYPES)[number];
 export const BINARY_SIZE: Record<BinaryType | 'uint64be' | 'uint64le', number> = {
-  uint8: 1, int8: 1, uint16be: 2, uint16le: 2, int16be: 2, int16le: 2,
-  uint32be: 4, uint32le: 4, int32be: 4, int32le: 4, float32be: 4, float32le: 4, float64be: 8, float64le: 8,
-  uint64be: 8, uint64le: 8,
+  uint8: 1,
+  int8: 1,
+  uint16be: 2,
+  uint16le: 2,
+  int16be: 2,
+  int16le: 2,
+  uint32be: 4,
+  uint32le: 4,
+  int32be: 4,
+  int32le: 4,
+  float32be: 4,
+  float32le: 4,
+  float64be: 8,
+  float64le: 8,
+  uint64be: 8,
+  uint64le: 8,
 };
 
 const binaryFieldSchema = z
@@ -256,7 +289,8 @@ const binaryDecoderSchema = z
   .superRefine((d, ctx) => {
     if (d.length === undefined) return;
     const check = (offset: number, type: keyof typeof BINARY_SIZE, path: (string | number)[]): void => {
-      if (offset + BINARY_SIZE[type] > d.length!) ctx.addIssue({ code: 'custom', path, message: `field at offset ${offset} (${type}) ends past length ${d.length}` });
+      if (offset + BINARY_SIZE[type] > d.length!)
+        ctx.addIssue({ code: 'custom', path, message: `field at offset ${offset} (${type}) ends past length ${d.length}` });
     };
     d.fields.forEach((f, i) => check(f.offset, f.type, ['fields', i]));
     if (d.time) check(d.time.offset, d.time.type, ['time']);
@@ -271,7 +305,10 @@ export type BinaryDecoderConfig = z.infer<typeof binaryDecoderSchema>;
 const ruleSchema = z
   .object({
     /** Names the rule in counters and logs; default rule<index>. */
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
     /** Which side the rule applies to. */
     source: z.enum(['any', 'embedded', 'external']).default('any'),
     /** Topic pattern: ward/{bed}/{device}/spo2, with + # {name} {name#}. */
@@ -300,8 +337,10 @@ const ruleSchema = z
       try {
         const t = compileTemplate(src);
         const missing = t.names.filter((n) => !names.includes(n));
-        if (missing.length) ctx.addIssue({ code: 'custom', path: [key], message: `uses {${missing.join('}, {')}} which topic ${JSON.stringify(r.topic)} does not capture` });
-        if (key === 'metric' && t.names.length === 0 && !isMetricId(src)) ctx.addIssue({ code: 'custom', path: [key], message: 'not a metric of the catalogue (see src/catalogue.ts)' });
+        if (missing.length)
+          ctx.addIssue({ code: 'custom', path: [key], message: `uses {${missing.join('}, {')}} which topic ${JSON.stringify(r.topic)} does not capture` });
+        if (key === 'metric' && t.names.length === 0 && !isMetricId(src))
+          ctx.addIssue({ code: 'custom', path: [key], message: 'not a metric of the catalogue (see src/catalogue.ts)' });
       } catch (e) {
         ctx.addIssue({ code: 'custom', path: [key], message: e instanceof PatternError ? e.message : String(e) });
       }
@@ -374,7 +413,8 @@ export const mqttConfigSchema = z
     c.external.forEach((e, i) => {
       if (ext.has(e.name)) ctx.addIssue({ code: 'custom', path: ['external', i, 'name'], message: `external broker name ${e.name} is used twice` });
       ext.add(e.name);
-      if (e.password !== undefined && e.passwordFile !== undefined) ctx.addIssue({ code: 'custom', path: ['external', i, 'password'], message: 'give password or passwordFile, not both' });
+      if (e.password !== undefined && e.passwordFile !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['external', i, 'password'], message: 'give password or passwordFile, not both' });
     });
     if (c.enabled && !c.embedded && c.external.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['enabled'], message: 'mqtt is enabled but has neither an embedded broker nor external brokers' });

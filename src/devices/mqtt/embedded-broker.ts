@@ -63,7 +63,17 @@ interface Session {
   bucket: TokenBucket;
 }
 
-type Disconnect = 'connection_limit' | 'source_connection_limit' | 'connection_rate' | 'packet_too_large' | 'malformed_packet' | 'auth_failed' | 'acl_publish' | 'rate_limit' | 'buffer_refused' | 'tls_handshake';
+type Disconnect =
+  | 'connection_limit'
+  | 'source_connection_limit'
+  | 'connection_rate'
+  | 'packet_too_large'
+  | 'malformed_packet'
+  | 'auth_failed'
+  | 'acl_publish'
+  | 'rate_limit'
+  | 'buffer_refused'
+  | 'tls_handshake';
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
@@ -92,7 +102,10 @@ export class EmbeddedBroker {
     this.reserved = [d.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
     this.limiter = new LoginLimiter(d.config.limits.logins, this.now);
     const l = d.config.limits;
-    this.connections = new ConnectionLimiter({ perSource: l.maxConnectionsPerSource, perSecond: l.connectionsPerSecondPerSource, burst: l.connectionBurstPerSource, maxTracked: l.logins.maxTracked }, this.now);
+    this.connections = new ConnectionLimiter(
+      { perSource: l.maxConnectionsPerSource, perSecond: l.connectionsPerSecondPerSource, burst: l.connectionBurstPerSource, maxTracked: l.logins.maxTracked },
+      this.now,
+    );
   }
 
   async start(): Promise<void> {
@@ -113,7 +126,13 @@ export class EmbeddedBroker {
     aedes.on('clientError', (client, err) => this.d.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
     aedes.on('keepaliveTimeout', (client) => this.d.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
     try {
-      if (c.tcp) await this.listen('tcp', createNetServer((sock) => this.accept(sock)), c.tcp.host, c.tcp.port);
+      if (c.tcp)
+        await this.listen(
+          'tcp',
+          createNetServer((sock) => this.accept(sock)),
+          c.tcp.host,
+          c.tcp.port,
+        );
       if (c.tls) await this.startTls(c.tls);
       if (c.ws) await this.startWs(c.ws);
     } catch (e) {
@@ -140,7 +159,14 @@ export class EmbeddedBroker {
     const a = this.aedes;
     const cfg = this.d.config.alarms;
     if (!a || a.closed || !cfg.enabled) return;
-    const packet: PublishPacket = { cmd: 'publish', topic: alarmTopic(cfg.topic, r.bed), payload: alarmPayload(r), qos: cfg.qos, retain: cfg.retain, dup: false };
+    const packet: PublishPacket = {
+      cmd: 'publish',
+      topic: alarmTopic(cfg.topic, r.bed),
+      payload: alarmPayload(r),
+      qos: cfg.qos,
+      retain: cfg.retain,
+      dup: false,
+    };
     try {
       a.publish(packet, (err) => {
         if (err) this.d.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: err.message });

@@ -59,7 +59,16 @@ export class PasswordThread {
     return new Promise<boolean>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       w.postMessage(
-        { id, password: pw, salt: new Uint8Array(h.salt), key: new Uint8Array(h.key), N: h.N, r: h.r, p: h.p, maxmem: 128 * h.N * h.r * h.p + 64 * 1024 * 1024 },
+        {
+          id,
+          password: pw,
+          salt: new Uint8Array(h.salt),
+          key: new Uint8Array(h.key),
+          N: h.N,
+          r: h.r,
+          p: h.p,
+          maxmem: 128 * h.N * h.r * h.p + 64 * 1024 * 1024,
+        },
         [pw.buffer],
       );
     });

@@ -12,10 +12,7 @@
 
 export type Captures = Readonly<Record<string, string>>;
 
-type Level =
-  | { kind: 'literal'; text: string }
-  | { kind: 'one'; name?: string }
-  | { kind: 'rest'; name?: string };
+type Level = { kind: 'literal'; text: string } | { kind: 'one'; name?: string } | { kind: 'rest'; name?: string };
 
 export interface TopicPattern {
   readonly source: string;
@@ -48,7 +45,8 @@ export function compilePattern(source: string): TopicPattern {
     const m = /^\{([^{}]*?)(#?)\}$/.exec(p);
     if (m) {
       const name = m[1]!;
-      if (!NAME.test(name)) throw new PatternError(`capture name ${JSON.stringify(name)} in ${JSON.stringify(source)} must be a letter or _ followed by letters, digits or _`);
+      if (!NAME.test(name))
+        throw new PatternError(`capture name ${JSON.stringify(name)} in ${JSON.stringify(source)} must be a letter or _ followed by letters, digits or _`);
       if (names.includes(name)) throw new PatternError(`capture {${name}} appears twice in ${JSON.stringify(source)}`);
       if (m[2] === '#' && !last) throw new PatternError(`{${name}#} must be the last level in ${JSON.stringify(source)}`);
       names.push(name);

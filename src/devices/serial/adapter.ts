@@ -16,15 +16,20 @@ export class SerialAdapter implements DeviceAdapter {
   constructor(
     private readonly config: SerialConfig,
     private readonly clock: Clock = systemClock,
-  ) {
-  }
+  ) {}
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.running) throw new Error('the serial adapter is already started');
     this.running = true;
     const c = this.config;
     this.workers = c.ports.map(
-      (p) => new PortWorker(p, PROTOCOLS[p.protocol], { retryInitialMs: c.retry.initial, retryMaxMs: c.retry.max, maxPendingReadings: c.maxPendingReadings, clock: this.clock }),
+      (p) =>
+        new PortWorker(p, PROTOCOLS[p.protocol], {
+          retryInitialMs: c.retry.initial,
+          retryMaxMs: c.retry.max,
+          maxPendingReadings: c.maxPendingReadings,
+          clock: this.clock,
+        }),
     );
     for (const w of this.workers) w.start({ ...ctx, log: ctx.log.child({ port: w.cfg.path, protocol: w.cfg.protocol }) });
     ctx.log.info({ ports: this.workers.length }, 'serial ports started');

@@ -17,10 +17,12 @@ export const lineOptionsSchema = z
     /** Token separator for kv / delimited (default: ',' for delimited, whitespace or ',' for kv). */
     separator: z.string().min(1).max(4).optional(),
     /** kv: KEY -> metric; delimited: the field list by position (null = ignore that column). wg1 has a built-in table, extended by this. */
-    fields: z.union([
-      z.record(z.string().min(1).max(32), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()),
-      z.array(z.union([z.null(), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()])),
-    ]).optional(),
+    fields: z
+      .union([
+        z.record(z.string().min(1).max(32), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()),
+        z.array(z.union([z.null(), z.object({ metric: z.string().min(1), unit: z.string().optional(), scale: z.number().optional() }).strict()])),
+      ])
+      .optional(),
     maxLine: z.number().int().min(16).max(4096).default(256),
   })
   .strict();
@@ -47,12 +49,18 @@ export const serialPortSchema = z
     silenceTimeout: duration.optional(),
     line: lineOptionsSchema.optional(),
     /** Nonin data format: 8 (4-byte frames, 1/s), 2 (OEM III default, 5-byte frames with checksum), or auto (recognised from the stream; the default). */
-    nonin: z.object({ format: z.union([z.literal(2), z.literal(8), z.literal('auto')]).default('auto') }).strict().optional(),
+    nonin: z
+      .object({ format: z.union([z.literal(2), z.literal(8), z.literal('auto')]).default('auto') })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] })
   .refine((p) => p.protocol === 'nonin' || p.nonin === undefined, { message: '`nonin` options belong to protocol: nonin only', path: ['nonin'] })
-  .refine((p) => p.protocol !== 'line' || (p.line?.format ?? 'wg1') === 'wg1' || p.line?.fields !== undefined, { message: 'line formats kv and delimited need `fields`', path: ['line', 'fields'] });
+  .refine((p) => p.protocol !== 'line' || (p.line?.format ?? 'wg1') === 'wg1' || p.line?.fields !== undefined, {
+    message: 'line formats kv and delimited need `fields`',
+    path: ['line', 'fields'],
+  });
 
 export const serialConfigSchema = z
   .object({

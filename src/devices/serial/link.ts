@@ -20,7 +20,15 @@ export interface Link {
 
 export function openLink(path: string, s: PortSettings, h: LinkHandlers): Promise<Link> {
   return new Promise((resolve, reject) => {
-    const port = new SerialPort({ path, baudRate: s.baudRate, dataBits: s.dataBits, parity: s.parity, stopBits: s.stopBits, rtscts: s.rtscts, autoOpen: false });
+    const port = new SerialPort({
+      path,
+      baudRate: s.baudRate,
+      dataBits: s.dataBits,
+      parity: s.parity,
+      stopBits: s.stopBits,
+      rtscts: s.rtscts,
+      autoOpen: false,
+    });
     let closing = false;
     port.open((err) => {
       if (err) {

@@ -6,7 +6,12 @@ const byRegistry = new WeakMap<Registry, Gauge<'port'>>();
 export function portStateGauge(registry: Registry): Gauge<'port'> {
   let g = byRegistry.get(registry);
   if (!g) {
-    g = new Gauge({ name: 'wardgate_serial_port_state', help: 'Serial port link: 0 closed (retrying), 1 open and receiving, 2 open but silent past its silenceTimeout', labelNames: ['port'], registers: [registry] });
+    g = new Gauge({
+      name: 'wardgate_serial_port_state',
+      help: 'Serial port link: 0 closed (retrying), 1 open and receiving, 2 open but silent past its silenceTimeout',
+      labelNames: ['port'],
+      registers: [registry],
+    });
     byRegistry.set(registry, g);
   }
   return g;

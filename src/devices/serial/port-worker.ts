@@ -281,7 +281,17 @@ export class PortWorker {
   }
 
   private statusReading(event: string, extra: Extra = {}): void {
-    this.submit([{ ...this.input({ metric: 'gateway_event', value: event === 'link_up' || event === 'silence_end' ? 1 : 0, unit: '1', priority: 'status', extra: { event, protocol: this.cfg.protocol, ...extra } }) }]);
+    this.submit([
+      {
+        ...this.input({
+          metric: 'gateway_event',
+          value: event === 'link_up' || event === 'silence_end' ? 1 : 0,
+          unit: '1',
+          priority: 'status',
+          extra: { event, protocol: this.cfg.protocol, ...extra },
+        }),
+      },
+    ]);
   }
 
   private submit(inputs: ReadingInput[]): void {

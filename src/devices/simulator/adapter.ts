@@ -174,7 +174,11 @@ export class SimulatorAdapter implements DeviceAdapter {
     const notes: string[] = [];
     if (this.refused) notes.push(`${this.refused} readings refused by the buffer`);
     if (this.skipped) notes.push(`${this.skipped} ticks skipped while the buffer was busy`);
-    return { state: this.running ? 'running' : 'stopped', devices: this.running ? this.monitors.length : 0, ...(notes.length ? { detail: notes.join('; ') } : {}) };
+    return {
+      state: this.running ? 'running' : 'stopped',
+      devices: this.running ? this.monitors.length : 0,
+      ...(notes.length ? { detail: notes.join('; ') } : {}),
+    };
   }
 }
 

@@ -30,10 +30,14 @@ const LOW_PREFIXES = ['DESAT', 'BRADY', 'HYPO'];
 const HIGH_PREFIXES = ['TACHY', 'HYPER'];
 
 function direction(condition: string): 'H' | 'L' | null {
-  const words = condition.toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
+  const words = condition
+    .toUpperCase()
+    .split(/[^A-Z0-9]+/)
+    .filter(Boolean);
   let dir: 'H' | 'L' | null = null;
   for (const w of words) {
-    const d = LOW_WORDS.has(w) || LOW_PREFIXES.some((p) => w.startsWith(p)) ? 'L' : HIGH_WORDS.has(w) || HIGH_PREFIXES.some((p) => w.startsWith(p)) ? 'H' : null;
+    const d =
+      LOW_WORDS.has(w) || LOW_PREFIXES.some((p) => w.startsWith(p)) ? 'L' : HIGH_WORDS.has(w) || HIGH_PREFIXES.some((p) => w.startsWith(p)) ? 'H' : null;
     if (d && dir && d !== dir) return null; // says both: no direction
     dir = d ?? dir;
   }

@@ -10,5 +10,11 @@ export function fhirOptions(f: NonNullable<Config['kafka']['fhir']>): FhirOption
 }
 
 export function hl7v2Options(h: NonNullable<Config['kafka']['hl7v2']>): Hl7v2Options {
-  return defined({ sendingFacility: h.sendingFacility, receivingApplication: h.receivingApplication, receivingFacility: h.receivingFacility, patientIdAuthority: h.patientIdAuthority, pointOfCare: h.pointOfCare });
+  return defined({
+    sendingFacility: h.sendingFacility,
+    receivingApplication: h.receivingApplication,
+    receivingFacility: h.receivingFacility,
+    patientIdAuthority: h.patientIdAuthority,
+    pointOfCare: h.pointOfCare,
+  });
 }

@@ -45,11 +45,33 @@ export const DEFAULT_DEVICE_SYSTEM = 'urn:wardgate:device-id';
 /** Metrics that are laboratory results (point of care), not vital signs: no vital-signs profile. */
 const LABORATORY: ReadonlySet<MetricId> = new Set(['glucose']);
 
-export interface FhirCoding { system: string; code: string; display?: string }
-export interface FhirQuantity { value: number; unit: string; system: string; code: string }
-export interface FhirCodeableConcept { coding: FhirCoding[]; text?: string }
-export interface FhirExtension { url: string; valueString?: string; valueCode?: string; valueBoolean?: boolean; extension?: FhirExtension[] }
-export interface FhirReference { reference: string; identifier: { system: string; value: string }; display?: string }
+export interface FhirCoding {
+  system: string;
+  code: string;
+  display?: string;
+}
+export interface FhirQuantity {
+  value: number;
+  unit: string;
+  system: string;
+  code: string;
+}
+export interface FhirCodeableConcept {
+  coding: FhirCoding[];
+  text?: string;
+}
+export interface FhirExtension {
+  url: string;
+  valueString?: string;
+  valueCode?: string;
+  valueBoolean?: boolean;
+  extension?: FhirExtension[];
+}
+export interface FhirReference {
+  reference: string;
+  identifier: { system: string; value: string };
+  display?: string;
+}
 export interface FhirComponent {
   extension?: FhirExtension[];
   code: { coding: FhirCoding[]; text: string };
@@ -160,7 +182,9 @@ const GATEWAY_TIME_NOTE = 'effectiveDateTime is the gateway receive time (device
 
 /** BLE and many monitors send no usable clock: fall back to the gateway's receive time and say so. */
 function effectiveTime(r: Reading): { at: number; fromGateway: boolean } {
-  return r.deviceTime !== undefined && !r.quality.includes('device_clock_skew') ? { at: r.deviceTime, fromGateway: false } : { at: r.gatewayTime, fromGateway: true };
+  return r.deviceTime !== undefined && !r.quality.includes('device_clock_skew')
+    ? { at: r.deviceTime, fromGateway: false }
+    : { at: r.gatewayTime, fromGateway: true };
 }
 
 function mdcCoding(metric: MetricId): FhirCoding[] {
@@ -177,7 +201,13 @@ function quantity(r: Reading): FhirQuantity {
  * Everything but code and value: identity (id from the first reading, one identifier per
  * reading), status, category, device, subject and profile, times and notes.
  */
-function envelope(readings: readonly Reading[], code: FhirObservation['code'], profiles: string[], opts: FhirOptions, category: 'vital-signs' | 'laboratory' = 'vital-signs'): FhirObservation {
+function envelope(
+  readings: readonly Reading[],
+  code: FhirObservation['code'],
+  profiles: string[],
+  opts: FhirOptions,
+  category: 'vital-signs' | 'laboratory' = 'vital-signs',
+): FhirObservation {
   const first = readings[0]!;
   const eff = effectiveTime(first);
   let issued = first.gatewayTime;
@@ -187,14 +217,25 @@ function envelope(readings: readonly Reading[], code: FhirObservation['code'], p
     id: observationId(first.gatewayId, first.seq),
     identifier: readings.map((r) => ({ system: READING_SYSTEM, value: `${r.gatewayId}/${r.seq}` })),
     status: 'final',
-    category: [{ coding: [category === 'laboratory' ? { system: CATEGORY, code: 'laboratory', display: 'Laboratory' } : { system: CATEGORY, code: 'vital-signs', display: 'Vital Signs' }] }],
+    category: [
+      {
+        coding: [
+          category === 'laboratory'
+            ? { system: CATEGORY, code: 'laboratory', display: 'Laboratory' }
+            : { system: CATEGORY, code: 'vital-signs', display: 'Vital Signs' },
+        ],
+      },
+    ],
     code,
     device: { reference: `Device/${fhirId(first.deviceId)}`, identifier: { system: opts.deviceSystem ?? DEFAULT_DEVICE_SYSTEM, value: first.deviceId } },
     effectiveDateTime: new Date(eff.at).toISOString(),
     issued: new Date(issued).toISOString(),
   };
   if (first.patientId !== undefined) {
-    obs.subject = { reference: `Patient/${fhirId(first.patientId)}`, identifier: { system: opts.patientSystem ?? DEFAULT_PATIENT_SYSTEM, value: first.patientId } };
+    obs.subject = {
+      reference: `Patient/${fhirId(first.patientId)}`,
+      identifier: { system: opts.patientSystem ?? DEFAULT_PATIENT_SYSTEM, value: first.patientId },
+    };
     if (profiles.length) obs.meta = { profile: profiles };
   }
   const notes: string[] = [];
@@ -220,7 +261,11 @@ function bpComponent(r: Reading, role: BpRole): FhirComponent {
   const def = CATALOGUE[r.metric];
   const profileCode = ROLE_LOINC[role];
   // The profile's code first, then the catalogue's own (more specific, e.g. invasive) LOINC, then MDC.
-  const coding: FhirCoding[] = [profileCode, ...def.loinc.filter((c) => c !== profileCode.code).map((code) => ({ system: LOINC, code })), ...mdcCoding(r.metric)];
+  const coding: FhirCoding[] = [
+    profileCode,
+    ...def.loinc.filter((c) => c !== profileCode.code).map((code) => ({ system: LOINC, code })),
+    ...mdcCoding(r.metric),
+  ];
   const c: FhirComponent = { code: { coding, text: def.display }, valueQuantity: quantity(r) };
   markAlarm(c, r);
   return c;

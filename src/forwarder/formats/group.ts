@@ -7,7 +7,11 @@
  */
 import type { Reading } from '../../reading.js';
 
-export function groupInOrder(readings: readonly Reading[], keyOf: (r: Reading) => string | null, full: (group: readonly Reading[], next: Reading) => boolean): Reading[][] {
+export function groupInOrder(
+  readings: readonly Reading[],
+  keyOf: (r: Reading) => string | null,
+  full: (group: readonly Reading[], next: Reading) => boolean,
+): Reading[][] {
   const groups: Reading[][] = [];
   const open = new Map<string, Reading[]>();
   for (const r of readings) {

@@ -54,10 +54,20 @@ export interface Hl7Out {
  * so each metric has a fixed place, one VMD per measurement family and one channel.
  */
 const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
-  heart_rate: [1, 1], rr_interval: [1, 2], ecg_lead_ii: [1, 3],
-  spo2: [2, 1], pulse_rate_oximeter: [2, 2], pleth: [2, 3],
-  nibp_sys: [3, 1], nibp_dia: [3, 2], nibp_mean: [3, 3], pulse_rate_nibp: [3, 4], nibp_cuff: [3, 5],
-  abp_sys: [4, 1], abp_dia: [4, 2], abp_mean: [4, 3],
+  heart_rate: [1, 1],
+  rr_interval: [1, 2],
+  ecg_lead_ii: [1, 3],
+  spo2: [2, 1],
+  pulse_rate_oximeter: [2, 2],
+  pleth: [2, 3],
+  nibp_sys: [3, 1],
+  nibp_dia: [3, 2],
+  nibp_mean: [3, 3],
+  pulse_rate_nibp: [3, 4],
+  nibp_cuff: [3, 5],
+  abp_sys: [4, 1],
+  abp_dia: [4, 2],
+  abp_mean: [4, 3],
   body_temp: [5, 1],
   resp_rate: [6, 1],
   etco2: [7, 1],
@@ -123,7 +133,22 @@ function obx(r: Reading, setId: number): string {
   const code = [String(def.mdcCode), e(def.mdcRefId ?? ''), 'MDC', ...(def.loinc[0] ? [def.loinc[0], e(def.display), 'LN'] : [])].join('^');
   const unit = `${e(def.unit)}^${e(def.unit)}^UCUM`;
   const flag = readingFlag(r);
-  return seg('OBX', fieldsAt([[1, String(setId)], [2, 'NM'], [3, code], [4, containment(r.metric)], [5, nm(r.value)], [6, unit], [8, flag ?? ''], [11, 'R'], [14, dtm(eff.at)], [18, `${e(r.deviceId)}^wardgate`], [19, dtm(r.gatewayTime)]]));
+  return seg(
+    'OBX',
+    fieldsAt([
+      [1, String(setId)],
+      [2, 'NM'],
+      [3, code],
+      [4, containment(r.metric)],
+      [5, nm(r.value)],
+      [6, unit],
+      [8, flag ?? ''],
+      [11, 'R'],
+      [14, dtm(eff.at)],
+      [18, `${e(r.deviceId)}^wardgate`],
+      [19, dtm(r.gatewayTime)],
+    ]),
+  );
 }
 
 /** Readings of one message: same device, bed and patient (one device's set in a lease). */
@@ -152,26 +177,87 @@ export function toPcd01Message(readings: readonly Reading[], opts: Hl7v2Options 
     `MSH|^~\\&|wardgate|${e(opts.sendingFacility ?? first.gatewayId)}|${e(opts.receivingApplication ?? '')}|${e(opts.receivingFacility ?? '')}|${dtm(sent)}||ORU^R01^ORU_R01|${e(controlId)}|P|2.6|||AL|NE||UNICODE UTF-8|||${PCD01_PROFILE}`,
   );
   if (!gatewayMade) {
-    segs.push(first.patientId !== undefined
-      ? seg('PID', fieldsAt([[3, `${e(first.patientId)}^^^${e(opts.patientIdAuthority ?? '')}^PI`]]))
-      : seg('PID', fieldsAt([[31, 'Y']])));
-    segs.push(seg('PV1', fieldsAt([[2, 'I'], [3, `${e(opts.pointOfCare ?? '')}^^${e(first.bed)}`]])));
+    segs.push(
+      first.patientId !== undefined
+        ? seg('PID', fieldsAt([[3, `${e(first.patientId)}^^^${e(opts.patientIdAuthority ?? '')}^PI`]]))
+        : seg('PID', fieldsAt([[31, 'Y']])),
+    );
+    segs.push(
+      seg(
+        'PV1',
+        fieldsAt([
+          [2, 'I'],
+          [3, `${e(opts.pointOfCare ?? '')}^^${e(first.bed)}`],
+        ]),
+      ),
+    );
   }
   const order = `${e(`${first.gatewayId}-${first.seq}`)}^wardgate`;
-  segs.push(seg('OBR', fieldsAt([[1, '1'], [2, order], [3, order], [4, OBR_SERVICE], [7, dtm(from)], [8, dtm(to)]])));
+  segs.push(
+    seg(
+      'OBR',
+      fieldsAt([
+        [1, '1'],
+        [2, order],
+        [3, order],
+        [4, OBR_SERVICE],
+        [7, dtm(from)],
+        [8, dtm(to)],
+      ]),
+    ),
+  );
   let nte = 0;
-  for (const r of sorted) if (isNote(r)) segs.push(seg('NTE', fieldsAt([[1, String(++nte)], [3, e(eventText(r))]])));
+  for (const r of sorted)
+    if (isNote(r))
+      segs.push(
+        seg(
+          'NTE',
+          fieldsAt([
+            [1, String(++nte)],
+            [3, e(eventText(r))],
+          ]),
+        ),
+      );
   let setId = 0;
   const obxReadings = sorted.filter(isObx);
   if (obxReadings.length) {
-    segs.push(seg('OBX', fieldsAt([[1, String(++setId)], [3, MDS_CODE], [4, '1.0.0.0'], [11, 'X'], [18, `${e(first.deviceId)}^wardgate`]])));
+    segs.push(
+      seg(
+        'OBX',
+        fieldsAt([
+          [1, String(++setId)],
+          [3, MDS_CODE],
+          [4, '1.0.0.0'],
+          [11, 'X'],
+          [18, `${e(first.deviceId)}^wardgate`],
+        ]),
+      ),
+    );
   }
   for (const r of obxReadings) {
     segs.push(obx(r, ++setId));
     let n = 0;
     const alarm = alarmText(r);
-    if (alarm) segs.push(seg('NTE', fieldsAt([[1, String(++n)], [3, e(alarm)]])));
-    if (effective(r).fromGateway) segs.push(seg('NTE', fieldsAt([[1, String(++n)], [3, 'OBX-14 is the gateway receive time (device clock unknown or skewed)']])));
+    if (alarm)
+      segs.push(
+        seg(
+          'NTE',
+          fieldsAt([
+            [1, String(++n)],
+            [3, e(alarm)],
+          ]),
+        ),
+      );
+    if (effective(r).fromGateway)
+      segs.push(
+        seg(
+          'NTE',
+          fieldsAt([
+            [1, String(++n)],
+            [3, 'OBX-14 is the gateway receive time (device clock unknown or skewed)'],
+          ]),
+        ),
+      );
   }
   return { text: `${segs.join('\r')}\r`, readings: sorted, controlId };
 }

@@ -140,6 +140,10 @@ function batchKey(r: Reading): string {
  * device's messages keep the order of their first readings; every other reading stays on its own.
  */
 export function packWaveforms(readings: readonly Reading[]): WaveformPart[] {
-  const groups = groupInOrder(readings, (r) => (isBatchable(r) ? batchKey(r) : null), (g) => g.length >= MAX_SAMPLES_PER_MESSAGE);
+  const groups = groupInOrder(
+    readings,
+    (r) => (isBatchable(r) ? batchKey(r) : null),
+    (g) => g.length >= MAX_SAMPLES_PER_MESSAGE,
+  );
   return groups.map((g) => (isBatchable(g[0]!) ? { kind: 'batch', batch: toWaveformBatch(g), readings: g } : { kind: 'single', reading: g[0]! }));
 }

@@ -23,9 +23,38 @@ export type FsEvent =
   | { k: 'out'; line: string; t: number };
 
 export const TRACED_SYSCALLS = [
-  'open', 'openat', 'creat', 'close', 'write', 'pwrite64', 'writev', 'pwritev', 'pwritev2', 'ftruncate', 'truncate',
-  'fsync', 'fdatasync', 'sync', 'syncfs', 'sync_file_range', 'rename', 'renameat', 'renameat2', 'unlink', 'unlinkat',
-  'fallocate', 'msync', 'copy_file_range', 'sendfile', 'splice', 'dup', 'dup2', 'dup3', 'lseek', 'link', 'linkat',
+  'open',
+  'openat',
+  'creat',
+  'close',
+  'write',
+  'pwrite64',
+  'writev',
+  'pwritev',
+  'pwritev2',
+  'ftruncate',
+  'truncate',
+  'fsync',
+  'fdatasync',
+  'sync',
+  'syncfs',
+  'sync_file_range',
+  'rename',
+  'renameat',
+  'renameat2',
+  'unlink',
+  'unlinkat',
+  'fallocate',
+  'msync',
+  'copy_file_range',
+  'sendfile',
+  'splice',
+  'dup',
+  'dup2',
+  'dup3',
+  'lseek',
+  'link',
+  'linkat',
 ];
 
 export interface TracedRun {
@@ -38,8 +67,20 @@ export interface TracedRun {
 /** Runs `argv` under `strace -f` writing the trace to `traceFile`. Fails when strace is missing. */
 export function runTraced(argv: string[], traceFile: string): Promise<TracedRun> {
   const args = [
-    '-f', '--seccomp-bpf', '-y', '--strings-in-hex=non-ascii-chars', '-s', '4194304', '-e', 'abbrev=none',
-    '-e', `trace=${TRACED_SYSCALLS.join(',')}`, '-o', traceFile, '--', ...argv,
+    '-f',
+    '--seccomp-bpf',
+    '-y',
+    '--strings-in-hex=non-ascii-chars',
+    '-s',
+    '4194304',
+    '-e',
+    'abbrev=none',
+    '-e',
+    `trace=${TRACED_SYSCALLS.join(',')}`,
+    '-o',
+    traceFile,
+    '--',
+    ...argv,
   ];
   return new Promise((resolve, reject) => {
     const child = spawn('strace', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -27,25 +27,42 @@ const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
 describe('binary decoder: valid payloads', () => {
   it.each([
-    ['oximeter frame', oximeter, '61 02d0 6666d380', [
-      { metric: 'spo2', value: 97, unit: '%', time: 0x6666d380 * 1000 },
-      { metric: 'pulse_rate_oximeter', value: 72, time: 0x6666d380 * 1000 },
-    ]],
+    [
+      'oximeter frame',
+      oximeter,
+      '61 02d0 6666d380',
+      [
+        { metric: 'spo2', value: 97, unit: '%', time: 0x6666d380 * 1000 },
+        { metric: 'pulse_rate_oximeter', value: 72, time: 0x6666d380 * 1000 },
+      ],
+    ],
     ['pulse not available', oximeter, '60 ffff 6666d380', [{ metric: 'spo2', value: 96, unit: '%', time: 0x6666d380 * 1000 }]],
-    ['little endian, scale and add, float', mixed, '2c02 0000c842', [
-      { metric: 'body_temp', value: 30 + 556 * 0.01, unit: 'Cel' },
-      { metric: 'battery_level', value: 100 },
-    ]],
-    ['negative int16le', mixed, 'f4ff 00004842 ff', [
-      { metric: 'body_temp', value: 30 - 0.12, unit: 'Cel' },
-      { metric: 'battery_level', value: 50 },
-    ]],
+    [
+      'little endian, scale and add, float',
+      mixed,
+      '2c02 0000c842',
+      [
+        { metric: 'body_temp', value: 30 + 556 * 0.01, unit: 'Cel' },
+        { metric: 'battery_level', value: 100 },
+      ],
+    ],
+    [
+      'negative int16le',
+      mixed,
+      'f4ff 00004842 ff',
+      [
+        { metric: 'body_temp', value: 30 - 0.12, unit: 'Cel' },
+        { metric: 'battery_level', value: 50 },
+      ],
+    ],
     ['uint64 ms time', ms64, '0000018fff8e2a40 10', [{ metric: 'resp_rate', value: 16, time: 0x18fff8e2a40 }]],
   ] as const)('%s', (_name, c, payload, expected) => {
     const r = binaryDecoder(c)(hex(payload), NOW);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.readings.map((x) => ({ ...x, value: Math.round(x.value * 1e6) / 1e6 }))).toEqual(expected.map((x) => ({ ...x, value: Math.round(x.value * 1e6) / 1e6 })));
+    expect(r.readings.map((x) => ({ ...x, value: Math.round(x.value * 1e6) / 1e6 }))).toEqual(
+      expected.map((x) => ({ ...x, value: Math.round(x.value * 1e6) / 1e6 })),
+    );
   });
 });
 

@@ -5,43 +5,86 @@ import { decoderSchema, type JsonDecoderConfig } from '../../../src/devices/mqtt
 const NOW = Date.UTC(2025, 5, 1);
 const cfg = (c: object): JsonDecoderConfig => decoderSchema.parse({ type: 'json', ...c }) as JsonDecoderConfig;
 
-const flat = cfg({ fields: [{ value: 'spo2', metric: 'spo2', unit: '%' }, { value: 'pr', metric: 'pulse_rate_oximeter' }], time: 'ts' });
+const flat = cfg({
+  fields: [
+    { value: 'spo2', metric: 'spo2', unit: '%' },
+    { value: 'pr', metric: 'pulse_rate_oximeter' },
+  ],
+  time: 'ts',
+});
 const nested = cfg({
   fields: [{ value: 'data.vitals[0].value', unitPath: 'data.vitals[0].unit', metric: 'body_temp', unit: 'Cel' }],
   time: 'data.time',
   timeFormat: 'iso',
 });
-const optional = cfg({ fields: [{ value: 'sys', metric: 'nibp_sys' }, { value: 'dia', metric: 'nibp_dia' }, { value: 'map', metric: 'nibp_mean', optional: true }] });
+const optional = cfg({
+  fields: [
+    { value: 'sys', metric: 'nibp_sys' },
+    { value: 'dia', metric: 'nibp_dia' },
+    { value: 'map', metric: 'nibp_mean', optional: true },
+  ],
+});
 const quoted = cfg({ fields: [{ value: '["battery level"]', metric: 'battery_level' }] });
 
 describe('json decoder: valid payloads', () => {
   it.each([
-    ['flat oximeter, time in s', flat, '{"device":"ox-12","spo2":97,"pr":72,"ts":1718000000}', [
-      { metric: 'spo2', value: 97, unit: '%', time: 1718000000000 },
-      { metric: 'pulse_rate_oximeter', value: 72, time: 1718000000000 },
-    ]],
-    ['time in ms (auto)', flat, '{"spo2":97,"pr":72,"ts":1718000000123}', [
-      { metric: 'spo2', value: 97, unit: '%', time: 1718000000123 },
-      { metric: 'pulse_rate_oximeter', value: 72, time: 1718000000123 },
-    ]],
-    ['no time field: no device time', flat, '{"spo2":97.5,"pr":"72"}', [
-      { metric: 'spo2', value: 97.5, unit: '%' },
-      { metric: 'pulse_rate_oximeter', value: 72 },
-    ]],
-    ['nested with unit in payload, ISO time', nested, '{"data":{"vitals":[{"type":"temp","value":"98.6","unit":"[degF]"}],"time":"2024-06-10T06:13:20Z"}}', [
-      { metric: 'body_temp', value: 98.6, unit: '[degF]', time: Date.parse('2024-06-10T06:13:20Z') },
-    ]],
-    ['nested, unit absent: falls back to configured unit', nested, '{"data":{"vitals":[{"value":37.2}],"time":"2024-06-10T06:13:20.500+02:00"}}', [
-      { metric: 'body_temp', value: 37.2, unit: 'Cel', time: Date.parse('2024-06-10T04:13:20.500Z') },
-    ]],
-    ['optional field missing', optional, '{"sys":120,"dia":80}', [
-      { metric: 'nibp_sys', value: 120 },
-      { metric: 'nibp_dia', value: 80 },
-    ]],
-    ['optional field null', optional, '{"sys":120,"dia":80,"map":null}', [
-      { metric: 'nibp_sys', value: 120 },
-      { metric: 'nibp_dia', value: 80 },
-    ]],
+    [
+      'flat oximeter, time in s',
+      flat,
+      '{"device":"ox-12","spo2":97,"pr":72,"ts":1718000000}',
+      [
+        { metric: 'spo2', value: 97, unit: '%', time: 1718000000000 },
+        { metric: 'pulse_rate_oximeter', value: 72, time: 1718000000000 },
+      ],
+    ],
+    [
+      'time in ms (auto)',
+      flat,
+      '{"spo2":97,"pr":72,"ts":1718000000123}',
+      [
+        { metric: 'spo2', value: 97, unit: '%', time: 1718000000123 },
+        { metric: 'pulse_rate_oximeter', value: 72, time: 1718000000123 },
+      ],
+    ],
+    [
+      'no time field: no device time',
+      flat,
+      '{"spo2":97.5,"pr":"72"}',
+      [
+        { metric: 'spo2', value: 97.5, unit: '%' },
+        { metric: 'pulse_rate_oximeter', value: 72 },
+      ],
+    ],
+    [
+      'nested with unit in payload, ISO time',
+      nested,
+      '{"data":{"vitals":[{"type":"temp","value":"98.6","unit":"[degF]"}],"time":"2024-06-10T06:13:20Z"}}',
+      [{ metric: 'body_temp', value: 98.6, unit: '[degF]', time: Date.parse('2024-06-10T06:13:20Z') }],
+    ],
+    [
+      'nested, unit absent: falls back to configured unit',
+      nested,
+      '{"data":{"vitals":[{"value":37.2}],"time":"2024-06-10T06:13:20.500+02:00"}}',
+      [{ metric: 'body_temp', value: 37.2, unit: 'Cel', time: Date.parse('2024-06-10T04:13:20.500Z') }],
+    ],
+    [
+      'optional field missing',
+      optional,
+      '{"sys":120,"dia":80}',
+      [
+        { metric: 'nibp_sys', value: 120 },
+        { metric: 'nibp_dia', value: 80 },
+      ],
+    ],
+    [
+      'optional field null',
+      optional,
+      '{"sys":120,"dia":80,"map":null}',
+      [
+        { metric: 'nibp_sys', value: 120 },
+        { metric: 'nibp_dia', value: 80 },
+      ],
+    ],
     ['quoted key with a space', quoted, '{"battery level": 64}', [{ metric: 'battery_level', value: 64 }]],
   ] as const)('%s', (_name, c, payload, expected) => {
     expect(jsonDecoder(c)(Buffer.from(payload), NOW)).toEqual({ ok: true, readings: expected });

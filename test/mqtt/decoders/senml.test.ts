@@ -11,18 +11,38 @@ describe('senml decoder: valid packs', () => {
   it.each([
     // RFC 8428 §5.1.1, a single datapoint
     ['RFC 8428 single datapoint (Cel)', ox, '[{"n":"urn:dev:ow:10e2073a01080063","u":"Cel","v":23.1}]', [{ metric: 'body_temp', value: 23.1, unit: 'Cel' }]],
-    ['base name, base time, base unit', ox, '[{"bn":"urn:dev:mac:0024befffe804ff1:","bt":1.718e9,"bu":"%","n":"spo2","v":97},{"n":"pr","u":"beat/min","v":72,"t":1}]', [
-      { metric: 'spo2', value: 97, unit: '%', time: 1.718e12 },
-      { metric: 'pulse_rate_oximeter', value: 72, unit: '/min', time: 1.718e12 + 1000 },
-    ]],
-    ['Kelvin converted to Cel', ox, '[{"n":"body_temp","u":"K","v":310.15,"t":1718000000}]', [{ metric: 'body_temp', value: 37, unit: 'Cel', time: 1718000000000, converted: true }]],
+    [
+      'base name, base time, base unit',
+      ox,
+      '[{"bn":"urn:dev:mac:0024befffe804ff1:","bt":1.718e9,"bu":"%","n":"spo2","v":97},{"n":"pr","u":"beat/min","v":72,"t":1}]',
+      [
+        { metric: 'spo2', value: 97, unit: '%', time: 1.718e12 },
+        { metric: 'pulse_rate_oximeter', value: 72, unit: '/min', time: 1.718e12 + 1000 },
+      ],
+    ],
+    [
+      'Kelvin converted to Cel',
+      ox,
+      '[{"n":"body_temp","u":"K","v":310.15,"t":1718000000}]',
+      [{ metric: 'body_temp', value: 37, unit: 'Cel', time: 1718000000000, converted: true }],
+    ],
     ['ratio converted to %', ox, '[{"n":"spo2","u":"/","v":0.97}]', [{ metric: 'spo2', value: 97, unit: '%', converted: true }]],
     ['battery %EL', ox, '[{"n":"battery_level","u":"%EL","v":55}]', [{ metric: 'battery_level', value: 55, unit: '%' }]],
     ['base value added', ox, '[{"bv":90,"n":"spo2","u":"%","v":7}]', [{ metric: 'spo2', value: 97, unit: '%' }]],
     ['relative time (negative) from now', ox, '[{"n":"spo2","v":96,"t":-5}]', [{ metric: 'spo2', value: 96, time: NOW - 5000 }]],
-    ['unknown names skipped, string and boolean records skipped', ox, '[{"n":"model","vs":"OX-3"},{"n":"alarm","vb":false},{"n":"humidity","u":"%RH","v":40},{"n":"spo2","v":99}]', [{ metric: 'spo2', value: 99 }]],
+    [
+      'unknown names skipped, string and boolean records skipped',
+      ox,
+      '[{"n":"model","vs":"OX-3"},{"n":"alarm","vb":false},{"n":"humidity","u":"%RH","v":40},{"n":"spo2","v":99}]',
+      [{ metric: 'spo2', value: 99 }],
+    ],
     ['nameless record: the rule gives the metric', ox, '[{"u":"%","v":95}]', [{ value: 95, unit: '%' }]],
-    ['unregistered unit passed on for the catalogue to judge', ox, '[{"n":"glucose","u":"mmol/l","v":5.5}]', [{ metric: 'glucose', value: 5.5, unit: 'mmol/L' }]],
+    [
+      'unregistered unit passed on for the catalogue to judge',
+      ox,
+      '[{"n":"glucose","u":"mmol/l","v":5.5}]',
+      [{ metric: 'glucose', value: 5.5, unit: 'mmol/L' }],
+    ],
     ['bver 10 accepted', ox, '[{"bver":10,"n":"spo2","v":98}]', [{ metric: 'spo2', value: 98 }]],
   ] as const)('%s', (_name, c, payload, expected) => {
     const r = senmlDecoder(c)(Buffer.from(payload), NOW);

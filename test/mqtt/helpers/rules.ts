@@ -5,7 +5,14 @@ export const SENSOR_RULES: NonNullable<MqttConfigInput['rules']> = [
   {
     name: 'ox-json',
     topic: 'ward/{bed}/{device}/vitals',
-    decoder: { type: 'json', fields: [{ value: 'spo2', metric: 'spo2', unit: '%' }, { value: 'pr', metric: 'pulse_rate_oximeter', unit: '/min' }], time: 'ts' },
+    decoder: {
+      type: 'json',
+      fields: [
+        { value: 'spo2', metric: 'spo2', unit: '%' },
+        { value: 'pr', metric: 'pulse_rate_oximeter', unit: '/min' },
+      ],
+      time: 'ts',
+    },
   },
   { name: 'ox-senml', topic: 'ward/{bed}/{device}/senml', decoder: { type: 'senml', names: { pr: 'pulse_rate_oximeter' } } },
   { name: 'ox-text', topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } },

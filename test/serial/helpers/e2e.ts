@@ -34,7 +34,12 @@ export const CASES: Case[] = [
   { protocol: 'ge-s5', port: {}, sim: (port, truth) => new GeS5Simulator({ port, truth, intervalMs: 60, seed: 12 }), records: 40 },
   { protocol: 'masimo', port: {}, sim: (port, truth) => new MasimoSimulator({ port, truth, intervalMs: 40, seed: 13 }), records: 40 },
   { protocol: 'nonin', port: {}, sim: (port, truth) => new NoninSimulator({ port, truth, format: 2, intervalMs: 40, seed: 14 }), records: 40 },
-  { protocol: 'nonin', port: { nonin: { format: 8 } }, sim: (port, truth) => new NoninSimulator({ port, truth, format: 8, intervalMs: 20, seed: 15 }), records: 40 },
+  {
+    protocol: 'nonin',
+    port: { nonin: { format: 8 } },
+    sim: (port, truth) => new NoninSimulator({ port, truth, format: 8, intervalMs: 20, seed: 15 }),
+    records: 40,
+  },
   { protocol: 'line', port: {}, sim: (port, truth) => new LineDeviceSimulator({ port, truth, intervalMs: 40, seed: 16 }), records: 40 },
   { protocol: 'medibus', port: { pollInterval: 50 }, sim: (port, truth) => new MedibusSimulator({ port, truth, seed: 17 }), records: 40 },
 ];
@@ -91,11 +96,14 @@ export async function settle(s: { p: Pipeline; truthFile: string; got: Reading[]
   await waitFor(() => readGroundTruth(s.truthFile).filter((r) => Object.keys(r.values).length > 0).length >= n, `${n} records from the simulator`, 30_000);
   const truth = readGroundTruth(s.truthFile);
   const want = expected(truth);
-  await waitFor(() => {
-    s.got.push(...s.p.drain());
-    const have = delivered(s.got, deviceId);
-    return [...want].every(([metric, vs]) => (have.get(metric)?.length ?? 0) >= vs.length);
-  }, 'the buffer to hold every value the simulator sent', 30_000);
+  await waitFor(
+    () => {
+      s.got.push(...s.p.drain());
+      const have = delivered(s.got, deviceId);
+      return [...want].every(([metric, vs]) => (have.get(metric)?.length ?? 0) >= vs.length);
+    },
+    'the buffer to hold every value the simulator sent',
+    30_000,
+  );
   return { truth, want, have: delivered(s.got, deviceId) };
 }
-

@@ -6,7 +6,19 @@
 import { dateTime, s16, sfloat, u16 } from './bytes.js';
 import { reject, type ParseResult, type ProfileReading } from './types.js';
 
-const TYPES = ['reserved', 'capillary_whole_blood', 'capillary_plasma', 'venous_whole_blood', 'venous_plasma', 'arterial_whole_blood', 'arterial_plasma', 'undetermined_whole_blood', 'undetermined_plasma', 'interstitial_fluid', 'control_solution'] as const;
+const TYPES = [
+  'reserved',
+  'capillary_whole_blood',
+  'capillary_plasma',
+  'venous_whole_blood',
+  'venous_plasma',
+  'arterial_whole_blood',
+  'arterial_plasma',
+  'undetermined_whole_blood',
+  'undetermined_plasma',
+  'interstitial_fluid',
+  'control_solution',
+] as const;
 const LOCATIONS: Readonly<Record<number, string>> = { 1: 'finger', 2: 'alternate_site_test', 3: 'earlobe', 4: 'control_solution', 15: 'not_available' };
 /** Annunciation bits 1-11 (all but "battery low") say the result cannot be trusted. */
 const STATUS_BAD = 0x0ffe;

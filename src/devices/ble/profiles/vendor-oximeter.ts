@@ -23,7 +23,9 @@ export function parseVendorOximeter(b: Uint8Array): ParseResult {
   const out: ProfileReading[] = [];
   // "No finger" is an absent value, not a number.
   out.push(spo2 === 0x7f ? { metric: 'spo2', unit: '%', special: 'nan', extra } : { metric: 'spo2', unit: '%', value: spo2, extra });
-  out.push(pr === 0x01ff ? { metric: 'pulse_rate_oximeter', unit: '/min', special: 'nan', extra } : { metric: 'pulse_rate_oximeter', unit: '/min', value: pr, extra });
+  out.push(
+    pr === 0x01ff ? { metric: 'pulse_rate_oximeter', unit: '/min', special: 'nan', extra } : { metric: 'pulse_rate_oximeter', unit: '/min', value: pr, extra },
+  );
   return { ok: true, readings: out };
 }
 

@@ -16,22 +16,38 @@ type TimeType = NonNullable<BinaryDecoderConfig['time']>['type'];
 
 function read(buf: Buffer, offset: number, type: BinaryType | TimeType): number {
   switch (type) {
-    case 'uint8': return buf.readUInt8(offset);
-    case 'int8': return buf.readInt8(offset);
-    case 'uint16be': return buf.readUInt16BE(offset);
-    case 'uint16le': return buf.readUInt16LE(offset);
-    case 'int16be': return buf.readInt16BE(offset);
-    case 'int16le': return buf.readInt16LE(offset);
-    case 'uint32be': return buf.readUInt32BE(offset);
-    case 'uint32le': return buf.readUInt32LE(offset);
-    case 'int32be': return buf.readInt32BE(offset);
-    case 'int32le': return buf.readInt32LE(offset);
-    case 'float32be': return buf.readFloatBE(offset);
-    case 'float32le': return buf.readFloatLE(offset);
-    case 'float64be': return buf.readDoubleBE(offset);
-    case 'float64le': return buf.readDoubleLE(offset);
-    case 'uint64be': return Number(buf.readBigUInt64BE(offset));
-    case 'uint64le': return Number(buf.readBigUInt64LE(offset));
+    case 'uint8':
+      return buf.readUInt8(offset);
+    case 'int8':
+      return buf.readInt8(offset);
+    case 'uint16be':
+      return buf.readUInt16BE(offset);
+    case 'uint16le':
+      return buf.readUInt16LE(offset);
+    case 'int16be':
+      return buf.readInt16BE(offset);
+    case 'int16le':
+      return buf.readInt16LE(offset);
+    case 'uint32be':
+      return buf.readUInt32BE(offset);
+    case 'uint32le':
+      return buf.readUInt32LE(offset);
+    case 'int32be':
+      return buf.readInt32BE(offset);
+    case 'int32le':
+      return buf.readInt32LE(offset);
+    case 'float32be':
+      return buf.readFloatBE(offset);
+    case 'float32le':
+      return buf.readFloatLE(offset);
+    case 'float64be':
+      return buf.readDoubleBE(offset);
+    case 'float64le':
+      return buf.readDoubleLE(offset);
+    case 'uint64be':
+      return Number(buf.readBigUInt64BE(offset));
+    case 'uint64le':
+      return Number(buf.readBigUInt64LE(offset));
   }
 }
 

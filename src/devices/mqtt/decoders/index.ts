@@ -8,10 +8,14 @@ import type { Decoder } from './types.js';
 
 export function makeDecoder(cfg: DecoderConfig): Decoder {
   switch (cfg.type) {
-    case 'json': return jsonDecoder(cfg);
-    case 'senml': return senmlDecoder(cfg);
-    case 'text': return textDecoder;
-    case 'binary': return binaryDecoder(cfg);
+    case 'json':
+      return jsonDecoder(cfg);
+    case 'senml':
+      return senmlDecoder(cfg);
+    case 'text':
+      return textDecoder;
+    case 'binary':
+      return binaryDecoder(cfg);
   }
 }
 

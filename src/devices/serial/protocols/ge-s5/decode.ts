@@ -132,7 +132,10 @@ export function decodeAlarmMessage(sr: Buffer): GeAlarm[] | string {
     const at = 10 + i * 98;
     const raw = sr.subarray(at, at + 80);
     const nul = raw.indexOf(0);
-    const text = raw.subarray(0, nul === -1 ? 80 : nul).toString('latin1').trim();
+    const text = raw
+      .subarray(0, nul === -1 ? 80 : nul)
+      .toString('latin1')
+      .trim();
     const color = sr.readUInt16LE(at + 82);
     if (color > 0 && text !== '') out.push({ text, color });
   }

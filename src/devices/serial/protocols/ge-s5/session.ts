@@ -53,7 +53,8 @@ export class GeS5Session implements Session {
             out.rejects.push(p);
             continue;
           }
-          for (const v of p.values) out.readings.push({ metric: v.metric, value: v.value, unit: v.unit, deviceTime: p.time, ...(v.channel ? { extra: { channel: v.channel } } : {}) });
+          for (const v of p.values)
+            out.readings.push({ metric: v.metric, value: v.value, unit: v.unit, deviceTime: p.time, ...(v.channel ? { extra: { channel: v.channel } } : {}) });
         }
       } else if (r.maintype === MAINTYPE.alarm) {
         for (const sr of r.subrecords) {
@@ -69,7 +70,18 @@ export class GeS5Session implements Session {
             const text = a.text.slice(0, 40);
             // White boxes are technical messages (leads off, sensor off); yellow and red are alarms.
             if (a.color === 1) tech.push({ key: text, reading: { ...technical('GE_MESSAGE', { text }), deviceTime: r.rTime * 1000 } });
-            else patient.push({ key: text, reading: { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', deviceTime: r.rTime * 1000, extra: { alarm: text, severity: SEVERITY[a.color as 2 | 3] ?? 'high' } } });
+            else
+              patient.push({
+                key: text,
+                reading: {
+                  metric: 'gateway_event',
+                  value: 1,
+                  unit: '1',
+                  priority: 'alarm',
+                  deviceTime: r.rTime * 1000,
+                  extra: { alarm: text, severity: SEVERITY[a.color as 2 | 3] ?? 'high' },
+                },
+              });
           }
           out.readings.push(...this.alarms.update(patient), ...this.tech.update(tech));
         }

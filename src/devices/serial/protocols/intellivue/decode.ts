@@ -24,7 +24,16 @@ export type Message =
   | { kind: 'release_response' }
   | { kind: 'abort' }
   | { kind: 'mds_create'; invokeId: number; eventTime: number; command: number; absTime?: number; relTime?: number }
-  | { kind: 'poll_result'; invokeId: number; linked?: number; pollNumber: number; relTime: number; absTime?: number; objCode: number; observations: Observation[] }
+  | {
+      kind: 'poll_result';
+      invokeId: number;
+      linked?: number;
+      pollNumber: number;
+      relTime: number;
+      absTime?: number;
+      objCode: number;
+      observations: Observation[];
+    }
   | { kind: 'remote_error'; invokeId: number }
   | { kind: 'other' };
 
@@ -79,7 +88,7 @@ export function bcdTime(b: Buffer): number | undefined {
   const d: number[] = [];
   for (let i = 0; i < 7; i++) {
     const x = b[i]!;
-    if ((x >> 4) > 9 || (x & 15) > 9) return undefined;
+    if (x >> 4 > 9 || (x & 15) > 9) return undefined;
     d.push((x >> 4) * 10 + (x & 15));
   }
   const [c, y, mo, day, h, mi, s] = d as [number, number, number, number, number, number, number];

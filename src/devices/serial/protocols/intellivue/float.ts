@@ -11,7 +11,7 @@ export function decodeFloat(u32: number): FloatValue {
   if (m === 0x7ffffe) return { special: '+inf' };
   if (m === 0x800002) return { special: '-inf' };
   const mantissa = m & 0x800000 ? m - 0x1000000 : m;
-  const exp = (u32 >>> 24) << 24 >> 24;
+  const exp = ((u32 >>> 24) << 24) >> 24;
   // Round to the precision the exponent gives, so 367e-1 is 36.7, not 36.699999.
   const v = exp >= 0 ? mantissa * 10 ** exp : Number((mantissa / 10 ** -exp).toFixed(Math.min(20, -exp)));
   return { value: v };

@@ -192,9 +192,10 @@ export class IntellivueSession implements Session {
           const last = metric ? this.last.get(metric) : undefined;
           patient.push({
             key,
-            reading: metric && last
-              ? { metric, value: last.value, unit: last.unit, priority: 'alarm', extra, ...at }
-              : { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', extra, ...at },
+            reading:
+              metric && last
+                ? { metric, value: last.value, unit: last.unit, priority: 'alarm', extra, ...at }
+                : { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', extra, ...at },
           });
         }
       }

@@ -51,12 +51,19 @@ export function parseMasimoLine(text: string): MasimoResult {
   }
   if (!fields.has('SPO2') || !fields.has('BPM')) return { ok: false, reason: 'masimo_missing_field' };
   const out: MasimoLine = { deviceTime };
-  for (const [key, prop] of [['SPO2', 'spo2'], ['BPM', 'bpm'], ['PI', 'pi']] as const) {
+  for (const [key, prop] of [
+    ['SPO2', 'spo2'],
+    ['BPM', 'bpm'],
+    ['PI', 'pi'],
+  ] as const) {
     const v = num(fields.get(key));
     if (v === 'bad') return { ok: false, reason: 'masimo_bad_value' };
     if (v !== undefined) out[prop] = v;
   }
-  for (const [key, prop] of [['ALARM', 'alarm'], ['EXC', 'exc']] as const) {
+  for (const [key, prop] of [
+    ['ALARM', 'alarm'],
+    ['EXC', 'exc'],
+  ] as const) {
     const v = fields.get(key);
     if (v === undefined) continue;
     if (!HEX.test(v)) return { ok: false, reason: 'masimo_bad_flags' };

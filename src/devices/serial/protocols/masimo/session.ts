@@ -17,13 +17,29 @@ export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: Acti
     const v = a.metric === 'spo2' ? l.spo2 : l.bpm;
     alarms.push({
       key: a.code,
-      reading: v !== undefined
-        ? { metric: a.metric, value: v, unit: a.metric === 'spo2' ? '%' : '/min', deviceTime: l.deviceTime, priority: 'alarm', extra: { alarm: a.code, severity: a.priority, silenced } }
-        : { metric: 'gateway_event', value: 1, unit: '1', deviceTime: l.deviceTime, priority: 'alarm', extra: { alarm: a.code, severity: a.priority, silenced } },
+      reading:
+        v !== undefined
+          ? {
+              metric: a.metric,
+              value: v,
+              unit: a.metric === 'spo2' ? '%' : '/min',
+              deviceTime: l.deviceTime,
+              priority: 'alarm',
+              extra: { alarm: a.code, severity: a.priority, silenced },
+            }
+          : {
+              metric: 'gateway_event',
+              value: 1,
+              unit: '1',
+              deviceTime: l.deviceTime,
+              priority: 'alarm',
+              extra: { alarm: a.code, severity: a.priority, silenced },
+            },
     });
   }
   const tech: ActiveAlarm[] = [];
-  for (const t of MASIMO_TECHNICAL) if (l.exc !== undefined && (l.exc & t.bit) !== 0) tech.push({ key: t.code, reading: { ...technical(t.code), deviceTime: l.deviceTime } });
+  for (const t of MASIMO_TECHNICAL)
+    if (l.exc !== undefined && (l.exc & t.bit) !== 0) tech.push({ key: t.code, reading: { ...technical(t.code), deviceTime: l.deviceTime } });
   return { values, alarms, technical: tech };
 }
 

@@ -58,10 +58,11 @@ class MedibusSession implements Session {
       else if (fr.code === CMD.data) {
         const vs = measuredData(fr.data);
         if (typeof vs === 'string') out.rejects.push(vs);
-        else for (const v of vs) {
-          const m = CP1_METRIC.get(v.code);
-          if (m) out.readings.push({ metric: m.metric, value: v.value, unit: m.unit });
-        }
+        else
+          for (const v of vs) {
+            const m = CP1_METRIC.get(v.code);
+            if (m) out.readings.push({ metric: m.metric, value: v.value, unit: m.unit });
+          }
       } else if (fr.code === CMD.alarms) {
         const as = alarms(fr.data);
         if (typeof as === 'string') {
@@ -70,7 +71,13 @@ class MedibusSession implements Session {
         }
         const active: ActiveAlarm[] = as.map((a) => ({
           key: a.code.toString(16),
-          reading: { metric: 'gateway_event', value: a.priority, unit: '1', priority: 'alarm', extra: { alarm: a.phrase.slice(0, 12) || a.code.toString(16), code: `0x${a.code.toString(16).padStart(2, '0')}`, severity: severity(a.priority) } },
+          reading: {
+            metric: 'gateway_event',
+            value: a.priority,
+            unit: '1',
+            priority: 'alarm',
+            extra: { alarm: a.phrase.slice(0, 12) || a.code.toString(16), code: `0x${a.code.toString(16).padStart(2, '0')}`, severity: severity(a.priority) },
+          },
         }));
         out.readings.push(...this.edges.update(active));
       }
