@@ -355,14 +355,14 @@ async function loginFlood(): Promise<void> {
       `  ${name.padEnd(12)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
     const ratio = flooded.p99 / Math.max(0.001, quiet.p99);
     process.stdout.write(
-      [
+      `${[
         `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${DURATION} ms each, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
         line('no flood', quiet),
         line('with flood', flooded),
         `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core)`,
         `  refused logins by reason: ${byReason}`,
         `  p99 with / without flood: ${ratio.toFixed(2)} (goal <= 2)`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   } finally {
     child?.kill('SIGKILL');
@@ -403,7 +403,7 @@ async function mainBench(): Promise<void> {
   const gws: Awaited<ReturnType<typeof gateway>>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     bares.push(await bareAedes());
-    process.stdout.write(line('bare', bares[i]!) + '\n');
+    process.stdout.write(`${line('bare', bares[i]!)}\n`);
     gws.push(await gateway());
     process.stdout.write(`${line('wardgate', gws[i]!)}, submit to commit p50 ${gws[i]!.commitP50.toFixed(1)} ms, p99 ${gws[i]!.commitP99.toFixed(1)} ms\n`);
   }
@@ -415,7 +415,7 @@ async function mainBench(): Promise<void> {
   const readingsRate = gwRate * READINGS_PER_MESSAGE;
   const ratio = gwRate / bareRate;
   process.stdout.write(
-    [
+    `${[
       `bare aedes (best round):           ${f(bareRate)} messages/s acknowledged`,
       `wardgate embedded + buffer (best): ${f(gwRate)} messages/s acknowledged after commit = ${f(readingsRate)} readings/s`,
       `throughput ratio:                  ${ratio.toFixed(2)} (goal >= 0.70)`,
@@ -424,7 +424,7 @@ async function mainBench(): Promise<void> {
       `check: ${gws.map((g) => `${f(g.totalAcked * READINGS_PER_MESSAGE)} readings acknowledged, ${f(g.buffered)} in the buffer`).join('; ')}; ` +
         `${gws.reduce((a, g) => a + g.refused, 0)} refused, ${gws.reduce((a, g) => a + g.rejected, 0)} rejected, publish errors ${[...bares, ...gws].reduce((a, l) => a + l.errors, 0)}`,
       `took ${((Date.now() - started) / 1000).toFixed(1)} s`,
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   if (gws.some((g) => g.buffered < g.totalAcked * READINGS_PER_MESSAGE)) {
     process.stdout.write('FAIL: fewer readings in the buffer than were acknowledged\n');

@@ -47,7 +47,7 @@ async function child(dir: string, mode: 'at-open' | 'background'): Promise<void>
   const check = buf.backgroundCheck ? await buf.backgroundCheck.done : { ok: true };
   const checked = Number(process.hrtime.bigint() - t0) / 1e6;
   await buf.close();
-  process.stdout.write(JSON.stringify({ ready, checked, ok: check.ok }) + '\n');
+  process.stdout.write(`${JSON.stringify({ ready, checked, ok: check.ok })}\n`);
 }
 
 function dropCache(dir: string): string {

@@ -116,7 +116,7 @@ export class MedibusSimulator {
     } else if (code === 0x27) {
       this.seen.alarms++;
       const on = this.v.spo2 < 90;
-      this.write(message(0x01, 0x27, on ? String.fromCharCode(0x30 + 27) + 'EB' + 'SPO2 LOW'.padEnd(12, ' ') : ''));
+      this.write(message(0x01, 0x27, on ? `${String.fromCharCode(0x30 + 27)}EB${'SPO2 LOW'.padEnd(12, ' ')}` : ''));
     } else if (code === 0x55) {
       this.write(message(0x01, 0x55));
       this.linked = false;

@@ -115,7 +115,7 @@ export class SimulatedMonitor {
   /** An alarm is reported on the tick it is raised, not on every tick while it lasts. */
   private check(param: string, code: string | null): MonitorSample['alarm'] | undefined {
     if (code === null) {
-      for (const c of this.raised) if (c.startsWith(param + ':')) this.raised.delete(c);
+      for (const c of this.raised) if (c.startsWith(`${param}:`)) this.raised.delete(c);
       return undefined;
     }
     const key = `${param}:${code}`;

@@ -307,7 +307,7 @@ BY_MDC.set(150035, CATALOGUE.abp_mean);
 BY_MDC.set(151728, CATALOGUE.etco2);
 
 export function isMetricId(s: string): s is MetricId {
-  return Object.prototype.hasOwnProperty.call(CATALOGUE, s);
+  return Object.hasOwn(CATALOGUE, s);
 }
 
 export function metricByCode(code: number): MetricDef | undefined {

@@ -347,7 +347,7 @@ export class SimulatedController {
   private advertise(): void {
     // The initiator connects on the next advertisement of the peripheral it waits for.
     const pending = this.pendingConnect && this.opts.peripherals.find((x) => x.address === this.pendingConnect!.address);
-    if (pending && pending.inRange) this.establish(pending);
+    if (pending?.inRange) this.establish(pending);
     if (!this.scanning) return;
     const connected = new Set(this.connectedAddresses());
     for (const p of this.opts.peripherals) {

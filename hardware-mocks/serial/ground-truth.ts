@@ -24,7 +24,7 @@ export class GroundTruth {
 
   record(r: Omit<TruthRecord, 'n'>): TruthRecord {
     const rec = { n: this.n++, ...r };
-    if (this.file) appendFileSync(this.file, JSON.stringify(rec) + '\n');
+    if (this.file) appendFileSync(this.file, `${JSON.stringify(rec)}\n`);
     return rec;
   }
 }

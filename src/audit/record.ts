@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { EventName, Events } from '../metrics/events.js';
-import { AuditLog } from './log.js';
+import type { AuditLog } from './log.js';
 
 /** Events recorded, and for device_error / client_disconnected only these reasons (authentication and ACL). */
 const AUDITED: Partial<Record<EventName, ReadonlySet<string> | 'all'>> = {

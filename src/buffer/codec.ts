@@ -224,7 +224,7 @@ function readValue(r: Reader, kind: number): number {
 export function validateForEncoding(p: PendingReading): void {
   if (!KIND_INDEX.has(p.deviceKind)) throw new CodecError('unknown deviceKind');
   if (!(PRIORITIES as readonly string[]).includes(p.priority)) throw new CodecError('unknown priority');
-  if (!Object.prototype.hasOwnProperty.call(CATALOGUE, p.metric)) throw new CodecError('unknown metric');
+  if (!Object.hasOwn(CATALOGUE, p.metric)) throw new CodecError('unknown metric');
   if (typeof p.deviceId !== 'string' || typeof p.bed !== 'string') throw new CodecError('deviceId and bed must be strings');
   if (p.patientId !== undefined && typeof p.patientId !== 'string') throw new CodecError('patientId must be a string');
   if (typeof p.value !== 'number') throw new CodecError('value must be a number');

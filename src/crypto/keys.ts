@@ -122,7 +122,7 @@ function parseKeyFile(path: string): KeyFileJson {
     throw new KeyFileError(`key file ${path} is not valid JSON (is it a wardgate key file? make one with: wardgate keygen)`);
   }
   const d = doc as Partial<KeyFileJson>;
-  if (!d || d.format !== 'wardgate-keys' || d.version !== 1 || !Array.isArray(d.keys) || typeof d.active !== 'number') {
+  if (d?.format !== 'wardgate-keys' || d.version !== 1 || !Array.isArray(d.keys) || typeof d.active !== 'number') {
     throw new KeyFileError(`key file ${path} is not a wardgate key file (format wardgate-keys, version 1)`);
   }
   if (d.kek !== undefined && !(d.kek && typeof d.kek.salt === 'string' && (d.kek.kdf === 'scrypt' || d.kek.kdf === 'hkdf-sha256'))) {

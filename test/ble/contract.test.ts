@@ -3,7 +3,7 @@
  * over the simulated controller, two wearables; garbage is malformed characteristic values
  * sent by a strap; disappearing is the controller powering off.
  */
-import { BleAdapter } from '../../src/devices/ble/adapter.js';
+import type { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
 import { waitFor } from '../devices/pipeline.js';
 import { bleRig } from './helpers.js';

@@ -16,7 +16,7 @@ function exampleBlock(name: string): string {
   expect(start).toBeGreaterThan(0);
   const block: string[] = [];
   for (let i = start; i < text.length && text[i]!.startsWith('  #') && (i === start || text[i]!.startsWith('  #  ')); i++) {
-    block.push(('  ' + text[i]!.slice(4)).replace(/\s+#\s.*$/, ''));
+    block.push(`  ${text[i]!.slice(4)}`.replace(/\s+#\s.*$/, ''));
   }
   return block.join('\n');
 }

@@ -114,7 +114,7 @@ describe('edge-case ids', () => {
     expect(toFhirObservations(idCaseReadings(ID_CASES[0]!))[0]!.observation.id).toBe(`gw-ward-3-${ID_CASES[0]!.seq}`);
     const raws = [...new Set(ID_CASES.flatMap((c) => [c.gatewayId, c.deviceId, c.bed, ...(c.patientId ? [c.patientId] : [])]))];
     // Near misses of each other: escapes, dots, case, long ids differing only at the end.
-    raws.push('gw.5Fward.5F3', 'gw ward 3', 'GW_WARD_3', 'a_5F', 'a.2E5F', 'd'.repeat(127) + 'e', 'd'.repeat(129), 'AA-BB-CC-DD-EE-FF', 'aa:bb:cc:dd:ee:ff');
+    raws.push('gw.5Fward.5F3', 'gw ward 3', 'GW_WARD_3', 'a_5F', 'a.2E5F', `${'d'.repeat(127)}e`, 'd'.repeat(129), 'AA-BB-CC-DD-EE-FF', 'aa:bb:cc:dd:ee:ff');
     const ids = raws.map((r) => fhirId(r));
     expect(raws.map((r) => fhirId(r))).toEqual(ids);
     expect(new Set(ids).size).toBe(raws.length);

@@ -196,7 +196,7 @@ describe('the checker can fail (negative controls)', () => {
     const [good] = toPcd01Messages(idCaseReadings(ID_CASES[0]!), OPTS).map((m) => m.text);
     const badTime = good!.replace(/\|20261125095959\.700\+0000\|/, '|2026-11-25 09:59|');
     const obxFirst = good!.split('\r').filter(Boolean);
-    const swapped = [obxFirst[0], obxFirst.find((s) => s.startsWith('OBX|2')), ...obxFirst.slice(1).filter((s) => !s.startsWith('OBX|2'))].join('\r') + '\r';
+    const swapped = `${[obxFirst[0], obxFirst.find((s) => s.startsWith('OBX|2')), ...obxFirst.slice(1).filter((s) => !s.startsWith('OBX|2'))].join('\r')}\r`;
     const a = await checker.check([good, badTime, swapped]);
     expect(a.results[0]!.errors).toEqual([]);
     expect(a.results[1]!.errors.join(' ')).toMatch(/DTM|date|time/i);

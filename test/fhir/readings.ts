@@ -44,7 +44,7 @@ export interface IdCase {
   seq: number;
 }
 
-const LONG_GATEWAY = 'ward-7-east-wing-' + 'x'.repeat(64 - 'ward-7-east-wing-'.length - 3) + '_01';
+const LONG_GATEWAY = `ward-7-east-wing-${'x'.repeat(64 - 'ward-7-east-wing-'.length - 3)}_01`;
 
 /** Ids the config and the device families accept, that leave the simulator's comfortable shapes. */
 export const ID_CASES: IdCase[] = [
@@ -69,7 +69,7 @@ export const ID_CASES: IdCase[] = [
     gatewayId: 'gw-ward-3',
     deviceId: 'd'.repeat(128),
     bed: 'b'.repeat(128),
-    patientId: 'p'.repeat(127) + '_',
+    patientId: `${'p'.repeat(127)}_`,
     seq: 20,
   },
   { name: 'ids that look like escaped ones', gatewayId: 'gw-ward-3', deviceId: 'a.5F', bed: 'BED-1', patientId: 'a.h', seq: 21 },

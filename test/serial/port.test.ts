@@ -153,8 +153,8 @@ describe('the serial example in wardgate.example.yaml', () => {
     const start = text.findIndex((l) => l.startsWith('  # serial:'));
     expect(start).toBeGreaterThan(0);
     const block: string[] = [];
-    for (let i = start; i < text.length && text[i]!.startsWith('  #'); i++) block.push(('  ' + text[i]!.slice(4)).replace(/\s+#\s.*$/, ''));
-    const c = parseConfigText('devices:\n' + block.join('\n') + '\n', 'example-serial');
+    for (let i = start; i < text.length && text[i]!.startsWith('  #'); i++) block.push(`  ${text[i]!.slice(4)}`.replace(/\s+#\s.*$/, ''));
+    const c = parseConfigText(`devices:\n${block.join('\n')}\n`, 'example-serial');
     expect(c.devices.serial?.ports.map((p) => p.protocol)).toEqual(['intellivue', 'masimo', 'line']);
     expect(c.devices.serial?.ports[0]!.pollInterval).toBe(1000);
   });

@@ -38,9 +38,9 @@ describe('configuration', () => {
     const block: string[] = [];
     for (let i = start; i < text.length && text[i]!.startsWith('  #'); i++) {
       // '  # mqtt:' -> '  mqtt:', '  #   enabled' -> '    enabled'; drop trailing '# example' remarks.
-      block.push(('  ' + text[i]!.slice(4)).replace(/\s+#\s.*$/, ''));
+      block.push(`  ${text[i]!.slice(4)}`.replace(/\s+#\s.*$/, ''));
     }
-    const yaml = 'devices:\n' + block.join('\n').replace('scrypt$16384$8$1$...', '"scrypt$16384$8$1$c2FsdA$aGFzaA"') + '\n';
+    const yaml = `devices:\n${block.join('\n').replace('scrypt$16384$8$1$...', '"scrypt$16384$8$1$c2FsdA$aGFzaA"')}\n`;
     const c = parseConfigText(yaml, 'example-mqtt');
     expect(c.devices.mqtt?.enabled).toBe(true);
     expect((c.devices.mqtt as { rules: unknown[] }).rules).toHaveLength(2);

@@ -30,7 +30,7 @@ import type { PendingReading } from '../../reading.js';
 import type { Events } from '../../metrics/events.js';
 import type { Logger } from '../../logger.js';
 import type { EmbeddedConfig } from './config.js';
-import { Authenticator, type AuthFailure, type Identity } from './auth.js';
+import type { Authenticator, AuthFailure, Identity } from './auth.js';
 import { HoldExpired, type CommitQueue } from './commit-queue.js';
 import { FrameGuard } from './frame-guard.js';
 import { ConnectionLimiter, LoginLimiter, sourceKey, type LoginRefusal } from './login-limiter.js';

@@ -59,7 +59,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
-    [
+    `${[
       // Started as root in CI: keep root rather than switch to a user that cannot read temp files.
       'user root',
       `allow_anonymous ${opts.anonymous ?? true}`,
@@ -73,7 +73,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       ...(opts.global ?? []),
       `listener ${port} 127.0.0.1`,
       ...(opts.listener ?? []),
-    ].join('\n') + '\n',
+    ].join('\n')}\n`,
   );
   const proc: ChildProcess = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -9,19 +9,19 @@ export type SpecialValue = 'nan' | 'nres' | 'pos_inf' | 'neg_inf' | 'reserved';
 export type Decoded = { value: number } | { special: SpecialValue };
 
 const SFLOAT_SPECIAL: Readonly<Record<number, SpecialValue>> = {
-  0x07ff: 'nan',
-  0x0800: 'nres',
-  0x07fe: 'pos_inf',
-  0x0802: 'neg_inf',
-  0x0801: 'reserved',
+  2047: 'nan',
+  2048: 'nres',
+  2046: 'pos_inf',
+  2050: 'neg_inf',
+  2049: 'reserved',
 };
 
 const FLOAT_SPECIAL: Readonly<Record<number, SpecialValue>> = {
-  0x007fffff: 'nan',
-  0x00800000: 'nres',
-  0x007ffffe: 'pos_inf',
-  0x00800002: 'neg_inf',
-  0x00800001: 'reserved',
+  8388607: 'nan',
+  8388608: 'nres',
+  8388606: 'pos_inf',
+  8388610: 'neg_inf',
+  8388609: 'reserved',
 };
 
 /**

@@ -57,7 +57,7 @@ export function getPath(root: unknown, steps: readonly PathStep[]): unknown {
       cur = cur[s];
     } else {
       const k = String(s);
-      if (!Object.prototype.hasOwnProperty.call(cur, k)) return undefined;
+      if (!Object.hasOwn(cur, k)) return undefined;
       cur = (cur as Record<string, unknown>)[k];
     }
   }

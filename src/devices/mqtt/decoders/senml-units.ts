@@ -38,5 +38,5 @@ export const SENML_TO_UCUM: Readonly<Record<string, UnitMapping>> = Object.freez
 });
 
 export function senmlUnit(u: string): UnitMapping {
-  return Object.prototype.hasOwnProperty.call(SENML_TO_UCUM, u) ? SENML_TO_UCUM[u]! : { unit: u };
+  return Object.hasOwn(SENML_TO_UCUM, u) ? SENML_TO_UCUM[u]! : { unit: u };
 }
