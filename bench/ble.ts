@@ -9,16 +9,16 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openBuffer } from '../src/buffer/index.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
-import { Ingest } from '../src/ingest.js';
-import { Events } from '../src/metrics/events.js';
-import { silentLogger } from '../src/logger.js';
 import { BleAdapter } from '../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../src/devices/ble/config.js';
+import { Ingest } from '../src/ingest.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);

@@ -14,19 +14,20 @@
  *    25 ms, drained continuously), with the projected life of a 32 GB SD card;
  *  - lease + decrypt + ack readings/s.
  */
-import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { SimulatedMonitor } from '../hardware-mocks/ward-monitor.js';
-import { sampleToInput, bedName } from '../src/devices/simulator/adapter.js';
-import { normalise, type PendingReading } from '../src/reading.js';
-import { openBuffer, DB_FILE } from '../src/buffer/index.js';
+import { DB_FILE, openBuffer } from '../src/buffer/index.js';
 import { SD_CARD_COMMIT_MAX_DELAYS } from '../src/buffer/pacing.js';
-import { generateKeyFile } from '../src/crypto/keys.js';
-import { Events } from '../src/metrics/events.js';
-import { silentLogger } from '../src/logger.js';
 import type { CipherName } from '../src/crypto/aead.js';
+import { generateKeyFile } from '../src/crypto/keys.js';
+import { bedName, sampleToInput } from '../src/devices/simulator/adapter.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
+import { normalise, type PendingReading } from '../src/reading.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -252,7 +253,7 @@ async function runPacedWard(seconds: number, pacing: 'fixed-25ms' | 'class-delay
       const rs = b.m.step(now).map((x) => normalise(sampleToInput(x, b.bed, b.deviceId, b.patientId), { now, clockSkewToleranceMs: 120_000 }));
       const c = counting;
       const t0 = process.hrtime.bigint();
-      const alarm = rs.some((r) => r.priority === 'alarm');
+      const alarm = rs.some((r) => r.priorityClass === 'alarm');
       void buf.append(rs).then(() => {
         if (!c) return;
         total += rs.length;

@@ -14,12 +14,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { CLIENTS } from '../src/forwarder/clients.js';
-import type { KafkaClient, OutMessage } from '../src/forwarder/client.js';
 import { validateConfig } from '../src/config/load.js';
+import type { KafkaClient, OutMessage } from '../src/forwarder/client.js';
+import { CLIENTS } from '../src/forwarder/clients.js';
 import { silentLogger } from '../src/logger.js';
-import { kafkaTool, startBroker, stopBroker } from '../test/helpers/kafka.js';
 import { toMessages, wardReadings } from '../test/forwarder-client/ward-messages.js';
+import { kafkaTool, startBroker, stopBroker } from '../test/helpers/kafka.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);

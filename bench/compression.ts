@@ -16,8 +16,8 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
+import { type Codec, loadCodec } from '../src/forwarder/compression.js';
 import { recordBytes, toMessages, wardReadings } from '../test/forwarder-client/ward-messages.js';
-import { loadCodec, type Codec } from '../src/forwarder/compression.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);

@@ -30,22 +30,22 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
-import { Kafka, logLevel, CompressionTypes } from 'kafkajs';
-import { openBuffer, getOrCreateGatewayId } from '../src/buffer/index.js';
-import { generateKeyFile } from '../src/crypto/keys.js';
-import { Events } from '../src/metrics/events.js';
-import { silentLogger } from '../src/logger.js';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { getOrCreateGatewayId, openBuffer } from '../src/buffer/index.js';
 import { validateConfig } from '../src/config/load.js';
-import { startGateway } from '../src/gateway.js';
-import { routeLease } from '../src/forwarder/routing.js';
+import { generateKeyFile } from '../src/crypto/keys.js';
+import type { TopicBatch } from '../src/forwarder/client.js';
 import type { CompressionName } from '../src/forwarder/compression.js';
 import { registerKafkajsCodec } from '../src/forwarder/kafkajs-codecs.js';
 import { rememberingPartitioner } from '../src/forwarder/kafkajs-partitioner.js';
-import type { TopicBatch } from '../src/forwarder/client.js';
-import { startBroker, stopBroker, endOffsets } from '../test/helpers/kafka.js';
+import { routeLease } from '../src/forwarder/routing.js';
+import { startGateway } from '../src/gateway.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
 import { PacedIngest, syntheticPending } from '../test/forwarder/synthetic.js';
+import { endOffsets, startBroker, stopBroker } from '../test/helpers/kafka.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -239,7 +239,7 @@ async function childLatency(): Promise<void> {
       for (const r of a.readings) {
         const l = a.ackedAt - r.gatewayTime;
         all.push(l);
-        if (r.priority === 'alarm') alarms.push(l);
+        if (r.priorityClass === 'alarm') alarms.push(l);
       }
     },
   });

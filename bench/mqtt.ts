@@ -17,24 +17,23 @@
  *                                   [--phase all|throughput|flood] [--probes 50] [--probe-rate 20] [--flood-parallel 64] [--flood-rate 0]
  *                                   [--max-pending N] (ack.maxPending of the gateway in (b))
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect as tcpConnect } from 'node:net';
-import { MqttClient } from 'mqtt';
-import { hashPassword } from '../src/devices/mqtt/auth.js';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir, cpus, loadavg, setPriority } from 'node:os';
+import { type AddressInfo, createServer, connect as tcpConnect } from 'node:net';
+import { cpus, loadavg, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { Aedes } from 'aedes';
+import { MqttClient } from 'mqtt';
 import { openBuffer } from '../src/buffer/index.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
-import { Ingest } from '../src/ingest.js';
-import { Events } from '../src/metrics/events.js';
-import { silentLogger } from '../src/logger.js';
 import { MqttAdapter } from '../src/devices/mqtt/adapter.js';
+import { hashPassword } from '../src/devices/mqtt/auth.js';
 import { mqttConfigSchema } from '../src/devices/mqtt/config.js';
+import { Ingest } from '../src/ingest.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);

@@ -13,18 +13,19 @@
  * printing the time from the openBuffer() call until it resolved (ready) and, for background,
  * until the check completed. Times exclude Node's and tsx's own start.
  */
-import Database from 'better-sqlite3';
+
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBuffer, DB_FILE } from '../src/buffer/index.js';
-import { generateKeyFile } from '../src/crypto/keys.js';
-import { Events } from '../src/metrics/events.js';
-import { silentLogger } from '../src/logger.js';
-import { normalise, type PendingReading } from '../src/reading.js';
+import Database from 'better-sqlite3';
 import { SimulatedMonitor } from '../hardware-mocks/ward-monitor.js';
+import { DB_FILE, openBuffer } from '../src/buffer/index.js';
+import { generateKeyFile } from '../src/crypto/keys.js';
 import { bedName, sampleToInput } from '../src/devices/simulator/adapter.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
+import { normalise, type PendingReading } from '../src/reading.js';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);

@@ -12,9 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
-import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
+import { FrameReader, frame } from './serial/ge-wire.js';
 import { GroundTruth } from './serial/ground-truth.js';
-import { frame, FrameReader } from './serial/ge-wire.js';
 
 const INVALID = -32767;
 

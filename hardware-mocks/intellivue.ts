@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
-import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
 import { GroundTruth } from './serial/ground-truth.js';
-import { bcdTime, float32, frame, FrameReader, W } from './serial/intellivue-wire.js';
+import { bcdTime, FrameReader, float32, frame, W } from './serial/intellivue-wire.js';
 
 interface Numeric {
   handle: number;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
-import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
 import { GroundTruth } from './serial/ground-truth.js';
 
 const p2 = (n: number): string => String(n).padStart(2, '0');

@@ -10,8 +10,9 @@
  *                prints {"phase":"measure"} and {"phase":"end"} around the measured window, then
  *                one JSON line {"acked":..,"sent":..,"elapsedMs":..,"errors":..}
  */
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+
 import { pathToFileURL } from 'node:url';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { rng as prng } from './rng.js';
 
 export type SensorFormat = 'json' | 'senml' | 'text' | 'binary';

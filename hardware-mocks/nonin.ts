@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { rng } from './rng.js';
 import { DevicePort } from './serial/device-port.js';
-import { applyFaults, parseFaults, type FaultOptions } from './serial/faults.js';
+import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
 import { GroundTruth } from './serial/ground-truth.js';
 
 export interface NoninOptions {

@@ -1,6 +1,7 @@
 /** Crash-safe small-file writes: write a temporary file, fsync it, rename it over, fsync the folder. */
-import { chmodSync, closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Opens `path` read-only (a file or a folder), fsyncs and closes it, on this thread. */

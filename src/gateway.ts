@@ -3,31 +3,31 @@
  * adapters, forwarder, status and metrics. `startGateway` returns a handle to stop it.
  */
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Server } from 'node:http';
-import { getHeapStatistics } from 'node:v8';
+import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Config } from './config/schema.js';
-import type { Logger } from './logger.js';
-import { Events } from './metrics/events.js';
-import { startMetricsServer } from './metrics/server.js';
-import { assessHealth, assessReadiness, healthGauges, HEALTH_CHECKS, type HealthCheck, type HealthCheckName } from './metrics/health.js';
-import { openBuffer, type SqliteBuffer } from './buffer/index.js';
-import { describeKeyFile, generateKeyFile, KeyFileError } from './crypto/keys.js';
-import { ConfigurationError, errorCode, isConfigFsError } from './errors.js';
+import { getHeapStatistics } from 'node:v8';
+import { AuditLog } from './audit/log.js';
+import { auditEvents, auditSafely, configDigest } from './audit/record.js';
 import { getOrCreateGatewayId } from './buffer/gateway-id.js';
-import { Ingest } from './ingest.js';
+import { openBuffer, type SqliteBuffer } from './buffer/index.js';
+import type { ReadingBuffer } from './buffer/types.js';
+import type { Config } from './config/schema.js';
+import { describeKeyFile, generateKeyFile, KeyFileError } from './crypto/keys.js';
 import { createAdapters } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
-import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
+import { ConfigurationError, errorCode, isConfigFsError } from './errors.js';
 import { createKafkaClient, forwarderSettings } from './forwarder/clients.js';
+import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
 import { WorkerKafkaClient } from './forwarder/worker-client.js';
-import { statusFilePath, writeStatusFile, type LiveStatus } from './status-file.js';
-import { PRIORITIES } from './reading.js';
-import { AuditLog } from './audit/log.js';
+import { Ingest } from './ingest.js';
+import type { Logger } from './logger.js';
 import { ClockWatch } from './metrics/clock.js';
-import { auditEvents, auditSafely, configDigest } from './audit/record.js';
-import type { ReadingBuffer } from './buffer/types.js';
+import { Events } from './metrics/events.js';
+import { assessHealth, assessReadiness, HEALTH_CHECKS, type HealthCheck, type HealthCheckName, healthGauges } from './metrics/health.js';
+import { startMetricsServer } from './metrics/server.js';
+import { PRIORITY_CLASSES } from './reading.js';
+import { type LiveStatus, statusFilePath, writeStatusFile } from './status-file.js';
 
 export interface GatewayOptions {
   mode: 'run' | 'simulate';
@@ -282,7 +282,7 @@ async function startParts(
     lastIngested = total;
     lastAt = now;
     const s = buffer.stats();
-    for (const p of PRIORITIES) {
+    for (const p of PRIORITY_CLASSES) {
       const c = s.perClass[p];
       events.gauges.bufferReadings.set({ class: p }, c.readings);
       events.gauges.bufferBytes.set({ class: p }, c.bytes);

@@ -3,10 +3,11 @@
  * rejected or flagged, and hand the rest to the buffer. `submit` resolves only when the
  * readings are durably committed, so adapters can acknowledge their devices then.
  */
-import { normalise, ReadingRejected, type PendingReading, type ReadingInput } from './reading.js';
+
 import { BufferRefused, type ReadingBuffer } from './buffer/types.js';
 import type { ReadingReceiver, ReadingSink } from './devices/types.js';
 import type { Events } from './metrics/events.js';
+import { normalise, type PendingReading, type ReadingInput, ReadingRejected } from './reading.js';
 
 export interface IngestOptions {
   clockSkewToleranceMs: number;
@@ -57,12 +58,12 @@ export class Ingest implements ReadingSink {
     // Count per (family, class) once per submit, not once per reading: this is the hot path.
     const counts = new Map<string, { family: string; cls: string; n: number }>();
     for (const r of ok) {
-      const k = `${r.deviceKind}|${r.priority}`;
+      const k = `${r.deviceKind}|${r.priorityClass}`;
       const c = counts.get(k);
       if (c) c.n++;
-      else counts.set(k, { family: r.deviceKind, cls: r.priority, n: 1 });
-      if (r.priority === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
-      for (const rc of this.receivers) if (rc.classes.includes(r.priority)) this.deliver(rc, r);
+      else counts.set(k, { family: r.deviceKind, cls: r.priorityClass, n: 1 });
+      if (r.priorityClass === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
+      for (const rc of this.receivers) if (rc.classes.includes(r.priorityClass)) this.deliver(rc, r);
     }
     for (const c of counts.values()) this.events.ingested.inc({ family: c.family, class: c.cls }, c.n);
   }

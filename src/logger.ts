@@ -2,7 +2,7 @@
  * The one place the logger is made. Patient fields and secrets are redacted here,
  * once, so no call site has to remember; modules take a child with their name bound.
  */
-import { pino, destination, stdTimeFunctions, type Logger as PinoLogger, type DestinationStream } from 'pino';
+import { type DestinationStream, destination, type Logger as PinoLogger, pino, stdTimeFunctions } from 'pino';
 
 export type Logger = PinoLogger;
 

@@ -2,14 +2,11 @@
  * The one canonical Reading, and the normalisation every device family goes through
  * before a reading may enter the buffer.
  */
-import { CATALOGUE, isMetricId, toCatalogueUnit, type MetricId } from './catalogue.js';
+import { CATALOGUE, isMetricId, type MetricId, toCatalogueUnit } from './catalogue.js';
 
-/** Priority classes, highest first. The index is the class rank (0 = alarm). */
-export const PRIORITIES = ['alarm', 'vital', 'status', 'waveform'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-export const priorityRank = (p: Priority): number => PRIORITIES.indexOf(p);
-export const isPriority = (s: string): s is Priority => (PRIORITIES as readonly string[]).includes(s);
-
+/** Priority classes, highest first. The index is the class classIndex (0 = alarm). */
+export const PRIORITY_CLASSES = ['alarm', 'vital', 'status', 'waveform'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
 export const DEVICE_KINDS = ['simulator', 'serial', 'ble', 'mqtt', 'gateway'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
@@ -40,7 +37,7 @@ export interface ReadingInput {
   unit?: string;
   /** Device timestamp, ms since the epoch, when the device sent one. */
   deviceTime?: number;
-  priority?: Priority;
+  priorityClass?: PriorityClass;
   quality?: QualityFlag[];
   /** Small typed attributes (alarm text code, gap record fields). No patient data. */
   extra?: Extra;
@@ -57,7 +54,7 @@ export interface PendingReading {
   unit: string;
   deviceTime?: number;
   gatewayTime: number;
-  priority: Priority;
+  priorityClass: PriorityClass;
   quality: QualityFlag[];
   extra?: Extra;
 }
@@ -86,7 +83,7 @@ export interface NormaliseOptions {
   clockSkewToleranceMs: number;
 }
 
-const DEFAULT_PRIORITY: Priority = 'vital';
+const DEFAULT_PRIORITY_CLASS: PriorityClass = 'vital';
 const MAX_ID_LEN = 128;
 
 function checkId(name: string, v: unknown, optional = false): void {
@@ -135,7 +132,7 @@ export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingR
     unit: def.unit,
     gatewayTime: opts.now,
     // A waveform sample belongs to the waveform class unless its source says otherwise.
-    priority: input.priority ?? (def.waveform ? 'waveform' : DEFAULT_PRIORITY),
+    priorityClass: input.priorityClass ?? (def.waveform ? 'waveform' : DEFAULT_PRIORITY_CLASS),
     quality,
   };
   if (input.patientId !== undefined) out.patientId = input.patientId;

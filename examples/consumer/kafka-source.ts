@@ -6,7 +6,7 @@
  * `untilEnd`: stop once every partition reached the end offset it had at start (for batch
  * jobs and tests); otherwise run until stop().
  */
-import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
+import { type Consumer, Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { RawMessage } from './message.js';
 
 export interface SourceOptions {

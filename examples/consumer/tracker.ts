@@ -24,7 +24,7 @@
  * Memory: per gateway, the seen seqs as ranges (one per hole), the announcements, and the
  * reported holes; not one entry per reading.
  */
-import { RangeSet, type Range } from './ranges.js';
+import { type Range, RangeSet } from './ranges.js';
 
 /** What a gap record or a buffer_corrupt alarm says about missing seqs. */
 export type Announcement = { kind: 'gap'; ranges: Range[]; reason: string; class: string } | { kind: 'seq_floor'; seqFloor: number };

@@ -8,9 +8,9 @@
  * request, out of range, power off). Every HCI packet in and out can be recorded (JSON
  * lines, hex) so a failing run can be replayed.
  */
-import { openSync, closeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { ReadStream, WriteStream as TtyWriteStream } from 'node:tty';
-import { GattServer, ATT_OPS } from './gatt-server.js';
+import { ATT_OPS, GattServer } from './gatt-server.js';
 import type { Emission, SimPeripheral } from './peripherals.js';
 
 const CMD = 0x01;

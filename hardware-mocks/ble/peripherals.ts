@@ -5,8 +5,8 @@
  * (what it meant, in catalogue terms), written by the controller when it is sent.
  */
 import { rng } from '../rng.js';
-import { Bytes, float32, sfloat } from './sig-encode.js';
 import type { ServiceDef } from './gatt-server.js';
+import { Bytes, float32, sfloat } from './sig-encode.js';
 
 export type WearableKind = 'hr_strap' | 'oximeter' | 'thermometer' | 'bp_cuff';
 export const WEARABLE_KINDS: readonly WearableKind[] = ['hr_strap', 'oximeter', 'thermometer', 'bp_cuff'];

@@ -5,8 +5,8 @@
  * gets the host end as devices.ble.hci.uart and the wearables as its allow-list.
  */
 import { rmSync } from 'node:fs';
-import { BleWorld } from './world.js';
 import { makeWearables } from './peripherals.js';
+import { BleWorld } from './world.js';
 
 export interface BleWard {
   hostPort: string;

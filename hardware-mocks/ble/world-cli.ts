@@ -5,8 +5,8 @@
  * {notificationsSent, connected}; "quit" powers off (host barrier first) and exits.
  */
 import { createInterface } from 'node:readline';
-import { BleWorld } from './world.js';
 import { SimPeripheral } from './peripherals.js';
+import { BleWorld } from './world.js';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -4,11 +4,11 @@
  * `powerOn` take the controller away and bring it back (as unplugging a UART controller
  * does: the host's serial port closes).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimulatedController, type ControllerOptions } from './controller.js';
+import { type ControllerOptions, SimulatedController } from './controller.js';
 import type { SimPeripheral } from './peripherals.js';
 
 export interface WorldOptions extends Omit<ControllerOptions, 'ptyPath'> {

@@ -4,7 +4,7 @@
  * opens. `unplug()` kills socat (both ends vanish, readers see EIO/hang-up); `replug()`
  * starts a new socat on the same paths.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeS5Simulator } from '../ge-s5.js';
 import { IntellivueSimulator } from '../intellivue.js';
+import { LineDeviceSimulator } from '../line-device.js';
 import { MasimoSimulator } from '../masimo.js';
 import { MedibusSimulator } from '../medibus.js';
 import { NoninSimulator } from '../nonin.js';
-import { LineDeviceSimulator } from '../line-device.js';
 import { PtyPair } from './pty.js';
 
 export const SIMULATED_MONITORS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'medibus', 'line'] as const;

@@ -17,8 +17,9 @@
  * new valid chain, and cutting off the newest lines leaves a valid shorter chain. Compare the
  * head (seq and hash) that the gateway logs at every stop with `wardgate audit verify`'s.
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, ftruncateSync, unlinkSync, writeSync, writeFileSync, readFileSync } from 'node:fs';
+
 import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const AUDIT_FILE = 'audit.log';

@@ -1,6 +1,6 @@
 /** `wardgate audit verify`: walks the hash chain of an audit file and names every line that breaks it. */
 import { readFileSync } from 'node:fs';
-import { GENESIS, recordHash, type AuditRecord } from './log.js';
+import { type AuditRecord, GENESIS, recordHash } from './log.js';
 
 export interface AuditVerdict {
   ok: boolean;

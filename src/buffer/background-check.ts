@@ -11,9 +11,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fsyncDir } from '../durable-file.js';
-import { dirname } from 'node:path';
 
 /** Beside the database: the background check failed; the next start checks before opening. */
 export const checkFailedFile = (dbPath: string): string => `${dbPath}.check-failed`;

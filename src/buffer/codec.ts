@@ -21,12 +21,12 @@
 import { CATALOGUE, metricByCode } from '../catalogue.js';
 import {
   DEVICE_KINDS,
-  PRIORITIES,
-  QUALITY_FLAGS,
   type DeviceKind,
   type Extra,
   type PendingReading,
-  type Priority,
+  PRIORITY_CLASSES,
+  type PriorityClass,
+  QUALITY_FLAGS,
   type QualityFlag,
   type Reading,
 } from '../reading.js';
@@ -223,7 +223,7 @@ function readValue(r: Reader, kind: number): number {
 /** Throws CodecError when a reading cannot be encoded (checked before a commit, per append). */
 export function validateForEncoding(p: PendingReading): void {
   if (!KIND_INDEX.has(p.deviceKind)) throw new CodecError('unknown deviceKind');
-  if (!(PRIORITIES as readonly string[]).includes(p.priority)) throw new CodecError('unknown priority');
+  if (!(PRIORITY_CLASSES as readonly string[]).includes(p.priorityClass)) throw new CodecError('unknown priority');
   if (!Object.hasOwn(CATALOGUE, p.metric)) throw new CodecError('unknown metric');
   if (typeof p.deviceId !== 'string' || typeof p.bed !== 'string') throw new CodecError('deviceId and bed must be strings');
   if (p.patientId !== undefined && typeof p.patientId !== 'string') throw new CodecError('patientId must be a string');
@@ -368,7 +368,7 @@ export function encodeUnit(readings: readonly PendingReading[]): Buffer {
 
 export interface UnitContext {
   gatewayId: string;
-  priority: Priority;
+  priorityClass: PriorityClass;
   firstSeq: number;
 }
 
@@ -430,7 +430,7 @@ export function decodeUnit(buf: Buffer, ctx: UnitContext, expectedCount?: number
       value,
       unit,
       gatewayTime,
-      priority: ctx.priority,
+      priorityClass: ctx.priorityClass,
       quality,
     };
     if (s.patientId !== undefined) reading.patientId = s.patientId;

@@ -1,7 +1,7 @@
 /**
  * Group commit: appends queue up and are written together, one transaction per commit; their
  * promises settle only after that transaction (and its fsync). Pacing: each class has a
- * maximum delay (`maxDelayMs`, by rank: alarm 0, vital 1 s, status 1 s, waveform 2 s as the
+ * maximum delay (`maxDelayMs`, by classIndex: alarm 0, vital 1 s, status 1 s, waveform 2 s as the
  * buffer configures it), and a commit happens when the oldest pending reading of any class
  * reaches its class's delay, or as soon as `maxReadings` are pending. So a ward whose devices
  * arrive spread over the second commits about once a second, full pages instead of a few
@@ -20,9 +20,9 @@
  */
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import { PRIORITIES, type PendingReading } from '../reading.js';
+import { type PendingReading, PRIORITY_CLASSES } from '../reading.js';
 import { validateForEncoding } from './codec.js';
-import { errInfo, refusalReason, type LogLimited } from './diagnostics.js';
+import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
 import type { KeyLedger } from './key-ledger.js';
 import { NCLASS } from './schema.js';
 import type { Sequence } from './seq.js';
@@ -37,7 +37,7 @@ interface PendingAppend {
 }
 
 export interface GroupCommitOptions {
-  /** The longest a reading of each class (by rank: alarm, vital, status, waveform) waits for its commit (0: next turn of the event loop). */
+  /** The longest a reading of each class (by classIndex: alarm, vital, status, waveform) waits for its commit (0: next turn of the event loop). */
   maxDelayMs: readonly number[];
   maxReadings: number;
   unitMaxReadings: number;
@@ -98,7 +98,7 @@ export class GroupCommit {
     if (this.hooks.isShedding()) {
       // Disk full: the lowest class is refused at the door (its senders are not acknowledged).
       let shed = 0;
-      for (const r of readings) if (r.priority === 'waveform') shed++;
+      for (const r of readings) if (r.priorityClass === 'waveform') shed++;
       if (shed > 0) {
         this.refuseCount('shedding', readings.length);
         return Promise.reject(new BufferRefused('shedding', 'disk full: waveform readings are shed until space returns'));
@@ -129,7 +129,7 @@ export class GroupCommit {
   }
 
   private delayOf(r: PendingReading): number {
-    return this.opts.maxDelayMs[PRIORITIES.indexOf(r.priority)] ?? 0;
+    return this.opts.maxDelayMs[PRIORITY_CLASSES.indexOf(r.priorityClass)] ?? 0;
   }
 
   onCommit(listener: () => void): () => void {
@@ -226,19 +226,19 @@ export class GroupCommit {
   /** Encodes, seals and writes one group commit in one transaction. Throws on failure; memory changes only on success. */
   private writeCommit(batch: PendingAppend[], internal: PendingReading[]): void {
     const byClass: PendingReading[][] = Array.from({ length: NCLASS }, () => []);
-    for (const r of internal) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
-    for (const p of batch) for (const r of p.readings) byClass[PRIORITIES.indexOf(r.priority)]!.push(r);
+    for (const r of internal) byClass[PRIORITY_CLASSES.indexOf(r.priorityClass)]!.push(r);
+    for (const p of batch) for (const r of p.readings) byClass[PRIORITY_CLASSES.indexOf(r.priorityClass)]!.push(r);
     const k = this.keys.active();
     const max = this.opts.unitMaxReadings;
     const units: NewUnit[] = [];
     let seq = this.seq.hwm;
-    for (let rank = 0; rank < NCLASS; rank++) {
-      const rs = byClass[rank]!;
+    for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+      const rs = byClass[classIndex]!;
       for (let off = 0; off < rs.length; off += max) {
         const chunk = off === 0 && rs.length <= max ? rs : rs.slice(off, off + max);
         const first = seq + 1;
         seq += chunk.length;
-        units.push({ rank, id: first, n: chunk.length, ...this.store.seal(chunk, rank, first, k) });
+        units.push({ classIndex, id: first, n: chunk.length, ...this.store.seal(chunk, classIndex, first, k) });
       }
     }
     if (units.length === 0) return;

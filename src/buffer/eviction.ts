@@ -5,10 +5,10 @@
  * and what was lost becomes one gap record per class.
  */
 import type { Events } from '../metrics/events.js';
-import { PRIORITIES, type Reading } from '../reading.js';
-import { errInfo, refusalReason, type LogLimited } from './diagnostics.js';
-import { addToGap, newGap, type GapAcc, type GapRecords } from './gateway-records.js';
-import { SCAN_CHUNK, type Leases } from './lease.js';
+import { PRIORITY_CLASSES, type Reading } from '../reading.js';
+import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
+import { addToGap, type GapAcc, type GapRecords, newGap } from './gateway-records.js';
+import { type Leases, SCAN_CHUNK } from './lease.js';
 import { NCLASS, type UnitRow } from './schema.js';
 import { UNIT_ROW_OVERHEAD, type UnitStore } from './store.js';
 
@@ -56,13 +56,13 @@ export class Eviction {
   enforceAgeCap(): number {
     const cutoffS = Math.floor((this.now() - this.caps.maxAgeMs) / 1000);
     let total = 0;
-    for (let rank = NCLASS - 1; rank >= 0; rank--) {
+    for (let classIndex = NCLASS - 1; classIndex >= 0; classIndex--) {
       const acc = newGap();
       try {
         for (;;) {
-          const oldest = this.store.oldestTime(rank);
+          const oldest = this.store.oldestTime(classIndex);
           if (oldest === undefined || oldest >= cutoffS) break;
-          const rows = this.store.rows(rank, 0, SCAN_CHUNK);
+          const rows = this.store.rows(classIndex, 0, SCAN_CHUNK);
           const victims: UnitRow[] = [];
           let stop = rows.length < SCAN_CHUNK;
           for (const r of rows) {
@@ -73,11 +73,11 @@ export class Eviction {
             if (!this.leases.isLeased(r.id)) victims.push(r);
           }
           if (victims.length === 0) break;
-          total += this.evictRows(rank, victims, 'max_age', acc);
+          total += this.evictRows(classIndex, victims, 'max_age', acc);
           if (stop) break;
         }
       } finally {
-        this.gaps.record(rank, 'max_age', acc);
+        this.gaps.record(classIndex, 'max_age', acc);
       }
     }
     return total;
@@ -91,12 +91,12 @@ export class Eviction {
   evict(reason: 'max_bytes' | 'disk_full', done: (freed: number) => boolean): number {
     let freed = 0;
     let total = 0;
-    for (let rank = NCLASS - 1; rank >= 0 && !done(freed); rank--) {
+    for (let classIndex = NCLASS - 1; classIndex >= 0 && !done(freed); classIndex--) {
       const acc = newGap();
       let from = 0;
       try {
         while (!done(freed)) {
-          const rows = this.store.rows(rank, from, SCAN_CHUNK);
+          const rows = this.store.rows(classIndex, from, SCAN_CHUNK);
           if (rows.length === 0) break;
           from = rows[rows.length - 1]!.id + 1;
           const victims: UnitRow[] = [];
@@ -106,34 +106,34 @@ export class Eviction {
             victims.push(r);
             freed += r.body.length + UNIT_ROW_OVERHEAD;
           }
-          total += this.evictRows(rank, victims, reason, acc);
+          total += this.evictRows(classIndex, victims, reason, acc);
         }
       } finally {
-        this.gaps.record(rank, reason, acc);
+        this.gaps.record(classIndex, reason, acc);
       }
     }
     return total;
   }
 
   /** Deletes `victims` (one transaction), counts them, and adds what was lost to `acc`. */
-  private evictRows(rank: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full', acc: GapAcc): number {
+  private evictRows(classIndex: number, victims: UnitRow[], reason: 'max_bytes' | 'max_age' | 'disk_full', acc: GapAcc): number {
     if (victims.length === 0) return 0;
     // Learn what is lost (devices, exact times) before it goes: it is named in the gap record.
     const decoded: Reading[][] = [];
     for (const v of victims) {
       try {
-        decoded.push(this.store.open(v, rank));
+        decoded.push(this.store.open(v, classIndex));
       } catch {
         decoded.push([]);
       }
     }
     const removed = this.store.removeUnits(
-      rank,
+      classIndex,
       victims.map((v) => v.id),
     );
     const gone = new Set(removed.map((r) => r.id));
     const n = removed.reduce((a, r) => a + r.n, 0);
-    if (n > 0) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason }, n, { units: removed.length });
+    if (n > 0) this.events.emit('reading_evicted', { class: PRIORITY_CLASSES[classIndex]!, reason }, n, { units: removed.length });
     victims.forEach((v, i) => {
       if (gone.has(v.id)) addToGap(acc, v, decoded[i]!);
     });

@@ -3,7 +3,7 @@
  * gap records naming what eviction or quarantine lost, and the alarm that the database
  * was moved aside.
  */
-import { PRIORITIES, type Extra, type PendingReading, type Priority, type Reading } from '../reading.js';
+import { type Extra, type PendingReading, PRIORITY_CLASSES, type PriorityClass, type Reading } from '../reading.js';
 import type { LogLimited } from './diagnostics.js';
 import type { UnitRow } from './schema.js';
 
@@ -53,8 +53,19 @@ export function addToGap(acc: GapAcc, row: UnitRow, rs: readonly Reading[]): voi
   }
 }
 
-function gatewayEvent(gatewayId: string, gatewayTime: number, priority: Priority, value: number, extra: Extra): PendingReading {
-  return { deviceId: gatewayId, deviceKind: 'gateway', bed: 'gateway', metric: 'gateway_event', value, unit: '1', gatewayTime, priority, quality: [], extra };
+function gatewayEvent(gatewayId: string, gatewayTime: number, priority: PriorityClass, value: number, extra: Extra): PendingReading {
+  return {
+    deviceId: gatewayId,
+    deviceKind: 'gateway',
+    bed: 'gateway',
+    metric: 'gateway_event',
+    value,
+    unit: '1',
+    gatewayTime,
+    priorityClass: priority,
+    quality: [],
+    extra,
+  };
 }
 
 /** How much of a damaged database came back (see salvage.ts). */
@@ -95,13 +106,13 @@ export class GapRecords {
   ) {}
 
   /** Queues a gap record (a status reading) naming what was lost, if anything was; `more` adds fields (e.g. the seq ranges). */
-  record(rank: number, reason: string, acc: GapAcc, more: Record<string, string | number | boolean> = {}): void {
+  record(classIndex: number, reason: string, acc: GapAcc, more: Record<string, string | number | boolean> = {}): void {
     // Nothing lost, unless the loss is known only by its ranges (devices and count unknown: a damaged database).
     if (acc.count === 0 && !acc.unknown) return;
     if (acc.onlyGaps) {
       // A gap record about lost gap records would only chase its own tail under a tiny cap:
       // those losses are counted and logged, not re-recorded.
-      this.logLimited('warn', { class: PRIORITIES[rank], reason, count: acc.count }, 'evicted units held only gap records; no new gap record');
+      this.logLimited('warn', { class: PRIORITY_CLASSES[classIndex], reason, count: acc.count }, 'evicted units held only gap records; no new gap record');
       return;
     }
     let deviceList = [...acc.devices].sort().join(',');
@@ -110,7 +121,7 @@ export class GapRecords {
     const gap = gatewayEvent(this.gatewayId, this.now(), 'status', count, {
       event: 'gap',
       reason,
-      class: PRIORITIES[rank]!,
+      class: PRIORITY_CLASSES[classIndex]!,
       firstSeq,
       lastSeq,
       fromTime,
@@ -120,7 +131,11 @@ export class GapRecords {
       devicesKnown: !acc.unknown,
       ...more,
     });
-    this.logLimited('warn', { event: 'gap', reason, class: PRIORITIES[rank], firstSeq, lastSeq, count }, 'buffered readings lost; gap record queued');
+    this.logLimited(
+      'warn',
+      { event: 'gap', reason, class: PRIORITY_CLASSES[classIndex], firstSeq, lastSeq, count },
+      'buffered readings lost; gap record queued',
+    );
     this.queue(gap);
   }
 }

@@ -2,16 +2,16 @@
  * The buffer's public surface: open it, its types, the files it keeps in its folder, and the
  * key-less status reader. The design (durability, sealing, draining, caps) is in docs/buffer.md.
  */
-import { openSqliteBuffer, type OpenBufferOptions, type SqliteBuffer } from './sqlite.js';
+import { type OpenBufferOptions, openSqliteBuffer, type SqliteBuffer } from './sqlite.js';
 
-export { SqliteBuffer, type OpenBufferOptions } from './sqlite.js';
+export { GATEWAY_ID_FILE, getOrCreateGatewayId } from './gateway-id.js';
+export { LOCK_FILE } from './lock.js';
 export { DB_FILE } from './schema.js';
 export { SEQ_FILE } from './seq.js';
 export { BALLAST_FILE } from './shedding.js';
+export { type OpenBufferOptions, SqliteBuffer } from './sqlite.js';
+export { type BufferStatusReport, type ReadBufferStatsOptions, readBufferStats } from './status.js';
 export { UNIT_ROW_OVERHEAD } from './store.js';
-export { getOrCreateGatewayId, GATEWAY_ID_FILE } from './gateway-id.js';
-export { LOCK_FILE } from './lock.js';
-export { readBufferStats, type BufferStatusReport, type ReadBufferStatsOptions } from './status.js';
 export * from './types.js';
 
 /** Opens (creating when needed) the buffer in `opts.dir` with the key file `opts.keyFile`. */

@@ -4,16 +4,17 @@
  * what still authenticates in it is salvaged into the fresh database (./salvage.ts). While running, a unit that fails authentication or decoding, or a deleted
  * unit put back (a replay), is moved to the quarantine table and the rest keeps draining.
  */
-import Database from 'better-sqlite3';
+
 import { existsSync, renameSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import { PRIORITIES } from '../reading.js';
-import { errInfo, sqliteErrorCode, type LogLimited } from './diagnostics.js';
-import { addToGap, newGap, type GapRecords } from './gateway-records.js';
-import { applyPragmas, metaKey, readMeta, unitTable, type UnitRow } from './schema.js';
-import type { Removed, UnitStore } from './store.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 import { checkFailedFile } from './background-check.js';
+import { errInfo, type LogLimited, sqliteErrorCode } from './diagnostics.js';
+import { addToGap, type GapRecords, newGap } from './gateway-records.js';
+import { applyPragmas, metaKey, readMeta, type UnitRow, unitTable } from './schema.js';
+import type { Removed, UnitStore } from './store.js';
 
 /** When the whole file is checked: before the buffer opens, or in the background after (./background-check.ts). */
 export type IntegrityCheck = 'at-open' | 'background';
@@ -111,9 +112,9 @@ export class Quarantine {
     private readonly logLimited: LogLimited,
     private readonly now: () => number,
   ) {
-    this.toQuarantine = PRIORITIES.map((_, rank) =>
+    this.toQuarantine = PRIORITY_CLASSES.map((_, classIndex) =>
       db.prepare(
-        `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${rank}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(rank)} WHERE id = ?`,
+        `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${classIndex}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(classIndex)} WHERE id = ?`,
       ),
     );
     this.count = (db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number) ?? 0;
@@ -124,31 +125,31 @@ export class Quarantine {
    * gap record. Units it cannot move (disk full?) go to `holdBack`: kept out of leases
    * for this process.
    */
-  move(rank: number, bad: { id: number; reason: string }[], holdBack: (id: number) => void): void {
+  move(classIndex: number, bad: { id: number; reason: string }[], holdBack: (id: number) => void): void {
     const at = this.now();
     const reasons = new Map(bad.map((b) => [b.id, b.reason]));
-    const rows = bad.map((b) => this.store.rows(rank, b.id, 1)[0]).filter((r): r is UnitRow => r !== undefined && reasons.has(r.id));
+    const rows = bad.map((b) => this.store.rows(classIndex, b.id, 1)[0]).filter((r): r is UnitRow => r !== undefined && reasons.has(r.id));
     let removed: Removed[];
     try {
       removed = this.store.removeUnits(
-        rank,
+        classIndex,
         bad.map((b) => b.id),
-        (id) => this.toQuarantine[rank]!.run(reasons.get(id), at, id),
+        (id) => this.toQuarantine[classIndex]!.run(reasons.get(id), at, id),
       );
     } catch (e) {
       this.logLimited('error', { err: errInfo(e) }, 'could not quarantine units; skipping them until restart');
       for (const b of bad) {
         holdBack(b.id);
-        this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank], moved: false });
+        this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITY_CLASSES[classIndex], moved: false });
       }
       return;
     }
     this.count += removed.length;
-    for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITIES[rank] });
+    for (const b of bad) this.events.emit('unit_quarantined', { reason: b.reason }, 1, { class: PRIORITY_CLASSES[classIndex] });
     // A replayed unit was delivered before: it is not a loss.
     const acc = newGap();
     const gone = new Set(removed.map((r) => r.id));
     for (const r of rows) if (gone.has(r.id) && reasons.get(r.id) !== 'replayed') addToGap(acc, r, []);
-    this.gaps.record(rank, 'quarantined', acc);
+    this.gaps.record(classIndex, 'quarantined', acc);
   }
 }

@@ -4,12 +4,13 @@
  * still seals. A wrong key file is refused at open; a rotated one is picked up while
  * running (mtime check or reload()), and old units stay readable.
  */
-import type Database from 'better-sqlite3';
+
 import { statSync } from 'node:fs';
-import type { Logger } from '../logger.js';
+import type Database from 'better-sqlite3';
 import { SEAL_LIMIT_PER_KEY, SEAL_WARN_PER_KEY } from '../crypto/aead.js';
-import { KeyFileError, loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
-import { metaKey, type Meta } from './schema.js';
+import { KeyFileError, type KeyProtection, type KeyRing, loadKeyRing } from '../crypto/keys.js';
+import type { Logger } from '../logger.js';
+import { type Meta, metaKey } from './schema.js';
 
 interface KeyUse {
   fingerprint: string;

@@ -8,7 +8,7 @@
  * cut could take back and a later commit could give the same seq.
  */
 import { AuthenticationFailed } from '../crypto/aead.js';
-import { PRIORITIES, type Reading } from '../reading.js';
+import { PRIORITY_CLASSES, type Reading } from '../reading.js';
 import { CodecError } from './codec.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
 import type { Quarantine } from './integrity.js';
@@ -35,7 +35,7 @@ interface LeasedUnit {
 }
 
 interface LeaseState {
-  rank: number;
+  classIndex: number;
   units: LeasedUnit[];
   readings: number;
 }
@@ -71,8 +71,8 @@ export class Leases {
   }
 
   /** Readings of the class leased and not yet acked or released. */
-  inFlightOf(rank: number): number {
-    return this.inFlightByRank[rank]!;
+  inFlightOf(classIndex: number): number {
+    return this.inFlightByRank[classIndex]!;
   }
 
   /** Leased, or delivered and not yet deleted: not to be leased or evicted. */
@@ -83,26 +83,26 @@ export class Leases {
   lease(limits: LeaseLimits): Lease | null {
     // The counters are exact unless the file was edited behind our back, so the decision
     // is taken on the rows themselves (one index seek per empty class).
-    for (let rank = 0; rank < NCLASS; rank++) {
-      if (limits.classes && !limits.classes.includes(PRIORITIES[rank]!)) continue;
-      const l = this.leaseClass(rank, limits);
+    for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+      if (limits.classes && !limits.classes.includes(PRIORITY_CLASSES[classIndex]!)) continue;
+      const l = this.leaseClass(classIndex, limits);
       if (l) return l;
     }
     return null;
   }
 
-  private leaseClass(rank: number, limits: LeaseLimits): Lease | null {
+  private leaseClass(classIndex: number, limits: LeaseLimits): Lease | null {
     const taken: LeasedUnit[] = [];
     const readings: Reading[] = [];
     const bad: { id: number; reason: string }[] = [];
     let bytes = 0;
-    let from = this.cursor[rank]!;
+    let from = this.cursor[classIndex]!;
     let leadingLeased = true;
     let done = false;
     let chunk = FIRST_CHUNK;
     const { durable, hwm } = this.seq;
     while (!done) {
-      const rows = this.store.rows(rank, from, chunk);
+      const rows = this.store.rows(classIndex, from, chunk);
       for (const row of rows) {
         // Committed, its fsync still running: not yet. (A row above hwm was never committed by
         // this buffer: it goes on, and fails authentication below.)
@@ -112,11 +112,11 @@ export class Leases {
         }
         from = row.id + 1;
         if (this.isLeased(row.id) || this.heldBack.has(row.id)) {
-          if (leadingLeased) this.cursor[rank] = row.id + 1;
+          if (leadingLeased) this.cursor[classIndex] = row.id + 1;
           continue;
         }
         leadingLeased = false;
-        if (row.id < this.store.floor[rank]!) {
+        if (row.id < this.store.floor[classIndex]!) {
           bad.push({ id: row.id, reason: 'replayed' });
           continue;
         }
@@ -130,14 +130,14 @@ export class Leases {
           this.heldBack.add(row.id);
           this.logLimited(
             'error',
-            { keyId: row.key_id, class: PRIORITIES[rank] },
+            { keyId: row.key_id, class: PRIORITY_CLASSES[classIndex] },
             'a buffered unit is sealed with a key the key file lacks; kept, not sent (restore the key and restart)',
           );
           continue;
         }
         let decoded: Reading[];
         try {
-          decoded = this.store.open(row, rank);
+          decoded = this.store.open(row, classIndex);
         } catch (e) {
           bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'open_failed' });
           continue;
@@ -163,17 +163,17 @@ export class Leases {
       chunk = Math.min(SCAN_CHUNK, chunk * 4);
     }
     // Units it cannot move stay out of leases for this process (kept in the file, not deleted).
-    if (bad.length) this.quarantine.move(rank, bad, (id) => this.heldBack.add(id));
+    if (bad.length) this.quarantine.move(classIndex, bad, (id) => this.heldBack.add(id));
     if (taken.length === 0) {
-      this.store.reconcileEmpty(rank);
+      this.store.reconcileEmpty(classIndex);
       return null;
     }
     const id = this.nextLeaseId++;
     for (const u of taken) this.leasedUnits.add(u.id);
-    this.leases.set(id, { rank, units: taken, readings: readings.length });
+    this.leases.set(id, { classIndex, units: taken, readings: readings.length });
     this.readingsInFlight += readings.length;
-    this.inFlightByRank[rank]! += readings.length;
-    return { id, priority: PRIORITIES[rank]!, readings, bytes, partial: taken[taken.length - 1]!.rest !== undefined };
+    this.inFlightByRank[classIndex]! += readings.length;
+    return { id, priorityClass: PRIORITY_CLASSES[classIndex]!, readings, bytes, partial: taken[taken.length - 1]!.rest !== undefined };
   }
 
   ack(leaseId: number): void {
@@ -184,14 +184,14 @@ export class Leases {
     }
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
-    this.inFlightByRank[l.rank]! -= l.readings;
+    this.inFlightByRank[l.classIndex]! -= l.readings;
     for (const u of l.units) {
       this.leasedUnits.delete(u.id);
       if (u.rest) {
-        const first = this.store.replaceWithRest(l.rank, u, u.rest);
+        const first = this.store.replaceWithRest(l.classIndex, u, u.rest);
         // The rest is leasable again, ahead of newer units.
-        if (first !== undefined && first < this.cursor[l.rank]!) this.cursor[l.rank] = first;
-      } else this.ackedUndeleted.set(u.id, l.rank);
+        if (first !== undefined && first < this.cursor[l.classIndex]!) this.cursor[l.classIndex] = first;
+      } else this.ackedUndeleted.set(u.id, l.classIndex);
     }
     this.deleteAcked();
   }
@@ -204,10 +204,10 @@ export class Leases {
       this.leasedUnits.delete(u.id);
       if (u.id < min) min = u.id;
     }
-    if (min < this.cursor[l.rank]!) this.cursor[l.rank] = min;
+    if (min < this.cursor[l.classIndex]!) this.cursor[l.classIndex] = min;
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
-    this.inFlightByRank[l.rank]! -= l.readings;
+    this.inFlightByRank[l.classIndex]! -= l.readings;
   }
 
   /**
@@ -219,14 +219,14 @@ export class Leases {
   deleteAcked(): void {
     if (this.ackedUndeleted.size === 0) return;
     const byRank = new Map<number, number[]>();
-    for (const [id, rank] of this.ackedUndeleted) {
-      let a = byRank.get(rank);
-      if (!a) byRank.set(rank, (a = []));
+    for (const [id, classIndex] of this.ackedUndeleted) {
+      let a = byRank.get(classIndex);
+      if (!a) byRank.set(classIndex, (a = []));
       a.push(id);
     }
-    for (const [rank, ids] of byRank) {
+    for (const [classIndex, ids] of byRank) {
       try {
-        this.store.removeUnits(rank, ids);
+        this.store.removeUnits(classIndex, ids);
         for (const id of ids) this.ackedUndeleted.delete(id);
       } catch (e) {
         this.logLimited('error', { err: errInfo(e), units: ids.length }, 'could not delete acknowledged units; will retry (they are not sent again)');

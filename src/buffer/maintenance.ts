@@ -3,10 +3,11 @@
  * units whose delete failed, the age and byte caps and the WAL bound (every 10 s), and
  * picking up a rotated key file (every 5 s). Also the size of the database files.
  */
-import type Database from 'better-sqlite3';
+
 import { statSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
-import { errInfo, refusalReason, type LogLimited } from './diagnostics.js';
+import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
 import type { Eviction } from './eviction.js';
 import type { KeyLedger } from './key-ledger.js';
 import type { Leases } from './lease.js';

@@ -9,9 +9,9 @@
  * for every other class; the longer delays are opt-in (a device that waits for each
  * acknowledgement sends at most one reading per delay).
  */
-import { PRIORITIES, type Priority } from '../reading.js';
+import { PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 
-export type CommitMaxDelays = Partial<Record<Exclude<Priority, 'alarm'>, number>>;
+export type CommitMaxDelays = Partial<Record<Exclude<PriorityClass, 'alarm'>, number>>;
 
 /** Every class but alarms waits at most this long by default. */
 export const DEFAULT_COMMIT_INTERVAL_MS = 25;
@@ -26,9 +26,9 @@ export interface PacingOptions {
   alarmCommitIntervalMs?: number | undefined;
 }
 
-/** Each class's maximum delay, by rank (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else 25 ms. */
+/** Each class's maximum delay, by classIndex (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else 25 ms. */
 export function commitDelays(opts: PacingOptions): number[] {
-  return PRIORITIES.map((p) => {
+  return PRIORITY_CLASSES.map((p) => {
     const d =
       p === 'alarm'
         ? Math.min(opts.alarmCommitIntervalMs ?? 0, opts.commitIntervalMs ?? Infinity)

@@ -15,13 +15,13 @@
  * their id, count and time known. Memory stays bounded: rows are copied in small batches.
  */
 import Database from 'better-sqlite3';
-import type { Logger } from '../logger.js';
-import type { KeyRing } from '../crypto/keys.js';
 import { AuthenticationFailed } from '../crypto/aead.js';
-import { PRIORITIES } from '../reading.js';
+import type { KeyRing } from '../crypto/keys.js';
+import type { Logger } from '../logger.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 import { CodecError } from './codec.js';
 import { sqliteErrorCode } from './diagnostics.js';
-import { metaKey, NCLASS, unitTable, type UnitRow } from './schema.js';
+import { metaKey, NCLASS, type UnitRow, unitTable } from './schema.js';
 import { openUnit } from './seal.js';
 
 /** Seqs that could not be read, between two readable units of a class (bounds exclusive of those units). */
@@ -135,9 +135,9 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     const insGw = fresh.prepare('INSERT OR IGNORE INTO gateways (gw, gateway_id) VALUES (?, ?)');
     const insQ = fresh.prepare('INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
 
-    for (let rank = 0; rank < NCLASS; rank++) {
-      const cls = report.classes[rank]!;
-      const table = unitTable(rank);
+    for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+      const cls = report.classes[classIndex]!;
+      const table = unitTable(classIndex);
       const ins = fresh.prepare(`INSERT INTO ${table} (id, n, gw, key_id, t, body) VALUES (?, ?, ?, ?, ?, ?)`);
       // Preparing reads the schema: a damaged schema page makes the whole table unreadable.
       const stmts = tryRun(() => ({
@@ -147,7 +147,7 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
       }));
       if (!stmts.ok) {
         report.problems.push(`${table}: ${stmts.code}`);
-        const counted = num(metaKey.counter(rank, 'readings'));
+        const counted = num(metaKey.counter(classIndex, 'readings'));
         if (counted === 0) {
           cls.lostReadings = 0;
           continue;
@@ -195,7 +195,7 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
             let reason = '';
             if (key) {
               try {
-                openUnit(row, rank, key, bytesOf(gwId), gwId);
+                openUnit(row, classIndex, key, bytesOf(gwId), gwId);
               } catch (e) {
                 ok = false;
                 reason = e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'open_failed';
@@ -213,7 +213,7 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
               cls.savedReadings += row.n;
               keyUnits.set(row.key_id, (keyUnits.get(row.key_id) ?? 0) + 1);
             } else {
-              insQ.run(row.id, rank, row.n, row.gw, row.key_id, row.t, row.body, `salvage_${reason}`, now());
+              insQ.run(row.id, classIndex, row.n, row.gw, row.key_id, row.t, row.body, `salvage_${reason}`, now());
               cls.quarantinedUnits += 1;
               cls.quarantinedReadings += row.n;
               qAcc.firstSeq = Math.min(qAcc.firstSeq, row.id);
@@ -295,7 +295,7 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
       flush();
       if (qAcc.lastSeq >= qAcc.firstSeq) cls.quarantined = { ...qAcc };
       // How many readings the lost ranges held: the damaged file's count minus what was read.
-      const counted = num(metaKey.counter(rank, 'readings'));
+      const counted = num(metaKey.counter(classIndex, 'readings'));
       const read = cls.savedReadings + cls.quarantinedReadings;
       if (cls.lost.length === 0) cls.lostReadings = 0;
       else if (counted !== undefined) cls.lostReadings = Math.max(0, counted - read);
@@ -310,23 +310,23 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     fresh.transaction(() => {
       const set = fresh.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
       // No hwm here: the buffer starts the fresh database above every seq ever reserved (buffer.seq) and report.hwm.
-      for (let rank = 0; rank < NCLASS; rank++) {
-        const cls = report.classes[rank]!;
+      for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+        const cls = report.classes[classIndex]!;
         const bytes =
           (fresh
-            .prepare(`SELECT coalesce(sum(length(body)), 0) FROM ${unitTable(rank)}`)
+            .prepare(`SELECT coalesce(sum(length(body)), 0) FROM ${unitTable(classIndex)}`)
             .pluck()
             .get() as number) ?? 0;
-        set.run(metaKey.counter(rank, 'readings'), cls.savedReadings);
-        set.run(metaKey.counter(rank, 'units'), cls.savedUnits);
-        set.run(metaKey.counter(rank, 'bytes'), bytes);
+        set.run(metaKey.counter(classIndex, 'readings'), cls.savedReadings);
+        set.run(metaKey.counter(classIndex, 'units'), cls.savedUnits);
+        set.run(metaKey.counter(classIndex, 'bytes'), bytes);
         const oldest = fresh
-          .prepare(`SELECT min(id) FROM ${unitTable(rank)}`)
+          .prepare(`SELECT min(id) FROM ${unitTable(classIndex)}`)
           .pluck()
           .get() as number | null;
         // The replay floor may only stay below every salvaged unit.
-        const floor = Math.min(num(metaKey.floor(rank)) ?? 0, oldest ?? Infinity);
-        set.run(metaKey.floor(rank), Number.isFinite(floor) ? floor : 0);
+        const floor = Math.min(num(metaKey.floor(classIndex)) ?? 0, oldest ?? Infinity);
+        set.run(metaKey.floor(classIndex), Number.isFinite(floor) ? floor : 0);
       }
       const keyIds = new Set<number>([...keyUnits.keys(), ...ring.keyIds]);
       for (const [k] of meta) if (/^k\d+\.fp$/.test(k)) keyIds.add(metaKey.fingerprintKeyId(k));
@@ -348,7 +348,12 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
         saved: report.savedReadings,
         lost: report.lostReadings ?? 'unknown',
         problems: report.problems.slice(0, 10),
-        perClass: report.classes.map((c, r) => ({ class: PRIORITIES[r], saved: c.savedReadings, lost: c.lostReadings, quarantined: c.quarantinedReadings })),
+        perClass: report.classes.map((c, r) => ({
+          class: PRIORITY_CLASSES[r],
+          saved: c.savedReadings,
+          lost: c.lostReadings,
+          quarantined: c.quarantinedReadings,
+        })),
       },
       'salvaged the readable units of the damaged buffer database',
     );

@@ -4,16 +4,16 @@
  * counters and replay floors, per-key fingerprints and counts).
  */
 import type Database from 'better-sqlite3';
-import { PRIORITIES } from '../reading.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 
 export const DB_FILE = 'buffer.db';
 const SCHEMA_VERSION = 2;
-export const NCLASS = PRIORITIES.length;
+export const NCLASS = PRIORITY_CLASSES.length;
 
-export const unitTable = (rank: number): string => `units_${PRIORITIES[rank]}`;
+export const unitTable = (classIndex: number): string => `units_${PRIORITY_CLASSES[classIndex]}`;
 
 /** The oldest gateway time (whole seconds) of a class: the time of its lowest unit. */
-export const oldestTimeSql = (rank: number): string => `SELECT t FROM ${unitTable(rank)} ORDER BY id LIMIT 1`;
+export const oldestTimeSql = (classIndex: number): string => `SELECT t FROM ${unitTable(classIndex)} ORDER BY id LIMIT 1`;
 
 /** A unit row as stored. */
 export interface UnitRow {
@@ -30,9 +30,9 @@ export type Counters = { readings: number; units: number; bytes: number };
 /** The keys of the meta table. */
 export const metaKey = {
   hwm: 'hwm',
-  counter: (rank: number, c: keyof Counters): string => `c${rank}.${c}`,
+  counter: (classIndex: number, c: keyof Counters): string => `c${classIndex}.${c}`,
   /** No legitimate unit of the class has an id below this (see UnitStore.floor). */
-  floor: (rank: number): string => `f${rank}`,
+  floor: (classIndex: number): string => `f${classIndex}`,
   keyFingerprint: (keyId: number): string => `k${keyId}.fp`,
   keySeals: (keyId: number): string => `k${keyId}.seals`,
   keyUnits: (keyId: number): string => `k${keyId}.units`,
@@ -41,8 +41,8 @@ export const metaKey = {
 };
 
 function schemaSql(): string {
-  const unitTables = PRIORITIES.map(
-    (_, rank) => `CREATE TABLE IF NOT EXISTS ${unitTable(rank)} (
+  const unitTables = PRIORITY_CLASSES.map(
+    (_, classIndex) => `CREATE TABLE IF NOT EXISTS ${unitTable(classIndex)} (
   id INTEGER PRIMARY KEY,  -- first sequence number of the unit; the unit holds id .. id+n-1
   n INTEGER NOT NULL,      -- readings in the unit
   gw INTEGER NOT NULL,     -- gateways.gw
@@ -117,17 +117,17 @@ export class Meta {
     this.setSt.run(k, v);
   }
 
-  readCounters(rank: number): Counters {
+  readCounters(classIndex: number): Counters {
     return {
-      readings: this.num(metaKey.counter(rank, 'readings')) ?? 0,
-      units: this.num(metaKey.counter(rank, 'units')) ?? 0,
-      bytes: this.num(metaKey.counter(rank, 'bytes')) ?? 0,
+      readings: this.num(metaKey.counter(classIndex, 'readings')) ?? 0,
+      units: this.num(metaKey.counter(classIndex, 'units')) ?? 0,
+      bytes: this.num(metaKey.counter(classIndex, 'bytes')) ?? 0,
     };
   }
 
-  writeCounters(rank: number, c: Counters): void {
-    this.set(metaKey.counter(rank, 'readings'), c.readings);
-    this.set(metaKey.counter(rank, 'units'), c.units);
-    this.set(metaKey.counter(rank, 'bytes'), c.bytes);
+  writeCounters(classIndex: number, c: Counters): void {
+    this.set(metaKey.counter(classIndex, 'readings'), c.readings);
+    this.set(metaKey.counter(classIndex, 'units'), c.units);
+    this.set(metaKey.counter(classIndex, 'bytes'), c.bytes);
   }
 }

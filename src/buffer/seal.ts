@@ -5,8 +5,8 @@
  * bits1-2 cipher, bits4-7 format version; it is part of the AAD.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { PRIORITIES, type PendingReading, type Reading } from '../reading.js';
-import { AuthenticationFailed, cipherByIndex, cipherIndex, open as aeadOpen, seal, SEAL_OVERHEAD, type CipherName } from '../crypto/aead.js';
+import { AuthenticationFailed, open as aeadOpen, type CipherName, cipherByIndex, cipherIndex, SEAL_OVERHEAD, seal } from '../crypto/aead.js';
+import { type PendingReading, PRIORITY_CLASSES, type Reading } from '../reading.js';
 import { CodecError, decodeUnit, encodeUnit } from './codec.js';
 import type { UnitRow } from './schema.js';
 
@@ -21,13 +21,13 @@ export interface SealOptions {
 }
 
 /** Associated data binding a unit to its position: gateway, class, sequence range, count, key id, format. */
-export function unitAad(gatewayId: Buffer, rank: number, first: number, n: number, keyId: number, format: number): Buffer {
+export function unitAad(gatewayId: Buffer, classIndex: number, first: number, n: number, keyId: number, format: number): Buffer {
   const a = Buffer.allocUnsafe(AAD_LABEL.length + 2 + gatewayId.length + 1 + 8 + 8 + 4 + 4 + 1);
   let p = AAD_LABEL.copy(a, 0);
   a.writeUInt16BE(gatewayId.length, p);
   p += 2;
   p += gatewayId.copy(a, p);
-  a[p++] = rank;
+  a[p++] = classIndex;
   a.writeBigUInt64BE(BigInt(first), p);
   p += 8;
   a.writeBigUInt64BE(BigInt(first + n - 1), p);
@@ -44,7 +44,7 @@ export function unitAad(gatewayId: Buffer, rank: number, first: number, n: numbe
 export function sealUnit(
   opts: SealOptions,
   readings: readonly PendingReading[],
-  rank: number,
+  classIndex: number,
   first: number,
   keyId: number,
   key: Buffer,
@@ -59,14 +59,20 @@ export function sealUnit(
       format |= F_DEFLATE;
     }
   }
-  return seal(opts.cipher, key, plain, unitAad(gatewayId, rank, first, readings.length, keyId, format), Buffer.of(format));
+  return seal(opts.cipher, key, plain, unitAad(gatewayId, classIndex, first, readings.length, keyId, format), Buffer.of(format));
 }
 
 /**
  * Authenticates and decodes one unit row, given its key and its gateway (undefined when
  * unknown). Throws Error (unknown key), AuthenticationFailed or CodecError.
  */
-export function openUnit(row: UnitRow, rank: number, key: Buffer | undefined, gatewayBytes: Buffer | undefined, gatewayId: string | undefined): Reading[] {
+export function openUnit(
+  row: UnitRow,
+  classIndex: number,
+  key: Buffer | undefined,
+  gatewayBytes: Buffer | undefined,
+  gatewayId: string | undefined,
+): Reading[] {
   if (!key) throw new Error('unknown key');
   if (!gatewayBytes || gatewayId === undefined) throw new AuthenticationFailed('unknown gateway');
   const body = row.body;
@@ -74,7 +80,7 @@ export function openUnit(row: UnitRow, rank: number, key: Buffer | undefined, ga
   const format = body[0]!;
   const cipher = cipherByIndex((format >> 1) & 3);
   if (!cipher || format >> 4 !== FORMAT_VERSION) throw new AuthenticationFailed('unknown unit format');
-  let plain = aeadOpen(cipher, key, body.subarray(1), unitAad(gatewayBytes, rank, row.id, row.n, row.key_id, format));
+  let plain = aeadOpen(cipher, key, body.subarray(1), unitAad(gatewayBytes, classIndex, row.id, row.n, row.key_id, format));
   if (format & F_DEFLATE) {
     try {
       plain = inflateRawSync(plain);
@@ -82,5 +88,5 @@ export function openUnit(row: UnitRow, rank: number, key: Buffer | undefined, ga
       throw new CodecError('inflate failed');
     }
   }
-  return decodeUnit(plain, { gatewayId, priority: PRIORITIES[rank]!, firstSeq: row.id }, row.n);
+  return decodeUnit(plain, { gatewayId, priorityClass: PRIORITY_CLASSES[classIndex]!, firstSeq: row.id }, row.n);
 }

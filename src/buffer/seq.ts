@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { metaKey, type Meta } from './schema.js';
 import { writeFileDurably } from '../durable-file.js';
+import { type Meta, metaKey } from './schema.js';
 
 /** Sequence reservation: the buffer never commits a seq above the number in this file. */
 export const SEQ_FILE = 'buffer.seq';

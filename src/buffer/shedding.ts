@@ -4,7 +4,7 @@
  * are refused at the door. When free space returns the reserve is re-made and shedding
  * stops, by itself.
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, statSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';

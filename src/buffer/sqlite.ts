@@ -17,32 +17,33 @@
  *   salvage.ts          what still authenticates in a damaged database, back with its seqs
  *   maintenance.ts      periodic duties, WAL bound, disk size
  */
-import Database from 'better-sqlite3';
+
 import { chmodSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { PRIORITIES, type PendingReading, type Priority } from '../reading.js';
-import type { Events } from '../metrics/events.js';
-import type { Logger } from '../logger.js';
-import type { BufferStats, ClassStats, Lease, LeaseLimits, ReadingBuffer } from './types.js';
+import Database from 'better-sqlite3';
 import type { CipherName } from '../crypto/aead.js';
-import { loadKeyRing, type KeyProtection, type KeyRing } from '../crypto/keys.js';
+import { type KeyProtection, type KeyRing, loadKeyRing } from '../crypto/keys.js';
+import type { Logger } from '../logger.js';
+import type { Events } from '../metrics/events.js';
+import { type PendingReading, PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
+import { BackgroundCheck, markCheckFailed } from './background-check.js';
+import { GroupCommit } from './commit.js';
+import { errInfo, eventReporter, isCorruption, sqliteErrorCode } from './diagnostics.js';
+import { Eviction } from './eviction.js';
+import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
+import { type IntegrityCheck, type MovedAside, openChecked, Quarantine } from './integrity.js';
+import { KeyLedger } from './key-ledger.js';
+import { Leases } from './lease.js';
 import { lockDataDir } from './lock.js';
-import { errInfo, isCorruption, eventReporter, sqliteErrorCode } from './diagnostics.js';
+import { Maintenance, tryCheckpoint } from './maintenance.js';
+import { type CommitMaxDelays, commitDelays } from './pacing.js';
+import { type SalvageReport, salvageInto } from './salvage.js';
 import { applyPragmas, DB_FILE, initSchema, Meta, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
-import { KeyLedger } from './key-ledger.js';
-import { UnitStore } from './store.js';
-import { GroupCommit } from './commit.js';
-import { commitDelays, type CommitMaxDelays } from './pacing.js';
-import { WalSync, type SyncFs } from './wal-sync.js';
-import { Leases } from './lease.js';
-import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
-import { salvageInto, type SalvageReport } from './salvage.js';
-import { Eviction } from './eviction.js';
 import { Shedding } from './shedding.js';
-import { openChecked, Quarantine, type IntegrityCheck, type MovedAside } from './integrity.js';
-import { BackgroundCheck, markCheckFailed } from './background-check.js';
-import { Maintenance, tryCheckpoint } from './maintenance.js';
+import { UnitStore } from './store.js';
+import type { BufferStats, ClassStats, Lease, LeaseLimits, ReadingBuffer } from './types.js';
+import { type SyncFs, WalSync } from './wal-sync.js';
 
 export interface OpenBufferOptions {
   dir: string;
@@ -269,13 +270,13 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   stats(): BufferStats {
-    const perClass = {} as Record<Priority, ClassStats>;
-    const inFlightPerClass = {} as Record<Priority, number>;
+    const perClass = {} as Record<PriorityClass, ClassStats>;
+    const inFlightPerClass = {} as Record<PriorityClass, number>;
     let total = 0;
-    for (let rank = 0; rank < NCLASS; rank++) {
-      const c = this.store.classStats(rank);
-      perClass[PRIORITIES[rank]!] = c;
-      inFlightPerClass[PRIORITIES[rank]!] = this.leases.inFlightOf(rank);
+    for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+      const c = this.store.classStats(classIndex);
+      perClass[PRIORITY_CLASSES[classIndex]!] = c;
+      inFlightPerClass[PRIORITY_CLASSES[classIndex]!] = this.leases.inFlightOf(classIndex);
       total += c.readings;
     }
     return {
@@ -357,7 +358,7 @@ export class SqliteBuffer implements ReadingBuffer {
    * counted, and the `buffer_corrupt` alarm saying how much was saved and lost.
    */
   announceSalvage(movedTo: string, why: string, seqFloor: number, s: SalvageReport, now: number): void {
-    s.classes.forEach((c, rank) => {
+    s.classes.forEach((c, classIndex) => {
       if (c.lost.length > 0) {
         const acc = newGap();
         acc.firstSeq = Math.min(...c.lost.map((l) => l.firstSeq));
@@ -369,13 +370,13 @@ export class SqliteBuffer implements ReadingBuffer {
         acc.unknown = true;
         acc.onlyGaps = false;
         const ranges = c.lost.map((l) => `${l.firstSeq}-${l.lastSeq}`).join(',');
-        this.gaps.record(rank, 'corrupt', acc, { ranges: ranges.slice(0, 1000), countKnown: c.lostReadings !== null });
-        if (c.lostReadings) this.events.emit('reading_evicted', { class: PRIORITIES[rank]!, reason: 'corrupt' }, c.lostReadings);
+        this.gaps.record(classIndex, 'corrupt', acc, { ranges: ranges.slice(0, 1000), countKnown: c.lostReadings !== null });
+        if (c.lostReadings) this.events.emit('reading_evicted', { class: PRIORITY_CLASSES[classIndex]!, reason: 'corrupt' }, c.lostReadings);
       }
       if (c.quarantined) {
         const q = c.quarantined;
-        this.gaps.record(rank, 'quarantined', { ...newGap(), ...q, count: c.quarantinedReadings, unknown: true, onlyGaps: false });
-        this.events.emit('unit_quarantined', { reason: 'auth_failed' }, c.quarantinedUnits, { class: PRIORITIES[rank] });
+        this.gaps.record(classIndex, 'quarantined', { ...newGap(), ...q, count: c.quarantinedReadings, unknown: true, onlyGaps: false });
+        this.events.emit('unit_quarantined', { reason: 'auth_failed' }, c.quarantinedUnits, { class: PRIORITY_CLASSES[classIndex] });
       }
     });
     this.commit.queueInternal(

@@ -2,18 +2,19 @@
  * Reads a buffer's counters, key ids and quarantine straight from the database, read-only and
  * without the key, so `wardgate status` and `keygen --remove` work while the gateway runs.
  */
-import Database from 'better-sqlite3';
+
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigurationError } from '../errors.js';
+import Database from 'better-sqlite3';
 import { describeKeyFile } from '../crypto/keys.js';
-import { PRIORITIES, type Priority } from '../reading.js';
+import { ConfigurationError } from '../errors.js';
+import { PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 import { DB_FILE, metaKey, oldestTimeSql } from './schema.js';
 import type { ClassStats } from './types.js';
 
 export interface BufferStatusReport {
   path: string;
-  perClass: Record<Priority, ClassStats>;
+  perClass: Record<PriorityClass, ClassStats>;
   totalReadings: number;
   /** Age of the oldest buffered reading in ms (any class), or null when empty. */
   oldestAgeMs: number | null;
@@ -60,16 +61,16 @@ export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}):
     db.pragma('busy_timeout = 2000');
     const meta = new Map<string, unknown>((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: unknown }[]).map((r) => [r.k, r.v]));
     const num = (k: string): number => (typeof meta.get(k) === 'number' ? (meta.get(k) as number) : 0);
-    const perClass = {} as Record<Priority, ClassStats>;
+    const perClass = {} as Record<PriorityClass, ClassStats>;
     let total = 0;
     let oldestAll: number | null = null;
-    PRIORITIES.forEach((p, rank) => {
-      const t = db.prepare(oldestTimeSql(rank)).pluck().get() as number | undefined;
+    PRIORITY_CLASSES.forEach((p, classIndex) => {
+      const t = db.prepare(oldestTimeSql(classIndex)).pluck().get() as number | undefined;
       const ot = t === undefined ? null : t * 1000;
       perClass[p] = {
-        readings: num(metaKey.counter(rank, 'readings')),
-        units: num(metaKey.counter(rank, 'units')),
-        bytes: num(metaKey.counter(rank, 'bytes')),
+        readings: num(metaKey.counter(classIndex, 'readings')),
+        units: num(metaKey.counter(classIndex, 'units')),
+        bytes: num(metaKey.counter(classIndex, 'bytes')),
         oldestGatewayTime: ot,
       };
       total += perClass[p].readings;

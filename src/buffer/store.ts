@@ -5,20 +5,20 @@
  */
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
-import { PRIORITIES, type PendingReading, type Reading } from '../reading.js';
-import type { ClassStats } from './types.js';
+import { type PendingReading, PRIORITY_CLASSES, type Reading } from '../reading.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
-import { addKeyCounts, type ActiveKey, type KeyCounts, type KeyLedger } from './key-ledger.js';
-import { metaKey, NCLASS, oldestTimeSql, unitTable, type Counters, type Meta, type UnitRow } from './schema.js';
-import { openUnit, sealUnit, type SealOptions } from './seal.js';
+import { type ActiveKey, addKeyCounts, type KeyCounts, type KeyLedger } from './key-ledger.js';
+import { type Counters, type Meta, metaKey, NCLASS, oldestTimeSql, type UnitRow, unitTable } from './schema.js';
+import { openUnit, type SealOptions, sealUnit } from './seal.js';
 import type { Sequence } from './seq.js';
+import type { ClassStats } from './types.js';
 
 /** Estimated SQLite bytes per unit row beyond its sealed body (cell header, rowid, columns, cell pointer). */
 export const UNIT_ROW_OVERHEAD = 24;
 
 /** A sealed unit ready to be inserted. */
 export interface NewUnit {
-  rank: number;
+  classIndex: number;
   id: number;
   n: number;
   /** Oldest gateway time of its readings, whole seconds (stored in clear). */
@@ -28,7 +28,7 @@ export interface NewUnit {
 
 export interface Removed {
   id: number;
-  rank: number;
+  classIndex: number;
   n: number;
   keyId: number;
   bytes: number;
@@ -71,17 +71,17 @@ export class UnitStore {
     private readonly log: Logger,
     private readonly logLimited: LogLimited,
   ) {
-    const per = (f: (t: string, rank: number) => string) => PRIORITIES.map((_, rank) => db.prepare(f(unitTable(rank), rank)));
+    const per = (f: (t: string, classIndex: number) => string) => PRIORITY_CLASSES.map((_, classIndex) => db.prepare(f(unitTable(classIndex), classIndex)));
     this.st = {
       ins: per((t) => `INSERT INTO ${t} (id, n, gw, key_id, t, body) VALUES (?, ?, ?, ?, ?, ?)`),
       sel: per((t) => `SELECT id, n, gw, key_id, t, body FROM ${t} WHERE id >= ? ORDER BY id LIMIT ?`),
       del: per((t) => `DELETE FROM ${t} WHERE id = ? RETURNING n, key_id, length(body) AS bytes`),
-      first: per((_, rank) => oldestTimeSql(rank)).map((s) => s.pluck()),
+      first: per((_, classIndex) => oldestTimeSql(classIndex)).map((s) => s.pluck()),
       firstId: per((t) => `SELECT id FROM ${t} ORDER BY id LIMIT 1`).map((s) => s.pluck()),
     };
-    for (let rank = 0; rank < NCLASS; rank++) {
-      Object.assign(this.cls[rank]!, meta.readCounters(rank));
-      this.floor[rank] = meta.num(metaKey.floor(rank)) ?? 0;
+    for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
+      Object.assign(this.cls[classIndex]!, meta.readCounters(classIndex));
+      this.floor[classIndex] = meta.num(metaKey.floor(classIndex)) ?? 0;
     }
     db.prepare('INSERT OR IGNORE INTO gateways (gateway_id) VALUES (?)').run(opts.gatewayId);
     for (const row of db.prepare('SELECT gw, gateway_id FROM gateways').all() as { gw: number; gateway_id: string }[]) {
@@ -92,13 +92,13 @@ export class UnitStore {
   }
 
   /** Up to `limit` units of a class from id `from` on, oldest first. */
-  rows(rank: number, from: number, limit: number): UnitRow[] {
-    return this.st.sel[rank]!.all(from, limit) as UnitRow[];
+  rows(classIndex: number, from: number, limit: number): UnitRow[] {
+    return this.st.sel[classIndex]!.all(from, limit) as UnitRow[];
   }
 
   /** Oldest gateway time of a class in whole seconds, or undefined when it is empty. */
-  oldestTime(rank: number): number | undefined {
-    return this.st.first[rank]!.get() as number | undefined;
+  oldestTime(classIndex: number): number | undefined {
+    return this.st.first[classIndex]!.get() as number | undefined;
   }
 
   /** Stored bytes as the byte cap counts them: sealed units plus a fixed per-unit row overhead. */
@@ -108,19 +108,19 @@ export class UnitStore {
     return b;
   }
 
-  classStats(rank: number): ClassStats {
-    const c = this.cls[rank]!;
-    if (this.oldestDirty[rank]) {
-      const t = this.oldestTime(rank);
+  classStats(classIndex: number): ClassStats {
+    const c = this.cls[classIndex]!;
+    if (this.oldestDirty[classIndex]) {
+      const t = this.oldestTime(classIndex);
       c.oldestGatewayTime = t === undefined ? null : t * 1000;
-      this.oldestDirty[rank] = false;
+      this.oldestDirty[classIndex] = false;
     }
     return { ...c };
   }
 
   /** Seals readings as the unit [first, ...] of a class from gateway row `gw` (default: this gateway). */
-  seal(readings: readonly PendingReading[], rank: number, first: number, k: ActiveKey, gw = this.gwSelf): { body: Buffer; t: number } {
-    return { body: sealUnit(this.opts, readings, rank, first, k.keyId, k.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
+  seal(readings: readonly PendingReading[], classIndex: number, first: number, k: ActiveKey, gw = this.gwSelf): { body: Buffer; t: number } {
+    return { body: sealUnit(this.opts, readings, classIndex, first, k.keyId, k.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
   }
 
   /** True when the key ring holds this key id. */
@@ -129,8 +129,8 @@ export class UnitStore {
   }
 
   /** Authenticates and decodes one unit row (throws as openUnit does). */
-  open(row: UnitRow, rank: number): Reading[] {
-    return openUnit(row, rank, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
+  open(row: UnitRow, classIndex: number): Reading[] {
+    return openUnit(row, classIndex, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
   }
 
   /** Writes one group commit's units, sealed with `k`, and the new high-water mark `last`, in one transaction. */
@@ -138,17 +138,17 @@ export class UnitStore {
     const next = this.cls.map((c) => this.counters(c));
     const touched = new Set<number>();
     for (const u of units) {
-      const c = next[u.rank]!;
+      const c = next[u.classIndex]!;
       c.readings += u.n;
       c.units += 1;
       c.bytes += u.body.length;
-      touched.add(u.rank);
+      touched.add(u.classIndex);
     }
     const keyCounts: KeyCounts = new Map([[k.keyId, { seals: units.length, units: units.length }]]);
     this.db.transaction(() => {
-      for (const u of units) this.st.ins[u.rank]!.run(u.id, u.n, this.gwSelf, k.keyId, u.t, u.body);
+      for (const u of units) this.st.ins[u.classIndex]!.run(u.id, u.n, this.gwSelf, k.keyId, u.t, u.body);
       this.meta.set(metaKey.hwm, last);
-      for (const rank of touched) this.meta.writeCounters(rank, next[rank]!);
+      for (const classIndex of touched) this.meta.writeCounters(classIndex, next[classIndex]!);
       this.keys.writeCounts(keyCounts);
     })();
     // Committed: memory follows.
@@ -156,24 +156,24 @@ export class UnitStore {
     this.seq.hwm = last;
     this.keys.applyCounts(keyCounts);
     this.keys.warnIfWorn(k, sealsBefore);
-    for (const rank of touched) {
-      if (this.cls[rank]!.units === 0) this.oldestDirty[rank] = true;
-      Object.assign(this.cls[rank]!, next[rank]);
+    for (const classIndex of touched) {
+      if (this.cls[classIndex]!.units === 0) this.oldestDirty[classIndex] = true;
+      Object.assign(this.cls[classIndex]!, next[classIndex]);
     }
   }
 
   /** Removes units in one transaction and updates the counters. `before` runs first inside it. */
-  removeUnits(rank: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
+  removeUnits(classIndex: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
     const removed: Removed[] = [];
-    const del = this.st.del[rank]!;
-    const next = this.counters(this.cls[rank]!);
+    const del = this.st.del[classIndex]!;
+    const next = this.counters(this.cls[classIndex]!);
     const keyCounts: KeyCounts = new Map();
-    let floor = this.floor[rank]!;
+    let floor = this.floor[classIndex]!;
     this.db.transaction(() => {
       for (const id of ids) {
         before?.(id);
         const r = del.get(id) as { n: number; key_id: number; bytes: number } | undefined;
-        if (r) removed.push({ id, rank, n: r.n, keyId: r.key_id, bytes: r.bytes });
+        if (r) removed.push({ id, classIndex, n: r.n, keyId: r.key_id, bytes: r.bytes });
       }
       if (removed.length === 0) return;
       for (const r of removed) {
@@ -182,11 +182,11 @@ export class UnitStore {
         next.bytes = Math.max(0, next.bytes - r.bytes);
         addKeyCounts(keyCounts, r.keyId, 0, -1);
       }
-      this.meta.writeCounters(rank, next);
+      this.meta.writeCounters(classIndex, next);
       this.keys.writeCounts(keyCounts);
-      floor = this.raiseFloor(rank, floor, this.seq.hwm + 1);
+      floor = this.raiseFloor(classIndex, floor, this.seq.hwm + 1);
     })();
-    if (removed.length) this.committed(rank, next, keyCounts, floor);
+    if (removed.length) this.committed(classIndex, next, keyCounts, floor);
     return removed;
   }
 
@@ -196,50 +196,54 @@ export class UnitStore {
    * Returns that position, or undefined when the unit stays as it was (on failure it is
    * offered again whole: at-least-once).
    */
-  replaceWithRest(rank: number, unit: { id: number; gw: number }, rest: readonly Reading[]): number | undefined {
+  replaceWithRest(classIndex: number, unit: { id: number; gw: number }, rest: readonly Reading[]): number | undefined {
     const k = this.keys.active();
     const first = rest[0]?.seq;
     if (!this.gwBytes.has(unit.gw) || first === undefined) return undefined;
-    const { body, t } = this.seal(rest, rank, first, k, unit.gw);
+    const { body, t } = this.seal(rest, classIndex, first, k, unit.gw);
     let old: { n: number; key_id: number; bytes: number } | undefined;
-    const next = this.counters(this.cls[rank]!);
+    const next = this.counters(this.cls[classIndex]!);
     const keyCounts: KeyCounts = new Map();
-    let floor = this.floor[rank]!;
+    let floor = this.floor[classIndex]!;
     try {
       this.db.transaction(() => {
-        old = this.st.del[rank]!.get(unit.id) as typeof old;
+        old = this.st.del[classIndex]!.get(unit.id) as typeof old;
         if (!old) return;
-        this.st.ins[rank]!.run(first, rest.length, unit.gw, k.keyId, t, body);
+        this.st.ins[classIndex]!.run(first, rest.length, unit.gw, k.keyId, t, body);
         next.readings = Math.max(0, next.readings - (old.n - rest.length));
         next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
-        this.meta.writeCounters(rank, next);
+        this.meta.writeCounters(classIndex, next);
         if (old.key_id !== k.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
         addKeyCounts(keyCounts, k.keyId, 1, old.key_id === k.keyId ? 0 : 1);
         this.keys.writeCounts(keyCounts);
         // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
-        floor = this.raiseFloor(rank, floor, first);
+        floor = this.raiseFloor(classIndex, floor, first);
       })();
     } catch (e) {
       this.logLimited('error', { err: errInfo(e) }, 'could not shorten a partly delivered unit; it will be offered again whole');
       return undefined;
     }
     if (!old) return undefined;
-    this.committed(rank, next, keyCounts, floor);
+    this.committed(classIndex, next, keyCounts, floor);
     return first;
   }
 
   /** A class with no rows must have zero counters (they can only drift if the file was edited). */
-  reconcileEmpty(rank: number): void {
-    const c = this.cls[rank]!;
+  reconcileEmpty(classIndex: number): void {
+    const c = this.cls[classIndex]!;
     if (c.units === 0 && c.readings === 0 && c.bytes === 0) return;
-    if (this.oldestTime(rank) !== undefined) return;
+    if (this.oldestTime(classIndex) !== undefined) return;
     try {
-      this.meta.writeCounters(rank, { readings: 0, units: 0, bytes: 0 });
-      this.logLimited('warn', { class: PRIORITIES[rank], units: c.units, readings: c.readings }, 'class counters did not match the stored units; reset');
+      this.meta.writeCounters(classIndex, { readings: 0, units: 0, bytes: 0 });
+      this.logLimited(
+        'warn',
+        { class: PRIORITY_CLASSES[classIndex], units: c.units, readings: c.readings },
+        'class counters did not match the stored units; reset',
+      );
       c.units = 0;
       c.readings = 0;
       c.bytes = 0;
-      this.oldestDirty[rank] = true;
+      this.oldestDirty[classIndex] = true;
     } catch {
       /* try again next time */
     }
@@ -250,18 +254,18 @@ export class UnitStore {
   }
 
   /** Inside a removal: raises the class's replay floor to its oldest remaining unit (or `ifEmpty`). */
-  private raiseFloor(rank: number, floor: number, ifEmpty: number): number {
-    const oldest = this.st.firstId[rank]!.get() as number | undefined;
+  private raiseFloor(classIndex: number, floor: number, ifEmpty: number): number {
+    const oldest = this.st.firstId[classIndex]!.get() as number | undefined;
     const f = Math.max(floor, oldest ?? ifEmpty);
-    if (f !== floor) this.meta.set(metaKey.floor(rank), f);
+    if (f !== floor) this.meta.set(metaKey.floor(classIndex), f);
     return f;
   }
 
   /** After a removal or replacement committed: memory follows. */
-  private committed(rank: number, next: Counters, keyCounts: KeyCounts, floor: number): void {
-    this.floor[rank] = floor;
-    Object.assign(this.cls[rank]!, next);
+  private committed(classIndex: number, next: Counters, keyCounts: KeyCounts, floor: number): void {
+    this.floor[classIndex] = floor;
+    Object.assign(this.cls[classIndex]!, next);
     this.keys.applyCounts(keyCounts);
-    this.oldestDirty[rank] = true;
+    this.oldestDirty[classIndex] = true;
   }
 }

@@ -2,7 +2,7 @@
  * The buffer's whole surface: append a batch, lease the next batch to send, ack or
  * release it, and read statistics. SQLite, sealing and eviction stay behind it.
  */
-import type { PendingReading, Priority, Reading } from '../reading.js';
+import type { PendingReading, PriorityClass, Reading } from '../reading.js';
 
 export interface LeaseLimits {
   /** At most this many readings (a lease may hold fewer). */
@@ -10,13 +10,13 @@ export interface LeaseLimits {
   /** At most about this many encoded bytes. At least one unit is always leased if any is available. */
   maxBytes: number;
   /** Only from these classes (default: all); the highest non-empty of them first. */
-  classes?: readonly Priority[];
+  classes?: readonly PriorityClass[];
 }
 
 export interface Lease {
   readonly id: number;
   /** All readings of one lease belong to one priority class. */
-  readonly priority: Priority;
+  readonly priorityClass: PriorityClass;
   /** Readings in sequence order (oldest first); per-device order is preserved. */
   readonly readings: readonly Reading[];
   /** Encoded size of the leased units on disk. */
@@ -38,14 +38,14 @@ export interface ClassStats {
 }
 
 export interface BufferStats {
-  perClass: Record<Priority, ClassStats>;
+  perClass: Record<PriorityClass, ClassStats>;
   totalReadings: number;
   /** Database + WAL size on disk. */
   diskBytes: number;
   /** Readings leased and not yet acked or released. */
   inFlight: number;
   /** The same, per class. */
-  inFlightPerClass: Record<Priority, number>;
+  inFlightPerClass: Record<PriorityClass, number>;
   /** Highest sequence number committed so far (0 when none). */
   lastSeq: number;
   quarantined: number;

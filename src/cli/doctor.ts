@@ -2,11 +2,11 @@
  * `wardgate doctor`: checks the machine against a configuration, each check saying what to fix.
  * Exit 0 when nothing failed (warnings allowed), 1 when a check failed, 2 for a bad configuration.
  */
-import { existsSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname } from 'node:path';
-import type { Config } from '../config/schema.js';
 import { listeners } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { describeKeyFile } from '../crypto/keys.js';
 import { timedatectlSynchronized } from '../metrics/clock.js';

@@ -1,6 +1,7 @@
 /** The one-line live status `wardgate simulate` and `run` print while they work. */
-import type { LiveStatus } from '../status-file.js';
+
 import type { BufferStats } from '../buffer/types.js';
+import type { LiveStatus } from '../status-file.js';
 
 export function formatLiveLine(s: LiveStatus, b: BufferStats): string {
   const f = s.forwarder;

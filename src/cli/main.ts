@@ -2,28 +2,29 @@
  * The `wardgate` command: run, simulate, status, keygen, config check.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
  */
-import { Command, CommanderError, Option } from 'commander';
+
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { parseDuration } from '../config/units.js';
-import { createLogger, setLogLevel } from '../logger.js';
-import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } from '../errors.js';
-import { checkListenAddresses } from '../config/listen.js';
-import { secretFileProblems } from '../config/secrets.js';
-import { startGateway, keyFileFor, type Gateway } from '../gateway.js';
-import { generateKeyFile, removeKey } from '../crypto/keys.js';
-import { readBufferStats } from '../buffer/index.js';
-import { hashPassword } from '../devices/mqtt/auth.js';
-import { LiveLine, formatLiveLine } from './live-line.js';
-import { statusCommand } from './status.js';
-import { ServiceNotifier } from '../systemd/notify.js';
+import { Command, CommanderError, Option } from 'commander';
 import { AuditLog, auditPath } from '../audit/log.js';
 import { auditSafely, configDigest } from '../audit/record.js';
 import { verifyAuditFile } from '../audit/verify.js';
-import { reloadConfig } from './reload.js';
+import { readBufferStats } from '../buffer/index.js';
+import { checkListenAddresses } from '../config/listen.js';
+import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { secretFileProblems } from '../config/secrets.js';
+import { parseDuration } from '../config/units.js';
+import { generateKeyFile, removeKey } from '../crypto/keys.js';
+import { hashPassword } from '../devices/mqtt/auth.js';
+import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } from '../errors.js';
+import { type Gateway, keyFileFor, startGateway } from '../gateway.js';
+import { createLogger, setLogLevel } from '../logger.js';
+import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
-import { existsSync } from 'node:fs';
+import { formatLiveLine, LiveLine } from './live-line.js';
+import { reloadConfig } from './reload.js';
+import { statusCommand } from './status.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

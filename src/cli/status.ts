@@ -2,8 +2,8 @@
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE, readBufferStats } from '../buffer/index.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 import { readStatusFile, statusFilePath } from '../status-file.js';
-import { PRIORITIES } from '../reading.js';
 
 /** The gateway writes its status every second; older than this means it is not running. */
 const STALE_MS = 5000;
@@ -119,7 +119,7 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
     lines.push('buffer           no buffer database in this folder');
   } else {
     lines.push(`buffer           ${buffer.totalReadings} readings, ${(buffer.diskBytes / 1024 / 1024).toFixed(2)} MiB on disk`);
-    for (const p of PRIORITIES) {
+    for (const p of PRIORITY_CLASSES) {
       const c = buffer.perClass[p];
       lines.push(
         `  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`,

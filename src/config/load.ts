@@ -1,7 +1,7 @@
 /** Reads, validates and completes the configuration. Errors name the bad field and why. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { configSchema, type Config } from './schema.js';
+import { type Config, configSchema } from './schema.js';
 
 export class ConfigError extends Error {
   constructor(

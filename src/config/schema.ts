@@ -3,10 +3,10 @@
  * default that suits a single ward gateway; wardgate.example.yaml documents them.
  */
 import { z } from 'zod';
-import { PRIORITIES } from '../reading.js';
-import { mqttConfigSchema } from '../devices/mqtt/config.js';
 import { bleConfigSchema } from '../devices/ble/config.js';
+import { mqttConfigSchema } from '../devices/mqtt/config.js';
 import { serialConfigSchema } from '../devices/serial/config.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 import { duration, size } from './fields.js';
 
 /** host:port with a port from 1 to 65535. */
@@ -255,4 +255,3 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
-export const PRIORITY_CLASSES = PRIORITIES;

@@ -19,10 +19,10 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { KEY_BYTES } from './aead.js';
 import { writeFileDurably } from '../durable-file.js';
 import { ConfigurationError } from '../errors.js';
 import { checkPrivateFile } from '../secret-file.js';
+import { KEY_BYTES } from './aead.js';
 
 /** A key file, passphrase or secret file problem: a configuration error (exit 2). Never holds key material. */
 export class KeyFileError extends ConfigurationError {

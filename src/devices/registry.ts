@@ -3,11 +3,11 @@
  * plus one line here.
  */
 import type { Config } from '../config/schema.js';
-import type { DeviceAdapter } from './types.js';
-import { simulatorFamily } from './simulator/adapter.js';
-import { mqttFamily } from './mqtt/index.js';
 import { bleFamily } from './ble/index.js';
+import { mqttFamily } from './mqtt/index.js';
 import { serialFamily } from './serial/index.js';
+import { simulatorFamily } from './simulator/adapter.js';
+import type { DeviceAdapter } from './types.js';
 
 type Devices = Config['devices'];
 

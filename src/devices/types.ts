@@ -2,9 +2,10 @@
  * The small interface every device family implements. An adapter turns what its
  * devices say into ReadingInputs and hands them to `sink`; the pipeline does the rest.
  */
-import type { PendingReading, Priority, ReadingInput } from '../reading.js';
+
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
+import type { PendingReading, PriorityClass, ReadingInput } from '../reading.js';
 
 export interface ReadingSink {
   /**
@@ -34,7 +35,7 @@ export interface AdapterStatus {
  */
 export interface ReadingReceiver {
   readonly name: string;
-  readonly classes: readonly Priority[];
+  readonly classes: readonly PriorityClass[];
   receive(r: PendingReading): void;
 }
 

@@ -6,7 +6,7 @@
 import type { Logger } from '../logger.js';
 import { KafkaClientError } from './client.js';
 import type { CompressionName } from './compression.js';
-import { scrubSecrets, type ResolvedSecurity, type SaslSettings, type TlsSettings } from './security.js';
+import { type ResolvedSecurity, type SaslSettings, scrubSecrets, type TlsSettings } from './security.js';
 
 /** One config shape for every client. */
 export interface KafkaClientOptions {

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
-import { KafkaClientError, type KafkaClient, type OutMessage, type TopicBatch } from './client.js';
+import { type KafkaClient, KafkaClientError, type OutMessage, type TopicBatch } from './client.js';
 import { createKafkaClient } from './clients.js';
 import type { WorkerReply, WorkerRequest } from './worker-client.js';
 

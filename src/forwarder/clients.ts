@@ -3,9 +3,9 @@ import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { KafkaClient } from './client.js';
+import { fhirOptions, hl7v2Options } from './formats/clinical-options.js';
 import { KafkajsClient } from './kafkajs-client.js';
 import { PlatformaticClient } from './platformatic-client.js';
-import { fhirOptions, hl7v2Options } from './formats/clinical-options.js';
 
 type KafkaConfig = Config['kafka'];
 

@@ -11,8 +11,9 @@
  * kafkajs ships gzip only; ./kafkajs-codecs.ts adds LZ4/ZSTD to its CompressionCodecs.
  * bench/compression.ts measures ratio and CPU per MB of each on wardgate's own messages.
  */
-import zlib from 'node:zlib';
+
 import { createRequire } from 'node:module';
+import zlib from 'node:zlib';
 
 export const COMPRESSIONS = ['none', 'gzip', 'lz4', 'zstd'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];

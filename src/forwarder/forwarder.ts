@@ -28,16 +28,16 @@
  * connection is detected by the send timeout. The optional rate cap (./rate-limit.ts) holds
  * the bulk lane back; alarms are never held.
  */
-import type { ReadingBuffer, Lease } from '../buffer/types.js';
+import type { Lease, ReadingBuffer } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
-import { PRIORITIES, type Priority, type Reading } from '../reading.js';
-import { KafkaClientError, type KafkaClient, type TopicBatch } from './client.js';
-import { Lane, type Batch } from './lane.js';
+import { PRIORITY_CLASSES, type PriorityClass, type Reading } from '../reading.js';
+import { type KafkaClient, KafkaClientError, type TopicBatch } from './client.js';
+import { type Batch, Lane } from './lane.js';
 import { Pump } from './pump.js';
-import { allTopics, routeLease, type RoutingOptions } from './routing.js';
-import { RateLimiter, type RateCap } from './rate-limit.js';
-import { ConnectivityState, KAFKA_STATES, RateMeter, type FailureKind, type ForwarderStatus, type Transition } from './state.js';
+import { type RateCap, RateLimiter } from './rate-limit.js';
+import { allTopics, type RoutingOptions, routeLease } from './routing.js';
+import { ConnectivityState, type FailureKind, type ForwarderStatus, KAFKA_STATES, RateMeter, type Transition } from './state.js';
 
 export interface ForwarderOptions {
   routing: RoutingOptions;
@@ -69,7 +69,7 @@ export interface ForwarderOptions {
 }
 
 export interface AckInfo {
-  priority: Priority;
+  priorityClass: PriorityClass;
   readings: readonly Reading[];
   /** When the batch was handed to the client, and when Kafka acknowledged it (ms since the epoch). */
   sentAt: number;
@@ -88,8 +88,8 @@ type Phase = 'created' | 'disconnected' | 'connecting' | 'connected' | 'stopped'
  */
 const INITIAL_EXPANSION = 64;
 /** What each lane leases: the alarm lane alarms only, the bulk lane every other class (highest first). */
-const ALARM_CLASSES: readonly Priority[] = ['alarm'];
-const BULK_CLASSES: readonly Priority[] = PRIORITIES.filter((p) => p !== 'alarm');
+const ALARM_CLASSES: readonly PriorityClass[] = ['alarm'];
+const BULK_CLASSES: readonly PriorityClass[] = PRIORITY_CLASSES.filter((p) => p !== 'alarm');
 const TICK_MS = 1000;
 
 function messageBytes(batches: readonly TopicBatch[]): number {
@@ -369,7 +369,9 @@ export class Forwarder {
     const n = lease.readings.length;
     // The readings are encoded: unless an ack hook wants them, only the lease's identity is kept
     // (less for the garbage collector to carry while the batch waits and is sent).
-    const kept: Lease = this.opts.onAck ? lease : { id: lease.id, priority: lease.priority, bytes: lease.bytes, partial: lease.partial, readings: [] };
+    const kept: Lease = this.opts.onAck
+      ? lease
+      : { id: lease.id, priorityClass: lease.priorityClass, bytes: lease.bytes, partial: lease.partial, readings: [] };
     return { lease: kept, batches, readings: n, bytes };
   }
 
@@ -420,11 +422,11 @@ export class Forwarder {
     const n = b.readings;
     this.forwarded += n;
     this.meter.add(n);
-    this.events.forwarded.inc({ class: b.lease.priority }, n);
-    this.events.forwardedBytes.inc({ class: b.lease.priority }, b.bytes);
+    this.events.forwarded.inc({ class: b.lease.priorityClass }, n);
+    this.events.forwardedBytes.inc({ class: b.lease.priorityClass }, b.bytes);
     const s = this.buffer.stats();
     this.transition(this.conn.success(this.backlogged(s)));
-    this.opts.onAck?.({ priority: b.lease.priority, readings: b.lease.readings, sentAt, ackedAt });
+    this.opts.onAck?.({ priorityClass: b.lease.priorityClass, readings: b.lease.readings, sentAt, ackedAt });
     this.pump.soon();
   }
 
@@ -439,7 +441,7 @@ export class Forwarder {
     if (kind !== 'config') {
       // The messages may have reached Kafka (a lost acknowledgement): they are sent again.
       this.unknownFate += b.readings;
-      this.events.emit('kafka_unknown_fate', { class: b.lease.priority }, b.readings);
+      this.events.emit('kafka_unknown_fate', { class: b.lease.priorityClass }, b.readings);
     }
     this.fail(kind, message, { lane: lane.name, readings: b.readings });
     if (this.phase !== 'stopped') this.pump.run();

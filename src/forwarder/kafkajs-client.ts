@@ -25,31 +25,31 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import {
-  Kafka,
-  logLevel,
   CompressionTypes,
-  type Producer,
-  type RecordMetadata,
-  type Message,
-  type SASLOptions,
+  type ISocketFactory,
+  Kafka,
   type KafkaConfig,
   type LogEntry,
-  type ISocketFactory,
+  logLevel,
+  type Message,
+  type Producer,
+  type RecordMetadata,
+  type SASLOptions,
 } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
   FATAL_PROTOCOL_ERRORS,
+  type KafkaClientOptions,
   TLS_CODES,
   walkError,
   withTimeout,
-  type KafkaClientOptions,
 } from './client-base.js';
-import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { registerKafkajsCodec } from './kafkajs-codecs.js';
-import { resolveSecurity, scrubSecrets, type ResolvedSecurity } from './security.js';
 import { rememberingPartitioner } from './kafkajs-partitioner.js';
+import { type ResolvedSecurity, resolveSecurity, scrubSecrets } from './security.js';
 
 /** The same options as every client (client-base.ts). */
 export type KafkajsClientOptions = KafkaClientOptions;

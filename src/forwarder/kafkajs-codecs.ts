@@ -3,7 +3,7 @@
  * kafkajs's process-wide CompressionCodecs table. Only the kafkajs client loads this file.
  */
 import kafkajs from 'kafkajs';
-import { loadCodec, type CompressionName } from './compression.js';
+import { type CompressionName, loadCodec } from './compression.js';
 
 // kafkajs is CommonJS and CompressionCodecs is not visible as a named ESM export.
 const { CompressionCodecs, CompressionTypes } = kafkajs;

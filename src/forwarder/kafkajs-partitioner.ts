@@ -7,7 +7,7 @@
  * partitioner gives (it computes every first answer), so consumers keyed on device or patient see
  * the same partitioning as from any other producer of the topic.
  */
-import { Partitioners, type ICustomPartitioner } from 'kafkajs';
+import { type ICustomPartitioner, Partitioners } from 'kafkajs';
 
 /** Keys remembered per partition count; past that the memory starts again (a misconfigured key, say). */
 export const MAX_REMEMBERED_KEYS = 10_000;

@@ -17,19 +17,19 @@
  *  - retries inside the library are short (the forwarder backs off itself).
  */
 import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
-import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
+import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
-  FATAL_PROTOCOL_ERRORS,
-  TLS_CODES,
   describeError,
+  FATAL_PROTOCOL_ERRORS,
+  type KafkaClientOptions,
+  TLS_CODES,
   walkError,
   withTimeout,
-  type KafkaClientOptions,
 } from './client-base.js';
 import { loadCodec, nodeZstd } from './compression.js';
-import { resolveSecurity, type ResolvedSecurity, type SaslSettings } from './security.js';
+import { type ResolvedSecurity, resolveSecurity, type SaslSettings } from './security.js';
 
 /** The same options as every client (client-base.ts). */
 export type PlatformaticClientOptions = KafkaClientOptions;

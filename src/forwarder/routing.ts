@@ -5,20 +5,20 @@
  * acked only when every message of it is acknowledged.
  */
 import type { Lease } from '../buffer/types.js';
-import type { Priority, Reading } from '../reading.js';
+import type { PriorityClass, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
+import { FHIR_SCHEMA, type FhirOptions, type FhirOut, toFhirObservations } from './formats/fhir-r4.js';
+import { HL7V2_SCHEMA, type Hl7Out, type Hl7v2Options, toPcd01Messages } from './formats/hl7v2-pcd01.js';
 import { encodeJsonV1, jsonV1Messages, readingHeaders } from './formats/json-v1.js';
-import { FHIR_SCHEMA, toFhirObservations, type FhirOptions, type FhirOut } from './formats/fhir-r4.js';
-import { HL7V2_SCHEMA, toPcd01Messages, type Hl7Out, type Hl7v2Options } from './formats/hl7v2-pcd01.js';
 import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
 export interface RoutingOptions {
-  topics: Record<Priority, string>;
+  topics: Record<PriorityClass, string>;
   key: 'device' | 'patient';
-  fhirTopics?: Partial<Record<Priority, string>>;
+  fhirTopics?: Partial<Record<PriorityClass, string>>;
   fhir?: FhirOptions;
   /** HL7 v2 PCD-01 topics per class (formats/hl7v2-pcd01.ts) and the message settings. */
-  hl7v2Topics?: Partial<Record<Priority, string>>;
+  hl7v2Topics?: Partial<Record<PriorityClass, string>>;
   hl7v2?: Hl7v2Options;
   /** The waveform class's topic: one JSON v1 message per reading (default), or waveform samples batched per device and metric. */
   waveformFormat?: 'json-v1' | 'batch';
@@ -73,19 +73,19 @@ function waveformMessage(p: WaveformPart, key: RoutingOptions['key']): OutMessag
 
 export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
   let json: OutMessage[];
-  if (lease.priority === 'waveform' && o.waveformFormat === 'batch') {
+  if (lease.priorityClass === 'waveform' && o.waveformFormat === 'batch') {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
     jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }
-  const out: TopicBatch[] = [{ topic: o.topics[lease.priority], messages: json }];
-  const fhirTopic = o.fhirTopics?.[lease.priority];
+  const out: TopicBatch[] = [{ topic: o.topics[lease.priorityClass], messages: json }];
+  const fhirTopic = o.fhirTopics?.[lease.priorityClass];
   if (fhirTopic) {
     const fhir = toFhirObservations(lease.readings, o.fhir).map((f) => fhirMessage(f, o.key));
     if (fhir.length) out.push({ topic: fhirTopic, messages: fhir });
   }
-  const hl7Topic = o.hl7v2Topics?.[lease.priority];
+  const hl7Topic = o.hl7v2Topics?.[lease.priorityClass];
   if (hl7Topic) {
     const hl7 = toPcd01Messages(lease.readings, o.hl7v2).map((m) => hl7Message(m, o.key));
     if (hl7.length) out.push({ topic: hl7Topic, messages: hl7 });

@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { KafkaClientError } from './client.js';
 import { checkPrivateFile } from '../secret-file.js';
+import { KafkaClientError } from './client.js';
 
 export interface TlsSettings {
   enabled: boolean;

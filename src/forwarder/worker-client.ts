@@ -13,7 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { KafkaClientError, type ClientErrorKind, type KafkaClient, type KafkaClientHealth, type TopicBatch } from './client.js';
+import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 
 export type WorkerRequest =
   | { id: number; op: 'connect'; timeoutMs: number }

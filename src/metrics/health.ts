@@ -8,9 +8,9 @@
  * fail: a gateway buffering through a Kafka outage is doing its job and must not be restarted.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { ForwarderStatus } from '../forwarder/state.js';
 import type { BufferStats } from '../buffer/types.js';
-import { PRIORITIES } from '../reading.js';
+import type { ForwarderStatus } from '../forwarder/state.js';
+import { PRIORITY_CLASSES } from '../reading.js';
 
 export interface HealthThresholds {
   /** Kafka unreachable for at least this long (ms) is an alert. */
@@ -50,7 +50,7 @@ export interface HealthInputs {
 export function assessHealth(i: HealthInputs, t: HealthThresholds): Record<HealthCheckName, HealthCheck> {
   const offlineS = i.forwarder.offlineSince === null ? 0 : Math.max(0, i.now - i.forwarder.offlineSince) / 1000;
   let oldest: number | null = null;
-  for (const p of PRIORITIES) {
+  for (const p of PRIORITY_CLASSES) {
     const o = i.buffer.perClass[p].oldestGatewayTime;
     if (o !== null && (oldest === null || o < oldest)) oldest = o;
   }

@@ -4,10 +4,10 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog, auditPath } from '../../src/audit/log.js';
-import { verifyAuditFile } from '../../src/audit/verify.js';
 import { auditEvents } from '../../src/audit/record.js';
-import { Events } from '../../src/metrics/events.js';
+import { verifyAuditFile } from '../../src/audit/verify.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { spawnCli, tempDir } from '../helpers/gateway.js';
 
 function fiveRecords(): { file: string; lines: () => string[] } {

@@ -1,18 +1,19 @@
 /** A real MQTT login failure and ACL denial on the embedded broker end up in the audit log, with the source and user. */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'mqtt';
-import { hashPassword } from '../../src/devices/mqtt/auth.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/log.js';
 import { auditEvents } from '../../src/audit/record.js';
 import { verifyAuditFile } from '../../src/audit/verify.js';
+import { hashPassword } from '../../src/devices/mqtt/auth.js';
 import { silentLogger } from '../../src/logger.js';
-import { RecordingSink } from '../mqtt/helpers/sink.js';
+import { tempDir } from '../helpers/gateway.js';
 import { waitFor } from '../mqtt/helpers/context.js';
 import { Cleanup, connectSensor, startAdapter } from '../mqtt/helpers/gateway.js';
 import { SENSOR_RULES } from '../mqtt/helpers/rules.js';
-import { tempDir } from '../helpers/gateway.js';
+import { RecordingSink } from '../mqtt/helpers/sink.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

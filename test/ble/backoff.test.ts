@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { reconnectDelay } from '../../src/devices/ble/backoff.js';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { bleRig, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig } from './helpers.js';
 import { ManualClock } from './manual-clock.js';
 
 const INITIAL = 1_000;

@@ -5,8 +5,8 @@
  * the wearables sent is in the buffer exactly once (nothing was dropped to make room).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { bleRig, truthByDeviceAndClass, valuesByDeviceAndClass, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 /** Far above what the wearables make while the buffer keeps up, so only the hold pauses them. */
 const MAX_HELD = 200;

@@ -4,8 +4,8 @@
  * reading or a counted throttle drop; the other wearable's values all arrive, in order.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { bleRig, truthByDeviceAndClass, valuesByDeviceAndClass, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 describe('flooding wearable', () => {
   let rig: BleRig | null = null;

@@ -4,8 +4,8 @@
  * value) or a rejection with a reason, and the two add up to the number of inputs.
  */
 import { describe, expect, it } from 'vitest';
-import { decoders } from '../../src/devices/ble/profiles/index.js';
 import { rng } from '../../hardware-mocks/rng.js';
+import { decoders } from '../../src/devices/ble/profiles/index.js';
 
 const N = 1_000_000;
 const SPECIALS = new Set(['nan', 'nres', 'pos_inf', 'neg_inf', 'reserved']);

@@ -2,12 +2,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BleWorld } from '../../hardware-mocks/ble/world.js';
-import { makeWearables, type SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
 import type { TruthRecord } from '../../hardware-mocks/ble/controller.js';
+import { makeWearables, type SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
+import { BleWorld } from '../../hardware-mocks/ble/world.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
-import { bleConfigSchema, type BleConfigInput } from '../../src/devices/ble/config.js';
 import type { Clock } from '../../src/devices/ble/backoff.js';
+import { type BleConfigInput, bleConfigSchema } from '../../src/devices/ble/config.js';
 
 export function bedOf(i: number, beds: number): string {
   return `BED-${String((i % beds) + 1).padStart(2, '0')}`;

@@ -1,8 +1,8 @@
 /** Start-up checks for a raw HCI socket: capabilities from /proc/self/status, rfkill, bluetoothd; and the adapter refusing at once. */
 import { describe, expect, it } from 'vitest';
-import { assess, capabilities } from '../../src/devices/ble/preflight.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
+import { assess, capabilities } from '../../src/devices/ble/preflight.js';
 import { pipeline } from '../devices/pipeline.js';
 
 const ALL = { netRaw: true, netAdmin: true };

@@ -4,16 +4,16 @@
  * Values and units are checked exactly.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeFloat, decodeSfloat } from '../../src/devices/ble/profiles/ieee11073.js';
-import { parseHeartRate } from '../../src/devices/ble/profiles/heart-rate.js';
-import { parsePlxContinuous, parsePlxSpotCheck } from '../../src/devices/ble/profiles/plx.js';
-import { parseTemperature } from '../../src/devices/ble/profiles/thermometer.js';
+import { parseBatteryLevel } from '../../src/devices/ble/profiles/battery.js';
 import { parseBloodPressure, parseIntermediateCuffPressure } from '../../src/devices/ble/profiles/blood-pressure.js';
 import { parseGlucose } from '../../src/devices/ble/profiles/glucose.js';
-import { parseBatteryLevel } from '../../src/devices/ble/profiles/battery.js';
-import { parseVendorOximeter } from '../../src/devices/ble/profiles/vendor-oximeter.js';
+import { parseHeartRate } from '../../src/devices/ble/profiles/heart-rate.js';
+import { decodeFloat, decodeSfloat } from '../../src/devices/ble/profiles/ieee11073.js';
 import { decoderFor, registerDecoder } from '../../src/devices/ble/profiles/index.js';
+import { parsePlxContinuous, parsePlxSpotCheck } from '../../src/devices/ble/profiles/plx.js';
+import { parseTemperature } from '../../src/devices/ble/profiles/thermometer.js';
 import type { ParseResult } from '../../src/devices/ble/profiles/types.js';
+import { parseVendorOximeter } from '../../src/devices/ble/profiles/vendor-oximeter.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 /** Readings as [metric, value-or-special, unit]. */

@@ -1,7 +1,7 @@
 /** Profile readings -> pipeline inputs: bed, patient, units, questionable flag; special values never become numbers of their metric. */
 import { describe, expect, it } from 'vitest';
-import { toInputs } from '../../src/devices/ble/readings.js';
 import { parsePlxContinuous } from '../../src/devices/ble/profiles/plx.js';
+import { toInputs } from '../../src/devices/ble/readings.js';
 import { normalise } from '../../src/reading.js';
 
 const reg = { bed: 'BED-07', patientId: 'P-7' };
@@ -21,13 +21,13 @@ describe('BLE readings', () => {
       patientId: 'P-7',
       value: 72,
       unit: '/min',
-      priority: 'vital',
+      priorityClass: 'vital',
       quality: ['questionable'],
     });
     const absent = inputs.find((i) => i.metric === 'gateway_event')!;
     expect(absent).toMatchObject({
       bed: 'BED-07',
-      priority: 'status',
+      priorityClass: 'status',
       extra: { event: 'value_absent', metric: 'spo2', special: 'nan', dataAbsentReason: 'not-a-number' },
     });
     // Both pass the pipeline's validation.

@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readRecord, replay } from '../../hardware-mocks/ble/replay.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { bleRig, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig } from './helpers.js';
 
 describe('HCI record and replay', () => {
   let rig: BleRig | null = null;

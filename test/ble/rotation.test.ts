@@ -4,8 +4,8 @@
  * the controller and the ground-truth file.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { bleRig, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig } from './helpers.js';
 
 describe('connection limit and rotation', () => {
   let rig: BleRig | null = null;

@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openBuffer } from '../../src/buffer/index.js';
 import { getOrCreateGatewayId } from '../../src/buffer/gateway-id.js';
-import { Events } from '../../src/metrics/events.js';
+import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import type { Reading } from '../../src/reading.js';
 import { spawnCli, tempDir } from '../helpers/gateway.js';
 

@@ -7,9 +7,9 @@
  * strangers on the air are never connected.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
 import { rng } from '../../hardware-mocks/rng.js';
-import { bleRig, type BleRig } from './helpers.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type BleRig, bleRig } from './helpers.js';
 
 const STATUS_METRICS = new Set(['gateway_event', 'signal_strength']);
 const key = (metric: string, value: number): string => `${metric}=${value}`;

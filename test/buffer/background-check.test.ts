@@ -4,12 +4,13 @@
  * damage is reported; the next start checks before opening, moves the file aside and salvages.
  * A healthy buffer passes, and nothing is reported.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
 import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { DB_FILE } from '../../src/buffer/index.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkFailedFile } from '../../src/buffer/background-check.js';
-import { testEnv, withPriority, type TestEnv } from './helpers.js';
+import { DB_FILE } from '../../src/buffer/index.js';
+import { type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {

@@ -1,12 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, mkdtempSync, rmSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BufferRefused, DB_FILE, getOrCreateGatewayId, LOCK_FILE, openBuffer, readBufferStats } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
-import { tmpdir } from 'node:os';
-import { BufferRefused, DB_FILE, LOCK_FILE, getOrCreateGatewayId, openBuffer, readBufferStats } from '../../src/buffer/index.js';
-import { drainAll, reading, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, reading, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -20,7 +20,7 @@ describe('SqliteBuffer basics', () => {
     const input = Array.from({ length: 50 }, (_, i) => reading(i));
     await buf.append(input);
     const l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })!;
-    expect(l.priority).toBe('vital');
+    expect(l.priorityClass).toBe('vital');
     expect(l.readings.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(l.readings.map(({ seq: _s, gatewayId: _g, ...rest }) => rest)).toEqual(input);
     expect(l.readings.every((r) => r.gatewayId === 'gw-test')).toBe(true);
@@ -35,7 +35,7 @@ describe('SqliteBuffer basics', () => {
     await buf.append(withPriority(3, 'alarm', 300));
     await buf.append(withPriority(5, 'vital', 400));
     const order = drainAll(buf, 4);
-    expect(order.map((r) => r.priority)).toEqual([
+    expect(order.map((r) => r.priorityClass)).toEqual([
       ...Array(3).fill('alarm'),
       ...Array(10).fill('vital'),
       ...Array(5).fill('status'),
@@ -43,11 +43,11 @@ describe('SqliteBuffer basics', () => {
     ]);
     // within a class: seq increasing, and so per device
     for (const p of ['vital', 'status'] as const) {
-      const seqs = order.filter((r) => r.priority === p).map((r) => r.seq);
+      const seqs = order.filter((r) => r.priorityClass === p).map((r) => r.seq);
       expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     }
     const byDevice = new Map<string, number[]>();
-    for (const r of order.filter((x) => x.priority === 'vital')) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r.gatewayTime]);
+    for (const r of order.filter((x) => x.priorityClass === 'vital')) byDevice.set(r.deviceId, [...(byDevice.get(r.deviceId) ?? []), r.gatewayTime]);
     for (const times of byDevice.values()) expect(times).toEqual([...times].sort((a, b) => a - b));
     await buf.close();
   });
@@ -59,11 +59,11 @@ describe('SqliteBuffer basics', () => {
     await buf.append(withPriority(2, 'alarm', 200));
     const limits = { maxReadings: 100, maxBytes: 1 << 20 };
     const bulk = buf.lease({ ...limits, classes: ['vital', 'status', 'waveform'] })!;
-    expect(bulk.priority).toBe('status');
+    expect(bulk.priorityClass).toBe('status');
     expect(buf.lease({ ...limits, classes: ['vital'] })).toBeNull();
-    expect(buf.lease({ ...limits, classes: ['alarm'] })!.priority).toBe('alarm');
+    expect(buf.lease({ ...limits, classes: ['alarm'] })!.priorityClass).toBe('alarm');
     expect(buf.lease({ ...limits, classes: ['alarm'] })).toBeNull();
-    expect(buf.lease(limits)!.priority).toBe('waveform');
+    expect(buf.lease(limits)!.priorityClass).toBe('waveform');
     buf.ack(bulk.id);
     expect(buf.stats().totalReadings).toBe(4);
     await buf.close();
@@ -71,11 +71,11 @@ describe('SqliteBuffer basics', () => {
 
   it('groups one commit by class: alarms get the lowest seqs, ranges contiguous per class', async () => {
     const buf = await env.open({ commitIntervalMs: 50 });
-    const p1 = buf.append([reading(0, { priority: 'vital' }), reading(1, { priority: 'alarm' }), reading(2, { priority: 'vital' })]);
-    const p2 = buf.append([reading(3, { priority: 'alarm' })]);
+    const p1 = buf.append([reading(0, { priorityClass: 'vital' }), reading(1, { priorityClass: 'alarm' }), reading(2, { priorityClass: 'vital' })]);
+    const p2 = buf.append([reading(3, { priorityClass: 'alarm' })]);
     await Promise.all([p1, p2]);
     const a = buf.lease({ maxReadings: 10, maxBytes: 1 << 20 })!;
-    expect(a.priority).toBe('alarm');
+    expect(a.priorityClass).toBe('alarm');
     expect(a.readings.map((r) => [r.seq, r.gatewayTime])).toEqual([
       [1, reading(1).gatewayTime],
       [2, reading(3).gatewayTime],
@@ -146,7 +146,7 @@ describe('SqliteBuffer basics', () => {
     await buf.append(withPriority(20, 'vital'));
     await buf.append(withPriority(5, 'alarm'));
     const l = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!; // alarms, leased but never acked
-    expect(l.priority).toBe('alarm');
+    expect(l.priorityClass).toBe('alarm');
     const v = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
     buf.ack(v.id); // vitals 1..20 gone; the highest seq (alarms 21..25) is leased
     await buf.close();
@@ -203,7 +203,7 @@ describe('SqliteBuffer basics', () => {
     expect(Date.now() - t).toBeLessThan(5000);
     await vitals;
     expect(buf.stats().totalReadings).toBe(6);
-    expect(buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!.priority).toBe('alarm');
+    expect(buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!.priorityClass).toBe('alarm');
     await buf.close();
   });
 

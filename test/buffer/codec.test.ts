@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeUnit, encodeUnit, validateForEncoding, CodecError } from '../../src/buffer/codec.js';
+import { CodecError, decodeUnit, encodeUnit, validateForEncoding } from '../../src/buffer/codec.js';
 import type { PendingReading } from '../../src/reading.js';
 import { reading } from './helpers.js';
 
@@ -27,7 +27,7 @@ describe('unit codec', () => {
     const { deviceTime: _d, ...noDev } = rs[4]!;
     rs[4] = noDev as PendingReading;
     for (const r of rs) validateForEncoding(r);
-    const out = decodeUnit(encodeUnit(rs), { gatewayId: 'g', priority: 'vital', firstSeq: 100 });
+    const out = decodeUnit(encodeUnit(rs), { gatewayId: 'g', priorityClass: 'vital', firstSeq: 100 });
     expect(out.map((r) => r.seq)).toEqual(rs.map((_, i) => 100 + i));
     expect(out.map(strip)).toEqual(rs);
     expect(Object.is(out[5]!.value, -0)).toBe(true);
@@ -43,8 +43,8 @@ describe('unit codec', () => {
 
   it('refuses truncated or trailing input', () => {
     const b = encodeUnit([reading(1), reading(2)]);
-    expect(() => decodeUnit(b.subarray(0, b.length - 1), { gatewayId: 'g', priority: 'vital', firstSeq: 1 })).toThrow(CodecError);
-    expect(() => decodeUnit(Buffer.concat([b, Buffer.of(0)]), { gatewayId: 'g', priority: 'vital', firstSeq: 1 })).toThrow(CodecError);
-    expect(() => decodeUnit(b, { gatewayId: 'g', priority: 'vital', firstSeq: 1 }, 3)).toThrow(CodecError);
+    expect(() => decodeUnit(b.subarray(0, b.length - 1), { gatewayId: 'g', priorityClass: 'vital', firstSeq: 1 })).toThrow(CodecError);
+    expect(() => decodeUnit(Buffer.concat([b, Buffer.of(0)]), { gatewayId: 'g', priorityClass: 'vital', firstSeq: 1 })).toThrow(CodecError);
+    expect(() => decodeUnit(b, { gatewayId: 'g', priorityClass: 'vital', firstSeq: 1 }, 3)).toThrow(CodecError);
   });
 });

@@ -3,16 +3,17 @@
  * The buffer must stay up, shed the lowest class with gap records, count everything,
  * and recover by itself when space returns.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferRefused, openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
-import type { PendingReading, Priority } from '../../src/reading.js';
+import { Events } from '../../src/metrics/events.js';
+import type { PendingReading, PriorityClass } from '../../src/reading.js';
 import { reading } from './helpers.js';
 
 let root: string;
@@ -38,7 +39,8 @@ afterAll(() => {
 });
 
 let n = 0;
-const batch = (p: Priority, k: number): PendingReading[] => Array.from({ length: k }, () => reading(n++, { priority: p, value: Math.random() * 1000 }));
+const batch = (p: PriorityClass, k: number): PendingReading[] =>
+  Array.from({ length: k }, () => reading(n++, { priorityClass: p, value: Math.random() * 1000 }));
 
 describe('disk full', () => {
   it('no crash, lowest class shed with gap records and counted, recovery when space returns', async () => {
@@ -60,11 +62,11 @@ describe('disk full', () => {
       ballastBytes: 128 * 1024,
       maintenanceIntervalMs: 3_600_000,
     });
-    const acked: Record<Priority, number> = { alarm: 0, vital: 0, status: 0, waveform: 0 };
+    const acked: Record<PriorityClass, number> = { alarm: 0, vital: 0, status: 0, waveform: 0 };
     const tryAppend = async (rs: PendingReading[]): Promise<string | null> => {
       try {
         await buf.append(rs);
-        for (const r of rs) acked[r.priority]++;
+        for (const r of rs) acked[r.priorityClass]++;
         return null;
       } catch (e) {
         expect(e).toBeInstanceOf(BufferRefused);
@@ -99,7 +101,7 @@ describe('disk full', () => {
 
     // 4. Exact accounting: what was acknowledged is either still here or counted as evicted and named in a gap record.
     await buf.flush();
-    const got: Record<Priority, number> = { alarm: 0, vital: 0, status: 0, waveform: 0 };
+    const got: Record<PriorityClass, number> = { alarm: 0, vital: 0, status: 0, waveform: 0 };
     const gapCount: Record<string, number> = {};
     for (;;) {
       const l = buf.lease({ maxReadings: 5000, maxBytes: 1 << 30 });
@@ -108,7 +110,7 @@ describe('disk full', () => {
         if (r.metric === 'gateway_event' && r.extra?.event === 'gap') {
           expect(r.extra.reason).toBe('disk_full');
           gapCount[r.extra.class as string] = (gapCount[r.extra.class as string] ?? 0) + (r.extra.count as number);
-        } else got[r.priority]++;
+        } else got[r.priorityClass]++;
       }
       buf.ack(l.id);
       await buf.flush(); // gap records of later sheds

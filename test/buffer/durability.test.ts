@@ -3,16 +3,17 @@
  * acknowledged; it is SIGKILLed at random points, or frozen and its files copied as a
  * power cut would leave them. Every acknowledged reading must be there exactly once.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { DB_FILE, SEQ_FILE, openBuffer } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DB_FILE, openBuffer, SEQ_FILE } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { testEnv, type TestEnv } from './helpers.js';
+import { Events } from '../../src/metrics/events.js';
+import { type TestEnv, testEnv } from './helpers.js';
 
 const WRITER = resolve(__dirname, 'fixtures', 'writer.ts');
 

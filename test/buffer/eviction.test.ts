@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UNIT_ROW_OVERHEAD, type SqliteBuffer } from '../../src/buffer/index.js';
-import type { Reading, Priority } from '../../src/reading.js';
-import { drainAll, reading, testEnv, type TestEnv } from './helpers.js';
+import { type SqliteBuffer, UNIT_ROW_OVERHEAD } from '../../src/buffer/index.js';
+import type { PriorityClass, Reading } from '../../src/reading.js';
+import { drainAll, reading, type TestEnv, testEnv } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -12,9 +12,9 @@ afterEach(() => env.cleanup());
 const U = 200; // readings per unit
 
 /** One commit per unit: `units` units of `p`, readings numbered from `start` (device = monitor-(i%7)). */
-async function fill(buf: SqliteBuffer, p: Priority, units: number, start: number): Promise<void> {
+async function fill(buf: SqliteBuffer, p: PriorityClass, units: number, start: number): Promise<void> {
   for (let u = 0; u < units; u++) {
-    await buf.append(Array.from({ length: U }, (_, k) => reading(start + u * U + k, { priority: p })));
+    await buf.append(Array.from({ length: U }, (_, k) => reading(start + u * U + k, { priorityClass: p })));
   }
 }
 
@@ -29,7 +29,7 @@ describe('caps and eviction', () => {
     await fill(buf, 'status', 4, 2000);
     await fill(buf, 'vital', 4, 3000);
     const s = buf.stats();
-    const unitSize = (p: Priority) => s.perClass[p].bytes / s.perClass[p].units + UNIT_ROW_OVERHEAD;
+    const unitSize = (p: PriorityClass) => s.perClass[p].bytes / s.perClass[p].units + UNIT_ROW_OVERHEAD;
     const total = stored(buf);
     await buf.close();
     // Cap: all waveforms and 1.2 status units must go (so 2 status units do), leaving room for the gap records.
@@ -46,13 +46,13 @@ describe('caps and eviction', () => {
     expect(st.perClass.alarm.readings).toBe(2 * U);
     expect(st.perClass.vital.readings).toBe(4 * U);
     const all = drainAll(buf, 10_000);
-    const status = all.filter((r) => r.priority === 'status' && r.metric !== 'gateway_event');
+    const status = all.filter((r) => r.priorityClass === 'status' && r.metric !== 'gateway_event');
     // the two oldest status units went: readings 2100.. remain
     expect(status.map((r) => r.gatewayTime)).toEqual(Array.from({ length: 2 * U }, (_, k) => reading(2000 + 2 * U + k).gatewayTime));
     const g = gaps(all);
     expect(g.length).toBe(2);
     const wf = g.find((r) => r.extra!.class === 'waveform')!;
-    expect(wf.priority).toBe('status');
+    expect(wf.priorityClass).toBe('status');
     expect(wf.deviceKind).toBe('gateway');
     expect(wf.deviceId).toBe('gw-test');
     expect(wf.extra).toMatchObject({
@@ -89,7 +89,7 @@ describe('caps and eviction', () => {
     expect(await env.events.count('reading_evicted', { class: 'vital' })).toBe(2 * U);
     expect(await env.events.count('reading_evicted', { class: 'alarm' })).toBe(2 * U);
     const l = buf.lease({ maxReadings: 10_000, maxBytes: 1 << 30 })!;
-    expect(l.priority).toBe('alarm');
+    expect(l.priorityClass).toBe('alarm');
     expect(l.readings.map((r) => r.gatewayTime)).toEqual(Array.from({ length: 2 * U }, (_, k) => reading(2 * U + k).gatewayTime));
     await buf.close();
   });
@@ -109,7 +109,7 @@ describe('caps and eviction', () => {
     buf.ack(l.id);
     expect(buf.stats().perClass.waveform.readings).toBe(before - U);
     expect(await env.events.count('reading_evicted', { class: 'waveform' })).toBeGreaterThan(0);
-    const rest = drainAll(buf, 10_000).filter((r) => r.priority === 'waveform');
+    const rest = drainAll(buf, 10_000).filter((r) => r.priorityClass === 'waveform');
     expect(rest.every((r) => r.seq > U)).toBe(true);
     await buf.close();
   });

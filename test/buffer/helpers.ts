@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Events } from '../../src/metrics/events.js';
-import { silentLogger } from '../../src/logger.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { openBuffer, type OpenBufferOptions, type SqliteBuffer } from '../../src/buffer/index.js';
+import { type OpenBufferOptions, openBuffer, type SqliteBuffer } from '../../src/buffer/index.js';
 import type { MetricId } from '../../src/catalogue.js';
-import type { PendingReading, Priority } from '../../src/reading.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
+import type { PendingReading, PriorityClass } from '../../src/reading.js';
 
 export interface TestEnv {
   dir: string;
@@ -47,14 +47,14 @@ export function reading(i: number, over: Partial<PendingReading> = {}): PendingR
     unit: ['/min', '%', '/min', 'Cel'][i % 4]!,
     deviceTime: t0 + i * 10 - 3,
     gatewayTime: t0 + i * 10,
-    priority: 'vital',
+    priorityClass: 'vital',
     quality: [],
     ...over,
   };
 }
 
-export function withPriority(n: number, p: Priority, start = 0): PendingReading[] {
-  return Array.from({ length: n }, (_, k) => reading(start + k, { priority: p }));
+export function withPriority(n: number, p: PriorityClass, start = 0): PendingReading[] {
+  return Array.from({ length: n }, (_, k) => reading(start + k, { priorityClass: p }));
 }
 
 export function advanceClock(ms: number): void {

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
 import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
-import { drainAll, reading, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, reading, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -39,7 +39,7 @@ describe('integrity and recovery', () => {
       expect(existsSync(join(env.dir, aside.find((f) => !f.endsWith('-wal') && !f.endsWith('-shm'))!))).toBe(true);
       expect(await env.events.count('unit_quarantined', { reason: 'database_corrupt' })).toBe(1);
       const l = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
-      expect(l.priority).toBe('alarm');
+      expect(l.priorityClass).toBe('alarm');
       expect(l.readings.length).toBe(1);
       const ev = l.readings[0]!;
       expect(ev.metric).toBe('gateway_event');

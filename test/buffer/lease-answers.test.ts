@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { testEnv, withPriority, type TestEnv } from './helpers.js';
+import { type TestEnv, testEnv, withPriority } from './helpers.js';
 
 /** What the forwarder asks the buffer instead of guessing: whether a lease stopped inside a unit, and what is in flight per class. */
 describe('buffer: lease.partial and in-flight per class', () => {

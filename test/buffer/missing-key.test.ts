@@ -3,14 +3,15 @@
  * to open (naming the key ids it needs) and quarantines nothing; with the key back, every
  * reading is there. A running buffer refuses such a key file on reload and keeps its keys.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
-import { readFileSync, utimesSync, writeFileSync, statSync } from 'node:fs';
+
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import { generateKeyFile, KeyFileError } from '../../src/crypto/keys.js';
 import { ConfigurationError } from '../../src/errors.js';
-import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {

@@ -3,35 +3,35 @@
  * in-memory model of the buffer's contract.
  */
 import { describe, expect, it } from 'vitest';
-import { PRIORITIES, type PendingReading, type Priority } from '../../src/reading.js';
-import type { SqliteBuffer } from '../../src/buffer/index.js';
-import { reading, testEnv } from './helpers.js';
 import { rng } from '../../hardware-mocks/rng.js';
+import type { SqliteBuffer } from '../../src/buffer/index.js';
+import { type PendingReading, PRIORITY_CLASSES, type PriorityClass } from '../../src/reading.js';
+import { reading, testEnv } from './helpers.js';
 
 interface MUnit {
   id: number;
-  rank: number;
+  classIndex: number;
   items: { seq: number; gatewayTime: number; deviceId: string }[];
 }
 
 const U = 6;
 
 class Model {
-  units: MUnit[][] = PRIORITIES.map(() => []);
+  units: MUnit[][] = PRIORITY_CLASSES.map(() => []);
   /** Lease id -> units; `take` is set when only the first readings of the (single) unit were leased. */
-  leased = new Map<number, { rank: number; ids: number[]; take?: number }>();
+  leased = new Map<number, { classIndex: number; ids: number[]; take?: number }>();
   pending: PendingReading[] = [];
   hwm = 0;
 
   commit(): void {
-    const byRank: PendingReading[][] = PRIORITIES.map(() => []);
-    for (const r of this.pending) byRank[PRIORITIES.indexOf(r.priority)]!.push(r);
+    const byClass: PendingReading[][] = PRIORITY_CLASSES.map(() => []);
+    for (const r of this.pending) byClass[PRIORITY_CLASSES.indexOf(r.priorityClass)]!.push(r);
     this.pending = [];
-    byRank.forEach((rs, rank) => {
+    byClass.forEach((rs, classIndex) => {
       for (let i = 0; i < rs.length; i += U) {
         const chunk = rs.slice(i, i + U);
         const id = this.hwm + 1;
-        this.units[rank]!.push({ id, rank, items: chunk.map((r, k) => ({ seq: id + k, gatewayTime: r.gatewayTime, deviceId: r.deviceId })) });
+        this.units[classIndex]!.push({ id, classIndex, items: chunk.map((r, k) => ({ seq: id + k, gatewayTime: r.gatewayTime, deviceId: r.deviceId })) });
         this.hwm += chunk.length;
       }
     });
@@ -42,19 +42,19 @@ class Model {
     return false;
   }
 
-  expectLease(maxReadings: number): { rank: number; units: MUnit[]; take?: number } | null {
-    for (let rank = 0; rank < PRIORITIES.length; rank++) {
+  expectLease(maxReadings: number): { classIndex: number; units: MUnit[]; take?: number } | null {
+    for (let classIndex = 0; classIndex < PRIORITY_CLASSES.length; classIndex++) {
       const taken: MUnit[] = [];
       let n = 0;
-      for (const u of this.units[rank]!) {
+      for (const u of this.units[classIndex]!) {
         if (this.isLeased(u.id)) continue;
-        if (taken.length === 0 && u.items.length > maxReadings) return { rank, units: [u], take: maxReadings };
+        if (taken.length === 0 && u.items.length > maxReadings) return { classIndex, units: [u], take: maxReadings };
         if (taken.length > 0 && n + u.items.length > maxReadings) break;
         taken.push(u);
         n += u.items.length;
         if (n >= maxReadings) break;
       }
-      if (taken.length) return { rank, units: taken };
+      if (taken.length) return { classIndex, units: taken };
     }
     return null;
   }
@@ -62,15 +62,15 @@ class Model {
   ack(leaseId: number): void {
     const l = this.leased.get(leaseId)!;
     if (l.take !== undefined) {
-      const u = this.units[l.rank]!.find((x) => x.id === l.ids[0])!;
+      const u = this.units[l.classIndex]!.find((x) => x.id === l.ids[0])!;
       u.items = u.items.slice(l.take);
       u.id = u.items[0]!.seq;
-    } else this.units[l.rank] = this.units[l.rank]!.filter((u) => !l.ids.includes(u.id));
+    } else this.units[l.classIndex] = this.units[l.classIndex]!.filter((u) => !l.ids.includes(u.id));
     this.leased.delete(leaseId);
   }
 
-  total(rank?: number): number {
-    const rs = rank === undefined ? this.units : [this.units[rank]!];
+  total(classIndex?: number): number {
+    const rs = classIndex === undefined ? this.units : [this.units[classIndex]!];
     return rs.flat().reduce((a, u) => a + u.items.length, 0);
   }
 
@@ -78,7 +78,7 @@ class Model {
     let n = 0;
     for (const l of this.leased.values()) {
       if (l.take !== undefined) n += l.take;
-      else for (const id of l.ids) n += this.units[l.rank]!.find((u) => u.id === id)!.items.length;
+      else for (const id of l.ids) n += this.units[l.classIndex]!.find((u) => u.id === id)!.items.length;
     }
     return n;
   }
@@ -100,7 +100,7 @@ async function run(seed: number, steps: number): Promise<void> {
       if (op < 0.3) {
         const k = 1 + Math.floor(rand() * 12);
         const rs = Array.from({ length: k }, () =>
-          reading(counter++, { priority: pick<Priority>(['alarm', 'vital', 'vital', 'vital', 'status', 'waveform']) }),
+          reading(counter++, { priorityClass: pick<PriorityClass>(['alarm', 'vital', 'vital', 'vital', 'status', 'waveform']) }),
         );
         m.pending.push(...rs);
         appends.push(buf.append(rs));
@@ -117,12 +117,14 @@ async function run(seed: number, steps: number): Promise<void> {
           expect(l, `step ${step}`).toBeNull();
         } else {
           expect(l, `step ${step}`).not.toBeNull();
-          expect(l!.priority).toBe(PRIORITIES[exp.rank]);
+          expect(l!.priorityClass).toBe(PRIORITY_CLASSES[exp.classIndex]);
           const want = exp.units.flatMap((u) => u.items).slice(0, exp.take ?? Infinity);
           expect(l!.readings.map((r) => [r.seq, r.gatewayTime, r.deviceId])).toEqual(want.map((x) => [x.seq, x.gatewayTime, x.deviceId]));
           m.leased.set(
             l!.id,
-            exp.take !== undefined ? { rank: exp.rank, ids: [exp.units[0]!.id], take: exp.take } : { rank: exp.rank, ids: exp.units.map((u) => u.id) },
+            exp.take !== undefined
+              ? { classIndex: exp.classIndex, ids: [exp.units[0]!.id], take: exp.take }
+              : { classIndex: exp.classIndex, ids: exp.units.map((u) => u.id) },
           );
           if (exp.take !== undefined) partials++;
         }
@@ -148,7 +150,7 @@ async function run(seed: number, steps: number): Promise<void> {
       }
       const s = buf.stats();
       expect(s.totalReadings, `step ${step}`).toBe(m.total());
-      PRIORITIES.forEach((p, rank) => expect(s.perClass[p].readings).toBe(m.total(rank)));
+      PRIORITY_CLASSES.forEach((p, classIndex) => expect(s.perClass[p].readings).toBe(m.total(classIndex)));
       expect(s.inFlight).toBe(m.inFlight());
       expect(s.lastSeq).toBe(m.hwm);
     }

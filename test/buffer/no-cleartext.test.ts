@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
-import type { PendingReading, Priority } from '../../src/reading.js';
-import { testEnv, type TestEnv } from './helpers.js';
+import type { PendingReading, PriorityClass } from '../../src/reading.js';
+import { type TestEnv, testEnv } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -27,7 +27,7 @@ describe('no clear text on disk', () => {
   for (const compress of [true, false]) {
     it(`patient ids, device ids and bed names never appear in the db, wal or shm (compress=${compress})`, async () => {
       const buf = await env.open({ compress });
-      const prios: Priority[] = ['alarm', 'vital', 'status', 'waveform'];
+      const prios: PriorityClass[] = ['alarm', 'vital', 'status', 'waveform'];
       const rs: PendingReading[] = [];
       for (let i = 0; i < 400; i++) {
         rs.push({
@@ -39,7 +39,7 @@ describe('no clear text on disk', () => {
           value: 70 + (i % 9),
           unit: '/min',
           gatewayTime: 1_760_000_000_000 + i,
-          priority: prios[i % 4]!,
+          priorityClass: prios[i % 4]!,
           quality: [],
           extra: { note: `alarm text for ${DEVICE(i % 12)}` },
         });

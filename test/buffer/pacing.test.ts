@@ -6,9 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SqliteBuffer } from '../../src/buffer/index.js';
-import { SD_CARD_COMMIT_MAX_DELAYS, commitDelays } from '../../src/buffer/pacing.js';
+import { commitDelays, SD_CARD_COMMIT_MAX_DELAYS } from '../../src/buffer/pacing.js';
 import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
-import { testEnv, withPriority, type TestEnv } from './helpers.js';
+import { type TestEnv, testEnv, withPriority } from './helpers.js';
 
 /** node:fs, but each fsync waits until the test releases it. */
 function heldFs(): SyncFs & { held: number; release(): void } {

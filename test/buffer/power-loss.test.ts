@@ -12,17 +12,18 @@
  * The expected side is what the writer told the outside world (A/S/K/R lines), never the buffer's
  * counters. Under `eatmydata` (fsync a no-op) or with the WAL fsync removed, these tests fail.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DB_FILE, openBuffer } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
-import { testEnv, type TestEnv } from './helpers.js';
-import { readTrace, runTraced, type FsEvent } from './powercut/strace.js';
-import { PowerCutModel, xorshift, type Rng } from './powercut/model.js';
+import { Events } from '../../src/metrics/events.js';
+import { type TestEnv, testEnv } from './helpers.js';
+import { PowerCutModel, type Rng, xorshift } from './powercut/model.js';
+import { type FsEvent, readTrace, runTraced } from './powercut/strace.js';
 
 const WRITER = resolve(__dirname, 'fixtures', 'powercut-writer.ts');
 const GATEWAY = 'gw-powercut';
@@ -154,7 +155,7 @@ async function openImage(dir: string, extra: number): Promise<Opened> {
           value: NEW_VALUE + i,
           unit: '/min',
           gatewayTime: Date.now(),
-          priority: 'vital' as const,
+          priorityClass: 'vital' as const,
           quality: [],
         })),
       );

@@ -3,11 +3,12 @@
  * fails: disk full, or here a trigger) is kept out of leases and kept in the file: never
  * deleted as if it had been delivered.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
-import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {

@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE, readBufferStats } from '../../src/buffer/index.js';
 import { generateKeyFile, loadKeyRing, removeKey } from '../../src/crypto/keys.js';
-import type { PendingReading, Priority } from '../../src/reading.js';
-import { drainAll, reading, testEnv, type TestEnv } from './helpers.js';
+import type { PendingReading, PriorityClass } from '../../src/reading.js';
+import { drainAll, reading, type TestEnv, testEnv } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -14,8 +14,8 @@ beforeEach(() => {
 afterEach(() => env.cleanup());
 
 const mixed = (start: number, n: number): PendingReading[] => {
-  const ps: Priority[] = ['alarm', 'vital', 'vital', 'status', 'waveform'];
-  return Array.from({ length: n }, (_, k) => reading(start + k, { priority: ps[k % ps.length]! }));
+  const ps: PriorityClass[] = ['alarm', 'vital', 'vital', 'status', 'waveform'];
+  return Array.from({ length: n }, (_, k) => reading(start + k, { priorityClass: ps[k % ps.length]! }));
 };
 
 function keyIdsByTable(dir: string): Record<string, number[]> {
@@ -37,7 +37,7 @@ describe('key rotation', () => {
     const old = mixed(0, 60);
     await buf.append(old);
     const leased = buf.lease({ maxReadings: 5, maxBytes: 1 << 20 })!; // in flight when we stop
-    expect(leased.priority).toBe('alarm');
+    expect(leased.priorityClass).toBe('alarm');
     await buf.close();
 
     expect(generateKeyFile(env.keyFile, { rotate: true }).activeKeyId).toBe(2);
@@ -62,12 +62,12 @@ describe('key rotation', () => {
     await buf.close();
     buf = await env.open({ unitMaxReadings: 7 });
     const all = [...first, ...drainAll(buf, 9)];
-    const key = (r: { gatewayTime: number; priority: string }) => `${r.priority}:${r.gatewayTime}`;
+    const key = (r: { gatewayTime: number; priorityClass: string }) => `${r.priorityClass}:${r.gatewayTime}`;
     expect(all.map(key).sort()).toEqual([...old, ...fresh].map(key).sort());
     // order: class by class, seq increasing inside a class, old before new
-    const ranks = all.map((r) => ['alarm', 'vital', 'status', 'waveform'].indexOf(r.priority));
+    const ranks = all.map((r) => ['alarm', 'vital', 'status', 'waveform'].indexOf(r.priorityClass));
     expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
-    const seqs = all.filter((r) => r.priority === 'vital').map((r) => r.seq);
+    const seqs = all.filter((r) => r.priorityClass === 'vital').map((r) => r.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(all.map((r) => r.seq)).size).toBe(all.length);
     expect(buf.keyIdsInUse()).toEqual([]);

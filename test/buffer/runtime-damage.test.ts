@@ -3,13 +3,14 @@
  * while the backlog behind it waits), the buffer says it is damaged (the gateway then stops and
  * exits 1), and the next start salvages everything behind the bad page.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { Reading } from '../../src/reading.js';
-import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {

@@ -5,14 +5,15 @@
  * buffer_corrupt alarm says how much was saved and lost. A real SQLite file; the test itself
  * destroys one leaf page of units_vital and knows which units lived there.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { generateKeyFile } from '../../src/crypto/keys.js';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import type { Reading } from '../../src/reading.js';
-import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -82,7 +83,7 @@ describe('salvage after a damaged page', () => {
     expect(device.map((r) => r.seq).sort((a, b) => a - b)).toEqual(expected.map((r) => r.seq).sort((a, b) => a - b));
     for (const r of device) {
       const o = bySeq.get(r.seq)!;
-      expect([r.priority, r.deviceId, r.metric, r.value, r.gatewayTime]).toEqual([o.priority, o.deviceId, o.metric, o.value, o.gatewayTime]);
+      expect([r.priorityClass, r.deviceId, r.metric, r.value, r.gatewayTime]).toEqual([o.priorityClass, o.deviceId, o.metric, o.value, o.gatewayTime]);
     }
     // The gap record: class vital, the seq range between the neighbouring readable units, the count.
     const gaps = out.filter((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap' && r.extra?.reason === 'corrupt');
@@ -101,7 +102,7 @@ describe('salvage after a damaged page', () => {
     expect(g.toTime as number).toBeGreaterThanOrEqual(Math.max(...lostTimes));
     // The alarm: how much was saved and lost.
     const alarm = out.find((r) => r.extra?.event === 'buffer_corrupt')!;
-    expect(alarm.priority).toBe('alarm');
+    expect(alarm.priorityClass).toBe('alarm');
     expect(alarm.extra).toMatchObject({ saved: 306 - lostIds.length, lost: lostIds.length, quarantined: 0 });
     expect(alarm.seq).toBeGreaterThan(Math.max(...bySeq.keys()));
     expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'corrupt' })).toBe(lostIds.length);

@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import Database from 'better-sqlite3';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { unlinkSync } from 'node:fs';
-import { drainAll, testEnv, withPriority, type TestEnv } from './helpers.js';
+import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
 
 let env: TestEnv;
 beforeEach(() => {

@@ -1,10 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BufferRefused, DB_FILE } from '../../src/buffer/index.js';
-import { nodeSyncFs, WalSync, type SyncFs } from '../../src/buffer/wal-sync.js';
-import { testEnv, withPriority, type TestEnv } from './helpers.js';
+import { nodeSyncFs, type SyncFs, WalSync } from '../../src/buffer/wal-sync.js';
+import { type TestEnv, testEnv, withPriority } from './helpers.js';
 
 /** The real node:fs calls, but each fsync waits until the test lets it go (or fails it). */
 function heldFs(): SyncFs & { opens: number; held: number; release(): void; fail(code: string): void } {

@@ -1,10 +1,11 @@
 /** SIGHUP: a bad file keeps the running configuration and says why; a changed one names what needs a restart. */
-import { createRequire } from 'node:module';
+
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateKeyFile } from '../../src/crypto/keys.js';
 import { changedSettings } from '../../src/cli/reload.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import { createLogger, setLogLevel } from '../../src/logger.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 

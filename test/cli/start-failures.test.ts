@@ -5,19 +5,20 @@
  * command (bin/wardgate.js on the compiled sources) is run as systemd would run it; each test
  * waits for the process to exit (the test's own timeout is the bound: today's code never exits).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:net';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/gateway.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCK_FILE, openBuffer } from '../../src/buffer/index.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
+import type { PendingReading } from '../../src/reading.js';
 import { ensureBuilt, spawnBin } from '../helpers/bin.js';
 import type { CliChild } from '../helpers/gateway.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { openBuffer, LOCK_FILE } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
-import { silentLogger } from '../../src/logger.js';
-import type { PendingReading } from '../../src/reading.js';
+import { tempDir } from '../helpers/gateway.js';
 
 const children: CliChild[] = [];
 const servers: Server[] = [];
@@ -113,7 +114,7 @@ describe('a failed start exits', () => {
       value: 60 + (i % 20),
       unit: '/min',
       gatewayTime: t + i,
-      priority: 'vital',
+      priorityClass: 'vital',
       quality: [],
     }));
     await buf.append(rs);
@@ -258,7 +259,7 @@ describe('a failed start exits', () => {
         value: 70,
         unit: '/min',
         gatewayTime: Date.now(),
-        priority: 'vital',
+        priorityClass: 'vital',
         quality: [],
       },
     ]);

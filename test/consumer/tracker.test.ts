@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RangeSet } from '../../examples/consumer/ranges.js';
-import { GapTracker, type Announcement, type Gap, type Verdict } from '../../examples/consumer/tracker.js';
+import { type Announcement, type Gap, GapTracker, type Verdict } from '../../examples/consumer/tracker.js';
 
 type Step = [gateway: string, seq: number, verdict: Verdict, announces?: Announcement[]];
 type G = [gateway: string, first: number, last: number, status: Gap['status'], reason?: string, cls?: string];

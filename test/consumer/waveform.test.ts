@@ -5,13 +5,13 @@
  * by one, so a resend cut into different batches stores nothing twice.
  */
 import { describe, expect, it } from 'vitest';
-import { toWaveformBatch } from '../../src/forwarder/formats/waveform-batch.js';
-import type { QualityFlag, Reading } from '../../src/reading.js';
 import { WardConsumer } from '../../examples/consumer/consumer.js';
 import { parseMessage } from '../../examples/consumer/message.js';
 import type { SampleRow, Sink } from '../../examples/consumer/sinks/sink.js';
 import { GapTracker, type GatewayGaps } from '../../examples/consumer/tracker.js';
 import { samplesOf } from '../../examples/consumer/waveform.js';
+import { toWaveformBatch } from '../../src/forwarder/formats/waveform-batch.js';
+import type { QualityFlag, Reading } from '../../src/reading.js';
 
 const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 
@@ -29,7 +29,7 @@ function samples(seqs: number[], opts: { deviceClock: boolean; period?: number; 
       value: Math.sin(i) / 2,
       unit: 'mV',
       gatewayTime: opts.deviceClock ? T0 + 40 + i : t,
-      priority: 'waveform',
+      priorityClass: 'waveform',
       quality: opts.quality?.(i) ?? [],
     };
     if (opts.deviceClock) r.deviceTime = t;

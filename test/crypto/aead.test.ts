@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { AuthenticationFailed, open, seal, SEAL_OVERHEAD, CIPHERS } from '../../src/crypto/aead.js';
+import { describe, expect, it } from 'vitest';
+import { AuthenticationFailed, CIPHERS, open, SEAL_OVERHEAD, seal } from '../../src/crypto/aead.js';
 
 describe('aead', () => {
   for (const c of CIPHERS) {

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyFile, loadKeyRing, removeKey, describeKeyFile, KeyFileError } from '../../src/crypto/keys.js';
-import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
+import { describeKeyFile, generateKeyFile, KeyFileError, loadKeyRing, removeKey } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 
 let root: string;
 afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -103,7 +103,7 @@ describe('key file', () => {
     try {
       const buf = await openBuffer({ dir: join(dir, 'data'), keyFile: p, gatewayId: 'gw', events: new Events(log), log, ballastBytes: 0 });
       await buf.append([
-        { deviceId: 'd', deviceKind: 'ble', bed: 'b', metric: 'spo2', value: 97, unit: '%', gatewayTime: Date.now(), priority: 'vital', quality: [] },
+        { deviceId: 'd', deviceKind: 'ble', bed: 'b', metric: 'spo2', value: 97, unit: '%', gatewayTime: Date.now(), priorityClass: 'vital', quality: [] },
       ]);
       expect(buf.lease({ maxReadings: 10, maxBytes: 1 << 20 })!.readings[0]!.value).toBe(97);
       await buf.close();

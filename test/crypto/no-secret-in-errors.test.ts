@@ -3,13 +3,14 @@
  * a key file cut short in the middle of a key, a users file and a configuration file that do
  * not parse. Each case checks that no 6-character piece of the secret is in the message.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadKeyRing, describeKeyFile, generateKeyFile } from '../../src/crypto/keys.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
+import { describeKeyFile, generateKeyFile, loadKeyRing } from '../../src/crypto/keys.js';
 import { readUsersFile } from '../../src/devices/mqtt/users-file.js';
 import { ConfigurationError } from '../../src/errors.js';
 

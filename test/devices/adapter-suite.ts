@@ -29,7 +29,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceAdapter } from '../../src/devices/types.js';
-import { pipeline, sleep, waitFor, type Pipeline } from './pipeline.js';
+import { type Pipeline, pipeline, sleep, waitFor } from './pipeline.js';
 
 export interface FamilyFixture {
   adapter: DeviceAdapter;

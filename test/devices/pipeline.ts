@@ -7,13 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBuffer, BufferRefused, type SqliteBuffer } from '../../src/buffer/index.js';
+import { BufferRefused, openBuffer, type SqliteBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Ingest } from '../../src/ingest.js';
-import { Events } from '../../src/metrics/events.js';
-import { silentLogger } from '../../src/logger.js';
-import type { Reading, ReadingInput } from '../../src/reading.js';
 import type { AdapterContext, ReadingSink } from '../../src/devices/types.js';
+import { Ingest } from '../../src/ingest.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
+import type { Reading, ReadingInput } from '../../src/reading.js';
 
 export class GateSink implements ReadingSink {
   /** Readings that reached the real pipeline and were committed. */

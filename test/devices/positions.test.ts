@@ -4,8 +4,7 @@
  * The lists below are the shipped order; a moved, renamed or removed entry fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { DEVICE_KINDS, PRIORITIES, QUALITY_FLAGS } from '../../src/reading.js';
-import { PRIORITY_CLASSES } from '../../src/config/schema.js';
+import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS } from '../../src/reading.js';
 
 const SHIPPED = {
   DEVICE_KINDS: ['simulator', 'serial', 'ble', 'mqtt', 'gateway'],
@@ -17,8 +16,7 @@ describe('on-disk positions are append-only', () => {
   it.each([
     ['DEVICE_KINDS', DEVICE_KINDS, SHIPPED.DEVICE_KINDS],
     ['QUALITY_FLAGS', QUALITY_FLAGS, SHIPPED.QUALITY_FLAGS],
-    ['PRIORITIES', PRIORITIES, SHIPPED.PRIORITIES],
-    ['PRIORITY_CLASSES', PRIORITY_CLASSES, SHIPPED.PRIORITIES],
+    ['PRIORITIES', PRIORITY_CLASSES, SHIPPED.PRIORITIES],
   ] as const)('%s keeps every shipped entry at its index', (_name, current, shipped) => {
     expect(current.length).toBeGreaterThanOrEqual(shipped.length);
     expect(current.slice(0, shipped.length)).toEqual(shipped);

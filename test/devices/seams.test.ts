@@ -5,8 +5,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Ingest } from '../../src/ingest.js';
 import type { ReadingReceiver } from '../../src/devices/types.js';
+import { Ingest } from '../../src/ingest.js';
 import type { PendingReading, ReadingInput } from '../../src/reading.js';
 import { pipeline } from './pipeline.js';
 
@@ -56,9 +56,9 @@ describe('device seam', () => {
       const base = { deviceId: 'd1', deviceKind: 'serial', bed: 'b1' } as const;
       const inputs: ReadingInput[] = [
         { ...base, metric: 'spo2', value: 97, unit: '%' },
-        { ...base, metric: 'spo2', value: 84, unit: '%', priority: 'alarm' },
-        { ...base, metric: 'battery_level', value: 50, unit: '%', priority: 'status' },
-        { ...base, metric: 'heart_rate', value: 150, unit: '/min', priority: 'alarm' },
+        { ...base, metric: 'spo2', value: 84, unit: '%', priorityClass: 'alarm' },
+        { ...base, metric: 'battery_level', value: 50, unit: '%', priorityClass: 'status' },
+        { ...base, metric: 'heart_rate', value: 150, unit: '/min', priorityClass: 'alarm' },
       ];
       await ingest.submit(inputs);
       expect(heard).toEqual(['alarm:spo2', 'status:battery_level', 'alarm:heart_rate']);

@@ -4,9 +4,9 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SimulatorAdapter } from '../../src/devices/simulator/adapter.js';
-import { Events } from '../../src/metrics/events.js';
-import { silentLogger } from '../../src/logger.js';
 import type { AdapterContext } from '../../src/devices/types.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 
 describe('simulated ward timing', () => {
   afterEach(() => vi.useRealTimers());

@@ -1,5 +1,5 @@
 /** The simulator family passes the device adapter contract (its devices live inside the adapter: no garbage, nothing to unplug). */
-import { SimulatorAdapter, MAX_PENDING_SUBMITS } from '../../src/devices/simulator/adapter.js';
+import { MAX_PENDING_SUBMITS, SimulatorAdapter } from '../../src/devices/simulator/adapter.js';
 import { adapterSuite } from './adapter-suite.js';
 
 const BEDS = 3;

@@ -4,7 +4,7 @@
  * output, and distinct inputs give distinct outputs (with and without an Observation suffix).
  */
 import { describe, expect, it } from 'vitest';
-import { escapeId, fhirId, FHIR_ID, observationId } from '../../src/forwarder/formats/fhir-id.js';
+import { escapeId, FHIR_ID, fhirId, observationId } from '../../src/forwarder/formats/fhir-id.js';
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
 function rng(seed: number): () => number {

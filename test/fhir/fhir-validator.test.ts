@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CATALOGUE } from '../../src/catalogue.js';
-import { toFhirObservations, DEVICE_ALARM_EXTENSION, type FhirObservation, type FhirOut } from '../../src/forwarder/formats/fhir-r4.js';
-import { fhirId, FHIR_ID } from '../../src/forwarder/formats/fhir-id.js';
+import { FHIR_ID, fhirId } from '../../src/forwarder/formats/fhir-id.js';
+import { DEVICE_ALARM_EXTENSION, type FhirObservation, type FhirOut, toFhirObservations } from '../../src/forwarder/formats/fhir-r4.js';
 import type { Reading } from '../../src/reading.js';
-import { fhirProblems, fhirValidator, type FhirAnswer } from './java-checker.js';
+import { type FhirAnswer, fhirProblems, fhirValidator } from './java-checker.js';
 import { ALARM_CASES, alarmReadings, commit, everyMetricAndUnit, ID_CASES, idCaseReadings, simulatedWard, T0 } from './readings.js';
 
 const VITALS = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';
@@ -67,7 +67,7 @@ describe('the validator can fail (negative controls)', () => {
 describe('simulated ward', () => {
   it('every Observation of 4 beds (2 ICU) over 20 s (vital signs, arterial and NIBP panels, EtCO2, temperature, alarms) has 0 errors', async () => {
     const readings = simulatedWard(4, 20);
-    expect(readings.some((r) => r.priority === 'alarm')).toBe(true);
+    expect(readings.some((r) => r.priorityClass === 'alarm')).toBe(true);
     const out = toFhirObservations(readings);
     // Every reading with a FHIR form is carried by exactly one Observation.
     const carried = out.flatMap((f) => f.readings.map((r) => r.seq)).sort((a, b) => a - b);

@@ -4,13 +4,13 @@
  * HAPI, against the readings the test built. One JVM for the file.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Lease } from '../../src/buffer/types.js';
 import { CATALOGUE } from '../../src/catalogue.js';
 import { hl7Escape } from '../../src/forwarder/formats/hl7v2-escape.js';
-import { nm, toPcd01Messages, type Hl7v2Options } from '../../src/forwarder/formats/hl7v2-pcd01.js';
+import { type Hl7v2Options, nm, toPcd01Messages } from '../../src/forwarder/formats/hl7v2-pcd01.js';
 import { routeLease } from '../../src/forwarder/routing.js';
 import type { Reading } from '../../src/reading.js';
-import type { Lease } from '../../src/buffer/types.js';
-import { hl7Checker, type Hl7Answer, type Hl7Segment } from './java-checker.js';
+import { type Hl7Answer, type Hl7Segment, hl7Checker } from './java-checker.js';
 import { ALARM_CASES, alarmReadings, commit, everyMetricAndUnit, ID_CASES, idCaseReadings, simulatedWard, T0 } from './readings.js';
 
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -214,10 +214,10 @@ describe('PCD-01 messages field by field', () => {
   it('simulated ward: one message per device, every reading an OBX with its value, unit, codes, times', async () => {
     // One lease per 2 s of the ward (one message per device per lease), alarms included.
     const readings = simulatedWard(6, 20);
-    expect(readings.some((r) => r.priority === 'alarm')).toBe(true);
+    expect(readings.some((r) => r.priorityClass === 'alarm')).toBe(true);
     for (let t = 0; t < 20; t += 2) {
       const lease = readings.filter((r) => r.gatewayTime >= T0 + t * 1000 && r.gatewayTime < T0 + (t + 2) * 1000);
-      const flags = new Map(lease.filter((r) => r.priority === 'alarm').map((r) => [r.seq, expectedAlarmFlag(r)]));
+      const flags = new Map(lease.filter((r) => r.priorityClass === 'alarm').map((r) => [r.seq, expectedAlarmFlag(r)]));
       const { answer, groups } = await parseAll(lease);
       expect(groups).toHaveLength(6);
       groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS, flags));
@@ -270,7 +270,7 @@ describe('PCD-01 messages field by field', () => {
       value: 11,
       unit: '1',
       gatewayTime: T0,
-      priority: 'status',
+      priorityClass: 'status',
       quality: [],
       extra: {
         event: 'gap',
@@ -302,7 +302,7 @@ describe('PCD-01 messages field by field', () => {
 describe('routing', () => {
   it('sends one PCD-01 message per device on the class topic, headers carrying every seq; JSON v1 is unchanged', () => {
     const readings = simulatedWard(2, 3);
-    const lease: Lease = { id: 1, priority: 'vital', bytes: 0, readings, partial: false };
+    const lease: Lease = { id: 1, priorityClass: 'vital', bytes: 0, readings, partial: false };
     const plain = routeLease(lease, { topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' }, key: 'device' });
     const withHl7 = routeLease(lease, {
       topics: { alarm: 'a', vital: 'v', status: 's', waveform: 'w' },

@@ -4,7 +4,7 @@
  * The jars and classes come from scripts/clinical-validators.sh (run by scripts/install-deps.sh);
  * when they cannot be had the test fails with the script's own message, it is never skipped.
  */
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -5,9 +5,9 @@
  * test is these readings, never the encoder's own output.
  */
 import { SimulatedMonitor } from '../../hardware-mocks/ward-monitor.js';
-import { sampleToInput, bedName } from '../../src/devices/simulator/adapter.js';
 import { CATALOGUE, METRIC_IDS, type MetricId } from '../../src/catalogue.js';
-import { normalise, type Priority, type Reading, type ReadingInput } from '../../src/reading.js';
+import { bedName, sampleToInput } from '../../src/devices/simulator/adapter.js';
+import { normalise, type PriorityClass, type Reading, type ReadingInput } from '../../src/reading.js';
 
 export const T0 = Date.parse('2026-11-25T10:00:00.000Z');
 
@@ -175,7 +175,7 @@ export const ALARM_CASES: AlarmCase[] = [
   },
 ];
 
-export function alarmReadings(priority: Priority = 'alarm'): Reading[] {
+export function alarmReadings(priority: PriorityClass = 'alarm'): Reading[] {
   return commit(
     ALARM_CASES.map((a) => ({
       deviceId: 'mon-5',
@@ -185,7 +185,7 @@ export function alarmReadings(priority: Priority = 'alarm'): Reading[] {
       metric: a.metric,
       value: a.value,
       deviceTime: T0 - 200,
-      priority,
+      priorityClass: priority,
       extra: a.extra,
     })),
     'gw-ward-3',

@@ -1,8 +1,9 @@
 /** Error classification of both clients, on the libraries' own error classes. */
-import { describe, expect, it } from 'vitest';
+
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError, UserError } from '@platformatic/kafka';
-import { classifyPlatformaticError } from '../../src/forwarder/platformatic-client.js';
+import { describe, expect, it } from 'vitest';
 import { classifyKafkaError } from '../../src/forwarder/kafkajs-client.js';
+import { classifyPlatformaticError } from '../../src/forwarder/platformatic-client.js';
 
 const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
 

@@ -3,9 +3,9 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
 import { KafkaClientError } from '../../src/forwarder/client.js';
 import { PASSWORD_ENV, resolveSecurity, scrubSecrets } from '../../src/forwarder/security.js';
-import { validateConfig } from '../../src/config/load.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wg-sec-unit-'));
 const file = (name: string, text: string) => {

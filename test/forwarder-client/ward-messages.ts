@@ -5,9 +5,9 @@
  */
 import { SimulatedMonitor } from '../../hardware-mocks/ward-monitor.js';
 import { bedName, sampleToInput } from '../../src/devices/simulator/adapter.js';
-import { normalise, type Reading } from '../../src/reading.js';
-import { encodeJsonV1 } from '../../src/forwarder/formats/json-v1.js';
 import type { OutMessage } from '../../src/forwarder/client.js';
+import { encodeJsonV1 } from '../../src/forwarder/formats/json-v1.js';
+import { normalise, type Reading } from '../../src/reading.js';
 
 /** `n` readings from a `beds`-bed ward (a third of the beds ICU), one gateway, seq 1..n. */
 export function wardReadings(n: number, opts: { beds?: number; gatewayId?: string; seed?: number } = {}): Reading[] {

@@ -4,15 +4,15 @@
  * panel's own rules. Routing of a whole lease is in routing.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../../src/reading.js';
 import {
   BP_PANEL_LOINC,
+  type FhirObservation,
+  type FhirQuantity,
   toBpPanel,
   toFhirObservation,
   toFhirObservations,
-  type FhirObservation,
-  type FhirQuantity,
 } from '../../src/forwarder/formats/fhir-r4.js';
+import type { Reading } from '../../src/reading.js';
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -38,7 +38,7 @@ function rd(metric: Reading['metric'], value: number, over: Partial<Reading> = {
     unit,
     deviceTime: t0 - 300,
     gatewayTime: t0,
-    priority: 'vital',
+    priorityClass: 'vital',
     quality: [],
     ...over,
   };

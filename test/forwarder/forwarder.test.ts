@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutMessage } from '../../src/forwarder/client.js';
-import { TOPICS, deviceOf, err, readings, rig, seqOf, sleep, until, type Rig, type SendCall } from './helpers.js';
+import { deviceOf, err, type Rig, readings, rig, type SendCall, seqOf, sleep, TOPICS, until } from './helpers.js';
 
 let r: Rig | null = null;
 afterEach(async () => {

@@ -3,20 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openBuffer, type SqliteBuffer } from '../../src/buffer/index.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { silentLogger } from '../../src/logger.js';
-import { Events } from '../../src/metrics/events.js';
 import type { MetricId } from '../../src/catalogue.js';
-import type { PendingReading, Priority } from '../../src/reading.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import {
-  KafkaClientError,
   type ClientErrorKind,
   type KafkaClient,
+  KafkaClientError,
   type KafkaClientHealth,
   type OutMessage,
   type TopicBatch,
 } from '../../src/forwarder/client.js';
 import { Forwarder, type ForwarderOptions } from '../../src/forwarder/forwarder.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
+import type { PendingReading, PriorityClass } from '../../src/reading.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -121,7 +121,7 @@ const METRICS: MetricId[] = ['heart_rate', 'spo2', 'resp_rate'];
 const UNITS = ['/min', '%', '/min'];
 
 /** Reading i of device (i % devices), with the given class. */
-export function reading(i: number, priority: Priority = 'vital', devices = 5): PendingReading {
+export function reading(i: number, priority: PriorityClass = 'vital', devices = 5): PendingReading {
   const d = i % devices;
   return {
     deviceId: `dev-${d}`,
@@ -132,12 +132,12 @@ export function reading(i: number, priority: Priority = 'vital', devices = 5): P
     unit: UNITS[i % 3]!,
     deviceTime: Date.now() - 5,
     gatewayTime: Date.now(),
-    priority,
+    priorityClass: priority,
     quality: ['simulated'],
   };
 }
 
-export function readings(n: number, priority: Priority = 'vital', start = 0, devices = 5): PendingReading[] {
+export function readings(n: number, priority: PriorityClass = 'vital', start = 0, devices = 5): PendingReading[] {
   return Array.from({ length: n }, (_, k) => reading(start + k, priority, devices));
 }
 

@@ -5,9 +5,9 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
-import { KafkajsClient } from '../../src/forwarder/kafkajs-client.js';
 import { KafkaClientError } from '../../src/forwarder/client.js';
+import { KafkajsClient } from '../../src/forwarder/kafkajs-client.js';
+import { silentLogger } from '../../src/logger.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

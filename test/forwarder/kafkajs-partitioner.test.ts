@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { MAX_REMEMBERED_KEYS, rememberingPartitioner } from '../../src/forwarder/kafkajs-partitioner.js';
+import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
+import { MAX_REMEMBERED_KEYS, rememberingPartitioner } from '../../src/forwarder/kafkajs-partitioner.js';
 
 const meta = (n: number, leaderless: number[] = []): PartitionMetadata[] =>
   Array.from({ length: n }, (_, partitionId) => ({

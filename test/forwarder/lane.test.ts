@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Lane, type Batch } from '../../src/forwarder/lane.js';
 import type { KafkaClient } from '../../src/forwarder/client.js';
+import { type Batch, Lane } from '../../src/forwarder/lane.js';
 
 const batch = (id: number, partial = false): Batch => ({
-  lease: { id, priority: 'vital', bytes: 0, readings: [], partial },
+  lease: { id, priorityClass: 'vital', bytes: 0, readings: [], partial },
   batches: [],
   readings: 1,
   bytes: 0,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lease, ReadingBuffer } from '../../src/buffer/types.js';
 import type { OutMessage } from '../../src/forwarder/client.js';
 import type { FhirObservation } from '../../src/forwarder/formats/fhir-r4.js';
-import { routeLease, type RoutingOptions } from '../../src/forwarder/routing.js';
+import { type RoutingOptions, routeLease } from '../../src/forwarder/routing.js';
 import { Ingest } from '../../src/ingest.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
@@ -30,14 +30,14 @@ function rd(deviceId: string, metric: Reading['metric'], value: number, time: nu
     value,
     unit: metric === 'heart_rate' || metric === 'pulse_rate_nibp' ? '/min' : metric === 'spo2' ? '%' : 'mm[Hg]',
     gatewayTime: t0,
-    priority: 'vital',
+    priorityClass: 'vital',
     quality: [],
     ...over,
   };
   if (time !== undefined) r.deviceTime = time;
   return r;
 }
-const lease = (readings: Reading[]): Lease => ({ id: 1, priority: 'vital', bytes: 0, partial: false, readings });
+const lease = (readings: Reading[]): Lease => ({ id: 1, priorityClass: 'vital', bytes: 0, partial: false, readings });
 
 function fhirOf(readings: Reading[], o: RoutingOptions = opts): { m: OutMessage; o: FhirObservation }[] {
   const out = routeLease(lease(readings), o);
@@ -194,7 +194,7 @@ describe('FHIR routing of a lease (table)', () => {
 
   it('sends no FHIR batch for a class without a FHIR topic, or when nothing in the lease has a FHIR form', () => {
     seq = 1;
-    expect(routeLease({ ...lease([rd('m1', 'nibp_sys', 120, t0)]), priority: 'alarm' }, opts).map((b) => b.topic)).toEqual(['a']);
+    expect(routeLease({ ...lease([rd('m1', 'nibp_sys', 120, t0)]), priorityClass: 'alarm' }, opts).map((b) => b.topic)).toEqual(['a']);
     expect(routeLease(lease([rd('m1', 'signal_strength', -60, t0, { unit: 'dBm' })]), opts).map((b) => b.topic)).toEqual(['v']);
   });
 });

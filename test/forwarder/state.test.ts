@@ -1,7 +1,7 @@
 /** The connectivity state machine, backoff, drain-rate meter and rate limiter, on a fake clock. */
 import { describe, expect, it } from 'vitest';
-import { ConnectivityState, RateMeter, backoffDelay } from '../../src/forwarder/state.js';
 import { RateLimiter } from '../../src/forwarder/rate-limit.js';
+import { backoffDelay, ConnectivityState, RateMeter } from '../../src/forwarder/state.js';
 
 function clock(start = 1_000_000) {
   const c = { t: start, now: () => c.t };

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { statusCommand } from '../../src/cli/status.js';
-import { statusFilePath, writeStatusFile } from '../../src/status-file.js';
 import type { ForwarderStatus } from '../../src/forwarder/state.js';
+import { statusFilePath, writeStatusFile } from '../../src/status-file.js';
 
 function run(dir: string, json: boolean): string {
   let out = '';

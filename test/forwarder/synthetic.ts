@@ -1,6 +1,6 @@
 /** Synthetic readings for forwarder tests and benchmarks, and a driver that ingests them at a steady rate. */
 import type { MetricId } from '../../src/catalogue.js';
-import type { PendingReading, Priority, ReadingInput } from '../../src/reading.js';
+import type { PendingReading, PriorityClass, ReadingInput } from '../../src/reading.js';
 
 const METRICS: { metric: MetricId; unit: string; base: number; spread: number }[] = [
   { metric: 'heart_rate', unit: '/min', base: 60, spread: 40 },
@@ -27,7 +27,7 @@ export function syntheticInput(i: number, o: SyntheticOptions = {}, now = Date.n
   const devices = o.devices ?? 36;
   const d = i % devices;
   const m = METRICS[Math.floor(i / devices) % METRICS.length]!;
-  let priority: Priority = 'vital';
+  let priority: PriorityClass = 'vital';
   if (o.alarmEvery && i % o.alarmEvery === o.alarmEvery - 1) priority = 'alarm';
   else if (o.statusEvery && i % o.statusEvery === o.statusEvery - 1) priority = 'status';
   const input: ReadingInput = {
@@ -39,7 +39,7 @@ export function syntheticInput(i: number, o: SyntheticOptions = {}, now = Date.n
     value: priority === 'status' ? 80 : m.base + ((i * 7919) % 1000) / (1000 / m.spread),
     unit: priority === 'status' ? '%' : m.unit,
     deviceTime: now - 20,
-    priority,
+    priorityClass: priority,
     quality: ['simulated'],
   };
   if (priority === 'alarm') input.extra = { alarm: 'HR_HIGH', severity: 'high' };
@@ -59,7 +59,7 @@ export function syntheticPending(i: number, o: SyntheticOptions = {}, now = Date
     unit: inp.unit!,
     deviceTime: inp.deviceTime!,
     gatewayTime: now,
-    priority: inp.priority!,
+    priorityClass: inp.priorityClass!,
     quality: ['simulated'],
     ...(inp.extra ? { extra: inp.extra } : {}),
   };

@@ -3,10 +3,11 @@
  * without an acknowledgement for their partition. The integration test
  * test/integration/kafka-cluster-failover.test.ts shows kafkajs doing it on a real cluster.
  */
-import { describe, expect, it } from 'vitest';
+
 import type { RecordMetadata } from 'kafkajs';
-import { unacknowledged } from '../../src/forwarder/kafkajs-client.js';
+import { describe, expect, it } from 'vitest';
 import type { OutMessage, TopicBatch } from '../../src/forwarder/client.js';
+import { unacknowledged } from '../../src/forwarder/kafkajs-client.js';
 
 const msg = (key: string): OutMessage => ({ key, value: key, headers: {} });
 const ack = (topicName: string, partition: number, errorCode = 0): RecordMetadata => ({ topicName, partition, errorCode });

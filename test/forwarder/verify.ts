@@ -4,7 +4,7 @@
  * is there (or announced by a gap record), duplicates are counted, and each device's readings
  * sit in one partition per topic in sequence order (by offset).
  */
-import { readTopic, type KafkaRecord } from '../helpers/kafka.js';
+import { type KafkaRecord, readTopic } from '../helpers/kafka.js';
 
 export interface Delivered {
   topic: string;

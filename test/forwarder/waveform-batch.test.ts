@@ -10,10 +10,10 @@ import { rng } from '../../hardware-mocks/rng.js';
 import type { Lease } from '../../src/buffer/types.js';
 import { CATALOGUE, METRIC_IDS } from '../../src/catalogue.js';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
-import { forwarderSettings } from '../../src/forwarder/clients.js';
 import type { OutMessage } from '../../src/forwarder/client.js';
+import { forwarderSettings } from '../../src/forwarder/clients.js';
 import { MAX_SAMPLES_PER_MESSAGE, toWaveformBatch, type WaveformBatchV1 } from '../../src/forwarder/formats/waveform-batch.js';
-import { routeLease, type RoutingOptions } from '../../src/forwarder/routing.js';
+import { type RoutingOptions, routeLease } from '../../src/forwarder/routing.js';
 import { normalise, type QualityFlag, type Reading } from '../../src/reading.js';
 
 const t0 = Date.parse('2026-11-25T10:00:00.000Z');
@@ -34,7 +34,7 @@ function sample(deviceId: string, metric: 'ecg_lead_ii' | 'pleth', value: number
     value,
     unit: CATALOGUE[metric].unit,
     gatewayTime: t0 + 50,
-    priority: 'waveform',
+    priorityClass: 'waveform',
     quality: [],
     ...over,
   };
@@ -52,12 +52,18 @@ function gapRecord(): Reading {
     value: 3,
     unit: '1',
     gatewayTime: t0,
-    priority: 'waveform',
+    priorityClass: 'waveform',
     quality: [],
     extra: { event: 'gap', firstSeq: 1, lastSeq: 3, count: 3 },
   };
 }
-const lease = (readings: Reading[], priority: Lease['priority'] = 'waveform'): Lease => ({ id: 1, priority, bytes: 0, readings, partial: false });
+const lease = (readings: Reading[], priorityClass: Lease['priorityClass'] = 'waveform'): Lease => ({
+  id: 1,
+  priorityClass,
+  bytes: 0,
+  readings,
+  partial: false,
+});
 const body = (m: OutMessage) => JSON.parse(String(m.value)) as Record<string, unknown>;
 /** A compact picture of a message: key, then `batch <metric> <seqRuns>` or `v1 <metric> <seq>`. */
 function shape(m: OutMessage): string {
@@ -356,7 +362,7 @@ describe('waveform format switch', () => {
 
   it('ECG samples in microvolts are normalised to mV on ingest', () => {
     const p = normalise(
-      { deviceId: 'm1', deviceKind: 'serial', bed: 'b', metric: 'ecg_lead_ii', value: 1250, unit: 'uV', priority: 'waveform' },
+      { deviceId: 'm1', deviceKind: 'serial', bed: 'b', metric: 'ecg_lead_ii', value: 1250, unit: 'uV', priorityClass: 'waveform' },
       { now: t0, clockSkewToleranceMs: 1000 },
     );
     expect(p.unit).toBe('mV');

@@ -6,9 +6,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/logger.js';
 import { KafkaClientError } from '../../src/forwarder/client.js';
 import { WorkerKafkaClient } from '../../src/forwarder/worker-client.js';
+import { silentLogger } from '../../src/logger.js';
 import { freePort } from '../helpers/kafka.js';
 
 let server: Server | null = null;

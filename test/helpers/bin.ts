@@ -2,10 +2,10 @@
  * The shipped command as systemd runs it: `bin/wardgate.js` (its V8 flags) on the compiled
  * sources. `ensureBuilt()` runs `npm run build` when dist/ is older than a source file.
  */
-import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
+import { execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, type CliChild } from './gateway.js';
+import { type CliChild, REPO } from './gateway.js';
 
 function newest(dir: string): number {
   let t = 0;

@@ -1,12 +1,12 @@
 /** Helpers to run a real gateway in tests: in-process, or as a child process of the real CLI. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
+import { type Gateway, startGateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
-import { startGateway, type Gateway } from '../../src/gateway.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 

@@ -4,17 +4,16 @@
  * Kafka, read back with kcat: every value the wearables sent is a message with its bed,
  * device, metric, MDC code and UCUM unit, in the wearable's order.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { BleWorld } from '../../hardware-mocks/ble/world.js';
-import { makeWearables } from '../../hardware-mocks/ble/peripherals.js';
 import type { TruthRecord } from '../../hardware-mocks/ble/controller.js';
+import { makeWearables } from '../../hardware-mocks/ble/peripherals.js';
+import { BleWorld } from '../../hardware-mocks/ble/world.js';
 import { CATALOGUE, type MetricId } from '../../src/catalogue.js';
-import { readTopic } from '../helpers/kafka.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { readFileSync } from 'node:fs';
+import { readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 

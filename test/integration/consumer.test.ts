@@ -14,8 +14,8 @@ import { GAPS_SQL, PostgresSink } from '../../examples/consumer/sinks/postgres.j
 import { toWaveformBatch } from '../../src/forwarder/formats/waveform-batch.js';
 import type { Reading } from '../../src/reading.js';
 import { REPO, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { createTopics, produceWithKcat, readTopic, type ProduceMessage } from '../helpers/kafka.js';
-import { startPostgres, type LocalPostgres } from '../helpers/postgres.js';
+import { createTopics, type ProduceMessage, produceWithKcat, readTopic } from '../helpers/kafka.js';
+import { type LocalPostgres, startPostgres } from '../helpers/postgres.js';
 
 const brokers = inject('kafkaBrokers');
 
@@ -121,7 +121,7 @@ function waveSamples(): Reading[] {
       unit: 'mV',
       deviceTime: Date.UTC(2026, 0, 1) + seq * 4,
       gatewayTime: Date.UTC(2026, 0, 1, 0, 0, 1),
-      priority: 'waveform',
+      priorityClass: 'waveform',
       quality: [],
     }));
 }

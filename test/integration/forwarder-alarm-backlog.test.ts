@@ -9,16 +9,16 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { createTopics, kafkaTool, readTopic } from '../helpers/kafka.js';
-import { tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Events } from '../../src/metrics/events.js';
-import { silentLogger } from '../../src/logger.js';
-import { Forwarder } from '../../src/forwarder/forwarder.js';
 import { createKafkaClient, forwarderSettings } from '../../src/forwarder/clients.js';
+import { Forwarder } from '../../src/forwarder/forwarder.js';
+import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import type { PendingReading } from '../../src/reading.js';
 import { syntheticPending } from '../forwarder/synthetic.js';
+import { tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { createTopics, kafkaTool, readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -88,7 +88,7 @@ describe('forwarder: alarm during a 1M backlog', () => {
         const alarm: PendingReading = {
           ...syntheticPending(a, { devices: 1 }),
           deviceId: id,
-          priority: 'alarm',
+          priorityClass: 'alarm',
           metric: 'heart_rate',
           value: 190,
           unit: '/min',

@@ -11,12 +11,12 @@ import { rmSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { freePort, startBroker, stopBroker } from '../helpers/kafka.js';
-import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import type { Gateway } from '../../src/gateway.js';
 import { PacedIngest } from '../forwarder/synthetic.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
-import type { Gateway } from '../../src/gateway.js';
+import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { freePort, startBroker, stopBroker } from '../helpers/kafka.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SEND_TIMEOUT_MS = 3000;

@@ -12,14 +12,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { openBuffer, readBufferStats, getOrCreateGatewayId } from '../../src/buffer/index.js';
+import { getOrCreateGatewayId, openBuffer, readBufferStats } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
 import { syntheticPending } from '../forwarder/synthetic.js';
-import { checkDelivery, readDelivered, type Delivered } from '../forwarder/verify.js';
+import { checkDelivery, type Delivered, readDelivered } from '../forwarder/verify.js';
+import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
 
 const brokers = inject('kafkaBrokers');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

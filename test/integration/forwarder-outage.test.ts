@@ -5,11 +5,11 @@
  * and duplicates (if any) number no more than the readings of sends whose fate was unknown.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { startBroker, stopBroker } from '../helpers/kafka.js';
-import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import type { KafkaState } from '../../src/forwarder/state.js';
 import { PacedIngest } from '../forwarder/synthetic.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
-import type { KafkaState } from '../../src/forwarder/state.js';
+import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { startBroker, stopBroker } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

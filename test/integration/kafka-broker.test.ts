@@ -8,6 +8,7 @@ import {
   brokerStatus,
   createTopics,
   endOffsets,
+  type KafkaRecord,
   killBroker,
   partitionEndOffsets,
   pauseBroker,
@@ -17,7 +18,6 @@ import {
   run,
   startBroker,
   stopBroker,
-  type KafkaRecord,
 } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');

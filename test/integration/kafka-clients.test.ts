@@ -11,15 +11,16 @@
  *  - broker stopped: send rejects within its timeout as transient/timeout; after a restart the
  *    same client delivers again.
  */
-import { describe, expect, inject, it } from 'vitest';
-import { CLIENTS } from '../../src/forwarder/clients.js';
-import { KafkaClientError, type KafkaClient, type TopicBatch } from '../../src/forwarder/client.js';
-import { validateConfig } from '../../src/config/load.js';
-import { silentLogger } from '../../src/logger.js';
+
 import { join } from 'node:path';
-import { createTopics, kafkaTool, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
-import { toMessages, wardReadings } from '../forwarder-client/ward-messages.js';
+import { describe, expect, inject, it } from 'vitest';
+import { validateConfig } from '../../src/config/load.js';
+import { type KafkaClient, KafkaClientError, type TopicBatch } from '../../src/forwarder/client.js';
+import { CLIENTS } from '../../src/forwarder/clients.js';
+import { silentLogger } from '../../src/logger.js';
 import { javaPartition } from '../forwarder-client/murmur2.js';
+import { toMessages, wardReadings } from '../forwarder-client/ward-messages.js';
+import { createTopics, kafkaTool, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const PARTITIONS = 3;

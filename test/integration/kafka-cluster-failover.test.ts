@@ -17,15 +17,15 @@ import { writeFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MqttAdapter } from '../../src/devices/mqtt/index.js';
+import type { KafkaClient } from '../../src/forwarder/client.js';
 import { KafkajsClient } from '../../src/forwarder/kafkajs-client.js';
 import { PlatformaticClient } from '../../src/forwarder/platformatic-client.js';
-import type { KafkaClient } from '../../src/forwarder/client.js';
 import { silentLogger } from '../../src/logger.js';
-import { javaPartition } from '../forwarder-client/murmur2.js';
 import { readDelivered } from '../forwarder/verify.js';
+import { javaPartition } from '../forwarder-client/murmur2.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { readTopic } from '../helpers/kafka.js';
-import { createAssignedTopic, startCluster, waitForLeaders, type Cluster } from '../helpers/kafka-cluster.js';
+import { type Cluster, createAssignedTopic, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 type ClientName = (typeof CLIENTS)[number];

@@ -15,7 +15,7 @@ import type { ReadingInput } from '../../src/reading.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { readTopic } from '../helpers/kafka.js';
-import { startCluster, topicPartitions, waitForLeaders, type Cluster } from '../helpers/kafka-cluster.js';
+import { type Cluster, startCluster, topicPartitions, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 const DEVICES = 20;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
 import { REPO, tempDir, uniqueTopics } from '../helpers/gateway.js';
 import { run } from '../helpers/kafka.js';
-import { startCluster, waitForLeaders, type Cluster } from '../helpers/kafka-cluster.js';
+import { type Cluster, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const GATEWAYS = 10;
 

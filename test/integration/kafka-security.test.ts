@@ -13,20 +13,20 @@
  * once the password file is fixed, without a restart; no password appears in its logs or status file.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
 import os from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENTS } from '../../src/forwarder/clients.js';
-import { KafkaClientError, type KafkaClient } from '../../src/forwarder/client.js';
 import { validateConfig } from '../../src/config/load.js';
-import { createLogger, silentLogger } from '../../src/logger.js';
+import { type KafkaClient, KafkaClientError } from '../../src/forwarder/client.js';
+import { CLIENTS } from '../../src/forwarder/clients.js';
 import { startGateway } from '../../src/gateway.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
 import { statusFilePath } from '../../src/status-file.js';
-import { createTopics, freePort, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
-import { rawBufferBytes, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { makeCa, makeLeaf, STORE_PASSWORD, type Ca, type Leaf } from '../forwarder-client/certs.js';
 import { syntheticPending } from '../forwarder/synthetic.js';
+import { type Ca, type Leaf, makeCa, makeLeaf, STORE_PASSWORD } from '../forwarder-client/certs.js';
+import { rawBufferBytes, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { createTopics, freePort, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
 
 const USER = 'wardgate';
 const SCRAM_PASSWORD = 'Scram-right-7f3a9c';

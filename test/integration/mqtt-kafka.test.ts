@@ -6,8 +6,8 @@
 import mqtt from 'mqtt';
 import { describe, expect, inject, it } from 'vitest';
 import { MqttAdapter } from '../../src/devices/mqtt/index.js';
-import { readTopic } from '../helpers/kafka.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 

@@ -7,16 +7,16 @@
  */
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { GeS5Simulator } from '../../hardware-mocks/ge-s5.js';
-import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
-import { NoninSimulator } from '../../hardware-mocks/nonin.js';
+import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { LineDeviceSimulator } from '../../hardware-mocks/line-device.js';
+import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
 import { MedibusSimulator } from '../../hardware-mocks/medibus.js';
-import { PtyPair } from '../../hardware-mocks/serial/pty.js';
+import { NoninSimulator } from '../../hardware-mocks/nonin.js';
 import { readGroundTruth } from '../../hardware-mocks/serial/ground-truth.js';
-import { readTopic } from '../helpers/kafka.js';
+import { PtyPair } from '../../hardware-mocks/serial/pty.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 

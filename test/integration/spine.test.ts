@@ -8,13 +8,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { readTopic, startBroker, stopBroker, type TopicMessage } from '../helpers/kafka.js';
-import { rawBufferBytes, spawnCli, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { openBuffer, readBufferStats } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
 import { syntheticInput } from '../forwarder/synthetic.js';
+import { rawBufferBytes, spawnCli, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { readTopic, startBroker, stopBroker, type TopicMessage } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 /** Test (b): readings per batch, the forwarder's two lanes (alarm, bulk) with one batch each on the wire, two faults (stop, restart). */

@@ -6,10 +6,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openBuffer } from '../../src/buffer/index.js';
 import { getOrCreateGatewayId } from '../../src/buffer/gateway-id.js';
-import { Events } from '../../src/metrics/events.js';
+import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { spawnCli, tempDir } from '../helpers/gateway.js';
 
 describe('log redaction', () => {

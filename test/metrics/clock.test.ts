@@ -2,8 +2,8 @@
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ClockWatch } from '../../src/metrics/clock.js';
 import { createLogger } from '../../src/logger.js';
+import { ClockWatch } from '../../src/metrics/clock.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];

@@ -11,10 +11,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { assessHealth, assessReadiness } from '../../src/metrics/health.js';
-import type { Gateway } from '../../src/gateway.js';
-import type { ForwarderStatus } from '../../src/forwarder/state.js';
 import type { BufferStats } from '../../src/buffer/types.js';
+import type { ForwarderStatus } from '../../src/forwarder/state.js';
+import type { Gateway } from '../../src/gateway.js';
+import { assessHealth, assessReadiness } from '../../src/metrics/health.js';
 import { REPO, startTestGateway, tempDir, testConfig, waitFor } from '../helpers/gateway.js';
 
 const running: Gateway[] = [];

@@ -1,11 +1,12 @@
 /** Local alarm echo on the embedded broker, and the WebSocket listener a ward display may use. */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { connect } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { PendingReading } from '../../src/reading.js';
-import { RecordingSink } from './helpers/sink.js';
 import { waitFor } from './helpers/context.js';
 import { Cleanup, connectSensor, startAdapter } from './helpers/gateway.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -20,7 +21,7 @@ const alarm: PendingReading = {
   unit: '%',
   gatewayTime: 1_750_000_000_000,
   deviceTime: 1_749_999_999_000,
-  priority: 'alarm',
+  priorityClass: 'alarm',
   quality: ['out_of_range'],
   extra: { code: 'SPO2_LOW' },
 };

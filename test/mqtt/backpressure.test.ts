@@ -3,12 +3,13 @@
  * holds): at ack.maxPending the embedded broker stops reading, says so in its status, counts the
  * pause, and reads again once the held readings commit; nothing is lost.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ReadingInput } from '../../src/reading.js';
-import type { ReadingSink } from '../../src/devices/types.js';
-import { Cleanup, startAdapter } from './helpers/gateway.js';
-import { sleep, waitFor } from './helpers/context.js';
+
 import { connectAsync } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ReadingSink } from '../../src/devices/types.js';
+import type { ReadingInput } from '../../src/reading.js';
+import { sleep, waitFor } from './helpers/context.js';
+import { Cleanup, startAdapter } from './helpers/gateway.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CommitQueue } from '../../src/devices/mqtt/commit-queue.js';
 import type { ReadingInput } from '../../src/reading.js';
-import { RecordingSink } from './helpers/sink.js';
 import { sleep } from './helpers/context.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const input = (value: number): ReadingInput => ({ deviceId: 'd1', deviceKind: 'mqtt', bed: '1', metric: 'spo2', value });
 

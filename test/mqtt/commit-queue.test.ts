@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CommitQueue, HoldExpired, QueueClosed, type Owner } from '../../src/devices/mqtt/commit-queue.js';
+import { CommitQueue, HoldExpired, type Owner, QueueClosed } from '../../src/devices/mqtt/commit-queue.js';
 import type { ReadingInput } from '../../src/reading.js';
-import { RecordingSink } from './helpers/sink.js';
 import { sleep } from './helpers/context.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const input = (value: number, deviceId = 'd1'): ReadingInput => ({ deviceId, deviceKind: 'mqtt', bed: '1', metric: 'spo2', value });
 const opts = { maxHoldMs: 10_000, retryInitialMs: 10, retryMaxMs: 40, maxBatch: 100 };

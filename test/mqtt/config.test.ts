@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mqttConfigSchema } from '../../src/devices/mqtt/config.js';
 import { validateConfig } from '../../src/config/load.js';
+import { mqttConfigSchema } from '../../src/devices/mqtt/config.js';
 
 const issues = (input: unknown): string[] => {
   const r = mqttConfigSchema.safeParse(input);

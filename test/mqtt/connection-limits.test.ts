@@ -1,9 +1,10 @@
 /** Per-address connection limits of the embedded broker (real aedes, real sockets). */
+
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { RecordingSink } from './helpers/sink.js';
-import { Cleanup, startAdapter } from './helpers/gateway.js';
 import { waitFor } from './helpers/context.js';
+import { Cleanup, startAdapter } from './helpers/gateway.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

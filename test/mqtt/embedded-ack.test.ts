@@ -2,13 +2,14 @@
  * End-to-end acknowledgement through the embedded broker: PUBACK only after commit, none
  * while the buffer refuses, delivery after recovery.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { connect } from 'mqtt';
-import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
-import { RecordingSink } from './helpers/sink.js';
+import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
 import { mqttConfig, sleep, testContext, waitFor } from './helpers/context.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

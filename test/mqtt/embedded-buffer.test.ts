@@ -2,14 +2,15 @@
  * End to end through the production path: simulated sensors (real MQTT) -> embedded broker
  * -> Ingest -> encrypted SQLite buffer. The PUBACK a sensor sees means the reading is on disk.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { connect } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type SensorFormat, SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
 import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
 import { silentLogger } from '../../src/logger.js';
-import { SimulatedSensor, type SensorFormat } from '../../hardware-mocks/mqtt-sensors.js';
+import { type RealPipeline, realPipeline } from './helpers/buffer.js';
 import { mqttConfig, sleep, waitFor } from './helpers/context.js';
 import { Cleanup } from './helpers/gateway.js';
-import { realPipeline, type RealPipeline } from './helpers/buffer.js';
 import { SENSOR_RULES } from './helpers/rules.js';
 
 const cleanup = new Cleanup();
@@ -117,7 +118,7 @@ describe('embedded broker into the real buffer', () => {
     await waitFor(() => got.length === 1, 'the alarm echo');
     await sleep(100);
     expect(got).toEqual([{ topic: 'wardgate/alarms/b0', body: expect.objectContaining({ bed: 'b0', deviceId: 'dev0', metric: 'spo2', value: 84 }) }]);
-    expect(p.drain().filter((r) => r.priority === 'alarm')).toHaveLength(1);
+    expect(p.drain().filter((r) => r.priorityClass === 'alarm')).toHaveLength(1);
   });
 
   it('readings the catalogue refuses are counted by Ingest; the sensor stays connected', async () => {

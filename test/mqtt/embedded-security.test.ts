@@ -2,13 +2,14 @@
  * The embedded broker keeps clients in their lane: logins, ACLs, packet size, rate and
  * connection limits. Misbehaving clients are disconnected and counted; the others go on.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { connect, type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
-import { RecordingSink } from './helpers/sink.js';
 import { sleep, waitFor } from './helpers/context.js';
 import { Cleanup, connectSensor, startAdapter } from './helpers/gateway.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());

@@ -2,26 +2,25 @@
  * External broker mode against a real Mosquitto: persistent session, acknowledgement only
  * after commit, and a gateway killed with SIGKILL while messages flow loses nothing.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect, type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
 import { openBuffer } from '../../src/buffer/index.js';
-import { Events } from '../../src/metrics/events.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
-import { RecordingSink } from './helpers/sink.js';
+import { Events } from '../../src/metrics/events.js';
+import { makeTestPki } from './helpers/certs.js';
 import { sleep, waitFor } from './helpers/context.js';
 import { Cleanup, startAdapter } from './helpers/gateway.js';
-import { freePort, startMosquitto, type Mosquitto } from './helpers/mosquitto.js';
-import { makeTestPki } from './helpers/certs.js';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { freePort, type Mosquitto, startMosquitto } from './helpers/mosquitto.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
 
 let broker: Mosquitto;
 beforeAll(async () => {

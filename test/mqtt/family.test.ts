@@ -1,11 +1,12 @@
 /** The MQTT family in the device registry, and the adapter's lifecycle. */
-import { describe, expect, it } from 'vitest';
+
 import { createServer } from 'node:net';
-import { createAdapters } from '../../src/devices/registry.js';
+import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
-import { mqttFamily, MqttAdapter } from '../../src/devices/mqtt/index.js';
-import { RecordingSink } from './helpers/sink.js';
+import { MqttAdapter, mqttFamily } from '../../src/devices/mqtt/index.js';
+import { createAdapters } from '../../src/devices/registry.js';
 import { mqttConfig, testContext } from './helpers/context.js';
+import { RecordingSink } from './helpers/sink.js';
 
 describe('mqtt family', () => {
   it('creates one adapter when enabled, none when disabled or absent', () => {

@@ -4,15 +4,15 @@
  * turned into readings or counted as rejected, per rule.
  */
 import { describe, expect, it } from 'vitest';
-import { compileRules } from '../../src/devices/mqtt/mapping.js';
-import { MessageRouter } from '../../src/devices/mqtt/router.js';
-import { mqttMetrics } from '../../src/devices/mqtt/metrics.js';
+import { rng as prng } from '../../hardware-mocks/rng.js';
 import { DECODE_FAILURES } from '../../src/devices/mqtt/decoders/index.js';
-import { Events } from '../../src/metrics/events.js';
+import { compileRules } from '../../src/devices/mqtt/mapping.js';
+import { mqttMetrics } from '../../src/devices/mqtt/metrics.js';
+import { MessageRouter } from '../../src/devices/mqtt/router.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { mqttConfig } from './helpers/context.js';
 import { SENSOR_RULES } from './helpers/rules.js';
-import { rng as prng } from '../../hardware-mocks/rng.js';
 
 const N = 100_000;
 const NOW = Date.UTC(2025, 5, 1);

@@ -14,21 +14,22 @@
  *  - every refused login the flood saw is counted (login_failed) and logged with source
  *    address and username, never with the password.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+
 import { createHook } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Ingest } from '../../src/ingest.js';
-import { Events } from '../../src/metrics/events.js';
-import { createLogger, silentLogger } from '../../src/logger.js';
 import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
+import { Ingest } from '../../src/ingest.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { mqttConfig, waitFor } from './helpers/context.js';
 import { Cleanup } from './helpers/gateway.js';
 

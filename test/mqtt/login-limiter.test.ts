@@ -1,6 +1,6 @@
 /** The login limiter with an injected clock: every limit, the backoff, and bounded memory. */
 import { describe, expect, it } from 'vitest';
-import { ConnectionLimiter, LoginLimiter, sourceKey, type LoginLimits, type LoginTicket } from '../../src/devices/mqtt/login-limiter.js';
+import { ConnectionLimiter, LoginLimiter, type LoginLimits, type LoginTicket, sourceKey } from '../../src/devices/mqtt/login-limiter.js';
 
 const LIMITS: LoginLimits = {
   perSource: { concurrent: 1, perSecond: 2, burst: 3 },

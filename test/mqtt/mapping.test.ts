@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileRules, findRule, toInputs } from '../../src/devices/mqtt/mapping.js';
-import { MessageRouter } from '../../src/devices/mqtt/router.js';
 import { mqttMetrics } from '../../src/devices/mqtt/metrics.js';
-import { Events } from '../../src/metrics/events.js';
+import { MessageRouter } from '../../src/devices/mqtt/router.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { mqttConfig } from './helpers/context.js';
 
 const NOW = Date.UTC(2025, 5, 1);
@@ -32,7 +32,7 @@ describe('topic rules', () => {
       { deviceId: 'pump-p9', deviceKind: 'mqtt', bed: '2', metric: 'glucose', value: 5.5, unit: 'mmol/L', deviceTime: NOW },
     ]);
     const a = findRule(rules, 'embedded', 'ward/5/ox/alarm'.split('/'))!;
-    expect(toInputs(a, [{ value: 85 }])).toEqual([{ deviceId: 'ox', deviceKind: 'mqtt', bed: '5', metric: 'spo2', value: 85, priority: 'alarm' }]);
+    expect(toInputs(a, [{ value: 85 }])).toEqual([{ deviceId: 'ox', deviceKind: 'mqtt', bed: '5', metric: 'spo2', value: 85, priorityClass: 'alarm' }]);
     const f = findRule(rules, 'embedded', 'ward/5/ox/spo2'.split('/'))!;
     expect(toInputs(f, [{ value: 97, converted: true }])).toEqual([
       { deviceId: 'ox', deviceKind: 'mqtt', bed: '5', metric: 'spo2', value: 97, unit: '%', quality: ['unit_converted'] },

@@ -8,20 +8,21 @@
  * systemd unit's MemoryHigh. What must be in the buffer is what the test published; the
  * buffer is read back with the key after the gateway stopped.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { connect as tcpConnect } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
-import { Events } from '../../src/metrics/events.js';
 import { silentLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
-import { freePort, startMosquitto } from './helpers/mosquitto.js';
 import { Cleanup } from './helpers/gateway.js';
+import { freePort, startMosquitto } from './helpers/mosquitto.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/wardgate.js');

@@ -1,7 +1,8 @@
 /** Password checks on their own thread: correct answers, lowest CPU priority, no libuv pool. */
-import { describe, expect, it } from 'vitest';
+
 import { createHook } from 'node:async_hooks';
 import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
 import { PasswordThread } from '../../src/devices/mqtt/password-thread.js';
 

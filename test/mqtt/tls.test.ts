@@ -1,12 +1,13 @@
 /** The TLS listener with a test CA: a client with a valid certificate connects, others do not. */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
 import { join } from 'node:path';
 import { connect } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
-import { RecordingSink } from './helpers/sink.js';
-import { Cleanup, connectSensor, startAdapter } from './helpers/gateway.js';
 import { makeTestPki, type TestPki } from './helpers/certs.js';
+import { Cleanup, connectSensor, startAdapter } from './helpers/gateway.js';
 import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
 
 let pki: TestPki;
 beforeAll(() => {

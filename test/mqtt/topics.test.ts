@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { filterCovers, isValidTopicFilter, isValidTopicName, topicMatches } from '../../src/devices/mqtt/topics.js';
 import { compilePattern, compileTemplate, PatternError } from '../../src/devices/mqtt/pattern.js';
+import { filterCovers, isValidTopicFilter, isValidTopicName, topicMatches } from '../../src/devices/mqtt/topics.js';
 
 describe('topic names and filters', () => {
   it.each([

@@ -18,8 +18,8 @@ describe('alarms over socat ptys', () => {
       const active = truth.map((r) => (r.alarms?.length ?? 0) > 0);
       const starts = active.filter((a, i) => a && (i === 0 || !active[i - 1])).length;
       expect(starts).toBeGreaterThan(0);
-      const on = s.got.filter((r) => r.priority === 'alarm' && r.extra?.state === 'on');
-      const off = s.got.filter((r) => r.priority === 'alarm' && r.extra?.state === 'off');
+      const on = s.got.filter((r) => r.priorityClass === 'alarm' && r.extra?.state === 'on');
+      const off = s.got.filter((r) => r.priorityClass === 'alarm' && r.extra?.state === 'off');
       expect(on.length).toBeGreaterThan(0);
       expect(on.length).toBeLessThanOrEqual(starts);
       expect(off.length).toBeLessThanOrEqual(on.length);

@@ -3,8 +3,8 @@
  * split frames (hardware-mocks/serial/faults.ts), alarms, and the pty pair unplugged for 10 s.
  */
 import { describe, expect, it } from 'vitest';
-import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { GeS5Simulator } from '../../hardware-mocks/ge-s5.js';
+import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
 import { MedibusSimulator } from '../../hardware-mocks/medibus.js';
 import { readGroundTruth } from '../../hardware-mocks/serial/ground-truth.js';
@@ -41,11 +41,11 @@ describe('serial monitors end to end over socat ptys, with faults', () => {
     const activations = (key: 'alarms' | 'technical'): number =>
       truth.reduce((n, r, i) => n + ((r[key]?.length ?? 0) > 0 && (i === 0 || (truth[i - 1]![key]?.length ?? 0) === 0) ? 1 : 0), 0);
     expect(activations('alarms')).toBeGreaterThan(0);
-    const on = s.got.filter((r) => r.priority === 'alarm' && r.extra?.state === 'on');
+    const on = s.got.filter((r) => r.priorityClass === 'alarm' && r.extra?.state === 'on');
     expect(on.length).toBeGreaterThan(0);
     expect(on.length).toBeLessThanOrEqual(activations('alarms'));
     expect(on.every((r) => r.metric === 'spo2' && r.extra?.severity === 'high' && r.extra?.source === '0x4bb8')).toBe(true);
-    const tech = s.got.filter((r) => r.priority === 'status' && r.extra?.event === 'technical_alarm' && r.extra?.state === 'on');
+    const tech = s.got.filter((r) => r.priorityClass === 'status' && r.extra?.event === 'technical_alarm' && r.extra?.state === 'on');
     expect(tech.length).toBeLessThanOrEqual(activations('technical'));
   });
 

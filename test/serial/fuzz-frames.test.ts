@@ -5,15 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
-import { FrameDecoder as PhilipsFrames, encodeFrame as philipsFrame } from '../../src/devices/serial/protocols/intellivue/frame.js';
-import { alarms, decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
-import { FrameDecoder as GeFrames } from '../../src/devices/serial/protocols/ge-s5/frame.js';
-import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
-import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
-import { FrameDecoder as MedibusFrames } from '../../src/devices/serial/protocols/medibus/frame.js';
-import { alarms as medibusAlarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
-import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import type { SerialProtocolName } from '../../src/devices/serial/config.js';
+import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
+import { FrameDecoder as GeFrames } from '../../src/devices/serial/protocols/ge-s5/frame.js';
+import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
+import { alarms, decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
+import { FrameDecoder as PhilipsFrames, encodeFrame as philipsFrame } from '../../src/devices/serial/protocols/intellivue/frame.js';
+import { measuredData, alarms as medibusAlarms } from '../../src/devices/serial/protocols/medibus/decode.js';
+import { FrameDecoder as MedibusFrames } from '../../src/devices/serial/protocols/medibus/frame.js';
+import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
 import { hex, REF } from './vectors.js';
 
 const RANDOM_INPUTS = 1_000_000;

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
-import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import type { SerialProtocolName } from '../../src/devices/serial/config.js';
+import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 
 const RANDOM_INPUTS = 1_000_000;
 

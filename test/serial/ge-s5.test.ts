@@ -1,8 +1,8 @@
 /** GE S/5 framing, requests and record decoding against the reference's byte vectors (§3.8). */
 import { describe, expect, it } from 'vitest';
+import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { checksum, encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/ge-s5/frame.js';
 import { alarmRequest, displRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
-import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { GeS5Session } from '../../src/devices/serial/protocols/ge-s5/session.js';
 import type { Session } from '../../src/devices/serial/protocols/types.js';
 import { hex, REF } from './vectors.js';

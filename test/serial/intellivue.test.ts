@@ -1,10 +1,10 @@
 /** IntelliVue framing, FLOAT, request builders and decoding against the reference's byte vectors (§2.10). */
 import { describe, expect, it } from 'vitest';
 import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
-import { encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/intellivue/frame.js';
-import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
-import { AARQ, extendedPoll, mdsCreateResult } from '../../src/devices/serial/protocols/intellivue/messages.js';
 import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
+import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
+import { encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/intellivue/frame.js';
+import { AARQ, extendedPoll, mdsCreateResult } from '../../src/devices/serial/protocols/intellivue/messages.js';
 import { IntellivueSession } from '../../src/devices/serial/protocols/intellivue/session.js';
 import { hex, REF } from './vectors.js';
 

@@ -1,10 +1,10 @@
 /** Masimo ASCII 1, Nonin #2/#8 and the generic line protocol: table tests from the reference's vectors (§5.1, §5.3, §7). */
 import { describe, expect, it } from 'vitest';
-import { parseMasimoLine } from '../../src/devices/serial/protocols/masimo/decode.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
-import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
 import { parseLine, wg1Checksum } from '../../src/devices/serial/protocols/line/decode.js';
 import { LineSplitter } from '../../src/devices/serial/protocols/lines.js';
+import { parseMasimoLine } from '../../src/devices/serial/protocols/masimo/decode.js';
+import { Format2Decoder, Format8Decoder } from '../../src/devices/serial/protocols/nonin/decode.js';
 import { hex } from './vectors.js';
 
 const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number => new Date(y, mo - 1, d, h, mi, s).getTime();
@@ -53,14 +53,14 @@ describe('Masimo ASCII 1 lines', () => {
     s.open(0);
     const l = (alarm: string, exc: string, spo2 = '088'): Buffer => Buffer.from(`01/07/25 19:18:24 SPO2=${spo2}% BPM=072 ALARM=${alarm} EXC=${exc}\r\n`);
     const a = s.data(l('0012', '000800'), 0).readings;
-    expect(a.map((r) => [r.priority ?? 'vital', r.metric, r.extra?.alarm, r.extra?.state])).toEqual([
+    expect(a.map((r) => [r.priorityClass ?? 'vital', r.metric, r.extra?.alarm, r.extra?.state])).toEqual([
       ['vital', 'spo2', undefined, undefined],
       ['vital', 'pulse_rate_oximeter', undefined, undefined],
       ['alarm', 'spo2', 'SPO2_LOW', 'on'],
     ]);
-    expect(s.data(l('0012', '000800'), 0).readings.filter((r) => r.priority === 'alarm')).toEqual([]);
-    const b = s.data(l('0000', '000820', '---'), 0).readings.filter((r) => r.priority !== undefined);
-    expect(b.map((r) => [r.priority, r.extra?.alarm ?? r.extra?.code, r.extra?.state])).toEqual([
+    expect(s.data(l('0012', '000800'), 0).readings.filter((r) => r.priorityClass === 'alarm')).toEqual([]);
+    const b = s.data(l('0000', '000820', '---'), 0).readings.filter((r) => r.priorityClass !== undefined);
+    expect(b.map((r) => [r.priorityClass, r.extra?.alarm ?? r.extra?.code, r.extra?.state])).toEqual([
       ['alarm', 'SPO2_LOW', 'off'],
       ['status', 'SENSOR_OFF', 'on'],
     ]);

@@ -1,8 +1,8 @@
 /** Dräger MEDIBUS framing, payloads and session against the reference's vectors (§4.7). */
 import { describe, expect, it } from 'vitest';
-import { encode, FrameDecoder } from '../../src/devices/serial/protocols/medibus/frame.js';
-import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
+import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
+import { encode, FrameDecoder } from '../../src/devices/serial/protocols/medibus/frame.js';
 import { hex } from './vectors.js';
 
 /** The reference's byte vectors: [name, bytes, kind, code, data]. */
@@ -105,7 +105,7 @@ describe('MEDIBUS session', () => {
       ['pulse_rate_oximeter', 70, '/min'],
     ]);
     const a = s.data(hex('01 27 4B 31 30 50 41 57 20 48 49 47 48 20 20 20 20 37 43 0D'), 40);
-    expect(a.readings.map((r) => [r.priority, r.extra?.alarm, r.extra?.severity, r.extra?.state])).toEqual([['alarm', 'PAW HIGH', 'high', 'on']]);
+    expect(a.readings.map((r) => [r.priorityClass, r.extra?.alarm, r.extra?.severity, r.extra?.state])).toEqual([['alarm', 'PAW HIGH', 'high', 'on']]);
     expect(s.data(encode('response', 0x27), 50).readings.map((r) => r.extra?.state)).toEqual(['off']);
     expect(s.tick(500).writes).toEqual([]);
     expect(s.tick(1010).writes).toEqual([hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);

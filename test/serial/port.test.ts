@@ -3,16 +3,16 @@
  * the silence fault over a real pty, and the family in the registry.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DevicePort } from '../../hardware-mocks/serial/device-port.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createAdapters } from '../../src/devices/registry.js';
 import { SerialAdapter } from '../../src/devices/serial/adapter.js';
 import { backoffDelay, type Clock } from '../../src/devices/serial/backoff.js';
 import { serialConfigSchema } from '../../src/devices/serial/config.js';
-import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import { portSettings } from '../../src/devices/serial/port-worker.js';
-import { DevicePort } from '../../hardware-mocks/serial/device-port.js';
-import { pipeline, waitFor, type Pipeline } from '../devices/pipeline.js';
-import { serialRig, type Rig } from './helpers/rig.js';
+import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
+import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { type Rig, serialRig } from './helpers/rig.js';
 
 const port = (o: Record<string, unknown>) => serialConfigSchema.parse({ ports: [{ path: '/dev/ttyUSB0', bed: 'B1', ...o }] }).ports[0]!;
 

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { KAFKA_SCRIPT, ToolError, startBroker, stopBroker } from '../helpers/kafka.js';
+import { KAFKA_SCRIPT, startBroker, stopBroker, ToolError } from '../helpers/kafka.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

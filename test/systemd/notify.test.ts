@@ -2,14 +2,15 @@
  * sd_notify as systemd sees it: the test binds the notification socket itself (a Unix datagram
  * socket, as systemd does) and reads what arrives, in the order the kernel queued it.
  */
-import { createRequire } from 'node:module';
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ServiceNotifier, notifySettings } from '../../src/systemd/notify.js';
-import { silentLogger } from '../../src/logger.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
 import { DB_FILE } from '../../src/buffer/schema.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
+import { silentLogger } from '../../src/logger.js';
+import { notifySettings, ServiceNotifier } from '../../src/systemd/notify.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 interface Sock {

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../../src/reading.js';
-import { encodeJsonV1, toJsonV1, JSON_V1_SCHEMA } from '../../src/forwarder/formats/json-v1.js';
 import { toFhirObservation } from '../../src/forwarder/formats/fhir-r4.js';
+import { encodeJsonV1, JSON_V1_SCHEMA, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
+import type { Reading } from '../../src/reading.js';
 
 const t0 = Date.parse('2026-11-25T10:00:00.000Z');
 const reading: Reading = {
@@ -18,7 +18,7 @@ const reading: Reading = {
   unit: '%',
   deviceTime: t0 - 300,
   gatewayTime: t0,
-  priority: 'vital',
+  priorityClass: 'vital',
   quality: [],
 };
 
@@ -86,7 +86,7 @@ describe('routing a lease to topics', async () => {
   const topics = { alarm: 'a', vital: 'v', status: 's', waveform: 'w' };
   const lease = {
     id: 1,
-    priority: 'vital' as const,
+    priorityClass: 'vital' as const,
     bytes: 0,
     partial: false,
     readings: [reading, { ...reading, seq: 43, metric: 'signal_strength' as const, unit: 'dBm', value: -60 }],
@@ -111,7 +111,7 @@ describe('routing a lease to topics', async () => {
     expect(out[1]!.messages).toHaveLength(1);
     expect(JSON.parse(String(out[1]!.messages[0]!.value)).resourceType).toBe('Observation');
     expect(out[1]!.messages[0]!.headers['wardgate-schema']).toBe('fhir.r4.observation');
-    expect(routeLease({ ...lease, priority: 'alarm' }, { topics, key: 'device', fhirTopics: { vital: 'fhir.v' } })).toHaveLength(1);
+    expect(routeLease({ ...lease, priorityClass: 'alarm' }, { topics, key: 'device', fhirTopics: { vital: 'fhir.v' } })).toHaveLength(1);
     expect(allTopics({ topics, key: 'device', fhirTopics: { vital: 'fhir.v' } })).toEqual(['a', 'v', 's', 'w', 'fhir.v']);
   });
 });

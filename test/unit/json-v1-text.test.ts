@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../../src/reading.js';
-import { encodeJsonV1, jsonV1Messages, jsonV1Text, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
-import type { OutMessage } from '../../src/forwarder/client.js';
 import { rng } from '../../hardware-mocks/rng.js';
+import type { OutMessage } from '../../src/forwarder/client.js';
+import { encodeJsonV1, jsonV1Messages, jsonV1Text, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
+import type { Reading } from '../../src/reading.js';
 
 const t0 = Date.parse('2026-11-25T10:00:00.000Z');
 const base: Reading = {
@@ -15,7 +15,7 @@ const base: Reading = {
   value: 97,
   unit: '%',
   gatewayTime: t0,
-  priority: 'vital',
+  priorityClass: 'vital',
   quality: [],
 };
 
@@ -26,10 +26,10 @@ describe('jsonV1Text', () => {
     ['patient, device time, flags', { patientId: 'P-0001', deviceTime: t0 - 300, quality: ['out_of_range', 'unit_converted'] }],
     ['fraction and negative value', { metric: 'body_temp', value: -0.000123, unit: 'Cel' }],
     ['large seq, tiny and huge numbers', { seq: 2 ** 52 + 1, value: 1e-7 }],
-    ['metric without MDC/LOINC', { metric: 'gateway_event', value: 1, unit: '1', priority: 'status' }],
+    ['metric without MDC/LOINC', { metric: 'gateway_event', value: 1, unit: '1', priorityClass: 'status' }],
     ['quotes, backslash, control chars in ids', { deviceId: 'mon "7"\\', bed: 'ICU\n07\t\u0001', patientId: 'P\u2028x' }],
     ['lone surrogate and non-ASCII', { deviceId: 'gerät-\ud800', bed: 'Zimmer-Ü-😀' }],
-    ['extra fields', { priority: 'alarm', extra: { alarm: 'HR_HIGH', severity: 'high', level: 3, ack: false, note: 'a"b' } }],
+    ['extra fields', { priorityClass: 'alarm', extra: { alarm: 'HR_HIGH', severity: 'high', level: 3, ack: false, note: 'a"b' } }],
     ['epoch and far-future times', { gatewayTime: 0, deviceTime: 8.64e15 }],
     ['before 1970, fractional milliseconds', { gatewayTime: -1500, deviceTime: t0 + 0.5 }],
     ['same second, then the next (cached date part)', { gatewayTime: t0 + 999, deviceTime: t0 + 1000 }],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalise, ReadingRejected, type ReadingInput } from '../../src/reading.js';
+import { normalise, type ReadingInput, ReadingRejected } from '../../src/reading.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');
 const opts = { now, clockSkewToleranceMs: 120_000 };
@@ -17,7 +17,7 @@ function rejectReason(input: ReadingInput): string | undefined {
 describe('normalise', () => {
   it('keeps a plain reading, stamps gateway time and defaults to the vital class', () => {
     const r = normalise(base, opts);
-    expect(r).toMatchObject({ metric: 'heart_rate', value: 72, unit: '/min', gatewayTime: now, deviceTime: now - 500, priority: 'vital' });
+    expect(r).toMatchObject({ metric: 'heart_rate', value: 72, unit: '/min', gatewayTime: now, deviceTime: now - 500, priorityClass: 'vital' });
     expect(r.quality).toEqual([]);
   });
 
@@ -30,9 +30,9 @@ describe('normalise', () => {
   });
 
   it('puts waveform samples in the waveform class unless the source names a class', () => {
-    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8 }, opts).priority).toBe('waveform');
-    expect(normalise({ ...base, metric: 'pleth', unit: '1', value: 1200 }, opts).priority).toBe('waveform');
-    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8, priority: 'vital' }, opts).priority).toBe('vital');
+    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8 }, opts).priorityClass).toBe('waveform');
+    expect(normalise({ ...base, metric: 'pleth', unit: '1', value: 1200 }, opts).priorityClass).toBe('waveform');
+    expect(normalise({ ...base, metric: 'ecg_lead_ii', unit: 'mV', value: 0.8, priorityClass: 'vital' }, opts).priorityClass).toBe('vital');
   });
 
   it('rejects a value that is not a number at all', () => {
@@ -76,8 +76,8 @@ describe('normalise', () => {
   });
 
   it('keeps the priority, patient id and extra fields given by the adapter', () => {
-    const r = normalise({ ...base, priority: 'alarm', patientId: 'P-1', extra: { alarm: 'HR_HIGH' } }, opts);
-    expect(r.priority).toBe('alarm');
+    const r = normalise({ ...base, priorityClass: 'alarm', patientId: 'P-1', extra: { alarm: 'HR_HIGH' } }, opts);
+    expect(r.priorityClass).toBe('alarm');
     expect(r.patientId).toBe('P-1');
     expect(r.extra).toEqual({ alarm: 'HR_HIGH' });
   });

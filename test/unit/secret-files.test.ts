@@ -3,10 +3,10 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KafkaClientError } from '../../src/forwarder/client.js';
-import { resolveSecurity } from '../../src/forwarder/security.js';
 import { readUsersFile } from '../../src/devices/mqtt/users-file.js';
 import { ConfigurationError } from '../../src/errors.js';
+import { KafkaClientError } from '../../src/forwarder/client.js';
+import { resolveSecurity } from '../../src/forwarder/security.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wg-secret-files-'));
 

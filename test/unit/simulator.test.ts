@@ -52,7 +52,7 @@ describe('simulated bedside monitor', () => {
       const r = normalise(sampleToInput(sample, 'BED-01', 'sim-monitor-01', 'SIMPAT-1'), { now: sample.time, clockSkewToleranceMs: 60_000 });
       expect(r.quality).toContain('simulated');
       expect(r.quality).not.toContain('unit_converted');
-      expect(r.priority).toBe(sample.alarm ? 'alarm' : sample.label === 'BATT' ? 'status' : 'vital');
+      expect(r.priorityClass).toBe(sample.alarm ? 'alarm' : sample.label === 'BATT' ? 'status' : 'vital');
     }
   });
 });

@@ -13,16 +13,17 @@
  * adapter unsubscribes from every characteristic (devices stop sending) and subscribes
  * again once half of them have settled: nothing queues up inside the gateway.
  */
-import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
+
 import type { ReadingInput } from '../../reading.js';
 import { TokenBucket } from '../mqtt/rate-limit.js';
+import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
 import { AllowList, type Registration } from './allow-list.js';
-import { reconnectDelay, systemClock, type Clock } from './backoff.js';
+import { type Clock, reconnectDelay, systemClock } from './backoff.js';
 import type { BleConfig } from './config.js';
-import { nobleFactory, stopNoble, type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral } from './noble.js';
-import { decoderFor, type Decoder } from './profiles/index.js';
+import { type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral, nobleFactory, stopNoble } from './noble.js';
+import { type Preflight, preflight } from './preflight.js';
+import { type Decoder, decoderFor } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
-import { preflight, type Preflight } from './preflight.js';
 import { toInputs } from './readings.js';
 import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
 
@@ -445,7 +446,7 @@ export class BleAdapter implements DeviceAdapter {
       ctx.events.emit('frame_rejected', { family: 'ble', reason: `${d.name}_${r.reason}` }, 1, { device: deviceIdFor(s.address) });
       return;
     }
-    const { inputs, specials } = toInputs(r.readings, s.address, s.reg, d.priority ?? 'vital');
+    const { inputs, specials } = toInputs(r.readings, s.address, s.reg, d.priorityClass ?? 'vital');
     for (const sp of specials) ctx.events.emit('reading_flagged', { flag: `special_${sp}` });
     if (inputs.length > 0) this.submit(inputs);
   }

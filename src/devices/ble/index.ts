@@ -1,2 +1,2 @@
-export { BleAdapter, bleFamily, type BleAdapterOptions } from './adapter.js';
-export { bleConfigSchema, type BleConfig, type BleConfigInput } from './config.js';
+export { BleAdapter, type BleAdapterOptions, bleFamily } from './adapter.js';
+export { type BleConfig, type BleConfigInput, bleConfigSchema } from './config.js';

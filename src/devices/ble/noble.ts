@@ -3,8 +3,9 @@
  * that binds it to a HCI socket (Linux, hciN) or to a UART controller (H4 over a serial
  * port: a USB dongle in HCI-UART mode, or the simulated controller in hardware-mocks/).
  */
-import { createRequire } from 'node:module';
+
 import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import type { BleConfig } from './config.js';
 
 export interface NobleCharacteristic extends EventEmitter {

@@ -37,14 +37,14 @@ export function toInputs(rs: readonly ProfileReading[], address: string, reg: Re
         metric: 'gateway_event',
         value: 0,
         unit: '1',
-        priority: 'status',
+        priorityClass: 'status',
         extra: { event: 'value_absent', metric: r.metric, special: r.special, dataAbsentReason: ABSENT_REASON[r.special] },
       };
       if (r.deviceTime !== undefined) absent.deviceTime = r.deviceTime;
       inputs.push(absent);
       continue;
     }
-    const input: ReadingInput = { ...base, metric: r.metric, value: r.value, unit: r.unit, priority: r.metric === 'battery_level' ? 'status' : priority };
+    const input: ReadingInput = { ...base, metric: r.metric, value: r.value, unit: r.unit, priorityClass: r.metric === 'battery_level' ? 'status' : priority };
     if (r.deviceTime !== undefined) input.deviceTime = r.deviceTime;
     if (r.questionable) input.quality = ['questionable'];
     if (r.extra !== undefined) input.extra = r.extra;

@@ -16,13 +16,13 @@ export function linkReading(address: string, reg: Registration, connected: boole
     metric: 'gateway_event',
     value: connected ? 1 : 0,
     unit: '1',
-    priority: 'status',
+    priorityClass: 'status',
     extra: { event: connected ? 'ble_connected' : 'ble_disconnected', reason },
   };
 }
 
 export function rssiReading(address: string, reg: Registration, rssi: number): ReadingInput {
-  return { ...base(address, reg), metric: 'signal_strength', value: rssi, unit: 'dBm', priority: 'status' };
+  return { ...base(address, reg), metric: 'signal_strength', value: rssi, unit: 'dBm', priorityClass: 'status' };
 }
 
 export { base as readingBase };

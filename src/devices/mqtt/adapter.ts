@@ -5,15 +5,15 @@
  */
 import type { PendingReading } from '../../reading.js';
 import type { AdapterContext, AdapterStatus, DeviceAdapter, ReadingReceiver } from '../types.js';
-import type { MqttConfig, UserConfig } from './config.js';
-import { readUsersFile } from './users-file.js';
 import { Authenticator } from './auth.js';
 import { CommitQueue } from './commit-queue.js';
-import { EmbeddedBroker, type EmbeddedAddresses } from './embedded-broker.js';
+import type { MqttConfig, UserConfig } from './config.js';
+import { type EmbeddedAddresses, EmbeddedBroker } from './embedded-broker.js';
 import { ExternalSubscriber } from './external.js';
 import { compileRules } from './mapping.js';
 import { mqttMetrics } from './metrics.js';
 import { MessageRouter } from './router.js';
+import { readUsersFile } from './users-file.js';
 
 export class MqttAdapter implements DeviceAdapter {
   readonly family = 'mqtt';

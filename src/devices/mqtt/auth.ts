@@ -5,7 +5,7 @@
  *  - Each user has publish and subscribe topic filters; {username} and {clientId} in them
  *    are replaced at login (a client id containing / + # is refused where it would widen them).
  */
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, type ScryptOptions, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import type { UserConfig } from './config.js';
 import { filterCovers, isValidTopicFilter, levelsMatch } from './topics.js';
 

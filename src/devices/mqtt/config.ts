@@ -5,11 +5,11 @@
  */
 import { z } from 'zod';
 import { isMetricId } from '../../catalogue.js';
-import { PRIORITIES } from '../../reading.js';
 import { duration, size } from '../../config/fields.js';
+import { PRIORITY_CLASSES } from '../../reading.js';
+import { compilePath, PathError } from './decoders/path.js';
 import { compilePattern, compileTemplate, PatternError } from './pattern.js';
 import { isValidTopicFilter } from './topics.js';
-import { compilePath, PathError } from './decoders/path.js';
 
 const port = z.number().int().min(0).max(65535);
 const metricId = z.string().refine(isMetricId, { message: 'not a metric of the catalogue (see src/catalogue.ts)' });
@@ -319,7 +319,7 @@ const ruleSchema = z
     metric: z.string().min(1).optional(),
     /** Unit of the value when the payload gives none. */
     unit: z.string().min(1).max(32).optional(),
-    priority: z.enum(PRIORITIES).optional(),
+    priority: z.enum(PRIORITY_CLASSES).optional(),
     decoder: decoderSchema,
   })
   .strict()

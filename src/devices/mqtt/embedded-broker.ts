@@ -19,26 +19,27 @@
  * buffer fills and TCP holds the sender back); once the queue is back under half of its
  * bound, each stalled connection is read again.
  */
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
-import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { PendingReading } from '../../reading.js';
-import type { Events } from '../../metrics/events.js';
+import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Logger } from '../../logger.js';
-import type { EmbeddedConfig } from './config.js';
+import type { Events } from '../../metrics/events.js';
+import type { PendingReading } from '../../reading.js';
+import { alarmPayload, alarmTopic } from './alarm.js';
 import type { Authenticator, AuthFailure, Identity } from './auth.js';
-import { HoldExpired, type CommitQueue } from './commit-queue.js';
+import { type CommitQueue, HoldExpired } from './commit-queue.js';
+import type { EmbeddedConfig } from './config.js';
 import { FrameGuard } from './frame-guard.js';
-import { ConnectionLimiter, LoginLimiter, sourceKey, type LoginRefusal } from './login-limiter.js';
+import { ConnectionLimiter, LoginLimiter, type LoginRefusal, sourceKey } from './login-limiter.js';
+import type { MqttMetrics } from './metrics.js';
 import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
-import { alarmPayload, alarmTopic } from './alarm.js';
 import type { MessageRouter } from './router.js';
-import type { MqttMetrics } from './metrics.js';
 import { levelsMatch } from './topics.js';
 
 export interface EmbeddedAddresses {

@@ -24,14 +24,14 @@
  * receive maximum (`receiveMaximum`) asks the broker for the same in advance.
  */
 import { readFileSync } from 'node:fs';
-import { checkPrivateFile } from '../../secret-file.js';
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
-import type { Events } from '../../metrics/events.js';
 import type { Logger } from '../../logger.js';
-import type { ExternalConfig } from './config.js';
+import type { Events } from '../../metrics/events.js';
+import { checkPrivateFile } from '../../secret-file.js';
 import type { CommitQueue } from './commit-queue.js';
-import type { MessageRouter } from './router.js';
+import type { ExternalConfig } from './config.js';
 import type { MqttMetrics } from './metrics.js';
+import type { MessageRouter } from './router.js';
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
 

@@ -15,5 +15,5 @@ export const mqttFamily: DeviceFamily<MqttConfig> = {
 };
 
 export { MqttAdapter } from './adapter.js';
-export { mqttConfigSchema, type MqttConfig, type MqttConfigInput } from './config.js';
 export { hashPassword, verifyPassword } from './auth.js';
+export { type MqttConfig, type MqttConfigInput, mqttConfigSchema } from './config.js';

@@ -3,10 +3,10 @@
  * fits) decides device id, bed, metric and decoder. Captures from the topic fill the
  * templates. Compiled once at start.
  */
-import type { Priority, QualityFlag, ReadingInput } from '../../reading.js';
+import type { PriorityClass, QualityFlag, ReadingInput } from '../../reading.js';
 import type { RuleConfig } from './config.js';
-import { makeDecoder, type Decoded, type DecodeFailure, type Decoder } from './decoders/index.js';
-import { compilePattern, compileTemplate, type Captures, type Template, type TopicPattern } from './pattern.js';
+import { type Decoded, type DecodeFailure, type Decoder, makeDecoder } from './decoders/index.js';
+import { type Captures, compilePattern, compileTemplate, type Template, type TopicPattern } from './pattern.js';
 
 export type MessageSource = 'embedded' | 'external';
 
@@ -18,7 +18,7 @@ export interface CompiledRule {
   readonly bed: Template;
   readonly metric?: Template;
   readonly unit?: string;
-  readonly priority?: Priority;
+  readonly priority?: PriorityClass;
   readonly decode: Decoder;
 }
 
@@ -78,7 +78,7 @@ export function toInputs(m: RuleMatch, decoded: readonly Decoded[]): ReadingInpu
     const unit = d.unit ?? rule.unit;
     if (unit !== undefined) input.unit = unit;
     if (d.time !== undefined) input.deviceTime = d.time;
-    if (rule.priority !== undefined) input.priority = rule.priority;
+    if (rule.priority !== undefined) input.priorityClass = rule.priority;
     if (d.converted) input.quality = [CONVERTED];
     out.push(input);
   }

@@ -3,9 +3,10 @@
  * counted (per rule) and logged rate-limited through the `frame_rejected` event; payloads
  * and topics are never logged. Shared by the embedded broker and the external subscriber.
  */
-import type { ReadingInput } from '../../reading.js';
+
 import type { Events } from '../../metrics/events.js';
-import { findRule, toInputs, type CompiledRule, type MessageSource } from './mapping.js';
+import type { ReadingInput } from '../../reading.js';
+import { type CompiledRule, findRule, type MessageSource, toInputs } from './mapping.js';
 import type { MqttMetrics } from './metrics.js';
 
 export class MessageRouter {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigurationError } from '../../errors.js';
 import { checkPrivateFile } from '../../secret-file.js';
-import { usersFileSchema, type UserConfig } from './config.js';
+import { type UserConfig, usersFileSchema } from './config.js';
 
 export function readUsersFile(file: string): UserConfig[] {
   checkPrivateFile(file, 'mqtt users file');

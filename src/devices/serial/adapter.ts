@@ -3,7 +3,7 @@
  * oximeters on RS-232 / USB-serial), each running its protocol's session.
  */
 import type { AdapterContext, AdapterStatus, DeviceAdapter, DeviceFamily } from '../types.js';
-import { systemClock, type Clock } from './backoff.js';
+import { type Clock, systemClock } from './backoff.js';
 import type { SerialConfig } from './config.js';
 import { PortWorker } from './port-worker.js';
 import { PROTOCOLS } from './protocols/index.js';

@@ -3,5 +3,5 @@
  *
  *   devices.serial.ports[]: { path, protocol: intellivue | ge-s5 | masimo | nonin | line, bed, ... }
  */
-export { serialFamily, SerialAdapter } from './adapter.js';
-export { serialConfigSchema, SERIAL_PROTOCOLS, type SerialConfig, type SerialConfigInput, type SerialPortConfig } from './config.js';
+export { SerialAdapter, serialFamily } from './adapter.js';
+export { SERIAL_PROTOCOLS, type SerialConfig, type SerialConfigInput, type SerialPortConfig, serialConfigSchema } from './config.js';

@@ -11,7 +11,7 @@ import type { Extra, ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
 import { backoffDelay, type Clock } from './backoff.js';
 import type { SerialPortConfig } from './config.js';
-import { openLink, type Link } from './link.js';
+import { type Link, openLink } from './link.js';
 import { portStateGauge } from './metrics.js';
 import type { Decoded, PortSettings, ProtocolDef, Session, SessionOutput } from './protocols/types.js';
 
@@ -274,7 +274,7 @@ export class PortWorker {
     if (this.cfg.patient !== undefined) r.patientId = this.cfg.patient;
     if (d.unit !== undefined) r.unit = d.unit;
     if (d.deviceTime !== undefined) r.deviceTime = d.deviceTime;
-    if (d.priority !== undefined) r.priority = d.priority;
+    if (d.priorityClass !== undefined) r.priorityClass = d.priorityClass;
     if (d.quality !== undefined) r.quality = d.quality;
     if (d.extra !== undefined) r.extra = d.extra;
     return r;
@@ -287,7 +287,7 @@ export class PortWorker {
           metric: 'gateway_event',
           value: event === 'link_up' || event === 'silence_end' ? 1 : 0,
           unit: '1',
-          priority: 'status',
+          priorityClass: 'status',
           extra: { event, protocol: this.cfg.protocol, ...extra },
         }),
       },

@@ -58,7 +58,7 @@ export function sampleToInput(s: MonitorSample, bed: string, deviceId: string, p
     value: s.value,
     unit: m.unit,
     deviceTime: s.time,
-    priority: s.alarm ? 'alarm' : s.label === 'BATT' ? 'status' : 'vital',
+    priorityClass: s.alarm ? 'alarm' : s.label === 'BATT' ? 'status' : 'vital',
     quality: ['simulated'],
   };
   if (s.alarm) input.extra = { alarm: s.alarm.code, severity: s.alarm.severity };

@@ -46,7 +46,7 @@ function direction(condition: string): 'H' | 'L' | null {
 
 /** The alarm flag of an alarm-class reading, or null for any other reading. */
 export function alarmFlag(r: Reading): AlarmFlag | null {
-  if (r.priority !== 'alarm') return null;
+  if (r.priorityClass !== 'alarm') return null;
   const condition = r.extra?.alarm;
   const dir = typeof condition === 'string' ? direction(condition) : null;
   const critical = r.extra?.severity === 'high';
@@ -69,7 +69,7 @@ export interface DeviceAlarm {
 }
 
 export function deviceAlarm(r: Reading): DeviceAlarm | null {
-  if (r.priority !== 'alarm') return null;
+  if (r.priorityClass !== 'alarm') return null;
   const e = r.extra ?? {};
   const a: DeviceAlarm = {};
   if (e.alarm !== undefined) a.condition = String(e.alarm);

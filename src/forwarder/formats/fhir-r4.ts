@@ -17,9 +17,9 @@
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
-import { groupInOrder } from './group.js';
+import { type AlarmFlag, deviceAlarm, FLAG_DISPLAY, readingFlag } from './alarm-flags.js';
 import { fhirId, observationId } from './fhir-id.js';
-import { deviceAlarm, FLAG_DISPLAY, readingFlag, type AlarmFlag } from './alarm-flags.js';
+import { groupInOrder } from './group.js';
 
 export const FHIR_SCHEMA = 'fhir.r4.observation';
 const VITAL_SIGNS_PROFILE = 'http://hl7.org/fhir/StructureDefinition/vitalsigns';

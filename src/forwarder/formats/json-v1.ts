@@ -41,7 +41,7 @@ export function toJsonV1(r: Reading): ReadingJsonV1 {
     value: r.value,
     unit: r.unit,
     gatewayTime: new Date(r.gatewayTime).toISOString(),
-    priority: r.priority,
+    priority: r.priorityClass,
     quality: [...r.quality],
   };
   if (r.patientId !== undefined) out.patientId = r.patientId;
@@ -73,7 +73,7 @@ export function readingHeaders(r: Reading, schema: string): Record<string, strin
  * order; test/unit/formats.test.ts checks it against JSON.stringify(toJsonV1(r)).
  */
 export function jsonV1Text(r: Reading): string {
-  let s = `${gatewayHead(r.gatewayId)}${r.seq}${sourceHead(r)}${metricHead(r.metric)}${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${gatewayClock.iso(r.gatewayTime)}","priority":"${r.priority}","quality":[`;
+  let s = `${gatewayHead(r.gatewayId)}${r.seq}${sourceHead(r)}${metricHead(r.metric)}${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${gatewayClock.iso(r.gatewayTime)}","priority":"${r.priorityClass}","quality":[`;
   for (let i = 0; i < r.quality.length; i++) s += i === 0 ? str(r.quality[i]!) : `,${str(r.quality[i]!)}`;
   s += ']';
   if (r.patientId !== undefined) s += `,"patientId":${str(r.patientId)}`;

@@ -109,7 +109,7 @@ export function toWaveformBatch(readings: readonly Reading[]): WaveformBatchV1 {
     bed: first.bed,
     metric: first.metric,
     unit: first.unit,
-    priority: first.priority,
+    priority: first.priorityClass,
     count: readings.length,
     seqFirst: first.seq,
     seqLast: last.seq,

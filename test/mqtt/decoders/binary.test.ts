@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { type BinaryDecoderConfig, decoderSchema } from '../../../src/devices/mqtt/config.js';
 import { binaryDecoder } from '../../../src/devices/mqtt/decoders/binary.js';
-import { decoderSchema, type BinaryDecoderConfig } from '../../../src/devices/mqtt/config.js';
 
 const NOW = Date.UTC(2025, 5, 1);
 const cfg = (c: object): BinaryDecoderConfig => decoderSchema.parse({ type: 'binary', ...c }) as BinaryDecoderConfig;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { jsonDecoder } from '../../../src/devices/mqtt/decoders/json.js';
 import { decoderSchema, type JsonDecoderConfig } from '../../../src/devices/mqtt/config.js';
+import { jsonDecoder } from '../../../src/devices/mqtt/decoders/json.js';
 
 const NOW = Date.UTC(2025, 5, 1);
 const cfg = (c: object): JsonDecoderConfig => decoderSchema.parse({ type: 'json', ...c }) as JsonDecoderConfig;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { senmlDecoder } from '../../../src/devices/mqtt/decoders/senml.js';
 import { decoderSchema, type SenmlDecoderConfig } from '../../../src/devices/mqtt/config.js';
+import { senmlDecoder } from '../../../src/devices/mqtt/decoders/senml.js';
 
 const NOW = Date.UTC(2025, 5, 1);
 const cfg = (c: object = {}): SenmlDecoderConfig => decoderSchema.parse({ type: 'senml', ...c }) as SenmlDecoderConfig;

@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openBuffer, BufferRefused, type SqliteBuffer } from '../../../src/buffer/index.js';
+import { BufferRefused, openBuffer, type SqliteBuffer } from '../../../src/buffer/index.js';
 import type { ReadingBuffer } from '../../../src/buffer/types.js';
 import { generateKeyFile } from '../../../src/crypto/keys.js';
 import { Ingest, type IngestOptions } from '../../../src/ingest.js';
-import { Events } from '../../../src/metrics/events.js';
 import { silentLogger } from '../../../src/logger.js';
+import { Events } from '../../../src/metrics/events.js';
 import type { Reading } from '../../../src/reading.js';
 
 export interface RealPipeline {

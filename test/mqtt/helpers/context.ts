@@ -1,7 +1,7 @@
-import { Events } from '../../../src/metrics/events.js';
-import { silentLogger } from '../../../src/logger.js';
+import { type MqttConfig, type MqttConfigInput, mqttConfigSchema } from '../../../src/devices/mqtt/config.js';
 import type { AdapterContext, ReadingSink } from '../../../src/devices/types.js';
-import { mqttConfigSchema, type MqttConfig, type MqttConfigInput } from '../../../src/devices/mqtt/config.js';
+import { silentLogger } from '../../../src/logger.js';
+import { Events } from '../../../src/metrics/events.js';
 
 export function testContext(sink: ReadingSink): AdapterContext & { events: Events } {
   return { sink, events: new Events(silentLogger()), log: silentLogger() };

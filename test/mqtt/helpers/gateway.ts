@@ -1,8 +1,9 @@
 /** Starts the MQTT adapter in-process against a sink, and cleans up after each test. */
+
+import { type SensorOptions, SimulatedSensor } from '../../../hardware-mocks/mqtt-sensors.js';
 import { MqttAdapter } from '../../../src/devices/mqtt/adapter.js';
 import type { MqttConfigInput } from '../../../src/devices/mqtt/config.js';
 import type { ReadingSink } from '../../../src/devices/types.js';
-import { SimulatedSensor, type SensorOptions } from '../../../hardware-mocks/mqtt-sensors.js';
 import { mqttConfig, testContext } from './context.js';
 
 export class Cleanup {

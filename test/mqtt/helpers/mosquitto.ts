@@ -2,7 +2,7 @@
  * Debian's Mosquitto, started by the test on a free loopback port with a generated config
  * in a temp dir (never the system service).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';

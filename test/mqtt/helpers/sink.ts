@@ -2,9 +2,10 @@
  * A test-only ReadingSink: records what was submitted and can be told to refuse (as a full
  * disk would) or to take time. The component under test is the MQTT adapter, not the buffer.
  */
-import type { ReadingInput } from '../../../src/reading.js';
-import type { ReadingSink } from '../../../src/devices/types.js';
+
 import { BufferRefused } from '../../../src/buffer/types.js';
+import type { ReadingSink } from '../../../src/devices/types.js';
+import type { ReadingInput } from '../../../src/reading.js';
 
 export class RecordingSink implements ReadingSink {
   readonly committed: ReadingInput[] = [];

@@ -6,16 +6,16 @@
  */
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { IntellivueSimulator } from '../../../hardware-mocks/intellivue.js';
 import { GeS5Simulator } from '../../../hardware-mocks/ge-s5.js';
-import { MasimoSimulator } from '../../../hardware-mocks/masimo.js';
-import { NoninSimulator } from '../../../hardware-mocks/nonin.js';
+import { IntellivueSimulator } from '../../../hardware-mocks/intellivue.js';
 import { LineDeviceSimulator } from '../../../hardware-mocks/line-device.js';
+import { MasimoSimulator } from '../../../hardware-mocks/masimo.js';
 import { MedibusSimulator } from '../../../hardware-mocks/medibus.js';
+import { NoninSimulator } from '../../../hardware-mocks/nonin.js';
 import { readGroundTruth, type TruthRecord } from '../../../hardware-mocks/serial/ground-truth.js';
 import type { Reading } from '../../../src/reading.js';
-import { pipeline, waitFor, type Pipeline } from '../../devices/pipeline.js';
-import { serialRig, type PortInput, type Rig } from './rig.js';
+import { type Pipeline, pipeline, waitFor } from '../../devices/pipeline.js';
+import { type PortInput, type Rig, serialRig } from './rig.js';
 
 export interface Sim {
   start(): void;
@@ -62,7 +62,7 @@ export function expected(truth: TruthRecord[]): Map<string, [number, number | un
 export function delivered(rs: Reading[], deviceId: string): Map<string, [number, number | undefined][]> {
   const m = new Map<string, [number, number | undefined][]>();
   for (const r of [...rs].sort((a, b) => a.seq - b.seq)) {
-    if (r.deviceId !== deviceId || r.priority !== 'vital') continue;
+    if (r.deviceId !== deviceId || r.priorityClass !== 'vital') continue;
     if (!m.has(r.metric)) m.set(r.metric, []);
     m.get(r.metric)!.push([round(r.value), r.deviceTime]);
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PtyPair } from '../../../hardware-mocks/serial/pty.js';
 import { SerialAdapter } from '../../../src/devices/serial/adapter.js';
-import { serialConfigSchema, type SerialConfigInput } from '../../../src/devices/serial/config.js';
+import { type SerialConfigInput, serialConfigSchema } from '../../../src/devices/serial/config.js';
 
 export interface Rig {
   dir: string;

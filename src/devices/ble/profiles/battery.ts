@@ -1,5 +1,5 @@
 /** Battery Level (0x2A19): exactly one octet, a percentage 0-100. Anything else is refused. */
-import { reject, type ParseResult } from './types.js';
+import { type ParseResult, reject } from './types.js';
 
 export function parseBatteryLevel(b: Uint8Array): ParseResult {
   if (b.length !== 1) return reject('battery_length');

@@ -5,7 +5,7 @@
  * carries the current cuff pressure in the systolic field (the other two are unused).
  */
 import { dateTime, sfloat, u16 } from './bytes.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 interface Layout {
   kpa: boolean;

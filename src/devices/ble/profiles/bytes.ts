@@ -2,7 +2,7 @@
  * Little-endian reads for profile parsers. Callers check lengths first (from the flags),
  * so these never run past the end.
  */
-import { decodeFloat, decodeSfloat, type Decoded } from './ieee11073.js';
+import { type Decoded, decodeFloat, decodeSfloat } from './ieee11073.js';
 
 export const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 export const s16 = (b: Uint8Array, o: number): number => (u16(b, o) << 16) >> 16;

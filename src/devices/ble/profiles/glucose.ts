@@ -4,7 +4,7 @@
  * nibble), optional sensor status annunciation.
  */
 import { dateTime, s16, sfloat, u16 } from './bytes.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 const TYPES = [
   'reserved',

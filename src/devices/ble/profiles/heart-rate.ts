@@ -4,7 +4,7 @@
  * 1/1024 s, filling the rest of the packet). An odd number of RR octets is refused.
  */
 import { u16 } from './bytes.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 export function parseHeartRate(b: Uint8Array): ParseResult {
   if (b.length < 2) return reject('too_short');

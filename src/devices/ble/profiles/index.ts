@@ -22,7 +22,7 @@ export interface Decoder {
   characteristic: string;
   parse: ProfileParser;
   /** Priority class of the readings (default: vital). */
-  priority?: 'vital' | 'status';
+  priorityClass?: 'vital' | 'status';
 }
 
 const DECODERS = new Map<string, Decoder>();
@@ -53,4 +53,4 @@ registerDecoder({ name: 'intermediate_temperature', service: '1809', characteris
 registerDecoder({ name: 'blood_pressure', service: '1810', characteristic: '2a35', parse: parseBloodPressure });
 registerDecoder({ name: 'cuff_pressure', service: '1810', characteristic: '2a36', parse: parseIntermediateCuffPressure });
 registerDecoder({ name: 'glucose', service: '1808', characteristic: '2a18', parse: parseGlucose });
-registerDecoder({ name: 'battery', service: '180f', characteristic: '2a19', parse: parseBatteryLevel, priority: 'status' });
+registerDecoder({ name: 'battery', service: '180f', characteristic: '2a19', parse: parseBatteryLevel, priorityClass: 'status' });

@@ -3,10 +3,11 @@
  * pulse rate as SFLOATs, optional fields announced by the flags, status words that can
  * mark the measurement questionable.
  */
+
+import type { MetricId } from '../../../catalogue.js';
 import { dateTime, sfloat, u16, u24 } from './bytes.js';
 import type { Decoded } from './ieee11073.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
-import type { MetricId } from '../../../catalogue.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 /** Measurement Status bits 13-15: measurement unavailable, questionable, invalid. */
 const MEAS_BAD = (1 << 13) | (1 << 14) | (1 << 15);

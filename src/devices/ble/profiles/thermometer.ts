@@ -3,7 +3,7 @@
  * Celsius or Fahrenheit, optional Date Time, optional temperature type (site).
  */
 import { dateTime, float32 } from './bytes.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 const SITES = ['reserved', 'armpit', 'body', 'ear', 'finger', 'gastrointestinal_tract', 'mouth', 'rectum', 'toe', 'tympanum'] as const;
 

@@ -6,7 +6,7 @@
  * is this file plus one `registerDecoder` call.
  */
 import { registerDecoder } from './index.js';
-import { reject, type ParseResult, type ProfileReading } from './types.js';
+import { type ParseResult, type ProfileReading, reject } from './types.js';
 
 export const VENDOR_OXIMETER = {
   service: '6e400001-b5a3-f393-e0a9-e50e24dcca9e',

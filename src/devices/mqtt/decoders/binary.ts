@@ -7,7 +7,7 @@
  */
 import type { BinaryDecoderConfig, BinaryType } from '../config.js';
 import { BINARY_SIZE } from '../config.js';
-import { fail, type Decoded, type Decoder } from './types.js';
+import { type Decoded, type Decoder, fail } from './types.js';
 
 const MIN_TIME = 946_684_800_000; // 2000-01-01
 const MAX_TIME = 7_258_118_400_000; // 2200-01-01

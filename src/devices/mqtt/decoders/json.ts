@@ -3,9 +3,9 @@
  *   {"spo2": 97, "pr": 72, "ts": 1718000000}   fields: [{value: spo2, metric: spo2}, {value: pr, metric: pulse_rate_oximeter}], time: ts
  */
 import type { JsonDecoderConfig } from '../config.js';
-import { compilePath, getPath, type PathStep } from './path.js';
 import { toNumber, toTime } from './numbers.js';
-import { fail, parseJsonPayload, type Decoded, type Decoder } from './types.js';
+import { compilePath, getPath, type PathStep } from './path.js';
+import { type Decoded, type Decoder, fail, parseJsonPayload } from './types.js';
 
 interface Field {
   value: PathStep[];

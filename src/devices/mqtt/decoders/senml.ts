@@ -9,7 +9,7 @@
 import { isMetricId } from '../../../catalogue.js';
 import type { SenmlDecoderConfig } from '../config.js';
 import { senmlUnit } from './senml-units.js';
-import { fail, parseJsonPayload, type Decoded, type Decoder } from './types.js';
+import { type Decoded, type Decoder, fail, parseJsonPayload } from './types.js';
 
 /** Times below 2**28 s are relative to now (RFC 8428 §4.5.3). */
 const RELATIVE_LIMIT = 2 ** 28;

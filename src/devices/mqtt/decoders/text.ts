@@ -1,6 +1,6 @@
 /** Plain numeric text: "97", " 36.8\n", "-4.5e1". The rule gives metric and unit. */
 import { toNumber } from './numbers.js';
-import { fail, type Decoder } from './types.js';
+import { type Decoder, fail } from './types.js';
 
 const MAX_TEXT = 64;
 

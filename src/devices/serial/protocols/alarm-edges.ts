@@ -34,5 +34,5 @@ export class AlarmEdges {
 
 /** A technical alarm (sensor off, lead off) as a status reading. */
 export function technical(code: string, extra: Record<string, string | number | boolean> = {}): Decoded {
-  return { metric: 'gateway_event', value: 1, unit: '1', priority: 'status', extra: { event: 'technical_alarm', code, ...extra } };
+  return { metric: 'gateway_event', value: 1, unit: '1', priorityClass: 'status', extra: { event: 'technical_alarm', code, ...extra } };
 }

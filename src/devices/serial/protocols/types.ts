@@ -5,7 +5,7 @@
  * pure functions. Every frame or value a session cannot use is reported as a rejection
  * with a reason, which the adapter counts (frame_rejected) and never throws.
  */
-import type { Extra, Priority, QualityFlag } from '../../../reading.js';
+import type { Extra, PriorityClass, QualityFlag } from '../../../reading.js';
 
 export type Parity = 'none' | 'even' | 'odd';
 
@@ -23,7 +23,7 @@ export interface Decoded {
   value: number;
   unit?: string;
   deviceTime?: number;
-  priority?: Priority;
+  priorityClass?: PriorityClass;
   quality?: QualityFlag[];
   extra?: Extra;
 }

@@ -3,7 +3,7 @@
  * (at least 5 s) and for alarms in differential mode, then take the records the monitor
  * streams. Re-requesting after silence is the port worker's restart (a new session).
  */
-import { AlarmEdges, technical, type ActiveAlarm } from '../alarm-edges.js';
+import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
 import { emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { decodeAlarmMessage, decodePhysiological, decodeRecord } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
@@ -77,7 +77,7 @@ export class GeS5Session implements Session {
                   metric: 'gateway_event',
                   value: 1,
                   unit: '1',
-                  priority: 'alarm',
+                  priorityClass: 'alarm',
                   deviceTime: r.rTime * 1000,
                   extra: { alarm: text, severity: SEVERITY[a.color as 2 | 3] ?? 'high' },
                 },

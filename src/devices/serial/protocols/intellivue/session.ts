@@ -4,10 +4,10 @@
  * or abort. Time: the poll's absolute time when the monitor sends one, else the MDS
  * report's absolute time plus the relative-time difference (1/8 ms ticks).
  */
-import { AlarmEdges, technical, type ActiveAlarm } from '../alarm-edges.js';
-import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
+import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
+import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
-import { alarms, decodeMessage, numerics, type Message } from './decode.js';
+import { alarms, decodeMessage, type Message, numerics } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST } from './messages.js';
 
@@ -194,8 +194,8 @@ export class IntellivueSession implements Session {
             key,
             reading:
               metric && last
-                ? { metric, value: last.value, unit: last.unit, priority: 'alarm', extra, ...at }
-                : { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', extra, ...at },
+                ? { metric, value: last.value, unit: last.unit, priorityClass: 'alarm', extra, ...at }
+                : { metric: 'gateway_event', value: 1, unit: '1', priorityClass: 'alarm', extra, ...at },
           });
         }
       }

@@ -1,8 +1,8 @@
 /** The generic line session: free-running lines, one port, the port's line options. */
 import { technical } from '../alarm-edges.js';
 import { LineSplitter } from '../lines.js';
-import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
-import { parseLine, WG1_KEYS, type LineOptions } from './decode.js';
+import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
+import { type LineOptions, parseLine, WG1_KEYS } from './decode.js';
 
 class LineSession implements Session {
   private readonly lines: LineSplitter;
@@ -48,8 +48,8 @@ class LineSession implements Session {
         const extra = { alarm: r.code.slice(0, 32), severity: r.priority, state: r.on ? 'on' : 'off' };
         const d: Decoded =
           metric && last
-            ? { metric, value: last.value, ...(last.unit ? { unit: last.unit } : {}), priority: 'alarm', extra, ...at }
-            : { metric: 'gateway_event', value: 1, unit: '1', priority: 'alarm', extra, ...at };
+            ? { metric, value: last.value, ...(last.unit ? { unit: last.unit } : {}), priorityClass: 'alarm', extra, ...at }
+            : { metric: 'gateway_event', value: 1, unit: '1', priorityClass: 'alarm', extra, ...at };
         out.readings.push(d);
       }
     }

@@ -1,8 +1,8 @@
 /** The Masimo session: free-running lines (nothing to send), values, alarm and exception edges. */
-import { AlarmEdges, technical, type ActiveAlarm } from '../alarm-edges.js';
+import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
 import { LineSplitter } from '../lines.js';
-import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOutput } from '../types.js';
-import { MASIMO_ALARM_SILENCED, MASIMO_ALARMS, MASIMO_QUESTIONABLE, MASIMO_TECHNICAL, parseMasimoLine, type MasimoLine } from './decode.js';
+import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOutput } from '../types.js';
+import { MASIMO_ALARM_SILENCED, MASIMO_ALARMS, MASIMO_QUESTIONABLE, MASIMO_TECHNICAL, type MasimoLine, parseMasimoLine } from './decode.js';
 
 export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: ActiveAlarm[]; technical: ActiveAlarm[] } {
   const quality = l.exc !== undefined && (l.exc & MASIMO_QUESTIONABLE) !== 0 ? (['questionable'] as const) : undefined;
@@ -24,7 +24,7 @@ export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: Acti
               value: v,
               unit: a.metric === 'spo2' ? '%' : '/min',
               deviceTime: l.deviceTime,
-              priority: 'alarm',
+              priorityClass: 'alarm',
               extra: { alarm: a.code, severity: a.priority, silenced },
             }
           : {
@@ -32,7 +32,7 @@ export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: Acti
               value: 1,
               unit: '1',
               deviceTime: l.deviceTime,
-              priority: 'alarm',
+              priorityClass: 'alarm',
               extra: { alarm: a.code, severity: a.priority, silenced },
             },
     });

@@ -4,7 +4,7 @@
  * is up, request measured data (0x24) and current alarms (0x27) every poll interval and a NOP when
  * idle for 2 s. The worker's silence restart re-sends ICC after a gap.
  */
-import { AlarmEdges, type ActiveAlarm } from '../alarm-edges.js';
+import { type ActiveAlarm, AlarmEdges } from '../alarm-edges.js';
 import { emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { alarms, CP1_METRIC, measuredData, severity } from './decode.js';
 import { encode, FrameDecoder, NAK } from './frame.js';
@@ -75,7 +75,7 @@ class MedibusSession implements Session {
             metric: 'gateway_event',
             value: a.priority,
             unit: '1',
-            priority: 'alarm',
+            priorityClass: 'alarm',
             extra: { alarm: a.phrase.slice(0, 12) || a.code.toString(16), code: `0x${a.code.toString(16).padStart(2, '0')}`, severity: severity(a.priority) },
           },
         }));

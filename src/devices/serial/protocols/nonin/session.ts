@@ -5,7 +5,7 @@
  * counted as rejected; the winner's values are sent once it is known.
  */
 import { AlarmEdges, technical } from '../alarm-edges.js';
-import { emptyOutput, type Decoded, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
+import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { Format2Decoder, Format8Decoder, type NoninValues } from './decode.js';
 
 type Format = 2 | 8 | 'auto';
