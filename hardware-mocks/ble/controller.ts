@@ -277,40 +277,51 @@ export class SimulatedController {
         this.links.clear();
         this.scanning = false;
         this.pendingConnect = null;
-        return this.complete(opcode);
+        this.complete(opcode);
+        return;
       case OP.SET_EVENT_MASK:
       case OP.LE_SET_EVENT_MASK:
       case OP.WRITE_LE_HOST_SUPPORTED:
       case OP.SET_EVENT_FILTER:
       case OP.LE_SET_SCAN_PARAMETERS:
-        return this.complete(opcode);
+        this.complete(opcode);
+        return;
       case OP.READ_LE_HOST_SUPPORTED:
-        return this.complete(opcode, [0, 1, 0]);
+        this.complete(opcode, [0, 1, 0]);
+        return;
       case OP.LE_READ_FEATURES:
-        return this.complete(opcode, [0, 0x01, 0, 0, 0, 0, 0, 0, 0]); // encryption only: legacy scanning, no DLE
+        this.complete(opcode, [0, 0x01, 0, 0, 0, 0, 0, 0, 0]); // encryption only: legacy scanning, no DLE
+        return;
       case OP.READ_LOCAL_VERSION:
-        return this.complete(opcode, [0, 0x09, 0x00, 0x00, 0x09, 0xff, 0xff, 0x00, 0x00]);
+        this.complete(opcode, [0, 0x09, 0x00, 0x00, 0x09, 0xff, 0xff, 0x00, 0x00]);
+        return;
       case OP.READ_BD_ADDR:
-        return this.complete(opcode, [
+        this.complete(opcode, [
           0,
           ...this.opts.address
             .split(':')
             .reverse()
             .map((h) => parseInt(h, 16)),
         ]);
+        return;
       case OP.LE_READ_BUFFER_SIZE:
-        return this.complete(opcode, [0, 251, 0, 8]);
+        this.complete(opcode, [0, 251, 0, 8]);
+        return;
       case OP.READ_BUFFER_SIZE:
-        return this.complete(opcode, [0, 251, 0, 0, 8, 0, 0, 0]);
+        this.complete(opcode, [0, 251, 0, 0, 8, 0, 0, 0]);
+        return;
       case OP.READ_SUPPORTED_COMMANDS:
-        return this.complete(opcode, [0, ...new Array<number>(64).fill(0)]);
+        this.complete(opcode, [0, ...new Array<number>(64).fill(0)]);
+        return;
       case OP.LE_SET_SCAN_ENABLE:
         this.scanning = p[0] === 1;
         this.filterDuplicates = p[1] === 1;
         this.reported.clear();
-        return this.complete(opcode);
+        this.complete(opcode);
+        return;
       case OP.LE_CREATE_CONN:
-        return this.createConnection(p);
+        this.createConnection(p);
+        return;
       case OP.LE_CANCEL_CONN: {
         const pending = this.pendingConnect;
         this.pendingConnect = null;
@@ -333,12 +344,15 @@ export class SimulatedController {
         const handle = p.readUInt16LE(0);
         const l = this.links.get(handle);
         const rssi = l ? l.peripheral.nextRssi() : 127;
-        return this.complete(opcode, [l ? 0 : ERR_UNKNOWN_CONNECTION, handle & 0xff, handle >> 8, rssi & 0xff]);
+        this.complete(opcode, [l ? 0 : ERR_UNKNOWN_CONNECTION, handle & 0xff, handle >> 8, rssi & 0xff]);
+        return;
       }
       case OP.LE_CONN_UPDATE:
-        return this.status(opcode, 0);
+        this.status(opcode, 0);
+        return;
       default:
-        return this.complete(opcode, [ERR_UNKNOWN_COMMAND]);
+        this.complete(opcode, [ERR_UNKNOWN_COMMAND]);
+        return;
     }
   }
 
@@ -459,7 +473,10 @@ export class SimulatedController {
   }
 
   private tick(l: Link): void {
-    if (!this.links.has(l.handle)) return this.stopLink(l);
+    if (!this.links.has(l.handle)) {
+      this.stopLink(l);
+      return;
+    }
     const e = l.peripheral.emit();
     l.emissions++;
     this.deliver(l, e);

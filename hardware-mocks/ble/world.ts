@@ -41,8 +41,14 @@ export class BleWorld {
     this.socat = p;
     await new Promise<void>((resolve, reject) => {
       const poll = (): void => {
-        if (p.exitCode !== null) return reject(new Error(`socat exited (${p.exitCode}); is socat installed?`));
-        if (existsSync(this.hostPort) && existsSync(this.ctrlPort)) return resolve();
+        if (p.exitCode !== null) {
+          reject(new Error(`socat exited (${p.exitCode}); is socat installed?`));
+          return;
+        }
+        if (existsSync(this.hostPort) && existsSync(this.ctrlPort)) {
+          resolve();
+          return;
+        }
         setTimeout(poll, 10);
       };
       p.once('error', reject);
