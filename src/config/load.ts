@@ -29,9 +29,10 @@ export interface ValidateOptions {
    */
   env?: NodeJS.ProcessEnv | null;
   /**
-   * Listener port 0 means "any free port": useful to programs that embed the gateway (tests),
-   * never in a configuration file, where a sensor could not find the port. Default true here;
-   * false for configuration files and the command line.
+   * Listener port 0 means "any free port" (the operating system picks one; `addresses()` of the
+   * adapter says which). Only for programs that embed the gateway and ask for it explicitly
+   * (tests, benchmarks): a sensor could not find such a port. Default false, like configuration
+   * files, environment overrides and the command line, which have no way to set it.
    */
   allowAnyFreePort?: boolean;
 }
@@ -119,7 +120,7 @@ export function validateConfig(raw: unknown, source = 'config', opts: ValidateOp
       }),
     );
   }
-  const problems = [...brokerUrlProblems(r.data), ...(opts.allowAnyFreePort === false ? anyFreePortProblems(r.data) : [])];
+  const problems = [...brokerUrlProblems(r.data), ...(opts.allowAnyFreePort === true ? [] : anyFreePortProblems(r.data))];
   if (problems.length) throw new ConfigError(`${source}: invalid configuration`, problems);
   return r.data;
 }
@@ -139,7 +140,7 @@ export function parseConfigText(text: string, source: string): Config {
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(`${source}: invalid configuration`, ['(top level): expected a mapping of sections (gateway, buffer, kafka, devices, ...)']);
   }
-  return validateConfig(raw, source, { allowAnyFreePort: false });
+  return validateConfig(raw, source);
 }
 
 export function loadConfigFile(file: string): Config {

@@ -27,7 +27,7 @@ export function testConfig(brokers: string, dataDir: string, overrides: ConfigIn
     log: { level: 'silent' },
   };
   for (const [k, v] of Object.entries(overrides)) raw[k] = { ...(raw[k] ?? {}), ...(v as object) };
-  return validateConfig(raw, 'test');
+  return validateConfig(raw, 'test', { allowAnyFreePort: true });
 }
 
 export async function startTestGateway(config: Config): Promise<Gateway> {

@@ -60,3 +60,19 @@ describe('mqtt config', () => {
     expect(issues(input).join('\n')).toMatch(msg);
   });
 });
+
+describe('listener port 0 ("any free port")', () => {
+  const zero = (kind: 'tcp' | 'ws') => ({ devices: { mqtt: { enabled: true, embedded: { [kind]: { host: '127.0.0.1', port: 0 } } } } });
+
+  it.each(['tcp', 'ws'] as const)('the programmatic validateConfig refuses embedded.%s.port 0 unless the caller asks for it', (kind) => {
+    let message = '';
+    try {
+      validateConfig(zero(kind), 'prog', { env: null });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`devices.mqtt.embedded.${kind}.port: must be a port from 1 to 65535`);
+    const ok = validateConfig(zero(kind), 'prog', { env: null, allowAnyFreePort: true });
+    expect(ok.devices.mqtt?.embedded?.[kind]?.port).toBe(0);
+  });
+});

@@ -10,7 +10,7 @@ import { RecordingSink } from './helpers/sink.js';
 
 describe('mqtt family', () => {
   it('creates one adapter when enabled, none when disabled or absent', () => {
-    const on = validateConfig({ devices: { mqtt: { enabled: true, embedded: { tcp: { port: 0 } } } } });
+    const on = validateConfig({ devices: { mqtt: { enabled: true, embedded: { tcp: { port: 0 } } } } }, 'test', { allowAnyFreePort: true });
     const adapters = createAdapters(on.devices);
     expect(adapters.map((a) => a.family)).toEqual(['mqtt']);
     expect(adapters[0]).toBeInstanceOf(MqttAdapter);
