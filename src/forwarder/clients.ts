@@ -2,9 +2,8 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { KafkaClient } from './client.js';
+import type { KafkaClient, KafkaClientHealth, TopicBatch } from './client.js';
 import { fhirOptions, hl7v2Options } from './formats/clinical-options.js';
-import { KafkajsClient } from './kafkajs-client.js';
 import { PlatformaticClient } from './platformatic-client.js';
 
 type KafkaConfig = Config['kafka'];
@@ -26,8 +25,46 @@ function commonOptions(k: KafkaConfig, log: Logger) {
   };
 }
 
+/**
+ * kafkajs, loaded only when it is configured: a gateway on @platformatic/kafka never loads it
+ * (module load time and heap). Every call waits for the import; a failed import fails each call.
+ */
+class LazyKafkajsClient implements KafkaClient {
+  private loaded: KafkaClient | null = null;
+  private readonly client: Promise<KafkaClient>;
+
+  constructor(opts: ReturnType<typeof commonOptions>) {
+    this.client = import('./kafkajs-client.js').then((m) => {
+      this.loaded = new m.KafkajsClient(opts);
+      return this.loaded;
+    });
+    // Each call awaits the import and sees its failure; this only keeps an unused failure from being unhandled.
+    this.client.catch(() => {});
+  }
+
+  async connect(timeoutMs: number): Promise<void> {
+    return (await this.client).connect(timeoutMs);
+  }
+
+  async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    return (await this.client).send(batches, timeoutMs);
+  }
+
+  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    return (await this.client).ensureTopics(topics, create, timeoutMs);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    return (await this.client).close(timeoutMs);
+  }
+
+  health(): KafkaClientHealth {
+    return this.loaded ? this.loaded.health() : { connected: false };
+  }
+}
+
 export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger) => KafkaClient> = {
-  kafkajs: (k, log) => new KafkajsClient(commonOptions(k, log)),
+  kafkajs: (k, log) => new LazyKafkajsClient(commonOptions(k, log)),
   platformatic: (k, log) => new PlatformaticClient(commonOptions(k, log)),
 };
 
