@@ -458,7 +458,10 @@ export class BleAdapter implements DeviceAdapter {
   private submit(inputs: ReadingInput[]): void {
     if (!this.ctx || !this.running) return;
     for (const i of inputs) this.batch.push(i);
-    if (this.batch.length >= BATCH_MAX) return this.flush();
+    if (this.batch.length >= BATCH_MAX) {
+      this.flush();
+      return;
+    }
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     if (this.cfg.batchWindow > 0) setTimeout(() => this.flush(), this.cfg.batchWindow);

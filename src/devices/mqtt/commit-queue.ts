@@ -164,7 +164,8 @@ export class CommitQueue {
   offer(inputs: readonly ReadingInput[], done: Settled, bytes = 0): void {
     if (this.refusing && this.queue.length >= this.opts.maxBatch) {
       this.opts.onDropped?.('refusing', inputs.length);
-      return done(null, false);
+      done(null, false);
+      return;
     }
     this.enqueue(inputs, false, undefined, done, bytes);
   }
@@ -197,7 +198,10 @@ export class CommitQueue {
   }
 
   private enqueue(inputs: readonly ReadingInput[], reliable: boolean, owner: Owner | undefined, done: Settled, bytes: number): void {
-    if (this.closed) return done(new QueueClosed('the MQTT adapter is stopped'), false);
+    if (this.closed) {
+      done(new QueueClosed('the MQTT adapter is stopped'), false);
+      return;
+    }
     this.queue.push({ inputs, bytes, since: this.now(), reliable, owner, done });
     this.readings += inputs.length;
     this.bytes += bytes;
