@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// `npm test` after the type check and build: the unit project, THEN the integration project, never
-// both at once (issue 15, item 6: a JVM broker and a million-reading drain must not share two cores
-// with the unit tests). Each run writes its JSON report (test-results/vitest-<project>.json); the
-// two are merged into test-results/vitest.json, which .ci/run reads for its closing
-// 'N passed, N failed' line. Both projects always run; the exit code fails if either failed.
-// Extra arguments go to both vitest runs.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// `npm test` after the lint, type check and build: the unit project ALONE first (issue 15, item 6: a
+// JVM broker and a million-reading drain must not share two cores with the unit tests), THEN the
+// integration and cluster projects side by side: integration uses the one broker of its global setup,
+// cluster starts brokers of its own (3-node clusters, fleet, TLS, black hole); they share nothing.
+// The cluster run's output goes to test-results/cluster.log and is printed when it ends, so the two
+// never interleave. Each run writes its JSON report (test-results/vitest-<project>.json); they are
+// merged into test-results/vitest.json, which .ci/run reads for its closing 'N passed, N failed'
+// line. Every project always runs; the exit code fails if any failed. Extra arguments go to every run.
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,17 +36,29 @@ merged.testResults = [];
 merged.projects = {};
 let rc = 0;
 
-for (const project of ['unit', 'integration']) {
+/** Runs one project; resolves with its exit status. `log` set: output to that file instead of ours. */
+function run(project, log) {
   const out = join(results, `vitest-${project}.json`);
   rmSync(out, { force: true });
-  const started = Date.now();
-  // With file filters (npm test -- test/buffer) one project may have nothing to run: that is no failure.
+  // With file filters (npm test -- test/buffer) a project may have nothing to run: that is no failure.
   const extra = process.argv.slice(2);
   const args = [vitest, 'run', '--project', project, `--outputFile.json=${out}`, ...(extra.length ? ['--passWithNoTests', ...extra] : [])];
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
-  const status = r.status ?? 1;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: log ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    if (log) {
+      const file = createWriteStream(log);
+      child.stdout.pipe(file, { end: false });
+      child.stderr.pipe(file, { end: false });
+      child.on('close', () => file.end());
+    }
+    child.on('error', () => resolve({ project, out, status: 1, seconds: Math.round((Date.now() - started) / 1000) }));
+    child.on('close', (code) => resolve({ project, out, status: code ?? 1, seconds: Math.round((Date.now() - started) / 1000) }));
+  });
+}
+
+function merge({ project, out, status, seconds }) {
   if (status !== 0) rc = status;
-  const seconds = Math.round((Date.now() - started) / 1000);
   if (!existsSync(out)) {
     // No report (vitest itself failed): count it as one failure so the closing line cannot read green.
     merged.numFailedTests += 1;
@@ -52,14 +66,24 @@ for (const project of ['unit', 'integration']) {
     merged.success = false;
     merged.projects[project] = { exit: status, seconds, report: false };
     console.error(`${project}: no test report (vitest exited ${status})`);
-    continue;
+    return;
   }
   const rep = JSON.parse(readFileSync(out, 'utf8'));
   for (const k of counts) merged[k] += rep[k] ?? 0;
   merged.success &&= rep.success !== false && status === 0;
   merged.testResults.push(...(rep.testResults ?? []));
   merged.projects[project] = { exit: status, seconds, passed: rep.numPassedTests, failed: rep.numFailedTests };
-  console.log(`${project}: ${rep.numPassedTests} passed, ${rep.numFailedTests} failed in ${seconds} s`);
+}
+
+merge(await run('unit'));
+const clusterLog = join(results, 'cluster.log');
+const [integration, cluster] = await Promise.all([run('integration'), run('cluster', clusterLog)]);
+console.log('\n---- cluster project (brokers of its own; ran beside the integration project) ----');
+if (existsSync(clusterLog)) process.stdout.write(readFileSync(clusterLog));
+merge(integration);
+merge(cluster);
+for (const [project, p] of Object.entries(merged.projects)) {
+  console.log(`${project}: ${p.report === false ? 'no report' : `${p.passed} passed, ${p.failed} failed`} in ${p.seconds} s`);
 }
 
 writeFileSync(join(results, 'vitest.json'), JSON.stringify(merged));
