@@ -292,7 +292,7 @@ const binaryDecoderSchema = z
       if (offset + BINARY_SIZE[type] > d.length!)
         ctx.addIssue({ code: 'custom', path, message: `field at offset ${offset} (${type}) ends past length ${d.length}` });
     };
-    d.fields.forEach((f, i) => check(f.offset, f.type, ['fields', i]));
+    for (const [i, f] of d.fields.entries()) check(f.offset, f.type, ['fields', i]);
     if (d.time) check(d.time.offset, d.time.type, ['time']);
   });
 

@@ -43,10 +43,16 @@ export class FrameGuard {
       this.multiplier *= 128;
       this.lengthBytes++;
       if (b & 0x80) {
-        if (this.lengthBytes >= 4) return (this.verdict = 'malformed');
+        if (this.lengthBytes >= 4) {
+          this.verdict = 'malformed';
+          return this.verdict;
+        }
         continue;
       }
-      if (this.length > this.maxRemainingLength) return (this.verdict = 'too_large');
+      if (this.length > this.maxRemainingLength) {
+        this.verdict = 'too_large';
+        return this.verdict;
+      }
       this.remaining = this.length;
       this.state = this.length === 0 ? 'type' : 'body';
     }

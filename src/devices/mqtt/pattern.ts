@@ -35,12 +35,16 @@ export function compilePattern(source: string): TopicPattern {
   const parts = source.split('/');
   const levels: Level[] = [];
   const names: string[] = [];
-  parts.forEach((p, i) => {
+  for (const [i, p] of parts.entries()) {
     const last = i === parts.length - 1;
-    if (p === '+') return void levels.push({ kind: 'one' });
+    if (p === '+') {
+      levels.push({ kind: 'one' });
+      continue;
+    }
     if (p === '#') {
       if (!last) throw new PatternError(`'#' must be the last level in ${JSON.stringify(source)}`);
-      return void levels.push({ kind: 'rest' });
+      levels.push({ kind: 'rest' });
+      continue;
     }
     const m = /^\{([^{}]*?)(#?)\}$/.exec(p);
     if (m) {
@@ -50,11 +54,12 @@ export function compilePattern(source: string): TopicPattern {
       if (names.includes(name)) throw new PatternError(`capture {${name}} appears twice in ${JSON.stringify(source)}`);
       if (m[2] === '#' && !last) throw new PatternError(`{${name}#} must be the last level in ${JSON.stringify(source)}`);
       names.push(name);
-      return void levels.push(m[2] === '#' ? { kind: 'rest', name } : { kind: 'one', name });
+      levels.push(m[2] === '#' ? { kind: 'rest', name } : { kind: 'one', name });
+      continue;
     }
     if (/[+#{}\0]/.test(p)) throw new PatternError(`level ${JSON.stringify(p)} of ${JSON.stringify(source)} mixes text with a wildcard or brace`);
     levels.push({ kind: 'literal', text: p });
-  });
+  }
   const filter = levels.map((l) => (l.kind === 'literal' ? l.text : l.kind === 'one' ? '+' : '#')).join('/');
   const startsWithWildcard = levels[0]?.kind !== 'literal';
 
@@ -69,7 +74,10 @@ export function compilePattern(source: string): TopicPattern {
         const l = levels[i]!;
         if (l.kind === 'rest') {
           // like '#': matches the parent level too, capturing ''
-          if (l.name) (caps ??= {})[l.name] = topic.slice(i).join('/');
+          if (l.name) {
+            caps ??= {};
+            caps[l.name] = topic.slice(i).join('/');
+          }
           return caps ?? {};
         }
         const t = topic[i];
@@ -77,7 +85,8 @@ export function compilePattern(source: string): TopicPattern {
         if (l.kind === 'literal') {
           if (l.text !== t) return null;
         } else if (l.name) {
-          (caps ??= {})[l.name] = t;
+          caps ??= {};
+          caps[l.name] = t;
         }
       }
       return levels.length === topic.length ? (caps ?? {}) : null;
