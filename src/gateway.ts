@@ -13,8 +13,9 @@ import { getOrCreateGatewayId } from './buffer/gateway-id.js';
 import { openBuffer, type SqliteBuffer } from './buffer/index.js';
 import type { ReadingBuffer } from './buffer/types.js';
 import type { Config } from './config/schema.js';
+import { checkTlsKeyFiles } from './config/secrets.js';
 import { describeKeyFile, generateKeyFile, KeyFileError } from './crypto/keys.js';
-import { createAdapters } from './devices/registry.js';
+import { createAdapters, FAMILIES } from './devices/registry.js';
 import type { DeviceAdapter } from './devices/types.js';
 import { ConfigurationError, errorCode, isConfigFsError } from './errors.js';
 import { createKafkaClient, forwarderSettings } from './forwarder/clients.js';
@@ -27,7 +28,7 @@ import { Events } from './metrics/events.js';
 import { assessHealth, assessReadiness, HEALTH_CHECKS, type HealthCheck, type HealthCheckName, healthGauges } from './metrics/health.js';
 import { startMetricsServer } from './metrics/server.js';
 import { PRIORITY_CLASSES } from './reading.js';
-import { type LiveStatus, statusFilePath, writeStatusFile } from './status-file.js';
+import { type LiveStatus, type ReloadStatus, statusFilePath, writeStatusFile } from './status-file.js';
 
 export interface GatewayOptions {
   mode: 'run' | 'simulate';
@@ -46,6 +47,16 @@ export interface Gateway {
   readonly events: Events;
   readonly ingest: Ingest;
   readonly adapters: readonly DeviceAdapter[];
+  /**
+   * SIGHUP: applies what can change while running (src/cli/reload.ts says which settings): the
+   * device families whose configuration differs (or whose MQTT users file may have) are
+   * reconfigured in place or stopped and started again, others untouched; the Kafka topics per
+   * class go to the forwarder. Never rejects: a family that cannot start with its new settings
+   * is started again with its old ones and named in `failed`.
+   */
+  reload(next: Config): Promise<GatewayReload>;
+  /** The outcome of the last reload, shown in /status and the status file. */
+  noteReload(s: ReloadStatus): void;
   /** Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then stops. Returns true when drained. */
   stop(drainTimeoutMs?: number): Promise<boolean>;
   live(): LiveStatus;
@@ -57,6 +68,19 @@ export interface Gateway {
   readonly failed: Promise<string>;
 }
 
+export interface GatewayReload {
+  /** Families changed in place (connections kept), e.g. MQTT rules and users, serial ports. */
+  reconfigured: string[];
+  /** Families whose adapters were stopped and started with the new settings. */
+  restarted: string[];
+  /** Families that kept (or went back to) their old settings, and why. */
+  failed: { family: string; error: string }[];
+  /** The device settings now running (the new ones, except the families that failed). */
+  devices: Config['devices'];
+  /** The Kafka topics per class changed. */
+  topics: boolean;
+}
+
 export function keyFileFor(config: Config): string {
   return resolve(config.buffer.keyFile ?? join(config.gateway.dataDir, 'wardgate.key'));
 }
@@ -64,6 +88,7 @@ export function keyFileFor(config: Config): string {
 export async function startGateway(config: Config, opts: GatewayOptions): Promise<Gateway> {
   const log = opts.log;
   const dataDir = resolve(config.gateway.dataDir);
+  checkTlsKeyFiles(config); // TLS private keys: readable by the service user only, like the data key file (exit 2 otherwise)
   prepareDataDir(dataDir);
   // Security events, hash-chained (src/audit): start, configuration, key creation, stop, and the
   // login/ACL/quarantine/eviction events as they are logged.
@@ -198,11 +223,13 @@ async function startParts(
   const log = opts.log;
   // Adapters are created (not started) first: their per-reading consumers (e.g. the alarm echo on
   // the embedded MQTT broker, wardgate/alarms/{bed}) are registered with the pipeline at start-up.
+  // Changed in place by a reload (live() and the gauges read it).
   const adapters: DeviceAdapter[] = createAdapters(config.devices);
   const ingest = new Ingest(buffer, events, {
     clockSkewToleranceMs: config.gateway.clockSkewTolerance,
     receivers: adapters.flatMap((a) => a.receivers?.() ?? []),
   });
+  const familiesSeen = new Set(adapters.map((a) => a.family));
   const k = config.kafka;
   const client = k.clientThread
     ? new WorkerKafkaClient(k, { logLevel: config.log.level, lane: 'bulk', log: log.child({ module: 'kafka', lane: 'bulk' }) })
@@ -249,7 +276,9 @@ async function startParts(
     ingestedTotal: ingest.committed,
     readingsPerSecond: rate,
     adapters: adapters.map((a) => ({ family: a.family, ...a.status() })),
+    ...(lastReload ? { lastReload } : {}),
   });
+  let lastReload: ReloadStatus | undefined;
   const statusPath = statusFilePath(dataDir, config.gateway.statusFile);
   let stoppedAt: number | undefined;
   // Health states with their thresholds (src/metrics/health.ts): /status, /readyz and metrics.
@@ -294,7 +323,11 @@ async function startParts(
     for (const c of HEALTH_CHECKS) hg.alert.set({ check: c }, checks[c].state === 'alert' ? 1 : 0);
     hg.fill.set(buffer.maxBytes > 0 ? storedBytes / buffer.maxBytes : 0);
     hg.ready.set(readiness().ok ? 1 : 0);
-    for (const a of adapters) hg.devices.set({ family: a.family }, a.status().devices);
+    for (const f of familiesSeen)
+      hg.devices.set(
+        { family: f },
+        adapters.filter((a) => a.family === f).reduce((n, a) => n + a.status().devices, 0),
+      );
     hg.loopDelay.set(loopDelay.max / 1e9);
     loopDelay.reset();
     try {
@@ -340,6 +373,75 @@ async function startParts(
   log.info({ gatewayId, dataDir, brokers: k.brokers, adapters: adapters.map((a) => a.family) }, 'wardgate started');
 
   let stopped: Promise<boolean> | null = null;
+  let devices = config.devices;
+  let kafkaConfig = k;
+  const reload = async (next: Config): Promise<GatewayReload> => {
+    const out: GatewayReload = { reconfigured: [], restarted: [], failed: [], devices, topics: false };
+    if (stopped) return out;
+    const effective: Record<string, unknown> = { ...devices };
+    for (const name of Object.keys(FAMILIES) as (keyof Config['devices'])[]) {
+      const before = devices[name];
+      const after = next.devices[name];
+      const changed = JSON.stringify(before) !== JSON.stringify(after);
+      // The MQTT users file is read again on every reload, changed or not.
+      const usersFile = name === 'mqtt' && next.devices.mqtt?.embedded?.auth.usersFile !== undefined;
+      if (!changed && !usersFile) continue;
+      const mine = adapters.filter((a) => a.family === name);
+      try {
+        if (mine.length === 1 && mine[0]!.reconfigure && (await mine[0]!.reconfigure(after))) {
+          if (changed) out.reconfigured.push(name);
+          effective[name] = after;
+          continue;
+        }
+      } catch (e) {
+        out.failed.push({ family: name, error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      if (!changed) continue;
+      const swapped = await swapFamily(name, mine, after);
+      if (swapped === null) {
+        out.restarted.push(name);
+        effective[name] = after;
+      } else {
+        out.failed.push({ family: name, error: swapped });
+        // Back to the settings it ran with.
+        const restored = await swapFamily(name, [], before);
+        if (restored !== null)
+          log.error({ family: name, error: restored }, 'reload: the device family could not be started again with its old settings either');
+      }
+    }
+    devices = effective as Config['devices'];
+    out.devices = devices;
+    ingest.setReceivers(adapters.flatMap((a) => a.receivers?.() ?? []));
+    const routing = forwarderSettings(next.kafka).routing;
+    if (JSON.stringify(routing) !== JSON.stringify(forwarderSettings(kafkaConfig).routing)) {
+      kafkaConfig = next.kafka;
+      forwarder.setRouting(routing);
+      out.topics = true;
+    }
+    return out;
+  };
+  /** Stops `old` (already removed adapters may be passed empty) and starts the family from `cfg`; null when started, else why not. */
+  const swapFamily = async (name: keyof Config['devices'], old: DeviceAdapter[], cfg: unknown): Promise<string | null> => {
+    for (const a of old) {
+      await a.stop().catch((e) => log.warn({ family: a.family, err: String(e) }, 'adapter stop failed'));
+      adapters.splice(adapters.indexOf(a), 1);
+    }
+    const fresh = cfg === undefined ? [] : (FAMILIES[name] as (c: unknown) => DeviceAdapter[])(cfg);
+    for (const a of fresh) {
+      try {
+        await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });
+      } catch (e) {
+        await a.stop().catch(() => undefined);
+        for (const b of fresh) if (adapters.includes(b)) await b.stop().catch(() => undefined);
+        for (const b of fresh) if (adapters.includes(b)) adapters.splice(adapters.indexOf(b), 1);
+        return e instanceof Error ? e.message : String(e);
+      }
+      adapters.push(a);
+      familiesSeen.add(a.family);
+    }
+    return null;
+  };
   const stop = (drainTimeoutMs = 0): Promise<boolean> => {
     stopped ??= (async () => {
       for (const a of adapters) await a.stop().catch((e) => log.warn({ family: a.family, err: String(e) }, 'adapter stop failed'));
@@ -367,5 +469,8 @@ async function startParts(
       resolveFailed(`the buffer database is damaged (${reason.split(':')[0]}): stopping, so that the next start moves it aside and salvages it`),
     );
   });
-  return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live, failed };
+  const noteReload = (r: ReloadStatus): void => {
+    lastReload = r;
+  };
+  return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live, failed, reload, noteReload };
 }

@@ -20,7 +20,7 @@ export interface IngestOptions {
 
 export class Ingest implements ReadingSink {
   private readonly now: () => number;
-  private readonly receivers: readonly ReadingReceiver[];
+  private receivers: readonly ReadingReceiver[];
   /** Readings durably committed through this pipeline since start. */
   committed = 0;
 
@@ -31,6 +31,11 @@ export class Ingest implements ReadingSink {
   ) {
     this.now = opts.now ?? Date.now;
     this.receivers = opts.receivers ?? [];
+  }
+
+  /** The per-reading consumers after the device adapters changed (SIGHUP reload). */
+  setReceivers(receivers: readonly ReadingReceiver[]): void {
+    this.receivers = receivers;
   }
 
   async submit(inputs: readonly ReadingInput[]): Promise<void> {

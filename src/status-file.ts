@@ -19,6 +19,17 @@ export interface LiveStatus {
   ingestedTotal: number;
   readingsPerSecond: number;
   adapters: { family: string; state: string; devices: number; detail?: string }[];
+  /** The last SIGHUP reload: applied settings, those waiting for a restart, families that kept their old settings, or why the file was refused. */
+  lastReload?: ReloadStatus;
+}
+
+export interface ReloadStatus {
+  at: number;
+  ok: boolean;
+  applied: string[];
+  needsRestart: string[];
+  failed: { family: string; error: string }[];
+  error?: string;
 }
 
 export const statusFilePath = (dataDir: string, override?: string): string => override ?? join(dataDir, 'status.json');

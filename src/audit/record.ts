@@ -15,7 +15,7 @@ const AUDITED: Partial<Record<EventName, ReadonlySet<string> | 'all'>> = {
   login_failed: 'all',
   unit_quarantined: 'all',
   reading_evicted: 'all',
-  client_disconnected: new Set(['auth_failed', 'acl_publish']),
+  client_disconnected: new Set(['auth_failed', 'acl_publish', 'credentials_revoked']),
   device_error: new Set(['acl_subscribe']),
 };
 /** Detail fields that may be recorded (who and where; never values, payloads or secrets). */

@@ -23,7 +23,7 @@ import { createLogger, setLogLevel } from '../logger.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { formatLiveLine, LiveLine } from './live-line.js';
-import { reloadConfig } from './reload.js';
+import { reloadConfig, runningAfterReload } from './reload.js';
 import { statusCommand } from './status.js';
 
 export const EXIT_OK = 0;
@@ -114,36 +114,49 @@ async function runGateway(
     if (showLive) line.update(formatLiveLine(gw.live(), gw.buffer.stats()), force);
   };
   const liveTimer = setInterval(show, 1000);
-  // SIGHUP: validate the file again; a bad one keeps the running configuration (src/cli/reload.ts).
+  // SIGHUP: validate the file again; a bad one keeps the running configuration; the live
+  // settings are applied, the others named as needing a restart (src/cli/reload.ts). Reloads
+  // run one after the other.
   let running = config;
-  const onHup = (): void => {
+  let reloading: Promise<void> = Promise.resolve();
+  const hup = async (): Promise<void> => {
     notify.reloading();
+    const audit = AuditLog.forDataDir(gw.dataDir);
     if (!configFile) {
       log.warn('SIGHUP: no configuration file to reload (started without one)');
     } else {
       const r = reloadConfig(configFile, running);
       if (!r.ok) {
         log.error({ configFile, error: r.error }, 'SIGHUP: the configuration file is not valid; the running configuration stays');
-        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_reload_refused', { configFile });
-      } else if (r.changed.length === 0) {
-        log.info({ configFile }, 'SIGHUP: the configuration file is unchanged');
+        auditSafely(audit, log, 'config_reload_refused', { configFile });
+        gw.noteReload({ at: Date.now(), ok: false, applied: [], needsRestart: [], failed: [], error: r.error });
       } else {
-        if (r.applied.includes('log.level')) {
-          setLogLevel(log, r.config.log.level);
-          running = { ...running, log: { ...running.log, level: r.config.log.level } };
-        }
-        if (r.applied.length) log.warn({ configFile, applied: r.applied }, 'SIGHUP: applied');
+        // The device families are compared (and the MQTT users file read again) even when the file is unchanged.
+        const g = await gw.reload(runningAfterReload(running, r.config, r.config.devices));
+        if (r.applied.includes('log.level')) setLogLevel(log, r.config.log.level);
+        running = runningAfterReload(running, r.config, g.devices);
+        const applied = r.applied.filter((p) => !g.failed.some((f) => p === `devices.${f.family}` || p.startsWith(`devices.${f.family}.`)));
+        if (r.changed.length === 0 && g.failed.length === 0) log.info({ configFile }, 'SIGHUP: the configuration file is unchanged');
+        if (applied.length) log.warn({ configFile, applied, reconfigured: g.reconfigured, restarted: g.restarted, topics: g.topics }, 'SIGHUP: applied');
+        for (const f of g.failed)
+          log.error({ configFile, family: f.family, error: f.error }, 'SIGHUP: a device family could not take its new settings and keeps its old ones');
         if (r.needsRestart.length)
           log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
-        auditSafely(AuditLog.forDataDir(gw.dataDir), log, 'config_changed', {
-          configFile,
-          sha256: configDigest(r.config),
-          applied: r.applied,
-          needsRestart: r.needsRestart,
-        });
+        gw.noteReload({ at: Date.now(), ok: g.failed.length === 0, applied, needsRestart: r.needsRestart, failed: g.failed });
+        if (r.changed.length || g.failed.length)
+          auditSafely(audit, log, 'config_changed', {
+            configFile,
+            sha256: configDigest(r.config),
+            applied,
+            needsRestart: r.needsRestart,
+            ...(g.failed.length ? { failed: g.failed.map((f) => f.family) } : {}),
+          });
       }
     }
     notify.ready(`gateway ${gw.gatewayId} running`);
+  };
+  const onHup = (): void => {
+    reloading = reloading.then(hup).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'SIGHUP: reload failed'));
   };
   process.on('SIGHUP', onHup);
   const sig = waitForSignal();
@@ -159,6 +172,7 @@ async function runGateway(
   ]);
   sig.dispose();
   process.off('SIGHUP', onHup);
+  await reloading;
   notify.stopping(ended === 'failure' ? `stopping: ${failure}` : `stopping (${ended})`);
   for (const t of timers) clearTimeout(t);
   show(true);

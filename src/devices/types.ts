@@ -46,6 +46,12 @@ export interface DeviceAdapter {
   status(): AdapterStatus;
   /** Per-reading consumers this adapter offers (e.g. the MQTT alarm echo); asked once, before start. */
   receivers?(): readonly ReadingReceiver[];
+  /**
+   * SIGHUP: applies the family's new configuration while running, keeping what did not change
+   * (connections, ports). Resolves false, having changed nothing, when it cannot: the gateway
+   * then stops this adapter and starts a new one. Throws (changing nothing) on a bad setting.
+   */
+  reconfigure?(config: unknown): boolean | Promise<boolean>;
 }
 
 /** A device family: turns its slice of the configuration into adapters. */

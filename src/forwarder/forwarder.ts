@@ -36,7 +36,7 @@ import { type KafkaClient, KafkaClientError, type TopicBatch } from './client.js
 import { type Batch, Lane } from './lane.js';
 import { Pump } from './pump.js';
 import { type RateCap, RateLimiter } from './rate-limit.js';
-import { allTopics, type RoutingOptions, routeLease } from './routing.js';
+import { allTopics, leaseSize, type RoutingOptions, routeLease } from './routing.js';
 import { ConnectivityState, type FailureKind, type ForwarderStatus, KAFKA_STATES, RateMeter, type Transition } from './state.js';
 
 export interface ForwarderOptions {
@@ -159,6 +159,18 @@ export class Forwarder {
     );
     this.unsubscribe = buffer.onCommit(() => this.pump.soon());
     this.publish();
+  }
+
+  /**
+   * New topic routing (SIGHUP): every lease taken from now on is routed with it. Batches already
+   * leased and encoded (at most the one being sent and the one prepared per lane) go to the
+   * topics they were encoded for, retries included. The producers are made ready again first, so
+   * that the new topics are checked (and created when kafka.createTopics allows) before a send.
+   */
+  setRouting(routing: RoutingOptions): void {
+    this.opts.routing = routing;
+    this.disconnected();
+    this.pump.soon();
   }
 
   start(): void {
@@ -366,7 +378,7 @@ export class Forwarder {
       const e = bytes / lease.bytes;
       this.expansion = this.expansion === null || e > this.expansion ? e : this.expansion * 0.9 + e * 0.1;
     }
-    const n = lease.readings.length;
+    const n = leaseSize(lease);
     // The readings are encoded: unless an ack hook wants them, only the lease's identity is kept
     // (less for the garbage collector to carry while the batch waits and is sent).
     const kept: Lease = this.opts.onAck

@@ -21,8 +21,9 @@ export class MqttAdapter implements DeviceAdapter {
   private embedded: EmbeddedBroker | null = null;
   private externals: ExternalSubscriber[] = [];
   private queue: CommitQueue | null = null;
+  private router: MessageRouter | null = null;
 
-  constructor(private readonly config: MqttConfig) {}
+  constructor(private config: MqttConfig) {}
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.state !== 'stopped') throw new Error('the MQTT adapter is already started');
@@ -51,10 +52,11 @@ export class MqttAdapter implements DeviceAdapter {
     });
     this.queue = queue;
     const router = new MessageRouter(compileRules(c.rules), ctx.events, metrics);
+    this.router = router;
     try {
       if (c.embedded) {
         const e = c.embedded;
-        const users: UserConfig[] = [...e.auth.users, ...(e.auth.usersFile !== undefined ? readUsersFile(e.auth.usersFile) : [])];
+        const users = configuredUsers(e);
         const embedded = new EmbeddedBroker({
           config: e,
           authenticator: new Authenticator(users, e.auth.anonymous),
@@ -89,7 +91,25 @@ export class MqttAdapter implements DeviceAdapter {
     await embedded?.stop();
     this.queue?.close();
     this.queue = null;
+    this.router = null;
     this.state = 'stopped';
+  }
+
+  /**
+   * SIGHUP: applies `next` without dropping a connection when only the topic rules and the
+   * embedded broker's users (its users file read again) differ: messages routed from now on use
+   * the new rules, new logins the new users, and sessions of removed or changed users are
+   * disconnected (EmbeddedBroker.setAuthenticator). Returns false, changing nothing, when
+   * anything else differs: the adapter must then be stopped and started with `next`.
+   */
+  reconfigure(next: MqttConfig): boolean {
+    const rest = (c: MqttConfig) => JSON.stringify({ ...c, rules: [], embedded: c.embedded && { ...c.embedded, auth: null } });
+    if (this.state !== 'running' || !this.router || rest(this.config) !== rest(next)) return false;
+    const users = next.embedded ? configuredUsers(next.embedded) : [];
+    this.router.setRules(compileRules(next.rules));
+    if (this.embedded && next.embedded) this.embedded.setAuthenticator(new Authenticator(users, next.embedded.auth.anonymous));
+    this.config = next;
+    return true;
   }
 
   status(): AdapterStatus {
@@ -124,4 +144,9 @@ export class MqttAdapter implements DeviceAdapter {
   receivers(): readonly ReadingReceiver[] {
     return [{ name: 'mqtt-alarm-echo', classes: ['alarm'], receive: (r) => this.publishAlarm(r) }];
   }
+}
+
+/** The embedded broker's users: those of the configuration, then those of its users file (read now). */
+function configuredUsers(e: NonNullable<MqttConfig['embedded']>): UserConfig[] {
+  return [...e.auth.users, ...(e.auth.usersFile !== undefined ? readUsersFile(e.auth.usersFile) : [])];
 }

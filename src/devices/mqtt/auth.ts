@@ -144,6 +144,17 @@ export class Authenticator {
     return this.users.size;
   }
 
+  /**
+   * Whether a session logged in as `identity` under `previous` is still granted the same by this
+   * authenticator (after a reload): the same user entry (password hash and ACL) or, for an
+   * anonymous session, the same anonymous ACL. A session that is not is disconnected.
+   */
+  stillGrants(previous: Authenticator, identity: Identity): boolean {
+    const same = (a: unknown, b: unknown): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
+    if (identity.via === 'anonymous') return same(this.anonymous, previous.anonymous);
+    return same(this.users.get(identity.user), previous.users.get(identity.user));
+  }
+
   /** True when `authenticate` would run a password check (scrypt) for these credentials. */
   needsPasswordCheck(c: Credentials): boolean {
     if (c.certificateCN !== undefined && (c.username === undefined || c.username === c.certificateCN)) return false;

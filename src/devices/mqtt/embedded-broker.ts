@@ -74,7 +74,8 @@ type Disconnect =
   | 'acl_publish'
   | 'rate_limit'
   | 'buffer_refused'
-  | 'tls_handshake';
+  | 'tls_handshake'
+  | 'credentials_revoked';
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
@@ -153,6 +154,29 @@ export class EmbeddedBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  /**
+   * New users (SIGHUP): new logins are checked against them at once, and every connected
+   * client whose user was removed or changed (password hash or ACL), or an anonymous one whose
+   * anonymous ACL changed, is disconnected: a revoked credential keeps no open session.
+   * Returns how many clients were disconnected.
+   */
+  setAuthenticator(next: Authenticator): number {
+    const previous = this.d.authenticator;
+    this.d.authenticator = next;
+    const a = this.aedes;
+    if (!a) return 0;
+    let closed = 0;
+    // aedes keeps its connected clients by id (not in its type declarations).
+    for (const client of Object.values((a as unknown as { clients: Record<string, Client> }).clients)) {
+      const s = this.sessions.get(client);
+      if (!s || next.stillGrants(previous, s.identity)) continue;
+      closed++;
+      this.disconnected('credentials_revoked', { user: s.identity.user });
+      client.close();
+    }
+    return closed;
   }
 
   /** Publishes an alarm on the local alarm topic of its bed. Never throws. */
@@ -339,8 +363,11 @@ export class EmbeddedBroker {
     const checked = this.d.authenticator.needsPasswordCheck(creds);
     const ticket = checked ? this.limiter.admit(source, username ?? '') : null;
     if (typeof ticket === 'string') return refuse(ticket, 3);
-    this.d.authenticator.authenticate(creds, this.passwords.verify).then(
+    const authenticator = this.d.authenticator;
+    authenticator.authenticate(creds, this.passwords.verify).then(
       (r) => {
+        // The users were reloaded while the password was checked: the new ones must grant it too.
+        if (typeof r !== 'string' && this.d.authenticator !== authenticator && !this.d.authenticator.stillGrants(authenticator, r)) r = 'not_authorized';
         if (typeof r === 'string') {
           // Only a wrong password counts towards the backoff (a login with no check costs nothing).
           ticket?.done(r === 'bad_credentials' ? 'failed' : 'error');

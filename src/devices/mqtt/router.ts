@@ -11,10 +11,15 @@ import type { MqttMetrics } from './metrics.js';
 
 export class MessageRouter {
   constructor(
-    private readonly rules: readonly CompiledRule[],
+    private rules: readonly CompiledRule[],
     private readonly events: Events,
     private readonly metrics: MqttMetrics,
   ) {}
+
+  /** New topic rules (SIGHUP): every message routed from now on uses them. */
+  setRules(rules: readonly CompiledRule[]): void {
+    this.rules = rules;
+  }
 
   /**
    * The readings in the message, or null when it was rejected (already counted).

@@ -4,7 +4,7 @@
  */
 import type { AdapterContext, AdapterStatus, DeviceAdapter, DeviceFamily } from '../types.js';
 import { type Clock, systemClock } from './backoff.js';
-import type { SerialConfig } from './config.js';
+import type { SerialConfig, SerialPortConfig } from './config.js';
 import { PortWorker } from './port-worker.js';
 import { PROTOCOLS } from './protocols/index.js';
 
@@ -12,9 +12,10 @@ export class SerialAdapter implements DeviceAdapter {
   readonly family = 'serial';
   private workers: PortWorker[] = [];
   private running = false;
+  private ctx: AdapterContext | null = null;
 
   constructor(
-    private readonly config: SerialConfig,
+    private config: SerialConfig,
     private readonly clock: Clock = systemClock,
   ) {}
 
@@ -22,17 +23,44 @@ export class SerialAdapter implements DeviceAdapter {
     if (this.running) throw new Error('the serial adapter is already started');
     this.running = true;
     const c = this.config;
-    this.workers = c.ports.map(
-      (p) =>
-        new PortWorker(p, PROTOCOLS[p.protocol], {
-          retryInitialMs: c.retry.initial,
-          retryMaxMs: c.retry.max,
-          maxPendingReadings: c.maxPendingReadings,
-          clock: this.clock,
-        }),
-    );
-    for (const w of this.workers) w.start({ ...ctx, log: ctx.log.child({ port: w.cfg.path, protocol: w.cfg.protocol }) });
+    this.ctx = ctx;
+    this.workers = c.ports.map((p) => this.startWorker(p, ctx));
     ctx.log.info({ ports: this.workers.length }, 'serial ports started');
+  }
+
+  private startWorker(p: SerialPortConfig, ctx: AdapterContext): PortWorker {
+    const c = this.config;
+    const w = new PortWorker(p, PROTOCOLS[p.protocol], {
+      retryInitialMs: c.retry.initial,
+      retryMaxMs: c.retry.max,
+      maxPendingReadings: c.maxPendingReadings,
+      clock: this.clock,
+    });
+    w.start({ ...ctx, log: ctx.log.child({ port: w.cfg.path, protocol: w.cfg.protocol }) });
+    return w;
+  }
+
+  /**
+   * SIGHUP: stops the ports that were removed or whose settings changed and starts the new
+   * ones; ports whose settings are the same keep running untouched. Returns false, changing
+   * nothing, when a setting of the family (retry, bounds, enabled) changed or no port is left:
+   * the adapter must then be stopped and started with `next`.
+   */
+  async reconfigure(next: SerialConfig): Promise<boolean> {
+    const rest = (c: SerialConfig) => JSON.stringify({ ...c, ports: [] });
+    const ctx = this.ctx;
+    if (!this.running || !ctx || !next.enabled || next.ports.length === 0 || rest(this.config) !== rest(next)) return false;
+    const key = (p: SerialPortConfig) => JSON.stringify(p);
+    const wanted = new Set(next.ports.map(key));
+    const keep = this.workers.filter((w) => wanted.has(key(w.cfg)));
+    const gone = this.workers.filter((w) => !wanted.has(key(w.cfg)));
+    await Promise.all(gone.map((w) => w.stop()));
+    this.config = next;
+    const kept = new Set(keep.map((w) => key(w.cfg)));
+    const added = next.ports.filter((p) => !kept.has(key(p))).map((p) => this.startWorker(p, ctx));
+    this.workers = [...keep, ...added];
+    ctx.log.info({ ports: this.workers.length, stopped: gone.length, started: added.length }, 'serial ports reconfigured');
+    return true;
   }
 
   async stop(): Promise<void> {
