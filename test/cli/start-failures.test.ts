@@ -292,7 +292,49 @@ describe('a failed start exits', () => {
     );
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
-    expect(r.err).toMatch(/ENOENT/);
+    expect(r.err).toMatch(/ENOENT|does not exist/);
     leftNothingRunning(s.data, r.err);
   });
+
+  it('a group- or world-readable TLS private key (embedded MQTT listener, external MQTT broker, Kafka client): config check and run exit 2 naming the file, never its content', async () => {
+    const d = tempDir('wg-tlskey-');
+    // Not a real key: the refusal must come before the file is read, and its content never be echoed.
+    const keyFile = (name: string, mode: number): string => {
+      const f = join(d, name);
+      writeFileSync(f, '-----BEGIN PRIVATE KEY-----\nTLSKEYSECRET7f3a\n-----END PRIVATE KEY-----\n');
+      chmodSync(f, mode);
+      return f;
+    };
+    const cert = join(d, 'c.pem');
+    writeFileSync(cert, 'not a certificate\n');
+    const keys = {
+      'kafka.tls.key': keyFile('kafka-client.key', 0o644),
+      'devices.mqtt.embedded.tls.key': keyFile('mqtt-listener.key', 0o640),
+      'devices.mqtt.external[0].tls.key': keyFile('mqtt-external.key', 0o604),
+    };
+    const s = setup();
+    writeFileSync(
+      s.cfg,
+      [
+        `gateway:\n  dataDir: ${s.data}\nbuffer:\n  keyFile: ${s.key}`,
+        `kafka:\n  brokers: ["127.0.0.1:1"]\n  tls: { cert: ${cert}, key: ${keys['kafka.tls.key']} }`,
+        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: 8883, cert: ${cert}, key: ${keys['devices.mqtt.embedded.tls.key']} }`,
+        `      auth:\n        anonymous: { publish: ['ward/#'] }`,
+        `    external:\n      - name: hospital\n        url: mqtts://127.0.0.1:1\n        clientId: wg-test\n        subscriptions: ["ward/#"]`,
+        `        tls: { cert: ${cert}, key: ${keys['devices.mqtt.external[0].tls.key']} }\n`,
+      ].join('\n'),
+    );
+    const check = await bin(['config', 'check', s.cfg]);
+    expect(check.code, check.out + check.err).toBe(2);
+    for (const [setting, file] of Object.entries(keys)) expect(check.err).toContain(`${setting}: ${setting} ${file} is accessible by group or others`);
+    const r = await bin(['run', '--config', s.cfg]);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/(kafka|devices\.mqtt\.[a-z[\]0-9.]+)\.tls\.key: TLS private key \S+\.key is accessible by group or others/);
+    expect(r.out + r.err + check.out + check.err).not.toContain('TLSKEYSECRET');
+    leftNothingRunning(s.data, r.err);
+    // The same files at mode 0600 are not refused for their mode.
+    for (const file of Object.values(keys)) chmodSync(file, 0o600);
+    const ok = await bin(['config', 'check', s.cfg]);
+    expect(ok.err).not.toMatch(/tls\.key.*accessible/);
+  }, 60_000);
 });
