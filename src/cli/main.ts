@@ -48,12 +48,15 @@ function intArg(name: string, min: number, max: number) {
   };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the overrides edit a copy of the config's raw form, which validateConfig below checks again
+type RawConfig = Record<string, any>;
+
 /** Loads the config file (or defaults, with environment overrides) and applies command-line overrides on top. */
-function buildConfig(file: string | undefined, overrides: (raw: Record<string, any>) => void): Config {
+function buildConfig(file: string | undefined, overrides: (raw: RawConfig) => void): Config {
   const base = file ? loadConfigFile(file) : validateConfig({}, 'defaults (with environment overrides)', { allowAnyFreePort: false });
   // Re-validate with overrides applied so they get the same checks as the file; the environment
   // was applied (and checked) already, and a command-line option wins over it.
-  const raw = structuredClone(base) as Record<string, any>;
+  const raw = structuredClone(base) as RawConfig;
   overrides(raw);
   return validateConfig(raw, file ?? 'command line', { env: null, allowAnyFreePort: false });
 }
