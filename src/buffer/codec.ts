@@ -18,7 +18,7 @@
  * The sequence number is not stored: reading i of a unit has seq firstSeq + i.
  * Strings are varint byte length + UTF-8.
  */
-import { CATALOGUE, metricByCode } from '../catalogue.js';
+import { CATALOGUE, type MetricDef, metricByCode } from '../catalogue.js';
 import {
   DEVICE_KINDS,
   type DeviceKind,
@@ -372,18 +372,66 @@ export interface UnitContext {
   firstSeq: number;
 }
 
-/** Decodes a unit into Readings (seq = firstSeq + index). Throws CodecError on malformed input. */
-export function decodeUnit(buf: Buffer, ctx: UnitContext, expectedCount?: number): Reading[] {
+/** One (deviceKind, deviceId, bed, patientId) tuple of a unit: readings refer to it by index. */
+export interface UnitSource {
+  readonly deviceKind: DeviceKind;
+  readonly deviceId: string;
+  readonly bed: string;
+  readonly patientId: string | undefined;
+}
+
+/**
+ * A decoded unit as columns: what the unit stores, without a Reading object per reading. The
+ * JSON v1 writer serialises it directly (forwarder/formats/json-v1.ts); readingsOf() makes the
+ * Reading objects for the formats that want them. Reading i has seq firstSeq + i.
+ */
+export interface UnitColumns extends UnitContext {
+  readonly n: number;
+  readonly sources: readonly UnitSource[];
+  /** Per reading: index into sources. */
+  readonly source: Uint32Array;
+  readonly metric: readonly MetricDef[];
+  /** NaN when the reading carries no number (a value-absent quality flag says why). */
+  readonly value: Float64Array;
+  /** Shared between readings with the same flags: never mutate. */
+  readonly quality: readonly (readonly QualityFlag[])[];
+  readonly gatewayTime: Float64Array;
+  /** Valid where hasDeviceTime[i] is 1. */
+  readonly deviceTime: Float64Array;
+  readonly hasDeviceTime: Uint8Array;
+  readonly unit: readonly string[];
+  readonly extra: readonly (Extra | undefined)[];
+}
+
+const NO_QUALITY: readonly QualityFlag[] = [];
+/** The flags of each quality mask seen, made once (at most 2^QUALITY_FLAGS.length entries). */
+const maskFlags = new Map<number, readonly QualityFlag[]>();
+function flagsOfMask(mask: number): readonly QualityFlag[] {
+  // Bits beyond the known flags are ignored, as they always were.
+  const m = mask & ((1 << QUALITY_FLAGS.length) - 1);
+  let q = maskFlags.get(m);
+  if (q === undefined) {
+    const list: QualityFlag[] = [];
+    for (let qi = 0; qi < QUALITY_FLAGS.length; qi++) if (m & (1 << qi)) list.push(QUALITY_FLAGS[qi]!);
+    maskFlags.set(m, (q = list));
+  }
+  return q;
+}
+
+/** Decodes a unit into columns. Throws CodecError on malformed input. */
+export function decodeUnitColumns(buf: Buffer, ctx: UnitContext, expectedCount?: number): UnitColumns {
   const r = new Reader(buf);
   const version = r.u8();
   if (version !== VERSION) throw new CodecError(`unknown unit version ${version}`);
   const n = r.uv();
   if (expectedCount !== undefined && n !== expectedCount) throw new CodecError('unit count mismatch');
+  // Every reading takes at least four bytes: a count beyond that is damage, not an allocation to make.
+  if (n > buf.length) throw new CodecError('bad reading count');
   const timesFloat = (r.u8() & 1) === 1;
   const base = timesFloat ? r.f64() : r.uv();
   const ns = r.uv();
   if (ns > n) throw new CodecError('bad source count');
-  const sources: { deviceKind: DeviceKind; deviceId: string; bed: string; patientId: string | undefined }[] = [];
+  const sources: UnitSource[] = [];
   for (let i = 0; i < ns; i++) {
     const kind = DEVICE_KINDS[r.u8()];
     if (kind === undefined) throw new CodecError('bad device kind');
@@ -392,63 +440,92 @@ export function decodeUnit(buf: Buffer, ctx: UnitContext, expectedCount?: number
     const patientId = r.u8() === 1 ? r.str() : undefined;
     sources.push({ deviceKind: kind, deviceId, bed, patientId });
   }
-  const out = new Array<Reading>(n);
+  const source = new Uint32Array(n);
+  const metric = new Array<MetricDef>(n);
+  const value = new Float64Array(n);
+  const quality = new Array<readonly QualityFlag[]>(n);
+  const gatewayTime = new Float64Array(n);
+  const deviceTime = new Float64Array(n);
+  const hasDeviceTime = new Uint8Array(n);
+  const unit = new Array<string>(n);
+  const extra = new Array<Extra | undefined>(n);
   let prev = base;
   for (let i = 0; i < n; i++) {
     const f = r.u8();
-    const s = sources[r.uv()];
-    if (!s) throw new CodecError('bad source index');
+    const si = r.uv();
+    if (si >= ns) throw new CodecError('bad source index');
+    source[i] = si;
     const def = metricByCode(r.uv());
     if (!def) throw new CodecError('unknown metric code');
-    const value = readValue(r, f & 7);
-    let quality: QualityFlag[];
-    if (f & F_QMASK) {
-      const m = r.uv();
-      quality = [];
-      for (let qi = 0; qi < QUALITY_FLAGS.length; qi++) if (m & (1 << qi)) quality.push(QUALITY_FLAGS[qi]!);
-    } else if (f & F_QLIST) {
+    metric[i] = def;
+    value[i] = readValue(r, f & 7);
+    if (f & F_QMASK) quality[i] = flagsOfMask(r.uv());
+    else if (f & F_QLIST) {
       const c = r.u8();
-      quality = [];
+      const list: QualityFlag[] = [];
       for (let j = 0; j < c; j++) {
         const flag = QUALITY_FLAGS[r.u8()];
         if (flag === undefined) throw new CodecError('bad quality flag');
-        quality.push(flag);
+        list.push(flag);
       }
-    } else quality = [];
-    const gatewayTime = timesFloat ? r.f64() : prev + r.sv();
-    prev = gatewayTime;
-    let deviceTime: number | undefined;
-    if (f & F_DEVTIME) deviceTime = timesFloat ? r.f64() : gatewayTime + r.sv();
-    const unit = f & F_UNIT ? r.str() : def.unit;
-    const reading: Reading = {
-      gatewayId: ctx.gatewayId,
-      seq: ctx.firstSeq + i,
-      deviceId: s.deviceId,
-      deviceKind: s.deviceKind,
-      bed: s.bed,
-      metric: def.id,
-      value,
-      unit,
-      gatewayTime,
-      priorityClass: ctx.priorityClass,
-      quality,
-    };
-    if (s.patientId !== undefined) reading.patientId = s.patientId;
-    if (deviceTime !== undefined) reading.deviceTime = deviceTime;
+      quality[i] = list;
+    } else quality[i] = NO_QUALITY;
+    const gt = timesFloat ? r.f64() : prev + r.sv();
+    gatewayTime[i] = gt;
+    prev = gt;
+    if (f & F_DEVTIME) {
+      deviceTime[i] = timesFloat ? r.f64() : gt + r.sv();
+      hasDeviceTime[i] = 1;
+    }
+    unit[i] = f & F_UNIT ? r.str() : def.unit;
     if (f & F_EXTRA) {
       const ne = r.uv();
-      const extra: Record<string, string | number | boolean> = {};
+      const x: Record<string, string | number | boolean> = {};
       for (let j = 0; j < ne; j++) {
         const k = r.str();
         const t = r.u8();
-        extra[k] = t === X_FALSE ? false : t === X_TRUE ? true : t === X_INT ? r.sv() : t === X_F64 ? r.f64() : t === X_STR ? r.str() : badExtra();
+        x[k] = t === X_FALSE ? false : t === X_TRUE ? true : t === X_INT ? r.sv() : t === X_F64 ? r.f64() : t === X_STR ? r.str() : badExtra();
       }
-      reading.extra = extra as Extra;
+      extra[i] = x as Extra;
     }
-    out[i] = reading;
   }
   if (r.pos !== buf.length) throw new CodecError('trailing bytes in unit');
+  return { ...ctx, n, sources, source, metric, value, quality, gatewayTime, deviceTime, hasDeviceTime, unit, extra };
+}
+
+/** Reading i of a decoded unit as a Reading object of its own (its quality and extra are copies). */
+export function readingAt(c: UnitColumns, i: number): Reading {
+  const s = c.sources[c.source[i]!]!;
+  const reading: Reading = {
+    gatewayId: c.gatewayId,
+    seq: c.firstSeq + i,
+    deviceId: s.deviceId,
+    deviceKind: s.deviceKind,
+    bed: s.bed,
+    metric: c.metric[i]!.id,
+    value: c.value[i]!,
+    unit: c.unit[i]!,
+    gatewayTime: c.gatewayTime[i]!,
+    priorityClass: c.priorityClass,
+    quality: [...c.quality[i]!],
+  };
+  if (s.patientId !== undefined) reading.patientId = s.patientId;
+  if (c.hasDeviceTime[i] === 1) reading.deviceTime = c.deviceTime[i]!;
+  const x = c.extra[i];
+  if (x !== undefined) reading.extra = x;
+  return reading;
+}
+
+/** Readings [from, to) of a decoded unit as Reading objects. */
+export function readingsOf(c: UnitColumns, from = 0, to = c.n): Reading[] {
+  const out = new Array<Reading>(to - from);
+  for (let i = from; i < to; i++) out[i - from] = readingAt(c, i);
   return out;
+}
+
+/** Decodes a unit into Readings (seq = firstSeq + index). Throws CodecError on malformed input. */
+export function decodeUnit(buf: Buffer, ctx: UnitContext, expectedCount?: number): Reading[] {
+  return readingsOf(decodeUnitColumns(buf, ctx, expectedCount));
 }
 
 function badExtra(): never {

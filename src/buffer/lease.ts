@@ -9,13 +9,13 @@
  */
 import { AuthenticationFailed } from '../crypto/aead.js';
 import { PRIORITY_CLASSES, type Reading } from '../reading.js';
-import { CodecError } from './codec.js';
+import { CodecError, readingsOf, type UnitColumns } from './codec.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
 import type { Quarantine } from './integrity.js';
 import { NCLASS } from './schema.js';
 import type { Sequence } from './seq.js';
 import type { UnitStore } from './store.js';
-import type { Lease, LeaseLimits } from './types.js';
+import type { Lease, LeaseLimits, UnitSlice } from './types.js';
 
 /**
  * Units read per query while scanning a class: a lease starts with a few rows and reads more
@@ -31,7 +31,7 @@ interface LeasedUnit {
   n: number;
   gw: number;
   /** Set when only the first readings of the unit are leased (the unit alone exceeded maxReadings): the rest. */
-  rest?: Reading[];
+  rest?: { columns: UnitColumns; from: number };
 }
 
 interface LeaseState {
@@ -93,7 +93,8 @@ export class Leases {
 
   private leaseClass(classIndex: number, limits: LeaseLimits): Lease | null {
     const taken: LeasedUnit[] = [];
-    const readings: Reading[] = [];
+    const slices: UnitSlice[] = [];
+    let count = 0;
     const bad: { id: number; reason: string }[] = [];
     let bytes = 0;
     let from = this.cursor[classIndex]!;
@@ -121,7 +122,7 @@ export class Leases {
           continue;
         }
         const size = row.body.length;
-        if (taken.length > 0 && (readings.length + row.n > limits.maxReadings || bytes + size > limits.maxBytes)) {
+        if (taken.length > 0 && (count + row.n > limits.maxReadings || bytes + size > limits.maxBytes)) {
           done = true;
           break;
         }
@@ -135,26 +136,28 @@ export class Leases {
           );
           continue;
         }
-        let decoded: Reading[];
+        let decoded: UnitColumns;
         try {
-          decoded = this.store.open(row, classIndex);
+          decoded = this.store.openColumns(row, classIndex);
         } catch (e) {
           bad.push({ id: row.id, reason: e instanceof AuthenticationFailed ? 'auth_failed' : e instanceof CodecError ? 'decode_failed' : 'open_failed' });
           continue;
         }
-        if (taken.length === 0 && decoded.length > limits.maxReadings) {
+        if (taken.length === 0 && decoded.n > limits.maxReadings) {
           // The unit alone is larger than the lease may be: lease its first readings only.
           const k = Math.max(1, Math.floor(limits.maxReadings));
-          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: decoded.slice(k) });
-          for (let i = 0; i < k; i++) readings.push(decoded[i]!);
+          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: { columns: decoded, from: k } });
+          slices.push({ columns: decoded, from: 0, to: k });
+          count += k;
           bytes += Math.ceil((size * k) / row.n);
           done = true;
           break;
         }
         taken.push({ id: row.id, n: row.n, gw: row.gw });
-        for (const r of decoded) readings.push(r);
+        slices.push({ columns: decoded, from: 0, to: decoded.n });
+        count += decoded.n;
         bytes += size;
-        if (readings.length >= limits.maxReadings || bytes >= limits.maxBytes) {
+        if (count >= limits.maxReadings || bytes >= limits.maxBytes) {
           done = true;
           break;
         }
@@ -170,10 +173,10 @@ export class Leases {
     }
     const id = this.nextLeaseId++;
     for (const u of taken) this.leasedUnits.add(u.id);
-    this.leases.set(id, { classIndex, units: taken, readings: readings.length });
-    this.readingsInFlight += readings.length;
-    this.inFlightByRank[classIndex]! += readings.length;
-    return { id, priorityClass: PRIORITY_CLASSES[classIndex]!, readings, bytes, partial: taken[taken.length - 1]!.rest !== undefined };
+    this.leases.set(id, { classIndex, units: taken, readings: count });
+    this.readingsInFlight += count;
+    this.inFlightByRank[classIndex]! += count;
+    return leaseOf(id, PRIORITY_CLASSES[classIndex]!, slices, bytes, taken[taken.length - 1]!.rest !== undefined);
   }
 
   ack(leaseId: number): void {
@@ -188,7 +191,7 @@ export class Leases {
     for (const u of l.units) {
       this.leasedUnits.delete(u.id);
       if (u.rest) {
-        const first = this.store.replaceWithRest(l.classIndex, u, u.rest);
+        const first = this.store.replaceWithRest(l.classIndex, u, readingsOf(u.rest.columns, u.rest.from));
         // The rest is leasable again, ahead of newer units.
         if (first !== undefined && first < this.cursor[l.classIndex]!) this.cursor[l.classIndex] = first;
       } else this.ackedUndeleted.set(u.id, l.classIndex);
@@ -233,4 +236,23 @@ export class Leases {
       }
     }
   }
+}
+
+/** A lease whose Reading objects are made from its units on first use of `readings`, once. */
+function leaseOf(id: number, priorityClass: Lease['priorityClass'], units: readonly UnitSlice[], bytes: number, partial: boolean): Lease {
+  let readings: Reading[] | undefined;
+  return {
+    id,
+    priorityClass,
+    units,
+    bytes,
+    partial,
+    get readings(): readonly Reading[] {
+      if (readings === undefined) {
+        readings = [];
+        for (const u of units) for (const r of readingsOf(u.columns, u.from, u.to)) readings.push(r);
+      }
+      return readings;
+    },
+  };
 }

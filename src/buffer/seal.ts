@@ -7,7 +7,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { AuthenticationFailed, open as aeadOpen, type CipherName, cipherByIndex, cipherIndex, SEAL_OVERHEAD, seal } from '../crypto/aead.js';
 import { type PendingReading, PRIORITY_CLASSES, type Reading } from '../reading.js';
-import { CodecError, decodeUnit, encodeUnit } from './codec.js';
+import { CodecError, decodeUnitColumns, encodeUnit, readingsOf, type UnitColumns } from './codec.js';
 import type { UnitRow } from './schema.js';
 
 const FORMAT_VERSION = 1;
@@ -73,6 +73,17 @@ export function openUnit(
   gatewayBytes: Buffer | undefined,
   gatewayId: string | undefined,
 ): Reading[] {
+  return readingsOf(openUnitColumns(row, classIndex, key, gatewayBytes, gatewayId));
+}
+
+/** openUnit, the unit as columns (no Reading objects). */
+export function openUnitColumns(
+  row: UnitRow,
+  classIndex: number,
+  key: Buffer | undefined,
+  gatewayBytes: Buffer | undefined,
+  gatewayId: string | undefined,
+): UnitColumns {
   if (!key) throw new Error('unknown key');
   if (!gatewayBytes || gatewayId === undefined) throw new AuthenticationFailed('unknown gateway');
   const body = row.body;
@@ -88,5 +99,5 @@ export function openUnit(
       throw new CodecError('inflate failed');
     }
   }
-  return decodeUnit(plain, { gatewayId, priorityClass: PRIORITY_CLASSES[classIndex]!, firstSeq: row.id }, row.n);
+  return decodeUnitColumns(plain, { gatewayId, priorityClass: PRIORITY_CLASSES[classIndex]!, firstSeq: row.id }, row.n);
 }

@@ -6,10 +6,11 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
 import { type PendingReading, PRIORITY_CLASSES, type Reading } from '../reading.js';
+import type { UnitColumns } from './codec.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
 import { type ActiveKey, addKeyCounts, type KeyCounts, type KeyLedger } from './key-ledger.js';
 import { type Counters, type Meta, metaKey, NCLASS, oldestTimeSql, type UnitRow, unitTable } from './schema.js';
-import { openUnit, type SealOptions, sealUnit } from './seal.js';
+import { openUnit, openUnitColumns, type SealOptions, sealUnit } from './seal.js';
 import type { Sequence } from './seq.js';
 import type { ClassStats } from './types.js';
 
@@ -131,6 +132,11 @@ export class UnitStore {
   /** Authenticates and decodes one unit row (throws as openUnit does). */
   open(row: UnitRow, classIndex: number): Reading[] {
     return openUnit(row, classIndex, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
+  }
+
+  /** open(), the unit as columns (no Reading objects). */
+  openColumns(row: UnitRow, classIndex: number): UnitColumns {
+    return openUnitColumns(row, classIndex, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
   }
 
   /** Writes one group commit's units, sealed with `k`, and the new high-water mark `last`, in one transaction. */

@@ -3,6 +3,7 @@
  * release it, and read statistics. SQLite, sealing and eviction stay behind it.
  */
 import type { PendingReading, PriorityClass, Reading } from '../reading.js';
+import type { UnitColumns } from './codec.js';
 
 export interface LeaseLimits {
   /** At most this many readings (a lease may hold fewer). */
@@ -17,8 +18,13 @@ export interface Lease {
   readonly id: number;
   /** All readings of one lease belong to one priority class. */
   readonly priorityClass: PriorityClass;
-  /** Readings in sequence order (oldest first); per-device order is preserved. */
+  /**
+   * Readings in sequence order (oldest first); per-device order is preserved. A lease from the
+   * buffer makes these objects on first use only: a writer that can work from `units` never does.
+   */
   readonly readings: readonly Reading[];
+  /** The same readings as decoded units (readings [from, to) of each), when the lease came from the buffer. */
+  readonly units?: readonly UnitSlice[];
   /** Encoded size of the leased units on disk. */
   readonly bytes: number;
   /**
@@ -27,6 +33,13 @@ export interface Lease {
    * that would overtake the rest.
    */
   readonly partial: boolean;
+}
+
+/** Readings [from, to) of one decoded unit. */
+export interface UnitSlice {
+  readonly columns: UnitColumns;
+  readonly from: number;
+  readonly to: number;
 }
 
 export interface ClassStats {

@@ -9,7 +9,7 @@ import type { PriorityClass, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
 import { FHIR_SCHEMA, type FhirOptions, type FhirOut, toFhirObservations } from './formats/fhir-r4.js';
 import { HL7V2_SCHEMA, type Hl7Out, type Hl7v2Options, toPcd01Messages } from './formats/hl7v2-pcd01.js';
-import { encodeJsonV1, jsonV1Messages, readingHeaders } from './formats/json-v1.js';
+import { encodeJsonV1, jsonV1Messages, jsonV1UnitMessages, readingHeaders } from './formats/json-v1.js';
 import { packWaveforms, WAVEFORM_BATCH_SCHEMA, type WaveformPart } from './formats/waveform-batch.js';
 
 export interface RoutingOptions {
@@ -71,13 +71,23 @@ function waveformMessage(p: WaveformPart, key: RoutingOptions['key']): OutMessag
   return { key: keyOf(first, key), value: JSON.stringify(p.batch), headers };
 }
 
+/** How many readings a lease holds (without making its Reading objects). */
+export function leaseSize(lease: Lease): number {
+  if (!lease.units) return lease.readings.length;
+  let n = 0;
+  for (const u of lease.units) n += u.to - u.from;
+  return n;
+}
+
 export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
   let json: OutMessage[];
   if (lease.priorityClass === 'waveform' && o.waveformFormat === 'batch') {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
-    jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
+    // From the decoded units when the lease has them: no Reading objects for JSON v1.
+    if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
+    else jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priorityClass], messages: json }];
   const fhirTopic = o.fhirTopics?.[lease.priorityClass];

@@ -2,8 +2,10 @@
  * wardgate JSON v1: one Kafka message per reading. The schema is docs/schemas/reading-v1.json;
  * gatewayId + seq identify a reading uniquely, so consumers can drop at-least-once duplicates.
  */
+import type { UnitColumns } from '../../buffer/codec.js';
+import type { UnitSlice } from '../../buffer/types.js';
 import { CATALOGUE } from '../../catalogue.js';
-import type { Reading } from '../../reading.js';
+import type { QualityFlag, Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
 
 export const JSON_V1_SCHEMA = 'wardgate.reading.v1';
@@ -195,4 +197,76 @@ export function jsonV1Messages(readings: readonly Reading[], keyOf: (r: Reading)
       at += t.length;
     }
   }
+}
+
+/**
+ * The JSON v1 messages of decoded units, in order, appended to `out`: byte for byte the messages
+ * jsonV1Messages makes of the same readings as Reading objects (test/unit/json-v1-columns.test.ts),
+ * written from the unit's columns. Each unit's source table (device, kind, bed, patient) is
+ * turned into text once, not looked up per reading, and no Reading object is made.
+ */
+export function jsonV1UnitMessages(units: readonly UnitSlice[], key: 'device' | 'patient', out: OutMessage[]): void {
+  const texts: string[] = [];
+  const keys: string[] = [];
+  const heads: Record<string, string>[] = [];
+  for (const u of units) {
+    const c = u.columns;
+    const src = sourceTexts(c, key);
+    const head = gatewayHead(c.gatewayId);
+    const mid = `","priority":"${c.priorityClass}","quality":`;
+    for (let i = u.from; i < u.to; i++) {
+      const s = c.source[i]!;
+      const metric = c.metric[i]!.id;
+      let t = `${head}${c.firstSeq + i}${src.head[s]!}${metricHead(metric)}${num(c.value[i]!)},"unit":${str(c.unit[i]!)},"gatewayTime":"${gatewayClock.iso(c.gatewayTime[i]!)}${mid}${qualityText(c.quality[i]!)}${src.patient[s]!}${metricTail(metric)}`;
+      if (c.hasDeviceTime[i] === 1) t += `,"deviceTime":"${deviceClock.iso(c.deviceTime[i]!)}"`;
+      const x = c.extra[i];
+      if (x !== undefined) t += `,"extra":${JSON.stringify(x)}`;
+      texts.push(`${t}}`);
+      keys.push(src.key[s]!);
+      heads.push({ 'wardgate-gateway-id': c.gatewayId, 'wardgate-seq': String(c.firstSeq + i), 'wardgate-schema': JSON_V1_SCHEMA });
+      if (texts.length === BYTES_GROUP) flushTexts(texts, keys, heads, out);
+    }
+  }
+  if (texts.length > 0) flushTexts(texts, keys, heads, out);
+}
+
+/** Per source of a unit: the device fields' text, the patient field's text, the message key. */
+function sourceTexts(c: UnitColumns, key: 'device' | 'patient'): { head: string[]; patient: string[]; key: string[] } {
+  const head: string[] = [];
+  const patient: string[] = [];
+  const keys: string[] = [];
+  for (const s of c.sources) {
+    head.push(`,"deviceId":${str(s.deviceId)},"deviceKind":${str(s.deviceKind)},"bed":${str(s.bed)}`);
+    patient.push(s.patientId === undefined ? '' : `,"patientId":${str(s.patientId)}`);
+    keys.push(key === 'patient' && s.patientId !== undefined ? s.patientId : s.deviceId);
+  }
+  return { head, patient, key: keys };
+}
+
+/** `[…]` of a quality list; the decoder shares one list per set of flags, so the text is made once per list. */
+const qualityTexts = new WeakMap<readonly QualityFlag[], string>();
+function qualityText(q: readonly QualityFlag[]): string {
+  let t = qualityTexts.get(q);
+  if (t === undefined) {
+    t = '[';
+    for (let i = 0; i < q.length; i++) t += i === 0 ? str(q[i]!) : `,${str(q[i]!)}`;
+    qualityTexts.set(q, (t += ']'));
+  }
+  return t;
+}
+
+/** Turns a group of texts into messages (one shared buffer when all ASCII, as jsonV1Messages does) and empties the group. */
+function flushTexts(texts: string[], keys: string[], heads: Record<string, string>[], out: OutMessage[]): void {
+  const all = texts.join('');
+  const bytes = Buffer.from(all);
+  const ascii = bytes.length === all.length;
+  let at = 0;
+  for (let k = 0; k < texts.length; k++) {
+    const t = texts[k]!;
+    out.push({ key: keys[k]!, value: ascii ? bytes.subarray(at, at + t.length) : Buffer.from(t), headers: heads[k]! });
+    at += t.length;
+  }
+  texts.length = 0;
+  keys.length = 0;
+  heads.length = 0;
 }
