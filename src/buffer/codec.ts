@@ -270,7 +270,10 @@ export function encodeUnit(readings: readonly PendingReading[]): Buffer {
     const p = readings[i]!;
     const kind = KIND_INDEX.get(p.deviceKind)!;
     let list = byDevice.get(p.deviceId);
-    if (!list) byDevice.set(p.deviceId, (list = []));
+    if (!list) {
+      list = [];
+      byDevice.set(p.deviceId, list);
+    }
     let s: Source | undefined;
     for (const c of list) {
       if (c.kind === kind && c.bed === p.bed && c.patientId === p.patientId) {
@@ -413,7 +416,8 @@ function flagsOfMask(mask: number): readonly QualityFlag[] {
   if (q === undefined) {
     const list: QualityFlag[] = [];
     for (let qi = 0; qi < QUALITY_FLAGS.length; qi++) if (m & (1 << qi)) list.push(QUALITY_FLAGS[qi]!);
-    maskFlags.set(m, (q = list));
+    q = list;
+    maskFlags.set(m, q);
   }
   return q;
 }

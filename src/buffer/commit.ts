@@ -18,7 +18,6 @@
  * commits, the forwarder). A failed fsync rejects that commit's appends (io_error, counted);
  * the data may still be on disk, so a device that sends again may see its readings twice.
  */
-import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { type PendingReading, PRIORITY_CLASSES } from '../reading.js';
 import { validateForEncoding } from './codec.js';
@@ -72,7 +71,6 @@ export class GroupCommit {
     private readonly opts: GroupCommitOptions,
     private readonly hooks: GroupCommitHooks,
     private readonly events: Events,
-    private readonly log: Logger,
     private readonly logLimited: LogLimited,
     /** synchronous 'full': fsyncs the WAL after each commit, off the event loop. */
     private readonly walSync?: WalSync,

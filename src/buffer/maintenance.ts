@@ -6,7 +6,6 @@
 
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import type { Logger } from '../logger.js';
 import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
 import type { Eviction } from './eviction.js';
 import type { KeyLedger } from './key-ledger.js';
@@ -42,7 +41,6 @@ export class Maintenance {
 
   constructor(
     private readonly parts: MaintenanceParts,
-    private readonly log: Logger,
     private readonly logLimited: LogLimited,
     private readonly now: () => number,
   ) {}

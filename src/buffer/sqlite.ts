@@ -141,7 +141,7 @@ export class SqliteBuffer implements ReadingBuffer {
     this.keys = new KeyLedger(db, meta, keys, { keyFile: () => this.keyFile, keyProtection: opts.keyProtection ?? {}, dbPath }, log);
     this.seq = new Sequence(opts.dir, meta, seqFloor);
     const sealing = { cipher: opts.cipher ?? 'aes-256-gcm', compress: opts.compress ?? true } as const;
-    this.store = new UnitStore(db, meta, this.keys, this.seq, { ...sealing, gatewayId: opts.gatewayId }, log, logLimited);
+    this.store = new UnitStore(db, meta, this.keys, this.seq, { ...sealing, gatewayId: opts.gatewayId }, logLimited);
     // 'full': the connection runs synchronous=NORMAL and the WAL is fsynced on the thread pool after
     // each commit, before its appends resolve. What a previous process left unsynced is synced now.
     const walSync = synchronous === 'full' ? new WalSync(`${dbPath}-wal`, opts.walSyncFs) : undefined;
@@ -157,7 +157,6 @@ export class SqliteBuffer implements ReadingBuffer {
       },
       { isShedding: () => this.shedding.active, onDiskFull, afterCommit: () => this.eviction.enforceByteCap(), onFailure: (e) => this.checkDamage(e) },
       events,
-      log,
       logLimited,
       walSync,
     );
@@ -189,7 +188,7 @@ export class SqliteBuffer implements ReadingBuffer {
       isClosed: () => this.commit.closed,
       onFailure: (e: unknown) => this.maintenanceFailed(e),
     };
-    this.maintenance = new Maintenance(parts, log, logLimited, now);
+    this.maintenance = new Maintenance(parts, logLimited, now);
     this.keys.checkRing();
   }
 

@@ -4,7 +4,6 @@
  * replay floor. Memory follows the database only after the transaction commits.
  */
 import type Database from 'better-sqlite3';
-import type { Logger } from '../logger.js';
 import { type PendingReading, PRIORITY_CLASSES, type Reading } from '../reading.js';
 import type { UnitColumns } from './codec.js';
 import { errInfo, type LogLimited } from './diagnostics.js';
@@ -69,7 +68,6 @@ export class UnitStore {
     private readonly keys: KeyLedger,
     private readonly seq: Sequence,
     private readonly opts: SealOptions & { gatewayId: string },
-    private readonly log: Logger,
     private readonly logLimited: LogLimited,
   ) {
     const per = (f: (t: string, classIndex: number) => string) => PRIORITY_CLASSES.map((_, classIndex) => db.prepare(f(unitTable(classIndex), classIndex)));

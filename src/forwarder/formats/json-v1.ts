@@ -120,7 +120,10 @@ function sourceHead(r: Reading): string {
 const metricHeads = new Map<string, string>();
 function metricHead(metric: string): string {
   let t = metricHeads.get(metric);
-  if (t === undefined) metricHeads.set(metric, (t = `,"metric":${str(metric)},"value":`));
+  if (t === undefined) {
+    t = `,"metric":${str(metric)},"value":`;
+    metricHeads.set(metric, t);
+  }
   return t;
 }
 
@@ -250,7 +253,8 @@ function qualityText(q: readonly QualityFlag[]): string {
   if (t === undefined) {
     t = '[';
     for (let i = 0; i < q.length; i++) t += i === 0 ? str(q[i]!) : `,${str(q[i]!)}`;
-    qualityTexts.set(q, (t += ']'));
+    t += ']';
+    qualityTexts.set(q, t);
   }
   return t;
 }
