@@ -28,6 +28,8 @@ const REDACT_PATHS = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 export interface LoggerOptions {
   level?: string;
   destination?: DestinationStream;
+  /** Human-readable lines (`--pretty`) instead of JSON, on standard error; the same events, redacted the same way. */
+  pretty?: boolean;
 }
 
 /** Every child of a logger made here (weakly held), so that a new level reaches them all (SIGHUP reload). */
@@ -55,7 +57,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: stdTimeFunctions.isoTime,
   };
-  const root = opts.destination ? pino(options, opts.destination) : pino(options, destination({ fd: 2, sync: false }));
+  const dest = opts.destination ?? (opts.pretty ? prettyDestination(process.stderr) : destination({ fd: 2, sync: false }));
+  const root = pino(options, dest);
   families.set(root, children);
   return root;
 }
@@ -63,4 +66,42 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 /** A logger that writes nothing (tests, library use). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+/**
+ * One JSON log line as a human reads it: `12:03:04.567 WARN  [module/family] message  key=value ...`
+ * (time of day in UTC). A line that is not JSON is returned as it is.
+ */
+export function prettyLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof o !== 'object' || o === null) return line;
+  const { level, time, msg, app: _app, module, family, ...rest } = o;
+  const t = typeof time === 'string' ? time.slice(11, 23) : '';
+  const name = (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5);
+  const where = [module, family].filter((x) => typeof x === 'string').join('/');
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v)}`)
+    .join(' ');
+  return `${t} ${name} ${where ? `[${where}] ` : ''}${typeof msg === 'string' ? msg : ''}${fields ? `  ${fields}` : ''}`;
+}
+
+/** A pino destination that writes each JSON line as prettyLine makes it. */
+export function prettyDestination(out: { write(s: string): unknown }): DestinationStream {
+  let pending = '';
+  return {
+    write(chunk: string): void {
+      pending += chunk;
+      for (let i = pending.indexOf('\n'); i >= 0; i = pending.indexOf('\n')) {
+        out.write(`${prettyLine(pending.slice(0, i))}\n`);
+        pending = pending.slice(i + 1);
+      }
+    },
+  };
 }

@@ -92,8 +92,9 @@ async function runGateway(
   drainTimeoutMs: number,
   showLive: boolean,
   configFile?: string,
+  pretty = false,
 ): Promise<number> {
-  const log = createLogger({ level: config.log.level });
+  const log = createLogger({ level: config.log.level, pretty });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
   const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
   let gw: Gateway;
@@ -217,9 +218,10 @@ export function buildProgram(result: { code: number }): Command {
     .command('run')
     .description('Run the gateway service with a configuration file')
     .requiredOption('-c, --config <file>', 'YAML configuration file')
-    .action(async (o: { config: string }) => {
+    .option('--pretty', 'log lines for humans instead of JSON (journald and scripts want the JSON default)')
+    .action(async (o: { config: string; pretty?: boolean }) => {
       const config = loadConfigFile(o.config);
-      result.code = await runGateway(config, 'run', undefined, 0, process.stdout.isTTY === true, o.config);
+      result.code = await runGateway(config, 'run', undefined, 0, process.stdout.isTTY === true, o.config, o.pretty === true);
     });
 
   program
@@ -242,6 +244,7 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(new Option('--seed <n>', 'random seed for a reproducible ward').argParser(intArg('--seed', 0, 2 ** 31 - 1)))
     .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
     .option('--no-live', 'do not print the live status line')
+    .option('--pretty', 'log lines for humans instead of JSON')
     .option(
       '--monitors <list>',
       'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds',
@@ -263,6 +266,7 @@ export function buildProgram(result: { code: number }): Command {
         seed?: number;
         alarmRate?: number;
         live: boolean;
+        pretty?: boolean;
         monitors?: string;
         wearables?: number;
       }) => {
@@ -295,7 +299,7 @@ export function buildProgram(result: { code: number }): Command {
             // The live status line says what matters; without a config file only errors are logged.
             if (!o.config) raw.log.level = 'error';
           });
-          result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live);
+          result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live, undefined, o.pretty === true);
         } finally {
           await ward?.stop();
           await wearables?.stop();
