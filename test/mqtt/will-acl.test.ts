@@ -69,7 +69,7 @@ describe('embedded broker: will messages and the ACL', () => {
     const ok = await client(url, { clientId: 'ox4', username: 'ox-12', password: 'pw12', will: will('ward/12/ox4/status') });
     expect(ok.error).toBeUndefined();
     await drop(ok.client);
-    await waitFor(() => seen.length > 0, 10_000, 'the allowed will');
+    await waitFor(() => seen.length > 0, 'the allowed will');
     expect(seen).toEqual(['ward/12/ox4/status gone']);
     // Each refused will was counted as an ACL refusal.
     expect(await ctx.events.count('client_disconnected', { reason: 'acl_publish' })).toBe(offered.length);
