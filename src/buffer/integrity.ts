@@ -76,8 +76,10 @@ export function openChecked(
       const msgs = (db.pragma('quick_check', { simple: false }) as { quick_check: string }[]).map((r) => r.quick_check);
       if (!(msgs.length === 1 && msgs[0] === 'ok')) why = `quick_check: ${msgs.slice(0, 3).join('; ')}`;
     } else {
-      db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
-      db.prepare("SELECT count(*) FROM meta WHERE k = 'schema_version'").pluck().get();
+      // A database cut off while it was being created has no schema yet: as quick_check would, this
+      // accepts it (initSchema creates the tables); one with a schema must be able to read its meta table.
+      const hasMeta = db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").pluck().get() as number;
+      if (hasMeta > 0) db.prepare("SELECT count(*) FROM meta WHERE k = 'schema_version'").pluck().get();
     }
   } catch (e) {
     why = `${sqliteErrorCode(e) ?? 'error'}: ${(e as Error).message}`;

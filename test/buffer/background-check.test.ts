@@ -5,8 +5,9 @@
  * A healthy buffer passes, and nothing is reported.
  */
 
-import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkFailedFile } from '../../src/buffer/background-check.js';
 import { DB_FILE } from '../../src/buffer/index.js';
@@ -43,6 +44,23 @@ describe('integrity check in the background', () => {
     expect(buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })?.readings.length).toBe(200);
     await buf.close();
     expect(existsSync(checkFailedFile(join(env.dir, DB_FILE)))).toBe(false);
+  });
+
+  it('a database cut off while it was being created (no tables yet) opens as at-open does: nothing moved aside, nothing quarantined', async () => {
+    // What a power cut in the first start's schema creation leaves (found by the power-loss harness).
+    const path = join(env.dir, DB_FILE);
+    mkdirSync(env.dir, { recursive: true, mode: 0o700 });
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    raw.close();
+    for (const integrityCheck of ['background', 'at-open'] as const) {
+      const buf = await env.open({ integrityCheck });
+      await buf.append(withPriority(3, 'vital'));
+      expect(aside(), integrityCheck).toEqual([]);
+      expect(await env.events.count('unit_quarantined'), integrityCheck).toBe(0);
+      expect(buf.lease({ maxReadings: 10, maxBytes: 1 << 20 })?.readings.length, integrityCheck).toBe(3 * (integrityCheck === 'background' ? 1 : 2));
+      await buf.close();
+    }
   });
 
   it('damaged b-tree pages: the buffer opens, the background check reports the damage, leasing stops; the next start moves the file aside and salvages', async () => {
