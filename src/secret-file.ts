@@ -4,11 +4,11 @@
  * can access, or that another user owns, is refused, like ssh refuses a private key.
  * Errors name the file and its mode, never its content.
  */
-import { statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { ConfigurationError } from './errors.js';
 
 export function checkPrivateFile(path: string, what: string, fail: (message: string) => Error = (m) => new ConfigurationError(m)): void {
-  let st;
+  let st: Stats;
   try {
     st = statSync(path);
   } catch (e) {

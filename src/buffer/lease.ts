@@ -53,7 +53,7 @@ export class Leases {
    */
   private readonly heldBack = new Set<number>();
   private readingsInFlight = 0;
-  private readonly inFlightByRank: number[] = new Array<number>(NCLASS).fill(0);
+  private readonly inFlightByClass: number[] = new Array<number>(NCLASS).fill(0);
   /** Per class: every unit below this is leased or delivered, so a lease starts its scan here. */
   private readonly cursor: number[] = new Array<number>(NCLASS).fill(0);
 
@@ -72,7 +72,7 @@ export class Leases {
 
   /** Readings of the class leased and not yet acked or released. */
   inFlightOf(classIndex: number): number {
-    return this.inFlightByRank[classIndex]!;
+    return this.inFlightByClass[classIndex]!;
   }
 
   /** Leased, or delivered and not yet deleted: not to be leased or evicted. */
@@ -175,7 +175,7 @@ export class Leases {
     for (const u of taken) this.leasedUnits.add(u.id);
     this.leases.set(id, { classIndex, units: taken, readings: count });
     this.readingsInFlight += count;
-    this.inFlightByRank[classIndex]! += count;
+    this.inFlightByClass[classIndex]! += count;
     return leaseOf(id, PRIORITY_CLASSES[classIndex]!, slices, bytes, taken[taken.length - 1]!.rest !== undefined);
   }
 
@@ -187,7 +187,7 @@ export class Leases {
     }
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
-    this.inFlightByRank[l.classIndex]! -= l.readings;
+    this.inFlightByClass[l.classIndex]! -= l.readings;
     for (const u of l.units) {
       this.leasedUnits.delete(u.id);
       if (u.rest) {
@@ -210,7 +210,7 @@ export class Leases {
     if (min < this.cursor[l.classIndex]!) this.cursor[l.classIndex] = min;
     this.leases.delete(leaseId);
     this.readingsInFlight -= l.readings;
-    this.inFlightByRank[l.classIndex]! -= l.readings;
+    this.inFlightByClass[l.classIndex]! -= l.readings;
   }
 
   /**
@@ -221,13 +221,13 @@ export class Leases {
    */
   deleteAcked(): void {
     if (this.ackedUndeleted.size === 0) return;
-    const byRank = new Map<number, number[]>();
+    const idsByClass = new Map<number, number[]>();
     for (const [id, classIndex] of this.ackedUndeleted) {
-      let a = byRank.get(classIndex);
-      if (!a) byRank.set(classIndex, (a = []));
-      a.push(id);
+      const ids = idsByClass.get(classIndex);
+      if (ids) ids.push(id);
+      else idsByClass.set(classIndex, [id]);
     }
-    for (const [classIndex, ids] of byRank) {
+    for (const [classIndex, ids] of idsByClass) {
       try {
         this.store.removeUnits(classIndex, ids);
         for (const id of ids) this.ackedUndeleted.delete(id);

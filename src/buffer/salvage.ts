@@ -124,9 +124,12 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     const gatewayOf = (gw: number): string => gateways.get(gw) ?? ownGatewayId;
     const gwBytes = new Map<string, Buffer>();
     const bytesOf = (id: string): Buffer => {
-      let b = gwBytes.get(id);
-      if (!b) gwBytes.set(id, (b = Buffer.from(id, 'utf8')));
-      return b;
+      let bytes = gwBytes.get(id);
+      if (!bytes) {
+        bytes = Buffer.from(id, 'utf8');
+        gwBytes.set(id, bytes);
+      }
+      return bytes;
     };
 
     const usedGw = new Map<number, string>();

@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { bleConfigSchema } from '../devices/ble/config.js';
 import { mqttConfigSchema } from '../devices/mqtt/config.js';
 import { serialConfigSchema } from '../devices/serial/config.js';
-import { PRIORITY_CLASSES } from '../reading.js';
 import { duration, size } from './fields.js';
 
 /** host:port with a port from 1 to 65535. */

@@ -23,13 +23,16 @@ export const rememberingPartitioner: ICustomPartitioner = () => {
     if (typeof key !== 'string' || (message.partition !== undefined && message.partition !== null)) return kafkajs(args);
     const count = partitionMetadata.length;
     let known = byCount.get(count);
-    if (!known) byCount.set(count, (known = new Map()));
-    let p = known.get(key);
-    if (p === undefined) {
-      p = kafkajs(args);
-      if (known.size >= MAX_REMEMBERED_KEYS) known.clear();
-      known.set(key, p);
+    if (!known) {
+      known = new Map();
+      byCount.set(count, known);
     }
-    return p;
+    let partition = known.get(key);
+    if (partition === undefined) {
+      partition = kafkajs(args);
+      if (known.size >= MAX_REMEMBERED_KEYS) known.clear();
+      known.set(key, partition);
+    }
+    return partition;
   };
 };

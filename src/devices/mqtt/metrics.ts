@@ -45,7 +45,10 @@ export function mqttMetrics(registry: Registry): MqttMetrics {
   const m: MqttMetrics = {
     outcome(source, qos, outcome) {
       let counts = pending.get(source);
-      if (!counts) pending.set(source, (counts = new Array<number>(12).fill(0)));
+      if (!counts) {
+        counts = new Array<number>(12).fill(0);
+        pending.set(source, counts);
+      }
       counts[Math.min(qos, 2) * 4 + OUTCOMES.indexOf(outcome)]!++;
     },
     rejected: new Counter({
