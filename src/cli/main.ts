@@ -22,7 +22,7 @@ import { type Gateway, keyFileFor, startGateway } from '../gateway.js';
 import { createLogger, setLogLevel } from '../logger.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
-import { formatLiveLine, LiveLine } from './live-line.js';
+import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
 import { reloadConfig, runningAfterReload } from './reload.js';
 import { statusCommand } from './status.js';
 
@@ -113,11 +113,33 @@ async function runGateway(
   if (backlog > 0) {
     process.stdout.write(`${backlog} readings buffered from before this start: forwarding them to Kafka, alarms first\n`);
   }
-  const line = new LiveLine(process.stdout);
+  // Live view: several lines redrawn on a terminal, the one-line summary every 5 s elsewhere.
+  const line = new LiveView(process.stdout);
+  const drain = new DrainTracker();
+  let perSource: Record<string, number> = {};
+  let lastCounts = new Map<string, number>();
+  let lastCountAt = Date.now();
   const show = (force = false): void => {
-    if (showLive) line.update(formatLiveLine(gw.live(), gw.buffer.stats()), force);
+    if (!showLive) return;
+    const status = gw.live();
+    const buffer = gw.buffer.stats();
+    const drainFrom = drain.update(status.forwarder.state === 'online' || status.forwarder.state === 'draining', buffer.totalReadings);
+    line.update(formatLiveView({ status, buffer, perSource, drainFrom }), formatLiveLine(status, buffer), force);
   };
-  const liveTimer = setInterval(show, 1000);
+  const sample = async (): Promise<void> => {
+    const now = Date.now();
+    const counts = new Map<string, number>();
+    for (const v of (await gw.events.ingested.get()).values) {
+      const fam = String(v.labels.family);
+      counts.set(fam, (counts.get(fam) ?? 0) + v.value);
+    }
+    const dt = Math.max(1, now - lastCountAt) / 1000;
+    perSource = Object.fromEntries([...counts].map(([k, n]) => [k, Math.max(0, n - (lastCounts.get(k) ?? 0)) / dt]));
+    lastCounts = counts;
+    lastCountAt = now;
+    show();
+  };
+  const liveTimer = setInterval(() => void sample().catch(() => show()), 1000);
   // SIGHUP: validate the file again; a bad one keeps the running configuration; the live
   // settings are applied, the others named as needing a restart (src/cli/reload.ts). Reloads
   // run one after the other.
