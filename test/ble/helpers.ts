@@ -56,7 +56,7 @@ export async function bleRig(o: RigOptions): Promise<BleRig> {
     recordFile,
   });
   const beds = new Map<string, string>();
-  registered.forEach((p, i) => beds.set(p.address, bedOf(i, o.beds)));
+  for (const [i, p] of registered.entries()) beds.set(p.address, bedOf(i, o.beds));
   const cfg = bleConfigSchema.parse({
     hci: { uart: { port: w2.hostPort } },
     devices: registered.map((p, i) => ({ address: p.address, bed: bedOf(i, o.beds), patientId: `PAT-${i}` })),

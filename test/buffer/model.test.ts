@@ -150,7 +150,7 @@ async function run(seed: number, steps: number): Promise<void> {
       }
       const s = buf.stats();
       expect(s.totalReadings, `step ${step}`).toBe(m.total());
-      PRIORITY_CLASSES.forEach((p, classIndex) => expect(s.perClass[p].readings).toBe(m.total(classIndex)));
+      for (const [classIndex, priorityClass] of PRIORITY_CLASSES.entries()) expect(s.perClass[priorityClass].readings).toBe(m.total(classIndex));
       expect(s.inFlight).toBe(m.inFlight());
       expect(s.lastSeq).toBe(m.hwm);
     }

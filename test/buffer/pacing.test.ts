@@ -29,8 +29,13 @@ function heldFs(): SyncFs & { held: number; release(): void } {
 const settled = (p: Promise<unknown>) => {
   const s = { done: false, err: undefined as unknown };
   p.then(
-    () => (s.done = true),
-    (e) => ((s.done = true), (s.err = e)),
+    () => {
+      s.done = true;
+    },
+    (e) => {
+      s.done = true;
+      s.err = e;
+    },
   );
   return s;
 };

@@ -84,7 +84,9 @@ describe('waveform batches', () => {
       name: 'memory',
       write: async () => {},
       writeSamples: async (rows) => void stored.push(...rows),
-      gaps: async (v) => void (last = v),
+      gaps: async (v) => {
+        last = v;
+      },
       close: async () => {},
     };
     const c = new WardConsumer(new GapTracker({ window: 1000 }), [sink]);

@@ -38,6 +38,9 @@ describe('simulated ward timing', () => {
     // About once a second each over ten seconds (jitter moves ticks, never drops them).
     const perDevice = new Map<string, number>();
     for (const s of submits) for (const d of s.devices) perDevice.set(d, (perDevice.get(d) ?? 0) + 1);
-    for (const n of perDevice.values()) expect(n).toBeGreaterThanOrEqual(9), expect(n).toBeLessThanOrEqual(11);
+    for (const n of perDevice.values()) {
+      expect(n).toBeGreaterThanOrEqual(9);
+      expect(n).toBeLessThanOrEqual(11);
+    }
   });
 });

@@ -220,7 +220,7 @@ describe('PCD-01 messages field by field', () => {
       const flags = new Map(lease.filter((r) => r.priorityClass === 'alarm').map((r) => [r.seq, expectedAlarmFlag(r)]));
       const { answer, groups } = await parseAll(lease);
       expect(groups).toHaveLength(6);
-      groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS, flags));
+      for (const [i, g] of groups.entries()) checkMessage(answer.results[i]!.segments, g, OPTS, flags);
     }
   });
 
@@ -228,14 +228,14 @@ describe('PCD-01 messages field by field', () => {
     for (const c of ID_CASES) {
       const readings = idCaseReadings(c);
       const { answer, groups } = await parseAll(readings);
-      groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS));
+      for (const [i, g] of groups.entries()) checkMessage(answer.results[i]!.segments, g, OPTS);
     }
   });
 
   it('every catalogue metric with an MDC code, in every unit (converted values)', async () => {
     const readings = everyMetricAndUnit();
     const { answer, groups } = await parseAll(readings, {});
-    groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, {}));
+    for (const [i, g] of groups.entries()) checkMessage(answer.results[i]!.segments, g, {});
     // Values a device may send (kept, flagged out_of_range) that JavaScript writes with an exponent.
     const extreme = commit(
       [1e25, 1e-7, -2.5e-9].map((value) => ({ deviceId: 'mon-x', deviceKind: 'serial' as const, bed: 'BED-X', metric: 'body_temp', value, deviceTime: T0 })),
@@ -287,7 +287,7 @@ describe('PCD-01 messages field by field', () => {
     };
     const noClock = commit([{ deviceId: 'ble-1', deviceKind: 'ble', bed: 'BED-2', metric: 'heart_rate', value: 70 }], 'gw-ward-3', 778)[0]!;
     const { answer, groups } = await parseAll([gap, noClock]);
-    groups.forEach((g, i) => checkMessage(answer.results[i]!.segments, g, OPTS));
+    for (const [i, g] of groups.entries()) checkMessage(answer.results[i]!.segments, g, OPTS);
     const gapNote = fld(
       answer.results[0]!.segments.find((s) => s.name === 'NTE'),
       3,

@@ -65,9 +65,9 @@ export class FakeClient implements KafkaClient {
   /** Writes a call's messages to the log (as Kafka would on success, or on a lost acknowledgement). */
   land(call: SendCall): void {
     for (const b of call.batches) {
-      let l = this.log.get(b.topic);
-      if (!l) this.log.set(b.topic, (l = []));
-      l.push(...b.messages);
+      const landed = this.log.get(b.topic);
+      if (landed) landed.push(...b.messages);
+      else this.log.set(b.topic, [...b.messages]);
     }
   }
 

@@ -21,7 +21,7 @@ export function uniqueTopics(tag: string): { alarm: string; vital: string; statu
 }
 
 export function testConfig(brokers: string, dataDir: string, overrides: ConfigInput = {}): Config {
-  const raw: Record<string, any> = {
+  const raw: Record<string, object> = {
     gateway: { dataDir },
     kafka: { brokers: [brokers], retry: { initial: 100, max: 1000 }, sendTimeout: 5000, connectTimeout: 3000 },
     log: { level: 'silent' },

@@ -107,7 +107,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     const up = p.upstream;
     if (!up || up.connecting) return;
     const heldFlags = p.toUpstreamHeld.splice(0);
-    p.toUpstream.splice(0).forEach((b, k) => toUpstream(p, up, b, heldFlags[k] ?? false));
+    for (const [k, b] of p.toUpstream.splice(0).entries()) toUpstream(p, up, b, heldFlags[k] ?? false);
     for (const b of p.toClient.splice(0)) p.client.write(b);
   };
 

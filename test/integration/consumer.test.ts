@@ -172,9 +172,12 @@ function expectedGaps(
   return out;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the consumer's JSON lines, read field by field by the assertions (a wrong field fails them)
+type JsonLine = Record<string, any>;
+
 interface RunResult {
   code: number | null;
-  lines: Record<string, any>[];
+  lines: JsonLine[];
   stderr: string;
 }
 
@@ -197,7 +200,7 @@ function runConsumer(args: string[], timeoutMs = 60_000): Promise<RunResult> {
         lines: out
           .split('\n')
           .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, any>),
+          .map((l) => JSON.parse(l) as JsonLine),
         stderr: err,
       });
     });

@@ -159,6 +159,7 @@ describe('Debian package (amd64)', () => {
 describe('Debian package installed on this machine', () => {
   const preexisting = async (): Promise<string | null> => {
     if (process.getuid?.() !== 0) return 'not root';
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: ${Status} is dpkg-query's own field syntax, not a template
     if ((await run('dpkg-query', ['-W', '-f=${Status}', 'wardgate'])).out.includes('installed')) return 'wardgate is installed here';
     if (existsSync('/var/lib/wardgate')) return '/var/lib/wardgate exists here';
     return null;

@@ -156,7 +156,7 @@ describe('the serial example in wardgate.example.yaml', () => {
     for (let i = start; i < text.length && text[i]!.startsWith('  #'); i++) block.push(`  ${text[i]!.slice(4)}`.replace(/\s+#\s.*$/, ''));
     const c = parseConfigText(`devices:\n${block.join('\n')}\n`, 'example-serial');
     expect(c.devices.serial?.ports.map((p) => p.protocol)).toEqual(['intellivue', 'masimo', 'line']);
-    expect(c.devices.serial?.ports[0]!.pollInterval).toBe(1000);
+    expect(c.devices.serial?.ports[0]?.pollInterval).toBe(1000);
   });
 });
 

@@ -17,7 +17,7 @@ interface Sock {
   bind(path: string): void;
   send(buf: Buffer, offset: number, length: number, path: string, cb?: (e?: Error) => void): void;
   close(): void;
-  on(ev: string, cb: (...a: any[]) => void): void;
+  on(ev: string, cb: (...a: never[]) => void): void;
 }
 const unix = createRequire(import.meta.url)('unix-dgram') as { createSocket(t: 'unix_dgram', cb?: (buf: Buffer) => void): Sock };
 

@@ -29,8 +29,14 @@ describe('simulated bedside monitor', () => {
 
   it('vitals drift plausibly without alarms', () => {
     const s = run(9, 600, 0);
-    for (const x of s.filter((v) => v.label === 'HR')) expect(x.value).toBeGreaterThan(45), expect(x.value).toBeLessThan(130);
-    for (const x of s.filter((v) => v.label === 'SpO2')) expect(x.value).toBeGreaterThanOrEqual(88), expect(x.value).toBeLessThanOrEqual(100);
+    for (const x of s.filter((v) => v.label === 'HR')) {
+      expect(x.value).toBeGreaterThan(45);
+      expect(x.value).toBeLessThan(130);
+    }
+    for (const x of s.filter((v) => v.label === 'SpO2')) {
+      expect(x.value).toBeGreaterThanOrEqual(88);
+      expect(x.value).toBeLessThanOrEqual(100);
+    }
     expect(s.some((x) => x.alarm)).toBe(false);
   });
 

@@ -124,9 +124,12 @@ export class PostgresSink implements Sink {
     );
     const out = new Map<string, { gatewayId: string; seen: Range[]; announcements: Announcement[] }>();
     const of = (id: string) => {
-      let g = out.get(id);
-      if (!g) out.set(id, (g = { gatewayId: id, seen: [], announcements: [] }));
-      return g;
+      let gateway = out.get(id);
+      if (!gateway) {
+        gateway = { gatewayId: id, seen: [], announcements: [] };
+        out.set(id, gateway);
+      }
+      return gateway;
     };
     for (const r of islands.rows) of(r.gateway_id).seen.push([Number(r.first_seq), Number(r.last_seq)]);
     for (const r of events.rows) of(r.gateway_id).announcements.push(...announcementsOf({ metric: 'gateway_event', extra: r.extra }));

@@ -220,8 +220,7 @@ export function parseTrace(text: string, dataDir: string, base: number): { event
         const data = cString(args[1]!, 0).data.subarray(0, n);
         if (f.fd === 1 && pid === mainPid) {
           stdoutBuf += data.toString('utf8');
-          let nl: number;
-          while ((nl = stdoutBuf.indexOf('\n')) >= 0) {
+          for (let nl = stdoutBuf.indexOf('\n'); nl >= 0; nl = stdoutBuf.indexOf('\n')) {
             events.push({ k: 'out', line: stdoutBuf.slice(0, nl), t });
             stdoutBuf = stdoutBuf.slice(nl + 1);
           }
