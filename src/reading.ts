@@ -17,8 +17,27 @@ export const QUALITY_FLAGS = [
   'device_clock_skew', // device time differs from gateway time by more than the configured tolerance
   'unit_converted', // the device's unit was converted into the catalogue unit
   'questionable', // the device itself marked the value as questionable
+  // The device measured and sent a special value instead of a number (IEEE 11073 SFLOAT/FLOAT
+  // specials, a monitor's invalid marker): the reading carries no number (value NaN in the
+  // model, null in JSON). Exactly one of these, never with a number.
+  'value_nan', // not a number (11073 NaN; a monitor's "invalid" / "no value")
+  'value_nres', // not at this resolution (11073 NRes)
+  'value_positive_infinity', // +INFINITY
+  'value_negative_infinity', // -INFINITY
+  'value_reserved', // a reserved special value (11073 reserved for future use)
 ] as const;
 export type QualityFlag = (typeof QUALITY_FLAGS)[number];
+
+/** The quality flags that say a reading has no number, and why. */
+export const VALUE_ABSENT_FLAGS = ['value_nan', 'value_nres', 'value_positive_infinity', 'value_negative_infinity', 'value_reserved'] as const;
+export type ValueAbsentFlag = (typeof VALUE_ABSENT_FLAGS)[number];
+const ABSENT = new Set<string>(VALUE_ABSENT_FLAGS);
+
+/** The value-absent flag of a reading (undefined when it carries a number). */
+export function valueAbsent(quality: readonly QualityFlag[]): ValueAbsentFlag | undefined {
+  for (const q of quality) if (ABSENT.has(q)) return q as ValueAbsentFlag;
+  return undefined;
+}
 
 /** Schema version of the Reading as it travels (headers, JSON body). */
 export const READING_SCHEMA_VERSION = 1;
@@ -32,6 +51,7 @@ export interface ReadingInput {
   bed: string;
   patientId?: string;
   metric: MetricId | string;
+  /** NaN (or any non-finite number) only together with one value-absent quality flag (VALUE_ABSENT_FLAGS). */
   value: number;
   /** Unit as the device reported it; converted into the catalogue unit when it differs. */
   unit?: string;
@@ -50,6 +70,7 @@ export interface PendingReading {
   bed: string;
   patientId?: string;
   metric: MetricId;
+  /** NaN exactly when a value-absent quality flag is set: the device sent a special value, not a number. */
   value: number;
   unit: string;
   deviceTime?: number;
@@ -96,26 +117,33 @@ function checkId(name: string, v: unknown, optional = false): void {
 /**
  * Validates and normalises one input. Non-finite values and unknown metrics or units
  * are rejected (the caller counts them); values outside the physiological range are kept
- * and flagged. Never reads or logs the value beyond what is needed.
+ * and flagged. A reading with one value-absent flag carries no number: its value must be
+ * non-finite and becomes NaN (a number with such a flag, or two such flags, is refused).
+ * Never reads or logs the value beyond what is needed.
  */
 export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingReading {
   checkId('deviceId', input.deviceId);
   checkId('bed', input.bed);
   checkId('patientId', input.patientId, true);
-  if (typeof input.value !== 'number' || !Number.isFinite(input.value)) {
+  const absent = input.quality ? input.quality.filter((q) => ABSENT.has(q)) : [];
+  if (new Set(absent).size > 1) throw new ReadingRejected('bad_field', 'more than one value-absent flag');
+  if (typeof input.value !== 'number' || (absent.length === 0 && !Number.isFinite(input.value))) {
     throw new ReadingRejected('non_finite', `value for ${String(input.metric)} is not a finite number`);
   }
+  if (absent.length > 0 && Number.isFinite(input.value)) throw new ReadingRejected('bad_field', `${absent[0]} with a number`);
   if (!isMetricId(input.metric)) {
     throw new ReadingRejected('unknown_metric', `unknown metric ${JSON.stringify(String(input.metric).slice(0, 64))}`);
   }
   const def = CATALOGUE[input.metric];
   const quality: QualityFlag[] = input.quality ? [...new Set(input.quality)] : [];
-  const value = toCatalogueUnit(def, input.value, input.unit);
+  const value = absent.length > 0 ? (toCatalogueUnit(def, 0, input.unit) === undefined ? undefined : NaN) : toCatalogueUnit(def, input.value, input.unit);
   if (value === undefined) {
     throw new ReadingRejected('bad_unit', `unit ${JSON.stringify(input.unit)} is not accepted for ${def.id} (expects ${def.unit})`);
   }
-  if (input.unit !== undefined && input.unit !== def.unit) quality.push('unit_converted');
-  if (value < def.range[0] || value > def.range[1]) quality.push('out_of_range');
+  if (absent.length === 0) {
+    if (input.unit !== undefined && input.unit !== def.unit) quality.push('unit_converted');
+    if (value < def.range[0] || value > def.range[1]) quality.push('out_of_range');
+  }
   let deviceTime = input.deviceTime;
   if (deviceTime !== undefined && !Number.isFinite(deviceTime)) deviceTime = undefined;
   if (deviceTime === undefined) {

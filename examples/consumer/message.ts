@@ -21,7 +21,8 @@ export interface ReadingV1 {
   metric: string;
   mdc?: { code: number; refId: string };
   loinc?: string;
-  value: number;
+  /** null when the device sent a special value, not a number (a value_* quality flag says which). */
+  value: number | null;
   unit: string;
   deviceTime?: string;
   gatewayTime: string;
@@ -84,7 +85,7 @@ function validReading(b: unknown): b is ReadingV1 {
     isStr(r.deviceKind) &&
     isStr(r.bed) &&
     isStr(r.metric) &&
-    typeof r.value === 'number' &&
+    (typeof r.value === 'number' || r.value === null) &&
     typeof r.unit === 'string' &&
     isStr(r.gatewayTime) &&
     isStr(r.priority) &&

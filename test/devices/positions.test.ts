@@ -8,7 +8,19 @@ import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS } from '../../src/reading
 
 const SHIPPED = {
   DEVICE_KINDS: ['simulator', 'serial', 'ble', 'mqtt', 'gateway'],
-  QUALITY_FLAGS: ['out_of_range', 'simulated', 'device_clock_unknown', 'device_clock_skew', 'unit_converted', 'questionable'],
+  QUALITY_FLAGS: [
+    'out_of_range',
+    'simulated',
+    'device_clock_unknown',
+    'device_clock_skew',
+    'unit_converted',
+    'questionable',
+    'value_nan',
+    'value_nres',
+    'value_positive_infinity',
+    'value_negative_infinity',
+    'value_reserved',
+  ],
   PRIORITIES: ['alarm', 'vital', 'status', 'waveform'],
 } as const;
 

@@ -143,7 +143,7 @@ describe('every catalogue metric and unit conversion', () => {
     for (const f of out) {
       const o = f.observation;
       if (o.component) {
-        expect(o.component.map((c) => c.valueQuantity.value)).toEqual(expect.arrayContaining(f.readings.map((r) => r.value)));
+        expect(o.component.map((c) => c.valueQuantity!.value)).toEqual(expect.arrayContaining(f.readings.map((r) => r.value)));
         continue;
       }
       const r = f.readings[0]!;

@@ -166,7 +166,7 @@ describe('FHIR R4 Observation forms (table)', () => {
     expect(o.code.coding[0]!.code).toBe(c.code);
     if (c.components) {
       expect(componentCodes(o)).toEqual(c.components);
-      expect(o.component!.map((x) => x.valueQuantity.value)).toEqual(c.values);
+      expect(o.component!.map((x) => x.valueQuantity!.value)).toEqual(c.values);
     } else {
       expect(o.component).toBeUndefined();
       expect(o.valueQuantity!.value).toBe(c.values[0]);
@@ -246,6 +246,6 @@ describe('blood-pressure panel', () => {
 
   it('keeps the device precision of a component value (no rounding)', () => {
     const o = toBpPanel([rd('nibp_sys', 120.5), rd('nibp_dia', 80.25)]);
-    expect(o.component!.map((c) => c.valueQuantity.value)).toEqual([120.5, 80.25]);
+    expect(o.component!.map((c) => c.valueQuantity!.value)).toEqual([120.5, 80.25]);
   });
 });

@@ -180,14 +180,14 @@ describe('FHIR routing of a lease (table)', () => {
     const [panel, ...rest] = fhirOf(committed);
     expect(rest).toHaveLength(0);
     const c = panel!.o.component!;
-    expect(c.map((x) => [x.code.coding[0]!.code, x.valueQuantity.code, x.valueQuantity.unit, x.valueQuantity.system])).toEqual([
+    expect(c.map((x) => [x.code.coding[0]!.code, x.valueQuantity!.code, x.valueQuantity!.unit, x.valueQuantity!.system])).toEqual([
       ['8480-6', 'mm[Hg]', 'mm[Hg]', 'http://unitsofmeasure.org'],
       ['8462-4', 'mm[Hg]', 'mm[Hg]', 'http://unitsofmeasure.org'],
       ['8478-0', 'mm[Hg]', 'mm[Hg]', 'http://unitsofmeasure.org'],
     ]);
-    expect(c[0]!.valueQuantity.value).toBeCloseTo(16 * 7.50062, 6); // 120.01 mm[Hg]
-    expect(c[1]!.valueQuantity.value).toBeCloseTo(10.7 * 7.50062, 6); // 80.26 mm[Hg]
-    expect(c[2]!.valueQuantity.value).toBeCloseTo(12.4 * 7.50062, 6);
+    expect(c[0]!.valueQuantity!.value).toBeCloseTo(16 * 7.50062, 6); // 120.01 mm[Hg]
+    expect(c[1]!.valueQuantity!.value).toBeCloseTo(10.7 * 7.50062, 6); // 80.26 mm[Hg]
+    expect(c[2]!.valueQuantity!.value).toBeCloseTo(12.4 * 7.50062, 6);
     expect(panel!.o.effectiveDateTime).toBe(new Date(t0 - 2000).toISOString());
     expect(panel!.m.headers['wardgate-seqs']).toBe('500,501,502');
   });

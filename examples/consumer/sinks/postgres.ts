@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS wardgate_readings (
   bed             text             NOT NULL,
   patient_id      text,
   metric          text             NOT NULL,
-  value           double precision NOT NULL,
+  value           double precision,
   unit            text             NOT NULL,
   device_time     timestamptz,
   gateway_time    timestamptz      NOT NULL,
@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS wardgate_readings (
   received_at     timestamptz      NOT NULL DEFAULT now(),
   PRIMARY KEY (gateway_id, seq)
 );
+-- null: the device sent a special value (quality value_*); tables made before that allowed it are altered.
+ALTER TABLE wardgate_readings ALTER COLUMN value DROP NOT NULL;
 CREATE INDEX IF NOT EXISTS wardgate_readings_device_time ON wardgate_readings (device_id, gateway_time);
 CREATE TABLE IF NOT EXISTS wardgate_waveform_samples (
   gateway_id      text             NOT NULL,

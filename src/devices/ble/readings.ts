@@ -1,11 +1,10 @@
 /**
  * Profile readings -> ReadingInputs for the pipeline. A special value (NaN, NRes, +/-INF,
- * reserved) has no number, and the Reading model has no absent value: it never becomes a
- * reading of its metric. Instead it is counted (`reading_flagged{flag="special_<kind>"}`) and
- * reported as a status event (`gateway_event`, extra.event `value_absent`, the metric and the
- * FHIR data-absent reason), so a consumer sees that the device measured and had no value.
+ * reserved) has no number: it becomes a reading of its metric with no number (value NaN, null
+ * in JSON v1, dataAbsentReason in FHIR) and the quality flag saying which special it was, and
+ * is counted (`reading_flagged{flag="special_<kind>"}`).
  */
-import type { ReadingInput } from '../../reading.js';
+import type { QualityFlag, ReadingInput, ValueAbsentFlag } from '../../reading.js';
 import type { Registration } from './allow-list.js';
 import type { SpecialValue } from './profiles/ieee11073.js';
 import type { ProfileReading } from './profiles/types.js';
@@ -16,13 +15,13 @@ export interface Converted {
   specials: SpecialValue[];
 }
 
-/** FHIR R4 data-absent-reason codes for the special values (ble-and-codes.md). */
-export const ABSENT_REASON: Readonly<Record<SpecialValue, string>> = {
-  nan: 'not-a-number',
-  pos_inf: 'positive-infinity',
-  neg_inf: 'negative-infinity',
-  nres: 'error',
-  reserved: 'error',
+/** The quality flag of each IEEE 11073 special value. */
+export const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
+  nan: 'value_nan',
+  nres: 'value_nres',
+  pos_inf: 'value_positive_infinity',
+  neg_inf: 'value_negative_infinity',
+  reserved: 'value_reserved',
 };
 
 export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priority: 'vital' | 'status'): Converted {
@@ -30,23 +29,18 @@ export function toInputs(rs: readonly ProfileReading[], address: string, reg: Re
   const inputs: ReadingInput[] = [];
   const specials: SpecialValue[] = [];
   for (const r of rs) {
-    if (!('value' in r)) {
+    const quality: QualityFlag[] = [];
+    let value: number;
+    if ('value' in r) value = r.value;
+    else {
       specials.push(r.special);
-      const absent: ReadingInput = {
-        ...base,
-        metric: 'gateway_event',
-        value: 0,
-        unit: '1',
-        priorityClass: 'status',
-        extra: { event: 'value_absent', metric: r.metric, special: r.special, dataAbsentReason: ABSENT_REASON[r.special] },
-      };
-      if (r.deviceTime !== undefined) absent.deviceTime = r.deviceTime;
-      inputs.push(absent);
-      continue;
+      quality.push(SPECIAL_FLAG[r.special]);
+      value = NaN;
     }
-    const input: ReadingInput = { ...base, metric: r.metric, value: r.value, unit: r.unit, priorityClass: r.metric === 'battery_level' ? 'status' : priority };
+    const input: ReadingInput = { ...base, metric: r.metric, value, unit: r.unit, priorityClass: r.metric === 'battery_level' ? 'status' : priority };
     if (r.deviceTime !== undefined) input.deviceTime = r.deviceTime;
-    if (r.questionable) input.quality = ['questionable'];
+    if (r.questionable) quality.push('questionable');
+    if (quality.length > 0) input.quality = quality;
     if (r.extra !== undefined) input.extra = r.extra;
     inputs.push(input);
   }

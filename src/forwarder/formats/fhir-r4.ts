@@ -16,7 +16,7 @@
  * laboratory result: category `laboratory`, no vital-signs profile. See docs/formats.md.
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
-import type { Reading } from '../../reading.js';
+import { type Reading, type ValueAbsentFlag, valueAbsent } from '../../reading.js';
 import { type AlarmFlag, deviceAlarm, FLAG_DISPLAY, readingFlag } from './alarm-flags.js';
 import { fhirId, observationId } from './fhir-id.js';
 import { groupInOrder } from './group.js';
@@ -75,7 +75,9 @@ export interface FhirReference {
 export interface FhirComponent {
   extension?: FhirExtension[];
   code: { coding: FhirCoding[]; text: string };
-  valueQuantity: FhirQuantity;
+  /** One of valueQuantity and dataAbsentReason. */
+  valueQuantity?: FhirQuantity;
+  dataAbsentReason?: FhirCodeableConcept;
   interpretation?: FhirCodeableConcept[];
 }
 export interface FhirObservation {
@@ -92,8 +94,10 @@ export interface FhirObservation {
   device: FhirReference;
   effectiveDateTime: string;
   issued: string;
-  /** Absent on a blood-pressure panel: its values are in `component`. */
+  /** Absent on a blood-pressure panel (its values are in `component`) and when the device sent no number. */
   valueQuantity?: FhirQuantity;
+  /** Instead of valueQuantity when the reading has a value-absent flag (the device sent a special value). */
+  dataAbsentReason?: FhirCodeableConcept;
   interpretation?: FhirCodeableConcept[];
   /** Blood-pressure panel only: one per systolic / diastolic / mean reading. */
   component?: FhirComponent[];
@@ -197,6 +201,23 @@ function quantity(r: Reading): FhirQuantity {
   return { value: r.value, unit, system: UCUM, code: unit };
 }
 
+const DATA_ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
+/** FHIR R4 data-absent-reason for each value-absent flag (IEEE 11073 specials: NRes and reserved are `error`). */
+export const DATA_ABSENT_REASON: Readonly<Record<ValueAbsentFlag, FhirCoding>> = {
+  value_nan: { system: DATA_ABSENT, code: 'not-a-number', display: 'Not a Number (NaN)' },
+  value_positive_infinity: { system: DATA_ABSENT, code: 'positive-infinity', display: 'Positive Infinity (PINF)' },
+  value_negative_infinity: { system: DATA_ABSENT, code: 'negative-infinity', display: 'Negative Infinity (NINF)' },
+  value_nres: { system: DATA_ABSENT, code: 'error', display: 'Error' },
+  value_reserved: { system: DATA_ABSENT, code: 'error', display: 'Error' },
+};
+
+/** The reading's value: valueQuantity, or dataAbsentReason when the device sent a special value instead of a number. */
+function setValue(target: { valueQuantity?: FhirQuantity; dataAbsentReason?: FhirCodeableConcept }, r: Reading): void {
+  const absent = valueAbsent(r.quality);
+  if (absent === undefined) target.valueQuantity = quantity(r);
+  else target.dataAbsentReason = { coding: [DATA_ABSENT_REASON[absent]] };
+}
+
 /**
  * Everything but code and value: identity (id from the first reading, one identifier per
  * reading), status, category, device, subject and profile, times and notes.
@@ -252,7 +273,7 @@ function singleObservation(r: Reading, opts: FhirOptions): FhirObservation {
   coding.push(...mdcCoding(r.metric));
   const lab = LABORATORY.has(r.metric);
   const obs = envelope([r], { coding, text: def.display }, lab ? [] : [VITAL_SIGNS_PROFILE], opts, lab ? 'laboratory' : 'vital-signs');
-  obs.valueQuantity = quantity(r);
+  setValue(obs, r);
   markAlarm(obs, r);
   return obs;
 }
@@ -266,7 +287,8 @@ function bpComponent(r: Reading, role: BpRole): FhirComponent {
     ...def.loinc.filter((c) => c !== profileCode.code).map((code) => ({ system: LOINC, code })),
     ...mdcCoding(r.metric),
   ];
-  const c: FhirComponent = { code: { coding, text: def.display }, valueQuantity: quantity(r) };
+  const c: FhirComponent = { code: { coding, text: def.display } };
+  setValue(c, r);
   markAlarm(c, r);
   return c;
 }

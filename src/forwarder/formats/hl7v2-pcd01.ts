@@ -21,7 +21,7 @@
  * message of their own, without PID/PV1.
  */
 import { CATALOGUE, type MetricId } from '../../catalogue.js';
-import type { Reading } from '../../reading.js';
+import { type Reading, type ValueAbsentFlag, valueAbsent } from '../../reading.js';
 import { deviceAlarm, readingFlag } from './alarm-flags.js';
 import { groupInOrder } from './group.js';
 import { hl7Escape as e } from './hl7v2-escape.js';
@@ -78,6 +78,15 @@ const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
 };
 export const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
 
+/** What the NTE after a value-less OBX says the device sent (IEEE 11073 special values). */
+const SPECIAL_TEXT: Readonly<Record<ValueAbsentFlag, string>> = {
+  value_nan: 'NaN (not a number)',
+  value_nres: 'NRes (not at this resolution)',
+  value_positive_infinity: '+INFINITY',
+  value_negative_infinity: '-INFINITY',
+  value_reserved: 'a reserved special value',
+};
+
 /** True when a reading is an OBX (it has an MDC code and a UCUM unit); gateway events become NTEs. */
 export const isObx = (r: Reading): boolean => CATALOGUE[r.metric].mdcCode !== undefined && CATALOGUE[r.metric].ucum;
 const isNote = (r: Reading): boolean => r.metric === 'gateway_event';
@@ -133,6 +142,7 @@ function obx(r: Reading, setId: number): string {
   const code = [String(def.mdcCode), e(def.mdcRefId ?? ''), 'MDC', ...(def.loinc[0] ? [def.loinc[0], e(def.display), 'LN'] : [])].join('^');
   const unit = `${e(def.unit)}^${e(def.unit)}^UCUM`;
   const flag = readingFlag(r);
+  const absent = valueAbsent(r.quality) !== undefined;
   return seg(
     'OBX',
     fieldsAt([
@@ -140,10 +150,12 @@ function obx(r: Reading, setId: number): string {
       [2, 'NM'],
       [3, code],
       [4, containment(r.metric)],
-      [5, nm(r.value)],
+      // No number (the device sent a special value): OBX-5 empty and OBX-11 X, "results cannot be
+      // obtained for this observation" (HL7 table 0085), as for the device row; an NTE says which.
+      [5, absent ? '' : nm(r.value)],
       [6, unit],
       [8, flag ?? ''],
-      [11, 'R'],
+      [11, absent ? 'X' : 'R'],
       [14, dtm(eff.at)],
       [18, `${e(r.deviceId)}^wardgate`],
       [19, dtm(r.gatewayTime)],
@@ -237,6 +249,17 @@ export function toPcd01Message(readings: readonly Reading[], opts: Hl7v2Options 
   for (const r of obxReadings) {
     segs.push(obx(r, ++setId));
     let n = 0;
+    const absent = valueAbsent(r.quality);
+    if (absent)
+      segs.push(
+        seg(
+          'NTE',
+          fieldsAt([
+            [1, String(++n)],
+            [3, `no value: the device sent ${SPECIAL_TEXT[absent]}`],
+          ]),
+        ),
+      );
     const alarm = alarmText(r);
     if (alarm)
       segs.push(

@@ -21,7 +21,8 @@ export interface ReadingJsonV1 {
   metric: string;
   mdc?: { code: number; refId: string };
   loinc?: string;
-  value: number;
+  /** null when the reading carries no number (a value-absent quality flag says why). */
+  value: number | null;
   unit: string;
   deviceTime?: string;
   gatewayTime: string;
@@ -40,7 +41,7 @@ export function toJsonV1(r: Reading): ReadingJsonV1 {
     deviceKind: r.deviceKind,
     bed: r.bed,
     metric: r.metric,
-    value: r.value,
+    value: Number.isFinite(r.value) ? r.value : null,
     unit: r.unit,
     gatewayTime: new Date(r.gatewayTime).toISOString(),
     priority: r.priorityClass,
@@ -91,7 +92,7 @@ function str(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
-/** JSON has no NaN or Infinity (the buffer refuses them; JSON.stringify would write null). */
+/** A reading with no number (value-absent flag, value NaN) is written with value null, as JSON.stringify of toJsonV1 does. */
 const num = (v: number): string => (Number.isFinite(v) ? String(v) : 'null');
 
 /** `{"schema":…,"gatewayId":…,"seq":` for the last gateway id (one per process in practice). */

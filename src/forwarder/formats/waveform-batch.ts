@@ -62,7 +62,8 @@ export type WaveformPart = { kind: 'batch'; batch: WaveformBatchV1; readings: Re
 
 /** True for readings the batch format packs: waveform samples with no extra attributes. */
 export function isBatchable(r: Reading): boolean {
-  return CATALOGUE[r.metric].waveform === true && r.extra === undefined;
+  // A sample with no number (value-absent flag) goes as its own JSON v1 message: a batch's values are numbers.
+  return CATALOGUE[r.metric].waveform === true && r.extra === undefined && Number.isFinite(r.value);
 }
 
 const sampleTime = (r: Reading): number => r.deviceTime ?? r.gatewayTime;
