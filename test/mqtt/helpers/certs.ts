@@ -13,6 +13,10 @@ export interface TestPki {
   client(cn: string): { cert: string; key: string };
   /** A client certificate with the same CN, signed by another CA. */
   rogueClient(cn: string): { cert: string; key: string };
+  /** The other CA's certificate (one that signed none of the servers). */
+  rogueCaCert: string;
+  /** Another server certificate signed by the CA, valid for `san` only (e.g. 'DNS:broker.example'). */
+  server(cn: string, san: string): { cert: string; key: string };
   read(file: string): Buffer;
   remove(): void;
 }
@@ -92,6 +96,8 @@ export function makeTestPki(): TestPki {
     serverKey: server.key,
     client: (cn) => signed(dir, 'test-ca', `client${n++}`, cn, 'extendedKeyUsage=clientAuth\n'),
     rogueClient: (cn) => signed(dir, 'rogue-ca', `rogue${n++}`, cn, 'extendedKeyUsage=clientAuth\n'),
+    rogueCaCert: join(dir, 'rogue-ca.crt'),
+    server: (cn, san) => signed(dir, 'test-ca', `server${n++}`, cn, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`),
     read: (file) => readFileSync(file),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
