@@ -22,9 +22,14 @@ interface Pair {
   toUpstreamHeld: boolean[];
   toClient: Buffer[];
   closed: boolean;
-  /** Kafka request framing of the client -> upstream stream (4-byte size, then api key). */
+  /** Kafka request framing of the client -> upstream stream (4-byte size, api key, api version, correlation id). */
   hdr: Buffer;
   skip: number;
+  /** Correlation ids of the Produce requests sent upstream whose response has not come back yet. */
+  produceCorr: Set<number>;
+  /** Kafka response framing of the upstream -> client stream (4-byte size, correlation id). */
+  rhdr: Buffer;
+  rskip: number;
 }
 
 export interface TcpProxy {
@@ -46,6 +51,15 @@ export interface TcpProxy {
   resume(): void;
   /** Hands every byte from the target to the client this many ms late, in order (0: at once). */
   delayReplies(ms: number): void;
+  /**
+   * Calls `fn` each time the broker's response to a Produce request reaches the proxy: the broker
+   * has written (and, with acks=all, acknowledged) that batch. With delayReplies() the client has
+   * not seen the response yet, so a kill at this moment lands with the batch in Kafka and
+   * unacknowledged to its sender. null removes the hook.
+   */
+  onProduceResponse(fn: (() => void) | null): void;
+  /** Responses to Produce requests that came back from the broker since start. */
+  readonly produceResponses: number;
   close(): Promise<void>;
 }
 
@@ -66,13 +80,42 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
         i += n;
         continue;
       }
-      const take = Math.min(6 - p.hdr.length, d.length - i);
+      // Every request header has at least api key, api version and correlation id (8 bytes after the size).
+      const take = Math.min(12 - p.hdr.length, d.length - i);
       p.hdr = Buffer.concat([p.hdr, d.subarray(i, i + take)]);
       i += take;
-      if (p.hdr.length < 6) break;
-      if (p.hdr.readInt16BE(4) === 0 && wasHeld) heldProduceDelivered++;
-      p.skip = p.hdr.readInt32BE(0) - 2;
+      if (p.hdr.length < 12) break;
+      if (p.hdr.readInt16BE(4) === 0) {
+        if (wasHeld) heldProduceDelivered++;
+        p.produceCorr.add(p.hdr.readInt32BE(8));
+      }
+      p.skip = p.hdr.readInt32BE(0) - 8;
       p.hdr = Buffer.alloc(0);
+    }
+  };
+  let produceResponses = 0;
+  let onProduceResponse: (() => void) | null = null;
+  /** Follows the Kafka response framing of what comes from upstream; reports responses to Produce requests. */
+  const trackReplies = (p: Pair, d: Buffer): void => {
+    let i = 0;
+    while (i < d.length) {
+      if (p.rskip > 0) {
+        const n = Math.min(p.rskip, d.length - i);
+        p.rskip -= n;
+        i += n;
+        continue;
+      }
+      const take = Math.min(8 - p.rhdr.length, d.length - i);
+      p.rhdr = Buffer.concat([p.rhdr, d.subarray(i, i + take)]);
+      i += take;
+      if (p.rhdr.length < 8) break;
+      const corr = p.rhdr.readInt32BE(4);
+      p.rskip = p.rhdr.readInt32BE(0) - 4;
+      p.rhdr = Buffer.alloc(0);
+      if (p.produceCorr.delete(corr)) {
+        produceResponses++;
+        onProduceResponse?.();
+      }
     }
   };
   const toUpstream = (p: Pair, up: Socket, d: Buffer, wasHeld: boolean): void => {
@@ -92,6 +135,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     p.upstream = up;
     up.setNoDelay(true);
     up.on('data', (d: Buffer) => {
+      trackReplies(p, d);
       if (paused) {
         p.toClient.push(d);
         held += d.length;
@@ -125,7 +169,19 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   const server: Server = createServer((client) => {
     accepted++;
     client.setNoDelay(true);
-    const p: Pair = { client, upstream: null, toUpstream: [], toUpstreamHeld: [], toClient: [], closed: false, hdr: Buffer.alloc(0), skip: 0 };
+    const p: Pair = {
+      client,
+      upstream: null,
+      toUpstream: [],
+      toUpstreamHeld: [],
+      toClient: [],
+      closed: false,
+      hdr: Buffer.alloc(0),
+      skip: 0,
+      produceCorr: new Set(),
+      rhdr: Buffer.alloc(0),
+      rskip: 0,
+    };
     pairs.add(p);
     client.on('data', (d: Buffer) => {
       if (paused || !p.upstream || p.upstream.connecting) {
@@ -168,6 +224,12 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     },
     delayReplies(ms: number) {
       replyDelayMs = ms;
+    },
+    onProduceResponse(fn) {
+      onProduceResponse = fn;
+    },
+    get produceResponses() {
+      return produceResponses;
     },
     resume() {
       paused = false;
