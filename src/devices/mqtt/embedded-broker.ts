@@ -362,7 +362,10 @@ export class EmbeddedBroker {
     };
     const checked = this.d.authenticator.needsPasswordCheck(creds);
     const ticket = checked ? this.limiter.admit(source, username ?? '') : null;
-    if (typeof ticket === 'string') return refuse(ticket, 3);
+    if (typeof ticket === 'string') {
+      refuse(ticket, 3);
+      return;
+    }
     const authenticator = this.d.authenticator;
     authenticator.authenticate(creds, this.passwords.verify).then(
       (r) => {
@@ -387,19 +390,27 @@ export class EmbeddedBroker {
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    if (!client) return done(null); // broker-internal (stored wills)
+    if (!client) {
+      done(null); // broker-internal (stored wills)
+      return;
+    }
     const s = this.sessions.get(client);
     const levels = packet.topic.split('/');
     if (!s || packet.topic.startsWith('$') || this.isReserved(levels) || !s.identity.acl.canPublish(levels)) {
       this.disconnected('acl_publish', { user: s?.identity.user });
-      return done(new Error('not authorized to publish here'));
+      done(new Error('not authorized to publish here'));
+      return;
     }
     // A will message (published by the broker when the client drops): authorised, not a reading.
-    if (packet.cmd !== 'publish') return done(null);
+    if (packet.cmd !== 'publish') {
+      done(null);
+      return;
+    }
     const now = this.now();
     if (!s.bucket.take(now)) {
       this.disconnected('rate_limit', { user: s.identity.user });
-      return done(new Error('message rate limit exceeded'));
+      done(new Error('message rate limit exceeded'));
+      return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const inputs = this.d.router.route('embedded', packet.topic, payload, now, levels);
@@ -408,7 +419,8 @@ export class EmbeddedBroker {
     if (!inputs) {
       // Did not decode: counted by the router. Acknowledged so the sensor does not resend it forever.
       metrics.outcome('embedded', qos, 'rejected');
-      return done(null);
+      done(null);
+      return;
     }
     if (qos === 0) {
       done(null);
