@@ -44,7 +44,7 @@ async function gateway(name: string, port: number, tls: Record<string, unknown>)
   return g;
 }
 
-const detail = (g: Awaited<ReturnType<typeof gateway>>) => g.adapter.status().detail;
+const detail = (g: Awaited<ReturnType<typeof gateway>>): string => g.adapter.status().detail ?? '';
 const externalErrors = (g: Awaited<ReturnType<typeof gateway>>) => g.ctx.events.count('device_error', { family: 'mqtt', reason: 'external_connection' });
 
 describe('external MQTT broker over TLS: the broker is verified', () => {
