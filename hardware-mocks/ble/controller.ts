@@ -74,6 +74,13 @@ export interface ControllerOptions {
   /** JSON-lines file of every value a peripheral sent while connected. */
   truthFile?: string;
   address?: string;
+  /**
+   * How the UART hands bytes to the host: packets produced within one period go out in one
+   * write, as a USB or UART controller delivers them in chunks (a USB frame is 1 ms; an FTDI
+   * latency timer is 16 ms by default). 0: the packets of one event-loop turn go out together;
+   * negative (the default): one write per packet.
+   */
+  deliveryMs?: number;
 }
 
 interface Link {
@@ -94,6 +101,8 @@ export class SimulatedController {
   private input: ReadStream | null = null;
   private output: TtyWriteStream | null = null;
   private buf: Buffer = Buffer.alloc(0);
+  private outQueue: Buffer[] = [];
+  private outScheduled = false;
   private scanning = false;
   private filterDuplicates = false;
   private reported = new Set<string>();
@@ -114,13 +123,15 @@ export class SimulatedController {
     malformedSent: 0,
     commands: 0,
     malformedEvents: 0,
+    /** Writes to the pty (each may carry several HCI packets). */
+    writes: 0,
   };
   /** Addresses the host ever asked to connect to. */
   readonly connectRequests = new Set<string>();
   powered = false;
 
   constructor(opts: ControllerOptions) {
-    this.opts = { maxConnections: 7, advIntervalMs: 100, batteryEvery: 20, address: '00:1a:7d:da:71:13', ...opts };
+    this.opts = { maxConnections: 7, advIntervalMs: 100, batteryEvery: 20, address: '00:1a:7d:da:71:13', deliveryMs: -1, ...opts };
     if (opts.recordFile) this.record = createWriteStream(opts.recordFile, { flags: 'a' });
     if (opts.truthFile) this.truth = createWriteStream(opts.truthFile, { flags: 'a' });
   }
@@ -161,6 +172,7 @@ export class SimulatedController {
     if (this.advTimer) clearInterval(this.advTimer);
     this.advTimer = null;
     this.powered = false;
+    this.flushOut();
     this.input?.destroy();
     this.output?.destroy();
     this.input = null;
@@ -216,7 +228,25 @@ export class SimulatedController {
   private send(pkt: Buffer): void {
     if (!this.output) return;
     this.record?.write(`{"t":${this.now()},"dir":"c2h","hex":"${pkt.toString('hex')}"}\n`);
-    this.output.write(pkt);
+    if (this.opts.deliveryMs < 0) {
+      this.stats.writes++;
+      this.output.write(pkt);
+      return;
+    }
+    this.outQueue.push(pkt);
+    if (this.outScheduled) return;
+    this.outScheduled = true;
+    if (this.opts.deliveryMs > 0) setTimeout(() => this.flushOut(), this.opts.deliveryMs);
+    else setImmediate(() => this.flushOut());
+  }
+
+  private flushOut(): void {
+    this.outScheduled = false;
+    const q = this.outQueue;
+    if (q.length === 0) return;
+    this.outQueue = [];
+    this.stats.writes++;
+    this.output?.write(q.length === 1 ? q[0]! : Buffer.concat(q));
   }
 
   private onBytes(d: Buffer): void {

@@ -1,8 +1,8 @@
 /**
  * The simulated BLE world as its own process (for benchmarks: its CPU is not the gateway's).
- *   node --import tsx hardware-mocks/ble/world-cli.ts --straps 50 --interval 40
+ *   node --import tsx hardware-mocks/ble/world-cli.ts --straps 50 --interval 40 [--delivery-ms -1]
  * Prints one JSON line {hostPort, addresses}; then answers each "stats" line on stdin with
- * {notificationsSent, connected}; "quit" powers off (host barrier first) and exits.
+ * {notificationsSent, writes, connected}; "quit" powers off (host barrier first) and exits.
  */
 import { createInterface } from 'node:readline';
 import { SimPeripheral } from './peripherals.js';
@@ -14,6 +14,7 @@ const arg = (name: string, dflt: number): number => {
 };
 const straps = arg('straps', 50);
 const interval = arg('interval', 40);
+const deliveryMs = arg('delivery-ms', -1);
 const peripherals = Array.from(
   { length: straps },
   (_, i) =>
@@ -25,13 +26,13 @@ const peripherals = Array.from(
       intervalMs: interval,
     }),
 );
-const world = new BleWorld({ peripherals, maxConnections: straps + 1, advIntervalMs: 50, batteryEvery: 0 });
+const world = new BleWorld({ peripherals, maxConnections: straps + 1, advIntervalMs: 50, batteryEvery: 0, deliveryMs });
 await world.powerOn();
 process.stdout.write(`${JSON.stringify({ hostPort: world.hostPort, addresses: peripherals.map((p) => p.address) })}\n`);
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'stats')
     process.stdout.write(
-      `${JSON.stringify({ notificationsSent: world.controller.stats.notificationsSent, connected: world.controller.connectedAddresses().length })}\n`,
+      `${JSON.stringify({ notificationsSent: world.controller.stats.notificationsSent, writes: world.controller.stats.writes, connected: world.controller.connectedAddresses().length })}\n`,
     );
   if (line === 'quit') break;
 }
