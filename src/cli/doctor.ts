@@ -9,6 +9,7 @@ import { listeners } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { describeKeyFile } from '../crypto/keys.js';
+import { type BleDoctorEnv, bleDoctorChecks } from '../devices/ble/doctor-checks.js';
 import { timedatectlSynchronized } from '../metrics/clock.js';
 
 export interface DoctorCheck {
@@ -109,37 +110,8 @@ function serialCheck(c: Config): DoctorCheck[] {
   );
 }
 
-function bluetoothCheck(c: Config): DoctorCheck[] {
-  const ble = c.devices.ble;
-  if (!ble || (ble as { enabled?: boolean }).enabled === false) return [];
-  const uart = ble.hci?.uart?.port;
-  if (uart)
-    return [
-      existsSync(uart)
-        ? { name: 'bluetooth', status: 'ok', message: `HCI UART ${uart} present` }
-        : { name: 'bluetooth', status: 'fail', message: `HCI UART ${uart} not present`, fix: 'connect the controller or fix devices.ble.hci.uart.port' },
-    ];
-  const hci = `hci${ble.hci?.deviceId ?? 0}`;
-  if (!existsSync(`/sys/class/bluetooth/${hci}`))
-    return [
-      {
-        name: 'bluetooth',
-        status: 'fail',
-        message: `no Bluetooth adapter ${hci}`,
-        fix: 'check the adapter (hciconfig, rfkill list) and devices.ble.hci.deviceId',
-      },
-    ];
-  const drop = '/etc/systemd/system/wardgate.service.d/ble.conf';
-  if (!existsSync(drop))
-    return [
-      {
-        name: 'bluetooth',
-        status: 'warn',
-        message: `adapter ${hci} present, but the BLE drop-in is not installed: the service lacks CAP_NET_RAW/CAP_NET_ADMIN`,
-        fix: `install -D -m 0644 /usr/share/wardgate/ble.conf ${drop} && systemctl daemon-reload && systemctl restart wardgate`,
-      },
-    ];
-  return [{ name: 'bluetooth', status: 'ok', message: `adapter ${hci} present, BLE drop-in installed` }];
+function bluetoothCheck(c: Config, env?: BleDoctorEnv): DoctorCheck[] {
+  return bleDoctorChecks(c.devices.ble, env);
 }
 
 function tcpReachable(hostPort: string, timeoutMs: number): Promise<string | null> {
@@ -207,13 +179,14 @@ export async function runDoctor(
   keyFile: string,
   dataDir: string,
   probe: () => Promise<boolean | null> = timedatectlSynchronized,
+  bleEnv?: BleDoctorEnv,
 ): Promise<DoctorCheck[]> {
   return [
     ...keyChecks(c, keyFile, dataDir),
     diskCheck(c, dataDir),
     await clockCheck(probe),
     ...serialCheck(c),
-    ...bluetoothCheck(c),
+    ...bluetoothCheck(c, bleEnv),
     await kafkaCheck(c),
     ...(await listenerChecks(c)),
   ];
