@@ -248,8 +248,14 @@ describe('IntelliVue label resolution (correction 4)', () => {
     expect(got('0002')).toEqual([[72, []]]);
   });
 
-  it('special FLOAT values are not sent', () => {
+  it('special FLOAT values are readings with no number and their flag, never numbers', () => {
     const s = session();
-    for (const v of ['007FFFFF', '00800000', '007FFFFE', '00800002']) expect(s.data(pollResult(nu('4182', v), 1), 0).readings).toEqual([]);
+    const got = (v: string) => s.data(pollResult(nu('4182', v), 1), 0).readings.map((r) => [r.metric, Number.isNaN(r.value), r.quality]);
+    expect(got('007FFFFF')).toEqual([['heart_rate', true, ['value_nan']]]);
+    expect(got('00800000')).toEqual([['heart_rate', true, ['value_nres']]]);
+    expect(got('007FFFFE')).toEqual([['heart_rate', true, ['value_positive_infinity']]]);
+    expect(got('00800002')).toEqual([['heart_rate', true, ['value_negative_infinity']]]);
+    // With an invalid state the value is not sent at all, special or not.
+    expect(s.data(pollResult(hex('0950 000A 4182 8000 0AA0 007FFFFF'), 1), 0).readings).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
  * or abort. Time: the poll's absolute time when the monitor sends one, else the MDS
  * report's absolute time plus the relative-time difference (1/8 ms ticks).
  */
+import type { ValueAbsentFlag } from '../../../../reading.js';
 import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
 import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
@@ -14,6 +15,13 @@ import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST } from './messages
 const REASSOCIATE_MS = 5000;
 /** VSCaptureMP's keep-alive, used only with poll intervals over 1 s (correction 2). */
 const KEEPALIVE_MS = 6000;
+/** The quality flag of each IntelliVue FLOAT special value (float.ts). */
+const SPECIAL_FLAG: Readonly<Record<'nan' | 'nres' | '+inf' | '-inf', ValueAbsentFlag>> = {
+  nan: 'value_nan',
+  nres: 'value_nres',
+  '+inf': 'value_positive_infinity',
+  '-inf': 'value_negative_infinity',
+};
 const hex = (n: number): string => `0x${n.toString(16).padStart(4, '0')}`;
 
 type Phase = 'associating' | 'awaiting_mds' | 'polling' | 'refused';
@@ -158,16 +166,18 @@ export class IntellivueSession implements Session {
         }
         for (const n of ns) {
           const metric = PHYSIO_METRIC.get(n.code) ?? PHYSIO_METRIC.get(n.physio);
-          if (!metric || !('value' in n.value)) continue;
+          if (!metric) continue;
           if (n.state & (STATE.invalid | STATE.unavailable | STATE.calibrating | STATE.testData)) continue;
           const unit = UNIT_UCUM.get(n.unit) ?? `mdc-dim:${n.unit}`;
-          const d: Decoded = { metric, value: n.value.value, unit, ...at };
-          const quality: Decoded['quality'] = [];
+          // A FLOAT special (NaN, NRes, +/-INF) is a reading with no number and its flag, never a number.
+          const special = 'value' in n.value ? undefined : SPECIAL_FLAG[n.value.special];
+          const d: Decoded = { metric, value: special ? NaN : (n.value as { value: number }).value, unit, ...at };
+          const quality: Decoded['quality'] = special ? [special] : [];
           if (n.state & STATE.questionable) quality.push('questionable');
           if (n.state & STATE.demo) quality.push('simulated');
           if (quality.length) d.quality = quality;
           if (n.state & STATE.demo) d.extra = { demo: true };
-          this.last.set(metric, { value: n.value.value, unit });
+          if (!special) this.last.set(metric, { value: d.value, unit });
           out.readings.push(d);
         }
       }
