@@ -267,9 +267,13 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
     range: [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
     waveform: true,
   }),
-  // BLE heart-rate straps. Neither code is in ble-and-codes.md: they are the IEEE 11073-10101 terms
-  // MDC_ECG_TIME_PD_RR_GL (RR interval, partition 2, term 16168) and MDC_PRESS_CUFF (the cuff pressure a
-  // BP cuff reports while inflating, partition 2, term 19236). No LOINC code: no FHIR form.
+  // BLE straps and cuffs. Neither code is in ble-and-codes.md: they are the IEEE 11073-10101 terms
+  // MDC_ECG_TIME_PD_RR_GL (RR interval, partition 2, term 16168 = 147240: the 11073 nomenclature headers,
+  // and the MII Kardio FHIR IG's RR-interval Observation codes 147240 MDC_ECG_TIME_PD_RR_GL) and
+  // MDC_PRESS_CUFF (the cuff pressure a BP cuff reports while inflating, partition 2, term 19228 = 150300:
+  // OpenICE's ice::MDC_PRESS_CUFF = 19228 beside MDC_PRESS_CUFF_SYS/DIA/MEAN = 19229/19230/19231, whose
+  // 150301/150303 appear in IHE PCD-01 OBX segments; the same table's SpO2 19384 and NIBP dia 18950 give
+  // ble-and-codes.md's 150456 and 150022). Checked in test/ble/codes.test.ts. No LOINC code: no FHIR form.
   rr_interval: def({
     id: 'rr_interval',
     code: 20,
@@ -286,7 +290,7 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
     code: 21,
     display: 'NIBP cuff pressure (while measuring)',
     mdcRefId: 'MDC_PRESS_CUFF',
-    mdcCode: 150308,
+    mdcCode: 150300,
     loinc: [],
     unit: 'mm[Hg]',
     ucum: true,
