@@ -1,11 +1,13 @@
 /**
  * Group commit: appends queue up and are written together, one transaction per commit; their
- * promises settle only after that transaction (and its fsync). Pacing: each class has a
- * maximum delay (`maxDelayMs`, by classIndex: alarm 0, vital 1 s, status 1 s, waveform 2 s as the
- * buffer configures it), and a commit happens when the oldest pending reading of any class
- * reaches its class's delay, or as soon as `maxReadings` are pending. So a ward whose devices
- * arrive spread over the second commits about once a second, full pages instead of a few
- * readings every 25 ms (the SD card's wear; see the README's performance section), and an
+ * promises settle only after that transaction (and its fsync). Pacing (./pacing.ts): each class
+ * has a maximum delay (`maxDelayMs`, by classIndex: alarm 0, vital 500 ms, status 500 ms,
+ * waveform 1 s by default), and a commit happens when the oldest pending reading of any class
+ * reaches its class's delay, or as soon as `maxReadings` (or `fillReadings`) are pending; an
+ * append from a device that waits for each acknowledgement (`waiting`) is committed within a
+ * short delay. So a ward whose devices arrive spread over the second commits about twice a
+ * second, fuller pages than a few readings every 25 ms (the SD card's wear; see the README's
+ * performance section), and an
  * alarm waits for no timer, only for its own fsync (0: the next turn of the event loop); what
  * is pending rides along in the same transaction. A commit groups readings by class (alarm first),
  * cuts each class into units of at most `unitMaxReadings`, gives them contiguous seqs and
@@ -31,6 +33,8 @@ import type { WalSync } from './wal-sync.js';
 
 interface PendingAppend {
   readings: readonly PendingReading[];
+  /** The device of the append's first reading (for the waiting-device rule). */
+  device?: string | undefined;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -39,8 +43,15 @@ export interface GroupCommitOptions {
   /** The longest a reading of each class (by classIndex: alarm, vital, status, waveform) waits for its commit (0: next turn of the event loop). */
   maxDelayMs: readonly number[];
   maxReadings: number;
+  /** Commit as soon as this many readings are pending, whatever their delays (enough to fill pages; Infinity: never early). */
+  fillReadings?: number;
+  /** A device that appends again at most `turnaroundMs` after its previous append was acknowledged is committed within `delayMs`. */
+  waiting?: { turnaroundMs: number; delayMs: number } | undefined;
   unitMaxReadings: number;
 }
+
+/** At most this many devices' last acknowledgement times are remembered (then forgotten all at once). */
+const MAX_TRACKED_DEVICES = 4096;
 
 export interface GroupCommitHooks {
   /** Disk full: waveform appends are refused at the door. */
@@ -63,6 +74,8 @@ export class GroupCommit {
   private immediate: NodeJS.Immediate | undefined;
   private isClosed = false;
   private readonly listeners = new Set<() => void>();
+  /** When each device's last append was acknowledged (its commit durable), for `waiting`. */
+  private readonly lastAck = new Map<string, number>();
 
   constructor(
     private readonly store: UnitStore,
@@ -104,10 +117,16 @@ export class GroupCommit {
     }
     if (readings.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ readings, resolve, reject });
+      const device = readings[0]?.deviceId;
+      this.pending.push({ readings, device, resolve, reject });
       this.pendingCount += readings.length;
       let wait = Infinity;
       for (const r of readings) wait = Math.min(wait, this.delayOf(r));
+      const w = this.opts.waiting;
+      if (w && device !== undefined && wait > w.delayMs) {
+        const acked = this.lastAck.get(device);
+        if (acked !== undefined && Date.now() - acked <= w.turnaroundMs) wait = w.delayMs;
+      }
       this.schedule(wait);
     });
   }
@@ -154,7 +173,8 @@ export class GroupCommit {
   /** The commit is due at the latest `wait` ms from now (earlier if already due earlier). */
   private schedule(wait: number): void {
     if (this.isClosed) return;
-    if (this.pendingCount + this.internal.length >= this.opts.maxReadings || wait === 0) {
+    const pending = this.pendingCount + this.internal.length;
+    if (pending >= this.opts.maxReadings || pending >= (this.opts.fillReadings ?? Infinity) || wait === 0) {
       if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
     } else if (!this.timer || Date.now() + wait < this.timerDue) {
       if (this.timer) clearTimeout(this.timer);
@@ -211,6 +231,11 @@ export class GroupCommit {
       return;
     }
     if (hwm > this.seq.durable) this.seq.durable = hwm;
+    if (this.opts.waiting) {
+      if (this.lastAck.size > MAX_TRACKED_DEVICES) this.lastAck.clear();
+      const now = Date.now();
+      for (const p of batch) if (p.device !== undefined) this.lastAck.set(p.device, now);
+    }
     for (const p of batch) p.resolve();
     for (const l of this.listeners) {
       try {

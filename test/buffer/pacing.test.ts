@@ -66,8 +66,8 @@ describe('commit pacing', () => {
     env.cleanup();
   });
 
-  it('the delays by class: alarm 0, the others 25 ms by default; commitIntervalMs only for classes not given', () => {
-    expect(commitDelays({})).toEqual([0, 25, 25, 25]);
+  it('the delays by class: alarm 0, vital and status 500 ms, waveform 1 s by default; commitIntervalMs only for classes not given', () => {
+    expect(commitDelays({})).toEqual([0, 500, 500, 1000]);
     expect(commitDelays({ commitMaxDelayMs: SD_CARD_COMMIT_MAX_DELAYS })).toEqual([0, 1000, 1000, 2000]);
     expect(commitDelays({ commitIntervalMs: 25 })).toEqual([0, 25, 25, 25]);
     expect(commitDelays({ commitIntervalMs: 25, commitMaxDelayMs: { waveform: 500 }, alarmCommitIntervalMs: 50 })).toEqual([25, 25, 25, 500]);
@@ -111,9 +111,9 @@ describe('commit pacing', () => {
     expect(v.err).toBeUndefined();
   });
 
-  it('vitals spread over three seconds (one every 50 ms) share three commits, not sixty', async () => {
+  it('vitals spread over three seconds (one every 50 ms, each from its own device) share three commits, not sixty', async () => {
     for (let i = 0; i < 60; i++) {
-      void buf.append(withPriority(1, 'vital', i));
+      void buf.append(withPriority(1, 'vital', i).map((r) => ({ ...r, deviceId: `dev-${i}` })));
       await vi.advanceTimersByTimeAsync(50);
       fs.release();
     }
@@ -121,4 +121,38 @@ describe('commit pacing', () => {
     expect(committed(buf)).toBe(60);
     expect(units(buf)).toBe(3);
   });
+
+  it(
+    'a device that sends again as soon as it is acknowledged is committed within 25 ms; other devices, and the same device sending later, wait for ' +
+      'the class delay',
+    async () => {
+      const from = (device: string, i: number) => withPriority(1, 'vital', i).map((r) => ({ ...r, deviceId: device }));
+      const first = settled(buf.append(from('sensor-1', 0)));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(committed(buf)).toBe(1);
+      await until(() => fs.held === 1);
+      fs.release();
+      await until(() => first.done);
+      // sensor-2 was never acknowledged: it waits for its class's delay.
+      void buf.append(from('sensor-2', 2));
+      await vi.advanceTimersByTimeAsync(30);
+      expect(committed(buf)).toBe(1);
+      // 30 ms after its acknowledgement: sensor-1 waits for each one.
+      void buf.append(from('sensor-1', 1));
+      await vi.advanceTimersByTimeAsync(24);
+      expect(committed(buf)).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(committed(buf)).toBe(3); // sensor-2's reading rides along in the same commit
+      await until(() => fs.held === 1);
+      fs.release();
+      await until(() => fs.held === 0);
+      // sensor-1 again, but 60 ms after its acknowledgement: a device with time between readings.
+      await vi.advanceTimersByTimeAsync(60);
+      void buf.append(from('sensor-1', 3));
+      await vi.advanceTimersByTimeAsync(999);
+      expect(committed(buf)).toBe(3);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(committed(buf)).toBe(4);
+    },
+  );
 });

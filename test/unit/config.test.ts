@@ -18,8 +18,9 @@ describe('configuration', () => {
   it('an empty file gives the documented defaults', () => {
     const c = parseConfigText('', 'empty.yaml');
     expect(c.kafka.topics).toEqual({ alarm: 'ward.alarms', vital: 'ward.vitals', status: 'ward.status', waveform: 'ward.waveforms' });
-    expect(c.buffer.commitInterval).toBe(25);
+    expect(c.buffer.commitInterval).toBeUndefined(); // the class delays of src/buffer/pacing.ts apply
     expect(c.buffer.commitMaxDelay).toBeUndefined();
+    expect(c.buffer.integrityCheck).toBe('background');
     expect(c.buffer.synchronous).toBe('full');
     expect(c.gateway.dataDir).toBe('./wardgate-data');
   });
