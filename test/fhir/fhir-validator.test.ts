@@ -195,6 +195,49 @@ describe('extreme values a device may send (kept, flagged out_of_range)', () => 
   });
 });
 
+describe('special values: no number, a data-absent reason (dataAbsentReason instead of valueQuantity)', () => {
+  it('0 validator errors for every value-absent flag, alone and as a BP panel component', async () => {
+    const base = { deviceId: 'ox-1', deviceKind: 'ble' as const, bed: 'BED-S', patientId: 'P-5', deviceTime: T0 };
+    const flags = ['value_nan', 'value_nres', 'value_positive_infinity', 'value_negative_infinity', 'value_reserved'] as const;
+    const readings = commit(
+      [
+        ...flags.map((flag) => ({ ...base, metric: 'spo2', value: NaN, quality: [flag] })),
+        { ...base, metric: 'nibp_sys', value: 120, unit: 'mm[Hg]' },
+        { ...base, metric: 'nibp_dia', value: NaN, unit: 'mm[Hg]', quality: ['value_nan' as const] },
+      ],
+      'gw-ward-3',
+      7000,
+    );
+    const out = toFhirObservations(readings);
+    const a = await validate(out.map((f) => f.observation));
+    expect(errorsOf(a)).toEqual([]);
+    expect(out.slice(0, 5).map((f) => [f.observation.valueQuantity, f.observation.dataAbsentReason?.coding[0]?.code])).toEqual([
+      [undefined, 'not-a-number'],
+      [undefined, 'error'],
+      [undefined, 'positive-infinity'],
+      [undefined, 'negative-infinity'],
+      [undefined, 'error'],
+    ]);
+    const panel = out[5]!.observation;
+    expect(panel.component!.map((c) => [c.valueQuantity?.value, c.dataAbsentReason?.coding[0]?.code])).toEqual([
+      [120, undefined],
+      [undefined, 'not-a-number'],
+    ]);
+  });
+
+  it('the validator refuses an Observation with neither a value nor a data-absent reason (negative control)', async () => {
+    const [r] = commit(
+      [{ deviceId: 'ox-1', deviceKind: 'ble', bed: 'BED-S', patientId: 'P-5', deviceTime: T0, metric: 'spo2', value: NaN, quality: ['value_nan'] }],
+      'gw-ward-3',
+      7100,
+    );
+    const obs = toFhirObservations([r!])[0]!.observation;
+    const { dataAbsentReason: _d, ...neither } = obs;
+    const a = await validator.check([neither as FhirObservation]);
+    expect(errorsOf(a).length).toBeGreaterThan(0);
+  });
+});
+
 describe('alarms', () => {
   const readings = alarmReadings();
   const out = toFhirObservations(readings);
