@@ -81,11 +81,13 @@ function validate(s: Schema, v: unknown, path = '$'): string[] {
       ? Number.isInteger(v)
       : t === 'number'
         ? typeof v === 'number'
-        : t === 'array'
-          ? Array.isArray(v)
-          : t === 'object'
-            ? typeof v === 'object' && v !== null && !Array.isArray(v)
-            : typeof v === t;
+        : t === 'null'
+          ? v === null
+          : t === 'array'
+            ? Array.isArray(v)
+            : t === 'object'
+              ? typeof v === 'object' && v !== null && !Array.isArray(v)
+              : typeof v === t;
   if (type && !(Array.isArray(type) ? type.some(typeOk) : typeOk(type))) return [`${path}: not ${String(type)}`];
   if ('const' in s && v !== s.const) errs.push(`${path}: not ${String(s.const)}`);
   if (s.enum && !(s.enum as unknown[]).includes(v)) errs.push(`${path}: ${String(v)} not in enum`);
@@ -192,6 +194,11 @@ const cases: Case[] = [
       ...ecgPacket('m1', t0 + 12, 2),
     ],
     expected: ['m1 batch ecg_lead_ii [[1,2],[5,2]]', 'gateway v1 gateway_event 3', 'm1 v1 ecg_lead_ii 4'],
+  },
+  {
+    name: 'a sample with no number (value-absent flag) is its own JSON v1 message with value null, in place',
+    readings: () => [...ecgPacket('m1', t0, 2), sample('m1', 'ecg_lead_ii', NaN, t0 + 8, { quality: ['value_nan'] }), ...ecgPacket('m1', t0 + 12, 2)],
+    expected: ['m1 batch ecg_lead_ii [[1,2],[4,2]]', 'm1 v1 ecg_lead_ii 3'],
   },
   {
     name: 'samples with and without a device clock are not mixed',
