@@ -31,7 +31,10 @@ export function masimoLine(t: Date, s: MasimoState, serial = '0000012345'): stri
   const alarm = s.alarm.toString(16).toUpperCase().padStart(4, '0');
   const exc = s.exc.toString(16).toUpperCase().padStart(6, '0');
   const dash = s.spo2 === null;
-  return `${date} SN=${serial} SPO2=${spo2}% BPM=${bpm} PI=${pi}% SPCO=${dash ? '--.-' : '00.9'}% SPMET=${dash ? '--.-' : '00.6'}% DESAT=${dash ? '--' : '00'} PIDELTA=+${dash ? '--' : '00'} PVI=${dash ? '---' : '014'} ALARM=${alarm} EXC=${exc}\r\n`;
+  return (
+    `${date} SN=${serial} SPO2=${spo2}% BPM=${bpm} PI=${pi}% SPCO=${dash ? '--.-' : '00.9'}% SPMET=${dash ? '--.-' : '00.6'}% ` +
+    `DESAT=${dash ? '--' : '00'} PIDELTA=+${dash ? '--' : '00'} PVI=${dash ? '---' : '014'} ALARM=${alarm} EXC=${exc}\r\n`
+  );
 }
 
 export class MasimoSimulator {
@@ -79,6 +82,7 @@ export class MasimoSimulator {
     const values: Record<string, number> = {};
     if (s.spo2 !== null) values.spo2 = s.spo2;
     if (s.bpm !== null) values.pulse_rate_oximeter = s.bpm;
+    if (s.pi !== null) values.perfusion_index = s.pi;
     this.truth.record({
       values,
       time: now.getTime(),

@@ -25,7 +25,18 @@ export type MetricId =
   | 'ecg_lead_ii'
   | 'pleth'
   | 'rr_interval'
-  | 'nibp_cuff';
+  | 'nibp_cuff'
+  | 'cvp'
+  | 'pa_sys'
+  | 'pa_dia'
+  | 'pa_mean'
+  | 'icp'
+  | 'perfusion_index'
+  | 'vent_resp_rate'
+  | 'tidal_volume'
+  | 'airway_pressure_peak'
+  | 'airway_pressure_mean'
+  | 'peep';
 
 export interface MetricDef {
   readonly id: MetricId;
@@ -297,6 +308,150 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
     range: [0, 320],
     convert: { kPa: (k) => k * 7.50062 },
   }),
+  // Bedside-monitor pressures beyond the arterial line. Codes: CVP 150084 (MDC_PRESS_BLD_VEN_CENT), PA
+  // 150045/150046/150047 (MDC_PRESS_BLD_ART_PULM_SYS/DIA/MEAN) and ICP 153608 (MDC_PRESS_INTRA_CRAN) with
+  // their LOINC codes, as the German Medical Informatics Initiative's ICU profiles give them (gematik ISiK
+  // "Vitalparameter" profiles SD_MII_ICU_Zentralvenoeser_Blutdruck, _Pulmonalarterieller_Blutdruck,
+  // _Intrakranieller_Druck_Icp); ble-and-codes.md lists none of them. serial-protocols.md §2.6 gives the
+  // Philips CVP mean 0x4A47 (= 150087, MDC_PRESS_BLD_VEN_CENT_MEAN), accepted as an alias below.
+  cvp: def({
+    id: 'cvp',
+    code: 22,
+    display: 'Central venous pressure',
+    mdcRefId: 'MDC_PRESS_BLD_VEN_CENT',
+    mdcCode: 150084,
+    loinc: ['60985-9'],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [-10, 50],
+    convert: { kPa: (k) => k * 7.50062 },
+  }),
+  pa_sys: def({
+    id: 'pa_sys',
+    code: 23,
+    display: 'Pulmonary artery systolic',
+    mdcRefId: 'MDC_PRESS_BLD_ART_PULM_SYS',
+    mdcCode: 150045,
+    loinc: ['8440-0'],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [5, 120],
+    convert: { kPa: (k) => k * 7.50062 },
+  }),
+  pa_dia: def({
+    id: 'pa_dia',
+    code: 24,
+    display: 'Pulmonary artery diastolic',
+    mdcRefId: 'MDC_PRESS_BLD_ART_PULM_DIA',
+    mdcCode: 150046,
+    loinc: ['8385-7'],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [0, 80],
+    convert: { kPa: (k) => k * 7.50062 },
+  }),
+  pa_mean: def({
+    id: 'pa_mean',
+    code: 25,
+    display: 'Pulmonary artery mean',
+    mdcRefId: 'MDC_PRESS_BLD_ART_PULM_MEAN',
+    mdcCode: 150047,
+    loinc: ['8414-5'],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [0, 100],
+    convert: { kPa: (k) => k * 7.50062 },
+  }),
+  icp: def({
+    id: 'icp',
+    code: 26,
+    display: 'Intracranial pressure',
+    mdcRefId: 'MDC_PRESS_INTRA_CRAN',
+    mdcCode: 153608,
+    loinc: ['60956-0'],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [-10, 100],
+    convert: { kPa: (k) => k * 7.50062 },
+  }),
+  // Perfusion index: serial-protocols.md §2.6 (Philips 0x4BB0 = 150448, MDC_PULS_OXIM_PERF_REL). Masimo and
+  // the wg1 line format send it in % (§5.1, §7). No LOINC code in either reference: no FHIR vital-signs form.
+  perfusion_index: def({
+    id: 'perfusion_index',
+    code: 27,
+    display: 'Perfusion index',
+    mdcRefId: 'MDC_PULS_OXIM_PERF_REL',
+    mdcCode: 150448,
+    loinc: [],
+    unit: '%',
+    ucum: true,
+    range: [0, 30],
+  }),
+  // Ventilator values (MEDIBUS §4.4, S/5 flow_vol group §3.5); neither reference gives their codes. Codes from the
+  // gematik ISiK ICU value set "MII VS ICU Code Observation Beatmung ISO11073" (151586, 151980, 151973, 151975,
+  // 151976); reference ids as an MII terminology review looked them up in urn:iso:std:iso:11073:10101|2024-12-05
+  // (MDC_VENT_RESP_RATE, MDC_VENT_VOL_TIDAL, MDC_VENT_PRESS_AWAY_MAX, MDC_VENT_PRESS_AWAY_MEAN,
+  // MDC_VENT_PRESS_AWAY_END_EXP_POS); LOINC 76248-4 (PEEP) and 76222-9 (tidal volume) from the MII ICU examples,
+  // none cited for the others. Pressures in cm[H2O] as in those profiles; MEDIBUS sends mbar (1 mbar = 1.01972 cm[H2O]).
+  vent_resp_rate: def({
+    id: 'vent_resp_rate',
+    code: 28,
+    display: 'Ventilation rate',
+    mdcRefId: 'MDC_VENT_RESP_RATE',
+    mdcCode: 151586,
+    loinc: [],
+    unit: '/min',
+    ucum: true,
+    range: [0, 150],
+  }),
+  tidal_volume: def({
+    id: 'tidal_volume',
+    code: 29,
+    display: 'Tidal volume (ventilator)',
+    mdcRefId: 'MDC_VENT_VOL_TIDAL',
+    mdcCode: 151980,
+    loinc: ['76222-9'],
+    unit: 'mL',
+    ucum: true,
+    range: [0, 3000],
+    convert: { L: (l) => l * 1000 },
+  }),
+  airway_pressure_peak: def({
+    id: 'airway_pressure_peak',
+    code: 30,
+    display: 'Peak airway pressure',
+    mdcRefId: 'MDC_VENT_PRESS_AWAY_MAX',
+    mdcCode: 151973,
+    loinc: [],
+    unit: 'cm[H2O]',
+    ucum: true,
+    range: [-20, 120],
+    convert: { mbar: (m) => m * 1.01972 },
+  }),
+  airway_pressure_mean: def({
+    id: 'airway_pressure_mean',
+    code: 31,
+    display: 'Mean airway pressure',
+    mdcRefId: 'MDC_VENT_PRESS_AWAY_MEAN',
+    mdcCode: 151975,
+    loinc: [],
+    unit: 'cm[H2O]',
+    ucum: true,
+    range: [-20, 120],
+    convert: { mbar: (m) => m * 1.01972 },
+  }),
+  peep: def({
+    id: 'peep',
+    code: 32,
+    display: 'PEEP (applied)',
+    mdcRefId: 'MDC_VENT_PRESS_AWAY_END_EXP_POS',
+    mdcCode: 151976,
+    loinc: ['76248-4'],
+    unit: 'cm[H2O]',
+    ucum: true,
+    range: [0, 50],
+    convert: { mbar: (m) => m * 1.01972 },
+  }),
 });
 
 export const METRIC_IDS = Object.keys(CATALOGUE) as MetricId[];
@@ -309,6 +464,8 @@ BY_MDC.set(150033, CATALOGUE.abp_sys);
 BY_MDC.set(150034, CATALOGUE.abp_dia);
 BY_MDC.set(150035, CATALOGUE.abp_mean);
 BY_MDC.set(151728, CATALOGUE.etco2);
+// Philips CVP mean (serial-protocols.md §2.6: 0x4A47).
+BY_MDC.set(150087, CATALOGUE.cvp);
 
 export function isMetricId(s: string): s is MetricId {
   return Object.hasOwn(CATALOGUE, s);

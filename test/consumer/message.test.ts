@@ -41,6 +41,8 @@ describe('parseMessage', () => {
   it.each([
     { name: 'a reading', m: msg(body()), out: { kind: 'reading', announcements: [] } },
     { name: 'no headers (body only) is fine', m: msg(body(), {}), out: { kind: 'reading' } },
+    { name: 'a reading with no number (value null, a value_* flag)', m: msg(body({ value: null, quality: ['value_nan'] })), out: { kind: 'reading' } },
+    { name: 'value a string', m: msg(body({ value: '97' })), out: { kind: 'skip', reason: 'malformed' } },
     { name: 'header gateway id differs from the body', m: msg(body(), headers('gw-2')), out: { kind: 'skip', reason: 'malformed' } },
     { name: 'header seq differs from the body', m: msg(body(), headers('gw-1', '8')), out: { kind: 'skip', reason: 'malformed' } },
     {

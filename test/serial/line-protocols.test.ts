@@ -118,6 +118,7 @@ describe('generic line protocol', () => {
         values: [
           { metric: 'spo2', value: 98, unit: '%' },
           { metric: 'pulse_rate_oximeter', value: 72, unit: '/min' },
+          { metric: 'perfusion_index', value: 2.35, unit: '%' },
         ],
         status: '0',
       },

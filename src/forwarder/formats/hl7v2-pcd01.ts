@@ -75,6 +75,17 @@ const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
   battery_level: [9, 1],
   signal_strength: [9, 2],
   gateway_event: [9, 3],
+  perfusion_index: [2, 4],
+  cvp: [4, 4],
+  pa_sys: [4, 5],
+  pa_dia: [4, 6],
+  pa_mean: [4, 7],
+  icp: [4, 8],
+  vent_resp_rate: [10, 1],
+  tidal_volume: [10, 2],
+  airway_pressure_peak: [10, 3],
+  airway_pressure_mean: [10, 4],
+  peep: [10, 5],
 };
 export const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
 

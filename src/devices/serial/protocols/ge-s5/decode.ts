@@ -67,8 +67,18 @@ export interface PhysData {
 
 const SUBRECORD = 278;
 
-/** Invasive pressure sites (group label) that the catalogue carries. */
-const ARTERIAL_SITES = new Set([1, 8]); // ART, ABP
+/**
+ * Invasive pressure sites (group label, §3.5: 1 ART, 2 CVP, 3 PA, 7 ICP, 8 ABP) the catalogue carries:
+ * which of sys/dia/mean each sends. CVP and ICP are mean pressures; RAP, RVP, LAP and the unnamed
+ * sites have no catalogue metric.
+ */
+const PRESSURE_SITES: ReadonlyMap<number, readonly [sys?: string, dia?: string, mean?: string]> = new Map([
+  [1, ['abp_sys', 'abp_dia', 'abp_mean']],
+  [8, ['abp_sys', 'abp_dia', 'abp_mean']],
+  [3, ['pa_sys', 'pa_dia', 'pa_mean']],
+  [2, [undefined, undefined, 'cvp']],
+  [7, [undefined, undefined, 'icp']],
+]);
 
 /** Decodes one physiological subrecord (278 bytes); only the basic class yields values. */
 export function decodePhysiological(sr: Buffer): PhysData | string {
@@ -92,11 +102,10 @@ export function decodePhysiological(sr: Buffer): PhysData | string {
   const hundredth = (v: number): number => Math.round(v) / 100;
   const one = (v: number): number => v;
   if (exists(0)) put(6, 'heart_rate', '/min', one);
-  for (const [i, g] of [16, 30, 44, 58].entries()) {
-    if (!exists(g) || !ARTERIAL_SITES.has(c.readUInt16LE(g + 4))) continue;
-    put(g + 6, 'abp_sys', 'mm[Hg]', hundredth, `P${i + 1}`);
-    put(g + 8, 'abp_dia', 'mm[Hg]', hundredth, `P${i + 1}`);
-    put(g + 10, 'abp_mean', 'mm[Hg]', hundredth, `P${i + 1}`);
+  for (const [i, g] of [16, 30, 44, 58, 240, 254].entries()) {
+    const site = exists(g) ? PRESSURE_SITES.get(c.readUInt16LE(g + 4)) : undefined;
+    if (!site) continue;
+    for (const [k, metric] of site.entries()) if (metric) put(g + 6 + 2 * k, metric, 'mm[Hg]', hundredth, `P${i + 1}`);
   }
   if (exists(72)) {
     put(78, 'nibp_sys', 'mm[Hg]', hundredth);
@@ -114,6 +123,12 @@ export function decodePhysiological(sr: Buffer): PhysData | string {
     if (isMarker(et) || isMarker(amb)) out.markers.push(MARKERS[isMarker(et) ? et : amb] ?? 'marker');
     else out.values.push({ metric: 'etco2', value: Math.round((et * amb) / 1000) / 100, unit: 'mm[Hg]' });
     put(142, 'resp_rate', '/min', one);
+  }
+  if (exists(178)) {
+    // Spirometry (flow_vol): ppeak and peep in 1/100 cmH2O, tv_insp in 1/10 mL.
+    put(186, 'airway_pressure_peak', 'cm[H2O]', hundredth);
+    put(188, 'peep', 'cm[H2O]', hundredth);
+    put(192, 'tidal_volume', 'mL', (v) => Math.round(v) / 10);
   }
   return out;
 }

@@ -18,6 +18,12 @@ export const PHYSIO_METRIC: ReadonlyMap<number, string> = new Map([
   [0x4a11, 'abp_sys'], // ART
   [0x4a12, 'abp_dia'],
   [0x4a13, 'abp_mean'],
+  [0x4a47, 'cvp'], // CVP mean (§2.6)
+  // PA and ICP: not in §2.6; the catalogue's MDC codes less partition 2 (§2.6: physio id = MDC code - 2 x 65536).
+  [0x4a1d, 'pa_sys'],
+  [0x4a1e, 'pa_dia'],
+  [0x4a1f, 'pa_mean'],
+  [0x5808, 'icp'],
   [0x4b48, 'body_temp'],
   [0x4b5c, 'body_temp'], // the temperature label (correction 4)
 ]);

@@ -41,9 +41,10 @@ export const WG1_KEYS: Readonly<Record<string, FieldMap>> = {
   NIBP_MEAN: { metric: 'nibp_mean', unit: 'mm[Hg]' },
   ETCO2: { metric: 'etco2', unit: 'mm[Hg]' },
   TEMP: { metric: 'body_temp', unit: 'Cel' },
+  PI: { metric: 'perfusion_index', unit: '%' },
 };
 /** Keys of the table with no catalogue metric: read and not sent. */
-const WG1_IGNORED = new Set(['PI']);
+const WG1_IGNORED = new Set<string>();
 
 const NUM = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
 

@@ -10,6 +10,7 @@ export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: Acti
   const base = { deviceTime: l.deviceTime, ...(quality ? { quality: [...quality] } : {}) };
   if (l.spo2 !== undefined) values.push({ metric: 'spo2', value: l.spo2, unit: '%', ...base });
   if (l.bpm !== undefined) values.push({ metric: 'pulse_rate_oximeter', value: l.bpm, unit: '/min', ...base });
+  if (l.pi !== undefined) values.push({ metric: 'perfusion_index', value: l.pi, unit: '%', ...base });
   const alarms: ActiveAlarm[] = [];
   const silenced = l.alarm !== undefined && (l.alarm & MASIMO_ALARM_SILENCED) !== 0;
   for (const a of MASIMO_ALARMS) {

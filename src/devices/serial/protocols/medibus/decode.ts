@@ -47,6 +47,10 @@ export const CP1_METRIC: ReadonlyMap<number, { metric: string; unit: string }> =
   [0xd6, { metric: 'resp_rate', unit: '/min' }],
   [0xe6, { metric: 'etco2', unit: 'mm[Hg]' }],
   [0xe3, { metric: 'etco2', unit: 'kPa' }],
+  [0x88, { metric: 'tidal_volume', unit: 'mL' }],
+  [0x7d, { metric: 'airway_pressure_peak', unit: 'mbar' }],
+  [0x73, { metric: 'airway_pressure_mean', unit: 'mbar' }],
+  [0x78, { metric: 'peep', unit: 'mbar' }],
 ]);
 
 /** Priority 1-31 (31 highest) -> lane. The split is an inference: Evita's "PAW HIGH"/"APNEA" are 27, "MIN VOL LOW" 26. */
