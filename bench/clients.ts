@@ -1,5 +1,6 @@
 /**
- * Kafka client benchmark: `node --import tsx bench/clients.ts [--readings N] [--batch 100,500,2000] [--compression none,gzip,lz4,zstd] [--repeats 2] [--version 4.1.1]`
+ * Kafka client benchmark: `node --import tsx bench/clients.ts [--readings N] [--batch 100,500,2000] [--compression none,gzip,lz4,zstd] [--repeats 2]
+ * [--version 4.1.1]`
  *
  * kafkajs against @platformatic/kafka, each through wardgate's own KafkaClient wrapper (what the
  * forwarder uses: idempotent producer, acks=all, one batch in flight, the wrapper's timeouts),
@@ -74,10 +75,12 @@ async function main(): Promise<void> {
     const messages = toMessages(wardReadings(N));
     const bytes = messages.reduce((a, m) => a + Buffer.byteLength(m.value) + (m.key ? Buffer.byteLength(m.key) : 0), 0);
     console.log(
-      `Kafka clients through wardgate's wrapper: ${N} JSON v1 readings (${(bytes / N).toFixed(0)} B key+value each), broker ${brokers} (${dir}), node ${process.version}, best of ${REPEATS}`,
+      `Kafka clients through wardgate's wrapper: ${N} JSON v1 readings (${(bytes / N).toFixed(0)} B key+value each), broker ${brokers} (${dir}), node ` +
+        `${process.version}, best of ${REPEATS}`,
     );
     console.log(
-      `\n${'compression'.padEnd(12)} ${'batch'.padStart(6)} ${NAMES.map((n) => `${n} r/s`.padStart(18)).join(' ')} ${'ratio'.padStart(7)} ${NAMES.map((n) => `${n} cpu ms/1k`.padStart(22)).join(' ')}`,
+      `\n${'compression'.padEnd(12)} ${'batch'.padStart(6)} ${NAMES.map((n) => `${n} r/s`.padStart(18)).join(' ')} ${'ratio'.padStart(7)} ` +
+        `${NAMES.map((n) => `${n} cpu ms/1k`.padStart(22)).join(' ')}`,
     );
     for (const compression of COMPRESSIONS) {
       for (const batch of BATCHES) {
@@ -93,7 +96,8 @@ async function main(): Promise<void> {
         const [a, b] = NAMES.map((n) => best[n]!);
         const ratio = b && a ? b.rate / a.rate : NaN;
         console.log(
-          `${compression.padEnd(12)} ${String(batch).padStart(6)} ${NAMES.map((n) => best[n]!.rate.toFixed(0).padStart(18)).join(' ')} ${ratio.toFixed(2).padStart(7)} ${NAMES.map((n) => best[n]!.cpuMsPer1k.toFixed(1).padStart(22)).join(' ')}`,
+          `${compression.padEnd(12)} ${String(batch).padStart(6)} ${NAMES.map((n) => best[n]!.rate.toFixed(0).padStart(18)).join(' ')} ` +
+            `${ratio.toFixed(2).padStart(7)} ${NAMES.map((n) => best[n]!.cpuMsPer1k.toFixed(1).padStart(22)).join(' ')}`,
         );
       }
     }

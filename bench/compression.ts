@@ -126,7 +126,8 @@ async function main(): Promise<void> {
   const messages = toMessages(wardReadings(N));
   const all = await codecs();
   console.log(
-    `compression of wardgate JSON v1 batches: ${N} readings, ${(recordBytes(messages).length / N).toFixed(0)} bytes/reading uncompressed (key+value+headers), node ${process.version}, ${process.arch}`,
+    `compression of wardgate JSON v1 batches: ${N} readings, ${(recordBytes(messages).length / N).toFixed(0)} bytes/reading uncompressed ` +
+      `(key+value+headers), node ${process.version}, ${process.arch}`,
   );
   for (const size of BATCHES) {
     const batches: Buffer[] = [];
@@ -136,7 +137,8 @@ async function main(): Promise<void> {
     for (const { name, codec } of all) {
       const r = measure(codec, batches);
       console.log(
-        `  ${name.padEnd(38)} ${r.ratio.toFixed(2).padStart(6)} ${r.cMsPerMB.toFixed(2).padStart(15)} ${(1000 / r.cMsPerMB).toFixed(0).padStart(7)} ${r.dMsPerMB.toFixed(2).padStart(17)}`,
+        `  ${name.padEnd(38)} ${r.ratio.toFixed(2).padStart(6)} ${r.cMsPerMB.toFixed(2).padStart(15)} ${(1000 / r.cMsPerMB).toFixed(0).padStart(7)} ` +
+          `${r.dMsPerMB.toFixed(2).padStart(17)}`,
       );
     }
   }

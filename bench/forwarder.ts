@@ -212,8 +212,26 @@ async function childDrain(): Promise<void> {
   await gw.stop(0);
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / forwarded) * 1000;
   const g = gc.stop();
-  process.stdout.write(
-    `${JSON.stringify({ initial, ms, cpuPerK, forwarded, gcMs: g.ms, scavenges: g.minor, markCompacts: g.major, bytes, ingestRate, ingestFailed: ingest.failed, peakRss: mib(peakRss), vmHwm: vmHwmMiB(), heapTotal: mib(atPeak.heapTotal), heapUsed: mib(atPeak.heapUsed), external: mib(atPeak.external), ...rssParts, arrayBuffers: mib(atPeak.arrayBuffers) })}\n`,
+  console.log(
+    JSON.stringify({
+      initial,
+      ms,
+      cpuPerK,
+      forwarded,
+      gcMs: g.ms,
+      scavenges: g.minor,
+      markCompacts: g.major,
+      bytes,
+      ingestRate,
+      ingestFailed: ingest.failed,
+      peakRss: mib(peakRss),
+      vmHwm: vmHwmMiB(),
+      heapTotal: mib(atPeak.heapTotal),
+      heapUsed: mib(atPeak.heapUsed),
+      external: mib(atPeak.external),
+      ...rssParts,
+      arrayBuffers: mib(atPeak.arrayBuffers),
+    }),
   );
 }
 
@@ -252,8 +270,23 @@ async function childLatency(): Promise<void> {
   measuring = false;
   await ingest.stop();
   await gw.stop(10_000);
-  process.stdout.write(
-    `${JSON.stringify({ n: all.length, p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: quantile(all, 1), alarms: alarms.length, a50: quantile(alarms, 0.5), a99: quantile(alarms, 0.99), amax: quantile(alarms, 1), rss: vmHwmMiB(), send50: quantile(sendMs, 0.5), send99: quantile(sendMs, 0.99), wait50: quantile(waitMs, 0.5), wait99: quantile(waitMs, 0.99), sends: sendMs.length })}\n`,
+  console.log(
+    JSON.stringify({
+      n: all.length,
+      p50: quantile(all, 0.5),
+      p99: quantile(all, 0.99),
+      max: quantile(all, 1),
+      alarms: alarms.length,
+      a50: quantile(alarms, 0.5),
+      a99: quantile(alarms, 0.99),
+      amax: quantile(alarms, 1),
+      rss: vmHwmMiB(),
+      send50: quantile(sendMs, 0.5),
+      send99: quantile(sendMs, 0.99),
+      wait50: quantile(waitMs, 0.5),
+      wait99: quantile(waitMs, 0.99),
+      sends: sendMs.length,
+    }),
   );
 }
 
@@ -384,9 +417,7 @@ async function childBaseline(): Promise<void> {
   const g = gc.stop();
   await producer.disconnect();
   const cpuPerK = ((cpu.user + cpu.system) / 1000 / sent) * 1000;
-  process.stdout.write(
-    `${JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, gcMs: g.ms, peakRss: mib(peakRss) })}\n`,
-  );
+  console.log(JSON.stringify({ rate: (sent * 1000) / ms, mbps: mib(bytes) / (ms / 1000), n: sent, ms, cpuPerK, gcMs: g.ms, peakRss: mib(peakRss) }));
 }
 
 async function main(): Promise<void> {
@@ -500,7 +531,8 @@ async function main(): Promise<void> {
       ]);
       rows.push([
         '  garbage collection during the drain (median)',
-        `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses (bare producer: ${median(base.map((b) => (100 * b.gcMs!) / b.ms!)).toFixed(1)} %)`,
+        `${median(ds.map((d) => (100 * d.gcMs!) / d.ms!)).toFixed(1)} % of the time in GC pauses (bare producer: ` +
+          `${median(base.map((b) => (100 * b.gcMs!) / b.ms!)).toFixed(1)} %)`,
         `${median(ds.map((d) => d.scavenges!)).toFixed(0)} scavenges, ${median(ds.map((d) => d.markCompacts!)).toFixed(0)} mark-compacts`,
       ]);
       if (v.ratios.length)
@@ -547,7 +579,8 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   process.stdout.write(
-    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ${INGEST}/s, buffer synchronous=${SYNC}, bare producer's partitioner ${BASE_PARTITIONER}, ` +
+    `\nwardgate forwarder benchmark: ${N} readings, batch ${BATCH}, linger ${LINGER} ms, compression ${COMPRESSION}, client ${CLIENT}, ingest ` +
+      `${INGEST}/s, buffer synchronous=${SYNC}, bare producer's partitioner ${BASE_PARTITIONER}, ` +
       `gateway children ${childEntry.includes('tsx') ? 'under tsx' : 'compiled'}${NODE_OPTS.length ? ` with ${NODE_OPTS.join(' ')}` : ''}\n`,
   );
   for (const [a, b, c] of rows) process.stdout.write(`  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}\n`);

@@ -26,7 +26,9 @@ for (const layer of LAYERS) {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   console.log(
-    `${layer.padEnd(10)} ${String(r.inputs).padStart(8)} ${(r.bytes / 1e6).toFixed(1).padStart(7)} ${(r.ms / 1000).toFixed(1).padStart(6)}   ${`${r.expectedFrames}=${r.observedFrames}`.padStart(15)}  ${`${r.expectedRejects}=${r.observedRejects}`.padStart(16)}  ${String(r.mismatches).padStart(10)}  ${String(r.exceptions).padStart(10)}  ${reasons}`,
+    `${layer.padEnd(10)} ${String(r.inputs).padStart(8)} ${(r.bytes / 1e6).toFixed(1).padStart(7)} ${(r.ms / 1000).toFixed(1).padStart(6)}   ` +
+      `${`${r.expectedFrames}=${r.observedFrames}`.padStart(15)}  ${`${r.expectedRejects}=${r.observedRejects}`.padStart(16)}  ` +
+      `${String(r.mismatches).padStart(10)}  ${String(r.exceptions).padStart(10)}  ${reasons}`,
   );
   if (r.firstMismatch) console.log(`  first mismatch: ${r.firstMismatch}`);
 }

@@ -351,14 +351,18 @@ async function loginFlood(): Promise<void> {
     const counter = events.registry.getSingleMetric('wardgate_login_failed_total');
     const byReason = counter ? (await counter.get()).values.map((v) => `${v.labels.reason} ${fmt(v.value)}`).join(', ') : 'not counted';
     const line = (name: string, l: Latency): string =>
-      `  ${name.padEnd(12)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
+      `  ${name.padEnd(12)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); ` +
+      `event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
     const ratio = flooded.p99 / Math.max(0.001, quiet.p99);
     process.stdout.write(
       `${[
-        `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${DURATION} ms each, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
+        `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${DURATION} ms each, buffer ` +
+          `synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
         line('no flood', quiet),
         line('with flood', flooded),
-        `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core)`,
+        `  flood: ${fmt(attempts)} wrong-password CONNECTs by a child process (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ` +
+          `${FLOOD_PARALLEL} at a time from 64 addresses (${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ` +
+          `${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core)`,
         `  refused logins by reason: ${byReason}`,
         `  p99 with / without flood: ${ratio.toFixed(2)} (goal <= 2)`,
       ].join('\n')}\n`,
@@ -395,7 +399,8 @@ async function mainBench(): Promise<void> {
   const started = Date.now();
   process.stdout.write(
     `MQTT QoS 1 benchmark: ${SENSORS} sensors, window ${WINDOW}, ${FORMAT} payloads (${READINGS_PER_MESSAGE} readings each), ` +
-      `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
+      `${DURATION} ms measured after 1.5 s warm-up, ${ROUNDS} rounds, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ` +
+      `${loadavg()[0]!.toFixed(1)}\n`,
   );
   // Rounds alternate so that load from elsewhere on the machine hits both alike; the best round of each counts.
   const bares: Load[] = [];
@@ -421,7 +426,8 @@ async function mainBench(): Promise<void> {
       `CPU per message ratio (bare/gw):   ${(cpuPerMessage(bare) / cpuPerMessage(gw)).toFixed(2)} (what the ratio would be if both were CPU-bound)`,
       `readings/s goal:                   ${readingsRate >= 20_000 ? 'met' : 'NOT met'} (>= 20,000)`,
       `check: ${gws.map((g) => `${f(g.totalAcked * READINGS_PER_MESSAGE)} readings acknowledged, ${f(g.buffered)} in the buffer`).join('; ')}; ` +
-        `${gws.reduce((a, g) => a + g.refused, 0)} refused, ${gws.reduce((a, g) => a + g.rejected, 0)} rejected, publish errors ${[...bares, ...gws].reduce((a, l) => a + l.errors, 0)}`,
+        `${gws.reduce((a, g) => a + g.refused, 0)} refused, ${gws.reduce((a, g) => a + g.rejected, 0)} rejected, publish errors ` +
+        `${[...bares, ...gws].reduce((a, l) => a + l.errors, 0)}`,
       `took ${((Date.now() - started) / 1000).toFixed(1)} s`,
     ].join('\n')}\n`,
   );

@@ -111,7 +111,8 @@ async function monitorsBench(windowMs: number, counts: number[]): Promise<void> 
   const share = ((cpu.user + cpu.system) / 1000 / dt) * 100;
   console.log(`  readings committed: ${readings} (${(readings / (dt / 1000)).toFixed(0)}/s), healthy ports: ${adapter.status().devices}/${total}`);
   console.log(
-    `  gateway CPU: ${share.toFixed(2)} % of one core (user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms over ${(dt / 1000).toFixed(1)} s) on ${cpus()[0]?.model ?? 'unknown CPU'}; goal < 2 %`,
+    `  gateway CPU: ${share.toFixed(2)} % of one core (user ${(cpu.user / 1000).toFixed(0)} ms, system ${(cpu.system / 1000).toFixed(0)} ms over ` +
+      `${(dt / 1000).toFixed(1)} s) on ${cpus()[0]?.model ?? 'unknown CPU'}; goal < 2 %`,
   );
   await adapter.stop();
   child.kill('SIGTERM');

@@ -140,7 +140,8 @@ async function main(): Promise<void> {
         if (out.status !== 0) throw new Error(`child failed: ${out.stderr}`);
         const m = JSON.parse(out.stdout.trim().split('\n').pop()!) as { ready: number; checked: number; ok: boolean };
         process.stdout.write(
-          `round ${r + 1} ${mode.padEnd(10)} cache: ${how}; ready after ${m.ready.toFixed(0)} ms; whole file checked after ${m.checked.toFixed(0)} ms (${m.ok ? 'ok' : 'FAILED'})\n`,
+          `round ${r + 1} ${mode.padEnd(10)} cache: ${how}; ready after ${m.ready.toFixed(0)} ms; whole file checked after ${m.checked.toFixed(0)} ms ` +
+            `(${m.ok ? 'ok' : 'FAILED'})\n`,
         );
       }
     }

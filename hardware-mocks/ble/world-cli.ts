@@ -28,11 +28,15 @@ const peripherals = Array.from(
 );
 const world = new BleWorld({ peripherals, maxConnections: straps + 1, advIntervalMs: 50, batteryEvery: 0, deliveryMs });
 await world.powerOn();
-process.stdout.write(`${JSON.stringify({ hostPort: world.hostPort, addresses: peripherals.map((p) => p.address) })}\n`);
+console.log(JSON.stringify({ hostPort: world.hostPort, addresses: peripherals.map((p) => p.address) }));
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'stats')
-    process.stdout.write(
-      `${JSON.stringify({ notificationsSent: world.controller.stats.notificationsSent, writes: world.controller.stats.writes, connected: world.controller.connectedAddresses().length })}\n`,
+    console.log(
+      JSON.stringify({
+        notificationsSent: world.controller.stats.notificationsSent,
+        writes: world.controller.stats.writes,
+        connected: world.controller.connectedAddresses().length,
+      }),
     );
   if (line === 'quit') break;
 }

@@ -116,7 +116,8 @@ export class Quarantine {
   ) {
     this.toQuarantine = PRIORITY_CLASSES.map((_, classIndex) =>
       db.prepare(
-        `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${classIndex}, n, gw, key_id, t, body, ?, ? FROM ${unitTable(classIndex)} WHERE id = ?`,
+        `INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) SELECT id, ${classIndex}, n, gw, key_id, t, body, ?, ? FROM ` +
+          `${unitTable(classIndex)} WHERE id = ?`,
       ),
     );
     this.count = (db.prepare('SELECT count(*) FROM quarantine').pluck().get() as number) ?? 0;

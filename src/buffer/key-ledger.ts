@@ -78,7 +78,8 @@ export class KeyLedger {
       const fp = ring.fingerprint(id);
       if (fp !== undefined && fp !== use.fingerprint) {
         throw new KeyFileError(
-          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ${this.file.dbPath}. ` +
+          `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ` +
+            `${this.file.dbPath}. ` +
             'Restore the right key file, or move the buffer database aside to start empty (its units cannot be read without that key).',
         );
       }
@@ -88,7 +89,8 @@ export class KeyLedger {
       const ids = missing.map((m) => m.id).join(', ');
       const units = missing.reduce((a, m) => a + m.units, 0);
       throw new KeyFileError(
-        `key file ${ring.path} lacks key ${missing.length > 1 ? 'ids' : 'id'} ${ids}, which ${missing.length > 1 ? 'seal' : 'seals'} ${units} buffered unit(s) in ${this.file.dbPath}; ` +
+        `key file ${ring.path} lacks key ${missing.length > 1 ? 'ids' : 'id'} ${ids}, which ${missing.length > 1 ? 'seal' : 'seals'} ${units} buffered ` +
+          `unit(s) in ${this.file.dbPath}; ` +
           `the buffer needs key ids ${this.inUse().join(', ')}. Restore the key file that holds them (nothing was quarantined).`,
       );
     }

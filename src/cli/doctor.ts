@@ -46,7 +46,9 @@ function keyChecks(c: Config, keyFile: string, dataDir: string): DoctorCheck[] {
         name: 'key placement',
         status: 'warn',
         message: `the data key ${keyFile} is not wrapped and sits on the same device as the buffer ${dataDir}: whoever takes the SD card can read the buffer`,
-        fix: 'wrap it with a secret file or passphrase kept elsewhere (docs/security.md: WARDGATE_KEY_SECRET_FILE / WARDGATE_KEY_PASSPHRASE), or keep the key file on another device',
+        fix:
+          'wrap it with a secret file or passphrase kept elsewhere (docs/security.md: WARDGATE_KEY_SECRET_FILE / WARDGATE_KEY_PASSPHRASE), or keep ' +
+          'the key file on another device',
       });
     } else {
       out.push({

@@ -90,7 +90,12 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
   const lines: string[] = [];
   lines.push(`data folder      ${dataDir}`);
   lines.push(
-    `gateway          ${report.gatewayId ?? '(unknown)'} — ${running ? `running (pid ${live!.pid})` : live ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)` : 'never ran here'}`,
+    `gateway          ${report.gatewayId ?? '(unknown)'} — ` +
+      (running
+        ? `running (pid ${live!.pid})`
+        : live
+          ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)`
+          : 'never ran here'),
   );
   if (report.kafka) {
     const k = report.kafka;
@@ -122,7 +127,8 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
     for (const p of PRIORITY_CLASSES) {
       const c = buffer.perClass[p];
       lines.push(
-        `  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`,
+        `  ${p.padEnd(9)}      ${String(c.readings).padStart(9)} readings   oldest ` +
+          `${c.oldestGatewayTime === null ? '-' : `${age(now - c.oldestGatewayTime)} old`}`,
       );
     }
     for (const extra of buffer.notes ?? []) lines.push(`note             ${extra}`);

@@ -49,7 +49,8 @@ function loadLib(): Promise<Lib> {
       libLoading = null;
       throw new KafkaClientError(
         'config',
-        `kafka.client platformatic: cannot load @platformatic/kafka (needs Node >= 20.19.4, this is ${process.version}): ${e instanceof Error ? e.message : String(e)}`,
+        `kafka.client platformatic: cannot load @platformatic/kafka (needs Node >= 20.19.4, this is ${process.version}): ` +
+          `${e instanceof Error ? e.message : String(e)}`,
       );
     },
   );

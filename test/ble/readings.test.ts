@@ -1,4 +1,7 @@
-/** Profile readings -> pipeline inputs: bed, patient, units, questionable flag; special values become readings of their metric with a value-absent flag and no number. */
+/**
+ * Profile readings -> pipeline inputs: bed, patient, units, questionable flag; special values become readings of their metric with a value-absent
+ * flag and no number.
+ */
 import { describe, expect, it } from 'vitest';
 import { decodeUnit, encodeUnit } from '../../src/buffer/codec.js';
 import { parsePlxContinuous, parsePlxSpotCheck } from '../../src/devices/ble/profiles/plx.js';

@@ -63,32 +63,35 @@ describe('integrity check in the background', () => {
     }
   });
 
-  it('damaged b-tree pages: the buffer opens, the background check reports the damage, leasing stops; the next start moves the file aside and salvages', async () => {
-    let buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
-    for (let i = 0; i < 30; i++) await buf.append(withPriority(40, 'vital', i * 40));
-    await buf.close();
-    const path = join(env.dir, DB_FILE);
-    const size = statSync(path).size;
-    for (let off = 4 * 1024; off < size; off += 8 * 1024) scribble(path, off, 64);
+  it(
+    'damaged b-tree pages: the buffer opens, the background check reports the damage, leasing stops; the next start moves the file aside and ' + 'salvages',
+    async () => {
+      let buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+      for (let i = 0; i < 30; i++) await buf.append(withPriority(40, 'vital', i * 40));
+      await buf.close();
+      const path = join(env.dir, DB_FILE);
+      const size = statSync(path).size;
+      for (let off = 4 * 1024; off < size; off += 8 * 1024) scribble(path, off, 64);
 
-    buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
-    expect(aside()).toEqual([]); // not checked whole before opening
-    const damaged: string[] = [];
-    buf.onDamaged((r) => damaged.push(r));
-    const result = await buf.backgroundCheck!.done;
-    expect(result.ok).toBe(false);
-    expect(damaged.length).toBe(1);
-    expect(damaged[0]).toMatch(/quick_check|CORRUPT/);
-    expect(buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })).toBeNull();
-    expect(existsSync(checkFailedFile(path))).toBe(true);
-    await buf.close();
+      buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+      expect(aside()).toEqual([]); // not checked whole before opening
+      const damaged: string[] = [];
+      buf.onDamaged((r) => damaged.push(r));
+      const result = await buf.backgroundCheck!.done;
+      expect(result.ok).toBe(false);
+      expect(damaged.length).toBe(1);
+      expect(damaged[0]).toMatch(/quick_check|CORRUPT/);
+      expect(buf.lease({ maxReadings: 1000, maxBytes: 1 << 20 })).toBeNull();
+      expect(existsSync(checkFailedFile(path))).toBe(true);
+      await buf.close();
 
-    buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
-    expect(aside().length).toBe(1);
-    expect(existsSync(checkFailedFile(path))).toBe(false);
-    expect(await env.events.count('unit_quarantined', { reason: 'database_corrupt' })).toBe(1);
-    const l = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
-    expect(l.readings[0]!.extra).toMatchObject({ event: 'buffer_corrupt' });
-    await buf.close();
-  });
+      buf = await env.open({ unitMaxReadings: 20, integrityCheck: 'background' });
+      expect(aside().length).toBe(1);
+      expect(existsSync(checkFailedFile(path))).toBe(false);
+      expect(await env.events.count('unit_quarantined', { reason: 'database_corrupt' })).toBe(1);
+      const l = buf.lease({ maxReadings: 100, maxBytes: 1 << 20 })!;
+      expect(l.readings[0]!.extra).toMatchObject({ event: 'buffer_corrupt' });
+      await buf.close();
+    },
+  );
 });

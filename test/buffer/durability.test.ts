@@ -93,7 +93,8 @@ async function readAll(dir: string, events = new Events(silentLogger())): Promis
 }
 
 describe('durability', () => {
-  it('SIGKILL at random points during append and drain, 20 times: every acknowledged reading is in the buffer exactly once or was delivered; none delivered comes back', async () => {
+  it('SIGKILL at random points during append and drain, 20 times: every acknowledged reading is in the buffer exactly once or was delivered; none ' +
+    'delivered comes back', async () => {
     const log = newLog();
     let killedDuringWork = 0;
     for (let i = 0; i < 20; i++) {
@@ -123,7 +124,8 @@ describe('durability', () => {
 
   // A frozen process's files copied through the page cache: what a crash leaves, plus a torn tail.
   // (What a power cut leaves, from the recorded system calls, is power-loss.test.ts.)
-  it('frozen process: copies of the files taken at random moments (torn WAL tail on half) open, pass quick_check and hold everything acknowledged before', async () => {
+  it('frozen process: copies of the files taken at random moments (torn WAL tail on half) open, pass quick_check and hold everything acknowledged ' +
+    'before', async () => {
     const log = newLog();
     const w = startWriter(env.dir, 1, true, log, 0);
     await w.ready;

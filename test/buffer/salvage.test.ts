@@ -44,73 +44,76 @@ function overwritePage(path: string, pageno: number): void {
 }
 
 describe('salvage after a damaged page', () => {
-  it('forwards every unit that still authenticates with its original seq, announces the lost ones as a gap record, and the alarm says saved and lost', async () => {
-    // 300 vital readings, one per unit, and 6 alarms: ~25 leaf pages of units_vital.
-    let buf = await env.open({ unitMaxReadings: 1, compress: false });
-    const offered = [...withPriority(6, 'alarm', 0), ...withPriority(300, 'vital', 100)];
-    await buf.append(offered);
-    // seq -> reading, as the buffer numbered them (leased, not acked: everything stays).
-    const bySeq = new Map<number, Reading>();
-    for (let l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }); l; l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }))
-      for (const r of l.readings) bySeq.set(r.seq, r);
-    expect(bySeq.size).toBe(306);
-    await buf.close();
+  it(
+    'forwards every unit that still authenticates with its original seq, announces the lost ones as a gap record, and the alarm says saved and ' + 'lost',
+    async () => {
+      // 300 vital readings, one per unit, and 6 alarms: ~25 leaf pages of units_vital.
+      let buf = await env.open({ unitMaxReadings: 1, compress: false });
+      const offered = [...withPriority(6, 'alarm', 0), ...withPriority(300, 'vital', 100)];
+      await buf.append(offered);
+      // seq -> reading, as the buffer numbered them (leased, not acked: everything stays).
+      const bySeq = new Map<number, Reading>();
+      for (let l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }); l; l = buf.lease({ maxReadings: 1000, maxBytes: 1 << 30 }))
+        for (const r of l.readings) bySeq.set(r.seq, r);
+      expect(bySeq.size).toBe(306);
+      await buf.close();
 
-    const path = join(env.dir, DB_FILE);
-    const db = new Database(path, { readonly: true });
-    const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
-    const rows = db.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-    db.close();
-    expect(leaves.length).toBeGreaterThan(5);
-    // A leaf in the middle: which units live on it is read from the page bytes themselves.
-    const victim = leaves[Math.floor(leaves.length / 2)]!;
-    const page = readPage(path, victim);
-    const lostIds = rows.filter((r) => page.includes(r.body)).map((r) => r.id);
-    expect(lostIds.length).toBeGreaterThan(3);
-    overwritePage(path, victim);
+      const path = join(env.dir, DB_FILE);
+      const db = new Database(path, { readonly: true });
+      const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
+      const rows = db.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
+      db.close();
+      expect(leaves.length).toBeGreaterThan(5);
+      // A leaf in the middle: which units live on it is read from the page bytes themselves.
+      const victim = leaves[Math.floor(leaves.length / 2)]!;
+      const page = readPage(path, victim);
+      const lostIds = rows.filter((r) => page.includes(r.body)).map((r) => r.id);
+      expect(lostIds.length).toBeGreaterThan(3);
+      overwritePage(path, victim);
 
-    buf = await env.open({ unitMaxReadings: 1, compress: false });
-    const aside = readdirSync(env.dir).filter((f) => f.startsWith(`${DB_FILE}.corrupt-`) && !/-(wal|shm)$/.test(f));
-    expect(aside.length).toBe(1);
-    expect(existsSync(join(env.dir, aside[0]!))).toBe(true);
-    const out = drainAll(buf);
-    await buf.close();
+      buf = await env.open({ unitMaxReadings: 1, compress: false });
+      const aside = readdirSync(env.dir).filter((f) => f.startsWith(`${DB_FILE}.corrupt-`) && !/-(wal|shm)$/.test(f));
+      expect(aside.length).toBe(1);
+      expect(existsSync(join(env.dir, aside[0]!))).toBe(true);
+      const out = drainAll(buf);
+      await buf.close();
 
-    const lost = new Set(lostIds);
-    const expected = [...bySeq.values()].filter((r) => !lost.has(r.seq));
-    const device = out.filter((r) => r.metric !== 'gateway_event');
-    // Every salvaged reading with its original seq and content, nothing else, nothing twice.
-    expect(device.map((r) => r.seq).sort((a, b) => a - b)).toEqual(expected.map((r) => r.seq).sort((a, b) => a - b));
-    for (const r of device) {
-      const o = bySeq.get(r.seq)!;
-      expect([r.priorityClass, r.deviceId, r.metric, r.value, r.gatewayTime]).toEqual([o.priorityClass, o.deviceId, o.metric, o.value, o.gatewayTime]);
-    }
-    // The gap record: class vital, the seq range between the neighbouring readable units, the count.
-    const gaps = out.filter((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap' && r.extra?.reason === 'corrupt');
-    expect(gaps.length).toBe(1);
-    const g = gaps[0]!.extra!;
-    const vitalIds = rows.map((r) => r.id);
-    const before = vitalIds.filter((id) => id < Math.min(...lostIds));
-    const after = vitalIds.filter((id) => id > Math.max(...lostIds));
-    expect(g.class).toBe('vital');
-    expect(g.firstSeq).toBe((before.length ? Math.max(...before) : 0) + 1);
-    expect(g.lastSeq).toBe(Math.min(...after) - 1);
-    expect(g.count).toBe(lostIds.length);
-    expect(g.countKnown).toBe(true);
-    const lostTimes = lostIds.map((id) => bySeq.get(id)!.gatewayTime);
-    expect(g.fromTime as number).toBeLessThanOrEqual(Math.min(...lostTimes));
-    expect(g.toTime as number).toBeGreaterThanOrEqual(Math.max(...lostTimes));
-    // The alarm: how much was saved and lost.
-    const alarm = out.find((r) => r.extra?.event === 'buffer_corrupt')!;
-    expect(alarm.priorityClass).toBe('alarm');
-    expect(alarm.extra).toMatchObject({ saved: 306 - lostIds.length, lost: lostIds.length, quarantined: 0 });
-    expect(alarm.seq).toBeGreaterThan(Math.max(...bySeq.keys()));
-    expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'corrupt' })).toBe(lostIds.length);
-    // The new database is healthy.
-    const fresh = new Database(path, { readonly: true });
-    expect(fresh.pragma('quick_check', { simple: true })).toBe('ok');
-    fresh.close();
-  });
+      const lost = new Set(lostIds);
+      const expected = [...bySeq.values()].filter((r) => !lost.has(r.seq));
+      const device = out.filter((r) => r.metric !== 'gateway_event');
+      // Every salvaged reading with its original seq and content, nothing else, nothing twice.
+      expect(device.map((r) => r.seq).sort((a, b) => a - b)).toEqual(expected.map((r) => r.seq).sort((a, b) => a - b));
+      for (const r of device) {
+        const o = bySeq.get(r.seq)!;
+        expect([r.priorityClass, r.deviceId, r.metric, r.value, r.gatewayTime]).toEqual([o.priorityClass, o.deviceId, o.metric, o.value, o.gatewayTime]);
+      }
+      // The gap record: class vital, the seq range between the neighbouring readable units, the count.
+      const gaps = out.filter((r) => r.metric === 'gateway_event' && r.extra?.event === 'gap' && r.extra?.reason === 'corrupt');
+      expect(gaps.length).toBe(1);
+      const g = gaps[0]!.extra!;
+      const vitalIds = rows.map((r) => r.id);
+      const before = vitalIds.filter((id) => id < Math.min(...lostIds));
+      const after = vitalIds.filter((id) => id > Math.max(...lostIds));
+      expect(g.class).toBe('vital');
+      expect(g.firstSeq).toBe((before.length ? Math.max(...before) : 0) + 1);
+      expect(g.lastSeq).toBe(Math.min(...after) - 1);
+      expect(g.count).toBe(lostIds.length);
+      expect(g.countKnown).toBe(true);
+      const lostTimes = lostIds.map((id) => bySeq.get(id)!.gatewayTime);
+      expect(g.fromTime as number).toBeLessThanOrEqual(Math.min(...lostTimes));
+      expect(g.toTime as number).toBeGreaterThanOrEqual(Math.max(...lostTimes));
+      // The alarm: how much was saved and lost.
+      const alarm = out.find((r) => r.extra?.event === 'buffer_corrupt')!;
+      expect(alarm.priorityClass).toBe('alarm');
+      expect(alarm.extra).toMatchObject({ saved: 306 - lostIds.length, lost: lostIds.length, quarantined: 0 });
+      expect(alarm.seq).toBeGreaterThan(Math.max(...bySeq.keys()));
+      expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'corrupt' })).toBe(lostIds.length);
+      // The new database is healthy.
+      const fresh = new Database(path, { readonly: true });
+      expect(fresh.pragma('quick_check', { simple: true })).toBe('ok');
+      fresh.close();
+    },
+  );
 
   it('a readable unit that fails authentication in the damaged file is quarantined, not forwarded', async () => {
     let buf = await env.open({ unitMaxReadings: 1, compress: false });

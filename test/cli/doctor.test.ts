@@ -49,7 +49,8 @@ describe('wardgate doctor', () => {
     expect(by('key placement')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/wrap/) });
   }, 60_000);
 
-  it('an unreachable broker, a group-readable key, a taken port, a missing serial port and a cap larger than the disk: each named with a fix, exit 1', async () => {
+  it('an unreachable broker, a group-readable key, a taken port, a missing serial port and a cap larger than the disk: each named with a fix, exit ' +
+    '1', async () => {
     const dir = tempDir();
     const key = join(dir, 'wardgate.key');
     generateKeyFile(key);
@@ -60,7 +61,9 @@ describe('wardgate doctor', () => {
     const cfg = join(dir, 'c.yaml');
     writeFileSync(
       cfg,
-      `gateway:\n  dataDir: ${join(dir, 'data')}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1000TiB\nkafka:\n  brokers: ["127.0.0.1:${closed}"]\nmetrics:\n  port: ${taken}\ndevices:\n  serial:\n    ports:\n      - path: ${join(dir, 'ttyUSB-none')}\n        protocol: masimo\n        bed: b1\n`,
+      `gateway:\n  dataDir: ${join(dir, 'data')}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1000TiB\nkafka:\n  brokers: ` +
+        `["127.0.0.1:${closed}"]\nmetrics:\n  port: ${taken}\ndevices:\n  serial:\n    ports:\n      - path: ${join(dir, 'ttyUSB-none')}\n        ` +
+        `protocol: masimo\n        bed: b1\n`,
     );
     const r = await doctor(cfg);
     expect(r.code, r.err).toBe(1);

@@ -52,7 +52,8 @@ function setup(extra = ''): { dir: string; data: string; cfg: string; key: strin
   const cfg = join(dir, 'c.yaml');
   writeFileSync(
     cfg,
-    `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    beds: 2\n    interval: 100ms\n${extra}`,
+    `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    ` +
+      `beds: 2\n    interval: 100ms\n${extra}`,
   );
   return { dir, data, cfg, key };
 }
@@ -213,7 +214,8 @@ describe('a failed start exits', () => {
     const k = setup();
     writeFileSync(
       k.cfg,
-      `gateway:\n  dataDir: ${k.data}\nbuffer:\n  keyFile: ${k.key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n  tls: {}\n  sasl:\n    mechanism: scram-sha-512\n    username: u\n    passwordFile: ${pw}\n`,
+      `gateway:\n  dataDir: ${k.data}\nbuffer:\n  keyFile: ${k.key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n  tls: {}\n  sasl:\n    mechanism: ` +
+        `scram-sha-512\n    username: u\n    passwordFile: ${pw}\n`,
     );
     const kc = await bin(['config', 'check', k.cfg]);
     expect(kc.code, kc.out + kc.err).toBe(2);
@@ -226,7 +228,8 @@ describe('a failed start exits', () => {
     writeFileSync(pw, 'pw-9d2\n');
     chmodSync(pw, 0o644);
     const s = setup(
-      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:1\n        clientId: wg-test\n        username: wg\n        passwordFile: ${pw}\n        subscriptions: ["ward/#"]\n`,
+      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:1\n        clientId: wg-test\n        ` +
+        `username: wg\n        passwordFile: ${pw}\n        subscriptions: ["ward/#"]\n`,
     );
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
@@ -240,7 +243,8 @@ describe('a failed start exits', () => {
 
   it('an external MQTT broker URL with a port outside 1-65535 is refused by config check', async () => {
     const s = setup(
-      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:0\n        clientId: wg-test\n        subscriptions: ["ward/#"]\n`,
+      `  mqtt:\n    enabled: true\n    external:\n      - name: hospital\n        url: mqtt://127.0.0.1:0\n        clientId: wg-test\n        ` +
+        `subscriptions: ["ward/#"]\n`,
     );
     const c = await bin(['config', 'check', s.cfg]);
     expect(c.code, c.out).toBe(2);
@@ -288,7 +292,8 @@ describe('a failed start exits', () => {
   it('a TLS certificate file the configuration names that does not exist: exit 2, nothing left running', async () => {
     const missing = join(tempDir('wg-tls-'), 'none.pem');
     const s = setup(
-      `  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: ${await takenPort()}, cert: ${missing}, key: ${missing} }\n      auth:\n        anonymous: { publish: ['ward/#'] }\n`,
+      `  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: ${await takenPort()}, cert: ${missing}, key: ${missing} }\n      ` +
+        `auth:\n        anonymous: { publish: ['ward/#'] }\n`,
     );
     const r = await bin(['run', '--config', s.cfg]);
     expect(r.code, r.err).toBe(2);
@@ -296,7 +301,8 @@ describe('a failed start exits', () => {
     leftNothingRunning(s.data, r.err);
   });
 
-  it('a group- or world-readable TLS private key (embedded MQTT listener, external MQTT broker, Kafka client): config check and run exit 2 naming the file, never its content', async () => {
+  it('a group- or world-readable TLS private key (embedded MQTT listener, external MQTT broker, Kafka client): config check and run exit 2 naming the ' +
+    'file, never its content', async () => {
     const d = tempDir('wg-tlskey-');
     // Not a real key: the refusal must come before the file is read, and its content never be echoed.
     const keyFile = (name: string, mode: number): string => {
@@ -318,7 +324,8 @@ describe('a failed start exits', () => {
       [
         `gateway:\n  dataDir: ${s.data}\nbuffer:\n  keyFile: ${s.key}`,
         `kafka:\n  brokers: ["127.0.0.1:1"]\n  tls: { cert: ${cert}, key: ${keys['kafka.tls.key']} }`,
-        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: 8883, cert: ${cert}, key: ${keys['devices.mqtt.embedded.tls.key']} }`,
+        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tls: { host: 127.0.0.1, port: 8883, cert: ${cert}, key: ` +
+          `${keys['devices.mqtt.embedded.tls.key']} }`,
         `      auth:\n        anonymous: { publish: ['ward/#'] }`,
         `    external:\n      - name: hospital\n        url: mqtts://127.0.0.1:1\n        clientId: wg-test\n        subscriptions: ["ward/#"]`,
         `        tls: { cert: ${cert}, key: ${keys['devices.mqtt.external[0].tls.key']} }\n`,

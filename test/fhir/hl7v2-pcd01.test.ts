@@ -30,7 +30,10 @@ const underObx = (s: Hl7Segment): boolean => /(^|\/)OBSERVATION\(/.test(s.path);
 function dtmOf(ms: number): string {
   const d = new Date(ms);
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}+0000`;
+  return (
+    `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}` +
+    `.${p(d.getUTCMilliseconds(), 3)}+0000`
+  );
 }
 
 /** What the test expects of each device's message, from the readings alone. */

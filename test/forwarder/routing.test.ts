@@ -46,7 +46,8 @@ function fhirOf(readings: Reading[], o: RoutingOptions = opts): { m: OutMessage;
 }
 /** A compact picture of a FHIR message: device, first LOINC, component LOINCs and the seqs it carries. */
 const shape = ({ m, o }: { m: OutMessage; o: FhirObservation }) =>
-  `${m.key} ${o.code.coding[0]!.code}${o.component ? `[${o.component.map((c) => c.code.coding[0]!.code).join(',')}]` : ''} ${m.headers['wardgate-seqs'] ?? m.headers['wardgate-seq']}`;
+  `${m.key} ${o.code.coding[0]!.code}${o.component ? `[${o.component.map((c) => c.code.coding[0]!.code).join(',')}]` : ''} ` +
+  `${m.headers['wardgate-seqs'] ?? m.headers['wardgate-seq']}`;
 
 interface Case {
   name: string;

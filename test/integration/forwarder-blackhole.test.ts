@@ -116,10 +116,12 @@ describe('forwarder: black-holed connection', () => {
       const rep = checkDelivery(msgs, g.gatewayId, lastSeq);
       console.log(
         `[black hole] not online ${detectMs} ms after the pause, offline after ${offlineMs} ms (${reason}); ` +
-          `heap+external after GC: online ${memOnline.toFixed(1)} MiB, ${mem1.toFixed(1)} MiB at ${at1.toFixed(0)} s, ${mem2.toFixed(1)} MiB at ${at2.toFixed(0)} s ` +
+          `heap+external after GC: online ${memOnline.toFixed(1)} MiB, ${mem1.toFixed(1)} MiB at ${at1.toFixed(0)} s, ${mem2.toFixed(1)} MiB at ` +
+          `${at2.toFixed(0)} s ` +
           `(RSS ${rss1.toFixed(0)} -> ${rss2.toFixed(0)} MiB; failed attempts ${failures1} -> ${failures2}; proxy connections open ${openDuringOutage}); ` +
           `buffered ${buffered0} -> ${buffered2}; online again ${recoverMs} ms after resume, drained after ${drainMs} ms; ` +
-          `${offeredAcked} acknowledged to the test, ${fromTest} of them delivered, highest seq ${lastSeq}, ${msgs.length} delivered, ${rep.duplicates} duplicates (unknown fate ${status.unknownFate}; held Produce requests delivered at the resume ${proxy.heldProduceDelivered})`,
+          `${offeredAcked} acknowledged to the test, ${fromTest} of them delivered, highest seq ${lastSeq}, ${msgs.length} delivered, ` +
+          `${rep.duplicates} duplicates (unknown fate ${status.unknownFate}; held Produce requests delivered at the resume ${proxy.heldProduceDelivered})`,
       );
       // Noticed within the send timeout (plus slack for a busy machine: other test files run meanwhile).
       expect(detectMs).toBeGreaterThanOrEqual(SEND_TIMEOUT_MS - 500);

@@ -178,8 +178,10 @@ describe('forwarder: SIGKILL mid-drain', () => {
     const rep = checkDelivery(msgs, gatewayId, highest);
     const dup = duplicateRuns(msgs);
     console.log(
-      `[crash] backlog of ${BACKLOG} built in ${buildMs} ms; ${KILLS} SIGKILLs mid-drain (backlog after each: ${rounds.map((r) => r.backlogAfterKill).join(', ')}); ` +
-        `committed ${committed}, delivered ${msgs.length}: ${rep.distinct} distinct, ${rep.duplicates} duplicates in ${dup.runs} runs (longest ${dup.longest}), ` +
+      `[crash] backlog of ${BACKLOG} built in ${buildMs} ms; ${KILLS} SIGKILLs mid-drain (backlog after each: ` +
+        `${rounds.map((r) => r.backlogAfterKill).join(', ')}); ` +
+        `committed ${committed}, delivered ${msgs.length}: ${rep.distinct} distinct, ${rep.duplicates} duplicates in ${dup.runs} runs (longest ` +
+        `${dup.longest}), ` +
         `gaps announced ${rep.announcedGaps}; in flight at each kill (in Kafka and still buffered): ${inFlightAtKill.join(', ')}`,
     );
     expect(rep.missing.slice(0, 20), `${rep.missing.length} committed readings missing`).toEqual([]);

@@ -38,77 +38,82 @@ interface Run {
 }
 
 describe('forwarder: Kafka outage under load, both clients in one outage', () => {
-  it(`${RATE} readings/s per client for ${RUN_MS / 1000} s with the broker down ${OUTAGE_MS / 1000} s: every acknowledged reading arrives, per-device order, duplicates at most one batch per lane per fault`, async () => {
-    const runs: Run[] = [];
-    for (const client of CLIENTS) {
-      const topics = uniqueTopics(`fwd-outage-${client}`);
-      const gw = await startTestGateway(
-        testConfig(brokers, tempDir(), {
-          kafka: { client, topics, sendTimeout: 5000, connectTimeout: 3000, retry: { initial: 200, max: 2000 }, batch: { maxReadings: BATCH } },
-        }),
-      );
-      const ingest = new PacedIngest((inputs) => gw.ingest.submit(inputs), RATE, { devices: 36, alarmEvery: 97, statusEvery: 211 });
-      runs.push({ client, topics, gw, ingest, states: new Map(), detectMs: -1, backlogAtRestart: 0 });
-    }
-    const watch = setInterval(() => {
-      for (const r of runs) {
-        const s = r.gw.forwarder.status().state;
-        r.states.set(s, (r.states.get(s) ?? 0) + 1);
+  it(
+    `${RATE} readings/s per client for ${RUN_MS / 1000} s with the broker down ${OUTAGE_MS / 1000} s: every acknowledged reading arrives, per-device ` +
+      `order, duplicates at most one batch per lane per fault`,
+    async () => {
+      const runs: Run[] = [];
+      for (const client of CLIENTS) {
+        const topics = uniqueTopics(`fwd-outage-${client}`);
+        const gw = await startTestGateway(
+          testConfig(brokers, tempDir(), {
+            kafka: { client, topics, sendTimeout: 5000, connectTimeout: 3000, retry: { initial: 200, max: 2000 }, batch: { maxReadings: BATCH } },
+          }),
+        );
+        const ingest = new PacedIngest((inputs) => gw.ingest.submit(inputs), RATE, { devices: 36, alarmEvery: 97, statusEvery: 211 });
+        runs.push({ client, topics, gw, ingest, states: new Map(), detectMs: -1, backlogAtRestart: 0 });
       }
-    }, 100);
-    const t0 = Date.now();
-    let brokerDown = false;
-    try {
-      for (const r of runs) r.ingest.start();
-      await sleep(STOP_AT_MS);
-      for (const r of runs) expect(r.gw.forwarder.status().state, r.client).toMatch(/online|draining/);
-      const tStop = Date.now();
-      await stopBroker();
-      brokerDown = true;
-      await Promise.all(
-        runs.map(async (r) => {
-          await waitFor(() => r.gw.forwarder.status().state === 'offline', 20_000, `${r.client}: forwarder to go offline`);
-          r.detectMs = Date.now() - tStop;
-        }),
-      );
-      await sleep(Math.max(0, tStop + OUTAGE_MS - Date.now()));
-      for (const r of runs) r.backlogAtRestart = r.gw.buffer.stats().totalReadings;
-    } finally {
-      if (brokerDown) await startBroker();
-    }
-    await sleep(Math.max(0, t0 + RUN_MS - Date.now()));
-    for (const r of runs) await r.ingest.stop();
-    clearInterval(watch);
-    for (const { client, topics, gw, ingest, states, detectMs, backlogAtRestart } of runs) {
-      const achieved = (ingest.submitted * 1000) / RUN_MS;
-      expect(ingest.failed).toBe(0);
-      expect(achieved).toBeGreaterThan(RATE * 0.95);
-      expect(await gw.forwarder.drained(60_000), client).toBe(true);
-      const status = gw.forwarder.status();
-      const lastSeq = gw.buffer.stats().lastSeq;
-      expect(await gw.stop(10_000)).toBe(true);
+      const watch = setInterval(() => {
+        for (const r of runs) {
+          const s = r.gw.forwarder.status().state;
+          r.states.set(s, (r.states.get(s) ?? 0) + 1);
+        }
+      }, 100);
+      const t0 = Date.now();
+      let brokerDown = false;
+      try {
+        for (const r of runs) r.ingest.start();
+        await sleep(STOP_AT_MS);
+        for (const r of runs) expect(r.gw.forwarder.status().state, r.client).toMatch(/online|draining/);
+        const tStop = Date.now();
+        await stopBroker();
+        brokerDown = true;
+        await Promise.all(
+          runs.map(async (r) => {
+            await waitFor(() => r.gw.forwarder.status().state === 'offline', 20_000, `${r.client}: forwarder to go offline`);
+            r.detectMs = Date.now() - tStop;
+          }),
+        );
+        await sleep(Math.max(0, tStop + OUTAGE_MS - Date.now()));
+        for (const r of runs) r.backlogAtRestart = r.gw.buffer.stats().totalReadings;
+      } finally {
+        if (brokerDown) await startBroker();
+      }
+      await sleep(Math.max(0, t0 + RUN_MS - Date.now()));
+      for (const r of runs) await r.ingest.stop();
+      clearInterval(watch);
+      for (const { client, topics, gw, ingest, states, detectMs, backlogAtRestart } of runs) {
+        const achieved = (ingest.submitted * 1000) / RUN_MS;
+        expect(ingest.failed).toBe(0);
+        expect(achieved).toBeGreaterThan(RATE * 0.95);
+        expect(await gw.forwarder.drained(60_000), client).toBe(true);
+        const status = gw.forwarder.status();
+        const lastSeq = gw.buffer.stats().lastSeq;
+        expect(await gw.stop(10_000)).toBe(true);
 
-      const acked = ingest.committed; // what the test saw acknowledged
-      const msgs = await readDelivered(brokers, Object.values(topics), { expected: acked, timeoutMs: 90_000 });
-      const rep = checkDelivery(msgs, gw.gatewayId, lastSeq);
-      console.log(
-        `[outage ${client}] acknowledged ${acked} (${achieved.toFixed(0)}/s), backlog at broker restart ${backlogAtRestart}, offline detected after ${detectMs} ms, ` +
-          `delivered ${msgs.length} (${rep.distinct} distinct, ${rep.duplicates} duplicates), states seen ${JSON.stringify(Object.fromEntries(states))}`,
-      );
-      expect(backlogAtRestart, client).toBeGreaterThan(RATE * (OUTAGE_MS / 1000) * 0.75);
-      expect(rep.missing.slice(0, 20), `${client}: ${rep.missing.length} acknowledged readings missing`).toEqual([]);
-      expect(rep.announcedGaps).toBe(0);
-      expect(rep.maxSeq).toBe(lastSeq);
-      expect(rep.distinct, client).toBe(acked);
-      expect(rep.badIdentity).toBe(0);
-      expect(rep.orderViolations, client).toEqual([]);
-      // Duplicates only from batches on the wire at a fault: one per lane at the stop and at the restart.
-      expect(rep.duplicates, client).toBeLessThanOrEqual(FAULTS * LANES * BATCH);
-      expect(detectMs).toBeGreaterThanOrEqual(0);
-      expect(states.get('offline') ?? 0).toBeGreaterThan(0);
-      expect(status.state).toBe('online');
-      expect(status.consecutiveFailures).toBe(0);
-      expect(await gw.events.count('kafka_send_failed')).toBeGreaterThan(0);
-    }
-  });
+        const acked = ingest.committed; // what the test saw acknowledged
+        const msgs = await readDelivered(brokers, Object.values(topics), { expected: acked, timeoutMs: 90_000 });
+        const rep = checkDelivery(msgs, gw.gatewayId, lastSeq);
+        console.log(
+          `[outage ${client}] acknowledged ${acked} (${achieved.toFixed(0)}/s), backlog at broker restart ${backlogAtRestart}, offline detected after ` +
+            `${detectMs} ms, ` +
+            `delivered ${msgs.length} (${rep.distinct} distinct, ${rep.duplicates} duplicates), states seen ${JSON.stringify(Object.fromEntries(states))}`,
+        );
+        expect(backlogAtRestart, client).toBeGreaterThan(RATE * (OUTAGE_MS / 1000) * 0.75);
+        expect(rep.missing.slice(0, 20), `${client}: ${rep.missing.length} acknowledged readings missing`).toEqual([]);
+        expect(rep.announcedGaps).toBe(0);
+        expect(rep.maxSeq).toBe(lastSeq);
+        expect(rep.distinct, client).toBe(acked);
+        expect(rep.badIdentity).toBe(0);
+        expect(rep.orderViolations, client).toEqual([]);
+        // Duplicates only from batches on the wire at a fault: one per lane at the stop and at the restart.
+        expect(rep.duplicates, client).toBeLessThanOrEqual(FAULTS * LANES * BATCH);
+        expect(detectMs).toBeGreaterThanOrEqual(0);
+        expect(states.get('offline') ?? 0).toBeGreaterThan(0);
+        expect(status.state).toBe('online');
+        expect(status.consecutiveFailures).toBe(0);
+        expect(await gw.events.count('kafka_send_failed')).toBeGreaterThan(0);
+      }
+    },
+  );
 });

@@ -112,7 +112,8 @@ function flood(port: number, parallel: number, sources: number): Flood {
 }
 
 describe('login flood against the embedded broker', () => {
-  it('keeps acknowledging a logged-in sensor, commits its alarms within one commit plus its fsync, and never runs a password check on the thread pool', async () => {
+  it('keeps acknowledging a logged-in sensor, commits its alarms within one commit plus its fsync, and never runs a password check on the thread ' +
+    'pool', async () => {
     // What happens, in order.
     const order: string[] = [];
     let poolScryptsPending = 0;
@@ -204,8 +205,10 @@ describe('login flood against the embedded broker', () => {
     const endedAt = f.attempts();
     await f.stop();
 
+    const byReason = (await events.registry.getSingleMetric('wardgate_login_failed_total')!.get()).values.map((v) => [v.labels.reason, v.value]);
     process.stdout.write(
-      `flood: ${f.attempts()} attempts, CONNACK codes ${JSON.stringify([...f.connacks])}, fsyncs ${fsyncStartsWithScryptPending.length}, login_failed by reason ${JSON.stringify((await events.registry.getSingleMetric('wardgate_login_failed_total')!.get()).values.map((v) => [v.labels.reason, v.value]))}\n`,
+      `flood: ${f.attempts()} attempts, CONNACK codes ${JSON.stringify([...f.connacks])}, fsyncs ${fsyncStartsWithScryptPending.length}, login_failed ` +
+        `by reason ${JSON.stringify(byReason)}\n`,
     );
     // The flood ran all along: logins were refused before, during and after the sensor's messages.
     expect(startedAt).toBeGreaterThanOrEqual(200);

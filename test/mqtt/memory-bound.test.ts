@@ -222,7 +222,8 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     const code = await run.exited;
     const peak = run.peakRss();
     process.stdout.write(
-      `external backlog: ${N} published, ${n} committed while running, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+      `external backlog: ${N} published, ${n} committed while running, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ` +
+        `${memoryHigh() / 2 ** 20} MiB)\n`,
     );
     expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
     expect(code).toBe(0);
@@ -306,7 +307,8 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
       const code = await run.exited;
       const peak = run.peakRss();
       process.stdout.write(
-        `embedded flood, QoS ${qos}: ${N} published by ${PUBLISHERS}, ${acked} ${qos ? 'acknowledged' : 'written'}, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+        `embedded flood, QoS ${qos}: ${N} published by ${PUBLISHERS}, ${acked} ${qos ? 'acknowledged' : 'written'}, peak RSS ` +
+          `${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
       );
       expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
       expect(settled).toBe(true);

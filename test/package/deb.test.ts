@@ -173,7 +173,8 @@ describe('Debian package installed on this machine', () => {
     await run('delgroup', ['--system', '--quiet', 'wardgate']);
   });
 
-  it('install: a wardgate system user, /var/lib/wardgate 0700, a 0600 data key; upgrade keeps the key and an edited conffile; purge removes the files', async () => {
+  it('install: a wardgate system user, /var/lib/wardgate 0700, a 0600 data key; upgrade keeps the key and an edited conffile; purge removes the ' +
+    'files', async () => {
     const why = await preexisting();
     expect(why, `the install test needs root and a machine without wardgate (${why})`).toBeNull();
     installedByUs = true;

@@ -18,10 +18,12 @@ describe('serial monitors end to end over socat ptys, with faults', () => {
   it.each([
     { ...CASES[0]!, sim: (port: string, truth: string) => new IntellivueSimulator({ port, truth, seed: 21, faults: FAULTS }) },
     { ...CASES[1]!, sim: (port: string, truth: string) => new GeS5Simulator({ port, truth, intervalMs: 40, seed: 22, faults: FAULTS }) },
-    { ...CASES[2]!, sim: (port: string, truth: string) => new MasimoSimulator({ port, truth, intervalMs: 30, seed: 23, faults: { noise: 0.2, split: 7 } }) }, // no checksum: a dropped byte may go unnoticed, by design of ASCII 1
+    // no checksum: a dropped byte may go unnoticed, by design of ASCII 1
+    { ...CASES[2]!, sim: (port: string, truth: string) => new MasimoSimulator({ port, truth, intervalMs: 30, seed: 23, faults: { noise: 0.2, split: 7 } }) },
     { ...CASES.find((c) => c.protocol === 'medibus')!, sim: (port: string, truth: string) => new MedibusSimulator({ port, truth, seed: 24, faults: FAULTS }) },
   ])(
-    '$protocol under fault injection (noise, split frames; dropped bytes and bad checksums where the protocol can detect them): exactly the undamaged records arrive, and every damaged one is counted',
+    '$protocol under fault injection (noise, split frames; dropped bytes and bad checksums where the protocol can detect them): exactly the undamaged ' +
+      'records arrive, and every damaged one is counted',
     async (c) => {
       const s = await setup(c);
       const { truth, want, have } = await settle(s, `${c.protocol}-1`, c.records);

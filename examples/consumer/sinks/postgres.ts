@@ -122,7 +122,8 @@ export class PostgresSink implements Sink {
   async storedState(): Promise<{ gatewayId: string; seen: Range[]; announcements: Announcement[] }[]> {
     const islands = await this.pool.query<{ gateway_id: string; first_seq: string; last_seq: string }>(ISLANDS_SQL);
     const events = await this.pool.query<{ gateway_id: string; extra: Record<string, string | number | boolean> }>(
-      `SELECT gateway_id, extra FROM wardgate_readings WHERE metric = 'gateway_event' AND extra->>'event' IN ('gap', 'buffer_corrupt') ORDER BY gateway_id, seq`,
+      `SELECT gateway_id, extra FROM wardgate_readings WHERE metric = 'gateway_event' AND extra->>'event' IN ('gap', 'buffer_corrupt') ORDER BY ` +
+        `gateway_id, seq`,
     );
     const out = new Map<string, { gatewayId: string; seen: Range[]; announcements: Announcement[] }>();
     const of = (id: string) => {

@@ -131,7 +131,8 @@ export class BleAdapter implements DeviceAdapter {
         settled = true;
         reject(
           new Error(
-            `the Bluetooth adapter did not power on within ${timeoutMs} ms (state ${this.adapterState}): is it present, not blocked by rfkill (rfkill unblock bluetooth), powered (hciconfig hci0 up), not held by bluetoothd, and does wardgate have CAP_NET_RAW and CAP_NET_ADMIN? See docs/ble.md`,
+            `the Bluetooth adapter did not power on within ${timeoutMs} ms (state ${this.adapterState}): is it present, not blocked by rfkill (rfkill ` +
+              `unblock bluetooth), powered (hciconfig hci0 up), not held by bluetoothd, and does wardgate have CAP_NET_RAW and CAP_NET_ADMIN? See docs/ble.md`,
           ),
         );
       }, timeoutMs);
@@ -147,7 +148,8 @@ export class BleAdapter implements DeviceAdapter {
           this.clock.clearTimeout(timer);
           reject(
             new Error(
-              `the Bluetooth adapter is ${state}: ${state === 'unauthorized' ? 'wardgate needs CAP_NET_RAW and CAP_NET_ADMIN' : 'no usable LE controller (wrong hci device?)'}; see docs/ble.md`,
+              `the Bluetooth adapter is ${state}: ` +
+                `${state === 'unauthorized' ? 'wardgate needs CAP_NET_RAW and CAP_NET_ADMIN' : 'no usable LE controller (wrong hci device?)'}; see docs/ble.md`,
             ),
           );
         }
@@ -540,7 +542,9 @@ export class BleAdapter implements DeviceAdapter {
       if (s.state === 'connected') connected++;
       else if (s.lost) lost++;
     }
-    const detail = `${connected} connected of ${this.allow.size} registered${lost ? `, ${lost} lost` : ''}, adapter ${this.adapterState}${this.paused ? ', paused (buffer slow)' : ''}`;
+    const detail =
+      `${connected} connected of ${this.allow.size} registered${lost ? `, ${lost} lost` : ''}, adapter ` +
+      `${this.adapterState}${this.paused ? ', paused (buffer slow)' : ''}`;
     return { state: this.adapterState !== 'poweredOn' || lost > 0 ? 'degraded' : 'running', devices: connected, detail };
   }
 }

@@ -46,7 +46,8 @@ export function assess(
     errors.push(`Bluetooth is blocked by rfkill (${bt.some((r) => r.hard) ? 'hardware switch' : 'run: rfkill unblock bluetooth'})`);
   if (bluetoothd)
     warnings.push(
-      `bluetoothd is running and may hold hci${deviceId ?? 0}: stop it (systemctl disable --now bluetooth) or give wardgate a second adapter (devices.ble.hci.deviceId)`,
+      `bluetoothd is running and may hold hci${deviceId ?? 0}: stop it (systemctl disable --now bluetooth) or give wardgate a second adapter ` +
+        `(devices.ble.hci.deviceId)`,
     );
   return { errors, warnings };
 }
