@@ -23,6 +23,7 @@ import { createLogger, setLogLevel } from '../logger.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
+import { type OutageSpec, parseOutages, scheduleOutages } from './outage.js';
 import { reloadConfig, runningAfterReload } from './reload.js';
 import { statusCommand } from './status.js';
 
@@ -93,6 +94,8 @@ async function runGateway(
   showLive: boolean,
   configFile?: string,
   pretty = false,
+  /** Called once the gateway started (scripted outages); returns what to call when it stops. */
+  onStarted?: () => () => void,
 ): Promise<number> {
   const log = createLogger({ level: config.log.level, pretty });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
@@ -109,6 +112,7 @@ async function runGateway(
     return code;
   }
   notify.ready(`gateway ${gw.gatewayId} running`);
+  const stopScript = onStarted?.();
   const backlog = gw.buffer.stats().totalReadings;
   if (backlog > 0) {
     process.stdout.write(`${backlog} readings buffered from before this start: forwarding them to Kafka, alarms first\n`);
@@ -197,6 +201,7 @@ async function runGateway(
     ...(durationMs !== undefined ? [new Promise<string>((r) => timers.push(setTimeout(() => r('duration'), durationMs)))] : []),
   ]);
   sig.dispose();
+  stopScript?.();
   process.off('SIGHUP', onHup);
   await reloading;
   notify.stopping(ended === 'failure' ? `stopping: ${failure}` : `stopping (${ended})`);
@@ -267,6 +272,7 @@ export function buildProgram(result: { code: number }): Command {
     .addOption(new Option('--alarm-rate <p>', 'probability per bed per second that an alarm episode starts').argParser(Number))
     .option('--no-live', 'do not print the live status line')
     .option('--pretty', 'log lines for humans instead of JSON')
+    .option('--outage <list>', 'scripted Kafka outages through a local proxy: <duration>@<start>[,...], e.g. 20s@30s (plaintext Kafka only)')
     .option(
       '--monitors <list>',
       'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds',
@@ -289,15 +295,23 @@ export function buildProgram(result: { code: number }): Command {
         alarmRate?: number;
         live: boolean;
         pretty?: boolean;
+        outage?: string;
         monitors?: string;
         wearables?: number;
       }) => {
+        let outages: OutageSpec[] = [];
+        try {
+          if (o.outage !== undefined) outages = parseOutages(o.outage);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
         // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
         const ward =
           o.monitors === undefined
             ? null
             : await import('../../hardware-mocks/serial/ward.js').then(async (m) => m.startSerialWard(m.parseMonitorSpec(o.monitors!), o.seed));
         const wearables = o.wearables === undefined ? null : await import('../../hardware-mocks/ble/ward.js').then((m) => m.startBleWard(o.wearables!, o.seed));
+        let closeProxy: (() => Promise<void>) | undefined;
         try {
           const config = buildConfig(o.config, (raw) => {
             raw.devices.simulator.enabled = ward === null || o.beds !== undefined;
@@ -321,8 +335,19 @@ export function buildProgram(result: { code: number }): Command {
             // The live status line says what matters; without a config file only errors are logged.
             if (!o.config) raw.log.level = 'error';
           });
-          result.code = await runGateway(config, 'simulate', o.duration, o.drainTimeout, o.live, undefined, o.pretty === true);
+          let run = config;
+          let onStarted: (() => () => void) | undefined;
+          if (outages.length > 0) {
+            if (config.kafka.tls?.enabled) throw new UsageError('--outage: the outage proxy works with plaintext Kafka only (kafka.tls is enabled)');
+            const proxy = await import('../../hardware-mocks/kafka-outage-proxy.js').then((m) => m.startKafkaOutageProxy(config.kafka.brokers));
+            closeProxy = () => proxy.close();
+            run = { ...config, kafka: { ...config.kafka, brokers: proxy.bootstrap } };
+            process.stdout.write(`outage proxy: Kafka ${config.kafka.brokers.join(',')} reached through ${proxy.bootstrap.join(',')}\n`);
+            onStarted = () => scheduleOutages(outages, proxy, (l) => process.stdout.write(`${l}\n`));
+          }
+          result.code = await runGateway(run, 'simulate', o.duration, o.drainTimeout, o.live, undefined, o.pretty === true, onStarted);
         } finally {
+          await closeProxy?.();
           await ward?.stop();
           await wearables?.stop();
         }
