@@ -20,7 +20,7 @@ import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
 import { AllowList, type Registration } from './allow-list.js';
 import { type Clock, reconnectDelay, systemClock } from './backoff.js';
 import type { BleConfig } from './config.js';
-import { type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral, nobleFactory, stopNoble } from './noble.js';
+import { type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral, nobleFactory, onTransportError, stopNoble } from './noble.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type Decoder, decoderFor } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
@@ -119,8 +119,12 @@ export class BleAdapter implements DeviceAdapter {
     ctx.log.info({ registered: this.allow.size, maxConnections: this.cfg.maxConnections }, 'BLE adapter started');
   }
 
-  /** Creates noble and waits (at most `timeoutMs`) for the controller to power on. */
-  private bringUp(timeoutMs: number): Promise<void> {
+  /**
+   * Creates noble and waits (at most `timeoutMs`) for the controller to power on. With
+   * `failFast` (recovery), a transport that reports an error (the UART is not there yet) ends
+   * the wait at once, so the next attempt follows the backoff instead of the start timeout.
+   */
+  private bringUp(timeoutMs: number, failFast = false): Promise<void> {
     const noble = this.makeNoble();
     this.noble = noble;
     this.wasOn = false;
@@ -156,6 +160,13 @@ export class BleAdapter implements DeviceAdapter {
         this.onStateChange(state);
       });
       noble.on('discover', (p: NoblePeripheral) => noble === this.noble && this.onDiscover(p));
+      if (failFast)
+        onTransportError(noble, (e) => {
+          if (settled || noble !== this.noble) return;
+          settled = true;
+          this.clock.clearTimeout(timer);
+          reject(new Error(`the Bluetooth transport failed: ${e.message}`));
+        });
     });
   }
 
@@ -192,7 +203,7 @@ export class BleAdapter implements DeviceAdapter {
       if (!this.running) return;
       this.teardownNoble();
       for (const s of this.slots.values()) s.peripheral = null;
-      this.bringUp(this.cfg.startTimeout).then(
+      this.bringUp(this.cfg.startTimeout, true).then(
         () => this.ctx?.log.info('Bluetooth adapter powered on again'),
         () => this.scheduleRecovery(),
       );

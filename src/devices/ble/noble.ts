@@ -62,3 +62,15 @@ export function stopNoble(n: NobleLike): void {
   const port = (n as unknown as { _bindings?: { _hci?: { _socket?: { _serialDevice?: { on?: unknown } } } } })._bindings?._hci?._socket?._serialDevice;
   if (port && typeof port.on === 'function') (port as { on(e: string, f: () => void): void }).on('error', () => undefined);
 }
+
+/**
+ * Calls `f` when noble's transport reports an error (for a UART: the port cannot be opened or
+ * went away), which noble itself does not turn into a state change. noble builds its transport
+ * on the next tick after the first listener, so this looks for it then.
+ */
+export function onTransportError(n: NobleLike, f: (e: Error) => void): void {
+  process.nextTick(() => {
+    const socket = (n as unknown as { _bindings?: { _hci?: { _socket?: { on?: unknown } } } })._bindings?._hci?._socket;
+    if (socket && typeof socket.on === 'function') (socket as { on(e: string, g: (e: Error) => void): void }).on('error', f);
+  });
+}
