@@ -92,8 +92,13 @@ function str(v: string): string {
   return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
 }
 
-/** A reading with no number (value-absent flag, value NaN) is written with value null, as JSON.stringify of toJsonV1 does. */
-const num = (v: number): string => (Number.isFinite(v) ? String(v) : 'null');
+/**
+ * A reading with no number (value-absent flag, value NaN) is written with value null, as JSON.stringify
+ * of toJsonV1 does. A small integer is written from its int32 form: a value read from a Float64Array
+ * is a heap double, and V8 turns those into text much more slowly than the same integer as a small int
+ * (-0 becomes "0" either way).
+ */
+const num = (v: number): string => (v === (v | 0) ? String(v | 0) : Number.isFinite(v) ? String(v) : 'null');
 
 /** `{"schema":…,"gatewayId":…,"seq":` for the last gateway id (one per process in practice). */
 let gwId: string | undefined;
