@@ -12,6 +12,7 @@ import { serialConfigSchema } from '../../src/devices/serial/config.js';
 import { portSettings } from '../../src/devices/serial/port-worker.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { ManualClock } from './helpers/clock.js';
 import { type Rig, serialRig } from './helpers/rig.js';
 
 const port = (o: Record<string, unknown>) => serialConfigSchema.parse({ ports: [{ path: '/dev/ttyUSB0', bed: 'B1', ...o }] }).ports[0]!;
@@ -161,9 +162,10 @@ describe('the serial example in wardgate.example.yaml', () => {
 });
 
 describe('a port paused for the buffer', () => {
-  it('is not reported silent however long the buffer takes', async () => {
+  it('is not reported silent however long the buffer takes (manual clock: 5 silence timeouts pass while paused)', async () => {
     const p = await pipeline();
-    const rig = await serialRig([{ protocol: 'masimo', bed: 'B9', silenceTimeout: 200 }], { maxPendingReadings: 4 });
+    const clock = new ManualClock();
+    const rig = await serialRig([{ protocol: 'masimo', bed: 'B9', silenceTimeout: 200 }], { maxPendingReadings: 4 }, clock);
     const dev = new DevicePort({ path: rig.pairs[0]!.device, baudRate: 9600 });
     try {
       dev.start();
@@ -173,11 +175,18 @@ describe('a port paused for the buffer', () => {
       const line = Buffer.from('01/07/25 19:18:24 SPO2=097% BPM=072 ALARM=0000 EXC=000800\r\n');
       for (let i = 0; i < 200; i++) dev.write(line);
       await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to pause');
-      // several silence timeouts pass while paused
-      await new Promise((r) => setTimeout(r, 1000));
+      // Five silence timeouts pass while paused: the port's ticks run (each second of clock time), no silence.
+      const ticks = clock.ticks;
+      for (let i = 0; i < 5; i++) clock.step(1000);
+      expect(clock.ticks - ticks).toBe(5);
       expect(await p.events.count('device_error', { family: 'serial', reason: 'silence' })).toBe(0);
+      expect(rig.adapter.status().detail).not.toContain('silent');
       p.gate.release();
       await waitFor(() => p.gate.accepted >= 400, 'all 200 lines once the buffer accepts');
+      // The same clock does make a port silent once it reads again and nothing comes.
+      await waitFor(() => !(rig.adapter.status().detail?.includes('paused') ?? true), 'the port to resume');
+      clock.step(1000);
+      expect(await p.events.count('device_error', { family: 'serial', reason: 'silence' })).toBe(1);
     } finally {
       p.gate.release();
       await dev.stop();

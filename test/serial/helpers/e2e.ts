@@ -13,6 +13,7 @@ import { MasimoSimulator } from '../../../hardware-mocks/masimo.js';
 import { MedibusSimulator } from '../../../hardware-mocks/medibus.js';
 import { NoninSimulator } from '../../../hardware-mocks/nonin.js';
 import { readGroundTruth, type TruthRecord } from '../../../hardware-mocks/serial/ground-truth.js';
+import type { Clock } from '../../../src/devices/serial/backoff.js';
 import type { Reading } from '../../../src/reading.js';
 import { type Pipeline, pipeline, waitFor } from '../../devices/pipeline.js';
 import { type PortInput, type Rig, serialRig } from './rig.js';
@@ -78,10 +79,14 @@ export function cleanupAfterEach(): void {
   });
 }
 
-export async function setup(c: Case, extra: Partial<PortInput> = {}): Promise<{ p: Pipeline; rig: Rig; sim: Sim; truthFile: string; got: Reading[] }> {
+export async function setup(
+  c: Case,
+  extra: Partial<PortInput> = {},
+  clock?: Clock,
+): Promise<{ p: Pipeline; rig: Rig; sim: Sim; truthFile: string; got: Reading[] }> {
   const p = await pipeline();
   cleanup.push(() => p.close());
-  const rig = await serialRig([{ protocol: c.protocol, bed: 'BED-03', patient: 'PAT-0003', deviceId: `${c.protocol}-1`, ...c.port, ...extra }]);
+  const rig = await serialRig([{ protocol: c.protocol, bed: 'BED-03', patient: 'PAT-0003', deviceId: `${c.protocol}-1`, ...c.port, ...extra }], {}, clock);
   cleanup.push(() => rig.close());
   const truthFile = join(rig.dir, 'truth.jsonl');
   const sim = c.sim(rig.pairs[0]!.device, truthFile);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PtyPair } from '../../../hardware-mocks/serial/pty.js';
 import { SerialAdapter } from '../../../src/devices/serial/adapter.js';
+import type { Clock } from '../../../src/devices/serial/backoff.js';
 import { type SerialConfigInput, serialConfigSchema } from '../../../src/devices/serial/config.js';
 
 export interface Rig {
@@ -19,7 +20,8 @@ export interface Rig {
 export type PortInput = NonNullable<SerialConfigInput['ports']>[number];
 
 /** One pty pair per port; `ports[i].path` is replaced by pair i's host end. */
-export async function serialRig(ports: Omit<PortInput, 'path'>[], extra: Omit<SerialConfigInput, 'ports'> = {}): Promise<Rig> {
+/** `clock`: the adapter's timers (default the system's); tests inject a manual or warping one. */
+export async function serialRig(ports: Omit<PortInput, 'path'>[], extra: Omit<SerialConfigInput, 'ports'> = {}, clock?: Clock): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-serial-'));
   const pairs = ports.map((_, i) => new PtyPair(dir, `p${i}`));
   await Promise.all(pairs.map((p) => p.plug()));
@@ -28,7 +30,7 @@ export async function serialRig(ports: Omit<PortInput, 'path'>[], extra: Omit<Se
     ...extra,
     ports: ports.map((p, i) => ({ ...p, path: pairs[i]!.host })),
   });
-  const adapter = new SerialAdapter(config);
+  const adapter = clock ? new SerialAdapter(config, clock) : new SerialAdapter(config);
   return {
     dir,
     pairs,
