@@ -5,7 +5,7 @@
  * readings wait for the buffer, the port is paused (no reads; the OS and the device hold
  * the rest) instead of queueing them.
  */
-import { realpathSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Extra, ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
@@ -34,12 +34,10 @@ export function portSettings(cfg: SerialPortConfig, protocol: ProtocolDef): Port
   };
 }
 
-function resolvePath(path: string): string | null {
-  try {
-    return realpathSync(path);
-  } catch {
-    return null;
-  }
+/** Which device a path names now (the tty's device number and inode), or null when it is gone: one stat, no exception. */
+function deviceAt(path: string): string | null {
+  const st = statSync(path, { throwIfNoEntry: false, bigint: false });
+  return st ? `${st.rdev}:${st.ino}` : null;
 }
 
 /** A short reason from a serialport open error ("Error: No such file or directory, cannot open /dev/x"). */
@@ -78,7 +76,7 @@ export class PortWorker {
   private refused = 0;
   private everOpened = false;
   private lastError = '';
-  /** What the configured path resolved to when opened (a by-id link names a new tty after a replug). */
+  /** The device the configured path named when opened (a by-id link names a new tty after a replug). */
   private openedAs: string | null = null;
   private pathCheckedAt = 0;
   private ctx: AdapterContext | null = null;
@@ -155,7 +153,7 @@ export class PortWorker {
       return;
     }
     this.link = link;
-    this.openedAs = resolvePath(this.cfg.path);
+    this.openedAs = deviceAt(this.cfg.path);
     this.state = 'open';
     this.attempt = 0;
     this.lastError = '';
@@ -227,7 +225,7 @@ export class PortWorker {
     const now = this.opts.clock.now();
     if (now - this.pathCheckedAt >= PATH_CHECK_MS) {
       this.pathCheckedAt = now;
-      const resolved = resolvePath(this.cfg.path);
+      const resolved = deviceAt(this.cfg.path);
       if (resolved !== this.openedAs) {
         this.onClosed(this.link ?? undefined, Object.assign(new Error('the port path changed'), { code: resolved === null ? 'ENOENT' : 'path changed' }));
         return;
@@ -265,7 +263,9 @@ export class PortWorker {
         this.statusReading('silence_end');
       }
     }
-    for (const w of out.writes) this.link?.write(w);
+    // One write per output (an IntelliVue poll is two messages): each write is a syscall on the libuv pool.
+    if (out.writes.length === 1) this.link?.write(out.writes[0]!);
+    else if (out.writes.length > 1) this.link?.write(Buffer.concat(out.writes));
     if (out.readings.length > 0) this.submit(out.readings.map((d) => this.input(d)));
   }
 
