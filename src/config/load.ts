@@ -35,6 +35,8 @@ export interface ValidateOptions {
    * files, environment overrides and the command line, which have no way to set it.
    */
   allowAnyFreePort?: boolean;
+  /** Told of each deprecated setting the configuration uses (default: a line on stderr). */
+  onDeprecated?: (message: string) => void;
 }
 
 /** Environment variables that override a setting, by the setting's path. */
@@ -45,6 +47,15 @@ export const ENV_OVERRIDES = {
 } as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Deprecated names the configuration still accepts: what to write instead, for each use. */
+function deprecations(raw: unknown): string[] {
+  const mqtt = isObject(raw) && isObject(raw.devices) ? raw.devices.mqtt : undefined;
+  const rules = isObject(mqtt) && Array.isArray(mqtt.rules) ? mqtt.rules : [];
+  return rules.flatMap((rule, i) =>
+    isObject(rule) && rule.priority !== undefined ? [`devices.mqtt.rules[${i}].priority is deprecated: write class (the same values)`] : [],
+  );
+}
 
 /** Applies the environment's overrides to a raw (unvalidated) configuration object. Returns the paths it set. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
@@ -122,6 +133,8 @@ export function validateConfig(raw: unknown, source = 'config', opts: ValidateOp
   }
   const problems = [...brokerUrlProblems(r.data), ...(opts.allowAnyFreePort === true ? [] : anyFreePortProblems(r.data))];
   if (problems.length) throw new ConfigError(`${source}: invalid configuration`, problems);
+  const onDeprecated = opts.onDeprecated ?? ((m: string) => process.stderr.write(`wardgate: ${m}\n`));
+  for (const d of deprecations(input)) onDeprecated(`${source}: ${d}`);
   return r.data;
 }
 

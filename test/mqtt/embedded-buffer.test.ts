@@ -21,10 +21,7 @@ async function gateway(p: RealPipeline, adapterHolder?: { adapter?: MqttAdapter 
     mqttConfig({
       enabled: true,
       embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/alarms/+'] } } },
-      rules: [
-        { name: 'ox-alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'spo2', unit: '%', priority: 'alarm', decoder: { type: 'text' } },
-        ...SENSOR_RULES,
-      ],
+      rules: [{ name: 'ox-alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'spo2', unit: '%', class: 'alarm', decoder: { type: 'text' } }, ...SENSOR_RULES],
       ack: { retryInitial: 20, retryMax: 100 },
     }),
   );

@@ -173,7 +173,7 @@ describe('login flood against the embedded broker', () => {
         },
         rules: [
           { name: 'spo2', topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } },
-          { name: 'alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'heart_rate', unit: '/min', priority: 'alarm', decoder: { type: 'text' } },
+          { name: 'alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'heart_rate', unit: '/min', class: 'alarm', decoder: { type: 'text' } },
         ],
       }),
     );

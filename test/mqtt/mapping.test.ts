@@ -12,7 +12,7 @@ const config = mqttConfig({
   external: [{ name: 'hosp', url: 'mqtt://127.0.0.1:1883', clientId: 'gw', subscriptions: ['#'] }],
   rules: [
     { name: 'pumps', source: 'external', topic: 'icu/{bed}/pump/{device}/{metric}', deviceId: 'pump-{device}', metric: '{metric}', decoder: { type: 'text' } },
-    { name: 'alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'spo2', priority: 'alarm', decoder: { type: 'text' } },
+    { name: 'alarm', topic: 'ward/{bed}/{device}/alarm', metric: 'spo2', class: 'alarm', decoder: { type: 'text' } },
     { name: 'fallback', topic: 'ward/{bed}/{device}/{metric}', metric: '{metric}', unit: '%', decoder: { type: 'text' } },
   ],
 });

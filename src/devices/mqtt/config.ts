@@ -319,11 +319,17 @@ const ruleSchema = z
     metric: z.string().min(1).optional(),
     /** Unit of the value when the payload gives none. */
     unit: z.string().min(1).max(32).optional(),
+    /** The priority class of the readings (default: the metric's, vital for most). */
+    class: z.enum(PRIORITY_CLASSES).optional(),
+    /** Deprecated name of `class` (validateConfig warns); the same values. */
     priority: z.enum(PRIORITY_CLASSES).optional(),
     decoder: decoderSchema,
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (r.class !== undefined && r.priority !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['priority'], message: 'priority is the deprecated name of class: give class only' });
+    }
     let names: readonly string[] = [];
     try {
       names = compilePattern(r.topic).names;
@@ -365,7 +371,8 @@ const ruleSchema = z
     if (fieldsWithoutMetric && r.metric === undefined) {
       ctx.addIssue({ code: 'custom', path: ['metric'], message: `decoder ${r.decoder.type} gives no metric here: set metric on the rule or on every field` });
     }
-  });
+  })
+  .transform(({ priority, ...rule }) => (priority === undefined ? rule : { ...rule, class: priority }));
 export type RuleConfig = z.infer<typeof ruleSchema>;
 
 export const mqttConfigSchema = z

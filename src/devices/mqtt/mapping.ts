@@ -18,7 +18,7 @@ export interface CompiledRule {
   readonly bed: Template;
   readonly metric?: Template;
   readonly unit?: string;
-  readonly priority?: PriorityClass;
+  readonly priorityClass?: PriorityClass;
   readonly decode: Decoder;
 }
 
@@ -33,7 +33,7 @@ export function compileRules(rules: readonly RuleConfig[]): CompiledRule[] {
       decode: makeDecoder(r.decoder),
       ...(r.metric !== undefined ? { metric: compileTemplate(r.metric) } : {}),
       ...(r.unit !== undefined ? { unit: r.unit } : {}),
-      ...(r.priority !== undefined ? { priority: r.priority } : {}),
+      ...(r.class !== undefined ? { priorityClass: r.class } : {}),
     };
     return out;
   });
@@ -78,7 +78,7 @@ export function toInputs(m: RuleMatch, decoded: readonly Decoded[]): ReadingInpu
     const unit = d.unit ?? rule.unit;
     if (unit !== undefined) input.unit = unit;
     if (d.time !== undefined) input.deviceTime = d.time;
-    if (rule.priority !== undefined) input.priorityClass = rule.priority;
+    if (rule.priorityClass !== undefined) input.priorityClass = rule.priorityClass;
     if (d.converted) input.quality = [CONVERTED];
     out.push(input);
   }
