@@ -486,12 +486,19 @@ export class SimulatedController {
   /** Resolves when the host has answered an ATT request sent after everything before it on this link. */
   private barrier(l: Link): Promise<void> {
     return new Promise((resolve) => {
-      // A host that no longer answers cannot hold the power switch.
-      const t = setTimeout(resolve, 2000);
-      l.barrier = () => {
+      // A host that closed its end cannot answer; one that no longer answers cannot hold the
+      // power switch for ever. The cap is long because a host on a loaded machine may take
+      // seconds to read what was sent, and everything sent must be read before the power goes.
+      const input = this.input;
+      const done = (): void => {
         clearTimeout(t);
+        input?.off('close', done).off('end', done);
+        l.barrier = null;
         resolve();
       };
+      const t = setTimeout(done, 15_000);
+      input?.once('close', done).once('end', done);
+      l.barrier = done;
       this.sendAtt(l, Buffer.from([ATT_OPS.MTU_REQ, 247, 0]));
     });
   }

@@ -20,7 +20,16 @@ import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
 import { AllowList, type Registration } from './allow-list.js';
 import { type Clock, reconnectDelay, systemClock } from './backoff.js';
 import type { BleConfig } from './config.js';
-import { type NobleCharacteristic, type NobleFactory, type NobleLike, type NoblePeripheral, nobleFactory, onTransportError, stopNoble } from './noble.js';
+import {
+  type NobleCharacteristic,
+  type NobleFactory,
+  type NobleLike,
+  type NoblePeripheral,
+  nobleFactory,
+  onTransportData,
+  onTransportError,
+  stopNoble,
+} from './noble.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type Decoder, decoderFor } from './profiles/index.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
@@ -75,6 +84,8 @@ export class BleAdapter implements DeviceAdapter {
   private wasOn = false;
   /** RSSI requests in a row the controller left unanswered (watchdog). */
   private unanswered = 0;
+  /** HCI packets received from the controller (the watchdog's sign of life). */
+  private received = 0;
   private powerFailures = 0;
   private recoveryTimer: unknown = null;
   private rotationTimer: unknown = null;
@@ -160,6 +171,9 @@ export class BleAdapter implements DeviceAdapter {
         this.onStateChange(state);
       });
       noble.on('discover', (p: NoblePeripheral) => noble === this.noble && this.onDiscover(p));
+      onTransportData(noble, () => {
+        this.received++;
+      });
       if (failFast)
         onTransportError(noble, (e) => {
           if (settled || noble !== this.noble) return;
@@ -355,14 +369,17 @@ export class BleAdapter implements DeviceAdapter {
 
   /**
    * RSSI status reading every `statusInterval`; it doubles as the controller watchdog: a
-   * controller that leaves two RSSI requests in a row unanswered is treated as gone (noble's
-   * UART transport does not always report a vanished port).
+   * controller that leaves two RSSI requests in a row unanswered, and sent nothing else
+   * meanwhile, is treated as gone (noble's UART transport does not always report a vanished
+   * port). A host slow to read (a loaded machine) still sees packets arriving: not a loss.
    */
   private readRssi(s: Slot, p: NoblePeripheral, epoch: number): void {
     if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
     let answered = false;
+    const receivedBefore = this.received;
     const watchdog = this.clock.setTimeout(() => {
       if (answered || s.epoch !== epoch || !this.running) return;
+      if (this.received !== receivedBefore) return;
       if (++this.unanswered >= 2) this.controllerLost('controller_unresponsive');
     }, this.cfg.connectTimeout);
     p.updateRssiAsync().then(

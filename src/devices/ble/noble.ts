@@ -69,8 +69,17 @@ export function stopNoble(n: NobleLike): void {
  * on the next tick after the first listener, so this looks for it then.
  */
 export function onTransportError(n: NobleLike, f: (e: Error) => void): void {
+  onTransport(n, 'error', f);
+}
+
+/** Calls `f` for every HCI packet noble's transport receives (the controller is alive). */
+export function onTransportData(n: NobleLike, f: () => void): void {
+  onTransport(n, 'data', f);
+}
+
+function onTransport(n: NobleLike, event: string, f: (e: Error) => void): void {
   process.nextTick(() => {
     const socket = (n as unknown as { _bindings?: { _hci?: { _socket?: { on?: unknown } } } })._bindings?._hci?._socket;
-    if (socket && typeof socket.on === 'function') (socket as { on(e: string, g: (e: Error) => void): void }).on('error', f);
+    if (socket && typeof socket.on === 'function') (socket as { on(e: string, g: (e: Error) => void): void }).on(event, f);
   });
 }
