@@ -4,7 +4,7 @@ import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
 import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
 import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
 import { encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/intellivue/frame.js';
-import { AARQ, extendedPoll, mdsCreateResult } from '../../src/devices/serial/protocols/intellivue/messages.js';
+import { AARQ, extendedPoll, mdsCreateResult, singlePoll } from '../../src/devices/serial/protocols/intellivue/messages.js';
 import { IntellivueSession } from '../../src/devices/serial/protocols/intellivue/session.js';
 import { hex, REF } from './vectors.js';
 
@@ -36,6 +36,10 @@ describe('IntelliVue requests are byte-exact', () => {
       REF['V-PH-4']!.toLowerCase(),
     );
   });
+  it('V-PH-5b: single poll of the MDS object (invoke id 0, poll number 1)', () => {
+    expect(encodeFrame(singlePoll({ invokeId: 0, pollNumber: 1, objCode: 0x21, group: 0 })).toString('hex')).toBe(REF['V-PH-5b']!.toLowerCase());
+  });
+
   it('V-PH-5: MDS Create Event Result echoing invoke id 1 and event time 0x000ABD00', () => {
     expect(encodeFrame(mdsCreateResult(1, 0x000abd00)).toString('hex')).toBe(REF['V-PH-5']!.toLowerCase());
   });
@@ -197,6 +201,36 @@ describe('IntelliVue session', () => {
     // next poll after the interval, not before
     expect(s.tick(500).writes).toHaveLength(0);
     expect(s.tick(1020).writes).toHaveLength(2);
+  });
+
+  it('keep-alive every 6 s and MDS re-poll every 60 s only with a poll interval over 1 s (correction 2)', () => {
+    const started = (pollIntervalMs: number): IntellivueSession => {
+      const s = new IntellivueSession({ pollIntervalMs });
+      s.open(0);
+      s.data(encodeFrame(hex('0E 00')), 0);
+      s.data(mdsReport(1, 0x0042, 0x00abcdef), 0);
+      return s;
+    };
+    /** Kind of each message written between two times, ticking every 250 ms. */
+    const sent = (s: IntellivueSession, from: number, to: number): string[] => {
+      const kinds: string[] = [];
+      for (let t = from; t <= to; t += 250)
+        for (const w of s.tick(t).writes) {
+          const u = new FrameDecoder().push(w).frames[0]!;
+          const action = u.readUInt16BE(10) === 7 ? u.readUInt16BE(24) : -1;
+          kinds.push(
+            u.equals(mdsCreateResult(0x0042, 0x00abcdef)) ? 'keepalive' : action === 0x0c16 ? `single:${u.readUInt16BE(32)}` : action === 0xf13b ? 'ext' : '?',
+          );
+        }
+      return kinds;
+    };
+    const slow = sent(started(2000), 250, 60_000);
+    expect(slow.filter((k) => k === 'keepalive')).toHaveLength(10); // 6 s ... 60 s
+    expect(slow.filter((k) => k === 'single:33')).toHaveLength(1); // the MDS object (0x21) at 60 s
+    expect(slow.filter((k) => k === 'ext')).toHaveLength(60); // numerics and alarms every 2 s
+    expect(slow).not.toContain('?');
+    const fast = sent(started(1000), 250, 60_000);
+    expect(fast.filter((k) => k !== 'ext')).toEqual([]);
   });
 
   it('re-sends the association request after a refusal', () => {

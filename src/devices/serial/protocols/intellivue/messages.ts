@@ -77,3 +77,22 @@ export function extendedPoll(p: PollSpec): Buffer {
   }
   return b;
 }
+
+/** Single poll request (action 0x0C16, reference §2.3; V-PH-5b polls the MDS object): no attribute list. */
+export function singlePoll(p: Omit<PollSpec, 'periodTicks'>): Buffer {
+  const b = Buffer.alloc(36);
+  Buffer.from(SESSION).copy(b, 0);
+  b.writeUInt16BE(1, 4); // ROIV
+  b.writeUInt16BE(28, 6);
+  b.writeUInt16BE(p.invokeId & 0xffff, 8);
+  b.writeUInt16BE(7, 10); // confirmed action
+  b.writeUInt16BE(22, 12);
+  b.writeUInt16BE(0x21, 14); // MDS object
+  b.writeUInt16BE(0x0c16, 24);
+  b.writeUInt16BE(8, 26);
+  b.writeUInt16BE(p.pollNumber & 0xffff, 28);
+  b.writeUInt16BE(1, 30); // NOM_PART_OBJ
+  b.writeUInt16BE(p.objCode, 32);
+  b.writeUInt16BE(p.group, 34);
+  return b;
+}

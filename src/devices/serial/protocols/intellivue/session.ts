@@ -10,11 +10,12 @@ import { type Decoded, emptyOutput, type ProtocolDef, type Session, type Session
 import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
 import { alarms, decodeMessage, type Message, numerics } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
-import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST } from './messages.js';
+import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, singlePoll } from './messages.js';
 
 const REASSOCIATE_MS = 5000;
-/** VSCaptureMP's keep-alive, used only with poll intervals over 1 s (correction 2). */
+/** VSCaptureMP's keep-alive and MDS re-poll, used only with poll intervals over 1 s (correction 2). */
 const KEEPALIVE_MS = 6000;
+const MDS_REPOLL_MS = 60_000;
 /** The quality flag of each IntelliVue FLOAT special value (float.ts). */
 const SPECIAL_FLAG: Readonly<Record<'nan' | 'nres' | '+inf' | '-inf', ValueAbsentFlag>> = {
   nan: 'value_nan',
@@ -34,6 +35,7 @@ export class IntellivueSession implements Session {
   private since = 0;
   private lastPoll = 0;
   private lastKeepAlive = 0;
+  private lastMdsPoll = 0;
   private invokeId = 0;
   private pollNumber = 0;
   private mds: { invokeId: number; eventTime: number } | null = null;
@@ -89,6 +91,10 @@ export class IntellivueSession implements Session {
         this.lastKeepAlive = now;
         out.writes.push(encodeFrame(mdsCreateResult(this.mds.invokeId, this.mds.eventTime)));
       }
+      if (this.opts.pollIntervalMs > 1000 && now - this.lastMdsPoll >= MDS_REPOLL_MS) {
+        this.lastMdsPoll = now;
+        out.writes.push(encodeFrame(singlePoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), objCode: 0x21, group: 0 })));
+      }
     }
     return out;
   }
@@ -134,6 +140,7 @@ export class IntellivueSession implements Session {
         if (this.phase !== 'polling') {
           this.phase = 'polling';
           this.lastKeepAlive = now;
+          this.lastMdsPoll = now;
           this.poll(now, out);
         }
         return;
