@@ -102,6 +102,8 @@ export class SimulatedController {
   private output: TtyWriteStream | null = null;
   private buf: Buffer = Buffer.alloc(0);
   private outQueue: Buffer[] = [];
+  /** Barriers to release when the host's end closes (it will never answer). */
+  private readonly hostGone = new Set<() => void>();
   private outScheduled = false;
   private scanning = false;
   private filterDuplicates = false;
@@ -153,6 +155,10 @@ export class SimulatedController {
     this.output = new TtyWriteStream(this.fd);
     this.input.on('data', (d: Buffer) => this.onBytes(d));
     this.input.on('error', () => undefined);
+    const gone = (): void => {
+      for (const f of [...this.hostGone]) f();
+    };
+    this.input.on('close', gone).on('end', gone);
     this.output.on('error', () => undefined);
     this.powered = true;
     this.advTimer = setInterval(() => this.advertise(), this.opts.advIntervalMs);
@@ -489,15 +495,14 @@ export class SimulatedController {
       // A host that closed its end cannot answer; one that no longer answers cannot hold the
       // power switch for ever. The cap is long because a host on a loaded machine may take
       // seconds to read what was sent, and everything sent must be read before the power goes.
-      const input = this.input;
       const done = (): void => {
         clearTimeout(t);
-        input?.off('close', done).off('end', done);
+        this.hostGone.delete(done);
         l.barrier = null;
         resolve();
       };
       const t = setTimeout(done, 15_000);
-      input?.once('close', done).once('end', done);
+      this.hostGone.add(done);
       l.barrier = done;
       this.sendAtt(l, Buffer.from([ATT_OPS.MTU_REQ, 247, 0]));
     });

@@ -176,7 +176,8 @@ export class BleAdapter implements DeviceAdapter {
       });
       if (failFast)
         onTransportError(noble, (e) => {
-          if (settled || noble !== this.noble) return;
+          // Only "the port is not there": any other transport error waits for the start timeout as before.
+          if (settled || noble !== this.noble || !/ENOENT|No such file|cannot open/i.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`)) return;
           settled = true;
           this.clock.clearTimeout(timer);
           reject(new Error(`the Bluetooth transport failed: ${e.message}`));
