@@ -2,7 +2,7 @@
  * The simulated BLE world as its own process (for benchmarks: its CPU is not the gateway's).
  *   node --import tsx hardware-mocks/ble/world-cli.ts --straps 50 --interval 40 [--delivery-ms -1]
  * Prints one JSON line {hostPort, addresses}; then answers each "stats" line on stdin with
- * {notificationsSent, writes, connected}; "quit" powers off (host barrier first) and exits.
+ * {notificationsSent, writes, subscribed, connected}; "quit" powers off (host barrier first) and exits.
  */
 import { createInterface } from 'node:readline';
 import { SimPeripheral } from './peripherals.js';
@@ -35,6 +35,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       JSON.stringify({
         notificationsSent: world.controller.stats.notificationsSent,
         writes: world.controller.stats.writes,
+        subscribed: world.controller.subscribedLinks(),
         connected: world.controller.connectedAddresses().length,
       }),
     );
