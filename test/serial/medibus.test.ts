@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
 import { encode, FrameDecoder } from '../../src/devices/serial/protocols/medibus/frame.js';
+import { RealtimeDecoder, realtimeValue } from '../../src/devices/serial/protocols/medibus/realtime.js';
 import { hex } from './vectors.js';
 
 /** The reference's byte vectors: [name, bytes, kind, code, data]. */
@@ -119,5 +120,45 @@ describe('MEDIBUS session', () => {
     expect(s.tick(3000).writes).toEqual([hex('1B 51 36 43 0D')]);
     const r = s.data(hex('1B 51 36 43 0D'), 3100);
     expect(r.writes).toEqual([hex('01 51 35 32 0D'), hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);
+  });
+});
+
+describe('MEDIBUS realtime bytes (reference §4.5, V-MB-20/21)', () => {
+  it('V-MB-21: D3 91 81 8D 83 -> streams 1 and 2, raw 81 and 205 -> 0.125 mbar and 1.96 mmHg', () => {
+    const d = new RealtimeDecoder();
+    const out = d.push(hex('D3 91 81 8D 83'));
+    expect(out).toEqual({
+      samples: [
+        { stream: 1, raw: 81 },
+        { stream: 2, raw: 205 },
+      ],
+      commands: [],
+      rejects: [],
+    });
+    expect(realtimeValue(81, { min: -10, max: 100, maxbin: 0x370 })).toBeCloseTo(0.125, 6);
+    expect(realtimeValue(205, { min: -20, max: 100, maxbin: 0x460 })).toBeCloseTo(1.96, 2);
+    expect(d.push(hex('D1 94 81')).samples).toEqual([{ stream: 1, raw: 84 }]);
+  });
+
+  it('V-MB-20: D0 C1 C3 C0 C0 -> enable streams 1+2 (C1 with argument C3), then the end of the sequence', () => {
+    const out = new RealtimeDecoder().push(hex('D0 C1 C3 C0 C0'));
+    expect(out.commands).toEqual([
+      { command: 0xc1, arg: 0xc3 },
+      { command: 0xc0, arg: 0xc0 },
+    ]);
+    expect(out.samples).toEqual([]);
+    expect(out.rejects).toEqual([]);
+  });
+
+  it('split at every byte boundary gives the same samples; a value byte with no sync is rejected', () => {
+    const wire = hex('D3 91 81 8D 83 D1 94 81');
+    for (let cut = 1; cut < wire.length; cut++) {
+      const d = new RealtimeDecoder();
+      const a = d.push(wire.subarray(0, cut));
+      const b = d.push(wire.subarray(cut));
+      expect([...a.samples, ...b.samples].map((x) => x.raw)).toEqual([81, 205, 84]);
+    }
+    expect(new RealtimeDecoder().push(hex('91')).rejects).toEqual(['medibus_rt_unexpected']);
+    expect(new RealtimeDecoder().push(hex('D3 91 81 D1')).rejects).toEqual(['medibus_rt_short_sync']);
   });
 });
