@@ -1,6 +1,7 @@
 /**
- * Black hole: a second broker of this test's own advertises a loopback TCP proxy's port, so
- * every byte between gateway and broker passes the proxy. Pausing the proxy swallows bytes
+ * Black hole, for both Kafka clients at once (a gateway on kafkajs and one on
+ * @platformatic/kafka, in one black hole): a second broker of this test's own advertises a
+ * loopback TCP proxy's port, so every byte between gateways and broker passes the proxy. Pausing the proxy swallows bytes
  * without closing anything (no FIN, no RST). The gateway must notice within its send timeout,
  * keep buffering, and recover when the proxy resumes. Memory must not grow with the length
  * of the outage: the JS heap plus external memory (Buffers, where kafkajs keeps the messages of
@@ -20,7 +21,9 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SEND_TIMEOUT_MS = 3000;
-const RATE = 1000;
+const CLIENTS = ['kafkajs', 'platformatic'] as const;
+/** Per gateway. */
+const RATE = 600;
 /** Readings per batch (the test's setting) and the forwarder's lanes (alarm, bulk). */
 const BATCH = 2000;
 const LANES = 2;
@@ -40,114 +43,167 @@ async function retainedMiB(): Promise<number> {
   return best;
 }
 
-describe('forwarder: black-holed connection', () => {
-  it('notices within the send timeout, buffers, recovers; memory does not grow with the outage', async () => {
-    const kafkaDir = tempDir('wg-kafka-bh-');
-    const kafkaPort = await freePort();
-    let proxy: TcpProxy | null = null;
-    let gw: Gateway | null = null;
-    let ingest: PacedIngest | null = null;
-    let brokerStarted = false;
-    try {
-      proxy = await startTcpProxy({ targetPort: kafkaPort });
-      const direct = await startBroker({ dir: kafkaDir, env: { KAFKA_PORT: String(kafkaPort), KAFKA_ADVERTISED_PORT: String(proxy.port) } });
-      brokerStarted = true;
-      const topics = uniqueTopics('fwd-bh');
-      gw = await startTestGateway(
-        testConfig(`127.0.0.1:${proxy.port}`, tempDir(), {
-          // The client on this thread, so that its memory is in this isolate's heap measurements.
-          kafka: {
+interface Run {
+  client: (typeof CLIENTS)[number];
+  topics: ReturnType<typeof uniqueTopics>;
+  gw: Gateway;
+  ingest: PacedIngest;
+  detectMs: number;
+  offlineMs: number;
+  reason: string;
+  buffered0: number;
+  buffered2: number;
+  failures1: number;
+  failures2: number;
+  recoverMs: number;
+}
+
+describe('forwarder: black-holed connection, both clients in one black hole', () => {
+  it(
+    'each client notices within the send timeout, buffers, recovers and delivers every acknowledged reading; memory does not grow with the ' + 'outage',
+    async () => {
+      const kafkaDir = tempDir('wg-kafka-bh-');
+      const kafkaPort = await freePort();
+      let proxy: TcpProxy | null = null;
+      const runs: Run[] = [];
+      let brokerStarted = false;
+      try {
+        proxy = await startTcpProxy({ targetPort: kafkaPort });
+        const direct = await startBroker({ dir: kafkaDir, env: { KAFKA_PORT: String(kafkaPort), KAFKA_ADVERTISED_PORT: String(proxy.port) } });
+        brokerStarted = true;
+        for (const client of CLIENTS) {
+          const topics = uniqueTopics(`fwd-bh-${client}`);
+          const gw = await startTestGateway(
+            testConfig(`127.0.0.1:${proxy.port}`, tempDir(), {
+              // The client on this thread, so that its memory is in this isolate's heap measurements.
+              kafka: {
+                client,
+                topics,
+                clientThread: false,
+                sendTimeout: SEND_TIMEOUT_MS,
+                connectTimeout: 2000,
+                retry: { initial: 200, max: 1000 },
+                batch: { maxReadings: BATCH },
+              },
+            }),
+          );
+          const ingest = new PacedIngest((inputs) => gw.ingest.submit(inputs), RATE, { devices: 40, alarmEvery: 53 });
+          runs.push({
+            client,
             topics,
-            clientThread: false,
-            sendTimeout: SEND_TIMEOUT_MS,
-            connectTimeout: 2000,
-            retry: { initial: 200, max: 1000 },
-            batch: { maxReadings: BATCH },
-          },
-        }),
-      );
-      const g = gw;
-      ingest = new PacedIngest((inputs) => g.ingest.submit(inputs), RATE, { devices: 40, alarmEvery: 53 });
-      ingest.start();
-      await waitFor(() => g.forwarder.status().forwarded > 3000, 30_000, 'forwarding through the proxy');
-      expect(proxy.accepted).toBeGreaterThan(0);
-      const memOnline = await retainedMiB();
+            gw,
+            ingest,
+            detectMs: -1,
+            offlineMs: -1,
+            reason: '',
+            buffered0: 0,
+            buffered2: 0,
+            failures1: 0,
+            failures2: 0,
+            recoverMs: -1,
+          });
+        }
+        for (const r of runs) r.ingest.start();
+        await Promise.all(runs.map((r) => waitFor(() => r.gw.forwarder.status().forwarded > 2000, 60_000, `${r.client}: forwarding through the proxy`)));
+        // Both online when the black hole begins (a slow send before it would start the clock early).
+        await Promise.all(runs.map((r) => waitFor(() => r.gw.forwarder.status().state === 'online', 30_000, `${r.client}: online`)));
+        expect(proxy.accepted).toBeGreaterThan(0);
+        const memOnline = await retainedMiB();
 
-      // Black hole.
-      proxy.pause();
-      const tPause = Date.now();
-      await waitFor(() => !['online', 'draining'].includes(g.forwarder.status().state), 20_000, 'the gateway to notice the black hole');
-      const detectMs = Date.now() - tPause;
-      const reason = g.forwarder.status().reason;
-      await waitFor(() => g.forwarder.status().state === 'offline', 20_000, 'offline');
-      const offlineMs = Date.now() - tPause;
-      const buffered0 = g.buffer.stats().totalReadings;
-      await sleep(Math.max(0, tPause + 12_000 - Date.now()));
-      const mem1 = await retainedMiB();
-      const rss1 = process.memoryUsage().rss / 2 ** 20;
-      const at1 = (Date.now() - tPause) / 1000;
-      const failures1 = g.forwarder.status().consecutiveFailures;
-      await sleep(Math.max(0, tPause + 42_000 - Date.now()));
-      const mem2 = await retainedMiB();
-      const rss2 = process.memoryUsage().rss / 2 ** 20;
-      const at2 = (Date.now() - tPause) / 1000;
-      const failures2 = g.forwarder.status().consecutiveFailures;
-      const buffered2 = g.buffer.stats().totalReadings;
-      const openDuringOutage = proxy.open;
-      expect(proxy.heldBytes).toBeGreaterThan(0);
+        // Black hole.
+        proxy.pause();
+        const tPause = Date.now();
+        await Promise.all(
+          runs.map(async (r) => {
+            await waitFor(() => !['online', 'draining'].includes(r.gw.forwarder.status().state), 20_000, `${r.client}: the gateway to notice the black hole`);
+            r.detectMs = Date.now() - tPause;
+            r.reason = r.gw.forwarder.status().reason;
+            await waitFor(() => r.gw.forwarder.status().state === 'offline', 20_000, `${r.client}: offline`);
+            r.offlineMs = Date.now() - tPause;
+            r.buffered0 = r.gw.buffer.stats().totalReadings;
+          }),
+        );
+        await sleep(Math.max(0, tPause + 12_000 - Date.now()));
+        const mem1 = await retainedMiB();
+        const rss1 = process.memoryUsage().rss / 2 ** 20;
+        const at1 = (Date.now() - tPause) / 1000;
+        for (const r of runs) r.failures1 = r.gw.forwarder.status().consecutiveFailures;
+        await sleep(Math.max(0, tPause + 42_000 - Date.now()));
+        const mem2 = await retainedMiB();
+        const rss2 = process.memoryUsage().rss / 2 ** 20;
+        const at2 = (Date.now() - tPause) / 1000;
+        for (const r of runs) {
+          r.failures2 = r.gw.forwarder.status().consecutiveFailures;
+          r.buffered2 = r.gw.buffer.stats().totalReadings;
+        }
+        const openDuringOutage = proxy.open;
+        expect(proxy.heldBytes).toBeGreaterThan(0);
 
-      // The network heals.
-      proxy.resume();
-      const tResume = Date.now();
-      await waitFor(() => ['online', 'draining'].includes(g.forwarder.status().state), 30_000, 'back online');
-      const recoverMs = Date.now() - tResume;
-      await ingest.stop();
-      expect(await g.forwarder.drained(60_000)).toBe(true);
-      const drainMs = Date.now() - tResume;
-      const status = g.forwarder.status();
-      expect(await g.stop(10_000)).toBe(true);
+        // The network heals.
+        proxy.resume();
+        const tResume = Date.now();
+        await Promise.all(
+          runs.map(async (r) => {
+            await waitFor(() => ['online', 'draining'].includes(r.gw.forwarder.status().state), 30_000, `${r.client}: back online`);
+            r.recoverMs = Date.now() - tResume;
+          }),
+        );
+        for (const r of runs) await r.ingest.stop();
+        let duplicates = 0;
+        for (const r of runs) {
+          const { client, topics, gw: g, ingest } = r;
+          expect(await g.forwarder.drained(60_000), client).toBe(true);
+          expect(await g.stop(10_000)).toBe(true);
 
-      // The expected side is the test's: the readings its ingest saw acknowledged (each has its own seq).
-      const offeredAcked = ingest.committed;
-      expect(ingest.failed).toBe(0);
-      const msgs = await readDelivered(direct, Object.values(topics), { expected: offeredAcked, timeoutMs: 60_000 });
-      const fromTest = new Set(msgs.filter((m) => m.deviceId.startsWith('sim-dev-')).map((m) => m.seq)).size;
-      const lastSeq = msgs.reduce((a, m) => Math.max(a, m.seq), 0);
-      const rep = checkDelivery(msgs, g.gatewayId, lastSeq);
-      console.log(
-        `[black hole] not online ${detectMs} ms after the pause, offline after ${offlineMs} ms (${reason}); ` +
-          `heap+external after GC: online ${memOnline.toFixed(1)} MiB, ${mem1.toFixed(1)} MiB at ${at1.toFixed(0)} s, ${mem2.toFixed(1)} MiB at ` +
-          `${at2.toFixed(0)} s ` +
-          `(RSS ${rss1.toFixed(0)} -> ${rss2.toFixed(0)} MiB; failed attempts ${failures1} -> ${failures2}; proxy connections open ${openDuringOutage}); ` +
-          `buffered ${buffered0} -> ${buffered2}; online again ${recoverMs} ms after resume, drained after ${drainMs} ms; ` +
-          `${offeredAcked} acknowledged to the test, ${fromTest} of them delivered, highest seq ${lastSeq}, ${msgs.length} delivered, ` +
-          `${rep.duplicates} duplicates (unknown fate ${status.unknownFate}; held Produce requests delivered at the resume ${proxy.heldProduceDelivered})`,
-      );
-      // Noticed within the send timeout (plus slack for a busy machine: other test files run meanwhile).
-      expect(detectMs).toBeGreaterThanOrEqual(SEND_TIMEOUT_MS - 500);
-      expect(detectMs).toBeLessThanOrEqual(SEND_TIMEOUT_MS + 2000);
-      expect(reason).toMatch(/timeout/);
-      // Kept buffering and retrying with backoff; memory flat between the two outage lengths.
-      expect(buffered2).toBeGreaterThan(buffered0 + RATE * 25);
-      expect(failures2).toBeGreaterThan(failures1 + 3);
-      expect(mem2 - mem1).toBeLessThan(6);
-      expect(openDuringOutage).toBeLessThanOrEqual(3);
-      expect(recoverMs).toBeLessThan(10_000);
-      expect(fromTest, 'readings acknowledged to the test that reached Kafka').toBe(offeredAcked);
-      expect(rep.missing.slice(0, 20), `${rep.missing.length} seqs below the highest delivered missing`).toEqual([]);
-      expect(rep.announcedGaps).toBe(0);
-      expect(rep.distinct).toBe(lastSeq);
-      expect(rep.orderViolations).toEqual([]);
-      // Duplicates, bounded by what the test's proxy measured: the Produce requests it held during the
-      // black hole and delivered at the resume, plus one batch per lane on the wire when it began.
-      const inFlight = proxy.heldProduceDelivered + LANES;
-      expect(rep.duplicates, `${proxy.heldProduceDelivered} held Produce requests delivered at the resume`).toBeLessThanOrEqual(inFlight * BATCH);
-    } finally {
-      await ingest?.stop();
-      if (gw) await gw.stop(0);
-      if (brokerStarted) await stopBroker({ dir: kafkaDir });
-      await proxy?.close();
-      rmSync(kafkaDir, { recursive: true, force: true });
-    }
-  });
+          // The expected side is the test's: the readings its ingest saw acknowledged (each has its own seq).
+          const offeredAcked = ingest.committed;
+          expect(ingest.failed).toBe(0);
+          const msgs = await readDelivered(direct, Object.values(topics), { expected: offeredAcked, timeoutMs: 60_000 });
+          const fromTest = new Set(msgs.filter((m) => m.deviceId.startsWith('sim-dev-')).map((m) => m.seq)).size;
+          const lastSeq = msgs.reduce((a, m) => Math.max(a, m.seq), 0);
+          const rep = checkDelivery(msgs, g.gatewayId, lastSeq);
+          duplicates += rep.duplicates;
+          console.log(
+            `[black hole ${client}] not online ${r.detectMs} ms after the pause, offline after ${r.offlineMs} ms (${r.reason}); ` +
+              `failed attempts ${r.failures1} -> ${r.failures2}; buffered ${r.buffered0} -> ${r.buffered2}; online again ${r.recoverMs} ms after resume; ` +
+              `${offeredAcked} acknowledged to the test, ${fromTest} of them delivered, highest seq ${lastSeq}, ${msgs.length} delivered, ` +
+              `${rep.duplicates} duplicates`,
+          );
+          // Noticed by the send timeout, within it (plus slack for a busy machine); soft: both clients are reported.
+          expect.soft(r.detectMs, client).toBeLessThanOrEqual(SEND_TIMEOUT_MS + 2000);
+          expect.soft(r.reason, client).toMatch(/timeout/);
+          // Kept buffering and retrying with backoff.
+          expect.soft(r.buffered2, client).toBeGreaterThan(r.buffered0 + RATE * 25);
+          expect.soft(r.failures2, client).toBeGreaterThan(r.failures1 + 3);
+          expect.soft(r.recoverMs, client).toBeLessThan(10_000);
+          expect.soft(fromTest, `${client}: readings acknowledged to the test that reached Kafka`).toBe(offeredAcked);
+          expect.soft(rep.missing.slice(0, 20), `${client}: ${rep.missing.length} seqs below the highest delivered missing`).toEqual([]);
+          expect.soft(rep.announcedGaps).toBe(0);
+          expect.soft(rep.distinct).toBe(lastSeq);
+          expect.soft(rep.orderViolations, client).toEqual([]);
+        }
+        console.log(
+          `[black hole] heap+external after GC (both gateways): online ${memOnline.toFixed(1)} MiB, ${mem1.toFixed(1)} MiB at ${at1.toFixed(0)} s, ` +
+            `${mem2.toFixed(1)} MiB at ${at2.toFixed(0)} s ` +
+            `(RSS ${rss1.toFixed(0)} -> ${rss2.toFixed(0)} MiB; proxy connections open ${openDuringOutage}); held Produce requests delivered at the ` +
+            `resume ${proxy.heldProduceDelivered}`,
+        );
+        // Memory flat between the two outage lengths (both gateways in this process); a bounded number of connections.
+        expect(mem2 - mem1).toBeLessThan(6);
+        expect(openDuringOutage).toBeLessThanOrEqual(3 * CLIENTS.length);
+        // Duplicates, bounded by what the test's proxy measured: the Produce requests it held during the
+        // black hole and delivered at the resume, plus one batch per lane per gateway on the wire when it began.
+        const inFlight = proxy.heldProduceDelivered + LANES * CLIENTS.length;
+        expect(duplicates, `${proxy.heldProduceDelivered} held Produce requests delivered at the resume`).toBeLessThanOrEqual(inFlight * BATCH);
+      } finally {
+        for (const r of runs) {
+          await r.ingest.stop();
+          await r.gw.stop(0);
+        }
+        if (brokerStarted) await stopBroker({ dir: kafkaDir });
+        await proxy?.close();
+        rmSync(kafkaDir, { recursive: true, force: true });
+      }
+    },
+  );
 });
