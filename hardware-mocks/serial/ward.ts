@@ -3,7 +3,7 @@
  * one socat pty pair per monitor (stable paths under a temp folder), the monitor simulator on
  * the device end; the gateway gets the host ends as devices.serial.ports.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeS5Simulator } from '../ge-s5.js';
@@ -12,6 +12,7 @@ import { LineDeviceSimulator } from '../line-device.js';
 import { MasimoSimulator } from '../masimo.js';
 import { MedibusSimulator } from '../medibus.js';
 import { NoninSimulator } from '../nonin.js';
+import { rng } from '../rng.js';
 import { PtyPair } from './pty.js';
 
 export const SIMULATED_MONITORS = ['intellivue', 'ge-s5', 'masimo', 'nonin', 'medibus', 'line'] as const;
@@ -19,6 +20,11 @@ export type SimulatedMonitorKind = (typeof SIMULATED_MONITORS)[number];
 
 export interface SerialWard {
   ports: { path: string; protocol: SimulatedMonitorKind; bed: string; deviceId: string }[];
+  /** Scripted faults on monitor `i`'s cable (simulate --unplug / --garbage): pulled out and plugged back; random bytes on its line. */
+  unplug(i: number): Promise<void>;
+  replug(i: number): Promise<void>;
+  /** Writes random bytes into monitor `i`'s line every 50 ms (interleaved with its frames) until the returned function is called. */
+  garbage(i: number): () => void;
   stop(): Promise<void>;
 }
 
@@ -69,8 +75,33 @@ export async function startSerialWard(spec: [SimulatedMonitorKind, number][], se
       ports.push({ path: pair.host, protocol: kind, bed: `SER-${String(bed).padStart(2, '0')}`, deviceId: `sim-${name}` });
     }
   }
+  const pair = (i: number): PtyPair => {
+    const p = pairs[i];
+    if (!p) throw new Error(`no simulated monitor ${i + 1} (there are ${pairs.length})`);
+    return p;
+  };
   return {
     ports,
+    unplug: (i) => pair(i).unplug(),
+    replug: (i) => pair(i).replug(),
+    garbage(i) {
+      const path = pair(i).device;
+      const next = rng(seed * 7919 + i);
+      const t = setInterval(() => {
+        try {
+          const b = Buffer.from(Array.from({ length: 16 + Math.floor(next() * 48) }, () => Math.floor(next() * 256)));
+          const fd = openSync(path, 'w');
+          try {
+            writeSync(fd, b);
+          } finally {
+            closeSync(fd);
+          }
+        } catch {
+          // Unplugged meanwhile: the noise has nowhere to go.
+        }
+      }, 50);
+      return () => clearInterval(t);
+    },
     async stop() {
       await Promise.all(sims.map((s) => s.stop()));
       await Promise.all(pairs.map((p) => p.unplug()));

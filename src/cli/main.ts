@@ -23,7 +23,7 @@ import { createLogger, setLogLevel } from '../logger.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
-import { type OutageSpec, parseOutages, scheduleOutages } from './outage.js';
+import { type OutageSpec, parseOutages, scheduleOutages, scheduleWindows } from './outage.js';
 import { reloadConfig, runningAfterReload } from './reload.js';
 import { statusCommand } from './status.js';
 
@@ -273,6 +273,8 @@ export function buildProgram(result: { code: number }): Command {
     .option('--no-live', 'do not print the live status line')
     .option('--pretty', 'log lines for humans instead of JSON')
     .option('--outage <list>', 'scripted Kafka outages through a local proxy: <duration>@<start>[,...], e.g. 20s@30s (plaintext Kafka only)')
+    .option('--unplug <list>', "scripted fault: the first simulated monitor's cable pulled out, <duration>@<start>[,...] (needs --monitors)")
+    .option('--garbage <list>', "scripted fault: random bytes on the first simulated monitor's line, <duration>@<start>[,...] (needs --monitors)")
     .option(
       '--monitors <list>',
       'simulated serial monitors on socat pty pairs, e.g. intellivue:2,ge-s5:2,masimo:2 (needs socat); without --beds, no simulated beds',
@@ -296,15 +298,23 @@ export function buildProgram(result: { code: number }): Command {
         live: boolean;
         pretty?: boolean;
         outage?: string;
+        unplug?: string;
+        garbage?: string;
         monitors?: string;
         wearables?: number;
       }) => {
         let outages: OutageSpec[] = [];
+        let unplugs: OutageSpec[] = [];
+        let garbage: OutageSpec[] = [];
         try {
           if (o.outage !== undefined) outages = parseOutages(o.outage);
+          if (o.unplug !== undefined) unplugs = parseOutages(o.unplug, '--unplug');
+          if (o.garbage !== undefined) garbage = parseOutages(o.garbage, '--garbage');
         } catch (e) {
           throw new UsageError((e as Error).message);
         }
+        if ((unplugs.length || garbage.length) && o.monitors === undefined)
+          throw new UsageError('--unplug and --garbage act on a simulated monitor: add --monitors');
         // Simulated serial monitors live in hardware-mocks/: loaded only when asked for.
         const ward =
           o.monitors === undefined
@@ -336,15 +346,54 @@ export function buildProgram(result: { code: number }): Command {
             if (!o.config) raw.log.level = 'error';
           });
           let run = config;
-          let onStarted: (() => () => void) | undefined;
+          const scripts: (() => () => void)[] = [];
+          const say = (l: string): void => void process.stdout.write(`${l}\n`);
+          if (ward && unplugs.length)
+            scripts.push(() =>
+              scheduleWindows(
+                unplugs,
+                () => ward.unplug(0),
+                () => ward.replug(0),
+                say,
+                {
+                  begin: (s) => `fault: monitor ${ward.ports[0]!.deviceId} (${ward.ports[0]!.bed}) cable unplugged for ${s} s (scripted)`,
+                  end: `fault: monitor ${ward.ports[0]!.deviceId} plugged back in`,
+                },
+              ),
+            );
+          if (ward && garbage.length) {
+            let stopNoise: (() => void) | null = null;
+            scripts.push(() =>
+              scheduleWindows(
+                garbage,
+                () => {
+                  stopNoise = ward.garbage(0);
+                },
+                () => stopNoise?.(),
+                say,
+                {
+                  begin: (s) => `fault: garbage on monitor ${ward.ports[0]!.deviceId}'s line for ${s} s (scripted)`,
+                  end: `fault: monitor ${ward.ports[0]!.deviceId}'s line clean again`,
+                },
+              ),
+            );
+          }
           if (outages.length > 0) {
             if (config.kafka.tls?.enabled) throw new UsageError('--outage: the outage proxy works with plaintext Kafka only (kafka.tls is enabled)');
             const proxy = await import('../../hardware-mocks/kafka-outage-proxy.js').then((m) => m.startKafkaOutageProxy(config.kafka.brokers));
             closeProxy = () => proxy.close();
             run = { ...config, kafka: { ...config.kafka, brokers: proxy.bootstrap } };
             process.stdout.write(`outage proxy: Kafka ${config.kafka.brokers.join(',')} reached through ${proxy.bootstrap.join(',')}\n`);
-            onStarted = () => scheduleOutages(outages, proxy, (l) => process.stdout.write(`${l}\n`));
+            scripts.push(() => scheduleOutages(outages, proxy, say));
           }
+          const onStarted = scripts.length
+            ? () => {
+                const cancels = scripts.map((f) => f());
+                return () => {
+                  for (const c of cancels) c();
+                };
+              }
+            : undefined;
           result.code = await runGateway(run, 'simulate', o.duration, o.drainTimeout, o.live, undefined, o.pretty === true, onStarted);
         } finally {
           await closeProxy?.();
