@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 //    files run one at a time because some of them stop and restart that broker;
 //  - cluster: the integration files that start brokers of their own (3-node clusters, the fleet, TLS
 //    listeners, the black-hole proxy) and never touch the shared one. They run one at a time too.
-// `npm test` runs unit first, alone; then integration and cluster side by side (two JVM lanes that
+// `npm test` (after lint, typecheck and build) runs unit first, alone; then integration and cluster side by side (two JVM lanes that
 // share nothing): scripts/test.mjs, which merges the JSON reports into test-results/vitest.json.
 const OWN_BROKERS = [
   'test/integration/kafka-cluster-*.test.ts',
