@@ -1,9 +1,9 @@
 /**
  * A KafkaClient that runs the configured client (kafkajs or @platformatic/kafka) in a worker
  * thread (`kafka.clientThread`). The forwarder's main thread leases, decrypts and encodes
- * batches while the worker encodes record batches and talks to the brokers, so the two use
- * two cores: on a 2-core machine that is the difference between ~0.7 and ~0.9 of a bare
- * producer's throughput (bench/forwarder.ts).
+ * batches while the worker encodes record batches and talks to the brokers, so the two can use
+ * two cores. Whether that pays depends on the machine: docs/forwarder.md (`clientThread`) has
+ * the measurement.
  *
  * Same contract as the client it wraps: send resolves only when every message is
  * acknowledged; errors keep their kind (transient / timeout / config / fatal). The main thread
