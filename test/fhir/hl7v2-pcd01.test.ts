@@ -108,10 +108,13 @@ function checkMessage(segments: Hl7Segment[], rs: Reading[], opts: Hl7v2Options,
       expect([fld(o, 3, 4), fld(o, 3, 6)]).toEqual(def.loinc[0] ? [def.loinc[0], 'LN'] : ['', '']);
       expect(reps(o, 3)).toBe(1);
       expect(fld(o, 4)).toMatch(/^1\.[1-9]\d*\.1\.[1-9]\d*$/);
-      expect(Number(fld(o, 5))).toBe(r.value);
+      // No number (value-absent flag): OBX-5 empty and OBX-11 X; else the value and R.
+      const absent = r.quality.some((q) => q.startsWith('value_'));
+      if (absent) expect(fld(o, 5)).toBe('');
+      else expect(Number(fld(o, 5))).toBe(r.value);
       expect([fld(o, 6, 1), fld(o, 6, 3)]).toEqual([def.unit, 'UCUM']);
       expect(fld(o, 8)).toBe(flags?.get(r.seq) ?? (r.quality.includes('out_of_range') ? 'A' : ''));
-      expect(fld(o, 11)).toBe('R');
+      expect(fld(o, 11)).toBe(absent ? 'X' : 'R');
       const fromDevice = r.deviceTime !== undefined && !r.quality.includes('device_clock_skew');
       expect(fld(o, 14)).toBe(dtmOf(fromDevice ? r.deviceTime! : r.gatewayTime));
       expect(fld(o, 18, 1)).toBe(r.deviceId);
@@ -249,6 +252,37 @@ describe('PCD-01 messages field by field', () => {
     checkMessage(x.answer.results[0]!.segments, x.groups[0]!, {});
     const sent = new Set(groups.flat().map((r) => r.metric));
     for (const m of Object.values(CATALOGUE)) if (m.mdcCode !== undefined && m.ucum) expect(sent.has(m.id)).toBe(true);
+  });
+
+  it('special values: OBX-5 empty, OBX-11 X and an NTE under the OBX naming the special; HAPI parses them', async () => {
+    const flags = ['value_nan', 'value_nres', 'value_positive_infinity', 'value_negative_infinity', 'value_reserved'] as const;
+    const readings = commit(
+      [
+        { deviceId: 'ox-1', deviceKind: 'ble' as const, bed: 'BED-S', patientId: 'P-5', metric: 'heart_rate', value: 71, deviceTime: T0 },
+        ...flags.map((flag) => ({
+          deviceId: 'ox-1',
+          deviceKind: 'ble' as const,
+          bed: 'BED-S',
+          patientId: 'P-5',
+          metric: 'spo2',
+          value: NaN,
+          quality: [flag],
+          deviceTime: T0,
+        })),
+      ],
+      'gw-ward-3',
+      9000,
+    );
+    const { answer, groups } = await parseAll(readings);
+    checkMessage(answer.results[0]!.segments, groups[0]!, OPTS);
+    const notes = answer.results[0]!.segments.filter((s) => s.name === 'NTE' && underObx(s)).map((n) => fld(n, 3));
+    expect(notes).toEqual([
+      'no value: the device sent NaN (not a number)',
+      'no value: the device sent NRes (not at this resolution)',
+      'no value: the device sent +INFINITY',
+      'no value: the device sent -INFINITY',
+      'no value: the device sent a reserved special value',
+    ]);
   });
 
   it('alarms: OBX-8 abnormal flag by condition and priority, the device alarm as an NTE', async () => {
