@@ -155,4 +155,20 @@ describe('commit pacing', () => {
       expect(committed(buf)).toBe(4);
     },
   );
+
+  it('commitFillReadings: a commit as soon as that many readings are pending, before any delay runs out', async () => {
+    const other = testEnv('wg-pacing-fill-');
+    const fill = await other.open({ commitIntervalMs: undefined, commitMaxDelayMs: { vital: 1000 }, commitFillReadings: 5 });
+    try {
+      void fill.append(withPriority(4, 'vital').map((r) => ({ ...r, deviceId: 'ward' })));
+      await vi.advanceTimersByTimeAsync(10);
+      expect(committed(fill)).toBe(0);
+      void fill.append(withPriority(1, 'vital', 4).map((r) => ({ ...r, deviceId: 'ward-2' })));
+      // No timer: the next turn of the event loop.
+      await until(() => committed(fill) === 5);
+    } finally {
+      await fill.close();
+      other.cleanup();
+    }
+  });
 });
