@@ -14,6 +14,7 @@ const OWN_BROKERS = [
   'test/integration/kafka-fleet.test.ts',
   'test/integration/kafka-security.test.ts',
   'test/integration/forwarder-blackhole.test.ts',
+  'test/integration/forwarder-crash.test.ts',
 ];
 
 export default defineConfig({
