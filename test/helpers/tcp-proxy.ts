@@ -30,6 +30,9 @@ interface Pair {
   /** Kafka response framing of the upstream -> client stream (4-byte size, correlation id). */
   rhdr: Buffer;
   rskip: number;
+  /** Replies held by delayReplies(), in order, each with the time it may go. */
+  late: { at: number; d: Buffer }[];
+  lateTimer: NodeJS.Timeout | null;
 }
 
 export interface TcpProxy {
@@ -49,8 +52,12 @@ export interface TcpProxy {
   readonly heldProduceDelivered: number;
   pause(): void;
   resume(): void;
-  /** Hands every byte from the target to the client this many ms late, in order (0: at once). */
-  delayReplies(ms: number): void;
+  /**
+   * Hands every byte from the target to the client this many ms late, in order (0: at once).
+   * produceOnly: only the responses to Produce requests are late (and what follows them on the
+   * same connection, to keep the order); handshakes and metadata go at once.
+   */
+  delayReplies(ms: number, opts?: { produceOnly?: boolean }): void;
   /**
    * Calls `fn` each time the broker's response to a Produce request reaches the proxy: the broker
    * has written (and, with acks=all, acknowledged) that batch. With delayReplies() the client has
@@ -96,7 +103,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   let produceResponses = 0;
   let onProduceResponse: (() => void) | null = null;
   /** Follows the Kafka response framing of what comes from upstream; reports responses to Produce requests. */
-  const trackReplies = (p: Pair, d: Buffer): void => {
+  const trackReplies = (p: Pair, d: Buffer): boolean => {
+    let produce = false;
     let i = 0;
     while (i < d.length) {
       if (p.rskip > 0) {
@@ -113,20 +121,40 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       p.rskip = p.rhdr.readInt32BE(0) - 4;
       p.rhdr = Buffer.alloc(0);
       if (p.produceCorr.delete(corr)) {
+        produce = true;
         produceResponses++;
         onProduceResponse?.();
       }
     }
+    return produce;
   };
   const toUpstream = (p: Pair, up: Socket, d: Buffer, wasHeld: boolean): void => {
     track(p, d, wasHeld);
     up.write(d);
   };
   let replyDelayMs = 0;
-  const toClient = (p: Pair, d: Buffer): void => {
-    if (replyDelayMs <= 0) p.client.write(d);
-    // Timers of one delay fire in the order they were set, so the byte order holds.
-    else setTimeout(() => !p.client.destroyed && p.client.write(d), replyDelayMs);
+  let produceOnly = false;
+  const releaseLate = (p: Pair): void => {
+    p.lateTimer = null;
+    const now = Date.now();
+    while (p.late.length > 0 && p.late[0]!.at <= now) {
+      const { d } = p.late.shift()!;
+      if (!p.client.destroyed) p.client.write(d);
+    }
+    if (p.late.length > 0) p.lateTimer = setTimeout(() => releaseLate(p), p.late[0]!.at - now);
+  };
+  const toClient = (p: Pair, d: Buffer, produce: boolean): void => {
+    const lateBehind = p.late.length > 0;
+    if (!lateBehind && (replyDelayMs <= 0 || (produceOnly && !produce))) {
+      p.client.write(d);
+      return;
+    }
+    // Behind held bytes a chunk waits its turn (the byte order holds); a Produce response (or any
+    // reply, without produceOnly) waits the delay.
+    const last = p.late.length > 0 ? p.late[p.late.length - 1]!.at : 0;
+    const at = Math.max(last, produce || !produceOnly ? Date.now() + replyDelayMs : 0);
+    p.late.push({ at, d });
+    if (!p.lateTimer) p.lateTimer = setTimeout(() => releaseLate(p), Math.max(0, p.late[0]!.at - Date.now()));
   };
 
   const connectUpstream = (p: Pair): void => {
@@ -135,11 +163,11 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     p.upstream = up;
     up.setNoDelay(true);
     up.on('data', (d: Buffer) => {
-      trackReplies(p, d);
+      const produce = trackReplies(p, d);
       if (paused) {
         p.toClient.push(d);
         held += d.length;
-      } else if (!p.client.destroyed) toClient(p, d);
+      } else if (!p.client.destroyed) toClient(p, d, produce);
     });
     up.on('error', () => destroy(p));
     up.on('close', () => destroy(p));
@@ -162,6 +190,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     p.toUpstream.length = 0;
     p.toUpstreamHeld.length = 0;
     p.toClient.length = 0;
+    p.late.length = 0;
+    if (p.lateTimer) clearTimeout(p.lateTimer);
     p.client.destroy();
     p.upstream?.destroy();
   };
@@ -181,6 +211,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       produceCorr: new Set(),
       rhdr: Buffer.alloc(0),
       rskip: 0,
+      late: [],
+      lateTimer: null,
     };
     pairs.add(p);
     client.on('data', (d: Buffer) => {
@@ -222,8 +254,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     pause() {
       paused = true;
     },
-    delayReplies(ms: number) {
+    delayReplies(ms: number, o?: { produceOnly?: boolean }) {
       replyDelayMs = ms;
+      produceOnly = o?.produceOnly === true;
     },
     onProduceResponse(fn) {
       onProduceResponse = fn;
