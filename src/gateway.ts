@@ -443,11 +443,22 @@ async function startParts(
     }
     return null;
   };
+  let hurry = false;
+  /** Waits for the drain like forwarder.drained(), in short slices, so that a stop without a drain can cut it short. */
+  const drainFor = async (ms: number): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (await forwarder.drained(Math.max(0, Math.min(250, deadline - Date.now())))) return true;
+      if (hurry || Date.now() >= deadline) return false;
+    }
+  };
   const stop = (drainTimeoutMs = 0): Promise<boolean> => {
+    // A stop without a drain while a drain runs (the CLI's second signal) ends the drain now.
+    if (drainTimeoutMs <= 0) hurry = true;
     stopped ??= (async () => {
       for (const a of adapters) await a.stop().catch((e) => log.warn({ family: a.family, err: String(e) }, 'adapter stop failed'));
       await buffer.flush().catch(() => undefined);
-      const drained = drainTimeoutMs > 0 ? await forwarder.drained(drainTimeoutMs) : buffer.stats().totalReadings === 0;
+      const drained = drainTimeoutMs > 0 ? await drainFor(drainTimeoutMs) : buffer.stats().totalReadings === 0;
       await forwarder.stop();
       clearInterval(statusTimer);
       stoppedAt = Date.now();
