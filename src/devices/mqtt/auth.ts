@@ -67,7 +67,7 @@ export async function verifyPassword(password: Buffer | string, encoded: string)
 }
 
 /** The publish and subscribe rights of one logged-in client. */
-export class Acl {
+class Acl {
   private readonly pub: string[][];
   constructor(
     publish: readonly string[],
@@ -153,6 +153,11 @@ export class Authenticator {
     const same = (a: unknown, b: unknown): boolean => a !== undefined && JSON.stringify(a) === JSON.stringify(b);
     if (identity.via === 'anonymous') return same(this.anonymous, previous.anonymous);
     return same(this.users.get(identity.user), previous.users.get(identity.user));
+  }
+
+  /** The password hash of a configured user (undefined for an unknown user or a certificate-only one). */
+  passwordHashOf(username: string): string | undefined {
+    return this.users.get(username)?.passwordHash;
   }
 
   /** True when `authenticate` would run a password check (scrypt) for these credentials. */

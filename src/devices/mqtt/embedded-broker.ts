@@ -41,6 +41,7 @@ import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import type { MessageRouter } from './router.js';
 import { levelsMatch } from './topics.js';
+import { VerifiedLogins } from './verified-logins.js';
 
 export interface EmbeddedAddresses {
   tcp?: AddressInfo;
@@ -94,6 +95,8 @@ export class EmbeddedBroker {
   private readonly connections: ConnectionLimiter;
   /** Password checks run here, not on libuv's thread pool (which the WAL fsync needs). */
   readonly passwords = new PasswordThread();
+  /** Credentials that passed a check: their next logins need neither the limiter nor scrypt (verified-logins.ts). */
+  private readonly verified = new VerifiedLogins();
   /** Connections whose read was refused while the commit queue was over its bound. */
   private readonly stalled = new Set<Duplex>();
   private resumeRegistered = false;
@@ -361,13 +364,16 @@ export class EmbeddedBroker {
       done(e, false);
     };
     const checked = this.d.authenticator.needsPasswordCheck(creds);
-    const ticket = checked ? this.limiter.admit(source, username ?? '') : null;
+    // A sensor that logged in with this very password before is let through without a check
+    // (a flood, or a starved password thread, must not lock it out); any other login is limited.
+    const known = checked && username !== undefined && password !== undefined && this.knownLogin(username, password);
+    const ticket = checked && !known ? this.limiter.admit(source, username ?? '') : null;
     if (typeof ticket === 'string') {
       refuse(ticket, 3);
       return;
     }
     const authenticator = this.d.authenticator;
-    authenticator.authenticate(creds, this.passwords.verify).then(
+    authenticator.authenticate(creds, this.verifyFor(username)).then(
       (r) => {
         // The users were reloaded while the password was checked: the new ones must grant it too.
         if (typeof r !== 'string' && this.d.authenticator !== authenticator && !this.d.authenticator.stillGrants(authenticator, r)) r = 'not_authorized';
@@ -387,6 +393,21 @@ export class EmbeddedBroker {
         refuse('auth_error', 3);
       },
     );
+  }
+
+  private knownLogin(username: string, password: Buffer): boolean {
+    const encoded = this.d.authenticator.passwordHashOf(username);
+    return encoded !== undefined && this.verified.matches(username, password, encoded);
+  }
+
+  /** The password check for one login: a remembered credential, or scrypt on the password thread (remembered when right). */
+  private verifyFor(username: string | undefined): (password: Buffer, encoded: string) => Promise<boolean> {
+    return async (password, encoded) => {
+      if (username !== undefined && this.verified.matches(username, password, encoded)) return true;
+      const ok = await this.passwords.verify(password, encoded);
+      if (ok && username !== undefined) this.verified.remember(username, password, encoded);
+      return ok;
+    };
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
