@@ -174,6 +174,7 @@ export class GeS5Simulator {
       abp_sys: v.art[0]!,
       abp_dia: v.art[1]!,
       abp_mean: v.art[2]!,
+      cvp: v.cvp,
       nibp_sys: v.nibp[0]!,
       nibp_dia: v.nibp[1]!,
       nibp_mean: v.nibp[2]!,

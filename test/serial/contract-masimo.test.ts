@@ -5,16 +5,16 @@ import { sleep, waitFor } from '../devices/pipeline.js';
 import { serialRig } from './helpers/rig.js';
 
 const MAX_PENDING = 40;
-/** Readings one 1 KiB slice of Masimo lines can carry (about 7 lines of 2 values, plus alarm edges). */
-const PER_SLICE = 30;
+const line = (i: number): Buffer =>
+  Buffer.from(`01/07/25 19:18:${String(i % 60).padStart(2, '0')} SN=0000012345 SPO2=097% BPM=072 PI=02.35% ALARM=0000 EXC=000800\r\n`);
+/** Readings one 1 KiB slice of these lines can complete: at most floor(1024 / length) + 1 lines of 3 values (SpO2, pulse, PI). */
+const PER_SLICE = (Math.floor(1024 / line(0).length) + 1) * 3;
 
 adapterSuite('serial (masimo)', async () => {
   const rig = await serialRig([{ protocol: 'masimo', bed: 'BED-07', silenceTimeout: 400 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const sim = new MasimoSimulator({ port: pair.device, intervalMs: 20, seed: 3 });
   let started = false;
-  const line = (i: number): Buffer =>
-    Buffer.from(`01/07/25 19:18:${String(i % 60).padStart(2, '0')} SN=0000012345 SPO2=097% BPM=072 PI=02.35% ALARM=0000 EXC=000800\r\n`);
   return {
     adapter: rig.adapter,
     family: 'serial',
