@@ -82,6 +82,7 @@ export class MasimoSimulator {
     const values: Record<string, number> = {};
     if (s.spo2 !== null) values.spo2 = s.spo2;
     if (s.bpm !== null) values.pulse_rate_oximeter = s.bpm;
+    if (s.pi !== null) values.perfusion_index = s.pi;
     this.truth.record({
       values,
       time: now.getTime(),
