@@ -7,7 +7,7 @@ import { type DestinationStream, destination, type Logger as PinoLogger, pino, s
 export type Logger = PinoLogger;
 
 /** Keys that may carry patient data or secrets. Readings themselves are never logged. */
-export const REDACT_KEYS = [
+const REDACT_KEYS = [
   'patientId',
   'patient',
   'patientName',
@@ -93,7 +93,7 @@ export function prettyLine(line: string): string {
 }
 
 /** A pino destination that writes each JSON line as prettyLine makes it. */
-export function prettyDestination(out: { write(s: string): unknown }): DestinationStream {
+function prettyDestination(out: { write(s: string): unknown }): DestinationStream {
   let pending = '';
   return {
     write(chunk: string): void {

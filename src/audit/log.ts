@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-export const AUDIT_FILE = 'audit.log';
+const AUDIT_FILE = 'audit.log';
 export const GENESIS = '0'.repeat(64);
 
 export interface AuditRecord {
@@ -42,7 +42,7 @@ export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(`${r.prev}\n${body}`).digest('hex');
 }
 
-export function formatRecord(r: Omit<AuditRecord, 'hash'>): string {
+function formatRecord(r: Omit<AuditRecord, 'hash'>): string {
   return JSON.stringify({ seq: r.seq, time: r.time, event: r.event, detail: r.detail, prev: r.prev, hash: recordHash(r) });
 }
 

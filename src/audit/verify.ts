@@ -10,7 +10,7 @@ export interface AuditVerdict {
   problems: { line: number; why: string }[];
 }
 
-export function verifyAuditText(text: string): AuditVerdict {
+function verifyAuditText(text: string): AuditVerdict {
   const problems: { line: number; why: string }[] = [];
   const lines = text.split('\n');
   const trailing = lines.pop();

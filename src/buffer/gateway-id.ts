@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const GATEWAY_ID_FILE = 'gateway-id';
+const GATEWAY_ID_FILE = 'gateway-id';
 const VALID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**

@@ -4,11 +4,11 @@
  */
 import { type OpenBufferOptions, openSqliteBuffer, type SqliteBuffer } from './sqlite.js';
 
-export { GATEWAY_ID_FILE, getOrCreateGatewayId } from './gateway-id.js';
+export { getOrCreateGatewayId } from './gateway-id.js';
 export { LOCK_FILE } from './lock.js';
 export { DB_FILE } from './schema.js';
 export { SEQ_FILE } from './seq.js';
-export { BALLAST_FILE } from './shedding.js';
+
 export { type OpenBufferOptions, SqliteBuffer } from './sqlite.js';
 export { type BufferStatusReport, type ReadBufferStatsOptions, readBufferStats } from './status.js';
 export { UNIT_ROW_OVERHEAD } from './store.js';

@@ -18,7 +18,7 @@ import { PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 export type CommitMaxDelays = Partial<Record<Exclude<PriorityClass, 'alarm'>, number>>;
 
 /** The default delays (buffer.commitMaxDelay): vital and status 500 ms, waveform 1 s (alarms at once). */
-export const DEFAULT_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 500, status: 500, waveform: 1000 };
+const DEFAULT_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 500, status: 500, waveform: 1000 };
 
 /** Longer delays, fewer bytes still (README, performance): vital and status 1 s, waveform 2 s. */
 export const SD_CARD_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 1000, status: 1000, waveform: 2000 };

@@ -14,7 +14,7 @@ import { tryCheckpoint } from './maintenance.js';
 import type { UnitStore } from './store.js';
 
 /** Space kept in reserve so the buffer can still shed data when the disk is full. */
-export const BALLAST_FILE = 'buffer.ballast';
+const BALLAST_FILE = 'buffer.ballast';
 
 export class Shedding {
   private shedding = false;

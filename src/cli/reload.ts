@@ -23,7 +23,7 @@ export function changedSettings(a: unknown, b: unknown, path = ''): string[] {
 }
 
 /** Whether a changed setting (a dotted path from changedSettings) is applied while running. */
-export function isLiveSetting(path: string): boolean {
+function isLiveSetting(path: string): boolean {
   return path === 'log.level' || path === 'devices' || path.startsWith('devices.') || /^kafka\.(topics|fhir\.topics|hl7v2\.topics)(\.|$)/.test(path);
 }
 

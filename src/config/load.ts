@@ -40,7 +40,7 @@ export interface ValidateOptions {
 }
 
 /** Environment variables that override a setting, by the setting's path. */
-export const ENV_OVERRIDES = {
+const ENV_OVERRIDES = {
   'buffer.keyFile': 'WARDGATE_KEY_FILE',
   'kafka.brokers': 'WARDGATE_KAFKA_BROKERS',
   'kafka.sasl.password': 'WARDGATE_KAFKA_PASSWORD',

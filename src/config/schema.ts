@@ -18,7 +18,7 @@ const hostPort = z
   }, 'the port must be from 1 to 65535');
 
 /** An address to listen on: an IPv4 or IPv6 address, or a host name (no port, no scheme). */
-export const listenHost = z
+const listenHost = z
   .string()
   .regex(
     /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,

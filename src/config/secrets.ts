@@ -10,7 +10,7 @@ import { checkPrivateFile } from '../secret-file.js';
 import type { Config } from './schema.js';
 
 /** The TLS private key files the configuration uses (setting path and file): Kafka client, embedded MQTT listener, external MQTT brokers. */
-export function tlsKeyFiles(c: Config): { setting: string; path: string }[] {
+function tlsKeyFiles(c: Config): { setting: string; path: string }[] {
   const out: { setting: string; path: string }[] = [];
   if (c.kafka.tls?.enabled && c.kafka.tls.key !== undefined) out.push({ setting: 'kafka.tls.key', path: c.kafka.tls.key });
   const m = c.devices.mqtt;

@@ -21,8 +21,8 @@ export const cipherIndex = (c: CipherName): number => CIPHERS.indexOf(c);
 export const cipherByIndex = (i: number): CipherName | undefined => CIPHERS[i];
 
 export const KEY_BYTES = 32;
-export const NONCE_BYTES = 12;
-export const TAG_BYTES = 16;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 /** Hard bound of seals per key (random 96-bit nonces): 2^32 (NIST SP 800-38D §8.3). */
 export const SEAL_LIMIT_PER_KEY = 2 ** 32;

@@ -75,7 +75,7 @@ interface KeyFileJson {
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1 };
 
 /** A non-secret check value of a key: the first 8 bytes of HMAC-SHA256(key, label), hex. */
-export function keyFingerprint(key: Buffer): string {
+function keyFingerprint(key: Buffer): string {
   return createHmac('sha256', key).update('wardgate key check v1').digest().subarray(0, 8).toString('hex');
 }
 

@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 
-export const COMPRESSIONS = ['none', 'gzip', 'lz4', 'zstd'] as const;
+const COMPRESSIONS = ['none', 'gzip', 'lz4', 'zstd'] as const;
 export type CompressionName = (typeof COMPRESSIONS)[number];
 
 export interface Codec {

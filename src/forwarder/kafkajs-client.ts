@@ -55,7 +55,7 @@ import { type ResolvedSecurity, resolveSecurity, scrubSecrets } from './security
 export type KafkajsClientOptions = KafkaClientOptions;
 
 /** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
-export const MAX_UNACKED_RESENDS = 3;
+const MAX_UNACKED_RESENDS = 3;
 
 /**
  * The messages of `batches` whose partition (as the partitioner chose it, `partitionOf`) has no

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 
-export const EVENT_DEFS = {
+const EVENT_DEFS = {
   reading_rejected: { help: 'Readings refused by validation, by reason', labels: ['reason', 'family'], level: 'warn' },
   reading_flagged: { help: 'Readings kept but flagged, by flag', labels: ['flag'], level: 'debug' },
   reading_refused: { help: 'Readings the buffer refused to store (device not acknowledged), by reason', labels: ['reason'], level: 'error' },

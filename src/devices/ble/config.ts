@@ -14,7 +14,7 @@ const uuid = z
   .transform(normaliseUuid);
 
 /** One registered wearable (or a family of them): matched by address, name pattern or advertised services. */
-export const bleDeviceSchema = z
+const bleDeviceSchema = z
   .object({
     address: address.optional(),
     /** A regular expression the advertised local name must match in full. */

@@ -35,7 +35,7 @@ export interface BleDoctorEnv {
 const require = createRequire(import.meta.url);
 
 /** hciN's UP flag from the kernel's HCI device list (noble's native binding); null when it cannot be read. */
-export function hciPowered(deviceId: number): boolean | null {
+function hciPowered(deviceId: number): boolean | null {
   try {
     const Native = (require('@stoprocent/bluetooth-hci-socket') as { loadDriver(t: string): new () => unknown }).loadDriver('native');
     const s = new Native() as { bindControl(): void; getDeviceList(): { devId: number; devUp: boolean }[] };
@@ -47,7 +47,7 @@ export function hciPowered(deviceId: number): boolean | null {
   }
 }
 
-export const systemEnv = (): BleDoctorEnv => ({
+const systemEnv = (): BleDoctorEnv => ({
   roots: { sys: '/sys', proc: '/proc', etc: '/etc' },
   powered: hciPowered,
   uid: process.getuid?.() ?? -1,

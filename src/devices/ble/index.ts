@@ -1,2 +1,2 @@
-export { BleAdapter, type BleAdapterOptions, bleFamily } from './adapter.js';
-export { type BleConfig, type BleConfigInput, bleConfigSchema } from './config.js';
+export { type BleAdapterOptions, bleFamily } from './adapter.js';
+export type { BleConfig, BleConfigInput } from './config.js';

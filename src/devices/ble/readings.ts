@@ -16,7 +16,7 @@ export interface Converted {
 }
 
 /** The quality flag of each IEEE 11073 special value. */
-export const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
+const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
   nan: 'value_nan',
   nres: 'value_nres',
   pos_inf: 'value_positive_infinity',

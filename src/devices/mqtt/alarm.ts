@@ -5,7 +5,7 @@
 import type { PendingReading } from '../../reading.js';
 
 /** Bed ids may hold characters that mean something in topics; those become '_'. */
-export function topicSafe(level: string): string {
+function topicSafe(level: string): string {
   const s = level.replace(/[/+#\0]/g, '_');
   return s.length > 0 ? s : '_';
 }

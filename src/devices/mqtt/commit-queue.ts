@@ -88,8 +88,8 @@ interface Batch {
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 64;
-export const DEFAULT_MAX_PENDING_READINGS = 4096;
-export const DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_PENDING_READINGS = 4096;
+const DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
 export class CommitQueue {
   private queue: Item[] = [];

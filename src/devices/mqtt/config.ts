@@ -220,7 +220,7 @@ const senmlDecoderSchema = z
 
 const textDecoderSchema = z.object({ type: z.literal('text') }).strict();
 
-export const BINARY_TYPES = [
+const BINARY_TYPES = [
   'uint8',
   'int8',
   'uint16be',

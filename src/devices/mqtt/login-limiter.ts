@@ -24,7 +24,7 @@ export interface LoginLimits {
   maxTracked: number;
 }
 
-export const DEFAULT_LOGIN_LIMITS: LoginLimits = {
+const DEFAULT_LOGIN_LIMITS: LoginLimits = {
   perSource: { concurrent: 1, perSecond: 1, burst: 3 },
   global: { concurrent: 4, perSecond: 8, burst: 40 },
   backoff: { initial: 1000, max: 60_000, forgetAfter: 15 * 60_000 },

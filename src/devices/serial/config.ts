@@ -11,7 +11,7 @@ export type SerialProtocolName = (typeof SERIAL_PROTOCOLS)[number];
 const idField = z.string().min(1).max(128);
 
 /** The `line` protocol: `wg1` (reference §7, checksummed), `kv` (KEY=value tokens) or `delimited` (fields by position). */
-export const lineOptionsSchema = z
+const lineOptionsSchema = z
   .object({
     format: z.enum(['wg1', 'kv', 'delimited']).default('wg1'),
     /** Token separator for kv / delimited (default: ',' for delimited, whitespace or ',' for kv). */
@@ -28,7 +28,7 @@ export const lineOptionsSchema = z
   .strict();
 export type LineOptions = z.infer<typeof lineOptionsSchema>;
 
-export const serialPortSchema = z
+const serialPortSchema = z
   .object({
     /** Prefer the stable /dev/serial/by-id/... name of the USB adapter. */
     path: z.string().min(1),

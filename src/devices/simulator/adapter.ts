@@ -68,7 +68,7 @@ export function sampleToInput(s: MonitorSample, bed: string, deviceId: string, p
 /** Submissions outstanding at once per monitor; its further ticks are skipped until one settles. */
 export const MAX_PENDING_SUBMITS = 2;
 /** Each tick comes up to this fraction of the interval early or late. */
-export const JITTER = 0.05;
+const JITTER = 0.05;
 
 interface SimMonitor {
   monitor: SimulatedMonitor;

@@ -7,7 +7,7 @@ import { type Decoded, decodeFloat, decodeSfloat } from './ieee11073.js';
 export const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 export const s16 = (b: Uint8Array, o: number): number => (u16(b, o) << 16) >> 16;
 export const u24 = (b: Uint8Array, o: number): number => u16(b, o) | (b[o + 2]! << 16);
-export const u32 = (b: Uint8Array, o: number): number => (u24(b, o) | (b[o + 3]! << 24)) >>> 0;
+const u32 = (b: Uint8Array, o: number): number => (u24(b, o) | (b[o + 3]! << 24)) >>> 0;
 export const sfloat = (b: Uint8Array, o: number): Decoded => decodeSfloat(u16(b, o));
 export const float32 = (b: Uint8Array, o: number): Decoded => decodeFloat(u32(b, o));
 

@@ -13,7 +13,6 @@ import type { ProfileParser } from './types.js';
 import { normaliseUuid } from './uuid.js';
 
 export type { ParseResult, ProfileParser, ProfileReading } from './types.js';
-export { normaliseUuid } from './uuid.js';
 
 export interface Decoder {
   /** Short name, used as a metrics label. */
@@ -34,11 +33,6 @@ export function registerDecoder(d: Decoder): void {
 
 export function decoderFor(characteristicUuid: string): Decoder | undefined {
   return DECODERS.get(normaliseUuid(characteristicUuid));
-}
-
-/** Service UUIDs that carry at least one decoder (what the adapter discovers). */
-export function decoderServices(): string[] {
-  return [...new Set([...DECODERS.values()].map((d) => d.service))];
 }
 
 export function decoders(): Decoder[] {

@@ -8,7 +8,7 @@
 import { registerDecoder } from './index.js';
 import { type ParseResult, type ProfileReading, reject } from './types.js';
 
-export const VENDOR_OXIMETER = {
+const VENDOR_OXIMETER = {
   service: '6e400001-b5a3-f393-e0a9-e50e24dcca9e',
   characteristic: '6e400003-b5a3-f393-e0a9-e50e24dcca9e',
 } as const;

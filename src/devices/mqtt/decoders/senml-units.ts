@@ -12,7 +12,7 @@ export interface UnitMapping {
 
 const MMHG_PER_PA = 0.00750062;
 
-export const SENML_TO_UCUM: Readonly<Record<string, UnitMapping>> = Object.freeze({
+const SENML_TO_UCUM: Readonly<Record<string, UnitMapping>> = Object.freeze({
   '%': { unit: '%' },
   '%EL': { unit: '%' }, // remaining battery energy level, percent
   '/': { unit: '%', convert: (v) => v * 100 }, // ratio (e.g. SpO2 0.97)

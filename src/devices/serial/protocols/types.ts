@@ -71,11 +71,3 @@ export interface ProtocolDef {
 }
 
 export const emptyOutput = (): SessionOutput => ({ readings: [], writes: [], rejects: [], frames: 0 });
-
-export function merge(into: SessionOutput, from: SessionOutput): SessionOutput {
-  into.readings.push(...from.readings);
-  into.writes.push(...from.writes);
-  into.rejects.push(...from.rejects);
-  into.frames += from.frames;
-  return into;
-}

@@ -37,7 +37,7 @@ export function decodeRecord(r: Buffer): DriRecord | string {
 }
 
 /** Marker values (<= -32001): no value, with the reason kept. */
-export const MARKERS: Readonly<Record<number, string>> = {
+const MARKERS: Readonly<Record<number, string>> = {
   [-32767]: 'invalid',
   [-32766]: 'not_updated',
   [-32765]: 'discontinuity',
@@ -45,7 +45,7 @@ export const MARKERS: Readonly<Record<number, string>> = {
   [-32763]: 'over_range',
   [-32762]: 'not_calibrated',
 };
-export const isMarker = (v: number): boolean => v <= -32001;
+const isMarker = (v: number): boolean => v <= -32001;
 
 export interface GeValue {
   metric: string;

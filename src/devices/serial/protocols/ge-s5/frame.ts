@@ -5,10 +5,10 @@
  * is a candidate frame (empty ones are the flag pairs between frames). Pure encoder; the
  * decoder keeps at most MAX_FRAME bytes.
  */
-export const FLAG = 0x7e;
-export const ESC = 0x7d;
+const FLAG = 0x7e;
+const ESC = 0x7d;
 /** r_len is at most 40 + 1450; anything longer is not a record. */
-export const MAX_FRAME = 1600;
+const MAX_FRAME = 1600;
 
 export function checksum(b: Uint8Array, start = 0, end = b.length): number {
   let s = 0;

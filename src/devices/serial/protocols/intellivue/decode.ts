@@ -83,7 +83,7 @@ class Reader {
 }
 
 /** BCD absolute time (century, year, month, day, hour, min, sec, fraction) -> ms, monitor local time; undefined when 0xFF-filled or not BCD. */
-export function bcdTime(b: Buffer): number | undefined {
+function bcdTime(b: Buffer): number | undefined {
   if (b.length < 8) return undefined;
   const d: number[] = [];
   for (let i = 0; i < 7; i++) {

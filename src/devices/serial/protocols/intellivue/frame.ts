@@ -6,11 +6,11 @@
  */
 import { crc16x25 } from './crc.js';
 
-export const BOF = 0xc0;
-export const EOF = 0xc1;
-export const ESC = 0x7d;
+const BOF = 0xc0;
+const EOF = 0xc1;
+const ESC = 0x7d;
 /** Largest unescaped frame kept (header + user data + FCS); the monitor's MTU is 1456. */
-export const MAX_FRAME = 4096;
+const MAX_FRAME = 4096;
 
 function escapeInto(out: number[], b: number): void {
   if (b === BOF || b === EOF || b === ESC) out.push(ESC, b ^ 0x20);
@@ -105,7 +105,7 @@ export class FrameDecoder {
 }
 
 /** Checks header, length and FCS of an unescaped frame; returns a copy of its user data or a reason. */
-export function checkFrame(f: Buffer): Buffer | string {
+function checkFrame(f: Buffer): Buffer | string {
   if (f.length < 6) return 'intellivue_short_frame';
   if (f[0] !== 0x11 || f[1] !== 0x01) return 'intellivue_bad_header';
   const n = f.readUInt16BE(2);

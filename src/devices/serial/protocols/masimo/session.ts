@@ -4,7 +4,7 @@ import { LineSplitter } from '../lines.js';
 import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOutput } from '../types.js';
 import { MASIMO_ALARM_SILENCED, MASIMO_ALARMS, MASIMO_QUESTIONABLE, MASIMO_TECHNICAL, type MasimoLine, parseMasimoLine } from './decode.js';
 
-export function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: ActiveAlarm[]; technical: ActiveAlarm[] } {
+function masimoReadings(l: MasimoLine): { values: Decoded[]; alarms: ActiveAlarm[]; technical: ActiveAlarm[] } {
   const quality = l.exc !== undefined && (l.exc & MASIMO_QUESTIONABLE) !== 0 ? (['questionable'] as const) : undefined;
   const values: Decoded[] = [];
   const base = { deviceTime: l.deviceTime, ...(quality ? { quality: [...quality] } : {}) };

@@ -5,11 +5,11 @@
  * checksum is its own). Realtime bytes (>= 0x80) are dropped before framing; DC1/DC3 (XON/XOFF)
  * are skipped; CAN aborts the message in progress. Pure; frames are at most MAX_FRAME bytes.
  */
-export const ESC = 0x1b;
-export const SOH = 0x01;
-export const CR = 0x0d;
+const ESC = 0x1b;
+const SOH = 0x01;
+const CR = 0x0d;
 export const NAK = 0x15;
-export const MAX_FRAME = 4096;
+const MAX_FRAME = 4096;
 
 export interface MedibusFrame {
   kind: 'command' | 'response';

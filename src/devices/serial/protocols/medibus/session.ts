@@ -9,9 +9,9 @@ import { emptyOutput, type ProtocolDef, type Session, type SessionOptions, type 
 import { alarms, CP1_METRIC, measuredData, severity } from './decode.js';
 import { encode, FrameDecoder, NAK } from './frame.js';
 
-export const CMD = { nop: 0x30, icc: 0x51, deviceId: 0x52, stop: 0x55, data: 0x24, alarms: 0x27 } as const;
+const CMD = { nop: 0x30, icc: 0x51, deviceId: 0x52, stop: 0x55, data: 0x24, alarms: 0x27 } as const;
 /** Our answer to the device-id request: id 0161, a name in apostrophes, DD.DD:MM.MM versions (V-MB-4 layout). */
-export const DEVICE_ID = "0161'wardgate'01.00:01.00";
+const DEVICE_ID = "0161'wardgate'01.00:01.00";
 
 const ICC_RETRY_MS = 3000;
 const NOP_IDLE_MS = 2000;
