@@ -52,27 +52,26 @@ const client = (port: number) =>
     clientId: 'wg-test',
     compression: 'none',
     connectTimeoutMs: 600,
-    // Longer than the sends' own timeouts below: the wrapper's timeout is what ends them.
-    requestTimeoutMs: 5000,
+    // Far longer than the test may run (its timeout is 30 s): only the wrapper's own send timeout
+    // can end a send here, so a send that settles at all proves that timeout fired.
+    requestTimeoutMs: 600_000,
     topicPartitions: 1,
     topicReplicationFactor: 1,
     log: silentLogger(),
   });
 
 describe('KafkajsClient against a black hole', () => {
-  it('a send settles within its timeout, and the dropped producer closes its sockets and stays dead', async () => {
+  it("a send is ended by its own timeout (kafkajs's request timeout is far longer), and the dropped producer closes its sockets and stays dead", async () => {
     bh = await blackHole();
     const c = client(bh.port);
-    const t0 = Date.now();
+    // The black hole never answers and kafkajs's own request timeout is 10 min: settling at all
+    // (before the test's timeout) means the 800 ms send timeout ended the send.
     const e = await c.send([{ topic: 't', messages: [{ key: 'k', value: 'v', headers: {} }] }], 800).then(
       () => null,
       (x: unknown) => x,
     );
-    const took = Date.now() - t0;
     expect(e).toBeInstanceOf(KafkaClientError);
     expect((e as KafkaClientError).kind, String(e)).toBe('timeout');
-    // Bounded by the send timeout (plus scheduling slack on a busy machine).
-    expect(took).toBeLessThan(2500);
     expect(c.health().connected).toBe(false);
     expect(bh.accepted).toBeGreaterThanOrEqual(1);
     expect(bh.bytesIn).toBeGreaterThan(0);

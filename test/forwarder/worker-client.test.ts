@@ -38,11 +38,10 @@ describe('WorkerKafkaClient', () => {
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const c = client((server.address() as { port: number }).port);
-    const t0 = Date.now();
+    // The black hole never answers: the send settles only through a timeout, and its kind crosses the thread.
     const e = await failure(c.send([{ topic: 't', messages: [{ key: 'k', value: 'v', headers: { h: '1' } }] }], 800));
     expect(e).toBeInstanceOf(KafkaClientError);
     expect((e as KafkaClientError).kind, String(e)).toBe('timeout');
-    expect(Date.now() - t0).toBeLessThan(2500);
     expect(c.health().connected).toBe(false);
     expect(c.health().lastError?.kind).toBe('timeout');
     await c.close(500);
