@@ -155,6 +155,11 @@ export class Authenticator {
     return same(this.users.get(identity.user), previous.users.get(identity.user));
   }
 
+  /** The password hash of a configured user (undefined for an unknown user or a certificate-only one). */
+  passwordHashOf(username: string): string | undefined {
+    return this.users.get(username)?.passwordHash;
+  }
+
   /** True when `authenticate` would run a password check (scrypt) for these credentials. */
   needsPasswordCheck(c: Credentials): boolean {
     if (c.certificateCN !== undefined && (c.username === undefined || c.username === c.certificateCN)) return false;
