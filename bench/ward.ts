@@ -1,7 +1,7 @@
 /**
  * A 30-bed ward at real rates through the shipped command (issue 16 goal 3):
  *   node --import tsx bench/ward.ts [--duration 300s] [--warmup 20s] [--monitors 30] [--wearables 60] [--sensors 100]
- *     [--sensor-interval 1000] [--brokers 127.0.0.1:9092] [--cpu-prof DIR] [--keep]
+ *     [--sensor-interval 1000] [--brokers 127.0.0.1:9092] [--client kafkajs|platformatic] [--cpu-prof DIR] [--keep]
  *
  * The gateway is `bin/wardgate.js run` (npm run build first) in a process of its own, with the V8
  * flags of its shebang line; the devices are simulated in this process and reach it through the
@@ -128,6 +128,7 @@ async function main(): Promise<void> {
       gateway: { dataDir },
       kafka: {
         brokers: [brokers],
+        ...(arg('client', '') ? { client: arg('client', '') } : {}),
         topics: { alarm: `${tag}.alarms`, vital: `${tag}.vitals`, status: `${tag}.status`, waveform: `${tag}.waveforms` },
       },
       devices: {
@@ -276,7 +277,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         `ward: ${MONITORS} IntelliVue monitors (serial, 1 Hz numerics), ${WEARABLES} BLE wearables, ${SENSORS} MQTT sensors every ${SENSOR_INTERVAL} ms (QoS 1); ` +
-          `gateway = node ${shippedFlags().join(' ')} bin/wardgate.js run; Kafka ${brokers}${ownBroker ? ' (own broker)' : ''}; ${f(wall)} s measured after ${f(WARMUP)} s`,
+          `gateway = node ${shippedFlags().join(' ')} bin/wardgate.js run; Kafka ${brokers} (client ${arg('client', 'default')})${ownBroker ? ' (own broker)' : ''}; ${f(wall)} s measured after ${f(WARMUP)} s`,
         `readings committed ${f(committed / wall, 1)}/s, forwarded ${f(forwarded / wall, 1)}/s (MQTT messages acknowledged ${f(published)}, errors ${pubErrors})`,
         `gateway CPU: ${f((cpu / wall) * 100, 2)} % of one core (goal <= 2 %), ${f((cpu * 1e6) / Math.max(1, committed), 1)} us per reading`,
         `Raspberry Pi 4 projection (a core 4-5x slower): ${f((cpu / wall) * 400, 1)}-${f((cpu / wall) * 500, 1)} % of one core`,
