@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The newcomer's first command: install what is needed, start a local Kafka, run a simulated
-# 10-bed ward into it for 30 s with the live status line, then show what an independent
-# consumer (kcat, no wardgate code) reads back from Kafka.
-#   BEDS, DURATION, KAFKA_DIR, KAFKA_PORT can be set in the environment.
+# 10-bed ward into it for 40 s with the live view, with Kafka cut off from 10 s to 25 s through a
+# local proxy (store and forward: the ward keeps being buffered, the backlog drains when Kafka
+# returns), then show what an independent consumer (kcat, no wardgate code) reads back from Kafka.
+#   BEDS, DURATION, OUTAGE (<duration>@<start>, empty for none), KAFKA_DIR, KAFKA_PORT can be set
+#   in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BEDS=${BEDS:-10}
-DURATION=${DURATION:-30s}
+DURATION=${DURATION:-40s}
+OUTAGE=${OUTAGE-15s@10s}
 
 echo "== 1/4 installing dependencies"
 bash scripts/install-deps.sh >/dev/null
@@ -17,8 +20,8 @@ BROKERS=$(bash scripts/kafka-local.sh start | tail -n 1)
 echo "Kafka at $BROKERS"
 
 DATA=$(mktemp -d -t wardgate-demo-XXXXXX)
-echo "== 3/4 wardgate simulate --beds $BEDS --duration $DURATION (data in $DATA)"
-node bin/wardgate.js simulate --beds "$BEDS" --duration "$DURATION" --brokers "$BROKERS" --data "$DATA"
+echo "== 3/4 wardgate simulate --beds $BEDS --duration $DURATION ${OUTAGE:+--outage $OUTAGE }(data in $DATA)"
+node bin/wardgate.js simulate --beds "$BEDS" --duration "$DURATION" --brokers "$BROKERS" --data "$DATA" ${OUTAGE:+--outage "$OUTAGE"}
 node bin/wardgate.js status --data "$DATA"
 
 echo "== 4/4 what an independent consumer (kcat) read back from Kafka"
