@@ -36,7 +36,7 @@ import { KeyLedger } from './key-ledger.js';
 import { Leases } from './lease.js';
 import { lockDataDir } from './lock.js';
 import { Maintenance, tryCheckpoint } from './maintenance.js';
-import { type CommitMaxDelays, commitDelays } from './pacing.js';
+import { type CommitMaxDelays, commitDelays, commitFillReadings, WAITING_COMMIT_DELAY_MS, WAITING_TURNAROUND_MS } from './pacing.js';
 import { type SalvageReport, salvageInto } from './salvage.js';
 import { applyPragmas, DB_FILE, initSchema, Meta, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
@@ -54,10 +54,15 @@ export interface OpenBufferOptions {
   cipher?: CipherName;
   /** The former fixed group commit interval: when set, the delay of each class not in commitMaxDelayMs (unset by default). */
   commitIntervalMs?: number;
-  /** The longest a reading of each class waits for its commit (defaults: vital 1000, status 1000, waveform 2000 ms; alarms: alarmCommitIntervalMs). */
+  /**
+   * The longest a reading of each class waits for its commit (defaults: vital 500, status 500, waveform 1000 ms; alarms: alarmCommitIntervalMs); see
+   * ./pacing.ts.
+   */
   commitMaxDelayMs?: CommitMaxDelays;
   /** Commit as soon as this many readings are pending (default 4096). */
   commitMaxReadings?: number;
+  /** Commit as soon as this many readings are pending, before any class delay runs out (pages filled; 0: off). */
+  commitFillReadings?: number;
   /** The longest an alarm waits for its commit (default 0: the next event-loop turn, with what is pending). */
   alarmCommitIntervalMs?: number;
   /** 'full' (default): the WAL is fsynced after every commit (on the thread pool) before its appends resolve. 'normal': WAL synced at checkpoints only. */
@@ -82,8 +87,9 @@ export interface OpenBufferOptions {
   /** Maintenance period: age cap, WAL bound, disk-full recovery, key file reload (default 1000 ms). */
   maintenanceIntervalMs?: number;
   /**
-   * When quick_check reads the whole file: 'at-open' (default: before the buffer opens) or 'background' (a worker thread after it opens; a failure
-   * stops leasing and the next start checks before opening; see ./background-check.ts).
+   * When quick_check reads the whole file: 'at-open' (before the buffer opens; the default here, while the gateway's configuration defaults to
+   * 'background') or 'background' (a worker thread after it opens; a failure stops leasing and the next start checks before opening; see
+   * ./background-check.ts).
    */
   integrityCheck?: IntegrityCheck;
   /** SQLite page size for a new database (default 1024: fewer bytes written per small commit). */
@@ -156,6 +162,8 @@ export class SqliteBuffer implements ReadingBuffer {
       {
         maxDelayMs: commitDelays(opts),
         maxReadings: Math.max(1, opts.commitMaxReadings ?? 4096),
+        fillReadings: commitFillReadings(opts),
+        waiting: opts.commitIntervalMs === undefined ? { turnaroundMs: WAITING_TURNAROUND_MS, delayMs: WAITING_COMMIT_DELAY_MS } : undefined,
         unitMaxReadings: Math.max(1, Math.min(opts.unitMaxReadings ?? 1024, 65_535)),
       },
       { isShedding: () => this.shedding.active, onDiskFull, afterCommit: () => this.eviction.enforceByteCap(), onFailure: (e) => this.checkDamage(e) },

@@ -56,12 +56,15 @@ export const configSchema = z
         /** AEAD key file (mode 0600). Env WARDGATE_KEY_FILE overrides. Default: <dataDir>/wardgate.key */
         keyFile: z.string().optional(),
         /**
-         * Opt-in commit pacing per class: the longest a reading of that class waits for its commit (e.g. vital 1s, status 1s, waveform 2s); fewer
-         * bytes written to an SD card, later acknowledgements.
+         * Commit pacing per class: the longest a reading of that class waits for its commit (default vital 500ms, status 500ms, waveform 1s; alarms
+         * at once); longer: fewer bytes written to an SD card, later acknowledgements (README, performance).
          */
         commitMaxDelay: z.object({ vital: duration.optional(), status: duration.optional(), waveform: duration.optional() }).strict().optional(),
-        /** Group commit: appends of a class not in commitMaxDelay are written together at most this often... */
-        commitInterval: duration.default(25),
+        /**
+         * Group commit: when set, appends of a class not in commitMaxDelay are written together at most this often (the former fixed 25ms; unset by
+         * default)...
+         */
+        commitInterval: duration.optional(),
         /** An append holding an alarm is committed after this wait instead (0: at once, with what is pending). */
         alarmCommitInterval: duration.default(0),
         /** ...or as soon as this many readings are pending, whichever comes first. */
@@ -69,7 +72,7 @@ export const configSchema = z
         /** NORMAL: one fsync per checkpoint window; FULL: fsync on every commit (zero loss window). */
         synchronous: z.enum(['normal', 'full']).default('full'),
         /** When the buffer file is checked whole (quick_check): before the gateway is ready, or in the background after (docs/buffer.md, Integrity). */
-        integrityCheck: z.enum(['at-open', 'background']).default('at-open'),
+        integrityCheck: z.enum(['at-open', 'background']).default('background'),
         cipher: z.enum(['aes-256-gcm', 'chacha20-poly1305']).default('aes-256-gcm'),
         maxBytes: size.default(2 * 1024 ** 3),
         maxAge: duration.default(7 * 86_400_000),

@@ -123,7 +123,17 @@ interface Opened {
 /** Opens an image with wardgate, drains it, appends `extra` readings and drains those. */
 async function openImage(dir: string, extra: number): Promise<Opened> {
   const events = new Events(silentLogger());
-  const buf = await openBuffer({ dir, keyFile: env.keyFile, gatewayId: GATEWAY, events, log: silentLogger(), ballastBytes: 0, commitIntervalMs: 1 });
+  const buf = await openBuffer({
+    dir,
+    keyFile: env.keyFile,
+    gatewayId: GATEWAY,
+    events,
+    log: silentLogger(),
+    ballastBytes: 0,
+    commitIntervalMs: 1,
+    // The gateway's default: not checked whole before opening (a database cut off in its creation once was moved aside here).
+    integrityCheck: 'background',
+  });
   const present = new Map<number, number>();
   const seqs: number[] = [];
   const newSeqs: number[] = [];
