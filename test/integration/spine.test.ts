@@ -248,10 +248,11 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients 
           for (let round = 0; round < 2; round++) {
             const child = spawnBin(['simulate', '--config', cfgFile, '--no-live']);
             await waitFor(
-              () => liveOf(dataDir)?.pid === child.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) > 200,
+              () => child.proc.exitCode !== null || (liveOf(dataDir)?.pid === child.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) > 200),
               60_000,
               `${client} round ${round}: readings forwarded`,
             );
+            expect(child.proc.exitCode, `${client} round ${round}: the command ended early: ${child.stderr()}`).toBeNull();
             await sleep(Math.floor(Math.random() * 700));
             child.proc.kill('SIGKILL');
             await child.exited;
@@ -300,7 +301,12 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients 
         // 1. Kafka unreachable: readings buffer. SIGINT starts a drain that cannot finish (600 s);
         //    a second SIGINT stops at once, the readings stay in the buffer.
         const first = spawnBin(['simulate', '--config', deadCfg, '--no-live', '--drain-timeout', '600s']);
-        await waitFor(() => liveOf(dataDir)?.pid === first.proc.pid && (liveOf(dataDir)?.ingestedTotal ?? 0) > 200, 60_000, `${client}: readings buffered`);
+        await waitFor(
+          () => first.proc.exitCode !== null || (liveOf(dataDir)?.pid === first.proc.pid && (liveOf(dataDir)?.ingestedTotal ?? 0) > 200),
+          60_000,
+          `${client}: readings buffered`,
+        );
+        expect(first.proc.exitCode, `${client}: the command ended early: ${first.stderr()}`).toBeNull();
         step('readings buffered with Kafka unreachable; SIGINT');
         first.proc.kill('SIGINT');
         await waitForOutput(first, /stopping, draining for up to 600 s/, `${client}: the drain after the first SIGINT`);
@@ -316,10 +322,11 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients 
         step(`stopped with ${kept} readings kept; wardgate run`);
         const run = spawnBin(['run', '--config', cfg]);
         await waitFor(
-          () => liveOf(dataDir)?.pid === run.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) >= kept,
+          () => run.proc.exitCode !== null || (liveOf(dataDir)?.pid === run.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) >= kept),
           60_000,
           `${client}: wardgate run forwarding the kept backlog`,
         );
+        expect(run.proc.exitCode, `${client}: wardgate run ended early: ${run.stderr()}`).toBeNull();
         step('run forwarded the kept readings; SIGTERM');
         run.proc.kill('SIGTERM');
         expect(await run.exited, run.stderr()).toBe(0);
@@ -328,10 +335,11 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients 
         // 3. simulate on SIGTERM drains before it exits: the buffer is empty.
         const drain = spawnBin(['simulate', '--config', cfg, '--no-live', '--drain-timeout', '60s']);
         await waitFor(
-          () => liveOf(dataDir)?.pid === drain.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) > 100,
+          () => drain.proc.exitCode !== null || (liveOf(dataDir)?.pid === drain.proc.pid && (liveOf(dataDir)?.forwarder.forwarded ?? 0) > 100),
           60_000,
           `${client}: simulate forwarding`,
         );
+        expect(drain.proc.exitCode, `${client}: the command ended early: ${drain.stderr()}`).toBeNull();
         step('simulate forwarding; SIGTERM');
         drain.proc.kill('SIGTERM');
         expect(await drain.exited, drain.stderr()).toBe(0);
