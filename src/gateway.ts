@@ -230,17 +230,17 @@ async function startParts(
     receivers: adapters.flatMap((a) => a.receivers?.() ?? []),
   });
   const familiesSeen = new Set(adapters.map((a) => a.family));
-  const k = config.kafka;
-  const client = k.clientThread
-    ? new WorkerKafkaClient(k, { logLevel: config.log.level, lane: 'bulk', log: log.child({ module: 'kafka', lane: 'bulk' }) })
-    : createKafkaClient(k, log.child({ module: 'kafka', lane: 'bulk' }));
-  const { clampedFrom, ...settings } = forwarderSettings(k);
+  const kafkaSettings = config.kafka;
+  const client = kafkaSettings.clientThread
+    ? new WorkerKafkaClient(kafkaSettings, { logLevel: config.log.level, lane: 'bulk', log: log.child({ module: 'kafka', lane: 'bulk' }) })
+    : createKafkaClient(kafkaSettings, log.child({ module: 'kafka', lane: 'bulk' }));
+  const { clampedFrom, ...settings } = forwarderSettings(kafkaSettings);
   const forwarder = new Forwarder(
     buffer,
     client,
     {
       ...settings,
-      ...(k.alarmLane ? { alarmClient: createKafkaClient(k, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
+      ...(kafkaSettings.alarmLane ? { alarmClient: createKafkaClient(kafkaSettings, log.child({ module: 'kafka', lane: 'alarm' })) } : {}),
       ...(opts.onForwarderAck ? { onAck: opts.onForwarderAck } : {}),
     },
     events,
@@ -272,7 +272,7 @@ async function startParts(
     startedAt,
     updatedAt: Date.now(),
     mode: opts.mode,
-    brokers: k.brokers,
+    brokers: kafkaSettings.brokers,
     forwarder: forwarder.status(),
     ingestedTotal: ingest.committed,
     readingsPerSecond: rate,
@@ -371,11 +371,11 @@ async function startParts(
       config.metrics.port,
     );
   }
-  log.info({ gatewayId, dataDir, brokers: k.brokers, adapters: adapters.map((a) => a.family) }, 'wardgate started');
+  log.info({ gatewayId, dataDir, brokers: kafkaSettings.brokers, adapters: adapters.map((a) => a.family) }, 'wardgate started');
 
   let stopped: Promise<boolean> | null = null;
   let devices = config.devices;
-  let kafkaConfig = k;
+  let kafkaConfig = kafkaSettings;
   const reload = async (next: Config): Promise<GatewayReload> => {
     const out: GatewayReload = { reconfigured: [], restarted: [], failed: [], devices, topics: false };
     if (stopped) return out;

@@ -101,12 +101,12 @@ export class EmbeddedBroker {
   private readonly stalled = new Set<Duplex>();
   private resumeRegistered = false;
 
-  constructor(private readonly d: EmbeddedBrokerDeps) {
-    this.now = d.now ?? Date.now;
+  constructor(private readonly deps: EmbeddedBrokerDeps) {
+    this.now = deps.now ?? Date.now;
     // Clients may not publish where the gateway echoes alarms, nor under wardgate/.
-    this.reserved = [d.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
-    this.limiter = new LoginLimiter(d.config.limits.logins, this.now);
-    const l = d.config.limits;
+    this.reserved = [deps.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
+    this.limiter = new LoginLimiter(deps.config.limits.logins, this.now);
+    const l = deps.config.limits;
     this.connections = new ConnectionLimiter(
       { perSource: l.maxConnectionsPerSource, perSecond: l.connectionsPerSecondPerSource, burst: l.connectionBurstPerSource, maxTracked: l.logins.maxTracked },
       this.now,
@@ -114,7 +114,7 @@ export class EmbeddedBroker {
   }
 
   async start(): Promise<void> {
-    const c = this.d.config;
+    const c = this.deps.config;
     const aedes = await Aedes.createBroker({
       connectTimeout: c.limits.connectTimeout,
       maxClientsIdLength: 128,
@@ -123,13 +123,13 @@ export class EmbeddedBroker {
       authorizeSubscribe: (client, sub, done) => {
         const s = this.sessions.get(client);
         if (s?.identity.acl.canSubscribe(sub.topic)) return done(null, sub);
-        this.d.events.emit('device_error', { family: 'mqtt', reason: 'acl_subscribe' }, 1, { user: s?.identity.user });
+        this.deps.events.emit('device_error', { family: 'mqtt', reason: 'acl_subscribe' }, 1, { user: s?.identity.user });
         done(null, null); // SUBACK 0x80 for this filter; the client stays connected
       },
     });
     this.aedes = aedes;
-    aedes.on('clientError', (client, err) => this.d.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
-    aedes.on('keepaliveTimeout', (client) => this.d.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
+    aedes.on('clientError', (client, err) => this.deps.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
+    aedes.on('keepaliveTimeout', (client) => this.deps.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
     try {
       if (c.tcp)
         await this.listen(
@@ -166,8 +166,8 @@ export class EmbeddedBroker {
    * Returns how many clients were disconnected.
    */
   setAuthenticator(next: Authenticator): number {
-    const previous = this.d.authenticator;
-    this.d.authenticator = next;
+    const previous = this.deps.authenticator;
+    this.deps.authenticator = next;
     const a = this.aedes;
     if (!a) return 0;
     let closed = 0;
@@ -185,7 +185,7 @@ export class EmbeddedBroker {
   /** Publishes an alarm on the local alarm topic of its bed. Never throws. */
   publishAlarm(r: PendingReading): void {
     const a = this.aedes;
-    const cfg = this.d.config.alarms;
+    const cfg = this.deps.config.alarms;
     if (!a || a.closed || !cfg.enabled) return;
     const packet: PublishPacket = {
       cmd: 'publish',
@@ -197,10 +197,10 @@ export class EmbeddedBroker {
     };
     try {
       a.publish(packet, (err) => {
-        if (err) this.d.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: err.message });
+        if (err) this.deps.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: err.message });
       });
     } catch (e) {
-      this.d.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: String(e) });
+      this.deps.events.emit('device_error', { family: 'mqtt', reason: 'alarm_echo' }, 1, { error: String(e) });
     }
   }
 
@@ -228,7 +228,7 @@ export class EmbeddedBroker {
       server.once('error', reject);
       server.listen(port, host, () => {
         server.off('error', reject);
-        server.on('error', (e) => this.d.events.emit('device_error', { family: 'mqtt', reason: `${kind}_listener` }, 1, { error: e.message }));
+        server.on('error', (e) => this.deps.events.emit('device_error', { family: 'mqtt', reason: `${kind}_listener` }, 1, { error: e.message }));
         resolve();
       });
     });
@@ -258,7 +258,7 @@ export class EmbeddedBroker {
     const http = createHttpServer((_req, res) => {
       res.writeHead(404).end();
     });
-    const wss = new WebSocketServer({ server: http, path: w.path, maxPayload: this.d.config.limits.maxPacketBytes + 5 });
+    const wss = new WebSocketServer({ server: http, path: w.path, maxPayload: this.deps.config.limits.maxPacketBytes + 5 });
     wss.on('error', () => undefined); // the http server's errors, re-emitted; handled in listen()
     wss.on('connection', (ws, req: IncomingMessage) => {
       const stream = createWebSocketStream(ws);
@@ -272,7 +272,7 @@ export class EmbeddedBroker {
 
   /** Every raw socket of every listener: counted against the connection limit, closed at stop. */
   private track(sock: Socket): void {
-    if (this.sockets.size >= this.d.config.limits.maxConnections) {
+    if (this.sockets.size >= this.deps.config.limits.maxConnections) {
       this.disconnected('connection_limit');
       sock.destroy();
       return;
@@ -293,10 +293,10 @@ export class EmbeddedBroker {
   /** Hands a connection to aedes behind a guard that stops oversized packets at their header. */
   private accept(conn: Duplex, req?: IncomingMessage): void {
     if (conn.destroyed || !this.aedes) return;
-    const guard = new FrameGuard(this.d.config.limits.maxPacketBytes);
+    const guard = new FrameGuard(this.deps.config.limits.maxPacketBytes);
     const read = conn.read.bind(conn);
     conn.read = (size?: number): unknown => {
-      if (this.d.queue.overBound()) {
+      if (this.deps.queue.overBound()) {
         this.stall(conn);
         return null;
       }
@@ -320,7 +320,7 @@ export class EmbeddedBroker {
     this.stalled.add(conn); // at most maxConnections; a closed one is skipped and dropped at release
     if (this.resumeRegistered) return;
     this.resumeRegistered = true;
-    this.d.queue.whenBelow(() => {
+    this.deps.queue.whenBelow(() => {
       this.resumeRegistered = false;
       const conns = [...this.stalled];
       this.stalled.clear();
@@ -357,13 +357,13 @@ export class EmbeddedBroker {
       ...(cn !== undefined ? { certificateCN: cn } : {}),
     };
     const refuse = (reason: LoginRefusal | AuthFailure | 'auth_error', returnCode: number): void => {
-      this.d.events.emit('login_failed', { family: 'mqtt', reason }, 1, { source: address ?? 'unknown', username: printable(username) });
+      this.deps.events.emit('login_failed', { family: 'mqtt', reason }, 1, { source: address ?? 'unknown', username: printable(username) });
       this.disconnected('auth_failed', { why: reason });
       const e = new Error(`authentication failed: ${reason}`) as AuthenticateError;
       e.returnCode = returnCode;
       done(e, false);
     };
-    const checked = this.d.authenticator.needsPasswordCheck(creds);
+    const checked = this.deps.authenticator.needsPasswordCheck(creds);
     // A sensor that logged in with this very password before is let through without a check
     // (a flood, or a starved password thread, must not lock it out); any other login is limited.
     const known = checked && username !== undefined && password !== undefined && this.knownLogin(username, password);
@@ -372,31 +372,31 @@ export class EmbeddedBroker {
       refuse(ticket, 3);
       return;
     }
-    const authenticator = this.d.authenticator;
+    const authenticator = this.deps.authenticator;
     authenticator.authenticate(creds, this.verifyFor(username)).then(
       (r) => {
         // The users were reloaded while the password was checked: the new ones must grant it too.
-        if (typeof r !== 'string' && this.d.authenticator !== authenticator && !this.d.authenticator.stillGrants(authenticator, r)) r = 'not_authorized';
+        if (typeof r !== 'string' && this.deps.authenticator !== authenticator && !this.deps.authenticator.stillGrants(authenticator, r)) r = 'not_authorized';
         if (typeof r === 'string') {
           // Only a wrong password counts towards the backoff (a login with no check costs nothing).
           ticket?.done(r === 'bad_credentials' ? 'failed' : 'error');
           return refuse(r, RETURN_CODE[r]);
         }
         ticket?.done('ok');
-        const l = this.d.config.limits;
+        const l = this.deps.config.limits;
         this.sessions.set(client, { identity: r, bucket: new TokenBucket(l.messagesPerSecond, l.burst, this.now()) });
         done(null, true);
       },
       (err: unknown) => {
         ticket?.done('error');
-        this.d.events.emit('device_error', { family: 'mqtt', reason: 'auth_error' }, 1, { error: String(err) });
+        this.deps.events.emit('device_error', { family: 'mqtt', reason: 'auth_error' }, 1, { error: String(err) });
         refuse('auth_error', 3);
       },
     );
   }
 
   private knownLogin(username: string, password: Buffer): boolean {
-    const encoded = this.d.authenticator.passwordHashOf(username);
+    const encoded = this.deps.authenticator.passwordHashOf(username);
     return encoded !== undefined && this.verified.matches(username, password, encoded);
   }
 
@@ -434,9 +434,9 @@ export class EmbeddedBroker {
       return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const inputs = this.d.router.route('embedded', packet.topic, payload, now, levels);
+    const inputs = this.deps.router.route('embedded', packet.topic, payload, now, levels);
     const qos = packet.qos;
-    const metrics = this.d.metrics;
+    const metrics = this.deps.metrics;
     if (!inputs) {
       // Did not decode: counted by the router. Acknowledged so the sensor does not resend it forever.
       metrics.outcome('embedded', qos, 'rejected');
@@ -445,10 +445,10 @@ export class EmbeddedBroker {
     }
     if (qos === 0) {
       done(null);
-      this.d.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
+      this.deps.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
-    this.d.queue.commit(
+    this.deps.queue.commit(
       inputs,
       client,
       (err, committed) => {
@@ -473,7 +473,7 @@ export class EmbeddedBroker {
   }
 
   private disconnected(reason: Disconnect, detail?: Record<string, unknown>): void {
-    this.d.events.emit('client_disconnected', { family: 'mqtt', reason }, 1, detail);
+    this.deps.events.emit('client_disconnected', { family: 'mqtt', reason }, 1, detail);
   }
 }
 

@@ -68,24 +68,24 @@ export class ExternalSubscriber {
   private lastError: string | undefined;
   private readonly source: string;
 
-  constructor(private readonly d: ExternalSubscriberDeps) {
-    this.backoff = d.config.reconnect.initial;
-    this.source = `external:${d.config.name}`;
+  constructor(private readonly deps: ExternalSubscriberDeps) {
+    this.backoff = deps.config.reconnect.initial;
+    this.source = `external:${deps.config.name}`;
   }
 
   get name(): string {
-    return this.d.config.name;
+    return this.deps.config.name;
   }
 
   status(): ExternalStatus {
-    const s: ExternalStatus = { name: this.d.config.name, connected: this.client?.connected ?? false };
+    const s: ExternalStatus = { name: this.deps.config.name, connected: this.client?.connected ?? false };
     if (this.lastError !== undefined) s.lastError = this.lastError;
     return s;
   }
 
   /** Starts connecting; connection failures are retried in the background with backoff. */
   start(): void {
-    const c = this.d.config;
+    const c = this.deps.config;
     const opts: IClientOptions = {
       clientId: c.clientId,
       protocolVersion: c.protocolVersion,
@@ -117,18 +117,18 @@ export class ExternalSubscriber {
     this.deferPubacks(client);
     client.handleMessage = (packet, cb) => {
       this.onMessage(packet);
-      if (!this.d.queue.overBound()) return cb();
+      if (!this.deps.queue.overBound()) return cb();
       // Read nothing more from this connection until the queue is under its bound. A pump of
       // a connection that has closed since is not resumed (its messages are redelivered).
       const gen = this.gen;
-      this.d.queue.whenBelow(() => {
+      this.deps.queue.whenBelow(() => {
         if (gen === this.gen) cb();
       });
     };
     client.on('connect', (connack) => {
       this.backoff = c.reconnect.initial;
       this.lastError = undefined;
-      this.d.log.info({ broker: c.name, sessionPresent: connack.sessionPresent }, 'connected to external MQTT broker');
+      this.deps.log.info({ broker: c.name, sessionPresent: connack.sessionPresent }, 'connected to external MQTT broker');
       client.subscribe(Object.fromEntries(c.subscriptions.map((topic) => [topic, { qos: c.qos }])), (err, granted) => {
         if (err) return this.error('subscribe_failed', err);
         for (const g of granted ?? []) if (g.qos === 128 || g.qos > 2) this.error('subscribe_refused', new Error(`subscription to ${g.topic} refused`));
@@ -158,9 +158,9 @@ export class ExternalSubscriber {
 
   private onMessage(packet: IPublishPacket): void {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const inputs = this.d.router.route('external', packet.topic, payload, Date.now());
+    const inputs = this.deps.router.route('external', packet.topic, payload, Date.now());
     const qos = packet.qos;
-    const metrics = this.d.metrics;
+    const metrics = this.deps.metrics;
     if (!inputs) {
       metrics.outcome(this.source, qos, 'rejected'); // acknowledged: resending it would not make it decode
       // Its PUBACK waits for those of earlier messages (PUBACKs in arrival order, MQTT-4.6.0-2).
@@ -168,11 +168,11 @@ export class ExternalSubscriber {
       return;
     }
     if (qos === 0 || packet.messageId === undefined) {
-      this.d.queue.offer(inputs, (err, ok) => metrics.outcome(this.source, qos, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
+      this.deps.queue.offer(inputs, (err, ok) => metrics.outcome(this.source, qos, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
     const commit = new Promise<boolean>((resolve, reject) => {
-      this.d.queue.commit(
+      this.deps.queue.commit(
         inputs,
         this.connection,
         (err, committed) => {
@@ -208,7 +208,7 @@ export class ExternalSubscriber {
             // Refused past maxHold (or stopping): no PUBACK. Drop the connection so the
             // broker redelivers once we are back.
             if (gen === this.gen && !this.stopped) {
-              this.d.events.emit('device_error', { family: 'mqtt', reason: 'external_hold_expired' }, 1, { broker: this.d.config.name });
+              this.deps.events.emit('device_error', { family: 'mqtt', reason: 'external_hold_expired' }, 1, { broker: this.deps.config.name });
               client.stream?.destroy();
             }
           },
@@ -220,7 +220,7 @@ export class ExternalSubscriber {
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer || !this.client) return;
     const delay = jitter(this.backoff);
-    this.backoff = Math.min(this.backoff * 2, this.d.config.reconnect.max);
+    this.backoff = Math.min(this.backoff * 2, this.deps.config.reconnect.max);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.stopped && this.client && !this.client.connected) this.client.reconnect();
@@ -229,6 +229,6 @@ export class ExternalSubscriber {
 
   private error(reason: string, err: Error): void {
     this.lastError = err.message;
-    this.d.events.emit('device_error', { family: 'mqtt', reason: `external_${reason}` }, 1, { broker: this.d.config.name, error: err.message });
+    this.deps.events.emit('device_error', { family: 'mqtt', reason: `external_${reason}` }, 1, { broker: this.deps.config.name, error: err.message });
   }
 }
