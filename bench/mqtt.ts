@@ -337,9 +337,11 @@ async function loginFlood(): Promise<void> {
     // (0 on a gateway that does not count refused logins: the bench also runs against older commits)
     const refusedLogins = async (): Promise<number> => (events.registry.getSingleMetric('wardgate_login_failed_total') ? events.count('login_failed') : 0);
     const line = (name: string, l: Latency): string =>
-      `    ${name.padEnd(10)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
+      `    ${name.padEnd(10)} PUBACK p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms, max ${l.max.toFixed(1)} ms (${fmt(l.acked)} messages); ` +
+      `event loop delay p99 ${l.loopP99.toFixed(0)} ms, max ${l.loopMax.toFixed(0)} ms`;
     const out: string[] = [
-      `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${FLOOD_ROUNDS} rounds of ${DURATION} ms quiet then ${DURATION} ms flooded, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
+      `login flood: ${PROBES} password-authenticated sensors x ${PROBE_RATE} messages/s (QoS 1, one at a time), ${FLOOD_ROUNDS} rounds of ${DURATION} ` +
+        `ms quiet then ${DURATION} ms flooded, buffer synchronous=${SYNCHRONOUS}, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`,
     ];
     const ratios: number[] = [];
     for (let round = 1; round <= FLOOD_ROUNDS; round++) {
@@ -378,7 +380,9 @@ async function loginFlood(): Promise<void> {
         `  round ${round}: p99 with / without flood ${ratio.toFixed(2)}`,
         line('no flood', quiet),
         line('with flood', flooded),
-        `    flood: ${fmt(attempts)} wrong-password CONNECTs (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ${FLOOD_PARALLEL} at a time from 64 addresses, ${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core`,
+        `    flood: ${fmt(attempts)} wrong-password CONNECTs (${FLOOD_RATE > 0 ? `aiming at ${FLOOD_RATE}/s` : 'as fast as it can'}), ` +
+          `${FLOOD_PARALLEL} at a time from 64 addresses, ${fmt((failed * 1000) / DURATION)} refused/s in the window, gateway CPU ` +
+          `${(((cpu.user + cpu.system) / 1000 / DURATION) * 100).toFixed(0)}% of a core`,
       );
       process.stderr.write(`round ${round}/${FLOOD_ROUNDS}: ratio ${ratio.toFixed(2)}\n`);
     }

@@ -276,14 +276,18 @@ async function main(): Promise<void> {
     const mib = (b: number) => f(b / 1024 / 1024, 1);
     process.stdout.write(
       [
-        `ward: ${MONITORS} IntelliVue monitors (serial, 1 Hz numerics), ${WEARABLES} BLE wearables, ${SENSORS} MQTT sensors every ${SENSOR_INTERVAL} ms (QoS 1); ` +
-          `gateway = node ${shippedFlags().join(' ')} bin/wardgate.js run; Kafka ${brokers} (client ${arg('client', 'default')})${ownBroker ? ' (own broker)' : ''}; ${f(wall)} s measured after ${f(WARMUP)} s`,
-        `readings committed ${f(committed / wall, 1)}/s, forwarded ${f(forwarded / wall, 1)}/s (MQTT messages acknowledged ${f(published)}, errors ${pubErrors})`,
+        `ward: ${MONITORS} IntelliVue monitors (serial, 1 Hz numerics), ${WEARABLES} BLE wearables, ${SENSORS} MQTT sensors every ${SENSOR_INTERVAL} ` +
+          `ms (QoS 1); ` +
+          `gateway = node ${shippedFlags().join(' ')} bin/wardgate.js run; Kafka ${brokers} (client ` +
+          `${arg('client', 'default')})${ownBroker ? ' (own broker)' : ''}; ${f(wall)} s measured after ${f(WARMUP)} s`,
+        `readings committed ${f(committed / wall, 1)}/s, forwarded ${f(forwarded / wall, 1)}/s (MQTT messages acknowledged ${f(published)}, errors ` +
+          `${pubErrors})`,
         `gateway CPU: ${f((cpu / wall) * 100, 2)} % of one core (goal <= 2 %), ${f((cpu * 1e6) / Math.max(1, committed), 1)} us per reading`,
         `Raspberry Pi 4 projection (a core 4-5x slower): ${f((cpu / wall) * 400, 1)}-${f((cpu / wall) * 500, 1)} % of one core`,
         `gateway memory: peak RSS ${mib(peak)} MiB (goal <= 150), RSS median ${mib([...rss].sort((a, b) => a - b)[Math.floor(rss.length / 2)] ?? NaN)} MiB`,
         loop
-          ? `event-loop delay over the window (20 ms resolution): p50 ${f(loop.p50, 1)} ms, p99 ${f(loop.p99, 1)} ms, max ${f(loop.max, 1)} ms (${loop.count} samples)`
+          ? `event-loop delay over the window (20 ms resolution): p50 ${f(loop.p50, 1)} ms, p99 ${f(loop.p99, 1)} ms, max ${f(loop.max, 1)} ms ` +
+            `(${loop.count} samples)`
           : 'event-loop delay: no probe output',
         `bytes written by the gateway: ${f(wrote / Math.max(1, committed), 1)} B per committed reading (/proc/PID/io write_bytes)`,
         `gateway exit code ${code}${stderr.length ? `; stderr: ${stderr.join('').slice(0, 500)}` : ''}`,

@@ -39,7 +39,8 @@ describe('SIGHUP reload of serial ports (wardgate run)', () => {
     const cfg = join(dir, 'wardgate.yaml');
     const config = (ports: number[]) =>
       `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog:\n  level: info\n` +
-      `devices:\n  serial:\n    enabled: true\n    ports:\n${ports.map((i) => `      - { path: ${pairs[i]!.host}, protocol: intellivue, bed: B${i + 1}, pollInterval: 200ms }\n`).join('')}`;
+      `devices:\n  serial:\n    enabled: true\n    ` +
+      `ports:\n${ports.map((i) => `      - { path: ${pairs[i]!.host}, protocol: intellivue, bed: B${i + 1}, pollInterval: 200ms }\n`).join('')}`;
     writeFileSync(cfg, config([0]));
     const c = spawnCli(['run', '--config', cfg]);
     cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));

@@ -59,7 +59,8 @@ function drain(buf: Awaited<ReturnType<typeof openBuffer>>): Reading[] {
 }
 
 describe('damage found while the shipped command runs', () => {
-  it('a page of the vital table goes bad: the reading that hits it is not acknowledged, exit 1; the restart salvages the rest and announces the loss', async () => {
+  it('a page of the vital table goes bad: the reading that hits it is not acknowledged, exit 1; the restart salvages the rest and announces the ' +
+    'loss', async () => {
     const dir = tempDir('wg-rtdamage-');
     const data = join(dir, 'data');
     const keyFile = join(dir, 'k.key');
@@ -91,7 +92,8 @@ describe('damage found while the shipped command runs', () => {
         `gateway:\n  id: gw-rt\n  dataDir: ${data}`,
         `buffer:\n  keyFile: ${keyFile}`,
         'kafka:\n  brokers: ["127.0.0.1:1"]',
-        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${mqttPort} }\n      auth:\n        anonymous: { publish: ['ward/#'] }`,
+        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${mqttPort} }\n      auth:\n        anonymous: { ` +
+          `publish: ['ward/#'] }`,
         `    rules:\n      - { topic: 'ward/{bed}/{device}/hr', metric: heart_rate, unit: /min, decoder: { type: text } }\n`,
       ].join('\n'),
     );

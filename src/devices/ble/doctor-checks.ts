@@ -172,7 +172,8 @@ export function bleDoctorChecks(ble: Partial<Pick<BleConfig, 'enabled' | 'hci'>>
         : `BlueZ's bluetoothd is running; it manages every adapter, ${hci} included, unless told otherwise`,
       fix: alone
         ? 'sudo systemctl disable --now bluetooth, or add a second adapter (USB dongle) for wardgate and set devices.ble.hci.deviceId'
-        : `keep BlueZ off ${hci}: sudo btmgmt --index ${id} power off is undone by bluetoothd; stopping bluetoothd (systemctl disable --now bluetooth) is the reliable way`,
+        : `keep BlueZ off ${hci}: sudo btmgmt --index ${id} power off is undone by bluetoothd; stopping bluetoothd (systemctl disable --now bluetooth) ` +
+          `is the reliable way`,
     });
   } else out.push({ name: 'bluetoothd', status: 'ok', message: 'not running' });
 
@@ -188,7 +189,9 @@ export function bleDoctorChecks(ble: Partial<Pick<BleConfig, 'enabled' | 'hci'>>
         self.netRaw && self.netAdmin
           ? 'this process has CAP_NET_RAW and CAP_NET_ADMIN, but no wardgate.service drop-in grants them to the service'
           : 'no wardgate.service drop-in grants CAP_NET_RAW and CAP_NET_ADMIN, and this process lacks them: noble cannot open the raw HCI socket',
-      fix: `sudo install -D -m 0644 /usr/share/wardgate/ble.conf ${join(etc, 'systemd/system/wardgate.service.d/ble.conf')} && sudo systemctl daemon-reload && sudo systemctl restart wardgate`,
+      fix:
+        `sudo install -D -m 0644 /usr/share/wardgate/ble.conf ${join(etc, 'systemd/system/wardgate.service.d/ble.conf')} && sudo systemctl ` +
+        `daemon-reload && sudo systemctl restart wardgate`,
     });
   return out;
 }
