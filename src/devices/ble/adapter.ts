@@ -55,6 +55,12 @@ interface Slot {
   /** Dropped by the link (not rotated out, not stopped): counts towards `degraded`. */
   lost: boolean;
   subscribed: NobleCharacteristic[];
+  /** Those of `subscribed` whose notifications the device confirmed are on (the last CCCD write it answered). */
+  notifying: Set<NobleCharacteristic>;
+  /** The CCCD writes of this link in progress (one at a time), and the link epoch they belong to. */
+  sync: Promise<void> | null;
+  syncToken: object | null;
+  syncEpoch: number;
   bucket: TokenBucket;
   timer: unknown;
   rssiTimer: unknown;
@@ -266,6 +272,10 @@ export class BleAdapter implements DeviceAdapter {
         connectedAt: 0,
         lost: false,
         subscribed: [],
+        notifying: new Set(),
+        sync: null,
+        syncToken: null,
+        syncEpoch: -1,
         bucket: new TokenBucket(this.cfg.maxNotificationsPerSecond, this.cfg.maxNotificationsPerSecond * 2, now),
         timer: null,
         rssiTimer: null,
@@ -361,7 +371,7 @@ export class BleAdapter implements DeviceAdapter {
       if (c.properties.includes('read') && !c.properties.includes('notify') && !c.properties.includes('indicate')) continue;
       if (c.properties.includes('notify') || c.properties.includes('indicate')) {
         s.subscribed.push(c);
-        if (!this.paused) await c.subscribeAsync();
+        await this.syncSubscriptions(s);
       }
       // A battery level is read once at connect as well (most straps only notify on change).
       if (d.name === 'battery' && c.properties.includes('read')) await c.readAsync();
@@ -404,6 +414,7 @@ export class BleAdapter implements DeviceAdapter {
     const wasConnected = s.state === 'connected';
     s.epoch++;
     s.subscribed = [];
+    s.notifying = new Set();
     if (s.rssiTimer !== null) this.clock.clearTimeout(s.rssiTimer);
     s.rssiTimer = null;
     if (s.state === 'connecting') this.connecting = false;
@@ -455,6 +466,7 @@ export class BleAdapter implements DeviceAdapter {
     const s = oldest;
     s.epoch++;
     s.subscribed = [];
+    s.notifying = new Set();
     s.state = 'idle';
     s.lost = false;
     s.notBefore = now;
@@ -529,8 +541,57 @@ export class BleAdapter implements DeviceAdapter {
     this.paused = paused;
     for (const s of this.slots.values()) {
       if (s.state !== 'connected') continue;
-      for (const c of s.subscribed) (paused ? c.unsubscribeAsync() : c.subscribeAsync()).catch(() => undefined);
+      const epoch = s.epoch;
+      this.syncSubscriptions(s).catch((e: unknown) => this.subscriptionFailed(s, epoch, e));
     }
+  }
+
+  /**
+   * Brings the link's notifications to what is wanted now (off while paused), one CCCD write
+   * at a time, reading `paused` again after each: noble answers a subscribe issued while its
+   * unsubscribe is still in flight as "already subscribed" (its state changes only when the
+   * device answers the write), and the unsubscribe then lands, so overlapping pause/resume
+   * calls left the device silent for good.
+   */
+  private syncSubscriptions(s: Slot): Promise<void> {
+    const epoch = s.epoch;
+    if (s.sync && s.syncEpoch === epoch) return s.sync;
+    const token = {};
+    let done = false;
+    const run = async (): Promise<void> => {
+      try {
+        for (;;) {
+          if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
+          const want = !this.paused;
+          const c = s.subscribed.find((x) => s.notifying.has(x) !== want);
+          if (!c) return;
+          if (want) await c.subscribeAsync();
+          else await c.unsubscribeAsync();
+          if (s.epoch !== epoch) return;
+          if (want) s.notifying.add(c);
+          else s.notifying.delete(c);
+        }
+      } finally {
+        done = true;
+        if (s.syncToken === token) {
+          s.sync = null;
+          s.syncToken = null;
+        }
+      }
+    };
+    s.syncToken = token;
+    s.syncEpoch = epoch;
+    const p = run();
+    if (!done) s.sync = p;
+    return p;
+  }
+
+  /** A CCCD write failed on a live link: its notifications are in an unknown state, so the link is dropped and set up again (after the backoff). */
+  private subscriptionFailed(s: Slot, epoch: number, e: unknown): void {
+    if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
+    this.ctx?.events.emit('device_error', { family: 'ble', reason: 'subscribe_failed' }, 1, { device: deviceIdFor(s.address), error: String(e) });
+    s.peripheral?.disconnectAsync().catch(() => undefined);
+    this.linkGone(s, 'subscribe_failed', true);
   }
 
   async stop(): Promise<void> {
@@ -567,14 +628,19 @@ export class BleAdapter implements DeviceAdapter {
     if (!this.running) return { state: 'stopped', devices: this.slots.size };
     let connected = 0;
     let lost = 0;
+    let silent = 0;
     for (const s of this.slots.values()) {
-      if (s.state === 'connected') connected++;
-      else if (s.lost) lost++;
+      if (s.state === 'connected') {
+        // Not paused and no CCCD write under way, yet a characteristic is not notifying: the link delivers nothing.
+        if (!this.paused && s.sync === null && s.subscribed.some((c) => !s.notifying.has(c))) silent++;
+        else connected++;
+      } else if (s.lost) lost++;
     }
     const detail =
-      `${connected} connected of ${this.allow.size} registered${lost ? `, ${lost} lost` : ''}, adapter ` +
+      `${connected} connected of ${this.allow.size} ` +
+      `registered${silent ? `, ${silent} connected but not subscribed` : ''}${lost ? `, ${lost} lost` : ''}, adapter ` +
       `${this.adapterState}${this.paused ? ', paused (buffer slow)' : ''}`;
-    return { state: this.adapterState !== 'poweredOn' || lost > 0 ? 'degraded' : 'running', devices: connected, detail };
+    return { state: this.adapterState !== 'poweredOn' || lost > 0 || silent > 0 ? 'degraded' : 'running', devices: connected, detail };
   }
 }
 
