@@ -29,6 +29,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Aedes } from 'aedes';
 import { MqttClient } from 'mqtt';
+import { AuditLog } from '../src/audit/log.js';
+import { auditEvents } from '../src/audit/record.js';
 import { openBuffer } from '../src/buffer/index.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
 import { MqttAdapter } from '../src/devices/mqtt/adapter.js';
@@ -301,6 +303,8 @@ async function loginFlood(): Promise<void> {
   const log = silentLogger();
   const events = new Events(log);
   const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench-flood', events, log, synchronous: SYNCHRONOUS });
+  // As in the gateway: refused logins go to the audit log (appended and fsynced on the main thread, rate-limited with the log lines).
+  auditEvents(AuditLog.forDataDir(join(root, 'data')), events, log);
   const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
   const hash = await hashPassword('probe-password');
   const adapter = new MqttAdapter(

@@ -6,13 +6,15 @@
  *   SASL_SSL    TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
  *   OTHERNAME   TLS with a certificate from the same CA for another name (other.example)
  *   MTLS        TLS that requires a client certificate signed by the CA
+ *   EXPIRED     TLS with a certificate from the same CA for the right names, expired in 2020
  * For every client in CLIENTS: the right credentials over TLS deliver (read back via PLAINTEXT);
- * a CA that did not sign the broker certificate, a certificate for another name, and a wrong
- * SASL password are configuration errors. A whole gateway with a wrong SASL password reports a
+ * a CA that did not sign the broker certificate, a certificate for another name, an expired
+ * broker certificate, and a wrong SASL password are configuration errors; a client certificate
+ * from another CA is refused by the MTLS listener. A whole gateway with a wrong SASL password reports a
  * config error (status, state, counter) while readings keep buffering, encrypted; it delivers
  * once the password file is fixed, without a restart; no password appears in its logs or status file.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -26,7 +28,7 @@ import { statusFilePath } from '../../src/status-file.js';
 import { syntheticPending } from '../forwarder/synthetic.js';
 import { type Ca, type Leaf, makeCa, makeLeaf, STORE_PASSWORD } from '../forwarder-client/certs.js';
 import { rawBufferBytes, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { createTopics, freePort, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
+import { createTopics, freePort, readTopic, run, startBroker, stopBroker } from '../helpers/kafka.js';
 
 const USER = 'wardgate';
 const SCRAM_PASSWORD = 'Scram-right-7f3a9c';
@@ -38,18 +40,91 @@ interface Env {
   ca: Ca;
   rogueCa: Ca;
   client: Leaf;
+  /** A client certificate for the same name, signed by the rogue CA. */
+  rogueClient: Leaf;
   plain: string;
   ssl: string;
   saslSsl: string;
   otherName: string;
   mtls: string;
+  expired: string;
   scramPasswordFile: string;
+}
+
+/**
+ * A server certificate signed by `ca` for the right names that expired on 2020-01-02
+ * (`openssl ca` sets the dates; `x509 -req` of OpenSSL 3.0 cannot), with its PKCS12 keystore.
+ */
+async function makeExpiredLeaf(dir: string, name: string, ca: Ca, san: string): Promise<Leaf> {
+  const openssl = (args: string[]) => run('openssl', args, { timeoutMs: 30_000 });
+  const db = join(dir, `${name}-db`);
+  await mkdir(db);
+  await writeFile(join(db, 'index.txt'), '');
+  await writeFile(join(db, 'serial'), '7001\n');
+  const cnf = join(dir, `${name}.cnf`);
+  await writeFile(
+    cnf,
+    [
+      '[ca]',
+      'default_ca = c',
+      '[c]',
+      `database = ${join(db, 'index.txt')}`,
+      `serial = ${join(db, 'serial')}`,
+      `new_certs_dir = ${db}`,
+      'default_md = sha256',
+      'policy = p',
+      'unique_subject = no',
+      '[p]',
+      'commonName = supplied',
+      '[ext]',
+      `subjectAltName = ${san}`,
+      'basicConstraints = CA:FALSE',
+      'keyUsage = critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage = serverAuth',
+      '',
+    ].join('\n'),
+  );
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.pem`);
+  const p12 = join(dir, `${name}.p12`);
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
+  await openssl([
+    'ca',
+    '-batch',
+    '-config',
+    cnf,
+    '-cert',
+    ca.cert,
+    '-keyfile',
+    ca.key,
+    '-in',
+    csr,
+    '-out',
+    cert,
+    '-startdate',
+    '20200101000000Z',
+    '-enddate',
+    '20200102000000Z',
+    '-extensions',
+    'ext',
+    '-notext',
+  ]);
+  await openssl(['pkcs12', '-export', '-in', cert, '-inkey', key, '-certfile', ca.cert, '-name', name, '-out', p12, '-passout', `pass:${STORE_PASSWORD}`]);
+  return { cert, key, p12 };
 }
 
 let env: Env | null = null;
 let brokerDir: string | null = null;
 
-function props(dir: string, p: Record<'plain' | 'ctrl' | 'ssl' | 'sasl' | 'other' | 'mtls', number>, server: Leaf, other: Leaf, ca: Ca): string {
+function props(
+  dir: string,
+  p: Record<'plain' | 'ctrl' | 'ssl' | 'sasl' | 'other' | 'mtls' | 'expired', number>,
+  server: Leaf,
+  other: Leaf,
+  expired: Leaf,
+  ca: Ca,
+): string {
   const l = (name: string, port: number) => `${name}://127.0.0.1:${port}`;
   const store = (prefix: string, p12: string) => [
     `${prefix}ssl.keystore.type=PKCS12`,
@@ -57,15 +132,16 @@ function props(dir: string, p: Record<'plain' | 'ctrl' | 'ssl' | 'sasl' | 'other
     `${prefix}ssl.keystore.password=${STORE_PASSWORD}`,
     `${prefix}ssl.key.password=${STORE_PASSWORD}`,
   ];
-  const advertised = [l('PLAINTEXT', p.plain), l('SSL', p.ssl), l('SASL_SSL', p.sasl), l('OTHERNAME', p.other), l('MTLS', p.mtls)];
+  const advertised = [l('PLAINTEXT', p.plain), l('SSL', p.ssl), l('SASL_SSL', p.sasl), l('OTHERNAME', p.other), l('MTLS', p.mtls), l('EXPIRED', p.expired)];
   const listeners = [advertised[0], l('CONTROLLER', p.ctrl), ...advertised.slice(1)];
   return [
     `listeners=${listeners.join(',')}`,
     `advertised.listeners=${advertised.join(',')}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,OTHERNAME:SSL,MTLS:SSL',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,OTHERNAME:SSL,MTLS:SSL,EXPIRED:SSL',
     'inter.broker.listener.name=PLAINTEXT',
     ...store('', server.p12),
     ...store('listener.name.othername.', other.p12),
+    ...store('listener.name.expired.', expired.p12),
     'listener.name.mtls.ssl.client.auth=required',
     'listener.name.mtls.ssl.truststore.type=PEM',
     `listener.name.mtls.ssl.truststore.location=${ca.cert}`,
@@ -81,12 +157,14 @@ function props(dir: string, p: Record<'plain' | 'ctrl' | 'ssl' | 'sasl' | 'other
 beforeAll(async () => {
   const dir = await mkdtemp(join(os.tmpdir(), 'wardgate-sec-'));
   const certs = join(dir, 'certs');
-  await import('node:fs/promises').then((fs) => fs.mkdir(certs));
+  await mkdir(certs);
   const ca = await makeCa(certs, 'wardgate-test-ca');
   const rogueCa = await makeCa(certs, 'rogue-ca');
   const server = await makeLeaf(certs, 'broker', ca, 'IP:127.0.0.1,DNS:localhost', 'serverAuth');
   const other = await makeLeaf(certs, 'other', ca, 'DNS:other.example', 'serverAuth');
   const client = await makeLeaf(certs, 'gateway-client', ca, 'DNS:wardgate-gateway', 'clientAuth');
+  const rogueClient = await makeLeaf(certs, 'rogue-client', rogueCa, 'DNS:wardgate-gateway', 'clientAuth');
+  const expired = await makeExpiredLeaf(certs, 'expired', ca, 'IP:127.0.0.1,DNS:localhost');
 
   const ports = {
     plain: await freePort(),
@@ -95,11 +173,12 @@ beforeAll(async () => {
     sasl: await freePort(),
     other: await freePort(),
     mtls: await freePort(),
+    expired: await freePort(),
   };
-  if (new Set(Object.values(ports)).size !== 6) throw new Error('freePort returned the same port twice; rerun');
+  if (new Set(Object.values(ports)).size !== 7) throw new Error('freePort returned the same port twice; rerun');
   const kafkaDir = join(dir, 'kafka');
   const extra = join(dir, 'extra.properties');
-  await writeFile(extra, props(kafkaDir, ports, server, other, ca));
+  await writeFile(extra, props(kafkaDir, ports, server, other, expired, ca));
   const scramPasswordFile = join(dir, 'kafka-password');
   await writeFile(scramPasswordFile, `${SCRAM_PASSWORD}\n`, { mode: 0o600 });
   brokerDir = kafkaDir;
@@ -114,7 +193,20 @@ beforeAll(async () => {
     },
   });
   const at = (port: number) => `127.0.0.1:${port}`;
-  env = { dir, ca, rogueCa, client, plain, ssl: at(ports.ssl), saslSsl: at(ports.sasl), otherName: at(ports.other), mtls: at(ports.mtls), scramPasswordFile };
+  env = {
+    dir,
+    ca,
+    rogueCa,
+    client,
+    rogueClient,
+    plain,
+    ssl: at(ports.ssl),
+    saslSsl: at(ports.sasl),
+    otherName: at(ports.other),
+    mtls: at(ports.mtls),
+    expired: at(ports.expired),
+    scramPasswordFile,
+  };
 }, 150_000);
 
 afterAll(async () => {
@@ -213,6 +305,34 @@ describe.each(Object.keys(CLIENTS))('Kafka security in transit: %s', (name) => {
     const err = await refusal(name, e.otherName, { tls: { ca: e.ca.cert } });
     expect(err?.kind, err?.message).toBe('config');
     await deliver(name, e.otherName, { tls: { ca: e.ca.cert, servername: 'other.example' } }, 'servername');
+  });
+
+  it('an expired broker certificate (right CA, right names) is a config error naming the expiry', async () => {
+    const e = need();
+    const err = await refusal(name, e.expired, { tls: { ca: e.ca.cert } });
+    expect(err?.kind, err?.message).toBe('config');
+    expect(err!.message).toMatch(/expired/i);
+  });
+
+  it('a client certificate from another CA (same name) is refused by the mutual TLS listener; nothing is delivered through it', async () => {
+    const e = need();
+    const rogue = { tls: { ca: e.ca.cert, cert: e.rogueClient.cert, key: e.rogueClient.key } };
+    const topic = `t.sec.${name}.rogue.${Date.now().toString(36)}`;
+    await createTopics(e.plain, [topic], 1);
+    const c = clientFor(name, e.mtls, rogue);
+    let refused: unknown = null;
+    try {
+      await c.connect(8000);
+      await c.send([{ topic, messages: [{ key: 'dev-1', value: 'through a rogue certificate', headers: {} }] }], 8000);
+    } catch (err) {
+      refused = err;
+    } finally {
+      await c.close(5000);
+    }
+    expect(refused).toBeInstanceOf(KafkaClientError);
+    // The ground truth: nothing reached the topic (read through PLAINTEXT, up to the end of the partition).
+    const got = await readTopic(e.plain, topic, { expected: 0, timeoutMs: 5000 });
+    expect(got).toEqual([]);
   });
 });
 

@@ -197,7 +197,8 @@ export function toPcd01Message(readings: readonly Reading[], opts: Hl7v2Options 
   }
   const segs: string[] = [];
   segs.push(
-    `MSH|^~\\&|wardgate|${e(opts.sendingFacility ?? first.gatewayId)}|${e(opts.receivingApplication ?? '')}|${e(opts.receivingFacility ?? '')}|${dtm(sent)}||ORU^R01^ORU_R01|${e(controlId)}|P|2.6|||AL|NE||UNICODE UTF-8|||${PCD01_PROFILE}`,
+    `MSH|^~\\&|wardgate|${e(opts.sendingFacility ?? first.gatewayId)}|${e(opts.receivingApplication ?? '')}|${e(opts.receivingFacility ?? '')}|` +
+      `${dtm(sent)}||ORU^R01^ORU_R01|${e(controlId)}|P|2.6|||AL|NE||UNICODE UTF-8|||${PCD01_PROFILE}`,
   );
   if (!gatewayMade) {
     segs.push(

@@ -76,7 +76,9 @@ export function readingHeaders(r: Reading, schema: string): Record<string, strin
  * order; test/unit/formats.test.ts checks it against JSON.stringify(toJsonV1(r)).
  */
 export function jsonV1Text(r: Reading): string {
-  let s = `${gatewayHead(r.gatewayId)}${r.seq}${sourceHead(r)}${metricHead(r.metric)}${num(r.value)},"unit":${str(r.unit)},"gatewayTime":"${gatewayClock.iso(r.gatewayTime)}","priority":"${r.priorityClass}","quality":[`;
+  let s =
+    `${gatewayHead(r.gatewayId)}${r.seq}${sourceHead(r)}${metricHead(r.metric)}${num(r.value)},"unit":${str(r.unit)},` +
+    `"gatewayTime":"${gatewayClock.iso(r.gatewayTime)}","priority":"${r.priorityClass}","quality":[`;
   for (let i = 0; i < r.quality.length; i++) s += i === 0 ? str(r.quality[i]!) : `,${str(r.quality[i]!)}`;
   s += ']';
   if (r.patientId !== undefined) s += `,"patientId":${str(r.patientId)}`;
@@ -226,7 +228,9 @@ export function jsonV1UnitMessages(units: readonly UnitSlice[], key: 'device' | 
     for (let i = u.from; i < u.to; i++) {
       const s = c.source[i]!;
       const metric = c.metric[i]!.id;
-      let t = `${head}${c.firstSeq + i}${src.head[s]!}${metricHead(metric)}${num(c.value[i]!)},"unit":${str(c.unit[i]!)},"gatewayTime":"${gatewayClock.iso(c.gatewayTime[i]!)}${mid}${qualityText(c.quality[i]!)}${src.patient[s]!}${metricTail(metric)}`;
+      let t =
+        `${head}${c.firstSeq + i}${src.head[s]!}${metricHead(metric)}${num(c.value[i]!)},"unit":${str(c.unit[i]!)},` +
+        `"gatewayTime":"${gatewayClock.iso(c.gatewayTime[i]!)}${mid}${qualityText(c.quality[i]!)}${src.patient[s]!}${metricTail(metric)}`;
       if (c.hasDeviceTime[i] === 1) t += `,"deviceTime":"${deviceClock.iso(c.deviceTime[i]!)}"`;
       const x = c.extra[i];
       if (x !== undefined) t += `,"extra":${JSON.stringify(x)}`;
