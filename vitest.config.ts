@@ -1,21 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects:
+// Four projects:
 //  - unit: everything under test/ that needs no Kafka (real SQLite files, real MQTT brokers, socat ptys,
-//    the simulated BLE controller);
+//    the simulated BLE controller); scripts/test.mjs runs it two files at a time;
 //  - integration: test/integration/** against one real Kafka broker started by the global setup. Its
 //    files run one at a time because some of them stop and restart that broker;
-//  - cluster: the integration files that start brokers of their own (3-node clusters, the fleet, TLS
-//    listeners, the black-hole proxy) and never touch the shared one. They run one at a time too.
-// `npm test` (after lint, typecheck and build) runs unit first, alone; then integration and cluster side by side (two JVM lanes that
-// share nothing): scripts/test.mjs, which merges the JSON reports into test-results/vitest.json.
-const OWN_BROKERS = [
-  'test/integration/kafka-cluster-*.test.ts',
-  'test/integration/kafka-fleet.test.ts',
-  'test/integration/kafka-security.test.ts',
-  'test/integration/forwarder-blackhole.test.ts',
-  'test/integration/forwarder-crash.test.ts',
-];
+//  - cluster: the files that start 3-node clusters of their own (failover, leader moves, the fleet);
+//  - brokers: the files that start single brokers of their own (TLS and SASL listeners, a broker behind
+//    the black-hole or the crash test's proxy). cluster and brokers never touch the shared broker.
+// `npm test` (after lint, typecheck and build) runs unit first, alone; then integration, cluster and
+// brokers side by side (JVM lanes that share nothing, mostly waiting on outages and restarts):
+// scripts/test.mjs, which merges the JSON reports into test-results/vitest.json.
+const CLUSTERS = ['test/integration/kafka-cluster-*.test.ts', 'test/integration/kafka-fleet.test.ts'];
+const OWN_BROKER = ['test/integration/kafka-security.test.ts', 'test/integration/forwarder-blackhole.test.ts', 'test/integration/forwarder-crash.test.ts'];
 
 export default defineConfig({
   test: {
@@ -37,7 +34,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: OWN_BROKERS,
+          exclude: [...CLUSTERS, ...OWN_BROKER],
           globalSetup: ['test/setup/kafka-global.ts'],
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
@@ -48,7 +45,17 @@ export default defineConfig({
       {
         test: {
           name: 'cluster',
-          include: OWN_BROKERS,
+          include: CLUSTERS,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'brokers',
+          include: OWN_BROKER,
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 300_000,

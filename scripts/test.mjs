@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // `npm test` after the lint, type check and build: the unit project ALONE first (issue 15, item 6: a
-// JVM broker and a million-reading drain must not share two cores with the unit tests), THEN the
-// integration and cluster projects side by side: integration uses the one broker of its global setup,
-// cluster starts brokers of its own (3-node clusters, fleet, TLS, black hole); they share nothing.
-// The cluster run's output goes to test-results/cluster.log and is printed when it ends, so the two
-// never interleave. Each run writes its JSON report (test-results/vitest-<project>.json); they are
-// merged into test-results/vitest.json, which .ci/run reads for its closing 'N passed, N failed'
-// line. Every project always runs; the exit code fails if any failed. Extra arguments go to every run.
+// JVM broker and a million-reading drain must not share two cores with the unit tests), THEN the Kafka
+// projects side by side: integration (the one broker of its global setup), cluster (3-node clusters of
+// its own) and brokers (single brokers of its own); they share nothing. The cluster and brokers runs'
+// output goes to test-results/<project>.log and is printed when they end, so the runs never
+// interleave. Each run writes its JSON report (test-results/vitest-<project>.json); they are merged
+// into test-results/vitest.json, which .ci/run reads for its closing 'N passed, N failed' line.
+// Every project always runs; the exit code fails if any failed. Extra arguments go to every run.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -42,7 +42,10 @@ function run(project, log) {
   rmSync(out, { force: true });
   // With file filters (npm test -- test/buffer) a project may have nothing to run: that is no failure.
   const extra = process.argv.slice(2);
-  const args = [vitest, 'run', '--project', project, `--outputFile.json=${out}`, ...(extra.length ? ['--passWithNoTests', ...extra] : [])];
+  // The unit project runs two files at a time (vitest's default on 2 cores is one): most of its files
+  // wait on child processes, ptys and fsyncs, and none asserts on wall-clock time.
+  const workers = project === 'unit' ? ['--maxWorkers=2', '--minWorkers=1'] : [];
+  const args = [vitest, 'run', '--project', project, ...workers, `--outputFile.json=${out}`, ...(extra.length ? ['--passWithNoTests', ...extra] : [])];
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: log ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
@@ -76,12 +79,14 @@ function merge({ project, out, status, seconds }) {
 }
 
 merge(await run('unit'));
-const clusterLog = join(results, 'cluster.log');
-const [integration, cluster] = await Promise.all([run('integration'), run('cluster', clusterLog)]);
-console.log('\n---- cluster project (brokers of its own; ran beside the integration project) ----');
-if (existsSync(clusterLog)) process.stdout.write(readFileSync(clusterLog));
-merge(integration);
-merge(cluster);
+const side = ['cluster', 'brokers'];
+const runs = await Promise.all([run('integration'), ...side.map((p) => run(p, join(results, `${p}.log`)))]);
+for (const p of side) {
+  console.log(`\n---- ${p} project (brokers of its own; ran beside the integration project) ----`);
+  const log = join(results, `${p}.log`);
+  if (existsSync(log)) process.stdout.write(readFileSync(log));
+}
+for (const r of runs) merge(r);
 for (const [project, p] of Object.entries(merged.projects)) {
   console.log(`${project}: ${p.report === false ? 'no report' : `${p.passed} passed, ${p.failed} failed`} in ${p.seconds} s`);
 }
