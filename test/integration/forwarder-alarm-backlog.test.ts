@@ -2,10 +2,11 @@
  * Alarm during backlog, for each Kafka client (kafkajs, @platformatic/kafka): 400,000 readings
  * are appended straight into the encrypted buffer once (as after a long outage) and each client
  * gets its own copy of those files; the forwarder starts draining them into the real broker, and
- * alarms are appended while the drain is in full swing. Each must be in Kafka within 1 s of its
- * append: measured from before buffer.append() to the record's log-append time as kcat reads it
- * (the alarm topic is created with message.timestamp.type=LogAppendTime, so the broker stamps
- * each record when it writes it; same host, same clock), not from the forwarder's own ack hook.
+ * alarms are appended while the drain is in full swing. Every alarm must be readable from Kafka
+ * (kcat) while most of the backlog appended before it is still buffered: alarms overtake the backlog
+ * rather than wait behind it. No wall-clock bound (issue 15 item 6); the latency from before
+ * buffer.append() to the record's log-append time (the alarm topic uses
+ * message.timestamp.type=LogAppendTime; same host, same clock) is printed for the record.
  */
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +56,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe.each(CLIENTS)('forwarder: alarm during a backlog, %s', (client) => {
-  it(`an alarm appended while ${BACKLOG} readings drain reaches Kafka within 1 s (append to the broker's log-append time)`, async () => {
+  it(`an alarm appended while ${BACKLOG} readings drain reaches Kafka ahead of the backlog: all are readable while most of it is still buffered`, async () => {
     if (!template) throw new Error('the backlog was not built (see beforeAll)');
     const root = tempDir();
     const dataDir = join(root, 'data');
@@ -98,6 +99,8 @@ describe.each(CLIENTS)('forwarder: alarm during a backlog, %s', (client) => {
     );
     let drainRate = 0;
     let forwardedAtFirstAlarm = 0;
+    let onTopic: Awaited<ReturnType<typeof readTopic>> = [];
+    let remainingWhenAlarmsRead = -1;
     try {
       const tStart = Date.now();
       forwarder.start();
@@ -120,23 +123,26 @@ describe.each(CLIENTS)('forwarder: alarm during a backlog, %s', (client) => {
       }
       const s = forwarder.status();
       drainRate = (s.forwarded * 1000) / (Date.now() - tStart);
-      // The drain was still in full swing: the alarms did not wait for an empty buffer.
-      expect(buffer.stats().totalReadings).toBeGreaterThan(BACKLOG / 4);
       expect(s.state).toBe('draining');
+      // Every alarm is already in Kafka (read back by kcat) while the backlog appended BEFORE the alarms
+      // is still mostly in the buffer: the alarms overtook it instead of waiting behind it. No wall-clock
+      // bound: a slower machine drains more slowly and leaves even more behind.
+      onTopic = await readTopic(brokers, topics.alarm, { expected: ALARMS, timeoutMs: 60_000 });
+      remainingWhenAlarmsRead = buffer.stats().totalReadings;
     } finally {
       await forwarder.stop();
       await buffer.close();
     }
-    const onTopic = await readTopic(brokers, topics.alarm, { expected: ALARMS, timeoutMs: 30_000 });
+    expect(remainingWhenAlarmsRead).toBeGreaterThan(BACKLOG / 10);
     const latencies = onTopic.map((m) => m.timestamp - appendedAt.get(m.key ?? '')!);
     // Log-append time is the broker's clock when it wrote the record: never before the test's append.
     for (const l of latencies) expect(l).toBeGreaterThanOrEqual(0);
     console.log(
       `[alarm backlog ${client}] ${BACKLOG} readings appended in ${buildMs} ms; drain ${drainRate.toFixed(0)} readings/s; ` +
-        `alarms appended after ${forwardedAtFirstAlarm} forwarded: append to log-append time ${latencies.map((l) => `${l} ms`).join(', ')}`,
+        `alarms appended after ${forwardedAtFirstAlarm} forwarded, all read back with ${remainingWhenAlarmsRead} still buffered: ` +
+        `append to log-append time ${latencies.map((l) => `${l} ms`).join(', ')}`,
     );
     expect(latencies.length).toBe(ALARMS);
-    for (const l of latencies) expect(l).toBeLessThanOrEqual(1000);
     expect(onTopic.map((m) => m.key).sort()).toEqual(Array.from({ length: ALARMS }, (_, a) => `alarm-probe-${a}`));
     for (const m of onTopic) expect(JSON.parse(m.value).priority).toBe('alarm');
   });

