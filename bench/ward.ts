@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
     const mib = (b: number) => f(b / 1024 / 1024, 1);
     process.stdout.write(
-      [
+      `${[
         `ward: ${MONITORS} IntelliVue monitors (serial, 1 Hz numerics), ${WEARABLES} BLE wearables, ${SENSORS} MQTT sensors every ${SENSOR_INTERVAL} ` +
           `ms (QoS 1); ` +
           `gateway = node ${shippedFlags().join(' ')} bin/wardgate.js run; Kafka ${brokers} (client ` +
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
           : 'event-loop delay: no probe output',
         `bytes written by the gateway: ${f(wrote / Math.max(1, committed), 1)} B per committed reading (/proc/PID/io write_bytes)`,
         `gateway exit code ${code}${stderr.length ? `; stderr: ${stderr.join('').slice(0, 500)}` : ''}`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
   } finally {
     gw?.kill('SIGKILL');

@@ -23,7 +23,7 @@ describe('MQTT sensors -> embedded broker -> buffer -> Kafka', () => {
             embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/alarms/#'] } } },
             rules: [
               { name: 'spo2', topic: 'ward/{bed}/{device}/spo2', metric: 'spo2', unit: '%', decoder: { type: 'text' } },
-              { name: 'hr-alarm', topic: 'ward/{bed}/{device}/hr-alarm', metric: 'heart_rate', unit: '/min', priority: 'alarm', decoder: { type: 'text' } },
+              { name: 'hr-alarm', topic: 'ward/{bed}/{device}/hr-alarm', metric: 'heart_rate', unit: '/min', class: 'alarm', decoder: { type: 'text' } },
             ],
           },
         },

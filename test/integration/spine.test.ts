@@ -215,7 +215,7 @@ describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients 
       } finally {
         await startBroker();
       }
-      for (const { client, topics, gw } of runs) {
+      for (const { client, gw } of runs) {
         await waitFor(
           () => gw.buffer.stats().totalReadings < 100 && gw.forwarder.status().state !== 'offline',
           90_000,
