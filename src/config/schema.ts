@@ -83,8 +83,8 @@ export const configSchema = z
       .object({
         brokers: z.array(hostPort).min(1).default(['127.0.0.1:9092']),
         clientId: z.string().min(1).default('wardgate'),
-        /** Kafka client library: kafkajs (default) or @platformatic/kafka (see docs/security.md and the README's performance section). */
-        client: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
+        /** Kafka client library: @platformatic/kafka (default) or kafkajs (see docs/security.md and the README's performance section). */
+        client: z.enum(['kafkajs', 'platformatic']).default('platformatic'),
         topics: topicsSchema.prefault({}),
         /** Kafka message key: the device id (per-device order), or the patient id where present. */
         key: z.enum(['device', 'patient']).default('device'),
