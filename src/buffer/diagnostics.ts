@@ -46,6 +46,10 @@ const REPORTS = {
   'applying the caps at open failed': 'caps_at_open',
   'disk full: shedding the lowest priority data until space returns': 'disk_full',
   'class counters did not match the stored units; reset': 'counters_reset',
+  'the buffer database is damaged; leasing stopped (the next start salvages it)': 'damaged',
+  'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer': 'moved_aside',
+  'salvaged the readable units of the damaged buffer database': 'salvage',
+  'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)': 'key_worn',
 } as const;
 
 export type BufferReport = keyof typeof REPORTS;

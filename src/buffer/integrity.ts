@@ -7,7 +7,6 @@
 
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { PRIORITY_CLASSES } from '../reading.js';
 import { checkFailedFile } from './background-check.js';
@@ -61,7 +60,7 @@ function salvageHwm(path: string): number {
 export function openChecked(
   dbPath: string,
   now: () => number,
-  log: Logger,
+  report: LogLimited,
   check: IntegrityCheck = 'at-open',
 ): { db?: Database.Database; movedAside?: MovedAside } {
   if (!existsSync(dbPath)) return {};
@@ -94,7 +93,8 @@ export function openChecked(
   }
   const to = moveAside(dbPath, now());
   const hwm = salvageHwm(to);
-  log.error(
+  report(
+    'error',
     { movedTo: to, reason: why },
     'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer',
   );

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { SEAL_LIMIT_PER_KEY, SEAL_WARN_PER_KEY } from '../crypto/aead.js';
 import { KeyFileError, type KeyProtection, type KeyRing, loadKeyRing } from '../crypto/keys.js';
 import type { Logger } from '../logger.js';
+import type { LogLimited } from './diagnostics.js';
 import { type Meta, metaKey } from './schema.js';
 
 interface KeyUse {
@@ -48,6 +49,7 @@ export class KeyLedger {
     /** `keyFile()` is read at each reload (SqliteBuffer owns the path). */
     private readonly file: { keyFile: () => string; keyProtection: KeyProtection; dbPath: string },
     private readonly log: Logger,
+    private readonly report: LogLimited,
   ) {
     this.ring = ring;
     try {
@@ -174,7 +176,7 @@ export class KeyLedger {
   /** Warns once when a commit takes the key past 2^31 seals. */
   warnIfWorn(k: ActiveKey, sealsBefore: number): void {
     if (sealsBefore < SEAL_WARN_PER_KEY && k.use.seals >= SEAL_WARN_PER_KEY)
-      this.log.warn({ keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
+      this.report('warn', { keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
   }
 
   /** Key ids that seal buffered units (a retired key may be removed only when absent here and from quarantine). */

@@ -17,10 +17,9 @@
 import Database from 'better-sqlite3';
 import { AuthenticationFailed } from '../crypto/aead.js';
 import type { KeyRing } from '../crypto/keys.js';
-import type { Logger } from '../logger.js';
 import { PRIORITY_CLASSES } from '../reading.js';
 import { CodecError } from './codec.js';
-import { sqliteErrorCode } from './diagnostics.js';
+import { type LogLimited, sqliteErrorCode } from './diagnostics.js';
 import { metaKey, NCLASS, type UnitRow, unitTable } from './schema.js';
 import { openUnit } from './seal.js';
 
@@ -89,7 +88,14 @@ function tryRun<T>(f: () => T): { ok: true; value: T } | { ok: false; code: stri
  * initialised, empty). Never throws for what it reads; the caller's transaction errors on
  * `fresh` propagate.
  */
-export function salvageInto(damagedPath: string, fresh: Database.Database, ring: KeyRing, ownGatewayId: string, now: () => number, log: Logger): SalvageReport {
+export function salvageInto(
+  damagedPath: string,
+  fresh: Database.Database,
+  ring: KeyRing,
+  ownGatewayId: string,
+  now: () => number,
+  reportTo: LogLimited,
+): SalvageReport {
   const report: SalvageReport = {
     opened: false,
     classes: Array.from({ length: NCLASS }, emptyClass),
@@ -346,7 +352,8 @@ export function salvageInto(damagedPath: string, fresh: Database.Database, ring:
     })();
     report.savedReadings = report.classes.reduce((a, c) => a + c.savedReadings, 0);
     report.lostReadings = report.classes.some((c) => c.lostReadings === null) ? null : report.classes.reduce((a, c) => a + (c.lostReadings ?? 0), 0);
-    log.warn(
+    reportTo(
+      'warn',
       {
         saved: report.savedReadings,
         lost: report.lostReadings ?? 'unknown',

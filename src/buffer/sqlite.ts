@@ -28,7 +28,7 @@ import type { Events } from '../metrics/events.js';
 import { type PendingReading, PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 import { BackgroundCheck, markCheckFailed } from './background-check.js';
 import { GroupCommit } from './commit.js';
-import { errInfo, eventReporter, isCorruption, sqliteErrorCode } from './diagnostics.js';
+import { errInfo, eventReporter, isCorruption, type LogLimited, sqliteErrorCode } from './diagnostics.js';
 import { Eviction } from './eviction.js';
 import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
 import { type IntegrityCheck, type MovedAside, openChecked, Quarantine } from './integrity.js';
@@ -119,7 +119,7 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly maintenance: Maintenance;
   private readonly gaps: GapRecords;
   private readonly events: Events;
-  private readonly log: Logger;
+  private readonly report: LogLimited;
   /** Set when the database turned out damaged while running. */
   private damage: string | null = null;
   private readonly damagedListeners = new Set<(reason: string) => void>();
@@ -143,11 +143,12 @@ export class SqliteBuffer implements ReadingBuffer {
     const { events, log } = opts;
     const now = opts.now ?? Date.now;
     const logLimited = eventReporter(events);
+    this.report = logLimited;
     const synchronous = opts.synchronous ?? 'full';
     const onDiskFull = (failedReadings: number) => this.shedding.onDiskFull(failedReadings);
 
     const meta = new Meta(db);
-    this.keys = new KeyLedger(db, meta, keys, { keyFile: () => this.keyFile, keyProtection: opts.keyProtection ?? {}, dbPath }, log);
+    this.keys = new KeyLedger(db, meta, keys, { keyFile: () => this.keyFile, keyProtection: opts.keyProtection ?? {}, dbPath }, log, logLimited);
     this.seq = new Sequence(opts.dir, meta, seqFloor);
     const sealing = { cipher: opts.cipher ?? 'aes-256-gcm', compress: opts.compress ?? true } as const;
     this.store = new UnitStore(db, meta, this.keys, this.seq, { ...sealing, gatewayId: opts.gatewayId }, logLimited);
@@ -174,7 +175,6 @@ export class SqliteBuffer implements ReadingBuffer {
     const gaps = new GapRecords(opts.gatewayId, now, logLimited, (r) => this.commit.queueInternal(r));
     this.gaps = gaps;
     this.events = events;
-    this.log = log;
     this.quarantine = new Quarantine(db, this.store, gaps, events, logLimited, now);
     this.leases = new Leases(this.store, this.quarantine, logLimited, this.seq);
     const capHeadroom = Math.max(0, opts.capHeadroomBytes ?? Math.min(Math.floor(this.maxBytes * 0.05), 1024 * 1024));
@@ -253,7 +253,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (this.damage !== null) return;
     this.damage = reason;
     markCheckFailed(this.dbPath, reason);
-    this.log.error({ reason }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
+    this.report('error', { reason }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
     for (const l of this.damagedListeners) l(this.damage);
     this.damagedListeners.clear();
   }
@@ -264,7 +264,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (this.damage === null) {
       this.damage = `${sqliteErrorCode(e)}: ${(e as Error).message}`;
       markCheckFailed(this.dbPath, this.damage);
-      this.log.error({ err: errInfo(e) }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
+      this.report('error', { err: errInfo(e) }, 'the buffer database is damaged; leasing stopped (the next start salvages it)');
       for (const l of this.damagedListeners) l(this.damage);
       this.damagedListeners.clear();
     }
@@ -438,7 +438,8 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
   const now = opts.now ?? Date.now;
   let seqFloor = readSeqFile(opts.dir);
   const check = opts.integrityCheck ?? 'at-open';
-  const checked = openChecked(dbPath, now, opts.log, check);
+  const report = eventReporter(opts.events);
+  const checked = openChecked(dbPath, now, report, check);
   const movedAside: MovedAside | undefined = checked.movedAside;
   if (movedAside) seqFloor = Math.max(seqFloor, movedAside.hwm);
   let db = checked.db;
@@ -451,7 +452,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
   try {
     initSchema(db, opts.pageSize ?? 1024);
     // What still authenticates in the damaged file comes back with its original seqs.
-    const salvage = movedAside ? salvageInto(movedAside.to, db, keys, opts.gatewayId, now, opts.log) : undefined;
+    const salvage = movedAside ? salvageInto(movedAside.to, db, keys, opts.gatewayId, now, report) : undefined;
     if (movedAside && salvage) {
       seqFloor = Math.max(seqFloor, salvage.hwm);
       // Kept in the fresh database until announced: should this start be refused (a key file
