@@ -54,16 +54,16 @@ export function reloadConfig(file: string, running: Config): ReloadOutcome {
  * the device settings the gateway actually runs (a family that failed keeps its old ones).
  */
 export function runningAfterReload(running: Config, next: Config, devices: Config['devices']): Config {
-  const k = running.kafka;
+  const kafka = running.kafka;
   return {
     ...running,
     log: { ...running.log, level: next.log.level },
     devices,
     kafka: {
-      ...k,
+      ...kafka,
       topics: next.kafka.topics,
-      ...(k.fhir && next.kafka.fhir ? { fhir: { ...k.fhir, topics: next.kafka.fhir.topics } } : {}),
-      ...(k.hl7v2 && next.kafka.hl7v2 ? { hl7v2: { ...k.hl7v2, topics: next.kafka.hl7v2.topics } } : {}),
+      ...(kafka.fhir && next.kafka.fhir ? { fhir: { ...kafka.fhir, topics: next.kafka.fhir.topics } } : {}),
+      ...(kafka.hl7v2 && next.kafka.hl7v2 ? { hl7v2: { ...kafka.hl7v2, topics: next.kafka.hl7v2.topics } } : {}),
     },
   };
 }

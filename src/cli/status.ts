@@ -98,24 +98,24 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
           : 'never ran here'),
   );
   if (report.kafka) {
-    const k = report.kafka;
+    const kafka = report.kafka;
     lines.push(
-      `kafka            ${k.state}${k.reachable === null ? '' : k.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${k.reason} [${k.brokers.join(',')}]`,
+      `kafka            ${kafka.state}${kafka.reachable === null ? '' : kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${kafka.reason} [${kafka.brokers.join(',')}]`,
     );
     if (running) {
-      const parts = [`in flight ${k.inFlight}`, `drain ${k.drainRate ?? 0} readings/s`];
-      if (k.offlineForMs !== null) parts.push(`offline for ${age(k.offlineForMs)}`);
-      if (k.consecutiveFailures > 0) parts.push(`${k.consecutiveFailures} failed attempts${k.nextRetryAt ? `, next at ${k.nextRetryAt}` : ''}`);
-      if (k.rateCap) {
+      const parts = [`in flight ${kafka.inFlight}`, `drain ${kafka.drainRate ?? 0} readings/s`];
+      if (kafka.offlineForMs !== null) parts.push(`offline for ${age(kafka.offlineForMs)}`);
+      if (kafka.consecutiveFailures > 0) parts.push(`${kafka.consecutiveFailures} failed attempts${kafka.nextRetryAt ? `, next at ${kafka.nextRetryAt}` : ''}`);
+      if (kafka.rateCap) {
         const cap = [
-          k.rateCap.readingsPerSecond !== null ? `${k.rateCap.readingsPerSecond} readings/s` : '',
-          k.rateCap.bytesPerSecond !== null ? `${k.rateCap.bytesPerSecond} B/s` : '',
+          kafka.rateCap.readingsPerSecond !== null ? `${kafka.rateCap.readingsPerSecond} readings/s` : '',
+          kafka.rateCap.bytesPerSecond !== null ? `${kafka.rateCap.bytesPerSecond} B/s` : '',
         ]
           .filter(Boolean)
           .join(', ');
-        parts.push(`rate cap ${cap}${k.rateCap.limiting ? ' (holding back now)' : ''}`);
+        parts.push(`rate cap ${cap}${kafka.rateCap.limiting ? ' (holding back now)' : ''}`);
       }
-      if (k.unknownFate) parts.push(`${k.unknownFate} readings re-sent after an unknown outcome (possible duplicates)`);
+      if (kafka.unknownFate) parts.push(`${kafka.unknownFate} readings re-sent after an unknown outcome (possible duplicates)`);
       lines.push(`forwarder        ${parts.join(', ')}`);
     }
   }

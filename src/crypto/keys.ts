@@ -121,19 +121,19 @@ function parseKeyFile(path: string): KeyFileJson {
     // Never the parser's message: it quotes the file, i.e. key material.
     throw new KeyFileError(`key file ${path} is not valid JSON (is it a wardgate key file? make one with: wardgate keygen)`);
   }
-  const d = doc as Partial<KeyFileJson>;
-  if (d?.format !== 'wardgate-keys' || d.version !== 1 || !Array.isArray(d.keys) || typeof d.active !== 'number') {
+  const parsed = doc as Partial<KeyFileJson>;
+  if (parsed?.format !== 'wardgate-keys' || parsed.version !== 1 || !Array.isArray(parsed.keys) || typeof parsed.active !== 'number') {
     throw new KeyFileError(`key file ${path} is not a wardgate key file (format wardgate-keys, version 1)`);
   }
-  if (d.kek !== undefined && !(d.kek && typeof d.kek.salt === 'string' && (d.kek.kdf === 'scrypt' || d.kek.kdf === 'hkdf-sha256'))) {
+  if (parsed.kek !== undefined && !(parsed.kek && typeof parsed.kek.salt === 'string' && (parsed.kek.kdf === 'scrypt' || parsed.kek.kdf === 'hkdf-sha256'))) {
     throw new KeyFileError(`key file ${path}: unknown key protection`);
   }
   const seen = new Set<number>();
-  for (const k of d.keys) {
+  for (const k of parsed.keys) {
     if (!k || !Number.isInteger(k.id) || k.id < 1 || k.id > 0xffffffff) throw new KeyFileError(`key file ${path}: bad key id`);
     if (seen.has(k.id)) throw new KeyFileError(`key file ${path}: duplicate key id ${k.id}`);
     seen.add(k.id);
-    if (d.kek) {
+    if (parsed.kek) {
       if (typeof k.wrapped !== 'string' || Buffer.from(k.wrapped, 'base64').length !== 12 + KEY_BYTES + 16) {
         throw new KeyFileError(`key file ${path}: key ${k.id} is not a wrapped key`);
       }
@@ -141,8 +141,8 @@ function parseKeyFile(path: string): KeyFileJson {
       throw new KeyFileError(`key file ${path}: key ${k.id} is not ${KEY_BYTES} bytes of base64`);
     }
   }
-  if (!seen.has(d.active)) throw new KeyFileError(`key file ${path}: active key id ${d.active} is not in the file`);
-  return d as KeyFileJson;
+  if (!seen.has(parsed.active)) throw new KeyFileError(`key file ${path}: active key id ${parsed.active} is not in the file`);
+  return parsed as KeyFileJson;
 }
 
 const protectionOf = (d: KeyFileJson): KeyFileInfo['protection'] => (!d.kek ? 'none' : d.kek.kdf === 'scrypt' ? 'passphrase' : 'secret-file');
@@ -206,10 +206,10 @@ function unwrap(path: string, kek: Buffer, id: number, wrapped: string): Buffer 
 }
 
 /** Clear keys of a parsed file (unwrapping when protected). */
-function clearKeys(path: string, d: KeyFileJson, p: KeyProtection): Map<number, Buffer> {
-  if (!d.kek) return new Map(d.keys.map((k) => [k.id, Buffer.from(k.key!, 'base64')]));
-  const kek = deriveKek(path, d.kek, p);
-  return new Map(d.keys.map((k) => [k.id, unwrap(path, kek, k.id, k.wrapped!)]));
+function clearKeys(path: string, parsed: KeyFileJson, p: KeyProtection): Map<number, Buffer> {
+  if (!parsed.kek) return new Map(parsed.keys.map((k) => [k.id, Buffer.from(k.key!, 'base64')]));
+  const kek = deriveKek(path, parsed.kek, p);
+  return new Map(parsed.keys.map((k) => [k.id, unwrap(path, kek, k.id, k.wrapped!)]));
 }
 
 function entry(id: number, key: Buffer, kek: Buffer | undefined): KeyEntryJson {
@@ -228,11 +228,11 @@ export function generateKeyFile(path: string, opts: { rotate?: boolean } & KeyPr
   if (exists(path)) {
     if (!opts.rotate) throw new KeyFileError(`key file ${path} already exists; use --rotate to add a new active key`);
     checkPermissions(path);
-    const d = parseKeyFile(path);
-    const kek = d.kek ? deriveKek(path, d.kek, prot) : undefined;
-    if (kek) clearKeys(path, d, prot); // proves the passphrase/secret before adding a key under it
-    const id = Math.max(...d.keys.map((k) => k.id)) + 1;
-    const next: KeyFileJson = { ...d, active: id, keys: [...d.keys, entry(id, randomBytes(KEY_BYTES), kek)] };
+    const parsed = parseKeyFile(path);
+    const kek = parsed.kek ? deriveKek(path, parsed.kek, prot) : undefined;
+    if (kek) clearKeys(path, parsed, prot); // proves the passphrase/secret before adding a key under it
+    const id = Math.max(...parsed.keys.map((k) => k.id)) + 1;
+    const next: KeyFileJson = { ...parsed, active: id, keys: [...parsed.keys, entry(id, randomBytes(KEY_BYTES), kek)] };
     writeKeyFile(path, next);
     return info(path, next);
   }
@@ -255,13 +255,13 @@ export function generateKeyFile(path: string, opts: { rotate?: boolean } & KeyPr
  */
 export function loadKeyRing(path: string, opts: KeyProtection = {}): KeyRing {
   checkPermissions(path);
-  const d = parseKeyFile(path);
-  const keys = clearKeys(path, d, protectionFrom(opts));
+  const parsed = parseKeyFile(path);
+  const keys = clearKeys(path, parsed, protectionFrom(opts));
   const fps = new Map<number, string>([...keys].map(([id, k]) => [id, keyFingerprint(k)]));
   const keyIds = Object.freeze([...keys.keys()].sort((a, b) => a - b));
   return Object.freeze({
     path,
-    activeKeyId: d.active,
+    activeKeyId: parsed.active,
     keyIds,
     get: (id: number) => keys.get(id),
     fingerprint: (id: number) => fps.get(id),
@@ -281,14 +281,14 @@ export function describeKeyFile(path: string): KeyFileInfo {
  */
 export function removeKey(path: string, keyId: number, inUse: readonly number[]): KeyFileInfo {
   checkPermissions(path);
-  const d = parseKeyFile(path);
-  if (!d.keys.some((k) => k.id === keyId)) throw new KeyFileError(`key file ${path} has no key ${keyId}`);
-  if (d.active === keyId) throw new KeyFileError(`key ${keyId} is the active key; rotate first (wardgate keygen --rotate)`);
+  const parsed = parseKeyFile(path);
+  if (!parsed.keys.some((k) => k.id === keyId)) throw new KeyFileError(`key file ${path} has no key ${keyId}`);
+  if (parsed.active === keyId) throw new KeyFileError(`key ${keyId} is the active key; rotate first (wardgate keygen --rotate)`);
   if (inUse.includes(keyId)) {
     // Not a configuration error (exit 1): the state of the buffer refuses it for now.
     throw new Error(`key ${keyId} still seals buffered units; it can be removed once they are drained (see wardgate status)`);
   }
-  const next: KeyFileJson = { ...d, keys: d.keys.filter((k) => k.id !== keyId) };
+  const next: KeyFileJson = { ...parsed, keys: parsed.keys.filter((k) => k.id !== keyId) };
   writeKeyFile(path, next);
   return info(path, next);
 }
