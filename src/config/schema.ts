@@ -143,6 +143,8 @@ export const configSchema = z
          * message, docs/schemas/waveform-batch-v1.json).
          */
         waveformFormat: z.enum(['json-v1', 'batch']).default('json-v1'),
+        /** Reading messages: json-v1, or avro-v1 (the same fields as Avro binary, docs/schemas/reading-v1.avsc) for a thin uplink. */
+        format: z.enum(['json-v1', 'avro-v1']).default('json-v1'),
         /** Create missing topics at start when the cluster allows it; otherwise a clear error names the topic. */
         createTopics: z.boolean().default(true),
         topicPartitions: z.number().int().min(1).max(1000).default(3),

@@ -96,6 +96,7 @@ export function forwarderSettings(k: KafkaConfig, heapLimitBytes = getHeapStatis
       ...(k.fhir ? { fhirTopics: k.fhir.topics, fhir: fhirOptions(k.fhir) } : {}),
       ...(k.hl7v2 ? { hl7v2Topics: k.hl7v2.topics, hl7v2: hl7v2Options(k.hl7v2) } : {}),
       waveformFormat: k.waveformFormat,
+      format: k.format,
     },
     createTopics: k.createTopics,
     batchMaxReadings: k.batch.maxReadings,

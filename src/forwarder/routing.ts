@@ -7,6 +7,7 @@
 import type { Lease } from '../buffer/types.js';
 import type { PriorityClass, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
+import { avroV1Messages } from './formats/avro-v1.js';
 import { FHIR_SCHEMA, type FhirOptions, type FhirOut, toFhirObservations } from './formats/fhir-r4.js';
 import { HL7V2_SCHEMA, type Hl7Out, type Hl7v2Options, toPcd01Messages } from './formats/hl7v2-pcd01.js';
 import { encodeJsonV1, jsonV1Messages, jsonV1UnitMessages, readingHeaders } from './formats/json-v1.js';
@@ -22,6 +23,8 @@ export interface RoutingOptions {
   hl7v2?: Hl7v2Options;
   /** The waveform class's topic: one JSON v1 message per reading (default), or waveform samples batched per device and metric. */
   waveformFormat?: 'json-v1' | 'batch';
+  /** Reading messages as JSON v1 (default) or the same fields in Avro binary (formats/avro-v1.ts). */
+  format?: 'json-v1' | 'avro-v1';
 }
 
 /** Every topic the routing can write to (for ensureTopics). */
@@ -85,8 +88,9 @@ export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
-    // From the decoded units when the lease has them: no Reading objects for JSON v1.
-    if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
+    // JSON v1 from the decoded units when the lease has them: no Reading objects.
+    if (o.format === 'avro-v1') avroV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
+    else if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
     else jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priorityClass], messages: json }];

@@ -1,0 +1,228 @@
+/**
+ * wardgate reading v1 in Avro binary (opt-in, `kafka.format: avro-v1`): the same fields as JSON v1
+ * (formats/json-v1.ts, docs/schemas/reading-v1.json) but "schema", which the header wardgate-schema
+ * ('wardgate.reading.v1+avro') names, for sites whose uplink is thin. Each Kafka message value is
+ * one plain Avro binary datum of docs/schemas/reading-v1.avsc: no object container, no
+ * single-object header (it would add 10 bytes to every reading; the header already names the
+ * schema). A consumer decodes it with stock tools and the .avsc, e.g. with the `avsc` npm package:
+ * `avro.Type.forSchema(JSON.parse(fs.readFileSync('reading-v1.avsc', 'utf8'))).fromBuffer(value)`,
+ * or Apache avro-tools: `java -jar avro-tools.jar fragtojson --schema-file reading-v1.avsc value.bin`.
+ * Times are timestamp-millis (ms since the epoch, UTC). READING_V1_AVSC is the .avsc file's
+ * content; test/forwarder/avro-v1.test.ts checks the two are the same.
+ */
+import avro from 'avsc';
+import type { Reading } from '../../reading.js';
+import type { OutMessage } from '../client.js';
+import { readingHeaders, toJsonV1 } from './json-v1.js';
+
+export const AVRO_V1_SCHEMA = 'wardgate.reading.v1+avro';
+
+export const READING_V1_AVSC = {
+  type: 'record',
+  name: 'Reading',
+  namespace: 'wardgate.reading.v1',
+  doc: 'wardgate reading v1, Avro binary form of docs/schemas/reading-v1.json (the same fields but "schema", which the header wardgate-schema names). One plain binary datum per Kafka message, no container, no fingerprint.',
+  fields: [
+    {
+      name: 'gatewayId',
+      type: 'string',
+    },
+    {
+      name: 'seq',
+      type: 'long',
+    },
+    {
+      name: 'deviceId',
+      type: 'string',
+    },
+    {
+      name: 'deviceKind',
+      type: {
+        type: 'enum',
+        name: 'DeviceKind',
+        symbols: ['simulator', 'serial', 'ble', 'mqtt', 'gateway'],
+      },
+    },
+    {
+      name: 'bed',
+      type: 'string',
+    },
+    {
+      name: 'patientId',
+      type: ['null', 'string'],
+      default: null,
+    },
+    {
+      name: 'metric',
+      type: {
+        type: 'enum',
+        name: 'Metric',
+        symbols: [
+          'heart_rate',
+          'pulse_rate_oximeter',
+          'pulse_rate_nibp',
+          'spo2',
+          'resp_rate',
+          'body_temp',
+          'nibp_sys',
+          'nibp_dia',
+          'nibp_mean',
+          'abp_sys',
+          'abp_dia',
+          'abp_mean',
+          'etco2',
+          'glucose',
+          'battery_level',
+          'signal_strength',
+          'gateway_event',
+          'ecg_lead_ii',
+          'pleth',
+          'rr_interval',
+          'nibp_cuff',
+          'cvp',
+          'pa_sys',
+          'pa_dia',
+          'pa_mean',
+          'icp',
+          'perfusion_index',
+          'vent_resp_rate',
+          'tidal_volume',
+          'airway_pressure_peak',
+          'airway_pressure_mean',
+          'peep',
+        ],
+      },
+    },
+    {
+      name: 'mdc',
+      type: [
+        'null',
+        {
+          type: 'record',
+          name: 'Mdc',
+          fields: [
+            {
+              name: 'code',
+              type: 'long',
+            },
+            {
+              name: 'refId',
+              type: 'string',
+            },
+          ],
+        },
+      ],
+      default: null,
+    },
+    {
+      name: 'loinc',
+      type: ['null', 'string'],
+      default: null,
+    },
+    {
+      name: 'value',
+      type: ['null', 'double'],
+      doc: 'null exactly when quality holds a value_* flag',
+      default: null,
+    },
+    {
+      name: 'unit',
+      type: 'string',
+    },
+    {
+      name: 'deviceTime',
+      type: [
+        'null',
+        {
+          type: 'long',
+          logicalType: 'timestamp-millis',
+        },
+      ],
+      default: null,
+    },
+    {
+      name: 'gatewayTime',
+      type: {
+        type: 'long',
+        logicalType: 'timestamp-millis',
+      },
+    },
+    {
+      name: 'priority',
+      type: {
+        type: 'enum',
+        name: 'Priority',
+        symbols: ['alarm', 'vital', 'status', 'waveform'],
+      },
+    },
+    {
+      name: 'quality',
+      type: {
+        type: 'array',
+        items: {
+          type: 'enum',
+          name: 'QualityFlag',
+          symbols: [
+            'out_of_range',
+            'simulated',
+            'device_clock_unknown',
+            'device_clock_skew',
+            'unit_converted',
+            'questionable',
+            'value_nan',
+            'value_nres',
+            'value_positive_infinity',
+            'value_negative_infinity',
+            'value_reserved',
+          ],
+        },
+      },
+    },
+    {
+      name: 'extra',
+      type: [
+        'null',
+        {
+          type: 'map',
+          values: ['string', 'double', 'boolean'],
+        },
+      ],
+      default: null,
+    },
+  ],
+};
+
+const type = avro.Type.forSchema(READING_V1_AVSC as unknown as avro.Schema);
+
+/** The Avro record of a reading: JSON v1's object without "schema", times as ms, absent optional fields as null. */
+export function toAvroV1(r: Reading): Record<string, unknown> {
+  const j = toJsonV1(r);
+  return {
+    gatewayId: j.gatewayId,
+    seq: j.seq,
+    deviceId: j.deviceId,
+    deviceKind: j.deviceKind,
+    bed: j.bed,
+    patientId: j.patientId ?? null,
+    metric: j.metric,
+    mdc: j.mdc ?? null,
+    loinc: j.loinc ?? null,
+    value: j.value,
+    unit: j.unit,
+    deviceTime: r.deviceTime ?? null,
+    gatewayTime: r.gatewayTime,
+    priority: j.priority,
+    quality: j.quality,
+    extra: j.extra ?? null,
+  };
+}
+
+/** One reading's Avro binary datum. */
+export function encodeAvroV1(r: Reading): Buffer {
+  return type.toBuffer(toAvroV1(r));
+}
+
+/** The Avro v1 messages of many readings, in order, appended to `out`. */
+export function avroV1Messages(readings: readonly Reading[], keyOf: (r: Reading) => string, out: OutMessage[]): void {
+  for (const r of readings) out.push({ key: keyOf(r), value: encodeAvroV1(r), headers: readingHeaders(r, AVRO_V1_SCHEMA) });
+}
