@@ -11,9 +11,10 @@
  * content; test/forwarder/avro-v1.test.ts checks the two are the same.
  */
 import avro from 'avsc';
+import { CATALOGUE } from '../../catalogue.js';
 import type { Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
-import { readingHeaders, toJsonV1 } from './json-v1.js';
+import { readingHeaders } from './json-v1.js';
 
 export const AVRO_V1_SCHEMA = 'wardgate.reading.v1+avro';
 
@@ -194,26 +195,38 @@ export const READING_V1_AVSC = {
 
 const type = avro.Type.forSchema(READING_V1_AVSC as unknown as avro.Schema);
 
-/** The Avro record of a reading: JSON v1's object without "schema", times as ms, absent optional fields as null. */
+/** The metric's mdc and loinc fields, made once per metric. */
+const fixed = new Map<string, { mdc: { code: number; refId: string } | null; loinc: string | null }>();
+function metricFields(metric: Reading['metric']): { mdc: { code: number; refId: string } | null; loinc: string | null } {
+  let f = fixed.get(metric);
+  if (f === undefined) {
+    const def = CATALOGUE[metric];
+    f = { mdc: def.mdcCode !== undefined && def.mdcRefId !== undefined ? { code: def.mdcCode, refId: def.mdcRefId } : null, loinc: def.loinc[0] ?? null };
+    fixed.set(metric, f);
+  }
+  return f;
+}
+
+/** The Avro record of a reading: JSON v1's fields (formats/json-v1.ts toJsonV1) without "schema", times as ms, absent optional fields as null. */
 export function toAvroV1(r: Reading): Record<string, unknown> {
-  const j = toJsonV1(r);
+  const f = metricFields(r.metric);
   return {
-    gatewayId: j.gatewayId,
-    seq: j.seq,
-    deviceId: j.deviceId,
-    deviceKind: j.deviceKind,
-    bed: j.bed,
-    patientId: j.patientId ?? null,
-    metric: j.metric,
-    mdc: j.mdc ?? null,
-    loinc: j.loinc ?? null,
-    value: j.value,
-    unit: j.unit,
+    gatewayId: r.gatewayId,
+    seq: r.seq,
+    deviceId: r.deviceId,
+    deviceKind: r.deviceKind,
+    bed: r.bed,
+    patientId: r.patientId ?? null,
+    metric: r.metric,
+    mdc: f.mdc,
+    loinc: f.loinc,
+    value: Number.isFinite(r.value) ? r.value : null,
+    unit: r.unit,
     deviceTime: r.deviceTime ?? null,
     gatewayTime: r.gatewayTime,
-    priority: j.priority,
-    quality: j.quality,
-    extra: j.extra ?? null,
+    priority: r.priorityClass,
+    quality: r.quality,
+    extra: r.extra ?? null,
   };
 }
 
