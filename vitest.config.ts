@@ -5,14 +5,20 @@ import { defineConfig } from 'vitest/config';
 //    the simulated BLE controller); scripts/test.mjs runs it two files at a time;
 //  - integration: test/integration/** against one real Kafka broker started by the global setup. Its
 //    files run one at a time because some of them stop and restart that broker;
-//  - cluster: the files that start 3-node clusters of their own (failover, leader moves, the fleet);
-//  - brokers: the files that start single brokers of their own (TLS and SASL listeners, a broker behind
-//    the black-hole or the crash test's proxy). cluster and brokers never touch the shared broker.
+//  - cluster: the failover and leader-move files, each with a 3-node cluster of its own;
+//  - brokers: the other files with brokers of their own (TLS and SASL listeners, a broker behind the
+//    black-hole or the crash test's proxy, the fleet's 3-node cluster). The two lanes are balanced by
+//    duration (about 10 and 7 min on the CI machine); neither touches the shared broker.
 // `npm test` (after lint, typecheck and build) runs unit first, alone; then integration, cluster and
 // brokers side by side (JVM lanes that share nothing, mostly waiting on outages and restarts):
 // scripts/test.mjs, which merges the JSON reports into test-results/vitest.json.
-const CLUSTERS = ['test/integration/kafka-cluster-*.test.ts', 'test/integration/kafka-fleet.test.ts'];
-const OWN_BROKER = ['test/integration/kafka-security.test.ts', 'test/integration/forwarder-blackhole.test.ts', 'test/integration/forwarder-crash.test.ts'];
+const CLUSTERS = ['test/integration/kafka-cluster-*.test.ts'];
+const OWN_BROKER = [
+  'test/integration/kafka-security.test.ts',
+  'test/integration/forwarder-blackhole.test.ts',
+  'test/integration/forwarder-crash.test.ts',
+  'test/integration/kafka-fleet.test.ts',
+];
 
 export default defineConfig({
   test: {
