@@ -100,7 +100,8 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
   if (report.kafka) {
     const kafka = report.kafka;
     lines.push(
-      `kafka            ${kafka.state}${kafka.reachable === null ? '' : kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ${kafka.reason} [${kafka.brokers.join(',')}]`,
+      `kafka            ${kafka.state}${kafka.reachable === null ? '' : kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ` +
+        `${kafka.reason} [${kafka.brokers.join(',')}]`,
     );
     if (running) {
       const parts = [`in flight ${kafka.inFlight}`, `drain ${kafka.drainRate ?? 0} readings/s`];

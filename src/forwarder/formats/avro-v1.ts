@@ -22,7 +22,9 @@ export const READING_V1_AVSC = {
   type: 'record',
   name: 'Reading',
   namespace: 'wardgate.reading.v1',
-  doc: 'wardgate reading v1, Avro binary form of docs/schemas/reading-v1.json (the same fields but "schema", which the header wardgate-schema names). One plain binary datum per Kafka message, no container, no fingerprint.',
+  doc:
+    'wardgate reading v1, Avro binary form of docs/schemas/reading-v1.json (the same fields but "schema", which the header wardgate-schema names). ' +
+    'One plain binary datum per Kafka message, no container, no fingerprint.',
   fields: [
     {
       name: 'gatewayId',
