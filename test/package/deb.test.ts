@@ -140,13 +140,13 @@ describe('Debian package (amd64)', () => {
     expect(score, s.out).toBeLessThanOrEqual(2.0);
   });
 
-  it('postinst refuses clearly when Node is older than 20 (and changes nothing)', async () => {
+  it('postinst refuses clearly when Node is older than 20.19.4 (and changes nothing)', async () => {
     const stub = tempDir('wg-node18-');
     writeFileSync(join(stub, 'node'), '#!/bin/sh\ncase "$1" in --version) echo v18.19.0;; -p) echo 18;; esac\n');
     chmodSync(join(stub, 'node'), 0o755);
     const r = await run('sh', [join(control, 'postinst'), 'configure'], { PATH: `${stub}:/usr/sbin:/usr/bin:/sbin:/bin` });
     expect(r.status).toBe(1);
-    expect(r.err).toMatch(/needs Node\.js 20 or later; found: v18\.19\.0/);
+    expect(r.err).toMatch(/needs Node\.js 20\.19\.4 or later; found: v18\.19\.0/);
     expect(r.err).toMatch(/NodeSource/);
   });
 });
