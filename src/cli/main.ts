@@ -111,7 +111,6 @@ async function runGateway(
     log.flush();
     return code;
   }
-  notify.ready(`gateway ${gw.gatewayId} running`);
   const stopScript = onStarted?.();
   const backlog = gw.buffer.stats().totalReadings;
   if (backlog > 0) {
@@ -190,6 +189,10 @@ async function runGateway(
   };
   process.on('SIGHUP', onHup);
   const sig = waitForSignal();
+  // READY=1 only now that SIGHUP, SIGTERM and SIGINT have their handlers: a `systemctl reload` or
+  // stop right after start must reload or drain, never meet the default action (terminate) or an
+  // inherited SIG_IGN (lost).
+  notify.ready(`gateway ${gw.gatewayId} running`);
   const timers: NodeJS.Timeout[] = [];
   let failure: string | undefined;
   const ended = await Promise.race([
