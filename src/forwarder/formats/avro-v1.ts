@@ -8,11 +8,12 @@
  * `avro.Type.forSchema(JSON.parse(fs.readFileSync('reading-v1.avsc', 'utf8'))).fromBuffer(value)`,
  * or Apache avro-tools: `java -jar avro-tools.jar fragtojson --schema-file reading-v1.avsc value.bin`.
  * Times are timestamp-millis (ms since the epoch, UTC). READING_V1_AVSC is the .avsc file's
- * content; test/forwarder/avro-v1.test.ts checks the two are the same.
+ * content, its enums taken from the append-only lists in src/reading.ts and src/catalogue.ts;
+ * test/forwarder/avro-v1.test.ts checks the two are the same.
  */
 import avro from 'avsc';
 import { CATALOGUE } from '../../catalogue.js';
-import type { Reading } from '../../reading.js';
+import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS, type Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
 import { readingHeaders } from './json-v1.js';
 
@@ -43,7 +44,7 @@ export const READING_V1_AVSC = {
       type: {
         type: 'enum',
         name: 'DeviceKind',
-        symbols: ['simulator', 'serial', 'ble', 'mqtt', 'gateway'],
+        symbols: [...DEVICE_KINDS],
       },
     },
     {
@@ -60,40 +61,7 @@ export const READING_V1_AVSC = {
       type: {
         type: 'enum',
         name: 'Metric',
-        symbols: [
-          'heart_rate',
-          'pulse_rate_oximeter',
-          'pulse_rate_nibp',
-          'spo2',
-          'resp_rate',
-          'body_temp',
-          'nibp_sys',
-          'nibp_dia',
-          'nibp_mean',
-          'abp_sys',
-          'abp_dia',
-          'abp_mean',
-          'etco2',
-          'glucose',
-          'battery_level',
-          'signal_strength',
-          'gateway_event',
-          'ecg_lead_ii',
-          'pleth',
-          'rr_interval',
-          'nibp_cuff',
-          'cvp',
-          'pa_sys',
-          'pa_dia',
-          'pa_mean',
-          'icp',
-          'perfusion_index',
-          'vent_resp_rate',
-          'tidal_volume',
-          'airway_pressure_peak',
-          'airway_pressure_mean',
-          'peep',
-        ],
+        symbols: Object.keys(CATALOGUE),
       },
     },
     {
@@ -155,7 +123,7 @@ export const READING_V1_AVSC = {
       type: {
         type: 'enum',
         name: 'Priority',
-        symbols: ['alarm', 'vital', 'status', 'waveform'],
+        symbols: [...PRIORITY_CLASSES],
       },
     },
     {
@@ -165,19 +133,7 @@ export const READING_V1_AVSC = {
         items: {
           type: 'enum',
           name: 'QualityFlag',
-          symbols: [
-            'out_of_range',
-            'simulated',
-            'device_clock_unknown',
-            'device_clock_skew',
-            'unit_converted',
-            'questionable',
-            'value_nan',
-            'value_nres',
-            'value_positive_infinity',
-            'value_negative_infinity',
-            'value_reserved',
-          ],
+          symbols: [...QUALITY_FLAGS],
         },
       },
     },
