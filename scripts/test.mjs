@@ -9,7 +9,7 @@
 // Every project always runs; the exit code fails if any failed. Extra arguments go to every run.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,6 +89,19 @@ for (const p of side) {
 for (const r of runs) merge(r);
 for (const [project, p] of Object.entries(merged.projects)) {
   console.log(`${project}: ${p.report === false ? 'no report' : `${p.passed} passed, ${p.failed} failed`} in ${p.seconds} s`);
+}
+
+// The failures again, last: a CI log is often read from its tail, where the unit project's own report
+// (printed first) is long gone.
+for (const file of merged.testResults) {
+  for (const t of file.assertionResults ?? []) {
+    if (t.status !== 'failed') continue;
+    const first = String(t.failureMessages?.[0] ?? '')
+      .split('\n')
+      .slice(0, 6)
+      .join('\n    ');
+    console.log(`FAILED ${relative(process.cwd(), file.name)} > ${t.fullName}\n    ${first}`);
+  }
 }
 
 writeFileSync(join(results, 'vitest.json'), JSON.stringify(merged));

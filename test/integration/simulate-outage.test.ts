@@ -41,8 +41,10 @@ describe('simulate --outage', () => {
     expect(out).toMatch(/outage proxy: Kafka \S+ reached through 127\.0\.0\.1:\d+/);
     expect(out).toContain('outage: Kafka cut for 4 s');
     expect(out).toContain('outage: Kafka reachable again');
-    // The gateway saw the cut (connections reset: its own log), and the run ended with the buffer drained.
-    expect(c.stderr()).toMatch(/"event":"kafka_send_failed".*"error":"[^"]*(ECONNRESET|ECONNREFUSED)/);
+    // The gateway saw the cut (its own log: a failed send; the text depends on the client and on what
+    // was in flight when the proxy reset: ECONNRESET, a refused connect, a closed connection or a
+    // request timeout), and the run ended with the buffer drained.
+    expect(c.stderr()).toMatch(/"event":"kafka_send_failed".*"error":"[^"]+"/);
     const summary = /summary: gateway (\S+): (\d+) readings committed, (\d+) forwarded to Kafka, buffer empty\./.exec(out);
     expect(summary, out).not.toBeNull();
 
