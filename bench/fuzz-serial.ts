@@ -2,7 +2,7 @@
  * Serial fuzz at full size: 1M mutated inputs per framing layer (IntelliVue, S/5, MEDIBUS, Masimo,
  * Nonin #2 and #8, wg1 lines), each compared with what the fuzzer injected (frames, rejection
  * reasons in order, payloads); see test/serial/helpers/mutate.ts. The CI test
- * (test/serial/fuzz-mutate.test.ts) runs the same fuzzer at 100k per layer. Exits 1 on any
+ * (test/serial/fuzz-mutate.test.ts) runs the same fuzzer at 1M per layer, seed 12. Exits 1 on any
  * mismatch or exception.
  *
  *   node --import tsx bench/fuzz-serial.ts [--inputs 1000000] [--seed 1]
