@@ -13,10 +13,8 @@ import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
 import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
-import { FrameReader, frame } from './serial/ge-wire.js';
+import { basicClass, driRecord, FrameReader, frame, physSubrecord } from './serial/ge-wire.js';
 import { GroundTruth } from './serial/ground-truth.js';
-
-const INVALID = -32767;
 
 export interface GeOptions {
   port: string;
@@ -90,18 +88,6 @@ export class GeS5Simulator {
     }
   }
 
-  private header(len: number, maintype: number, time: number, srType: number): Buffer {
-    const h = Buffer.alloc(40);
-    h.writeUInt16LE(len, 0);
-    h[3] = 10; // interface level 10 (2009)
-    h.writeUInt32LE(time, 6);
-    h.writeUInt16LE(maintype, 14);
-    h.writeInt16LE(0, 16);
-    h[18] = srType;
-    h[21] = 0xff;
-    return h;
-  }
-
   private drift(): void {
     const r = this.rand;
     const v = this.v;
@@ -124,48 +110,16 @@ export class GeS5Simulator {
     const v = this.v;
     const time = Math.floor(Date.now() / 1000);
     const probeOff = this.tick % 25 === 24;
-    const c = Buffer.alloc(270);
-    const group = (at: number, label = 0): void => {
-      c.writeUInt32LE(3, at);
-      c.writeUInt16LE(label, at + 4);
-    };
-    const i16 = (at: number, x: number): void => {
-      c.writeInt16LE(x, at);
-    };
-    for (let at = 0; at < 268; at += 2) if (at !== 226 && at !== 228 && at !== 230) i16(at, INVALID);
-    for (const g of [0, 16, 30, 44, 58, 72, 86, 94, 102, 110, 118, 132, 146, 156, 166, 178, 200, 214, 232, 240, 254]) {
-      c.writeUInt32LE(0, g);
-      c.writeUInt16LE(0, g + 4);
-    }
-    group(0);
-    i16(6, v.hr);
-    group(16, 1);
-    i16(22, Math.round(v.art[0]! * 100));
-    i16(24, Math.round(v.art[1]! * 100));
-    i16(26, Math.round(v.art[2]! * 100));
-    group(30, 2);
-    i16(40, v.cvp * 100);
-    group(72);
-    i16(78, v.nibp[0]! * 100);
-    i16(80, v.nibp[1]! * 100);
-    i16(82, v.nibp[2]! * 100);
-    group(86);
-    i16(92, Math.round(v.t1 * 100));
-    group(118);
-    if (!probeOff) {
-      i16(124, Math.round(v.spo2 * 100));
-      i16(126, v.pr);
-    }
-    group(132);
-    i16(138, Math.round(v.et * 100));
-    i16(140, Math.round(v.fi * 100));
-    i16(142, v.rr);
-    i16(144, Math.round(v.amb * 10));
-    const sr = Buffer.alloc(278);
-    sr.writeUInt32LE(time, 0);
-    c.copy(sr, 4);
-    sr.writeUInt16LE(0x000a, 276); // class 0 (basic), level bits
-    const rec = Buffer.concat([this.header(40 + 278, 0, time, 1), sr]);
+    const c = basicClass({
+      ecg: { values: { hr: v.hr } },
+      p1: { label: 1, values: { sys: v.art[0]!, dia: v.art[1]!, mean: v.art[2]! } },
+      p2: { label: 2, values: { mean: v.cvp } },
+      nibp: { values: { sys: v.nibp[0]!, dia: v.nibp[1]!, mean: v.nibp[2]! } },
+      t1: { values: { temp: v.t1 } },
+      spo2: { values: probeOff ? {} : { spo2: v.spo2, pr: v.pr } },
+      co2: { values: { et: v.et, fi: v.fi, rr: v.rr, amb_press: v.amb } },
+    });
+    const rec = driRecord(0, time, 10, [{ type: 1, data: physSubrecord(time, 0, c) }]);
     const wire = frame(rec);
     const d = applyFaults(wire, this.o.faults ?? {}, this.rand, wire.length - 3);
     for (const ch of d.chunks) this.port.write(ch);
@@ -195,7 +149,7 @@ export class GeS5Simulator {
         al.write(alarmText, 10, 'latin1');
         al.writeUInt16LE(3, 10 + 82);
       }
-      for (const ch of applyFaults(frame(Buffer.concat([this.header(40 + 510, 4, time, 1), al])), {}, this.rand).chunks) this.port.write(ch);
+      for (const ch of applyFaults(frame(driRecord(4, time, 10, [{ type: 1, data: al }])), {}, this.rand).chunks) this.port.write(ch);
     }
   }
 }

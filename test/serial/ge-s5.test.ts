@@ -1,11 +1,57 @@
 /** GE S/5 framing, requests and record decoding against the reference's byte vectors (§3.8). */
 import { describe, expect, it } from 'vitest';
+import { basicClass, driRecord, FrameReader, frame, physSubrecord } from '../../hardware-mocks/serial/ge-wire.js';
 import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { checksum, encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/ge-s5/frame.js';
-import { alarmRequest, displRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
+import { alarmRequest, displRequest, PHDB_TYPE, phdbRequest, waveRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
 import { GeS5Session } from '../../src/devices/serial/protocols/ge-s5/session.js';
 import type { Session } from '../../src/devices/serial/protocols/types.js';
 import { hex, REF } from './vectors.js';
+
+/**
+ * The six complete examples of the S/5 Computer Interface Specification (GE doc M1017617, 12th ed.,
+ * Appendix A, pages A-1..A-6), copied from the PDF (correction 16 of the reference: "use them as test
+ * vectors"; the reference itself does not print them). They use interface level 0. A-3's checksum
+ * 0x7D is stuffed as 7D 5D.
+ */
+const GE_CI: [string, string, () => Buffer][] = [
+  [
+    'A-1 DISPL every 10 s, classes basic+ext1+ext2+ext3',
+    '7e 31 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 ' +
+      '00 00 00 00 00 00 00 00 00 01 0a 00 0e 00 00 00 00 00 49 7e',
+    () => displRequest(10, 0x0e, 0),
+  ],
+  [
+    'A-2 stop DISPL',
+    '7e 31 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 ' +
+      '00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00 31 7e',
+    () => displRequest(0, 0, 0),
+  ],
+  [
+    'A-3 60 s trend every 60 s, all classes (checksum 7D stuffed)',
+    '7e 31 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 ' +
+      '00 00 00 00 00 00 00 00 00 03 3c 00 0e 00 00 00 00 00 7d 5d 7e',
+    () => phdbRequest(PHDB_TYPE.trend60s, 60, 0x0e, 0),
+  ],
+  [
+    'A-4 stop 60 s trend',
+    '7e 31 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 ' +
+      '00 00 00 00 00 00 00 00 00 03 00 00 00 00 00 00 00 00 33 7e',
+    () => phdbRequest(PHDB_TYPE.trend60s, 0, 0, 0),
+  ],
+  [
+    'A-5 start ECG1 waveform',
+    '7e 48 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 ff 00 ' +
+      '00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 48 7e',
+    () => waveRequest(0, [1]),
+  ],
+  [
+    'A-6 stop waveforms',
+    '7e 48 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 00 00 ff 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 ff 00 00 ' +
+      '00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 48 7e',
+    () => waveRequest(1, []),
+  ],
+];
 
 const records = (wire: Buffer): Buffer[] => {
   const r = new FrameDecoder().push(wire);
@@ -18,8 +64,103 @@ describe('S/5 requests are byte-exact', () => {
     ['V-GE-1 DISPL every 5 s, classes 0x0E, level 9', () => displRequest(5, 0x0e, 9)],
     ['V-GE-2 stop DISPL', () => displRequest(0, 0, 9)],
     ['V-GE-3 alarm differential mode', () => alarmRequest(2, 0)],
+    ['V-GE-4 start CO2 waveform (type 9)', () => waveRequest(0, [9])],
   ])('%s', (name, make) => {
     expect(encodeFrame(make()).toString('hex')).toBe(REF[name.split(' ')[0]!]!.toLowerCase());
+  });
+
+  it.each(GE_CI)('GE-CI %s', (_name, bytes, make) => {
+    expect(encodeFrame(make()).toString('hex')).toBe(hex(bytes).toString('hex'));
+  });
+});
+
+describe('the S/5 simulator frames byte-exactly too (hardware-mocks, its own framing)', () => {
+  const vectors = [
+    ...['V-GE-1', 'V-GE-2', 'V-GE-3', 'V-GE-4', 'V-GE-5'].map((k) => [k, hex(REF[k]!)] as const),
+    ...GE_CI.map(([n, b]) => [n, hex(b)] as const),
+  ];
+
+  it.each(vectors)('%s: the simulator reads the record and frames it back to the same bytes', (_n, wire) => {
+    const r = new FrameReader();
+    const recs = r.feed(wire);
+    expect(r.bad).toBe(0);
+    expect(recs).toHaveLength(1);
+    expect(frame(recs[0]!).toString('hex')).toBe(wire.toString('hex'));
+    expect(recs).toEqual(records(wire));
+  });
+
+  it('V-GE-5 from the simulator builders: the same 325 bytes (values scaled, other values -32767, headers 0)', () => {
+    const t = 0x677d7e00;
+    const c = basicClass({
+      ecg: { values: { hr: 72 } },
+      nibp: { values: { sys: 120, dia: 80, mean: 93 } },
+      t1: { values: { temp: 37 } },
+      spo2: { values: { spo2: 98, pr: 72, ir_amp: 2.5 } },
+      co2: { values: { et: 5, fi: 0, rr: 14, amb_press: 760 } },
+    });
+    const wire = frame(driRecord(0, t, 9, [{ type: 1, data: physSubrecord(t, 0, c) }]));
+    expect(wire.length).toBe(325);
+    expect(wire.toString('hex')).toBe(REF['V-GE-5']!.toLowerCase());
+  });
+});
+
+/**
+ * Each basic-class value the gateway reads (§3.5), from literal little-endian bytes at its offset in
+ * the 270-byte class data: [what, group header offset, group label, value offset, bytes, metric, value, unit].
+ * Raw values are chosen so that reading them big-endian gives another number.
+ */
+const FIELDS: [string, number, number, number, string, string, number, string][] = [
+  ['ECG hr 1/min', 0, 0, 6, '02 01', 'heart_rate', 258, '/min'],
+  ['P1 ART sys 1/100 mmHg', 16, 1, 22, 'E1 2E', 'abp_sys', 120.01, 'mm[Hg]'],
+  ['P1 ART dia', 16, 1, 24, '41 1F', 'abp_dia', 80.01, 'mm[Hg]'],
+  ['P1 ART mean', 16, 1, 26, '55 24', 'abp_mean', 93.01, 'mm[Hg]'],
+  ['P2 CVP mean (negative)', 30, 2, 40, '06 FF', 'cvp', -2.5, 'mm[Hg]'],
+  ['P3 PA sys', 44, 3, 50, 'C4 09', 'pa_sys', 25, 'mm[Hg]'],
+  ['P3 PA dia', 44, 3, 52, '21 03', 'pa_dia', 8.01, 'mm[Hg]'],
+  ['P3 PA mean', 44, 3, 54, '41 06', 'pa_mean', 16.01, 'mm[Hg]'],
+  ['P4 ICP mean', 58, 7, 68, '7E 04', 'icp', 11.5, 'mm[Hg]'],
+  ['P4 ABP sys (label 8)', 58, 8, 64, '01 30', 'abp_sys', 122.89, 'mm[Hg]'],
+  ['P5 ART mean', 240, 1, 250, '10 27', 'abp_mean', 100, 'mm[Hg]'],
+  ['P6 CVP mean', 254, 2, 264, '7D 03', 'cvp', 8.93, 'mm[Hg]'],
+  ['NIBP sys', 72, 0, 78, '01 2F', 'nibp_sys', 120.33, 'mm[Hg]'],
+  ['NIBP dia', 72, 0, 80, '41 1F', 'nibp_dia', 80.01, 'mm[Hg]'],
+  ['NIBP mean', 72, 0, 82, '55 24', 'nibp_mean', 93.01, 'mm[Hg]'],
+  ['T1 1/100 degC', 86, 0, 92, '74 0E', 'body_temp', 37, 'Cel'],
+  ['T2', 94, 0, 100, '75 0E', 'body_temp', 37.01, 'Cel'],
+  ['T3', 102, 0, 108, '10 0E', 'body_temp', 36, 'Cel'],
+  ['T4', 110, 0, 116, '11 0E', 'body_temp', 36.01, 'Cel'],
+  ['SpO2 1/100 %', 118, 0, 124, '49 26', 'spo2', 98.01, '%'],
+  ['SpO2 pr 1/min', 118, 0, 126, '01 01', 'pulse_rate_oximeter', 257, '/min'],
+  ['CO2 rr 1/min', 132, 0, 142, '0E 00', 'resp_rate', 14, '/min'],
+  ['flow_vol ppeak 1/100 cmH2O', 178, 0, 186, 'D1 07', 'airway_pressure_peak', 20.01, 'cm[H2O]'],
+  ['flow_vol peep 1/100 cmH2O', 178, 0, 188, 'F5 01', 'peep', 5.01, 'cm[H2O]'],
+  ['flow_vol tv_insp 1/10 mL', 178, 0, 192, '89 13', 'tidal_volume', 500.1, 'mL'],
+];
+
+describe('S/5 basic class: each parameter at its offset, little-endian, with its scale', () => {
+  it.each(FIELDS)('%s', (_what, group, label, at, bytes, metric, value, unit) => {
+    const sr = Buffer.alloc(278);
+    const c = sr.subarray(4, 274);
+    for (let o = 0; o < 268; o += 2) c.writeInt16LE(-32767, o);
+    for (const g of [0, 16, 30, 44, 58, 72, 86, 94, 102, 110, 118, 132, 146, 156, 166, 178, 200, 214, 232, 240, 254]) c.fill(0, g, g + 6);
+    c.writeUInt32LE(3, group);
+    c.writeUInt16LE(label, group + 4);
+    hex(bytes).copy(c, at);
+    const p = decodePhysiological(sr);
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.values.map((v) => [v.metric, v.value, v.unit])).toEqual([[metric, value, unit]]);
+  });
+
+  it('etCO2 = et (1/100 %) x ambient pressure (1/10 mmHg) / 100 000: 5.01 % at 743.9 mmHg is 37.27 mmHg', () => {
+    const sr = Buffer.alloc(278);
+    const c = sr.subarray(4, 274);
+    c.writeUInt32LE(3, 132);
+    hex('F5 01').copy(c, 138); // et 501
+    hex('0F 1D').copy(c, 144); // amb 7439 -> 743.9 mmHg
+    hex('01 80').copy(c, 142); // rr invalid
+    const p = decodePhysiological(sr) as { values: { metric: string; value: number }[] };
+    expect(p.values.map((v) => [v.metric, v.value])).toEqual([['etco2', Math.round((501 * 7439) / 1000) / 100]]);
+    expect(p.values[0]!.value).toBe(37.27);
   });
 });
 

@@ -1,8 +1,11 @@
 /**
- * Requests to an S/5 monitor (reference §3.3-3.6, vectors V-GE-1..3): a 40-byte DRI header
- * (little-endian) with one subrecord descriptor, then the subrecord. frame.ts frames them.
+ * Requests to an S/5 monitor (reference §3.3-3.6, vectors V-GE-1..4; the computer-interface
+ * specification's Appendix A examples A-1..A-6): a 40-byte DRI header (little-endian) with one
+ * subrecord descriptor, then the subrecord. frame.ts frames them.
  */
 export const MAINTYPE = { phdb: 0, wave: 1, alarm: 4 } as const;
+/** phdb_rcrd_type (§3.4): displayed values, 10 s and 60 s trends. */
+export const PHDB_TYPE = { displ: 1, trend10s: 2, trend60s: 3 } as const;
 
 function record(maintype: number, level: number, sub: Buffer): Buffer {
   const b = Buffer.alloc(40 + sub.length);
@@ -15,13 +18,30 @@ function record(maintype: number, level: number, sub: Buffer): Buffer {
   return b;
 }
 
-/** Displayed-values request (phdb_rcrd_type 1): every `intervalS` seconds (>= 5; 0 stops), classes as phdb_class_bf. */
-export function displRequest(intervalS: number, classBits = 0, level = 9): Buffer {
+/** dri_phdb_req (9 bytes): record type, interval in s (>= 5; -1 once; 0 stops), classes as phdb_class_bf. */
+export function phdbRequest(recordType: number, intervalS: number, classBits = 0, level = 9): Buffer {
   const sub = Buffer.alloc(9);
-  sub[0] = 1;
+  sub[0] = recordType;
   sub.writeInt16LE(intervalS, 1);
   sub.writeUInt32LE(classBits >>> 0, 3);
   return record(MAINTYPE.phdb, level, sub);
+}
+
+/** Displayed-values request (phdb_rcrd_type 1): every `intervalS` seconds (>= 5; 0 stops), classes as phdb_class_bf. */
+export function displRequest(intervalS: number, classBits = 0, level = 9): Buffer {
+  return phdbRequest(PHDB_TYPE.displ, intervalS, classBits, level);
+}
+
+/** Waveform request (wf_req, 32 bytes): req_type 0 start / 1 stop, up to 8 waveform types, 0xFF-terminated. */
+export function waveRequest(reqType: 0 | 1, types: readonly number[], level = 0): Buffer {
+  const sub = Buffer.alloc(32);
+  sub.writeInt16LE(reqType, 0);
+  const list = types.slice(0, 8);
+  list.forEach((t, i) => {
+    sub[4 + i] = t;
+  });
+  if (list.length < 8) sub[4 + list.length] = 0xff;
+  return record(MAINTYPE.wave, level, sub);
 }
 
 /** Alarm request (al_tx_cmd, 16-bit cmd + 5 reserved): 0 status now, 2 differential mode, 3 exit. */
