@@ -38,6 +38,31 @@ export interface IntellivueOptions {
 
 type State = 'idle' | 'associated' | 'exporting';
 
+/** Release response (SPDU 0x0A), the bytes VSCaptureMP answers a release with (its rlrq_resp_msg). */
+const RELEASE_RESPONSE = Buffer.from('0a18c11661803080020101a08063808001000000000000000000', 'hex');
+
+/**
+ * Association result, accepted (SPDU 0x0E): session/presentation header as OpenICE's AssociationAccept writes it,
+ * then the MDSE user info with its length in the short BER form (correction 7): protocol version, nomenclature,
+ * functional units, system type (server), cold start, no options, and the poll profile support (min poll period
+ * 500 ms, MTU 1456) with the poll-profile extensions package, then 16 zero bytes.
+ */
+function associationResult(): Buffer {
+  const head = Buffer.from(
+    [
+      '3180a0808001010000a280a003000001a58030808001008102510100003080800100810c2a8648ce140201000000020100000000',
+      '61803080020101a0806180a180060c2a8648ce14020100000003010000a203020100a305a103020100be80288002010281',
+    ].join(''),
+    'hex',
+  );
+  const ext = new W().u16(0xf001).counted(new W().u32(0x8e000000).u16(0).u16(0).buf()).buf();
+  const poll = new W().u32(0x80000000).u32(0x0fa0).u32(0x05b0).u32(0x05b0).u32(0xffffffff).u32(0x60000000).u16(1).counted(ext).buf();
+  const profiles = new W().u16(1).counted(new W().u16(0x0001).counted(poll).buf()).buf();
+  const info = new W().u32(0x80000000).u32(0x40000000).u32(0).u32(0x00800000).u32(0x20000000).u16(0).u16(0).bytes(profiles).buf();
+  const body = new W().bytes(head).u8(info.length).bytes(info).bytes(Buffer.alloc(16)).buf();
+  return new W().u8(0x0e).u8(body.length).bytes(body).buf();
+}
+
 export class IntellivueSimulator {
   private readonly rand: () => number;
   private readonly reader = new FrameReader();
@@ -96,15 +121,14 @@ export class IntellivueSimulator {
         this.send(Buffer.from([0x0c, 0x02, 0x00, 0x00]));
         return;
       }
-      // Association result: accepted (0x0E), a short session body.
-      this.send(Buffer.from([0x0e, 0x04, 0xc1, 0x02, 0x00, 0x00]));
+      this.send(associationResult());
       this.state = 'associated';
       this.sendMdsCreate();
       return;
     }
     if (spdu === 0x09) {
       this.seen.release++;
-      this.send(Buffer.from([0x0a, 0x00]));
+      this.send(RELEASE_RESPONSE);
       this.state = 'idle';
       return;
     }
@@ -135,7 +159,8 @@ export class IntellivueSimulator {
 
   private sendMdsCreate(): void {
     const attrs = new W().u16(0x0987).counted(bcdTime(new Date())).u16(0x098f).counted(new W().u32(this.relTicks()).buf()).buf();
-    const args = new W().u16(2).counted(attrs).buf();
+    // MdsCreateInfo: the MDS managed object (class 0x21, context 0, handle 0), then its attribute list.
+    const args = new W().u16(0x21).u16(0).u16(0).u16(2).counted(attrs).buf();
     const body = new W().u16(0x21).u16(0).u16(0).u32(this.relTicks()).u16(0x0d06).counted(args).buf();
     const ro = new W().u16(1).u16(1).counted(body).buf(); // invoke id 1, confirmed event report
     this.send(new W().bytes([0xe1, 0, 0, 2]).u16(1).counted(ro).buf());

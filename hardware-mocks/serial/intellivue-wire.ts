@@ -18,7 +18,12 @@ export function fcs(bytes: number[]): number {
 }
 
 export function frame(userData: Buffer): Buffer {
-  const inner = [0x11, 0x01, userData.length >> 8, userData.length & 0xff, ...userData];
+  return transport([0x11, 0x01, userData.length >> 8, userData.length & 0xff, ...userData]);
+}
+
+/** 0xC0, the bytes and their FCS (low byte first) with transparency applied to every one, 0xC1. */
+export function transport(bytes: number[]): Buffer {
+  const inner = [...bytes];
   const f = fcs(inner);
   inner.push(f & 0xff, f >> 8);
   const out = [0xc0];

@@ -124,6 +124,27 @@ function pollInfoList(r: Reader): Observation[] {
   return out;
 }
 
+/**
+ * The MDS attributes of an MDS Create Event Report. Its event info is MdsCreateInfo: the MDS managed object
+ * (class, context, handle: 6 bytes) and then the attribute list, as VSCaptureMP (list at message offset 34) and
+ * OpenICE (MdsCreateInfo) read it. A bare attribute list (no managed object) is accepted as well. The report
+ * must be answered whatever its attributes hold, so an unreadable list gives no attributes rather than a
+ * rejected report (the base time is then unknown and the poll's own absolute time is used).
+ */
+function mdsCreateInfo(args: Reader): Attribute[] {
+  const left = args.end - args.pos;
+  const listAt = (off: number): boolean => left >= off + 4 && off + 4 + args.b.readUInt16BE(args.pos + off + 2) === left;
+  const off = listAt(6) ? 6 : listAt(0) ? 0 : -1;
+  if (off < 0) return [];
+  try {
+    args.bytes(off);
+    return attributeList(args);
+  } catch (e) {
+    if (e instanceof Short) return [];
+    throw e;
+  }
+}
+
 export function decodeMessage(u: Buffer): Decoded {
   try {
     return { ok: true, msg: decode(u) };
@@ -162,13 +183,11 @@ function decode(u: Buffer): Message {
     const args = body.sub(body.u16());
     if (eventType !== 0x0d06) return { kind: 'other' };
     const m: Message = { kind: 'mds_create', invokeId, eventTime, command };
-    if (args.end > args.pos) {
-      for (const a of attributeList(args)) {
-        if (a.id === 0x0987) {
-          const t = bcdTime(a.value);
-          if (t !== undefined) m.absTime = t;
-        } else if (a.id === 0x098f && a.value.length >= 4) m.relTime = a.value.readUInt32BE(0);
-      }
+    for (const a of mdsCreateInfo(args)) {
+      if (a.id === 0x0987) {
+        const t = bcdTime(a.value);
+        if (t !== undefined) m.absTime = t;
+      } else if (a.id === 0x098f && a.value.length >= 4) m.relTime = a.value.readUInt32BE(0);
     }
     return m;
   }

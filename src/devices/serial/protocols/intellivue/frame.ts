@@ -17,13 +17,8 @@ function escapeInto(out: number[], b: number): void {
   else out.push(b);
 }
 
-/** Frames one Data Export message (the user data). */
-export function encodeFrame(userData: Uint8Array): Buffer {
-  const body = Buffer.alloc(4 + userData.length);
-  body[0] = 0x11;
-  body[1] = 0x01;
-  body.writeUInt16BE(userData.length, 2);
-  body.set(userData, 4);
+/** BOF, the bytes and their FCS (low byte first), all escaped, EOF: the transport of §2.2 over any bytes (V-PH-1 and V-PH-2 frame bytes with no header). */
+export function frameBytes(body: Uint8Array): Buffer {
   const fcs = crc16x25(body);
   const out: number[] = [BOF];
   for (const b of body) escapeInto(out, b);
@@ -31,6 +26,16 @@ export function encodeFrame(userData: Uint8Array): Buffer {
   escapeInto(out, fcs >>> 8);
   out.push(EOF);
   return Buffer.from(out);
+}
+
+/** Frames one Data Export message (the user data) behind the header 11 01 LEN. */
+export function encodeFrame(userData: Uint8Array): Buffer {
+  const body = Buffer.alloc(4 + userData.length);
+  body[0] = 0x11;
+  body[1] = 0x01;
+  body.writeUInt16BE(userData.length, 2);
+  body.set(userData, 4);
+  return frameBytes(body);
 }
 
 export interface FrameResult {

@@ -18,8 +18,10 @@ export const AARQ = Buffer.from(
   'hex',
 );
 
-/** Release request (SPDU 0x09) as VSCaptureMP sends it; the reference names only the SPDU id, these bytes are unverified. */
+/** Release request (SPDU 0x09) as VSCaptureMP sends it (its rlrq_msg); the reference names only the SPDU id (§2.3 step 7). */
 export const RELEASE_REQUEST = Buffer.from('0918C11661803080020101A08062808001000000000000000000', 'hex');
+/** Release response (SPDU 0x0A, VSCaptureMP's rlrq_resp_msg): the answer to a release request the monitor sends. */
+export const RELEASE_RESPONSE = Buffer.from('0A18C11661803080020101A08063808001000000000000000000', 'hex');
 
 const SESSION = [0xe1, 0x00, 0x00, 0x02];
 

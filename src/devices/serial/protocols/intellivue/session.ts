@@ -10,7 +10,7 @@ import { type Decoded, emptyOutput, type ProtocolDef, type Session, type Session
 import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
 import { alarms, decodeMessage, type Message, numerics } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
-import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, singlePoll } from './messages.js';
+import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, RELEASE_RESPONSE, singlePoll } from './messages.js';
 
 const REASSOCIATE_MS = 5000;
 /** VSCaptureMP's keep-alive and MDS re-poll, used only with poll intervals over 1 s (correction 2). */
@@ -126,8 +126,13 @@ export class IntellivueSession implements Session {
         this.since = now;
         out.readings.push(technical('ASSOCIATION_REFUSED'));
         return;
-      case 'abort':
       case 'release_request':
+        // The monitor ends the association: answer it (§2.3 step 7), then start again after a pause.
+        out.writes.push(encodeFrame(RELEASE_RESPONSE));
+        this.phase = 'refused';
+        this.since = now;
+        return;
+      case 'abort':
       case 'release_response':
         // The monitor ended the association: start again after a pause.
         this.phase = 'refused';
