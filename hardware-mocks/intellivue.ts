@@ -2,7 +2,8 @@
  * A simulated Philips IntelliVue with its MIB/RS232 port in data-export mode (reference §2),
  * speaking from the monitor's side: accepts the association request, sends the MDS Create
  * Event Report and waits for its result, answers extended polls of numerics (HR, SpO2, pulse,
- * RR, etCO2, temperature, NBP compound, ABP) and of the alert monitor (patient and technical
+ * RR, etCO2, temperature, NBP compound, ABP, perfusion index, airway RR and ventilation: plateau, FiO2,
+ * minute volume, PEEP, tidal volume, peak and mean pressure, rate) and of the alert monitor (patient and technical
  * alarms), answers release. 115200 8N1. Writes what each poll result carried to --truth.
  *
  *   node --import tsx hardware-mocks/intellivue.ts --port /dev/pts/N [--truth file] [--faults noise=0.05,corrupt=0.05] [--linked]
@@ -72,7 +73,28 @@ export class IntellivueSimulator {
   private readonly t0 = Date.now();
   private tick = 0;
   private refusals = 0;
-  private v = { hr: 72, spo2: 97, pr: 73, rr: 14, etco2: 38, temp: 36.8, sys: 121, dia: 79, abpS: 118, abpD: 76 };
+  private v = {
+    hr: 72,
+    spo2: 97,
+    pr: 73,
+    rr: 14,
+    etco2: 38,
+    temp: 36.8,
+    sys: 121,
+    dia: 79,
+    abpS: 118,
+    abpD: 76,
+    // A ventilated patient: perfusion index, airway RR, and what the ventilator reports through the monitor.
+    perf: 1.8,
+    awrr: 16,
+    pplat: 22,
+    fio2: 40,
+    mv: 8.2,
+    peep: 5,
+    tv: 480,
+    ppeak: 26,
+    pmean: 12,
+  };
   /** Requests seen, by kind (for tests that check the gateway's side of the dialogue). */
   readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, release: 0 };
 
@@ -181,6 +203,14 @@ export class IntellivueSimulator {
     v.dia = Math.round(v.dia + (79 - v.dia) * 0.2 + (r() - 0.5) * 3);
     v.abpS = Math.round(v.abpS + (118 - v.abpS) * 0.2 + (r() - 0.5) * 4);
     v.abpD = Math.round(v.abpD + (76 - v.abpD) * 0.2 + (r() - 0.5) * 3);
+    v.perf = Math.round(Math.max(0.2, v.perf + (1.8 - v.perf) * 0.2 + (r() - 0.5) * 0.3) * 100) / 100;
+    v.awrr = Math.round(Math.max(8, v.awrr + (16 - v.awrr) * 0.3 + (r() - 0.5) * 2));
+    v.pplat = Math.round(v.pplat + (22 - v.pplat) * 0.3 + (r() - 0.5) * 2);
+    v.fio2 = this.tick % 60 < 30 ? 40 : 45; // a setting: steps, does not drift
+    v.mv = Math.round((v.mv + (8.2 - v.mv) * 0.3 + (r() - 0.5) * 0.4) * 10) / 10;
+    v.tv = Math.round(v.tv + (480 - v.tv) * 0.3 + (r() - 0.5) * 20);
+    v.ppeak = Math.round(v.ppeak + (26 - v.ppeak) * 0.3 + (r() - 0.5) * 2);
+    v.pmean = Math.round(v.pmean + (12 - v.pmean) * 0.3 + (r() - 0.5));
   }
 
   private current(): Numeric[] {
@@ -194,6 +224,18 @@ export class IntellivueSimulator {
       { handle: 0x15, physio: 0x4b48, label: 0x00024b5c, unit: 0x17a0, decimals: 1, metric: 'body_temp', value: v.temp },
       { handle: 0x17, physio: 0x4a15, unit: 0x0f20, decimals: 0, metric: 'abp_sys', value: v.abpS },
       { handle: 0x18, physio: 0x4a16, unit: 0x0f20, decimals: 0, metric: 'abp_dia', value: v.abpD },
+      // Perfusion index dimensionless (NOM_DIM_DIMLESS 0x0200), airway RR, ventilation in cmH2O (0x0F40), mL (0x0652),
+      // L/min (0x0C00), % (0x0220); physio ids: §2.6 and the MDC codes less partition 2.
+      { handle: 0x19, physio: 0x4bb0, unit: 0x0200, decimals: 2, metric: 'perfusion_index', value: v.perf },
+      { handle: 0x1a, physio: 0x5012, unit: 0x0ae0, decimals: 0, metric: 'resp_rate_airway', value: v.awrr },
+      { handle: 0x1b, physio: 0x50e8, unit: 0x0f40, decimals: 0, metric: 'airway_pressure_plateau', value: v.pplat },
+      { handle: 0x1c, physio: 0x5284, unit: 0x0220, decimals: 0, metric: 'fio2', value: v.fio2 },
+      { handle: 0x1d, physio: 0x5148, unit: 0x0c00, decimals: 1, metric: 'minute_volume', value: v.mv },
+      { handle: 0x1e, physio: 0x51a8, unit: 0x0f40, decimals: 0, metric: 'peep', value: v.peep },
+      { handle: 0x1f, physio: 0x51ac, unit: 0x0652, decimals: 0, metric: 'tidal_volume', value: v.tv },
+      { handle: 0x20, physio: 0x51a5, unit: 0x0f40, decimals: 0, metric: 'airway_pressure_peak', value: v.ppeak },
+      { handle: 0x21, physio: 0x51a7, unit: 0x0f40, decimals: 0, metric: 'airway_pressure_mean', value: v.pmean },
+      { handle: 0x22, physio: 0x5022, unit: 0x0ae0, decimals: 0, metric: 'vent_resp_rate', value: 14 },
     ];
   }
 
@@ -253,7 +295,7 @@ export class IntellivueSimulator {
             .u16(5)
             .u16(2 + inner.length)
             .u8(linkedState)
-            .u8(1)
+            .u8(linkedState === 1 ? 1 : 2) // the part's number in the series (first, last)
             .bytes(inner);
     return new W().bytes([0xe1, 0, 0, 2]).bytes(ro.buf()).buf();
   }

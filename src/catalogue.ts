@@ -36,7 +36,11 @@ export type MetricId =
   | 'tidal_volume'
   | 'airway_pressure_peak'
   | 'airway_pressure_mean'
-  | 'peep';
+  | 'peep'
+  | 'airway_pressure_plateau'
+  | 'fio2'
+  | 'minute_volume'
+  | 'resp_rate_airway';
 
 export interface MetricDef {
   readonly id: MetricId;
@@ -451,6 +455,59 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
     ucum: true,
     range: [0, 50],
     convert: { mbar: (m) => m * 1.01972 },
+  }),
+  // Ventilated-patient values a bedside monitor exports (IntelliVue, MEDIBUS §4.4 0x74/0xF0/0xB8). Neither reference
+  // gives their MDC codes; each is the Philips physio id in VSCaptureMP's enum (the source of serial-protocols.md §2.6)
+  // plus partition 2 (§2.6: MDC code = 2 x 65536 + id): NOM_PRESS_RESP_PLAT 0x50E8 = 151784, NOM_CONC_AWAY_O2_INSP
+  // 0x5284 = 152196, NOM_VOL_MINUTE_AWAY 0x5148 = 151880, the codes public ventilator integrations use for
+  // MDC_PRESS_RESP_PLAT, MDC_CONC_AWAY_O2_INSP and MDC_VOL_MINUTE_AWAY. The airway respiratory rate (from the CO2 or
+  // flow sensor, not the ECG impedance of resp_rate) is §2.6's own row: 0x5012, 151570, /min. No LOINC in either
+  // reference. Plateau in cm[H2O] like the other airway pressures.
+  airway_pressure_plateau: def({
+    id: 'airway_pressure_plateau',
+    code: 33,
+    display: 'Plateau airway pressure',
+    mdcRefId: 'MDC_PRESS_RESP_PLAT',
+    mdcCode: 151784,
+    loinc: [],
+    unit: 'cm[H2O]',
+    ucum: true,
+    range: [0, 120],
+    convert: { mbar: (m) => m * 1.01972 },
+  }),
+  fio2: def({
+    id: 'fio2',
+    code: 34,
+    display: 'Inspired oxygen fraction (FiO2)',
+    mdcRefId: 'MDC_CONC_AWAY_O2_INSP',
+    mdcCode: 152196,
+    loinc: [],
+    unit: '%',
+    ucum: true,
+    range: [18, 100],
+  }),
+  minute_volume: def({
+    id: 'minute_volume',
+    code: 35,
+    display: 'Minute volume',
+    mdcRefId: 'MDC_VOL_MINUTE_AWAY',
+    mdcCode: 151880,
+    loinc: [],
+    unit: 'L/min',
+    ucum: true,
+    range: [0, 60],
+    convert: { 'mL/min': (m) => m / 1000 },
+  }),
+  resp_rate_airway: def({
+    id: 'resp_rate_airway',
+    code: 36,
+    display: 'Respiratory rate (airway)',
+    mdcRefId: 'MDC_AWAY_RESP_RATE',
+    mdcCode: 151570,
+    loinc: [],
+    unit: '/min',
+    ucum: true,
+    range: [0, 150],
   }),
 });
 

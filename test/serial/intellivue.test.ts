@@ -1,5 +1,7 @@
 /** IntelliVue framing, FLOAT, request builders and decoding against the reference's byte vectors (§2.10). */
 import { describe, expect, it } from 'vitest';
+import { CATALOGUE, type MetricId, metricByMdc, toCatalogueUnit } from '../../src/catalogue.js';
+import { PHYSIO_METRIC } from '../../src/devices/serial/protocols/intellivue/codes.js';
 import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
 import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
 import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
@@ -374,5 +376,54 @@ describe('IntelliVue label resolution (correction 4)', () => {
     expect(got('00800002')).toEqual([['heart_rate', true, ['value_negative_infinity']]]);
     // With an invalid state the value is not sent at all, special or not.
     expect(s.data(pollResult(hex('0950 000A 4182 8000 0AA0 007FFFFF'), 1), 0).readings).toEqual([]);
+  });
+});
+
+describe('IntelliVue ventilated-patient numerics (reference §2.6 and the catalogue)', () => {
+  /**
+   * [synthetic] Extended poll result (RORS) laid out like V-PH-7 with six numerics, handles 0x20-0x25: perfusion
+   * index 1.25 (dimensionless, FE 00 00 7D: the 7D escaped), plateau 22 cmH2O, FiO2 40 %, minute volume 8.4 L/min,
+   * airway RR 16 /min, PEEP 5 mbar. FCS 0x557D (its 7D escaped too) by an independent bit-wise CRC.
+   */
+  const WIRE =
+    'C0110100B0E1000002000200A80001000700A2002100000000F13B0098000100000012345620250107123000000001000600000001007E00000006007800200001000E0950000A4BB0' +
+    '00000200FE00007D5D00210001000E0950000A50E800000F400000001600220001000E0950000A5284000002200000002800230001000E0950000A514800000C00FF00005400240001' +
+    '000E0950000A501200000AE00000001000250001000E0950000A51A800000F72000000057D5D55C1';
+
+  it('decodes to the catalogue metrics with their units', () => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    s.data(encodeFrame(hex('0E00')), 0);
+    s.data(mdsReport(1, 1, 1), 0);
+    const out = s.data(hex(WIRE), 0);
+    expect(out.rejects).toEqual([]);
+    expect(out.readings.map((r) => [r.metric, r.value, r.unit])).toEqual([
+      ['perfusion_index', 1.25, '%'],
+      ['airway_pressure_plateau', 22, 'cm[H2O]'],
+      ['fio2', 40, '%'],
+      ['minute_volume', 8.4, 'L/min'],
+      ['resp_rate_airway', 16, '/min'],
+      ['peep', 5, 'mbar'],
+    ]);
+    // Every unit is one the catalogue takes (mbar converted to cm[H2O]).
+    for (const r of out.readings) expect(toCatalogueUnit(CATALOGUE[r.metric as MetricId], r.value, r.unit)).toBeDefined();
+  });
+
+  it.each([
+    [0x4bb0, 'perfusion_index', 150448],
+    [0x5012, 'resp_rate_airway', 151570],
+    [0x50e8, 'airway_pressure_plateau', 151784],
+    [0x5284, 'fio2', 152196],
+    [0x5148, 'minute_volume', 151880],
+    [0x51a8, 'peep', 151976],
+    [0x5022, 'vent_resp_rate', 151586],
+    [0x51ac, 'tidal_volume', 151980],
+    [0x51a5, 'airway_pressure_peak', 151973],
+    [0x51a7, 'airway_pressure_mean', 151975],
+  ] as const)('physio id %i is %s, MDC %i = 2 x 65536 + id', (id, metric, mdc) => {
+    expect(PHYSIO_METRIC.get(id)).toBe(metric);
+    expect(2 * 65536 + id).toBe(mdc);
+    expect(CATALOGUE[metric].mdcCode).toBe(mdc);
+    expect(metricByMdc(mdc)?.id).toBe(metric);
   });
 });

@@ -86,6 +86,10 @@ const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
   airway_pressure_peak: [10, 3],
   airway_pressure_mean: [10, 4],
   peep: [10, 5],
+  airway_pressure_plateau: [10, 6],
+  fio2: [10, 7],
+  minute_volume: [10, 8],
+  resp_rate_airway: [6, 2],
 };
 export const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
 

@@ -26,6 +26,18 @@ export const PHYSIO_METRIC: ReadonlyMap<number, string> = new Map([
   [0x5808, 'icp'],
   [0x4b48, 'body_temp'],
   [0x4b5c, 'body_temp'], // the temperature label (correction 4)
+  [0x4bb0, 'perfusion_index'], // §2.6: relative perfusion index, sent dimensionless (see UNIT_OVERRIDE)
+  [0x5012, 'resp_rate_airway'], // §2.6: airway respiratory rate (CO2 or flow), not the impedance resp_rate
+  // Ventilation: the catalogue's MDC codes less partition 2 (§2.6); 0x50E8, 0x5284, 0x5148 and 0x51A8 are also
+  // VSCaptureMP's NOM_PRESS_RESP_PLAT, NOM_CONC_AWAY_O2_INSP, NOM_VOL_MINUTE_AWAY, NOM_VENT_PRESS_AWAY_END_EXP_POS.
+  [0x50e8, 'airway_pressure_plateau'],
+  [0x5284, 'fio2'],
+  [0x5148, 'minute_volume'],
+  [0x51a8, 'peep'],
+  [0x5022, 'vent_resp_rate'],
+  [0x51ac, 'tidal_volume'],
+  [0x51a5, 'airway_pressure_peak'],
+  [0x51a7, 'airway_pressure_mean'],
 ]);
 
 export const UNIT_UCUM: ReadonlyMap<number, string> = new Map([
@@ -36,7 +48,20 @@ export const UNIT_UCUM: ReadonlyMap<number, string> = new Map([
   [0x0f03, 'kPa'],
   [0x17a0, 'Cel'],
   [0x0200, '1'],
+  // Ventilation units (VSCaptureMP's NOM_DIM_ enum; not in §2.6): cmH2O, mbar, mL, L/min, mL/min.
+  [0x0f40, 'cm[H2O]'],
+  [0x0f72, 'mbar'],
+  [0x0652, 'mL'],
+  [0x0c00, 'L/min'],
+  [0x0c12, 'mL/min'],
 ]);
+
+/**
+ * Unit per metric where the monitor's unit is not the catalogue's though the number is the same: the relative
+ * perfusion index comes dimensionless (§2.6, 0x0200), as the number of percent the monitor shows ("Perf"), which
+ * is the catalogue's perfusion index in % (the Masimo and wg1 PI).
+ */
+export const UNIT_OVERRIDE: ReadonlyMap<string, ReadonlyMap<number, string>> = new Map([['perfusion_index', new Map([[0x0200, '%']])]]);
 
 /** Measurement state bits (§2.4). */
 export const STATE = {

@@ -7,7 +7,7 @@
 import type { ValueAbsentFlag } from '../../../../reading.js';
 import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
 import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
-import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_UCUM } from './codes.js';
+import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_OVERRIDE, UNIT_UCUM } from './codes.js';
 import { alarms, decodeMessage, type Message, numerics } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, RELEASE_RESPONSE, singlePoll } from './messages.js';
@@ -180,7 +180,7 @@ export class IntellivueSession implements Session {
           const metric = PHYSIO_METRIC.get(n.code) ?? PHYSIO_METRIC.get(n.physio);
           if (!metric) continue;
           if (n.state & (STATE.invalid | STATE.unavailable | STATE.calibrating | STATE.testData)) continue;
-          const unit = UNIT_UCUM.get(n.unit) ?? `mdc-dim:${n.unit}`;
+          const unit = UNIT_OVERRIDE.get(metric)?.get(n.unit) ?? UNIT_UCUM.get(n.unit) ?? `mdc-dim:${n.unit}`;
           // A FLOAT special (NaN, NRes, +/-INF) is a reading with no number and its flag, never a number.
           const special = 'value' in n.value ? undefined : SPECIAL_FLAG[n.value.special];
           const d: Decoded = { metric, value: special ? NaN : (n.value as { value: number }).value, unit, ...at };
