@@ -3,7 +3,8 @@
  * the displayed-values request, then sends a DRI record with one basic physiological
  * subrecord every requested interval (or --interval ms, to run tests quickly): ECG HR, ART on
  * P1, CVP on P2, NIBP, T1, SpO2/PR, CO2 (et, fi, rr, ambient pressure). Now and then the SpO2
- * probe is off (SpO2 values sent as the invalid marker). In alarm differential mode it sends an
+ * probe is off (group not active, values invalid) and some values are markers (artifact, over
+ * range, not calibrated, not updated): the ground truth lists those as `absent` with the flag. In alarm differential mode it sends an
  * alarm record whenever the displayed alarms change. 19200 8E1. Ground truth to --truth.
  *
  *   node --import tsx hardware-mocks/ge-s5.ts --port /dev/pts/N [--interval 5000] [--truth file] [--faults ...]
@@ -13,7 +14,7 @@ import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
 import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
-import { basicClass, driRecord, FrameReader, frame, physSubrecord } from './serial/ge-wire.js';
+import { basicClass, driRecord, FrameReader, frame, MARKER, physSubrecord } from './serial/ge-wire.js';
 import { GroundTruth } from './serial/ground-truth.js';
 
 export interface GeOptions {
@@ -109,14 +110,21 @@ export class GeS5Simulator {
     this.drift();
     const v = this.v;
     const time = Math.floor(Date.now() / 1000);
+    // Now and then a value is a marker (§3.5): the SpO2 probe off (group exists, not active: not connected, no
+    // reading), an SpO2 artifact (invalid), T1 over range, CVP not calibrated while zeroing, ART not updated.
     const probeOff = this.tick % 25 === 24;
+    const artifact = this.tick % 25 === 12;
+    const t1Over = this.tick % 30 === 7;
+    const cvpZeroing = this.tick % 35 === 20;
+    const artStale = this.tick % 40 === 33;
+    const stale = { marker: MARKER.notUpdated };
     const c = basicClass({
       ecg: { values: { hr: v.hr } },
-      p1: { label: 1, values: { sys: v.art[0]!, dia: v.art[1]!, mean: v.art[2]! } },
-      p2: { label: 2, values: { mean: v.cvp } },
+      p1: { label: 1, values: artStale ? { sys: stale, dia: stale, mean: stale } : { sys: v.art[0]!, dia: v.art[1]!, mean: v.art[2]! } },
+      p2: { label: 2, values: { mean: cvpZeroing ? { marker: MARKER.notCalibrated } : v.cvp } },
       nibp: { values: { sys: v.nibp[0]!, dia: v.nibp[1]!, mean: v.nibp[2]! } },
-      t1: { values: { temp: v.t1 } },
-      spo2: { values: probeOff ? {} : { spo2: v.spo2, pr: v.pr } },
+      t1: { values: { temp: t1Over ? { marker: MARKER.overRange } : v.t1 } },
+      spo2: probeOff ? { status: 1, values: {} } : { values: artifact ? {} : { spo2: v.spo2, pr: v.pr } },
       co2: { values: { et: v.et, fi: v.fi, rr: v.rr, amb_press: v.amb } },
     });
     const rec = driRecord(0, time, 10, [{ type: 1, data: physSubrecord(time, 0, c) }]);
@@ -135,13 +143,34 @@ export class GeS5Simulator {
       body_temp: v.t1,
       etco2: Math.round(((Math.round(v.et * 100) * Math.round(v.amb * 10)) / 100_000) * 100) / 100,
       resp_rate: v.rr,
+      spo2: v.spo2,
+      pulse_rate_oximeter: v.pr,
     };
-    if (!probeOff) {
-      values.spo2 = v.spo2;
-      values.pulse_rate_oximeter = v.pr;
+    const absent: Record<string, string> = {};
+    const markers: [boolean, string[], string][] = [
+      [artifact, ['spo2', 'pulse_rate_oximeter'], 'value_nan'],
+      [t1Over, ['body_temp'], 'value_positive_infinity'],
+      [cvpZeroing, ['cvp'], 'value_nan'],
+      [artStale, ['abp_sys', 'abp_dia', 'abp_mean'], 'value_nan'],
+    ];
+    for (const [on, metrics, flag] of markers)
+      if (on)
+        for (const m of metrics) {
+          delete values[m];
+          absent[m] = flag;
+        }
+    if (probeOff) {
+      delete values.spo2;
+      delete values.pulse_rate_oximeter;
     }
-    const alarmText = v.spo2 < 90 && !probeOff ? 'SpO2 LOW' : '';
-    this.truth.record({ values, time: time * 1000, ...(alarmText ? { alarms: [alarmText] } : {}), ...(d.damaged ? { damaged: d.damaged } : {}) });
+    const alarmText = values.spo2 !== undefined && values.spo2 < 90 ? 'SpO2 LOW' : '';
+    this.truth.record({
+      values,
+      ...(Object.keys(absent).length ? { absent } : {}),
+      time: time * 1000,
+      ...(alarmText ? { alarms: [alarmText] } : {}),
+      ...(d.damaged ? { damaged: d.damaged } : {}),
+    });
     if (this.alarmsOn && alarmText !== this.shownAlarms) {
       this.shownAlarms = alarmText;
       const al = Buffer.alloc(510);

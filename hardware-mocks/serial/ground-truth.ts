@@ -6,6 +6,8 @@ export interface TruthRecord {
   n: number;
   /** Metric ids as the catalogue names them, with the value the monitor encoded. */
   values: Record<string, number>;
+  /** Metric ids the monitor sent a "no value" marker for, with the value-absent quality flag the reading must carry. */
+  absent?: Record<string, string>;
   /** Alarm codes active in this record (alarm readings are edges of these). */
   alarms?: string[];
   /** Technical alarm codes active in this record. */

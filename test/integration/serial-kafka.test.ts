@@ -59,9 +59,12 @@ describe('serial monitors -> adapter -> buffer -> Kafka', () => {
       '15 records from each simulator',
     );
     const sent = truth.map((f) => readGroundTruth(f));
-    const perMetric = (k: number): Map<string, [number, number | undefined][]> => {
-      const m = new Map<string, [number, number | undefined][]>();
-      for (const r of sent[k]!) for (const [metric, v] of Object.entries(r.values)) m.set(metric, [...(m.get(metric) ?? []), [v, r.time]]);
+    // A value the monitor sent as a "no value" marker (truth `absent`) arrives as JSON null.
+    const perMetric = (k: number): Map<string, [number | null, number | undefined][]> => {
+      const m = new Map<string, [number | null, number | undefined][]>();
+      for (const r of sent[k]!)
+        for (const [metric, v] of [...Object.entries(r.values), ...Object.keys(r.absent ?? {}).map((a) => [a, null] as const)])
+          m.set(metric, [...(m.get(metric) ?? []), [v, r.time]]);
       return m;
     };
     const expectedCount = kinds.reduce((n, _k, i) => n + [...perMetric(i).values()].reduce((a, v) => a + v.length, 0), 0);

@@ -135,7 +135,7 @@ describe('S/5: invasive pressure sites and spirometry (reference §3.5)', () => 
     ]);
   });
 
-  it('an invalid marker in a PA field is no value, the others of the site still count', () => {
+  it('an invalid marker in a PA field is a reading with no number (value_nan), the others of the site still count', () => {
     const sr = subrecord([
       {
         at: 30,
@@ -149,8 +149,11 @@ describe('S/5: invasive pressure sites and spirometry (reference §3.5)', () => 
     ]);
     const d = decodePhysiological(sr);
     if (typeof d === 'string') throw new Error(d);
-    expect(d.values.map((v) => v.metric)).toEqual(['pa_sys', 'pa_mean']);
-    expect(d.markers).toContain('invalid');
+    expect(d.values.map((v) => [v.metric, v.value, v.absent?.flag])).toEqual([
+      ['pa_sys', 25, undefined],
+      ['pa_dia', NaN, 'value_nan'],
+      ['pa_mean', 16, undefined],
+    ]);
   });
 });
 

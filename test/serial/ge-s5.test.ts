@@ -6,6 +6,7 @@ import { checksum, encodeFrame, FrameDecoder } from '../../src/devices/serial/pr
 import { alarmRequest, displRequest, PHDB_TYPE, phdbRequest, waveRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
 import { GeS5Session } from '../../src/devices/serial/protocols/ge-s5/session.js';
 import type { Session } from '../../src/devices/serial/protocols/types.js';
+import { normalise } from '../../src/reading.js';
 import { hex, REF } from './vectors.js';
 
 /**
@@ -148,7 +149,9 @@ describe('S/5 basic class: each parameter at its offset, little-endian, with its
     hex(bytes).copy(c, at);
     const p = decodePhysiological(sr);
     if (typeof p === 'string') throw new Error(p);
-    expect(p.values.map((v) => [v.metric, v.value, v.unit])).toEqual([[metric, value, unit]]);
+    // The group's other fields are -32767: readings with no number.
+    expect(p.values.filter((v) => !v.absent).map((v) => [v.metric, v.value, v.unit])).toEqual([[metric, value, unit]]);
+    expect(p.values.filter((v) => v.absent).every((v) => Number.isNaN(v.value) && v.absent!.marker === -32767)).toBe(true);
   });
 
   it('etCO2 = et (1/100 %) x ambient pressure (1/10 mmHg) / 100 000: 5.01 % at 743.9 mmHg is 37.27 mmHg', () => {
@@ -159,7 +162,10 @@ describe('S/5 basic class: each parameter at its offset, little-endian, with its
     hex('0F 1D').copy(c, 144); // amb 7439 -> 743.9 mmHg
     hex('01 80').copy(c, 142); // rr invalid
     const p = decodePhysiological(sr) as { values: { metric: string; value: number }[] };
-    expect(p.values.map((v) => [v.metric, v.value])).toEqual([['etco2', Math.round((501 * 7439) / 1000) / 100]]);
+    expect(p.values.map((v) => [v.metric, v.value])).toEqual([
+      ['etco2', Math.round((501 * 7439) / 1000) / 100],
+      ['resp_rate', NaN],
+    ]);
     expect(p.values[0]!.value).toBe(37.27);
   });
 });
@@ -239,23 +245,88 @@ describe('S/5 records', () => {
   });
 
   it.each([
-    [-32767, 'invalid'],
-    [-32766, 'not_updated'],
-    [-32765, 'discontinuity'],
-    [-32764, 'under_range'],
-    [-32763, 'over_range'],
-    [-32762, 'not_calibrated'],
-    [-32001, 'marker'],
-  ])('marker %i is no value (%s); -32000 is a value', (marker, reason) => {
+    [-32767, 'invalid', 'value_nan'],
+    [-32766, 'not_updated', 'value_nan'],
+    [-32765, 'discontinuity', 'value_nan'],
+    [-32764, 'under_range', 'value_negative_infinity'],
+    [-32763, 'over_range', 'value_positive_infinity'],
+    [-32762, 'not_calibrated', 'value_nan'],
+    [-32001, 'marker', 'value_reserved'],
+    [-32768, 'marker', 'value_reserved'],
+  ] as const)('marker %i (%s) in an active group is a reading with no number and %s; -32000 is a value', (marker, reason, flag) => {
     const sr = Buffer.alloc(278);
-    sr.writeUInt32LE(3, 4 + 0); // ECG group exists
+    sr.writeUInt32LE(3, 4 + 0); // ECG group exists (bit 0) and is active (bit 1)
     sr.writeInt16LE(marker, 4 + 6);
     const p = decodePhysiological(sr);
     if (typeof p === 'string') throw new Error(p);
-    expect(p.values).toEqual([]);
-    expect(p.markers).toEqual([reason]);
+    expect(p.values).toEqual([{ metric: 'heart_rate', value: NaN, unit: '/min', absent: { flag, reason, marker } }]);
+    // Through the session: the reading the adapter gets, and the pipeline's normalise takes it (NaN with one flag).
+    const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
+    s.open(0);
+    const rec = Buffer.concat([Buffer.alloc(40), sr]);
+    rec.writeUInt16LE(rec.length, 0);
+    rec[18] = 1; // sr_desc[0] = offset 0, type 1 (displayed values)
+    rec[21] = 0xff;
+    const out = s.data(encodeFrame(rec), 0);
+    expect(out.readings).toEqual([{ metric: 'heart_rate', value: NaN, unit: '/min', deviceTime: 0, quality: [flag], extra: { reason, marker } }]);
+    const n = normalise({ ...out.readings[0]!, deviceId: 'ge-1', deviceKind: 'serial', bed: 'B1' }, { now: 0, clockSkewToleranceMs: 1e12 });
+    expect([n.value, n.quality.filter((q) => q.startsWith('value_'))]).toEqual([NaN, [flag]]);
     sr.writeInt16LE(-32000, 4 + 6);
     expect((decodePhysiological(sr) as { values: unknown[] }).values).toEqual([{ metric: 'heart_rate', value: -32000, unit: '/min' }]);
+  });
+
+  it.each([
+    ['no module (status 0)', 0, []],
+    ['module, measurement not active (status 1): not connected', 1, []],
+    ['active but not existing (status 2)', 2, []],
+    [
+      'exists and active (status 3)',
+      3,
+      [
+        ['spo2', 'value_nan'],
+        ['pulse_rate_oximeter', 'value_nan'],
+      ],
+    ],
+    [
+      'status 3 with group-specific bits',
+      0xfffffff3,
+      [
+        ['spo2', 'value_nan'],
+        ['pulse_rate_oximeter', 'value_nan'],
+      ],
+    ],
+  ] as const)('SpO2 group with invalid values, %s', (_what, status, want) => {
+    const sr = Buffer.alloc(278);
+    sr.writeUInt32LE(status, 4 + 118);
+    hex('01 80 01 80').copy(sr, 4 + 124);
+    const p = decodePhysiological(sr) as { values: { metric: string; absent?: { flag: string } }[] };
+    expect(p.values.map((v) => [v.metric, v.absent?.flag])).toEqual(want);
+  });
+
+  it('a number in an existing group that is not active is still a reading; a group that does not exist gives none', () => {
+    const sr = Buffer.alloc(278);
+    sr.writeUInt32LE(1, 4 + 86); // T1: exists, not active
+    hex('74 0E').copy(sr, 4 + 92);
+    sr.writeUInt32LE(2, 4 + 94); // T2: "active" without "exists"
+    hex('74 0E').copy(sr, 4 + 100);
+    const p = decodePhysiological(sr) as { values: unknown[] };
+    expect(p.values).toEqual([{ metric: 'body_temp', value: 37, unit: 'Cel', channel: 'T1' }]);
+  });
+
+  it.each([
+    ['et invalid', '01 80', 'B0 1D', 'invalid', -32767],
+    ['ambient pressure over range', 'F4 01', '05 80', 'over_range', -32763],
+  ])('etCO2 needs et and the ambient pressure: %s gives etco2 with no number and that marker', (_w, et, amb, reason, marker) => {
+    const sr = Buffer.alloc(278);
+    sr.writeUInt32LE(3, 4 + 132);
+    hex(et).copy(sr, 4 + 138);
+    hex(amb).copy(sr, 4 + 144);
+    hex('0E 00').copy(sr, 4 + 142);
+    const p = decodePhysiological(sr) as { values: { metric: string; value: number; absent?: { reason: string; marker: number } }[] };
+    expect(p.values.map((v) => [v.metric, v.value, v.absent?.reason, v.absent?.marker])).toEqual([
+      ['etco2', NaN, reason, marker],
+      ['resp_rate', 14, undefined, undefined],
+    ]);
   });
 
   it('invasive pressures are read only at arterial sites (label 1 ART, 8 ABP)', () => {

@@ -14,7 +14,7 @@ import { MedibusSimulator } from '../../../hardware-mocks/medibus.js';
 import { NoninSimulator } from '../../../hardware-mocks/nonin.js';
 import { readGroundTruth, type TruthRecord } from '../../../hardware-mocks/serial/ground-truth.js';
 import type { Clock } from '../../../src/devices/serial/backoff.js';
-import type { Reading } from '../../../src/reading.js';
+import { type Reading, valueAbsent } from '../../../src/reading.js';
 import { type Pipeline, pipeline, waitFor } from '../../devices/pipeline.js';
 import { type PortInput, type Rig, serialRig } from './rig.js';
 
@@ -47,25 +47,28 @@ export const CASES: Case[] = [
 
 const round = (v: number): number => Math.round(v * 1e6) / 1e6;
 
-/** Per metric, the values and device times the simulator sent, in order (damaged records excluded). */
-export function expected(truth: TruthRecord[]): Map<string, [number, number | undefined][]> {
-  const m = new Map<string, [number, number | undefined][]>();
+/** A value, or for a reading with no number its value-absent flag; and the device time. */
+type Sent = [number | string, number | undefined];
+
+/** Per metric, the values (or value-absent flags) and device times the simulator sent, in order (damaged records excluded). */
+export function expected(truth: TruthRecord[]): Map<string, Sent[]> {
+  const m = new Map<string, Sent[]>();
   for (const r of truth) {
     if (r.damaged) continue;
-    for (const [metric, value] of Object.entries(r.values)) {
+    for (const [metric, value] of [...Object.entries(r.values).map(([k, v]) => [k, round(v)] as const), ...Object.entries(r.absent ?? {})]) {
       if (!m.has(metric)) m.set(metric, []);
-      m.get(metric)!.push([round(value), r.time]);
+      m.get(metric)!.push([value, r.time]);
     }
   }
   return m;
 }
 
-export function delivered(rs: Reading[], deviceId: string): Map<string, [number, number | undefined][]> {
-  const m = new Map<string, [number, number | undefined][]>();
+export function delivered(rs: Reading[], deviceId: string): Map<string, Sent[]> {
+  const m = new Map<string, Sent[]>();
   for (const r of [...rs].sort((a, b) => a.seq - b.seq)) {
     if (r.deviceId !== deviceId || r.priorityClass !== 'vital') continue;
     if (!m.has(r.metric)) m.set(r.metric, []);
-    m.get(r.metric)!.push([round(r.value), r.deviceTime]);
+    m.get(r.metric)!.push([Number.isNaN(r.value) ? (valueAbsent(r.quality) ?? 'NaN') : round(r.value), r.deviceTime]);
   }
   return m;
 }

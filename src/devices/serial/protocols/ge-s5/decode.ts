@@ -4,6 +4,8 @@
  * invalid markers (every value <= -32001 is "no value", correction 11/14), and the alarm
  * message. Pure: a record in, values or a reason out.
  */
+import type { ValueAbsentFlag } from '../../../../reading.js';
+
 export interface Subrecord {
   type: number;
   data: Buffer;
@@ -36,23 +38,35 @@ export function decodeRecord(r: Buffer): DriRecord | string {
   return { maintype, rTime: r.readUInt32LE(6), subrecords };
 }
 
-/** Marker values (<= -32001): no value, with the reason kept. */
-const MARKERS: Readonly<Record<number, string>> = {
-  [-32767]: 'invalid',
-  [-32766]: 'not_updated',
-  [-32765]: 'discontinuity',
-  [-32764]: 'under_range',
-  [-32763]: 'over_range',
-  [-32762]: 'not_calibrated',
+/**
+ * The markers (every value <= -32001, §3.5 and corrections 11/14) and what each means to a consumer.
+ * A marker in a group that exists and is active is a reading with no number: value NaN, one
+ * value-absent quality flag, and the reason and raw marker in extra. Under/over range are the
+ * 11073 -INFINITY/+INFINITY (a "LO"/"HI" display); invalid (artifact), not updated, discontinuity
+ * and not calibrated are NaN; any other marker is a reserved special value. A group whose status
+ * says the module does not exist (bit 0) or the measurement is not active (bit 1) is "not
+ * connected": its markers are no reading at all.
+ */
+export const MARKERS: Readonly<Record<number, { reason: string; flag: ValueAbsentFlag }>> = {
+  [-32767]: { reason: 'invalid', flag: 'value_nan' },
+  [-32766]: { reason: 'not_updated', flag: 'value_nan' },
+  [-32765]: { reason: 'discontinuity', flag: 'value_nan' },
+  [-32764]: { reason: 'under_range', flag: 'value_negative_infinity' },
+  [-32763]: { reason: 'over_range', flag: 'value_positive_infinity' },
+  [-32762]: { reason: 'not_calibrated', flag: 'value_nan' },
 };
+const OTHER_MARKER = { reason: 'marker', flag: 'value_reserved' } as const;
 const isMarker = (v: number): boolean => v <= -32001;
 
 export interface GeValue {
   metric: string;
+  /** NaN when `absent` is set. */
   value: number;
   unit: string;
-  /** Which channel (T1-T4, P1-P4) when the monitor has several. */
+  /** Which channel (T1-T4, P1-P6) when the monitor has several. */
   channel?: string;
+  /** The monitor sent a marker instead of a number. */
+  absent?: { flag: ValueAbsentFlag; reason: string; marker: number };
 }
 
 export interface PhysData {
@@ -61,8 +75,6 @@ export interface PhysData {
   /** 0 basic, 1-3 ext1-ext3. */
   cls: number;
   values: GeValue[];
-  /** Values present as markers (no value), by reason. */
-  markers: string[];
 }
 
 const SUBRECORD = 278;
@@ -85,50 +97,59 @@ export function decodePhysiological(sr: Buffer): PhysData | string {
   if (sr.length < SUBRECORD) return 'ge_short_subrecord';
   const time = sr.readUInt32LE(0) * 1000;
   const cls = (sr.readUInt16LE(276) >> 8) & 0x0f;
-  const out: PhysData = { time, cls, values: [], markers: [] };
+  const out: PhysData = { time, cls, values: [] };
   if (cls !== 0) return out;
   const c = sr.subarray(4, 4 + 270);
-  const exists = (group: number): boolean => (c.readUInt32LE(group) & 1) === 1;
-  const put = (off: number, metric: string, unit: string, scale: (v: number) => number, channel?: string): void => {
-    const raw = c.readInt16LE(off);
+  const status = (group: number): number => c.readUInt32LE(group);
+  const exists = (group: number): boolean => (status(group) & 1) === 1;
+  /** Whether a group's markers are readings: the module exists and measures (status bits 0 and 1). */
+  let measuring = false;
+  const value = (metric: string, unit: string, raw: number, scaled: () => number, channel?: string): void => {
+    let v: GeValue;
     if (isMarker(raw)) {
-      out.markers.push(MARKERS[raw] ?? 'marker');
-      return;
-    }
-    const v: GeValue = { metric, value: scale(raw), unit };
+      if (!measuring) return;
+      const m = MARKERS[raw] ?? OTHER_MARKER;
+      v = { metric, value: NaN, unit, absent: { flag: m.flag, reason: m.reason, marker: raw } };
+    } else v = { metric, value: scaled(), unit };
     if (channel) v.channel = channel;
     out.values.push(v);
   };
-  const hundredth = (v: number): number => Math.round(v) / 100;
-  const one = (v: number): number => v;
-  if (exists(0)) put(6, 'heart_rate', '/min', one);
+  const put = (off: number, metric: string, unit: string, scale: number, channel?: string): void => {
+    const raw = c.readInt16LE(off);
+    value(metric, unit, raw, () => raw / scale, channel);
+  };
+  const group = (g: number): boolean => {
+    measuring = (status(g) & 3) === 3;
+    return exists(g);
+  };
+  if (group(0)) put(6, 'heart_rate', '/min', 1);
   for (const [i, g] of [16, 30, 44, 58, 240, 254].entries()) {
-    const site = exists(g) ? PRESSURE_SITES.get(c.readUInt16LE(g + 4)) : undefined;
+    const site = group(g) ? PRESSURE_SITES.get(c.readUInt16LE(g + 4)) : undefined;
     if (!site) continue;
-    for (const [k, metric] of site.entries()) if (metric) put(g + 6 + 2 * k, metric, 'mm[Hg]', hundredth, `P${i + 1}`);
+    for (const [k, metric] of site.entries()) if (metric) put(g + 6 + 2 * k, metric, 'mm[Hg]', 100, `P${i + 1}`);
   }
-  if (exists(72)) {
-    put(78, 'nibp_sys', 'mm[Hg]', hundredth);
-    put(80, 'nibp_dia', 'mm[Hg]', hundredth);
-    put(82, 'nibp_mean', 'mm[Hg]', hundredth);
+  if (group(72)) {
+    put(78, 'nibp_sys', 'mm[Hg]', 100);
+    put(80, 'nibp_dia', 'mm[Hg]', 100);
+    put(82, 'nibp_mean', 'mm[Hg]', 100);
   }
-  for (const [i, g] of [86, 94, 102, 110].entries()) if (exists(g)) put(g + 6, 'body_temp', 'Cel', hundredth, `T${i + 1}`);
-  if (exists(118)) {
-    put(124, 'spo2', '%', hundredth);
-    put(126, 'pulse_rate_oximeter', '/min', one);
+  for (const [i, g] of [86, 94, 102, 110].entries()) if (group(g)) put(g + 6, 'body_temp', 'Cel', 100, `T${i + 1}`);
+  if (group(118)) {
+    put(124, 'spo2', '%', 100);
+    put(126, 'pulse_rate_oximeter', '/min', 1);
   }
-  if (exists(132)) {
+  if (group(132)) {
+    // etCO2 mmHg = et (1/100 %) x ambient pressure (1/10 mmHg) / 100 000: a marker in either is the reading's marker.
     const et = c.readInt16LE(138);
     const amb = c.readInt16LE(144);
-    if (isMarker(et) || isMarker(amb)) out.markers.push(MARKERS[isMarker(et) ? et : amb] ?? 'marker');
-    else out.values.push({ metric: 'etco2', value: Math.round((et * amb) / 1000) / 100, unit: 'mm[Hg]' });
-    put(142, 'resp_rate', '/min', one);
+    value('etco2', 'mm[Hg]', isMarker(et) ? et : amb, () => Math.round((et * amb) / 1000) / 100);
+    put(142, 'resp_rate', '/min', 1);
   }
-  if (exists(178)) {
+  if (group(178)) {
     // Spirometry (flow_vol): ppeak and peep in 1/100 cmH2O, tv_insp in 1/10 mL.
-    put(186, 'airway_pressure_peak', 'cm[H2O]', hundredth);
-    put(188, 'peep', 'cm[H2O]', hundredth);
-    put(192, 'tidal_volume', 'mL', (v) => Math.round(v) / 10);
+    put(186, 'airway_pressure_peak', 'cm[H2O]', 100);
+    put(188, 'peep', 'cm[H2O]', 100);
+    put(192, 'tidal_volume', 'mL', 10);
   }
   return out;
 }

@@ -53,8 +53,18 @@ export class GeS5Session implements Session {
             out.rejects.push(p);
             continue;
           }
-          for (const v of p.values)
-            out.readings.push({ metric: v.metric, value: v.value, unit: v.unit, deviceTime: p.time, ...(v.channel ? { extra: { channel: v.channel } } : {}) });
+          for (const v of p.values) {
+            // A marker is a reading with no number: its value-absent flag, and the reason and raw marker in extra.
+            const extra = { ...(v.channel ? { channel: v.channel } : {}), ...(v.absent ? { reason: v.absent.reason, marker: v.absent.marker } : {}) };
+            out.readings.push({
+              metric: v.metric,
+              value: v.value,
+              unit: v.unit,
+              deviceTime: p.time,
+              ...(v.absent ? { quality: [v.absent.flag] } : {}),
+              ...(Object.keys(extra).length ? { extra } : {}),
+            });
+          }
         }
       } else if (r.maintype === MAINTYPE.alarm) {
         for (const sr of r.subrecords) {
