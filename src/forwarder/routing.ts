@@ -82,14 +82,18 @@ export function leaseSize(lease: Lease): number {
   return n;
 }
 
-export function routeLease(lease: Lease, o: RoutingOptions): TopicBatch[] {
+/**
+ * `onInvalid` hears of each reading the configured format's schema refused and that went out as
+ * JSON v1 instead (formats/avro-v1.ts avroV1Messages).
+ */
+export function routeLease(lease: Lease, o: RoutingOptions, onInvalid?: (r: Reading, field: string) => void): TopicBatch[] {
   let json: OutMessage[];
   if (lease.priorityClass === 'waveform' && o.waveformFormat === 'batch') {
     json = packWaveforms(lease.readings).map((p) => waveformMessage(p, o.key));
   } else {
     json = [];
     // JSON v1 from the decoded units when the lease has them: no Reading objects.
-    if (o.format === 'avro-v1') avroV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
+    if (o.format === 'avro-v1') avroV1Messages(lease.readings, (r) => keyOf(r, o.key), json, onInvalid);
     else if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
     else jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }

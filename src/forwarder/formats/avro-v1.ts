@@ -15,7 +15,7 @@ import avro from 'avsc';
 import { CATALOGUE } from '../../catalogue.js';
 import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS, type Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
-import { readingHeaders } from './json-v1.js';
+import { encodeJsonV1, readingHeaders } from './json-v1.js';
 
 export const AVRO_V1_SCHEMA = 'wardgate.reading.v1+avro';
 
@@ -153,17 +153,25 @@ export const READING_V1_AVSC = {
 
 const type = avro.Type.forSchema(READING_V1_AVSC as unknown as avro.Schema);
 
-/** The metric's mdc and loinc fields, made once per metric. */
+/** The metric's mdc and loinc fields, made once per metric (none for a metric the catalogue does not know: the schema refuses it). */
 const fixed = new Map<string, { mdc: { code: number; refId: string } | null; loinc: string | null }>();
 function metricFields(metric: Reading['metric']): { mdc: { code: number; refId: string } | null; loinc: string | null } {
   let f = fixed.get(metric);
   if (f === undefined) {
-    const def = CATALOGUE[metric];
+    const def = Object.hasOwn(CATALOGUE, metric) ? CATALOGUE[metric] : undefined;
+    if (def === undefined) return { mdc: null, loinc: null };
     f = { mdc: def.mdcCode !== undefined && def.mdcRefId !== undefined ? { code: def.mdcCode, refId: def.mdcRefId } : null, loinc: def.loinc[0] ?? null };
     fixed.set(metric, f);
   }
   return f;
 }
+
+/**
+ * A time as whole ms. The buffer keeps fractional times (an MQTT sensor's epoch seconds with a
+ * fraction, times 1000, rarely come out whole) and Avro's long takes integers only: the fraction
+ * is dropped toward zero, which is what JSON v1's ISO text (Date) does with it, so both name the same instant.
+ */
+const ms = (t: number): number => (Number.isInteger(t) ? t : Math.trunc(t));
 
 /** The Avro record of a reading: JSON v1's fields (formats/json-v1.ts toJsonV1) without "schema", times as ms, absent optional fields as null. */
 export function toAvroV1(r: Reading): Record<string, unknown> {
@@ -180,8 +188,8 @@ export function toAvroV1(r: Reading): Record<string, unknown> {
     loinc: f.loinc,
     value: Number.isFinite(r.value) ? r.value : null,
     unit: r.unit,
-    deviceTime: r.deviceTime ?? null,
-    gatewayTime: r.gatewayTime,
+    deviceTime: r.deviceTime === undefined ? null : ms(r.deviceTime),
+    gatewayTime: ms(r.gatewayTime),
     priority: r.priorityClass,
     quality: r.quality,
     extra: r.extra ?? null,
@@ -193,7 +201,49 @@ export function encodeAvroV1(r: Reading): Buffer {
   return type.toBuffer(toAvroV1(r));
 }
 
-/** The Avro v1 messages of many readings, in order, appended to `out`. */
-export function avroV1Messages(readings: readonly Reading[], keyOf: (r: Reading) => string, out: OutMessage[]): void {
-  for (const r of readings) out.push({ key: keyOf(r), value: encodeAvroV1(r), headers: readingHeaders(r, AVRO_V1_SCHEMA) });
+/** The header on a reading the schema refused, sent as JSON v1 instead: the first field the schema refused. */
+export const AVRO_INVALID_HEADER = 'wardgate-avro-invalid';
+
+/**
+ * The first field of the reading's record the schema refuses (e.g. `deviceKind`: a symbol the
+ * schema's enum lacks), the name only: a field's value may be patient data.
+ */
+export function avroInvalidField(r: Reading): string {
+  let field = '';
+  type.isValid(toAvroV1(r), {
+    errorHook: (path: string[]) => {
+      field ||= path[0] ?? '';
+    },
+  });
+  return field || 'record';
+}
+
+/**
+ * The Avro v1 messages of many readings, in order, appended to `out`. A reading the schema
+ * does not allow (a value no validated reading has: an enum symbol the schema lacks, say from a
+ * catalogue newer than the schema, or a reading that bypassed validation) is not dropped and
+ * does not stop the lease: it goes out in its place as its JSON v1 message (header
+ * wardgate-schema wardgate.reading.v1, as with kafka.format json-v1) with the header
+ * wardgate-avro-invalid naming the refused field, and `onInvalid` is told (the forwarder counts
+ * and logs it).
+ */
+export function avroV1Messages(
+  readings: readonly Reading[],
+  keyOf: (r: Reading) => string,
+  out: OutMessage[],
+  onInvalid?: (r: Reading, field: string) => void,
+): void {
+  for (const r of readings) {
+    let value: Buffer;
+    try {
+      value = encodeAvroV1(r);
+    } catch {
+      const field = avroInvalidField(r);
+      const json = encodeJsonV1(r);
+      out.push({ key: keyOf(r), value: json.value, headers: { ...json.headers, [AVRO_INVALID_HEADER]: field } });
+      onInvalid?.(r, field);
+      continue;
+    }
+    out.push({ key: keyOf(r), value, headers: readingHeaders(r, AVRO_V1_SCHEMA) });
+  }
 }

@@ -162,7 +162,8 @@ const tails = new Map<string, string>();
 function metricTail(metric: Reading['metric']): string {
   let t = tails.get(metric);
   if (t === undefined) {
-    const def = CATALOGUE[metric];
+    // A metric the catalogue does not know (a reading that bypassed validation) has no fixed fields.
+    const def = Object.hasOwn(CATALOGUE, metric) ? CATALOGUE[metric] : { loinc: [] as readonly string[], mdcCode: undefined, mdcRefId: undefined };
     t = '';
     if (def.mdcCode !== undefined && def.mdcRefId !== undefined) t += `,"mdc":${JSON.stringify({ code: def.mdcCode, refId: def.mdcRefId })}`;
     if (def.loinc[0] !== undefined) t += `,"loinc":${JSON.stringify(def.loinc[0])}`;

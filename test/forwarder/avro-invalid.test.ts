@@ -1,0 +1,103 @@
+/**
+ * kafka.format avro-v1 with readings the Avro schema does not take as they are:
+ *  - a fractional time (an MQTT sensor's epoch seconds with a fraction, times 1000: the buffer
+ *    keeps it, Avro's long does not) drains through the real buffer and forwarder as Avro, the
+ *    instant JSON v1 names (before: avsc threw while the batch was prepared and the lease, with
+ *    every reading in it, stayed leased and unsent until a restart);
+ *  - a reading the schema refuses (an enum symbol it lacks: a reading that bypassed validation
+ *    or a catalogue newer than the schema) goes out in its place as its JSON v1 message, with the
+ *    header wardgate-avro-invalid naming the field, and the routing reports it (field name only);
+ *    the other readings of the lease are Avro as before.
+ */
+import { readFileSync } from 'node:fs';
+import avro from 'avsc';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Lease } from '../../src/buffer/types.js';
+import { AVRO_INVALID_HEADER, AVRO_V1_SCHEMA } from '../../src/forwarder/formats/avro-v1.js';
+import { JSON_V1_SCHEMA } from '../../src/forwarder/formats/json-v1.js';
+import { routeLease } from '../../src/forwarder/routing.js';
+import type { Reading } from '../../src/reading.js';
+import { type Rig, readings, rig, seqOf, TOPICS, until } from './helpers.js';
+
+const fromFile = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../docs/schemas/reading-v1.avsc', import.meta.url), 'utf8')) as avro.Schema);
+
+let r: Rig | null = null;
+afterEach(async () => {
+  await r?.cleanup();
+  r = null;
+});
+
+describe('avro-v1: readings the schema does not take as they are', () => {
+  it('a fractional device time drains through the buffer and forwarder as Avro, the instant JSON v1 names', async () => {
+    r = await rig({ routing: { topics: TOPICS, key: 'device', format: 'avro-v1' } });
+    const before = readings(3);
+    // 1718000000.123456 s from a sensor (microseconds), times 1000: not a whole number of ms.
+    const fractional = { ...readings(1, 'vital', 3)[0]!, deviceTime: 1718000000.123456 * 1000 };
+    expect(Number.isInteger(fractional.deviceTime)).toBe(false);
+    const after = readings(3, 'vital', 4);
+    await r.buffer.append([...before, fractional, ...after]);
+    const rig_ = r;
+    await until(() => rig_.client.messages(TOPICS.vital).length >= 7 && rig_.buffer.stats().totalReadings === 0, 5000, 'all seven readings sent and acked');
+    const sent = r.client.messages(TOPICS.vital);
+    expect(sent).toHaveLength(7);
+    const seqs = sent.map(seqOf);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    for (const m of sent) expect(m.headers['wardgate-schema']).toBe(AVRO_V1_SCHEMA);
+    const decoded = sent.map((m) => fromFile.fromBuffer(m.value as Buffer) as { seq: number; deviceTime: number | null });
+    expect(decoded.map((d) => d.seq)).toEqual(seqs);
+    // JSON v1 of the same value: Date drops the fraction toward zero.
+    expect(decoded[3]!.deviceTime).toBe(Date.parse(new Date(fractional.deviceTime).toISOString()));
+    expect(decoded[3]!.deviceTime).toBe(1718000000123);
+  });
+
+  it('a reading the schema refuses goes out in its place as JSON v1 with wardgate-avro-invalid; the rest stay Avro', () => {
+    const t0 = Date.parse('2026-12-06T07:00:00.000Z');
+    const ok = (seq: number): Reading => ({
+      gatewayId: 'gw-7',
+      seq,
+      deviceId: `mon-${seq}`,
+      deviceKind: 'serial',
+      bed: 'BED-01',
+      patientId: 'PATIENT-SECRET-9',
+      metric: 'heart_rate',
+      value: 70 + seq,
+      unit: '/min',
+      gatewayTime: t0 + seq,
+      priorityClass: 'vital',
+      quality: [],
+    });
+    const bad: Record<number, { reading: Reading; field: string }> = {
+      2: { reading: { ...ok(2), deviceKind: 'tablet' as Reading['deviceKind'] }, field: 'deviceKind' },
+      4: { reading: { ...ok(4), quality: ['simulated', 'battery_low' as Reading['quality'][number]] }, field: 'quality' },
+      5: { reading: { ...ok(5), metric: 'cardiac_output_new' as Reading['metric'] }, field: 'metric' },
+    };
+    const offered = [1, 2, 3, 4, 5, 6].map((s) => bad[s]?.reading ?? ok(s));
+    const lease: Lease = { id: 1, priorityClass: 'vital', bytes: 0, partial: false, readings: offered };
+    const heard: [number, string][] = [];
+    const [batch] = routeLease(lease, { topics: TOPICS, key: 'device', format: 'avro-v1' }, (rd, field) => heard.push([rd.seq, field]));
+    const msgs = batch!.messages;
+    expect(msgs.map(seqOf)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(msgs.map((m) => m.key)).toEqual(offered.map((o) => o.deviceId));
+    for (const [i, m] of msgs.entries()) {
+      const seq = i + 1;
+      const b = bad[seq];
+      if (b) {
+        expect(m.headers['wardgate-schema']).toBe(JSON_V1_SCHEMA);
+        expect(m.headers[AVRO_INVALID_HEADER]).toBe(b.field);
+        const j = JSON.parse(String(m.value)) as Record<string, unknown>;
+        expect(j).toMatchObject({ schema: JSON_V1_SCHEMA, seq, deviceKind: b.reading.deviceKind, metric: b.reading.metric, quality: b.reading.quality });
+        // No header carries the value the schema refused, nor patient data.
+        expect(JSON.stringify(m.headers)).not.toMatch(/tablet|battery_low|cardiac_output_new|PATIENT-SECRET/);
+      } else {
+        expect(m.headers['wardgate-schema']).toBe(AVRO_V1_SCHEMA);
+        expect(m.headers[AVRO_INVALID_HEADER]).toBeUndefined();
+        expect(fromFile.fromBuffer(m.value as Buffer)).toMatchObject({ seq, deviceId: `mon-${seq}`, value: 70 + seq });
+      }
+    }
+    expect(heard).toEqual([
+      [2, 'deviceKind'],
+      [4, 'quality'],
+      [5, 'metric'],
+    ]);
+  });
+});
