@@ -19,9 +19,13 @@ export type WorkerRequest =
   | { id: number; op: 'connect'; timeoutMs: number }
   | { id: number; op: 'send'; batches: TopicBatch[]; timeoutMs: number }
   | { id: number; op: 'ensureTopics'; topics: string[]; create: boolean; timeoutMs: number }
-  | { id: number; op: 'close'; timeoutMs: number };
+  | { id: number; op: 'close'; timeoutMs: number }
+  | { id: number; op: 'clusterBrokers'; timeoutMs: number };
 
-export type WorkerReply = { id: number; health: KafkaClientHealth } & ({ ok: true } | { ok: false; kind: ClientErrorKind; message: string });
+export type WorkerReply = { id: number; health: KafkaClientHealth } & (
+  | { ok: true; brokers?: number[] }
+  | { ok: false; kind: ClientErrorKind; message: string }
+);
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -29,7 +33,7 @@ type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? O
 const GRACE_MS = 2000;
 
 interface Pending {
-  resolve: () => void;
+  resolve: (brokers?: number[]) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -60,7 +64,7 @@ export class WorkerKafkaClient implements KafkaClient {
       if (!p) return;
       this.pending.delete(r.id);
       clearTimeout(p.timer);
-      if (r.ok) p.resolve();
+      if (r.ok) p.resolve(r.brokers);
       else p.reject(new KafkaClientError(r.kind, r.message));
     });
     const lost = (why: string) => {
@@ -85,14 +89,17 @@ export class WorkerKafkaClient implements KafkaClient {
     }
   }
 
-  private call(body: RequestBody, timeoutMs: number): Promise<void> {
+  private call(body: RequestBody, timeoutMs: number): Promise<number[] | undefined> {
     const w = this.start();
     const id = ++this.seq;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number[] | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.pending.delete(id)) return;
-        // The worker did not answer even after the client's own timeout: it is stuck.
-        reject(new KafkaClientError('timeout', `${body.op} did not settle within ${timeoutMs} ms (worker thread unresponsive; restarted)`));
+        // The worker did not answer even after the client's own timeout: it is stuck. Its health
+        // answer never came either, so the health the forwarder reads says so here.
+        const message = `${body.op} did not settle within ${timeoutMs} ms (worker thread unresponsive; restarted)`;
+        this.last = { connected: false, lastError: { kind: 'timeout', message, at: Date.now() } };
+        reject(new KafkaClientError('timeout', message));
         if (this.worker === w) {
           this.worker = null;
           this.failAll('timeout', 'Kafka client worker thread restarted');
@@ -104,16 +111,20 @@ export class WorkerKafkaClient implements KafkaClient {
     });
   }
 
-  connect(timeoutMs: number): Promise<void> {
-    return this.call({ op: 'connect', timeoutMs }, timeoutMs);
+  async connect(timeoutMs: number): Promise<void> {
+    await this.call({ op: 'connect', timeoutMs }, timeoutMs);
   }
 
-  send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
-    return this.call({ op: 'send', batches, timeoutMs }, timeoutMs);
+  async send(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    await this.call({ op: 'send', batches, timeoutMs }, timeoutMs);
   }
 
-  ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
-    return this.call({ op: 'ensureTopics', topics, create, timeoutMs }, timeoutMs);
+  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    await this.call({ op: 'ensureTopics', topics, create, timeoutMs }, timeoutMs);
+  }
+
+  async clusterBrokers(timeoutMs: number): Promise<number[]> {
+    return (await this.call({ op: 'clusterBrokers', timeoutMs }, timeoutMs)) ?? [];
   }
 
   async close(timeoutMs: number): Promise<void> {

@@ -95,7 +95,7 @@ export async function pipeline(): Promise<Pipeline> {
 }
 
 /** Polls `cond` until true or `timeoutMs` passes; throws naming `what` on timeout (a safety net, not a measured threshold). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 25_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

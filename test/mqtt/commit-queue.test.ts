@@ -37,25 +37,36 @@ describe('commit queue', () => {
   });
 
   it('resolves in queue order even when a later submission commits before a refused earlier one', async () => {
-    // The first submission is refused; the second, already pending, commits.
-    let calls = 0;
+    // The first submission is refused; the second, already pending, commits first. The test holds
+    // each submission open and settles it itself, so no timing decides the order.
+    const held: Array<{ values: number[]; commit: () => void; refuse: () => void }> = [];
     const committed: number[] = [];
     const sink = {
-      submit: async (rs: readonly ReadingInput[]): Promise<void> => {
-        const n = ++calls;
-        await sleep(n === 1 ? 30 : 5);
-        if (n === 1) throw new Error('refused');
-        committed.push(...rs.map((r) => r.value));
-      },
+      submit: (rs: readonly ReadingInput[]): Promise<void> =>
+        new Promise<void>((resolve, reject) => {
+          const values = rs.map((r) => r.value as number);
+          held.push({ values, commit: () => (committed.push(...values), resolve()), refuse: () => reject(new Error('refused')) });
+        }),
+    };
+    const until = async (cond: () => boolean): Promise<void> => {
+      while (!cond()) await sleep(1);
     };
     const q = new CommitQueue(sink, opts);
     const order: number[] = [];
     const a = commitP(q, [input(1)]).then(() => order.push(1));
-    await sleep(1);
+    await until(() => held.length === 1);
     const b = commitP(q, [input(2)]).then(() => order.push(2));
-    await sleep(15);
+    await until(() => held.length === 2);
+    expect(held.map((h) => h.values)).toEqual([[1], [2]]);
+    held[1]!.commit();
+    await sleep(5);
     expect(committed).toEqual([2]); // 2 is on disk already...
     expect(order).toEqual([]); // ...but not released before 1
+    held[0]!.refuse();
+    await until(() => held.length === 3); // 1 is submitted again after the retry delay
+    expect(held[2]!.values).toEqual([1]);
+    expect(order).toEqual([]);
+    held[2]!.commit();
     await Promise.all([a, b]);
     expect(order).toEqual([1, 2]);
     expect(committed).toEqual([2, 1]);
