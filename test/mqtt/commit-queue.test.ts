@@ -45,7 +45,11 @@ describe('commit queue', () => {
       submit: (rs: readonly ReadingInput[]): Promise<void> =>
         new Promise<void>((resolve, reject) => {
           const values = rs.map((r) => r.value as number);
-          held.push({ values, commit: () => (committed.push(...values), resolve()), refuse: () => reject(new Error('refused')) });
+          const commit = (): void => {
+            committed.push(...values);
+            resolve();
+          };
+          held.push({ values, commit, refuse: () => reject(new Error('refused')) });
         }),
     };
     const until = async (cond: () => boolean): Promise<void> => {
