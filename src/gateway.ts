@@ -256,7 +256,7 @@ async function startParts(
     );
   }
 
-  const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }) };
+  const ctx = { sink: ingest, events, log: log.child({ module: 'devices' }), dataDir };
   for (const a of adapters) {
     undo.push(() => a.stop());
     await a.start({ ...ctx, log: ctx.log.child({ family: a.family }) });

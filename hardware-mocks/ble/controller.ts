@@ -11,6 +11,7 @@
 import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { ReadStream, WriteStream as TtyWriteStream } from 'node:tty';
 import { ATT_OPS, GattServer } from './gatt-server.js';
+import { GLUCOSE_MEASUREMENT, type GlucoseRecord, RACP } from './glucose-meter.js';
 import type { Emission, SimPeripheral } from './peripherals.js';
 
 const CMD = 0x01;
@@ -94,7 +95,13 @@ interface Link {
   indicationQueue: Emission[];
   rx: { len: number; cid: number; data: Buffer } | null;
   barrier: (() => void) | null;
+  /** A RACP procedure in progress: records still to notify, then the response to indicate. */
+  racp: { records: GlucoseRecord[]; response: Buffer | null; timer: NodeJS.Timeout | null } | null;
 }
+
+/** ATT errors of the Glucose Service: a RACP procedure already running; a CCCD not configured for the procedure. */
+const ATT_ERR_PROCEDURE_IN_PROGRESS = 0x80;
+const ATT_ERR_CCCD_IMPROPER = 0xfd;
 
 export class SimulatedController {
   private fd = -1;
@@ -448,8 +455,24 @@ export class SimulatedController {
     const handle = this.nextHandle;
     this.nextHandle = this.nextHandle >= 0x0eff ? 0x40 : this.nextHandle + 1;
     const gatt = new GattServer(p.services());
-    const link: Link = { handle, peripheral: p, gatt, timer: null, emissions: 0, indicationInFlight: false, indicationQueue: [], rx: null, barrier: null };
+    const link: Link = {
+      handle,
+      peripheral: p,
+      gatt,
+      timer: null,
+      emissions: 0,
+      indicationInFlight: false,
+      indicationQueue: [],
+      rx: null,
+      barrier: null,
+      racp: null,
+    };
     gatt.onCccdChange = () => this.schedule(link);
+    gatt.refuseCccd = () => {
+      if (p.refuseCccd) p.cccdRefused++;
+      return p.refuseCccd;
+    };
+    gatt.onWrite = (uuid, v) => (uuid === RACP && p.racp ? this.racpWrite(link, v) : 0);
     gatt.onValueRead = (uuid, v) => {
       // Only the battery level is readable; its read value is a reading like a notified one.
       if (uuid === 0x2a19) this.writeTruth(link, { charUuid: uuid, bytes: v, values: [{ metric: 'battery_level', value: v[0]!, unit: '%' }] }, 'read');
@@ -481,6 +504,39 @@ export class SimulatedController {
     if (l.timer) clearInterval(l.timer);
     l.timer = null;
     l.indicationQueue.length = 0;
+    if (l.racp?.timer) clearTimeout(l.racp.timer);
+    l.racp = null;
+  }
+
+  /**
+   * A value written to the glucose meter's RACP: refused while its indications (or, for a
+   * report, the Glucose Measurement notifications) are off, or while a procedure runs (but an
+   * abort); otherwise, after the write response, the selected records go out one per timer
+   * turn as notifications, then the response as an indication.
+   */
+  private racpWrite(l: Link, v: Buffer): number {
+    const cccd = (uuid: number): number => l.gatt.cccd.get(l.gatt.valueHandle.get(uuid) ?? -1) ?? 0;
+    if ((cccd(RACP) & 0x02) === 0 || (v[0] === 0x01 && (cccd(GLUCOSE_MEASUREMENT) & 0x01) === 0)) return ATT_ERR_CCCD_IMPROPER;
+    const abort = v[0] === 0x03;
+    if (l.racp && !abort) return ATT_ERR_PROCEDURE_IN_PROGRESS;
+    const a = l.peripheral.memory.request(v);
+    if (a.abort && l.racp?.timer) clearTimeout(l.racp.timer);
+    l.racp = { records: [...a.records], response: a.response, timer: null };
+    l.racp.timer = setTimeout(() => this.racpStep(l), 0);
+    return 0;
+  }
+
+  private racpStep(l: Link): void {
+    const run = l.racp;
+    if (!run || !this.links.has(l.handle)) return;
+    const r = run.records.shift();
+    if (r) {
+      this.deliver(l, l.peripheral.glucoseEmission(r));
+      run.timer = setTimeout(() => this.racpStep(l), 0);
+      return;
+    }
+    l.racp = null;
+    if (run.response) this.deliver(l, { charUuid: RACP, bytes: run.response, values: [] });
   }
 
   private async dropLink(l: Link, reason: number): Promise<void> {

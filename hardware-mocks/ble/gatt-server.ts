@@ -6,7 +6,7 @@
 
 export interface CharDef {
   uuid: number;
-  /** Characteristic properties: 0x02 read, 0x10 notify, 0x20 indicate. */
+  /** Characteristic properties: 0x02 read, 0x08 write, 0x10 notify, 0x20 indicate. */
   props: number;
   read?: () => Buffer;
 }
@@ -72,6 +72,10 @@ export class GattServer {
   onConfirm?: () => void;
   /** A characteristic value was read (the controller records it as sent). */
   onValueRead?: (charUuid: number, value: Buffer) => void;
+  /** A value written to a characteristic: returns an ATT error code to refuse it, 0 to accept (write response first, then what it starts). */
+  onWrite?: (charUuid: number, value: Buffer) => number;
+  /** Asked before a CCCD write is applied: an ATT error code refuses it (the CCCD keeps its value), 0 accepts it. */
+  refuseCccd?: (charUuid: number, value: number) => number;
 
   constructor(services: ServiceDef[]) {
     let h = 1;
@@ -174,8 +178,14 @@ export class GattServer {
         if (!a) return op === ATT.WRITE_REQ ? err(op, h, ERR_INVALID_HANDLE) : undefined;
         if (a.cccdOf !== undefined && pdu.length >= 5) {
           const v = pdu.readUInt16LE(3);
+          const charUuid = this.attrs.find((x) => x.handle === a.cccdOf)?.char?.uuid ?? 0;
+          const refused = op === ATT.WRITE_REQ ? (this.refuseCccd?.(charUuid, v) ?? 0) : 0;
+          if (refused) return err(op, h, refused);
           this.cccd.set(a.cccdOf, v);
           this.onCccdChange?.(a.cccdOf, v);
+        } else if (a.char && this.onWrite) {
+          const refused = this.onWrite(a.char.uuid, pdu.subarray(3));
+          if (refused) return op === ATT.WRITE_REQ ? err(op, h, refused) : undefined;
         }
         return op === ATT.WRITE_REQ ? Buffer.from([ATT.WRITE_RSP]) : undefined;
       }

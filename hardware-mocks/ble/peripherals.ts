@@ -6,9 +6,11 @@
  */
 import { rng } from '../rng.js';
 import type { ServiceDef } from './gatt-server.js';
+import { GLUCOSE_MEASUREMENT, GLUCOSE_SERVICE, GlucoseMemory, type GlucoseRecord, RACP } from './glucose-meter.js';
 import { Bytes, float32, sfloat } from './sig-encode.js';
 
-export type WearableKind = 'hr_strap' | 'oximeter' | 'thermometer' | 'bp_cuff';
+/** A glucose meter is not in the rotation of `makeWearables` (tests make one with `new SimPeripheral`). */
+export type WearableKind = 'hr_strap' | 'oximeter' | 'thermometer' | 'bp_cuff' | 'glucose_meter';
 export const WEARABLE_KINDS: readonly WearableKind[] = ['hr_strap', 'oximeter', 'thermometer', 'bp_cuff'];
 
 export interface TruthValue {
@@ -35,14 +37,17 @@ export interface PeripheralOptions {
   /** Every n-th emission is malformed (0: never). */
   malformedEvery?: number;
   txRssi?: number;
+  /** Glucose meter: offers the Record Access Control Point (default true). */
+  racp?: boolean;
 }
 
-const SERVICE: Record<WearableKind, number> = { hr_strap: 0x180d, oximeter: 0x1822, thermometer: 0x1809, bp_cuff: 0x1810 };
+const SERVICE: Record<WearableKind, number> = { hr_strap: 0x180d, oximeter: 0x1822, thermometer: 0x1809, bp_cuff: 0x1810, glucose_meter: GLUCOSE_SERVICE };
 const MEASUREMENT: Record<WearableKind, { uuid: number; props: number }> = {
   hr_strap: { uuid: 0x2a37, props: 0x10 },
   oximeter: { uuid: 0x2a5f, props: 0x10 },
   thermometer: { uuid: 0x2a1c, props: 0x20 },
   bp_cuff: { uuid: 0x2a35, props: 0x20 },
+  glucose_meter: { uuid: GLUCOSE_MEASUREMENT, props: 0x10 },
 };
 
 /** A bounded random walk. */
@@ -76,6 +81,13 @@ export class SimPeripheral {
   private readonly spo2: Drift;
   private readonly temp: Drift;
   private readonly sys: Drift;
+  private readonly glucose: Drift;
+  /** Glucose meter: its stored records and RACP (null: no RACP characteristic). */
+  readonly memory = new GlucoseMemory();
+  readonly racp: boolean;
+  /** ATT error code with which the peripheral refuses every CCCD write (0: accepts them); `cccdRefused` counts the refusals. */
+  refuseCccd = 0;
+  cccdRefused = 0;
 
   constructor(o: PeripheralOptions) {
     this.kind = o.kind;
@@ -90,6 +102,18 @@ export class SimPeripheral {
     this.temp = new Drift(36.2 + this.rnd() * 1.5, 35, 40, 0.05, this.rnd);
     this.sys = new Drift(110 + this.rnd() * 30, 80, 190, 3, this.rnd);
     this.battery = 60 + Math.floor(this.rnd() * 40);
+    this.glucose = new Drift(90 + this.rnd() * 60, 40, 400, 8, this.rnd);
+    this.racp = o.kind === 'glucose_meter' && o.racp !== false;
+  }
+
+  /** Glucose meter: takes a measurement now (connected or not) and stores it; returns the record. */
+  takeGlucose(): GlucoseRecord {
+    return this.memory.take(Math.round(this.glucose.next()), new Date());
+  }
+
+  /** A stored glucose record as its notification. */
+  glucoseEmission(r: GlucoseRecord): Emission {
+    return { charUuid: GLUCOSE_MEASUREMENT, bytes: r.bytes, values: [{ metric: 'glucose', value: r.mgdl, unit: 'mg/dL' }] };
   }
 
   serviceUuid(): number {
@@ -102,8 +126,10 @@ export class SimPeripheral {
 
   services(): ServiceDef[] {
     const m = MEASUREMENT[this.kind];
+    // RACP: write (0x08) and indicate (0x20).
+    const racp = this.racp ? [{ uuid: RACP, props: 0x28 }] : [];
     return [
-      { uuid: SERVICE[this.kind], chars: [{ uuid: m.uuid, props: m.props }] },
+      { uuid: SERVICE[this.kind], chars: [{ uuid: m.uuid, props: m.props }, ...racp] },
       { uuid: 0x180f, chars: [{ uuid: 0x2a19, props: 0x12, read: () => Buffer.from([this.battery]) }] },
     ];
   }
@@ -127,6 +153,9 @@ export class SimPeripheral {
         return this.thermometer();
       case 'bp_cuff':
         return this.bloodPressure();
+      case 'glucose_meter':
+        // A live measurement is stored too (RACP reports it later like any other).
+        return this.glucoseEmission(this.takeGlucose());
     }
   }
 

@@ -20,6 +20,8 @@ export interface AdapterContext {
   sink: ReadingSink;
   log: Logger;
   events: Events;
+  /** The gateway's data folder (small state an adapter must keep across restarts, e.g. the BLE glucose sequence numbers). */
+  dataDir?: string;
 }
 
 export interface AdapterStatus {

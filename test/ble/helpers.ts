@@ -35,13 +35,17 @@ export interface RigOptions {
   config?: Partial<BleConfigInput>;
   clock?: Clock;
   seed?: number;
+  /** The registered peripherals, instead of `wearables` made by makeWearables. */
+  peripherals?: SimPeripheral[];
 }
 
 export async function bleRig(o: RigOptions): Promise<BleRig> {
-  const registered = makeWearables(o.wearables, o.seed ?? 1, {
-    intervalMs: o.intervalMs ?? 100,
-    ...(o.malformedEvery ? { malformedEvery: o.malformedEvery } : {}),
-  });
+  const registered =
+    o.peripherals ??
+    makeWearables(o.wearables, o.seed ?? 1, {
+      intervalMs: o.intervalMs ?? 100,
+      ...(o.malformedEvery ? { malformedEvery: o.malformedEvery } : {}),
+    });
   const strangers: SimPeripheral[] = makeWearables(o.wearables + (o.strangers ?? 0), (o.seed ?? 1) + 7).slice(o.wearables);
   for (const s of strangers) (s as { address: string }).address = s.address.replace(/^c0:ff:ee/, 'de:ad:00');
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-ble-'));

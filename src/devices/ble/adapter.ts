@@ -20,6 +20,7 @@ import type { AdapterContext, AdapterStatus, DeviceAdapter } from '../types.js';
 import { AllowList, type Registration } from './allow-list.js';
 import { type Clock, reconnectDelay, systemClock } from './backoff.js';
 import type { BleConfig } from './config.js';
+import { StoredGlucose } from './glucose-records.js';
 import {
   type NobleCharacteristic,
   type NobleFactory,
@@ -32,6 +33,8 @@ import {
 } from './noble.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type Decoder, decoderFor } from './profiles/index.js';
+import { RACP_UUID } from './profiles/racp.js';
+import { normaliseUuid } from './profiles/uuid.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
 import { toInputs } from './readings.js';
 import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
@@ -102,6 +105,9 @@ export class BleAdapter implements DeviceAdapter {
   private paused = false;
   private pending = new Set<Promise<void>>();
   private readonly ignored = new Set<string>();
+  /** Glucose meters' stored records (RACP) and the highest committed sequence number per device. */
+  private glucose: StoredGlucose | null = null;
+  private batchHasGlucose = false;
 
   constructor(
     private readonly cfg: BleConfig,
@@ -124,6 +130,7 @@ export class BleAdapter implements DeviceAdapter {
     }
     this.running = true;
     this.ctx = ctx;
+    this.glucose = new StoredGlucose(ctx, this.clock, this.cfg.racpTimeout);
     try {
       await this.bringUp(this.cfg.startTimeout);
     } catch (e) {
@@ -342,7 +349,8 @@ export class BleAdapter implements DeviceAdapter {
       this.readRssi(s, p, epoch);
     } catch (e) {
       this.clock.clearTimeout(timer);
-      if (s.epoch === epoch && this.running) {
+      if (e instanceof CccdUnanswered) this.subscriptionFailed(s, epoch, e);
+      else if (s.epoch === epoch && this.running) {
         this.ctx?.events.emit('device_error', { family: 'ble', reason: timedOut ? 'connect_timeout' : 'connect_failed' }, 1, {
           device: deviceIdFor(s.address),
           error: String(e),
@@ -361,7 +369,16 @@ export class BleAdapter implements DeviceAdapter {
   private async subscribe(s: Slot, p: NoblePeripheral, epoch: number): Promise<void> {
     // All of them: noble's "some services" call fails when a device lacks one of those asked for.
     const { characteristics } = await p.discoverAllServicesAndCharacteristicsAsync();
+    let racp: NobleCharacteristic | undefined;
+    let glucose = false;
     for (const c of characteristics) {
+      if (normaliseUuid(c.uuid) === RACP_UUID && c.properties.includes('indicate') && c.properties.includes('write')) {
+        racp = c;
+        c.on('data', (data: unknown) => s.epoch === epoch && Buffer.isBuffer(data) && this.glucose?.onRacpValue(deviceIdFor(s.address), data));
+        s.subscribed.push(c);
+        await this.syncSubscriptions(s);
+        continue;
+      }
       const d = decoderFor(c.uuid);
       if (!d) continue;
       c.on('data', (data: unknown) => {
@@ -375,7 +392,11 @@ export class BleAdapter implements DeviceAdapter {
       }
       // A battery level is read once at connect as well (most straps only notify on change).
       if (d.name === 'battery' && c.properties.includes('read')) await c.readAsync();
+      if (d.name === 'glucose') glucose = true;
     }
+    // A glucose meter: the records it stored since the last one committed (not while paused: its notifications are off).
+    if (racp && glucose && !this.paused && s.epoch === epoch)
+      this.glucose?.request(deviceIdFor(s.address), racp, () => s.epoch === epoch && s.state === 'connected');
   }
 
   /**
@@ -415,6 +436,7 @@ export class BleAdapter implements DeviceAdapter {
     s.epoch++;
     s.subscribed = [];
     s.notifying = new Set();
+    this.glucose?.finish(deviceIdFor(s.address));
     if (s.rssiTimer !== null) this.clock.clearTimeout(s.rssiTimer);
     s.rssiTimer = null;
     if (s.state === 'connecting') this.connecting = false;
@@ -465,6 +487,7 @@ export class BleAdapter implements DeviceAdapter {
     const p = oldest.peripheral;
     const s = oldest;
     s.epoch++;
+    this.glucose?.finish(deviceIdFor(s.address));
     s.subscribed = [];
     s.notifying = new Set();
     s.state = 'idle';
@@ -480,7 +503,8 @@ export class BleAdapter implements DeviceAdapter {
   private onValue(s: Slot, d: Decoder, data: Buffer): void {
     const ctx = this.ctx;
     if (!ctx || !this.running) return;
-    if (!s.bucket.take(this.clock.now())) {
+    // A glucose meter's report sends the records asked for as fast as its link allows: not throttled (a report ends within racpTimeout).
+    if (!s.bucket.take(this.clock.now()) && !(d.name === 'glucose' && this.glucose?.reporting(deviceIdFor(s.address)))) {
       ctx.events.emit('frame_rejected', { family: 'ble', reason: 'throttled' }, 1, { device: deviceIdFor(s.address) });
       return;
     }
@@ -488,6 +512,15 @@ export class BleAdapter implements DeviceAdapter {
     if (!r.ok) {
       ctx.events.emit('frame_rejected', { family: 'ble', reason: `${d.name}_${r.reason}` }, 1, { device: deviceIdFor(s.address) });
       return;
+    }
+    if (d.name === 'glucose') {
+      // A stored record a report sends again is dropped (counted): the RACP path commits each record once.
+      const seq = r.readings[0]?.extra?.sequence;
+      if (typeof seq === 'number' && !this.glucose?.admit(deviceIdFor(s.address), seq)) {
+        ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: deviceIdFor(s.address) });
+        return;
+      }
+      this.batchHasGlucose = true;
     }
     const { inputs, specials } = toInputs(r.readings, s.address, s.reg, d.priorityClass ?? 'vital');
     for (const sp of specials) ctx.events.emit('reading_flagged', { flag: `special_${sp}` });
@@ -516,6 +549,8 @@ export class BleAdapter implements DeviceAdapter {
     const ctx = this.ctx;
     const inputs = this.batch;
     this.batch = [];
+    const glucose = this.batchHasGlucose ? this.glucose : null;
+    this.batchHasGlucose = false;
     if (!ctx || !this.running || inputs.length === 0) return;
     // A device that ignores its unsubscription cannot make the gateway hold more than twice the bound.
     if (this.held + inputs.length > 2 * this.cfg.maxHeldReadings) {
@@ -524,9 +559,10 @@ export class BleAdapter implements DeviceAdapter {
     }
     this.held += inputs.length;
     if (this.held > this.cfg.maxHeldReadings) this.setPaused(true);
+    glucose?.handed(inputs);
     const p = ctx.sink.submit(inputs).then(
-      () => undefined,
-      () => undefined, // refused: counted by the pipeline; a wearable cannot resend
+      () => glucose?.commit(inputs),
+      () => glucose?.refused(inputs), // refused: counted by the pipeline; a wearable cannot resend (a meter's stored record is asked for again)
     );
     const tracked = p.finally(() => {
       this.pending.delete(tracked);
@@ -565,8 +601,7 @@ export class BleAdapter implements DeviceAdapter {
           const want = !this.paused;
           const c = s.subscribed.find((x) => s.notifying.has(x) !== want);
           if (!c) return;
-          if (want) await c.subscribeAsync();
-          else await c.unsubscribeAsync();
+          await this.cccdWrite(c, want);
           if (s.epoch !== epoch) return;
           if (want) s.notifying.add(c);
           else s.notifying.delete(c);
@@ -584,6 +619,26 @@ export class BleAdapter implements DeviceAdapter {
     const p = run();
     if (!done) s.sync = p;
     return p;
+  }
+
+  /**
+   * One CCCD write, bounded by `connectTimeout`: noble never settles a write the device
+   * refused (an ATT error response), so a refusal and a lost answer both end here.
+   */
+  private cccdWrite(c: NobleCharacteristic, on: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const t = this.clock.setTimeout(() => reject(new CccdUnanswered(c.uuid)), this.cfg.connectTimeout);
+      (on ? c.subscribeAsync() : c.unsubscribeAsync()).then(
+        () => {
+          this.clock.clearTimeout(t);
+          resolve();
+        },
+        (e: unknown) => {
+          this.clock.clearTimeout(t);
+          reject(e);
+        },
+      );
+    });
   }
 
   /** A CCCD write failed on a live link: its notifications are in an unknown state, so the link is dropped and set up again (after the backoff). */
@@ -612,6 +667,7 @@ export class BleAdapter implements DeviceAdapter {
       }
     }
     this.slots.clear();
+    this.glucose?.stop();
     this.batch = [];
     this.paused = false;
     this.connecting = false;
@@ -641,6 +697,13 @@ export class BleAdapter implements DeviceAdapter {
       `registered${silent ? `, ${silent} connected but not subscribed` : ''}${lost ? `, ${lost} lost` : ''}, adapter ` +
       `${this.adapterState}${this.paused ? ', paused (buffer slow)' : ''}`;
     return { state: this.adapterState !== 'poweredOn' || lost > 0 || silent > 0 ? 'degraded' : 'running', devices: connected, detail };
+  }
+}
+
+/** A CCCD write the device refused or did not answer in time. */
+class CccdUnanswered extends Error {
+  constructor(uuid: string) {
+    super(`the device did not accept the CCCD write of characteristic ${uuid} (refused or unanswered)`);
   }
 }
 

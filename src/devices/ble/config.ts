@@ -69,6 +69,8 @@ export const bleConfigSchema = z
     connectTimeout: duration.default(10_000),
     /** `start` fails (not hangs) when the adapter is not powered on within this time. */
     startTimeout: duration.default(10_000),
+    /** A glucose meter's report of its stored records (RACP) that has not ended in this time is given up (counted) and aborted. */
+    racpTimeout: duration.default(30_000),
     /** RSSI status readings this often per connected device. */
     statusInterval: duration.default(30_000),
     /** Notifications a device may send per second (burst: twice that); more are dropped and counted. */

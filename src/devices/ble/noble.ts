@@ -14,6 +14,7 @@ export interface NobleCharacteristic extends EventEmitter {
   subscribeAsync(): Promise<void>;
   unsubscribeAsync(): Promise<void>;
   readAsync(): Promise<Buffer>;
+  writeAsync(data: Buffer, withoutResponse: boolean): Promise<void>;
 }
 
 export interface NoblePeripheral extends EventEmitter {
