@@ -40,7 +40,10 @@ export type MetricId =
   | 'airway_pressure_plateau'
   | 'fio2'
   | 'minute_volume'
-  | 'resp_rate_airway';
+  | 'resp_rate_airway'
+  | 'airway_pressure_wave'
+  | 'airway_flow_wave'
+  | 'co2_wave';
 
 export interface MetricDef {
   readonly id: MetricId;
@@ -508,6 +511,49 @@ export const CATALOGUE: Readonly<Record<MetricId, MetricDef>> = Object.freeze({
     unit: '/min',
     ucum: true,
     range: [0, 150],
+  }),
+  // Ventilator waveform samples (MEDIBUS realtime curves, serial-protocols.md §4.5; codes 00 airway pressure mbar, 01 flow
+  // L/min, 06/07 expired CO2 mmHg/kPa in the Dräger device tables). Neither reference gives MDC codes: each is the Philips
+  // wave id in VSCaptureMP's enum plus partition 2 (§2.6's rule): NOM_PRESS_AWAY 0x50F0 = 151792, NOM_FLOW_AWAY
+  // 0x50D4 = 151764, NOM_AWAY_CO2 0x50AC = 151724 (IntelliVue also labels its etCO2 numeric 0x50AC, correction 4; that
+  // numeric resolves by its physio id to etco2). No LOINC: no FHIR vital-signs form, like the other waveforms.
+  airway_pressure_wave: def({
+    id: 'airway_pressure_wave',
+    code: 37,
+    display: 'Airway pressure (waveform sample)',
+    mdcRefId: 'MDC_PRESS_AWAY',
+    mdcCode: 151792,
+    loinc: [],
+    unit: 'cm[H2O]',
+    ucum: true,
+    range: [-20, 120],
+    convert: { mbar: (m) => m * 1.01972 },
+    waveform: true,
+  }),
+  airway_flow_wave: def({
+    id: 'airway_flow_wave',
+    code: 38,
+    display: 'Airway flow (waveform sample)',
+    mdcRefId: 'MDC_FLOW_AWAY',
+    mdcCode: 151764,
+    loinc: [],
+    unit: 'L/min',
+    ucum: true,
+    range: [-300, 300],
+    waveform: true,
+  }),
+  co2_wave: def({
+    id: 'co2_wave',
+    code: 39,
+    display: 'Airway CO2 (capnogram sample)',
+    mdcRefId: 'MDC_AWAY_CO2',
+    mdcCode: 151724,
+    loinc: [],
+    unit: 'mm[Hg]',
+    ucum: true,
+    range: [-20, 150],
+    convert: { kPa: (k) => k * 7.50062 },
+    waveform: true,
   }),
 });
 

@@ -362,7 +362,7 @@ describe('waveform format switch', () => {
 
   it('the schema lists exactly the catalogue waveform metrics, and JSON v1 knows every metric', () => {
     const waveformMetrics = METRIC_IDS.filter((id) => CATALOGUE[id].waveform);
-    expect(waveformMetrics).toEqual(['ecg_lead_ii', 'pleth']);
+    expect(waveformMetrics).toEqual(['ecg_lead_ii', 'pleth', 'airway_pressure_wave', 'airway_flow_wave', 'co2_wave']);
     expect((batchSchema.properties as Record<string, { enum: string[] }>).metric!.enum).toEqual(waveformMetrics);
     expect((readingSchema.properties as Record<string, { enum: string[] }>).metric!.enum).toEqual(METRIC_IDS);
   });

@@ -24,6 +24,9 @@ const ROWS: [MetricId, string, number, string | undefined, string][] = [
   ['airway_pressure_peak', 'MDC_VENT_PRESS_AWAY_MAX', 151973, undefined, 'cm[H2O]'],
   ['airway_pressure_mean', 'MDC_VENT_PRESS_AWAY_MEAN', 151975, undefined, 'cm[H2O]'],
   ['peep', 'MDC_VENT_PRESS_AWAY_END_EXP_POS', 151976, '76248-4', 'cm[H2O]'],
+  ['airway_pressure_wave', 'MDC_PRESS_AWAY', 151792, undefined, 'cm[H2O]'],
+  ['airway_flow_wave', 'MDC_FLOW_AWAY', 151764, undefined, 'L/min'],
+  ['co2_wave', 'MDC_AWAY_CO2', 151724, undefined, 'mm[Hg]'],
 ];
 
 describe('catalogue: monitor pressures, perfusion index, ventilator values', () => {

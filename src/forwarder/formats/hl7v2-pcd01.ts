@@ -90,6 +90,9 @@ const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
   fio2: [10, 7],
   minute_volume: [10, 8],
   resp_rate_airway: [6, 2],
+  airway_pressure_wave: [10, 9],
+  airway_flow_wave: [10, 10],
+  co2_wave: [7, 2],
 };
 export const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
 
