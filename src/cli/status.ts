@@ -65,9 +65,11 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
     kafka: f
       ? {
           state: running ? f.state : `unknown (last known: ${f.state})`,
-          reachable: running ? f.state === 'online' || f.state === 'draining' : null,
+          // Degraded with no failed send: the cluster is short of brokers but acknowledges.
+          reachable: running ? f.state === 'online' || f.state === 'draining' || (f.state === 'degraded' && f.consecutiveFailures === 0) : null,
           reason: f.reason,
           brokers: live!.brokers,
+          cluster: f.cluster ?? null,
           configError: f.configError,
           offlineForMs: running && f.offlineSince !== null ? now - f.offlineSince : null,
           inFlight: f.inFlight,

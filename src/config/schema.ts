@@ -181,6 +181,8 @@ export const configSchema = z
         connectTimeout: duration.default(5_000),
         /** With nothing to send for this long, ask the broker for metadata, so an idle gateway notices Kafka going away (0 = never). */
         idleProbe: duration.default(30_000),
+        /** How often the forwarder asks which brokers the cluster lists; fewer than expected: degraded, `brokers: 2 of 3` (0 = never). */
+        clusterCheck: duration.default(10_000),
         retry: z
           .object({ initial: duration.default(250), max: duration.default(30_000) })
           .strict()

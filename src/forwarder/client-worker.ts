@@ -29,20 +29,23 @@ function revive(batches: TopicBatch[]): TopicBatch[] {
 }
 
 port.on('message', (req: WorkerRequest) => {
-  const run = async (): Promise<void> => {
+  const run = async (): Promise<number[] | undefined> => {
     switch (req.op) {
       case 'connect':
-        return client.connect(req.timeoutMs);
+        return void (await client.connect(req.timeoutMs));
       case 'send':
-        return client.send(revive(req.batches), req.timeoutMs);
+        return void (await client.send(revive(req.batches), req.timeoutMs));
       case 'ensureTopics':
-        return client.ensureTopics(req.topics, req.create, req.timeoutMs);
+        return void (await client.ensureTopics(req.topics, req.create, req.timeoutMs));
       case 'close':
-        return client.close(req.timeoutMs);
+        return void (await client.close(req.timeoutMs));
+      case 'clusterBrokers':
+        if (!client.clusterBrokers) throw new KafkaClientError('transient', 'not supported');
+        return client.clusterBrokers(req.timeoutMs);
     }
   };
   run().then(
-    () => port.postMessage({ id: req.id, ok: true, health: client.health() } satisfies WorkerReply),
+    (brokers) => port.postMessage({ id: req.id, ok: true, health: client.health(), ...(brokers ? { brokers } : {}) } satisfies WorkerReply),
     (e: unknown) => {
       const kind = e instanceof KafkaClientError ? e.kind : 'transient';
       const message = e instanceof Error ? e.message : String(e);

@@ -55,4 +55,10 @@ export interface KafkaClient {
   ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void>;
   close(timeoutMs: number): Promise<void>;
   health(): KafkaClientHealth;
+  /**
+   * The node ids of the brokers the cluster's metadata lists now (Kafka lists only live,
+   * unfenced brokers). The forwarder asks every few seconds, never per send, and reports a
+   * cluster with fewer brokers than it has seen (or than the bootstrap list names) as degraded.
+   */
+  clusterBrokers?(timeoutMs: number): Promise<number[]>;
 }

@@ -2,7 +2,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { KafkaClient, KafkaClientHealth, TopicBatch } from './client.js';
+import { type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import { fhirOptions, hl7v2Options } from './formats/clinical-options.js';
 import { PlatformaticClient } from './platformatic-client.js';
 
@@ -61,6 +61,12 @@ class LazyKafkajsClient implements KafkaClient {
   health(): KafkaClientHealth {
     return this.loaded ? this.loaded.health() : { connected: false };
   }
+
+  async clusterBrokers(timeoutMs: number): Promise<number[]> {
+    const c = await this.client;
+    if (!c.clusterBrokers) throw new KafkaClientError('transient', 'not supported');
+    return c.clusterBrokers(timeoutMs);
+  }
 }
 
 export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger) => KafkaClient> = {
@@ -105,6 +111,8 @@ export function forwarderSettings(k: KafkaConfig, heapLimitBytes = getHeapStatis
     sendTimeoutMs: k.sendTimeout,
     connectTimeoutMs: k.connectTimeout,
     idleProbeMs: k.idleProbe,
+    clusterCheckMs: k.clusterCheck,
+    expectedBrokers: new Set(k.brokers).size,
     retryInitialMs: k.retry.initial,
     retryMaxMs: k.retry.max,
     offlineAfterFailures: k.offlineAfter,

@@ -63,6 +63,14 @@ export interface ForwarderOptions {
    * gateway (a quiet ward at night) still learns that Kafka went away (default 30 s; 0: never).
    */
   idleProbeMs?: number;
+  /**
+   * Every this often while connected, ask the bulk lane's client which brokers the cluster lists
+   * (never per send; default 10 s; 0: never). Fewer than expected: state degraded, reason
+   * `brokers: 2 of 3`, while the drain goes on.
+   */
+  clusterCheckMs?: number;
+  /** Brokers expected in the cluster (the bootstrap list's length); the most ever listed at once counts too. */
+  expectedBrokers?: number;
   /** Called after Kafka acknowledged a batch (latency measurements in tests and benchmarks). */
   onAck?: (info: AckInfo) => void;
   now?: () => number;
@@ -131,6 +139,11 @@ export class Forwarder {
   private rateLimiting = false;
   private idleProbe: Promise<void> | null = null;
   private lastIdleProbe = 0;
+  private clusterCheck: Promise<void> | null = null;
+  private lastClusterCheck = 0;
+  /** The most brokers the cluster's metadata listed at once. */
+  private mostBrokers = 0;
+  private clusterView: ForwarderStatus['cluster'] = null;
 
   constructor(
     private readonly buffer: ReadingBuffer,
@@ -206,6 +219,7 @@ export class Forwarder {
       unknownFate: this.unknownFate,
       retryAt: this.retryAt > this.now() ? this.retryAt : null,
       rateCap: cap,
+      cluster: this.clusterView,
     };
   }
 
@@ -248,6 +262,7 @@ export class Forwarder {
     const s = this.buffer.stats();
     this.transition(this.conn.backlog(this.backlogged(s)));
     this.probeIfIdle(s.totalReadings - s.inFlight);
+    this.checkCluster();
     this.publish();
     this.pump.soon();
   }
@@ -275,6 +290,38 @@ export class Forwarder {
       },
     );
     this.idleProbe = p;
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /**
+   * Asks which brokers the cluster lists (every clusterCheckMs, while connected). A failed check
+   * changes nothing: sends report an unreachable cluster themselves.
+   */
+  private checkCluster(): void {
+    const every = this.opts.clusterCheckMs ?? 10_000;
+    const client = this.lanes.bulk.client;
+    if (every <= 0 || !client.clusterBrokers || this.phase !== 'connected' || this.clusterCheck) return;
+    const now = this.now();
+    if (now - this.lastClusterCheck < every) return;
+    this.lastClusterCheck = now;
+    const p = client.clusterBrokers(this.opts.connectTimeoutMs).then(
+      (ids) => {
+        this.clusterCheck = null;
+        if (this.phase === 'stopped') return;
+        const listed = new Set(ids).size;
+        this.mostBrokers = Math.max(this.mostBrokers, listed);
+        const expected = Math.max(this.opts.expectedBrokers ?? 1, this.mostBrokers);
+        this.clusterView = { brokers: listed, expected, checkedAt: this.now() };
+        const short = listed < expected ? `brokers: ${listed} of ${expected}` : null;
+        this.transition(this.conn.cluster(short, this.backlogged(this.buffer.stats())));
+      },
+      (e: unknown) => {
+        this.clusterCheck = null;
+        this.log.debug({ error: e instanceof Error ? e.message : String(e) }, 'kafka cluster metadata check failed');
+      },
+    );
+    this.clusterCheck = p;
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
@@ -531,5 +578,9 @@ export class Forwarder {
     g.inFlight.set(this.inFlightReadings);
     g.drainRate.set(this.meter.rate());
     g.kafkaConfigError.set(this.conn.configError === null ? 0 : 1);
+    if (this.clusterView) {
+      g.kafkaBrokers.set(this.clusterView.brokers);
+      g.kafkaBrokersExpected.set(this.clusterView.expected);
+    }
   }
 }

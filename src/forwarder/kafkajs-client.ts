@@ -332,6 +332,26 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
+  /**
+   * The brokers the cluster's metadata lists. kafkajs's producer does not expose its metadata, so
+   * a short-lived admin asks (one connection, as the idle probe's topic check does).
+   */
+  async clusterBrokers(timeoutMs: number): Promise<number[]> {
+    await this.prepare();
+    const adminGen = this.newGeneration();
+    const admin = adminGen.kafka.admin();
+    try {
+      await withTimeout(admin.connect(), timeoutMs, 'admin connect');
+      const { brokers } = await withTimeout(admin.describeCluster(), timeoutMs, 'describe cluster');
+      return brokers.map((b) => b.nodeId);
+    } catch (e) {
+      throw e instanceof KafkaClientError ? e : new KafkaClientError(classifyKafkaError(e), String((e as Error).message ?? e));
+    } finally {
+      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
+      killGeneration(adminGen);
+    }
+  }
+
   /** Forgets the current producer and kills its connections; its disconnect runs in the background. */
   private dropProducer(): void {
     const p = this.producer;

@@ -269,6 +269,14 @@ export class PlatformaticClient implements KafkaClient {
     }
   }
 
+  /** The brokers a metadata request for no topic lists, asked on the producer's own connection (nothing new opened). */
+  async clusterBrokers(timeoutMs: number): Promise<number[]> {
+    const producer = this.producer;
+    if (!producer || !this.connected) throw new KafkaClientError('transient', 'not connected');
+    const md = await withTimeout(producer.metadata({ topics: [], forceUpdate: true }), timeoutMs, 'cluster metadata');
+    return [...md.brokers.keys()];
+  }
+
   private async dropProducer(timeoutMs: number): Promise<void> {
     const p = this.producer;
     this.producer = null;

@@ -7,7 +7,8 @@
  *   degraded - a send failed (error or timeout) since the last acknowledgement; retrying
  *              with backoff, not yet offline; or the cluster answers but refuses writes
  *              (fewer in-sync replicas than required, no leader: reason starts with
- *              `refused:`), however long that lasts
+ *              `refused:`), however long that lasts; or Kafka acknowledges but its metadata
+ *              lists fewer brokers than expected (reason `brokers: 2 of 3`): the drain goes on
  *   offline  - Kafka unreachable (`offlineAfter` failures in a row, the first connection not
  *              made yet), or refusing for a configuration reason (authentication, ACL, missing
  *              topic: reason starts with `config_error:`); readings keep buffering
@@ -29,6 +30,8 @@ export interface ForwarderStatus {
   /** Readings sent and not yet acknowledged (all lanes). */
   inFlight: number;
   configError: string | null;
+  /** The cluster's last metadata check: brokers it listed, brokers expected (bootstrap list, or most listed at once). */
+  cluster?: { brokers: number; expected: number; checkedAt: number } | null;
   /** Readings acknowledged per second, over the last few seconds. */
   drainRate?: number;
   /** Readings waiting in the buffer, not leased. */
@@ -71,6 +74,8 @@ export class ConnectivityState {
   /** Failures since Kafka last refused a write (it answered): fewer than offlineAfter keeps the state degraded. */
   private failuresSinceRefusal = Infinity;
   configError: string | null = null;
+  /** Set while the cluster's metadata lists fewer brokers than expected (`brokers: 2 of 3`). */
+  private shortOfBrokers: string | null = null;
 
   constructor(
     private readonly opts: { offlineAfter: number; retryInitialMs: number; retryMaxMs: number; random?: () => number },
@@ -97,11 +102,12 @@ export class ConnectivityState {
     return this.offlineSince === null ? 0 : Math.max(0, this.now() - this.offlineSince) / 1000;
   }
 
-  private set(state: KafkaState, reason: string): Transition | null {
+  /** `acking`: Kafka acknowledges (a degraded cluster that still takes writes is not an outage). */
+  private set(state: KafkaState, reason: string, acking = false): Transition | null {
     if (this.s.state === state && this.s.reason === reason) return null;
     const from = this.s.state;
     this.s = { state, reason, since: this.s.state === state ? this.s.since : this.now() };
-    if (state === 'online' || state === 'draining') this.offlineSince = null;
+    if (state === 'online' || state === 'draining' || acking) this.offlineSince = null;
     else if (this.offlineSince === null) this.offlineSince = this.lastContactAt ?? this.now();
     return { from, to: state, reason };
   }
@@ -116,13 +122,29 @@ export class ConnectivityState {
     this.consecutiveFailures = 0;
     this.failuresSinceRefusal = Infinity;
     this.configError = null;
-    return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : reason);
+    return this.healthy(backlogged, reason);
   }
 
   /** The backlog changed (or emptied) while sends keep succeeding. */
   backlog(backlogged: boolean): Transition | null {
     if (this.consecutiveFailures > 0 || this.lastContactAt === null) return null;
-    return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : 'acknowledged');
+    return this.healthy(backlogged, 'acknowledged');
+  }
+
+  /**
+   * The cluster's metadata was read: `short` is the reason while it lists fewer brokers than
+   * expected (`brokers: 2 of 3`), null when it lists them all. It shows while sends succeed; a
+   * failed send's reason takes its place until the next acknowledgement.
+   */
+  cluster(short: string | null, backlogged: boolean): Transition | null {
+    this.shortOfBrokers = short;
+    return this.backlog(backlogged);
+  }
+
+  /** Kafka acknowledges: online or draining, or degraded while the cluster is short of brokers. */
+  private healthy(backlogged: boolean, reason: string): Transition | null {
+    if (this.shortOfBrokers !== null) return this.set('degraded', this.shortOfBrokers, true);
+    return this.set(backlogged ? 'draining' : 'online', backlogged ? 'backlog' : reason);
   }
 
   /**

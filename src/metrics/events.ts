@@ -67,6 +67,8 @@ export class Events {
     offlineSeconds: Gauge<string>;
     drainRate: Gauge<string>;
     kafkaConfigError: Gauge<string>;
+    kafkaBrokers: Gauge<string>;
+    kafkaBrokersExpected: Gauge<string>;
   };
   readonly forwarded: Counter<'class'>;
   readonly forwardedBytes: Counter<'class'>;
@@ -103,6 +105,12 @@ export class Events {
       kafkaConfigError: new Gauge({
         name: 'wardgate_kafka_config_error',
         help: '1 while Kafka refuses for a configuration reason (auth, ACL, missing topic)',
+        registers: r,
+      }),
+      kafkaBrokers: new Gauge({ name: 'wardgate_kafka_brokers', help: "Brokers the cluster's metadata listed at the last check", registers: r }),
+      kafkaBrokersExpected: new Gauge({
+        name: 'wardgate_kafka_brokers_expected',
+        help: 'Brokers expected: the bootstrap list, or the most the metadata ever listed at once',
         registers: r,
       }),
     };

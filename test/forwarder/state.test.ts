@@ -96,6 +96,25 @@ describe('ConnectivityState', () => {
     expect(s.configError).toBeNull();
   });
 
+  it('a cluster short of brokers that still acknowledges is degraded, not an outage; a failed send takes over; whole again: online', () => {
+    const { c, s } = mk();
+    s.success(false);
+    c.t += 1000;
+    expect(s.cluster('brokers: 2 of 3', false)).toEqual({ from: 'online', to: 'degraded', reason: 'brokers: 2 of 3' });
+    c.t += 5000;
+    expect(s.offlineSeconds()).toBe(0);
+    expect(s.success(true)).toBeNull(); // acknowledged with a backlog: still degraded, same reason
+    expect(s.backlog(false)).toBeNull();
+    expect(s.failure('timeout', 'send did not settle').transition?.reason).toBe('timeout: send did not settle');
+    expect(s.success(false)?.reason).toBe('brokers: 2 of 3');
+    expect(s.cluster(null, true)).toEqual({ from: 'degraded', to: 'draining', reason: 'backlog' });
+    expect(s.cluster(null, false)).toEqual({ from: 'draining', to: 'online', reason: 'acknowledged' });
+    // Before the first contact a check changes nothing.
+    const fresh = mk().s;
+    expect(fresh.cluster('brokers: 1 of 3', false)).toBeNull();
+    expect(fresh.state).toBe('offline');
+  });
+
   it('failures before any success are offline (never reached Kafka)', () => {
     const { s } = mk();
     expect(s.failure('transient', 'ECONNREFUSED').transition?.to).toBe('offline');
