@@ -143,6 +143,26 @@ describe('glucose records over RACP', () => {
     expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(6);
   }, 60_000);
 
+  it('records still waiting for their commit when the link drops are sent again by the meter, and committed once', async () => {
+    const m = meter();
+    for (let i = 0; i < 20; i++) m.takeGlucose();
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    p = await pipeline();
+    p.gate.hold();
+    await rig.adapter.start(p.ctx);
+    await waitFor(() => racpResponses().length === 1, 'the first report to end');
+    await rig.world.controller.setInRange(ADDRESS, false);
+    await rig.world.controller.setInRange(ADDRESS, true);
+    await waitFor(() => racpResponses().length === 2, 'the second report to end');
+    // Nothing committed yet: the meter is asked for all of them again and sends them again.
+    expect(m.memory.requests.map((b) => b.toString('hex'))).toEqual(['0101', '0101']);
+    expect(notifiedSeqs()[1]).toEqual(m.memory.records.map((r) => r.seq));
+    p.gate.release();
+    await rig.adapter.stop();
+    expectReadingsOf(m, glucoseIn([]));
+    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(20);
+  }, 60_000);
+
   it('a meter without RACP: live measurements still arrive, nothing is asked', async () => {
     const m = meter({ racp: false, intervalMs: 50 });
     rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });

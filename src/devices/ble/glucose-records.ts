@@ -69,7 +69,8 @@ export class StoredGlucose {
     const last = this.committed.get(deviceId);
     if (last !== undefined && last >= 0xffff) return;
     this.finish(deviceId);
-    this.submitted.set(deviceId, last ?? -1);
+    // Records handed to the buffer and not yet committed stay counted: the meter sends them again (not committed), they are dropped.
+    this.submitted.set(deviceId, Math.max(this.submitted.get(deviceId) ?? -1, last ?? -1));
     const proc: Procedure = { racp, timer: null };
     proc.timer = this.clock.setTimeout(() => {
       if (this.running.get(deviceId) !== proc) return;
