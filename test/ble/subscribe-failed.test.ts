@@ -52,4 +52,35 @@ describe('CCCD write refused', () => {
     expect(ctrl.stats.connectAttempts.get(refuser.address)).toBe(refuser.cccdRefused + 1);
     expect(ctrl.connectedAddresses().sort()).toEqual([refuser.address, other.address].sort());
   }, 60_000);
+
+  it('refused when subscribing again after a backpressure pause: counted, dropped, set up again; the other wearable resumes', async () => {
+    rig = await bleRig({
+      wearables: 2,
+      beds: 2,
+      intervalMs: 10,
+      config: { maxHeldReadings: 50, connectTimeout: 300, backoff: { initial: 50, max: 200 }, statusInterval: 3_600_000 },
+    });
+    p = await pipeline();
+    const ctrl = rig.world.controller;
+    const [refuser, other] = rig.world.peripherals as [(typeof rig.world.peripherals)[0], (typeof rig.world.peripherals)[0]];
+    const failed = (): Promise<number> => p!.events.count('device_error', { family: 'ble', reason: 'subscribe_failed' });
+    await rig.adapter.start(p.ctx);
+    await waitFor(() => ctrl.subscribedLinks() === 2, 'both subscribed');
+
+    p.gate.hold();
+    await waitFor(() => ctrl.subscribedLinks() === 0, 'both unsubscribed while the buffer is held');
+    expect(await failed()).toBe(0);
+    const attempts = ctrl.stats.connectAttempts.get(refuser.address)!;
+    refuser.refuseCccd = 0x03;
+    p.gate.release();
+    await waitFor(async () => (await failed()) >= 1, 'the refused resubscription counted');
+    await waitFor(() => (ctrl.stats.connectAttempts.get(refuser.address) ?? 0) > attempts, 'the refuser connected again');
+    const sent = ctrl.stats.notificationsSent;
+    await waitFor(() => ctrl.stats.notificationsSent > sent + 50 && ctrl.connectedAddresses().includes(other.address), 'the other wearable sending again');
+
+    refuser.refuseCccd = 0;
+    await waitFor(() => ctrl.subscribedLinks() === 2, 'the refuser subscribed again');
+    await waitFor(() => rig!.adapter.status().state === 'running', 'running again');
+    expect(await failed()).toBe(refuser.cccdRefused);
+  }, 60_000);
 });
