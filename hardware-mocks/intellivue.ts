@@ -35,6 +35,24 @@ export interface IntellivueOptions {
   linked?: boolean;
   /** Refuse the first N association requests (0x0C). */
   refuse?: number;
+  /** How often results of a periodic poll (one carrying NOM_ATTR_TIME_PD_POLL) are sent, ms (default 1000). */
+  reportIntervalMs?: number;
+  /** Answer a periodic poll once, as if it had no period (a monitor or emulator that ignores the attribute). */
+  ignorePeriod?: boolean;
+}
+
+/** The NOM_ATTR_TIME_PD_POLL (0xF13E) of an extended poll request (its attribute list at offset 36), in 1/8 ms ticks; 0 if absent. */
+function pollPeriodTicks(u: Buffer): number {
+  if (u.length < 40) return 0;
+  const count = u.readUInt16BE(36);
+  let at = 40;
+  for (let i = 0; i < count && at + 4 <= u.length; i++) {
+    const id = u.readUInt16BE(at);
+    const len = u.readUInt16BE(at + 2);
+    if (id === 0xf13e && len >= 4 && at + 8 <= u.length) return u.readUInt32BE(at + 4);
+    at += 4 + len;
+  }
+  return 0;
 }
 
 type State = 'idle' | 'associated' | 'exporting';
@@ -97,6 +115,8 @@ export class IntellivueSimulator {
   };
   /** Requests seen, by kind (for tests that check the gateway's side of the dialogue). */
   readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, release: 0 };
+  /** Running periodic poll series, by polled object code. */
+  private readonly streams = new Map<number, NodeJS.Timeout>();
 
   constructor(private readonly o: IntellivueOptions) {
     this.rand = rng(o.seed ?? 1);
@@ -107,6 +127,7 @@ export class IntellivueSimulator {
       onData: (c) => this.onData(c),
       onOpen: () => {
         this.state = 'idle';
+        this.stopStreams();
       },
     });
   }
@@ -116,7 +137,13 @@ export class IntellivueSimulator {
   }
 
   async stop(): Promise<void> {
+    this.stopStreams();
     await this.port.stop();
+  }
+
+  private stopStreams(): void {
+    for (const t of this.streams.values()) clearInterval(t);
+    this.streams.clear();
   }
 
   private send(userData: Buffer, truth?: Parameters<GroundTruth['record']>[0], corruptAt?: number): void {
@@ -138,6 +165,7 @@ export class IntellivueSimulator {
     const spdu = u[0];
     if (spdu === 0x0d) {
       this.seen.aarq++;
+      this.stopStreams();
       if (this.refusals < (this.o.refuse ?? 0)) {
         this.refusals++;
         this.send(Buffer.from([0x0c, 0x02, 0x00, 0x00]));
@@ -152,6 +180,7 @@ export class IntellivueSimulator {
       this.seen.release++;
       this.send(RELEASE_RESPONSE);
       this.state = 'idle';
+      this.stopStreams();
       return;
     }
     if (spdu !== 0xe1 || u.length < 14) return;
@@ -169,13 +198,31 @@ export class IntellivueSimulator {
       if (action !== 0xf13b) return;
       const pollNumber = u.readUInt16BE(28);
       const objCode = u.readUInt16BE(32);
-      if (objCode === 6) {
-        this.seen.pollNumerics++;
-        this.numerics(invokeId, pollNumber);
-      } else if (objCode === 0x36) {
-        this.seen.pollAlarms++;
-        this.alarms(invokeId, pollNumber);
+      if (objCode !== 6 && objCode !== 0x36) return;
+      if (objCode === 6) this.seen.pollNumerics++;
+      else this.seen.pollAlarms++;
+      const answer = (part?: number): void => (objCode === 6 ? this.numerics(invokeId, pollNumber, part) : this.alarms(invokeId, pollNumber, part));
+      const period = pollPeriodTicks(u);
+      clearInterval(this.streams.get(objCode));
+      this.streams.delete(objCode);
+      if (period === 0 || this.o.ignorePeriod) {
+        answer();
+        return;
       }
+      // A periodic poll (§2.3): results every report interval for the period, replacing a series running for the
+      // object. Linked: RORLS parts (first 1, then 2) and an empty final RORS (correction 6); else plain RORS.
+      const until = Date.now() + period / 8;
+      answer(this.o.linked ? 1 : undefined);
+      const timer = setInterval(() => {
+        if (this.state !== 'exporting' || Date.now() >= until) {
+          clearInterval(timer);
+          if (this.streams.get(objCode) === timer) this.streams.delete(objCode);
+          if (this.state === 'exporting' && this.o.linked) this.send(this.pollResult(invokeId, pollNumber, objCode, [], Date.now()));
+          return;
+        }
+        answer(this.o.linked ? 2 : undefined);
+      }, this.o.reportIntervalMs ?? 1000);
+      this.streams.set(objCode, timer);
     }
   }
 
@@ -300,7 +347,8 @@ export class IntellivueSimulator {
     return new W().bytes([0xe1, 0, 0, 2]).bytes(ro.buf()).buf();
   }
 
-  private numerics(invokeId: number, pollNumber: number): void {
+  /** One numerics result; `part`: as that part of a linked periodic series, whole. */
+  private numerics(invokeId: number, pollNumber: number, part?: number): void {
     this.drift();
     const ns = this.current();
     const v = this.v;
@@ -312,7 +360,8 @@ export class IntellivueSimulator {
     const obs = [...ns.map((n) => this.observation(n)), this.nbp()];
     const at = Math.floor(Date.now() / 1000) * 1000;
     const truth = { values, time: at };
-    if (this.o.linked) {
+    if (part !== undefined) this.send(this.pollResult(invokeId, pollNumber, 6, obs, at, part), truth);
+    else if (this.o.linked) {
       const half = Math.ceil(obs.length / 2);
       this.send(this.pollResult(invokeId, pollNumber, 6, obs.slice(0, half), at, 1), {
         ...truth,
@@ -335,7 +384,7 @@ export class IntellivueSimulator {
     return new W().u16(source).u16(code).u16(type).u16(0).u16(0x21).u16(0).u16(0).u16(513).counted(info).buf();
   }
 
-  private alarms(invokeId: number, pollNumber: number): void {
+  private alarms(invokeId: number, pollNumber: number, part?: number): void {
     const patient: Buffer[] = [];
     const technical: Buffer[] = [];
     const alarms: string[] = [];
@@ -352,7 +401,7 @@ export class IntellivueSimulator {
     const attrs = new W().u16(0x0902).counted(list(patient)).u16(0x0904).counted(list(technical)).buf();
     const obs = new W().u16(0x01).u16(2).counted(attrs).buf();
     const at = Math.floor(Date.now() / 1000) * 1000;
-    this.send(this.pollResult(invokeId, pollNumber, 0x36, [obs], at), { values: {}, alarms, technical: tech, time: at });
+    this.send(this.pollResult(invokeId, pollNumber, 0x36, [obs], at, part), { values: {}, alarms, technical: tech, time: at });
   }
 }
 

@@ -1,6 +1,7 @@
 /** IntelliVue framing, FLOAT, request builders and decoding against the reference's byte vectors (§2.10). */
 import { describe, expect, it } from 'vitest';
 import { CATALOGUE, type MetricId, metricByMdc, toCatalogueUnit } from '../../src/catalogue.js';
+import { serialConfigSchema } from '../../src/devices/serial/config.js';
 import { PHYSIO_METRIC } from '../../src/devices/serial/protocols/intellivue/codes.js';
 import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
 import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
@@ -425,5 +426,84 @@ describe('IntelliVue ventilated-patient numerics (reference §2.6 and the catalo
     expect(2 * 65536 + id).toBe(mdc);
     expect(CATALOGUE[metric].mdcCode).toBe(mdc);
     expect(metricByMdc(mdc)?.id).toBe(metric);
+  });
+});
+
+describe('IntelliVue periodic polls (NOM_ATTR_TIME_PD_POLL, option pollPeriod)', () => {
+  /** A plain RORS extended poll result for `objCode` with no observations (enough to show the monitor answered). */
+  const result = (objCode: number): Buffer => {
+    const obj = objCode.toString(16).padStart(4, '0');
+    return encodeFrame(hex(`E1000002 0002 002A 0001 0007 0024 0021 0000 0000 F13B 001A 0001 0000 00123456 FFFFFFFFFFFFFFFF 0001 ${obj} 0000 0000 0000`));
+  };
+  const started = (pollPeriod: number, pollIntervalMs = 1000): { s: IntellivueSession; first: Buffer[] } => {
+    const s = new IntellivueSession({ pollIntervalMs, options: { pollPeriod } });
+    s.open(0);
+    s.data(encodeFrame(hex('0E00')), 0);
+    const first = s.data(mdsReport(1, 0x0042, 0x00abcdef), 0).writes.slice(1);
+    return { s, first };
+  };
+  /** What each write asks: 'num:<period ticks>' / 'alarm:<ticks>' for extended polls, 'keepalive', '?'. */
+  const kind = (w: Buffer): string => {
+    const u = new FrameDecoder().push(w).frames[0]!;
+    if (u.equals(mdsCreateResult(0x0042, 0x00abcdef))) return 'keepalive';
+    if (u.readUInt16BE(10) !== 7 || u.readUInt16BE(24) !== 0xf13b) return '?';
+    const ticks = u.readUInt16BE(36) === 1 && u.readUInt16BE(40) === 0xf13e ? u.readUInt32BE(44) : 0;
+    return `${u.readUInt16BE(32) === 6 ? 'num' : 'alarm'}:${ticks}`;
+  };
+
+  it('the first numerics poll with a 30 s period is V-PH-3 byte for byte; the alert monitor is asked for the same period', () => {
+    const { first } = started(30_000);
+    expect(first[0]!.toString('hex')).toBe(REF['V-PH-3']!.toLowerCase());
+    expect(first.map(kind)).toEqual(['num:240000', 'alarm:240000']);
+  });
+
+  it('while the monitor streams, no poll until one interval before the period ends; a keep-alive every 6 s', () => {
+    const { s } = started(30_000);
+    const sent: [number, string][] = [];
+    for (let t = 250; t <= 45_000; t += 250) {
+      if (t % 1000 === 0) {
+        expect(s.data(result(6), t).frames).toBe(1);
+        expect(s.data(result(0x36), t).frames).toBe(1);
+      }
+      for (const w of s.tick(t).writes) sent.push([t, kind(w)]);
+    }
+    expect(sent.filter(([, k]) => k !== 'keepalive')).toEqual([
+      [29_000, 'num:240000'],
+      [29_000, 'alarm:240000'],
+    ]);
+    expect(sent.filter(([, k]) => k === 'keepalive').map(([t]) => t)).toEqual([6000, 12_000, 18_000, 24_000, 30_000, 36_000, 42_000]);
+  });
+
+  it('a monitor that answers a periodic poll once is asked again two intervals after its answer', () => {
+    const { s } = started(30_000);
+    s.data(result(6), 100); // numerics answered once; the alert monitor never
+    const sent: [number, string][] = [];
+    for (let t = 250; t <= 4500; t += 250) for (const w of s.tick(t).writes) sent.push([t, kind(w)]);
+    expect(sent).toEqual([
+      [2000, 'alarm:240000'],
+      [2250, 'num:240000'],
+      [4000, 'alarm:240000'],
+      [4250, 'num:240000'],
+    ]);
+  });
+
+  it('with pollPeriod 0 the polls carry no period and repeat every interval, as before', () => {
+    const { s, first } = started(0);
+    expect(first.map(kind)).toEqual(['num:0', 'alarm:0']);
+    expect(s.tick(999).writes).toEqual([]);
+    expect(s.tick(1000).writes.map(kind)).toEqual(['num:0', 'alarm:0']);
+  });
+});
+
+describe('IntelliVue port option intellivue.pollPeriod', () => {
+  const port = (extra: object) => serialConfigSchema.safeParse({ ports: [{ path: '/dev/ttyUSB0', protocol: 'intellivue', bed: 'B1', ...extra }] });
+  it('defaults to 0, takes a duration from 1 s to 24 h, belongs to intellivue ports only', () => {
+    const ok = port({ intellivue: {} });
+    expect(ok.success && ok.data.ports[0]!.intellivue).toEqual({ pollPeriod: 0 });
+    const p30 = port({ intellivue: { pollPeriod: '30s' } });
+    expect(p30.success && p30.data.ports[0]!.intellivue?.pollPeriod).toBe(30_000);
+    expect(port({ intellivue: { pollPeriod: '500ms' } }).success).toBe(false);
+    expect(port({ intellivue: { pollPeriod: '25h' } }).success).toBe(false);
+    expect(port({ protocol: 'masimo', intellivue: { pollPeriod: '30s' } }).success).toBe(false);
   });
 });

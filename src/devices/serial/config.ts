@@ -53,8 +53,20 @@ const serialPortSchema = z
       .object({ format: z.union([z.literal(2), z.literal(8), z.literal('auto')]).default('auto') })
       .strict()
       .optional(),
+    /**
+     * IntelliVue: pollPeriod is the NOM_ATTR_TIME_PD_POLL of each extended poll (reference §2.3), how long the monitor
+     * keeps sending results for one request; 0 (the default, §2.8) polls once every pollInterval instead.
+     */
+    intellivue: z
+      .object({ pollPeriod: duration.refine((v) => v === 0 || (v >= 1000 && v <= 86_400_000), '0, or from 1s to 24h').default(0) })
+      .strict()
+      .optional(),
   })
   .strict()
+  .refine((p) => p.protocol === 'intellivue' || p.intellivue === undefined, {
+    message: '`intellivue` options belong to protocol: intellivue only',
+    path: ['intellivue'],
+  })
   .refine((p) => p.protocol === 'line' || p.line === undefined, { message: '`line` options belong to protocol: line only', path: ['line'] })
   .refine((p) => p.protocol === 'nonin' || p.nonin === undefined, { message: '`nonin` options belong to protocol: nonin only', path: ['nonin'] })
   .refine((p) => p.protocol !== 'line' || (p.line?.format ?? 'wg1') === 'wg1' || p.line?.fields !== undefined, {

@@ -1,8 +1,19 @@
 /**
  * The IntelliVue session (reference §2.3, §2.8): associate, answer the MDS Create Event
- * Report, poll numerics and alarms every poll interval, re-associate on refusal, release
- * or abort. Time: the poll's absolute time when the monitor sends one, else the MDS
- * report's absolute time plus the relative-time difference (1/8 ms ticks).
+ * Report, poll numerics and alarms, re-associate on refusal, release or abort. Time: the
+ * poll's absolute time when the monitor sends one, else the MDS report's absolute time plus
+ * the relative-time difference (1/8 ms ticks).
+ *
+ * Two ways to poll (option `pollPeriod`, per port):
+ * - 0 (the default, §2.8 "every 1-5 s"): one extended poll of numerics and one of the alert
+ *   monitor every poll interval, without a period attribute; each is answered once.
+ * - a period: each extended poll carries NOM_ATTR_TIME_PD_POLL (0xF13E, the period in 1/8 ms
+ *   ticks, as V-PH-3/V-PH-4), which makes the monitor send results on its own for that long
+ *   (§2.3; plain or linked, correction 6). The gateway asks again one poll interval before the
+ *   period runs out (as OpenICE re-asserts its 10-min poll after 9), and at once for an object
+ *   whose results stop for two poll intervals (a monitor that answers a periodic poll once).
+ *   With a period, the keep-alive of §2.8 item 6 (MDS Create Event Result every 6 s) runs
+ *   whatever the poll interval: the gateway may send nothing else for the whole period.
  */
 import type { ValueAbsentFlag } from '../../../../reading.js';
 import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
@@ -16,6 +27,13 @@ const REASSOCIATE_MS = 5000;
 /** VSCaptureMP's keep-alive and MDS re-poll, used only with poll intervals over 1 s (correction 2). */
 const KEEPALIVE_MS = 6000;
 const MDS_REPOLL_MS = 60_000;
+/** The polled objects: numerics (NOM_MOC_VMO_METRIC_NU) and the alert monitor (NOM_MOC_VMO_AL_MON, group 0x0801). */
+const POLLED = [
+  { objCode: 6, group: 0 },
+  { objCode: 0x36, group: 0x0801 },
+] as const;
+/** Largest period: 1/8 ms ticks in a u32 (about 6.2 days); config keeps it far below. */
+const MAX_PERIOD_MS = 0xffffffff / 8;
 /** The quality flag of each IntelliVue FLOAT special value (float.ts). */
 const SPECIAL_FLAG: Readonly<Record<'nan' | 'nres' | '+inf' | '-inf', ValueAbsentFlag>> = {
   nan: 'value_nan',
@@ -34,6 +52,9 @@ export class IntellivueSession implements Session {
   phase: Phase = 'associating';
   private since = 0;
   private lastPoll = 0;
+  /** Periodic polling: per polled object, when it was last asked and when its last result came. */
+  private readonly periodic = new Map<number, { sentAt: number; resultAt: number }>();
+  private readonly periodMs: number;
   private lastKeepAlive = 0;
   private lastMdsPoll = 0;
   private invokeId = 0;
@@ -43,7 +64,10 @@ export class IntellivueSession implements Session {
   /** Last value per metric, for alarm readings. */
   private readonly last = new Map<string, { value: number; unit: string }>();
 
-  constructor(private readonly opts: SessionOptions) {}
+  constructor(private readonly opts: SessionOptions) {
+    const p = Number(opts.options?.pollPeriod ?? 0);
+    this.periodMs = Number.isFinite(p) && p > 0 ? Math.min(p, MAX_PERIOD_MS) : 0;
+  }
 
   open(now: number): SessionOutput {
     this.frames.reset();
@@ -86,8 +110,9 @@ export class IntellivueSession implements Session {
       this.since = now;
       out.writes.push(encodeFrame(AARQ));
     } else if (this.phase === 'polling') {
-      if (now - this.lastPoll >= this.opts.pollIntervalMs) this.poll(now, out);
-      if (this.opts.pollIntervalMs > 1000 && this.mds && now - this.lastKeepAlive >= KEEPALIVE_MS) {
+      if (this.periodMs > 0) this.periodicPolls(now, out);
+      else if (now - this.lastPoll >= this.opts.pollIntervalMs) this.poll(now, out);
+      if ((this.opts.pollIntervalMs > 1000 || this.periodMs > 0) && this.mds && now - this.lastKeepAlive >= KEEPALIVE_MS) {
         this.lastKeepAlive = now;
         out.writes.push(encodeFrame(mdsCreateResult(this.mds.invokeId, this.mds.eventTime)));
       }
@@ -101,8 +126,26 @@ export class IntellivueSession implements Session {
 
   private poll(now: number, out: SessionOutput): void {
     this.lastPoll = now;
-    out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), objCode: 6, group: 0 })));
-    out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), objCode: 0x36, group: 0x0801 })));
+    if (this.periodMs > 0) {
+      this.periodic.clear();
+      this.periodicPolls(now, out);
+      return;
+    }
+    for (const o of POLLED) out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), ...o })));
+  }
+
+  /** Asks for each object whose period is about to run out, or whose results stopped (see the header). */
+  private periodicPolls(now: number, out: SessionOutput): void {
+    const interval = this.opts.pollIntervalMs;
+    for (const o of POLLED) {
+      const st = this.periodic.get(o.objCode);
+      const reassert = Math.max(this.periodMs - interval, interval);
+      const due = !st || now - st.sentAt >= reassert || now - Math.max(st.sentAt, st.resultAt) >= 2 * interval;
+      if (!due) continue;
+      this.periodic.set(o.objCode, { sentAt: now, resultAt: st?.resultAt ?? 0 });
+      const periodTicks = Math.round(this.periodMs * 8);
+      out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), ...o, periodTicks })));
+    }
   }
 
   private nextInvoke(): number {
@@ -152,9 +195,12 @@ export class IntellivueSession implements Session {
       case 'remote_error':
         out.rejects.push('intellivue_remote_error');
         return;
-      case 'poll_result':
+      case 'poll_result': {
+        const st = this.periodic.get(m.objCode);
+        if (st) st.resultAt = now;
         this.pollResult(m, out);
         return;
+      }
       default:
         return;
     }
