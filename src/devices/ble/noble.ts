@@ -7,6 +7,7 @@
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { BleConfig } from './config.js';
+import { useUartHciSocket } from './uart-socket.js';
 
 export interface NobleCharacteristic extends EventEmitter {
   readonly uuid: string;
@@ -41,10 +42,18 @@ export type NobleFactory = () => NobleLike;
 
 const require = createRequire(import.meta.url);
 
-export function nobleFactory(hci: BleConfig['hci']): NobleFactory {
+/**
+ * A UART controller is driven through UartHciSocket (./uart-socket.ts), the same H4 transport
+ * as the stock one at a fraction of its CPU per packet; `stockUart` keeps the stock one
+ * (bench/ble.ts compares the two).
+ */
+export function nobleFactory(hci: BleConfig['hci'], opts: { stockUart?: boolean } = {}): NobleFactory {
   return () => {
     const { withBindings } = require('@stoprocent/noble') as { withBindings: (type: string, opts: Record<string, unknown>) => NobleLike };
-    if (hci.uart) return withBindings('hci', { hciDriver: 'uart', bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate } } });
+    if (hci.uart) {
+      const n = withBindings('hci', { hciDriver: 'uart', bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate } } });
+      return opts.stockUart ? n : useUartHciSocket(n);
+    }
     return withBindings('hci', hci.deviceId !== undefined ? { deviceId: hci.deviceId } : {});
   };
 }
