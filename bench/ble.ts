@@ -13,8 +13,13 @@
  * host (-1, the default: one write per HCI packet; 0: what one event-loop turn of the controller
  * produced, in one write; N: one write per N ms).
  *
+ * noble's HCI layer runs on wardgate's UART transport (src/devices/ble/uart-socket.ts, what the
+ * adapter uses). With --compare stock (default) every round, and the floor, is measured on
+ * noble's stock UART transport as well, rounds in the order A B, B A, ... (each change of
+ * transport reconnects every strap), and the ratios of the medians are reported.
+ *
  *   node --import tsx bench/ble.ts [--straps 50] [--hz 25] [--duration 20000] [--rounds 5] [--baseline null|none] [--floor yes|no]
- *     [--delivery-ms -1] [--synchronous full|normal] [--profile file.cpuprofile]
+ *     [--compare stock|none] [--delivery-ms -1] [--synchronous full|normal] [--commit-interval ms] [--profile file.cpuprofile]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -45,6 +50,9 @@ const baselineNull = arg('baseline', 'null') === 'null';
 const withFloor = arg('floor', 'yes') !== 'no';
 /** How the simulated UART hands bytes to the host (see ControllerOptions.deliveryMs). */
 const deliveryMs = Number(arg('delivery-ms', '-1'));
+/** --compare stock (default): every round is measured on noble's stock UART transport as well, in the same run (--compare none: wardgate's only). */
+const compareStock = arg('compare', 'stock') === 'stock';
+type Transport = 'wardgate' | 'stock';
 
 const child = spawn(
   process.execPath,
@@ -80,32 +88,58 @@ const keyFile = join(root, 'k.key');
 generateKeyFile(keyFile);
 const log = silentLogger();
 const events = new Events(log);
-const buffer = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-bench-ble', events, log, synchronous });
+/** --commit-interval N: the buffer's former fixed group commit interval instead of its default pacing (to see what commit frequency costs). */
+const commitInterval = arg('commit-interval', '');
+const buffer = await openBuffer({
+  dir: join(root, 'data'),
+  keyFile,
+  gatewayId: 'gw-bench-ble',
+  events,
+  log,
+  synchronous,
+  ...(commitInterval ? { commitIntervalMs: Number(commitInterval) } : {}),
+});
 const ingest = new Ingest(buffer, events, { clockSkewToleranceMs: 120_000 });
 // The buffer is drained as Kafka would, so it stays small.
 const drain = setInterval(() => {
   for (let l = buffer.lease({ maxReadings: 10_000, maxBytes: 1 << 28 }); l; l = buffer.lease({ maxReadings: 10_000, maxBytes: 1 << 28 })) buffer.ack(l.id);
 }, 200);
-const adapter = new BleAdapter(
-  bleConfigSchema.parse({
-    hci: { uart: { port: hello.hostPort } },
-    maxConnections: straps,
-    maxNotificationsPerSecond: hz * 4,
-    devices: hello.addresses.map((address, i) => ({ address, bed: `BED-${i}` })),
-  }),
-);
+const bleConfig = bleConfigSchema.parse({
+  hci: { uart: { port: hello.hostPort } },
+  maxConnections: straps,
+  maxNotificationsPerSecond: hz * 4,
+  devices: hello.addresses.map((address, i) => ({ address, bed: `BED-${i}` })),
+});
 let sinkMode: 'buffer' | 'null' = 'buffer';
 const sink: Pick<Ingest, 'submit'> = { submit: (inputs) => (sinkMode === 'buffer' ? ingest.submit(inputs) : Promise.resolve()) };
-await adapter.start({ sink, events, log });
-const t0 = Date.now();
-for (;;) {
-  const s = await ask();
-  if (s.connected === straps && s.subscribed === straps) break;
-  if (Date.now() - t0 > 120_000) throw new Error(`only ${s.connected} of ${straps} connected`);
-  await new Promise((r) => setTimeout(r, 200));
-}
-// Let subscriptions settle, then measure.
-await new Promise((r) => setTimeout(r, 2000));
+let commits = 0;
+buffer.onCommit(() => void commits++);
+
+/** Waits until the simulated world has every strap connected and subscribed (and `ready`, when given, says so too), then 2 s more. */
+const settled = async (what: string, ready: () => boolean = () => true): Promise<void> => {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await ask();
+    if (s.connected === straps && s.subscribed === straps && ready()) break;
+    if (Date.now() - t0 > 120_000) throw new Error(`${what}: only ${s.connected} of ${straps} connected, ${s.subscribed} subscribed`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 2000));
+};
+
+/** The adapter, on the given UART transport (a new one, all straps reconnected, when the transport changes). */
+const current: { adapter: BleAdapter | null; transport: Transport | null } = { adapter: null, transport: null };
+const useAdapter = async (t: Transport): Promise<void> => {
+  if (current.transport === t) return;
+  await current.adapter?.stop();
+  const a = new BleAdapter(bleConfig, { noble: nobleFactory(bleConfig.hci, { stockUart: t === 'stock' }) });
+  current.adapter = a;
+  current.transport = t;
+  await a.start({ sink, events, log });
+  await settled(`adapter (${t} transport)`, () => a.status().devices === straps);
+};
+const transports: Transport[] = compareStock ? ['wardgate', 'stock'] : ['wardgate'];
+await useAdapter('wardgate');
 const profileFile = arg('profile', '');
 const { Session } = await import('node:inspector/promises');
 const session = profileFile ? new Session() : null;
@@ -119,12 +153,16 @@ type Mode = 'buffer' | 'null' | 'noble';
 interface Round {
   /** buffer: the whole path; null: readings dropped after the adapter; noble: bare noble, no adapter (the floor). */
   sink: Mode;
+  /** The UART transport under noble's HCI layer: wardgate's (src/devices/ble/uart-socket.ts) or noble's stock one. */
+  transport: Transport;
   notifications: number;
   hostReads: number;
   /** Links with notifications enabled at the end of the round (the adapter unsubscribes while the buffer lags). */
   subscribedAtEnd: number;
   /** Notifications offered / straps x hz x round: below 0.9 the simulated world (its own process) did not keep up. */
   offered: number;
+  /** Buffer commits (transactions) per second. */
+  commitsPerSecond: number;
   cpuMsPer1000Notifications: number;
   cpuShareOfOneCore: number;
 }
@@ -152,45 +190,52 @@ const threadCpu = (): Map<string, number> => {
   return m;
 };
 const threadTotals = new Map<string, number>();
-const measure = async (mode: Mode, ms: number): Promise<Round> => {
+const measure = async (mode: Mode, transport: Transport, ms: number): Promise<Round> => {
   if (mode !== 'noble') sinkMode = mode;
   const s0 = await ask();
   const t0 = threadCpu();
+  const k0 = commits;
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   await new Promise((r) => setTimeout(r, ms));
   const s1 = await ask();
   const c = process.cpuUsage(c0);
-  if (mode === 'buffer') for (const [k, v] of threadCpu()) threadTotals.set(k, (threadTotals.get(k) ?? 0) + v - (t0.get(k) ?? 0));
+  if (mode === 'buffer' && transport === 'wardgate') for (const [k, v] of threadCpu()) threadTotals.set(k, (threadTotals.get(k) ?? 0) + v - (t0.get(k) ?? 0));
   const wall = performance.now() - w0;
   const notifications = s1.notificationsSent - s0.notificationsSent;
   const cpuMs = (c.user + c.system) / 1000;
   return {
     sink: mode,
+    transport,
     notifications,
     hostReads: s1.writes - s0.writes,
     subscribedAtEnd: s1.subscribed,
     offered: Number((notifications / ((straps * hz * wall) / 1000)).toFixed(2)),
+    commitsPerSecond: Number((((commits - k0) * 1000) / wall).toFixed(1)),
     cpuMsPer1000Notifications: Number(((cpuMs * 1000) / notifications).toFixed(1)),
     cpuShareOfOneCore: Number((cpuMs / wall).toFixed(4)),
   };
 };
 // Rounds alternate (when --baseline null) between the full path and noble + adapter alone, so
-// both are measured under the same machine load.
+// both are measured under the same machine load; with --compare stock, each round is measured
+// on both transports, in the order A B, B A, A B, ... (one reconnect of every strap per round).
 const rounds: Round[] = [];
 const i0 = ingest.committed;
 for (let r = 0; r < roundCount; r++) {
-  rounds.push(await measure('buffer', durationMs / roundCount));
-  if (baselineNull) rounds.push(await measure('null', durationMs / roundCount));
+  for (const t of r % 2 ? [...transports].reverse() : transports) {
+    await useAdapter(t);
+    rounds.push(await measure('buffer', t, durationMs / roundCount));
+    if (baselineNull) rounds.push(await measure('null', t, durationMs / roundCount));
+  }
 }
 const committed = ingest.committed - i0;
+const adapterStatus = current.adapter?.status().detail;
 
-// The floor: noble alone (its UART transport, HCI, L2CAP, ATT, GATT) subscribed to the same
+// The floor: noble alone (its HCI, L2CAP, ATT, GATT, on each transport) subscribed to the same
 // straps, values counted and dropped, no adapter. Measured after the adapter has stopped.
 const floorRounds: Round[] = [];
-if (withFloor) {
-  await adapter.stop();
-  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000 } })();
+const floor = async (t: Transport): Promise<void> => {
+  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000 } }, { stockUart: t === 'stock' })();
   let values = 0;
   const wanted = new Set(hello.addresses);
   const queue: NoblePeripheral[] = [];
@@ -221,18 +266,18 @@ if (withFloor) {
   noble.on('stateChange', (st: string) => {
     if (st === 'poweredOn') void noble.startScanningAsync([], true);
   });
-  const t1 = Date.now();
-  for (;;) {
-    const s = await ask();
-    if (s.connected === straps && s.subscribed === straps && !busy) break;
-    if (Date.now() - t1 > 120_000) throw new Error(`floor: only ${s.connected} of ${straps} connected`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await settled(`floor (${t} transport)`, () => !busy && wanted.size === 0);
   await noble.stopScanningAsync();
-  await new Promise((r) => setTimeout(r, 2000));
-  for (let r = 0; r < roundCount; r++) floorRounds.push(await measure('noble', durationMs / roundCount));
+  for (let r = 0; r < roundCount; r++) floorRounds.push(await measure('noble', t, durationMs / roundCount));
   if (values === 0) throw new Error('floor: noble delivered no values');
   stopNoble(noble);
+  // Let the links drop (the simulated controller sees its host's end go quiet) before the next noble resets it.
+  await new Promise((r) => setTimeout(r, 1000));
+};
+if (withFloor) {
+  await current.adapter?.stop();
+  current.adapter = null;
+  for (const t of transports) await floor(t);
 }
 if (session) {
   const { profile } = await session.post('Profiler.stop');
@@ -240,55 +285,77 @@ if (session) {
 }
 // Only rounds at the full offered rate count (on an overloaded machine the world may fall behind).
 const valid = (r: Round): boolean => r.offered >= 0.9;
-const full = rounds.filter((r) => r.sink === 'buffer' && valid(r));
-const base = rounds.filter((r) => r.sink === 'null' && valid(r));
-const floorValid = floorRounds.filter(valid);
-const medFull = median(full.map((r) => r.cpuShareOfOneCore));
-const medBase = base.length ? median(base.map((r) => r.cpuShareOfOneCore)) : null;
+const fix = (x: number, d = 4): number => Number(x.toFixed(d));
+/** Median figures of one transport: the full path, noble + adapter, the floor, and their ratios. */
+const summary = (t: Transport) => {
+  const full = rounds.filter((r) => r.transport === t && r.sink === 'buffer' && valid(r));
+  const base = rounds.filter((r) => r.transport === t && r.sink === 'null' && valid(r));
+  const fl = floorRounds.filter((r) => r.transport === t && valid(r));
+  const medFull = full.length ? median(full.map((r) => r.cpuShareOfOneCore)) : NaN;
+  const part = (rs: Round[]) =>
+    rs.length
+      ? {
+          cpuMsPer1000Notifications: median(rs.map((r) => r.cpuMsPer1000Notifications)),
+          cpuShareOfOneCore: median(rs.map((r) => r.cpuShareOfOneCore)),
+          ratioEndToEndToThis: fix(medFull / median(rs.map((r) => r.cpuShareOfOneCore)), 2),
+        }
+      : undefined;
+  return {
+    endToEnd: full.length
+      ? {
+          cpuMsPer1000Notifications: median(full.map((r) => r.cpuMsPer1000Notifications)),
+          cpuShareOfOneCore: medFull,
+          commitsPerSecond: median(full.map((r) => r.commitsPerSecond)),
+          roundsMeetingGoal: `${full.filter((r) => r.cpuShareOfOneCore < 0.05).length}/${full.length}`,
+        }
+      : undefined,
+    nobleAndAdapterOnly: part(base),
+    nobleFloor: part(fl),
+  };
+};
+const fullW = rounds.filter((r) => r.transport === 'wardgate' && r.sink === 'buffer' && valid(r));
+const byTransport = Object.fromEntries(transports.map((t) => [t, summary(t)]));
+const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined ? fix(a / b, 2) : undefined);
+const w = byTransport.wardgate;
+const st = byTransport.stock;
 const result = {
   straps,
   hz,
   deliveryMs,
   roundMs: durationMs / roundCount,
-  notificationsPerSecond: Math.round((median(full.map((r) => r.notifications)) * 1000 * roundCount) / durationMs),
-  hostReadsPerNotification: Number((median(full.map((r) => r.hostReads)) / median(full.map((r) => r.notifications))).toFixed(3)),
+  notificationsPerSecond: Math.round((median(fullW.map((r) => r.notifications)) * 1000 * roundCount) / durationMs),
+  hostReadsPerNotification: fix(median(fullW.map((r) => r.hostReads)) / median(fullW.map((r) => r.notifications)), 3),
   readingsCommitted: committed,
-  median: {
-    cpuMsPer1000Notifications: median(full.map((r) => r.cpuMsPer1000Notifications)),
-    cpuShareOfOneCore: medFull,
-    ...(medBase !== null
-      ? {
-          nobleAndAdapterOnly: { cpuMsPer1000Notifications: median(base.map((r) => r.cpuMsPer1000Notifications)), cpuShareOfOneCore: medBase },
-          ratioEndToEndToNobleAndAdapter: Number((medFull / medBase).toFixed(2)),
-        }
-      : {}),
-  },
-  ...(floorValid.length
+  /** Medians of the valid rounds, per UART transport (wardgate: src/devices/ble/uart-socket.ts, the default; stock: noble's own). */
+  median: byTransport,
+  ...(st
     ? {
-        nobleFloor: {
-          cpuMsPer1000Notifications: median(floorValid.map((r) => r.cpuMsPer1000Notifications)),
-          cpuShareOfOneCore: median(floorValid.map((r) => r.cpuShareOfOneCore)),
-          ratioEndToEndToFloor: Number((medFull / median(floorValid.map((r) => r.cpuShareOfOneCore))).toFixed(2)),
+        /** The same figure on wardgate's transport / on noble's stock one, measured in this run. */
+        ratioWardgateToStock: {
+          endToEnd: ratio(w?.endToEnd?.cpuShareOfOneCore, st.endToEnd?.cpuShareOfOneCore),
+          nobleAndAdapterOnly: ratio(w?.nobleAndAdapterOnly?.cpuShareOfOneCore, st.nobleAndAdapterOnly?.cpuShareOfOneCore),
+          nobleFloor: ratio(w?.nobleFloor?.cpuShareOfOneCore, st.nobleFloor?.cpuShareOfOneCore),
         },
       }
     : {}),
-  goal: { cpuShareOfOneCore: 0.05, roundsMeetingIt: `${full.filter((r) => r.cpuShareOfOneCore < 0.05).length}/${full.length}` },
-  roundsAtFullRate: `${rounds.filter(valid).length + floorValid.length}/${rounds.length + floorRounds.length}`,
+  goal: { cpuShareOfOneCore: 0.05, met: (w?.endToEnd?.cpuShareOfOneCore ?? 1) < 0.05 },
+  roundsAtFullRate: `${rounds.filter(valid).length + floorRounds.filter(valid).length}/${rounds.length + floorRounds.length}`,
   rounds: [...rounds, ...floorRounds],
-  adapterStatus: adapter.status().detail,
-  /** CPU ms per 1,000 notifications by thread (full-path rounds; /proc clock ticks: 10 ms resolution). */
+  adapterStatus,
+  /** CPU ms per 1,000 notifications by thread (full-path rounds on wardgate's transport; /proc clock ticks: 10 ms resolution). */
   threadsMsPer1000Notifications: Object.fromEntries(
-    [...threadTotals].map(([k, v]) => [k, Number(((v * 1000) / full.reduce((a, r) => a + r.notifications, 0)).toFixed(1))]),
+    [...threadTotals].map(([k, v]) => [k, Number(((v * 1000) / fullW.reduce((a, r) => a + r.notifications, 0)).toFixed(1))]),
   ),
   rejected: await events.count('frame_rejected'),
   refused: await events.count('reading_refused'),
   synchronous,
+  commitInterval: commitInterval ? Number(commitInterval) : 'default pacing',
   cpu: cpus()[0]?.model,
   loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
   node: process.version,
 };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-if (!withFloor) await adapter.stop();
+await current.adapter?.stop();
 clearInterval(drain);
 child.stdin!.write('quit\n');
 await new Promise((r) => child.once('exit', r));
