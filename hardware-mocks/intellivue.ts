@@ -114,7 +114,7 @@ export class IntellivueSimulator {
     pmean: 12,
   };
   /** Requests seen, by kind (for tests that check the gateway's side of the dialogue). */
-  readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, release: 0 };
+  readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, pollMds: 0, release: 0 };
   /** Running periodic poll series, by polled object code. */
   private readonly streams = new Map<number, NodeJS.Timeout>();
 
@@ -195,9 +195,14 @@ export class IntellivueSimulator {
     }
     if (roType === 1 && command === 7 && this.state === 'exporting' && u.length >= 36) {
       const action = u.readUInt16BE(24);
-      if (action !== 0xf13b) return;
       const pollNumber = u.readUInt16BE(28);
       const objCode = u.readUInt16BE(32);
+      if (action === 0x0c16 && objCode === 0x21) {
+        this.seen.pollMds++;
+        this.send(this.mdsPollResult(invokeId, pollNumber));
+        return;
+      }
+      if (action !== 0xf13b) return;
       if (objCode !== 6 && objCode !== 0x36) return;
       if (objCode === 6) this.seen.pollNumerics++;
       else this.seen.pollAlarms++;
@@ -224,6 +229,18 @@ export class IntellivueSimulator {
       }, this.o.reportIntervalMs ?? 1000);
       this.streams.set(objCode, timer);
     }
+  }
+
+  /** Single poll result (action 0x0C16: no sequence number) of the MDS object: its absolute and relative time. */
+  mdsPollResult(invokeId: number, pollNumber: number): Buffer {
+    const rel = this.relTicks();
+    const now = bcdTime(new Date());
+    const attrs = new W().u16(0x0987).counted(now).u16(0x098f).counted(new W().u32(rel).buf()).buf();
+    const obs = new W().u16(0).u16(2).counted(attrs).buf();
+    const info = new W().u16(0).u16(1).counted(obs).buf();
+    const result = new W().u16(pollNumber).u32(rel).bytes(now).u16(1).u16(0x21).u16(0).u16(1).counted(info).buf();
+    const body = new W().u16(0x21).u16(0).u16(0).u16(0x0c16).counted(result).buf();
+    return new W().bytes([0xe1, 0, 0, 2]).u16(2).counted(new W().u16(invokeId).u16(7).counted(body).buf()).buf();
   }
 
   private sendMdsCreate(): void {

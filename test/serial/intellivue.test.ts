@@ -1,10 +1,11 @@
 /** IntelliVue framing, FLOAT, request builders and decoding against the reference's byte vectors (§2.10). */
 import { describe, expect, it } from 'vitest';
+import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { CATALOGUE, type MetricId, metricByMdc, toCatalogueUnit } from '../../src/catalogue.js';
 import { serialConfigSchema } from '../../src/devices/serial/config.js';
 import { PHYSIO_METRIC } from '../../src/devices/serial/protocols/intellivue/codes.js';
 import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
-import { decodeMessage, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
+import { decodeMessage, mdsTimes, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
 import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
 import { encodeFrame, FrameDecoder, frameBytes } from '../../src/devices/serial/protocols/intellivue/frame.js';
 import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, singlePoll } from '../../src/devices/serial/protocols/intellivue/messages.js';
@@ -505,5 +506,48 @@ describe('IntelliVue port option intellivue.pollPeriod', () => {
     expect(port({ intellivue: { pollPeriod: '500ms' } }).success).toBe(false);
     expect(port({ intellivue: { pollPeriod: '25h' } }).success).toBe(false);
     expect(port({ protocol: 'masimo', intellivue: { pollPeriod: '30s' } }).success).toBe(false);
+  });
+});
+
+describe('IntelliVue device time from the relative time (§2.4 "Time")', () => {
+  /** A RORS extended poll result with HR 72 at relative time `rel` and an unsupported (FF-filled) absolute time. */
+  const hrAt = (rel: string): Buffer => {
+    const obs = hex('0010 0001 000E 0950 000A 4182 0000 0AA0 00000048');
+    const info = Buffer.concat([hex('0001 001A 0000 0001 0014'), obs]);
+    const result = Buffer.concat([hex(`0001 0000 ${rel} FFFFFFFFFFFFFFFF 0001 0006 0000`), info]);
+    const body = Buffer.concat([hex('0021 0000 0000 F13B'), Buffer.from([0, result.length]), result]);
+    const ro = Buffer.concat([hex('0001 0007'), Buffer.from([0, body.length]), body]);
+    return encodeFrame(Buffer.concat([hex('E1000002 0002'), Buffer.from([0, ro.length]), ro]));
+  };
+  /**
+   * [synthetic] Single poll result (RORS, action 0x0C16, list at offset 44) of the MDS object, as the MDS re-poll gets
+   * it: absolute time 2025-01-07 13:00:00 and relative time 0x00200000. FCS by an independent bit-wise CRC.
+   */
+  const MDS_POLL =
+    'C011010050E1000002000200480001000700420021000000000C16003800010020000020250107130000000001002100000001002000000001001A00000002001409870008202501071300' +
+    '0000098F0004002000009F5BC1';
+
+  it("the simulator's MDS single poll result reads as one (list at offset 44) with the time it was built at", () => {
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const u = new IntellivueSimulator({ port: '/nonexistent' }).mdsPollResult(7, 3);
+    const after = Date.now();
+    const d = decodeMessage(u);
+    if (!d.ok || d.msg.kind !== 'poll_result') throw new Error('not a poll result');
+    expect([d.msg.invokeId, d.msg.pollNumber, d.msg.objCode, d.msg.observations.length]).toEqual([7, 3, 0x21, 1]);
+    const t = mdsTimes(d.msg.observations[0]!);
+    expect(t!.abs >= before && t!.abs <= after).toBe(true);
+  });
+
+  it('MDS base (12:29:59 at 0x00100000) plus (0x00123456 - 0x00100000) / 8 ms; the MDS re-poll renews the base', () => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    s.data(encodeFrame(hex('0E00')), 0);
+    s.data(mdsReport(1, 1, 1), 0);
+    const first = s.data(hrAt('00123456'), 0).readings;
+    expect(first.map((r) => [r.value, r.deviceTime])).toEqual([[72, new Date(2025, 0, 7, 12, 29, 59).getTime() + Math.round(0x23456 / 8)]]);
+    const poll = s.data(hex(MDS_POLL), 0);
+    expect([poll.frames, poll.rejects, poll.readings]).toEqual([1, [], []]);
+    const after = s.data(hrAt('00208000'), 0).readings; // 0x8000 ticks = 4096 ms after the new base
+    expect(after.map((r) => r.deviceTime)).toEqual([new Date(2025, 0, 7, 13, 0, 0).getTime() + 4096]);
   });
 });

@@ -212,6 +212,14 @@ function decode(u: Buffer): Message {
   return { kind: 'other' };
 }
 
+/** The MDS time base in an observation of the MDS object (a single poll of 0x21): absolute time 0x0987 and relative time 0x098F. */
+export function mdsTimes(o: Observation): { abs: number; rel: number } | undefined {
+  const abs = o.attrs.find((a) => a.id === 0x0987);
+  const rel = o.attrs.find((a) => a.id === 0x098f);
+  const t = abs ? bcdTime(abs.value) : undefined;
+  return t !== undefined && rel && rel.value.length >= 4 ? { abs: t, rel: rel.value.readUInt32BE(0) } : undefined;
+}
+
 export interface Numeric {
   /** Label if present and known, else the physio id (16-bit code). */
   code: number;

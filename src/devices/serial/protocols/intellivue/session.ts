@@ -19,7 +19,7 @@ import type { ValueAbsentFlag } from '../../../../reading.js';
 import { type ActiveAlarm, AlarmEdges, technical } from '../alarm-edges.js';
 import { type Decoded, emptyOutput, type ProtocolDef, type Session, type SessionOptions, type SessionOutput } from '../types.js';
 import { alarmSeverity, PHYSIO_METRIC, STATE, UNIT_OVERRIDE, UNIT_UCUM } from './codes.js';
-import { alarms, decodeMessage, type Message, numerics } from './decode.js';
+import { alarms, decodeMessage, type Message, mdsTimes, numerics } from './decode.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { AARQ, extendedPoll, mdsCreateResult, RELEASE_REQUEST, RELEASE_RESPONSE, singlePoll } from './messages.js';
 
@@ -213,6 +213,11 @@ export class IntellivueSession implements Session {
   }
 
   private pollResult(m: Extract<Message, { kind: 'poll_result' }>, out: SessionOutput): void {
+    if (m.objCode === 0x21) {
+      // The MDS re-poll (correction 2): its absolute and relative time renew the base for polls without an absolute time.
+      for (const o of m.observations) this.base = mdsTimes(o) ?? this.base;
+      return;
+    }
     const deviceTime = this.deviceTime(m);
     const at = deviceTime === undefined ? {} : { deviceTime };
     if (m.objCode === 6) {
