@@ -1,0 +1,546 @@
+/**
+ * Drain against its ceilings (issue 16 goals 2 and 5), in one run against one local broker:
+ *   `node --import tsx bench/drain.ts [--readings 200000] [--batch 2000] [--rounds 3] [--compression none]
+ *     [--formats json-v1,avro-v1] [--java-records 1000000] [--node-options "<V8 flags>" | none] [--tsx-children]`
+ *
+ * Starts its own broker (scripts/kafka-local.sh in a temporary KAFKA_DIR) and stops it at the end.
+ * A backlog of --readings synthetic readings (36 devices, 1 in 997 an alarm, 1 in 50 a status
+ * reading) is appended once to an encrypted buffer; every drain works on a copy of it. Per round,
+ * in alternating order, each in a child process with the V8 flags of the installed `wardgate`
+ * (bin/wardgate.js's first line) and the default Kafka client (@platformatic/kafka):
+ *  (a) drain: the real gateway (startGateway: buffer, forwarder, client wrapper, alarm lane) on
+ *      the copy, no ingest, until every reading is acknowledged, once per --formats entry;
+ *  (b) bare producer: @platformatic/kafka's Producer with the options the wrapper gives it
+ *      (idempotent, acks=-1, compatibilityPartitioner, the same serializers and compression), no
+ *      buffer, no wrapper: the backlog's own first 10 leases, routed exactly as the forwarder
+ *      routes them (json-v1) to topics of the same classes, flattened before the clock starts,
+ *      sent one batch at a time and over again until --readings went out.
+ * Both are timed from the first acknowledgement to the last (connecting, topic checks and the
+ * first batch are left out on both sides), readings/s and CPU of the whole process per reading
+ * over the same window. The ratio (a)/(b) for json-v1 is taken per round (the bare run next to
+ * each drain) and its median is set against the goal >= 0.9.
+ *  (d) Kafka's own org.apache.kafka.tools.ProducerPerformance (the same jars as the broker, full
+ *      JIT), before the first round and after the last: --java-records records of the mean
+ *      json-v1 record size (key + value + header bytes), acks=all, enable.idempotence=true, the
+ *      same compression, batch.size = the bytes the forwarder's batch puts on one partition
+ *      (batch x record size / partitions), linger.ms=5: the machine's ceiling.
+ * Every topic's end offsets are checked with GetOffsetShell (at least what was acknowledged).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getOrCreateGatewayId, openBuffer } from '../src/buffer/index.js';
+import { validateConfig } from '../src/config/load.js';
+import { generateKeyFile } from '../src/crypto/keys.js';
+import type { TopicBatch } from '../src/forwarder/client.js';
+import { routeLease } from '../src/forwarder/routing.js';
+import { startGateway } from '../src/gateway.js';
+import { silentLogger } from '../src/logger.js';
+import { Events } from '../src/metrics/events.js';
+import type { PriorityClass } from '../src/reading.js';
+import { syntheticPending } from '../test/forwarder/synthetic.js';
+import { createTopics, kafkaTool, startBroker, stopBroker } from '../test/helpers/kafka.js';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+};
+const N = Number(arg('readings', '200000'));
+const BATCH = Number(arg('batch', '2000'));
+const ROUNDS = Number(arg('rounds', '3'));
+const COMPRESSION = arg('compression', 'none');
+const FORMATS = arg('formats', 'json-v1,avro-v1').split(',') as ('json-v1' | 'avro-v1')[];
+const JAVA_RECORDS = Number(arg('java-records', '1000000'));
+const PARTITIONS = 3;
+const SYNTH = { devices: 36, alarmEvery: 997, statusEvery: 50 };
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function shippedNodeOptions(): string {
+  const first = readFileSync(join(REPO, 'bin/wardgate.js'), 'utf8').split('\n', 1)[0]!;
+  return first
+    .split(/\s+/)
+    .filter((w) => w.startsWith('--'))
+    .join(' ');
+}
+// Read by the parent only (a compiled child lives in a temporary folder without bin/).
+const NODE_OPTS_ARG = arg('child', '') ? 'none' : arg('node-options', shippedNodeOptions());
+const NODE_OPTS = NODE_OPTS_ARG === 'none' ? [] : NODE_OPTS_ARG.split(' ').filter(Boolean);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const classTopics = (prefix: string): Record<PriorityClass, string> => ({
+  alarm: `${prefix}.alarms`,
+  vital: `${prefix}.vitals`,
+  status: `${prefix}.status`,
+  waveform: `${prefix}.waveforms`,
+});
+
+interface Measured {
+  /** Readings acknowledged between the first acknowledgement and the last (the first batch excluded). */
+  n: number;
+  ms: number;
+  cpuMs: number;
+  /** Message bytes (key + value + header names and values) per reading. */
+  recordBytes: number;
+  total: number;
+}
+
+/** Times acknowledgements: from the first to the last, with the CPU of the process over the same window. */
+class AckWindow {
+  private first = 0;
+  private firstCount = 0;
+  private cpu0: NodeJS.CpuUsage | null = null;
+  private last = 0;
+  private lastCount = 0;
+  private cpu1: NodeJS.CpuUsage | null = null;
+
+  acked(total: number): void {
+    const now = performance.now();
+    if (this.cpu0 === null) {
+      this.cpu0 = process.cpuUsage();
+      this.first = now;
+      this.firstCount = total;
+      return;
+    }
+    this.last = now;
+    this.lastCount = total;
+    this.cpu1 = process.cpuUsage(this.cpu0);
+  }
+
+  result(recordBytes: number, total: number): Measured {
+    if (!this.cpu1) throw new Error('fewer than two acknowledgements');
+    return {
+      n: this.lastCount - this.firstCount,
+      ms: this.last - this.first,
+      cpuMs: (this.cpu1.user + this.cpu1.system) / 1000,
+      recordBytes,
+      total,
+    };
+  }
+}
+
+function bytesOf(batches: readonly TopicBatch[]): { readings: number; bytes: number } {
+  let readings = 0;
+  let bytes = 0;
+  for (const b of batches)
+    for (const m of b.messages) {
+      readings++;
+      bytes += m.value.length + (m.key === null ? 0 : m.key.length);
+      for (const k in m.headers) bytes += k.length + m.headers[k]!.length;
+    }
+  return { readings, bytes };
+}
+
+// ------------------------------------------------------------------ child: the gateway drains
+
+async function childDrain(): Promise<void> {
+  const brokers = arg('brokers', '');
+  const dataDir = arg('data', '');
+  const topics = classTopics(arg('prefix', ''));
+  const format = arg('format', 'json-v1');
+  const cfg = validateConfig(
+    {
+      gateway: { dataDir, id: 'gw-bench' },
+      kafka: {
+        brokers: [brokers],
+        compression: COMPRESSION,
+        topics,
+        format,
+        batch: { maxReadings: BATCH },
+        sendTimeout: 30_000,
+        connectTimeout: 10_000,
+        // --client-thread: the client in a worker thread (kafka.clientThread; off by default).
+        clientThread: process.argv.includes('--client-thread'),
+      },
+      log: { level: 'silent' },
+    },
+    'bench',
+  );
+  const window = new AckWindow();
+  // Acknowledgements are seen by polling the forwarder's count every few ms: an onForwarderAck
+  // hook would make the forwarder keep each lease and build its Reading objects (1-2 µs a reading).
+  // With --diag the hook is set, for the batch timings it prints.
+  const diag = process.argv.includes('--diag');
+  /** Bulk batches: when each was handed to the client and acknowledged. */
+  const sends: [number, number][] = [];
+  const gw = await startGateway(cfg, {
+    mode: 'run',
+    log: silentLogger(),
+    ...(diag ? { onForwarderAck: (a: { priorityClass: string; sentAt: number; ackedAt: number }) => void sends.push([a.sentAt, a.ackedAt]) } : {}),
+  });
+  const elu0 = performance.eventLoopUtilization();
+  const initial = gw.buffer.stats().totalReadings;
+  let bytes0 = 0;
+  for (const v of (await gw.events.forwardedBytes.get()).values) bytes0 += v.value;
+  let seen = 0;
+  for (let t0 = Date.now(); seen < initial; ) {
+    if (Date.now() - t0 > 10 * 60_000) throw new Error('drain did not finish in 10 minutes');
+    await sleep(2);
+    const f = gw.forwarder.status().forwarded;
+    if (f !== seen) window.acked(f);
+    seen = f;
+  }
+  let bytes = -bytes0;
+  for (const v of (await gw.events.forwardedBytes.get()).values) bytes += v.value;
+  const total = gw.forwarder.status().forwarded;
+  const elu = performance.eventLoopUtilization(elu0);
+  if (diag) {
+    let inSend = 0;
+    let gaps = 0;
+    for (let i = 0; i < sends.length; i++) {
+      inSend += sends[i]![1] - sends[i]![0];
+      if (i > 0) gaps += Math.max(0, sends[i]![0] - sends[i - 1]![1]);
+    }
+    process.stderr.write(
+      `diag: ${sends.length} batches (${(total / sends.length).toFixed(0)} readings each), send->ack ${(inSend / sends.length).toFixed(1)} ms, ` +
+        `ack->next send ${(gaps / (sends.length - 1)).toFixed(1)} ms, event loop utilization ${elu.utilization.toFixed(2)}\n`,
+    );
+  }
+  await gw.stop(0);
+  console.log(JSON.stringify(window.result(bytes / total, total)));
+}
+
+// ------------------------------------------------------------------ child: the bare producer
+
+async function childBare(): Promise<void> {
+  const brokers = arg('brokers', '');
+  const dataDir = arg('data', '');
+  const topics = classTopics(arg('prefix', ''));
+  const log = silentLogger();
+  const buffer = await openBuffer({ dir: dataDir, keyFile: join(dataDir, 'wardgate.key'), gatewayId: 'gw-bench', events: new Events(log), log });
+  const pool: {
+    readings: number;
+    bytes: number;
+    messages: { topic: string; key: string | Buffer | null; value: string | Buffer; headers: Record<string, string> }[];
+  }[] = [];
+  const leases: number[] = [];
+  // Leased as the forwarder's bulk lane leases (the other classes, highest first): the batches that
+  // carry all but the 1 in 997 readings that are alarms (those go once, in one small batch, on the alarm lane).
+  for (let i = 0; i < 10; i++) {
+    const l = buffer.lease({ maxReadings: BATCH, maxBytes: 1 << 30, classes: ['vital', 'status', 'waveform'] });
+    if (!l) break;
+    leases.push(l.id);
+    const batches = routeLease(l, { topics, key: 'device', format: 'json-v1' });
+    const messages = batches.flatMap((b) => b.messages.map((m) => ({ topic: b.topic, key: m.key, value: m.value, headers: m.headers })));
+    pool.push({ ...bytesOf(batches), messages });
+  }
+  for (const id of leases) buffer.release(id);
+  // --bare-fresh (a diagnostic, not part of the table): each send leases, routes and flattens a batch
+  // anew (then releases it) instead of sending the pool's messages again: the bare producer plus
+  // the buffer's lease and the encoding, and the garbage of fresh messages.
+  const fresh = process.argv.includes('--bare-fresh');
+  if (!fresh) await buffer.close();
+  const k = await import('@platformatic/kafka');
+  const toBuffer = (v: Buffer | string | null | undefined): Buffer | undefined =>
+    v === null || v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v);
+  const opts = {
+    clientId: 'bench-bare',
+    bootstrapBrokers: [brokers],
+    connectTimeout: 10_000,
+    requestTimeout: 30_000,
+    timeout: 30_000,
+    retries: 2,
+    retryDelay: 250,
+  };
+  const admin = new k.Admin(opts);
+  await admin.createTopics({ topics: Object.values(topics), partitions: PARTITIONS, replicas: 1 });
+  for (;;) {
+    const md = await admin.metadata({ topics: Object.values(topics), forceUpdate: true }).catch(() => null);
+    if (md && Object.values(topics).every((t) => md.topics.get(t)?.partitions.every((p) => p.leader >= 0))) break;
+    await sleep(100);
+  }
+  await admin.close();
+  const producer = new k.Producer({
+    ...opts,
+    serializers: { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer },
+    idempotent: true,
+    acks: -1,
+    partitioner: k.compatibilityPartitioner,
+    autocreateTopics: false,
+    ...(COMPRESSION !== 'none' ? { compression: COMPRESSION as 'gzip' } : {}),
+  });
+  await producer.initIdempotentProducer({});
+  const window = new AckWindow();
+  let sent = 0;
+  let bytes = 0;
+  for (let i = 0; sent < N; i++) {
+    let b = pool[i % pool.length]!;
+    if (fresh) {
+      const l = buffer.lease({ maxReadings: BATCH, maxBytes: 1 << 30, classes: ['vital', 'status', 'waveform'] })!;
+      const batches = routeLease(l, { topics, key: 'device', format: 'json-v1' });
+      const messages = batches.flatMap((t) => t.messages.map((m) => ({ topic: t.topic, key: m.key, value: m.value, headers: m.headers })));
+      buffer.release(l.id);
+      b = { ...bytesOf(batches), messages };
+    }
+    await producer.send({ messages: b.messages });
+    sent += b.readings;
+    bytes += b.bytes;
+    window.acked(sent);
+  }
+  await producer.close();
+  if (fresh) await buffer.close();
+  console.log(JSON.stringify(window.result(bytes / sent, sent)));
+}
+
+// ------------------------------------------------------------------ parent
+
+/** Compiles this benchmark (and what it imports) with tsc into `root`/build; returns the compiled entry. */
+function compileChild(root: string): string {
+  const out = join(root, 'build');
+  const tsconfig = join(root, 'tsconfig.bench.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO, 'tsconfig.json'),
+      compilerOptions: { noEmit: false, outDir: out, rootDir: REPO, sourceMap: false, typeRoots: [join(REPO, 'node_modules/@types')] },
+      include: [],
+      files: [join(REPO, 'bench/drain.ts'), join(REPO, 'test/setup/kafka-global.ts'), join(REPO, 'src/forwarder/client-worker.ts')],
+    }),
+  );
+  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
+  symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'));
+  return join(out, 'bench/drain.js');
+}
+
+let childEntry: string[] = [];
+
+function runChild(mode: string, extra: string[]): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...NODE_OPTS, ...childEntry, '--child', mode, ...process.argv.slice(2), ...extra], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`child ${mode} exited with ${code}: ${out}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Measured);
+    });
+  });
+}
+
+async function buildBacklog(dataDir: string): Promise<void> {
+  const keyFile = join(dataDir, 'wardgate.key');
+  generateKeyFile(keyFile);
+  const gatewayId = getOrCreateGatewayId(dataDir, 'gw-bench');
+  const log = silentLogger();
+  const buffer = await openBuffer({ dir: dataDir, keyFile, gatewayId, events: new Events(log), log });
+  const old = Date.now() - 3_600_000;
+  for (let i = 0; i < N; i += 4096) {
+    const m = Math.min(4096, N - i);
+    await buffer.append(Array.from({ length: m }, (_, j) => syntheticPending(i + j, SYNTH, old + Math.floor((i + j) / 300))));
+  }
+  await buffer.close();
+}
+
+/** Kafka's ProducerPerformance on the broker's jars, with the JIT in full (not the tool command's quick-start flags). */
+function javaPerf(brokers: string, topic: string, recordSize: number): Promise<{ rate: number; mbps: number; line: string }> {
+  const version = process.env.KAFKA_VERSION ?? '4.1.1';
+  const lib = process.env.KAFKA_LIB_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'wardgate/kafka-lib', version);
+  const batchSize = Math.ceil((BATCH * recordSize) / PARTITIONS);
+  const args = [
+    '-Xmx512m',
+    `-Dlog4j2.configurationFile=${join(REPO, 'test/kafka/log4j2.properties')}`,
+    '-cp',
+    `${lib}/*`,
+    'org.apache.kafka.tools.ProducerPerformance',
+    '--topic',
+    topic,
+    '--num-records',
+    String(JAVA_RECORDS),
+    '--record-size',
+    String(recordSize),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    `bootstrap.servers=${brokers}`,
+    'acks=all',
+    'enable.idempotence=true',
+    `batch.size=${batchSize}`,
+    'linger.ms=5',
+    `compression.type=${COMPRESSION}`,
+  ];
+  return new Promise((resolve, reject) => {
+    const p = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) => {
+      const m = /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\)/.exec(
+        out
+          .split('\n')
+          .filter((l) => l.includes('records sent'))
+          .pop() ?? '',
+      );
+      if (code !== 0 || !m) reject(new Error(`ProducerPerformance exited with ${code}: ${out.slice(-2000)}`));
+      else resolve({ rate: Number(m[2]), mbps: Number(m[3]), line: `batch.size=${batchSize}` });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'wg-bench-drain-'));
+  const kafkaDir = join(root, 'kafka');
+  const run = Date.now().toString(36);
+  let brokers = '';
+  try {
+    childEntry = process.argv.includes('--tsx-children') ? ['--import', 'tsx', fileURLToPath(import.meta.url)] : [compileChild(root)];
+    brokers = await startBroker({
+      dir: kafkaDir,
+      timeoutMs: 180_000,
+      ...(process.env.KAFKA_VERSION ? { env: { KAFKA_VERSION: process.env.KAFKA_VERSION } } : {}),
+    });
+  } catch (e) {
+    await stopBroker({ dir: kafkaDir }).catch(() => undefined);
+    rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void stopBroker({ dir: kafkaDir })
+        .catch(() => undefined)
+        .finally(() => {
+          rmSync(root, { recursive: true, force: true });
+          process.exit(130);
+        });
+    });
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((x, y) => x - y);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const span = (xs: number[], d = 0) => `${median(xs).toFixed(d)}${xs.length > 1 ? ` (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})` : ''}`;
+  const rate = (m: Measured) => (m.n * 1000) / m.ms;
+  const cpuUs = (m: Measured) => (m.cpuMs * 1000) / m.n;
+  const lines: string[] = [];
+  try {
+    const template = join(root, 'template');
+    await buildBacklog(template);
+    const landed: [string, number][] = [];
+    let seq = 0;
+    const copy = (): string => {
+      const d = join(root, `data-${++seq}`);
+      cpSync(template, d, { recursive: true, filter: (s) => !s.endsWith('buffer.lock') });
+      return d;
+    };
+    const bare: Measured[] = [];
+    const fresh: Measured[] = [];
+    const drains = new Map<string, Measured[]>(FORMATS.map((f) => [f, []]));
+    const ratios: number[] = [];
+    const java: { rate: number; mbps: number; line: string }[] = [];
+    const runJava = async (): Promise<void> => {
+      const size = Math.round(bare[0]?.recordBytes ?? 0);
+      if (!size) return;
+      const topic = `bench.drain.${run}.java-${java.length}`;
+      await createTopics(brokers, [topic], PARTITIONS);
+      const j = await javaPerf(brokers, topic, size);
+      java.push(j);
+      process.stderr.write(`java ProducerPerformance: ${j.rate.toFixed(0)} records/s (${size} B, ${j.line})\n`);
+    };
+    for (let r = 0; r < ROUNDS; r++) {
+      const steps: (() => Promise<void>)[] = [];
+      let bareRate = 0;
+      const jsonDrain: number[] = [];
+      steps.push(async () => {
+        const prefix = `bench.drain.${run}.bare-${r}`;
+        // It only leases and releases: the backlog itself is left as it was.
+        const m = await runChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix]);
+        bare.push(m);
+        bareRate = rate(m);
+        landed.push([prefix, m.total]);
+        process.stderr.write(`bare ${r}: ${rate(m).toFixed(0)} readings/s, ${cpuUs(m).toFixed(1)} µs CPU/reading\n`);
+      });
+      if (process.argv.includes('--with-fresh'))
+        steps.push(async () => {
+          const prefix = `bench.drain.${run}.fresh-${r}`;
+          const m = await runChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix, '--bare-fresh']);
+          fresh.push(m);
+          landed.push([prefix, m.total]);
+          process.stderr.write(`bare, fresh batches ${r}: ${rate(m).toFixed(0)} readings/s, ${cpuUs(m).toFixed(1)} µs CPU/reading\n`);
+        });
+      for (const f of FORMATS) {
+        steps.push(async () => {
+          const prefix = `bench.drain.${run}.${f}-${r}`;
+          const d = copy();
+          const m = await runChild('drain', ['--brokers', brokers, '--data', d, '--prefix', prefix, '--format', f]);
+          rmSync(d, { recursive: true, force: true });
+          drains.get(f)!.push(m);
+          if (f === 'json-v1') jsonDrain.push(rate(m));
+          landed.push([prefix, m.total]);
+          process.stderr.write(
+            `drain ${f} ${r}: ${rate(m).toFixed(0)} readings/s, ${cpuUs(m).toFixed(1)} µs CPU/reading, ${m.recordBytes.toFixed(0)} B/reading\n`,
+          );
+        });
+      }
+      for (const s of r % 2 === 0 ? steps : [...steps].reverse()) await s();
+      if (r === 0) await runJava();
+      if (jsonDrain.length) ratios.push(jsonDrain[0]! / bareRate);
+    }
+    await runJava();
+    // Ground truth (one GetOffsetShell for every topic of this run): each run's topics hold at least what it saw acknowledged.
+    const out = await kafkaTool(
+      'org.apache.kafka.tools.GetOffsetShell',
+      ['--bootstrap-server', brokers, '--topic', `bench\\.drain\\.${run}\\..*`, '--time', '-1'],
+      180_000,
+    );
+    const held = new Map<string, number>();
+    for (const line of out.split('\n')) {
+      const m = /^(.+)\.[a-z]+:(\d+):(\d+)$/.exec(line.trim());
+      if (m) held.set(m[1]!, (held.get(m[1]!) ?? 0) + Number(m[3]));
+    }
+    for (const [prefix, n] of landed) if ((held.get(prefix) ?? 0) < n) throw new Error(`${prefix}: topics hold ${held.get(prefix) ?? 0} < ${n} acknowledged`);
+    const clientDefault = validateConfig({}, 'bench').kafka.client;
+    lines.push(
+      `wardgate drain benchmark: ${N} readings, batch ${BATCH}, compression ${COMPRESSION}, client ${clientDefault} (default), ${ROUNDS} rounds ` +
+        `(medians, range in brackets), children ${NODE_OPTS.join(' ') || 'with V8 defaults'}; node ${process.version}`,
+    );
+    lines.push(
+      `  (b) bare @platformatic/kafka producer, same batches (json-v1): ${span(bare.map(rate))} readings/s, ${span(bare.map(cpuUs), 1)} µs CPU/reading, ` +
+        `${bare[0]?.recordBytes.toFixed(0)} B/reading`,
+    );
+    if (fresh.length)
+      lines.push(
+        `      diagnostic: the same, each batch leased, routed and flattened anew (--with-fresh): ${span(fresh.map(rate))} readings/s, ` +
+          `${span(fresh.map(cpuUs), 1)} µs CPU/reading`,
+      );
+    for (const [f, ms] of drains) {
+      if (!ms.length) continue;
+      lines.push(
+        `  (a) gateway drain, ${f.padEnd(7)}: ${span(ms.map(rate))} readings/s, ${span(ms.map(cpuUs), 1)} µs CPU/reading, ${ms[0]!.recordBytes.toFixed(0)} B/reading`,
+      );
+    }
+    if (ratios.length) lines.push(`  (c) drain json-v1 / bare producer (per round): ${span(ratios, 2)}   goal >= 0.9`);
+    const av = drains.get('avro-v1');
+    const js = drains.get('json-v1');
+    if (av?.length && js?.length)
+      lines.push(
+        `      avro-v1 / json-v1 drain: ${(median(av.map(rate)) / median(js.map(rate))).toFixed(2)}x readings/s, ` +
+          `${(median(av.map(cpuUs)) / median(js.map(cpuUs))).toFixed(2)}x CPU/reading`,
+      );
+    if (java.length) {
+      const jr = java.map((j) => j.rate);
+      lines.push(
+        `  (d) Java ProducerPerformance (ceiling): ${span(jr)} records/s, ${median(java.map((j) => j.mbps)).toFixed(1)} MB/s, ${JAVA_RECORDS} records of ` +
+          `${Math.round(bare[0]!.recordBytes)} B, acks=all, idempotent, ${java[0]!.line}, linger.ms=5`,
+      );
+      if (js?.length) lines.push(`      gateway drain json-v1 / Java ceiling: ${(median(js.map(rate)) / median(jr)).toFixed(2)}`);
+    }
+  } finally {
+    await stopBroker({ dir: kafkaDir }).catch((e) => process.stderr.write(`broker stop failed: ${String(e)}\n`));
+    rmSync(root, { recursive: true, force: true });
+  }
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
+
+const child = arg('child', '');
+// --child backlog --data <dir>: only the backlog (for profiling a drain or bare child by hand against a broker of your own).
+const done = child === 'drain' ? childDrain() : child === 'bare' ? childBare() : child === 'backlog' ? buildBacklog(arg('data', '')) : main();
+done.then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
