@@ -116,7 +116,9 @@ export class IntellivueSimulator {
   /** Requests seen, by kind (for tests that check the gateway's side of the dialogue). */
   readonly seen = { aarq: 0, mdsResult: 0, pollNumerics: 0, pollAlarms: 0, pollMds: 0, release: 0 };
   /** Running periodic poll series, by polled object code. */
-  private readonly streams = new Map<number, NodeJS.Timeout>();
+  private readonly streams = new Map<number, { timer: NodeJS.Timeout; end: () => void }>();
+  /** Empty final parts sent (linked periodic series that ended or were replaced). */
+  finals = 0;
 
   constructor(private readonly o: IntellivueOptions) {
     this.rand = rng(o.seed ?? 1);
@@ -142,7 +144,7 @@ export class IntellivueSimulator {
   }
 
   private stopStreams(): void {
-    for (const t of this.streams.values()) clearInterval(t);
+    for (const t of this.streams.values()) clearInterval(t.timer);
     this.streams.clear();
   }
 
@@ -208,8 +210,7 @@ export class IntellivueSimulator {
       else this.seen.pollAlarms++;
       const answer = (part?: number): void => (objCode === 6 ? this.numerics(invokeId, pollNumber, part) : this.alarms(invokeId, pollNumber, part));
       const period = pollPeriodTicks(u);
-      clearInterval(this.streams.get(objCode));
-      this.streams.delete(objCode);
+      this.streams.get(objCode)?.end(); // a new poll for the object ends its running series
       if (period === 0 || this.o.ignorePeriod) {
         answer();
         return;
@@ -218,16 +219,19 @@ export class IntellivueSimulator {
       // object. Linked: RORLS parts (first 1, then 2) and an empty final RORS (correction 6); else plain RORS.
       const until = Date.now() + period / 8;
       answer(this.o.linked ? 1 : undefined);
-      const timer = setInterval(() => {
-        if (this.state !== 'exporting' || Date.now() >= until) {
-          clearInterval(timer);
-          if (this.streams.get(objCode) === timer) this.streams.delete(objCode);
-          if (this.state === 'exporting' && this.o.linked) this.send(this.pollResult(invokeId, pollNumber, objCode, [], Date.now()));
-          return;
+      const end = (): void => {
+        clearInterval(timer);
+        if (this.streams.get(objCode)?.timer === timer) this.streams.delete(objCode);
+        if (this.state === 'exporting' && this.o.linked) {
+          this.finals++;
+          this.send(this.pollResult(invokeId, pollNumber, objCode, [], Date.now()));
         }
-        answer(this.o.linked ? 2 : undefined);
+      };
+      const timer = setInterval(() => {
+        if (this.state !== 'exporting' || Date.now() >= until) end();
+        else answer(this.o.linked ? 2 : undefined);
       }, this.o.reportIntervalMs ?? 1000);
-      this.streams.set(objCode, timer);
+      this.streams.set(objCode, { timer, end });
     }
   }
 

@@ -12,17 +12,18 @@ import { type Case, cleanupAfterEach, settle, setup } from './helpers/e2e.js';
 cleanupAfterEach();
 
 describe('IntelliVue periodic polls over socat ptys', () => {
-  // name, the simulator ignores the period, poll interval, records, how many numerics polls fit the results sent
+  // name, the simulator ignores the period, sends linked parts, poll interval, records, how many numerics polls fit the results sent
   it.each([
-    ['streams for the period', false, 200, 40, (n: number, results: number) => n * 4 <= results],
-    ['ignores the period', true, 100, 20, (n: number, results: number) => n >= results],
-  ] as const)('a monitor that %s: the buffer holds what it sent, in order', async (_name, ignorePeriod, pollInterval, records, requestsFit) => {
+    ['streams for the period', false, false, 200, 40, (n: number, results: number) => n * 4 <= results],
+    ['streams linked parts (RORLS, empty final RORS)', false, true, 200, 40, (n: number, results: number) => n * 4 <= results],
+    ['ignores the period', true, false, 100, 20, (n: number, results: number) => n >= results],
+  ] as const)('a monitor that %s: the buffer holds what it sent, in order', async (_name, ignorePeriod, linked, pollInterval, records, requestsFit) => {
     let sim: IntellivueSimulator | undefined;
     const c: Case = {
       protocol: 'intellivue',
       port: { pollInterval, intellivue: { pollPeriod: 3000 } },
       sim: (port, truth) => {
-        sim = new IntellivueSimulator({ port, truth, seed: 21, reportIntervalMs: 100, ignorePeriod });
+        sim = new IntellivueSimulator({ port, truth, seed: 21, reportIntervalMs: 100, ignorePeriod, linked });
         return sim;
       },
       records,
@@ -34,6 +35,8 @@ describe('IntelliVue periodic polls over socat ptys', () => {
     // Requests against results the simulator wrote down: few requests when it streams, one per result when it does not.
     const results = readGroundTruth(s.truthFile).filter((r) => Object.keys(r.values).length > 0).length;
     expect(requestsFit(sim!.seen.pollNumerics, results)).toBe(true);
+    // Linked: each replaced series ended with its empty final part, and none of them was rejected (below).
+    if (linked) expect(sim!.finals).toBeGreaterThan(0);
     expect(await s.p.events.count('frame_rejected', { family: 'serial' })).toBe(0);
   });
 });

@@ -551,3 +551,42 @@ describe('IntelliVue device time from the relative time (§2.4 "Time")', () => {
     expect(after.map((r) => r.deviceTime)).toEqual([new Date(2025, 0, 7, 13, 0, 0).getTime() + 4096]);
   });
 });
+
+describe('IntelliVue linked results and abort (§2.3, correction 6)', () => {
+  const session = (): IntellivueSession => {
+    const s = new IntellivueSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    s.data(encodeFrame(hex('0E00')), 0);
+    s.data(mdsReport(1, 1, 1), 0);
+    return s;
+  };
+  // [synthetic] V-PH-7's result as a linked part (RORLS, state 1 first, count 1: list at offset 48), then an empty
+  // final RORS; VSCaptureMP's association abort (SPDU 0x19, its C1 escaped). FCS by an independent bit-wise CRC.
+  const RORLS =
+    'C011010076E10000020005006E0101000100070066002100000000F13B005C000100000012345620250107123000000001000600000001004200000003003C00100001000E0950000A4B' +
+    'B8000002200000006200110001000E0950000A418200000AA00000004800120001000E0950000A4B48000017A0FF00016FC364C1';
+  const EMPTY_FINAL = 'C011010032E10000020002002A000100070024002100000000F13B001A0001000100123ABCFFFFFFFFFFFFFFFF000100060000000000003FF3C1';
+  const ABORT = 'C011010030192E1101037DE129A080A0803080020101060251010000000061803080020101A080648080010100000000000000000000AB89C1';
+
+  it('a linked part reads like V-PH-7; the empty final part is a frame with no readings', () => {
+    const s = session();
+    const part = s.data(hex(RORLS), 0);
+    expect(part.readings.map((r) => [r.metric, r.value])).toEqual([
+      ['spo2', 98],
+      ['heart_rate', 72],
+      ['body_temp', 36.7],
+    ]);
+    const d = decodeMessage(unframe(hex(RORLS)));
+    expect(d.ok && d.msg.kind === 'poll_result' && d.msg.linked).toBe(1);
+    const last = s.data(hex(EMPTY_FINAL), 0);
+    expect([last.frames, last.rejects, last.readings]).toEqual([1, [], []]);
+  });
+
+  it('an abort ends the association: the request again after the pause', () => {
+    const s = session();
+    expect(s.data(hex(ABORT), 100).frames).toBe(1);
+    expect(s.phase).toBe('refused');
+    expect(s.tick(1000).writes).toEqual([]);
+    expect(s.tick(5100).writes).toEqual([encodeFrame(AARQ)]);
+  });
+});
