@@ -8,16 +8,66 @@ import type { SerialConfig, SerialPortConfig } from './config.js';
 import { PortWorker } from './port-worker.js';
 import { PROTOCOLS } from './protocols/index.js';
 
+/**
+ * The ports' periodic ticks, one timer per period for all of them: 30 IntelliVue ports ticking
+ * every 250 ms on timers of their own woke the event loop 120 times a second, now 4 times. Each
+ * port still ticks once per period (its first tick comes with the others', within one period of
+ * its start); everything else (reopen delays, the clock) is the clock's own.
+ */
+export class SharedTicks implements Clock {
+  private readonly groups = new Map<number, { timer: unknown; fns: Set<() => void> }>();
+
+  constructor(private readonly clock: Clock) {}
+
+  now(): number {
+    return this.clock.now();
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    return this.clock.setTimeout(fn, ms);
+  }
+  clearTimeout(handle: unknown): void {
+    this.clock.clearTimeout(handle);
+  }
+  setInterval(fn: () => void, ms: number): unknown {
+    let g = this.groups.get(ms);
+    if (!g) {
+      const fns = new Set<() => void>();
+      // A port stopped during a tick is skipped (a Set's iteration sees deletions).
+      const tick = (): void => {
+        for (const f of fns) f();
+      };
+      g = { fns, timer: this.clock.setInterval(tick, ms) };
+      this.groups.set(ms, g);
+    }
+    const handle = { ms, fn };
+    g.fns.add(fn);
+    return handle;
+  }
+  clearInterval(handle: unknown): void {
+    const h = handle as { ms: number; fn: () => void } | null;
+    const g = h ? this.groups.get(h.ms) : undefined;
+    if (!g || !h) return;
+    g.fns.delete(h.fn);
+    if (g.fns.size === 0) {
+      this.clock.clearInterval(g.timer);
+      this.groups.delete(h.ms);
+    }
+  }
+}
+
 export class SerialAdapter implements DeviceAdapter {
   readonly family = 'serial';
   private workers: PortWorker[] = [];
   private running = false;
   private ctx: AdapterContext | null = null;
+  private readonly clock: Clock;
 
   constructor(
     private config: SerialConfig,
-    private readonly clock: Clock = systemClock,
-  ) {}
+    clock: Clock = systemClock,
+  ) {
+    this.clock = new SharedTicks(clock);
+  }
 
   async start(ctx: AdapterContext): Promise<void> {
     if (this.running) throw new Error('the serial adapter is already started');
