@@ -2,8 +2,19 @@
  * A simulated Dräger device speaking MEDIBUS (reference §4), from the device's side, written
  * independently of src/: sends ICC every 3 s until answered, asks the PC for its device id once
  * linked, answers every command (ICC, NOP, measured data 0x24 with SpO2/pulse/RR/etCO2, alarms 0x27,
- * anything else with an empty echo), interleaves realtime bytes (>= 0x80) now and then, drops the
- * link after 3 s without traffic. 19200 8E1. Ground truth of each data response to --truth.
+ * anything else with an empty echo), drops the link after 3 s without traffic. 19200 8E1. Ground truth
+ * of each data response to --truth.
+ *
+ * Realtime (§4.5): answers "request realtime configuration" (0x53) with three curves (00 airway
+ * pressure, 01 flow, 06 CO2; 23 characters each), takes "configure realtime transmission" (0x54,
+ * code + multiplier pairs: streams 1..n in that order), and once the PC enables streams with the
+ * sync command `D0 C1 <bits> C0 C0` sends a realtime record every 10 ms: a sync byte whose bits
+ * say which streams follow (a stream with multiplier m every m-th sample), now and then the sync
+ * command "start of inspiration" (C6 C0), then each value as two bytes, low 6 bits first. Records
+ * go out alone or spliced into the middle of a slow message. Each record's values (the physical
+ * value of the raw 12 bits, min + raw x (max - min) / maxbin) go to the ground truth as `waves`.
+ * Before the PC configured realtime it still drops a stray sync byte and sample into slow messages
+ * now and then (the PC must ignore realtime bytes it did not ask for).
  *
  *   node --import tsx hardware-mocks/medibus.ts --port /dev/pts/N [--truth file] [--faults ...]
  */
@@ -22,6 +33,31 @@ export function message(start: 0x1b | 0x01, code: number, text = ''): Buffer {
 }
 
 const field = (code: number, v: string): string => code.toString(16).toUpperCase().padStart(2, '0') + v.padStart(4, ' ').slice(-4);
+const hexCode = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
+
+/** The curves this device offers (Evita table: 00 airway pressure mbar, 01 flow L/min, 06 expired CO2 mmHg). */
+const RT_CURVES = [
+  {
+    code: 0x00,
+    metric: 'airway_pressure_wave',
+    intervalUs: 10_000,
+    min: -10,
+    max: 100,
+    maxbin: 0x370,
+    wave: (t: number) => 5 + 15 * Math.max(0, Math.sin(t / 40)),
+  },
+  { code: 0x01, metric: 'airway_flow_wave', intervalUs: 10_000, min: -120, max: 120, maxbin: 0xfff, wave: (t: number) => 40 * Math.sin(t / 40) },
+  { code: 0x06, metric: 'co2_wave', intervalUs: 10_000, min: -20, max: 100, maxbin: 0x460, wave: (t: number) => (Math.sin(t / 40) < 0 ? 38 : 2) },
+] as const;
+type Curve = (typeof RT_CURVES)[number];
+
+/** One curve of the 0x53 response: code 2, interval µs 8, MIN 5, MAX 5 (leading spaces), MAXBIN 3 hex. */
+export const rtConfigText = (c: { code: number; intervalUs: number; min: number; max: number; maxbin: number }): string =>
+  hexCode(c.code) +
+  String(c.intervalUs).padStart(8, ' ') +
+  String(c.min).padStart(5, ' ') +
+  String(c.max).padStart(5, ' ') +
+  c.maxbin.toString(16).toUpperCase().padStart(3, '0');
 
 export class MedibusSimulator {
   private readonly rand: () => number;
@@ -33,7 +69,17 @@ export class MedibusSimulator {
   private buf: number[] = [];
   private v = { spo2: 96, pulse: 78, rr: 14, etco2: 36 };
   private tick = 0;
-  readonly seen = { icc: 0, data: 0, alarms: 0, nop: 0, idReply: 0 };
+  readonly seen = { icc: 0, data: 0, alarms: 0, nop: 0, idReply: 0, rtConfig: 0, rtConfigure: 0, rtEnable: 0 };
+  /** Streams 1..n as the PC configured them (0x54), with their multipliers. */
+  private rtStreams: { curve: Curve; multiplier: number }[] = [];
+  private rtEnabled = 0;
+  private rtTimer: NodeJS.Timeout | null = null;
+  private rtSample = 0;
+  /** Realtime bytes waiting to be spliced into the next slow message (at most a few records). */
+  private rtPending: number[] = [];
+  private rtHeld = 0;
+  /** Parser of the sync commands the PC sends (bytes >= 0x80). */
+  private rtIn: { command: number } = { command: -1 };
 
   constructor(private readonly o: { port: string; seed?: number; truth?: string; faults?: FaultOptions }) {
     this.rand = rng(o.seed ?? 1);
@@ -46,6 +92,7 @@ export class MedibusSimulator {
       onOpen: () => {
         this.linked = false;
         this.buf = [];
+        this.rtReset();
       },
     });
   }
@@ -60,24 +107,96 @@ export class MedibusSimulator {
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.rtReset();
     await this.port.stop();
   }
 
+  private rtReset(): void {
+    if (this.rtTimer) clearInterval(this.rtTimer);
+    this.rtTimer = null;
+    this.rtStreams = [];
+    this.rtEnabled = 0;
+    this.rtPending = [];
+    this.rtIn.command = -1;
+  }
+
   private write(b: Buffer, corruptAt?: number): string | undefined {
-    // Realtime bytes may appear anywhere: put a sync byte and a sample pair in the middle now and then.
+    // Realtime bytes may appear anywhere in a slow message: the pending realtime records, or (before the
+    // PC configured realtime) a stray sync byte and sample now and then.
     let out = b;
-    if (this.rand() < 0.3) {
-      const at = 1 + Math.floor(this.rand() * (b.length - 1));
-      out = Buffer.concat([b.subarray(0, at), Buffer.from([0xd1, 0x94, 0x81]), b.subarray(at)]);
+    let rt: number[] = [];
+    if (this.rtPending.length > 0) {
+      rt = this.rtPending;
+      this.rtPending = [];
+    } else if (this.rtStreams.length === 0 && this.rand() < 0.3) rt = [0xd1, 0x94, 0x81];
+    let at = out.length - 2;
+    if (rt.length > 0) {
+      at = 1 + Math.floor(this.rand() * (b.length - 1));
+      out = Buffer.concat([b.subarray(0, at), Buffer.from(rt), b.subarray(at)]);
     }
-    const d = applyFaults(out, this.o.faults ?? {}, this.rand, corruptAt ?? out.length - 2);
-    for (const c of d.chunks) this.port.write(c);
+    const c = corruptAt ?? b.length - 2;
+    const d = applyFaults(out, this.o.faults ?? {}, this.rand, c >= at ? c + rt.length : c);
+    for (const ch of d.chunks) this.port.write(ch);
     return d.damaged;
+  }
+
+  /** Sync commands from the PC: `D0 C1 <1100 bits> C0 C0` enables streams 1-4. */
+  private rtByte(b: number): void {
+    if (this.rtIn.command >= 0) {
+      if (this.rtIn.command === 0xc1) this.rtEnable(b & 0x0f);
+      this.rtIn.command = -1;
+    } else if ((b & 0xf0) === 0xc0) this.rtIn.command = b;
+  }
+
+  private rtEnable(bits: number): void {
+    this.seen.rtEnable++;
+    this.rtEnabled = bits;
+    if (bits === 0 || this.rtStreams.length === 0) {
+      if (this.rtTimer) clearInterval(this.rtTimer);
+      this.rtTimer = null;
+      return;
+    }
+    if (!this.rtTimer) this.rtTimer = setInterval(() => this.rtRecord(), 10);
+  }
+
+  /** One realtime record: sync byte, maybe "start of inspiration", the due streams' values. */
+  private rtRecord(): void {
+    if (!this.port.isOpen) return;
+    const n = this.rtSample++;
+    const due = this.rtStreams
+      .map((s, i) => ({ ...s, stream: i + 1 }))
+      .filter((s) => s.stream <= 4 && this.rtEnabled & (1 << (s.stream - 1)) && n % s.multiplier === 0);
+    const inspiration = n % 250 === 0;
+    if (due.length === 0 && !inspiration) return;
+    let sync = 0xd0;
+    for (const s of due) sync |= 1 << (s.stream - 1);
+    const bytes = [sync];
+    if (inspiration) bytes.push(0xc6, 0xc0, ...(due.length === 0 ? [0xc0, 0xc0] : []));
+    const waves: Record<string, number[]> = {};
+    for (const s of due) {
+      const c = s.curve;
+      const v = c.wave(n);
+      const raw = Math.max(0, Math.min(c.maxbin, Math.round(((v - c.min) * c.maxbin) / (c.max - c.min))));
+      bytes.push(0x80 | (raw & 0x3f), 0x80 | ((raw >> 6) & 0x3f));
+      waves[c.metric] = [...(waves[c.metric] ?? []), c.min + (raw * (c.max - c.min)) / c.maxbin];
+    }
+    if (due.length > 0) this.truth.record({ values: {}, waves });
+    this.rtPending.push(...bytes);
+    // Alone now, or in the middle of the next slow message (held for at most three records).
+    if (this.rand() < 0.5 || ++this.rtHeld > 3) {
+      this.rtHeld = 0;
+      const out = Buffer.from(this.rtPending);
+      this.rtPending = [];
+      this.port.write(out);
+    }
   }
 
   private onData(chunk: Buffer): void {
     for (const b of chunk) {
-      if (b >= 0x80) continue;
+      if (b >= 0x80) {
+        this.rtByte(b);
+        continue;
+      }
       if (b === 0x1b || b === 0x01) this.buf = [b];
       else if (b === 0x0d) {
         const m = this.buf;
@@ -89,7 +208,7 @@ export class MedibusSimulator {
           continue;
         }
         this.lastTraffic = Date.now();
-        if (m[0] === 0x1b) this.command(m[1]!);
+        if (m[0] === 0x1b) this.command(m[1]!, Buffer.from(m.slice(2, -2)).toString('latin1'));
         else if (m[1] === 0x51) this.link();
         else if (m[1] === 0x52) this.seen.idReply++;
       } else if (this.buf.length > 0 && this.buf.length < 512) this.buf.push(b);
@@ -102,7 +221,7 @@ export class MedibusSimulator {
     this.write(message(0x1b, 0x52)); // who are you?
   }
 
-  private command(code: number): void {
+  private command(code: number, arg = ''): void {
     if (code === 0x51) {
       this.seen.icc++;
       this.write(message(0x01, 0x51));
@@ -117,6 +236,19 @@ export class MedibusSimulator {
       this.seen.alarms++;
       const on = this.v.spo2 < 90;
       this.write(message(0x01, 0x27, on ? `${String.fromCharCode(0x30 + 27)}EB${'SPO2 LOW'.padEnd(12, ' ')}` : ''));
+    } else if (code === 0x53) {
+      this.seen.rtConfig++;
+      this.write(message(0x01, 0x53, RT_CURVES.map(rtConfigText).join('')));
+    } else if (code === 0x54) {
+      // Pairs of 2 hex code + 2 hex multiplier; a new configuration stops the streams until enabled again.
+      this.seen.rtConfigure++;
+      this.rtReset();
+      for (let i = 0; i + 4 <= arg.length; i += 4) {
+        const curve = RT_CURVES.find((c) => c.code === parseInt(arg.slice(i, i + 2), 16));
+        const multiplier = parseInt(arg.slice(i + 2, i + 4), 16);
+        if (curve && multiplier > 0) this.rtStreams.push({ curve, multiplier });
+      }
+      this.write(message(0x01, 0x54));
     } else if (code === 0x55) {
       this.write(message(0x01, 0x55));
       this.linked = false;

@@ -8,6 +8,8 @@ export interface TruthRecord {
   values: Record<string, number>;
   /** Metric ids the monitor sent a "no value" marker for, with the value-absent quality flag the reading must carry. */
   absent?: Record<string, string>;
+  /** Waveform samples in this record, per metric id, in the device's unit, in order. */
+  waves?: Record<string, number[]>;
   /** Alarm codes active in this record (alarm readings are edges of these). */
   alarms?: string[];
   /** Technical alarm codes active in this record. */

@@ -1,9 +1,10 @@
 /** Dräger MEDIBUS framing, payloads and session against the reference's vectors (§4.7). */
 import { describe, expect, it } from 'vitest';
+import { serialConfigSchema } from '../../src/devices/serial/config.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
 import { encode, FrameDecoder } from '../../src/devices/serial/protocols/medibus/frame.js';
-import { RealtimeDecoder, realtimeValue } from '../../src/devices/serial/protocols/medibus/realtime.js';
+import { RealtimeDecoder, realtimeConfig, realtimeValue } from '../../src/devices/serial/protocols/medibus/realtime.js';
 import { hex } from './vectors.js';
 
 /** The reference's byte vectors: [name, bytes, kind, code, data]. */
@@ -160,5 +161,147 @@ describe('MEDIBUS realtime bytes (reference §4.5, V-MB-20/21)', () => {
     }
     expect(new RealtimeDecoder().push(hex('91')).rejects).toEqual(['medibus_rt_unexpected']);
     expect(new RealtimeDecoder().push(hex('D3 91 81 D1')).rejects).toEqual(['medibus_rt_short_sync']);
+  });
+});
+
+describe("MEDIBUS realtime session (reference §4.3-4.5; order of the exchange from the protocol definition's life cycle)", () => {
+  /** The device's 0x53 answer: code 2 hex, interval 8 (µs), MIN 5, MAX 5, MAXBIN 3 hex (V-MB-21's two configs). */
+  const CONFIG = encode('response', 0x53, `00${'    8000'}  -10  100370` + `06${'   16000'}  -20  100460`);
+  const linkedWithRealtime = (realtime: { code: string; multiplier: number }[]) => {
+    const s = PROTOCOLS.medibus.createSession({ pollIntervalMs: 1000, options: { realtime } });
+    expect(s.open(0).writes).toEqual([hex('1B 51 36 43 0D')]);
+    // Linked: poll, and ask for the realtime configuration (V-MB-18).
+    expect(s.data(hex('01 51 35 32 0D'), 10).writes).toEqual([hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D'), hex('1B 53 36 45 0D')]);
+    return s;
+  };
+
+  it('V-MB-18 -> configuration -> V-MB-19 (00 every 2nd, 06 every 3rd) -> echo -> V-MB-20 enable -> V-MB-21 samples as waveform readings', () => {
+    const s = linkedWithRealtime([
+      { code: '00', multiplier: 2 },
+      { code: '06', multiplier: 3 },
+    ]);
+    expect(s.data(CONFIG, 20).writes).toEqual([hex('1B 54 30 30 30 32 30 36 30 33 46 41 0D')]);
+    expect(s.data(hex('01 54 35 35 0D'), 30).writes).toEqual([hex('D0 C1 C3 C0 C0')]);
+    const out = s.data(hex('D3 91 81 8D 83'), 40);
+    expect(out.rejects).toEqual([]);
+    expect(out.readings).toEqual([
+      { metric: 'airway_pressure_wave', value: -10 + (81 * 110) / 0x370, unit: 'mbar', priorityClass: 'waveform' },
+      { metric: 'co2_wave', value: -20 + (205 * 120) / 0x460, unit: 'mm[Hg]', priorityClass: 'waveform' },
+    ]);
+    expect(out.readings[0]!.value).toBeCloseTo(0.125, 9);
+    expect(out.readings[1]!.value).toBeCloseTo(1.96, 2);
+    expect(s.data(hex('D1 94 81'), 50).readings.map((r) => [r.metric, r.value])).toEqual([['airway_pressure_wave', -10 + (84 * 110) / 0x370]]);
+  });
+
+  it('realtime bytes inside a slow response, split anywhere, and a sync command inside a record: the same samples and the data response', () => {
+    const wire = Buffer.concat([
+      hex('01 24 45 42 20'),
+      hex('D3 C6 C0 91'),
+      hex('39 38 20 45 31'),
+      hex('81 8D'),
+      hex('20 37 30 20'),
+      hex('83'),
+      hex('37 41 0D'),
+    ]);
+    for (let cut = 0; cut <= wire.length; cut++) {
+      const s = linkedWithRealtime([
+        { code: '00', multiplier: 1 },
+        { code: '06', multiplier: 1 },
+      ]);
+      s.data(CONFIG, 20);
+      s.data(hex('01 54 35 35 0D'), 30);
+      const a = s.data(wire.subarray(0, cut), 40);
+      const b = s.data(wire.subarray(cut), 41);
+      const rs = [...a.readings, ...b.readings].map((r) => [r.metric, r.priorityClass ?? 'vital']);
+      expect(rs).toEqual([
+        ['airway_pressure_wave', 'waveform'],
+        ['co2_wave', 'waveform'],
+        ['spo2', 'vital'],
+        ['pulse_rate_oximeter', 'vital'],
+      ]);
+      expect([...a.rejects, ...b.rejects]).toEqual([]);
+    }
+  });
+
+  it("the protocol definition's example D5 B0 A3 8B BC: streams 1 and 3 (the 2nd missing), values 8F0 and F0B", () => {
+    const s = linkedWithRealtime([
+      { code: '00', multiplier: 1 },
+      { code: '01', multiplier: 1 },
+      { code: '06', multiplier: 1 },
+    ]);
+    const config = encode('response', 0x53, `00    8000  -10  100370` + `01    8000 -120  120FFF` + `06   16000  -20  100460`);
+    expect(s.data(config, 20).writes).toEqual([encode('command', 0x54, '000101010601')]);
+    expect(s.data(hex('01 54 35 35 0D'), 30).writes).toEqual([hex('D0 C1 C7 C0 C0')]);
+    const out = s.data(hex('D5 B0 A3 8B BC'), 40);
+    expect(out.readings.map((r) => [r.metric, r.value])).toEqual([
+      ['airway_pressure_wave', -10 + (0x8f0 * 110) / 0x370],
+      ['co2_wave', -20 + (0xf0b * 120) / 0x460],
+    ]);
+  });
+
+  it('before realtime is configured, realtime bytes are dropped silently; curves the device does not offer are not asked for', () => {
+    const s = linkedWithRealtime([
+      { code: '01', multiplier: 1 },
+      { code: '06', multiplier: 4 },
+    ]);
+    expect(s.data(hex('D3 91 81 8D 83'), 15)).toMatchObject({ readings: [], rejects: [] });
+    const out = s.data(CONFIG, 20); // offers 00 and 06, not 01
+    expect(out.rejects).toEqual(['medibus_rt_not_offered']);
+    expect(out.writes).toEqual([encode('command', 0x54, '0604')]);
+    expect(s.data(hex('01 54 35 35 0D'), 30).writes).toEqual([hex('D0 C1 C1 C0 C0')]);
+    expect(s.data(hex('D1 94 81'), 40).readings.map((r) => r.metric)).toEqual(['co2_wave']);
+    expect(s.data(hex('D2 94 81'), 50).rejects).toEqual(['medibus_rt_unknown_stream']);
+  });
+
+  it('re-enables every 5 s, starts over on "configuration changed" (0x56), disables the streams before STOP', () => {
+    const s = linkedWithRealtime([{ code: '00', multiplier: 1 }]);
+    s.data(CONFIG, 20);
+    s.data(hex('01 54 35 35 0D'), 30);
+    expect(s.tick(4000).writes).not.toContainEqual(hex('D0 C1 C1 C0 C0'));
+    expect(s.tick(5030).writes).toContainEqual(hex('D0 C1 C1 C0 C0'));
+    const changed = s.data(encode('command', 0x56), 6000);
+    expect(changed.writes).toEqual([encode('response', 0x56), hex('1B 53 36 45 0D')]);
+    expect(s.data(hex('D1 94 81'), 6100).readings).toEqual([]);
+    s.data(CONFIG, 6200);
+    s.data(hex('01 54 35 35 0D'), 6300);
+    expect(s.close!()).toEqual([hex('D0 C1 C0 C0 C0'), hex('1B 55 37 30 0D')]);
+  });
+
+  it.each([
+    ['a curve of 22 characters', '00    8000  -10  10037'],
+    ['MAX not above MIN', '00    8000  100  -10370'],
+    ['MAXBIN 0', '00    8000  -10  100000'],
+    ['a letter in the interval', '00    80x0  -10  100370'],
+  ])('a configuration with %s is rejected and realtime stays off', (_w, text) => {
+    expect(realtimeConfig(text)).toBe('medibus_rt_bad_config');
+    const s = linkedWithRealtime([{ code: '00', multiplier: 1 }]);
+    const out = s.data(encode('response', 0x53, text), 20);
+    expect([out.rejects, out.writes]).toEqual([['medibus_rt_bad_config'], []]);
+    expect(s.data(hex('D1 94 81'), 30).readings).toEqual([]);
+  });
+
+  it('without realtime curves the session never asks for the configuration', () => {
+    const s = PROTOCOLS.medibus.createSession({ pollIntervalMs: 1000 });
+    s.open(0);
+    expect(s.data(hex('01 51 35 32 0D'), 10).writes).toEqual([hex('1B 24 33 46 0D'), hex('1B 27 34 32 0D')]);
+    expect(s.data(hex('D3 91 81 8D 83'), 20).readings).toEqual([]);
+  });
+});
+
+describe('MEDIBUS realtime port options', () => {
+  const port = (o: Record<string, unknown>) => ({ path: '/dev/ttyUSB0', bed: 'B1', protocol: 'medibus', ...o });
+  it('codes the gateway maps, at most four, multiplier 1 by default; only on medibus ports', () => {
+    const ok = serialConfigSchema.parse({ ports: [port({ medibus: { realtime: [{ code: '00' }, { code: '06', multiplier: 3 }] } })] });
+    expect(ok.ports[0]!.medibus).toEqual({
+      realtime: [
+        { code: '00', multiplier: 1 },
+        { code: '06', multiplier: 3 },
+      ],
+    });
+    expect(serialConfigSchema.safeParse({ ports: [port({ medibus: { realtime: [{ code: '24' }] } })] }).success).toBe(false);
+    expect(serialConfigSchema.safeParse({ ports: [port({ medibus: { realtime: ['00', '01', '02', '06', '07'].map((code) => ({ code })) } })] }).success).toBe(
+      false,
+    );
+    expect(serialConfigSchema.safeParse({ ports: [port({ protocol: 'ge-s5', medibus: { realtime: [] } })] }).success).toBe(false);
   });
 });

@@ -61,8 +61,19 @@ const serialPortSchema = z
       .object({ pollPeriod: duration.refine((v) => v === 0 || (v >= 1000 && v <= 86_400_000), '0, or from 1s to 24h').default(0) })
       .strict()
       .optional(),
+    /** MEDIBUS realtime curves: device codes (00 airway pressure, 01 flow, 02 pleth, 06/07 CO2), each every `multiplier`-th sample, at most 4. */
+    medibus: z
+      .object({
+        realtime: z
+          .array(z.object({ code: z.enum(['00', '01', '02', '06', '07']), multiplier: z.number().int().min(1).max(255).default(1) }).strict())
+          .max(4)
+          .default([]),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
+  .refine((p) => p.protocol === 'medibus' || p.medibus === undefined, { message: '`medibus` options belong to protocol: medibus only', path: ['medibus'] })
   .refine((p) => p.protocol === 'intellivue' || p.intellivue === undefined, {
     message: '`intellivue` options belong to protocol: intellivue only',
     path: ['intellivue'],

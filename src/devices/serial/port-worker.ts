@@ -93,7 +93,7 @@ export class PortWorker {
   }
 
   private newSession(): Session {
-    const options = this.cfg.line ?? this.cfg.nonin ?? this.cfg.intellivue;
+    const options = this.cfg.line ?? this.cfg.nonin ?? this.cfg.intellivue ?? this.cfg.medibus;
     return this.protocol.createSession({ pollIntervalMs: this.cfg.pollInterval ?? this.protocol.pollIntervalMs, ...(options ? { options } : {}) });
   }
 

@@ -57,3 +57,15 @@ export const CP1_METRIC: ReadonlyMap<number, { metric: string; unit: string }> =
 export function severity(priority: number): 'high' | 'medium' | 'low' {
   return priority >= 25 ? 'high' : priority >= 10 ? 'medium' : 'low';
 }
+
+/**
+ * Realtime curve codes (Dräger device tables, e.g. Evita: 00 airway pressure mbar, 01 flow L/min, 02 pleth %,
+ * 06/07 expired CO2 mmHg/kPa) to waveform metrics. Pleth goes as the catalogue's dimensionless pleth.
+ */
+export const RT_METRIC: ReadonlyMap<number, { metric: string; unit: string }> = new Map([
+  [0x00, { metric: 'airway_pressure_wave', unit: 'mbar' }],
+  [0x01, { metric: 'airway_flow_wave', unit: 'L/min' }],
+  [0x02, { metric: 'pleth', unit: '1' }],
+  [0x06, { metric: 'co2_wave', unit: 'mm[Hg]' }],
+  [0x07, { metric: 'co2_wave', unit: 'kPa' }],
+]);
