@@ -25,18 +25,18 @@ describe('cluster check', () => {
       },
     });
     await r.buffer.append(readings(100));
-    await until(() => r!.forwarder.status().state === 'online' && checks > 0, 5000, 'online, checked');
+    await until(() => r!.forwarder.status().state === 'online' && checks > 0, 20_000, 'online, checked');
     listed = [1, 3];
-    await until(() => r!.forwarder.status().reason === 'brokers: 2 of 3', 5000, 'brokers: 2 of 3');
+    await until(() => r!.forwarder.status().reason === 'brokers: 2 of 3', 20_000, 'brokers: 2 of 3');
     expect(r.forwarder.status()).toMatchObject({ state: 'degraded', offlineSince: null, cluster: { brokers: 2, expected: 3 } });
     await r.buffer.append(readings(100, 'vital', 100));
-    await until(() => r!.client.messages('t.vital').length === 200, 5000, 'the second 100 forwarded while degraded');
+    await until(() => r!.client.messages('t.vital').length === 200, 20_000, 'the second 100 forwarded while degraded');
     expect(r.forwarder.status().reason).toBe('brokers: 2 of 3');
     const metrics = await r.events.registry.metrics();
     expect(metrics).toMatch(/^wardgate_kafka_state\{state="degraded"\} 1$/m);
     expect(metrics).toMatch(/^wardgate_kafka_brokers 2$/m);
     listed = [1, 2, 3];
-    await until(() => r!.forwarder.status().state === 'online', 5000, 'online again');
+    await until(() => r!.forwarder.status().state === 'online', 20_000, 'online again');
   });
 
   it('a cluster that once listed more brokers than the bootstrap list names expects that many', async () => {
@@ -44,9 +44,9 @@ describe('cluster check', () => {
     let listed = [1, 2, 3, 4];
     Object.assign(r.client, { clusterBrokers: async () => listed });
     await r.buffer.append(readings(10));
-    await until(() => r!.forwarder.status().cluster?.brokers === 4, 5000, 'four brokers seen');
+    await until(() => r!.forwarder.status().cluster?.brokers === 4, 20_000, 'four brokers seen');
     expect(r.forwarder.status().state).toBe('online');
     listed = [1, 2, 4];
-    await until(() => r!.forwarder.status().reason === 'brokers: 3 of 4', 5000, 'brokers: 3 of 4');
+    await until(() => r!.forwarder.status().reason === 'brokers: 3 of 4', 20_000, 'brokers: 3 of 4');
   });
 });
