@@ -508,10 +508,17 @@ async function main(): Promise<void> {
     for (const [f, ms] of drains) {
       if (!ms.length) continue;
       lines.push(
-        `  (a) gateway drain, ${f.padEnd(7)}: ${span(ms.map(rate))} readings/s, ${span(ms.map(cpuUs), 1)} µs CPU/reading, ${ms[0]!.recordBytes.toFixed(0)} B/reading`,
+        `  (a) gateway drain, ${f.padEnd(7)}: ${span(ms.map(rate))} readings/s, ${span(ms.map(cpuUs), 1)} µs CPU/reading, ` +
+          `${ms[0]!.recordBytes.toFixed(0)} B/reading`,
       );
     }
     if (ratios.length) lines.push(`  (c) drain json-v1 / bare producer (per round): ${span(ratios, 2)}   goal >= 0.9`);
+    const jsonDrains = drains.get('json-v1') ?? [];
+    if (bare.length && jsonDrains.length)
+      lines.push(
+        `      CPU per reading, bare / drain json-v1: ${(median(bare.map(cpuUs)) / median(jsonDrains.map(cpuUs))).toFixed(2)} ` +
+          '(the ratio the drain rate tends to where the process is CPU-bound: a busy machine, a Pi)',
+      );
     const av = drains.get('avro-v1');
     const js = drains.get('json-v1');
     if (av?.length && js?.length)

@@ -417,8 +417,16 @@ export class Forwarder {
     return this.limiter.limits(this.opts.batchMaxReadings, stored);
   }
 
+  /**
+   * A reading the configured format's schema refused went out as JSON v1 (formats/avro-v1.ts):
+   * counted, logged (rate-limited; the field's name and the reading's seq, no value).
+   */
+  private readonly formatFallback = (r: Reading, field: string): void => {
+    this.events.emit('kafka_format_fallback', { format: this.opts.routing.format ?? 'json-v1', field }, 1, { seq: r.seq, class: r.priorityClass });
+  };
+
   private prepare(lease: Lease): Batch {
-    const batches = routeLease(lease, this.opts.routing);
+    const batches = routeLease(lease, this.opts.routing, this.formatFallback);
     const bytes = messageBytes(batches);
     if (lease.bytes > 0) {
       // Learn message bytes per stored byte: up at once (stay under the bound), down slowly.

@@ -20,6 +20,11 @@ const EVENT_DEFS = {
     labels: ['class'],
     level: 'debug',
   },
+  kafka_format_fallback: {
+    help: 'Readings the configured format (avro-v1) could not carry, sent as JSON v1 instead (header wardgate-avro-invalid), by format and field',
+    labels: ['format', 'field'],
+    level: 'warn',
+  },
   device_error: { help: 'Device adapter errors, by family and reason', labels: ['family', 'reason'], level: 'warn' },
   source_paused: {
     help: 'Times device sources stopped being read because readings waiting for their commit reached their bound (memory), by family',

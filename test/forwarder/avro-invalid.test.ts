@@ -7,17 +7,26 @@
  *  - a reading the schema refuses (an enum symbol it lacks: a reading that bypassed validation
  *    or a catalogue newer than the schema) goes out in its place as its JSON v1 message, with the
  *    header wardgate-avro-invalid naming the field, and the routing reports it (field name only);
- *    the other readings of the lease are Avro as before.
+ *    the other readings of the lease are Avro as before; the forwarder acks the lease, counts the
+ *    reading (wardgate_kafka_format_fallback_total{format, field}) and logs it with its seq, never its values.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import avro from 'avsc';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Lease } from '../../src/buffer/types.js';
+import { openBuffer } from '../../src/buffer/index.js';
+import type { Lease, LeaseLimits, ReadingBuffer } from '../../src/buffer/types.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import { AVRO_INVALID_HEADER, AVRO_V1_SCHEMA } from '../../src/forwarder/formats/avro-v1.js';
 import { JSON_V1_SCHEMA } from '../../src/forwarder/formats/json-v1.js';
+import { Forwarder } from '../../src/forwarder/forwarder.js';
 import { routeLease } from '../../src/forwarder/routing.js';
+import { createLogger } from '../../src/logger.js';
+import { Events } from '../../src/metrics/events.js';
 import type { Reading } from '../../src/reading.js';
-import { type Rig, readings, rig, seqOf, TOPICS, until } from './helpers.js';
+import { FakeClient, type Rig, readings, rig, seqOf, TOPICS, until } from './helpers.js';
 
 const fromFile = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../docs/schemas/reading-v1.avsc', import.meta.url), 'utf8')) as avro.Schema);
 
@@ -99,5 +108,82 @@ describe('avro-v1: readings the schema does not take as they are', () => {
       [4, 'quality'],
       [5, 'metric'],
     ]);
+  });
+
+  it('the forwarder sends such a reading as JSON v1, acks the lease, counts it and logs it without its values', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'wg-avro-invalid-'));
+    const lines: string[] = [];
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        lines.push(String(c));
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'info', destination: sink });
+    const events = new Events(log);
+    const keyFile = join(root, 'wardgate.key');
+    generateKeyFile(keyFile);
+    const real = await openBuffer({ dir: join(root, 'data'), keyFile, gatewayId: 'gw-unit', events, log, commitIntervalMs: 2, ballastBytes: 0 });
+    const client = new FakeClient();
+    let forwarder: Forwarder | null = null;
+    try {
+      await real.append(readings(6).map((p) => ({ ...p, patientId: 'PATIENT-SECRET-77' })));
+      const badSeq = real.stats().lastSeq - 2;
+      // What the buffer cannot hold (it refuses unknown device kinds): its lease with one reading
+      // changed as if it bypassed validation (a device kind newer than the schema).
+      const leaseOf = (l: Lease): Lease => ({
+        id: l.id,
+        priorityClass: l.priorityClass,
+        bytes: l.bytes,
+        partial: l.partial,
+        readings: l.readings.map((rd) => (rd.seq === badSeq ? { ...rd, deviceKind: 'tablet' as Reading['deviceKind'] } : rd)),
+      });
+      const buffer = new Proxy(real, {
+        get: (t, k) => {
+          if (k === 'lease')
+            return (limits: LeaseLimits) => {
+              const l = t.lease(limits);
+              return l ? leaseOf(l) : null;
+            };
+          const v = Reflect.get(t, k, t) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      }) as ReadingBuffer;
+      forwarder = new Forwarder(
+        buffer,
+        client,
+        {
+          routing: { topics: TOPICS, key: 'device', format: 'avro-v1' },
+          createTopics: true,
+          batchMaxReadings: 60,
+          batchMaxBytes: 1 << 30,
+          sendTimeoutMs: 1000,
+          connectTimeoutMs: 500,
+          retryInitialMs: 20,
+          retryMaxMs: 200,
+        },
+        events,
+        log,
+      );
+      forwarder.start();
+      await until(() => client.messages(TOPICS.vital).length >= 6 && real.stats().totalReadings === 0, 5000, 'six readings sent and acked');
+      const sent = client.messages(TOPICS.vital);
+      expect(sent.map(seqOf)).toEqual([...Array(6).keys()].map((i) => badSeq - 3 + i));
+      for (const m of sent) {
+        const bad = seqOf(m) === badSeq;
+        expect(m.headers['wardgate-schema']).toBe(bad ? JSON_V1_SCHEMA : AVRO_V1_SCHEMA);
+        expect(m.headers[AVRO_INVALID_HEADER]).toBe(bad ? 'deviceKind' : undefined);
+      }
+      const counter = await events.registry.getSingleMetric('wardgate_kafka_format_fallback_total')!.get();
+      expect(counter.values.map((v) => [v.labels, v.value])).toEqual([[{ format: 'avro-v1', field: 'deviceKind' }, 1]]);
+      const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'kafka_format_fallback');
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).toMatchObject({ field: 'deviceKind', seq: badSeq, format: 'avro-v1' });
+      expect(lines.join('')).not.toMatch(/PATIENT-SECRET|tablet/);
+    } finally {
+      await forwarder?.stop();
+      await real.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
