@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { CATALOGUE, type MetricId, metricByMdc, toCatalogueUnit } from '../../src/catalogue.js';
 import { serialConfigSchema } from '../../src/devices/serial/config.js';
-import { PHYSIO_METRIC } from '../../src/devices/serial/protocols/intellivue/codes.js';
+import { PHYSIO_METRIC, UNIT_UCUM } from '../../src/devices/serial/protocols/intellivue/codes.js';
 import { crc16x25 } from '../../src/devices/serial/protocols/intellivue/crc.js';
 import { decodeMessage, mdsTimes, numerics } from '../../src/devices/serial/protocols/intellivue/decode.js';
 import { decodeFloat } from '../../src/devices/serial/protocols/intellivue/float.js';
@@ -409,6 +409,16 @@ describe('IntelliVue ventilated-patient numerics (reference §2.6 and the catalo
     ]);
     // Every unit is one the catalogue takes (mbar converted to cm[H2O]).
     for (const r of out.readings) expect(toCatalogueUnit(CATALOGUE[r.metric as MetricId], r.value, r.unit)).toBeDefined();
+  });
+
+  it.each([
+    [0x09e0, 'resp_rate', 12, 12],
+    [0x1140, 'body_temp', 98.6, 37],
+    [0x0640, 'tidal_volume', 0.48, 480],
+    [0x0f72, 'peep', 5, 5.0986],
+    [0x0c12, 'minute_volume', 8400, 8.4],
+  ] as const)('unit code %i: %s %f becomes %f in the catalogue unit', (dim, metric, v, want) => {
+    expect(toCatalogueUnit(CATALOGUE[metric], v, UNIT_UCUM.get(dim))).toBeCloseTo(want, 3);
   });
 
   it.each([

@@ -48,7 +48,11 @@ export const UNIT_UCUM: ReadonlyMap<number, string> = new Map([
   [0x0f03, 'kPa'],
   [0x17a0, 'Cel'],
   [0x0200, '1'],
-  // Ventilation units (VSCaptureMP's NOM_DIM_ enum; not in §2.6): cmH2O, mbar, mL, L/min, mL/min.
+  // Units not in §2.6, from VSCaptureMP's NOM_DIM_ enum: /min (NOM_DIM_PER_MIN), degF; ventilation cmH2O, mbar, mL, L,
+  // L/min, mL/min. The catalogue converts degF, mbar, L and mL/min.
+  [0x09e0, '/min'],
+  [0x1140, '[degF]'],
+  [0x0640, 'L'],
   [0x0f40, 'cm[H2O]'],
   [0x0f72, 'mbar'],
   [0x0652, 'mL'],
