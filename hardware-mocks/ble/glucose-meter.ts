@@ -5,7 +5,8 @@
  *
  * The meter stores every measurement it takes, connected or not, each with the next
  * sequence number. Over RACP it answers "report stored records" (operators: all records,
- * greater than or equal to a sequence number), "report number of stored records" and
+ * greater than or equal to a sequence number, first record, last record: the oldest and the
+ * newest in storage order), "report number of stored records" and
  * "abort operation"; other op codes get "op code not supported", other operators "operator
  * not supported". The controller sends the selected records as Glucose Measurement
  * notifications, then the response indication.
@@ -62,6 +63,12 @@ export class GlucoseMemory {
     this.nextSeq = firstSeq;
   }
 
+  /** Battery change or factory reset: the memory is cleared and the counter starts again at `firstSeq`. */
+  reset(firstSeq = 1): void {
+    this.records.length = 0;
+    this.nextSeq = firstSeq & 0xffff;
+  }
+
   /** Takes a measurement (mg/dL): stored with the next sequence number, returned as Glucose Measurement bytes. */
   take(mgdl: number, at: Date): GlucoseRecord {
     const seq = this.nextSeq;
@@ -112,10 +119,14 @@ export class GlucoseMemory {
         const from = operand.readUInt16LE(1);
         return this.records.filter((r) => r.seq >= from);
       }
+      case OPERATOR.first:
+      case OPERATOR.last: {
+        if (operand.length !== 0) return RACP_CODE.invalidOperand;
+        const r = operator === OPERATOR.first ? this.records[0] : this.records[this.records.length - 1];
+        return r ? [r] : [];
+      }
       case OPERATOR.lessOrEqual:
       case OPERATOR.withinRange:
-      case OPERATOR.first:
-      case OPERATOR.last:
         return RACP_CODE.operatorNotSupported;
       default:
         // Null, or a reserved value: not an operator of this op code.

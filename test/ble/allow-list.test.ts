@@ -34,5 +34,11 @@ describe('allow-list', () => {
     expect(() => list([{ name: '([', bed: 'BED-01' }])).toThrow();
     expect(() => list([{ services: ['xyz'], bed: 'BED-01' }])).toThrow();
   });
+  it('glucose meters: storedRecords since-first-contact by default, all when given, nothing else', () => {
+    expect(bleConfigSchema.parse({ devices: [{ address: 'C0:FF:EE:00:00:09', bed: 'BED-09' }] }).devices[0]!.storedRecords).toBe('since-first-contact');
+    const all = list([{ address: 'C0:FF:EE:00:00:09', bed: 'BED-09', storedRecords: 'all' }]);
+    expect(all.match({ address: 'c0:ff:ee:00:00:09', serviceUuids: [] })).toEqual({ bed: 'BED-09', storedRecords: 'all' });
+    expect(() => list([{ address: 'C0:FF:EE:00:00:09', bed: 'BED-09', storedRecords: 'everything' }])).toThrow();
+  });
   it('defaults: 7 connections', () => expect(bleConfigSchema.parse({}).maxConnections).toBe(7));
 });

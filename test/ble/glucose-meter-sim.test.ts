@@ -34,7 +34,10 @@ describe('simulated glucose meter', () => {
     ['reserved op code', '07 01', '', '06 00 07 02'],
     ['report, null operator', '01 00', '', '06 00 01 03'],
     ['report, reserved operator', '01 07', '', '06 00 01 03'],
-    ['report, last record: operator not supported', '01 06', '', '06 00 01 04'],
+    ['report, last record', '01 06', 'record 4', '06 00 01 01'],
+    ['report, first record', '01 05', 'record 1', '06 00 01 01'],
+    ['report, last record with an operand', '01 06 01', '', '06 00 01 05'],
+    ['report, less or equal: operator not supported', '01 02 01 02 00', '', '06 00 01 04'],
     ['report all with an operand', '01 01 01', '', '06 00 01 05'],
     ['report >=, no operand', '01 03', '', '06 00 01 05'],
     ['report >=, short operand', '01 03 01 02', '', '06 00 01 05'],
@@ -44,10 +47,20 @@ describe('simulated glucose meter', () => {
   ])('%s: %s -> %s, then %s', (_what, request, records, response) => {
     const m = meterWith(4);
     const a = m.request(hex(request));
-    const want = records === '' ? [] : records === 'records 1-4' ? [1, 2, 3, 4] : [3, 4];
+    const want = ({ '': [], 'records 1-4': [1, 2, 3, 4], 'records 3-4': [3, 4], 'record 4': [4], 'record 1': [1] } as Record<string, number[]>)[records]!;
     expect(a.records.map((r) => r.seq)).toEqual(want);
     expect(a.response?.toString('hex')).toBe(response.replace(/ /g, ''));
     expect(a.abort).toBe(request.startsWith('03 00'));
+  });
+
+  it('a reset clears the memory and restarts the counter; the last record is the newest in storage order (after a wrap too)', () => {
+    const m = new GlucoseMemory(0xfffe);
+    for (let i = 0; i < 3; i++) m.take(100, new Date());
+    expect(m.records.map((r) => r.seq)).toEqual([0xfffe, 0xffff, 0]);
+    expect(m.request(hex('01 06')).records.map((r) => r.seq)).toEqual([0]);
+    m.reset();
+    expect(m.request(hex('01 06')).response?.toString('hex')).toBe('06000106');
+    expect(m.take(90, new Date()).seq).toBe(1);
   });
 
   it('modes: op code not supported to everything, silent, filter ignored', () => {

@@ -1,19 +1,24 @@
 /**
  * Stored glucose records through the Record Access Control Point (0x2A52), over noble and the
- * simulated controller: the records a meter took before the gateway connected arrive once,
- * with the values the meter stored; after a disconnect (and after a gateway restart) only the
- * newer records are asked for and arrive; a meter without RACP, one that answers "op code not
- * supported", one that never answers and one that ignores the filter. The expected side is the
- * meter's own record list and the RACP values it received.
+ * simulated controller: by default a meter's records from before its first contact are not
+ * imported (its newest number is learned with "last record"), with `storedRecords: all` they
+ * arrive once, with the values the meter stored; after a disconnect (and after a gateway
+ * restart) only the newer records are asked for and arrive; a buffer refusal in the middle of a
+ * report is asked for again and nothing after it is skipped; a counter restart or wrap is a new
+ * first contact; a meter without RACP, one that answers "op code not supported", one that never
+ * answers and one that ignores the filter. The expected side is the meter's own record list and
+ * the RACP values it received.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { GlucoseRecord } from '../../hardware-mocks/ble/glucose-meter.js';
 import { SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
+import { BufferRefused } from '../../src/buffer/index.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
-import type { AdapterContext } from '../../src/devices/types.js';
+import type { AdapterContext, ReadingSink } from '../../src/devices/types.js';
 import type { Reading } from '../../src/reading.js';
 import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
 import { type BleRig, bleRig } from './helpers.js';
@@ -24,6 +29,10 @@ const DEVICE = 'ble-c0ffee000a01';
 const STORED = 300;
 /** "Report stored records, sequence number >= seq": 01 03 01 <seq LE>. */
 const fromSeq = (seq: number): string => Buffer.from([0x01, 0x03, 0x01, seq & 0xff, seq >> 8]).toString('hex');
+/** "Report stored records, last record": 01 06 (the probe of the meter's newest number). */
+const LAST = '0106';
+/** The allow-list entry of the meter, importing every stored record on first contact. */
+const ALL = { devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords: 'all' as const }] };
 
 function meter(o: { racp?: boolean; intervalMs?: number } = {}): SimPeripheral {
   // A meter measures a few times a day: no live measurement during the test unless asked for.
@@ -60,8 +69,9 @@ describe('glucose records over RACP', () => {
       if (t.char === '2a18') (byLink.get(t.link) ?? byLink.set(t.link, []).get(t.link)!).push(Buffer.from(t.hex, 'hex').readUInt16LE(1));
     return [...byLink.values()];
   };
-  const expectReadingsOf = (m: SimPeripheral, got: Reading[]): void => {
-    // Every record the meter stored, once, in order, with its value (kg/L on the air, mg/dL in the reading).
+  const expectReadingsOf = (m: SimPeripheral, readings: Reading[]): void => {
+    // Every record the meter stored, once, with its value (kg/L on the air, mg/dL in the reading); a probe's answer may come first.
+    const got = [...readings].sort((a, b) => (a.extra?.sequence as number) - (b.extra?.sequence as number));
     expect(got.map((r) => r.extra?.sequence)).toEqual(m.memory.records.map((r) => r.seq));
     for (const [i, r] of m.memory.records.entries()) {
       expect(got[i]!.deviceId).toBe(DEVICE);
@@ -73,7 +83,7 @@ describe('glucose records over RACP', () => {
   it('stored records arrive once; after a reconnect and a gateway restart only the newer ones are asked for', async () => {
     const m = meter();
     for (let i = 0; i < STORED; i++) m.takeGlucose();
-    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000, ...ALL } });
     p = await pipeline();
     const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
     const ctx: AdapterContext = { ...p.ctx, dataDir };
@@ -90,9 +100,10 @@ describe('glucose records over RACP', () => {
     await rig.world.controller.setInRange(ADDRESS, false);
     for (let i = 0; i < 5; i++) m.takeGlucose();
     await rig.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === 2, 'the second report to end');
-    // The records from the first one taken while out of range.
-    expect(m.memory.requests[1]!.toString('hex')).toBe(fromSeq(m.memory.records[STORED]!.seq));
+    await waitFor(() => racpResponses().length === 3, 'the second report to end');
+    // The newest number first, then the records from the first one taken while out of range.
+    expect(m.memory.requests[1]!.toString('hex')).toBe(LAST);
+    expect(m.memory.requests[2]!.toString('hex')).toBe(fromSeq(m.memory.records[STORED]!.seq));
     await waitFor(() => glucoseIn(got).length >= STORED + 5, 'the 5 new records committed');
 
     // Gateway restart: a new adapter over the same data folder; the meter takes 3 more meanwhile.
@@ -102,28 +113,162 @@ describe('glucose records over RACP', () => {
     expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: m.memory.records[STORED + 4]!.seq });
     const cfg = bleConfigSchema.parse({
       hci: { uart: { port: rig.world.hostPort } },
-      devices: [{ address: ADDRESS, bed: 'BED-01' }],
+      devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords: 'all' }],
       backoff: { initial: 50, max: 400 },
       statusInterval: 3_600_000,
     });
     extra = new BleAdapter(cfg);
     await extra.start(ctx);
-    await waitFor(() => racpResponses().length === 3, 'the report after the restart to end');
-    expect(m.memory.requests[2]!.toString('hex')).toBe(fromSeq(m.memory.records[STORED + 5]!.seq));
+    await waitFor(() => racpResponses().length === 5, 'the report after the restart to end');
+    expect(m.memory.requests.slice(3).map((b) => b.toString('hex'))).toEqual([LAST, fromSeq(m.memory.records[STORED + 5]!.seq)]);
     await waitFor(() => glucoseIn(got).length >= STORED + 8, 'the 3 records taken while the gateway was down committed');
     await extra.stop();
     glucoseIn(got);
 
-    // The meter sent each record once (STORED, then 5, then 3 on three links), and each became one reading.
+    // The meter sent each record once (STORED, then 5, then 3 on three links; after each probe's answer, its newest), and each became one reading.
     const seqs = m.memory.records.map((r) => r.seq);
-    expect(notifiedSeqs()).toEqual([seqs.slice(0, STORED), seqs.slice(STORED, STORED + 5), seqs.slice(STORED + 5)]);
+    expect(notifiedSeqs()).toEqual([seqs.slice(0, STORED), [seqs[STORED + 4]!, ...seqs.slice(STORED, STORED + 5)], [seqs.at(-1)!, ...seqs.slice(STORED + 5)]]);
     expectReadingsOf(m, got);
   }, 60_000);
+
+  /** The records' sequence numbers and values, as a set (sorted by sequence number), to compare what was committed with what the meter stored. */
+  const asSet = (rs: readonly { seq: number; mgdl: number }[]): [number, number][] =>
+    rs.map((r): [number, number] => [r.seq, Math.round(r.mgdl * 1e6) / 1e6]).sort((a, b) => a[0] - b[0]);
+  const committedSet = (got: readonly Reading[]): [number, number][] => {
+    for (const r of got) expect(r.deviceId).toBe(DEVICE);
+    return asSet(got.map((r) => ({ seq: r.extra?.sequence as number, mgdl: r.value })));
+  };
+  const requestsHex = (m: SimPeripheral): string[] => m.memory.requests.map((b) => b.toString('hex'));
+  /** Out of range, `between()` (the meter takes records meanwhile), back in range, and wait for `responses` RACP responses in all. */
+  const reconnect = async (between: () => void, responses: number): Promise<void> => {
+    await rig!.world.controller.setInRange(ADDRESS, false);
+    between();
+    await rig!.world.controller.setInRange(ADDRESS, true);
+    await waitFor(() => racpResponses().length === responses, `${responses} RACP responses`);
+  };
+
+  it('the buffer refuses a batch in the middle of a report: the same link asks again from its first record, every record committed once', async () => {
+    const m = meter();
+    for (let i = 0; i < STORED; i++) m.takeGlucose();
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000, ...ALL } });
+    p = await pipeline();
+    // The second submission carrying glucose records is refused (as a full disk); the others go to the real buffer.
+    const refused: number[] = [];
+    const passed: number[] = [];
+    let glucoseBatches = 0;
+    const gate = p.gate;
+    const sink: ReadingSink = {
+      async submit(inputs) {
+        const seqs = inputs.filter((i) => i.metric === 'glucose').map((i) => i.extra?.sequence as number);
+        if (seqs.length > 0 && ++glucoseBatches === 2) {
+          refused.push(...seqs);
+          throw new BufferRefused('disk_full', 'test: disk full');
+        }
+        await gate.submit(inputs);
+        passed.push(...seqs);
+      },
+    };
+    const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
+    await rig.adapter.start({ ...p.ctx, sink, dataDir });
+    const got: Reading[] = [];
+    await waitFor(() => glucoseIn(got).length >= STORED, 'every stored record committed');
+    // The refusal was in the middle: later records of the same report were committed before it was asked for again.
+    expect(refused.length).toBeGreaterThan(0);
+    const firstRefused = Math.min(...refused);
+    expect(passed.indexOf(Math.max(...refused) + 1)).toBeLessThan(passed.indexOf(firstRefused));
+    // All records, then (same link, after the backoff) the newest number and the records from the first one refused.
+    await waitFor(() => racpResponses().length === 3, 'the report asked again');
+    expect(requestsHex(m)).toEqual(['0101', LAST, fromSeq(firstRefused)]);
+    // A reconnect asks only for what came after the newest: the kept number covers every record.
+    await reconnect(() => {
+      for (let i = 0; i < 2; i++) m.takeGlucose();
+    }, 5);
+    expect(requestsHex(m).slice(3)).toEqual([LAST, fromSeq(m.memory.records[STORED]!.seq)]);
+    await waitFor(() => glucoseIn(got).length >= STORED + 2, 'the 2 new records committed');
+    await rig.adapter.stop();
+    glucoseIn(got);
+    expect(committedSet(got)).toEqual(asSet(m.memory.records));
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: m.memory.records.at(-1)!.seq });
+  }, 60_000);
+
+  it('first contact (default): the records stored before it are not imported, the ones taken since are', async () => {
+    const m = meter();
+    for (let i = 0; i < 5; i++) m.takeGlucose();
+    const before = [...m.memory.records];
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    p = await pipeline();
+    const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
+    await rig.adapter.start({ ...p.ctx, dataDir });
+    await waitFor(() => racpResponses().length === 1, 'the probe to end');
+    await waitFor(() => existsSync(join(dataDir, 'ble-glucose-seq.json')), 'the first contact saved');
+    // Only "last record" was asked; the meter sent its newest, which is not imported.
+    expect(requestsHex(m)).toEqual([LAST]);
+    expect(notifiedSeqs()).toEqual([[before.at(-1)!.seq]]);
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: before.at(-1)!.seq });
+    await reconnect(() => {
+      for (let i = 0; i < 3; i++) m.takeGlucose();
+    }, 3);
+    expect(requestsHex(m).slice(1)).toEqual([LAST, fromSeq(m.memory.records[5]!.seq)]);
+    const got: Reading[] = [];
+    await waitFor(() => glucoseIn(got).length >= 3, 'the 3 records taken since committed');
+    await rig.adapter.stop();
+    glucoseIn(got);
+    expect(committedSet(got)).toEqual(asSet(m.memory.records.slice(5)));
+  }, 60_000);
+
+  it.each([
+    ['counter restart (battery change)', 'since-first-contact', 1],
+    ['counter restart (battery change)', 'all', 1],
+    ['sequence number wrap past 0xFFFF', 'since-first-contact', 0xfffc],
+  ] as const)(
+    '%s, storedRecords %s: counted, handled as a first contact',
+    async (what, storedRecords, firstSeq) => {
+      const m = meter();
+      m.memory.reset(firstSeq);
+      const take = (n: number): GlucoseRecord[] => Array.from({ length: n }, () => m.takeGlucose());
+      const all = storedRecords === 'all';
+      const config = { statusInterval: 3_600_000, devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords }] };
+      const beforeContact = take(2);
+      rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config });
+      p = await pipeline();
+      await rig.adapter.start(p.ctx);
+      await waitFor(() => racpResponses().length === 1, 'the first contact');
+      let sinceContact: GlucoseRecord[] = [];
+      await reconnect(() => (sinceContact = take(2)), 3);
+      const got: Reading[] = [];
+      await waitFor(() => glucoseIn(got).length >= (all ? 4 : 2), 'the records before the restart committed');
+      // The meter restarts its counter (what === restart) or goes on past 0xFFFF: its newest number is below the kept one.
+      let afterRestart: GlucoseRecord[] = [];
+      await reconnect(
+        () => {
+          if (what.startsWith('counter')) m.memory.reset();
+          afterRestart = take(2);
+        },
+        all ? 5 : 4,
+      );
+      expect(afterRestart.at(-1)!.seq).toBeLessThan(sinceContact.at(-1)!.seq);
+      expect(await p.events.count('device_error', { family: 'ble', reason: 'glucose_sequence_restart' })).toBe(1);
+      // since-first-contact: nothing older than the new first contact; all: every record the meter holds.
+      expect(requestsHex(m).slice(3)).toEqual(all ? [LAST, '0101'] : [LAST]);
+      let later: GlucoseRecord[] = [];
+      await reconnect(() => (later = take(2)), all ? 7 : 6);
+      // (after a wrap the meter also sends the old records above its newest: dropped, and a probe asked again later)
+      expect(requestsHex(m).slice(all ? 5 : 4, all ? 7 : 6)).toEqual([LAST, fromSeq(later[0]!.seq)]);
+      const want = all ? [...beforeContact, ...sinceContact, ...afterRestart, ...later] : [...sinceContact, ...later];
+      await waitFor(() => glucoseIn(got).length >= want.length, 'the records after the restart committed');
+      await rig.adapter.stop();
+      glucoseIn(got);
+      // Compared by sequence number and value (a restart reuses numbers: the records are told apart by both).
+      const key = (x: [number, number]): string => x.join(':');
+      expect(committedSet(got).map(key).sort()).toEqual(asSet(want).map(key).sort());
+    },
+    60_000,
+  );
 
   it('a meter that sends every record whatever the filter: the ones already committed are dropped and counted', async () => {
     const m = meter();
     for (let i = 0; i < 6; i++) m.takeGlucose();
-    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000, ...ALL } });
     p = await pipeline();
     await rig.adapter.start(p.ctx);
     const got: Reading[] = [];
@@ -132,35 +277,38 @@ describe('glucose records over RACP', () => {
     await rig.world.controller.setInRange(ADDRESS, false);
     for (let i = 0; i < 4; i++) m.takeGlucose();
     await rig.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === 2, 'the second report to end');
-    expect(m.memory.requests[1]!.toString('hex')).toBe(fromSeq(m.memory.records[6]!.seq));
-    // The meter sent all 10 again.
-    expect(notifiedSeqs()[1]).toEqual(m.memory.records.map((r) => r.seq));
+    await waitFor(() => racpResponses().length === 3, 'the second report to end');
+    expect(m.memory.requests.slice(1).map((b) => b.toString('hex'))).toEqual([LAST, fromSeq(m.memory.records[6]!.seq)]);
+    // The meter sent all 10 to the probe, and all 10 again.
+    const all = m.memory.records.map((r) => r.seq);
+    expect(notifiedSeqs()[1]).toEqual([...all, ...all]);
     await waitFor(() => glucoseIn(got).length >= 10, 'the 4 new records committed');
     await rig.adapter.stop();
     glucoseIn(got);
     expectReadingsOf(m, got);
-    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(6);
+    // The probe's 4 new ones were taken; the report's 10 were all committed or in flight by then.
+    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(10);
   }, 60_000);
 
   it('records still waiting for their commit when the link drops are sent again by the meter, and committed once', async () => {
     const m = meter();
     for (let i = 0; i < 20; i++) m.takeGlucose();
-    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000, ...ALL } });
     p = await pipeline();
     p.gate.hold();
     await rig.adapter.start(p.ctx);
     await waitFor(() => racpResponses().length === 1, 'the first report to end');
     await rig.world.controller.setInRange(ADDRESS, false);
     await rig.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === 2, 'the second report to end');
-    // Nothing committed yet: the meter is asked for all of them again and sends them again.
-    expect(m.memory.requests.map((b) => b.toString('hex'))).toEqual(['0101', '0101']);
-    expect(notifiedSeqs()[1]).toEqual(m.memory.records.map((r) => r.seq));
+    await waitFor(() => racpResponses().length === 3, 'the second report to end');
+    // Nothing committed yet: the meter is asked for all of them again (>= its first: the report showed there is no 0) and sends them again.
+    expect(m.memory.requests.map((b) => b.toString('hex'))).toEqual(['0101', LAST, fromSeq(m.memory.records[0]!.seq)]);
+    const all = m.memory.records.map((r) => r.seq);
+    expect(notifiedSeqs()[1]).toEqual([all.at(-1)!, ...all]);
     p.gate.release();
     await rig.adapter.stop();
     expectReadingsOf(m, glucoseIn([]));
-    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(20);
+    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(21);
   }, 60_000);
 
   it('a meter without RACP: live measurements still arrive, nothing is asked', async () => {
@@ -195,9 +343,9 @@ describe('glucose records over RACP', () => {
     await rig.world.controller.setInRange(ADDRESS, false);
     await rig.world.controller.setInRange(ADDRESS, true);
     await waitFor(async () => (await p!.events.count('device_error', { family: 'ble', reason: 'racp_timeout' })) === 1, 'the report timed out');
-    // The adapter asked for all records (none committed by RACP: live ones only), then aborted.
+    // The adapter asked for the newest number both times (the first never answered), then aborted.
     await waitFor(() => m.memory.requests.length === 3, 'the abort');
-    expect(m.memory.requests.map((b) => b.toString('hex'))).toEqual(['0101', m.memory.requests[1]!.toString('hex'), '0300']);
+    expect(m.memory.requests.map((b) => b.toString('hex'))).toEqual([LAST, LAST, '0300']);
     const got: Reading[] = [];
     const before = glucoseIn(got).length;
     await waitFor(() => glucoseIn(got).length >= before + 3, 'live readings after the timeout');

@@ -130,7 +130,7 @@ export class BleAdapter implements DeviceAdapter {
     }
     this.running = true;
     this.ctx = ctx;
-    this.glucose = new StoredGlucose(ctx, this.clock, this.cfg.racpTimeout);
+    this.glucose = new StoredGlucose(ctx, this.clock, this.cfg.racpTimeout, this.cfg.backoff);
     try {
       await this.bringUp(this.cfg.startTimeout);
     } catch (e) {
@@ -396,7 +396,13 @@ export class BleAdapter implements DeviceAdapter {
     }
     // A glucose meter: the records it stored since the last one committed (not while paused: its notifications are off).
     if (racp && glucose && !this.paused && s.epoch === epoch)
-      this.glucose?.request(deviceIdFor(s.address), racp, () => s.epoch === epoch && s.state === 'connected');
+      this.glucose?.request(
+        deviceIdFor(s.address),
+        racp,
+        () => s.epoch === epoch && s.state === 'connected',
+        s.reg.storedRecords ?? 'since-first-contact',
+        () => !this.paused,
+      );
   }
 
   /**
@@ -514,10 +520,12 @@ export class BleAdapter implements DeviceAdapter {
       return;
     }
     if (d.name === 'glucose') {
-      // A stored record a report sends again is dropped (counted): the RACP path commits each record once.
+      // A stored record a report sends again is dropped (counted): the RACP path commits each record once. A probe's answer is only looked at.
       const seq = r.readings[0]?.extra?.sequence;
-      if (typeof seq === 'number' && !this.glucose?.admit(deviceIdFor(s.address), seq)) {
-        ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: deviceIdFor(s.address) });
+      const admitted = typeof seq === 'number' ? (this.glucose?.admit(deviceIdFor(s.address), seq) ?? 'pass') : 'pass';
+      if (admitted !== 'pass') {
+        if (admitted === 'duplicate')
+          ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: deviceIdFor(s.address) });
         return;
       }
       this.batchHasGlucose = true;
@@ -555,6 +563,7 @@ export class BleAdapter implements DeviceAdapter {
     // A device that ignores its unsubscription cannot make the gateway hold more than twice the bound.
     if (this.held + inputs.length > 2 * this.cfg.maxHeldReadings) {
       ctx.events.emit('reading_refused', { reason: 'ble_backpressure' }, inputs.length);
+      glucose?.refused(inputs);
       return;
     }
     this.held += inputs.length;

@@ -14,6 +14,8 @@ export interface Advertised {
 export interface Registration {
   bed: string;
   patientId?: string | undefined;
+  /** Glucose meters: which stored records the first contact imports (absent: since-first-contact). */
+  storedRecords?: 'all' | undefined;
 }
 
 export class AllowList {
@@ -35,7 +37,11 @@ export class AllowList {
       if (cfg.address !== undefined && cfg.address !== address) continue;
       if (name !== undefined && (adv.name === undefined || !name.test(adv.name))) continue;
       if (cfg.services !== undefined && !cfg.services.every((s) => services.has(s))) continue;
-      return { bed: cfg.bed, ...(cfg.patientId !== undefined ? { patientId: cfg.patientId } : {}) };
+      return {
+        bed: cfg.bed,
+        ...(cfg.patientId !== undefined ? { patientId: cfg.patientId } : {}),
+        ...(cfg.storedRecords === 'all' ? { storedRecords: 'all' as const } : {}),
+      };
     }
     return undefined;
   }

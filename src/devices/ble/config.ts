@@ -23,6 +23,12 @@ const bleDeviceSchema = z
     services: z.array(uuid).min(1).optional(),
     bed: z.string().min(1).max(128),
     patientId: z.string().min(1).max(128).optional(),
+    /**
+     * Glucose meters (RACP): on first contact (and after the meter's sequence counter restarted) import only records
+     * taken from then on (`since-first-contact`: a meter newly registered to a bed may hold a previous patient's), or
+     * every record the meter holds (`all`).
+     */
+    storedRecords: z.enum(['since-first-contact', 'all']).default('since-first-contact'),
   })
   .strict()
   .refine((d) => d.address !== undefined || d.name !== undefined || d.services !== undefined, {

@@ -1,45 +1,100 @@
 /**
  * Stored glucose records (Glucose Service, Record Access Control Point 0x2A52). A glucose
  * meter keeps the measurements it took while no gateway was connected, each with a sequence
- * number, and hands them over only when asked: after subscribing, the adapter writes "report
- * stored records with sequence number >= last committed + 1" (all records for a meter it has
- * never committed one of); the meter notifies those records as Glucose Measurements, then
- * indicates a response code.
+ * number, and hands them over only when asked. After subscribing, the adapter first asks for
+ * the meter's newest record ("report stored records", operator "last record": `01 06`) to
+ * learn its newest sequence number; that record is not imported. Then:
+ * - first contact (no number kept for the device), `storedRecords: since-first-contact` (the
+ *   default): the newest number becomes the kept one and nothing older is imported (a meter
+ *   newly registered to a bed may hold a previous patient's records); with `all`, the probe is
+ *   skipped and every stored record is asked for (`01 01`);
+ * - newest above the kept number: "report stored records >= kept + 1" (`01 03 01 <seq>`);
+ *   equal: nothing to ask;
+ * - newest below the kept number, or an empty meter where records were kept (the counter
+ *   restarted after a battery change or reset, or wrapped past 0xFFFF): counted
+ *   (`device_error{reason="glucose_sequence_restart"}`, logged with the device id and the two
+ *   numbers only) and handled as a first contact.
+ * A meter that does not support "last record" is asked for all records instead, learning the
+ * newest number from them without importing them (first contact), or for those above the kept
+ * number (no restart detection).
  *
- * The highest committed sequence number per device is raised only once the buffer has
- * committed the record, and while a report runs a record at or below what was already
- * committed or handed to the buffer is dropped (counted), so the RACP path never commits a
- * record twice. Live notifications always pass (a meter sends each new measurement once).
+ * The kept number only advances over a contiguous run of committed records: over the next
+ * sequence number once the buffer committed it, or over one a successful report showed the
+ * meter does not hold (a gap). A record the buffer refused stops it there, whatever commits
+ * after it; the next request (on the same link after the backoff, or on the next connection)
+ * asks again from the first record not committed. While a report runs, a record committed or
+ * handed to the buffer is dropped (counted), so the RACP path never commits a record twice.
+ * Live notifications always pass (a meter sends each new measurement once).
  *
  * Across a restart the numbers live in `ble-glucose-seq.json` in the gateway's data folder
- * (written after each commit that raised one; mode 0600): device ids and sequence numbers
- * only, no values, times, beds or patients. The buffer cannot hold them: it deletes readings
- * once Kafka acknowledged them, so a number derived from it would be lost after every drain
- * and the next connection would fetch the meter's whole memory again. A crash between a
- * commit and the file write asks again for the records of that last commit (duplicates
- * bounded by one batch, each with its `extra.sequence`), never for fewer.
+ * (written after each change; mode 0600): device ids and sequence numbers only (-1: the meter
+ * was empty at first contact, or `all`: ask for every record), no values, times, beds or
+ * patients. The buffer cannot hold them: it deletes readings once Kafka acknowledged them, so
+ * a number derived from it would be lost after every drain. Records committed above a refused
+ * one are remembered in memory only: after a gateway restart they are asked for and committed
+ * again (duplicates, each with its `extra.sequence`), never skipped; so is a crash between a
+ * commit and the file write.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '../../durable-file.js';
 import type { ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
-import type { Clock } from './backoff.js';
+import { type Clock, reconnectDelay } from './backoff.js';
 import type { NobleCharacteristic } from './noble.js';
-import { parseRacpResponse, RacpOpCode, reportAllRecords, reportRecordsFrom } from './profiles/racp.js';
+import { parseRacpResponse, RacpOpCode, RacpOperator, reportAllRecords, reportRecordsFrom } from './profiles/racp.js';
 
 export const GLUCOSE_SEQ_FILE = 'ble-glucose-seq.json';
 
+/** Which stored records a meter's first contact imports (per device, `devices.ble.devices[].storedRecords`). */
+export type StoredRecordsMode = 'since-first-contact' | 'all';
+
+/** What the adapter does with a glucose record: submit it, drop it as already committed (counted), or drop it as a probe's answer. */
+export type Admission = 'pass' | 'duplicate' | 'probe';
+
+/** probe: "last record" asked; probe_all: all asked to learn the newest (meter without "last record"); report: records asked for. */
+type Phase = 'probe' | 'probe_all' | 'report';
+
+interface Link {
+  racp: NobleCharacteristic;
+  /** The link is still the one the request was made on. */
+  alive: () => boolean;
+  /** A request may be written now (the adapter is not paused). */
+  canAsk: () => boolean;
+  mode: StoredRecordsMode;
+}
+
 interface Procedure {
   timer: unknown;
-  racp: NobleCharacteristic;
+  link: Link;
+  phase: Phase;
+  /** Highest sequence number a probe saw. */
+  newest: number | undefined;
+  /** Sequence numbers the meter sent in this report, and the first one asked for. */
+  seen: Set<number>;
+  from: number;
+  /** The newest number the probe learned: a report's record above it is an old one left from before a wrap (or newer than the probe). */
+  limit: number | undefined;
+}
+
+interface Device {
+  /** Every record up to this one is committed (-1: from the first; undefined: never contacted). Saved. */
+  kept: number | undefined;
+  /** Committed above `kept` (after a refused or not yet committed one). */
+  done: Set<number>;
+  /** Handed to the buffer, not yet committed or refused. */
+  inflight: Set<number>;
+  /** The last successful report: the records the meter holds between `from` and `upTo` (others there do not exist). */
+  held: { seqs: Set<number>; from: number; upTo: number } | null;
+  /** A record was refused since the last request: ask again after the backoff. */
+  retryWanted: boolean;
+  refusals: number;
+  retryTimer: unknown;
+  link: Link | null;
 }
 
 export class StoredGlucose {
-  /** deviceId -> highest sequence number the buffer committed. */
-  private readonly committed = new Map<string, number>();
-  /** deviceId -> highest sequence number handed to the buffer (committed or in flight). */
-  private readonly submitted = new Map<string, number>();
+  private readonly devices = new Map<string, Device>();
   private readonly running = new Map<string, Procedure>();
   private readonly file: string | null;
 
@@ -47,43 +102,71 @@ export class StoredGlucose {
     private readonly ctx: AdapterContext,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
+    private readonly retry: { initial: number; max: number } = { initial: 1_000, max: 60_000 },
   ) {
     this.file = ctx.dataDir ? join(ctx.dataDir, GLUCOSE_SEQ_FILE) : null;
     if (!this.file) return;
     try {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, unknown>;
-      for (const [id, seq] of Object.entries(saved)) if (typeof seq === 'number' && Number.isInteger(seq)) this.committed.set(id, seq);
+      for (const [id, seq] of Object.entries(saved))
+        if (typeof seq === 'number' && Number.isInteger(seq) && seq >= -1 && seq <= 0xffff) this.device(id).kept = seq;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
         ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_seq_unreadable' }, 1, { error: String(e) });
     }
   }
 
-  /** The highest committed sequence number of a device (undefined: none yet). */
-  lastCommitted(deviceId: string): number | undefined {
-    return this.committed.get(deviceId);
+  private device(id: string): Device {
+    let d = this.devices.get(id);
+    if (!d) {
+      d = { kept: undefined, done: new Set(), inflight: new Set(), held: null, retryWanted: false, refusals: 0, retryTimer: null, link: null };
+      this.devices.set(id, d);
+    }
+    return d;
   }
 
-  /** Asks the meter for the records it stored after the last committed one; `alive` says whether the link is still this one. */
-  request(deviceId: string, racp: NobleCharacteristic, alive: () => boolean): void {
-    const last = this.committed.get(deviceId);
-    if (last !== undefined && last >= 0xffff) return;
+  /** Every record of the device up to this sequence number is committed (-1: none yet, import from the first; undefined: never contacted). */
+  lastCommitted(deviceId: string): number | undefined {
+    return this.devices.get(deviceId)?.kept;
+  }
+
+  /**
+   * Asks the meter for the records it stored after the last committed one (first its newest
+   * number); `alive` says whether the link is still this one, `canAsk` whether a request may be written now.
+   */
+  request(deviceId: string, racp: NobleCharacteristic, alive: () => boolean, mode: StoredRecordsMode = 'since-first-contact', canAsk = () => true): void {
     this.finish(deviceId);
-    // Records handed to the buffer and not yet committed stay counted: the meter sends them again (not committed), they are dropped.
-    this.submitted.set(deviceId, Math.max(this.submitted.get(deviceId) ?? -1, last ?? -1));
-    const proc: Procedure = { racp, timer: null };
+    const d = this.device(deviceId);
+    d.link = { racp, alive, canAsk, mode };
+    d.retryWanted = false;
+    if (d.kept === undefined && mode === 'all') {
+      d.kept = -1;
+      this.save();
+      this.ask(deviceId, d.link, 'report', -1);
+    } else this.ask(deviceId, d.link, 'probe', 0);
+  }
+
+  /** Writes one request (phase report: records >= from, all when from is 0 or below). */
+  private ask(deviceId: string, link: Link, phase: Phase, from: number, limit?: number): void {
+    const proc: Procedure = { timer: null, link, phase, newest: undefined, seen: new Set(), from, limit };
     proc.timer = this.clock.setTimeout(() => {
       if (this.running.get(deviceId) !== proc) return;
       this.running.delete(deviceId);
-      if (!alive()) return;
+      if (!link.alive()) return;
       this.ctx.events.emit('device_error', { family: 'ble', reason: 'racp_timeout' }, 1, { device: deviceId });
       // Ask the meter to stop whatever it is still doing (a silent meter ignores it too).
-      racp.writeAsync(Buffer.from([RacpOpCode.abortOperation, 0x00]), false).catch(() => undefined);
+      link.racp.writeAsync(Buffer.from([RacpOpCode.abortOperation, 0x00]), false).catch(() => undefined);
+      this.maybeRetry(deviceId);
     }, this.timeoutMs);
     this.running.set(deviceId, proc);
-    const req = last === undefined ? reportAllRecords() : reportRecordsFrom(last + 1);
+    const req =
+      phase === 'probe'
+        ? Uint8Array.of(RacpOpCode.reportStoredRecords, RacpOperator.last)
+        : phase === 'probe_all' || from <= 0
+          ? reportAllRecords()
+          : reportRecordsFrom(from);
     // noble never settles a write the device refused (ATT error): the timeout covers that too.
-    racp.writeAsync(Buffer.from(req), false).catch(() => undefined);
+    link.racp.writeAsync(Buffer.from(req), false).catch(() => undefined);
   }
 
   /** A value the meter indicated on its RACP. */
@@ -94,68 +177,206 @@ export class StoredGlucose {
       return;
     }
     const res = r.response;
-    if (res.kind !== 'response_code' || res.requestOpCode !== RacpOpCode.reportStoredRecords || !this.running.has(deviceId)) return;
+    const proc = this.running.get(deviceId);
+    if (res.kind !== 'response_code' || res.requestOpCode !== RacpOpCode.reportStoredRecords || !proc) return;
     this.finish(deviceId);
-    if (res.code !== 'success' && res.code !== 'no_records_found')
-      this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_${res.code}` }, 1, { device: deviceId });
+    const ended = res.code === 'success' || res.code === 'no_records_found';
+    if (proc.phase !== 'report') {
+      const unsupported = res.code === 'operator_not_supported' || res.code === 'invalid_operator';
+      if (!ended && !(proc.phase === 'probe' && unsupported)) {
+        this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_${res.code}` }, 1, { device: deviceId });
+        return;
+      }
+      if (ended) {
+        this.probed(deviceId, proc.link, proc.newest);
+        return;
+      }
+      // No "last record": learn the newest from all records (first contact), or ask above the kept number.
+      this.ctx.events.emit('device_error', { family: 'ble', reason: 'racp_last_record_unsupported' }, 1, { device: deviceId });
+      const kept = this.device(deviceId).kept;
+      if (kept === undefined) this.ask(deviceId, proc.link, 'probe_all', 0);
+      else if (kept < 0xffff) this.ask(deviceId, proc.link, 'report', kept + 1);
+      return;
+    }
+    if (!ended) this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_${res.code}` }, 1, { device: deviceId });
+    if (res.code === 'success' && proc.seen.size > 0) {
+      const d = this.device(deviceId);
+      d.held = { seqs: proc.seen, from: Math.max(0, proc.from), upTo: Math.max(...proc.seen) };
+      this.advance(deviceId, d);
+    }
+    this.maybeRetry(deviceId);
+  }
+
+  /** The probe learned the meter's newest sequence number (undefined: it holds none). */
+  private probed(deviceId: string, link: Link, newest: number | undefined): void {
+    const d = this.device(deviceId);
+    const kept = d.kept;
+    if (kept !== undefined && (newest === undefined ? kept >= 0 : newest < kept)) {
+      // The counter restarted (battery change, reset, another meter under the address) or wrapped: a new first contact.
+      this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_sequence_restart' }, 1, {
+        device: deviceId,
+        kept,
+        newest: newest ?? null,
+      });
+      d.kept = undefined;
+      d.done.clear();
+      d.held = null;
+    }
+    if (d.kept === undefined) {
+      if (link.mode === 'all') {
+        d.kept = -1;
+        this.save();
+        this.ask(deviceId, link, 'report', -1, newest);
+        return;
+      }
+      // First contact: nothing older than now is imported.
+      d.kept = newest ?? -1;
+      for (const s of d.done) if (s <= d.kept) d.done.delete(s);
+      this.advance(deviceId, d);
+      this.save();
+      return;
+    }
+    if (newest !== undefined && newest > d.kept) this.ask(deviceId, link, 'report', d.kept + 1, newest);
+    else this.maybeRetry(deviceId);
   }
 
   /** The link of a device is gone: its report, if any, ends unanswered (the next connection asks again). */
   finish(deviceId: string): void {
+    const d = this.devices.get(deviceId);
+    if (d?.retryTimer) {
+      this.clock.clearTimeout(d.retryTimer);
+      d.retryTimer = null;
+    }
     const p = this.running.get(deviceId);
     if (!p) return;
     this.clock.clearTimeout(p.timer);
     this.running.delete(deviceId);
   }
 
-  /** A report of stored records is running for the device. */
+  /** After a refusal: the same link asks again from the first record not committed, after the backoff. */
+  private maybeRetry(deviceId: string): void {
+    const d = this.devices.get(deviceId);
+    if (!d?.retryWanted || !d.link || this.running.has(deviceId) || d.retryTimer) return;
+    const link = d.link;
+    d.retryTimer = this.clock.setTimeout(
+      () => {
+        d.retryTimer = null;
+        if (!link.alive() || this.running.has(deviceId)) return;
+        if (!link.canAsk()) {
+          d.refusals++;
+          this.maybeRetry(deviceId);
+          return;
+        }
+        this.request(deviceId, link.racp, link.alive, link.mode, link.canAsk);
+      },
+      reconnectDelay(d.refusals++, this.retry.initial, this.retry.max),
+    );
+  }
+
+  /** A report of stored records (or a probe) is running for the device. */
   reporting(deviceId: string): boolean {
     return this.running.has(deviceId);
   }
 
-  /** False for a record a running report sends again (at or below what the buffer has or is committing): drop it. */
-  admit(deviceId: string, seq: number): boolean {
-    if (!this.running.has(deviceId)) return true;
-    return seq > (this.submitted.get(deviceId) ?? -1);
+  /**
+   * What to do with a record the meter sent while a report or probe runs: one already committed or in flight is dropped
+   * (counted); during a probe, one at or below the kept number (or any, on first contact) is only looked at.
+   */
+  admit(deviceId: string, seq: number): Admission {
+    const proc = this.running.get(deviceId);
+    const d = this.device(deviceId);
+    if (!proc) {
+      d.inflight.add(seq);
+      return 'pass';
+    }
+    if (proc.phase !== 'report') {
+      if (proc.newest === undefined || seq > proc.newest) proc.newest = seq;
+      // On first contact nothing is imported before the probe's answer; later, a record above the kept number is new.
+      if (d.kept === undefined || seq <= d.kept) return 'probe';
+    } else if (proc.limit !== undefined && seq > proc.limit) {
+      // Above the newest the probe saw: left from before a wrap (the meter's filter compares numbers), or taken since the
+      // probe; not seen, so the kept number stops below it; asked for again after this report (a probe ends it if old).
+      d.retryWanted = true;
+      return 'probe';
+    } else proc.seen.add(seq);
+    if (seq <= (d.kept ?? -1) || d.done.has(seq) || d.inflight.has(seq)) return 'duplicate';
+    // In flight from now (the batch is handed to the buffer up to batchWindow later): the report's copy is a duplicate.
+    d.inflight.add(seq);
+    return 'pass';
   }
 
   /** Glucose readings handed to the buffer. */
   handed(inputs: readonly ReadingInput[]): void {
-    for (const [id, seq] of highest(inputs)) if (seq > (this.submitted.get(id) ?? -1)) this.submitted.set(id, seq);
+    for (const [id, seqs] of sequences(inputs)) {
+      const d = this.device(id);
+      for (const s of seqs) d.inflight.add(s);
+    }
   }
 
-  /** Glucose readings the buffer committed: raises the numbers (and saves them). */
+  /** Glucose readings the buffer committed: the kept number advances over the contiguous run (saved). */
   commit(inputs: readonly ReadingInput[]): void {
     let raised = false;
-    for (const [id, seq] of highest(inputs)) {
-      if (seq <= (this.committed.get(id) ?? -1)) continue;
-      this.committed.set(id, seq);
-      raised = true;
+    for (const [id, seqs] of sequences(inputs)) {
+      const d = this.device(id);
+      for (const s of seqs) {
+        d.inflight.delete(s);
+        if (s > (d.kept ?? -1)) d.done.add(s);
+      }
+      d.refusals = 0;
+      if (this.advance(id, d)) raised = true;
     }
-    if (!raised || !this.file) return;
+    if (raised) this.save();
+  }
+
+  /** Readings refused by the buffer: the kept number stops before them; they are asked for again. */
+  refused(inputs: readonly ReadingInput[]): void {
+    for (const [id, seqs] of sequences(inputs)) {
+      const d = this.device(id);
+      for (const s of seqs) d.inflight.delete(s);
+      d.retryWanted = true;
+      this.maybeRetry(id);
+    }
+  }
+
+  /** Raises the kept number over committed records and over gaps a report showed; true when it moved. */
+  private advance(_id: string, d: Device): boolean {
+    // Before the first contact is settled (the probe's answer) nothing moves: the probe sets the start.
+    if (d.kept === undefined) return false;
+    let k = d.kept;
+    const h = d.held;
+    while (k < 0xffff) {
+      const next = k + 1;
+      if (d.done.delete(next) || (h && next >= h.from && next <= h.upTo && !h.seqs.has(next))) k = next;
+      else break;
+    }
+    if (k === d.kept) return false;
+    d.kept = k;
+    return true;
+  }
+
+  private save(): void {
+    if (!this.file) return;
+    const out: Record<string, number> = {};
+    for (const [id, d] of this.devices) if (d.kept !== undefined) out[id] = d.kept;
     try {
-      writeFileDurably(this.file, `${JSON.stringify(Object.fromEntries(this.committed))}\n`, 0o600);
+      writeFileDurably(this.file, `${JSON.stringify(out)}\n`, 0o600);
     } catch (e) {
       this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_seq_unsaved' }, 1, { error: String(e) });
     }
   }
 
-  /** Readings refused by the buffer: what was handed but not committed may be asked for again. */
-  refused(inputs: readonly ReadingInput[]): void {
-    for (const id of highest(inputs).keys()) this.submitted.set(id, this.committed.get(id) ?? -1);
-  }
-
   stop(): void {
     for (const id of [...this.running.keys()]) this.finish(id);
+    for (const id of this.devices.keys()) this.finish(id);
   }
 }
 
-/** deviceId -> highest glucose sequence number among the inputs. */
-function highest(inputs: readonly ReadingInput[]): Map<string, number> {
-  const out = new Map<string, number>();
+/** deviceId -> glucose sequence numbers among the inputs. */
+function sequences(inputs: readonly ReadingInput[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
   for (const i of inputs) {
     const seq = i.metric === 'glucose' ? i.extra?.sequence : undefined;
-    if (typeof seq === 'number' && seq > (out.get(i.deviceId) ?? -1)) out.set(i.deviceId, seq);
+    if (typeof seq === 'number') (out.get(i.deviceId) ?? out.set(i.deviceId, []).get(i.deviceId)!).push(seq);
   }
   return out;
 }
