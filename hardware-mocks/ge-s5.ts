@@ -5,7 +5,8 @@
  * P1, CVP on P2, NIBP, T1, SpO2/PR, CO2 (et, fi, rr, ambient pressure). Now and then the SpO2
  * probe is off (group not active, values invalid) and some values are markers (artifact, over
  * range, not calibrated, not updated): the ground truth lists those as `absent` with the flag. In alarm differential mode it sends an
- * alarm record whenever the displayed alarms change. 19200 8E1. Ground truth to --truth.
+ * alarm record whenever the displayed alarms change. Asked for the ext1 class too, it adds an ext1
+ * subrecord (GE-DRI layout) with the R-R time and ICP on P7. 19200 8E1. Ground truth to --truth.
  *
  *   node --import tsx hardware-mocks/ge-s5.ts --port /dev/pts/N [--interval 5000] [--truth file] [--faults ...]
  */
@@ -14,7 +15,7 @@ import { rng } from './rng.js';
 import { monitorArgs } from './serial/cli.js';
 import { DevicePort } from './serial/device-port.js';
 import { applyFaults, type FaultOptions, parseFaults } from './serial/faults.js';
-import { basicClass, driRecord, FrameReader, frame, MARKER, physSubrecord } from './serial/ge-wire.js';
+import { basicClass, driRecord, ext1Class, FrameReader, frame, MARKER, physSubrecord } from './serial/ge-wire.js';
 import { GroundTruth } from './serial/ground-truth.js';
 
 export interface GeOptions {
@@ -33,9 +34,11 @@ export class GeS5Simulator {
   readonly port: DevicePort;
   private timer: NodeJS.Timeout | null = null;
   private alarmsOn = false;
+  /** The PC asked for the ext1 class too (phdb_class_bf 0x0002): an ext1 subrecord follows the basic one. */
+  private ext1 = false;
   private shownAlarms = '';
   private tick = 0;
-  private v = { hr: 70, art: [120, 78, 92], cvp: 8, nibp: [118, 76, 90], t1: 37.1, spo2: 97.5, pr: 71, et: 5.2, fi: 0.1, rr: 13, amb: 760.0 };
+  private v = { hr: 70, art: [120, 78, 92], cvp: 8, nibp: [118, 76, 90], t1: 37.1, spo2: 97.5, pr: 71, et: 5.2, fi: 0.1, rr: 13, amb: 760.0, icp: 11 };
   readonly seen = { displ: 0, stop: 0, alarm: 0 };
 
   constructor(private readonly o: GeOptions) {
@@ -80,6 +83,7 @@ export class GeS5Simulator {
         return;
       }
       this.seen.displ++;
+      this.ext1 = (sub.readUInt32LE(3) & 0x0002) !== 0;
       this.timer = setInterval(() => this.send(), this.o.intervalMs ?? Math.max(5, ival) * 1000);
     } else if (maintype === 4) {
       this.seen.alarm++;
@@ -103,6 +107,7 @@ export class GeS5Simulator {
     v.pr = Math.round(n(v.pr, 71, 0.2, 4));
     v.et = Math.round(n(v.et, 5.2, 0.2, 0.2) * 100) / 100;
     v.rr = Math.round(n(v.rr, 13, 0.2, 2));
+    v.icp = Math.round(n(v.icp, 11, 0.2, 1) * 100) / 100;
   }
 
   private send(): void {
@@ -127,7 +132,13 @@ export class GeS5Simulator {
       spo2: probeOff ? { status: 1, values: {} } : { values: artifact ? {} : { spo2: v.spo2, pr: v.pr } },
       co2: { values: { et: v.et, fi: v.fi, rr: v.rr, amb_press: v.amb } },
     });
-    const rec = driRecord(0, time, 10, [{ type: 1, data: physSubrecord(time, 0, c) }]);
+    const subrecords = [{ type: 1, data: physSubrecord(time, 0, c) }];
+    const rrTime = Math.round(60_000 / v.hr);
+    if (this.ext1) {
+      const e = ext1Class({ arrh_ecg: { values: { hr: v.hr, rr_time: rrTime } }, p7: { label: 7, values: { mean: v.icp } } });
+      subrecords.push({ type: 1, data: physSubrecord(time, 1, e) });
+    }
+    const rec = driRecord(0, time, 10, subrecords);
     const wire = frame(rec);
     const d = applyFaults(wire, this.o.faults ?? {}, this.rand, wire.length - 3);
     for (const ch of d.chunks) this.port.write(ch);
@@ -145,6 +156,7 @@ export class GeS5Simulator {
       resp_rate: v.rr,
       spo2: v.spo2,
       pulse_rate_oximeter: v.pr,
+      ...(this.ext1 ? { rr_interval: rrTime / 1000, icp: v.icp } : {}),
     };
     const absent: Record<string, string> = {};
     const markers: [boolean, string[], string][] = [

@@ -193,10 +193,64 @@ export interface GroupShown {
   values: Record<string, Shown>;
 }
 
+/**
+ * The ext1 class's groups (GE-DRI 8005313 §3.6, struct ext1_phdb; the reference does not lay it out):
+ * arrh_ecg (its arrh_status_bf and reserved words after pvc stay 0), ecg12, P7, P8, SpO2 channel 2, T5, T6.
+ */
+const EXT1: Record<string, { at: number; fields: [string, number][] }> = {
+  arrh_ecg: {
+    at: 0,
+    fields: [
+      ['hr', 1],
+      ['rr_time', 1],
+      ['pvc', 1],
+    ],
+  },
+  ecg12: { at: 48, fields: ['I', 'II', 'III', 'AVL', 'AVR', 'AVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6'].map((l) => [`st${l}`, 100] as [string, number]) },
+  p7: {
+    at: 78,
+    fields: [
+      ['sys', 100],
+      ['dia', 100],
+      ['mean', 100],
+      ['hr', 1],
+    ],
+  },
+  p8: {
+    at: 92,
+    fields: [
+      ['sys', 100],
+      ['dia', 100],
+      ['mean', 100],
+      ['hr', 1],
+    ],
+  },
+  spo2_ch2: {
+    at: 106,
+    fields: [
+      ['spo2', 100],
+      ['pr', 1],
+      ['ir_amp', 100],
+      ['svo2', 100],
+    ],
+  },
+  t5: { at: 120, fields: [['temp', 100]] },
+  t6: { at: 128, fields: [['temp', 100]] },
+};
+
+/** The 270-byte ext1 class data, as basicClass does it. */
+export function ext1Class(groups: Readonly<Record<string, GroupShown>>): Buffer {
+  return classData(EXT1, groups);
+}
+
 /** The 270-byte basic class data: groups not given have status 0 and every value invalid; fields not given are invalid. */
 export function basicClass(groups: Readonly<Record<string, GroupShown>>): Buffer {
+  return classData(BASIC, groups);
+}
+
+function classData(layout: Record<string, { at: number; fields: [string, number][] }>, groups: Readonly<Record<string, GroupShown>>): Buffer {
   const c = Buffer.alloc(270);
-  for (const [name, g] of Object.entries(BASIC)) {
+  for (const [name, g] of Object.entries(layout)) {
     const shown = groups[name];
     if (name !== 'ecg_extra') {
       c.writeUInt32LE(shown ? (shown.status ?? 3) >>> 0 : 0, g.at);

@@ -1,6 +1,6 @@
 /** GE S/5 framing, requests and record decoding against the reference's byte vectors (§3.8). */
 import { describe, expect, it } from 'vitest';
-import { basicClass, driRecord, FrameReader, frame, physSubrecord } from '../../hardware-mocks/serial/ge-wire.js';
+import { basicClass, driRecord, ext1Class, FrameReader, frame, physSubrecord } from '../../hardware-mocks/serial/ge-wire.js';
 import { decodeAlarmMessage, decodePhysiological, decodeRecord } from '../../src/devices/serial/protocols/ge-s5/decode.js';
 import { checksum, encodeFrame, FrameDecoder } from '../../src/devices/serial/protocols/ge-s5/frame.js';
 import { alarmRequest, displRequest, PHDB_TYPE, phdbRequest, waveRequest } from '../../src/devices/serial/protocols/ge-s5/request.js';
@@ -363,7 +363,13 @@ describe('S/5 records', () => {
 
   it('the session asks for displayed values and alarms on open, and stops both on close', () => {
     const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
-    expect(s.open(0).writes).toEqual([encodeFrame(displRequest(5)), encodeFrame(alarmRequest(2))]);
+    expect(s.open(0).writes).toEqual([encodeFrame(displRequest(5, 0x0002)), encodeFrame(alarmRequest(2))]);
+    // DISPL every 5 s, level 9, phdb_class_bf 0x00000002 (basic + ext1), checksum 0x31 + 0xFF + 9 + 1 + 5 + 2
+    expect(s.open(0).writes[0]!.toString('hex')).toBe(
+      hex(
+        '7E 31 00 00 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 05 00 02 00 00 00 00 00 41 7E',
+      ).toString('hex'),
+    );
     const out = s.data(hex(REF['V-GE-5']!), 0);
     expect(out.frames).toBe(1);
     expect(out.readings.map((r) => r.metric)).toContain('etco2');
@@ -391,5 +397,65 @@ describe('S/5 records with several subrecords', () => {
     const classes = r.subrecords.map((s) => (decodePhysiological(s.data) as { cls: number }).cls);
     expect(classes).toEqual([0, 1]);
     expect((decodePhysiological(r.subrecords[0]!.data) as { values: unknown[] }).values).toHaveLength(9);
+  });
+});
+
+/**
+ * ext1 class (GE-DRI 8005313 §3.6; the reference leaves ext1 to that document): [what, group header offset,
+ * label, value offset, bytes, metric, value, unit, channel], offsets in the 270-byte class data.
+ */
+const EXT1_FIELDS: [string, number, number, number, string, string, number, string, string | undefined][] = [
+  ['arrh_ecg rr_time ms', 0, 0, 8, '59 03', 'rr_interval', 0.857, 's', undefined],
+  ['P7 ICP mean', 78, 7, 88, '7E 04', 'icp', 11.5, 'mm[Hg]', 'P7'],
+  ['P8 ART sys', 92, 1, 98, 'E1 2E', 'abp_sys', 120.01, 'mm[Hg]', 'P8'],
+  ['P8 ART dia', 92, 1, 100, '41 1F', 'abp_dia', 80.01, 'mm[Hg]', 'P8'],
+  ['SpO2 channel 2', 106, 0, 112, '49 26', 'spo2', 98.01, '%', 'SpO2-2'],
+  ['SpO2 channel 2 pr', 106, 0, 114, '01 01', 'pulse_rate_oximeter', 257, '/min', 'SpO2-2'],
+  ['T5', 120, 0, 126, '75 0E', 'body_temp', 37.01, 'Cel', 'T5'],
+  ['T6', 128, 0, 134, '11 0E', 'body_temp', 36.01, 'Cel', 'T6'],
+];
+
+describe('S/5 ext1 class (GE-DRI layout): the groups with catalogue counterparts', () => {
+  it.each(EXT1_FIELDS)('%s', (_w, group, label, at, bytes, metric, value, unit, channel) => {
+    const sr = Buffer.alloc(278);
+    sr.writeUInt16LE(0x0100, 276); // class 1
+    const c = sr.subarray(4, 274);
+    c.writeUInt32LE(3, group);
+    c.writeUInt16LE(label, group + 4);
+    hex(bytes).copy(c, at);
+    const p = decodePhysiological(sr);
+    if (typeof p === 'string') throw new Error(p);
+    expect(p.cls).toBe(1);
+    expect(p.values.filter((v) => !v.absent && v.value !== 0).map((v) => [v.metric, v.value, v.unit, v.channel])).toEqual([[metric, value, unit, channel]]);
+  });
+
+  it("the simulator's ext1 builder puts ICP on P7 and the R-R time where the gateway reads them; ext2/ext3 give nothing", () => {
+    const e = ext1Class({ arrh_ecg: { values: { hr: 70, rr_time: 857 } }, p7: { label: 7, values: { mean: 11.5 } } });
+    const p = decodePhysiological(physSubrecord(0x677d7e00, 1, e)) as { values: { metric: string; value: number }[] };
+    expect(p.values.map((v) => [v.metric, v.value])).toEqual([
+      ['rr_interval', 0.857],
+      ['icp', 11.5],
+    ]);
+    for (const cls of [2, 3]) expect((decodePhysiological(physSubrecord(0, cls, e)) as { values: unknown[] }).values).toEqual([]);
+  });
+
+  it("a record with a basic and an ext1 subrecord through the session: both classes' readings, one device time", () => {
+    const t = 0x677d7e00;
+    const basic = basicClass({ ecg: { values: { hr: 72 } } });
+    const e = ext1Class({ p7: { label: 7, values: { mean: 9 } } });
+    const wire = frame(
+      driRecord(0, t, 9, [
+        { type: 1, data: physSubrecord(t, 0, basic) },
+        { type: 1, data: physSubrecord(t, 1, e) },
+      ]),
+    );
+    const s: Session = new GeS5Session({ pollIntervalMs: 5000 });
+    s.open(0);
+    const out = s.data(wire, 0);
+    expect(out.rejects).toEqual([]);
+    expect(out.readings.map((r) => [r.metric, r.value, r.deviceTime, r.extra?.channel])).toEqual([
+      ['heart_rate', 72, t * 1000, undefined],
+      ['icp', 9, t * 1000, 'P7'],
+    ]);
   });
 });

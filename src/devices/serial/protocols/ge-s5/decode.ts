@@ -92,13 +92,19 @@ const PRESSURE_SITES: ReadonlyMap<number, readonly [sys?: string, dia?: string, 
   [7, [undefined, undefined, 'icp']],
 ]);
 
-/** Decodes one physiological subrecord (278 bytes); only the basic class yields values. */
+/**
+ * Decodes one physiological subrecord (278 bytes): the basic class (§3.5) and, of the ext1 class, the
+ * groups with catalogue counterparts. ext1 is not laid out in the reference (§8 sends to GE-DRI): its
+ * layout here is GE-DRI's struct ext1_phdb (document 8005313, §3.6), 1-byte packed: arrh_ecg @0 (hr,
+ * rr_time ms, pvc, arrh_status_bf u32, 16 reserved), ecg12 @48 (12 ST values), P7 @78, P8 @92,
+ * SpO2 channel 2 @106, T5 @120, T6 @128, reserved 136-269. ext2 and ext3 yield nothing.
+ */
 export function decodePhysiological(sr: Buffer): PhysData | string {
   if (sr.length < SUBRECORD) return 'ge_short_subrecord';
   const time = sr.readUInt32LE(0) * 1000;
   const cls = (sr.readUInt16LE(276) >> 8) & 0x0f;
   const out: PhysData = { time, cls, values: [] };
-  if (cls !== 0) return out;
+  if (cls !== 0 && cls !== 1) return out;
   const c = sr.subarray(4, 4 + 270);
   const status = (group: number): number => c.readUInt32LE(group);
   const exists = (group: number): boolean => (status(group) & 1) === 1;
@@ -122,6 +128,33 @@ export function decodePhysiological(sr: Buffer): PhysData | string {
     measuring = (status(g) & 3) === 3;
     return exists(g);
   };
+  const pressures = (groups: readonly [at: number, channel: string][]): void => {
+    for (const [g, channel] of groups) {
+      const site = group(g) ? PRESSURE_SITES.get(c.readUInt16LE(g + 4)) : undefined;
+      if (!site) continue;
+      for (const [k, metric] of site.entries()) if (metric) put(g + 6 + 2 * k, metric, 'mm[Hg]', 100, channel);
+    }
+  };
+  if (cls === 1) {
+    if (group(0)) {
+      const rr = c.readInt16LE(8);
+      value('rr_interval', 's', rr, () => rr / 1000);
+    }
+    pressures([
+      [78, 'P7'],
+      [92, 'P8'],
+    ]);
+    if (group(106)) {
+      put(112, 'spo2', '%', 100, 'SpO2-2');
+      put(114, 'pulse_rate_oximeter', '/min', 1, 'SpO2-2');
+    }
+    for (const [g, channel] of [
+      [120, 'T5'],
+      [128, 'T6'],
+    ] as const)
+      if (group(g)) put(g + 6, 'body_temp', 'Cel', 100, channel);
+    return out;
+  }
   if (group(0)) put(6, 'heart_rate', '/min', 1);
   for (const [i, g] of [16, 30, 44, 58, 240, 254].entries()) {
     const site = group(g) ? PRESSURE_SITES.get(c.readUInt16LE(g + 4)) : undefined;

@@ -10,6 +10,8 @@ import { encodeFrame, FrameDecoder } from './frame.js';
 import { alarmRequest, displRequest, MAINTYPE } from './request.js';
 
 const SEVERITY = { 2: 'medium', 3: 'high' } as const;
+/** phdb_class_bf: DRI_PHDBCL_REQ_EXT1_MASK (basic is sent unless 0x0001 is set). */
+const CLASS_EXT1 = 0x0002;
 
 export class GeS5Session implements Session {
   private readonly frames = new FrameDecoder();
@@ -25,7 +27,8 @@ export class GeS5Session implements Session {
     this.tech.reset();
     this.phase = 'requesting';
     const out = emptyOutput();
-    out.writes.push(encodeFrame(displRequest(Math.max(5, Math.round(this.opts.pollIntervalMs / 1000)))), encodeFrame(alarmRequest(2)));
+    // Basic class and ext1 (§3.7: "basic class only, optionally ext1"): ext1 adds P7/P8, T5/T6, SpO2 channel 2, R-R time.
+    out.writes.push(encodeFrame(displRequest(Math.max(5, Math.round(this.opts.pollIntervalMs / 1000)), CLASS_EXT1)), encodeFrame(alarmRequest(2)));
     return out;
   }
 
