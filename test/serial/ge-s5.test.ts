@@ -367,7 +367,8 @@ describe('S/5 records', () => {
     // DISPL every 5 s, level 9, phdb_class_bf 0x00000002 (basic + ext1), checksum 0x31 + 0xFF + 9 + 1 + 5 + 2
     expect(s.open(0).writes[0]!.toString('hex')).toBe(
       hex(
-        '7E 31 00 00 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 05 00 02 00 00 00 00 00 41 7E',
+        '7E 31 00 00 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF 00 00 00 00 00 00 00 00 00 ' +
+          '00 00 00 00 00 00 00 00 00 01 05 00 02 00 00 00 00 00 41 7E',
       ).toString('hex'),
     );
     const out = s.data(hex(REF['V-GE-5']!), 0);
