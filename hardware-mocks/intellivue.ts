@@ -119,6 +119,8 @@ export class IntellivueSimulator {
   private readonly streams = new Map<number, { timer: NodeJS.Timeout; end: () => void }>();
   /** Empty final parts sent (linked periodic series that ended or were replaced). */
   finals = 0;
+  /** NOM_ATTR_TIME_PD_POLL of the last extended poll of numerics or alarms (1/8 ms ticks; 0 without one). */
+  lastPeriodTicks = 0;
 
   constructor(private readonly o: IntellivueOptions) {
     this.rand = rng(o.seed ?? 1);
@@ -210,6 +212,7 @@ export class IntellivueSimulator {
       else this.seen.pollAlarms++;
       const answer = (part?: number): void => (objCode === 6 ? this.numerics(invokeId, pollNumber, part) : this.alarms(invokeId, pollNumber, part));
       const period = pollPeriodTicks(u);
+      this.lastPeriodTicks = period;
       this.streams.get(objCode)?.end(); // a new poll for the object ends its running series
       if (period === 0 || this.o.ignorePeriod) {
         answer();
