@@ -47,10 +47,10 @@ export interface RacpAnswer {
 
 /**
  * How the meter answers: as GLS says; "op code not supported" to every request (a meter
- * with a RACP it does not implement); never (silent); or every record whatever the filter
- * (a meter that ignores the operand).
+ * with a RACP it does not implement); never (silent); every record whatever the filter
+ * (a meter that ignores the operand); or "operator not supported" to first/last record.
  */
-export type RacpMode = 'normal' | 'unsupported' | 'silent' | 'ignore_filter';
+export type RacpMode = 'normal' | 'unsupported' | 'silent' | 'ignore_filter' | 'no_first_last';
 
 export class GlucoseMemory {
   readonly records: GlucoseRecord[] = [];
@@ -121,6 +121,7 @@ export class GlucoseMemory {
       }
       case OPERATOR.first:
       case OPERATOR.last: {
+        if (this.mode === 'no_first_last') return RACP_CODE.operatorNotSupported;
         if (operand.length !== 0) return RACP_CODE.invalidOperand;
         const r = operator === OPERATOR.first ? this.records[0] : this.records[this.records.length - 1];
         return r ? [r] : [];

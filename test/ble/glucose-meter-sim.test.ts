@@ -63,7 +63,7 @@ describe('simulated glucose meter', () => {
     expect(m.take(90, new Date()).seq).toBe(1);
   });
 
-  it('modes: op code not supported to everything, silent, filter ignored', () => {
+  it('modes: op code not supported to everything, silent, filter ignored, no first/last record', () => {
     const m = meterWith(3);
     m.mode = 'unsupported';
     expect(m.request(hex('01 01')).response?.toString('hex')).toBe('06000102');
@@ -71,6 +71,9 @@ describe('simulated glucose meter', () => {
     expect(m.request(hex('01 01'))).toEqual({ records: [], response: null, abort: false });
     m.mode = 'ignore_filter';
     expect(m.request(hex('01 03 01 03 00')).records.map((r) => r.seq)).toEqual([1, 2, 3]);
-    expect(m.requests.map((b) => b.toString('hex'))).toEqual(['0101', '0101', '0103010300']);
+    m.mode = 'no_first_last';
+    expect(m.request(hex('01 06')).response?.toString('hex')).toBe('06000104');
+    expect(m.request(hex('01 01')).records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(m.requests.map((b) => b.toString('hex'))).toEqual(['0101', '0101', '0103010300', '0106', '0101']);
   });
 });

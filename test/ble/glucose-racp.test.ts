@@ -216,6 +216,25 @@ describe('glucose records over RACP', () => {
     expect(committedSet(got)).toEqual(asSet(m.memory.records.slice(5)));
   }, 60_000);
 
+  it('a meter without "last record": counted, its newest learned from all its records (none imported), then the newer ones', async () => {
+    const m = meter();
+    m.memory.mode = 'no_first_last';
+    for (let i = 0; i < 5; i++) m.takeGlucose();
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    p = await pipeline();
+    await rig.adapter.start(p.ctx);
+    await waitFor(() => racpResponses().length === 2, 'the probe and the report of all records');
+    expect(requestsHex(m)).toEqual([LAST, '0101']);
+    await reconnect(() => m.takeGlucose(), 4);
+    expect(requestsHex(m).slice(2)).toEqual([LAST, fromSeq(m.memory.records[5]!.seq)]);
+    const got: Reading[] = [];
+    await waitFor(() => glucoseIn(got).length >= 1, 'the record taken since committed');
+    await rig.adapter.stop();
+    glucoseIn(got);
+    expect(committedSet(got)).toEqual(asSet(m.memory.records.slice(5)));
+    expect(await p.events.count('device_error', { family: 'ble', reason: 'racp_last_record_unsupported' })).toBe(2);
+  }, 60_000);
+
   it.each([
     ['counter restart (battery change)', 'since-first-contact', 1],
     ['counter restart (battery change)', 'all', 1],
