@@ -1,5 +1,6 @@
 /** Dräger MEDIBUS framing, payloads and session against the reference's vectors (§4.7). */
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../hardware-mocks/rng.js';
 import { serialConfigSchema } from '../../src/devices/serial/config.js';
 import { PROTOCOLS } from '../../src/devices/serial/protocols/index.js';
 import { alarms, measuredData } from '../../src/devices/serial/protocols/medibus/decode.js';
@@ -303,5 +304,29 @@ describe('MEDIBUS realtime port options', () => {
       false,
     );
     expect(serialConfigSchema.safeParse({ ports: [port({ protocol: 'ge-s5', medibus: { realtime: [] } })] }).success).toBe(false);
+  });
+});
+
+describe('MEDIBUS realtime session under random input', () => {
+  it('100,000 random chunks into a streaming session: nothing thrown, every waveform value finite and within its curve', () => {
+    const s = PROTOCOLS.medibus.createSession({ pollIntervalMs: 1000, options: { realtime: [{ code: '00' }, { code: '06' }] } });
+    s.open(0);
+    s.data(hex('01 51 35 32 0D'), 1);
+    s.data(encode('response', 0x53, `00    8000  -10  100370` + `06   16000  -20  100460`), 2);
+    expect(s.data(hex('01 54 35 35 0D'), 3).writes).toEqual([hex('D0 C1 C3 C0 C0')]);
+    const rand = rng(7);
+    let samples = 0;
+    let outside = 0;
+    for (let i = 0; i < 100_000; i++) {
+      // Mostly realtime-looking bytes (>= 0x80), some slow ones.
+      const chunk = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 12) }, () => (rand() < 0.8 ? 0x80 : 0) | Math.floor(rand() * 128)));
+      const out = s.data(chunk, 10 + i);
+      for (const r of out.readings.filter((x) => x.priorityClass === 'waveform')) {
+        samples++;
+        const [lo, hi] = r.metric === 'airway_pressure_wave' ? [-10, -10 + (4095 * 110) / 0x370] : [-20, -20 + (4095 * 120) / 0x460];
+        if (!(r.value >= lo && r.value <= hi)) outside++;
+      }
+    }
+    expect([outside, samples > 1000]).toEqual([0, true]);
   });
 });
