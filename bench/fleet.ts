@@ -66,8 +66,12 @@ interface Sample {
   lastSeq: number;
 }
 function sample(dir: string): Sample {
-  const s = readBufferStats(dir);
-  return { buffered: s?.totalReadings ?? 0, lastSeq: s?.lastSeq ?? 0 };
+  try {
+    const s = readBufferStats(dir);
+    return { buffered: s?.totalReadings ?? 0, lastSeq: s?.lastSeq ?? 0 };
+  } catch {
+    return { buffered: 0, lastSeq: 0 }; // a buffer file still being created: no schema yet
+  }
 }
 const sampleAll = (dirs: string[]) => dirs.map(sample);
 
@@ -85,6 +89,8 @@ process.env.KAFKA_START_TIMEOUT ??= '170';
 const cluster = await startCluster();
 const rows: [string, string][] = [];
 let failed = false;
+/** Every gateway process, killed in `finally` should the bench fail half-way. */
+const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
 try {
   const topics = uniqueTopics('fleet');
   for (const topic of Object.values(topics)) {
@@ -141,6 +147,7 @@ try {
     );
     let err = '';
     p.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
+    children.push(p);
     return { dir, pid: p.pid!, p, exited: new Promise<{ code: number | null; err: string }>((r) => p.on('exit', (code) => r({ code, err }))) };
   });
   const pids = procs.map((x) => x.pid);
@@ -230,7 +237,10 @@ try {
   const bad = exits.map((e, i) => ({ ...e, i })).filter((e) => e.code !== 0);
   for (const e of bad) console.log(`gateway ${e.i} exited with ${e.code}: ${e.err.slice(-400)}`);
 
-  const final = dirs.map((dir) => ({ dir, gatewayId: readStatusFile(statusFilePath(dir))?.gatewayId ?? '', ...sample(dir) }));
+  const final = dirs.map((dir) => {
+    const st = readStatusFile(statusFilePath(dir));
+    return { dir, gatewayId: st?.gatewayId ?? '', unknownFate: st?.forwarder.unknownFate ?? 0, ...sample(dir) };
+  });
   const inv = await checkInvariant(cluster.bootstrap, Object.values(topics), new Map(final.map((f) => [f.gatewayId, f.lastSeq])));
   const missing = sum(inv.gateways.map((g) => g.missing));
   const bytes = segmentBytes(join(cluster.dir, 'node1', 'logs'), Object.values(topics));
@@ -265,6 +275,7 @@ try {
       'kcat: duplicates; order violations; strangers',
       `${sum(inv.gateways.map((g) => g.duplicates))}; ${sum(inv.gateways.map((g) => g.orderViolations))}; ${inv.strangers}`,
     ],
+    ["resent after an unknown fate (the gateways' own count)", `${fmt(sum(final.map((f) => f.unknownFate)))} readings`],
     ['left in the buffers after the stop; failed processes', `${fmt(sum(final.map((f) => f.buffered)))}; ${bad.length}`],
   );
   if (CEILING > 0) {
@@ -314,6 +325,7 @@ try {
   for (const g of inv.gateways) if (g.missing > 0) console.log(`  ${g.gatewayId}: ${g.missing} missing of ${g.lastSeq}`);
   failed = missing > 0 || bad.length > 0 || inv.gateways.length !== GATEWAYS || caughtUp.includes(null);
 } finally {
+  for (const c of children) c.kill('SIGKILL');
   for (const [k, v] of rows) console.log(`${k.padEnd(54)} ${v}`);
   await cluster.destroy();
 }

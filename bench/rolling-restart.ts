@@ -29,6 +29,7 @@ import { readBufferStats } from '../src/buffer/status.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
 import { silentLogger } from '../src/logger.js';
 import { Events } from '../src/metrics/events.js';
+import { readStatusFile, statusFilePath } from '../src/status-file.js';
 import { syntheticPending } from '../test/forwarder/synthetic.js';
 import { REPO, tempDir, uniqueTopics } from '../test/helpers/gateway.js';
 import { startCluster, waitForLeaders } from '../test/helpers/kafka-cluster.js';
@@ -54,6 +55,7 @@ process.env.KAFKA_START_TIMEOUT ??= '170';
 const cluster = await startCluster();
 const rows: [string, string][] = [];
 let failed = true;
+let gateway: { kill(signal: NodeJS.Signals): boolean } | null = null;
 try {
   const topics = uniqueTopics('roll');
   for (const topic of Object.values(topics)) {
@@ -112,6 +114,7 @@ try {
   // The drain, sampled every 500 ms: forwarded = backlog - buffered (nothing else is ingested).
   const samples: { t: number; forwarded: number }[] = [];
   const gw = spawn(process.execPath, [...flags, BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  gateway = gw;
   let gwErr = '';
   gw.stderr.on('data', (d) => (gwErr = (gwErr + d).slice(-4000)));
   // The gateway's warnings (JSON lines, level warn; no patient data in them), counted by message.
@@ -193,6 +196,7 @@ try {
     else if (samples[i]!.forwarded < backlog.totalReadings) stall = Math.max(stall, samples[i]!.t - since);
   }
   const final = readBufferStats(dir)!;
+  const unknownFate = readStatusFile(statusFilePath(dir))?.forwarder.unknownFate ?? 0;
   const inv = await checkInvariant(cluster.bootstrap, Object.values(topics), new Map([[gatewayId, final.lastSeq]]));
   const g = inv.gateways[0]!;
   const bytes = segmentBytes(join(cluster.dir, 'node1', 'logs'), Object.values(topics));
@@ -202,11 +206,13 @@ try {
     ['roll done before the drain ended', rolledDuringDrain ? 'yes' : `NO: drained at ${drainEnd.toFixed(1)} s, roll ended at ${rollEnd.toFixed(1)} s`],
     [
       'broker CPU (3 JVMs); machine busy',
-      `${(((cpu1 - cpu0) * 1e6) / backlog.totalReadings).toFixed(1)} ms per 1,000 readings; ${(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100).toFixed(0)} %`,
+      `${(((cpu1 - cpu0) * 1e6) / backlog.totalReadings).toFixed(1)} ms per 1,000 readings; ` +
+        `${(((m1.busy - m0.busy) / (m1.total - m0.total)) * 100).toFixed(0)} %`,
     ],
     ['broker bytes per message (one replica, segments)', (bytes / Math.max(1, inv.messages)).toFixed(1)],
     ['kcat: seq missing / announced gaps', `${g.missing} / ${g.announcedGaps} of ${fmt(g.lastSeq)}`],
     ['kcat: duplicates; order violations; strangers', `${g.duplicates}; ${g.orderViolations}; ${inv.strangers}`],
+    ["resent after an unknown fate (the gateway's own count)", `${fmt(unknownFate)} readings`],
     ['left in the buffer; gateway exit code', `${final.totalReadings}; ${code}`],
     [
       "the gateway's log lines, by message",
@@ -219,6 +225,7 @@ try {
   for (const line of firstOf.values()) console.log(`  first: ${line}`);
   failed = g.missing > 0 || code !== 0 || !rolledDuringDrain || final.totalReadings !== 0;
 } finally {
+  gateway?.kill('SIGKILL'); // gone already unless the bench failed half-way
   for (const [k, v] of rows) console.log(`${k.padEnd(48)} ${v}`);
   await cluster.destroy();
 }
