@@ -19,7 +19,8 @@
  * transport reconnects every strap), and the ratios of the medians are reported.
  *
  *   node --import tsx bench/ble.ts [--straps 50] [--hz 25] [--duration 20000] [--rounds 5] [--baseline null|none] [--floor yes|no]
- *     [--compare stock|none] [--delivery-ms -1] [--synchronous full|normal] [--commit-interval ms] [--profile file.cpuprofile]
+ *     [--compare stock|none] [--delivery-ms -1] [--synchronous full|normal] [--commit-interval ms] [--max-held n]
+ *     [--profile file.cpuprofile]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -51,8 +52,9 @@ const withFloor = arg('floor', 'yes') !== 'no';
 /** How the simulated UART hands bytes to the host (see ControllerOptions.deliveryMs). */
 const deliveryMs = Number(arg('delivery-ms', '-1'));
 /** --compare stock (default): every round is measured on noble's stock UART transport as well, in the same run (--compare none: wardgate's only). */
-const compareStock = arg('compare', 'stock') === 'stock';
 type Transport = 'wardgate' | 'stock';
+const compared: Transport[] = arg('compare', 'stock') === 'stock' ? ['stock'] : [];
+const transportOpts = (t: Transport) => ({ stockUart: t === 'stock' });
 
 const child = spawn(
   process.execPath,
@@ -90,6 +92,8 @@ const log = silentLogger();
 const events = new Events(log);
 /** --commit-interval N: the buffer's former fixed group commit interval instead of its default pacing (to see what commit frequency costs). */
 const commitInterval = arg('commit-interval', '');
+/** --max-held N: the adapter's maxHeldReadings (default: the config default). */
+const maxHeld = arg('max-held', '');
 const buffer = await openBuffer({
   dir: join(root, 'data'),
   keyFile,
@@ -108,6 +112,7 @@ const bleConfig = bleConfigSchema.parse({
   hci: { uart: { port: hello.hostPort } },
   maxConnections: straps,
   maxNotificationsPerSecond: hz * 4,
+  ...(maxHeld ? { maxHeldReadings: Number(maxHeld) } : {}),
   devices: hello.addresses.map((address, i) => ({ address, bed: `BED-${i}` })),
 });
 let sinkMode: 'buffer' | 'null' = 'buffer';
@@ -132,13 +137,13 @@ const current: { adapter: BleAdapter | null; transport: Transport | null } = { a
 const useAdapter = async (t: Transport): Promise<void> => {
   if (current.transport === t) return;
   await current.adapter?.stop();
-  const a = new BleAdapter(bleConfig, { noble: nobleFactory(bleConfig.hci, { stockUart: t === 'stock' }) });
+  const a = new BleAdapter(bleConfig, { noble: nobleFactory(bleConfig.hci, transportOpts(t)) });
   current.adapter = a;
   current.transport = t;
   await a.start({ sink, events, log });
   await settled(`adapter (${t} transport)`, () => a.status().devices === straps);
 };
-const transports: Transport[] = compareStock ? ['wardgate', 'stock'] : ['wardgate'];
+const transports: Transport[] = ['wardgate', ...compared];
 await useAdapter('wardgate');
 const profileFile = arg('profile', '');
 const { Session } = await import('node:inspector/promises');
@@ -159,6 +164,8 @@ interface Round {
   hostReads: number;
   /** Links with notifications enabled at the end of the round (the adapter unsubscribes while the buffer lags). */
   subscribedAtEnd: number;
+  /** Samples (every 100 ms) at which the adapter had unsubscribed because too many readings waited for the buffer. */
+  pausedSamples: number;
   /** Notifications offered / straps x hz x round: below 0.9 the simulated world (its own process) did not keep up. */
   offered: number;
   /** Buffer commits (transactions) per second. */
@@ -195,11 +202,16 @@ const measure = async (mode: Mode, transport: Transport, ms: number): Promise<Ro
   const s0 = await ask();
   const t0 = threadCpu();
   const k0 = commits;
+  let pausedSamples = 0;
+  const sampler = setInterval(() => {
+    if (current.adapter?.status().detail?.includes('paused')) pausedSamples++;
+  }, 100);
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   await new Promise((r) => setTimeout(r, ms));
   const s1 = await ask();
   const c = process.cpuUsage(c0);
+  clearInterval(sampler);
   if (mode === 'buffer' && transport === 'wardgate') for (const [k, v] of threadCpu()) threadTotals.set(k, (threadTotals.get(k) ?? 0) + v - (t0.get(k) ?? 0));
   const wall = performance.now() - w0;
   const notifications = s1.notificationsSent - s0.notificationsSent;
@@ -210,6 +222,7 @@ const measure = async (mode: Mode, transport: Transport, ms: number): Promise<Ro
     notifications,
     hostReads: s1.writes - s0.writes,
     subscribedAtEnd: s1.subscribed,
+    pausedSamples,
     offered: Number((notifications / ((straps * hz * wall) / 1000)).toFixed(2)),
     commitsPerSecond: Number((((commits - k0) * 1000) / wall).toFixed(1)),
     cpuMsPer1000Notifications: Number(((cpuMs * 1000) / notifications).toFixed(1)),
@@ -235,7 +248,7 @@ const adapterStatus = current.adapter?.status().detail;
 // straps, values counted and dropped, no adapter. Measured after the adapter has stopped.
 const floorRounds: Round[] = [];
 const floor = async (t: Transport): Promise<void> => {
-  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000 } }, { stockUart: t === 'stock' })();
+  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000 } }, transportOpts(t))();
   let values = 0;
   const wanted = new Set(hello.addresses);
   const queue: NoblePeripheral[] = [];
@@ -317,7 +330,6 @@ const fullW = rounds.filter((r) => r.transport === 'wardgate' && r.sink === 'buf
 const byTransport = Object.fromEntries(transports.map((t) => [t, summary(t)]));
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined ? fix(a / b, 2) : undefined);
 const w = byTransport.wardgate;
-const st = byTransport.stock;
 const result = {
   straps,
   hz,
@@ -328,16 +340,17 @@ const result = {
   readingsCommitted: committed,
   /** Medians of the valid rounds, per UART transport (wardgate: src/devices/ble/uart-socket.ts, the default; stock: noble's own). */
   median: byTransport,
-  ...(st
-    ? {
-        /** The same figure on wardgate's transport / on noble's stock one, measured in this run. */
-        ratioWardgateToStock: {
-          endToEnd: ratio(w?.endToEnd?.cpuShareOfOneCore, st.endToEnd?.cpuShareOfOneCore),
-          nobleAndAdapterOnly: ratio(w?.nobleAndAdapterOnly?.cpuShareOfOneCore, st.nobleAndAdapterOnly?.cpuShareOfOneCore),
-          nobleFloor: ratio(w?.nobleFloor?.cpuShareOfOneCore, st.nobleFloor?.cpuShareOfOneCore),
-        },
-      }
-    : {}),
+  /** Each figure on wardgate's transport / on the other one, measured in this run. */
+  ratioWardgateTo: Object.fromEntries(
+    compared.map((t) => [
+      t,
+      {
+        endToEnd: ratio(w?.endToEnd?.cpuShareOfOneCore, byTransport[t]?.endToEnd?.cpuShareOfOneCore),
+        nobleAndAdapterOnly: ratio(w?.nobleAndAdapterOnly?.cpuShareOfOneCore, byTransport[t]?.nobleAndAdapterOnly?.cpuShareOfOneCore),
+        nobleFloor: ratio(w?.nobleFloor?.cpuShareOfOneCore, byTransport[t]?.nobleFloor?.cpuShareOfOneCore),
+      },
+    ]),
+  ),
   goal: { cpuShareOfOneCore: 0.05, met: (w?.endToEnd?.cpuShareOfOneCore ?? 1) < 0.05 },
   roundsAtFullRate: `${rounds.filter(valid).length + floorRounds.filter(valid).length}/${rounds.length + floorRounds.length}`,
   rounds: [...rounds, ...floorRounds],
@@ -350,6 +363,7 @@ const result = {
   refused: await events.count('reading_refused'),
   synchronous,
   commitInterval: commitInterval ? Number(commitInterval) : 'default pacing',
+  maxHeldReadings: bleConfig.maxHeldReadings,
   cpu: cpus()[0]?.model,
   loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
   node: process.version,
