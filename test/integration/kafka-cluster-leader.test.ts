@@ -188,15 +188,16 @@ describe('both clients side by side, 3-node cluster', () => {
 
   it('each broker stopped and started in turn during a drain: nothing lost, the drain goes on', { timeout: 300_000 }, async () => {
     const BACKLOG = 60_000;
+    // A broker's restart takes 10 s on a quiet machine and a minute on a loaded one: while the roll
+    // runs, a gateway whose backlog falls under LOW gets TOP_UP more, so every restart happens during
+    // a drain however long it takes (on a quiet machine no top-up is needed).
+    const LOW = 15_000;
+    const TOP_UP = 10_000;
     const runs: { client: string; topics: ReturnType<typeof uniqueTopics>; gw: Awaited<ReturnType<typeof startTestGateway>>; acked: string[] }[] = [];
-    for (const client of CLIENTS) {
-      const topics = uniqueTopics(`roll-${client}`);
-      await createTopics(topics);
-      // A rate cap makes the drain outlast the roll (60-80 s on this machine).
-      const gw = await startTestGateway(gatewayConfig(client, topics, cluster.bootstrap.split(','), 600));
-      const acked: string[] = [];
-      const t0 = Date.now();
-      for (let n = 0; n < BACKLOG; ) {
+    const t0 = Date.now();
+    let n = 0;
+    const feed = async (gw: (typeof runs)[number]['gw'], acked: string[], count: number): Promise<void> => {
+      for (let end = n + count; n < end; ) {
         const batch: ReadingInput[] = [];
         for (let i = 0; i < 2000; i++, n++)
           batch.push({
@@ -211,18 +212,38 @@ describe('both clients side by side, 3-node cluster', () => {
         await gw.ingest.submit(batch);
         for (const r of batch) acked.push(`${r.deviceId}@${r.deviceTime}`);
       }
+    };
+    for (const client of CLIENTS) {
+      const topics = uniqueTopics(`roll-${client}`);
+      await createTopics(topics);
+      // A rate cap makes the drain outlast the roll (60-80 s on a quiet machine).
+      const gw = await startTestGateway(gatewayConfig(client, topics, cluster.bootstrap.split(','), 600));
+      const acked: string[] = [];
+      await feed(gw, acked, BACKLOG);
       runs.push({ client, topics, gw, acked });
     }
-    for (const node of [1, 2, 3]) {
-      const before = runs.map((r) => r.gw.forwarder.status().forwarded);
-      await cluster.stop(node);
-      await cluster.start(node);
-      await waitForLeaders(cluster.bootstrap, runs[0]!.topics.vital, (p) => p.isrs.length === 3, 90_000);
-      // The drain went on through this broker's restart, and is not over yet.
-      for (const [i, r] of runs.entries()) {
-        expect(r.gw.forwarder.status().forwarded, `${r.client}, node ${node}`).toBeGreaterThan(before[i]!);
-        expect(r.gw.buffer.stats().totalReadings, `${r.client}, node ${node}`).toBeGreaterThan(0);
+    let rolling = true;
+    const topUps = (async () => {
+      while (rolling) {
+        for (const r of runs) if (rolling && r.gw.buffer.stats().totalReadings < LOW) await feed(r.gw, r.acked, TOP_UP);
+        await new Promise((res) => setTimeout(res, 500));
       }
+    })();
+    try {
+      for (const node of [1, 2, 3]) {
+        const before = runs.map((r) => r.gw.forwarder.status().forwarded);
+        await cluster.stop(node);
+        await cluster.start(node);
+        await waitForLeaders(cluster.bootstrap, runs[0]!.topics.vital, (p) => p.isrs.length === 3, 90_000);
+        // The drain went on through this broker's restart, and is not over yet.
+        for (const [i, r] of runs.entries()) {
+          expect(r.gw.forwarder.status().forwarded, `${r.client}, node ${node}`).toBeGreaterThan(before[i]!);
+          expect(r.gw.buffer.stats().totalReadings, `${r.client}, node ${node}`).toBeGreaterThan(0);
+        }
+      }
+    } finally {
+      rolling = false;
+      await topUps;
     }
     // Let the capped drain finish before reading: kcat -e never ends on a topic still written to.
     for (const r of runs) expect(await r.gw.stop(150_000), `${r.client}: drained`).toBe(true);
