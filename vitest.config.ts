@@ -5,15 +5,18 @@ import { defineConfig } from 'vitest/config';
 //    the simulated BLE controller); scripts/test.mjs runs it two files at a time;
 //  - integration: test/integration/** against one real Kafka broker started by the global setup. Its
 //    files run one at a time because some of them stop and restart that broker;
-//  - cluster: the failover and leader-move files, each with a 3-node cluster of its own;
+//  - cluster: the failover and leader-move files, each with a 3-node cluster of its own (a new
+//    file with brokers of its own goes in CLUSTERS or OWN_BROKER, or it runs in the integration lane);
 //  - brokers: the other files with brokers of their own (TLS and SASL listeners, a broker behind the
-//    black-hole or the crash test's proxy, the fleet's 3-node cluster). The two lanes are balanced by
-//    duration (about 10 and 7 min on the CI machine); neither touches the shared broker.
+//    black-hole or the crash test's proxy, the fleet's 3-node cluster, the controller-failover file's
+//    3-node cluster). The two lanes are balanced by duration (about 8 min each on the CI machine);
+//    neither touches the shared broker.
 // `npm test` (after lint, typecheck and build) runs unit first, alone; then integration, cluster and
 // brokers side by side (JVM lanes that share nothing, mostly waiting on outages and restarts):
 // scripts/test.mjs, which merges the JSON reports into test-results/vitest.json.
-const CLUSTERS = ['test/integration/kafka-cluster-*.test.ts'];
+const CLUSTERS = ['test/integration/kafka-cluster-failover.test.ts', 'test/integration/kafka-cluster-leader.test.ts'];
 const OWN_BROKER = [
+  'test/integration/kafka-cluster-controller.test.ts',
   'test/integration/kafka-security.test.ts',
   'test/integration/forwarder-blackhole.test.ts',
   'test/integration/forwarder-crash.test.ts',
