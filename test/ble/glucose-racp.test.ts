@@ -144,7 +144,12 @@ describe('glucose records over RACP', () => {
     await rig!.world.controller.setInRange(ADDRESS, false);
     between();
     await rig!.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === responses, `${responses} RACP responses`);
+    await waitFor(() => racpResponses().length >= responses, `${responses} RACP responses`);
+  };
+  /** The sequence number the adapter keeps for the meter, from its file (undefined: none yet). */
+  const keptSeq = (dataDir: string): number | undefined => {
+    const f = join(dataDir, 'ble-glucose-seq.json');
+    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, number>)[DEVICE] : undefined;
   };
 
   it('the buffer refuses a batch in the middle of a report: the same link asks again from its first record, every record committed once', async () => {
@@ -222,8 +227,9 @@ describe('glucose records over RACP', () => {
     for (let i = 0; i < 5; i++) m.takeGlucose();
     rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
     p = await pipeline();
-    await rig.adapter.start(p.ctx);
-    await waitFor(() => racpResponses().length === 2, 'the probe and the report of all records');
+    const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
+    await rig.adapter.start({ ...p.ctx, dataDir });
+    await waitFor(() => keptSeq(dataDir) === m.memory.records.at(-1)!.seq, 'the newest learned from all records');
     expect(requestsHex(m)).toEqual([LAST, '0101']);
     await reconnect(() => m.takeGlucose(), 4);
     expect(requestsHex(m).slice(2)).toEqual([LAST, fromSeq(m.memory.records[5]!.seq)]);
@@ -250,12 +256,16 @@ describe('glucose records over RACP', () => {
       const beforeContact = take(2);
       rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config });
       p = await pipeline();
-      await rig.adapter.start(p.ctx);
-      await waitFor(() => racpResponses().length === 1, 'the first contact');
+      const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
+      await rig.adapter.start({ ...p.ctx, dataDir });
+      // The adapter has handled each step once the number it keeps (its file) says so.
+      const keptIs = (seq: number, what: string): Promise<void> => waitFor(() => keptSeq(dataDir) === seq, what);
+      await keptIs(beforeContact.at(-1)!.seq, 'the first contact');
       let sinceContact: GlucoseRecord[] = [];
       await reconnect(() => (sinceContact = take(2)), 3);
       const got: Reading[] = [];
       await waitFor(() => glucoseIn(got).length >= (all ? 4 : 2), 'the records before the restart committed');
+      await keptIs(sinceContact.at(-1)!.seq, 'the kept number after them');
       // The meter restarts its counter (what === restart) or goes on past 0xFFFF: its newest number is below the kept one.
       let afterRestart: GlucoseRecord[] = [];
       await reconnect(
@@ -266,6 +276,7 @@ describe('glucose records over RACP', () => {
         all ? 5 : 4,
       );
       expect(afterRestart.at(-1)!.seq).toBeLessThan(sinceContact.at(-1)!.seq);
+      await keptIs(afterRestart.at(-1)!.seq, 'the new first contact');
       expect(await p.events.count('device_error', { family: 'ble', reason: 'glucose_sequence_restart' })).toBe(1);
       // since-first-contact: nothing older than the new first contact; all: every record the meter holds.
       expect(requestsHex(m).slice(3)).toEqual(all ? [LAST, '0101'] : [LAST]);
