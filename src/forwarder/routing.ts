@@ -7,7 +7,7 @@
 import type { Lease } from '../buffer/types.js';
 import type { PriorityClass, Reading } from '../reading.js';
 import type { OutMessage, TopicBatch } from './client.js';
-import { avroV1Messages } from './formats/avro-v1.js';
+import { avroV1Messages, avroV1UnitMessages } from './formats/avro-v1.js';
 import { FHIR_SCHEMA, type FhirOptions, type FhirOut, toFhirObservations } from './formats/fhir-r4.js';
 import { HL7V2_SCHEMA, type Hl7Out, type Hl7v2Options, toPcd01Messages } from './formats/hl7v2-pcd01.js';
 import { encodeJsonV1, jsonV1Messages, jsonV1UnitMessages, readingHeaders } from './formats/json-v1.js';
@@ -93,8 +93,10 @@ export function routeLease(lease: Lease, o: RoutingOptions, onInvalid?: (r: Read
   } else {
     json = [];
     // JSON v1 from the decoded units when the lease has them: no Reading objects.
-    if (o.format === 'avro-v1') avroV1Messages(lease.readings, (r) => keyOf(r, o.key), json, onInvalid);
-    else if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
+    if (o.format === 'avro-v1') {
+      if (lease.units) avroV1UnitMessages(lease.units, o.key, json, onInvalid);
+      else avroV1Messages(lease.readings, (r) => keyOf(r, o.key), json, onInvalid);
+    } else if (lease.units) jsonV1UnitMessages(lease.units, o.key, json);
     else jsonV1Messages(lease.readings, (r) => keyOf(r, o.key), json);
   }
   const out: TopicBatch[] = [{ topic: o.topics[lease.priorityClass], messages: json }];

@@ -19,6 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import type { Lease, LeaseLimits, ReadingBuffer } from '../../src/buffer/types.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
+import type { OutMessage } from '../../src/forwarder/client.js';
 import { AVRO_INVALID_HEADER, AVRO_V1_SCHEMA } from '../../src/forwarder/formats/avro-v1.js';
 import { JSON_V1_SCHEMA } from '../../src/forwarder/formats/json-v1.js';
 import { Forwarder } from '../../src/forwarder/forwarder.js';
@@ -184,6 +185,35 @@ describe('avro-v1: readings the schema does not take as they are', () => {
       await forwarder?.stop();
       await real.close();
       rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('from the decoded units of a lease: the same messages as from its Reading objects', async () => {
+    r = await rig({}, { start: false });
+    const base = readings(40);
+    const offered = base.map((p, i) => {
+      const q = { ...p, ...(i % 3 === 0 ? { patientId: `P-${i % 4}` } : {}) };
+      if (i % 5 === 1) return { ...q, value: Number.NaN, quality: ['value_nres' as const, 'simulated' as const] };
+      if (i % 5 === 2) return { ...q, deviceTime: 1718000000.123456 * 1000 + i };
+      if (i % 5 === 3) {
+        const { deviceTime: _, ...rest } = q;
+        return { ...rest, quality: ['device_clock_unknown' as const] };
+      }
+      if (i % 5 === 4) return { ...q, priorityClass: 'vital' as const, extra: { alarm: 'HR_HIGH', limit: 120.5, acked: false } };
+      return q;
+    });
+    await r.buffer.append(offered);
+    for (const key of ['device', 'patient'] as const) {
+      const lease = r.buffer.lease({ maxReadings: 1000, maxBytes: 1 << 30 })!;
+      expect(lease.units?.length).toBeGreaterThan(0);
+      const asReadings: Lease = { id: lease.id, priorityClass: lease.priorityClass, bytes: lease.bytes, partial: lease.partial, readings: lease.readings };
+      const o = { topics: TOPICS, key, format: 'avro-v1' as const };
+      const [fromUnits] = routeLease(lease, o);
+      const [fromReadings] = routeLease(asReadings, o);
+      expect(fromUnits!.messages).toHaveLength(offered.length);
+      const plain = (ms: readonly OutMessage[]) => ms.map((m) => ({ key: m.key, value: Buffer.from(m.value as Buffer).toString('hex'), headers: m.headers }));
+      expect(plain(fromUnits!.messages)).toEqual(plain(fromReadings!.messages));
+      r.buffer.release(lease.id);
     }
   });
 });

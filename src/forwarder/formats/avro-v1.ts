@@ -12,6 +12,8 @@
  * test/forwarder/avro-v1.test.ts checks the two are the same.
  */
 import avro from 'avsc';
+import { readingAt } from '../../buffer/codec.js';
+import type { UnitSlice } from '../../buffer/types.js';
 import { CATALOGUE } from '../../catalogue.js';
 import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS, type Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
@@ -245,5 +247,55 @@ export function avroV1Messages(
       continue;
     }
     out.push({ key: keyOf(r), value, headers: readingHeaders(r, AVRO_V1_SCHEMA) });
+  }
+}
+
+/**
+ * The same messages as avroV1Messages of the same readings, written from a lease's decoded units
+ * (src/buffer/codec.ts UnitColumns) without a Reading object per reading (one is made only for
+ * a reading the schema refuses, for its JSON v1 message).
+ */
+export function avroV1UnitMessages(
+  units: readonly UnitSlice[],
+  key: 'device' | 'patient',
+  out: OutMessage[],
+  onInvalid?: (r: Reading, field: string) => void,
+): void {
+  for (const u of units) {
+    const c = u.columns;
+    for (let i = u.from; i < u.to; i++) {
+      const s = c.sources[c.source[i]!]!;
+      const metric = c.metric[i]!;
+      const f = metricFields(metric.id);
+      const seq = c.firstSeq + i;
+      const v = c.value[i]!;
+      const record = {
+        gatewayId: c.gatewayId,
+        seq,
+        deviceId: s.deviceId,
+        deviceKind: s.deviceKind,
+        bed: s.bed,
+        patientId: s.patientId ?? null,
+        metric: metric.id,
+        mdc: f.mdc,
+        loinc: f.loinc,
+        value: Number.isFinite(v) ? v : null,
+        unit: c.unit[i]!,
+        deviceTime: c.hasDeviceTime[i] === 1 ? ms(c.deviceTime[i]!) : null,
+        gatewayTime: ms(c.gatewayTime[i]!),
+        priority: c.priorityClass,
+        quality: c.quality[i]!,
+        extra: c.extra[i] ?? null,
+      };
+      const k = key === 'patient' && s.patientId !== undefined ? s.patientId : s.deviceId;
+      let value: Buffer;
+      try {
+        value = type.toBuffer(record);
+      } catch {
+        avroV1Messages([readingAt(c, i)], () => k, out, onInvalid);
+        continue;
+      }
+      out.push({ key: k, value, headers: { 'wardgate-gateway-id': c.gatewayId, 'wardgate-seq': String(seq), 'wardgate-schema': AVRO_V1_SCHEMA } });
+    }
   }
 }
