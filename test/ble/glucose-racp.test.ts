@@ -109,8 +109,10 @@ describe('glucose records over RACP', () => {
     // Gateway restart: a new adapter over the same data folder; the meter takes 3 more meanwhile.
     await rig.adapter.stop();
     for (let i = 0; i < 3; i++) m.takeGlucose();
-    // What survives the restart: device ids and sequence numbers, nothing else.
-    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: m.memory.records[STORED + 4]!.seq });
+    // What survives the restart: device ids, sequence numbers and beds, nothing else.
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({
+      [DEVICE]: { seq: m.memory.records[STORED + 4]!.seq, bed: 'BED-01' },
+    });
     const cfg = bleConfigSchema.parse({
       hci: { uart: { port: rig.world.hostPort } },
       devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords: 'all' }],
@@ -149,7 +151,7 @@ describe('glucose records over RACP', () => {
   /** The sequence number the adapter keeps for the meter, from its file (undefined: none yet). */
   const keptSeq = (dataDir: string): number | undefined => {
     const f = join(dataDir, 'ble-glucose-seq.json');
-    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, number>)[DEVICE] : undefined;
+    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as Record<string, { seq: number }>)[DEVICE]?.seq : undefined;
   };
 
   it('the buffer refuses a batch in the middle of a report: the same link asks again from its first record, every record committed once', async () => {
@@ -193,7 +195,7 @@ describe('glucose records over RACP', () => {
     await rig.adapter.stop();
     glucoseIn(got);
     expect(committedSet(got)).toEqual(asSet(m.memory.records));
-    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: m.memory.records.at(-1)!.seq });
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: { seq: m.memory.records.at(-1)!.seq, bed: 'BED-01' } });
   }, 60_000);
 
   it('first contact (default): the records stored before it are not imported, the ones taken since are', async () => {
@@ -209,7 +211,7 @@ describe('glucose records over RACP', () => {
     // Only "last record" was asked; the meter sent its newest, which is not imported.
     expect(requestsHex(m)).toEqual([LAST]);
     expect(notifiedSeqs()).toEqual([[before.at(-1)!.seq]]);
-    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: before.at(-1)!.seq });
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: { seq: before.at(-1)!.seq, bed: 'BED-01' } });
     await reconnect(() => {
       for (let i = 0; i < 3; i++) m.takeGlucose();
     }, 3);
@@ -219,6 +221,43 @@ describe('glucose records over RACP', () => {
     await rig.adapter.stop();
     glucoseIn(got);
     expect(committedSet(got)).toEqual(asSet(m.memory.records.slice(5)));
+  }, 60_000);
+
+  it('a meter registered to another bed (gateway restarted with the new config): a first contact, the records from the old bed not imported', async () => {
+    const m = meter();
+    rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000 } });
+    p = await pipeline();
+    const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
+    const ctx: AdapterContext = { ...p.ctx, dataDir };
+    await rig.adapter.start(ctx);
+    await waitFor(() => existsSync(join(dataDir, 'ble-glucose-seq.json')), 'the first contact on BED-01');
+    const got: Reading[] = [];
+    const onOldBed: GlucoseRecord[] = [];
+    await reconnect(() => onOldBed.push(m.takeGlucose(), m.takeGlucose()), 3);
+    await waitFor(() => glucoseIn(got).length >= 2, "BED-01's records committed");
+    await rig.adapter.stop();
+    // The previous patient takes one more before the meter is moved; the gateway restarts with it on BED-02.
+    onOldBed.push(m.takeGlucose());
+    const cfg = bleConfigSchema.parse({
+      hci: { uart: { port: rig.world.hostPort } },
+      devices: [{ address: ADDRESS, bed: 'BED-02' }],
+      backoff: { initial: 50, max: 400 },
+      statusInterval: 3_600_000,
+    });
+    extra = new BleAdapter(cfg);
+    await extra.start(ctx);
+    await waitFor(() => keptSeq(dataDir) === onOldBed.at(-1)!.seq, 'the first contact on BED-02');
+    const onNewBed: GlucoseRecord[] = [];
+    await reconnect(() => onNewBed.push(m.takeGlucose()), 6);
+    await waitFor(() => glucoseIn(got).length >= 3, "BED-02's record committed");
+    await extra.stop();
+    glucoseIn(got);
+    // (the probe's answer, the newest, may arrive before the older one)
+    expect(got.map((r) => `${r.bed}:${r.extra?.sequence}`).sort()).toEqual([
+      ...onOldBed.slice(0, 2).map((r) => `BED-01:${r.seq}`),
+      ...onNewBed.map((r) => `BED-02:${r.seq}`),
+    ]);
+    expect(await p.events.count('device_error', { family: 'ble', reason: 'glucose_bed_changed' })).toBe(1);
   }, 60_000);
 
   it('a meter without "last record": counted, its newest learned from all its records (none imported), then the newer ones', async () => {

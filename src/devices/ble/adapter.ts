@@ -400,7 +400,7 @@ export class BleAdapter implements DeviceAdapter {
         deviceIdFor(s.address),
         racp,
         () => s.epoch === epoch && s.state === 'connected',
-        s.reg.storedRecords ?? 'since-first-contact',
+        s.reg,
         () => !this.paused,
       );
   }

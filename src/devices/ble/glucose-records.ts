@@ -13,7 +13,8 @@
  * - newest below the kept number, or an empty meter where records were kept (the counter
  *   restarted after a battery change or reset, or wrapped past 0xFFFF): counted
  *   (`device_error{reason="glucose_sequence_restart"}`, logged with the device id and the two
- *   numbers only) and handled as a first contact.
+ *   numbers only) and handled as a first contact; so is a meter now registered to another bed
+ *   than when its number was kept (`glucose_bed_changed`).
  * A meter that does not support "last record" is asked for all records instead, learning the
  * newest number from them without importing them (first contact), or for those above the kept
  * number (no restart detection).
@@ -27,9 +28,9 @@
  * Live notifications always pass (a meter sends each new measurement once).
  *
  * Across a restart the numbers live in `ble-glucose-seq.json` in the gateway's data folder
- * (written after each change; mode 0600): device ids and sequence numbers only (-1: the meter
- * was empty at first contact, or `all`: ask for every record), no values, times, beds or
- * patients. The buffer cannot hold them: it deletes readings once Kafka acknowledged them, so
+ * (written after each change; mode 0600): per device id the sequence number (-1: the meter
+ * was empty at first contact, or `all`: ask for every record) and the bed it was kept for (a
+ * ward location from the config), no values, times or patients. The buffer cannot hold them: it deletes readings once Kafka acknowledged them, so
  * a number derived from it would be lost after every drain. Records committed above a refused
  * one are remembered in memory only: after a gateway restart they are asked for and committed
  * again (duplicates, each with its `extra.sequence`), never skipped; so is a crash between a
@@ -40,6 +41,7 @@ import { join } from 'node:path';
 import { writeFileDurably } from '../../durable-file.js';
 import type { ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
+import type { Registration } from './allow-list.js';
 import { type Clock, reconnectDelay } from './backoff.js';
 import type { NobleCharacteristic } from './noble.js';
 import { parseRacpResponse, RacpOpCode, RacpOperator, reportAllRecords, reportRecordsFrom } from './profiles/racp.js';
@@ -62,6 +64,7 @@ interface Link {
   /** A request may be written now (the adapter is not paused). */
   canAsk: () => boolean;
   mode: StoredRecordsMode;
+  reg: Registration;
 }
 
 interface Procedure {
@@ -80,6 +83,8 @@ interface Procedure {
 interface Device {
   /** Every record up to this one is committed (-1: from the first; undefined: never contacted). Saved. */
   kept: number | undefined;
+  /** The bed the meter was registered to when `kept` was set (undefined: a file from before beds were saved). Saved. */
+  bed: string | undefined;
   /** Committed above `kept` (after a refused or not yet committed one). */
   done: Set<number>;
   /** Handed to the buffer, not yet committed or refused. */
@@ -108,8 +113,14 @@ export class StoredGlucose {
     if (!this.file) return;
     try {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, unknown>;
-      for (const [id, seq] of Object.entries(saved))
-        if (typeof seq === 'number' && Number.isInteger(seq) && seq >= -1 && seq <= 0xffff) this.device(id).kept = seq;
+      for (const [id, v] of Object.entries(saved)) {
+        // { seq, bed }, or a bare number (a file written before beds were saved: adopted by the current registration).
+        const { seq, bed } = typeof v === 'number' ? { seq: v, bed: undefined } : ((v ?? {}) as { seq?: unknown; bed?: unknown });
+        if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < -1 || seq > 0xffff) continue;
+        const d = this.device(id);
+        d.kept = seq;
+        d.bed = typeof bed === 'string' ? bed : undefined;
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
         ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_seq_unreadable' }, 1, { error: String(e) });
@@ -119,7 +130,7 @@ export class StoredGlucose {
   private device(id: string): Device {
     let d = this.devices.get(id);
     if (!d) {
-      d = { kept: undefined, done: new Set(), inflight: new Set(), held: null, retryWanted: false, refusals: 0, retryTimer: null, link: null };
+      d = { kept: undefined, bed: undefined, done: new Set(), inflight: new Set(), held: null, retryWanted: false, refusals: 0, retryTimer: null, link: null };
       this.devices.set(id, d);
     }
     return d;
@@ -134,11 +145,18 @@ export class StoredGlucose {
    * Asks the meter for the records it stored after the last committed one (first its newest
    * number); `alive` says whether the link is still this one, `canAsk` whether a request may be written now.
    */
-  request(deviceId: string, racp: NobleCharacteristic, alive: () => boolean, mode: StoredRecordsMode = 'since-first-contact', canAsk = () => true): void {
+  request(deviceId: string, racp: NobleCharacteristic, alive: () => boolean, reg: Registration, canAsk = () => true): void {
     this.finish(deviceId);
     const d = this.device(deviceId);
-    d.link = { racp, alive, canAsk, mode };
+    const mode: StoredRecordsMode = reg.storedRecords ?? 'since-first-contact';
+    d.link = { racp, alive, canAsk, mode, reg };
     d.retryWanted = false;
+    if (d.kept !== undefined && d.bed !== undefined && d.bed !== reg.bed) {
+      // Registered to another bed since its number was kept: its records since then may be the previous patient's.
+      this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_bed_changed' }, 1, { device: deviceId });
+      this.forget(d);
+    }
+    d.bed = reg.bed;
     if (d.kept === undefined && mode === 'all') {
       d.kept = -1;
       this.save();
@@ -218,9 +236,7 @@ export class StoredGlucose {
         kept,
         newest: newest ?? null,
       });
-      d.kept = undefined;
-      d.done.clear();
-      d.held = null;
+      this.forget(d);
     }
     if (d.kept === undefined) {
       if (link.mode === 'all') {
@@ -238,6 +254,13 @@ export class StoredGlucose {
     }
     if (newest !== undefined && newest > d.kept) this.ask(deviceId, link, 'report', d.kept + 1, newest);
     else this.maybeRetry(deviceId);
+  }
+
+  /** A new first contact: nothing kept. */
+  private forget(d: Device): void {
+    d.kept = undefined;
+    d.done.clear();
+    d.held = null;
   }
 
   /** The link of a device is gone: its report, if any, ends unanswered (the next connection asks again). */
@@ -267,7 +290,7 @@ export class StoredGlucose {
           this.maybeRetry(deviceId);
           return;
         }
-        this.request(deviceId, link.racp, link.alive, link.mode, link.canAsk);
+        this.request(deviceId, link.racp, link.alive, link.reg, link.canAsk);
       },
       reconnectDelay(d.refusals++, this.retry.initial, this.retry.max),
     );
@@ -356,8 +379,8 @@ export class StoredGlucose {
 
   private save(): void {
     if (!this.file) return;
-    const out: Record<string, number> = {};
-    for (const [id, d] of this.devices) if (d.kept !== undefined) out[id] = d.kept;
+    const out: Record<string, { seq: number; bed?: string }> = {};
+    for (const [id, d] of this.devices) if (d.kept !== undefined) out[id] = { seq: d.kept, ...(d.bed !== undefined ? { bed: d.bed } : {}) };
     try {
       writeFileDurably(this.file, `${JSON.stringify(out)}\n`, 0o600);
     } catch (e) {
