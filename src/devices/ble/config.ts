@@ -83,8 +83,13 @@ export const bleConfigSchema = z
     maxNotificationsPerSecond: z.number().positive().default(100),
     /** Readings of this long are submitted together (fewer, larger commits; 0: one event-loop turn). */
     batchWindow: duration.default(20),
-    /** Stop consuming notifications (unsubscribe) while this many readings wait for the buffer. */
-    maxHeldReadings: z.number().int().min(1).default(2_000),
+    /**
+     * Stop consuming notifications (unsubscribe) while this many readings wait for the buffer. The
+     * buffer holds a vital up to its commit delay (500 ms by default) and the fsync after it, so this
+     * must be well above readings/s x that: 50 straps at 25 Hz make about 3,600 readings/s, and at
+     * 2,000 (the former default) bench/ble.ts saw the adapter pause under machine load.
+     */
+    maxHeldReadings: z.number().int().min(1).default(10_000),
     /** Example vendor decoders to register (see profiles/vendor-oximeter.ts). */
     vendorDecoders: z.array(z.enum(['vendor_oximeter'])).default([]),
   })
