@@ -172,6 +172,8 @@ interface Round {
   commitsPerSecond: number;
   cpuMsPer1000Notifications: number;
   cpuShareOfOneCore: number;
+  /** The part of cpuShareOfOneCore spent in the kernel (system time: reads, polls, wake-ups, fsync). */
+  systemShareOfOneCore: number;
 }
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -227,6 +229,7 @@ const measure = async (mode: Mode, transport: Transport, ms: number): Promise<Ro
     commitsPerSecond: Number((((commits - k0) * 1000) / wall).toFixed(1)),
     cpuMsPer1000Notifications: Number(((cpuMs * 1000) / notifications).toFixed(1)),
     cpuShareOfOneCore: Number((cpuMs / wall).toFixed(4)),
+    systemShareOfOneCore: Number((c.system / 1000 / wall).toFixed(4)),
   };
 };
 // Rounds alternate (when --baseline null) between the full path and noble + adapter alone, so
