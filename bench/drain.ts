@@ -142,6 +142,9 @@ async function childDrain(): Promise<void> {
   const cfg = validateConfig(
     {
       gateway: { dataDir, id: 'gw-bench' },
+      // --integrity-check at-open: the buffer's integrity check before the gateway starts instead of
+      // on a worker thread meanwhile (the shipped background check's CPU falls in the drain's window).
+      ...(arg('integrity-check', '') ? { buffer: { integrityCheck: arg('integrity-check', '') } } : {}),
       kafka: {
         brokers: [brokers],
         compression: COMPRESSION,
@@ -432,7 +435,7 @@ async function main(): Promise<void> {
     const java: { rate: number; mbps: number; line: string }[] = [];
     const runJava = async (): Promise<void> => {
       const size = Math.round(bare[0]?.recordBytes ?? 0);
-      if (!size) return;
+      if (!size || JAVA_RECORDS <= 0) return;
       const topic = `bench.drain.${run}.java-${java.length}`;
       await createTopics(brokers, [topic], PARTITIONS);
       const j = await javaPerf(brokers, topic, size);
