@@ -25,6 +25,7 @@ import { type PendingReading, PRIORITY_CLASSES } from '../reading.js';
 import { validateForEncoding } from './codec.js';
 import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
 import type { KeyLedger } from './key-ledger.js';
+import { WAITING_KINDS } from './pacing.js';
 import { NCLASS } from './schema.js';
 import type { Sequence } from './seq.js';
 import type { NewUnit, UnitStore } from './store.js';
@@ -33,7 +34,7 @@ import type { WalSync } from './wal-sync.js';
 
 interface PendingAppend {
   readings: readonly PendingReading[];
-  /** The device of the append's first reading (for the waiting-device rule). */
+  /** The device of the append's first reading, when its kind waits for acknowledgements (the waiting-device rule). */
   device?: string | undefined;
   resolve: () => void;
   reject: (e: Error) => void;
@@ -117,7 +118,8 @@ export class GroupCommit {
     }
     if (readings.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const device = readings[0]?.deviceId;
+      const first = readings[0];
+      const device = first && WAITING_KINDS.has(first.deviceKind) ? first.deviceId : undefined;
       this.pending.push({ readings, device, resolve, reject });
       this.pendingCount += readings.length;
       let wait = Infinity;

@@ -12,8 +12,12 @@
  * append from a device whose previous append was acknowledged at most WAITING_TURNAROUND_MS
  * before is committed within WAITING_COMMIT_DELAY_MS instead. A device reporting once a second
  * sends its next reading about half a second after its acknowledgement and is not affected.
+ * Only MQTT publishers wait for acknowledgements (PUBACK goes out after the commit): BLE
+ * notifications and serial streams arrive whatever the buffer does, and their adapters batch
+ * many devices every few milliseconds, so the rule applied to them committed 4-17 times a
+ * second instead of twice (bench/ble.ts) for no device that was waiting.
  */
-import { PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
+import { type DeviceKind, PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 
 export type CommitMaxDelays = Partial<Record<Exclude<PriorityClass, 'alarm'>, number>>;
 
@@ -27,6 +31,8 @@ export const SD_CARD_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 100
 export const WAITING_TURNAROUND_MS = 50;
 /** ...and its appends are committed within this long (the former fixed group commit interval). */
 export const WAITING_COMMIT_DELAY_MS = 25;
+/** The kinds of device that wait for each acknowledgement before they send again. */
+export const WAITING_KINDS: ReadonlySet<DeviceKind> = new Set<DeviceKind>(['mqtt']);
 
 export interface PacingOptions {
   /** The former fixed commit interval: when set, the delay of every class not given in commitMaxDelayMs, and a cap on the alarm's. */

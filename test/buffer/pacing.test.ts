@@ -123,10 +123,10 @@ describe('commit pacing', () => {
   });
 
   it(
-    'a device that sends again as soon as it is acknowledged is committed within 25 ms; other devices, and the same device sending later, wait for ' +
-      'the class delay',
+    'an MQTT device that sends again as soon as it is acknowledged is committed within 25 ms; other devices, and the same device sending later, ' +
+      'wait for the class delay',
     async () => {
-      const from = (device: string, i: number) => withPriority(1, 'vital', i).map((r) => ({ ...r, deviceId: device }));
+      const from = (device: string, i: number) => withPriority(1, 'vital', i).map((r) => ({ ...r, deviceId: device, deviceKind: 'mqtt' as const }));
       const first = settled(buf.append(from('sensor-1', 0)));
       await vi.advanceTimersByTimeAsync(1000);
       expect(committed(buf)).toBe(1);
@@ -155,6 +155,29 @@ describe('commit pacing', () => {
       expect(committed(buf)).toBe(4);
     },
   );
+
+  it('a BLE or serial device appending right after its acknowledgement waits for the class delay: it is not waiting for the ack', async () => {
+    for (const [i, kind] of (['ble', 'serial', 'simulator'] as const).entries()) {
+      const from = (n: number) => withPriority(1, 'vital', n).map((r) => ({ ...r, deviceId: `${kind}-1`, deviceKind: kind }));
+      const base = committed(buf);
+      const first = settled(buf.append(from(10 * i)));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(committed(buf)).toBe(base + 1);
+      await until(() => fs.held === 1);
+      fs.release();
+      await until(() => first.done);
+      // 10 ms after its acknowledgement, as a strap streaming at 25 Hz through a batching adapter would.
+      await vi.advanceTimersByTimeAsync(10);
+      void buf.append(from(10 * i + 1));
+      await vi.advanceTimersByTimeAsync(999); // the vital delay here is 1 s
+      expect(committed(buf), kind).toBe(base + 1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(committed(buf), kind).toBe(base + 2);
+      await until(() => fs.held === 1);
+      fs.release();
+      await until(() => fs.held === 0);
+    }
+  });
 
   it('commitFillReadings: a commit as soon as that many readings are pending, before any delay runs out', async () => {
     const other = testEnv('wg-pacing-fill-');
