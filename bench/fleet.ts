@@ -31,7 +31,7 @@
  * Exits 1 when a seq is missing or a gateway process failed.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readBufferStats } from '../src/buffer/status.js';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
@@ -88,6 +88,7 @@ function windowOf(a: ReturnType<typeof meters>, b: ReturnType<typeof meters>) {
 process.env.KAFKA_START_TIMEOUT ??= '170';
 const cluster = await startCluster();
 const rows: [string, string][] = [];
+let scratch: string | null = null;
 let failed = false;
 /** Every gateway process, killed in `finally` should the bench fail half-way. */
 const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
@@ -110,6 +111,7 @@ try {
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0);
   }
   const root = tempDir('wg-fleet-bench-');
+  scratch = root;
   const config = join(root, 'fleet.yaml');
   writeFileSync(
     config,
@@ -328,5 +330,7 @@ try {
   for (const c of children) c.kill('SIGKILL');
   for (const [k, v] of rows) console.log(`${k.padEnd(54)} ${v}`);
   await cluster.destroy();
+  // The gateways' data folders (encrypted buffers, drained), kept with WARDGATE_KAFKA_KEEP=1 like the cluster's.
+  if (scratch && process.env.WARDGATE_KAFKA_KEEP !== '1') rmSync(scratch, { recursive: true, force: true });
 }
 process.exitCode = failed ? 1 : 0;

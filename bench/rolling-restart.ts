@@ -21,7 +21,7 @@
  * Exits 1 when a seq is missing, the gateway failed, or the drain ended before the roll did.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { getOrCreateGatewayId, openBuffer } from '../src/buffer/index.js';
@@ -54,6 +54,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 process.env.KAFKA_START_TIMEOUT ??= '170';
 const cluster = await startCluster();
 const rows: [string, string][] = [];
+let scratch: string | null = null;
 let failed = true;
 let gateway: { kill(signal: NodeJS.Signals): boolean } | null = null;
 try {
@@ -79,7 +80,8 @@ try {
   };
 
   // The backlog, through the buffer's real append path.
-  const dir = join(tempDir('wg-roll-bench-'), 'data');
+  scratch = tempDir('wg-roll-bench-');
+  const dir = join(scratch, 'data');
   const keyFile = join(dir, 'wardgate.key');
   generateKeyFile(keyFile);
   const gatewayId = getOrCreateGatewayId(dir, 'gw-roll-bench');
@@ -228,5 +230,7 @@ try {
   gateway?.kill('SIGKILL'); // gone already unless the bench failed half-way
   for (const [k, v] of rows) console.log(`${k.padEnd(48)} ${v}`);
   await cluster.destroy();
+  // The gateways' data folders (encrypted buffers, drained), kept with WARDGATE_KAFKA_KEEP=1 like the cluster's.
+  if (scratch && process.env.WARDGATE_KAFKA_KEEP !== '1') rmSync(scratch, { recursive: true, force: true });
 }
 process.exitCode = failed ? 1 : 0;
