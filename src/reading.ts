@@ -114,6 +114,9 @@ function checkId(name: string, v: unknown, optional = false): void {
   }
 }
 
+/** The largest time a Date can hold, in ms either side of the epoch (ECMA-262 21.4.1.1). */
+const MAX_DATE_MS = 8.64e15;
+
 /**
  * Validates and normalises one input. Non-finite values and unknown metrics or units
  * are rejected (the caller counts them); values outside the physiological range are kept
@@ -145,7 +148,9 @@ export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingR
     if (value < def.range[0] || value > def.range[1]) quality.push('out_of_range');
   }
   let deviceTime = input.deviceTime;
-  if (deviceTime !== undefined && !Number.isFinite(deviceTime)) deviceTime = undefined;
+  // Outside what a Date can hold (±8.64e15 ms), a time cannot be written as ISO 8601 by any
+  // format: unusable, as a non-finite one is (the forwarder would fail on it, not the source).
+  if (deviceTime !== undefined && !(Math.abs(deviceTime) <= MAX_DATE_MS)) deviceTime = undefined;
   if (deviceTime === undefined) {
     if (!quality.includes('device_clock_unknown')) quality.push('device_clock_unknown');
   } else if (Math.abs(deviceTime - opts.now) > opts.clockSkewToleranceMs) {

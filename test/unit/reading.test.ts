@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normalise, type ReadingInput, ReadingRejected } from '../../src/reading.js';
+import { jsonV1Text } from '../../src/forwarder/formats/json-v1.js';
+import { normalise, type Reading, type ReadingInput, ReadingRejected } from '../../src/reading.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');
 const opts = { now, clockSkewToleranceMs: 120_000 };
@@ -73,6 +74,18 @@ describe('normalise', () => {
     expect(normalise(noTime, opts).quality).toContain('device_clock_unknown');
     expect(normalise({ ...base, deviceTime: now - 3_600_000 }, opts).quality).toContain('device_clock_skew');
     expect(normalise({ ...base, deviceTime: now + 10_000 }, opts).quality).not.toContain('device_clock_skew');
+  });
+
+  it('a device time no Date can hold is unusable (no time, device_clock_unknown), and the reading still encodes as JSON v1', () => {
+    for (const t of [8.64e15 + 1, -8.64e15 - 1, 1e300]) {
+      const r = normalise({ ...base, deviceTime: t }, opts);
+      expect(r.deviceTime, String(t)).toBeUndefined();
+      expect(r.quality).toContain('device_clock_unknown');
+      const json = JSON.parse(jsonV1Text({ ...r, seq: 1, gatewayId: 'gw-1' } as Reading));
+      expect(json.deviceTime ?? null).toBeNull();
+    }
+    // The edge of the range is still a time.
+    expect(normalise({ ...base, deviceTime: 8.64e15 }, opts).deviceTime).toBe(8.64e15);
   });
 
   it('keeps the priority, patient id and extra fields given by the adapter', () => {
