@@ -26,27 +26,21 @@
  *      (batch x record size / partitions), linger.ms=5: the machine's ceiling.
  * Every topic's end offsets are checked with GetOffsetShell (at least what was acknowledged).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { getOrCreateGatewayId, openBuffer } from '../src/buffer/index.js';
+import { join } from 'node:path';
+import { openBuffer } from '../src/buffer/index.js';
 import { validateConfig } from '../src/config/load.js';
-import { generateKeyFile } from '../src/crypto/keys.js';
 import type { TopicBatch } from '../src/forwarder/client.js';
 import { routeLease } from '../src/forwarder/routing.js';
 import { startGateway } from '../src/gateway.js';
 import { silentLogger } from '../src/logger.js';
 import { Events } from '../src/metrics/events.js';
 import type { PriorityClass } from '../src/reading.js';
-import { syntheticPending } from '../test/forwarder/synthetic.js';
-import { createTopics, kafkaTool, startBroker, stopBroker } from '../test/helpers/kafka.js';
+import { createTopics, kafkaTool, stopBroker } from '../test/helpers/kafka.js';
+import { arg, buildBacklog, childEntryFor, childNodeOptions, exitWhen, median, REPO, runChild, startOwnBroker } from './lib/child.js';
 
-const arg = (name: string, def: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-};
 const N = Number(arg('readings', '200000'));
 const BATCH = Number(arg('batch', '2000'));
 const ROUNDS = Number(arg('rounds', '3'));
@@ -55,18 +49,8 @@ const FORMATS = arg('formats', 'json-v1,avro-v1').split(',') as ('json-v1' | 'av
 const JAVA_RECORDS = Number(arg('java-records', '1000000'));
 const PARTITIONS = 3;
 const SYNTH = { devices: 36, alarmEvery: 997, statusEvery: 50 };
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function shippedNodeOptions(): string {
-  const first = readFileSync(join(REPO, 'bin/wardgate.js'), 'utf8').split('\n', 1)[0]!;
-  return first
-    .split(/\s+/)
-    .filter((w) => w.startsWith('--'))
-    .join(' ');
-}
 // Read by the parent only (a compiled child lives in a temporary folder without bin/).
-const NODE_OPTS_ARG = arg('child', '') ? 'none' : arg('node-options', shippedNodeOptions());
-const NODE_OPTS = NODE_OPTS_ARG === 'none' ? [] : NODE_OPTS_ARG.split(' ').filter(Boolean);
+const NODE_OPTS = childNodeOptions();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const classTopics = (prefix: string): Record<PriorityClass, string> => ({
@@ -288,54 +272,9 @@ async function childBare(): Promise<void> {
 
 // ------------------------------------------------------------------ parent
 
-/** Compiles this benchmark (and what it imports) with tsc into `root`/build; returns the compiled entry. */
-function compileChild(root: string): string {
-  const out = join(root, 'build');
-  const tsconfig = join(root, 'tsconfig.bench.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(REPO, 'tsconfig.json'),
-      compilerOptions: { noEmit: false, outDir: out, rootDir: REPO, sourceMap: false, typeRoots: [join(REPO, 'node_modules/@types')] },
-      include: [],
-      files: [join(REPO, 'bench/drain.ts'), join(REPO, 'test/setup/kafka-global.ts'), join(REPO, 'src/forwarder/client-worker.ts')],
-    }),
-  );
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
-  symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'));
-  return join(out, 'bench/drain.js');
-}
-
 let childEntry: string[] = [];
 
-function runChild(mode: string, extra: string[]): Promise<Measured> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...NODE_OPTS, ...childEntry, '--child', mode, ...process.argv.slice(2), ...extra], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => {
-      if (code !== 0) reject(new Error(`child ${mode} exited with ${code}: ${out}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Measured);
-    });
-  });
-}
-
-async function buildBacklog(dataDir: string): Promise<void> {
-  const keyFile = join(dataDir, 'wardgate.key');
-  generateKeyFile(keyFile);
-  const gatewayId = getOrCreateGatewayId(dataDir, 'gw-bench');
-  const log = silentLogger();
-  const buffer = await openBuffer({ dir: dataDir, keyFile, gatewayId, events: new Events(log), log });
-  const old = Date.now() - 3_600_000;
-  for (let i = 0; i < N; i += 4096) {
-    const m = Math.min(4096, N - i);
-    await buffer.append(Array.from({ length: m }, (_, j) => syntheticPending(i + j, SYNTH, old + Math.floor((i + j) / 300))));
-  }
-  await buffer.close();
-}
+const measureChild = (mode: string, extra: string[]): Promise<Measured> => runChild<Measured>(NODE_OPTS, childEntry, mode, extra);
 
 /** Kafka's ProducerPerformance on the broker's jars, with the JIT in full (not the tool command's quick-start flags). */
 function javaPerf(brokers: string, topic: string, recordSize: number): Promise<{ rate: number; mbps: number; line: string }> {
@@ -384,43 +323,17 @@ function javaPerf(brokers: string, topic: string, recordSize: number): Promise<{
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'wg-bench-drain-'));
-  const kafkaDir = join(root, 'kafka');
   const run = Date.now().toString(36);
-  let brokers = '';
-  try {
-    childEntry = process.argv.includes('--tsx-children') ? ['--import', 'tsx', fileURLToPath(import.meta.url)] : [compileChild(root)];
-    brokers = await startBroker({
-      dir: kafkaDir,
-      timeoutMs: 180_000,
-      ...(process.env.KAFKA_VERSION ? { env: { KAFKA_VERSION: process.env.KAFKA_VERSION } } : {}),
-    });
-  } catch (e) {
-    await stopBroker({ dir: kafkaDir }).catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
-    throw e;
-  }
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      void stopBroker({ dir: kafkaDir })
-        .catch(() => undefined)
-        .finally(() => {
-          rmSync(root, { recursive: true, force: true });
-          process.exit(130);
-        });
-    });
-  }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((x, y) => x - y);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
+  const { brokers, kafkaDir } = await startOwnBroker(root, () => {
+    childEntry = childEntryFor(root, import.meta.url, 'bench/drain.ts');
+  });
   const span = (xs: number[], d = 0) => `${median(xs).toFixed(d)}${xs.length > 1 ? ` (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})` : ''}`;
   const rate = (m: Measured) => (m.n * 1000) / m.ms;
   const cpuUs = (m: Measured) => (m.cpuMs * 1000) / m.n;
   const lines: string[] = [];
   try {
     const template = join(root, 'template');
-    await buildBacklog(template);
+    await buildBacklog(template, N, SYNTH);
     const landed: [string, number][] = [];
     let seq = 0;
     const copy = (): string => {
@@ -449,7 +362,7 @@ async function main(): Promise<void> {
       steps.push(async () => {
         const prefix = `bench.drain.${run}.bare-${r}`;
         // It only leases and releases: the backlog itself is left as it was.
-        const m = await runChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix]);
+        const m = await measureChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix]);
         bare.push(m);
         bareRate = rate(m);
         landed.push([prefix, m.total]);
@@ -458,7 +371,7 @@ async function main(): Promise<void> {
       if (process.argv.includes('--with-fresh'))
         steps.push(async () => {
           const prefix = `bench.drain.${run}.fresh-${r}`;
-          const m = await runChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix, '--bare-fresh']);
+          const m = await measureChild('bare', ['--brokers', brokers, '--data', template, '--prefix', prefix, '--bare-fresh']);
           fresh.push(m);
           landed.push([prefix, m.total]);
           process.stderr.write(`bare, fresh batches ${r}: ${rate(m).toFixed(0)} readings/s, ${cpuUs(m).toFixed(1)} µs CPU/reading\n`);
@@ -467,7 +380,7 @@ async function main(): Promise<void> {
         steps.push(async () => {
           const prefix = `bench.drain.${run}.${f}-${r}`;
           const d = copy();
-          const m = await runChild('drain', ['--brokers', brokers, '--data', d, '--prefix', prefix, '--format', f]);
+          const m = await measureChild('drain', ['--brokers', brokers, '--data', d, '--prefix', prefix, '--format', f]);
           rmSync(d, { recursive: true, force: true });
           drains.get(f)!.push(m);
           if (f === 'json-v1') jsonDrain.push(rate(m));
@@ -546,11 +459,5 @@ async function main(): Promise<void> {
 
 const child = arg('child', '');
 // --child backlog --data <dir>: only the backlog (for profiling a drain or bare child by hand against a broker of your own).
-const done = child === 'drain' ? childDrain() : child === 'bare' ? childBare() : child === 'backlog' ? buildBacklog(arg('data', '')) : main();
-done.then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  },
-);
+const done = child === 'drain' ? childDrain() : child === 'bare' ? childBare() : child === 'backlog' ? buildBacklog(arg('data', ''), N, SYNTH) : main();
+exitWhen(done);

@@ -26,16 +26,13 @@
  * folder), as the installed `wardgate` does: under tsx, its loader thread alone adds ~60 MiB of
  * RSS. --tsx-children runs them under tsx instead (no compile step).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { getOrCreateGatewayId, openBuffer } from '../src/buffer/index.js';
+import { openBuffer } from '../src/buffer/index.js';
 import { validateConfig } from '../src/config/load.js';
-import { generateKeyFile } from '../src/crypto/keys.js';
 import type { TopicBatch } from '../src/forwarder/client.js';
 import type { CompressionName } from '../src/forwarder/compression.js';
 import { registerKafkajsCodec } from '../src/forwarder/kafkajs-codecs.js';
@@ -44,13 +41,10 @@ import { routeLease } from '../src/forwarder/routing.js';
 import { startGateway } from '../src/gateway.js';
 import { silentLogger } from '../src/logger.js';
 import { Events } from '../src/metrics/events.js';
-import { PacedIngest, syntheticPending } from '../test/forwarder/synthetic.js';
-import { endOffsets, startBroker, stopBroker } from '../test/helpers/kafka.js';
+import { PacedIngest } from '../test/forwarder/synthetic.js';
+import { endOffsets, stopBroker } from '../test/helpers/kafka.js';
+import { arg, buildBacklog, childEntryFor, childNodeOptions, exitWhen, median, runChild, startOwnBroker } from './lib/child.js';
 
-const arg = (name: string, def: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-};
 const N = Number(arg('readings', '1000000'));
 const BATCH = Number(arg('batch', '2000'));
 const LINGER = Number(arg('linger', '0'));
@@ -59,17 +53,8 @@ const CLIENT = arg('client', 'kafkajs');
 const INGEST = Number(arg('ingest', '2000'));
 const LATENCY_S = Number(arg('latency-seconds', '30'));
 const PHASES = new Set(arg('phases', 'baseline,drain,latency').split(','));
-/** The V8 flags the installed `wardgate` command runs with: those on bin/wardgate.js's first line. */
-function shippedNodeOptions(): string {
-  const first = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../bin/wardgate.js'), 'utf8').split('\n', 1)[0]!;
-  return first
-    .split(/\s+/)
-    .filter((w) => w.startsWith('--'))
-    .join(' ');
-}
 /** V8 options for the gateway and baseline child processes (default: the shipped ones; "none": V8's defaults). */
-const NODE_OPTS_ARG = arg('child', '') ? 'none' : arg('node-options', shippedNodeOptions());
-const NODE_OPTS = NODE_OPTS_ARG === 'none' ? [] : NODE_OPTS_ARG.split(' ').filter(Boolean);
+const NODE_OPTS = childNodeOptions();
 const REPEATS = Number(arg('repeats', '2'));
 /** buffer.synchronous of the gateway children: full (default, fsync per commit) or normal. */
 const SYNC = arg('sync', 'full');
@@ -290,64 +275,9 @@ async function childLatency(): Promise<void> {
   );
 }
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Compiles this benchmark (and what it imports) with tsc into `out`; returns the compiled entry. */
-function compileChild(root: string): string {
-  const out = join(root, 'build');
-  const tsconfig = join(root, 'tsconfig.bench.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: join(REPO, 'tsconfig.json'),
-      compilerOptions: { noEmit: false, outDir: out, rootDir: REPO, sourceMap: false, typeRoots: [join(REPO, 'node_modules/@types')] },
-      include: [],
-      // kafka-global.ts declares the vitest context test/helpers/kafka.ts reads.
-      // client-worker.ts is loaded by URL (worker thread), not imported: list it.
-      files: [join(REPO, 'bench/forwarder.ts'), join(REPO, 'test/setup/kafka-global.ts'), join(REPO, 'src/forwarder/client-worker.ts')],
-    }),
-  );
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
-  symlinkSync(join(REPO, 'node_modules'), join(out, 'node_modules'));
-  return join(out, 'bench/forwarder.js');
-}
-
 let childEntry: string[] = [];
 
-function runChild(mode: string, extra: string[]): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...NODE_OPTS, ...childEntry, '--child', mode, ...process.argv.slice(2), ...extra], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code !== 0) reject(new Error(`child ${mode} exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line) as Record<string, number>);
-    });
-  });
-}
-
-// ------------------------------------------------------------------ parent
-
-async function buildBacklog(dataDir: string, n = N): Promise<number> {
-  const keyFile = join(dataDir, 'wardgate.key');
-  generateKeyFile(keyFile);
-  const gatewayId = getOrCreateGatewayId(dataDir, 'gw-bench');
-  const log = silentLogger();
-  const buffer = await openBuffer({ dir: dataDir, keyFile, gatewayId, events: new Events(log), log });
-  const t0 = Date.now();
-  const old = Date.now() - 3_600_000;
-  for (let i = 0; i < n; i += 4096) {
-    const m = Math.min(4096, n - i);
-    await buffer.append(Array.from({ length: m }, (_, k) => syntheticPending(i + k, SYNTH, old + Math.floor((i + k) / 300))));
-  }
-  const ms = Date.now() - t0;
-  await buffer.close();
-  return ms;
-}
+const measureChild = (mode: string, extra: string[]): Promise<Record<string, number>> => runChild<Record<string, number>>(NODE_OPTS, childEntry, mode, extra);
 
 // ------------------------------------------------------------------ child: baseline
 
@@ -422,40 +352,14 @@ async function childBaseline(): Promise<void> {
 
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'wg-bench-fwd-'));
-  const kafkaDir = join(root, 'kafka');
   const run = Date.now().toString(36);
   const rows: [string, string, string][] = [];
   const t0 = Date.now();
-  let brokers = '';
-  try {
-    childEntry = process.argv.includes('--tsx-children') ? ['--import', 'tsx', fileURLToPath(import.meta.url)] : [compileChild(root)];
-    brokers = await startBroker({
-      dir: kafkaDir,
-      timeoutMs: 180_000,
-      ...(process.env.KAFKA_VERSION ? { env: { KAFKA_VERSION: process.env.KAFKA_VERSION } } : {}),
-    });
-  } catch (e) {
-    await stopBroker({ dir: kafkaDir }).catch(() => undefined);
-    rmSync(root, { recursive: true, force: true });
-    throw e;
-  }
-  process.stderr.write(`broker ${brokers} up in ${Date.now() - t0} ms\n`);
   // Interrupted: no broker and no temporary folder left behind.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      void stopBroker({ dir: kafkaDir })
-        .catch(() => undefined)
-        .finally(() => {
-          rmSync(root, { recursive: true, force: true });
-          process.exit(130);
-        });
-    });
-  }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((x, y) => x - y);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
+  const { brokers, kafkaDir } = await startOwnBroker(root, () => {
+    childEntry = childEntryFor(root, import.meta.url, 'bench/forwarder.ts');
+  });
+  process.stderr.write(`broker ${brokers} up in ${Date.now() - t0} ms\n`);
   const range = (xs: number[], d = 0): string => (xs.length > 1 ? ` (${Math.min(...xs).toFixed(d)}-${Math.max(...xs).toFixed(d)})` : '');
   try {
     const base: Record<string, number>[] = [];
@@ -463,10 +367,10 @@ async function main(): Promise<void> {
     // The baseline's messages come from a buffer of its own holding the backlog's first readings
     // (it leases and releases, so it can be used again and again).
     const baseDir = join(root, 'baseline-data');
-    await buildBacklog(baseDir, Math.min(N, 100_000));
+    await buildBacklog(baseDir, Math.min(N, 100_000), SYNTH);
     const baseline = async (tag: string): Promise<Record<string, number>> => {
       const topic = `bench.fwd.${run}.baseline-${tag}`;
-      const b = await runChild('baseline', ['--brokers', brokers, '--data', baseDir, '--topic', topic]);
+      const b = await measureChild('baseline', ['--brokers', brokers, '--data', baseDir, '--topic', topic]);
       if ((await endOffsets(brokers, topic)) !== b.n) throw new Error('baseline topic does not hold what was sent');
       base.push(b);
       process.stderr.write(`baseline ${tag}: ${b.rate!.toFixed(0)} readings/s, ${b.cpuPerK!.toFixed(0)} ms CPU per 1000\n`);
@@ -480,7 +384,7 @@ async function main(): Promise<void> {
       for (const thread of VARIANTS) {
         const tag = `${r}${thread ? 't' : 'm'}`;
         const dataDir = join(root, `data-${tag}`);
-        const t = await buildBacklog(dataDir);
+        const t = await buildBacklog(dataDir, N, SYNTH);
         buildMs = Math.max(buildMs, t);
         if (PHASES.has('baseline') && !prev) prev = await baseline(`${tag}a`);
         if (!PHASES.has('drain')) break;
@@ -490,7 +394,16 @@ async function main(): Promise<void> {
           status: `bench.fwd.${run}.${tag}.status`,
           waveform: `bench.fwd.${run}.${tag}.waveforms`,
         };
-        const d = await runChild('drain', ['--brokers', brokers, '--data', dataDir, '--topics', JSON.stringify(topics), '--thread-variant', String(thread)]);
+        const d = await measureChild('drain', [
+          '--brokers',
+          brokers,
+          '--data',
+          dataDir,
+          '--topics',
+          JSON.stringify(topics),
+          '--thread-variant',
+          String(thread),
+        ]);
         rmSync(dataDir, { recursive: true, force: true });
         d.rate = (d.forwarded! * 1000) / d.ms!;
         d.mbps = mib(d.bytes!) / (d.ms! / 1000);
@@ -566,7 +479,7 @@ async function main(): Promise<void> {
         status: `bench.lat.${run}.status`,
         waveform: `bench.lat.${run}.waveforms`,
       };
-      const l = await runChild('latency', ['--brokers', brokers, '--data', join(root, 'latency'), '--topics', JSON.stringify(topics)]);
+      const l = await measureChild('latency', ['--brokers', brokers, '--data', join(root, 'latency'), '--topics', JSON.stringify(topics)]);
       rows.push([`online latency at ${INGEST}/s, all (${l.n} readings)`, `p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms`, 'goal p99 <= 100 ms']);
       rows.push([`online latency, alarms (${l.alarms})`, `p50 ${l.a50} ms, p99 ${l.a99} ms, max ${l.amax} ms`, 'goal p99 <= 50 ms']);
       rows.push([`  of which: reading -> send starts`, `p50 ${l.wait50} ms, p99 ${l.wait99} ms`, '(commit, fsync, lease)']);
@@ -588,10 +501,4 @@ async function main(): Promise<void> {
 
 const child = arg('child', '');
 const done = child === 'drain' ? childDrain() : child === 'latency' ? childLatency() : child === 'baseline' ? childBaseline() : main();
-done.then(
-  () => process.exit(0),
-  (e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exit(1);
-  },
-);
+exitWhen(done);
