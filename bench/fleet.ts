@@ -36,7 +36,7 @@ import { join, resolve } from 'node:path';
 import { readBufferStats } from '../src/buffer/status.js';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
 import { REPO, tempDir, uniqueTopics } from '../test/helpers/gateway.js';
-import { startCluster, waitForLeaders } from '../test/helpers/kafka-cluster.js';
+import { createReplicatedTopic, startCluster, waitForLeaders } from '../test/helpers/kafka-cluster.js';
 import { checkInvariant, cpuSecondsOf, machineTicks, pidCpuTicks, segmentBytes, shippedNodeFlags } from './cluster-measure.js';
 
 const arg = (name: string, def: string): string => {
@@ -95,19 +95,7 @@ const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
 try {
   const topics = uniqueTopics('fleet');
   for (const topic of Object.values(topics)) {
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server',
-      cluster.bootstrap,
-      '--create',
-      '--topic',
-      topic,
-      '--partitions',
-      String(PARTITIONS),
-      '--replication-factor',
-      '3',
-      '--config',
-      'min.insync.replicas=2',
-    ]);
+    await createReplicatedTopic(cluster, topic, PARTITIONS);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0);
   }
   const root = tempDir('wg-fleet-bench-');
@@ -283,19 +271,7 @@ try {
   if (CEILING > 0) {
     // The cluster's own ceiling on this machine now: Kafka's ProducerPerformance, acks=all, idempotent, message size as measured.
     const t = `${topics.vital}.ceiling`;
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server',
-      cluster.bootstrap,
-      '--create',
-      '--topic',
-      t,
-      '--partitions',
-      String(PARTITIONS),
-      '--replication-factor',
-      '3',
-      '--config',
-      'min.insync.replicas=2',
-    ]);
+    await createReplicatedTopic(cluster, t, PARTITIONS);
     await waitForLeaders(cluster.bootstrap, t, (p) => p.leader > 0);
     const size = Math.max(100, Math.round(bytes / Math.max(1, inv.messages)) - 70);
     const out = await cluster.tool(

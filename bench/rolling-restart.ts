@@ -32,7 +32,7 @@ import { Events } from '../src/metrics/events.js';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
 import { syntheticPending } from '../test/forwarder/synthetic.js';
 import { REPO, tempDir, uniqueTopics } from '../test/helpers/gateway.js';
-import { startCluster, waitForLeaders } from '../test/helpers/kafka-cluster.js';
+import { createReplicatedTopic, startCluster, waitForLeaders } from '../test/helpers/kafka-cluster.js';
 import { checkInvariant, cpuSecondsOf, machineTicks, segmentBytes, shippedNodeFlags } from './cluster-measure.js';
 
 const arg = (name: string, def: string): string => {
@@ -60,19 +60,7 @@ let gateway: { kill(signal: NodeJS.Signals): boolean } | null = null;
 try {
   const topics = uniqueTopics('roll');
   for (const topic of Object.values(topics)) {
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server',
-      cluster.bootstrap,
-      '--create',
-      '--topic',
-      topic,
-      '--partitions',
-      String(PARTITIONS),
-      '--replication-factor',
-      '3',
-      '--config',
-      'min.insync.replicas=2',
-    ]);
+    await createReplicatedTopic(cluster, topic, PARTITIONS);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0 && p.isrs.length === 3);
   }
   const allInSync = async () => {

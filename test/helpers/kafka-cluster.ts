@@ -92,23 +92,32 @@ export async function startCluster(opts: { proxyNode?: number } = {}): Promise<C
   };
 }
 
-/**
- * Creates a topic with an explicit replica assignment, e.g. [[1,2,3],[2,1,3]]: partition i's
- * preferred leader is its first node, and after that node stops, the next live one in the list.
- */
-export async function createAssignedTopic(cluster: Cluster, topic: string, assignment: number[][]): Promise<void> {
+/** Kafka's TopicCommand --create with min.insync.replicas=2 and `placement` (partitions and replicas). */
+async function createTopic(cluster: Cluster, topic: string, placement: readonly string[]): Promise<void> {
   await cluster.tool('org.apache.kafka.tools.TopicCommand', [
     '--bootstrap-server',
     cluster.bootstrap,
     '--create',
     '--topic',
     topic,
-    '--replica-assignment',
-    assignment.map((r) => r.join(':')).join(','),
+    ...placement,
     '--config',
     'min.insync.replicas=2',
   ]);
+}
+
+/**
+ * Creates a topic with an explicit replica assignment, e.g. [[1,2,3],[2,1,3]]: partition i's
+ * preferred leader is its first node, and after that node stops, the next live one in the list.
+ */
+export async function createAssignedTopic(cluster: Cluster, topic: string, assignment: number[][]): Promise<void> {
+  await createTopic(cluster, topic, ['--replica-assignment', assignment.map((r) => r.join(':')).join(',')]);
   await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader === assignment[p.partition]![0]);
+}
+
+/** Creates a topic of `partitions` partitions, replication factor 3 and min.insync.replicas=2 (the caller waits for what it needs). */
+export async function createReplicatedTopic(cluster: Cluster, topic: string, partitions: number): Promise<void> {
+  await createTopic(cluster, topic, ['--partitions', String(partitions), '--replication-factor', '3']);
 }
 
 export interface PartitionMeta {

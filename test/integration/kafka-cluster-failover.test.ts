@@ -25,7 +25,7 @@ import { readDelivered } from '../forwarder/verify.js';
 import { javaPartition } from '../forwarder-client/murmur2.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { readTopic } from '../helpers/kafka.js';
-import { type Cluster, createAssignedTopic, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
+import { type Cluster, createAssignedTopic, createReplicatedTopic, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 type ClientName = (typeof CLIENTS)[number];
@@ -148,19 +148,7 @@ async function applyFault(fault: Fault): Promise<number[]> {
 
 async function createClusterTopics(topics: readonly string[]): Promise<void> {
   for (const topic of topics) {
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server',
-      cluster.bootstrap,
-      '--create',
-      '--topic',
-      topic,
-      '--partitions',
-      '3',
-      '--replication-factor',
-      '3',
-      '--config',
-      'min.insync.replicas=2',
-    ]);
+    await createReplicatedTopic(cluster, topic, 3);
     await settled(topic, 3);
   }
 }

@@ -15,7 +15,7 @@ import type { ReadingInput } from '../../src/reading.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { readTopic } from '../helpers/kafka.js';
-import { type Cluster, startCluster, topicPartitions, waitForLeaders } from '../helpers/kafka-cluster.js';
+import { type Cluster, createReplicatedTopic, startCluster, topicPartitions, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 const DEVICES = 20;
@@ -31,19 +31,7 @@ afterAll(async () => {
 
 async function createTopics(topics: ReturnType<typeof uniqueTopics>): Promise<void> {
   for (const topic of Object.values(topics)) {
-    await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-      '--bootstrap-server',
-      cluster.bootstrap,
-      '--create',
-      '--topic',
-      topic,
-      '--partitions',
-      '6',
-      '--replication-factor',
-      '3',
-      '--config',
-      'min.insync.replicas=2',
-    ]);
+    await createReplicatedTopic(cluster, topic, 6);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0 && p.isrs.length >= 2);
   }
 }

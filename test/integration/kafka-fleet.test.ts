@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
 import { REPO, tempDir, uniqueTopics } from '../helpers/gateway.js';
 import { run } from '../helpers/kafka.js';
-import { type Cluster, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
+import { type Cluster, createReplicatedTopic, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const GATEWAYS = 10;
 
@@ -28,19 +28,7 @@ describe('a fleet of gateways and a full cluster outage', () => {
   it(`${GATEWAYS} gateway processes: every committed (gateway id, seq) is in Kafka or announced as a gap`, { timeout: 360_000 }, async () => {
     const topics = uniqueTopics('fleet');
     for (const topic of Object.values(topics)) {
-      await cluster.tool('org.apache.kafka.tools.TopicCommand', [
-        '--bootstrap-server',
-        cluster.bootstrap,
-        '--create',
-        '--topic',
-        topic,
-        '--partitions',
-        '6',
-        '--replication-factor',
-        '3',
-        '--config',
-        'min.insync.replicas=2',
-      ]);
+      await createReplicatedTopic(cluster, topic, 6);
       await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0);
     }
     const root = tempDir('wg-fleet-');
