@@ -4,10 +4,10 @@
  * receives LE Create Connection follow the configured schedule (initial, doubling, capped),
  * each failed attempt cancelled after the connect timeout. Back in range, it reconnects.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reconnectDelay } from '../../src/devices/ble/backoff.js';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig } from './helpers.js';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach } from './helpers.js';
 import { ManualClock } from './manual-clock.js';
 
 const INITIAL = 1_000;
@@ -15,14 +15,7 @@ const MAX = 5_000;
 const CONNECT_TIMEOUT = 3_000;
 
 describe('reconnect backoff', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const open = bleRigEach();
 
   it('the delay schedule doubles from initial and is capped at max', () => {
     expect([0, 1, 2, 3, 4, 5].map((n) => reconnectDelay(n, INITIAL, MAX))).toEqual([1000, 2000, 4000, 5000, 5000, 5000]);
@@ -31,7 +24,7 @@ describe('reconnect backoff', () => {
 
   it('attempts to reach an out-of-range wearable follow the schedule on the injected clock', async () => {
     const clock = new ManualClock();
-    rig = await bleRig({
+    const { rig, p } = await open({
       wearables: 1,
       beds: 1,
       clock,
@@ -43,13 +36,12 @@ describe('reconnect backoff', () => {
         startTimeout: 3_600_000,
       },
     });
-    p = await pipeline();
     const ctrl = rig.world.controller;
     const address = rig.world.peripherals[0]!.address;
     const attempts = (): number => ctrl.stats.connectAttempts.get(address) ?? 0;
     await rig.adapter.start(p.ctx);
     await waitFor(() => ctrl.connectedAddresses().includes(address), 'first connection');
-    await waitFor(() => p!.gate.accepted > 5, 'readings');
+    await waitFor(() => p.gate.accepted > 5, 'readings');
     const first = attempts();
 
     await ctrl.setInRange(address, false);
@@ -78,6 +70,6 @@ describe('reconnect backoff', () => {
     clock.advanceTo(expectedAt);
     await waitFor(() => ctrl.connectedAddresses().includes(address), 'reconnected');
     const accepted = p.gate.accepted;
-    await waitFor(() => p!.gate.accepted > accepted, 'readings again');
+    await waitFor(() => p.gate.accepted > accepted, 'readings again');
   }, 60_000);
 });

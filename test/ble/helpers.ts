@@ -2,12 +2,14 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { TruthRecord } from '../../hardware-mocks/ble/controller.js';
 import { makeWearables, type SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
 import { BleWorld } from '../../hardware-mocks/ble/world.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import type { Clock } from '../../src/devices/ble/backoff.js';
 import { type BleConfigInput, bleConfigSchema } from '../../src/devices/ble/config.js';
+import { type Pipeline, pipeline } from '../devices/pipeline.js';
 
 export function bedOf(i: number, beds: number): string {
   return `BED-${String((i % beds) + 1).padStart(2, '0')}`;
@@ -91,6 +93,28 @@ export async function bleRig(o: RigOptions): Promise<BleRig> {
 }
 
 /** Per device and class (battery is a status reading, leased after vitals), the readings' metric=value lists in order. */
+/**
+ * For a describe block: registers an afterEach that stops the adapter and closes the rig and the
+ * pipeline the test opened; returns what opens them (the rig with `o`, then a real pipeline).
+ */
+export function bleRigEach(): (o: RigOptions) => Promise<{ rig: BleRig; p: Pipeline }> {
+  let rig: BleRig | null = null;
+  let p: Pipeline | null = null;
+  afterEach(async () => {
+    await rig?.adapter.stop().catch(() => undefined);
+    await rig?.close();
+    await p?.close();
+    rig = p = null;
+  });
+  return async (o) => {
+    const r = await bleRig(o);
+    rig = r;
+    const q = await pipeline();
+    p = q;
+    return { rig: r, p: q };
+  };
+}
+
 export function valuesByDeviceAndClass(readings: readonly { deviceId: string; metric: string; value: number }[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const r of readings) {

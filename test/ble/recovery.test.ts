@@ -4,10 +4,10 @@
  * attempt fails at once (the transport's error), so the next one follows the backoff, not the
  * start timeout. Once the controller is back, the next attempt brings the wearable back.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reconnectDelay } from '../../src/devices/ble/backoff.js';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig } from './helpers.js';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach } from './helpers.js';
 import { ManualClock } from './manual-clock.js';
 
 const INITIAL = 1_000;
@@ -15,29 +15,21 @@ const MAX = 8_000;
 const START_TIMEOUT = 3_600_000;
 
 describe('controller recovery', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const open = bleRigEach();
 
   it('while the UART is gone, attempts follow the backoff (not the start timeout); the controller back, readings resume', async () => {
     const clock = new ManualClock();
-    rig = await bleRig({
+    const { rig, p } = await open({
       wearables: 1,
       beds: 1,
       clock,
       config: { backoff: { initial: INITIAL, max: MAX }, startTimeout: START_TIMEOUT, statusInterval: 10_000, connectTimeout: 3_000, dwell: 3_600_000 },
     });
-    p = await pipeline();
     const { world, adapter } = rig;
     const address = world.peripherals[0]!.address;
     await adapter.start(p.ctx);
     await waitFor(() => world.controller.subscribedLinks() === 1, 'subscribed');
-    await waitFor(() => p!.gate.accepted > 5, 'readings');
+    await waitFor(() => p.gate.accepted > 5, 'readings');
 
     await world.powerOff();
     // noble reports the closed UART (stateChange poweredOff), though not always: then the
@@ -67,7 +59,7 @@ describe('controller recovery', () => {
     const accepted = p.gate.accepted;
     clock.advanceTo(at);
     await waitFor(() => world.controller.connectedAddresses().includes(address), 'reconnected after the controller came back');
-    await waitFor(() => p!.gate.accepted > accepted, 'readings again');
+    await waitFor(() => p.gate.accepted > accepted, 'readings again');
     await waitFor(() => adapter.status().state === 'running', 'running again');
   }, 60_000);
 });

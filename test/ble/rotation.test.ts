@@ -3,30 +3,22 @@
  * and rotation after the dwell time lets every wearable in, so none starves. Counts come from
  * the controller and the ground-truth file.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach } from './helpers.js';
 
 describe('connection limit and rotation', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const open = bleRigEach();
 
   it('6 wearables, 2 connections: at most 2 links at once, every wearable served twice', async () => {
-    rig = await bleRig({ wearables: 6, beds: 3, config: { maxConnections: 2, dwell: 400 } });
-    p = await pipeline();
+    const { rig, p } = await open({ wearables: 6, beds: 3, config: { maxConnections: 2, dwell: 400 } });
     const ctrl = rig.world.controller;
     let maxLinks = 0;
     const sampler = setInterval(() => (maxLinks = Math.max(maxLinks, ctrl.connectedAddresses().length)), 5);
     await rig.adapter.start(p.ctx);
     const served = (): Map<string, Set<number>> => {
       const m = new Map<string, Set<number>>();
-      for (const t of rig!.truth()) if (t.how !== 'read') (m.get(t.address) ?? m.set(t.address, new Set()).get(t.address)!).add(t.link);
+      for (const t of rig.truth()) if (t.how !== 'read') (m.get(t.address) ?? m.set(t.address, new Set()).get(t.address)!).add(t.link);
       return m;
     };
     // Every wearable sends on at least two separate connections: rotation comes round again.

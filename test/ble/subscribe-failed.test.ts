@@ -6,28 +6,20 @@
  * again, its readings flow. Counts of refusals and connection attempts come from the
  * simulated controller.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach } from './helpers.js';
 
 describe('CCCD write refused', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const open = bleRigEach();
 
   it('counted, link dropped and retried with backoff, recovered once accepted; the other wearable streams meanwhile', async () => {
-    rig = await bleRig({ wearables: 2, beds: 2, config: { connectTimeout: 300, backoff: { initial: 50, max: 200 }, statusInterval: 3_600_000 } });
-    p = await pipeline();
+    const { rig, p } = await open({ wearables: 2, beds: 2, config: { connectTimeout: 300, backoff: { initial: 50, max: 200 }, statusInterval: 3_600_000 } });
     const ctrl = rig.world.controller;
     const [refuser, other] = rig.world.peripherals as [(typeof rig.world.peripherals)[0], (typeof rig.world.peripherals)[0]];
     refuser.refuseCccd = 0x03; // Write Not Permitted
     const id = (a: string): string => `ble-${a.replace(/:/g, '')}`;
-    const failed = (): Promise<number> => p!.events.count('device_error', { family: 'ble', reason: 'subscribe_failed' });
+    const failed = (): Promise<number> => p.events.count('device_error', { family: 'ble', reason: 'subscribe_failed' });
     const readingsOf = (rs: { deviceId: string; metric: string }[], a: string): number =>
       rs.filter((r) => r.deviceId === id(a) && r.metric !== 'gateway_event' && r.metric !== 'signal_strength').length;
 
@@ -45,8 +37,8 @@ describe('CCCD write refused', () => {
 
     refuser.refuseCccd = 0;
     await waitFor(() => ctrl.subscribedLinks() === 2, 'the refuser subscribed');
-    await waitFor(() => rig!.adapter.status().state === 'running', 'running again');
-    await waitFor(() => readingsOf(p!.drain(), refuser.address) > 0, 'readings from the refuser');
+    await waitFor(() => rig.adapter.status().state === 'running', 'running again');
+    await waitFor(() => readingsOf(p.drain(), refuser.address) > 0, 'readings from the refuser');
     // One count per refused write, no more (the successful set-up is not counted), one attempt per set-up.
     expect(await failed()).toBe(refuser.cccdRefused);
     expect(ctrl.stats.connectAttempts.get(refuser.address)).toBe(refuser.cccdRefused + 1);
@@ -54,16 +46,15 @@ describe('CCCD write refused', () => {
   }, 60_000);
 
   it('refused when subscribing again after a backpressure pause: counted, dropped, set up again; the other wearable resumes', async () => {
-    rig = await bleRig({
+    const { rig, p } = await open({
       wearables: 2,
       beds: 2,
       intervalMs: 10,
       config: { maxHeldReadings: 50, connectTimeout: 300, backoff: { initial: 50, max: 200 }, statusInterval: 3_600_000 },
     });
-    p = await pipeline();
     const ctrl = rig.world.controller;
     const [refuser, other] = rig.world.peripherals as [(typeof rig.world.peripherals)[0], (typeof rig.world.peripherals)[0]];
-    const failed = (): Promise<number> => p!.events.count('device_error', { family: 'ble', reason: 'subscribe_failed' });
+    const failed = (): Promise<number> => p.events.count('device_error', { family: 'ble', reason: 'subscribe_failed' });
     await rig.adapter.start(p.ctx);
     await waitFor(() => ctrl.subscribedLinks() === 2, 'both subscribed');
 
@@ -80,7 +71,7 @@ describe('CCCD write refused', () => {
 
     refuser.refuseCccd = 0;
     await waitFor(() => ctrl.subscribedLinks() === 2, 'the refuser subscribed again');
-    await waitFor(() => rig!.adapter.status().state === 'running', 'running again');
+    await waitFor(() => rig.adapter.status().state === 'running', 'running again');
     expect(await failed()).toBe(refuser.cccdRefused);
   }, 60_000);
 });

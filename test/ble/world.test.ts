@@ -6,28 +6,25 @@
  * readings, once, in order, with the right bed; malformed values are counted, each once;
  * strangers on the air are never connected.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig } from './helpers.js';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach } from './helpers.js';
 
 const STATUS_METRICS = new Set(['gateway_event', 'signal_strength']);
 const key = (metric: string, value: number): string => `${metric}=${value}`;
 
 describe('simulated BLE ward', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = null;
-    p = null;
-  });
+  const open = bleRigEach();
 
   it('20 wearables, 10 beds, random drops and a power cycle: every sent value becomes its readings exactly once, with its bed', async () => {
-    rig = await bleRig({ wearables: 20, beds: 10, strangers: 3, intervalMs: 100, config: { maxConnections: 20, statusInterval: 300, connectTimeout: 1000 } });
-    p = await pipeline();
+    const { rig, p } = await open({
+      wearables: 20,
+      beds: 10,
+      strangers: 3,
+      intervalMs: 100,
+      config: { maxConnections: 20, statusInterval: 300, connectTimeout: 1000 },
+    });
     const { world, adapter } = rig;
     const ctrl = world.controller;
     // One strap sends a malformed value every 10th time.
@@ -37,7 +34,7 @@ describe('simulated BLE ward', () => {
     const registered = [...rig.beds.keys()];
     const allConnected = (): boolean => registered.every((a) => ctrl.connectedAddresses().includes(a));
     await waitFor(allConnected, 'all 20 wearables connected', 30_000);
-    await waitFor(() => p!.gate.accepted > 200, 'readings flowing');
+    await waitFor(() => p.gate.accepted > 200, 'readings flowing');
 
     // Random drops: remote disconnects and out-of-range spells.
     const rnd = rng(42);
@@ -70,7 +67,7 @@ describe('simulated BLE ward', () => {
 
     // Strangers were never connected to.
     for (const a of ctrl.connectRequests) expect(rig.beds.has(a)).toBe(true);
-    expect(world.peripherals.filter((x) => !rig!.beds.has(x.address))).toHaveLength(3);
+    expect(world.peripherals.filter((x) => !rig.beds.has(x.address))).toHaveLength(3);
 
     // Malformed values: each counted once.
     const malformed = truth.filter((t) => t.malformed).length;
