@@ -27,7 +27,7 @@ import { routeLease } from '../../src/forwarder/routing.js';
 import { createLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { Reading } from '../../src/reading.js';
-import { FakeClient, type Rig, readings, rig, seqOf, TOPICS, until } from './helpers.js';
+import { FakeClient, type Rig, readings, rig, rigOptions, seqOf, TOPICS, until } from './helpers.js';
 
 const fromFile = avro.Type.forSchema(JSON.parse(readFileSync(new URL('../../docs/schemas/reading-v1.avsc', import.meta.url), 'utf8')) as avro.Schema);
 
@@ -150,22 +150,7 @@ describe('avro-v1: readings the schema does not take as they are', () => {
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
         },
       }) as ReadingBuffer;
-      forwarder = new Forwarder(
-        buffer,
-        client,
-        {
-          routing: { topics: TOPICS, key: 'device', format: 'avro-v1' },
-          createTopics: true,
-          batchMaxReadings: 60,
-          batchMaxBytes: 1 << 30,
-          sendTimeoutMs: 1000,
-          connectTimeoutMs: 500,
-          retryInitialMs: 20,
-          retryMaxMs: 200,
-        },
-        events,
-        log,
-      );
+      forwarder = new Forwarder(buffer, client, rigOptions({ routing: { topics: TOPICS, key: 'device', format: 'avro-v1' } }), events, log);
       forwarder.start();
       await until(() => client.messages(TOPICS.vital).length >= 6 && real.stats().totalReadings === 0, 5000, 'six readings sent and acked');
       const sent = client.messages(TOPICS.vital);

@@ -141,6 +141,21 @@ export function readings(n: number, priority: PriorityClass = 'vital', start = 0
   return Array.from({ length: n }, (_, k) => reading(start + k, priority, devices));
 }
 
+/** The rig's forwarder options (TOPICS by device, batches of 60, short timeouts and retries), with `over` on top. */
+export function rigOptions(over: Partial<ForwarderOptions> = {}): ForwarderOptions {
+  return {
+    routing: { topics: TOPICS, key: 'device' },
+    createTopics: true,
+    batchMaxReadings: 60,
+    batchMaxBytes: 1 << 30,
+    sendTimeoutMs: 1000,
+    connectTimeoutMs: 500,
+    retryInitialMs: 20,
+    retryMaxMs: 200,
+    ...over,
+  };
+}
+
 export interface Rig {
   buffer: SqliteBuffer;
   events: Events;
@@ -168,24 +183,7 @@ export async function rig(over: Partial<ForwarderOptions> = {}, opts: { sharedCl
   });
   const client = new FakeClient('bulk');
   const alarmClient = opts.sharedClient ? client : new FakeClient('alarm');
-  const forwarder = new Forwarder(
-    buffer,
-    client,
-    {
-      routing: { topics: TOPICS, key: 'device' },
-      createTopics: true,
-      batchMaxReadings: 60,
-      batchMaxBytes: 1 << 30,
-      sendTimeoutMs: 1000,
-      connectTimeoutMs: 500,
-      retryInitialMs: 20,
-      retryMaxMs: 200,
-      ...(opts.sharedClient ? {} : { alarmClient }),
-      ...over,
-    },
-    events,
-    log,
-  );
+  const forwarder = new Forwarder(buffer, client, rigOptions({ ...(opts.sharedClient ? {} : { alarmClient }), ...over }), events, log);
   if (opts.start !== false) forwarder.start();
   return {
     buffer,
