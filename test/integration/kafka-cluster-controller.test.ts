@@ -17,10 +17,9 @@ import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand } from '../../src/cli/status.js';
 import { keyFileFor } from '../../src/gateway.js';
-import type { ReadingInput } from '../../src/reading.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
+import { feeder, keysMissing } from '../helpers/cluster-load.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { readTopic } from '../helpers/kafka.js';
 import { type Cluster, startCluster, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
@@ -38,68 +37,6 @@ afterAll(async () => {
   for (const r of runs) await r.gw.stop(1000).catch(() => undefined);
   await cluster?.destroy();
 });
-
-/** Feeds readings at about `perSecond` until stopped; records the device times acknowledged to it in `acked`. */
-function feeder(submit: (r: ReadingInput[]) => Promise<void>, perSecond: number, tag: string, acked: string[]) {
-  const pending = new Set<Promise<void>>();
-  const control = { running: true };
-  const t0 = Date.now();
-  const perTick = Math.max(1, Math.round(perSecond / 100));
-  let n = 0;
-  const done = (async () => {
-    while (control.running) {
-      const batch: ReadingInput[] = [];
-      for (let i = 0; i < perTick; i++, n++) {
-        batch.push({
-          deviceId: `${tag}-${n % DEVICES}`,
-          deviceKind: 'simulator',
-          bed: `BED-${n % DEVICES}`,
-          metric: 'heart_rate',
-          value: 60 + (n % 50),
-          unit: '/min',
-          deviceTime: t0 + n,
-        });
-      }
-      const p = submit(batch).then(() => {
-        for (const r of batch) acked.push(`${r.deviceId}@${r.deviceTime}`);
-      });
-      pending.add(p);
-      p.then(
-        () => pending.delete(p),
-        () => pending.delete(p),
-      );
-      if (pending.size >= 200) await Promise.race(pending);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await Promise.all(pending);
-  })();
-  return {
-    stop: async () => {
-      control.running = false;
-      await done;
-    },
-  };
-}
-
-/** The acknowledged keys (device@time) not found in the topic (kcat), after retrying until the deadline. */
-async function keysMissing(topic: string, want: readonly string[], timeoutMs: number): Promise<string[]> {
-  const present = new Set<string>();
-  let missing = [...want];
-  const deadline = Date.now() + timeoutMs;
-  while (missing.length > 0 && Date.now() < deadline) {
-    try {
-      for (const r of await readTopic(cluster.bootstrap, topic, { timeoutMs: 30_000 })) {
-        const b = JSON.parse(r.value) as { deviceId: string; deviceTime?: string };
-        present.add(`${b.deviceId}@${b.deviceTime ? Date.parse(b.deviceTime) : ''}`);
-      }
-    } catch {
-      // a read that timed out (a leader moving): try again until the deadline
-    }
-    missing = want.filter((k) => !present.has(k));
-    if (missing.length > 0) await new Promise((r) => setTimeout(r, 1000));
-  }
-  return missing;
-}
 
 interface Run {
   client: (typeof CLIENTS)[number];
@@ -134,7 +71,7 @@ async function startRuns(): Promise<Run[]> {
 
 /** Feeds every gateway at RATE. */
 function feedAll(tag: string) {
-  const feeds = runs.map((r) => feeder((b) => r.gw.ingest.submit(b), RATE, tag, r.acked));
+  const feeds = runs.map((r) => feeder((b) => r.gw.ingest.submit(b), RATE, { tag, devices: DEVICES, acked: r.acked }));
   return { stop: async () => void (await Promise.all(feeds.map((f) => f.stop()))) };
 }
 
@@ -151,7 +88,7 @@ function statusJson(r: Run): { kafka: { state: string; reason: string; reachable
 
 /** After the feed stopped: every acknowledged reading in Kafka, no seq missing, order per device, duplicates within the unknown-fate count. */
 async function verify(r: Run): Promise<void> {
-  const missing = await keysMissing(r.topics.vital, r.acked, 120_000);
+  const missing = await keysMissing(cluster.bootstrap, r.topics.vital, r.acked, 120_000, 30_000);
   expect(missing.length, `${r.client}: acknowledged readings missing, e.g. ${missing.slice(0, 3).join(', ')}`).toBe(0);
   expect(await r.gw.forwarder.drained(60_000), `${r.client}: drained`).toBe(true);
   const { forwarded, unknownFate = 0 } = r.gw.forwarder.status();
@@ -183,7 +120,7 @@ describe('3-node cluster: a broker short, and the controller killed', () => {
       await waitFor(() => runs.every((r, i) => r.acked.length >= marks[i]! + 1500), 60_000, 'readings while degraded');
       await feed.stop();
       for (const [i, r] of runs.entries()) {
-        const missing = await keysMissing(r.topics.vital, r.acked.slice(marks[i]), 60_000);
+        const missing = await keysMissing(cluster.bootstrap, r.topics.vital, r.acked.slice(marks[i]), 60_000, 30_000);
         expect(missing.length, `${r.client}: readings missing while a broker is down`).toBe(0);
         const st = statusJson(r);
         expect(st.kafka.state, r.client).toBe('degraded');

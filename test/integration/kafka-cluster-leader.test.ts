@@ -13,8 +13,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadingInput } from '../../src/reading.js';
 import { checkDelivery, readDelivered } from '../forwarder/verify.js';
+import { feeder, keysMissing } from '../helpers/cluster-load.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { readTopic } from '../helpers/kafka.js';
 import { type Cluster, createReplicatedTopic, startCluster, topicPartitions, waitForLeaders } from '../helpers/kafka-cluster.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
@@ -34,78 +34,6 @@ async function createTopics(topics: ReturnType<typeof uniqueTopics>): Promise<vo
     await createReplicatedTopic(cluster, topic, 6);
     await waitForLeaders(cluster.bootstrap, topic, (p) => p.leader > 0 && p.isrs.length >= 2);
   }
-}
-
-/** Submits the feeder keeps open at once (each waits for its durable commit). */
-const MAX_OPEN_SUBMITS = 200;
-
-/** Feeds readings at about `perSecond` until stopped; records the device times acknowledged to it. */
-function feeder(submit: (r: ReadingInput[]) => Promise<void>, perSecond: number) {
-  const acked: string[] = [];
-  const pending = new Set<Promise<void>>();
-  const control = { running: true };
-  const t0 = Date.now();
-  const perTick = Math.max(1, Math.round(perSecond / 100));
-  let n = 0;
-  const done = (async () => {
-    while (control.running) {
-      const batch: ReadingInput[] = [];
-      for (let i = 0; i < perTick; i++, n++) {
-        const device = `mon-${n % DEVICES}`;
-        batch.push({
-          deviceId: device,
-          deviceKind: 'simulator',
-          bed: `BED-${n % DEVICES}`,
-          metric: 'heart_rate',
-          value: 60 + (n % 50),
-          unit: '/min',
-          deviceTime: t0 + n,
-        });
-      }
-      // Resolves after the durable commit. Several submits stay open at once, as a ward's many devices
-      // do: with the buffer's commit pacing a feeder awaiting each commit in turn would measure the
-      // pacing delay, not the Kafka faults this file is about.
-      const p = submit(batch).then(() => {
-        for (const r of batch) acked.push(`${r.deviceId}@${r.deviceTime}`);
-      });
-      pending.add(p);
-      p.then(
-        () => pending.delete(p),
-        () => pending.delete(p),
-      );
-      if (pending.size >= MAX_OPEN_SUBMITS) await Promise.race(pending);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await Promise.all(pending);
-  })();
-  return {
-    acked,
-    stop: async () => {
-      control.running = false;
-      await done;
-    },
-  };
-}
-
-async function keysInKafka(topic: string, want: readonly string[], timeoutMs: number): Promise<string[]> {
-  const present = new Set<string>();
-  let missing = [...want];
-  const deadline = Date.now() + timeoutMs;
-  while (missing.length > 0 && Date.now() < deadline) {
-    let records: Awaited<ReturnType<typeof readTopic>> = [];
-    try {
-      records = await readTopic(cluster.bootstrap, topic, { timeoutMs: 60_000 });
-    } catch {
-      // a read that timed out (a leader moving back): try again until the deadline
-    }
-    for (const r of records) {
-      const b = JSON.parse(r.value) as { deviceId: string; deviceTime?: string };
-      present.add(`${b.deviceId}@${b.deviceTime ? Date.parse(b.deviceTime) : ''}`);
-    }
-    missing = want.filter((k) => !present.has(k));
-    if (missing.length > 0) await new Promise((r) => setTimeout(r, 1000));
-  }
-  return missing;
 }
 
 function gatewayConfig(client: (typeof CLIENTS)[number], topics: ReturnType<typeof uniqueTopics>, brokers: string[], readingsPerSecond?: number) {
@@ -128,13 +56,13 @@ async function startRuns(tag: string, perSecond: number): Promise<Run[]> {
     const topics = uniqueTopics(`${tag}-${client}`);
     await createTopics(topics);
     const gw = await startTestGateway(gatewayConfig(client, topics, cluster.bootstrap.split(',')));
-    runs.push({ client, topics, gw, feed: feeder((r) => gw.ingest.submit(r), perSecond) });
+    runs.push({ client, topics, gw, feed: feeder((r) => gw.ingest.submit(r), perSecond, { tag: 'mon', devices: DEVICES }) });
   }
   return runs;
 }
 
 async function verify(r: Run, maxDuplicates: number): Promise<void> {
-  const missing = await keysInKafka(r.topics.vital, r.feed.acked, 120_000);
+  const missing = await keysMissing(cluster.bootstrap, r.topics.vital, r.feed.acked, 120_000, 60_000);
   // Drained first: no send can fail (and be counted) after the count is read.
   expect(await r.gw.forwarder.drained(60_000), `${r.client}: drained`).toBe(true);
   const unknownFate = r.gw.forwarder.status().unknownFate ?? 0;
@@ -236,7 +164,7 @@ describe('both clients side by side, 3-node cluster', () => {
     // Let the capped drain finish before reading: kcat -e never ends on a topic still written to.
     for (const r of runs) expect(await r.gw.stop(150_000), `${r.client}: drained`).toBe(true);
     for (const r of runs) {
-      const missing = await keysInKafka(r.topics.vital, r.acked, 150_000);
+      const missing = await keysMissing(cluster.bootstrap, r.topics.vital, r.acked, 150_000, 60_000);
       expect(missing.length, `${r.client}: acknowledged readings missing, e.g. ${missing.slice(0, 3).join(', ')}`).toBe(0);
     }
   });
