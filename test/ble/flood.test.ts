@@ -3,30 +3,23 @@
  * counted, and does not starve a well-behaved one: the flooder's values are each either a
  * reading or a counted throttle drop; the other wearable's values all arrive, in order.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 describe('flooding wearable', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const open = bleRigEach();
 
   it('is throttled and counted; the other wearable is unaffected', async () => {
-    rig = await bleRig({ wearables: 2, beds: 1, intervalMs: 50, config: { maxNotificationsPerSecond: 50, statusInterval: 3_600_000 } });
+    const { rig, p } = await open({ wearables: 2, beds: 1, intervalMs: 50, config: { maxNotificationsPerSecond: 50, statusInterval: 3_600_000 } });
     const flooder = rig.world.peripherals[0]!;
     const calm = rig.world.peripherals[1]!;
+    // Used from the subscription on (none before the adapter starts).
     (flooder as { intervalMs: number }).intervalMs = 1;
-    p = await pipeline();
     const ctrl = rig.world.controller;
     await rig.adapter.start(p.ctx);
     await waitFor(() => ctrl.subscribedLinks() === 2, 'both subscribed');
-    await waitFor(async () => (await p!.events.count('frame_rejected', { family: 'ble', reason: 'throttled' })) > 500, 'throttled values');
+    await waitFor(async () => (await p.events.count('frame_rejected', { family: 'ble', reason: 'throttled' })) > 500, 'throttled values');
     await rig.world.powerOff();
     await rig.adapter.stop();
 
