@@ -16,7 +16,7 @@
  *    would lose data in @platformatic/kafka 1.x);
  *  - retries inside the library are short (the forwarder backs off itself).
  */
-import type { Admin, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
+import type { Admin, MessageToProduce, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
@@ -58,7 +58,7 @@ function loadLib(): Promise<Lib> {
 }
 
 type Bytes = Buffer | string | null | undefined;
-type WgProducer = Producer<Bytes, Bytes, string, string>;
+type WgProducer = Producer<Bytes, Bytes, Bytes, Bytes>;
 
 const SASL_MECHANISMS: Record<NonNullable<SaslSettings['mechanism']>, SASLMechanismValue> = {
   plain: 'PLAIN',
@@ -68,6 +68,41 @@ const SASL_MECHANISMS: Record<NonNullable<SaslSettings['mechanism']>, SASLMechan
 
 const toBuffer = (v: Bytes): Buffer | undefined => (v === null || v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
 const serializers = { key: toBuffer, value: toBuffer, headerKey: toBuffer, headerValue: toBuffer };
+
+/**
+ * The bytes of strings that repeat from message to message (header names, message keys, the
+ * header values below), made once: the library would otherwise make a new Buffer of each for
+ * every message, the largest share of its garbage. The library only reads them (it copies them
+ * into the request). Each cache is emptied when it grows past its bound (a fleet of keys
+ * larger than a ward's, say), so it never holds more than that.
+ */
+class BytesCache {
+  private readonly m = new Map<string, Buffer>();
+  constructor(private readonly max: number) {}
+  get(s: string): Buffer {
+    let b = this.m.get(s);
+    if (b === undefined) {
+      if (this.m.size >= this.max) this.m.clear();
+      b = Buffer.from(s);
+      this.m.set(s, b);
+    }
+    return b;
+  }
+}
+const headerNames = new BytesCache(256);
+const headerValues = new BytesCache(256);
+const messageKeys = new BytesCache(8192);
+/** Header values that repeat (the per-reading ones, seqs and counts, are turned into bytes each time). */
+const REPEATING_HEADERS = new Set(['wardgate-gateway-id', 'wardgate-schema', 'content-type']);
+
+function headerBytes(h: Record<string, string>): Map<Buffer, Buffer> {
+  const m = new Map<Buffer, Buffer>();
+  for (const k in h) {
+    const v = h[k]!;
+    m.set(headerNames.get(k), REPEATING_HEADERS.has(k) ? headerValues.get(v) : Buffer.from(v));
+  }
+  return m;
+}
 
 /** Sorts a @platformatic/kafka error into what the forwarder should do about it, looking through what it wraps. */
 export function classifyPlatformaticError(err: unknown): ClientErrorKind {
@@ -115,7 +150,7 @@ export class PlatformaticClient implements KafkaClient {
 
   constructor(private readonly opts: PlatformaticClientOptions) {}
 
-  private baseOptions(): Omit<ProducerOptions<Bytes, Bytes, string, string>, 'serializers'> {
+  private baseOptions(): Omit<ProducerOptions<Bytes, Bytes, Bytes, Bytes>, 'serializers'> {
     // Read the files again on every (re)connect: a fixed file is picked up without a restart.
     this.security = resolveSecurity({ tls: this.opts.tls, sasl: this.opts.sasl });
     const s = this.security;
@@ -207,15 +242,19 @@ export class PlatformaticClient implements KafkaClient {
     if (!this.producer || !this.connected) await this.connect(timeoutMs);
     const producer = this.producer;
     if (!producer) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
-    const messages = batches.flatMap((b) =>
-      b.messages.map((m) => ({
-        topic: b.topic,
-        key: m.key,
-        value: m.value,
-        headers: m.headers,
-        ...(m.timestamp !== undefined ? { timestamp: BigInt(m.timestamp) } : {}),
-      })),
-    );
+    const messages: MessageToProduce<Bytes, Bytes, Bytes, Bytes>[] = [];
+    for (const b of batches) {
+      for (const m of b.messages) {
+        const msg: MessageToProduce<Bytes, Bytes, Bytes, Bytes> = {
+          topic: b.topic,
+          key: typeof m.key === 'string' ? messageKeys.get(m.key) : m.key,
+          value: m.value,
+          headers: headerBytes(m.headers),
+        };
+        if (m.timestamp !== undefined) msg.timestamp = BigInt(m.timestamp);
+        messages.push(msg);
+      }
+    }
     try {
       await withTimeout(producer.send({ messages }), timeoutMs, 'send');
       this.lastError = undefined;
