@@ -267,6 +267,15 @@ function mdsReport(command: number, invokeId: number, eventTime: number): Buffer
   return encodeFrame(Buffer.concat([hex('E1000002 0001'), Buffer.from([ro.length >> 8, ro.length & 0xff]), ro]));
 }
 
+/** A session past association and the MDS Create event (polling at 1 s). */
+function session(): IntellivueSession {
+  const s = new IntellivueSession({ pollIntervalMs: 1000 });
+  s.open(0);
+  s.data(encodeFrame(hex('0E00')), 0);
+  s.data(mdsReport(1, 1, 1), 0);
+  return s;
+}
+
 describe('IntelliVue session', () => {
   it.each([1, 0])('associates, answers the MDS report (command %i) echoing its ids, polls, and reads V-PH-7', (command) => {
     const s = new IntellivueSession({ pollIntervalMs: 1000 });
@@ -340,13 +349,6 @@ describe('IntelliVue label resolution (correction 4)', () => {
     const ro = Buffer.concat([hex('0001 0007'), Buffer.from([body.length >> 8, body.length & 0xff]), body]);
     return encodeFrame(Buffer.concat([hex('E1000002 0002'), Buffer.from([ro.length >> 8, ro.length & 0xff]), ro]));
   }
-  const session = (): IntellivueSession => {
-    const s = new IntellivueSession({ pollIntervalMs: 1000 });
-    s.open(0);
-    s.data(encodeFrame(hex('0E00')), 0);
-    s.data(mdsReport(1, 1, 1), 0);
-    return s;
-  };
   const nu = (physio: string, value: string): Buffer => hex(`0950 000A ${physio} 0000 0AA0 ${value}`);
 
   it('a generic pulse (0x480A) labelled 0x00024822 is the oximeter pulse; unlabelled it is not sent', () => {
@@ -563,13 +565,6 @@ describe('IntelliVue device time from the relative time (§2.4 "Time")', () => {
 });
 
 describe('IntelliVue linked results and abort (§2.3, correction 6)', () => {
-  const session = (): IntellivueSession => {
-    const s = new IntellivueSession({ pollIntervalMs: 1000 });
-    s.open(0);
-    s.data(encodeFrame(hex('0E00')), 0);
-    s.data(mdsReport(1, 1, 1), 0);
-    return s;
-  };
   // [synthetic] V-PH-7's result as a linked part (RORLS, state 1 first, count 1: list at offset 48), then an empty
   // final RORS; VSCaptureMP's association abort (SPDU 0x19, its C1 escaped). FCS by an independent bit-wise CRC.
   const RORLS =
