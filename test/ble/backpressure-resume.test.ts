@@ -7,29 +7,20 @@
  * "already subscribed", the unsubscribe then landed, and the links went silent for good while
  * the adapter reported them connected.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ReadingInput } from '../../src/reading.js';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 const LINKS = 16;
 const MAX_HELD = 200;
 const CYCLES = 6;
 
 describe('backpressure resume on many links', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    p?.gate.release();
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const setup = bleRigEach();
 
   it('every device notifies again after each pause/resume, and nothing is lost', async () => {
-    rig = await bleRig({ wearables: LINKS, beds: 4, intervalMs: 40, config: { maxHeldReadings: MAX_HELD, maxConnections: LINKS } });
-    p = await pipeline();
+    const { rig, p } = await setup({ wearables: LINKS, beds: 4, intervalMs: 40, config: { maxHeldReadings: MAX_HELD, maxConnections: LINKS } });
     const ctrl = rig.world.controller;
     const adapter = rig.adapter;
     const gate = p.gate;
@@ -46,7 +37,7 @@ describe('backpressure resume on many links', () => {
     };
     const sentPerDevice = (): Map<string, number> => {
       const m = new Map<string, number>();
-      for (const t of rig!.truth()) m.set(t.address, (m.get(t.address) ?? 0) + 1);
+      for (const t of rig.truth()) m.set(t.address, (m.get(t.address) ?? 0) + 1);
       return m;
     };
 
@@ -62,7 +53,7 @@ describe('backpressure resume on many links', () => {
       const before = sentPerDevice();
       await waitFor(() => {
         const now = sentPerDevice();
-        return [...rig!.beds.keys()].every((a) => (now.get(a) ?? 0) >= (before.get(a) ?? 0) + 10);
+        return [...rig.beds.keys()].every((a) => (now.get(a) ?? 0) >= (before.get(a) ?? 0) + 10);
       }, `cycle ${cycle}: every device notifying again after the resume`);
     }
     await waitFor(() => ctrl.subscribedLinks() === LINKS, 'all links subscribed at the end');

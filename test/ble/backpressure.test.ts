@@ -4,31 +4,22 @@
  * number of readings; when the buffer answers again it subscribes again, and every value
  * the wearables sent is in the buffer exactly once (nothing was dropped to make room).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
-import { type BleRig, bleRig, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../devices/pipeline.js';
+import { bleRigEach, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 /** Far above what the wearables make while the buffer keeps up, so only the hold pauses them. */
 const MAX_HELD = 200;
 
 describe('backpressure', () => {
-  let rig: BleRig | null = null;
-  let p: Pipeline | null = null;
-  afterEach(async () => {
-    p?.gate.release();
-    await rig?.adapter.stop().catch(() => undefined);
-    await rig?.close();
-    await p?.close();
-    rig = p = null;
-  });
+  const setup = bleRigEach();
 
   it('unsubscribes while the buffer is slow, resubscribes after, loses nothing', async () => {
-    rig = await bleRig({ wearables: 4, beds: 2, intervalMs: 10, config: { maxHeldReadings: MAX_HELD, maxConnections: 4 } });
-    p = await pipeline();
+    const { rig, p } = await setup({ wearables: 4, beds: 2, intervalMs: 10, config: { maxHeldReadings: MAX_HELD, maxConnections: 4 } });
     const ctrl = rig.world.controller;
     await rig.adapter.start(p.ctx);
     await waitFor(() => ctrl.subscribedLinks() === 4, 'all four subscribed');
-    await waitFor(() => p!.gate.accepted > 50, 'readings');
+    await waitFor(() => p.gate.accepted > 50, 'readings');
 
     p.gate.hold();
     await waitFor(() => ctrl.subscribedLinks() === 0, 'every wearable unsubscribed while the buffer is held');

@@ -101,6 +101,7 @@ export function bleRigEach(): (o: RigOptions) => Promise<{ rig: BleRig; p: Pipel
   let rig: BleRig | null = null;
   let p: Pipeline | null = null;
   afterEach(async () => {
+    p?.gate.release(); // a test that held the buffer's gate: let the adapter's pending submissions end
     await rig?.adapter.stop().catch(() => undefined);
     await rig?.close();
     await p?.close();
