@@ -17,7 +17,7 @@ import type { UnitSlice } from '../../buffer/types.js';
 import { CATALOGUE } from '../../catalogue.js';
 import { DEVICE_KINDS, PRIORITY_CLASSES, QUALITY_FLAGS, type Reading } from '../../reading.js';
 import type { OutMessage } from '../client.js';
-import { encodeJsonV1, readingHeaders } from './json-v1.js';
+import { encodeJsonV1, readingHeaders, seqHeaders } from './json-v1.js';
 
 export const AVRO_V1_SCHEMA = 'wardgate.reading.v1+avro';
 
@@ -295,7 +295,7 @@ export function avroV1UnitMessages(
         avroV1Messages([readingAt(c, i)], () => k, out, onInvalid);
         continue;
       }
-      out.push({ key: k, value, headers: { 'wardgate-gateway-id': c.gatewayId, 'wardgate-seq': String(seq), 'wardgate-schema': AVRO_V1_SCHEMA } });
+      out.push({ key: k, value, headers: seqHeaders(c.gatewayId, seq, AVRO_V1_SCHEMA) });
     }
   }
 }

@@ -62,11 +62,12 @@ export function toJsonV1(r: Reading): ReadingJsonV1 {
  * ward rates each header is bytes on the uplink and work for both ends.
  */
 export function readingHeaders(r: Reading, schema: string): Record<string, string> {
-  return {
-    'wardgate-gateway-id': r.gatewayId,
-    'wardgate-seq': String(r.seq),
-    'wardgate-schema': schema,
-  };
+  return seqHeaders(r.gatewayId, r.seq, schema);
+}
+
+/** readingHeaders from the fields alone (the paths that write from decoded units have no Reading). */
+export function seqHeaders(gatewayId: string, seq: number, schema: string): Record<string, string> {
+  return { 'wardgate-gateway-id': gatewayId, 'wardgate-seq': String(seq), 'wardgate-schema': schema };
 }
 
 /**
@@ -237,7 +238,7 @@ export function jsonV1UnitMessages(units: readonly UnitSlice[], key: 'device' | 
       if (x !== undefined) t += `,"extra":${JSON.stringify(x)}`;
       texts.push(`${t}}`);
       keys.push(src.key[s]!);
-      heads.push({ 'wardgate-gateway-id': c.gatewayId, 'wardgate-seq': String(c.firstSeq + i), 'wardgate-schema': JSON_V1_SCHEMA });
+      heads.push(seqHeaders(c.gatewayId, c.firstSeq + i, JSON_V1_SCHEMA));
       if (texts.length === BYTES_GROUP) flushTexts(texts, keys, heads, out);
     }
   }
