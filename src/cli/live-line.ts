@@ -117,6 +117,13 @@ export class DrainTracker {
   }
 }
 
+/** A line cut to fit a terminal `columns` wide (one column left free, so the cursor never wraps); unknown width: unchanged. */
+export function fitLine(line: string, columns: number | undefined): string {
+  if (!columns || columns < 2) return line;
+  const chars = [...line];
+  return chars.length <= columns - 1 ? line : `${chars.slice(0, columns - 2).join('')}…`;
+}
+
 /**
  * Redraws several lines in place on a terminal (cursor up, clear each line); anywhere else
  * (a pipe, journald) it prints the one-line summary every `everyMs`, as LiveLine does.
@@ -138,8 +145,9 @@ export class LiveView {
       return;
     }
     const up = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    // Lines drawn last time and not now are cleared.
-    const all = [...lines, ...Array<string>(Math.max(0, this.drawn - lines.length)).fill('')];
+    // Lines drawn last time and not now are cleared. Each fits the terminal's width: a line that
+    // wrapped would take two rows and the cursor-up by the number of lines would fall short.
+    const all = [...lines, ...Array<string>(Math.max(0, this.drawn - lines.length)).fill('')].map((l) => fitLine(l, this.out.columns));
     this.out.write(`${up}${all.map((l) => `\r\x1b[2K${l}\n`).join('')}`);
     this.drawn = all.length;
   }

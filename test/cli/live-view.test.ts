@@ -1,12 +1,12 @@
 /** The live view of `wardgate simulate` / `run`: lines redrawn in place on a terminal, the plain summary line elsewhere, a drain progress bar. */
 import { describe, expect, it } from 'vitest';
 import type { BufferStats } from '../../src/buffer/types.js';
-import { DrainTracker, drainProgress, formatLiveView, LiveView } from '../../src/cli/live-line.js';
+import { DrainTracker, drainProgress, fitLine, formatLiveView, LiveView } from '../../src/cli/live-line.js';
 import type { LiveStatus } from '../../src/status-file.js';
 
-function stream(isTTY: boolean) {
+function stream(isTTY: boolean, columns?: number) {
   const writes: string[] = [];
-  return { writes, out: { isTTY, write: (s: string) => writes.push(s) } as unknown as NodeJS.WriteStream };
+  return { writes, out: { isTTY, columns, write: (s: string) => writes.push(s) } as unknown as NodeJS.WriteStream };
 }
 
 describe('live view', () => {
@@ -38,6 +38,16 @@ describe('live view', () => {
     expect(writes[0]).toBe('\r\x1b[2Ka\n\r\x1b[2Kb\n\r\x1b[2Kc\n');
     expect(writes[1]).toBe('\x1b[3A\r\x1b[2Kd\n\r\x1b[2Ke\n\r\x1b[2K\n');
     expect(writes.join('')).not.toContain('summary');
+  });
+
+  it('a line longer than the terminal is cut to one column less than its width (no wrap), counted in characters; unknown width: unchanged', () => {
+    expect(fitLine('abcdef', 7)).toBe('abcdef');
+    expect(fitLine('abcdefg', 7)).toBe('abcde…');
+    expect(fitLine('…………………', 5)).toBe('…………');
+    expect(fitLine('abcdefg', undefined)).toBe('abcdefg');
+    const { writes, out } = stream(true, 10);
+    new LiveView(out).update(['0123456789abc', 'short'], 'summary');
+    expect(writes[0]).toBe('\r\x1b[2K01234567…\n\r\x1b[2Kshort\n');
   });
 
   it('elsewhere: only the plain summary line, every interval or when forced', () => {
