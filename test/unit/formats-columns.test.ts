@@ -1,6 +1,7 @@
 /**
- * JSON v1 written from a decoded unit's columns (jsonV1UnitMessages) against the Reading-object
- * path (readingsOf + jsonV1Messages): the same keys, value bytes and headers, message for message.
+ * JSON v1 and Avro v1 written from a decoded unit's columns (jsonV1UnitMessages,
+ * avroV1UnitMessages) against the Reading-object path (readingsOf + jsonV1Messages,
+ * avroV1Messages): the same keys, value bytes and headers, message for message.
  */
 import { describe, expect, it } from 'vitest';
 import { rng } from '../../hardware-mocks/rng.js';
@@ -8,6 +9,7 @@ import { decodeUnitColumns, encodeUnit, readingsOf } from '../../src/buffer/code
 import type { UnitSlice } from '../../src/buffer/types.js';
 import type { MetricId } from '../../src/catalogue.js';
 import type { OutMessage } from '../../src/forwarder/client.js';
+import { avroV1Messages, avroV1UnitMessages } from '../../src/forwarder/formats/avro-v1.js';
 import { jsonV1Messages, jsonV1UnitMessages } from '../../src/forwarder/formats/json-v1.js';
 import { leaseSize, routeLease } from '../../src/forwarder/routing.js';
 import { DEVICE_KINDS, type Extra, type PendingReading, PRIORITY_CLASSES, QUALITY_FLAGS, type QualityFlag, type Reading } from '../../src/reading.js';
@@ -77,26 +79,32 @@ function randomUnit(rnd: () => number, n: number, t0: number): PendingReading[] 
 
 const bytesOf = (ms: OutMessage[]) => ms.map((m) => ({ key: m.key, value: Buffer.from(m.value as Buffer).toString('hex'), headers: m.headers }));
 
+/** One to three random units of round's class, decoded into columns, some leased only in part. */
+function randomSlices(rnd: () => number, round: number): UnitSlice[] {
+  const slices: UnitSlice[] = [];
+  let seq = 1 + Math.floor(rnd() * 1e9);
+  const priorityClass = PRIORITY_CLASSES[round % PRIORITY_CLASSES.length]!;
+  for (let u = 0; u < 1 + Math.floor(rnd() * 3); u++) {
+    const n = 1 + Math.floor(rnd() * 200);
+    const columns = decodeUnitColumns(
+      encodeUnit(randomUnit(rnd, n, 1.7e12 + round * 1e7)),
+      { gatewayId: round % 2 ? 'gw-ü' : 'gw-1', priorityClass, firstSeq: seq },
+      n,
+    );
+    const from = rnd() < 0.2 ? Math.floor(rnd() * n) : 0;
+    const to = rnd() < 0.2 ? from + Math.floor(rnd() * (n - from)) : n;
+    slices.push({ columns, from, to });
+    seq += n;
+  }
+  return slices;
+}
+
 describe('JSON v1 from unit columns', () => {
   it('is byte-identical to the Reading-object path on random units (fuzz, both key modes, partial slices)', () => {
     const rnd = rng(20261206);
     let compared = 0;
     for (let round = 0; round < 120; round++) {
-      const slices: UnitSlice[] = [];
-      let seq = 1 + Math.floor(rnd() * 1e9);
-      const priorityClass = PRIORITY_CLASSES[round % PRIORITY_CLASSES.length]!;
-      for (let u = 0; u < 1 + Math.floor(rnd() * 3); u++) {
-        const n = 1 + Math.floor(rnd() * 200);
-        const columns = decodeUnitColumns(
-          encodeUnit(randomUnit(rnd, n, 1.7e12 + round * 1e7)),
-          { gatewayId: round % 2 ? 'gw-ü' : 'gw-1', priorityClass, firstSeq: seq },
-          n,
-        );
-        const from = rnd() < 0.2 ? Math.floor(rnd() * n) : 0;
-        const to = rnd() < 0.2 ? from + Math.floor(rnd() * (n - from)) : n;
-        slices.push({ columns, from, to });
-        seq += n;
-      }
+      const slices = randomSlices(rnd, round);
       const readings: Reading[] = slices.flatMap((s) => readingsOf(s.columns, s.from, s.to));
       for (const key of ['device', 'patient'] as const) {
         const fromColumns: OutMessage[] = [];
@@ -123,6 +131,35 @@ describe('JSON v1 from unit columns', () => {
     ]);
     expect(out.map((m) => m.key)).toEqual(['P1', 'd2']);
     expect(out.map((m) => m.headers?.['wardgate-seq'])).toEqual(['10', '20']);
+  });
+});
+
+describe('Avro v1 from unit columns', () => {
+  it('is byte-identical to the Reading-object path on random units (fuzz, both key modes, partial slices)', () => {
+    const rnd = rng(20261207);
+    let compared = 0;
+    for (let round = 0; round < 120; round++) {
+      const slices = randomSlices(rnd, round);
+      const readings: Reading[] = slices.flatMap((s) => readingsOf(s.columns, s.from, s.to));
+      for (const key of ['device', 'patient'] as const) {
+        const refusedByColumns: [number, string][] = [];
+        const refusedByObjects: [number, string][] = [];
+        const fromColumns: OutMessage[] = [];
+        avroV1UnitMessages(slices, key, fromColumns, (r, field) => refusedByColumns.push([r.seq, field]));
+        const fromObjects: OutMessage[] = [];
+        avroV1Messages(
+          readings,
+          (r) => (key === 'patient' && r.patientId !== undefined ? r.patientId : r.deviceId),
+          fromObjects,
+          (r, field) => refusedByObjects.push([r.seq, field]),
+        );
+        expect(fromColumns.length).toBe(readings.length);
+        expect(bytesOf(fromColumns)).toEqual(bytesOf(fromObjects));
+        expect(refusedByColumns).toEqual(refusedByObjects);
+        compared += readings.length;
+      }
+    }
+    expect(compared).toBeGreaterThan(4_000);
   });
 });
 
