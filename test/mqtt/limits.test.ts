@@ -47,6 +47,36 @@ describe('frame guard', () => {
     expect(new FrameGuard(limit).feed(at)).toBe('ok');
     expect(new FrameGuard(limit - 1).feed(at)).toBe('too_large');
   });
+
+  it('finds where the next PUBLISH starts, however the stream is split, without being fooled by body bytes', () => {
+    const subscribe = packet(0x82, Buffer.concat([Buffer.from([0, 1]), str('wardgate/alarms/#'), Buffer.from([1])]));
+    // A PUBLISH whose body is full of 0x30/0x32 (a PUBLISH type byte) and a PINGREQ-like pair.
+    const tricky = packet(0x30, Buffer.concat([str('ward/1/ox/n'), Buffer.from('00220\xc0\x00', 'latin1')]));
+    const head = Buffer.concat([connect, pingreq, subscribe]);
+    const stream = Buffer.concat([head, tricky, pingreq, publish(10)]);
+    for (const chunk of [1, 2, 5, 13, stream.length]) {
+      const g = new FrameGuard(1100);
+      // Fed up to the first PUBLISH (what the broker reads while paused), then past it.
+      const starts: number[] = [];
+      for (let i = 0; i < stream.length; ) {
+        const c = stream.subarray(i, Math.min(stream.length, i + chunk));
+        const at = g.firstPublish(c);
+        if (at >= 0 && starts.at(-1) !== i + at) starts.push(i + at);
+        // Up to the PUBLISH; at 0 its first byte is let through (as after a pause), and on.
+        const fed = at > 0 ? at : at === 0 ? 1 : c.length;
+        expect(g.feed(c.subarray(0, fed))).toBe('ok');
+        i += fed;
+      }
+      expect(starts).toEqual([head.length, head.length + tricky.length + pingreq.length]);
+    }
+    // The rest of a PUBLISH begun in an earlier chunk is not a new one; firstPublish changes nothing.
+    const g = new FrameGuard(1100);
+    expect(g.feed(tricky.subarray(0, 4))).toBe('ok');
+    expect(g.firstPublish(Buffer.concat([tricky.subarray(4), pingreq]))).toBe(-1);
+    expect(g.firstPublish(Buffer.concat([tricky.subarray(4), tricky]))).toBe(tricky.length - 4);
+    expect(g.feed(Buffer.concat([tricky.subarray(4), pingreq]))).toBe('ok');
+    expect(g.firstPublish(subscribe)).toBe(-1);
+  });
 });
 
 describe('token bucket', () => {

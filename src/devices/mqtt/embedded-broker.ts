@@ -15,9 +15,13 @@
  *
  * Memory is bounded whatever the clients send: while the commit queue is over its bound
  * (QoS 0 floods, or many connections each with a socket read of held QoS 1 messages), no
- * connection's socket is read (the read aedes asks for returns nothing, so the socket's
- * buffer fills and TCP holds the sender back); once the queue is back under half of its
- * bound, each stalled connection is read again.
+ * PUBLISH is read from any connection: a connection's bytes are handed to aedes up to the
+ * next PUBLISH, the rest is put back (unshift) and the connection is stalled (the reads aedes
+ * asks for return nothing, so the socket's buffer fills and TCP holds the sender back); once
+ * the queue is back under half of its bound, each stalled connection is read again. Packets
+ * before it (CONNECT, SUBSCRIBE, PINGREQ, the acknowledgements of alarms delivered) add
+ * nothing to the queue and are still read, so a subscriber such as a ward display keeps its
+ * session through a long pause (keepalive) and can connect and subscribe during one.
  */
 
 import { readFileSync } from 'node:fs';
@@ -295,22 +299,28 @@ export class EmbeddedBroker {
     if (conn.destroyed || !this.aedes) return;
     const guard = new FrameGuard(this.deps.config.limits.maxPacketBytes);
     const read = conn.read.bind(conn);
+    const checked = (buf: Uint8Array): Uint8Array | null => {
+      const v = guard.feed(buf);
+      if (v === 'ok') return buf;
+      this.disconnected(v === 'too_large' ? 'packet_too_large' : 'malformed_packet');
+      conn.destroy();
+      return null;
+    };
     conn.read = (size?: number): unknown => {
       if (this.deps.queue.overBound()) {
+        // Not a PUBLISH more; what comes before the next one is still read (see the top).
+        if (this.stalled.has(conn)) return null;
+        const buf: unknown = read(size);
+        if (!(buf instanceof Uint8Array)) return buf;
+        const at = guard.firstPublish(buf);
+        if (at < 0) return checked(buf);
+        conn.unshift(buf.subarray(at));
         this.stall(conn);
-        return null;
+        return at === 0 ? null : checked(buf.subarray(0, at));
       }
       this.stalled.delete(conn);
       const buf: unknown = read(size);
-      if (buf instanceof Uint8Array) {
-        const v = guard.feed(buf);
-        if (v !== 'ok') {
-          this.disconnected(v === 'too_large' ? 'packet_too_large' : 'malformed_packet');
-          conn.destroy();
-          return null;
-        }
-      }
-      return buf;
+      return buf instanceof Uint8Array ? checked(buf) : buf;
     };
     this.aedes.handle(conn, req);
   }
@@ -324,8 +334,8 @@ export class EmbeddedBroker {
       this.resumeRegistered = false;
       const conns = [...this.stalled];
       this.stalled.clear();
-      // aedes reads on 'readable' (lib/client.js, nextBatch); a stalled connection has no
-      // packet of an earlier read pending, so this is the read it was refused.
+      // aedes reads on 'readable' (lib/client.js, nextBatch): this is the read it was
+      // refused (a spurious one only finds nothing new, or what the read gate lets through).
       for (const c of conns) if (!c.destroyed) c.emit('readable');
     });
   }
