@@ -143,27 +143,48 @@ describe('forwarder: lanes and draining order', () => {
 
 describe('forwarder: connectivity', () => {
   it('degraded after one failure, offline after two, backoff grows to the cap, online again after recovery', async () => {
-    r = await rig({ retryInitialMs: 50, retryMaxMs: 200 });
-    r.client.policy = (call) => call.reject(err('transient', 'ECONNREFUSED'));
+    // Backoff read on the injected clock, not the machine's: the clock stands still until the test
+    // moves it to the retry time the forwarder shows, so a loaded machine cannot stretch the gaps.
+    const INITIAL = 50;
+    const CAP = 200;
+    let clock = 1_000_000;
+    r = await rig({ retryInitialMs: INITIAL, retryMaxMs: CAP, now: () => clock });
+    const attempts: number[] = []; // the injected clock at each send the client saw
+    r.client.policy = (call) => {
+      attempts.push(clock);
+      call.reject(err('transient', 'ECONNREFUSED'));
+    };
     await r.buffer.append(readings(10));
-    await until(() => r!.forwarder.status().consecutiveFailures >= 1, 2000, 'first failure');
+    await until(() => r!.forwarder.status().consecutiveFailures >= 1, 10_000, 'first failure');
     const s1 = r.forwarder.status();
     expect(s1.state).toBe('degraded');
     expect(s1.reason).toContain('ECONNREFUSED');
-    await until(() => r!.forwarder.status().consecutiveFailures >= 2, 2000, 'second failure');
-    expect(r.forwarder.status().state).toBe('offline');
-    await sleep(1500);
-    const attempts = r.client.calls.map((c) => c.at);
+    const FAILURES = 8;
+    for (let k = 1; k < FAILURES; k++) {
+      const due = r.forwarder.status().retryAt;
+      expect(due, `retry time after failure ${k}`).not.toBeNull();
+      // One ms short of the retry time nothing is sent, however long real time runs meanwhile.
+      clock = due! - 1;
+      await sleep(30);
+      expect(attempts.length, `attempts before retry ${k} is due`).toBe(k);
+      clock = due!;
+      await until(() => r!.forwarder.status().consecutiveFailures >= k + 1, 10_000, `failure ${k + 1}`);
+      expect(attempts.length).toBe(k + 1);
+      if (k === 1) expect(r.forwarder.status().state).toBe('offline');
+    }
     const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
-    // Backoff: never a tight loop, capped at retryMax (with jitter between half and all of it).
-    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(20);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(200 + 60);
-    expect(attempts.length).toBeLessThanOrEqual(1 + Math.ceil(1700 / 100));
+    // Never a tight loop (at least half the initial delay), never past the cap, and it grows: from the
+    // fourth failure on the full delay is the cap, so with jitter (half to all of it) at least half the cap.
+    expect(Math.min(...gaps), `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(INITIAL / 2);
+    expect(Math.max(...gaps), `gaps ${gaps.join(', ')}`).toBeLessThanOrEqual(CAP);
+    for (const g of gaps.slice(3)) expect(g, `gaps ${gaps.join(', ')}`).toBeGreaterThanOrEqual(CAP / 2);
     expect(r.buffer.stats().totalReadings).toBe(10);
     expect(r.forwarder.status().offlineSince).not.toBeNull();
     expect(await r.events.count('kafka_send_failed', { kind: 'transient' })).toBe(attempts.length);
     r.client.policy = 'ack';
-    await until(() => r!.buffer.stats().totalReadings === 0, 2000, 'recovery');
+    clock = r.forwarder.status().retryAt ?? clock;
+    await until(() => r!.buffer.stats().totalReadings === 0, 10_000, 'recovery');
+    expect(r.client.messages(TOPICS.vital).map(seqOf)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
     const s = r.forwarder.status();
     expect(s.state).toBe('online');
     expect(s.offlineSince).toBeNull();
