@@ -83,7 +83,8 @@ describe('what scripts rely on', () => {
     const v1 = join(dir, 'v1.key');
     writeFileSync(
       v1,
-      `{"format":"wardgate-keys","version":1,"active":2,"keys":[{"id":1,"created":"2026-11-01T00:00:00.000Z","key":"${Buffer.alloc(32, 1).toString('base64')}"},` +
+      '{"format":"wardgate-keys","version":1,"active":2,"keys":[' +
+        `{"id":1,"created":"2026-11-01T00:00:00.000Z","key":"${Buffer.alloc(32, 1).toString('base64')}"},` +
         `{"id":2,"created":"2026-12-01T00:00:00.000Z","key":"${key.toString('base64')}"}]}\n`,
     );
     chmodSync(v1, 0o600);

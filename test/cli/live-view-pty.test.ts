@@ -6,11 +6,11 @@
  * sequence at all, and both end with the same `summary: … N readings committed` line, whose N is
  * what the buffer file holds afterwards (read by the test, not taken from the process).
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/index.js';
-import { REPO, spawnCli, tempDir } from '../helpers/gateway.js';
+import { spawnCli, tempDir } from '../helpers/gateway.js';
+import { cliOnPty, viewLines } from '../helpers/pty.js';
 
 const COLUMNS = 80;
 const args = (data: string): string[] => [
@@ -28,21 +28,6 @@ const args = (data: string): string[] => [
   '--seed',
   '1',
 ];
-const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** Runs the CLI under `script` (a pty of COLUMNS x 24); resolves with everything the terminal received. */
-function onPty(cliArgs: string[]): Promise<{ code: number | null; out: string }> {
-  const cmd = [process.execPath, '--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), ...cliArgs].map(quote).join(' ');
-  const p = spawn('script', ['-q', '-e', '-c', `stty cols ${COLUMNS} rows 24; exec ${cmd}`, '/dev/null'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  p.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  p.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((resolve) => p.on('exit', (code) => resolve({ code, out })));
-}
 
 const committed = (out: string): number => Number(/^summary: gateway \S+: (\d+) readings committed, \d+ forwarded to Kafka, /m.exec(out)?.[1] ?? Number.NaN);
 
@@ -51,18 +36,16 @@ describe('simulate live view on a terminal and through a pipe', () => {
     const ptyData = join(tempDir(), 'data');
     const pipeData = join(tempDir(), 'data');
     const pipe = spawnCli(args(pipeData));
-    const [tty, pipeCode] = await Promise.all([onPty(args(ptyData)), pipe.exited]);
+    const p = cliOnPty(args(ptyData), COLUMNS);
+    const [code, pipeCode] = await Promise.all([p.exited, pipe.exited]);
+    const tty = { code, out: p.out() };
     expect(tty.code, tty.out).toBe(0);
     expect(pipeCode, pipe.stderr()).toBe(0);
 
     // On the pty: the three lines drawn, then the cursor taken back up by three and each line cleared before it is drawn again.
     const frames = tty.out.split('\x1b[3A');
     expect(frames.length, tty.out).toBeGreaterThanOrEqual(2);
-    const rows = tty.out
-      .replace(/\x1b\[\d+A/g, '')
-      .split(/\r?\n/)
-      .map((l) => l.replace(/\r/g, ''));
-    const view = rows.filter((l) => l.startsWith('\x1b[2K')).map((l) => l.slice(4));
+    const view = viewLines(tty.out);
     expect(view.some((l) => /^sources {3}simulator \d+\/s/.test(l))).toBe(true);
     expect(view.some((l) => /^buffer {4}alarm \d+ {3}vital \d+ {3}status \d+ {3}waveform \d+ {3}\(\d+ readings\)$/.test(l))).toBe(true);
     expect(view.some((l) => /^kafka {5}OFFLINE \(.*: buffering \| forwarded 0$/.test(l))).toBe(true);
