@@ -250,37 +250,65 @@ describe('forwarder: connectivity', () => {
   });
 
   it('an authentication refusal is a configuration error: offline, no tight loop, readings keep buffering, then recovers', async () => {
-    r = await rig({ retryInitialMs: 10, retryMaxMs: 400 });
+    // Retries read on the injected clock: it stands still until the test moves it to the retry time.
+    const CAP = 400;
+    let clock = 1_000_000;
+    r = await rig({ retryInitialMs: 10, retryMaxMs: CAP, now: () => clock });
     r.client.ensureError = err('config', 'SASL authentication failed: wrong password');
     await r.buffer.append(readings(20));
-    await until(() => r!.forwarder.status().configError !== null, 2000, 'config error');
+    await until(() => r!.forwarder.status().configError !== null, 10_000, 'config error');
     const s = r.forwarder.status();
     expect(s.state).toBe('offline');
     expect(s.reason).toMatch(/^config_error: SASL authentication failed/);
     await r.buffer.append(readings(20, 'vital', 20));
-    await sleep(1000);
-    // At the cap (400 ms, no jitter for config errors): about 3 attempts in a second, not hundreds.
-    expect(r.client.ensures).toBeGreaterThanOrEqual(2);
-    expect(r.client.ensures).toBeLessThanOrEqual(4);
+    // No tight loop: each retry waits the cap (no jitter for config errors); before it, nothing is tried.
+    for (let k = 1; k <= 3; k++) {
+      const ensures = r.client.ensures;
+      const due = r.forwarder.status().retryAt;
+      expect(due, `retry time ${k}`).not.toBeNull();
+      expect(due! - clock).toBe(CAP);
+      clock = due! - 1;
+      await sleep(50);
+      expect(r.client.ensures, `before retry ${k} is due`).toBe(ensures);
+      clock = due!;
+      await until(() => r!.client.ensures > ensures && r!.forwarder.status().retryAt !== null, 10_000, `retry ${k} refused`);
+      expect(r.client.ensures).toBe(ensures + 1);
+    }
     expect(r.buffer.stats().totalReadings).toBe(40);
     expect(await r.events.count('kafka_config_error')).toBe(r.client.ensures);
     const g = await r.events.gauges.kafkaConfigError.get();
     expect(g.values[0]?.value).toBe(1);
     r.client.ensureError = null;
-    await until(() => r!.buffer.stats().totalReadings === 0, 2000, 'recovery after the fix');
+    clock = r.forwarder.status().retryAt!;
+    await until(() => r!.buffer.stats().totalReadings === 0, 10_000, 'recovery after the fix');
+    expect(r.client.messages(TOPICS.vital).map(seqOf)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(r.forwarder.status().configError).toBeNull();
     expect((await r.events.gauges.kafkaConfigError.get()).values[0]?.value).toBe(0);
   });
 
   it('a refusal on send (e.g. topic authorization) also waits the cap and re-checks the topics', async () => {
-    r = await rig({ retryInitialMs: 10, retryMaxMs: 300 });
+    const CAP = 300;
+    let clock = 1_000_000;
+    r = await rig({ retryInitialMs: 10, retryMaxMs: CAP, now: () => clock });
     r.client.policy = (call) => call.reject(err('config', 'TOPIC_AUTHORIZATION_FAILED'));
     await r.buffer.append(readings(5));
-    await sleep(1000);
-    expect(r.client.calls.length).toBeGreaterThanOrEqual(2);
-    expect(r.client.calls.length).toBeLessThanOrEqual(5);
+    await until(() => r!.client.calls.length >= 1 && r!.forwarder.status().retryAt !== null, 10_000, 'the first refused send');
+    for (let k = 1; k <= 3; k++) {
+      const calls = r.client.calls.length;
+      const due = r.forwarder.status().retryAt;
+      expect(due, `retry time ${k}`).not.toBeNull();
+      expect(due! - clock).toBe(CAP);
+      clock = due! - 1;
+      await sleep(50);
+      expect(r.client.calls.length, `before retry ${k} is due`).toBe(calls);
+      clock = due!;
+      await until(() => r!.client.calls.length > calls && r!.forwarder.status().retryAt !== null, 10_000, `retry ${k} refused`);
+      expect(r.client.calls.length).toBe(calls + 1);
+    }
+    // The topics were checked again before every send.
     expect(r.client.ensures).toBe(r.client.calls.length);
     expect(r.forwarder.status().unknownFate).toBe(0);
+    expect(r.buffer.stats().totalReadings).toBe(5);
   });
 
   it('state draining while a backlog larger than a batch is worked off, online after', async () => {
