@@ -9,8 +9,9 @@ export DEBIAN_FRONTEND=noninteractive
 
 need=()
 # strace and eatmydata: the power-loss harness (test/buffer/power-loss.test.ts) records system calls,
-# and running the unit project under eatmydata (fsync a no-op) must make it fail.
-for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd strace:strace eatmydata:eatmydata; do
+# and running the unit project under eatmydata (fsync a no-op) must make it fail. faketime: the
+# clock-jump test steps the wall clock of a running gateway (test/cli/clock-jump-process.test.ts).
+for bin in socat:socat mosquitto:mosquitto kcat:kcat openssl:openssl systemd-analyze:systemd strace:strace eatmydata:eatmydata faketime:faketime; do
   command -v "${bin%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${bin%%:*}" ] || need+=("${bin##*:}")
 done
 # PostgreSQL server (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin) for scripts/postgres-local.sh
