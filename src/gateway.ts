@@ -98,9 +98,9 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const keyFile = keyFileFor(config);
   if (!keyFileExists(keyFile)) {
     if (!opts.createKeyIfMissing) throw new KeyFileError(`key file ${keyFile} does not exist: create one with \`wardgate keygen --key-file ${keyFile}\``);
-    const k = generateKeyFile(keyFile);
+    const created = generateKeyFile(keyFile);
     log.info({ keyFile }, 'created a new data key file');
-    auditSafely(audit, log, 'key_created', { keyFile, activeKeyId: k.activeKeyId });
+    auditSafely(audit, log, 'key_created', { keyFile, activeKeyId: created.activeKeyId });
   }
   reportUnusedSecrets(config, keyFile, log);
   const gatewayId = inDataDir(dataDir, () => getOrCreateGatewayId(dataDir, config.gateway.id));

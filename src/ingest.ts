@@ -61,16 +61,16 @@ export class Ingest implements ReadingSink {
     }
     this.committed += ok.length;
     // Count per (family, class) once per submit, not once per reading: this is the hot path.
-    const counts = new Map<string, { family: string; cls: string; n: number }>();
+    const counts = new Map<string, { family: string; priorityClass: string; n: number }>();
     for (const r of ok) {
-      const k = `${r.deviceKind}|${r.priorityClass}`;
-      const c = counts.get(k);
+      const countKey = `${r.deviceKind}|${r.priorityClass}`;
+      const c = counts.get(countKey);
       if (c) c.n++;
-      else counts.set(k, { family: r.deviceKind, cls: r.priorityClass, n: 1 });
+      else counts.set(countKey, { family: r.deviceKind, priorityClass: r.priorityClass, n: 1 });
       if (r.priorityClass === 'alarm' && this.opts.onAlarm) this.opts.onAlarm(r);
       for (const rc of this.receivers) if (rc.classes.includes(r.priorityClass)) this.deliver(rc, r);
     }
-    for (const c of counts.values()) this.events.ingested.inc({ family: c.family, class: c.cls }, c.n);
+    for (const c of counts.values()) this.events.ingested.inc({ family: c.family, class: c.priorityClass }, c.n);
   }
 
   private deliver(rc: ReadingReceiver, r: PendingReading): void {

@@ -42,10 +42,10 @@ export function auditEvents(audit: AuditLog, events: Events, log: Logger): () =>
   return events.onLogged((name, labels, count, detail) => {
     const which = AUDITED[name];
     if (!which || (which !== 'all' && !which.has(labels.reason ?? ''))) return;
-    const d: Record<string, unknown> = { ...labels, count };
-    for (const k of DETAIL_KEYS) if (detail?.[k] !== undefined) d[k] = detail[k];
+    const entry: Record<string, unknown> = { ...labels, count };
+    for (const k of DETAIL_KEYS) if (detail?.[k] !== undefined) entry[k] = detail[k];
     // A damaged buffer database moved aside at start and salvaged (src/buffer/salvage.ts) is announced as this quarantine.
     const event = name === 'unit_quarantined' && labels.reason === 'database_corrupt' ? 'salvage' : name;
-    auditSafely(audit, log, event, d);
+    auditSafely(audit, log, event, entry);
   });
 }

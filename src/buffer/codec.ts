@@ -486,9 +486,9 @@ export function decodeUnitColumns(buf: Buffer, ctx: UnitContext, expectedCount?:
       const ne = r.uv();
       const x: Record<string, string | number | boolean> = {};
       for (let j = 0; j < ne; j++) {
-        const k = r.str();
+        const name = r.str();
         const t = r.u8();
-        x[k] = t === X_FALSE ? false : t === X_TRUE ? true : t === X_INT ? r.sv() : t === X_F64 ? r.f64() : t === X_STR ? r.str() : badExtra();
+        x[name] = t === X_FALSE ? false : t === X_TRUE ? true : t === X_INT ? r.sv() : t === X_F64 ? r.f64() : t === X_STR ? r.str() : badExtra();
       }
       extra[i] = x as Extra;
     }

@@ -253,7 +253,7 @@ export class GroupCommit {
     const byClass: PendingReading[][] = Array.from({ length: NCLASS }, () => []);
     for (const r of internal) byClass[PRIORITY_CLASSES.indexOf(r.priorityClass)]!.push(r);
     for (const p of batch) for (const r of p.readings) byClass[PRIORITY_CLASSES.indexOf(r.priorityClass)]!.push(r);
-    const k = this.keys.active();
+    const activeKey = this.keys.active();
     const max = this.opts.unitMaxReadings;
     const units: NewUnit[] = [];
     let seq = this.seq.hwm;
@@ -263,13 +263,13 @@ export class GroupCommit {
         const chunk = off === 0 && rs.length <= max ? rs : rs.slice(off, off + max);
         const first = seq + 1;
         seq += chunk.length;
-        units.push({ classIndex, id: first, n: chunk.length, ...this.store.seal(chunk, classIndex, first, k) });
+        units.push({ classIndex, id: first, n: chunk.length, ...this.store.seal(chunk, classIndex, first, activeKey) });
       }
     }
     if (units.length === 0) return;
-    this.keys.assertCanSeal(k, units.length);
+    this.keys.assertCanSeal(activeKey, units.length);
     // Reserve sequence numbers in the side file before they can be committed.
     this.seq.reserve(seq);
-    this.store.insert(units, k, seq);
+    this.store.insert(units, activeKey, seq);
   }
 }

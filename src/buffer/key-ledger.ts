@@ -147,9 +147,9 @@ export class KeyLedger {
   }
 
   /** Throws when sealing `units` more units would pass the key's seal limit. */
-  assertCanSeal(k: ActiveKey, units: number): void {
-    if (k.use.seals + units > SEAL_LIMIT_PER_KEY) {
-      throw new Error(`key ${k.keyId} reached its seal limit (${SEAL_LIMIT_PER_KEY}); rotate the key (wardgate keygen --rotate)`);
+  assertCanSeal(activeKey: ActiveKey, units: number): void {
+    if (activeKey.use.seals + units > SEAL_LIMIT_PER_KEY) {
+      throw new Error(`key ${activeKey.keyId} reached its seal limit (${SEAL_LIMIT_PER_KEY}); rotate the key (wardgate keygen --rotate)`);
     }
   }
 
@@ -174,9 +174,9 @@ export class KeyLedger {
   }
 
   /** Warns once when a commit takes the key past 2^31 seals. */
-  warnIfWorn(k: ActiveKey, sealsBefore: number): void {
-    if (sealsBefore < SEAL_WARN_PER_KEY && k.use.seals >= SEAL_WARN_PER_KEY)
-      this.report('warn', { keyId: k.keyId, seals: k.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
+  warnIfWorn(activeKey: ActiveKey, sealsBefore: number): void {
+    if (sealsBefore < SEAL_WARN_PER_KEY && activeKey.use.seals >= SEAL_WARN_PER_KEY)
+      this.report('warn', { keyId: activeKey.keyId, seals: activeKey.use.seals }, 'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)');
   }
 
   /** Key ids that seal buffered units (a retired key may be removed only when absent here and from quarantine). */

@@ -145,11 +145,11 @@ export class Leases {
         }
         if (taken.length === 0 && decoded.n > limits.maxReadings) {
           // The unit alone is larger than the lease may be: lease its first readings only.
-          const k = Math.max(1, Math.floor(limits.maxReadings));
-          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: { columns: decoded, from: k } });
-          slices.push({ columns: decoded, from: 0, to: k });
-          count += k;
-          bytes += Math.ceil((size * k) / row.n);
+          const partCount = Math.max(1, Math.floor(limits.maxReadings));
+          taken.push({ id: row.id, n: row.n, gw: row.gw, rest: { columns: decoded, from: partCount } });
+          slices.push({ columns: decoded, from: 0, to: partCount });
+          count += partCount;
+          bytes += Math.ceil((size * partCount) / row.n);
           done = true;
           break;
         }

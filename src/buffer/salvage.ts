@@ -111,7 +111,7 @@ export function salvageInto(
   } catch (e) {
     // Nothing can be read: every class is announced as lost, count unknown.
     report.problems.push(`cannot open the damaged database (${sqliteErrorCode(e) ?? 'error'})`);
-    for (const cls of report.classes) cls.lost.push({ firstSeq: 1, lastSeq: 1, fromTime: 0, toTime: now(), readings: null });
+    for (const classReport of report.classes) classReport.lost.push({ firstSeq: 1, lastSeq: 1, fromTime: 0, toTime: now(), readings: null });
     return report;
   }
   report.opened = true;
@@ -145,7 +145,7 @@ export function salvageInto(
     const insQ = fresh.prepare('INSERT INTO quarantine (id, cls, n, gw, key_id, t, body, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
 
     for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
-      const cls = report.classes[classIndex]!;
+      const classReport = report.classes[classIndex]!;
       const table = unitTable(classIndex);
       const ins = fresh.prepare(`INSERT INTO ${table} (id, n, gw, key_id, t, body) VALUES (?, ?, ?, ?, ?, ?)`);
       // Preparing reads the schema: a damaged schema page makes the whole table unreadable.
@@ -158,11 +158,11 @@ export function salvageInto(
         report.problems.push(`${table}: ${stmts.code}`);
         const counted = num(metaKey.counter(classIndex, 'readings'));
         if (counted === 0) {
-          cls.lostReadings = 0;
+          classReport.lostReadings = 0;
           continue;
         }
-        cls.lost.push({ firstSeq: 1, lastSeq: Math.max(1, num(metaKey.hwm) ?? 1), fromTime: 0, toTime: now(), readings: counted ?? null });
-        cls.lostReadings = counted ?? null;
+        classReport.lost.push({ firstSeq: 1, lastSeq: Math.max(1, num(metaKey.hwm) ?? 1), fromTime: 0, toTime: now(), readings: counted ?? null });
+        classReport.lostReadings = counted ?? null;
         continue;
       }
       const { sel, head, probe } = stmts.value;
@@ -176,7 +176,7 @@ export function salvageInto(
       const qAcc = { firstSeq: Infinity, lastSeq: -Infinity, fromTime: Infinity, toTime: -Infinity };
       const closeLost = (nextId: number | null, nextTime: number | null): void => {
         if (!open) return;
-        cls.lost.push({
+        classReport.lost.push({
           firstSeq: prevEnd + 1,
           lastSeq: nextId === null ? Math.max(prevEnd + 1, num(metaKey.hwm) ?? prevEnd + 1) : nextId - 1,
           fromTime: prevTime,
@@ -218,13 +218,13 @@ export function salvageInto(
             }
             if (ok) {
               ins.run(row.id, row.n, row.gw, row.key_id, row.t, row.body);
-              cls.savedUnits += 1;
-              cls.savedReadings += row.n;
+              classReport.savedUnits += 1;
+              classReport.savedReadings += row.n;
               keyUnits.set(row.key_id, (keyUnits.get(row.key_id) ?? 0) + 1);
             } else {
               insQ.run(row.id, classIndex, row.n, row.gw, row.key_id, row.t, row.body, `salvage_${reason}`, now());
-              cls.quarantinedUnits += 1;
-              cls.quarantinedReadings += row.n;
+              classReport.quarantinedUnits += 1;
+              classReport.quarantinedReadings += row.n;
               qAcc.firstSeq = Math.min(qAcc.firstSeq, row.id);
               qAcc.lastSeq = Math.max(qAcc.lastSeq, row.id + row.n - 1);
               qAcc.fromTime = Math.min(qAcc.fromTime, row.t * 1000);
@@ -302,15 +302,15 @@ export function salvageInto(
         closeLost(null, null);
       }
       flush();
-      if (qAcc.lastSeq >= qAcc.firstSeq) cls.quarantined = { ...qAcc };
+      if (qAcc.lastSeq >= qAcc.firstSeq) classReport.quarantined = { ...qAcc };
       // How many readings the lost ranges held: the damaged file's count minus what was read.
       const counted = num(metaKey.counter(classIndex, 'readings'));
-      const read = cls.savedReadings + cls.quarantinedReadings;
-      if (cls.lost.length === 0) cls.lostReadings = 0;
-      else if (counted !== undefined) cls.lostReadings = Math.max(0, counted - read);
+      const read = classReport.savedReadings + classReport.quarantinedReadings;
+      if (classReport.lost.length === 0) classReport.lostReadings = 0;
+      else if (counted !== undefined) classReport.lostReadings = Math.max(0, counted - read);
       else {
-        const known = cls.lost.every((l) => l.readings !== null);
-        cls.lostReadings = known ? cls.lost.reduce((a, l) => a + (l.readings ?? 0), 0) : null;
+        const known = classReport.lost.every((l) => l.readings !== null);
+        classReport.lostReadings = known ? classReport.lost.reduce((a, l) => a + (l.readings ?? 0), 0) : null;
       }
     }
 
@@ -320,14 +320,14 @@ export function salvageInto(
       const set = fresh.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v');
       // No hwm here: the buffer starts the fresh database above every seq ever reserved (buffer.seq) and report.hwm.
       for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
-        const cls = report.classes[classIndex]!;
+        const classReport = report.classes[classIndex]!;
         const bytes =
           (fresh
             .prepare(`SELECT coalesce(sum(length(body)), 0) FROM ${unitTable(classIndex)}`)
             .pluck()
             .get() as number) ?? 0;
-        set.run(metaKey.counter(classIndex, 'readings'), cls.savedReadings);
-        set.run(metaKey.counter(classIndex, 'units'), cls.savedUnits);
+        set.run(metaKey.counter(classIndex, 'readings'), classReport.savedReadings);
+        set.run(metaKey.counter(classIndex, 'units'), classReport.savedUnits);
         set.run(metaKey.counter(classIndex, 'bytes'), bytes);
         const oldest = fresh
           .prepare(`SELECT min(id) FROM ${unitTable(classIndex)}`)
@@ -358,8 +358,8 @@ export function salvageInto(
         saved: report.savedReadings,
         lost: report.lostReadings ?? 'unknown',
         problems: report.problems.slice(0, 10),
-        perClass: report.classes.map((c, r) => ({
-          class: PRIORITY_CLASSES[r],
+        perClass: report.classes.map((c, classIndex) => ({
+          class: PRIORITY_CLASSES[classIndex],
           saved: c.savedReadings,
           lost: c.lostReadings,
           quarantined: c.quarantinedReadings,

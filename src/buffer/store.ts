@@ -43,7 +43,7 @@ const oldestSecond = (readings: readonly PendingReading[]): number => {
 };
 
 export class UnitStore {
-  private readonly cls: ClassStats[] = Array.from({ length: NCLASS }, emptyClass);
+  private readonly perClass: ClassStats[] = Array.from({ length: NCLASS }, emptyClass);
   private readonly oldestDirty: boolean[] = new Array<boolean>(NCLASS).fill(true);
   /**
    * Per class, no legitimate unit has an id below this: it is the oldest remaining unit
@@ -79,7 +79,7 @@ export class UnitStore {
       firstId: per((t) => `SELECT id FROM ${t} ORDER BY id LIMIT 1`).map((s) => s.pluck()),
     };
     for (let classIndex = 0; classIndex < NCLASS; classIndex++) {
-      Object.assign(this.cls[classIndex]!, meta.readCounters(classIndex));
+      Object.assign(this.perClass[classIndex]!, meta.readCounters(classIndex));
       this.floor[classIndex] = meta.num(metaKey.floor(classIndex)) ?? 0;
     }
     db.prepare('INSERT OR IGNORE INTO gateways (gateway_id) VALUES (?)').run(opts.gatewayId);
@@ -103,12 +103,12 @@ export class UnitStore {
   /** Stored bytes as the byte cap counts them: sealed units plus a fixed per-unit row overhead. */
   totalStoredBytes(): number {
     let b = 0;
-    for (const c of this.cls) b += c.bytes + c.units * UNIT_ROW_OVERHEAD;
+    for (const c of this.perClass) b += c.bytes + c.units * UNIT_ROW_OVERHEAD;
     return b;
   }
 
   classStats(classIndex: number): ClassStats {
-    const c = this.cls[classIndex]!;
+    const c = this.perClass[classIndex]!;
     if (this.oldestDirty[classIndex]) {
       const t = this.oldestTime(classIndex);
       c.oldestGatewayTime = t === undefined ? null : t * 1000;
@@ -118,8 +118,8 @@ export class UnitStore {
   }
 
   /** Seals readings as the unit [first, ...] of a class from gateway row `gw` (default: this gateway). */
-  seal(readings: readonly PendingReading[], classIndex: number, first: number, k: ActiveKey, gw = this.gwSelf): { body: Buffer; t: number } {
-    return { body: sealUnit(this.opts, readings, classIndex, first, k.keyId, k.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
+  seal(readings: readonly PendingReading[], classIndex: number, first: number, activeKey: ActiveKey, gw = this.gwSelf): { body: Buffer; t: number } {
+    return { body: sealUnit(this.opts, readings, classIndex, first, activeKey.keyId, activeKey.key, this.gwBytes.get(gw)!), t: oldestSecond(readings) };
   }
 
   /** True when the key ring holds this key id. */
@@ -138,8 +138,8 @@ export class UnitStore {
   }
 
   /** Writes one group commit's units, sealed with `k`, and the new high-water mark `last`, in one transaction. */
-  insert(units: readonly NewUnit[], k: ActiveKey, last: number): void {
-    const next = this.cls.map((c) => this.counters(c));
+  insert(units: readonly NewUnit[], activeKey: ActiveKey, last: number): void {
+    const next = this.perClass.map((c) => this.counters(c));
     const touched = new Set<number>();
     for (const u of units) {
       const c = next[u.classIndex]!;
@@ -148,21 +148,21 @@ export class UnitStore {
       c.bytes += u.body.length;
       touched.add(u.classIndex);
     }
-    const keyCounts: KeyCounts = new Map([[k.keyId, { seals: units.length, units: units.length }]]);
+    const keyCounts: KeyCounts = new Map([[activeKey.keyId, { seals: units.length, units: units.length }]]);
     this.db.transaction(() => {
-      for (const u of units) this.st.ins[u.classIndex]!.run(u.id, u.n, this.gwSelf, k.keyId, u.t, u.body);
+      for (const u of units) this.st.ins[u.classIndex]!.run(u.id, u.n, this.gwSelf, activeKey.keyId, u.t, u.body);
       this.meta.set(metaKey.hwm, last);
       for (const classIndex of touched) this.meta.writeCounters(classIndex, next[classIndex]!);
       this.keys.writeCounts(keyCounts);
     })();
     // Committed: memory follows.
-    const sealsBefore = k.use.seals;
+    const sealsBefore = activeKey.use.seals;
     this.seq.hwm = last;
     this.keys.applyCounts(keyCounts);
-    this.keys.warnIfWorn(k, sealsBefore);
+    this.keys.warnIfWorn(activeKey, sealsBefore);
     for (const classIndex of touched) {
-      if (this.cls[classIndex]!.units === 0) this.oldestDirty[classIndex] = true;
-      Object.assign(this.cls[classIndex]!, next[classIndex]);
+      if (this.perClass[classIndex]!.units === 0) this.oldestDirty[classIndex] = true;
+      Object.assign(this.perClass[classIndex]!, next[classIndex]);
     }
   }
 
@@ -170,7 +170,7 @@ export class UnitStore {
   removeUnits(classIndex: number, ids: readonly number[], before?: (id: number) => void): Removed[] {
     const removed: Removed[] = [];
     const del = this.st.del[classIndex]!;
-    const next = this.counters(this.cls[classIndex]!);
+    const next = this.counters(this.perClass[classIndex]!);
     const keyCounts: KeyCounts = new Map();
     let floor = this.floor[classIndex]!;
     this.db.transaction(() => {
@@ -201,24 +201,24 @@ export class UnitStore {
    * offered again whole: at-least-once).
    */
   replaceWithRest(classIndex: number, unit: { id: number; gw: number }, rest: readonly Reading[]): number | undefined {
-    const k = this.keys.active();
+    const activeKey = this.keys.active();
     const first = rest[0]?.seq;
     if (!this.gwBytes.has(unit.gw) || first === undefined) return undefined;
-    const { body, t } = this.seal(rest, classIndex, first, k, unit.gw);
+    const { body, t } = this.seal(rest, classIndex, first, activeKey, unit.gw);
     let old: { n: number; key_id: number; bytes: number } | undefined;
-    const next = this.counters(this.cls[classIndex]!);
+    const next = this.counters(this.perClass[classIndex]!);
     const keyCounts: KeyCounts = new Map();
     let floor = this.floor[classIndex]!;
     try {
       this.db.transaction(() => {
         old = this.st.del[classIndex]!.get(unit.id) as typeof old;
         if (!old) return;
-        this.st.ins[classIndex]!.run(first, rest.length, unit.gw, k.keyId, t, body);
+        this.st.ins[classIndex]!.run(first, rest.length, unit.gw, activeKey.keyId, t, body);
         next.readings = Math.max(0, next.readings - (old.n - rest.length));
         next.bytes = Math.max(0, next.bytes - old.bytes + body.length);
         this.meta.writeCounters(classIndex, next);
-        if (old.key_id !== k.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
-        addKeyCounts(keyCounts, k.keyId, 1, old.key_id === k.keyId ? 0 : 1);
+        if (old.key_id !== activeKey.keyId) addKeyCounts(keyCounts, old.key_id, 0, -1);
+        addKeyCounts(keyCounts, activeKey.keyId, 1, old.key_id === activeKey.keyId ? 0 : 1);
         this.keys.writeCounts(keyCounts);
         // The delivered head must not come back: nothing below the oldest remaining unit is legitimate.
         floor = this.raiseFloor(classIndex, floor, first);
@@ -234,7 +234,7 @@ export class UnitStore {
 
   /** A class with no rows must have zero counters (they can only drift if the file was edited). */
   reconcileEmpty(classIndex: number): void {
-    const c = this.cls[classIndex]!;
+    const c = this.perClass[classIndex]!;
     if (c.units === 0 && c.readings === 0 && c.bytes === 0) return;
     if (this.oldestTime(classIndex) !== undefined) return;
     try {
@@ -268,7 +268,7 @@ export class UnitStore {
   /** After a removal or replacement committed: memory follows. */
   private committed(classIndex: number, next: Counters, keyCounts: KeyCounts, floor: number): void {
     this.floor[classIndex] = floor;
-    Object.assign(this.cls[classIndex]!, next);
+    Object.assign(this.perClass[classIndex]!, next);
     this.keys.applyCounts(keyCounts);
     this.oldestDirty[classIndex] = true;
   }

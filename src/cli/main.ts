@@ -100,9 +100,9 @@ async function runGateway(
   const log = createLogger({ level: config.log.level, pretty });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
   const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
-  let gw: Gateway;
+  let gateway: Gateway;
   try {
-    gw = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
+    gateway = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
   } catch (e) {
     // startGateway stopped whatever it had started before rethrowing: the process can end now.
     notify.close();
@@ -112,7 +112,7 @@ async function runGateway(
     return code;
   }
   const stopScript = onStarted?.();
-  const backlog = gw.buffer.stats().totalReadings;
+  const backlog = gateway.buffer.stats().totalReadings;
   if (backlog > 0) {
     process.stdout.write(`${backlog} readings buffered from before this start: forwarding them to Kafka, alarms first\n`);
   }
@@ -124,15 +124,15 @@ async function runGateway(
   let lastCountAt = Date.now();
   const show = (force = false): void => {
     if (!showLive) return;
-    const status = gw.live();
-    const buffer = gw.buffer.stats();
+    const status = gateway.live();
+    const buffer = gateway.buffer.stats();
     const drainFrom = drain.update(status.forwarder.state === 'online' || status.forwarder.state === 'draining', buffer.totalReadings);
     line.update(formatLiveView({ status, buffer, perSource, drainFrom }), formatLiveLine(status, buffer), force);
   };
   const sample = async (): Promise<void> => {
     const now = Date.now();
     const counts = new Map<string, number>();
-    for (const v of (await gw.events.ingested.get()).values) {
+    for (const v of (await gateway.events.ingested.get()).values) {
       const fam = String(v.labels.family);
       counts.set(fam, (counts.get(fam) ?? 0) + v.value);
     }
@@ -150,7 +150,7 @@ async function runGateway(
   let reloading: Promise<void> = Promise.resolve();
   const hup = async (): Promise<void> => {
     notify.reloading();
-    const audit = AuditLog.forDataDir(gw.dataDir);
+    const audit = AuditLog.forDataDir(gateway.dataDir);
     if (!configFile) {
       log.warn('SIGHUP: no configuration file to reload (started without one)');
     } else {
@@ -158,10 +158,10 @@ async function runGateway(
       if (!r.ok) {
         log.error({ configFile, error: r.error }, 'SIGHUP: the configuration file is not valid; the running configuration stays');
         auditSafely(audit, log, 'config_reload_refused', { configFile });
-        gw.noteReload({ at: Date.now(), ok: false, applied: [], needsRestart: [], failed: [], error: r.error });
+        gateway.noteReload({ at: Date.now(), ok: false, applied: [], needsRestart: [], failed: [], error: r.error });
       } else {
         // The device families are compared (and the MQTT users file read again) even when the file is unchanged.
-        const g = await gw.reload(runningAfterReload(running, r.config, r.config.devices));
+        const g = await gateway.reload(runningAfterReload(running, r.config, r.config.devices));
         if (r.applied.includes('log.level')) setLogLevel(log, r.config.log.level);
         running = runningAfterReload(running, r.config, g.devices);
         const applied = r.applied.filter((p) => !g.failed.some((f) => p === `devices.${f.family}` || p.startsWith(`devices.${f.family}.`)));
@@ -171,7 +171,7 @@ async function runGateway(
           log.error({ configFile, family: f.family, error: f.error }, 'SIGHUP: a device family could not take its new settings and keeps its old ones');
         if (r.needsRestart.length)
           log.warn({ configFile, needsRestart: r.needsRestart }, 'SIGHUP: settings changed that take effect only after a restart (systemctl restart wardgate)');
-        gw.noteReload({ at: Date.now(), ok: g.failed.length === 0, applied, needsRestart: r.needsRestart, failed: g.failed });
+        gateway.noteReload({ at: Date.now(), ok: g.failed.length === 0, applied, needsRestart: r.needsRestart, failed: g.failed });
         if (r.changed.length || g.failed.length)
           auditSafely(audit, log, 'config_changed', {
             configFile,
@@ -182,7 +182,7 @@ async function runGateway(
           });
       }
     }
-    notify.ready(`gateway ${gw.gatewayId} running`);
+    notify.ready(`gateway ${gateway.gatewayId} running`);
   };
   const onHup = (): void => {
     reloading = reloading.then(hup).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'SIGHUP: reload failed'));
@@ -192,12 +192,12 @@ async function runGateway(
   // READY=1 only now that SIGHUP, SIGTERM and SIGINT have their handlers: a `systemctl reload` or
   // stop right after start must reload or drain, never meet the default action (terminate) or an
   // inherited SIG_IGN (lost).
-  notify.ready(`gateway ${gw.gatewayId} running`);
+  notify.ready(`gateway ${gateway.gatewayId} running`);
   const timers: NodeJS.Timeout[] = [];
   let failure: string | undefined;
   const ended = await Promise.race([
     sig.promise,
-    gw.failed.then((why) => {
+    gateway.failed.then((why) => {
       failure = why;
       return 'failure';
     }),
@@ -218,18 +218,19 @@ async function runGateway(
   // A second signal while draining stops at once.
   const second = waitForSignal();
   const drained = await Promise.race([
-    gw.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0),
-    second.promise.then(() => gw.stop(0)),
+    gateway.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0),
+    second.promise.then(() => gateway.stop(0)),
   ]);
   second.dispose();
   clearInterval(liveTimer);
   notify.close();
-  const s = gw.live();
+  const s = gateway.live();
   process.stdout.write(
-    `summary: gateway ${gw.gatewayId}: ${s.ingestedTotal} readings committed, ${s.forwarder.forwarded} forwarded to Kafka, ` +
+    `summary: gateway ${gateway.gatewayId}: ${s.ingestedTotal} readings committed, ${s.forwarder.forwarded} forwarded to Kafka, ` +
       (drained
         ? 'buffer empty.\n'
-        : `buffer not empty: the rest stays encrypted in ${gw.dataDir} and is sent on the next start (kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
+        : `buffer not empty: the rest stays encrypted in ${gateway.dataDir} and is sent on the next start ` +
+          `(kafka ${s.forwarder.state}: ${s.forwarder.reason}).\n`),
   );
   log.flush();
   // A runtime failure: exit 1, so systemd starts it again (and the start salvages the buffer).

@@ -80,9 +80,9 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[
     set.push('kafka.brokers');
   }
   // Only where a sasl block exists: a password alone does not turn SASL on (the gateway says so at start).
-  const k = raw.kafka;
-  if (env.WARDGATE_KAFKA_PASSWORD && isObject(k) && isObject(k.sasl)) {
-    k.sasl.password = env.WARDGATE_KAFKA_PASSWORD;
+  const kafka = raw.kafka;
+  if (env.WARDGATE_KAFKA_PASSWORD && isObject(kafka) && isObject(kafka.sasl)) {
+    kafka.sasl.password = env.WARDGATE_KAFKA_PASSWORD;
     set.push('kafka.sasl.password');
   }
   return set;

@@ -90,14 +90,14 @@ export function open(cipher: CipherName, key: Buffer, sealed: Buffer, aad: Buffe
   const tag = sealed.subarray(sealed.length - TAG_BYTES);
   const body = sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES);
   try {
-    const d =
+    const decipher =
       cipher === 'aes-256-gcm'
         ? createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES })
         : createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_BYTES });
-    d.setAuthTag(tag);
-    d.setAAD(aad, { plaintextLength: body.length });
-    const a = d.update(body);
-    const b = d.final();
+    decipher.setAuthTag(tag);
+    decipher.setAAD(aad, { plaintextLength: body.length });
+    const a = decipher.update(body);
+    const b = decipher.final();
     return b.length ? Buffer.concat([a, b]) : a;
   } catch {
     throw new AuthenticationFailed();

@@ -145,8 +145,13 @@ function parseKeyFile(path: string): KeyFileJson {
   return parsed as KeyFileJson;
 }
 
-const protectionOf = (d: KeyFileJson): KeyFileInfo['protection'] => (!d.kek ? 'none' : d.kek.kdf === 'scrypt' ? 'passphrase' : 'secret-file');
-const info = (path: string, d: KeyFileJson): KeyFileInfo => ({ path, activeKeyId: d.active, keyIds: d.keys.map((k) => k.id), protection: protectionOf(d) });
+const protectionOf = (file: KeyFileJson): KeyFileInfo['protection'] => (!file.kek ? 'none' : file.kek.kdf === 'scrypt' ? 'passphrase' : 'secret-file');
+const info = (path: string, file: KeyFileJson): KeyFileInfo => ({
+  path,
+  activeKeyId: file.active,
+  keyIds: file.keys.map((k) => k.id),
+  protection: protectionOf(file),
+});
 
 function protectionFrom(opts: KeyProtection): KeyProtection {
   const passphrase = opts.passphrase ?? process.env.WARDGATE_KEY_PASSPHRASE;
@@ -196,10 +201,10 @@ function wrap(kek: Buffer, id: number, key: Buffer): string {
 function unwrap(path: string, kek: Buffer, id: number, wrapped: string): Buffer {
   const b = Buffer.from(wrapped, 'base64');
   try {
-    const d = createDecipheriv('aes-256-gcm', kek, b.subarray(0, 12), { authTagLength: 16 });
-    d.setAuthTag(b.subarray(b.length - 16));
-    d.setAAD(wrapAad(id));
-    return Buffer.concat([d.update(b.subarray(12, b.length - 16)), d.final()]);
+    const decipher = createDecipheriv('aes-256-gcm', kek, b.subarray(0, 12), { authTagLength: 16 });
+    decipher.setAuthTag(b.subarray(b.length - 16));
+    decipher.setAAD(wrapAad(id));
+    return Buffer.concat([decipher.update(b.subarray(12, b.length - 16)), decipher.final()]);
   } catch {
     throw new KeyFileError(`key file ${path}: cannot unwrap key ${id}: wrong passphrase or secret file`);
   }

@@ -9,18 +9,18 @@ import { PlatformaticClient } from './platformatic-client.js';
 type KafkaConfig = Config['kafka'];
 
 /** The options both implementations take, from the kafka section of the config. */
-function commonOptions(k: KafkaConfig, log: Logger) {
+function commonOptions(kafka: KafkaConfig, log: Logger) {
   return {
-    brokers: k.brokers,
-    clientId: k.clientId,
-    compression: k.compression,
-    connectTimeoutMs: k.connectTimeout,
-    idleProbeMs: k.idleProbe,
-    requestTimeoutMs: k.sendTimeout,
-    topicPartitions: k.topicPartitions,
-    topicReplicationFactor: k.topicReplicationFactor,
-    ...(k.tls ? { tls: k.tls } : {}),
-    ...(k.sasl ? { sasl: k.sasl } : {}),
+    brokers: kafka.brokers,
+    clientId: kafka.clientId,
+    compression: kafka.compression,
+    connectTimeoutMs: kafka.connectTimeout,
+    idleProbeMs: kafka.idleProbe,
+    requestTimeoutMs: kafka.sendTimeout,
+    topicPartitions: kafka.topicPartitions,
+    topicReplicationFactor: kafka.topicReplicationFactor,
+    ...(kafka.tls ? { tls: kafka.tls } : {}),
+    ...(kafka.sasl ? { sasl: kafka.sasl } : {}),
     log,
   };
 }
@@ -69,13 +69,13 @@ class LazyKafkajsClient implements KafkaClient {
   }
 }
 
-export const CLIENTS: Record<KafkaConfig['client'], (k: KafkaConfig, log: Logger) => KafkaClient> = {
-  kafkajs: (k, log) => new LazyKafkajsClient(commonOptions(k, log)),
-  platformatic: (k, log) => new PlatformaticClient(commonOptions(k, log)),
+export const CLIENTS: Record<KafkaConfig['client'], (kafka: KafkaConfig, log: Logger) => KafkaClient> = {
+  kafkajs: (kafka, log) => new LazyKafkajsClient(commonOptions(kafka, log)),
+  platformatic: (kafka, log) => new PlatformaticClient(commonOptions(kafka, log)),
 };
 
-export function createKafkaClient(k: KafkaConfig, log: Logger): KafkaClient {
-  return CLIENTS[k.client](k, log);
+export function createKafkaClient(kafka: KafkaConfig, log: Logger): KafkaClient {
+  return CLIENTS[kafka.client](kafka, log);
 }
 
 /**
@@ -92,30 +92,30 @@ export function batchBytesBound(heapLimitBytes: number): number {
  * The batch byte bound is lowered to what the heap can carry (bin/wardgate.js sets a small
  * heap for a Raspberry Pi); `clampedFrom` says when it was.
  */
-export function forwarderSettings(k: KafkaConfig, heapLimitBytes = getHeapStatistics().heap_size_limit) {
+export function forwarderSettings(kafka: KafkaConfig, heapLimitBytes = getHeapStatistics().heap_size_limit) {
   const bound = batchBytesBound(heapLimitBytes);
   return {
-    ...(k.batch.maxBytes > bound ? { clampedFrom: k.batch.maxBytes } : {}),
+    ...(kafka.batch.maxBytes > bound ? { clampedFrom: kafka.batch.maxBytes } : {}),
     routing: {
-      topics: k.topics,
-      key: k.key,
-      ...(k.fhir ? { fhirTopics: k.fhir.topics, fhir: fhirOptions(k.fhir) } : {}),
-      ...(k.hl7v2 ? { hl7v2Topics: k.hl7v2.topics, hl7v2: hl7v2Options(k.hl7v2) } : {}),
-      waveformFormat: k.waveformFormat,
-      format: k.format,
+      topics: kafka.topics,
+      key: kafka.key,
+      ...(kafka.fhir ? { fhirTopics: kafka.fhir.topics, fhir: fhirOptions(kafka.fhir) } : {}),
+      ...(kafka.hl7v2 ? { hl7v2Topics: kafka.hl7v2.topics, hl7v2: hl7v2Options(kafka.hl7v2) } : {}),
+      waveformFormat: kafka.waveformFormat,
+      format: kafka.format,
     },
-    createTopics: k.createTopics,
-    batchMaxReadings: k.batch.maxReadings,
-    batchMaxBytes: Math.min(k.batch.maxBytes, bound),
-    lingerMs: k.batch.linger,
-    sendTimeoutMs: k.sendTimeout,
-    connectTimeoutMs: k.connectTimeout,
-    idleProbeMs: k.idleProbe,
-    clusterCheckMs: k.clusterCheck,
-    expectedBrokers: new Set(k.brokers).size,
-    retryInitialMs: k.retry.initial,
-    retryMaxMs: k.retry.max,
-    offlineAfterFailures: k.offlineAfter,
-    ...(k.rateLimit ? { rateCap: k.rateLimit } : {}),
+    createTopics: kafka.createTopics,
+    batchMaxReadings: kafka.batch.maxReadings,
+    batchMaxBytes: Math.min(kafka.batch.maxBytes, bound),
+    lingerMs: kafka.batch.linger,
+    sendTimeoutMs: kafka.sendTimeout,
+    connectTimeoutMs: kafka.connectTimeout,
+    idleProbeMs: kafka.idleProbe,
+    clusterCheckMs: kafka.clusterCheck,
+    expectedBrokers: new Set(kafka.brokers).size,
+    retryInitialMs: kafka.retry.initial,
+    retryMaxMs: kafka.retry.max,
+    offlineAfterFailures: kafka.offlineAfter,
+    ...(kafka.rateLimit ? { rateCap: kafka.rateLimit } : {}),
   };
 }

@@ -31,11 +31,11 @@ type ZlibZstd = { zstdCompressSync?: (b: Buffer, o?: object) => Buffer; zstdDeco
 /** node:zlib's zstd, when this Node has it (22.15+, 23.8+). */
 export function nodeZstd(): Codec | null {
   const z = zlib as unknown as ZlibZstd;
-  const c = z.zstdCompressSync;
-  const d = z.zstdDecompressSync;
+  const compressSync = z.zstdCompressSync;
+  const decompressSync = z.zstdDecompressSync;
   const levelParam = z.constants.ZSTD_c_compressionLevel;
-  if (!c || !d || levelParam === undefined) return null;
-  return { compress: (b) => c(b, { params: { [levelParam]: ZSTD_LEVEL } }), decompress: (b) => d(b) };
+  if (!compressSync || !decompressSync || levelParam === undefined) return null;
+  return { compress: (b) => compressSync(b, { params: { [levelParam]: ZSTD_LEVEL } }), decompress: (b) => decompressSync(b) };
 }
 
 let zstdWasm: Promise<Codec> | null = null;

@@ -128,11 +128,11 @@ let zstdInstalled = false;
  * @platformatic/kafka takes zstd from node:zlib, which Node 20 lacks; give it wardgate's codec
  * (same bitmask, same frame format) through its exported codec table.
  */
-async function ensureZstd(k: Lib): Promise<void> {
+async function ensureZstd(kafkaLib: Lib): Promise<void> {
   if (zstdInstalled || nodeZstd()) return;
   const codec = await loadCodec('zstd');
   const plain = (d: unknown): Buffer => (Buffer.isBuffer(d) ? d : (d as { buffer: Buffer }).buffer);
-  const table = k.compressionsAlgorithms as unknown as Record<
+  const table = kafkaLib.compressionsAlgorithms as unknown as Record<
     string,
     { compressSync: (d: unknown) => Buffer; decompressSync: (d: unknown) => Buffer; bitmask: number; available: boolean }
   >;
@@ -193,14 +193,14 @@ export class PlatformaticClient implements KafkaClient {
   private async doConnect(timeoutMs: number): Promise<void> {
     await this.dropProducer(1000);
     try {
-      const k = await loadLib();
-      if (this.opts.compression === 'zstd') await ensureZstd(k);
-      const producer: WgProducer = new k.Producer({
+      const kafkaLib = await loadLib();
+      if (this.opts.compression === 'zstd') await ensureZstd(kafkaLib);
+      const producer: WgProducer = new kafkaLib.Producer({
         ...this.baseOptions(),
         serializers,
         idempotent: true,
         acks: -1,
-        partitioner: k.compatibilityPartitioner,
+        partitioner: kafkaLib.compatibilityPartitioner,
         autocreateTopics: false,
         ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
       });
@@ -269,8 +269,8 @@ export class PlatformaticClient implements KafkaClient {
   async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
     let admin: Admin | null = null;
     try {
-      const k = await loadLib();
-      admin = new k.Admin(this.baseOptions());
+      const kafkaLib = await loadLib();
+      admin = new kafkaLib.Admin(this.baseOptions());
       const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
@@ -284,7 +284,7 @@ export class PlatformaticClient implements KafkaClient {
           'create topics',
         );
       } catch (e) {
-        if (e instanceof k.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
+        if (e instanceof kafkaLib.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
         if (e instanceof KafkaClientError) throw e;
         const kind = classifyPlatformaticError(e);
         throw new KafkaClientError(

@@ -24,20 +24,20 @@ export interface WorkerOptions {
 
 /** The port's line settings: what the config says, else the protocol's. */
 export function portSettings(cfg: SerialPortConfig, protocol: ProtocolDef): PortSettings {
-  const d = protocol.settings;
+  const defaults = protocol.settings;
   return {
-    baudRate: cfg.baudRate ?? d.baudRate,
-    dataBits: cfg.dataBits ?? d.dataBits,
-    parity: cfg.parity ?? d.parity,
-    stopBits: cfg.stopBits ?? d.stopBits,
-    rtscts: cfg.rtscts ?? d.rtscts,
+    baudRate: cfg.baudRate ?? defaults.baudRate,
+    dataBits: cfg.dataBits ?? defaults.dataBits,
+    parity: cfg.parity ?? defaults.parity,
+    stopBits: cfg.stopBits ?? defaults.stopBits,
+    rtscts: cfg.rtscts ?? defaults.rtscts,
   };
 }
 
 /** Which device a path names now (the tty's device number and inode), or null when it is gone: one stat, no exception. */
 function deviceAt(path: string): string | null {
-  const st = statSync(path, { throwIfNoEntry: false, bigint: false });
-  return st ? `${st.rdev}:${st.ino}` : null;
+  const stats = statSync(path, { throwIfNoEntry: false, bigint: false });
+  return stats ? `${stats.rdev}:${stats.ino}` : null;
 }
 
 /** A short reason from a serialport open error ("Error: No such file or directory, cannot open /dev/x"). */

@@ -36,10 +36,10 @@ function direction(condition: string): 'H' | 'L' | null {
     .filter(Boolean);
   let dir: 'H' | 'L' | null = null;
   for (const w of words) {
-    const d =
+    const wordDir =
       LOW_WORDS.has(w) || LOW_PREFIXES.some((p) => w.startsWith(p)) ? 'L' : HIGH_WORDS.has(w) || HIGH_PREFIXES.some((p) => w.startsWith(p)) ? 'H' : null;
-    if (d && dir && d !== dir) return null; // says both: no direction
-    dir = d ?? dir;
+    if (wordDir && dir && wordDir !== dir) return null; // says both: no direction
+    dir = wordDir ?? dir;
   }
   return dir;
 }

@@ -287,15 +287,15 @@ export function avroV1UnitMessages(
         quality: c.quality[i]!,
         extra: c.extra[i] ?? null,
       };
-      const k = key === 'patient' && s.patientId !== undefined ? s.patientId : s.deviceId;
+      const messageKey = key === 'patient' && s.patientId !== undefined ? s.patientId : s.deviceId;
       let value: Buffer;
       try {
         value = type.toBuffer(record);
       } catch {
-        avroV1Messages([readingAt(c, i)], () => k, out, onInvalid);
+        avroV1Messages([readingAt(c, i)], () => messageKey, out, onInvalid);
         continue;
       }
-      out.push({ key: k, value, headers: seqHeaders(c.gatewayId, seq, AVRO_V1_SCHEMA) });
+      out.push({ key: messageKey, value, headers: seqHeaders(c.gatewayId, seq, AVRO_V1_SCHEMA) });
     }
   }
 }

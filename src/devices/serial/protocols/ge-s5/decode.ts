@@ -28,12 +28,12 @@ export function decodeRecord(r: Buffer): DriRecord | string {
   }
   const dataLen = r.length - 40;
   const subrecords: Subrecord[] = [];
-  for (const d of descs) {
+  for (const desc of descs) {
     // A subrecord runs to the next one's offset (whatever order the list gives them in) or the end.
     let end = dataLen;
-    for (const o of descs) if (o.offset > d.offset && o.offset < end) end = o.offset;
-    if (d.offset < 0 || d.offset > dataLen) return 'ge_bad_subrecord';
-    subrecords.push({ type: d.type, data: r.subarray(40 + d.offset, 40 + end) });
+    for (const o of descs) if (o.offset > desc.offset && o.offset < end) end = o.offset;
+    if (desc.offset < 0 || desc.offset > dataLen) return 'ge_bad_subrecord';
+    subrecords.push({ type: desc.type, data: r.subarray(40 + desc.offset, 40 + end) });
   }
   return { maintype, rTime: r.readUInt32LE(6), subrecords };
 }

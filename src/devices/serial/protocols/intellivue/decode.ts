@@ -85,13 +85,13 @@ class Reader {
 /** BCD absolute time (century, year, month, day, hour, min, sec, fraction) -> ms, monitor local time; undefined when 0xFF-filled or not BCD. */
 function bcdTime(b: Buffer): number | undefined {
   if (b.length < 8) return undefined;
-  const d: number[] = [];
+  const digits: number[] = [];
   for (let i = 0; i < 7; i++) {
     const x = b[i]!;
     if (x >> 4 > 9 || (x & 15) > 9) return undefined;
-    d.push((x >> 4) * 10 + (x & 15));
+    digits.push((x >> 4) * 10 + (x & 15));
   }
-  const [c, y, mo, day, h, mi, s] = d as [number, number, number, number, number, number, number];
+  const [c, y, mo, day, h, mi, s] = digits as [number, number, number, number, number, number, number];
   if (mo < 1 || mo > 12 || day < 1 || day > 31 || h > 23 || mi > 59 || s > 59) return undefined;
   return new Date(c * 100 + y, mo - 1, day, h, mi, s).getTime();
 }

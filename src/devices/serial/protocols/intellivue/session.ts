@@ -92,13 +92,13 @@ export class IntellivueSession implements Session {
     const f = this.frames.push(chunk);
     out.rejects.push(...f.rejects);
     for (const u of f.frames) {
-      const d = decodeMessage(u);
-      if (!d.ok) {
-        out.rejects.push(d.reason);
+      const decoded = decodeMessage(u);
+      if (!decoded.ok) {
+        out.rejects.push(decoded.reason);
         continue;
       }
       out.frames++;
-      this.message(d.msg, now, out);
+      this.message(decoded.msg, now, out);
     }
     return out;
   }
@@ -138,11 +138,11 @@ export class IntellivueSession implements Session {
   private periodicPolls(now: number, out: SessionOutput): void {
     const interval = this.opts.pollIntervalMs;
     for (const o of POLLED) {
-      const st = this.periodic.get(o.objCode);
+      const polled = this.periodic.get(o.objCode);
       const reassert = Math.max(this.periodMs - interval, interval);
-      const due = !st || now - st.sentAt >= reassert || now - Math.max(st.sentAt, st.resultAt) >= 2 * interval;
+      const due = !polled || now - polled.sentAt >= reassert || now - Math.max(polled.sentAt, polled.resultAt) >= 2 * interval;
       if (!due) continue;
-      this.periodic.set(o.objCode, { sentAt: now, resultAt: st?.resultAt ?? 0 });
+      this.periodic.set(o.objCode, { sentAt: now, resultAt: polled?.resultAt ?? 0 });
       const periodTicks = Math.round(this.periodMs * 8);
       out.writes.push(encodeFrame(extendedPoll({ invokeId: this.nextInvoke(), pollNumber: this.nextPoll(), ...o, periodTicks })));
     }
@@ -196,8 +196,8 @@ export class IntellivueSession implements Session {
         out.rejects.push('intellivue_remote_error');
         return;
       case 'poll_result': {
-        const st = this.periodic.get(m.objCode);
-        if (st) st.resultAt = now;
+        const polled = this.periodic.get(m.objCode);
+        if (polled) polled.resultAt = now;
         this.pollResult(m, out);
         return;
       }
@@ -234,14 +234,14 @@ export class IntellivueSession implements Session {
           const unit = UNIT_OVERRIDE.get(metric)?.get(n.unit) ?? UNIT_UCUM.get(n.unit) ?? `mdc-dim:${n.unit}`;
           // A FLOAT special (NaN, NRes, +/-INF) is a reading with no number and its flag, never a number.
           const special = 'value' in n.value ? undefined : SPECIAL_FLAG[n.value.special];
-          const d: Decoded = { metric, value: special ? NaN : (n.value as { value: number }).value, unit, ...at };
+          const reading: Decoded = { metric, value: special ? NaN : (n.value as { value: number }).value, unit, ...at };
           const quality: Decoded['quality'] = special ? [special] : [];
           if (n.state & STATE.questionable) quality.push('questionable');
           if (n.state & STATE.demo) quality.push('simulated');
-          if (quality.length) d.quality = quality;
-          if (n.state & STATE.demo) d.extra = { demo: true };
-          if (!special) this.last.set(metric, { value: d.value, unit });
-          out.readings.push(d);
+          if (quality.length) reading.quality = quality;
+          if (n.state & STATE.demo) reading.extra = { demo: true };
+          if (!special) this.last.set(metric, { value: reading.value, unit });
+          out.readings.push(reading);
         }
       }
     } else if (m.objCode === 0x36) {

@@ -46,11 +46,11 @@ class LineSession implements Session {
         const metric = WG1_KEYS[r.code.split('_')[0] ?? '']?.metric;
         const last = metric ? this.last.get(metric) : undefined;
         const extra = { alarm: r.code.slice(0, 32), severity: r.priority, state: r.on ? 'on' : 'off' };
-        const d: Decoded =
+        const reading: Decoded =
           metric && last
             ? { metric, value: last.value, ...(last.unit ? { unit: last.unit } : {}), priorityClass: 'alarm', extra, ...at }
             : { metric: 'gateway_event', value: 1, unit: '1', priorityClass: 'alarm', extra, ...at };
-        out.readings.push(d);
+        out.readings.push(reading);
       }
     }
     return out;

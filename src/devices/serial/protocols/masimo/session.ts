@@ -67,8 +67,8 @@ class MasimoSession implements Session {
         continue;
       }
       out.frames++;
-      const d = masimoReadings(r.line);
-      out.readings.push(...d.values, ...this.alarms.update(d.alarms), ...this.tech.update(d.technical));
+      const parsed = masimoReadings(r.line);
+      out.readings.push(...parsed.values, ...this.alarms.update(parsed.alarms), ...this.tech.update(parsed.technical));
     }
     return out;
   }
