@@ -2,10 +2,10 @@
  * Commit pacing: the longest a reading of each class waits for its group commit. A commit
  * costs the SD card whole pages (the unit's leaf, the meta page, the WAL frame headers, and
  * the same pages again at the checkpoint), whatever it holds; committing a ward's readings
- * every half second instead of every 25 ms fills those pages and cuts the bytes written per
- * reading about sevenfold (README, performance: 132 B against 874 B per reading for
- * `wardgate simulate --beds 30`, Kafka up). The cost is latency: a vital is acknowledged to its
- * device, and visible to the forwarder, up to its delay later (alarms: at once).
+ * every half second instead of every few milliseconds fills those pages and cuts the bytes
+ * written per reading (README, performance, has the figures). The cost is latency: a vital is
+ * acknowledged to its device, and visible to the forwarder, up to its delay later (alarms: at
+ * once).
  *
  * A device that waits for each acknowledgement before it sends again (an MQTT sensor with one
  * message in flight, a backlog after a reconnect) would be held to one reading per delay: an
@@ -14,8 +14,8 @@
  * sends its next reading about half a second after its acknowledgement and is not affected.
  * Only MQTT publishers wait for acknowledgements (PUBACK goes out after the commit): BLE
  * notifications and serial streams arrive whatever the buffer does, and their adapters batch
- * many devices every few milliseconds, so the rule applied to them committed 4-17 times a
- * second instead of twice (bench/ble.ts) for no device that was waiting.
+ * many devices every few milliseconds, so the rule applied to them would commit many times a
+ * second for no device that was waiting.
  */
 import { type DeviceKind, PRIORITY_CLASSES, type PriorityClass } from '../reading.js';
 
@@ -29,13 +29,13 @@ export const SD_CARD_COMMIT_MAX_DELAYS: Required<CommitMaxDelays> = { vital: 100
 
 /** A device that appends again within this long after its previous acknowledgement waits for each one. */
 export const WAITING_TURNAROUND_MS = 50;
-/** ...and its appends are committed within this long (the former fixed group commit interval). */
+/** ...and its appends are committed within this long. */
 export const WAITING_COMMIT_DELAY_MS = 25;
 /** The kinds of device that wait for each acknowledgement before they send again. */
 export const WAITING_KINDS: ReadonlySet<DeviceKind> = new Set<DeviceKind>(['mqtt']);
 
 export interface PacingOptions {
-  /** The former fixed commit interval: when set, the delay of every class not given in commitMaxDelayMs, and a cap on the alarm's. */
+  /** Group commit interval: when set, the delay of every class not given in commitMaxDelayMs, and a cap on the alarm's. */
   commitIntervalMs?: number | undefined;
   commitMaxDelayMs?: CommitMaxDelays | undefined;
   alarmCommitIntervalMs?: number | undefined;
@@ -46,11 +46,11 @@ export interface PacingOptions {
 /** Each class's maximum delay, by classIndex (alarm, vital, status, waveform), in ms: given per class, else commitIntervalMs, else the default. */
 export function commitDelays(opts: PacingOptions): number[] {
   return PRIORITY_CLASSES.map((p) => {
-    const d =
+    const delay =
       p === 'alarm'
         ? Math.min(opts.alarmCommitIntervalMs ?? 0, opts.commitIntervalMs ?? Infinity)
         : (opts.commitMaxDelayMs?.[p] ?? opts.commitIntervalMs ?? DEFAULT_COMMIT_MAX_DELAYS[p]);
-    return Math.max(0, d);
+    return Math.max(0, delay);
   });
 }
 

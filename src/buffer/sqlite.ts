@@ -52,7 +52,7 @@ export interface OpenBufferOptions {
   keyProtection?: KeyProtection;
   gatewayId: string;
   cipher?: CipherName;
-  /** The former fixed group commit interval: when set, the delay of each class not in commitMaxDelayMs (unset by default). */
+  /** Group commit interval: when set, the delay of each class not in commitMaxDelayMs (unset by default). */
   commitIntervalMs?: number;
   /**
    * The longest a reading of each class waits for its commit (defaults: vital 500, status 500, waveform 1000 ms; alarms: alarmCommitIntervalMs); see

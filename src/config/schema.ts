@@ -61,8 +61,7 @@ export const configSchema = z
          */
         commitMaxDelay: z.object({ vital: duration.optional(), status: duration.optional(), waveform: duration.optional() }).strict().optional(),
         /**
-         * Group commit: when set, appends of a class not in commitMaxDelay are written together at most this often (the former fixed 25ms; unset by
-         * default)...
+         * Group commit: when set, appends of a class not in commitMaxDelay are written together at most this often (unset by default)...
          */
         commitInterval: duration.optional(),
         /** An append holding an alarm is committed after this wait instead (0: at once, with what is pending). */

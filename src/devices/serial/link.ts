@@ -122,8 +122,8 @@ export async function openLink(path: string, s: PortSettings, h: LinkHandlers): 
       }
       h.data(Buffer.from(scratch.subarray(0, n)));
       // A short read took all the tty had: wait for the poller (level-triggered: it fires again
-      // at once if more came meanwhile) instead of reading on into EAGAIN, whose exception cost
-      // about a tenth of the serial path's CPU (bench/serial.ts profile).
+      // at once if more came meanwhile) instead of reading on into EAGAIN: that read fails with an
+      // exception, which costs CPU on every chunk (docs/serial.md).
       if (n < READ_BYTES) {
         armRead();
         return;
