@@ -286,14 +286,14 @@ const binaryDecoderSchema = z
       .optional(),
   })
   .strict()
-  .superRefine((d, ctx) => {
-    if (d.length === undefined) return;
+  .superRefine((binary, ctx) => {
+    if (binary.length === undefined) return;
     const check = (offset: number, type: keyof typeof BINARY_SIZE, path: (string | number)[]): void => {
-      if (offset + BINARY_SIZE[type] > d.length!)
-        ctx.addIssue({ code: 'custom', path, message: `field at offset ${offset} (${type}) ends past length ${d.length}` });
+      if (offset + BINARY_SIZE[type] > binary.length!)
+        ctx.addIssue({ code: 'custom', path, message: `field at offset ${offset} (${type}) ends past length ${binary.length}` });
     };
-    for (const [i, f] of d.fields.entries()) check(f.offset, f.type, ['fields', i]);
-    if (d.time) check(d.time.offset, d.time.type, ['time']);
+    for (const [i, f] of binary.fields.entries()) check(f.offset, f.type, ['fields', i]);
+    if (binary.time) check(binary.time.offset, binary.time.type, ['time']);
   });
 
 export const decoderSchema = z.discriminatedUnion('type', [jsonDecoderSchema, senmlDecoderSchema, textDecoderSchema, binaryDecoderSchema]);
@@ -352,12 +352,12 @@ const ruleSchema = z
       }
     }
     if (r.decoder.type === 'json') {
-      const d = r.decoder;
-      const paths: [string, (string | number)[]][] = d.fields.flatMap((f, i) => [
+      const jsonDecoder = r.decoder;
+      const paths: [string, (string | number)[]][] = jsonDecoder.fields.flatMap((f, i) => [
         [f.value, ['decoder', 'fields', i, 'value']] as [string, (string | number)[]],
         ...(f.unitPath !== undefined ? [[f.unitPath, ['decoder', 'fields', i, 'unitPath']] as [string, (string | number)[]]] : []),
       ]);
-      if (d.time !== undefined) paths.push([d.time, ['decoder', 'time']]);
+      if (jsonDecoder.time !== undefined) paths.push([jsonDecoder.time, ['decoder', 'time']]);
       for (const [p, path] of paths) {
         try {
           compilePath(p);

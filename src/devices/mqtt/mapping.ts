@@ -71,15 +71,15 @@ export function toInputs(m: RuleMatch, decoded: readonly Decoded[]): ReadingInpu
     if (ruleMetric === undefined) return 'bad_topic';
   }
   const out: ReadingInput[] = [];
-  for (const d of decoded) {
-    const metric = d.metric ?? ruleMetric;
+  for (const item of decoded) {
+    const metric = item.metric ?? ruleMetric;
     if (metric === undefined) return 'no_metric';
-    const input: ReadingInput = { deviceId, deviceKind: 'mqtt', bed, metric, value: d.value };
-    const unit = d.unit ?? rule.unit;
+    const input: ReadingInput = { deviceId, deviceKind: 'mqtt', bed, metric, value: item.value };
+    const unit = item.unit ?? rule.unit;
     if (unit !== undefined) input.unit = unit;
-    if (d.time !== undefined) input.deviceTime = d.time;
+    if (item.time !== undefined) input.deviceTime = item.time;
     if (rule.priorityClass !== undefined) input.priorityClass = rule.priorityClass;
-    if (d.converted) input.quality = [CONVERTED];
+    if (item.converted) input.quality = [CONVERTED];
     out.push(input);
   }
   return out;
