@@ -409,7 +409,7 @@ export function buildProgram(result: { code: number }): Command {
 
   program
     .command('status')
-    .description('Buffer depth per priority, oldest reading age, last successful forward, Kafka state')
+    .description('Buffer depth per class, oldest reading age, last successful forward, Kafka state')
     .option('--data <dir>', 'data folder (default ./wardgate-data)')
     .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
     .option('--json', 'machine-readable output')
