@@ -10,6 +10,9 @@ import type { Config } from '../config/schema.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { describeKeyFile } from '../crypto/keys.js';
 import { type BleDoctorEnv, bleDoctorChecks } from '../devices/ble/doctor-checks.js';
+import { KafkaClientError } from '../forwarder/client.js';
+import { createKafkaClient } from '../forwarder/clients.js';
+import { silentLogger } from '../logger.js';
 import { timedatectlSynchronized } from '../metrics/clock.js';
 
 export interface DoctorCheck {
@@ -143,10 +146,47 @@ async function kafkaCheck(c: Config): Promise<DoctorCheck> {
       fix: 'check kafka.brokers, the network and firewalls; readings buffer meanwhile',
     };
   }
-  const auth = c.kafka.sasl ? ' (TCP only: authentication is checked when the gateway connects; see wardgate status)' : '';
   if (down.length)
-    return { name: 'kafka', status: 'warn', message: `unreachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}${auth}`, fix: 'check those brokers' };
-  return { name: 'kafka', status: 'ok', message: `every broker accepts a TCP connection${auth}` };
+    return { name: 'kafka', status: 'warn', message: `unreachable: ${down.map((r) => `${r.b} (${r.why})`).join(', ')}`, fix: 'check those brokers' };
+  return { name: 'kafka', status: 'ok', message: 'every broker accepts a TCP connection' };
+}
+
+/**
+ * Logs in as the gateway would (its own Kafka client and settings: TLS, SASL, the password file
+ * or WARDGATE_KAFKA_PASSWORD) and gets a producer id, then disconnects. A refusal of the login,
+ * the certificate or the ACLs fails; anything else (a timeout, a broker going away) warns.
+ */
+async function kafkaLoginCheck(c: Config): Promise<DoctorCheck> {
+  const how = [c.kafka.tls?.enabled ? 'TLS' : '', c.kafka.sasl ? `SASL ${c.kafka.sasl.mechanism} as ${c.kafka.sasl.username}` : ''].filter(Boolean).join(', ');
+  const name = 'kafka login';
+  const client = createKafkaClient(c.kafka, silentLogger());
+  try {
+    await client.connect(c.kafka.connectTimeout);
+    return { name, status: 'ok', message: `connected and given a producer id${how ? ` (${how})` : ''}` };
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    if (e instanceof KafkaClientError && e.kind === 'config')
+      return {
+        name,
+        status: 'fail',
+        message: `refused${how ? ` (${how})` : ''}: ${why}`,
+        fix: 'check kafka.sasl (username, passwordFile or WARDGATE_KAFKA_PASSWORD), kafka.tls (CA, client certificate) and the ACLs for this user',
+      };
+    return {
+      name,
+      status: 'warn',
+      message: `could not complete a login: ${why}`,
+      fix: 'check that kafka.brokers are Kafka brokers and reachable; run doctor again',
+    };
+  } finally {
+    await client.close(2000).catch(() => undefined);
+  }
+}
+
+/** TCP first; the login only when some broker answers (otherwise it would only repeat the TCP failure). */
+async function kafkaChecks(c: Config): Promise<DoctorCheck[]> {
+  const tcp = await kafkaCheck(c);
+  return tcp.status === 'fail' ? [tcp] : [tcp, await kafkaLoginCheck(c)];
 }
 
 function portFree(host: string, port: number): Promise<string | null> {
@@ -189,7 +229,7 @@ export async function runDoctor(
     await clockCheck(probe),
     ...serialCheck(c),
     ...bluetoothCheck(c, bleEnv),
-    await kafkaCheck(c),
+    ...(await kafkaChecks(c)),
     ...(await listenerChecks(c)),
   ];
 }

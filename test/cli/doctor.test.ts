@@ -36,12 +36,14 @@ describe('wardgate doctor', () => {
     const cfg = join(dir, 'c.yaml');
     writeFileSync(
       cfg,
-      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\nkafka:\n  brokers: ["127.0.0.1:${broker}"]\nmetrics:\n  port: ${free}\n`,
+      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\nkafka:\n  brokers: ["127.0.0.1:${broker}"]\n  connectTimeout: 2s\nmetrics:\n  port: ${free}\n`,
     );
     const r = await doctor(cfg);
     expect(r.code, r.err).toBe(0);
     const by = (n: string) => r.checks.find((k) => k.name.startsWith(n))!;
     expect(by('kafka').status).toBe('ok');
+    // The 'broker' is a TCP server that hangs up: the login as the gateway would make it cannot complete (a warning, not a refusal).
+    expect(by('kafka login')).toMatchObject({ status: 'warn', fix: expect.stringContaining('Kafka brokers') });
     expect(by('disk space').status).toBe('ok');
     expect(by('secret files').status).toBe('ok');
     expect(by(`listen 127.0.0.1:${free}`).status).toBe('ok');
@@ -69,6 +71,8 @@ describe('wardgate doctor', () => {
     expect(r.code, r.err).toBe(1);
     const by = (n: string) => r.checks.find((k) => k.name.startsWith(n));
     expect(by('kafka')).toMatchObject({ status: 'fail', message: expect.stringContaining('ECONNREFUSED'), fix: expect.any(String) });
+    // No broker answers: no login attempted.
+    expect(by('kafka login')).toBeUndefined();
     expect(by('secret files')).toMatchObject({ status: 'fail', fix: expect.stringContaining('chmod 0600') });
     expect(by(`listen 127.0.0.1:${taken}`)).toMatchObject({ status: 'fail', message: expect.stringContaining('EADDRINUSE') });
     expect(by('serial')).toMatchObject({ status: 'fail', message: 'not present' });

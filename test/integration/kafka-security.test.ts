@@ -19,6 +19,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDoctor } from '../../src/cli/doctor.js';
 import { validateConfig } from '../../src/config/load.js';
 import { type KafkaClient, KafkaClientError } from '../../src/forwarder/client.js';
 import { CLIENTS } from '../../src/forwarder/clients.js';
@@ -432,5 +433,28 @@ describe.each(Object.keys(CLIENTS))('gateway with a wrong SASL password: %s', (n
       expect(logText.includes(secret), 'password in the logs').toBe(false);
       expect(status.includes(secret), 'password in the status file').toBe(false);
     }
+  });
+});
+
+describe('wardgate doctor: the Kafka login (issue 14 item 3)', () => {
+  it('logs in as the gateway would: plaintext and SASL over TLS with the right password pass, a wrong password fails without showing it', async () => {
+    const e = need();
+    const dir = tempDir();
+    const login = async (brokers: string, kafka: Record<string, unknown>) => {
+      const c = validateConfig({ gateway: { dataDir: join(dir, 'data') }, kafka: { brokers: [brokers], connectTimeout: 8000, ...kafka } }, 'test');
+      const checks = await runDoctor(c, join(dir, 'none.key'), join(dir, 'data'), async () => true);
+      return checks.find((k) => k.name === 'kafka login');
+    };
+    expect(await login(e.plain, {})).toMatchObject({ status: 'ok' });
+    const tls = { ca: e.ca.cert };
+    expect(await login(e.saslSsl, { tls, sasl: { mechanism: 'scram-sha-512', username: USER, passwordFile: e.scramPasswordFile } })).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining('SASL scram-sha-512'),
+    });
+    const wrong = await login(e.saslSsl, { tls, sasl: { mechanism: 'scram-sha-512', username: USER, password: WRONG_PASSWORD } });
+    expect(wrong).toMatchObject({ status: 'fail', fix: expect.stringContaining('kafka.sasl') });
+    expect(JSON.stringify(wrong)).not.toContain(WRONG_PASSWORD);
+    // A CA that did not sign the broker's certificate: refused too.
+    expect(await login(e.ssl, { tls: { ca: e.rogueCa.cert } })).toMatchObject({ status: 'fail' });
   });
 });
