@@ -94,7 +94,7 @@ export function runTraced(argv: string[], traceFile: string): Promise<TracedRun>
 }
 
 /** Decodes a C string literal as strace prints it (text starts at the opening quote). */
-function cString(s: string, at: number): { data: Buffer; end: number } {
+export function cString(s: string, at: number): { data: Buffer; end: number } {
   if (s[at] !== '"') throw new Error(`expected a string at ${at}: ${s.slice(at, at + 40)}`);
   const bytes: number[] = [];
   let i = at + 1;
