@@ -29,7 +29,7 @@ export const QUALITY_FLAGS = [
 export type QualityFlag = (typeof QUALITY_FLAGS)[number];
 
 /** The quality flags that say a reading has no number, and why. */
-export const VALUE_ABSENT_FLAGS = ['value_nan', 'value_nres', 'value_positive_infinity', 'value_negative_infinity', 'value_reserved'] as const;
+const VALUE_ABSENT_FLAGS = ['value_nan', 'value_nres', 'value_positive_infinity', 'value_negative_infinity', 'value_reserved'] as const;
 export type ValueAbsentFlag = (typeof VALUE_ABSENT_FLAGS)[number];
 const ABSENT = new Set<string>(VALUE_ABSENT_FLAGS);
 
@@ -38,9 +38,6 @@ export function valueAbsent(quality: readonly QualityFlag[]): ValueAbsentFlag | 
   for (const q of quality) if (ABSENT.has(q)) return q as ValueAbsentFlag;
   return undefined;
 }
-
-/** Schema version of the Reading as it travels (headers, JSON body). */
-export const READING_SCHEMA_VERSION = 1;
 
 export type Extra = Readonly<Record<string, string | number | boolean>>;
 

@@ -27,9 +27,9 @@ import { type OutageSpec, parseOutages, scheduleOutages, scheduleWindows } from 
 import { reloadConfig, runningAfterReload } from './reload.js';
 import { statusCommand } from './status.js';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
 class UsageError extends Error {}
 
@@ -63,7 +63,7 @@ function buildConfig(file: string | undefined, overrides: (raw: RawConfig) => vo
 }
 
 /** Exit code of a failed start: 2 when the configuration is wrong (retrying cannot help), 1 for a runtime condition. */
-export function startFailureCode(e: unknown): number {
+function startFailureCode(e: unknown): number {
   // A file the configuration names (a TLS certificate, say) that is missing or unreadable at start is a configuration error too.
   const fileError =
     typeof (e as { path?: unknown } | null)?.path === 'string' && (errorCode(e) === 'ENOENT' || errorCode(e) === 'EISDIR' || isConfigFsError(e));
@@ -237,7 +237,7 @@ async function runGateway(
   return ended === 'failure' ? EXIT_FAILURE : EXIT_OK;
 }
 
-export function buildProgram(result: { code: number }): Command {
+function buildProgram(result: { code: number }): Command {
   const program = new Command()
     .name('wardgate')
     .description('Edge gateway for hospital wards: device telemetry -> encrypted store-and-forward buffer -> Apache Kafka')

@@ -45,7 +45,7 @@ function direction(condition: string): 'H' | 'L' | null {
 }
 
 /** The alarm flag of an alarm-class reading, or null for any other reading. */
-export function alarmFlag(r: Reading): AlarmFlag | null {
+function alarmFlag(r: Reading): AlarmFlag | null {
   if (r.priorityClass !== 'alarm') return null;
   const condition = r.extra?.alarm;
   const dir = typeof condition === 'string' ? direction(condition) : null;

@@ -176,7 +176,7 @@ function metricFields(metric: Reading['metric']): { mdc: { code: number; refId: 
 const ms = (t: number): number => (Number.isInteger(t) ? t : Math.trunc(t));
 
 /** The Avro record of a reading: JSON v1's fields (formats/json-v1.ts toJsonV1) without "schema", times as ms, absent optional fields as null. */
-export function toAvroV1(r: Reading): Record<string, unknown> {
+function toAvroV1(r: Reading): Record<string, unknown> {
   const f = metricFields(r.metric);
   return {
     gatewayId: r.gatewayId,
@@ -210,7 +210,7 @@ export const AVRO_INVALID_HEADER = 'wardgate-avro-invalid';
  * The first field of the reading's record the schema refuses (e.g. `deviceKind`: a symbol the
  * schema's enum lacks), the name only: a field's value may be patient data.
  */
-export function avroInvalidField(r: Reading): string {
+function avroInvalidField(r: Reading): string {
   let field = '';
   type.isValid(toAvroV1(r), {
     errorHook: (path: string[]) => {

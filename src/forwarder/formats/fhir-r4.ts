@@ -32,15 +32,15 @@ const INTERPRETATION = 'http://terminology.hl7.org/CodeSystem/v3-ObservationInte
 export const BP_PANEL_LOINC = '85354-9';
 /** Complex extension carrying the device's own alarm: sub-extensions condition, priority, state, source, silenced. */
 export const DEVICE_ALARM_EXTENSION = 'urn:wardgate:fhir:extension:device-alarm';
-export const READING_SYSTEM = 'urn:wardgate:reading';
+const READING_SYSTEM = 'urn:wardgate:reading';
 
 /** Identifier systems for the original patient and device ids (kafka.fhir.identifierSystems). */
 export interface FhirOptions {
   patientSystem?: string;
   deviceSystem?: string;
 }
-export const DEFAULT_PATIENT_SYSTEM = 'urn:wardgate:patient-id';
-export const DEFAULT_DEVICE_SYSTEM = 'urn:wardgate:device-id';
+const DEFAULT_PATIENT_SYSTEM = 'urn:wardgate:patient-id';
+const DEFAULT_DEVICE_SYSTEM = 'urn:wardgate:device-id';
 
 /** Metrics that are laboratory results (point of care), not vital signs: no vital-signs profile. */
 const LABORATORY: ReadonlySet<MetricId> = new Set(['glucose']);
@@ -111,7 +111,7 @@ export interface FhirOut {
 }
 
 /** True when the reading has a FHIR Observation form. */
-export function hasFhirForm(r: Reading): boolean {
+function hasFhirForm(r: Reading): boolean {
   const def = CATALOGUE[r.metric];
   return def.ucum && def.loinc.length > 0;
 }
@@ -152,7 +152,7 @@ const PANEL_TEXT: Record<BpFamily, string> = {
 };
 
 /** True for the readings that travel as a component of a blood-pressure panel. */
-export function isBpComponent(r: Reading): boolean {
+function isBpComponent(r: Reading): boolean {
   return BP_METRICS[r.metric] !== undefined;
 }
 
@@ -203,7 +203,7 @@ function quantity(r: Reading): FhirQuantity {
 
 const DATA_ABSENT = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
 /** FHIR R4 data-absent-reason for each value-absent flag (IEEE 11073 specials: NRes and reserved are `error`). */
-export const DATA_ABSENT_REASON: Readonly<Record<ValueAbsentFlag, FhirCoding>> = {
+const DATA_ABSENT_REASON: Readonly<Record<ValueAbsentFlag, FhirCoding>> = {
   value_nan: { system: DATA_ABSENT, code: 'not-a-number', display: 'Not a Number (NaN)' },
   value_positive_infinity: { system: DATA_ABSENT, code: 'positive-infinity', display: 'Positive Infinity (PINF)' },
   value_negative_infinity: { system: DATA_ABSENT, code: 'negative-infinity', display: 'Negative Infinity (NINF)' },

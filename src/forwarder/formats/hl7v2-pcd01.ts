@@ -27,9 +27,9 @@ import { groupInOrder } from './group.js';
 import { hl7Escape as e } from './hl7v2-escape.js';
 
 export const HL7V2_SCHEMA = 'hl7v2.pcd01.oru-r01';
-export const PCD01_PROFILE = 'IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO';
-export const MDS_CODE = '69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC';
-export const OBR_SERVICE = '182777000^monitoring of patient^SNOMED-CT';
+const PCD01_PROFILE = 'IHE_PCD_001^IHE PCD^1.3.6.1.4.1.19376.1.6.1.1.1^ISO';
+const MDS_CODE = '69965^MDC_DEV_MON_PHYSIO_MULTI_PARAM_MDS^MDC';
+const OBR_SERVICE = '182777000^monitoring of patient^SNOMED-CT';
 
 export interface Hl7v2Options {
   /** MSH-4 sending facility (default: the gateway id). */
@@ -94,7 +94,7 @@ const CONTAINMENT: Record<MetricId, [vmd: number, metric: number]> = {
   airway_flow_wave: [10, 10],
   co2_wave: [7, 2],
 };
-export const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
+const containment = (m: MetricId): string => `1.${CONTAINMENT[m][0]}.1.${CONTAINMENT[m][1]}`;
 
 /** What the NTE after a value-less OBX says the device sent (IEEE 11073 special values). */
 const SPECIAL_TEXT: Readonly<Record<ValueAbsentFlag, string>> = {
@@ -106,12 +106,12 @@ const SPECIAL_TEXT: Readonly<Record<ValueAbsentFlag, string>> = {
 };
 
 /** True when a reading is an OBX (it has an MDC code and a UCUM unit); gateway events become NTEs. */
-export const isObx = (r: Reading): boolean => CATALOGUE[r.metric].mdcCode !== undefined && CATALOGUE[r.metric].ucum;
+const isObx = (r: Reading): boolean => CATALOGUE[r.metric].mdcCode !== undefined && CATALOGUE[r.metric].ucum;
 const isNote = (r: Reading): boolean => r.metric === 'gateway_event';
-export const hasHl7Form = (r: Reading): boolean => isObx(r) || isNote(r);
+const hasHl7Form = (r: Reading): boolean => isObx(r) || isNote(r);
 
 /** HL7 DTM with milliseconds and the UTC offset: 20261125100000.000+0000. */
-export function dtm(ms: number): string {
+function dtm(ms: number): string {
   const iso = new Date(ms).toISOString(); // 2026-11-25T10:00:00.000Z
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 23)}+0000`;
 }

@@ -61,7 +61,7 @@ export interface WaveformBatchV1 {
 export type WaveformPart = { kind: 'batch'; batch: WaveformBatchV1; readings: Reading[] } | { kind: 'single'; reading: Reading };
 
 /** True for readings the batch format packs: waveform samples with no extra attributes. */
-export function isBatchable(r: Reading): boolean {
+function isBatchable(r: Reading): boolean {
   // A sample with no number (value-absent flag) goes as its own JSON v1 message: a batch's values are numbers.
   return CATALOGUE[r.metric].waveform === true && r.extra === undefined && Number.isFinite(r.value);
 }

@@ -47,7 +47,7 @@ export function decodeRecord(r: Buffer): DriRecord | string {
  * says the module does not exist (bit 0) or the measurement is not active (bit 1) is "not
  * connected": its markers are no reading at all.
  */
-export const MARKERS: Readonly<Record<number, { reason: string; flag: ValueAbsentFlag }>> = {
+const MARKERS: Readonly<Record<number, { reason: string; flag: ValueAbsentFlag }>> = {
   [-32767]: { reason: 'invalid', flag: 'value_nan' },
   [-32766]: { reason: 'not_updated', flag: 'value_nan' },
   [-32765]: { reason: 'discontinuity', flag: 'value_nan' },
