@@ -16,7 +16,7 @@
  *    would lose data in @platformatic/kafka 1.x);
  *  - retries inside the library are short (the forwarder backs off itself).
  */
-import type { Admin, MessageToProduce, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
+import type { Admin, MessageToProduce, Partitioner, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
@@ -88,6 +88,10 @@ class BytesCache {
     }
     return b;
   }
+  /** Whether these are bytes this cache made (nobody else holds them, so they never change). */
+  made(b: Buffer): boolean {
+    return this.m.get(b.toString()) === b;
+  }
 }
 const headerNames = new BytesCache(256);
 const headerValues = new BytesCache(256);
@@ -102,6 +106,26 @@ function headerBytes(h: Record<string, string>): Map<Buffer, Buffer> {
     m.set(headerNames.get(k), REPEATING_HEADERS.has(k) ? headerValues.get(v) : Buffer.from(v));
   }
   return m;
+}
+
+/**
+ * The library's compatibilityPartitioner (murmur2 of the key, sign bit masked: the partition
+ * Java clients and kafkajs choose), its answer remembered for the cached key bytes. The library
+ * hashes every keyed message again in BigInt arithmetic, about a sixth of the gateway's garbage
+ * at a ward's rate; a ward has tens of keys, so the answer is nearly always known. Weak: an
+ * entry goes with its bytes (when the key cache is emptied).
+ */
+function rememberingPartitioner(kafkaLib: Lib): Partitioner<Bytes, Bytes, Bytes, Bytes> {
+  const hashes = new WeakMap<Buffer, number>();
+  return (message, key) => {
+    if (key === undefined) return kafkaLib.compatibilityPartitioner(message, key);
+    let h = hashes.get(key);
+    if (h === undefined) {
+      h = kafkaLib.compatibilityPartitioner(message, key);
+      if (messageKeys.made(key)) hashes.set(key, h);
+    }
+    return h;
+  };
 }
 
 /** Sorts a @platformatic/kafka error into what the forwarder should do about it, looking through what it wraps. */
@@ -200,7 +224,7 @@ export class PlatformaticClient implements KafkaClient {
         serializers,
         idempotent: true,
         acks: -1,
-        partitioner: kafkaLib.compatibilityPartitioner,
+        partitioner: rememberingPartitioner(kafkaLib),
         autocreateTopics: false,
         ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
       });
