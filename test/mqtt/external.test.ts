@@ -63,6 +63,39 @@ describe.each([4, 5] as const)('external broker, MQTT %s', (version) => {
     expect(second.adapter.status().detail).toContain('hospital: connected');
   });
 
+  it('a message over maxPacketBytes is never held whole: counted, acknowledged (not delivered again), and the ones around it arrive', async () => {
+    const sink = new RecordingSink();
+    const clientId = `wg-big-v${version}`;
+    const LIMIT = 4096;
+    const first = await startAdapter(cleanup, sink, external(clientId, version, { maxPacketBytes: LIMIT }));
+    await waitFor(() => first.adapter.status().state === 'running', 'the subscription');
+    const pub = await publisher(`pub-big-v${version}`);
+    // QoS 1 and QoS 0, just over the limit and far over it, between good messages.
+    const big = [
+      { bytes: LIMIT + 1, qos: 1 },
+      { bytes: 3 * 1024 * 1024, qos: 1 },
+      { bytes: 100_000, qos: 0 },
+    ] as const;
+    await pub.publishAsync('ward/1/ox/vitals', vitals(90, Date.now()), { qos: 1 });
+    for (const [k, b] of big.entries()) {
+      await pub.publishAsync('ward/1/ox/vitals', Buffer.alloc(b.bytes, 0x7b), { qos: b.qos });
+      await pub.publishAsync('ward/1/ox/vitals', vitals(91 + k, Date.now()), { qos: 1 });
+    }
+    await waitFor(() => sink.committed.length === 8, 'the four good messages');
+    const tooLarge = () => first.ctx.events.count('device_error', { family: 'mqtt', reason: 'external_packet_too_large' });
+    await waitFor(async () => (await tooLarge()) === big.length, 'the oversized messages counted');
+    // What reached the decoder of each was an empty payload (the bytes were dropped on the way in, not parsed).
+    expect(await first.ctx.events.count('frame_rejected', { family: 'mqtt', reason: 'empty' })).toBe(big.length);
+    // Reconnected with the same session: the oversized QoS 1 ones were acknowledged, so none comes again.
+    await first.adapter.stop();
+    await pub.publishAsync('ward/1/ox/vitals', vitals(99, Date.now()), { qos: 1 });
+    const second = await startAdapter(cleanup, sink, external(clientId, version, { maxPacketBytes: LIMIT }));
+    await waitFor(() => sink.committed.length === 10, 'the message published while away');
+    expect(sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.value)).toEqual([90, 91, 92, 93, 99]);
+    expect(await second.ctx.events.count('device_error', { family: 'mqtt', reason: 'external_packet_too_large' })).toBe(0);
+    expect(second.adapter.status().detail).toContain('hospital: connected');
+  });
+
   it('sends no PUBACK while the buffer refuses: after a restart the broker delivers again', async () => {
     const sink = new RecordingSink();
     const clientId = `wg-refuse-v${version}`;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameGuard } from '../../src/devices/mqtt/frame-guard.js';
+import { PublishTrimmer } from '../../src/devices/mqtt/publish-trimmer.js';
 import { TokenBucket } from '../../src/devices/mqtt/rate-limit.js';
 
 /** MQTT 3.1.1 remaining-length varint (§2.2.3). */
@@ -76,6 +77,51 @@ describe('frame guard', () => {
     expect(g.firstPublish(Buffer.concat([tricky.subarray(4), tricky]))).toBe(tricky.length - 4);
     expect(g.feed(Buffer.concat([tricky.subarray(4), pingreq]))).toBe('ok');
     expect(g.firstPublish(subscribe)).toBe(-1);
+  });
+});
+
+describe('publish trimmer (external brokers)', () => {
+  /** A PUBLISH: flags (qos, retain), topic, packet id when QoS > 0, MQTT 5 properties when given, payload. */
+  const pub = (qos: 0 | 1, topic: string, payload: Buffer, props?: Buffer): { whole: Buffer; trimmed: Buffer } => {
+    const vh = Buffer.concat([str(topic), qos ? Buffer.from([0x12, 0x34]) : Buffer.alloc(0), props ?? Buffer.alloc(0)]);
+    const first = 0x30 | (qos << 1) | 1;
+    return { whole: packet(first, Buffer.concat([vh, payload])), trimmed: packet(first, vh) };
+  };
+  // MQTT 5 properties: length 7, then payload format indicator (1 byte) and a 5-byte content type.
+  const props = Buffer.from([7, 0x01, 0x01, 0x03, 0x00, 0x02, 0x61, 0x62]);
+  const suback = Buffer.from([0x90, 0x03, 0x00, 0x01, 0x01]);
+
+  it.each([4, 5] as const)('MQTT %s: a PUBLISH over the limit arrives without its payload, everything else unchanged, however the stream is split', (v) => {
+    const p = v === 5 ? props : Buffer.alloc(0);
+    const parts = [
+      { bytes: suback, out: suback },
+      pub(1, 'ward/1/ox/n', Buffer.from('97'), p),
+      pub(1, 'ward/1/ox/n', Buffer.alloc(300, 0x7b), p),
+      pub(0, 'ward/2/ox/n', Buffer.alloc(20_000, 0x30), p),
+      pub(0, 'ward/3/ox/n', Buffer.from('1'), p),
+      { bytes: pingreq, out: pingreq },
+      pub(1, 'w', Buffer.alloc(257, 0x32), p), // the limit plus one (remaining length)
+    ].map((x) => ('whole' in x ? { bytes: x.whole, out: x.whole.length - 2 > 256 ? x.trimmed : x.whole } : x));
+    const stream = Buffer.concat(parts.map((x) => x.bytes));
+    const want = Buffer.concat(parts.map((x) => x.out));
+    const trimmedCount = parts.filter((x) => x.out !== x.bytes).length;
+    expect(trimmedCount).toBe(3);
+    for (const chunk of [1, 2, 3, 5, 64, 1000, stream.length]) {
+      const sizes: number[] = [];
+      const t = new PublishTrimmer(256, v === 5, (n) => sizes.push(n));
+      const out: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += chunk) out.push(t.feed(stream.subarray(i, i + chunk))!);
+      expect(Buffer.concat(out).equals(want), `chunks of ${chunk}`).toBe(true);
+      expect(sizes).toHaveLength(trimmedCount);
+    }
+  });
+
+  it('ends the connection for another packet over the limit, a variable header over it, or a malformed length', () => {
+    expect(new PublishTrimmer(16, false, () => undefined).feed(packet(0x90, Buffer.alloc(40)))).toBeNull();
+    expect(new PublishTrimmer(16, false, () => undefined).feed(pub(0, 'x'.repeat(40), Buffer.alloc(10)).whole)).toBeNull();
+    const t = new PublishTrimmer(1 << 28, false, () => undefined);
+    expect(t.feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]))).toBeNull();
+    expect(t.feed(pingreq)).toBeNull(); // stays so
   });
 });
 

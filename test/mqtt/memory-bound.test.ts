@@ -11,6 +11,7 @@
  * checks the same loads drain completely into a real Kafka.
  */
 
+import { connectAsync } from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -87,6 +88,48 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     expect(statusReadings(s)).toBe(N);
     expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
   }, 90_000);
+
+  it.each([4, 5] as const)(
+    'takes a 200 MB message among small ones from an external Mosquitto (MQTT %s) without holding it, under MemoryHigh',
+    async (version) => {
+      const broker = await startMosquitto({ maxInflight: 20 });
+      cleanup.add(() => broker.stop());
+      // The gateway's persistent session holds: 0, a 200 MB payload, 1..9 (QoS 1).
+      const clientId = `wg-big-v${version}`;
+      const session = await connectAsync(broker.url, {
+        clientId,
+        clean: false,
+        protocolVersion: version,
+        ...(version === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+      });
+      await session.subscribeAsync('ward/#', { qos: 1 });
+      await session.endAsync();
+      const pub = await connectAsync(broker.url, { clientId: `pub-big-v${version}`, reconnectPeriod: 0 });
+      await pub.publishAsync('ward/1/ox1/n', '0', { qos: 1 });
+      await pub.publishAsync('ward/1/ox1/n', Buffer.alloc(200 * 1024 * 1024, 0x31), { qos: 1 });
+      for (let i = 1; i < 10; i++) await pub.publishAsync('ward/1/ox1/n', String(i), { qos: 1 });
+      await pub.endAsync();
+
+      const s = await gatewayFiles(cleanup, {
+        enabled: true,
+        external: [{ name: 'hospital', url: broker.url, clientId, protocolVersion: version, subscriptions: ['ward/#'] }],
+        rules: RULES,
+      });
+      const run = runShipped(cleanup, s.configFile);
+      const n = await statusReaches(s, run, 10, 60_000, (st) => st.ingestedTotal);
+      const alive = run.alive();
+      run.proc.kill('SIGTERM');
+      const code = await run.exited;
+      const peak = run.peakRss();
+      process.stdout.write(`external 200 MB message, MQTT ${version}: ${n} of 10 small ones committed, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB\n`);
+      expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+      expect(code).toBe(0);
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThan(memoryHigh());
+      expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(10));
+    },
+    90_000,
+  );
 
   it.each([1, 0] as const)(
     'takes 200 publishers writing all their QoS %s messages at once into the embedded broker, under MemoryHigh',

@@ -174,6 +174,12 @@ const externalSchema = z
     sessionExpiry: duration.default(7 * 86_400_000),
     /** MQTT 5 receive maximum: QoS 1 messages the broker may have in flight to the gateway. */
     receiveMaximum: z.number().int().min(1).max(65535).default(1000),
+    /**
+     * Largest message accepted whole (remaining length): a bigger PUBLISH is never held in
+     * memory, its payload is dropped as it arrives and it is acknowledged and counted
+     * (publish-trimmer.ts). The embedded broker's limit has the same default.
+     */
+    maxPacketBytes: size.default(64 * 1024),
     keepalive: duration.default(30_000),
     connectTimeout: duration.default(10_000),
     reconnect: z

@@ -21,16 +21,20 @@
  * does not rely on it: while the commit queue is over its bound, `handleMessage` does not
  * call back, mqtt.js parses nothing more, its stream stops being read and TCP holds the
  * broker back. It calls back once half of the held readings have committed. The MQTT 5
- * receive maximum (`receiveMaximum`) asks the broker for the same in advance.
+ * receive maximum (`receiveMaximum`) asks the broker for the same in advance. A message over
+ * `maxPacketBytes` is never held whole: its payload is dropped as it arrives, and it is
+ * counted (device_error external_packet_too_large), rejected and acknowledged
+ * (publish-trimmer.ts).
  */
 import { readFileSync } from 'node:fs';
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import { connect, type IClientOptions, type IPublishPacket, type IStream, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from '../../logger.js';
 import type { Events } from '../../metrics/events.js';
 import { checkPrivateFile } from '../../secret-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import type { ExternalConfig } from './config.js';
 import type { MqttMetrics } from './metrics.js';
+import { PublishTrimmer } from './publish-trimmer.js';
 import type { MessageRouter } from './router.js';
 
 type SendPacket = (packet: Packet, cb?: (err?: Error) => void, cbStorePut?: () => void, noStore?: boolean) => void;
@@ -112,7 +116,12 @@ export class ExternalSubscriber {
       if (c.tls.servername !== undefined) opts.servername = c.tls.servername;
     }
 
-    const client = connect(c.url, opts);
+    // Every connection's bytes go through a PublishTrimmer before mqtt.js parses them.
+    const client = connect(c.url, { ...opts, manualConnect: true });
+    const internal = client as unknown as { streamBuilder?: (client: MqttClient) => IStream };
+    const build = internal.streamBuilder;
+    if (!build) throw new Error('mqtt.js has no streamBuilder: this version is not supported by the external MQTT subscriber');
+    internal.streamBuilder = (cl) => this.trimmed(build(cl));
     this.client = client;
     this.deferPubacks(client);
     client.handleMessage = (packet, cb) => {
@@ -143,6 +152,27 @@ export class ExternalSubscriber {
       this.scheduleReconnect();
     });
     client.on('error', (err) => this.error('connection', err));
+    client.connect();
+  }
+
+  /** `stream`, whose incoming bytes pass a PublishTrimmer (see publish-trimmer.ts) on their way to mqtt.js. */
+  private trimmed(stream: IStream): IStream {
+    const c = this.deps.config;
+    const trimmer = new PublishTrimmer(c.maxPacketBytes, c.protocolVersion === 5, (bytes) =>
+      this.error('packet_too_large', new Error(`a message of ${bytes} bytes (over maxPacketBytes ${c.maxPacketBytes}): its payload was dropped`)),
+    );
+    const push = stream.push.bind(stream);
+    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (!(chunk instanceof Uint8Array)) return push(chunk, encoding);
+      const out = trimmer.feed(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (out === null) {
+        this.error('packet_too_large', new Error(`a packet over maxPacketBytes ${c.maxPacketBytes} that is not a message, or malformed: connection closed`));
+        stream.destroy();
+        return false;
+      }
+      return out.length > 0 ? push(out) : true;
+    };
+    return stream;
   }
 
   async stop(): Promise<void> {
