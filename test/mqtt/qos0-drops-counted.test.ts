@@ -1,0 +1,61 @@
+/**
+ * Every drop goes through the one events table (issue 11 item 5): a QoS 0 message the MQTT
+ * adapter drops before the buffer (at the door while the buffer refuses and one message already
+ * waits, or waiting when the adapter stops) is counted as reading_refused
+ * {reason: mqtt_qos0_refusing | mqtt_qos0_stopping}, one per reading, through the adapter's
+ * real wiring (commit-queue-drops.test.ts tests the queue's callback alone).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
+import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
+import { mqttConfig, testContext, waitFor } from './helpers/context.js';
+import { SENSOR_RULES } from './helpers/rules.js';
+import { RecordingSink } from './helpers/sink.js';
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe('MQTT QoS 0 drops are counted in the events table', () => {
+  it('at the door while the buffer refuses, and waiting when the adapter stops', async () => {
+    const sink = new RecordingSink();
+    sink.refuse = true;
+    const adapter = new MqttAdapter(
+      mqttConfig({
+        enabled: true,
+        embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/#'] } } },
+        rules: SENSOR_RULES,
+        // One reading per submission; after a refusal the next try is a minute away, so what
+        // arrives meanwhile waits (one message) or is dropped at the door (the rest).
+        ack: { maxBatch: 1, retryInitial: 60_000, retryMax: 60_000 },
+      }),
+    );
+    const ctx = testContext(sink);
+    await adapter.start(ctx);
+    let stopped = false;
+    cleanup.push(async () => {
+      if (!stopped) await adapter.stop();
+    });
+    const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+    // The text format sends one reading per message.
+    const s = new SimulatedSensor({ url, clientId: 'q0-drops', bed: '3', device: 'q0', format: 'text', qos: 0 });
+    await s.connect();
+    cleanup.push(() => s.end(true));
+    const refused = (reason: string) => ctx.events.count('reading_refused', { reason });
+
+    await s.publishReading({ spo2: 90, pulse: 60, time: Date.now() });
+    await waitFor(() => sink.refused === 1, 'the first message to be refused by the buffer');
+    await s.publishReading({ spo2: 91, pulse: 60, time: Date.now() }); // waits in the queue
+    const atTheDoor = 3;
+    for (let i = 0; i < atTheDoor; i++) await s.publishReading({ spo2: 92 + i, pulse: 60, time: Date.now() });
+    await waitFor(async () => (await refused('mqtt_qos0_refusing')) >= atTheDoor, 'the door drops to be counted');
+    expect(await refused('mqtt_qos0_refusing')).toBe(atTheDoor);
+    expect(sink.submissions).toBe(1);
+
+    await adapter.stop();
+    stopped = true;
+    expect(await refused('mqtt_qos0_stopping')).toBe(1);
+    expect(sink.committed).toEqual([]);
+  });
+});
