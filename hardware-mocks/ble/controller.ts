@@ -138,6 +138,10 @@ export class SimulatedController {
   /** Addresses the host ever asked to connect to. */
   readonly connectRequests = new Set<string>();
   powered = false;
+  /** Test knob: Read RSSI commands go unanswered (the rest works: a firmware that lost that one command). */
+  muteRssi = false;
+  /** Test knob: wedged firmware, the UART still open: nothing more reaches the host (answers, events, notifications). */
+  wedged = false;
 
   constructor(opts: ControllerOptions) {
     this.opts = { maxConnections: 7, advIntervalMs: 100, batteryEvery: 20, address: '00:1a:7d:da:71:13', deliveryMs: -1, ...opts };
@@ -239,7 +243,7 @@ export class SimulatedController {
   // --- HCI transport -----------------------------------------------------------------
 
   private send(pkt: Buffer): void {
-    if (!this.output) return;
+    if (!this.output || this.wedged) return;
     this.record?.write(`{"t":${this.now()},"dir":"c2h","hex":"${pkt.toString('hex')}"}\n`);
     if (this.opts.deliveryMs < 0) {
       this.stats.writes++;
@@ -384,6 +388,7 @@ export class SimulatedController {
         return;
       }
       case OP.READ_RSSI: {
+        if (this.muteRssi) return;
         const handle = p.readUInt16LE(0);
         const l = this.links.get(handle);
         const rssi = l ? l.peripheral.nextRssi() : 127;

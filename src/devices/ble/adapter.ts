@@ -27,17 +27,17 @@ import {
   type NobleLike,
   type NoblePeripheral,
   nobleFactory,
-  onTransportData,
   onTransportError,
   stopNoble,
+  transportActivity,
 } from './noble.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type Decoder, decoderFor } from './profiles/index.js';
 import { RACP_UUID } from './profiles/racp.js';
 import { normaliseUuid } from './profiles/uuid.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
-import { toInputs } from './readings.js';
-import { deviceIdFor, linkReading, rssiReading } from './status-readings.js';
+import { appendInputs, type ReadingBase } from './readings.js';
+import { deviceIdFor, linkReading, readingBase, rssiReading } from './status-readings.js';
 
 type SlotState = 'idle' | 'connecting' | 'connected' | 'backoff';
 
@@ -47,6 +47,9 @@ const BATCH_MAX = 512;
 interface Slot {
   address: string;
   reg: Registration;
+  /** The device id (ble-<address>) and the fields every reading of the device carries, made once. */
+  id: string;
+  base: ReadingBase;
   peripheral: NoblePeripheral | null;
   state: SlotState;
   failures: number;
@@ -93,8 +96,8 @@ export class BleAdapter implements DeviceAdapter {
   private wasOn = false;
   /** RSSI requests in a row the controller left unanswered (watchdog). */
   private unanswered = 0;
-  /** HCI packets received from the controller (the watchdog's sign of life). */
-  private received = 0;
+  /** HCI packets received from the controller so far (the watchdog's sign of life). */
+  private received: () => number = () => 0;
   private powerFailures = 0;
   private recoveryTimer: unknown = null;
   private rotationTimer: unknown = null;
@@ -184,9 +187,7 @@ export class BleAdapter implements DeviceAdapter {
         this.onStateChange(state);
       });
       noble.on('discover', (p: NoblePeripheral) => noble === this.noble && this.onDiscover(p));
-      onTransportData(noble, () => {
-        this.received++;
-      });
+      this.received = transportActivity(noble);
       if (failFast)
         onTransportError(noble, (e) => {
           // Only "the port is not there": any other transport error waits for the start timeout as before.
@@ -271,6 +272,8 @@ export class BleAdapter implements DeviceAdapter {
       slot = {
         address,
         reg,
+        id: deviceIdFor(address),
+        base: readingBase(address, reg),
         peripheral: null,
         state: 'idle',
         failures: 0,
@@ -414,10 +417,11 @@ export class BleAdapter implements DeviceAdapter {
   private readRssi(s: Slot, p: NoblePeripheral, epoch: number): void {
     if (s.epoch !== epoch || s.state !== 'connected' || !this.running) return;
     let answered = false;
-    const receivedBefore = this.received;
+    const received = this.received;
+    const receivedBefore = received();
     const watchdog = this.clock.setTimeout(() => {
       if (answered || s.epoch !== epoch || !this.running) return;
-      if (this.received !== receivedBefore) return;
+      if (received() !== receivedBefore) return;
       if (++this.unanswered >= 2) this.controllerLost('controller_unresponsive');
     }, this.cfg.connectTimeout);
     p.updateRssiAsync().then(
@@ -510,29 +514,30 @@ export class BleAdapter implements DeviceAdapter {
     const ctx = this.ctx;
     if (!ctx || !this.running) return;
     // A glucose meter's report sends the records asked for as fast as its link allows: not throttled (a report ends within racpTimeout).
-    if (!s.bucket.take(this.clock.now()) && !(d.name === 'glucose' && this.glucose?.reporting(deviceIdFor(s.address)))) {
-      ctx.events.emit('frame_rejected', { family: 'ble', reason: 'throttled' }, 1, { device: deviceIdFor(s.address) });
+    if (!s.bucket.take(this.clock.now()) && !(d.name === 'glucose' && this.glucose?.reporting(s.id))) {
+      ctx.events.emit('frame_rejected', { family: 'ble', reason: 'throttled' }, 1, { device: s.id });
       return;
     }
     const r = d.parse(data);
     if (!r.ok) {
-      ctx.events.emit('frame_rejected', { family: 'ble', reason: `${d.name}_${r.reason}` }, 1, { device: deviceIdFor(s.address) });
+      ctx.events.emit('frame_rejected', { family: 'ble', reason: `${d.name}_${r.reason}` }, 1, { device: s.id });
       return;
     }
     if (d.name === 'glucose') {
       // A stored record a report sends again is dropped (counted): the RACP path commits each record once. A probe's answer is only looked at.
       const seq = r.readings[0]?.extra?.sequence;
-      const admitted = typeof seq === 'number' ? (this.glucose?.admit(deviceIdFor(s.address), seq) ?? 'pass') : 'pass';
+      const admitted = typeof seq === 'number' ? (this.glucose?.admit(s.id, seq) ?? 'pass') : 'pass';
       if (admitted !== 'pass') {
-        if (admitted === 'duplicate')
-          ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: deviceIdFor(s.address) });
+        if (admitted === 'duplicate') ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: s.id });
         return;
       }
       this.batchHasGlucose = true;
     }
-    const { inputs, specials } = toInputs(r.readings, s.address, s.reg, d.priorityClass ?? 'vital');
-    for (const sp of specials) ctx.events.emit('reading_flagged', { flag: `special_${sp}` });
-    if (inputs.length > 0) this.submit(inputs);
+    // Straight into the batch (one notification: a few readings, no array of its own).
+    const before = this.batch.length;
+    const specials = appendInputs(this.batch, r.readings, s.base, d.priorityClass ?? 'vital');
+    if (specials !== null) for (const sp of specials) ctx.events.emit('reading_flagged', { flag: `special_${sp}` });
+    if (this.batch.length > before) this.batchAdded();
   }
 
   /**
@@ -542,6 +547,11 @@ export class BleAdapter implements DeviceAdapter {
   private submit(inputs: ReadingInput[]): void {
     if (!this.ctx || !this.running) return;
     for (const i of inputs) this.batch.push(i);
+    this.batchAdded();
+  }
+
+  /** Readings were added to the batch: flush it when full, else once the window is over. */
+  private batchAdded(): void {
     if (this.batch.length >= BATCH_MAX) {
       this.flush();
       return;

@@ -7,7 +7,7 @@
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { BleConfig } from './config.js';
-import { useUartHciSocket } from './uart-socket.js';
+import { UartHciSocket, useUartHciSocket } from './uart-socket.js';
 
 export interface NobleCharacteristic extends EventEmitter {
   readonly uuid: string;
@@ -82,9 +82,23 @@ export function onTransportError(n: NobleLike, f: (e: Error) => void): void {
   onTransport(n, 'error', f);
 }
 
-/** Calls `f` for every HCI packet noble's transport receives (the controller is alive). */
-export function onTransportData(n: NobleLike, f: () => void): void {
-  onTransport(n, 'data', f);
+/**
+ * A count of the HCI packets noble's transport has received (the controller is alive), read
+ * when asked: wardgate's UART transport counts them itself; any other transport (the raw HCI
+ * socket) gets a 'data' listener that counts.
+ */
+export function transportActivity(n: NobleLike): () => number {
+  let count = 0;
+  let uart: UartHciSocket | null = null;
+  process.nextTick(() => {
+    const socket = (n as unknown as { _bindings?: { _hci?: { _socket?: { on?: unknown } } } })._bindings?._hci?._socket;
+    if (socket instanceof UartHciSocket) uart = socket;
+    else if (socket && typeof socket.on === 'function')
+      (socket as { on(e: string, g: () => void): void }).on('data', () => {
+        count++;
+      });
+  });
+  return () => (uart !== null ? uart.received : count);
 }
 
 function onTransport(n: NobleLike, event: string, f: (e: Error) => void): void {

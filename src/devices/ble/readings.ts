@@ -24,25 +24,50 @@ const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
   reserved: 'value_reserved',
 };
 
+/** The device fields every reading of a device carries (status-readings.ts makes them once per device). */
+export type ReadingBase = ReturnType<typeof readingBase>;
+
 export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priority: 'vital' | 'status'): Converted {
-  const base = readingBase(address, reg);
   const inputs: ReadingInput[] = [];
-  const specials: SpecialValue[] = [];
+  const specials = appendInputs(inputs, rs, readingBase(address, reg), priority) ?? [];
+  return { inputs, specials };
+}
+
+/**
+ * Appends the inputs of `rs` to `out` (the adapter's batch: no array per notification) and
+ * returns the special values met, or null when there was none (the usual case). Each input is
+ * one object literal of a fixed shape: arrays and the quality list only when needed.
+ */
+export function appendInputs(out: ReadingInput[], rs: readonly ProfileReading[], base: ReadingBase, priority: 'vital' | 'status'): SpecialValue[] | null {
+  let specials: SpecialValue[] | null = null;
   for (const r of rs) {
-    const quality: QualityFlag[] = [];
+    let quality: QualityFlag[] | undefined;
     let value: number;
     if ('value' in r) value = r.value;
     else {
+      if (specials === null) specials = [];
       specials.push(r.special);
-      quality.push(SPECIAL_FLAG[r.special]);
+      quality = [SPECIAL_FLAG[r.special]];
       value = NaN;
     }
-    const input: ReadingInput = { ...base, metric: r.metric, value, unit: r.unit, priorityClass: r.metric === 'battery_level' ? 'status' : priority };
+    const input: ReadingInput = {
+      deviceId: base.deviceId,
+      deviceKind: base.deviceKind,
+      bed: base.bed,
+      metric: r.metric,
+      value,
+      unit: r.unit,
+      priorityClass: r.metric === 'battery_level' ? 'status' : priority,
+    };
+    if (base.patientId !== undefined) input.patientId = base.patientId;
     if (r.deviceTime !== undefined) input.deviceTime = r.deviceTime;
-    if (r.questionable) quality.push('questionable');
-    if (quality.length > 0) input.quality = quality;
+    if (r.questionable) {
+      if (quality === undefined) quality = [];
+      quality.push('questionable');
+    }
+    if (quality !== undefined) input.quality = quality;
     if (r.extra !== undefined) input.extra = r.extra;
-    inputs.push(input);
+    out.push(input);
   }
-  return { inputs, specials };
+  return specials;
 }

@@ -59,6 +59,8 @@ export class UartHciSocket extends EventEmitter {
   private mode: 'raw' | 'user' | 'control' | null = null;
   private isUp = false;
   private stopped = false;
+  /** Packets received from the controller (the adapter's sign of life; no 'data' listener of its own needed). */
+  received = 0;
   /** Named as in the stock socket (noble.ts's stopNoble looks for it). */
   _serialDevice: SerialDevice | null = null;
   /** Writes held until the controller has answered the Reset. */
@@ -214,6 +216,7 @@ export class UartHciSocket extends EventEmitter {
       if (data.length - o < size) break;
       const packet = data.subarray(o, o + size);
       o += size;
+      this.received++;
       this.emit('data', packet);
       if (this.stopped) return;
     }
