@@ -36,7 +36,8 @@ describe('wardgate doctor', () => {
     const cfg = join(dir, 'c.yaml');
     writeFileSync(
       cfg,
-      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\nkafka:\n  brokers: ["127.0.0.1:${broker}"]\n  connectTimeout: 2s\nmetrics:\n  port: ${free}\n`,
+      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\n  maxBytes: 1MiB\n` +
+        `kafka:\n  brokers: ["127.0.0.1:${broker}"]\n  connectTimeout: 2s\nmetrics:\n  port: ${free}\n`,
     );
     const r = await doctor(cfg);
     expect(r.code, r.err).toBe(0);
