@@ -5,8 +5,8 @@
  *
  * The meter stores every measurement it takes, connected or not, each with the next
  * sequence number. Over RACP it answers "report stored records" (operators: all records,
- * greater than or equal to a sequence number, first record, last record: the oldest and the
- * newest in storage order), "report number of stored records" and
+ * greater than or equal to a sequence number, within a range of sequence numbers, first
+ * record, last record: the oldest and the newest in storage order), "report number of stored records" and
  * "abort operation"; other op codes get "op code not supported", other operators "operator
  * not supported". The controller sends the selected records as Glucose Measurement
  * notifications, then the response indication.
@@ -48,9 +48,10 @@ export interface RacpAnswer {
 /**
  * How the meter answers: as GLS says; "op code not supported" to every request (a meter
  * with a RACP it does not implement); never (silent); every record whatever the filter
- * (a meter that ignores the operand); or "operator not supported" to first/last record.
+ * (a meter that ignores the operand); "operator not supported" to first/last record; or
+ * "operator not supported" to within a range.
  */
-export type RacpMode = 'normal' | 'unsupported' | 'silent' | 'ignore_filter' | 'no_first_last';
+export type RacpMode = 'normal' | 'unsupported' | 'silent' | 'ignore_filter' | 'no_first_last' | 'no_range';
 
 export class GlucoseMemory {
   readonly records: GlucoseRecord[] = [];
@@ -126,8 +127,17 @@ export class GlucoseMemory {
         const r = operator === OPERATOR.first ? this.records[0] : this.records[this.records.length - 1];
         return r ? [r] : [];
       }
+      case OPERATOR.withinRange: {
+        if (this.mode === 'no_range') return RACP_CODE.operatorNotSupported;
+        if (operand.length < 1) return RACP_CODE.invalidOperand;
+        if (operand[0] !== FILTER_SEQUENCE) return RACP_CODE.operandNotSupported;
+        if (operand.length !== 5) return RACP_CODE.invalidOperand;
+        const min = operand.readUInt16LE(1);
+        const max = operand.readUInt16LE(3);
+        if (min > max) return RACP_CODE.invalidOperand;
+        return this.records.filter((r) => r.seq >= min && r.seq <= max);
+      }
       case OPERATOR.lessOrEqual:
-      case OPERATOR.withinRange:
         return RACP_CODE.operatorNotSupported;
       default:
         // Null, or a reserved value: not an operator of this op code.

@@ -9,6 +9,7 @@
  * answers and one that ignores the filter. The expected side is the meter's own record list and
  * the RACP values it received.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,10 @@ const STORED = 300;
 const fromSeq = (seq: number): string => Buffer.from([0x01, 0x03, 0x01, seq & 0xff, seq >> 8]).toString('hex');
 /** "Report stored records, last record": 01 06 (the probe of the meter's newest number). */
 const LAST = '0106';
+/** "Report stored records, sequence number within seq..seq": 01 04 01 <seq LE> <seq LE> (the kept record, to check its time). */
+const atSeq = (seq: number): string => Buffer.from([0x01, 0x04, 0x01, seq & 0xff, seq >> 8, seq & 0xff, seq >> 8]).toString('hex');
+/** The 16-bit check of a record's time the adapter keeps: the first two octets of SHA-256 over its base time (no time offset here). */
+const timeCheckOf = (r: GlucoseRecord): number => createHash('sha256').update(r.bytes.subarray(3, 10)).digest().readUInt16BE(0);
 /** The allow-list entry of the meter, importing every stored record on first contact. */
 const ALL = { devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords: 'all' as const }] };
 
@@ -100,18 +105,21 @@ describe('glucose records over RACP', () => {
     await rig.world.controller.setInRange(ADDRESS, false);
     for (let i = 0; i < 5; i++) m.takeGlucose();
     await rig.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === 3, 'the second report to end');
-    // The newest number first, then the records from the first one taken while out of range.
-    expect(m.memory.requests[1]!.toString('hex')).toBe(LAST);
-    expect(m.memory.requests[2]!.toString('hex')).toBe(fromSeq(m.memory.records[STORED]!.seq));
+    await waitFor(() => racpResponses().length === 4, 'the second report to end');
+    // The newest number first, the kept record (its time), then the records from the first one taken while out of range.
+    expect(m.memory.requests.slice(1).map((b) => b.toString('hex'))).toEqual([
+      LAST,
+      atSeq(m.memory.records[STORED - 1]!.seq),
+      fromSeq(m.memory.records[STORED]!.seq),
+    ]);
     await waitFor(() => glucoseIn(got).length >= STORED + 5, 'the 5 new records committed');
 
     // Gateway restart: a new adapter over the same data folder; the meter takes 3 more meanwhile.
     await rig.adapter.stop();
     for (let i = 0; i < 3; i++) m.takeGlucose();
-    // What survives the restart: device ids, sequence numbers and beds, nothing else.
+    // What survives the restart: device ids, sequence numbers, beds and the kept record's 16-bit time check, nothing else.
     expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({
-      [DEVICE]: { seq: m.memory.records[STORED + 4]!.seq, bed: 'BED-01' },
+      [DEVICE]: { seq: m.memory.records[STORED + 4]!.seq, bed: 'BED-01', check: timeCheckOf(m.memory.records[STORED + 4]!) },
     });
     const cfg = bleConfigSchema.parse({
       hci: { uart: { port: rig.world.hostPort } },
@@ -121,15 +129,24 @@ describe('glucose records over RACP', () => {
     });
     extra = new BleAdapter(cfg);
     await extra.start(ctx);
-    await waitFor(() => racpResponses().length === 5, 'the report after the restart to end');
-    expect(m.memory.requests.slice(3).map((b) => b.toString('hex'))).toEqual([LAST, fromSeq(m.memory.records[STORED + 5]!.seq)]);
+    await waitFor(() => racpResponses().length === 7, 'the report after the restart to end');
+    expect(m.memory.requests.slice(4).map((b) => b.toString('hex'))).toEqual([
+      LAST,
+      atSeq(m.memory.records[STORED + 4]!.seq),
+      fromSeq(m.memory.records[STORED + 5]!.seq),
+    ]);
     await waitFor(() => glucoseIn(got).length >= STORED + 8, 'the 3 records taken while the gateway was down committed');
     await extra.stop();
     glucoseIn(got);
 
-    // The meter sent each record once (STORED, then 5, then 3 on three links; after each probe's answer, its newest), and each became one reading.
+    // The meter sent each record once (STORED, then 5, then 3 on three links; before them its newest, the probe's
+    // answer, and the kept one), and each became one reading.
     const seqs = m.memory.records.map((r) => r.seq);
-    expect(notifiedSeqs()).toEqual([seqs.slice(0, STORED), [seqs[STORED + 4]!, ...seqs.slice(STORED, STORED + 5)], [seqs.at(-1)!, ...seqs.slice(STORED + 5)]]);
+    expect(notifiedSeqs()).toEqual([
+      seqs.slice(0, STORED),
+      [seqs[STORED + 4]!, seqs[STORED - 1]!, ...seqs.slice(STORED, STORED + 5)],
+      [seqs.at(-1)!, seqs[STORED + 4]!, ...seqs.slice(STORED + 5)],
+    ]);
     expectReadingsOf(m, got);
   }, 60_000);
 
@@ -183,19 +200,22 @@ describe('glucose records over RACP', () => {
     expect(refused.length).toBeGreaterThan(0);
     const firstRefused = Math.min(...refused);
     expect(passed.indexOf(Math.max(...refused) + 1)).toBeLessThan(passed.indexOf(firstRefused));
-    // All records, then (same link, after the backoff) the newest number and the records from the first one refused.
-    await waitFor(() => racpResponses().length === 3, 'the report asked again');
-    expect(requestsHex(m)).toEqual(['0101', LAST, fromSeq(firstRefused)]);
+    // All records, then (same link, after the backoff) the newest number, the last record before the refused one (its
+    // time) and the records from the first one refused.
+    await waitFor(() => racpResponses().length === 4, 'the report asked again');
+    expect(requestsHex(m)).toEqual(['0101', LAST, atSeq(firstRefused - 1), fromSeq(firstRefused)]);
     // A reconnect asks only for what came after the newest: the kept number covers every record.
     await reconnect(() => {
       for (let i = 0; i < 2; i++) m.takeGlucose();
-    }, 5);
-    expect(requestsHex(m).slice(3)).toEqual([LAST, fromSeq(m.memory.records[STORED]!.seq)]);
+    }, 7);
+    expect(requestsHex(m).slice(4)).toEqual([LAST, atSeq(m.memory.records[STORED - 1]!.seq), fromSeq(m.memory.records[STORED]!.seq)]);
     await waitFor(() => glucoseIn(got).length >= STORED + 2, 'the 2 new records committed');
     await rig.adapter.stop();
     glucoseIn(got);
     expect(committedSet(got)).toEqual(asSet(m.memory.records));
-    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: { seq: m.memory.records.at(-1)!.seq, bed: 'BED-01' } });
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({
+      [DEVICE]: { seq: m.memory.records.at(-1)!.seq, bed: 'BED-01', check: timeCheckOf(m.memory.records.at(-1)!) },
+    });
   }, 60_000);
 
   it('first contact (default): the records stored before it are not imported, the ones taken since are', async () => {
@@ -211,11 +231,13 @@ describe('glucose records over RACP', () => {
     // Only "last record" was asked; the meter sent its newest, which is not imported.
     expect(requestsHex(m)).toEqual([LAST]);
     expect(notifiedSeqs()).toEqual([[before.at(-1)!.seq]]);
-    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({ [DEVICE]: { seq: before.at(-1)!.seq, bed: 'BED-01' } });
+    expect(JSON.parse(readFileSync(join(dataDir, 'ble-glucose-seq.json'), 'utf8'))).toEqual({
+      [DEVICE]: { seq: before.at(-1)!.seq, bed: 'BED-01', check: timeCheckOf(before.at(-1)!) },
+    });
     await reconnect(() => {
       for (let i = 0; i < 3; i++) m.takeGlucose();
-    }, 3);
-    expect(requestsHex(m).slice(1)).toEqual([LAST, fromSeq(m.memory.records[5]!.seq)]);
+    }, 4);
+    expect(requestsHex(m).slice(1)).toEqual([LAST, atSeq(before.at(-1)!.seq), fromSeq(m.memory.records[5]!.seq)]);
     const got: Reading[] = [];
     await waitFor(() => glucoseIn(got).length >= 3, 'the 3 records taken since committed');
     await rig.adapter.stop();
@@ -301,7 +323,7 @@ describe('glucose records over RACP', () => {
       const keptIs = (seq: number, what: string): Promise<void> => waitFor(() => keptSeq(dataDir) === seq, what);
       await keptIs(beforeContact.at(-1)!.seq, 'the first contact');
       let sinceContact: GlucoseRecord[] = [];
-      await reconnect(() => (sinceContact = take(2)), 3);
+      await reconnect(() => (sinceContact = take(2)), 4);
       const got: Reading[] = [];
       await waitFor(() => glucoseIn(got).length >= (all ? 4 : 2), 'the records before the restart committed');
       await keptIs(sinceContact.at(-1)!.seq, 'the kept number after them');
@@ -312,17 +334,17 @@ describe('glucose records over RACP', () => {
           if (what.startsWith('counter')) m.memory.reset();
           afterRestart = take(2);
         },
-        all ? 5 : 4,
+        all ? 6 : 5,
       );
       expect(afterRestart.at(-1)!.seq).toBeLessThan(sinceContact.at(-1)!.seq);
       await keptIs(afterRestart.at(-1)!.seq, 'the new first contact');
       expect(await p.events.count('device_error', { family: 'ble', reason: 'glucose_sequence_restart' })).toBe(1);
       // since-first-contact: nothing older than the new first contact; all: every record the meter holds.
-      expect(requestsHex(m).slice(3)).toEqual(all ? [LAST, '0101'] : [LAST]);
+      expect(requestsHex(m).slice(4)).toEqual(all ? [LAST, '0101'] : [LAST]);
       let later: GlucoseRecord[] = [];
-      await reconnect(() => (later = take(2)), all ? 7 : 6);
+      await reconnect(() => (later = take(2)), all ? 9 : 8);
       // (after a wrap the meter also sends the old records above its newest: dropped, and a probe asked again later)
-      expect(requestsHex(m).slice(all ? 5 : 4, all ? 7 : 6)).toEqual([LAST, fromSeq(later[0]!.seq)]);
+      expect(requestsHex(m).slice(all ? 6 : 5, all ? 9 : 8)).toEqual([LAST, atSeq(afterRestart.at(-1)!.seq), fromSeq(later[0]!.seq)]);
       const want = all ? [...beforeContact, ...sinceContact, ...afterRestart, ...later] : [...sinceContact, ...later];
       await waitFor(() => glucoseIn(got).length >= want.length, 'the records after the restart committed');
       await rig.adapter.stop();
@@ -346,17 +368,18 @@ describe('glucose records over RACP', () => {
     await rig.world.controller.setInRange(ADDRESS, false);
     for (let i = 0; i < 4; i++) m.takeGlucose();
     await rig.world.controller.setInRange(ADDRESS, true);
-    await waitFor(() => racpResponses().length === 3, 'the second report to end');
-    expect(m.memory.requests.slice(1).map((b) => b.toString('hex'))).toEqual([LAST, fromSeq(m.memory.records[6]!.seq)]);
-    // The meter sent all 10 to the probe, and all 10 again.
+    await waitFor(() => racpResponses().length === 4, 'the second report to end');
+    expect(m.memory.requests.slice(1).map((b) => b.toString('hex'))).toEqual([LAST, atSeq(m.memory.records[5]!.seq), fromSeq(m.memory.records[6]!.seq)]);
+    // The meter sent all 10 to the probe, all 10 for the kept record, and all 10 again.
     const all = m.memory.records.map((r) => r.seq);
-    expect(notifiedSeqs()[1]).toEqual([...all, ...all]);
+    expect(notifiedSeqs()[1]).toEqual([...all, ...all, ...all]);
     await waitFor(() => glucoseIn(got).length >= 10, 'the 4 new records committed');
     await rig.adapter.stop();
     glucoseIn(got);
     expectReadingsOf(m, got);
-    // The probe's 4 new ones were taken; the report's 10 were all committed or in flight by then.
-    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(10);
+    // The probe's and the kept record's answers are only looked at (the kept record is checked first); of the report's
+    // 10, the 6 committed before are dropped.
+    expect(await p.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })).toBe(6);
   }, 60_000);
 
   it('records still waiting for their commit when the link drops are sent again by the meter, and committed once', async () => {

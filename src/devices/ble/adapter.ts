@@ -526,7 +526,7 @@ export class BleAdapter implements DeviceAdapter {
     if (d.name === 'glucose') {
       // A stored record a report sends again is dropped (counted): the RACP path commits each record once. A probe's answer is only looked at.
       const seq = r.readings[0]?.extra?.sequence;
-      const admitted = typeof seq === 'number' ? (this.glucose?.admit(s.id, seq) ?? 'pass') : 'pass';
+      const admitted = typeof seq === 'number' ? (this.glucose?.admit(s.id, seq, data) ?? 'pass') : 'pass';
       if (admitted !== 'pass') {
         if (admitted === 'duplicate') ctx.events.emit('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' }, 1, { device: s.id });
         return;

@@ -8,10 +8,15 @@
  *   default): the newest number becomes the kept one and nothing older is imported (a meter
  *   newly registered to a bed may hold a previous patient's records); with `all`, the probe is
  *   skipped and every stored record is asked for (`01 01`);
- * - newest above the kept number: "report stored records >= kept + 1" (`01 03 01 <seq>`);
- *   equal: nothing to ask;
- * - newest below the kept number, or an empty meter where records were kept (the counter
- *   restarted after a battery change or reset, or wrapped past 0xFFFF): counted
+ * - newest above the kept number: first the kept record itself ("within range kept..kept",
+ *   `01 04 01 <seq> <seq>`), whose time is compared with a 16-bit check of it kept with the
+ *   number (timeCheck); then "report stored records >= kept + 1" (`01 03 01 <seq>`). Until that
+ *   check, the probe's answer is only looked at (the report asks for it again). A meter that
+ *   refuses "within range" is counted (`racp_verify_<code>`) and asked for the records as
+ *   before, unchecked; equal: the probe's answer is the kept record, checked the same way;
+ * - newest below the kept number, an empty meter where records were kept, or the kept record
+ *   with another time (the counter restarted after a battery change or reset, possibly with
+ *   more records taken since than the kept number; or wrapped past 0xFFFF): counted
  *   (`device_error{reason="glucose_sequence_restart"}`, logged with the device id and the two
  *   numbers only) and handled as a first contact; so is a meter now registered to another bed
  *   than when its number was kept (`glucose_bed_changed`).
@@ -29,13 +34,16 @@
  *
  * Across a restart the numbers live in `ble-glucose-seq.json` in the gateway's data folder
  * (written after each change; mode 0600): per device id the sequence number (-1: the meter
- * was empty at first contact, or `all`: ask for every record) and the bed it was kept for (a
- * ward location from the config), no values, times or patients. The buffer cannot hold them: it deletes readings once Kafka acknowledged them, so
- * a number derived from it would be lost after every drain. Records committed above a refused
- * one are remembered in memory only: after a gateway restart they are asked for and committed
- * again (duplicates, each with its `extra.sequence`), never skipped; so is a crash between a
- * commit and the file write.
+ * was empty at first contact, or `all`: ask for every record), the bed it was kept for (a
+ * ward location from the config), the kept record's 16-bit time check, and the numbers
+ * committed above a refused record (at most 1,024), no values, times or patients. The buffer
+ * cannot hold them: it deletes readings once Kafka acknowledged them, so a number derived from
+ * it would be lost after every drain. After a gateway restart, records committed above a
+ * refused one are therefore dropped (counted) when the meter sends them again; beyond 1,024 of
+ * them, or after a crash between a commit and the file write, they are committed again
+ * (duplicates, each with its `extra.sequence`), never skipped.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurably } from '../../durable-file.js';
@@ -44,7 +52,7 @@ import type { AdapterContext } from '../types.js';
 import type { Registration } from './allow-list.js';
 import { type Clock, reconnectDelay } from './backoff.js';
 import type { NobleCharacteristic } from './noble.js';
-import { parseRacpResponse, RacpOpCode, RacpOperator, reportAllRecords, reportRecordsFrom } from './profiles/racp.js';
+import { parseRacpResponse, RacpOpCode, RacpOperator, reportAllRecords, reportRecordsBetween, reportRecordsFrom } from './profiles/racp.js';
 
 export const GLUCOSE_SEQ_FILE = 'ble-glucose-seq.json';
 
@@ -54,8 +62,11 @@ export type StoredRecordsMode = 'since-first-contact' | 'all';
 /** What the adapter does with a glucose record: submit it, drop it as already committed (counted), or drop it as a probe's answer. */
 export type Admission = 'pass' | 'duplicate' | 'probe';
 
-/** probe: "last record" asked; probe_all: all asked to learn the newest (meter without "last record"); report: records asked for. */
-type Phase = 'probe' | 'probe_all' | 'report';
+/**
+ * probe: "last record" asked; probe_all: all asked to learn the newest (meter without "last record"); verify: the record
+ * at the kept number asked, to compare its time with the one kept; report: records asked for.
+ */
+type Phase = 'probe' | 'probe_all' | 'verify' | 'report';
 
 interface Link {
   racp: NobleCharacteristic;
@@ -71,8 +82,15 @@ interface Procedure {
   timer: unknown;
   link: Link;
   phase: Phase;
-  /** Highest sequence number a probe saw. */
+  /** Highest sequence number a probe saw, and its record's time check (see timeCheck). */
   newest: number | undefined;
+  newestCheck: number | undefined;
+  /**
+   * verify: the time check kept for the number asked for (taken when asked: the kept number may move meanwhile), and
+   * the one the meter's record has (undefined: none came).
+   */
+  wantCheck: number | undefined;
+  keptCheck: number | undefined;
   /** Sequence numbers the meter sent in this report, and the first one asked for. */
   seen: Set<number>;
   from: number;
@@ -83,9 +101,13 @@ interface Procedure {
 interface Device {
   /** Every record up to this one is committed (-1: from the first; undefined: never contacted). Saved. */
   kept: number | undefined;
+  /** The time check of the record at `kept` (undefined: not known, e.g. passed over as a gap). Saved. */
+  keptCheck: number | undefined;
+  /** Time checks of records handed to the buffer above `kept` (for `keptCheck` when it moves over them). */
+  checks: Map<number, number>;
   /** The bed the meter was registered to when `kept` was set (undefined: a file from before beds were saved). Saved. */
   bed: string | undefined;
-  /** Committed above `kept` (after a refused or not yet committed one). */
+  /** Committed above `kept` (after a refused or not yet committed one). Saved, so a restart does not ask for them again. */
   done: Set<number>;
   /** Handed to the buffer, not yet committed or refused. */
   inflight: Set<number>;
@@ -114,12 +136,15 @@ export class StoredGlucose {
     try {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, unknown>;
       for (const [id, v] of Object.entries(saved)) {
-        // { seq, bed }, or a bare number (a file written before beds were saved: adopted by the current registration).
-        const { seq, bed } = typeof v === 'number' ? { seq: v, bed: undefined } : ((v ?? {}) as { seq?: unknown; bed?: unknown });
-        if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < -1 || seq > 0xffff) continue;
+        // { seq, bed, check?, done? }, or a bare number (a file written before beds were saved: adopted by the current registration).
+        const { seq, bed, check, done } =
+          typeof v === 'number' ? { seq: v, bed: undefined, check: undefined, done: undefined } : ((v ?? {}) as Record<string, unknown>);
+        if (!isSeq(seq) || seq < -1) continue;
         const d = this.device(id);
         d.kept = seq;
         d.bed = typeof bed === 'string' ? bed : undefined;
+        d.keptCheck = isSeq(check) ? check : undefined;
+        if (Array.isArray(done)) for (const x of done) if (isSeq(x) && x > seq) d.done.add(x);
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
@@ -130,7 +155,19 @@ export class StoredGlucose {
   private device(id: string): Device {
     let d = this.devices.get(id);
     if (!d) {
-      d = { kept: undefined, bed: undefined, done: new Set(), inflight: new Set(), held: null, retryWanted: false, refusals: 0, retryTimer: null, link: null };
+      d = {
+        kept: undefined,
+        keptCheck: undefined,
+        checks: new Map(),
+        bed: undefined,
+        done: new Set(),
+        inflight: new Set(),
+        held: null,
+        retryWanted: false,
+        refusals: 0,
+        retryTimer: null,
+        link: null,
+      };
       this.devices.set(id, d);
     }
     return d;
@@ -164,9 +201,10 @@ export class StoredGlucose {
     } else this.ask(deviceId, d.link, 'probe', 0);
   }
 
-  /** Writes one request (phase report: records >= from, all when from is 0 or below). */
-  private ask(deviceId: string, link: Link, phase: Phase, from: number, limit?: number): void {
-    const proc: Procedure = { timer: null, link, phase, newest: undefined, seen: new Set(), from, limit };
+  /** Writes one request (phase report: records >= from, all when from is 0 or below; verify: the record `from`). */
+  private ask(deviceId: string, link: Link, phase: Phase, from: number, limit?: number, newestCheck?: number): void {
+    const wantCheck = phase === 'verify' ? this.devices.get(deviceId)?.keptCheck : undefined;
+    const proc: Procedure = { timer: null, link, phase, newest: undefined, newestCheck, wantCheck, keptCheck: undefined, seen: new Set(), from, limit };
     proc.timer = this.clock.setTimeout(() => {
       if (this.running.get(deviceId) !== proc) return;
       this.running.delete(deviceId);
@@ -180,9 +218,11 @@ export class StoredGlucose {
     const req =
       phase === 'probe'
         ? Uint8Array.of(RacpOpCode.reportStoredRecords, RacpOperator.last)
-        : phase === 'probe_all' || from <= 0
-          ? reportAllRecords()
-          : reportRecordsFrom(from);
+        : phase === 'verify'
+          ? reportRecordsBetween(from, from)
+          : phase === 'probe_all' || from <= 0
+            ? reportAllRecords()
+            : reportRecordsFrom(from);
     // noble never settles a write the device refused (ATT error): the timeout covers that too.
     link.racp.writeAsync(Buffer.from(req), false).catch(() => undefined);
   }
@@ -199,6 +239,10 @@ export class StoredGlucose {
     if (res.kind !== 'response_code' || res.requestOpCode !== RacpOpCode.reportStoredRecords || !proc) return;
     this.finish(deviceId);
     const ended = res.code === 'success' || res.code === 'no_records_found';
+    if (proc.phase === 'verify') {
+      this.verified(deviceId, proc, res.code);
+      return;
+    }
     if (proc.phase !== 'report') {
       const unsupported = res.code === 'operator_not_supported' || res.code === 'invalid_operator';
       if (!ended && !(proc.phase === 'probe' && unsupported)) {
@@ -206,7 +250,7 @@ export class StoredGlucose {
         return;
       }
       if (ended) {
-        this.probed(deviceId, proc.link, proc.newest);
+        this.probed(deviceId, proc.link, proc.newest, proc.newestCheck);
         return;
       }
       // No "last record": learn the newest from all records (first contact), or ask above the kept number.
@@ -225,40 +269,72 @@ export class StoredGlucose {
     this.maybeRetry(deviceId);
   }
 
-  /** The probe learned the meter's newest sequence number (undefined: it holds none). */
-  private probed(deviceId: string, link: Link, newest: number | undefined): void {
+  /** The probe learned the meter's newest sequence number (undefined: it holds none) and that record's time check. */
+  private probed(deviceId: string, link: Link, newest: number | undefined, newestCheck: number | undefined): void {
     const d = this.device(deviceId);
     const kept = d.kept;
-    if (kept !== undefined && (newest === undefined ? kept >= 0 : newest < kept)) {
-      // The counter restarted (battery change, reset, another meter under the address) or wrapped: a new first contact.
-      this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_sequence_restart' }, 1, {
-        device: deviceId,
-        kept,
-        newest: newest ?? null,
-      });
-      this.forget(d);
-    }
+    // The newest is the kept record itself, with another time: a meter that restarted and has taken as many records since.
+    const other = newest !== undefined && newest === kept && checksDiffer(d.keptCheck, newestCheck);
+    if (kept !== undefined && (newest === undefined ? kept >= 0 : newest < kept || other)) this.restarted(deviceId, d, newest);
     if (d.kept === undefined) {
       if (link.mode === 'all') {
         d.kept = -1;
+        d.keptCheck = undefined;
         this.save();
         this.ask(deviceId, link, 'report', -1, newest);
         return;
       }
       // First contact: nothing older than now is imported.
       d.kept = newest ?? -1;
+      d.keptCheck = newest === undefined ? undefined : newestCheck;
       for (const s of d.done) if (s <= d.kept) d.done.delete(s);
       this.advance(deviceId, d);
       this.save();
       return;
     }
-    if (newest !== undefined && newest > d.kept) this.ask(deviceId, link, 'report', d.kept + 1, newest);
-    else this.maybeRetry(deviceId);
+    if (newest !== undefined && newest > d.kept) {
+      // More records than the kept number: first ask for the kept one, whose time tells a continuation from a meter that
+      // restarted and has since taken more records than were kept (same number, another measurement).
+      if (d.kept >= 0 && d.keptCheck !== undefined) this.ask(deviceId, link, 'verify', d.kept, newest, newestCheck);
+      else this.ask(deviceId, link, 'report', d.kept + 1, newest);
+    } else this.maybeRetry(deviceId);
+  }
+
+  /**
+   * The answer to "the record at the kept number": another time than kept is a restart; the same (or no such record, or
+   * a refusal: a meter without "within range"), a continuation.
+   */
+  private verified(deviceId: string, proc: Procedure, code: string): void {
+    const d = this.device(deviceId);
+    const newest = proc.limit;
+    if (code !== 'success' && code !== 'no_records_found')
+      // A meter without "within range" (or another refusal): the kept number cannot be checked; continue as before.
+      this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_verify_${code}` }, 1, { device: deviceId });
+    if (d.kept === undefined || newest === undefined) return;
+    if (code === 'success' && checksDiffer(proc.wantCheck, proc.keptCheck)) {
+      this.restarted(deviceId, d, newest);
+      this.probed(deviceId, proc.link, newest, proc.newestCheck);
+      return;
+    }
+    // From the record after the one checked (the kept number may have moved meanwhile: what is committed or in flight is dropped as before).
+    this.ask(deviceId, proc.link, 'report', proc.from + 1, newest);
+  }
+
+  /** The counter restarted (battery change, reset, another meter under the address) or wrapped: counted, then a new first contact. */
+  private restarted(deviceId: string, d: Device, newest: number | undefined): void {
+    this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_sequence_restart' }, 1, {
+      device: deviceId,
+      kept: d.kept,
+      newest: newest ?? null,
+    });
+    this.forget(d);
   }
 
   /** A new first contact: nothing kept. */
   private forget(d: Device): void {
     d.kept = undefined;
+    d.keptCheck = undefined;
+    d.checks.clear();
     d.done.clear();
     d.held = null;
   }
@@ -305,17 +381,26 @@ export class StoredGlucose {
    * What to do with a record the meter sent while a report or probe runs: one already committed or in flight is dropped
    * (counted); during a probe, one at or below the kept number (or any, on first contact) is only looked at.
    */
-  admit(deviceId: string, seq: number): Admission {
+  admit(deviceId: string, seq: number, record: Uint8Array): Admission {
     const proc = this.running.get(deviceId);
     const d = this.device(deviceId);
     if (!proc) {
-      d.inflight.add(seq);
+      this.handing(d, seq, record);
       return 'pass';
     }
+    if (proc.phase === 'verify') {
+      // Only looked at: the kept record's time. Any other (the meter's memory is asked for next) waits for that report.
+      if (seq === proc.from) proc.keptCheck = timeCheck(record);
+      return 'probe';
+    }
     if (proc.phase !== 'report') {
-      if (proc.newest === undefined || seq > proc.newest) proc.newest = seq;
-      // On first contact nothing is imported before the probe's answer; later, a record above the kept number is new.
-      if (d.kept === undefined || seq <= d.kept) return 'probe';
+      if (proc.newest === undefined || seq > proc.newest) {
+        proc.newest = seq;
+        proc.newestCheck = timeCheck(record);
+      }
+      // On first contact nothing is imported before the probe's answer; later, a record above the kept number is new,
+      // unless the kept record is to be checked first (the report after the check asks for it again).
+      if (d.kept === undefined || seq <= d.kept || d.keptCheck !== undefined) return 'probe';
     } else if (proc.limit !== undefined && seq > proc.limit) {
       // Above the newest the probe saw: left from before a wrap (the meter's filter compares numbers), or taken since the
       // probe; not seen, so the kept number stops below it; asked for again after this report (a probe ends it if old).
@@ -324,8 +409,15 @@ export class StoredGlucose {
     } else proc.seen.add(seq);
     if (seq <= (d.kept ?? -1) || d.done.has(seq) || d.inflight.has(seq)) return 'duplicate';
     // In flight from now (the batch is handed to the buffer up to batchWindow later): the report's copy is a duplicate.
-    d.inflight.add(seq);
+    this.handing(d, seq, record);
     return 'pass';
+  }
+
+  /** A record goes to the buffer: in flight, and its time check kept until the kept number passes it (bounded). */
+  private handing(d: Device, seq: number, record: Uint8Array): void {
+    d.inflight.add(seq);
+    if (d.checks.size >= 4096) d.checks.clear();
+    d.checks.set(seq, timeCheck(record));
   }
 
   /** Glucose readings handed to the buffer. */
@@ -346,7 +438,8 @@ export class StoredGlucose {
         if (s > (d.kept ?? -1)) d.done.add(s);
       }
       d.refusals = 0;
-      if (this.advance(id, d)) raised = true;
+      // Raised, or committed above a refused record (kept in the file too, so a restart does not ask for them again).
+      if (this.advance(id, d) || d.done.size > 0) raised = true;
     }
     if (raised) this.save();
   }
@@ -374,13 +467,23 @@ export class StoredGlucose {
     }
     if (k === d.kept) return false;
     d.kept = k;
+    // Passed over as a gap, the kept record's time is not known (the next contact does not check it).
+    d.keptCheck = d.checks.get(k);
+    for (const s of d.checks.keys()) if (s <= k) d.checks.delete(s);
     return true;
   }
 
   private save(): void {
     if (!this.file) return;
-    const out: Record<string, { seq: number; bed?: string }> = {};
-    for (const [id, d] of this.devices) if (d.kept !== undefined) out[id] = { seq: d.kept, ...(d.bed !== undefined ? { bed: d.bed } : {}) };
+    const out: Record<string, { seq: number; bed?: string; check?: number; done?: number[] }> = {};
+    for (const [id, d] of this.devices) {
+      if (d.kept === undefined) continue;
+      const e: { seq: number; bed?: string; check?: number; done?: number[] } = { seq: d.kept };
+      if (d.bed !== undefined) e.bed = d.bed;
+      if (d.keptCheck !== undefined) e.check = d.keptCheck;
+      if (d.done.size > 0) e.done = [...d.done].sort((a, b) => a - b).slice(0, MAX_SAVED_DONE);
+      out[id] = e;
+    }
     try {
       writeFileDurably(this.file, `${JSON.stringify(out)}\n`, 0o600);
     } catch (e) {
@@ -393,6 +496,25 @@ export class StoredGlucose {
     for (const id of this.devices.keys()) this.finish(id);
   }
 }
+
+/** Sequence numbers committed above a refused one that the file keeps per device (more come again after a restart). */
+const MAX_SAVED_DONE = 1024;
+
+const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= -1 && x <= 0xffff;
+
+/**
+ * A 16-bit check of a Glucose Measurement's time (base time and time offset octets, as the meter sent them): two
+ * records with the same sequence number and another time are two measurements. 16 bits of a SHA-256 tell two times
+ * apart (a miss: 1 in 65,536) but cannot be turned back into one (tens of thousands of times in a year share each).
+ */
+export function timeCheck(record: Uint8Array): number {
+  const hasOffset = record.length > 0 && (record[0]! & 0x01) !== 0;
+  const time = record.subarray(3, hasOffset ? 12 : 10);
+  const h = createHash('sha256').update(time).digest();
+  return h.readUInt16BE(0);
+}
+
+const checksDiffer = (kept: number | undefined, seen: number | undefined): boolean => kept !== undefined && seen !== undefined && kept !== seen;
 
 /** deviceId -> glucose sequence numbers among the inputs. */
 function sequences(inputs: readonly ReadingInput[]): Map<string, number[]> {

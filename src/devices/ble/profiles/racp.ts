@@ -73,6 +73,13 @@ export function reportRecordsFrom(fromSeq: number): Uint8Array {
   return Uint8Array.of(RacpOpCode.reportStoredRecords, RacpOperator.greaterOrEqual, RACP_FILTER_SEQUENCE_NUMBER, s & 0xff, s >> 8);
 }
 
+/** Report stored records with sequence numbers from `min` to `max` (inclusive): 01 04 01 <min LE> <max LE>. */
+export function reportRecordsBetween(min: number, max: number): Uint8Array {
+  const a = min & 0xffff;
+  const b = max & 0xffff;
+  return Uint8Array.of(RacpOpCode.reportStoredRecords, RacpOperator.withinRange, RACP_FILTER_SEQUENCE_NUMBER, a & 0xff, a >> 8, b & 0xff, b >> 8);
+}
+
 /** Report number of stored records, all of them: 04 01. */
 export function reportNumberOfRecords(): Uint8Array {
   return Uint8Array.of(RacpOpCode.reportNumberOfStoredRecords, RacpOperator.allRecords);
