@@ -27,9 +27,9 @@ const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
 /** The device fields every reading of a device carries (status-readings.ts makes them once per device). */
 export type ReadingBase = ReturnType<typeof readingBase>;
 
-export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priority: 'vital' | 'status'): Converted {
+export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priorityClass: 'vital' | 'status'): Converted {
   const inputs: ReadingInput[] = [];
-  const specials = appendInputs(inputs, rs, readingBase(address, reg), priority) ?? [];
+  const specials = appendInputs(inputs, rs, readingBase(address, reg), priorityClass) ?? [];
   return { inputs, specials };
 }
 
@@ -38,7 +38,7 @@ export function toInputs(rs: readonly ProfileReading[], address: string, reg: Re
  * returns the special values met, or null when there was none (the usual case). Each input is
  * one object literal of a fixed shape: arrays and the quality list only when needed.
  */
-export function appendInputs(out: ReadingInput[], rs: readonly ProfileReading[], base: ReadingBase, priority: 'vital' | 'status'): SpecialValue[] | null {
+export function appendInputs(out: ReadingInput[], rs: readonly ProfileReading[], base: ReadingBase, priorityClass: 'vital' | 'status'): SpecialValue[] | null {
   let specials: SpecialValue[] | null = null;
   for (const r of rs) {
     let quality: QualityFlag[] | undefined;
@@ -57,7 +57,7 @@ export function appendInputs(out: ReadingInput[], rs: readonly ProfileReading[],
       metric: r.metric,
       value,
       unit: r.unit,
-      priorityClass: r.metric === 'battery_level' ? 'status' : priority,
+      priorityClass: r.metric === 'battery_level' ? 'status' : priorityClass,
     };
     if (base.patientId !== undefined) input.patientId = base.patientId;
     if (r.deviceTime !== undefined) input.deviceTime = r.deviceTime;
