@@ -74,11 +74,11 @@ export function binaryDecoder(cfg: BinaryDecoderConfig): Decoder {
       if (f.invalid !== undefined && raw === f.invalid) continue;
       const value = raw * f.scale + f.add;
       if (!Number.isFinite(value)) return fail('not_finite');
-      const d: Decoded = { value };
-      if (f.metric !== undefined) d.metric = f.metric;
-      if (f.unit !== undefined) d.unit = f.unit;
-      if (ms !== undefined) d.time = ms;
-      out.push(d);
+      const item: Decoded = { value };
+      if (f.metric !== undefined) item.metric = f.metric;
+      if (f.unit !== undefined) item.unit = f.unit;
+      if (ms !== undefined) item.time = ms;
+      out.push(item);
     }
     return out.length > 0 ? { ok: true, readings: out } : fail('no_readings');
   };

@@ -57,11 +57,11 @@ export function jsonDecoder(cfg: JsonDecoderConfig): Decoder {
           unit = u;
         }
       }
-      const d: Decoded = { value };
-      if (f.metric !== undefined) d.metric = f.metric;
-      if (unit !== undefined) d.unit = unit;
-      if (time !== undefined) d.time = time;
-      out.push(d);
+      const item: Decoded = { value };
+      if (f.metric !== undefined) item.metric = f.metric;
+      if (unit !== undefined) item.unit = unit;
+      if (time !== undefined) item.time = time;
+      out.push(item);
     }
     return out.length > 0 ? { ok: true, readings: out } : fail('no_readings');
   };

@@ -75,26 +75,26 @@ export function senmlDecoder(cfg: SenmlDecoderConfig): Decoder {
       }
       const unitIn = u ?? bu;
       let value = v + bv;
-      const d: Decoded = { value };
-      if (metric !== undefined) d.metric = metric;
+      const item: Decoded = { value };
+      if (metric !== undefined) item.metric = metric;
       if (unitIn !== undefined) {
         if (unitIn.length === 0 || unitIn.length > 32) return fail('bad_unit');
         const m = senmlUnit(unitIn);
-        d.unit = m.unit;
+        item.unit = m.unit;
         if (m.convert) {
           value = m.convert(value);
-          d.converted = true;
+          item.converted = true;
         }
       }
       if (!Number.isFinite(value)) return fail('not_finite');
-      d.value = value;
+      item.value = value;
       const time = bt + (t ?? 0);
       if (time !== 0) {
         const ms = time < RELATIVE_LIMIT ? now + time * 1000 : time * 1000;
         if (!Number.isFinite(ms) || ms < MIN_TIME || ms > MAX_TIME) return fail('bad_time');
-        d.time = ms;
+        item.time = ms;
       }
-      out.push(d);
+      out.push(item);
     }
     return out.length > 0 ? { ok: true, readings: out } : fail('no_readings');
   };
