@@ -1,0 +1,179 @@
+/**
+ * Issue 16's done-when, measured: `wardgate simulate --beds 30 --duration 60s` with the shipped
+ * command (bin/wardgate.js with the V8 flags of its first line), its CPU and bytes written in
+ * steady state:
+ *   node --import tsx bench/simulate.ts --brokers 127.0.0.1:9092 [--runs 3] [--baseline DIR]
+ *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."]
+ *
+ * Each run starts the command in a process of its own (`npm run build` first) with a fresh data
+ * folder and reads, at `--from` and `--to` seconds after its start:
+ *  - CPU: utime + stime of the process (/proc/PID/stat), as % of one core over the window, and
+ *    the part of it on threads other than the main one (V8's compiler and GC helpers, libuv's
+ *    pool): /proc/PID/task/TID/stat;
+ *  - readings committed (the status file's ingestedTotal), and bytes written to the block layer
+ *    per committed reading (/proc/PID/io write_bytes).
+ * With `--baseline DIR` (another checkout, built, e.g. `git worktree add /tmp/base HEAD~1`) the
+ * runs alternate between this tree and that one, and the medians are compared (the machine is
+ * shared: alternate, never compare runs made at different times). `--v8-flags` adds V8 flags to
+ * this tree's runs only (with `--baseline .`, the same tree with and without them).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readStatusFile, statusFilePath } from '../src/status-file.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+};
+const BROKERS = arg('brokers', '127.0.0.1:9092');
+const RUNS = Number(arg('runs', '3'));
+const BEDS = arg('beds', '30');
+const DURATION = Number(arg('duration', '60'));
+const FROM = Number(arg('from', '10'));
+const TO = Number(arg('to', '58'));
+const SEED = arg('seed', '7');
+const BASELINE = arg('baseline', '');
+const V8_FLAGS = arg('v8-flags', '').split(' ').filter(Boolean);
+const TICKS = 100; // USER_HZ on Linux
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Sample {
+  at: number;
+  ticks: number;
+  mainTicks: number;
+  written: number;
+  readings: number;
+}
+interface Run {
+  cpuPct: number;
+  otherThreadsPct: number;
+  readingsPerSecond: number;
+  usPerReading: number;
+  bytesPerReading: number;
+  load: string;
+}
+
+/** utime + stime of a /proc stat line (fields 14 and 15; the command name may hold spaces). */
+function ticksOf(statPath: string): number {
+  const s = readFileSync(statPath, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+function sample(pid: number, dataDir: string): Sample {
+  const io = /write_bytes:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  const st = readStatusFile(statusFilePath(dataDir));
+  if (!st) throw new Error('no status file yet');
+  return {
+    at: performance.now(),
+    ticks: ticksOf(`/proc/${pid}/stat`),
+    mainTicks: ticksOf(`/proc/${pid}/task/${pid}/stat`),
+    written: Number(io?.[1]),
+    readings: st.ingestedTotal,
+  };
+}
+
+/** The V8 flags of a tree's bin/wardgate.js first line (the shipped command's). */
+function shippedFlags(tree: string): string[] {
+  const first = readFileSync(join(tree, 'bin/wardgate.js'), 'utf8').split('\n')[0]!;
+  return first.split(/\s+/).filter((w) => w.startsWith('--'));
+}
+
+async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
+  const root = mkdtempSync(join(tmpdir(), 'wg-bench-simulate-'));
+  const dataDir = join(root, 'data');
+  const args = [
+    ...shippedFlags(tree),
+    ...extraFlags,
+    join(tree, 'bin/wardgate.js'),
+    'simulate',
+    '--beds',
+    BEDS,
+    '--duration',
+    `${DURATION}s`,
+    '--seed',
+    SEED,
+    '--brokers',
+    BROKERS,
+    '--data',
+    dataDir,
+  ];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    const pid = child.pid!;
+    const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    await sleep(FROM * 1000);
+    const a = sample(pid, dataDir);
+    await sleep((TO - FROM) * 1000);
+    const b = sample(pid, dataDir);
+    const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+    const code = await exited;
+    if (code !== 0) throw new Error(`simulate exited with ${code}: ${out.slice(-2000)}`);
+    const secs = (b.at - a.at) / 1000;
+    const cpu = (b.ticks - a.ticks) / TICKS;
+    const n = b.readings - a.readings;
+    return {
+      cpuPct: (100 * cpu) / secs,
+      otherThreadsPct: (100 * (b.ticks - a.ticks - (b.mainTicks - a.mainTicks))) / TICKS / secs,
+      readingsPerSecond: n / secs,
+      usPerReading: (1e6 * cpu) / Math.max(1, n),
+      bytesPerReading: (b.written - a.written) / Math.max(1, n),
+      load: `${load0}-${load1}`,
+    };
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const trees = [{ label: 'this tree', dir: REPO, flags: V8_FLAGS }];
+  if (BASELINE) trees.push({ label: `baseline ${resolve(BASELINE)}`, dir: resolve(BASELINE), flags: [] });
+  for (const t of trees) if (!existsSync(join(t.dir, 'dist/src/cli/main.js'))) throw new Error(`${t.dir}: run \`npm run build\` there first`);
+  if (readdirSync('/proc').length === 0) throw new Error('needs Linux /proc');
+  const runs = trees.map(() => [] as Run[]);
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, t] of trees.entries()) {
+      const r = await runOnce(t.dir, t.flags);
+      runs[k]!.push(r);
+      process.stdout.write(
+        `${t.label} run ${i + 1}: CPU ${r.cpuPct.toFixed(2)} % of one core (other threads ${r.otherThreadsPct.toFixed(2)} %), ` +
+          `${r.readingsPerSecond.toFixed(1)} readings/s, ${r.usPerReading.toFixed(1)} µs and ${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
+      );
+    }
+  }
+  const stats = trees.map((t, k) => ({
+    t,
+    cpu: median(runs[k]!.map((r) => r.cpuPct)),
+    us: median(runs[k]!.map((r) => r.usPerReading)),
+    bytes: median(runs[k]!.map((r) => r.bytesPerReading)),
+  }));
+  for (const s of stats)
+    process.stdout.write(
+      `${s.t.label}${s.t.flags.length ? ` with ${s.t.flags.join(' ')}` : ''}: median CPU ${s.cpu.toFixed(2)} % of one core (goal ≤ 2 %), ` +
+        `${s.us.toFixed(1)} µs and ${s.bytes.toFixed(1)} B written per reading (goal ≤ 150 B), ${FROM}-${TO} s, ${RUNS} run(s)\n`,
+    );
+  if (stats.length === 2)
+    process.stdout.write(
+      `this tree / baseline: CPU ${(stats[0]!.cpu / stats[1]!.cpu).toFixed(3)}, µs per reading ${(stats[0]!.us / stats[1]!.us).toFixed(3)}\n`,
+    );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
