@@ -36,7 +36,9 @@ node_modules_for() {
   cp package.json package-lock.json "$dest/"
   local triple=""
   if [ "$arch" = "$HOST_ARCH" ]; then
-    cp -a node_modules "$dest/node_modules"
+    # The folder itself when node_modules is a symbolic link (a clone sharing another's modules):
+    # a copied link is replaced by npm prune with an install that builds no native module.
+    cp -a "$(readlink -f node_modules)" "$dest/node_modules"
     (cd "$dest" && npm prune --omit=dev --no-audit --no-fund --ignore-scripts --offline >/dev/null)
   else
     case "$arch" in
@@ -73,6 +75,10 @@ node_modules_for() {
   # Every native module must be built for the package's architecture.
   local want; case "$arch" in arm64) want=AArch64 ;; amd64) want="Advanced Micro Devices X86-64" ;; esac
   local bad=0 f m
+  # The modules built from source (no prebuilt binary): without them the gateway cannot start.
+  for f in better-sqlite3/build/Release/better_sqlite3.node unix-dgram/build/Release/unix_dgram.node; do
+    [ -f "$dest/node_modules/$f" ] || { echo "missing native module: node_modules/$f (not built for $arch)" >&2; bad=1; }
+  done
   while IFS= read -r f; do
     m=$(elf_machine "$f")
     if [ "$m" != "$want" ]; then echo "wrong architecture: $f is $m, want $want" >&2; bad=1; fi

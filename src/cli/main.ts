@@ -25,6 +25,7 @@ import { formatDoctor, runDoctor } from './doctor.js';
 import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
 import { type OutageSpec, parseOutages, scheduleOutages, scheduleWindows } from './outage.js';
 import { reloadConfig, runningAfterReload } from './reload.js';
+import { dataDirForReload, reloadCommand } from './reload-command.js';
 import { statusCommand } from './status.js';
 
 const EXIT_OK = 0;
@@ -418,6 +419,26 @@ function buildProgram(result: { code: number }): Command {
         if (o.data !== undefined) raw.gateway.dataDir = o.data;
       });
       result.code = statusCommand(resolve(cfg.gateway.dataDir), keyFileFor(cfg), o.json === true, process.stdout);
+    });
+
+  program
+    .command('reload')
+    .description("Reload the running gateway's configuration (SIGHUP) and wait for its answer: exit 0 applied, 1 refused or partly kept, 2 no answer")
+    .option('--data <dir>', 'data folder (default ./wardgate-data)')
+    .option('-c, --config <file>', 'configuration file (its gateway.dataDir is used)')
+    .addOption(new Option('--pid <pid>', 'the gateway process (default: the one its status file names)').argParser(intArg('--pid', 1, 2 ** 22)))
+    .addOption(new Option('--timeout <time>', 'how long to wait for the answer').default(60_000, '60s').argParser(durationArg('--timeout')))
+    .action(async (o: { data?: string; config?: string; pid?: number; timeout: number }) => {
+      // Not buildConfig: the file may be the bad one whose refusal this command is to report.
+      const dataDir =
+        o.data !== undefined
+          ? resolve(o.data)
+          : o.config !== undefined
+            ? dataDirForReload(o.config)
+            : resolve(buildConfig(undefined, () => {}).gateway.dataDir);
+      const r = await reloadCommand(dataDir, { timeoutMs: o.timeout, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
+      (r.code === 0 ? process.stdout : process.stderr).write(`wardgate reload: ${r.message}\n`);
+      result.code = r.code;
     });
 
   program
