@@ -89,7 +89,7 @@ node_modules_for() {
 build_arch() {
   local arch=$1
   local stage; stage=$(mktemp -d "$OUT/.stage-$arch.XXXXXX")
-  trap 'rm -rf "$stage"' EXIT
+  trap "rm -rf '$stage'" EXIT
   local root=$stage/root
   local lib=$root/usr/lib/wardgate
   echo "staging wardgate $VERSION for $arch"
