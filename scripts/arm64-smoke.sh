@@ -35,4 +35,20 @@ committed=$(echo "$out" | sed -n 's/^summary: gateway [^:]*: \([0-9]*\) readings
 held=$(node --import tsx -e "import('$REPO/src/buffer/index.ts').then(m => console.log(m.readBufferStats('$W/data').totalReadings))")
 echo "arm64 run committed $committed readings; the buffer file holds $held"
 [ "$held" = "$committed" ] || exit 1
+# With WARDGATE_ARM64_BROKERS=host:port (a plaintext broker, e.g. from scripts/kafka-local.sh start),
+# the arm64 gateway starts again on that buffer and forwards it: every committed seq is read back
+# with kcat (needs kcat).
+if [ -n "${WARDGATE_ARM64_BROKERS:-}" ]; then
+  echo "== simulate 10 s more with Kafka at $WARDGATE_ARM64_BROKERS: the backlog forwarded"
+  T=wg-arm64-$(date +%s)
+  sed -i "s|^  brokers: \[\"127.0.0.1:1\"\]\$|  brokers: [\"$WARDGATE_ARM64_BROKERS\"]\\n  topics: { alarm: $T.alarm, vital: $T.vital, status: $T.status, waveform: $T.waveform }|" "$W/wardgate.yaml"
+  out=$("${Q[@]}" simulate --config "$W/wardgate.yaml" --duration 10s --drain-timeout 120s --no-live 2>/dev/null)
+  echo "$out" | tail -n 1
+  echo "$out" | tail -n 1 | grep -q 'buffer empty\.' || { echo "the arm64 gateway did not drain its buffer to Kafka" >&2; exit 1; }
+  last=$(node --import tsx -e "import('$REPO/src/buffer/index.ts').then(m => console.log(m.readBufferStats('$W/data').lastSeq))")
+  got=$(for c in alarm vital status waveform; do kcat -C -b "$WARDGATE_ARM64_BROKERS" -t "$T.$c" -e -q -f '%h\n' 2>/dev/null || true; done |
+    tr ',' '\n' | sed -n 's/^wardgate-seq=//p' | sort -un | wc -l)
+  echo "arm64 run committed seq 1..$last in all; Kafka holds $got distinct seqs"
+  [ "$got" = "$last" ] || exit 1
+fi
 echo "ok"
