@@ -483,6 +483,12 @@ async function startParts(
   });
   const noteReload = (r: ReloadStatus): void => {
     lastReload = r;
+    // At once, not at the next tick: `wardgate reload` (systemctl reload) waits for this answer.
+    try {
+      writeStatusFile(statusPath, live());
+    } catch {
+      // The next tick writes it (and reports a failure).
+    }
   };
   return { gatewayId, dataDir, buffer, forwarder, events, ingest, adapters, stop, live, failed, reload, noteReload };
 }

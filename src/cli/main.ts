@@ -20,12 +20,13 @@ import { hashPassword } from '../devices/mqtt/auth.js';
 import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } from '../errors.js';
 import { type Gateway, keyFileFor, startGateway } from '../gateway.js';
 import { createLogger, setLogLevel } from '../logger.js';
+import { statusFilePath } from '../status-file.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
 import { type OutageSpec, parseOutages, scheduleOutages, scheduleWindows } from './outage.js';
 import { reloadConfig, runningAfterReload } from './reload.js';
-import { dataDirForReload, reloadCommand } from './reload-command.js';
+import { reloadCommand, statusFileForReload } from './reload-command.js';
 import { statusCommand } from './status.js';
 
 const EXIT_OK = 0;
@@ -430,13 +431,13 @@ function buildProgram(result: { code: number }): Command {
     .addOption(new Option('--timeout <time>', 'how long to wait for the answer').default(60_000, '60s').argParser(durationArg('--timeout')))
     .action(async (o: { data?: string; config?: string; pid?: number; timeout: number }) => {
       // Not buildConfig: the file may be the bad one whose refusal this command is to report.
-      const dataDir =
+      const statusFile =
         o.data !== undefined
-          ? resolve(o.data)
+          ? resolve(statusFilePath(o.data))
           : o.config !== undefined
-            ? dataDirForReload(o.config)
-            : resolve(buildConfig(undefined, () => {}).gateway.dataDir);
-      const r = await reloadCommand(dataDir, { timeoutMs: o.timeout, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
+            ? statusFileForReload(o.config)
+            : resolve(statusFilePath(buildConfig(undefined, () => {}).gateway.dataDir));
+      const r = await reloadCommand(statusFile, { timeoutMs: o.timeout, ...(o.pid !== undefined ? { pid: o.pid } : {}) });
       (r.code === 0 ? process.stdout : process.stderr).write(`wardgate reload: ${r.message}\n`);
       result.code = r.code;
     });

@@ -15,23 +15,25 @@ import { loadConfigFile } from '../config/load.js';
 import { readStatusFile, statusFilePath } from '../status-file.js';
 
 /**
- * The running gateway's data folder from its configuration file. The file may be the very one
- * the reload is about to refuse: then its `gateway.dataDir` is read as it stands, or the default
- * ($STATE_DIRECTORY under systemd, else ./wardgate-data) taken, so that the refusal is still
- * reported.
+ * The running gateway's status file from its configuration file (`gateway.statusFile`, else
+ * status.json in `gateway.dataDir`). The file may be the very one the reload is about to refuse:
+ * then those two settings are read as they stand, or the default data folder ($STATE_DIRECTORY
+ * under systemd, else ./wardgate-data) taken, so that the refusal is still reported.
  */
-export function dataDirForReload(file: string, env: NodeJS.ProcessEnv = process.env): string {
+export function statusFileForReload(file: string, env: NodeJS.ProcessEnv = process.env): string {
   try {
-    return resolve(loadConfigFile(file).gateway.dataDir);
+    const c = loadConfigFile(file);
+    return resolve(statusFilePath(c.gateway.dataDir, c.gateway.statusFile));
   } catch {
-    let dir: unknown;
+    let g: { dataDir?: unknown; statusFile?: unknown } | undefined;
     try {
-      dir = (parseYaml(readFileSync(file, 'utf8')) as { gateway?: { dataDir?: unknown } } | null)?.gateway?.dataDir;
+      g = (parseYaml(readFileSync(file, 'utf8')) as { gateway?: { dataDir?: unknown; statusFile?: unknown } } | null)?.gateway;
     } catch {
-      dir = undefined;
+      g = undefined;
     }
-    if (typeof dir === 'string' && dir.length > 0) return resolve(dir);
-    return resolve(env.STATE_DIRECTORY?.split(':')[0] || './wardgate-data');
+    if (typeof g?.statusFile === 'string' && g.statusFile.length > 0) return resolve(g.statusFile);
+    const dir = typeof g?.dataDir === 'string' && g.dataDir.length > 0 ? g.dataDir : env.STATE_DIRECTORY?.split(':')[0] || './wardgate-data';
+    return resolve(statusFilePath(dir));
   }
 }
 
@@ -40,11 +42,10 @@ export interface ReloadCommandResult {
   message: string;
 }
 
-export async function reloadCommand(dataDir: string, opts: { pid?: number; timeoutMs: number }): Promise<ReloadCommandResult> {
-  const path = statusFilePath(dataDir);
+export async function reloadCommand(path: string, opts: { pid?: number; timeoutMs: number }): Promise<ReloadCommandResult> {
   const before = readStatusFile(path);
   const pid = opts.pid ?? (before && before.stoppedAt === undefined ? before.pid : undefined);
-  if (pid === undefined) return { code: 2, message: `no running gateway found in ${dataDir} (its status file names none); pass --pid` };
+  if (pid === undefined) return { code: 2, message: `no running gateway found: the status file ${path} names none; pass --pid` };
   const since = before?.pid === pid ? (before.lastReload?.at ?? 0) : 0;
   try {
     process.kill(pid, 'SIGHUP');

@@ -5,11 +5,12 @@
  * the command returns), a file that does not validate is refused (exit 1, the reason; the gateway
  * runs on), no running gateway is exit 2.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dataDirForReload } from '../../src/cli/reload-command.js';
+import { statusFileForReload } from '../../src/cli/reload-command.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
+import { readStatusFile } from '../../src/status-file.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -30,7 +31,12 @@ describe('wardgate reload', () => {
     const keyFile = join(dir, 'wardgate.key');
     generateKeyFile(keyFile);
     const cfg = join(dir, 'wardgate.yaml');
-    const good = `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog:\n  level: warn\n`;
+    // A status file of its own (gateway.statusFile): the command finds it through the configuration.
+    const statusFile = join(dir, 'run', 'status.json');
+    mkdirSync(join(dir, 'run'));
+    const good =
+      `gateway:\n  dataDir: ${data}\n  statusFile: ${statusFile}\n` +
+      `buffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog:\n  level: warn\n`;
     writeFileSync(cfg, good);
 
     const none = await cli(['reload', '--config', cfg]);
@@ -40,7 +46,7 @@ describe('wardgate reload', () => {
     const c = spawnCli(['run', '--config', cfg]);
     cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
     await waitFor(() => existsSync(join(data, 'audit.log')) || c.proc.exitCode !== null, 60_000, 'the start');
-    await waitFor(() => cli(['status', '--data', data, '--json']).then((s) => JSON.parse(s.out).running === true), 30_000, 'running in its status file');
+    await waitFor(() => readStatusFile(statusFile)?.pid === c.proc.pid, 30_000, 'running in its status file');
     const audited = (): string[] =>
       readFileSync(join(data, 'audit.log'), 'utf8')
         .split('\n')
@@ -60,8 +66,8 @@ describe('wardgate reload', () => {
     expect(refused.code).toBe(1);
     expect(refused.err).toMatch(/refused, the running configuration stays: .*log\.level/s);
     expect(c.proc.exitCode).toBeNull();
-    // The refused file still names the data folder the command waits on.
-    expect(dataDirForReload(cfg, {})).toBe(data);
+    // The refused file still names the status file the command waits on.
+    expect(statusFileForReload(cfg, {})).toBe(statusFile);
 
     c.proc.kill('SIGTERM');
     expect(await c.exited).toBe(0);
