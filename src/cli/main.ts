@@ -419,7 +419,9 @@ function buildProgram(result: { code: number }): Command {
       const cfg = buildConfig(o.config, (raw) => {
         if (o.data !== undefined) raw.gateway.dataDir = o.data;
       });
-      result.code = statusCommand(resolve(cfg.gateway.dataDir), keyFileFor(cfg), o.json === true, process.stdout);
+      // A status file set by gateway.statusFile is where the running gateway writes it (not with --data).
+      const statusFile = resolve(statusFilePath(cfg.gateway.dataDir, o.data === undefined ? cfg.gateway.statusFile : undefined));
+      result.code = statusCommand(resolve(cfg.gateway.dataDir), keyFileFor(cfg), o.json === true, process.stdout, statusFile);
     });
 
   program

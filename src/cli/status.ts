@@ -43,7 +43,13 @@ function existsSyncStrict(path: string): boolean {
   }
 }
 
-export function statusCommand(dataDir: string, keyFile: string, json: boolean, out: NodeJS.WritableStream): number {
+export function statusCommand(
+  dataDir: string,
+  keyFile: string,
+  json: boolean,
+  out: NodeJS.WritableStream,
+  statusFile: string = statusFilePath(dataDir),
+): number {
   const now = Date.now();
   const denied = unreadable(dataDir);
   if (denied !== null) {
@@ -54,7 +60,7 @@ export function statusCommand(dataDir: string, keyFile: string, json: boolean, o
   }
   // With the key file readable, the notes also name retired keys that no unit uses any more.
   const buffer = readBufferStats(dataDir, { keyFile });
-  const live = readStatusFile(statusFilePath(dataDir));
+  const live = readStatusFile(statusFile);
   const running = live !== null && live.stoppedAt === undefined && now - live.updatedAt < STALE_MS;
   const f = live?.forwarder;
   const report = {

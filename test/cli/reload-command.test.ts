@@ -59,6 +59,11 @@ describe('wardgate reload', () => {
     expect(audited()).toContain('config_changed');
     expect(applied.code, applied.err).toBe(0);
     expect(applied.out).toContain('applied: log.level');
+    // wardgate status reads the same status file through the configuration (it looked only in the data folder).
+    const status = await cli(['status', '--config', cfg, '--json']);
+    const shown = JSON.parse(status.out) as { running: boolean; gatewayId: string | null };
+    expect(shown.running).toBe(true);
+    expect(shown.gatewayId).toBe(readStatusFile(statusFile)!.gatewayId);
 
     writeFileSync(cfg, good.replace('level: warn', 'level: loud'));
     const refused = await cli(['reload', '--config', cfg]);
