@@ -19,7 +19,21 @@ export interface CapOptions {
   capHeadroom: number;
 }
 
+/** A wall-clock step forward larger than this (against the monotonic clock) shifts the age of what is already stored. */
+const CLOCK_STEP_TOLERANCE_MS = 2000;
+/** Steps remembered (a clock that keeps stepping forward: the oldest step is forgotten first). */
+const MAX_CLOCK_SHIFTS = 64;
+
 export class Eviction {
+  /**
+   * Forward wall-clock steps seen while this buffer is open: units stamped before a step (time
+   * below `beforeS`) are `ms` younger than the wall clock now says. A Pi without a battery clock
+   * that booted with a stale time and is then set by NTP would otherwise evict the readings it
+   * took meanwhile as too old.
+   */
+  private readonly shifts: { beforeS: number; ms: number }[] = [];
+  private lastClock: { wall: number; mono: number };
+
   constructor(
     private readonly store: UnitStore,
     private readonly leases: Leases,
@@ -30,7 +44,30 @@ export class Eviction {
     private readonly events: Events,
     private readonly logLimited: LogLimited,
     private readonly now: () => number,
-  ) {}
+    private readonly monotonic: () => number = () => performance.now(),
+  ) {
+    this.lastClock = { wall: now(), mono: monotonic() };
+  }
+
+  /** Notes a forward wall-clock step since the last look: what is stored so far is aged from the clock it was stamped by. */
+  private noteClockStep(): void {
+    const wall = this.now();
+    const mono = this.monotonic();
+    const step = wall - this.lastClock.wall - (mono - this.lastClock.mono);
+    // The old clock would read `wall - step` now: everything stored was stamped before that.
+    if (step > CLOCK_STEP_TOLERANCE_MS) {
+      this.shifts.push({ beforeS: Math.floor((wall - step) / 1000) + 1, ms: step });
+      if (this.shifts.length > MAX_CLOCK_SHIFTS) this.shifts.shift();
+    }
+    this.lastClock = { wall, mono };
+  }
+
+  /** A unit's time in seconds on today's wall clock (its stamp plus the forward steps since). */
+  private agedTime(t: number): number {
+    let shifted = t;
+    for (const s of this.shifts) if (t < s.beforeS) shifted += s.ms / 1000;
+    return shifted;
+  }
 
   /** Applies the age cap, then the byte cap. */
   enforceCaps(): void {
@@ -54,6 +91,7 @@ export class Eviction {
 
   /** Evicts units whose oldest reading is older than maxAgeMs (all classes, oldest first). */
   enforceAgeCap(): number {
+    this.noteClockStep();
     const cutoffS = Math.floor((this.now() - this.caps.maxAgeMs) / 1000);
     let total = 0;
     for (let classIndex = NCLASS - 1; classIndex >= 0; classIndex--) {
@@ -61,12 +99,12 @@ export class Eviction {
       try {
         for (;;) {
           const oldest = this.store.oldestTime(classIndex);
-          if (oldest === undefined || oldest >= cutoffS) break;
+          if (oldest === undefined || this.agedTime(oldest) >= cutoffS) break;
           const rows = this.store.rows(classIndex, 0, SCAN_CHUNK);
           const victims: UnitRow[] = [];
           let stop = rows.length < SCAN_CHUNK;
           for (const r of rows) {
-            if (r.t >= cutoffS) {
+            if (this.agedTime(r.t) >= cutoffS) {
               stop = true;
               break;
             }

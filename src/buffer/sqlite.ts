@@ -97,6 +97,8 @@ export interface OpenBufferOptions {
   events: Events;
   log: Logger;
   now?: () => number;
+  /** The monotonic clock wall-clock steps are measured against (default performance.now). */
+  monotonic?: () => number;
 }
 
 export class SqliteBuffer implements ReadingBuffer {
@@ -187,6 +189,7 @@ export class SqliteBuffer implements ReadingBuffer {
       events,
       logLimited,
       now,
+      opts.monotonic,
     );
     this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
     const parts = {

@@ -114,6 +114,32 @@ describe('caps and eviction', () => {
     await buf.close();
   });
 
+  it('age cap after a forward clock step (a stale boot clock set by NTP): stored units are aged by the time that passed, not the step', async () => {
+    const H = 3_600_000;
+    let now = Date.now();
+    let mono = 0;
+    const buf = await env.open({ unitMaxReadings: U, maxAgeMs: 2 * H, now: () => now, monotonic: () => mono });
+    const before = Array.from({ length: U }, (_, k) => reading(k, { gatewayTime: now }));
+    await buf.append(before);
+    // The clock is set 8 days forward while one second passes.
+    now += 8 * 24 * H;
+    mono += 1000;
+    expect(buf.enforceAgeCap()).toBe(0);
+    const after = Array.from({ length: U }, (_, k) => reading(U + k, { gatewayTime: now }));
+    await buf.append(after);
+    // An hour passes: both sets are an hour old.
+    now += H;
+    mono += H;
+    expect(buf.enforceAgeCap()).toBe(0);
+    expect(buf.stats().perClass.vital.readings).toBe(2 * U);
+    // 1.5 h more: both are 2.5 h old, over the 2 h cap, and go.
+    now += 1.5 * H;
+    mono += 1.5 * H;
+    expect(buf.enforceAgeCap()).toBe(2 * U);
+    expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'max_age' })).toBe(2 * U);
+    await buf.close();
+  });
+
   it('age cap evicts readings older than maxAge, every class, with gap records', async () => {
     let now = Date.now();
     let buf = await env.open({ unitMaxReadings: U, now: () => now });
