@@ -11,25 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GlucoseRecord } from '../../hardware-mocks/ble/glucose-meter.js';
-import { SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
-import { BufferRefused } from '../../src/buffer/index.js';
+import type { SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
-import type { ReadingSink } from '../../src/devices/types.js';
 import type { Reading } from '../../src/reading.js';
 import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { ADDRESS, atSeq, DEVICE, fromSeq, LAST, meter, refusingSecondGlucoseBatch } from './glucose-helpers.js';
 import { type BleRig, bleRig } from './helpers.js';
 
-const ADDRESS = 'c0:ff:ee:00:0a:01';
-const DEVICE = 'ble-c0ffee000a01';
-const LAST = '0106';
-const fromSeq = (seq: number): string => Buffer.from([0x01, 0x03, 0x01, seq & 0xff, seq >> 8]).toString('hex');
-const atSeq = (seq: number): string => Buffer.from([0x01, 0x04, 0x01, seq & 0xff, seq >> 8, seq & 0xff, seq >> 8]).toString('hex');
 const HOUR = 3_600_000;
-
-function meter(): SimPeripheral {
-  return new SimPeripheral({ kind: 'glucose_meter', address: ADDRESS, name: 'WG-GLUCOSE-001', seed: 42, intervalMs: HOUR });
-}
 
 describe('glucose records: what the kept number alone cannot tell', () => {
   let rig: BleRig | null = null;
@@ -144,21 +134,7 @@ describe('glucose records: what the kept number alone cannot tell', () => {
     };
     rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config });
     p = await pipeline();
-    const refused: number[] = [];
-    const passed: number[] = [];
-    let glucoseBatches = 0;
-    const gate = p.gate;
-    const sink: ReadingSink = {
-      async submit(inputs) {
-        const seqs = inputs.filter((i) => i.metric === 'glucose').map((i) => i.extra?.sequence as number);
-        if (seqs.length > 0 && ++glucoseBatches === 2) {
-          refused.push(...seqs);
-          throw new BufferRefused('disk_full', 'test: disk full');
-        }
-        await gate.submit(inputs);
-        passed.push(...seqs);
-      },
-    };
+    const { sink, refused, passed } = refusingSecondGlucoseBatch(p.gate);
     const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
     await rig.adapter.start({ ...p.ctx, sink, dataDir });
     await waitFor(() => racpResponses() === 1, 'the report to end');

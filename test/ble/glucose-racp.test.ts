@@ -15,34 +15,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GlucoseRecord } from '../../hardware-mocks/ble/glucose-meter.js';
-import { SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
-import { BufferRefused } from '../../src/buffer/index.js';
+import type { SimPeripheral } from '../../hardware-mocks/ble/peripherals.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
-import type { AdapterContext, ReadingSink } from '../../src/devices/types.js';
+import type { AdapterContext } from '../../src/devices/types.js';
 import type { Reading } from '../../src/reading.js';
 import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
+import { ADDRESS, atSeq, DEVICE, fromSeq, LAST, meter, refusingSecondGlucoseBatch } from './glucose-helpers.js';
 import { type BleRig, bleRig } from './helpers.js';
 
-const ADDRESS = 'c0:ff:ee:00:0a:01';
-const DEVICE = 'ble-c0ffee000a01';
 /** Records the meter holds when the gateway first connects (sent faster than the adapter's notification rate limit). */
 const STORED = 300;
-/** "Report stored records, sequence number >= seq": 01 03 01 <seq LE>. */
-const fromSeq = (seq: number): string => Buffer.from([0x01, 0x03, 0x01, seq & 0xff, seq >> 8]).toString('hex');
-/** "Report stored records, last record": 01 06 (the probe of the meter's newest number). */
-const LAST = '0106';
-/** "Report stored records, sequence number within seq..seq": 01 04 01 <seq LE> <seq LE> (the kept record, to check its time). */
-const atSeq = (seq: number): string => Buffer.from([0x01, 0x04, 0x01, seq & 0xff, seq >> 8, seq & 0xff, seq >> 8]).toString('hex');
 /** The 16-bit check of a record's time the adapter keeps: the first two octets of SHA-256 over its base time (no time offset here). */
 const timeCheckOf = (r: GlucoseRecord): number => createHash('sha256').update(r.bytes.subarray(3, 10)).digest().readUInt16BE(0);
 /** The allow-list entry of the meter, importing every stored record on first contact. */
 const ALL = { devices: [{ address: ADDRESS, bed: 'BED-01', storedRecords: 'all' as const }] };
-
-function meter(o: { racp?: boolean; intervalMs?: number } = {}): SimPeripheral {
-  // A meter measures a few times a day: no live measurement during the test unless asked for.
-  return new SimPeripheral({ kind: 'glucose_meter', address: ADDRESS, name: 'WG-GLUCOSE-001', seed: 42, intervalMs: o.intervalMs ?? 3_600_000, racp: o.racp });
-}
 
 describe('glucose records over RACP', () => {
   let rig: BleRig | null = null;
@@ -177,21 +164,7 @@ describe('glucose records over RACP', () => {
     rig = await bleRig({ wearables: 1, beds: 1, peripherals: [m], config: { statusInterval: 3_600_000, ...ALL } });
     p = await pipeline();
     // The second submission carrying glucose records is refused (as a full disk); the others go to the real buffer.
-    const refused: number[] = [];
-    const passed: number[] = [];
-    let glucoseBatches = 0;
-    const gate = p.gate;
-    const sink: ReadingSink = {
-      async submit(inputs) {
-        const seqs = inputs.filter((i) => i.metric === 'glucose').map((i) => i.extra?.sequence as number);
-        if (seqs.length > 0 && ++glucoseBatches === 2) {
-          refused.push(...seqs);
-          throw new BufferRefused('disk_full', 'test: disk full');
-        }
-        await gate.submit(inputs);
-        passed.push(...seqs);
-      },
-    };
+    const { sink, refused, passed } = refusingSecondGlucoseBatch(p.gate);
     const dataDir = mkdtempSync(join(tmpdir(), 'wardgate-ble-data-'));
     await rig.adapter.start({ ...p.ctx, sink, dataDir });
     const got: Reading[] = [];
