@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKeyRing } from '../../src/crypto/keys.js';
 import { encodeJsonV1 } from '../../src/forwarder/formats/json-v1.js';
-import type { Reading } from '../../src/reading.js';
 import { spawnCli, tempDir } from '../helpers/gateway.js';
+import { SAMPLE_READING } from '../helpers/sample-reading.js';
 
 async function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const c = spawnCli(args);
@@ -104,23 +104,7 @@ describe('what scripts rely on', () => {
   });
 
   it('JSON v1: one reading as its key, headers and body', () => {
-    const t0 = Date.parse('2026-11-25T10:00:00.000Z');
-    const reading: Reading = {
-      gatewayId: 'gw-test',
-      seq: 42,
-      deviceId: 'mon-7',
-      deviceKind: 'serial',
-      bed: 'ICU-07',
-      patientId: 'P-0001',
-      metric: 'spo2',
-      value: 97,
-      unit: '%',
-      deviceTime: t0 - 300,
-      gatewayTime: t0,
-      priorityClass: 'vital',
-      quality: [],
-    };
-    const m = encodeJsonV1(reading);
+    const m = encodeJsonV1(SAMPLE_READING);
     expect(m.key).toBe('mon-7');
     expect(m.headers).toEqual({ 'wardgate-gateway-id': 'gw-test', 'wardgate-seq': '42', 'wardgate-schema': 'wardgate.reading.v1' });
     expect(JSON.parse(String(m.value))).toEqual({

@@ -4,23 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { toFhirObservation } from '../../src/forwarder/formats/fhir-r4.js';
 import { encodeJsonV1, JSON_V1_SCHEMA, toJsonV1 } from '../../src/forwarder/formats/json-v1.js';
 import type { Reading } from '../../src/reading.js';
+import { SAMPLE_READING, SAMPLE_T0 } from '../helpers/sample-reading.js';
 
-const t0 = Date.parse('2026-11-25T10:00:00.000Z');
-const reading: Reading = {
-  gatewayId: 'gw-test',
-  seq: 42,
-  deviceId: 'mon-7',
-  deviceKind: 'serial',
-  bed: 'ICU-07',
-  patientId: 'P-0001',
-  metric: 'spo2',
-  value: 97,
-  unit: '%',
-  deviceTime: t0 - 300,
-  gatewayTime: t0,
-  priorityClass: 'vital',
-  quality: [],
-};
+const _t0 = SAMPLE_T0;
+const reading: Reading = SAMPLE_READING;
 
 const schema = JSON.parse(readFileSync(join(import.meta.dirname, '../../docs/schemas/reading-v1.json'), 'utf8')) as {
   required: string[];
