@@ -5,28 +5,20 @@
  * A healthy buffer passes, and nothing is reported.
  */
 
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkFailedFile } from '../../src/buffer/background-check.js';
 import { DB_FILE } from '../../src/buffer/index.js';
 import { type TestEnv, testEnv, withPriority } from './helpers.js';
+import { scribble } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
   env = testEnv('wg-bgcheck-');
 });
 afterEach(() => env.cleanup());
-
-function scribble(path: string, offset: number, len: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(len, 0xa5), 0, len, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const aside = () => readdirSync(env.dir).filter((f) => f.startsWith(`${DB_FILE}.corrupt-`) && !/-(wal|shm)$/.test(f));
 

@@ -1,24 +1,16 @@
-import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import { drainAll, reading, type TestEnv, testEnv, withPriority } from './helpers.js';
+import { scribble } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
   env = testEnv();
 });
 afterEach(() => env.cleanup());
-
-function scribble(path: string, offset: number, len: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(len, 0xa5), 0, len, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe('integrity and recovery', () => {
   for (const where of ['b-tree pages', 'file header'] as const) {

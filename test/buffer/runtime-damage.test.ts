@@ -4,21 +4,19 @@
  * exits 1), and the next start salvages everything behind the bad page.
  */
 
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { Reading } from '../../src/reading.js';
 import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
+import { destroyPage } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
   env = testEnv();
 });
 afterEach(() => env.cleanup());
-
-const PAGE = 1024;
 
 describe('a page damaged while running', () => {
   it('stops leasing at the bad page, reports the damage once, and the next start salvages the rest', async () => {
@@ -36,12 +34,7 @@ describe('a page damaged while running', () => {
     buf.onDamaged((r) => reasons.push(r));
     // Now a page goes bad on disk...
     const victim = leaves[Math.floor(leaves.length / 2)]!;
-    const page = Buffer.alloc(PAGE);
-    const fd = openSync(path, 'r+');
-    readSync(fd, page, 0, PAGE, (victim - 1) * PAGE);
-    writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, (victim - 1) * PAGE);
-    closeSync(fd);
-    const lost = new Set(rows.filter((r) => page.includes(r.body)).map((r) => r.id));
+    const lost = destroyPage(path, victim, rows);
     expect(lost.size).toBeGreaterThan(3);
     // ...and another connection writes, so the buffer's connection reads pages from the file again.
     const rw = new Database(path);

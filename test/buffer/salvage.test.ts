@@ -6,7 +6,7 @@
  * destroys one leaf page of units_vital and knows which units lived there.
  */
 
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { DB_FILE } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import type { Reading } from '../../src/reading.js';
 import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
+import { PAGE, readPage, scribble } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -21,27 +22,7 @@ beforeEach(() => {
 });
 afterEach(() => env.cleanup());
 
-const PAGE = 1024;
-
-function readPage(path: string, pageno: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(PAGE);
-    readSync(fd, b, 0, PAGE, (pageno - 1) * PAGE);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function overwritePage(path: string, pageno: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, (pageno - 1) * PAGE);
-  } finally {
-    closeSync(fd);
-  }
-}
+const overwritePage = (path: string, pageno: number): void => scribble(path, (pageno - 1) * PAGE, PAGE);
 
 describe('salvage after a damaged page', () => {
   it(

@@ -10,7 +10,7 @@
  * restarts it). The scenario knows which units were lost from the page bytes it destroyed, and
  * returns the configuration with which the test restarts the gateway.
  */
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,12 +20,12 @@ import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { PendingReading } from '../../src/reading.js';
+import { destroyPage } from '../buffer/pages.js';
 import { spawnBin } from '../helpers/bin.js';
 import type { CliChild } from '../helpers/gateway.js';
 import { tempDir } from '../helpers/gateway.js';
 import { freePort } from '../mqtt/helpers/mosquitto.js';
 
-const PAGE = 1024;
 export const BACKLOG = 300;
 export const GATEWAY_ID = 'gw-rt';
 
@@ -111,12 +111,7 @@ export async function damageWhileRunning(children: CliChild[]): Promise<Damaged>
   if (ckpt!.busy !== 0) throw new Error('the checkpoint was blocked');
   const victim = rw.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY path DESC LIMIT 1").pluck().get() as number;
   const rows = rw.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-  const page = Buffer.alloc(PAGE);
-  const fd = openSync(path, 'r+');
-  readSync(fd, page, 0, PAGE, (victim - 1) * PAGE);
-  writeSync(fd, Buffer.alloc(PAGE, 0xa5), 0, PAGE, (victim - 1) * PAGE);
-  closeSync(fd);
-  const lost = new Set(rows.filter((r) => page.includes(r.body)).map((r) => r.id));
+  const lost = destroyPage(path, victim, rows);
   // Another connection writes, so the gateway's connection reads pages from the file again.
   rw.prepare("INSERT INTO meta (k, v) VALUES ('test.bump', 1)").run();
   rw.close();
