@@ -111,9 +111,9 @@ function headerBytes(h: Record<string, string>): Map<Buffer, Buffer> {
 /**
  * The library's compatibilityPartitioner (murmur2 of the key, sign bit masked: the partition
  * Java clients and kafkajs choose), its answer remembered for the cached key bytes. The library
- * hashes every keyed message again in BigInt arithmetic, about a sixth of the gateway's garbage
- * at a ward's rate; a ward has tens of keys, so the answer is nearly always known. Weak: an
- * entry goes with its bytes (when the key cache is emptied).
+ * hashes every keyed message again in BigInt arithmetic, which makes garbage for every message;
+ * a ward has tens of keys, so the answer is nearly always known. Weak: an entry goes with its
+ * bytes (when the key cache is emptied).
  */
 function rememberingPartitioner(kafkaLib: Lib): Partitioner<Bytes, Bytes, Bytes, Bytes> {
   const hashes = new WeakMap<Buffer, number>();
