@@ -152,7 +152,8 @@ async function main(): Promise<void> {
       runs[k]!.push(r);
       process.stdout.write(
         `${t.label} run ${i + 1}: CPU ${r.cpuPct.toFixed(2)} % of one core (other threads ${r.otherThreadsPct.toFixed(2)} %), ` +
-          `${r.readingsPerSecond.toFixed(1)} readings/s, ${r.usPerReading.toFixed(1)} µs and ${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
+          `${r.readingsPerSecond.toFixed(1)} readings/s, ${r.usPerReading.toFixed(1)} µs and ` +
+          `${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
       );
     }
   }
