@@ -245,7 +245,10 @@ describe('login flood against the embedded broker', () => {
     expect(refused).toBe(f.attempts());
     expect(await events.count('login_failed', { family: 'mqtt' })).toBe(refused);
     expect(await events.count('login_failed', { reason: 'bad_credentials' })).toBeGreaterThan(0);
-    expect(await events.count('login_failed', { reason: 'source_backoff' })).toBeGreaterThan(0);
+    // Refused before any check: back-off, or the per-source or global limit (which of them depends
+    // on how fast the password thread gets through its checks on a loaded machine).
+    const beforeCheck = byReason.filter(([reason]) => reason !== 'bad_credentials').reduce((a, [, n]) => a + Number(n), 0);
+    expect(beforeCheck, JSON.stringify(byReason)).toBeGreaterThan(0);
     const failedLines = lines.filter((l) => l.includes('"event":"login_failed"')).map((l) => JSON.parse(l) as { source?: string; username?: string });
     expect(failedLines.length).toBeGreaterThan(0);
     for (const l of failedLines) {
