@@ -85,9 +85,9 @@ export const bleConfigSchema = z
     batchWindow: duration.default(20),
     /**
      * Stop consuming notifications (unsubscribe) while this many readings wait for the buffer. The
-     * buffer holds a vital up to its commit delay (500 ms by default) and the fsync after it, so this
-     * must be well above readings/s x that: 50 straps at 25 Hz make about 3,600 readings/s, and at
-     * 2,000 (the former default) bench/ble.ts saw the adapter pause under machine load.
+     * buffer holds a vital up to its commit delay and the fsync after it, so this must be well above
+     * the ward's readings per second times that delay, or the adapter pauses under ordinary load
+     * (docs/ble.md gives the figures).
      */
     maxHeldReadings: z.number().int().min(1).default(10_000),
     /** Example vendor decoders to register (see profiles/vendor-oximeter.ts). */

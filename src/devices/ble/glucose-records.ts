@@ -140,11 +140,11 @@ export class StoredGlucose {
         const { seq, bed, check, done } =
           typeof v === 'number' ? { seq: v, bed: undefined, check: undefined, done: undefined } : ((v ?? {}) as Record<string, unknown>);
         if (!isSeq(seq) || seq < -1) continue;
-        const d = this.device(id);
-        d.kept = seq;
-        d.bed = typeof bed === 'string' ? bed : undefined;
-        d.keptCheck = isSeq(check) ? check : undefined;
-        if (Array.isArray(done)) for (const x of done) if (isSeq(x) && x > seq) d.done.add(x);
+        const meter = this.device(id);
+        meter.kept = seq;
+        meter.bed = typeof bed === 'string' ? bed : undefined;
+        meter.keptCheck = isSeq(check) ? check : undefined;
+        if (Array.isArray(done)) for (const x of done) if (isSeq(x) && x > seq) meter.done.add(x);
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
@@ -153,9 +153,9 @@ export class StoredGlucose {
   }
 
   private device(id: string): Device {
-    let d = this.devices.get(id);
-    if (!d) {
-      d = {
+    let meter = this.devices.get(id);
+    if (!meter) {
+      meter = {
         kept: undefined,
         keptCheck: undefined,
         checks: new Map(),
@@ -168,9 +168,9 @@ export class StoredGlucose {
         retryTimer: null,
         link: null,
       };
-      this.devices.set(id, d);
+      this.devices.set(id, meter);
     }
-    return d;
+    return meter;
   }
 
   /** Every record of the device up to this sequence number is committed (-1: none yet, import from the first; undefined: never contacted). */
@@ -184,21 +184,21 @@ export class StoredGlucose {
    */
   request(deviceId: string, racp: NobleCharacteristic, alive: () => boolean, reg: Registration, canAsk = () => true): void {
     this.finish(deviceId);
-    const d = this.device(deviceId);
+    const meter = this.device(deviceId);
     const mode: StoredRecordsMode = reg.storedRecords ?? 'since-first-contact';
-    d.link = { racp, alive, canAsk, mode, reg };
-    d.retryWanted = false;
-    if (d.kept !== undefined && d.bed !== undefined && d.bed !== reg.bed) {
+    meter.link = { racp, alive, canAsk, mode, reg };
+    meter.retryWanted = false;
+    if (meter.kept !== undefined && meter.bed !== undefined && meter.bed !== reg.bed) {
       // Registered to another bed since its number was kept: its records since then may be the previous patient's.
       this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_bed_changed' }, 1, { device: deviceId });
-      this.forget(d);
+      this.forget(meter);
     }
-    d.bed = reg.bed;
-    if (d.kept === undefined && mode === 'all') {
-      d.kept = -1;
+    meter.bed = reg.bed;
+    if (meter.kept === undefined && mode === 'all') {
+      meter.kept = -1;
       this.save();
-      this.ask(deviceId, d.link, 'report', -1);
-    } else this.ask(deviceId, d.link, 'probe', 0);
+      this.ask(deviceId, meter.link, 'report', -1);
+    } else this.ask(deviceId, meter.link, 'probe', 0);
   }
 
   /** Writes one request (phase report: records >= from, all when from is 0 or below; verify: the record `from`). */
@@ -262,41 +262,41 @@ export class StoredGlucose {
     }
     if (!ended) this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_${res.code}` }, 1, { device: deviceId });
     if (res.code === 'success' && proc.seen.size > 0) {
-      const d = this.device(deviceId);
-      d.held = { seqs: proc.seen, from: Math.max(0, proc.from), upTo: Math.max(...proc.seen) };
-      this.advance(deviceId, d);
+      const meter = this.device(deviceId);
+      meter.held = { seqs: proc.seen, from: Math.max(0, proc.from), upTo: Math.max(...proc.seen) };
+      this.advance(deviceId, meter);
     }
     this.maybeRetry(deviceId);
   }
 
   /** The probe learned the meter's newest sequence number (undefined: it holds none) and that record's time check. */
   private probed(deviceId: string, link: Link, newest: number | undefined, newestCheck: number | undefined): void {
-    const d = this.device(deviceId);
-    const kept = d.kept;
+    const meter = this.device(deviceId);
+    const kept = meter.kept;
     // The newest is the kept record itself, with another time: a meter that restarted and has taken as many records since.
-    const other = newest !== undefined && newest === kept && checksDiffer(d.keptCheck, newestCheck);
-    if (kept !== undefined && (newest === undefined ? kept >= 0 : newest < kept || other)) this.restarted(deviceId, d, newest);
-    if (d.kept === undefined) {
+    const other = newest !== undefined && newest === kept && checksDiffer(meter.keptCheck, newestCheck);
+    if (kept !== undefined && (newest === undefined ? kept >= 0 : newest < kept || other)) this.restarted(deviceId, meter, newest);
+    if (meter.kept === undefined) {
       if (link.mode === 'all') {
-        d.kept = -1;
-        d.keptCheck = undefined;
+        meter.kept = -1;
+        meter.keptCheck = undefined;
         this.save();
         this.ask(deviceId, link, 'report', -1, newest);
         return;
       }
       // First contact: nothing older than now is imported.
-      d.kept = newest ?? -1;
-      d.keptCheck = newest === undefined ? undefined : newestCheck;
-      for (const s of d.done) if (s <= d.kept) d.done.delete(s);
-      this.advance(deviceId, d);
+      meter.kept = newest ?? -1;
+      meter.keptCheck = newest === undefined ? undefined : newestCheck;
+      for (const s of meter.done) if (s <= meter.kept) meter.done.delete(s);
+      this.advance(deviceId, meter);
       this.save();
       return;
     }
-    if (newest !== undefined && newest > d.kept) {
+    if (newest !== undefined && newest > meter.kept) {
       // More records than the kept number: first ask for the kept one, whose time tells a continuation from a meter that
       // restarted and has since taken more records than were kept (same number, another measurement).
-      if (d.kept >= 0 && d.keptCheck !== undefined) this.ask(deviceId, link, 'verify', d.kept, newest, newestCheck);
-      else this.ask(deviceId, link, 'report', d.kept + 1, newest);
+      if (meter.kept >= 0 && meter.keptCheck !== undefined) this.ask(deviceId, link, 'verify', meter.kept, newest, newestCheck);
+      else this.ask(deviceId, link, 'report', meter.kept + 1, newest);
     } else this.maybeRetry(deviceId);
   }
 
@@ -305,14 +305,14 @@ export class StoredGlucose {
    * a refusal: a meter without "within range"), a continuation.
    */
   private verified(deviceId: string, proc: Procedure, code: string): void {
-    const d = this.device(deviceId);
+    const meter = this.device(deviceId);
     const newest = proc.limit;
     if (code !== 'success' && code !== 'no_records_found')
       // A meter without "within range" (or another refusal): the kept number cannot be checked; continue as before.
       this.ctx.events.emit('device_error', { family: 'ble', reason: `racp_verify_${code}` }, 1, { device: deviceId });
-    if (d.kept === undefined || newest === undefined) return;
+    if (meter.kept === undefined || newest === undefined) return;
     if (code === 'success' && checksDiffer(proc.wantCheck, proc.keptCheck)) {
-      this.restarted(deviceId, d, newest);
+      this.restarted(deviceId, meter, newest);
       this.probed(deviceId, proc.link, newest, proc.newestCheck);
       return;
     }
@@ -321,30 +321,30 @@ export class StoredGlucose {
   }
 
   /** The counter restarted (battery change, reset, another meter under the address) or wrapped: counted, then a new first contact. */
-  private restarted(deviceId: string, d: Device, newest: number | undefined): void {
+  private restarted(deviceId: string, meter: Device, newest: number | undefined): void {
     this.ctx.events.emit('device_error', { family: 'ble', reason: 'glucose_sequence_restart' }, 1, {
       device: deviceId,
-      kept: d.kept,
+      kept: meter.kept,
       newest: newest ?? null,
     });
-    this.forget(d);
+    this.forget(meter);
   }
 
   /** A new first contact: nothing kept. */
-  private forget(d: Device): void {
-    d.kept = undefined;
-    d.keptCheck = undefined;
-    d.checks.clear();
-    d.done.clear();
-    d.held = null;
+  private forget(meter: Device): void {
+    meter.kept = undefined;
+    meter.keptCheck = undefined;
+    meter.checks.clear();
+    meter.done.clear();
+    meter.held = null;
   }
 
   /** The link of a device is gone: its report, if any, ends unanswered (the next connection asks again). */
   finish(deviceId: string): void {
-    const d = this.devices.get(deviceId);
-    if (d?.retryTimer) {
-      this.clock.clearTimeout(d.retryTimer);
-      d.retryTimer = null;
+    const meter = this.devices.get(deviceId);
+    if (meter?.retryTimer) {
+      this.clock.clearTimeout(meter.retryTimer);
+      meter.retryTimer = null;
     }
     const p = this.running.get(deviceId);
     if (!p) return;
@@ -354,21 +354,21 @@ export class StoredGlucose {
 
   /** After a refusal: the same link asks again from the first record not committed, after the backoff. */
   private maybeRetry(deviceId: string): void {
-    const d = this.devices.get(deviceId);
-    if (!d?.retryWanted || !d.link || this.running.has(deviceId) || d.retryTimer) return;
-    const link = d.link;
-    d.retryTimer = this.clock.setTimeout(
+    const meter = this.devices.get(deviceId);
+    if (!meter?.retryWanted || !meter.link || this.running.has(deviceId) || meter.retryTimer) return;
+    const link = meter.link;
+    meter.retryTimer = this.clock.setTimeout(
       () => {
-        d.retryTimer = null;
+        meter.retryTimer = null;
         if (!link.alive() || this.running.has(deviceId)) return;
         if (!link.canAsk()) {
-          d.refusals++;
+          meter.refusals++;
           this.maybeRetry(deviceId);
           return;
         }
         this.request(deviceId, link.racp, link.alive, link.reg, link.canAsk);
       },
-      reconnectDelay(d.refusals++, this.retry.initial, this.retry.max),
+      reconnectDelay(meter.refusals++, this.retry.initial, this.retry.max),
     );
   }
 
@@ -383,9 +383,9 @@ export class StoredGlucose {
    */
   admit(deviceId: string, seq: number, record: Uint8Array): Admission {
     const proc = this.running.get(deviceId);
-    const d = this.device(deviceId);
+    const meter = this.device(deviceId);
     if (!proc) {
-      this.handing(d, seq, record);
+      this.handing(meter, seq, record);
       return 'pass';
     }
     if (proc.phase === 'verify') {
@@ -400,31 +400,31 @@ export class StoredGlucose {
       }
       // On first contact nothing is imported before the probe's answer; later, a record above the kept number is new,
       // unless the kept record is to be checked first (the report after the check asks for it again).
-      if (d.kept === undefined || seq <= d.kept || d.keptCheck !== undefined) return 'probe';
+      if (meter.kept === undefined || seq <= meter.kept || meter.keptCheck !== undefined) return 'probe';
     } else if (proc.limit !== undefined && seq > proc.limit) {
       // Above the newest the probe saw: left from before a wrap (the meter's filter compares numbers), or taken since the
       // probe; not seen, so the kept number stops below it; asked for again after this report (a probe ends it if old).
-      d.retryWanted = true;
+      meter.retryWanted = true;
       return 'probe';
     } else proc.seen.add(seq);
-    if (seq <= (d.kept ?? -1) || d.done.has(seq) || d.inflight.has(seq)) return 'duplicate';
+    if (seq <= (meter.kept ?? -1) || meter.done.has(seq) || meter.inflight.has(seq)) return 'duplicate';
     // In flight from now (the batch is handed to the buffer up to batchWindow later): the report's copy is a duplicate.
-    this.handing(d, seq, record);
+    this.handing(meter, seq, record);
     return 'pass';
   }
 
   /** A record goes to the buffer: in flight, and its time check kept until the kept number passes it (bounded). */
-  private handing(d: Device, seq: number, record: Uint8Array): void {
-    d.inflight.add(seq);
-    if (d.checks.size >= 4096) d.checks.clear();
-    d.checks.set(seq, timeCheck(record));
+  private handing(meter: Device, seq: number, record: Uint8Array): void {
+    meter.inflight.add(seq);
+    if (meter.checks.size >= 4096) meter.checks.clear();
+    meter.checks.set(seq, timeCheck(record));
   }
 
   /** Glucose readings handed to the buffer. */
   handed(inputs: readonly ReadingInput[]): void {
     for (const [id, seqs] of sequences(inputs)) {
-      const d = this.device(id);
-      for (const s of seqs) d.inflight.add(s);
+      const meter = this.device(id);
+      for (const s of seqs) meter.inflight.add(s);
     }
   }
 
@@ -432,14 +432,14 @@ export class StoredGlucose {
   commit(inputs: readonly ReadingInput[]): void {
     let raised = false;
     for (const [id, seqs] of sequences(inputs)) {
-      const d = this.device(id);
+      const meter = this.device(id);
       for (const s of seqs) {
-        d.inflight.delete(s);
-        if (s > (d.kept ?? -1)) d.done.add(s);
+        meter.inflight.delete(s);
+        if (s > (meter.kept ?? -1)) meter.done.add(s);
       }
-      d.refusals = 0;
+      meter.refusals = 0;
       // Raised, or committed above a refused record (kept in the file too, so a restart does not ask for them again).
-      if (this.advance(id, d) || d.done.size > 0) raised = true;
+      if (this.advance(id, meter) || meter.done.size > 0) raised = true;
     }
     if (raised) this.save();
   }
@@ -447,41 +447,41 @@ export class StoredGlucose {
   /** Readings refused by the buffer: the kept number stops before them; they are asked for again. */
   refused(inputs: readonly ReadingInput[]): void {
     for (const [id, seqs] of sequences(inputs)) {
-      const d = this.device(id);
-      for (const s of seqs) d.inflight.delete(s);
-      d.retryWanted = true;
+      const meter = this.device(id);
+      for (const s of seqs) meter.inflight.delete(s);
+      meter.retryWanted = true;
       this.maybeRetry(id);
     }
   }
 
   /** Raises the kept number over committed records and over gaps a report showed; true when it moved. */
-  private advance(_id: string, d: Device): boolean {
+  private advance(_id: string, meter: Device): boolean {
     // Before the first contact is settled (the probe's answer) nothing moves: the probe sets the start.
-    if (d.kept === undefined) return false;
-    let k = d.kept;
-    const h = d.held;
+    if (meter.kept === undefined) return false;
+    let k = meter.kept;
+    const h = meter.held;
     while (k < 0xffff) {
       const next = k + 1;
-      if (d.done.delete(next) || (h && next >= h.from && next <= h.upTo && !h.seqs.has(next))) k = next;
+      if (meter.done.delete(next) || (h && next >= h.from && next <= h.upTo && !h.seqs.has(next))) k = next;
       else break;
     }
-    if (k === d.kept) return false;
-    d.kept = k;
+    if (k === meter.kept) return false;
+    meter.kept = k;
     // Passed over as a gap, the kept record's time is not known (the next contact does not check it).
-    d.keptCheck = d.checks.get(k);
-    for (const s of d.checks.keys()) if (s <= k) d.checks.delete(s);
+    meter.keptCheck = meter.checks.get(k);
+    for (const s of meter.checks.keys()) if (s <= k) meter.checks.delete(s);
     return true;
   }
 
   private save(): void {
     if (!this.file) return;
     const out: Record<string, { seq: number; bed?: string; check?: number; done?: number[] }> = {};
-    for (const [id, d] of this.devices) {
-      if (d.kept === undefined) continue;
-      const e: { seq: number; bed?: string; check?: number; done?: number[] } = { seq: d.kept };
-      if (d.bed !== undefined) e.bed = d.bed;
-      if (d.keptCheck !== undefined) e.check = d.keptCheck;
-      if (d.done.size > 0) e.done = [...d.done].sort((a, b) => a - b).slice(0, MAX_SAVED_DONE);
+    for (const [id, meter] of this.devices) {
+      if (meter.kept === undefined) continue;
+      const e: { seq: number; bed?: string; check?: number; done?: number[] } = { seq: meter.kept };
+      if (meter.bed !== undefined) e.bed = meter.bed;
+      if (meter.keptCheck !== undefined) e.check = meter.keptCheck;
+      if (meter.done.size > 0) e.done = [...meter.done].sort((a, b) => a - b).slice(0, MAX_SAVED_DONE);
       out[id] = e;
     }
     try {

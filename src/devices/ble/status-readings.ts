@@ -13,8 +13,8 @@ const bases = new WeakMap<Registration, Map<string, Base>>();
 
 /**
  * The device fields every reading of a device carries, made once per device and frozen: every
- * notification spreads it into new readings, and on V8 (Node 20) `{ ...o, a, b, c, d }` costs
- * about 12 us when `o` is a plain object but about 1 us when it is frozen (bench/ble.ts).
+ * notification spreads it into new readings, and V8 spreads a frozen object much faster than a
+ * plain one (docs/ble.md, bench/ble.ts).
  */
 function base(address: string, reg: Registration): Base {
   let m = bases.get(reg);
