@@ -54,7 +54,7 @@ import { type Clock, reconnectDelay } from './backoff.js';
 import type { NobleCharacteristic } from './noble.js';
 import { parseRacpResponse, RacpOpCode, RacpOperator, reportAllRecords, reportRecordsBetween, reportRecordsFrom } from './profiles/racp.js';
 
-export const GLUCOSE_SEQ_FILE = 'ble-glucose-seq.json';
+const GLUCOSE_SEQ_FILE = 'ble-glucose-seq.json';
 
 /** Which stored records a meter's first contact imports (per device, `devices.ble.devices[].storedRecords`). */
 export type StoredRecordsMode = 'since-first-contact' | 'all';
@@ -507,7 +507,7 @@ const isSeq = (x: unknown): x is number => typeof x === 'number' && Number.isInt
  * records with the same sequence number and another time are two measurements. 16 bits of a SHA-256 tell two times
  * apart (a miss: 1 in 65,536) but cannot be turned back into one (tens of thousands of times in a year share each).
  */
-export function timeCheck(record: Uint8Array): number {
+function timeCheck(record: Uint8Array): number {
   const hasOffset = record.length > 0 && (record[0]! & 0x01) !== 0;
   const time = record.subarray(3, hasOffset ? 12 : 10);
   const h = createHash('sha256').update(time).digest();

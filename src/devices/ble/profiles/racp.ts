@@ -22,7 +22,7 @@ export const RacpOpCode = {
 export const RacpOperator = { null: 0x00, allRecords: 0x01, lessOrEqual: 0x02, greaterOrEqual: 0x03, withinRange: 0x04, first: 0x05, last: 0x06 } as const;
 
 /** Filter type of a GLS operand: 0x01 sequence number (uint16), 0x02 user facing time. */
-export const RACP_FILTER_SEQUENCE_NUMBER = 0x01;
+const RACP_FILTER_SEQUENCE_NUMBER = 0x01;
 
 const RESPONSE_CODES: Readonly<Record<number, RacpResponseCode>> = {
   1: 'success',
