@@ -16,6 +16,17 @@ const config = { statusInterval: STATUS_INTERVAL, connectTimeout: CONNECT_TIMEOU
 describe('controller watchdog', () => {
   const open = bleRigEach();
 
+  /** One strap on a manual clock, subscribed and its readings arriving. */
+  const streaming = async () => {
+    const clock = new ManualClock();
+    const { rig, p } = await open({ wearables: 1, beds: 1, clock, config });
+    const { world, adapter } = rig;
+    await adapter.start(p.ctx);
+    await waitFor(() => world.controller.subscribedLinks() === 1, 'subscribed');
+    await waitFor(() => p.gate.accepted > 5, 'readings');
+    return { clock, p, world, adapter };
+  };
+
   /** Steps the clock to each pending deadline up to `until`, letting real time pass between (the links keep working). */
   const stepTo = async (clock: ManualClock, until: number): Promise<void> => {
     for (let d = clock.deadlines()[0]; d !== undefined && d <= until; d = clock.deadlines()[0]) {
@@ -26,12 +37,7 @@ describe('controller watchdog', () => {
   };
 
   it('RSSI requests unanswered while notifications keep arriving: still connected, nothing reported', async () => {
-    const clock = new ManualClock();
-    const { rig, p } = await open({ wearables: 1, beds: 1, clock, config });
-    const { world, adapter } = rig;
-    await adapter.start(p.ctx);
-    await waitFor(() => world.controller.subscribedLinks() === 1, 'subscribed');
-    await waitFor(() => p.gate.accepted > 5, 'readings');
+    const { clock, p, world, adapter } = await streaming();
     world.controller.muteRssi = true;
     // Five status rounds, each request left unanswered for longer than its watchdog waits.
     const t0 = clock.now();
@@ -44,12 +50,7 @@ describe('controller watchdog', () => {
   }, 60_000);
 
   it('nothing arrives any more: lost after the second unanswered request, not the first', async () => {
-    const clock = new ManualClock();
-    const { rig, p } = await open({ wearables: 1, beds: 1, clock, config });
-    const { world, adapter } = rig;
-    await adapter.start(p.ctx);
-    await waitFor(() => world.controller.subscribedLinks() === 1, 'subscribed');
-    await waitFor(() => p.gate.accepted > 5, 'readings');
+    const { clock, p, world, adapter } = await streaming();
     const lost = (): Promise<number> => p.events.count('device_error', { family: 'ble', reason: 'controller_unresponsive' });
     try {
       world.controller.wedged = true;
