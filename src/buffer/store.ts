@@ -137,7 +137,7 @@ export class UnitStore {
     return openUnitColumns(row, classIndex, this.keys.key(row.key_id), this.gwBytes.get(row.gw), this.gwIds.get(row.gw));
   }
 
-  /** Writes one group commit's units, sealed with `k`, and the new high-water mark `last`, in one transaction. */
+  /** Writes one group commit's units, sealed with `activeKey`, and the new high-water mark `last`, in one transaction. */
   insert(units: readonly NewUnit[], activeKey: ActiveKey, last: number): void {
     const next = this.perClass.map((c) => this.counters(c));
     const touched = new Set<number>();

@@ -36,8 +36,8 @@ import { type Decoder, decoderFor } from './profiles/index.js';
 import { RACP_UUID } from './profiles/racp.js';
 import { normaliseUuid } from './profiles/uuid.js';
 import { registerVendorOximeter } from './profiles/vendor-oximeter.js';
-import { appendInputs, type ReadingBase } from './readings.js';
-import { deviceIdFor, linkReading, readingBase, rssiReading } from './status-readings.js';
+import { appendInputs } from './readings.js';
+import { deviceIdFor, linkReading, type ReadingBase, readingBase, rssiReading } from './status-readings.js';
 
 type SlotState = 'idle' | 'connecting' | 'connected' | 'backoff';
 
@@ -345,7 +345,7 @@ export class BleAdapter implements DeviceAdapter {
       this.connecting = false;
       this.clock.clearTimeout(timer);
       this.startScanning();
-      this.submit([linkReading(s.address, s.reg, true, 'connected')]);
+      this.submit([linkReading(s.base, true, 'connected')]);
       await this.subscribe(s, p, epoch);
       if (s.epoch !== epoch || s.state !== 'connected') return;
       s.failures = 0;
@@ -429,7 +429,7 @@ export class BleAdapter implements DeviceAdapter {
         answered = true;
         this.unanswered = 0;
         this.clock.clearTimeout(watchdog);
-        if (s.epoch === epoch && s.state === 'connected' && Number.isFinite(rssi) && rssi !== 127) this.submit([rssiReading(s.address, s.reg, rssi)]);
+        if (s.epoch === epoch && s.state === 'connected' && Number.isFinite(rssi) && rssi !== 127) this.submit([rssiReading(s.base, rssi)]);
       },
       () => {
         answered = true;
@@ -450,7 +450,7 @@ export class BleAdapter implements DeviceAdapter {
     if (s.rssiTimer !== null) this.clock.clearTimeout(s.rssiTimer);
     s.rssiTimer = null;
     if (s.state === 'connecting') this.connecting = false;
-    if (wasConnected && this.running) this.submit([linkReading(s.address, s.reg, false, reason)]);
+    if (wasConnected && this.running) this.submit([linkReading(s.base, false, reason)]);
     s.lost = lost;
     this.backoff(s, false);
     this.startScanning();
@@ -504,7 +504,7 @@ export class BleAdapter implements DeviceAdapter {
     s.lost = false;
     s.notBefore = now;
     s.waitingSince = now;
-    this.submit([linkReading(s.address, s.reg, false, 'rotated')]);
+    this.submit([linkReading(s.base, false, 'rotated')]);
     p?.disconnectAsync().catch(() => undefined);
   }
 

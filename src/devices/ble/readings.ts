@@ -8,7 +8,7 @@ import type { QualityFlag, ReadingInput, ValueAbsentFlag } from '../../reading.j
 import type { Registration } from './allow-list.js';
 import type { SpecialValue } from './profiles/ieee11073.js';
 import type { ProfileReading } from './profiles/types.js';
-import { readingBase } from './status-readings.js';
+import { type ReadingBase, readingBase } from './status-readings.js';
 
 export interface Converted {
   inputs: ReadingInput[];
@@ -23,9 +23,6 @@ const SPECIAL_FLAG: Readonly<Record<SpecialValue, ValueAbsentFlag>> = {
   neg_inf: 'value_negative_infinity',
   reserved: 'value_reserved',
 };
-
-/** The device fields every reading of a device carries (status-readings.ts makes them once per device). */
-export type ReadingBase = ReturnType<typeof readingBase>;
 
 export function toInputs(rs: readonly ProfileReading[], address: string, reg: Registration, priorityClass: 'vital' | 'status'): Converted {
   const inputs: ReadingInput[] = [];
