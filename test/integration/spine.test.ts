@@ -8,7 +8,8 @@
  *      started again: every committed reading arrives;
  *  (d) the shipped command's signals: `wardgate simulate` drains on SIGTERM and stops at once on
  *      a second SIGINT (buffer kept), `wardgate run` forwards and stops on SIGTERM; every reading
- *      committed across the three runs arrives.
+ *      committed across the three runs arrives;
+ *  (e) the broker stalled (SIGSTOP) for less than the send timeout: still exactly once.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { readStatusFile, statusFilePath } from '../../src/status-file.js';
 import { syntheticInput } from '../forwarder/synthetic.js';
 import { ensureBuiltAsync, spawnBin } from '../helpers/bin.js';
 import { type CliChild, rawBufferBytes, startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { freePort, readTopic, startBroker, stopBroker, type TopicMessage } from '../helpers/kafka.js';
+import { freePort, pauseBroker, readTopic, resumeBroker, startBroker, stopBroker, type TopicMessage } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
@@ -29,6 +30,10 @@ type Client = (typeof CLIENTS)[number];
 const B_BATCH = 200;
 const B_LANES = 2;
 const B_FAULTS = 2;
+/** Sends in a run meant to have no fault (see exactlyOnce). */
+const NO_FAULT_SEND_TIMEOUT_MS = 60_000;
+/** The broker stall of (e): well under that send timeout, well over a batch's time on the wire. */
+const STALL_MS = 6_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Body {
@@ -113,68 +118,102 @@ async function waitForOutput(child: CliChild, re: RegExp, what: string): Promise
   expect(child.stdout(), `${what}; stderr: ${child.stderr()}`).toMatch(re);
 }
 
+/**
+ * One gateway with `client` and the simulated ward, the test's own probes beside it; each probe
+ * acknowledged to the test must be in Kafka exactly once, every seq once, key, headers and per-device
+ * order as promised. `atProbe` = [k, f]: f is called once the k-th batch of probes is acknowledged,
+ * and the gateway stops only after the promise it returned.
+ * The send timeout is long (60 s): a send that outlives it is a fault of unknown fate, resent by a
+ * new producer and so possibly duplicated (docs/forwarder.md), which a loaded CI machine could
+ * otherwise cause in a run meant to have no fault.
+ */
+async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [number, () => Promise<void>] } = {}): Promise<void> {
+  const topics = uniqueTopics(`${tag}-${client}`);
+  const gw = await startTestGateway(
+    testConfig(brokers, tempDir(), {
+      kafka: { client, topics, sendTimeout: NO_FAULT_SEND_TIMEOUT_MS },
+      devices: { simulator: { enabled: true, beds: 10, interval: 250, seed: 7, alarmRate: 0.2 } },
+    }),
+  );
+  // Beside the simulated ward the test offers readings of its own through the same ingest path,
+  // and records which were acknowledged to it: those must each be in Kafka exactly once.
+  const probesAcked: string[] = [];
+  let atProbe: Promise<void> = Promise.resolve();
+  for (let b = 0; b < 20; b++) {
+    const inputs = Array.from({ length: 10 }, (_, k) => ({ ...syntheticInput(k, { devices: 1 }), deviceId: `spine-probe-${b * 10 + k}` }));
+    await gw.ingest.submit(inputs);
+    probesAcked.push(...inputs.map((r) => r.deviceId));
+    if (opts.atProbe && b + 1 === opts.atProbe[0]) atProbe = opts.atProbe[1]();
+    await sleep(200);
+  }
+  await atProbe;
+  expect(await gw.stop(20_000), client).toBe(true);
+
+  const msgs = await readAll(topics);
+  const probeCopies = new Map<string, number>();
+  for (const { body } of msgs) if (body.deviceId.startsWith('spine-probe-')) probeCopies.set(body.deviceId, (probeCopies.get(body.deviceId) ?? 0) + 1);
+  expect(
+    probesAcked.filter((id) => probeCopies.get(id) !== 1).map((id) => `${id} x${probeCopies.get(id) ?? 0}`),
+    `${client}: probes acknowledged to the test and not in Kafka exactly once (xN: copies in Kafka)`,
+  ).toEqual([]);
+  expect(probeCopies.size).toBe(probesAcked.length);
+  // Exactly once for all: no seq missing up to the highest delivered, none twice.
+  const highest = msgs.reduce((a, m) => Math.max(a, m.body.seq), 0);
+  expect(expectAllSeqs(msgs, gw.gatewayId, highest), client).toBe(0);
+  expect(msgs.length).toBe(highest);
+  expect(highest).toBeGreaterThan(10 * 4 * 10);
+  // Cross-check only: the gateway counted the same.
+  expect(gw.ingest.committed).toBe(highest);
+
+  const partitionOf = new Map<string, number>();
+  const lastSeq = new Map<string, number>();
+  for (const { topic, cls, m, body } of msgs) {
+    expect(m.key).toBe(body.deviceId);
+    expect(body.priority).toBe(cls);
+    expect(m.headers['wardgate-gateway-id']).toBe(gw.gatewayId);
+    expect(m.headers['wardgate-seq']).toBe(String(body.seq));
+    expect(m.headers['wardgate-schema']).toBe('wardgate.reading.v1');
+    // All of one device's readings of one class sit in one partition, in sequence order.
+    const k = `${topic}|${body.deviceId}`;
+    if (!partitionOf.has(k)) partitionOf.set(k, m.partition);
+    expect(m.partition, client).toBe(partitionOf.get(k));
+  }
+  const byOffset = [...msgs].sort((x, y) => x.topic.localeCompare(y.topic) || x.m.partition - y.m.partition || x.m.offset - y.m.offset);
+  for (const { topic, body } of byOffset) {
+    const k = `${topic}|${body.deviceId}`;
+    expect(body.seq, client).toBeGreaterThan(lastSeq.get(k) ?? 0);
+    lastSeq.set(k, body.seq);
+  }
+  expect(new Set(msgs.map((x) => x.body.deviceId).filter((d) => !d.startsWith('spine-probe-'))).size).toBe(10);
+}
+
 describe('spine: simulated ward -> encrypted buffer -> real Kafka, both clients side by side', () => {
   beforeAll(() => ensureBuiltAsync(), 180_000);
 
   it('(a) every reading arrives exactly once, with key, headers and per-device order (kafkajs and platformatic, one gateway each)', async () => {
-    await Promise.all(
-      CLIENTS.map(async (client) => {
-        const topics = uniqueTopics(`spine-a-${client}`);
-        const gw = await startTestGateway(
-          testConfig(brokers, tempDir(), {
-            kafka: { client, topics },
-            devices: { simulator: { enabled: true, beds: 10, interval: 250, seed: 7, alarmRate: 0.2 } },
-          }),
-        );
-        // Beside the simulated ward the test offers readings of its own through the same ingest path,
-        // and records which were acknowledged to it: those must each be in Kafka exactly once.
-        const probesAcked: string[] = [];
-        for (let b = 0; b < 20; b++) {
-          const inputs = Array.from({ length: 10 }, (_, k) => ({ ...syntheticInput(k, { devices: 1 }), deviceId: `spine-probe-${b * 10 + k}` }));
-          await gw.ingest.submit(inputs);
-          probesAcked.push(...inputs.map((r) => r.deviceId));
-          await sleep(200);
-        }
-        expect(await gw.stop(20_000), client).toBe(true);
+    await Promise.all(CLIENTS.map((client) => exactlyOnce(client, 'spine-a')));
+  });
 
-        const msgs = await readAll(topics);
-        const probeCopies = new Map<string, number>();
-        for (const { body } of msgs) if (body.deviceId.startsWith('spine-probe-')) probeCopies.set(body.deviceId, (probeCopies.get(body.deviceId) ?? 0) + 1);
-        expect(
-          probesAcked.filter((id) => probeCopies.get(id) !== 1),
-          `${client}: probes acknowledged to the test and not in Kafka exactly once`,
-        ).toEqual([]);
-        expect(probeCopies.size).toBe(probesAcked.length);
-        // Exactly once for all: no seq missing up to the highest delivered, none twice.
-        const highest = msgs.reduce((a, m) => Math.max(a, m.body.seq), 0);
-        expect(expectAllSeqs(msgs, gw.gatewayId, highest), client).toBe(0);
-        expect(msgs.length).toBe(highest);
-        expect(highest).toBeGreaterThan(10 * 4 * 10);
-        // Cross-check only: the gateway counted the same.
-        expect(gw.ingest.committed).toBe(highest);
-
-        const partitionOf = new Map<string, number>();
-        const lastSeq = new Map<string, number>();
-        for (const { topic, cls, m, body } of msgs) {
-          expect(m.key).toBe(body.deviceId);
-          expect(body.priority).toBe(cls);
-          expect(m.headers['wardgate-gateway-id']).toBe(gw.gatewayId);
-          expect(m.headers['wardgate-seq']).toBe(String(body.seq));
-          expect(m.headers['wardgate-schema']).toBe('wardgate.reading.v1');
-          // All of one device's readings of one class sit in one partition, in sequence order.
-          const k = `${topic}|${body.deviceId}`;
-          if (!partitionOf.has(k)) partitionOf.set(k, m.partition);
-          expect(m.partition, client).toBe(partitionOf.get(k));
-        }
-        const byOffset = [...msgs].sort((x, y) => x.topic.localeCompare(y.topic) || x.m.partition - y.m.partition || x.m.offset - y.m.offset);
-        for (const { topic, body } of byOffset) {
-          const k = `${topic}|${body.deviceId}`;
-          expect(body.seq, client).toBeGreaterThan(lastSeq.get(k) ?? 0);
-          lastSeq.set(k, body.seq);
-        }
-        expect(new Set(msgs.map((x) => x.body.deviceId).filter((d) => !d.startsWith('spine-probe-'))).size).toBe(10);
-      }),
-    );
+  it('(e) the broker stalled (SIGSTOP) for less than the send timeout: every reading still arrives exactly once (both clients in one stall)', async () => {
+    // Once both gateways have had 5 probe batches acknowledged, the broker is stopped for STALL_MS
+    // (sends in flight then, the simulated ward keeps committing); each gateway stops after it.
+    let arrived = 0;
+    let bothThere: () => void = () => undefined;
+    const stall = new Promise<void>((r) => {
+      bothThere = r;
+    }).then(async () => {
+      await pauseBroker();
+      try {
+        await sleep(STALL_MS);
+      } finally {
+        await resumeBroker();
+      }
+    });
+    const atProbe = (): Promise<void> => {
+      if (++arrived === CLIENTS.length) bothThere();
+      return stall;
+    };
+    await Promise.all(CLIENTS.map((client) => exactlyOnce(client, 'spine-e', { atProbe: [5, atProbe] })));
   });
 
   it(
