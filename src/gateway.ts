@@ -5,7 +5,6 @@
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { AuditLog } from './audit/log.js';
 import { auditEvents, auditSafely, configDigest } from './audit/record.js';
@@ -26,9 +25,18 @@ import type { Logger } from './logger.js';
 import { ClockWatch } from './metrics/clock.js';
 import { Events } from './metrics/events.js';
 import { assessHealth, assessReadiness, HEALTH_CHECKS, type HealthCheck, type HealthCheckName, healthGauges } from './metrics/health.js';
+import { LoopDelay } from './metrics/loop-delay.js';
 import { startMetricsServer } from './metrics/server.js';
 import { PRIORITY_CLASSES } from './reading.js';
 import { type LiveStatus, type ReloadStatus, statusFilePath, writeStatusFile } from './status-file.js';
+
+/**
+ * How often the event-loop delay is sampled (src/metrics/loop-delay.ts). Its timer wakes the
+ * process this often whatever else happens: at 20 ms it was 50 wake-ups a second, about a tenth
+ * of `wardgate simulate --beds 30`'s CPU (bench/simulate.ts). A stall of S ms shows as at least
+ * S - 100 ms, so every stall that matters to the watchdog and the health checks is seen.
+ */
+const LOOP_DELAY_PERIOD_MS = 100;
 
 export interface GatewayOptions {
   mode: 'run' | 'simulate';
@@ -291,8 +299,8 @@ async function startParts(
       c === 'buffer_near_cap' ? thresholds.bufferNearCap : (c === 'kafka_unreachable' ? thresholds.kafkaOffline : thresholds.oldestUnsent) / 1000,
     );
   hg.capBytes.set(buffer.maxBytes);
-  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
-  loopDelay.enable();
+  const loopDelay = new LoopDelay(LOOP_DELAY_PERIOD_MS);
+  loopDelay.start();
   let bufferOpen = true;
   let damaged = false;
   buffer.onDamaged(() => {
@@ -329,8 +337,7 @@ async function startParts(
         { family: f },
         adapters.filter((a) => a.family === f).reduce((n, a) => n + a.status().devices, 0),
       );
-    hg.loopDelay.set(loopDelay.max / 1e9);
-    loopDelay.reset();
+    hg.loopDelay.set(loopDelay.take());
     try {
       writeStatusFile(statusPath, stoppedAt === undefined ? live() : { ...live(), stoppedAt });
     } catch (e) {
@@ -343,7 +350,7 @@ async function startParts(
     clearInterval(statusTimer);
     clearInterval(clockTimer);
     clock.stop();
-    loopDelay.disable();
+    loopDelay.stop();
     stoppedAt = Date.now();
     tick();
   });
@@ -356,7 +363,7 @@ async function startParts(
         // Alive: this answer comes from the event loop. Kafka's state is in /status and the metrics, never here.
         health: () => ({
           ok: true,
-          detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.max / 1e9 },
+          detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.peek() },
         }),
         ready: () => {
           const r = readiness();
@@ -467,7 +474,7 @@ async function startParts(
       bufferOpen = false;
       clearInterval(clockTimer);
       clock.stop();
-      loopDelay.disable();
+      loopDelay.stop();
       await buffer.close();
       auditSafely(audit, log, 'stop', { drained });
       log.info({ drained, auditHead: audit.head }, 'wardgate stopped');

@@ -130,6 +130,26 @@ describe('health states', () => {
     expect(m).toMatch(/wardgate_adapter_devices\{family="simulator"\} 3/);
   }, 60_000);
 
+  it('an event-loop stall the test makes shows in wardgate_event_loop_delay_seconds', async () => {
+    const { port } = await gatewayWithMetrics({ kafkaOffline: '1h', oldestUnsent: '1h', bufferNearCap: 0.99 });
+    const STALL_MS = 600;
+    // The gateway runs on this thread: a busy wait here stalls its event loop.
+    const until = performance.now() + STALL_MS;
+    while (performance.now() < until) {
+      // stall
+    }
+    // The histogram samples every 100 ms, so the stall shows as at least STALL_MS - 100 ms (and
+    // no more than the stall plus what the loaded machine added).
+    await waitFor(
+      async () => {
+        const line = (await get(port, '/metrics')).text.split('\n').find((l) => l.startsWith('wardgate_event_loop_delay_seconds '));
+        return Number(line?.split(' ')[1] ?? 0) >= (STALL_MS - 100) / 1000;
+      },
+      10_000,
+      `wardgate_event_loop_delay_seconds to show at least ${STALL_MS - 100} ms`,
+    );
+  }, 60_000);
+
   it('readings waiting past oldestUnsent and a buffer past bufferNearCap are alerts', async () => {
     const { port } = await gatewayWithMetrics({ kafkaOffline: '1h', oldestUnsent: '1s', bufferNearCap: 0.004 }, { maxBytes: '1MiB' });
     await waitFor(
