@@ -50,6 +50,7 @@ const REPORTS = {
   'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer': 'moved_aside',
   'salvaged the readable units of the damaged buffer database': 'salvage',
   'key has sealed more than 2^31 units; rotate it (wardgate keygen --rotate)': 'key_worn',
+  'cannot keep the clock steps in the buffer database; a restart would age older units by the wall clock': 'clock_steps',
 } as const;
 
 export type BufferReport = keyof typeof REPORTS;

@@ -24,14 +24,42 @@ const CLOCK_STEP_TOLERANCE_MS = 2000;
 /** Steps remembered (a clock that keeps stepping forward: the oldest step is forgotten first). */
 const MAX_CLOCK_SHIFTS = 64;
 
+/** A forward wall-clock step: stamps below `beforeS` (seconds) are `ms` behind today's clock. */
+export interface ClockShift {
+  beforeS: number;
+  ms: number;
+}
+
+/** Where the steps are kept across restarts. */
+export interface ShiftStore {
+  load(): ClockShift[];
+  save(shifts: ClockShift[]): void;
+}
+
+/** The steps as kept in the meta table; anything else (absent, not JSON, wrong shape) is none. */
+export function parseShifts(v: unknown): ClockShift[] {
+  if (typeof v !== 'string') return [];
+  try {
+    const a: unknown = JSON.parse(v);
+    if (!Array.isArray(a)) return [];
+    return a
+      .filter((x): x is ClockShift => Number.isFinite(x?.beforeS) && Number.isFinite(x?.ms) && x.ms > 0)
+      .slice(-MAX_CLOCK_SHIFTS)
+      .map((x) => ({ beforeS: x.beforeS, ms: x.ms }));
+  } catch {
+    return [];
+  }
+}
+
 export class Eviction {
   /**
-   * Forward wall-clock steps seen while this buffer is open: units stamped before a step (time
-   * below `beforeS`) are `ms` younger than the wall clock now says. A Pi without a battery clock
-   * that booted with a stale time and is then set by NTP would otherwise evict the readings it
-   * took meanwhile as too old.
+   * Forward wall-clock steps: units stamped before a step (time below `beforeS`) are `ms` younger
+   * than the wall clock now says. A Pi without a battery clock that booted with a stale time and
+   * is then set by NTP would otherwise evict the readings it took meanwhile as too old. Kept in
+   * the meta table (`shiftStore`), so a restart after the step does not evict them either; at the
+   * next open, a step that no stored unit is older than is forgotten.
    */
-  private readonly shifts: { beforeS: number; ms: number }[] = [];
+  private shifts: ClockShift[];
   private lastClock: { wall: number; mono: number };
 
   constructor(
@@ -45,8 +73,26 @@ export class Eviction {
     private readonly logLimited: LogLimited,
     private readonly now: () => number,
     private readonly monotonic: () => number = () => performance.now(),
+    private readonly shiftStore: ShiftStore = { load: () => [], save: () => undefined },
   ) {
     this.lastClock = { wall: now(), mono: monotonic() };
+    // At open nothing is waiting to be committed: a step older than every stored unit is moot.
+    // (A database that cannot be read here keeps them all; its damage is reported elsewhere.)
+    let kept: ClockShift[] = [];
+    try {
+      kept = shiftStore.load();
+    } catch {
+      // unreadable: no step known, as before steps were kept
+    }
+    this.shifts = kept;
+    try {
+      let oldest = Infinity;
+      for (let classIndex = 0; classIndex < NCLASS; classIndex++) oldest = Math.min(oldest, store.oldestTime(classIndex) ?? Infinity);
+      this.shifts = kept.filter((s) => oldest < s.beforeS);
+    } catch {
+      return;
+    }
+    if (this.shifts.length < kept.length) this.saveShifts();
   }
 
   /** Notes a forward wall-clock step since the last look: what is stored so far is aged from the clock it was stamped by. */
@@ -58,8 +104,19 @@ export class Eviction {
     if (step > CLOCK_STEP_TOLERANCE_MS) {
       this.shifts.push({ beforeS: Math.floor((wall - step) / 1000) + 1, ms: step });
       if (this.shifts.length > MAX_CLOCK_SHIFTS) this.shifts.shift();
+      this.saveShifts();
     }
     this.lastClock = { wall, mono };
+  }
+
+  /** Keeps the steps in the meta table. */
+  private saveShifts(): void {
+    try {
+      this.shiftStore.save(this.shifts);
+    } catch (e) {
+      // Still applied while this buffer is open; only a restart would forget them.
+      this.logLimited('warn', { err: errInfo(e) }, 'cannot keep the clock steps in the buffer database; a restart would age older units by the wall clock');
+    }
   }
 
   /** A unit's time in seconds on today's wall clock (its stamp plus the forward steps since). */

@@ -30,6 +30,8 @@ export type Counters = { readings: number; units: number; bytes: number };
 /** The keys of the meta table. */
 export const metaKey = {
   hwm: 'hwm',
+  /** The forward wall-clock steps the age cap still applies (JSON, see Eviction). */
+  clockShifts: 'clock.shifts',
   counter: (classIndex: number, c: keyof Counters): string => `c${classIndex}.${c}`,
   /** No legitimate unit of the class has an id below this (see UnitStore.floor). */
   floor: (classIndex: number): string => `f${classIndex}`,

@@ -29,7 +29,7 @@ import { type PendingReading, PRIORITY_CLASSES, type PriorityClass } from '../re
 import { BackgroundCheck, markCheckFailed } from './background-check.js';
 import { GroupCommit } from './commit.js';
 import { errInfo, eventReporter, isCorruption, type LogLimited, sqliteErrorCode } from './diagnostics.js';
-import { Eviction } from './eviction.js';
+import { Eviction, parseShifts } from './eviction.js';
 import { corruptionAlarm, GapRecords, newGap } from './gateway-records.js';
 import { type IntegrityCheck, type MovedAside, openChecked, Quarantine } from './integrity.js';
 import { KeyLedger } from './key-ledger.js';
@@ -38,7 +38,7 @@ import { lockDataDir } from './lock.js';
 import { Maintenance, tryCheckpoint } from './maintenance.js';
 import { type CommitMaxDelays, commitDelays, commitFillReadings, WAITING_COMMIT_DELAY_MS, WAITING_TURNAROUND_MS } from './pacing.js';
 import { type SalvageReport, salvageInto } from './salvage.js';
-import { applyPragmas, DB_FILE, initSchema, Meta, NCLASS } from './schema.js';
+import { applyPragmas, DB_FILE, initSchema, Meta, metaKey, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
 import { Shedding } from './shedding.js';
 import { UnitStore } from './store.js';
@@ -190,6 +190,10 @@ export class SqliteBuffer implements ReadingBuffer {
       logLimited,
       now,
       opts.monotonic,
+      {
+        load: () => parseShifts(meta.get(metaKey.clockShifts)),
+        save: (shifts) => meta.set(metaKey.clockShifts, JSON.stringify(shifts)),
+      },
     );
     this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
     const parts = {

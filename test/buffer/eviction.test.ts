@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseShifts } from '../../src/buffer/eviction.js';
 import { type SqliteBuffer, UNIT_ROW_OVERHEAD } from '../../src/buffer/index.js';
 import type { PriorityClass, Reading } from '../../src/reading.js';
 import { drainAll, reading, type TestEnv, testEnv } from './helpers.js';
@@ -138,6 +139,49 @@ describe('caps and eviction', () => {
     expect(buf.enforceAgeCap()).toBe(2 * U);
     expect(await env.events.count('reading_evicted', { class: 'vital', reason: 'max_age' })).toBe(2 * U);
     await buf.close();
+  });
+
+  it('a forward clock step is kept across a restart: the units stored before it are still aged by the time that passed', async () => {
+    const H = 3_600_000;
+    let now = Date.now();
+    let mono = 0;
+    const clocks = { unitMaxReadings: U, maxAgeMs: 2 * H, now: () => now, monotonic: () => mono };
+    let buf = await env.open(clocks);
+    const takenAt = now;
+    await buf.append(Array.from({ length: U }, (_, k) => reading(k, { gatewayTime: takenAt })));
+    // NTP sets the clock 8 days forward while one second passes; the buffer notices, then closes.
+    now += 8 * 24 * H;
+    mono += 1000;
+    expect(buf.enforceAgeCap()).toBe(0);
+    await buf.close();
+    // A restart a minute later (a new process: its monotonic clock starts again).
+    now += 60_000;
+    mono = 0;
+    buf = await env.open(clocks);
+    expect(buf.enforceAgeCap()).toBe(0);
+    expect(buf.stats().perClass.vital.readings).toBe(U);
+    // 2.5 h after they were taken they are over the 2 h cap and go.
+    now += 2.5 * H;
+    mono += 2.5 * H;
+    expect(buf.enforceAgeCap()).toBe(U);
+    await buf.close();
+    // Nothing stored is older than the step any more: the next open forgets it. A unit stamped as
+    // the old ones were (the clock stale again) is then aged by the wall clock alone: 8 days, over
+    // a 3 h cap (with the step still applied it would be 2.5 h old, and kept).
+    buf = await env.open({ ...clocks, maxAgeMs: 3 * H });
+    await buf.append(Array.from({ length: U }, (_, k) => reading(U + k, { gatewayTime: takenAt })));
+    expect(buf.enforceAgeCap()).toBe(U);
+    await buf.close();
+  });
+
+  it.each([
+    [undefined, []],
+    ['not json', []],
+    ['{"beforeS":1,"ms":5}', []],
+    ['[{"beforeS":1,"ms":-5},{"beforeS":"x","ms":5},null,7]', []],
+    ['[{"beforeS":1700000000,"ms":5000,"extra":1}]', [{ beforeS: 1_700_000_000, ms: 5000 }]],
+  ])('kept clock steps read back from %j: %j (anything else is no step)', (stored, expected) => {
+    expect(parseShifts(stored)).toEqual(expected);
   });
 
   it('age cap evicts readings older than maxAge, every class, with gap records', async () => {
