@@ -15,8 +15,9 @@
  * Measured over the window after the warm-up, for the gateway process only:
  *  - CPU: utime + stime from /proc/PID/stat, as % of one core;
  *  - memory: peak RSS (VmHWM, whole run) and RSS at the end;
- *  - event-loop delay p50/p99/max: a monitorEventLoopDelay histogram (20 ms resolution, as the
- *    gateway's own) loaded with --import into the gateway process, over the window;
+ *  - event-loop delay p50/p99/max: a monitorEventLoopDelay histogram (20 ms resolution) loaded
+ *    with --import into the gateway process, over the window (its timer is in the CPU figure: 50
+ *    wake-ups a second; the gateway's own probe, src/metrics/loop-delay.ts, samples every 100 ms);
  *  - readings committed and forwarded per second (the gateway's status file), bytes written to
  *    disk per committed reading (/proc/PID/io write_bytes).
  */
