@@ -20,7 +20,7 @@
  *
  *   node --import tsx bench/ble.ts [--straps 50] [--hz 25] [--duration 20000] [--rounds 5] [--baseline null|none] [--floor yes|no]
  *     [--compare stock|none] [--delivery-ms -1] [--synchronous full|normal] [--commit-interval ms] [--max-held n]
- *     [--profile file.cpuprofile]
+ *     [--read-pacing ms] [--profile file.cpuprofile]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -54,7 +54,9 @@ const deliveryMs = Number(arg('delivery-ms', '-1'));
 /** --compare stock (default): every round is measured on noble's stock UART transport as well, in the same run (--compare none: wardgate's only). */
 type Transport = 'wardgate' | 'stock';
 const compared: Transport[] = arg('compare', 'stock') === 'stock' ? ['stock'] : [];
-const transportOpts = (t: Transport) => ({ stockUart: t === 'stock' });
+/** --read-pacing MS: wardgate's transport waits this long after each read of the UART (not a gateway setting; docs/ble.md). */
+const readPacingMs = Number(arg('read-pacing', '0'));
+const transportOpts = (t: Transport) => ({ stockUart: t === 'stock', readPacingMs });
 
 const child = spawn(
   process.execPath,
@@ -337,6 +339,7 @@ const result = {
   straps,
   hz,
   deliveryMs,
+  readPacingMs,
   roundMs: durationMs / roundCount,
   notificationsPerSecond: Math.round((median(fullW.map((r) => r.notifications)) * 1000 * roundCount) / durationMs),
   hostReadsPerNotification: fix(median(fullW.map((r) => r.hostReads)) / median(fullW.map((r) => r.notifications)), 3),

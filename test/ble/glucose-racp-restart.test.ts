@@ -155,6 +155,12 @@ describe('glucose records: what the kept number alone cannot tell', () => {
     const got: Reading[] = [];
     await waitFor(() => glucoseIn(got).length >= STORED, 'every record committed');
     await waitFor(() => keptSeq(dataDir) === STORED, 'the kept number over all');
+    // The ones above the refused ones come again and are refused as committed; the adapter stops
+    // once the host has read them (it reads the UART at most once per readPacing).
+    await waitFor(
+      async () => (await p!.events.count('frame_rejected', { family: 'ble', reason: 'glucose_already_committed' })) >= above.length,
+      'the records committed before the restart refused when sent again',
+    );
     await extra.stop();
     glucoseIn(got);
     // Each record once: the ones committed above the refused ones before the restart were dropped (counted), not committed again.

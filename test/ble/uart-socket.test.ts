@@ -53,7 +53,7 @@ async function readCtrl(p: Pty, n: number, ms = 5000): Promise<Buffer> {
   return got;
 }
 
-function bound(p: Pty): { s: UartHciSocket; packets: Buffer[]; states: boolean[] } {
+function bound(p: Pty, readPacingMs = 0): { s: UartHciSocket; packets: Buffer[]; states: boolean[] } {
   const s = new UartHciSocket();
   sockets.push(s);
   const packets: Buffer[] = [];
@@ -61,7 +61,7 @@ function bound(p: Pty): { s: UartHciSocket; packets: Buffer[]; states: boolean[]
   s.on('data', (d: Buffer) => packets.push(Buffer.from(d)));
   s.on('state', (up: boolean) => states.push(up));
   s.on('error', () => undefined);
-  s.bindRaw(undefined, { uart: { port: p.host, baudRate: 1_000_000 } });
+  s.bindRaw(undefined, { uart: { port: p.host, baudRate: 1_000_000, readPacingMs } });
   s.start();
   return { s, packets, states };
 }
@@ -151,6 +151,29 @@ describe('UartHciSocket (H4 over a pty)', () => {
     expect(states).toEqual([true, false]);
     expect(s.isDevUp()).toBe(false);
     s.stop();
+  });
+
+  it('with read pacing: every packet the controller wrote arrives, in order, in at most one read per pacing interval', async () => {
+    const PACING_MS = 40;
+    const p = await ptyPair();
+    const { s, packets, states } = bound(p, PACING_MS);
+    await readCtrl(p, RESET.length, 800);
+    writeSync(p.ctrl, RESET_COMPLETE);
+    for (let i = 0; i < 200 && states.length === 0; i++) await sleep(10);
+    expect(states).toEqual([true]);
+    const readsBefore = s.reads;
+    // 60 events (vendor-specific, one byte of payload: the index), a few ms apart.
+    const sent = Array.from({ length: 60 }, (_, i) => Buffer.from([0x04, 0xff, 0x01, i]));
+    const t0 = performance.now();
+    for (const e of sent) {
+      writeSync(p.ctrl, e);
+      await sleep(2);
+    }
+    for (let i = 0; i < 400 && packets.length < sent.length; i++) await sleep(10);
+    const elapsed = performance.now() - t0;
+    expect(packets.map((b) => b.toString('hex'))).toEqual(sent.map((b) => b.toString('hex')));
+    // Reads: one per interval that passed, and one more at each end.
+    expect(s.reads - readsBefore).toBeLessThanOrEqual(Math.ceil(elapsed / PACING_MS) + 2);
   });
 
   it('is what noble runs on for a UART controller (nobleFactory), unless the stock transport is asked for', async () => {

@@ -45,13 +45,17 @@ const require = createRequire(import.meta.url);
 /**
  * A UART controller is driven through UartHciSocket (./uart-socket.ts), the same H4 transport
  * as the stock one at a fraction of its CPU per packet; `stockUart` keeps the stock one
- * (bench/ble.ts compares the two).
+ * (bench/ble.ts compares the two). `readPacingMs` (bench/ble.ts --read-pacing only, not a setting:
+ * docs/ble.md says why): the pause after each read of the UART before the next.
  */
-export function nobleFactory(hci: BleConfig['hci'], opts: { stockUart?: boolean } = {}): NobleFactory {
+export function nobleFactory(hci: BleConfig['hci'], opts: { stockUart?: boolean; readPacingMs?: number } = {}): NobleFactory {
   return () => {
     const { withBindings } = require('@stoprocent/noble') as { withBindings: (type: string, opts: Record<string, unknown>) => NobleLike };
     if (hci.uart) {
-      const n = withBindings('hci', { hciDriver: 'uart', bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate } } });
+      const n = withBindings('hci', {
+        hciDriver: 'uart',
+        bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate, readPacingMs: opts.readPacingMs ?? 0 } },
+      });
       return opts.stockUart ? n : useUartHciSocket(n);
     }
     return withBindings('hci', hci.deviceId !== undefined ? { deviceId: hci.deviceId } : {});

@@ -43,16 +43,21 @@ interface SerialDevice extends EventEmitter {
 
 const require = createRequire(import.meta.url);
 
-/** Where the stock socket looks for the port and rate: the bind parameters, else the environment, else 1,000,000 baud. */
-function serialParams(params: unknown): { port: string | undefined; baudRate: number } {
+/**
+ * Where the stock socket looks for the port and rate: the bind parameters, else the environment,
+ * else 1,000,000 baud. `readPacingMs` (wardgate's own, from devices.ble.hci.uart.readPacing): the
+ * pause after each read before the next.
+ */
+function serialParams(params: unknown): { port: string | undefined; baudRate: number; readPacingMs: number } {
   let port = process.env.BLUETOOTH_HCI_SOCKET_UART_PORT;
   let baudRate = 1_000_000;
   const envRate = Number.parseInt(process.env.BLUETOOTH_HCI_SOCKET_UART_BAUDRATE ?? '', 10);
   if (!Number.isNaN(envRate)) baudRate = envRate;
-  const uart = (params as { uart?: { port?: unknown; baudRate?: unknown } } | undefined)?.uart;
+  const uart = (params as { uart?: { port?: unknown; baudRate?: unknown; readPacingMs?: unknown } } | undefined)?.uart;
   if (typeof uart?.port === 'string' && uart.port) port = uart.port;
   if (typeof uart?.baudRate === 'number' && Number.isFinite(uart.baudRate) && uart.baudRate) baudRate = uart.baudRate;
-  return { port, baudRate };
+  const pacing = uart?.readPacingMs;
+  return { port, baudRate, readPacingMs: typeof pacing === 'number' && Number.isFinite(pacing) && pacing > 0 ? pacing : 0 };
 }
 
 export class UartHciSocket extends EventEmitter {
@@ -61,6 +66,8 @@ export class UartHciSocket extends EventEmitter {
   private stopped = false;
   /** Packets received from the controller (the adapter's sign of life; no 'data' listener of its own needed). */
   received = 0;
+  /** Reads of the port that returned (on the poller path). */
+  reads = 0;
   /** Named as in the stock socket (noble.ts's stopNoble looks for it). */
   _serialDevice: SerialDevice | null = null;
   /** Writes held until the controller has answered the Reset. */
@@ -80,7 +87,7 @@ export class UartHciSocket extends EventEmitter {
 
   bindUser(_devId: number | undefined, params: unknown = {}, mode: 'raw' | 'user' = 'user'): void {
     this.mode = mode;
-    const { port, baudRate } = serialParams(params);
+    const { port, baudRate, readPacingMs } = serialParams(params);
     if (typeof port !== 'string' || !Number.isInteger(baudRate)) throw new Error('Invalid UART parameters');
     const { SerialPort } = require('serialport') as { SerialPort: new (o: Record<string, unknown>) => SerialDevice };
     const sd = new SerialPort({ path: port, baudRate, autoOpen: false });
@@ -90,7 +97,7 @@ export class UartHciSocket extends EventEmitter {
     sd.on('error', (e: Error) => this.emit('error', e));
     sd.on('open', () => {
       if (this.stopped) sd.close(() => undefined);
-      else this.startReading(sd);
+      else this.startReading(sd, readPacingMs);
     });
     sd.on('close', () => {
       this.isUp = false;
@@ -140,8 +147,11 @@ export class UartHciSocket extends EventEmitter {
     this._serialDevice?.write(RESET_COMMAND);
   }
 
-  /** Reads when the port's poller says readable; without a poller (not Linux/macOS), from the stream. */
-  private startReading(sd: SerialDevice): void {
+  /**
+   * Reads when the port's poller says readable; without a poller (not Linux/macOS), from the
+   * stream. After a read that returned bytes, the poller is asked again only `pacingMs` later.
+   */
+  private startReading(sd: SerialDevice, pacingMs: number): void {
     const port = sd.port;
     const fd = port?.fd;
     const poller = port?.poller;
@@ -173,8 +183,17 @@ export class UartHciSocket extends EventEmitter {
         gone();
         return;
       }
+      this.reads++;
       if (n > 0) this.onChunk(Buffer.from(this.readBuf.subarray(0, n)));
-      if (!this.stopped && sd.isOpen) poller.once('readable', onReadable);
+      if (this.stopped || !sd.isOpen) return;
+      if (pacingMs > 0 && n > 0) {
+        // The next bytes wait in the tty buffer: one wake-up for several packets.
+        setTimeout(() => {
+          if (!this.stopped && sd.isOpen) poller.once('readable', onReadable);
+        }, pacingMs).unref();
+      } else {
+        poller.once('readable', onReadable);
+      }
     };
     poller.once('readable', onReadable);
   }
