@@ -54,6 +54,13 @@ export function spawnBin(args: string[], env: NodeJS.ProcessEnv = {}, opts: Pick
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => {
+    proc.on('exit', (code) => r(code));
+    // Not started at all (e.g. as another user who cannot enter the checkout): no 'exit' follows.
+    proc.on('error', (e) => {
+      err += `could not start ${join(REPO, 'bin/wardgate.js')}: ${e.message}\n`;
+      r(null);
+    });
+  });
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
