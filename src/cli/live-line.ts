@@ -100,9 +100,15 @@ export function formatLiveView(v: LiveViewInput): string[] {
  */
 export class DrainTracker {
   private from: number | null = null;
-  private peak = 0;
+  private peak: number;
 
-  constructor(private readonly minBacklog = 100) {}
+  /** `atStart`: the readings buffered when the gateway started (the first sample comes a second later, with some of them sent). */
+  constructor(
+    private readonly minBacklog = 100,
+    atStart = 0,
+  ) {
+    this.peak = atStart;
+  }
 
   update(online: boolean, buffered: number): number | null {
     this.peak = Math.max(this.peak, buffered);

@@ -120,7 +120,7 @@ async function runGateway(
   }
   // Live view: several lines redrawn on a terminal, the one-line summary every 5 s elsewhere.
   const line = new LiveView(process.stdout);
-  const drain = new DrainTracker();
+  const drain = new DrainTracker(undefined, backlog);
   let perSource: Record<string, number> = {};
   let lastCounts = new Map<string, number>();
   let lastCountAt = Date.now();

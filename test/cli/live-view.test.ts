@@ -30,6 +30,12 @@ describe('live view', () => {
     expect(d.update(true, 150)).toBe(150); // a new, smaller backlog starts from itself
   });
 
+  it('a backlog found at start is where the drain begins, though the first sample comes after some of it was sent', () => {
+    const d = new DrainTracker(100, 2536);
+    expect(d.update(true, 1965)).toBe(2536);
+    expect(d.update(true, 90)).toBeNull();
+  });
+
   it('on a terminal: redraws in place (cursor up by the lines drawn, each line cleared), clearing lines no longer shown', () => {
     const { writes, out } = stream(true);
     const v = new LiveView(out);
