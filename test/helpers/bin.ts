@@ -5,7 +5,7 @@
 import { execFile, execFileSync, type SpawnOptions, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CliChild, REPO } from './gateway.js';
+import { type CliChild, cliChild, REPO } from './gateway.js';
 
 function newest(dir: string): number {
   let t = 0;
@@ -46,21 +46,5 @@ export async function ensureBuiltAsync(): Promise<void> {
 /** Spawns `bin/wardgate.js` (shebang flags included) with the given arguments. */
 export function spawnBin(args: string[], env: NodeJS.ProcessEnv = {}, opts: Pick<SpawnOptions, 'uid' | 'gid'> = {}): CliChild {
   const proc = spawn(join(REPO, 'bin/wardgate.js'), args, { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr!.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => {
-    proc.on('exit', (code) => r(code));
-    // Not started at all (e.g. as another user who cannot enter the checkout): no 'exit' follows.
-    proc.on('error', (e) => {
-      err += `could not start ${join(REPO, 'bin/wardgate.js')}: ${e.message}\n`;
-      r(null);
-    });
-  });
-  return { proc, stdout: () => out, stderr: () => err, exited };
+  return cliChild(proc);
 }

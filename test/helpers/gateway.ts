@@ -56,6 +56,15 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return cliChild(proc);
+}
+
+/**
+ * A spawned command's output, collected, and its exit. One that could not be started at all
+ * (e.g. as another user who cannot enter the checkout) gets no 'exit': it resolves null at once,
+ * with the reason in its stderr.
+ */
+export function cliChild(proc: ChildProcess): CliChild {
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => {
@@ -64,7 +73,13 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
   proc.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => {
+    proc.on('exit', (code) => r(code));
+    proc.on('error', (e) => {
+      err += `could not start ${proc.spawnfile}: ${e.message}\n`;
+      r(null);
+    });
+  });
   return { proc, stdout: () => out, stderr: () => err, exited };
 }
 
