@@ -97,6 +97,12 @@ interface Link {
   barrier: (() => void) | null;
   /** A RACP procedure in progress: records still to notify, then the response to indicate. */
   racp: { records: GlucoseRecord[]; response: Buffer | null; timer: NodeJS.Timeout | null } | null;
+  /** ATT PDUs sent to the host on this link (a power-off barrier round counts what was sent after its request). */
+  attSent: number;
+  /** Power is going off: the peripheral sends no more values (answers to the host's requests still go out, covered by the barrier). */
+  stopping: boolean;
+  /** Power-off drained this link: the host read everything it sent; nothing more is answered or sent on it. */
+  off: boolean;
 }
 
 /** ATT errors of the Glucose Service: a RACP procedure already running; a CCCD not configured for the procedure. */
@@ -176,13 +182,16 @@ export class SimulatedController {
   }
 
   /**
-   * Stops the radio: no more notifications, then a barrier on every link (the host has
-   * read everything sent before it), then the links and the transport are gone.
+   * Stops the radio: no more notifications, then barriers on every link until the host has
+   * read everything sent on it (`drain`), then the links and the transport are gone.
    */
   async powerOff(): Promise<void> {
     if (!this.powered) return;
-    for (const l of this.links.values()) this.stopLink(l);
-    await Promise.all([...this.links.values()].map((l) => this.barrier(l)));
+    for (const l of this.links.values()) {
+      l.stopping = true;
+      this.stopLink(l);
+    }
+    await Promise.all([...this.links.values()].map((l) => this.drain(l)));
     this.links.clear();
     this.scanning = false;
     this.pendingConnect = null;
@@ -471,6 +480,9 @@ export class SimulatedController {
       rx: null,
       barrier: null,
       racp: null,
+      attSent: 0,
+      stopping: false,
+      off: false,
     };
     gatt.onCccdChange = () => this.schedule(link);
     gatt.refuseCccd = () => {
@@ -550,26 +562,45 @@ export class SimulatedController {
     this.disconnComplete(l.handle, reason);
   }
 
-  /** Resolves when the host has answered an ATT request sent after everything before it on this link. */
-  private barrier(l: Link): Promise<void> {
+  /**
+   * Power-off of one link: barrier rounds until one is answered with nothing sent on the link
+   * after its request. The host's requests still in flight when power-off began (a read of the
+   * battery level, a CCCD write) are answered after the first barrier request; an answer that
+   * carries a value is in the truth file, so the host must have read it before the power goes:
+   * the next round's request follows it. Then the link is off (its later requests go unanswered).
+   */
+  private async drain(l: Link): Promise<void> {
+    for (let round = 0; round < 50; round++) {
+      const before = l.attSent;
+      if (!(await this.barrier(l))) break;
+      // Checked after the await: the rest of the chunk that carried the host's answer has been handled.
+      if (l.attSent === before + 1) break;
+    }
+    l.off = true;
+  }
+
+  /** Resolves true when the host has answered an ATT request sent after everything before it on this link (false: it never will). */
+  private barrier(l: Link): Promise<boolean> {
     return new Promise((resolve) => {
       // A host that closed its end cannot answer; one that no longer answers cannot hold the
       // power switch for ever. The cap is long because a host on a loaded machine may take
       // seconds to read what was sent, and everything sent must be read before the power goes.
-      const done = (): void => {
+      const finish = (answered: boolean): void => {
         clearTimeout(t);
-        this.hostGone.delete(done);
+        this.hostGone.delete(gone);
         l.barrier = null;
-        resolve();
+        resolve(answered);
       };
-      const t = setTimeout(done, 15_000);
-      this.hostGone.add(done);
-      l.barrier = done;
+      const gone = (): void => finish(false);
+      const t = setTimeout(gone, 15_000);
+      this.hostGone.add(gone);
+      l.barrier = () => finish(true);
       this.sendAtt(l, Buffer.from([ATT_OPS.MTU_REQ, 247, 0]));
     });
   }
 
   private schedule(l: Link): void {
+    if (l.stopping) return; // a CCCD written during power-off starts nothing
     const any = [...l.gatt.cccd.values()].some((v) => v !== 0);
     if (any && !l.timer) l.timer = setInterval(() => this.tick(l), l.peripheral.intervalMs);
     if (!any && l.timer) this.stopLink(l);
@@ -588,6 +619,7 @@ export class SimulatedController {
 
   /** Sends one value if its CCCD asks for it; indications one at a time. Only sent values enter the truth file. */
   private deliver(l: Link, e: Emission): void {
+    if (l.stopping) return;
     const vh = l.gatt.valueHandle.get(e.charUuid);
     if (vh === undefined) return;
     const cccd = l.gatt.cccd.get(vh) ?? 0;
@@ -634,6 +666,7 @@ export class SimulatedController {
     b.writeUInt16LE(pdu.length, 5);
     b.writeUInt16LE(0x0004, 7);
     pdu.copy(b, 9);
+    l.attSent++;
     this.send(b);
   }
 
@@ -645,7 +678,7 @@ export class SimulatedController {
     // Number of Completed Packets: the host's ACL flow control.
     this.send(Buffer.from([EVT, 0x13, 0x05, 0x01, handle & 0xff, handle >> 8, 0x01, 0x00]));
     const l = this.links.get(handle);
-    if (!l) return;
+    if (!l || l.off) return;
     if (pb === 0x00 || pb === 0x02) {
       if (data.length < 4) return;
       l.rx = { len: data.readUInt16LE(0), cid: data.readUInt16LE(2), data: Buffer.from(data.subarray(4)) };
