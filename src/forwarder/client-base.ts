@@ -57,6 +57,16 @@ export const CLUSTER_REFUSAL_ERRORS: ReadonlySet<string> = new Set([
   'KAFKA_STORAGE_ERROR',
 ]);
 
+/**
+ * Beyond the cluster refusals: a partition the broker does not host (yet), as just after its topic
+ * was created. Both mean "not written, for now"; a client sends the same messages again from the
+ * same producer while the send timeout allows (kafkajs-client.ts, platformatic-client.ts).
+ */
+export const REFUSED_FOR_NOW_ERRORS: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITION']);
+
+/** Waits between sending again what the broker refused for now: doubling from the first, up to the cap. */
+export const REFUSED_RETRY_MS = { initial: 100, max: 1000 } as const;
+
 /** TLS verification failures (Node's error codes): a configuration error. */
 export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 

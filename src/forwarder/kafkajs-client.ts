@@ -21,6 +21,15 @@
  * again by the same producer (its sequence numbers for that partition were rolled back when the
  * first attempt failed, so the broker accepts them in order, or drops them as duplicates if they
  * had landed after all).
+ *
+ * Partly written, partly refused. One produce request carries every partition of a batch; when
+ * the broker writes some and refuses others for now (a partition not yet led just after its topic
+ * was created, a leader moving, too few in-sync replicas), kafkajs 2.2.4 rejects the whole send
+ * and rolls back the sequence numbers of every partition in it, written or not. A new producer
+ * would then write the written ones a second time. So while the broker only refuses for now, the
+ * same producer sends the same messages again (each to the partition it first went to), until
+ * the send timeout: the broker recognises what it already has as a duplicate of the same producer's
+ * batch and appends only the rest.
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -43,6 +52,8 @@ import {
   CONFIG_PROTOCOL_ERRORS,
   FATAL_PROTOCOL_ERRORS,
   type KafkaClientOptions,
+  REFUSED_FOR_NOW_ERRORS,
+  REFUSED_RETRY_MS,
   TLS_CODES,
   walkError,
   withTimeout,
@@ -56,6 +67,22 @@ export type KafkajsClientOptions = KafkaClientOptions;
 
 /** Rounds of sending again what kafkajs resolved without acknowledging, before the send fails. */
 const MAX_UNACKED_RESENDS = 3;
+/**
+ * The broker answered and refused (some of) a send for now: a cluster refusal, a partition it does
+ * not host (yet), or kafkajs finding no metadata for a topic (then nothing was sent). Not a
+ * timeout, a lost connection or a broken producer session: those leave the fate unknown.
+ */
+export function refusedForNow(err: unknown): boolean {
+  if (err instanceof KafkaClientError) return false;
+  const kind = classifyKafkaError(err);
+  if (kind === 'refused') return true;
+  if (kind !== 'transient') return false;
+  let hit = false;
+  walkError(err, (o) => {
+    if ((o.type && REFUSED_FOR_NOW_ERRORS.has(o.type)) || o.name === 'KafkaJSMetadataNotLoaded') hit = true;
+  });
+  return hit;
+}
 
 /**
  * The messages of `batches` whose partition (as the partitioner chose it, `partitionOf`) has no
@@ -234,6 +261,10 @@ export class KafkajsClient implements KafkaClient {
       createPartitioner: () => {
         const choose = rememberingPartitioner();
         return (args) => {
+          // A message sent again goes to the partition it went to first (partitions are only ever
+          // added), so each partition gets the same batch again (see the module comment).
+          const first = this.partitionOf.get(args.message);
+          if (first !== undefined && first < args.partitionMetadata.length) return first;
           const p = choose(args);
           this.partitionOf.set(args.message, p);
           return p;
@@ -261,23 +292,32 @@ export class KafkajsClient implements KafkaClient {
     const deadline = Date.now() + timeoutMs;
     try {
       let pending: TopicBatch[] = batches;
-      for (let round = 0; pending.length > 0; round++) {
+      let wait: number = REFUSED_RETRY_MS.initial;
+      for (let round = 0; pending.length > 0; ) {
         const left = deadline - Date.now();
         if (round > MAX_UNACKED_RESENDS || left <= 0) {
           // Not acknowledged, and what happened to it is not known: the caller resends it later.
           throw new KafkaClientError('timeout', `kafkajs did not acknowledge ${describe(pending)} after ${round} rounds`);
         }
-        const acked = await withTimeout(
-          producer.sendBatch({ topicMessages: pending as { topic: string; messages: Message[] }[], acks: -1, timeout: left, compression: this.compression }),
-          left,
-          'send',
-        );
+        let acked: RecordMetadata[];
+        try {
+          acked = await withTimeout(
+            producer.sendBatch({ topicMessages: pending as { topic: string; messages: Message[] }[], acks: -1, timeout: left, compression: this.compression }),
+            left,
+            'send',
+          );
+        } catch (e) {
+          // Refused for now: the same messages again from the same producer, while time is left.
+          if (!refusedForNow(e) || Date.now() + wait >= deadline || this.producer !== producer) throw e;
+          this.opts.log.debug({ error: (e as Error).message, waitMs: wait }, 'kafka refused part of a send for now; sending the same messages again');
+          await new Promise((r) => setTimeout(r, wait));
+          wait = Math.min(wait * 2, REFUSED_RETRY_MS.max);
+          continue;
+        }
+        round++;
         pending = unacknowledged(pending, acked, (m) => this.partitionOf.get(m));
         if (pending.length > 0) {
-          this.opts.log.warn(
-            { partitions: describe(pending), round: round + 1 },
-            'kafkajs resolved a send without acknowledging every partition; sending those again',
-          );
+          this.opts.log.warn({ partitions: describe(pending), round }, 'kafkajs resolved a send without acknowledging every partition; sending those again');
         }
       }
       this.lastError = undefined;

@@ -14,7 +14,15 @@
  *    clients keeps every device on its partition;
  *  - sends to the same topic are serialised (see send(): overlapping sends to one partition
  *    would lose data in @platformatic/kafka 1.x);
- *  - retries inside the library are short (the forwarder backs off itself).
+ *  - retries inside the library are short (the forwarder backs off itself);
+ *  - but a send the broker partly wrote and partly refused for now (a partition not yet led, a
+ *    leader moving: refusedForNow()) is not given to a new producer, which would write the
+ *    written part twice: the same producer sends the same message objects again, each to the
+ *    partition it first went to, while the send timeout allows; the broker recognises what it
+ *    already has as a duplicate of the same producer's batch (its sequence numbers did not move,
+ *    as the send failed) and appends the rest. Partitions the library reports as written
+ *    (error.produced) are left out. The partition is pinned only where the library's metadata knew
+ *    the topic's partition count at the first attempt; otherwise the send fails as before.
  */
 import type { Admin, MessageToProduce, Partitioner, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
@@ -24,6 +32,8 @@ import {
   describeError,
   FATAL_PROTOCOL_ERRORS,
   type KafkaClientOptions,
+  REFUSED_FOR_NOW_ERRORS,
+  REFUSED_RETRY_MS,
   TLS_CODES,
   walkError,
   withTimeout,
@@ -146,6 +156,28 @@ export function classifyPlatformaticError(err: unknown): ClientErrorKind {
   return kind === 'transient' && sawTimeout ? 'timeout' : kind;
 }
 
+/** The broker answered and refused (some of) a send for now: a cluster refusal, or a partition it does not host (yet). */
+export function refusedForNowPlatformatic(err: unknown): boolean {
+  if (err instanceof KafkaClientError) return false;
+  const kind = classifyPlatformaticError(err);
+  if (kind === 'refused') return true;
+  if (kind !== 'transient') return false;
+  let hit = false;
+  walkError(err, (o) => {
+    // The library turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into a UserError with this message.
+    if ((o.apiId && REFUSED_FOR_NOW_ERRORS.has(o.apiId)) || o.message?.startsWith('Unknown topic ')) hit = true;
+  });
+  return hit;
+}
+
+/** Topic and partition of every partition the library reports as written in a failed send (error.produced). */
+function producedPartitions(err: unknown): Set<string> {
+  const out = new Set<string>();
+  const offsets = (err as { produced?: { offsets?: { topic: string; partition: number }[] } } | null)?.produced?.offsets ?? [];
+  for (const o of offsets) out.add(`${o.partition}\0${o.topic}`);
+  return out;
+}
+
 let zstdInstalled = false;
 
 /**
@@ -171,6 +203,8 @@ export class PlatformaticClient implements KafkaClient {
   private security: ResolvedSecurity | null = null;
   private connecting: Promise<void> | null = null;
   private readonly inFlightByTopic = new Map<string, Promise<void>>();
+  /** Per message object handed to the library: the partition its first attempt went to (see the module comment). */
+  private readonly pinned = new WeakMap<object, number>();
 
   constructor(private readonly opts: PlatformaticClientOptions) {}
 
@@ -205,6 +239,24 @@ export class PlatformaticClient implements KafkaClient {
     return new KafkaClientError(kind, message);
   }
 
+  /**
+   * A message sent again goes to the partition its first attempt went to. The library takes the
+   * partitioner's number modulo the topic's partition count (which only grows), so a number below
+   * the count known now stays what it is.
+   */
+  private pinning(choose: Partitioner<Bytes, Bytes, Bytes, Bytes>): Partitioner<Bytes, Bytes, Bytes, Bytes> {
+    return (message, key, ctx) => {
+      const first = this.pinned.get(message);
+      if (first !== undefined) return first;
+      const h = choose(message, key, ctx);
+      const count = ctx?.metadata?.topics.get(message.topic)?.partitionsCount;
+      if (!count) return h;
+      const p = h % count;
+      this.pinned.set(message, p);
+      return p;
+    };
+  }
+
   /** Single flight: concurrent callers share one connection attempt. */
   connect(timeoutMs: number): Promise<void> {
     if (this.producer && this.connected) return Promise.resolve();
@@ -224,7 +276,7 @@ export class PlatformaticClient implements KafkaClient {
         serializers,
         idempotent: true,
         acks: -1,
-        partitioner: rememberingPartitioner(kafkaLib),
+        partitioner: this.pinning(rememberingPartitioner(kafkaLib)),
         autocreateTopics: false,
         ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
       });
@@ -279,8 +331,28 @@ export class PlatformaticClient implements KafkaClient {
         messages.push(msg);
       }
     }
+    const deadline = Date.now() + timeoutMs;
+    let pending = messages;
+    let wait: number = REFUSED_RETRY_MS.initial;
     try {
-      await withTimeout(producer.send({ messages }), timeoutMs, 'send');
+      for (;;) {
+        try {
+          await withTimeout(producer.send({ messages: pending }), Math.max(1, deadline - Date.now()), 'send');
+          break;
+        } catch (e) {
+          // Refused for now, every message pinned to its partition: the same messages again, same producer.
+          const again = refusedForNowPlatformatic(e) && Date.now() + wait < deadline && this.producer === producer && pending.every((m) => this.pinned.has(m));
+          if (!again) throw e;
+          const written = producedPartitions(e);
+          pending = pending.filter((m) => !written.has(`${this.pinned.get(m)}\0${m.topic}`));
+          this.opts.log.debug(
+            { error: describeError(e, this.security), waitMs: wait },
+            'kafka refused part of a send for now; sending the same messages again',
+          );
+          await new Promise((r) => setTimeout(r, wait));
+          wait = Math.min(wait * 2, REFUSED_RETRY_MS.max);
+        }
+      }
       this.lastError = undefined;
     } catch (e) {
       const err = this.fail(e);

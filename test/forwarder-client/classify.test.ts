@@ -2,8 +2,9 @@
 
 import { AuthenticationError, MultipleErrors, NetworkError, ProtocolError, TimeoutError, UserError } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { classifyKafkaError } from '../../src/forwarder/kafkajs-client.js';
-import { classifyPlatformaticError } from '../../src/forwarder/platformatic-client.js';
+import { KafkaClientError } from '../../src/forwarder/client.js';
+import { classifyKafkaError, refusedForNow } from '../../src/forwarder/kafkajs-client.js';
+import { classifyPlatformaticError, refusedForNowPlatformatic } from '../../src/forwarder/platformatic-client.js';
 
 const errno = (code: string, message: string) => Object.assign(new Error(message), { code });
 
@@ -66,5 +67,33 @@ describe('classifyKafkaError (kafkajs)', () => {
     expect(classifyKafkaError(exhausted(protocol('NOT_ENOUGH_REPLICAS')))).toBe('refused');
     expect(classifyKafkaError(exhausted(protocol('NOT_LEADER_FOR_PARTITION')))).toBe('refused');
     expect(classifyKafkaError(exhausted(protocol('UNKNOWN_PRODUCER_ID')))).toBe('fatal');
+  });
+});
+
+describe('refused for now: the same messages again from the same producer (kafkajs-client.ts, platformatic-client.ts)', () => {
+  it('kafkajs: cluster refusals, a partition the broker does not host yet, a topic without metadata; not timeouts, lost connections or broken sessions', () => {
+    const protocol = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+    const wrapped = (e: Error) => Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', originalError: e });
+    expect(refusedForNow(wrapped(protocol('NOT_LEADER_OR_FOLLOWER')))).toBe(true);
+    expect(refusedForNow(protocol('NOT_ENOUGH_REPLICAS'))).toBe(true);
+    expect(refusedForNow(wrapped(protocol('UNKNOWN_TOPIC_OR_PARTITION')))).toBe(true);
+    expect(refusedForNow(Object.assign(new Error('Producing to topic without metadata'), { name: 'KafkaJSMetadataNotLoaded' }))).toBe(true);
+    expect(refusedForNow(Object.assign(new Error('Request Produce timed out'), { name: 'KafkaJSRequestTimeoutError' }))).toBe(false);
+    expect(refusedForNow(Object.assign(new Error('Connection error'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }))).toBe(false);
+    expect(refusedForNow(wrapped(protocol('OUT_OF_ORDER_SEQUENCE_NUMBER')))).toBe(false);
+    expect(refusedForNow(protocol('TOPIC_AUTHORIZATION_FAILED'))).toBe(false);
+    // The wrapper's own timeout: kafkajs may still be sending.
+    expect(refusedForNow(new KafkaClientError('timeout', 'send did not settle within 10 ms'))).toBe(false);
+  });
+
+  it('platformatic: the same, with the library\'s "Unknown topic" from a metadata answer', () => {
+    expect(refusedForNowPlatformatic(new MultipleErrors('produce failed 3 times.', [new ProtocolError('NOT_LEADER_OR_FOLLOWER')]))).toBe(true);
+    expect(refusedForNowPlatformatic(new ProtocolError('UNKNOWN_TOPIC_OR_PARTITION'))).toBe(true);
+    expect(refusedForNowPlatformatic(new MultipleErrors('Producing messages failed.', [new UserError('Unknown topic t.vitals.fhir.')]))).toBe(true);
+    expect(refusedForNowPlatformatic(new TimeoutError('Request timed out'))).toBe(false);
+    expect(refusedForNowPlatformatic(new NetworkError('Connection failed', { cause: errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1') }))).toBe(false);
+    expect(refusedForNowPlatformatic(new ProtocolError('INVALID_PRODUCER_EPOCH'))).toBe(false);
+    expect(refusedForNowPlatformatic(new ProtocolError('TOPIC_AUTHORIZATION_FAILED'))).toBe(false);
+    expect(refusedForNowPlatformatic(new KafkaClientError('timeout', 'send did not settle within 10 ms'))).toBe(false);
   });
 });
