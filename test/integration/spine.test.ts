@@ -135,6 +135,11 @@ async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [numbe
       devices: { simulator: { enabled: true, beds: 10, interval: 250, seed: 7, alarmRate: 0.2 } },
     }),
   );
+  // What the gateway reported about failed sends: shown only when the test fails, never asserted on.
+  const sendFailures: string[] = [];
+  gw.events.onLogged((name, labels, count, detail) => {
+    if (name === 'kafka_send_failed' || name === 'kafka_unknown_fate') sendFailures.push(`${name} ${JSON.stringify(labels)} x${count} ${JSON.stringify(detail ?? {})}`);
+  });
   // Beside the simulated ward the test offers readings of its own through the same ingest path,
   // and records which were acknowledged to it: those must each be in Kafka exactly once.
   const probesAcked: string[] = [];
@@ -154,7 +159,7 @@ async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [numbe
   for (const { body } of msgs) if (body.deviceId.startsWith('spine-probe-')) probeCopies.set(body.deviceId, (probeCopies.get(body.deviceId) ?? 0) + 1);
   expect(
     probesAcked.filter((id) => probeCopies.get(id) !== 1).map((id) => `${id} x${probeCopies.get(id) ?? 0}`),
-    `${client}: probes acknowledged to the test and not in Kafka exactly once (xN: copies in Kafka)`,
+    `${client}: probes acknowledged to the test and not in Kafka exactly once (xN: copies in Kafka); the gateway reported: ${sendFailures.join('; ') || 'no failed send'}`,
   ).toEqual([]);
   expect(probeCopies.size).toBe(probesAcked.length);
   // Exactly once for all: no seq missing up to the highest delivered, none twice.
