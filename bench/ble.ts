@@ -54,8 +54,8 @@ const deliveryMs = Number(arg('delivery-ms', '-1'));
 /** --compare stock (default): every round is measured on noble's stock UART transport as well, in the same run (--compare none: wardgate's only). */
 type Transport = 'wardgate' | 'stock';
 const compared: Transport[] = arg('compare', 'stock') === 'stock' ? ['stock'] : [];
-/** --read-pacing MS: wardgate's transport waits this long after each read of the UART (not a gateway setting; docs/ble.md). */
-const readPacingMs = Number(arg('read-pacing', '0'));
+/** --read-pacing MS: wardgate's transport waits this long after each read of the UART (default: the gateway's devices.ble.hci.uart.readPacing; docs/ble.md). */
+const readPacingMs = Number(arg('read-pacing', String(bleConfigSchema.parse({ hci: { uart: { port: '-' } } }).hci.uart!.readPacing)));
 const transportOpts = (t: Transport) => ({ stockUart: t === 'stock', readPacingMs });
 
 const child = spawn(
@@ -253,7 +253,7 @@ const adapterStatus = current.adapter?.status().detail;
 // straps, values counted and dropped, no adapter. Measured after the adapter has stopped.
 const floorRounds: Round[] = [];
 const floor = async (t: Transport): Promise<void> => {
-  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000 } }, transportOpts(t))();
+  const noble = nobleFactory({ uart: { port: hello.hostPort, baudRate: 1_000_000, readPacing: readPacingMs } }, transportOpts(t))();
   let values = 0;
   const wanted = new Set(hello.addresses);
   const queue: NoblePeripheral[] = [];

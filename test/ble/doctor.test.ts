@@ -126,9 +126,9 @@ describe('wardgate doctor: BLE checks', () => {
 
   it('a UART controller: only whether its port exists', () => {
     const env = machine({});
-    const missing = bleDoctorChecks({ hci: { uart: { port: join(env.roots.sys, 'no-such-tty'), baudRate: 1_000_000 } } }, env);
+    const missing = bleDoctorChecks({ hci: { uart: { port: join(env.roots.sys, 'no-such-tty'), baudRate: 1_000_000, readPacing: 0 } } }, env);
     expect(missing).toEqual([expect.objectContaining({ name: 'bluetooth', status: 'fail' })]);
-    const present = bleDoctorChecks({ hci: { uart: { port: join(env.roots.proc, 'self/status'), baudRate: 1_000_000 } } }, env);
+    const present = bleDoctorChecks({ hci: { uart: { port: join(env.roots.proc, 'self/status'), baudRate: 1_000_000, readPacing: 0 } } }, env);
     expect(present).toEqual([expect.objectContaining({ name: 'bluetooth', status: 'ok' })]);
   });
 });

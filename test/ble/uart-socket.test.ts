@@ -7,6 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, read, writeSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { bleConfigSchema } from '../../src/devices/ble/config.js';
 import { nobleFactory, stopNoble } from '../../src/devices/ble/noble.js';
 import { UartHciSocket } from '../../src/devices/ble/uart-socket.js';
 
@@ -179,7 +180,7 @@ describe('UartHciSocket (H4 over a pty)', () => {
   it('is what noble runs on for a UART controller (nobleFactory), unless the stock transport is asked for', async () => {
     const p = await ptyPair();
     const socketOf = async (stockUart: boolean): Promise<unknown> => {
-      const n = nobleFactory({ uart: { port: p.host, baudRate: 1_000_000 } }, { stockUart })();
+      const n = nobleFactory({ uart: { port: p.host, baudRate: 1_000_000, readPacing: 0 } }, { stockUart })();
       n.on('stateChange', () => undefined);
       // noble binds its transport on the next tick after the first stateChange listener.
       await sleep(50);
@@ -189,5 +190,12 @@ describe('UartHciSocket (H4 over a pty)', () => {
     };
     expect(await socketOf(false)).toBeInstanceOf(UartHciSocket);
     expect(await socketOf(true)).not.toBeInstanceOf(UartHciSocket);
+  });
+  it('the read pause is the setting devices.ble.hci.uart.readPacing: 40 ms unless set, 0 allowed, above 200 ms refused', () => {
+    const uart = (u: Record<string, unknown>) => bleConfigSchema.safeParse({ hci: { uart: { port: '/dev/ttyACM0', ...u } } });
+    expect(uart({}).data?.hci.uart?.readPacing).toBe(40);
+    expect(uart({ readPacing: '0ms' }).data?.hci.uart?.readPacing).toBe(0);
+    expect(uart({ readPacing: '120ms' }).data?.hci.uart?.readPacing).toBe(120);
+    expect(uart({ readPacing: '250ms' }).success).toBe(false);
   });
 });

@@ -55,7 +55,16 @@ export const bleConfigSchema = z
       .object({
         deviceId: z.number().int().min(0).max(15).optional(),
         uart: z
-          .object({ port: z.string().min(1), baudRate: z.number().int().positive().default(1_000_000) })
+          .object({
+            port: z.string().min(1),
+            baudRate: z.number().int().positive().default(1_000_000),
+            /**
+             * After each read of the UART, wait this long before the next (the controller's bytes wait
+             * in the tty buffer): fewer wake-ups per notification, at up to this much more latency
+             * (docs/ble.md, read pacing). 0: read as soon as bytes arrive.
+             */
+            readPacing: duration.default(40).refine((ms) => ms <= 200, 'readPacing must be at most 200ms'),
+          })
           .strict()
           .optional(),
       })

@@ -45,8 +45,8 @@ const require = createRequire(import.meta.url);
 /**
  * A UART controller is driven through UartHciSocket (./uart-socket.ts), the same H4 transport
  * as the stock one at a fraction of its CPU per packet; `stockUart` keeps the stock one
- * (bench/ble.ts compares the two). `readPacingMs` (bench/ble.ts --read-pacing only, not a setting:
- * docs/ble.md says why): the pause after each read of the UART before the next.
+ * (bench/ble.ts compares the two). The pause after each read of the UART before the next is the
+ * setting `hci.uart.readPacing`; `readPacingMs` overrides it (bench/ble.ts --read-pacing).
  */
 export function nobleFactory(hci: BleConfig['hci'], opts: { stockUart?: boolean; readPacingMs?: number } = {}): NobleFactory {
   return () => {
@@ -54,7 +54,7 @@ export function nobleFactory(hci: BleConfig['hci'], opts: { stockUart?: boolean;
     if (hci.uart) {
       const n = withBindings('hci', {
         hciDriver: 'uart',
-        bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate, readPacingMs: opts.readPacingMs ?? 0 } },
+        bindParams: { uart: { port: hci.uart.port, baudRate: hci.uart.baudRate, readPacingMs: opts.readPacingMs ?? hci.uart.readPacing } },
       });
       return opts.stockUart ? n : useUartHciSocket(n);
     }

@@ -45,8 +45,8 @@ const require = createRequire(import.meta.url);
 
 /**
  * Where the stock socket looks for the port and rate: the bind parameters, else the environment,
- * else 1,000,000 baud. `readPacingMs` (wardgate's own, given by nobleFactory; only bench/ble.ts
- * sets it): the pause after each read before the next.
+ * else 1,000,000 baud. `readPacingMs` (wardgate's own, given by nobleFactory from the setting
+ * `hci.uart.readPacing`, or bench/ble.ts --read-pacing): the pause after each read before the next.
  */
 function serialParams(params: unknown): { port: string | undefined; baudRate: number; readPacingMs: number } {
   let port = process.env.BLUETOOTH_HCI_SOCKET_UART_PORT;
