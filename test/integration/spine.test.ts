@@ -138,7 +138,8 @@ async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [numbe
   // What the gateway reported about failed sends: shown only when the test fails, never asserted on.
   const sendFailures: string[] = [];
   gw.events.onLogged((name, labels, count, detail) => {
-    if (name === 'kafka_send_failed' || name === 'kafka_unknown_fate') sendFailures.push(`${name} ${JSON.stringify(labels)} x${count} ${JSON.stringify(detail ?? {})}`);
+    if (name === 'kafka_send_failed' || name === 'kafka_unknown_fate')
+      sendFailures.push(`${name} ${JSON.stringify(labels)} x${count} ${JSON.stringify(detail ?? {})}`);
   });
   // Beside the simulated ward the test offers readings of its own through the same ingest path,
   // and records which were acknowledged to it: those must each be in Kafka exactly once.
