@@ -158,9 +158,10 @@ async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [numbe
   const msgs = await readAll(topics);
   const probeCopies = new Map<string, number>();
   for (const { body } of msgs) if (body.deviceId.startsWith('spine-probe-')) probeCopies.set(body.deviceId, (probeCopies.get(body.deviceId) ?? 0) + 1);
+  const reported = `the gateway reported: ${sendFailures.join('; ') || 'no failed send'}`;
   expect(
     probesAcked.filter((id) => probeCopies.get(id) !== 1).map((id) => `${id} x${probeCopies.get(id) ?? 0}`),
-    `${client}: probes acknowledged to the test and not in Kafka exactly once (xN: copies in Kafka); the gateway reported: ${sendFailures.join('; ') || 'no failed send'}`,
+    `${client}: probes acknowledged to the test and not in Kafka exactly once (xN: copies in Kafka); ${reported}`,
   ).toEqual([]);
   expect(probeCopies.size).toBe(probesAcked.length);
   // Exactly once for all: no seq missing up to the highest delivered, none twice.
