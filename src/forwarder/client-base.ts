@@ -4,7 +4,7 @@
  * the message an error becomes (secrets scrubbed). Each client file holds only what differs.
  */
 import type { Logger } from '../logger.js';
-import { KafkaClientError } from './client.js';
+import { type ClientErrorKind, KafkaClientError } from './client.js';
 import type { CompressionName } from './compression.js';
 import { type ResolvedSecurity, type SaslSettings, scrubSecrets, type TlsSettings } from './security.js';
 
@@ -63,6 +63,23 @@ export const CLUSTER_REFUSAL_ERRORS: ReadonlySet<string> = new Set([
  * same producer while the send timeout allows (kafkajs-client.ts, platformatic-client.ts).
  */
 export const REFUSED_FOR_NOW_ERRORS: ReadonlySet<string> = new Set(['UNKNOWN_TOPIC_OR_PARTITION']);
+
+/**
+ * The broker answered and refused (some of) a send for now: the client's `classify` says
+ * 'refused', or 'transient' with something the error wraps matching `refusal` (a name from
+ * REFUSED_FOR_NOW_ERRORS, in the library's own terms). Never the wrapper's own errors (its timeout).
+ */
+export function refusedForNowBy(err: unknown, classify: (e: unknown) => ClientErrorKind, refusal: (o: ErrorLike) => boolean): boolean {
+  if (err instanceof KafkaClientError) return false;
+  const kind = classify(err);
+  if (kind === 'refused') return true;
+  if (kind !== 'transient') return false;
+  let hit = false;
+  walkError(err, (o) => {
+    if (refusal(o)) hit = true;
+  });
+  return hit;
+}
 
 /** Waits between sending again what the broker refused for now: doubling from the first, up to the cap. */
 export const REFUSED_RETRY_MS = { initial: 100, max: 1000 } as const;

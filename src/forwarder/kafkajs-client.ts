@@ -54,6 +54,7 @@ import {
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
   REFUSED_RETRY_MS,
+  refusedForNowBy,
   TLS_CODES,
   walkError,
   withTimeout,
@@ -73,15 +74,7 @@ const MAX_UNACKED_RESENDS = 3;
  * timeout, a lost connection or a broken producer session: those leave the fate unknown.
  */
 export function refusedForNow(err: unknown): boolean {
-  if (err instanceof KafkaClientError) return false;
-  const kind = classifyKafkaError(err);
-  if (kind === 'refused') return true;
-  if (kind !== 'transient') return false;
-  let hit = false;
-  walkError(err, (o) => {
-    if ((o.type && REFUSED_FOR_NOW_ERRORS.has(o.type)) || o.name === 'KafkaJSMetadataNotLoaded') hit = true;
-  });
-  return hit;
+  return refusedForNowBy(err, classifyKafkaError, (o) => (!!o.type && REFUSED_FOR_NOW_ERRORS.has(o.type)) || o.name === 'KafkaJSMetadataNotLoaded');
 }
 
 /**

@@ -34,6 +34,7 @@ import {
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
   REFUSED_RETRY_MS,
+  refusedForNowBy,
   TLS_CODES,
   walkError,
   withTimeout,
@@ -158,16 +159,12 @@ export function classifyPlatformaticError(err: unknown): ClientErrorKind {
 
 /** The broker answered and refused (some of) a send for now: a cluster refusal, or a partition it does not host (yet). */
 export function refusedForNowPlatformatic(err: unknown): boolean {
-  if (err instanceof KafkaClientError) return false;
-  const kind = classifyPlatformaticError(err);
-  if (kind === 'refused') return true;
-  if (kind !== 'transient') return false;
-  let hit = false;
-  walkError(err, (o) => {
-    // The library turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into a UserError with this message.
-    if ((o.apiId && REFUSED_FOR_NOW_ERRORS.has(o.apiId)) || o.message?.startsWith('Unknown topic ')) hit = true;
-  });
-  return hit;
+  // The library turns a metadata answer of UNKNOWN_TOPIC_OR_PARTITION into a UserError with this message.
+  return refusedForNowBy(
+    err,
+    classifyPlatformaticError,
+    (o) => (!!o.apiId && REFUSED_FOR_NOW_ERRORS.has(o.apiId)) || !!o.message?.startsWith('Unknown topic '),
+  );
 }
 
 /** Topic and partition of every partition the library reports as written in a failed send (error.produced). */
