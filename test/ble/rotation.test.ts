@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../devices/pipeline.js';
-import { bleRigEach } from './helpers.js';
+import { bleRigEach, truthByDeviceAndClass, valuesByDeviceAndClass } from './helpers.js';
 
 describe('connection limit and rotation', () => {
   const open = bleRigEach();
@@ -34,5 +34,17 @@ describe('connection limit and rotation', () => {
     expect(maxLinks).toBeLessThanOrEqual(2);
     expect(maxLinks).toBe(2);
     expect(ctrl.stats.refusedAtLimit).toBe(0); // the adapter never asked beyond its limit
+    // Every value a wearable sent on a link that a rotation ended became its reading, once, in
+    // order: also those the host read after it chose to rotate the device out and before the link
+    // was gone. (Each wearable's last link, still open at the end, is left out.)
+    await rig.world.powerOff();
+    await rig.adapter.stop();
+    const truth = rig.truth();
+    const lastLink = new Map<string, number>();
+    for (const t of truth) lastLink.set(t.address, Math.max(lastLink.get(t.address) ?? 0, t.link));
+    const expected = truthByDeviceAndClass(truth.filter((t) => t.link !== lastLink.get(t.address)));
+    const actual = valuesByDeviceAndClass(p.drain());
+    expect([...expected.keys()].filter((k) => k.endsWith('/vital'))).toHaveLength(6);
+    for (const [id, list] of expected) expect(actual.get(id)?.slice(0, list.length), `${id} (HCI record: ${rig.recordFile})`).toEqual(list);
   }, 60_000);
 });

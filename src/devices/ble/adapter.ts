@@ -496,7 +496,6 @@ export class BleAdapter implements DeviceAdapter {
     if (!oldest) return;
     const p = oldest.peripheral;
     const s = oldest;
-    s.epoch++;
     this.glucose?.finish(deviceIdFor(s.address));
     s.subscribed = [];
     s.notifying = new Set();
@@ -505,7 +504,14 @@ export class BleAdapter implements DeviceAdapter {
     s.notBefore = now;
     s.waitingSince = now;
     this.submit([linkReading(s.base, false, 'rotated')]);
-    p?.disconnectAsync().catch(() => undefined);
+    // Values the host reads until the link is gone were sent by the device: they still become
+    // readings. The link's handlers end when the disconnect completes (or a new link began).
+    const epoch = s.epoch;
+    const gone = (): void => {
+      if (s.epoch === epoch) s.epoch++;
+    };
+    if (p) p.disconnectAsync().then(gone, gone);
+    else gone();
   }
 
   // --- values -------------------------------------------------------------------------
