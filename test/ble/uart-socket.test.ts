@@ -191,11 +191,11 @@ describe('UartHciSocket (H4 over a pty)', () => {
     expect(await socketOf(false)).toBeInstanceOf(UartHciSocket);
     expect(await socketOf(true)).not.toBeInstanceOf(UartHciSocket);
   });
-  it('the read pause is the setting devices.ble.hci.uart.readPacing: 40 ms unless set, 0 allowed, above 200 ms refused', () => {
+  it('the read pause is the setting devices.ble.hci.uart.readPacing: 40 ms unless set, 0 allowed, above 50 ms refused', () => {
     const uart = (u: Record<string, unknown>) => bleConfigSchema.safeParse({ hci: { uart: { port: '/dev/ttyACM0', ...u } } });
     expect(uart({}).data?.hci.uart?.readPacing).toBe(40);
     expect(uart({ readPacing: '0ms' }).data?.hci.uart?.readPacing).toBe(0);
-    expect(uart({ readPacing: '120ms' }).data?.hci.uart?.readPacing).toBe(120);
-    expect(uart({ readPacing: '250ms' }).success).toBe(false);
+    expect(uart({ readPacing: '50ms' }).data?.hci.uart?.readPacing).toBe(50);
+    expect(uart({ readPacing: '60ms' }).success).toBe(false);
   });
 });

@@ -63,7 +63,7 @@ export const bleConfigSchema = z
              * in the tty buffer): fewer wake-ups per notification, at up to this much more latency
              * (docs/ble.md, read pacing). 0: read as soon as bytes arrive.
              */
-            readPacing: duration.default(40).refine((ms) => ms <= 200, 'readPacing must be at most 200ms'),
+            readPacing: duration.default(40).refine((ms) => ms <= 50, 'readPacing must be at most 50ms'),
           })
           .strict()
           .optional(),
