@@ -166,7 +166,7 @@ async function exactlyOnce(client: Client, tag: string, opts: { atProbe?: [numbe
   expect(probeCopies.size).toBe(probesAcked.length);
   // Exactly once for all: no seq missing up to the highest delivered, none twice.
   const highest = msgs.reduce((a, m) => Math.max(a, m.body.seq), 0);
-  expect(expectAllSeqs(msgs, gw.gatewayId, highest), client).toBe(0);
+  expect(expectAllSeqs(msgs, gw.gatewayId, highest), `${client}: seqs in Kafka more than once; ${reported}`).toBe(0);
   expect(msgs.length).toBe(highest);
   expect(highest).toBeGreaterThan(10 * 4 * 10);
   // Cross-check only: the gateway counted the same.
