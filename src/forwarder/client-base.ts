@@ -84,6 +84,17 @@ export function refusedForNowBy(err: unknown, classify: (e: unknown) => ClientEr
 /** Waits between sending again what the broker refused for now: doubling from the first, up to the cap. */
 export const REFUSED_RETRY_MS = { initial: 100, max: 1000 } as const;
 
+/**
+ * Before sending again what the broker refused for now: logs (debug) and waits `wait` ms, then
+ * returns the next wait; returns null at once when the wait would pass `deadline` (the send fails).
+ */
+export async function waitToResend(wait: number, deadline: number, log: Logger, error: string): Promise<number | null> {
+  if (Date.now() + wait >= deadline) return null;
+  log.debug({ error, waitMs: wait }, 'kafka refused part of a send for now; sending the same messages again');
+  await new Promise((r) => setTimeout(r, wait));
+  return Math.min(wait * 2, REFUSED_RETRY_MS.max);
+}
+
 /** TLS verification failures (Node's error codes): a configuration error. */
 export const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO/;
 

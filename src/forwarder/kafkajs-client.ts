@@ -56,6 +56,7 @@ import {
   REFUSED_RETRY_MS,
   refusedForNowBy,
   TLS_CODES,
+  waitToResend,
   walkError,
   withTimeout,
 } from './client-base.js';
@@ -301,10 +302,9 @@ export class KafkajsClient implements KafkaClient {
           );
         } catch (e) {
           // Refused for now: the same messages again from the same producer, while time is left.
-          if (!refusedForNow(e) || Date.now() + wait >= deadline || this.producer !== producer) throw e;
-          this.opts.log.debug({ error: (e as Error).message, waitMs: wait }, 'kafka refused part of a send for now; sending the same messages again');
-          await new Promise((r) => setTimeout(r, wait));
-          wait = Math.min(wait * 2, REFUSED_RETRY_MS.max);
+          const next = refusedForNow(e) && this.producer === producer ? await waitToResend(wait, deadline, this.opts.log, (e as Error).message) : null;
+          if (next === null) throw e;
+          wait = next;
           continue;
         }
         round++;

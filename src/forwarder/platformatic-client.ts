@@ -36,6 +36,7 @@ import {
   REFUSED_RETRY_MS,
   refusedForNowBy,
   TLS_CODES,
+  waitToResend,
   walkError,
   withTimeout,
 } from './client-base.js';
@@ -126,6 +127,22 @@ function headerBytes(h: Record<string, string>): Map<Buffer, Buffer> {
  * a ward has tens of keys, so the answer is nearly always known. Weak: an entry goes with its
  * bytes (when the key cache is emptied).
  */
+/**
+ * The partition chosen is written into the message object itself (its `partition`), when the
+ * library's metadata knows the topic's partition count: a message sent again then goes to the
+ * partition its first attempt went to (the library takes a message's own partition as it is,
+ * modulo the count, which only grows). Without the count the message is not pinned.
+ */
+function pinning(choose: Partitioner<Bytes, Bytes, Bytes, Bytes>): Partitioner<Bytes, Bytes, Bytes, Bytes> {
+  return (message, key, ctx) => {
+    const h = choose(message, key, ctx);
+    const count = ctx?.metadata?.topics.get(message.topic)?.partitionsCount;
+    if (!count) return h;
+    message.partition = h % count;
+    return message.partition;
+  };
+}
+
 function rememberingPartitioner(kafkaLib: Lib): Partitioner<Bytes, Bytes, Bytes, Bytes> {
   const hashes = new WeakMap<Buffer, number>();
   return (message, key) => {
@@ -200,8 +217,6 @@ export class PlatformaticClient implements KafkaClient {
   private security: ResolvedSecurity | null = null;
   private connecting: Promise<void> | null = null;
   private readonly inFlightByTopic = new Map<string, Promise<void>>();
-  /** Per message object handed to the library: the partition its first attempt went to (see the module comment). */
-  private readonly pinned = new WeakMap<object, number>();
 
   constructor(private readonly opts: PlatformaticClientOptions) {}
 
@@ -236,24 +251,6 @@ export class PlatformaticClient implements KafkaClient {
     return new KafkaClientError(kind, message);
   }
 
-  /**
-   * A message sent again goes to the partition its first attempt went to. The library takes the
-   * partitioner's number modulo the topic's partition count (which only grows), so a number below
-   * the count known now stays what it is.
-   */
-  private pinning(choose: Partitioner<Bytes, Bytes, Bytes, Bytes>): Partitioner<Bytes, Bytes, Bytes, Bytes> {
-    return (message, key, ctx) => {
-      const first = this.pinned.get(message);
-      if (first !== undefined) return first;
-      const h = choose(message, key, ctx);
-      const count = ctx?.metadata?.topics.get(message.topic)?.partitionsCount;
-      if (!count) return h;
-      const p = h % count;
-      this.pinned.set(message, p);
-      return p;
-    };
-  }
-
   /** Single flight: concurrent callers share one connection attempt. */
   connect(timeoutMs: number): Promise<void> {
     if (this.producer && this.connected) return Promise.resolve();
@@ -273,7 +270,7 @@ export class PlatformaticClient implements KafkaClient {
         serializers,
         idempotent: true,
         acks: -1,
-        partitioner: this.pinning(rememberingPartitioner(kafkaLib)),
+        partitioner: pinning(rememberingPartitioner(kafkaLib)),
         autocreateTopics: false,
         ...(this.opts.compression !== 'none' ? { compression: this.opts.compression } : {}),
       });
@@ -338,16 +335,12 @@ export class PlatformaticClient implements KafkaClient {
           break;
         } catch (e) {
           // Refused for now, every message pinned to its partition: the same messages again, same producer.
-          const again = refusedForNowPlatformatic(e) && Date.now() + wait < deadline && this.producer === producer && pending.every((m) => this.pinned.has(m));
-          if (!again) throw e;
+          const again = refusedForNowPlatformatic(e) && this.producer === producer && pending.every((m) => m.partition !== undefined);
+          const next = again ? await waitToResend(wait, deadline, this.opts.log, describeError(e, this.security)) : null;
+          if (next === null) throw e;
+          wait = next;
           const written = producedPartitions(e);
-          pending = pending.filter((m) => !written.has(`${this.pinned.get(m)}\0${m.topic}`));
-          this.opts.log.debug(
-            { error: describeError(e, this.security), waitMs: wait },
-            'kafka refused part of a send for now; sending the same messages again',
-          );
-          await new Promise((r) => setTimeout(r, wait));
-          wait = Math.min(wait * 2, REFUSED_RETRY_MS.max);
+          pending = pending.filter((m) => !written.has(`${m.partition}\0${m.topic}`));
         }
       }
       this.lastError = undefined;
