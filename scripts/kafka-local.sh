@@ -145,11 +145,16 @@ ensure_jars() {
 }
 
 # ---------- processes and ports ----------
-proc_alive() { # pid: exists and is not a zombie
-  local st
+proc_alive() { # pid: exists and is not a zombie (nor a zombie leader whose threads still exit)
+  local st tasks
   [[ -r "/proc/$1/stat" ]] || return 1
   st="$(sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
-  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+  [[ -n "$st" ]] || return 1
+  [[ "$st" != Z && "$st" != X ]] && return 0
+  # After SIGKILL a JVM's main thread can be a zombie while its other threads still exit; the
+  # process's sockets (its listening ports) close only when the last thread is gone.
+  tasks="$(ls "/proc/$1/task" 2>/dev/null | wc -l)"
+  ((tasks > 1))
 }
 proc_paused() { [[ "$(sed -E 's/^.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" == T ]]; }
 
@@ -192,6 +197,18 @@ pick_free_port() { # [excluded port]; below Linux's ephemeral range so client so
 wait_gone() { # pid timeout-seconds
   local deadline=$((SECONDS + $2))
   while proc_alive "$1"; do
+    ((SECONDS >= deadline)) && return 1
+    sleep 0.1
+  done
+}
+wait_ports_closed() { # timeout-seconds: this broker's saved ports no longer listen
+  local deadline=$((SECONDS + $1)) p busy
+  while :; do
+    busy=0
+    for p in "$(state_get PORT)" "$(state_get CONTROLLER_PORT)"; do
+      [[ -n "$p" ]] && port_listening "$p" && busy=1
+    done
+    ((busy == 0)) && return 0
     ((SECONDS >= deadline)) && return 1
     sleep 0.1
   done
@@ -388,6 +405,7 @@ cmd_stop() { # $1 = TERM or KILL
   if [[ "$sig" == KILL ]]; then
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone "$pid" 10 || die "pid $pid did not die after SIGKILL"
+    wait_ports_closed 10 || die "pid $pid died but its port(s) still listen after 10 s"
     log "killed (SIGKILL) pid $pid"
   else
     kill -TERM "$pid" 2>/dev/null || true

@@ -25,6 +25,19 @@ const brokers = inject('kafkaBrokers');
 const kafkaDir = inject('kafkaDir');
 const topic = `harness-${Date.now()}`;
 
+/** What a TCP connection to the broker's port meets: 'accepted' or the error. */
+function connectOutcome(): Promise<string> {
+  const [host, port] = brokers.split(',')[0]!.split(':');
+  return new Promise<string>((resolve) => {
+    const sock = createConnection({ host: host!, port: Number(port) });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve('accepted');
+    });
+    sock.once('error', (e) => resolve(`error: ${e.message}`));
+  });
+}
+
 const sent: Array<{ key: string; value: string; headers: Record<string, string> }> = [
   { key: 'bed-1', value: JSON.stringify({ metric: 'hr', value: 72, unit: 'bpm' }), headers: { gateway: 'ward-7', seq: '1' } },
   {
@@ -116,6 +129,9 @@ describe('Kafka test harness (real broker, kcat, Kafka tools)', () => {
 
   it('keeps the records across a SIGKILL crash', async () => {
     await killBroker(kafkaDir);
+    // Gone means its port is closed too: a JVM's main thread can be a zombie while its other
+    // threads (and its listening socket) are still going, and a start then finds the port taken.
+    expect(await connectOutcome()).toMatch(/ECONNREFUSED/);
     expect((await brokerStatus(kafkaDir)).running).toBe(false);
     expect(await startBroker(kafkaDir)).toBe(brokers);
     expect(summary(await readTopic(brokers, topic, { expected: 3, timeoutMs: 30_000 }))).toEqual(sent);
@@ -127,16 +143,7 @@ describe('Kafka test harness (real broker, kcat, Kafka tools)', () => {
     expect(await brokerStatus(kafkaDir)).toMatchObject({ running: true, paused: true });
     // A hung broker accepts TCP (kernel backlog: no refusal) but never answers: kcat -m 2 gives up
     // after its metadata timeout. Checked by what happens, not by how long it took.
-    const [host, port] = brokers.split(',')[0]!.split(':');
-    const accepted = await new Promise<string>((resolve) => {
-      const sock = createConnection({ host: host!, port: Number(port) });
-      sock.once('connect', () => {
-        sock.destroy();
-        resolve('accepted');
-      });
-      sock.once('error', (e) => resolve(`error: ${e.message}`));
-    });
-    expect(accepted).toBe('accepted');
+    expect(await connectOutcome()).toBe('accepted');
     await expect(run('kcat', ['-b', brokers, '-L', '-t', topic, '-m', '2'], { timeoutMs: 20_000 })).rejects.toThrow(/Failed to acquire metadata/);
     await resumeBroker(kafkaDir);
     expect((await brokerStatus(kafkaDir)).paused).toBe(false);
