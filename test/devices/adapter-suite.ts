@@ -43,6 +43,11 @@ export interface FamilyFixture {
   /** Most readings the adapter may have inside unsettled submissions. */
   maxHeldReadings: number;
   garbage?(): Promise<number>;
+  /**
+   * Keeps the devices sending after the adapter stopped, for devices that fall quiet when the
+   * gateway says goodbye (a released association): returns what ends it.
+   */
+  keepSending?(): () => void;
   disappear?(): Promise<void>;
   reappear?(): Promise<void>;
   close(): Promise<void>;
@@ -117,7 +122,12 @@ export function adapterSuite(name: string, make: FixtureFactory, opts: SuiteOpti
       await waitFor(() => p.gate.accepted > 0, 'readings');
       await f.adapter.stop();
       const submissions = p.gate.submissions;
-      await devicesProgress(f);
+      const quiet = f.keepSending?.();
+      try {
+        await devicesProgress(f);
+      } finally {
+        quiet?.();
+      }
       expect(p.gate.submissions).toBe(submissions);
       expect(f.adapter.status().state).toBe('stopped');
     });

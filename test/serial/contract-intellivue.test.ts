@@ -31,6 +31,11 @@ adapterSuite('serial (intellivue)', async () => {
       await sleep(200);
     },
     maxHeldReadings: MAX_PENDING + PER_SLICE,
+    keepSending() {
+      // A monitor answers the gateway's release and falls quiet; this one goes on sending results.
+      const t = setInterval(() => sim.port.write(result), 50);
+      return () => clearInterval(t);
+    },
     async garbage() {
       const n = 6;
       for (let i = 0; i < n; i++) {
