@@ -121,13 +121,6 @@ function headerBytes(h: Record<string, string>): Map<Buffer, Buffer> {
 }
 
 /**
- * The library's compatibilityPartitioner (murmur2 of the key, sign bit masked: the partition
- * Java clients and kafkajs choose), its answer remembered for the cached key bytes. The library
- * hashes every keyed message again in BigInt arithmetic, which makes garbage for every message;
- * a ward has tens of keys, so the answer is nearly always known. Weak: an entry goes with its
- * bytes (when the key cache is emptied).
- */
-/**
  * The partition chosen is written into the message object itself (its `partition`), when the
  * library's metadata knows the topic's partition count: a message sent again then goes to the
  * partition its first attempt went to (the library takes a message's own partition as it is,
@@ -143,6 +136,13 @@ function pinning(choose: Partitioner<Bytes, Bytes, Bytes, Bytes>): Partitioner<B
   };
 }
 
+/**
+ * The library's compatibilityPartitioner (murmur2 of the key, sign bit masked: the partition
+ * Java clients and kafkajs choose), its answer remembered for the cached key bytes. The library
+ * hashes every keyed message again in BigInt arithmetic, which makes garbage for every message;
+ * a ward has tens of keys, so the answer is nearly always known. Weak: an entry goes with its
+ * bytes (when the key cache is emptied).
+ */
 function rememberingPartitioner(kafkaLib: Lib): Partitioner<Bytes, Bytes, Bytes, Bytes> {
   const hashes = new WeakMap<Buffer, number>();
   return (message, key) => {
