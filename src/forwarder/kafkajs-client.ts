@@ -29,7 +29,11 @@
  * would then write the written ones a second time. So while the broker only refuses for now, the
  * same producer sends the same messages again (each to the partition it first went to), until
  * the send timeout: the broker recognises what it already has as a duplicate of the same producer's
- * batch and appends only the rest.
+ * batch and appends only the rest. Only when the attempt went to one broker: with partitions led by
+ * two or more, kafkajs sends a request to each and keeps the sequence numbers of every broker that
+ * answered, so a resend would go out under new ones and be written again (seen: each message seven
+ * times in a 6 s send). Then a refusal fails the send as any other error does (new producer; the
+ * forwarder counts the batch of unknown fate).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -162,6 +166,12 @@ export class KafkajsClient implements KafkaClient {
   private readonly compression: CompressionTypes;
   /** The partition kafkajs's partitioner chose for each message object last (see the module comment). */
   private readonly partitionOf = new WeakMap<object, number>();
+  /**
+   * The leaders (broker ids) the partitioner saw for the messages of each send attempt under way;
+   * each in-flight send has its own set, and the partitioner adds to all of them (an over-count is
+   * safe: see "Partly written, partly refused" in the module comment).
+   */
+  private readonly leaderSets = new Set<Set<number>>();
   /** The TLS/SASL settings in use (to scrub their secrets from error messages). */
   private security: ResolvedSecurity | null = null;
   /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
@@ -258,9 +268,12 @@ export class KafkajsClient implements KafkaClient {
           // A message sent again goes to the partition it went to first (partitions are only ever
           // added), so each partition gets the same batch again (see the module comment).
           const first = this.partitionOf.get(args.message);
-          if (first !== undefined && first < args.partitionMetadata.length) return first;
-          const p = choose(args);
-          this.partitionOf.set(args.message, p);
+          const p = first !== undefined && first < args.partitionMetadata.length ? first : choose(args);
+          if (p !== first) this.partitionOf.set(args.message, p);
+          if (this.leaderSets.size > 0) {
+            const leader = args.partitionMetadata.find((m) => m.partitionId === p)?.leader ?? -1;
+            for (const s of this.leaderSets) s.add(leader);
+          }
           return p;
         };
       },
@@ -294,6 +307,8 @@ export class KafkajsClient implements KafkaClient {
           throw new KafkaClientError('timeout', `kafkajs did not acknowledge ${describe(pending)} after ${round} rounds`);
         }
         let acked: RecordMetadata[];
+        const leaders = new Set<number>();
+        this.leaderSets.add(leaders);
         try {
           acked = await withTimeout(
             producer.sendBatch({ topicMessages: pending as { topic: string; messages: Message[] }[], acks: -1, timeout: left, compression: this.compression }),
@@ -301,11 +316,16 @@ export class KafkajsClient implements KafkaClient {
             'send',
           );
         } catch (e) {
-          // Refused for now: the same messages again from the same producer, while time is left.
-          const next = refusedForNow(e) && this.producer === producer ? await waitToResend(wait, deadline, this.opts.log, (e as Error).message) : null;
+          // Refused for now, by the one broker this attempt went to: the same messages again from the
+          // same producer, while time is left. Two or more brokers: one of them may have written its
+          // partitions and kept their sequence numbers, so a resend would write them twice.
+          const again = refusedForNow(e) && leaders.size <= 1 && this.producer === producer;
+          const next = again ? await waitToResend(wait, deadline, this.opts.log, (e as Error).message) : null;
           if (next === null) throw e;
           wait = next;
           continue;
+        } finally {
+          this.leaderSets.delete(leaders);
         }
         round++;
         pending = unacknowledged(pending, acked, (m) => this.partitionOf.get(m));

@@ -127,6 +127,65 @@ describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', 
   });
 });
 
+// Issue 19 (and the resend-in-place of a refusal): a send whose partitions lead on two brokers,
+// one of which writes its partition while the other refuses its own for now (too few in-sync
+// replicas). kafkajs keeps the sequence numbers of the broker that answered, so a client that sent
+// the same messages again from the same producer would write the first partition once per resend.
+it('a send written by one broker and refused for now by another writes nothing twice (both clients)', async () => {
+  const tag = Date.now().toString(36);
+  // Partition 0 on nodes 1 and 2 (led by 1); partition 1 on nodes 2 and 3 (led by 2): with node 3
+  // stopped, partition 1 has one in-sync replica of the two min.insync.replicas asks for.
+  const topics = CLIENTS.map((name) => `t.half-refused.${name}.${tag}`);
+  for (const t of topics)
+    await createAssignedTopic(cluster, t, [
+      [1, 2],
+      [2, 3],
+    ]);
+  const keys: string[][] = [[], []];
+  for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
+    const k = `dev-${i}`;
+    const p = javaPartition(Buffer.from(k), 2);
+    if (keys[p]!.length < 3) keys[p]!.push(k);
+  }
+  const offered = (tag: string) => [...keys[0]!, ...keys[1]!].map((k) => ({ key: k, value: `${tag}:${k}`, headers: {} }));
+  const clients = CLIENTS.map(makeClient);
+  try {
+    for (const [i, c] of clients.entries()) {
+      await c.connect(10_000);
+      await c.send([{ topic: topics[i]!, messages: offered('before') }], 15_000);
+    }
+    await cluster.stop(3);
+    for (const t of topics) await waitForLeaders(cluster.address(1), t, (p) => p.partition === 0 || p.isrs.length === 1);
+    const outcomes = await Promise.all(
+      clients.map((c, i) =>
+        c.send([{ topic: topics[i]!, messages: offered('after') }], 6_000).then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+      ),
+    );
+    for (const [i, name] of CLIENTS.entries()) {
+      const values = (await readTopic(cluster.address(1), topics[i]!, { expected: 9, timeoutMs: 20_000 })).map((r) => r.value);
+      const count = (v: string) => values.filter((x) => x === v).length;
+      // Partition 1 refused the whole time: the send cannot have resolved.
+      expect(outcomes[i], `${name}: the send's outcome`).toBe('rejected');
+      // What the test offered to partition 0 was written (the case under test happened), once each.
+      expect(
+        keys[0]!.map((k) => count(`after:${k}`)),
+        `${name}: copies of each message to partition 0`,
+      ).toEqual([1, 1, 1]);
+      expect(
+        keys[1]!.map((k) => count(`after:${k}`)),
+        `${name}: copies of each message to partition 1`,
+      ).toEqual([0, 0, 0]);
+    }
+  } finally {
+    for (const c of clients) await c.close(5000);
+    await cluster.start(3);
+    for (const t of topics) await waitForLeaders(cluster.address(1), t, (p) => p.isrs.length === 2);
+  }
+});
+
 type Fault = 'stop nodes 2 and 3' | 'kill nodes 2 and 3' | 'stop node 1';
 const FAULTS: Fault[] = ['stop nodes 2 and 3', 'kill nodes 2 and 3', 'stop node 1'];
 
