@@ -96,7 +96,7 @@ interface Link {
   rx: { len: number; cid: number; data: Buffer } | null;
   barrier: (() => void) | null;
   /** A RACP procedure in progress: records still to notify, then the response to indicate. */
-  racp: { records: GlucoseRecord[]; response: Buffer | null; timer: NodeJS.Timeout | null } | null;
+  racp: { records: GlucoseRecord[]; response: Buffer | null; timer: NodeJS.Timeout | null; waited?: boolean } | null;
   /** ATT PDUs sent to the host on this link (a power-off barrier round counts what was sent after its request). */
   attSent: number;
   /** Power is going off: the peripheral sends no more values (answers to the host's requests still go out, covered by the barrier). */
@@ -550,6 +550,12 @@ export class SimulatedController {
     if (r) {
       this.deliver(l, l.peripheral.glucoseEmission(r));
       run.timer = setTimeout(() => this.racpStep(l), 0);
+      return;
+    }
+    const wait = l.peripheral.memory.responseDelayMs;
+    if (run.response && wait > 0 && !run.waited) {
+      run.waited = true;
+      run.timer = setTimeout(() => this.racpStep(l), wait);
       return;
     }
     l.racp = null;

@@ -58,6 +58,8 @@ export class GlucoseMemory {
   /** Every RACP value written to the meter, in order (what the central asked for). */
   readonly requests: Buffer[] = [];
   mode: RacpMode = 'normal';
+  /** The pause between a report's last record and its response (a slow meter; the procedure still runs meanwhile). */
+  responseDelayMs = 0;
   private nextSeq: number;
 
   constructor(firstSeq = 1) {

@@ -264,7 +264,8 @@ export class StoredGlucose {
     if (res.code === 'success' && proc.seen.size > 0) {
       const meter = this.device(deviceId);
       meter.held = { seqs: proc.seen, from: Math.max(0, proc.from), upTo: Math.max(...proc.seen) };
-      this.advance(deviceId, meter);
+      // The report's end may be read after every commit of it: the kept number moves here then, and is saved.
+      if (this.advance(deviceId, meter)) this.save();
     }
     this.maybeRetry(deviceId);
   }
