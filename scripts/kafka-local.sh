@@ -30,6 +30,8 @@
 #   KAFKA_FORMAT_ARGS  extra shell-quoted args for the one-time storage format, e.g.
 #                   --add-scram 'SCRAM-SHA-512=[name=wardgate,password=secret]'
 #   KAFKA_HEAP      default "-Xms256m -Xmx512m";  KAFKA_JVM_OPTS  extra broker JVM options
+#   KAFKA_GC_OPTS   the collector and its settings (default G1, 20 ms pause goal); npm test sets
+#                   -XX:+UseSerialGC and KAFKA_JVM_OPTS=-XX:TieredStopAtLevel=1 (scripts/test.mjs)
 #   KAFKA_LIB_DIR   jar folder (default ${XDG_CACHE_HOME:-~/.cache}/wardgate/kafka-lib/<version>)
 #   KAFKA_START_TIMEOUT (default 60 s), KAFKA_STOP_TIMEOUT (default 30 s)
 #
@@ -50,6 +52,7 @@ DEFAULT_VERSION=4.1.1
 KAFKA_DIR="${KAFKA_DIR:-$REPO/.kafka-local}"
 case "$KAFKA_DIR" in /*) ;; *) KAFKA_DIR="$PWD/$KAFKA_DIR" ;; esac
 KAFKA_HEAP="${KAFKA_HEAP:--Xms256m -Xmx512m}"
+KAFKA_GC_OPTS="${KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/wardgate/kafka-lib"
@@ -307,8 +310,7 @@ launch() { # starts the JVM detached; sets LAUNCHED_PID and LOG_OFFSET
     "$(date -Is)" "$KAFKA_VERSION" "$PORT" "$CTRL_PORT" >>"$BROKER_LOG"
   LOG_OFFSET=$((LOG_OFFSET + 1))
   rm -f "$PIDFILE"
-  local jvm=($KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
-    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true "${LOG_OPTS[@]}" ${KAFKA_JVM_OPTS:-})
+  local jvm=($KAFKA_HEAP $KAFKA_GC_OPTS -Djava.awt.headless=true "${LOG_OPTS[@]}" ${KAFKA_JVM_OPTS:-})
   # setsid: own session, so a Ctrl-C in the terminal or the end of the test runner's process
   # group does not hit it; the inner bash writes its pid and execs java (same pid).
   setsid nohup bash -c 'echo $$ >"$0"; exec "$@"' "$PIDFILE" \
