@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Four projects:
 //  - unit: everything under test/ that needs no Kafka (real SQLite files, real MQTT brokers, socat ptys,
-//    the simulated BLE controller); scripts/test.mjs runs it two files at a time;
+//    the simulated BLE controller); scripts/test.mjs runs it three files at a time;
 //  - integration: test/integration/** against one real Kafka broker started by the global setup. Its
 //    files run one at a time because some of them stop and restart that broker;
 //  - cluster: the failover and leader-move files, each with a 3-node cluster of its own (a new
