@@ -161,6 +161,7 @@ export class GroupCommit {
     for (let i = 0; i < 4 && (this.pending.length || this.internal.length); i++) this.commitNow();
     // Commits still waiting for their fsync: one on this thread settles them.
     this.walSync?.syncNow();
+    this.walSync?.close();
     if (this.internal.length) this.logLimited('error', { records: this.internal.length }, 'gateway records (gap records) could not be committed before close');
     this.isClosed = true;
     if (this.timer) clearTimeout(this.timer);

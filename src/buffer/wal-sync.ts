@@ -6,13 +6,16 @@
  * that started after that moment has completed, and only then is the commit durable (its
  * appends resolve, and the forwarder may lease it).
  *
- * One round at a time: open the WAL by path, fsync, close. Waiters that arrive while a round is
- * running wait for the next one (the running one may have started before their write). A round
- * opens the file by path, so it always syncs the WAL SQLite is writing, whatever happened to an
- * earlier descriptor (SQLite deletes the WAL only when the last connection closes, after a
- * checkpoint it has synced itself).
+ * One round at a time: fsync the WAL. Waiters that arrive while a round is running wait for the
+ * next one (the running one may have started before their write). The first round opens the WAL
+ * by path and keeps the descriptor for the next ones: one trip through the thread pool per round
+ * instead of three (open, fsync, close: each a hand-off to a pool thread and a wake-up of the event
+ * loop). The descriptor stays the file SQLite writes: while the connection is open SQLite rewrites
+ * and truncates its WAL in place, and deletes it only when the last connection closes (after a
+ * checkpoint it has synced itself); the buffer's lock keeps any other process out. After a failed
+ * fsync the descriptor is dropped and the next round opens the WAL again. `close()` lets it go.
  */
-import { close, fsync, open } from 'node:fs';
+import { close, closeSync, fsync, open } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsyncDir, fsyncPathSync } from '../durable-file.js';
 
@@ -38,6 +41,11 @@ export class WalSync {
   private next: SyncDone[] = [];
   /** Completed rounds (for tests). */
   rounds = 0;
+  /** The WAL's descriptor, kept between rounds (undefined: not open). */
+  private fd: number | undefined;
+  private closed = false;
+  /** A round's open or fsync is on the thread pool (syncNow may have taken its waiters meanwhile). */
+  private inFlight = false;
 
   constructor(
     readonly walPath: string,
@@ -79,18 +87,41 @@ export class WalSync {
     const waiters = this.next;
     this.next = [];
     this.running = waiters;
+    this.inFlight = true;
     const finish = (err: Error | null) => {
+      this.inFlight = false;
       if (this.running !== waiters) return; // syncNow took them
       this.running = undefined;
       this.rounds++;
       for (const w of waiters) w(err ?? undefined);
       if (this.next.length) this.startRound();
     };
+    const sync = (fd: number) =>
+      this.fs.fsync(fd, (syncErr) => {
+        if (syncErr || this.closed) {
+          // Not trusted again after an error (the next round opens the WAL anew), nor kept after close.
+          if (this.fd === fd) this.fd = undefined;
+          this.fs.close(fd, () => finish(syncErr));
+        } else finish(null);
+      });
+    if (this.fd !== undefined) return sync(this.fd);
     this.fs.open(this.walPath, (err, fd) => {
       if (err) return finish(err);
-      this.fs.fsync(fd, (syncErr) => {
-        this.fs.close(fd, () => finish(syncErr));
-      });
+      if (!this.closed) this.fd = fd;
+      sync(fd);
     });
+  }
+
+  /** Lets the descriptor go (the buffer is closing): now, or when the round running ends. */
+  close(): void {
+    this.closed = true;
+    if (this.fd === undefined || this.inFlight) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      closeSync(fd);
+    } catch {
+      // already gone: nothing to let go
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,13 +7,14 @@ import { nodeSyncFs, type SyncFs, WalSync } from '../../src/buffer/wal-sync.js';
 import { type TestEnv, testEnv, withPriority } from './helpers.js';
 
 /** The real node:fs calls, but each fsync waits until the test lets it go (or fails it). */
-function heldFs(): SyncFs & { opens: number; held: number; release(): void; fail(code: string): void } {
+function heldFs(): SyncFs & { opens: number; held: number; heldFd(): number | undefined; release(): void; fail(code: string): void } {
   const queue: { fd: number; cb: (err: Error | null) => void }[] = [];
   const fs = {
     opens: 0,
     get held() {
       return queue.length;
     },
+    heldFd: () => queue[0]?.fd,
     open(path: string, cb: (err: Error | null, fd: number) => void) {
       fs.opens++;
       nodeSyncFs.open(path, cb);
@@ -74,7 +75,7 @@ describe('WalSync', () => {
     await until(() => calls.length >= 1);
     expect(calls).toEqual(['a']); // b and c wrote after round 1 began
     await until(() => fs.held === 1);
-    expect(fs.opens).toBe(2);
+    expect(fs.opens).toBe(1); // the second round fsyncs the descriptor the first one opened
     fs.release();
     await until(() => calls.length === 3);
     expect(calls).toEqual(['a', 'b', 'c']);
@@ -96,6 +97,36 @@ describe('WalSync', () => {
     fs.release();
     await new Promise((r) => setTimeout(r, 20));
     expect(calls.length).toBe(2);
+  });
+
+  it('after a failed fsync the next round opens the WAL again; close() lets the descriptor go after the round in flight', async () => {
+    const path = join(dir, 'x-wal');
+    writeFileSync(path, 'frames');
+    const fs = heldFs();
+    const w = new WalSync(path, fs);
+    const got: (Error | undefined)[] = [];
+    w.after((e) => got.push(e));
+    await until(() => fs.held === 1);
+    fs.fail('EIO');
+    await until(() => got.length === 1);
+    expect((got[0] as NodeJS.ErrnoException).code).toBe('EIO');
+    w.after((e) => got.push(e));
+    await until(() => fs.held === 1);
+    expect(fs.opens).toBe(2);
+    const fd = fs.heldFd()!;
+    w.syncNow(); // the buffer's close: settles the waiter on this thread...
+    w.close(); // ...and the descriptor stays open while the pool's fsync holds it
+    expect(got).toEqual([got[0], undefined]);
+    expect(() => fstatSync(fd)).not.toThrow();
+    fs.release();
+    await until(() => {
+      try {
+        fstatSync(fd);
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'EBADF';
+      }
+    });
   });
 
   it('a missing WAL is an error for waiters, and nothing to do without them', async () => {
