@@ -33,6 +33,14 @@ function heldFs(): SyncFs & { opens: number; held: number; heldFd(): number | un
   return fs;
 }
 
+/** A WAL file with frames in it, and a WalSync over it whose fsyncs the test lets go. */
+function heldWal(dir: string) {
+  const path = join(dir, 'x-wal');
+  writeFileSync(path, 'frames');
+  const fs = heldFs();
+  return { fs, w: new WalSync(path, fs) };
+}
+
 const settled = (p: Promise<unknown>) => {
   const s = { done: false, err: undefined as unknown };
   p.then(
@@ -61,10 +69,7 @@ describe('WalSync', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a waiter that arrives during a round waits for the next round', async () => {
-    const path = join(dir, 'x-wal');
-    writeFileSync(path, 'frames');
-    const fs = heldFs();
-    const w = new WalSync(path, fs);
+    const { fs, w } = heldWal(dir);
     const calls: string[] = [];
     w.after(() => calls.push('a'));
     await until(() => fs.held === 1);
@@ -84,10 +89,7 @@ describe('WalSync', () => {
   });
 
   it('syncNow settles every waiter at once; the round it overtook calls nobody', async () => {
-    const path = join(dir, 'x-wal');
-    writeFileSync(path, 'frames');
-    const fs = heldFs();
-    const w = new WalSync(path, fs);
+    const { fs, w } = heldWal(dir);
     const calls: (Error | undefined)[] = [];
     w.after((e) => calls.push(e));
     await until(() => fs.held === 1);
@@ -100,10 +102,7 @@ describe('WalSync', () => {
   });
 
   it('after a failed fsync the next round opens the WAL again; close() lets the descriptor go after the round in flight', async () => {
-    const path = join(dir, 'x-wal');
-    writeFileSync(path, 'frames');
-    const fs = heldFs();
-    const w = new WalSync(path, fs);
+    const { fs, w } = heldWal(dir);
     const got: (Error | undefined)[] = [];
     w.after((e) => got.push(e));
     await until(() => fs.held === 1);

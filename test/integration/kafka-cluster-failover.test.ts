@@ -57,6 +57,18 @@ async function settled(topic: string, partitions: number): Promise<void> {
   await waitForLeaders(cluster.address(1), topic, (p) => p.isrs.length === 3 && p.partition < partitions, 90_000);
 }
 
+/** Three keys for each of a 2-partition topic's partitions (the Java client's partitioner), and messages for them. */
+function threeKeysPerPartition() {
+  const keys: string[][] = [[], []];
+  for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
+    const k = `dev-${i}`;
+    const p = javaPartition(Buffer.from(k), 2);
+    if (keys[p]!.length < 3) keys[p]!.push(k);
+  }
+  const offered = (tag: string) => [...keys[0]!, ...keys[1]!].map((k) => ({ key: k, value: `${tag}:${k}`, headers: {} }));
+  return { keys, offered };
+}
+
 describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', (name) => {
   it('resolves a send only when every partition of it is stored in Kafka', async () => {
     const topic = `t.leader-move.${name}.${Date.now().toString(36)}`;
@@ -65,13 +77,7 @@ describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', 
       [1, 2, 3],
       [2, 1, 3],
     ]);
-    const keys: string[][] = [[], []];
-    for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
-      const k = `dev-${i}`;
-      const p = javaPartition(Buffer.from(k), 2);
-      if (keys[p]!.length < 3) keys[p]!.push(k);
-    }
-    const offered = (tag: string) => [...keys[0]!, ...keys[1]!].map((k) => ({ key: k, value: `${tag}:${k}`, headers: {} }));
+    const { keys, offered } = threeKeysPerPartition();
     const client = makeClient(name);
     try {
       await client.connect(10_000);
@@ -141,13 +147,7 @@ it('a send written by one broker and refused for now by another writes nothing t
       [1, 2],
       [2, 3],
     ]);
-  const keys: string[][] = [[], []];
-  for (let i = 0; keys[0]!.length < 3 || keys[1]!.length < 3; i++) {
-    const k = `dev-${i}`;
-    const p = javaPartition(Buffer.from(k), 2);
-    if (keys[p]!.length < 3) keys[p]!.push(k);
-  }
-  const offered = (tag: string) => [...keys[0]!, ...keys[1]!].map((k) => ({ key: k, value: `${tag}:${k}`, headers: {} }));
+  const { keys, offered } = threeKeysPerPartition();
   const clients = CLIENTS.map(makeClient);
   try {
     for (const [i, c] of clients.entries()) {
