@@ -104,7 +104,10 @@ export class WalSync {
           this.fs.close(fd, () => finish(syncErr));
         } else finish(null);
       });
-    if (this.fd !== undefined) return sync(this.fd);
+    if (this.fd !== undefined) {
+      sync(this.fd);
+      return;
+    }
     this.fs.open(this.walPath, (err, fd) => {
       if (err) return finish(err);
       if (!this.closed) this.fd = fd;

@@ -77,7 +77,7 @@ describe.each(CLIENTS)('%s client, leader move during a send (3-node cluster)', 
       [1, 2, 3],
       [2, 1, 3],
     ]);
-    const { keys, offered } = threeKeysPerPartition();
+    const { offered } = threeKeysPerPartition();
     const client = makeClient(name);
     try {
       await client.connect(10_000);
