@@ -17,8 +17,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // quick compiler only and the serial collector: a broker reaches ready on 3.0 s of CPU instead of 4.3 s
 // and idles on a quarter less, and the three Kafka lanes below start dozens of brokers on two cores
 // (one run each: the lanes took 470, 514 and 432 s against 549, 578 and 486 s, that run beside
-// four single-broker start measurements). A developer's own broker
-// (npm run kafka) keeps kafka-local.sh's defaults (G1, the full JIT).
+// four single-broker start measurements). A developer's own broker (npm run kafka) and the benchmarks'
+// keep kafka-local.sh's defaults (G1, the full JIT).
 process.env.KAFKA_JVM_OPTS ??= '-XX:TieredStopAtLevel=1';
 process.env.KAFKA_GC_OPTS ??= '-XX:+UseSerialGC';
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
