@@ -14,9 +14,45 @@ import type { LogLimited } from './diagnostics.js';
 import { type Meta, metaKey } from './schema.js';
 
 interface KeyUse {
-  fingerprint: string;
+  /** The fingerprint as the meta table holds it (see fingerprintMatches). */
+  fingerprint: unknown;
   seals: number;
   units: number;
+}
+
+/** A text SQLite reads as a number, for a string of hex digits: decimal digits, maybe an 'e' and more. */
+const NUMERIC = /^[0-9]+(e[0-9]+)?$/;
+
+/**
+ * A key fingerprint (16 hex digits) as the meta table stores it. The table's `v ANY` column has
+ * NUMERIC affinity (it is not a STRICT table), so SQLite turns a text that reads as a number into
+ * one: until this was found, a fingerprint of decimal digits only ('0123456789012345', stored as
+ * 123456789012345) or of digits around one 'e' ('12e4567890123456', stored as Infinity), about one
+ * key in 770, was saved as a number, and the next open refused the right key file ("fingerprint
+ * mismatch"). Such a fingerprint is now stored as its 8 bytes in a BLOB, which no affinity
+ * converts; any other stays the text it always was (an older wardgate still reads it).
+ */
+export function storedFingerprint(fp: string): string | Buffer {
+  return NUMERIC.test(fp) ? Buffer.from(fp, 'hex') : fp;
+}
+
+/**
+ * Whether the meta table's value is the fingerprint `fp`: a BLOB or a text must be it exactly; a
+ * number only a fingerprint SQLite reads as a number can be: an integer (a bigint) exactly the
+ * value of `fp`'s digits (and exponent), a real (digits lost) or an integer read as a JavaScript
+ * number (salvage) the number `fp` reads as.
+ */
+export function fingerprintMatches(stored: unknown, fp: string): boolean {
+  if (Buffer.isBuffer(stored)) return stored.toString('hex') === fp;
+  if (typeof stored === 'string') return stored === fp;
+  if (!NUMERIC.test(fp)) return false;
+  // Digits only: the exact integer. With an 'e' ('12345678901234e4' too is stored as an integer
+  // when it fits 64 bits) SQLite went through a double: the same number, to its last bit or so.
+  if (typeof stored === 'bigint' && !fp.includes('e')) return BigInt(fp) === stored;
+  if (typeof stored !== 'bigint' && typeof stored !== 'number') return false;
+  const n = Number(fp);
+  const s = Number(stored);
+  return n === s || Math.abs(n - s) <= Math.abs(s) * 1e-15;
 }
 
 /** The key new units are sealed with. */
@@ -57,7 +93,9 @@ export class KeyLedger {
     } catch {
       /* checked by loadKeyRing already */
     }
-    for (const row of db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").all() as { k: string; v: string }[]) {
+    // Integers as bigints: a fingerprint stored as an integer (see storedFingerprint) compares exactly.
+    const fps = db.prepare("SELECT k, v FROM meta WHERE k LIKE 'k%.fp'").safeIntegers(true);
+    for (const row of fps.all() as { k: string; v: unknown }[]) {
       const id = metaKey.fingerprintKeyId(row.k);
       this.use.set(id, { fingerprint: row.v, seals: meta.num(metaKey.keySeals(id)) ?? 0, units: meta.num(metaKey.keyUnits(id)) ?? 0 });
     }
@@ -78,7 +116,7 @@ export class KeyLedger {
     const missing: { id: number; units: number }[] = [];
     for (const [id, use] of this.use) {
       const fp = ring.fingerprint(id);
-      if (fp !== undefined && fp !== use.fingerprint) {
+      if (fp !== undefined && !fingerprintMatches(use.fingerprint, fp)) {
         throw new KeyFileError(
           `key ${id} in ${ring.path} is not the key this buffer was sealed with (fingerprint mismatch); refusing to use the wrong key file for ` +
             `${this.file.dbPath}. ` +
@@ -86,6 +124,13 @@ export class KeyLedger {
         );
       }
       if (fp === undefined && use.units > 0) missing.push({ id, units: use.units });
+    }
+    // The right key, its fingerprint saved as a number by SQLite: saved again as a BLOB.
+    for (const [id, use] of this.use) {
+      const fp = ring.fingerprint(id);
+      if (fp === undefined || (typeof use.fingerprint !== 'number' && typeof use.fingerprint !== 'bigint')) continue;
+      use.fingerprint = storedFingerprint(fp);
+      this.meta.set(metaKey.keyFingerprint(id), use.fingerprint);
     }
     if (missing.length > 0) {
       const ids = missing.map((m) => m.id).join(', ');
@@ -98,7 +143,7 @@ export class KeyLedger {
     }
     const active = ring.activeKeyId;
     if (!this.use.has(active)) {
-      const use = { fingerprint: ring.fingerprint(active)!, seals: 0, units: 0 };
+      const use = { fingerprint: storedFingerprint(ring.fingerprint(active)!), seals: 0, units: 0 };
       this.db.transaction(() => {
         this.meta.set(metaKey.keyFingerprint(active), use.fingerprint);
         this.meta.set(metaKey.keySeals(active), 0);

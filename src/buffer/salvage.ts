@@ -340,7 +340,8 @@ export function salvageInto(
       const keyIds = new Set<number>([...keyUnits.keys(), ...ring.keyIds]);
       for (const [k] of meta) if (/^k\d+\.fp$/.test(k)) keyIds.add(metaKey.fingerprintKeyId(k));
       for (const id of keyIds) {
-        const fp = (meta.get(metaKey.keyFingerprint(id)) as string | undefined) ?? ring.fingerprint(id);
+        // As the damaged file held it (a text, a BLOB, or a number the next open stores again: key-ledger.ts).
+        const fp = meta.get(metaKey.keyFingerprint(id)) ?? ring.fingerprint(id);
         if (fp === undefined) continue;
         const units = keyUnits.get(id) ?? 0;
         if (units === 0 && !meta.has(metaKey.keyFingerprint(id))) continue;
