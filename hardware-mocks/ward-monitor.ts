@@ -89,7 +89,7 @@ export class SimulatedMonitor {
 
     const out: MonitorSample[] = [];
     const add = (label: MonitorSample['label'], value: number, unit: string, alarm?: MonitorSample['alarm']): void => {
-      out.push(alarm ? { label, value, unit, time: now, alarm } : { label, value, unit, time: now });
+      out.push({ label, value, unit, time: now, alarm }); // one shape, alarm or not
     };
     add('HR', Math.round(s.hr), '/min', this.check('HR', s.hr > 130 ? 'HR_HIGH' : s.hr < 45 ? 'HR_LOW' : null));
     add('SpO2', Math.round(s.spo2), '%', this.check('SpO2', s.spo2 < 88 ? 'SPO2_LOW' : null));

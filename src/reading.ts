@@ -153,20 +153,22 @@ export function normalise(input: ReadingInput, opts: NormaliseOptions): PendingR
   } else if (Math.abs(deviceTime - opts.now) > opts.clockSkewToleranceMs) {
     quality.push('device_clock_skew');
   }
-  const out: PendingReading = {
+  // Every field present, absent ones undefined, always in this order: one object shape for
+  // every reading of every family, so the hot path after it (the codec, the formats) stays
+  // monomorphic instead of being recompiled when a new combination of fields first appears.
+  return {
     deviceId: input.deviceId,
     deviceKind: input.deviceKind,
     bed: input.bed,
+    patientId: input.patientId,
     metric: def.id,
     value,
     unit: def.unit,
+    deviceTime,
     gatewayTime: opts.now,
     // A waveform sample belongs to the waveform class unless its source says otherwise.
     priorityClass: input.priorityClass ?? (def.waveform ? 'waveform' : DEFAULT_PRIORITY_CLASS),
     quality,
+    extra: input.extra,
   };
-  if (input.patientId !== undefined) out.patientId = input.patientId;
-  if (deviceTime !== undefined) out.deviceTime = deviceTime;
-  if (input.extra !== undefined) out.extra = input.extra;
-  return out;
 }

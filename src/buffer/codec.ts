@@ -500,24 +500,23 @@ export function decodeUnitColumns(buf: Buffer, ctx: UnitContext, expectedCount?:
 /** Reading i of a decoded unit as a Reading object of its own (its quality and extra are copies). */
 export function readingAt(c: UnitColumns, i: number): Reading {
   const s = c.sources[c.source[i]!]!;
-  const reading: Reading = {
+  // One shape for every reading (absent fields undefined), as normalise() makes them.
+  return {
     gatewayId: c.gatewayId,
     seq: c.firstSeq + i,
     deviceId: s.deviceId,
     deviceKind: s.deviceKind,
     bed: s.bed,
+    patientId: s.patientId,
     metric: c.metric[i]!.id,
     value: c.value[i]!,
     unit: c.unit[i]!,
+    deviceTime: c.hasDeviceTime[i] === 1 ? c.deviceTime[i]! : undefined,
     gatewayTime: c.gatewayTime[i]!,
     priorityClass: c.priorityClass,
     quality: [...c.quality[i]!],
+    extra: c.extra[i],
   };
-  if (s.patientId !== undefined) reading.patientId = s.patientId;
-  if (c.hasDeviceTime[i] === 1) reading.deviceTime = c.deviceTime[i]!;
-  const x = c.extra[i];
-  if (x !== undefined) reading.extra = x;
-  return reading;
 }
 
 /** Readings [from, to) of a decoded unit as Reading objects. */

@@ -58,9 +58,11 @@ function gatewayEvent(gatewayId: string, gatewayTime: number, priority: Priority
     deviceId: gatewayId,
     deviceKind: 'gateway',
     bed: 'gateway',
+    patientId: undefined, // the one shape of every reading (reading.ts, normalise)
     metric: 'gateway_event',
     value,
     unit: '1',
+    deviceTime: undefined,
     gatewayTime,
     priorityClass: priority,
     quality: [],

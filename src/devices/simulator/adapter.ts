@@ -60,8 +60,8 @@ export function sampleToInput(s: MonitorSample, bed: string, deviceId: string, p
     deviceTime: s.time,
     priorityClass: s.alarm ? 'alarm' : s.label === 'BATT' ? 'status' : 'vital',
     quality: ['simulated'],
+    extra: s.alarm ? { alarm: s.alarm.code, severity: s.alarm.severity } : undefined,
   };
-  if (s.alarm) input.extra = { alarm: s.alarm.code, severity: s.alarm.severity };
   return input;
 }
 
