@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { Reading } from '../../src/reading.js';
 import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
-import { destroyPage } from './pages.js';
+import { destroyPage, vitalUnitPages } from './pages.js';
 
 /** The fingerprint keys.ts gives a key (the first 8 bytes of HMAC-SHA256(key, label), hex), computed here on its own. */
 const fingerprintOf = (key: Buffer): string => createHmac('sha256', key).update('wardgate key check v1').digest().subarray(0, 8).toString('hex');
@@ -109,10 +109,7 @@ describe('a key whose fingerprint reads as a number', () => {
     await buf.append(withPriority(300, 'vital'));
     await buf.close();
     const path = join(env.dir, DB_FILE);
-    const ro = new Database(path, { readonly: true });
-    const leaves = ro.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
-    const rows = ro.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-    ro.close();
+    const { leaves, rows } = vitalUnitPages(path);
     const lost = destroyPage(path, leaves[Math.floor(leaves.length / 2)]!, rows);
     expect(lost.size).toBeGreaterThan(3);
 

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/index.js';
 import type { Reading } from '../../src/reading.js';
 import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
-import { destroyPage } from './pages.js';
+import { destroyPage, vitalUnitPages } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -24,10 +24,7 @@ describe('a page damaged while running', () => {
     await buf.append(withPriority(300, 'vital', 0));
     await buf.close();
     const path = join(env.dir, DB_FILE);
-    const ro = new Database(path, { readonly: true });
-    const leaves = ro.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
-    const rows = ro.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-    ro.close();
+    const { leaves, rows } = vitalUnitPages(path);
 
     buf = await env.open({ unitMaxReadings: 1, compress: false }); // passes its check
     const reasons: string[] = [];

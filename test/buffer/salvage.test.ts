@@ -14,7 +14,7 @@ import { DB_FILE } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import type { Reading } from '../../src/reading.js';
 import { drainAll, type TestEnv, testEnv, withPriority } from './helpers.js';
-import { PAGE, readPage, scribble } from './pages.js';
+import { PAGE, readPage, scribble, vitalUnitPages } from './pages.js';
 
 let env: TestEnv;
 beforeEach(() => {
@@ -40,10 +40,7 @@ describe('salvage after a damaged page', () => {
       await buf.close();
 
       const path = join(env.dir, DB_FILE);
-      const db = new Database(path, { readonly: true });
-      const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
-      const rows = db.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-      db.close();
+      const { leaves, rows } = vitalUnitPages(path);
       expect(leaves.length).toBeGreaterThan(5);
       // A leaf in the middle: which units live on it is read from the page bytes themselves.
       const victim = leaves[Math.floor(leaves.length / 2)]!;
@@ -135,10 +132,7 @@ describe('salvage after a damaged page', () => {
     await buf.append(withPriority(120, 'vital', 0));
     await buf.close();
     const path = join(env.dir, DB_FILE);
-    const db = new Database(path, { readonly: true });
-    const leaves = db.prepare("SELECT pageno FROM dbstat WHERE name = 'units_vital' AND pagetype = 'leaf' ORDER BY pageno").pluck().all() as number[];
-    const rows = db.prepare('SELECT id, body FROM units_vital ORDER BY id').all() as { id: number; body: Buffer }[];
-    db.close();
+    const { leaves, rows } = vitalUnitPages(path);
     const victim = leaves[1]!;
     const lostIds = rows.filter((r) => readPage(path, victim).includes(r.body)).map((r) => r.id);
     overwritePage(path, victim);

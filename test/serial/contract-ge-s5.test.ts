@@ -13,7 +13,7 @@
 import { DevicePort } from '../../hardware-mocks/serial/device-port.js';
 import { basicClass, driRecord, ext1Class, FrameReader, frame, physSubrecord } from '../../hardware-mocks/serial/ge-wire.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
-import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialFixture } from './helpers/contract.js';
 import { serialRig } from './helpers/rig.js';
 
 const MAX_PENDING = 40;
@@ -72,9 +72,18 @@ class S5 {
     });
   }
 
+  start(): void {
+    this.port.start();
+  }
+
+  /** The next record, framed. */
+  next(): Buffer {
+    return frame(record(this.sent++));
+  }
+
   /** Sends one record (whatever was asked). */
   send(): void {
-    this.port.write(frame(record(this.sent++)));
+    this.port.write(this.next());
   }
 
   private halt(): void {
@@ -104,23 +113,8 @@ adapterSuite('serial (ge-s5)', async () => {
   const rig = await serialRig([{ protocol: 'ge-s5', bed: 'BED-05', pollInterval: 100, silenceTimeout: 500 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const s5 = new S5(pair.device, 20);
-  let started = false;
   return {
-    adapter: rig.adapter,
-    family: 'serial',
-    async startDevices() {
-      if (!started) s5.port.start();
-      started = true;
-      await waitFor(() => s5.port.isOpen, 'the simulated monitor to open its end');
-    },
-    offered: () => (s5.port.isOpen ? s5.port.bytesWritten : undefined),
-    intervalMs: 20,
-    async overwhelm() {
-      for (let i = 0; i < 500; i++) s5.send();
-      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
-      await sleep(200);
-    },
-    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    ...serialFixture(rig, s5, { intervalMs: 20, flood: () => s5.next(), floods: 500, maxHeldReadings: MAX_PENDING + PER_SLICE }),
     keepSending() {
       // The gateway's stop asks the S/5 to stop (displayed values every 0 s), and it falls quiet; this one goes on.
       const t = setInterval(() => s5.send(), 20);
@@ -150,12 +144,6 @@ adapterSuite('serial (ge-s5)', async () => {
       ];
       for (const b of bad) s5.port.write(b);
       return bad.length;
-    },
-    disappear: () => pair.unplug(),
-    reappear: () => pair.replug(),
-    async close() {
-      await s5.stop();
-      await rig.close();
     },
   };
 });

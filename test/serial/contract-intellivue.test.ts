@@ -1,7 +1,7 @@
 /** The serial family with an IntelliVue (association, polls) over a real socat pty pair passes the device adapter contract. */
 import { IntellivueSimulator } from '../../hardware-mocks/intellivue.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
-import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialFixture } from './helpers/contract.js';
 import { serialRig } from './helpers/rig.js';
 import { hex, REF } from './vectors.js';
 
@@ -13,24 +13,9 @@ adapterSuite('serial (intellivue)', async () => {
   const rig = await serialRig([{ protocol: 'intellivue', bed: 'BED-02', pollInterval: 50, silenceTimeout: 1000 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const sim = new IntellivueSimulator({ port: pair.device, seed: 4 });
-  let started = false;
   const result = hex(REF['V-PH-7']!);
   return {
-    adapter: rig.adapter,
-    family: 'serial',
-    async startDevices() {
-      if (!started) sim.start();
-      started = true;
-      await waitFor(() => sim.port.isOpen, 'the simulated monitor to open its end');
-    },
-    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
-    intervalMs: 50,
-    async overwhelm() {
-      for (let i = 0; i < 5000; i++) sim.port.write(result);
-      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
-      await sleep(200);
-    },
-    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    ...serialFixture(rig, sim, { intervalMs: 50, flood: () => result, floods: 5000, maxHeldReadings: MAX_PENDING + PER_SLICE }),
     keepSending() {
       // A monitor answers the gateway's release and falls quiet; this one goes on sending results.
       const t = setInterval(() => sim.port.write(result), 50);
@@ -44,12 +29,6 @@ adapterSuite('serial (intellivue)', async () => {
         sim.port.write(bad);
       }
       return n;
-    },
-    disappear: () => pair.unplug(),
-    reappear: () => pair.replug(),
-    async close() {
-      await sim.stop();
-      await rig.close();
     },
   };
 });

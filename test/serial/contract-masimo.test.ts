@@ -1,7 +1,7 @@
 /** The serial family (Masimo ASCII over a real socat pty pair) passes the device adapter contract. */
 import { MasimoSimulator } from '../../hardware-mocks/masimo.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
-import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialFixture } from './helpers/contract.js';
 import { serialRig } from './helpers/rig.js';
 
 const MAX_PENDING = 40;
@@ -14,23 +14,8 @@ adapterSuite('serial (masimo)', async () => {
   const rig = await serialRig([{ protocol: 'masimo', bed: 'BED-07', silenceTimeout: 400 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const sim = new MasimoSimulator({ port: pair.device, intervalMs: 20, seed: 3 });
-  let started = false;
   return {
-    adapter: rig.adapter,
-    family: 'serial',
-    async startDevices() {
-      if (!started) sim.start();
-      started = true;
-      await waitFor(() => sim.port.isOpen, 'the simulated monitor to open its end');
-    },
-    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
-    intervalMs: 20,
-    async overwhelm() {
-      for (let i = 0; i < 3000; i++) sim.port.write(line(i));
-      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
-      await sleep(200);
-    },
-    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    ...serialFixture(rig, sim, { intervalMs: 20, flood: (i) => line(i), floods: 3000, maxHeldReadings: MAX_PENDING + PER_SLICE }),
     async garbage() {
       const bad = [
         'garbage',
@@ -42,12 +27,6 @@ adapterSuite('serial (masimo)', async () => {
       sim.port.write(Buffer.from('\r\n'));
       for (const b of bad) sim.port.write(Buffer.from(`${b}\r\n`, 'latin1'));
       return bad.length;
-    },
-    disappear: () => pair.unplug(),
-    reappear: () => pair.replug(),
-    async close() {
-      await sim.stop();
-      await rig.close();
     },
   };
 });

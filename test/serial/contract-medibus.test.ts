@@ -1,7 +1,7 @@
 /** The serial family with a Dräger MEDIBUS device (slow protocol, polled, over a real socat pty pair) passes the device adapter contract. */
 import { MedibusSimulator, message } from '../../hardware-mocks/medibus.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
-import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialFixture } from './helpers/contract.js';
 import { serialRig } from './helpers/rig.js';
 
 const MAX_PENDING = 40;
@@ -25,24 +25,9 @@ adapterSuite('serial (medibus)', async () => {
   const rig = await serialRig([{ protocol: 'medibus', bed: 'BED-09', pollInterval: 50, silenceTimeout: 500 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const sim = new MedibusSimulator({ port: pair.device, seed: 5 });
-  let started = false;
   let n = 0;
   return {
-    adapter: rig.adapter,
-    family: 'serial',
-    async startDevices() {
-      if (!started) sim.start();
-      started = true;
-      await waitFor(() => sim.port.isOpen, 'the simulated device to open its end');
-    },
-    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
-    intervalMs: 50,
-    async overwhelm() {
-      for (let i = 0; i < 3000; i++) sim.port.write(data(n++));
-      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
-      await sleep(200);
-    },
-    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    ...serialFixture(rig, sim, { intervalMs: 50, flood: () => data(n++), floods: 3000, maxHeldReadings: MAX_PENDING + PER_SLICE }),
     keepSending() {
       // The gateway's stop sends "stop communication" (0x55): the device drops the link and only offers ICC every
       // 3 s. This one goes on answering as if polled.
@@ -69,12 +54,6 @@ adapterSuite('serial (medibus)', async () => {
       ];
       for (const b of bad) sim.port.write(b);
       return bad.length;
-    },
-    disappear: () => pair.unplug(),
-    reappear: () => pair.replug(),
-    async close() {
-      await sim.stop();
-      await rig.close();
     },
   };
 });

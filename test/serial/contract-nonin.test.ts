@@ -1,7 +1,7 @@
 /** The serial family with a Nonin oximeter (format 2, free-running, over a real socat pty pair) passes the device adapter contract. */
 import { NoninSimulator } from '../../hardware-mocks/nonin.js';
 import { adapterSuite } from '../devices/adapter-suite.js';
-import { sleep, waitFor } from '../devices/pipeline.js';
+import { serialFixture } from './helpers/contract.js';
 import { serialRig } from './helpers/rig.js';
 
 const MAX_PENDING = 40;
@@ -32,23 +32,8 @@ adapterSuite('serial (nonin)', async () => {
   const rig = await serialRig([{ protocol: 'nonin', bed: 'BED-11', pollInterval: 100, silenceTimeout: 400 }], { maxPendingReadings: MAX_PENDING });
   const pair = rig.pairs[0]!;
   const sim = new NoninSimulator({ port: pair.device, format: 2, intervalMs: 20, seed: 6 });
-  let started = false;
   return {
-    adapter: rig.adapter,
-    family: 'serial',
-    async startDevices() {
-      if (!started) sim.start();
-      started = true;
-      await waitFor(() => sim.port.isOpen, 'the simulated oximeter to open its end');
-    },
-    offered: () => (sim.port.isOpen ? sim.port.bytesWritten : undefined),
-    intervalMs: 20,
-    async overwhelm() {
-      for (let i = 0; i < 2000; i++) sim.port.write(packet(70 + (i % 10), 94 + (i % 4)));
-      await waitFor(() => rig.adapter.status().detail?.includes('paused') ?? false, 'the port to be paused');
-      await sleep(200);
-    },
-    maxHeldReadings: MAX_PENDING + PER_SLICE,
+    ...serialFixture(rig, sim, { intervalMs: 20, flood: (i) => packet(70 + (i % 10), 94 + (i % 4)), floods: 2000, maxHeldReadings: MAX_PENDING + PER_SLICE }),
     async garbage() {
       // Format 2 resynchronises one byte at a time and counts each run of dropped bytes once (nonin/decode.ts): bad
       // items back to back would be one run. So each is written between two of the oximeter's packets and followed by
@@ -63,12 +48,6 @@ adapterSuite('serial (nonin)', async () => {
       ];
       for (const b of bad) sim.port.write(Buffer.concat([b, filler]));
       return bad.length;
-    },
-    disappear: () => pair.unplug(),
-    reappear: () => pair.replug(),
-    async close() {
-      await sim.stop();
-      await rig.close();
     },
   };
 });
