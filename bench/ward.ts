@@ -18,6 +18,8 @@
  *  - event-loop delay p50/p99/max: a monitorEventLoopDelay histogram (20 ms resolution) loaded
  *    with --import into the gateway process, over the window (its timer is in the CPU figure: 50
  *    wake-ups a second; the gateway's own probe, src/metrics/loop-delay.ts, samples every 100 ms);
+ *  - garbage collection: the main thread's pauses by kind (perf_hooks 'gc' entries) and the old
+ *    space's largest use (sampled every second) over the window, from the same probe;
  *  - readings committed and forwarded per second (the gateway's status file), bytes written to
  *    disk per committed reading (/proc/PID/io write_bytes).
  */
@@ -54,16 +56,40 @@ const SENSORS = Number(arg('sensors', '100'));
 const SENSOR_INTERVAL = Number(arg('sensor-interval', '1000'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The event-loop probe loaded into the gateway process: a histogram over the measured window, written at exit. */
+/**
+ * The probe loaded into the gateway process, over the measured window, written at exit: an
+ * event-loop delay histogram, and the garbage collector's pauses on the main thread by kind
+ * (perf_hooks 'gc' entries: count and milliseconds) with the old space's largest use seen.
+ */
 const PROBE = `
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { writeFileSync } from 'node:fs';
 const h = monitorEventLoopDelay({ resolution: 20 });
 h.enable();
-setTimeout(() => h.reset(), Number(process.env.WG_LOOP_PROBE_WARMUP_MS || 0)).unref();
+const KINDS = { [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' };
+let gc = {};
+let oldMax = 0;
+let measuring = false;
+new PerformanceObserver((list) => {
+  if (!measuring) return;
+  for (const e of list.getEntries()) {
+    const k = KINDS[e.detail?.kind] ?? 'other';
+    gc[k] ??= { n: 0, ms: 0 };
+    gc[k].n++;
+    gc[k].ms += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+setInterval(() => {
+  if (!measuring) return;
+  const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  if (old) oldMax = Math.max(oldMax, old.space_used_size);
+}, 1000).unref();
+setTimeout(() => { h.reset(); measuring = true; }, Number(process.env.WG_LOOP_PROBE_WARMUP_MS || 0)).unref();
 process.on('exit', () => {
   const ms = (ns) => ns / 1e6;
-  writeFileSync(process.env.WG_LOOP_PROBE, JSON.stringify({ count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }));
+  writeFileSync(process.env.WG_LOOP_PROBE, JSON.stringify({ count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), gc, oldMax }));
 });
 `;
 
@@ -270,7 +296,16 @@ async function main(): Promise<void> {
     gw.kill('SIGTERM');
     const code = await exited;
     gw = undefined;
-    const loop = existsSync(probeOut) ? (JSON.parse(readFileSync(probeOut, 'utf8')) as { count: number; p50: number; p99: number; max: number }) : undefined;
+    const loop = existsSync(probeOut)
+      ? (JSON.parse(readFileSync(probeOut, 'utf8')) as {
+          count: number;
+          p50: number;
+          p99: number;
+          max: number;
+          gc: Record<string, { n: number; ms: number }>;
+          oldMax: number;
+        })
+      : undefined;
     const committed = s1.ingestedTotal - s0.ingestedTotal;
     const forwarded = s1.forwarder.forwarded - s0.forwarder.forwarded;
     const f = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -290,6 +325,13 @@ async function main(): Promise<void> {
           ? `event-loop delay over the window (20 ms resolution): p50 ${f(loop.p50, 1)} ms, p99 ${f(loop.p99, 1)} ms, max ${f(loop.max, 1)} ms ` +
             `(${loop.count} samples)`
           : 'event-loop delay: no probe output',
+        loop
+          ? `garbage collection on the main thread over the window: ${
+              Object.entries(loop.gc)
+                .map(([k, v]) => `${k} ${v.n} pauses ${f(v.ms, 0)} ms`)
+                .join(', ') || 'none'
+            } (${f((Object.values(loop.gc).reduce((a, v) => a + v.ms, 0) / 1000 / wall) * 100, 2)} % of one core); old space at most ${mib(loop.oldMax)} MiB`
+          : '',
         `bytes written by the gateway: ${f(wrote / Math.max(1, committed), 1)} B per committed reading (/proc/PID/io write_bytes)`,
         `gateway exit code ${code}${stderr.length ? `; stderr: ${stderr.join('').slice(0, 500)}` : ''}`,
       ].join('\n')}\n`,
