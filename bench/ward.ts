@@ -89,7 +89,8 @@ setInterval(() => {
 setTimeout(() => { h.reset(); measuring = true; }, Number(process.env.WG_LOOP_PROBE_WARMUP_MS || 0)).unref();
 process.on('exit', () => {
   const ms = (ns) => ns / 1e6;
-  writeFileSync(process.env.WG_LOOP_PROBE, JSON.stringify({ count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), gc, oldMax }));
+  const loop = { count: h.count, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) };
+  writeFileSync(process.env.WG_LOOP_PROBE, JSON.stringify({ ...loop, gc, oldMax }));
 });
 `;
 
