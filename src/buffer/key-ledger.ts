@@ -124,13 +124,11 @@ export class KeyLedger {
         );
       }
       if (fp === undefined && use.units > 0) missing.push({ id, units: use.units });
-    }
-    // The right key, its fingerprint saved as a number by SQLite: saved again as a BLOB.
-    for (const [id, use] of this.use) {
-      const fp = ring.fingerprint(id);
-      if (fp === undefined || (typeof use.fingerprint !== 'number' && typeof use.fingerprint !== 'bigint')) continue;
-      use.fingerprint = storedFingerprint(fp);
-      this.meta.set(metaKey.keyFingerprint(id), use.fingerprint);
+      // The right key, its fingerprint saved as a number by SQLite: saved again as a BLOB.
+      if (fp !== undefined && (typeof use.fingerprint === 'number' || typeof use.fingerprint === 'bigint')) {
+        use.fingerprint = storedFingerprint(fp);
+        this.meta.set(metaKey.keyFingerprint(id), use.fingerprint);
+      }
     }
     if (missing.length > 0) {
       const ids = missing.map((m) => m.id).join(', ');

@@ -271,7 +271,9 @@ export class KafkajsClient implements KafkaClient {
           const p = first !== undefined && first < args.partitionMetadata.length ? first : choose(args);
           if (p !== first) this.partitionOf.set(args.message, p);
           if (this.leaderSets.size > 0) {
-            const leader = args.partitionMetadata.find((m) => m.partitionId === p)?.leader ?? -1;
+            // Metadata lists partitions in order as a rule: a search only when it does not.
+            const at = args.partitionMetadata[p];
+            const leader = (at?.partitionId === p ? at : args.partitionMetadata.find((m) => m.partitionId === p))?.leader ?? -1;
             for (const s of this.leaderSets) s.add(leader);
           }
           return p;
