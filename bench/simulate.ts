@@ -3,7 +3,7 @@
  * command (bin/wardgate.js with the V8 flags of its first line), its CPU and bytes written in
  * steady state:
  *   node --import tsx bench/simulate.ts --brokers 127.0.0.1:9092 [--runs 3] [--baseline DIR]
- *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."]
+ *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."] [--jit]
  *
  * Each run starts the command in a process of its own (`npm run build` first) with a fresh data
  * folder and reads, at `--from` and `--to` seconds after its start:
@@ -11,7 +11,9 @@
  *    the part of it on threads other than the main one (V8's compiler and GC helpers, libuv's
  *    pool): /proc/PID/task/TID/stat;
  *  - readings committed (the status file's ingestedTotal), and bytes written to the block layer
- *    per committed reading (/proc/PID/io write_bytes).
+ *    per committed reading (/proc/PID/io write_bytes);
+ *  - with `--jit` (both trees run with --trace-opt), V8's optimising compiles in the window and
+ *    how many compiled a function again (bench/jit.ts).
  * With `--baseline DIR` (another checkout, built, e.g. `git worktree add /tmp/base HEAD~1`) the
  * runs alternate between this tree and that one, and the medians are compared (the machine is
  * shared: alternate, never compare runs made at different times). `--v8-flags` adds V8 flags to
@@ -23,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
+import { followJit, type JitSummary, jitLine } from './jit.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, def: string): string => {
@@ -38,6 +41,7 @@ const TO = Number(arg('to', '58'));
 const SEED = arg('seed', '7');
 const BASELINE = arg('baseline', '');
 const V8_FLAGS = arg('v8-flags', '').split(' ').filter(Boolean);
+const JIT = process.argv.includes('--jit');
 const TICKS = 100; // USER_HZ on Linux
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,6 +59,7 @@ interface Run {
   usPerReading: number;
   bytesPerReading: number;
   load: string;
+  jit?: JitSummary;
 }
 
 /** utime + stime of a /proc stat line (fields 14 and 15; the command name may hold spaces). */
@@ -89,6 +94,7 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
   const args = [
     ...shippedFlags(tree),
     ...extraFlags,
+    ...(JIT ? ['--trace-opt'] : []),
     join(tree, 'bin/wardgate.js'),
     'simulate',
     '--beds',
@@ -104,7 +110,8 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const jit = JIT ? followJit(child.stdout) : undefined;
+  if (!jit) child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
@@ -116,6 +123,7 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
     const b = sample(pid, dataDir);
     const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const code = await exited;
+    const jitWindow = jit?.summary(a.at, b.at);
     if (code !== 0) throw new Error(`simulate exited with ${code}: ${out.slice(-2000)}`);
     const secs = (b.at - a.at) / 1000;
     const cpu = (b.ticks - a.ticks) / TICKS;
@@ -127,6 +135,7 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
       usPerReading: (1e6 * cpu) / Math.max(1, n),
       bytesPerReading: (b.written - a.written) / Math.max(1, n),
       load: `${load0}-${load1}`,
+      ...(jitWindow ? { jit: jitWindow } : {}),
     };
   } finally {
     child.kill('SIGKILL');
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
           `${r.readingsPerSecond.toFixed(1)} readings/s, ${r.usPerReading.toFixed(1)} µs and ` +
           `${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
       );
+      if (r.jit) process.stdout.write(`  ${jitLine(r.jit, TO - FROM)}\n`);
     }
   }
   const stats = trees.map((t, k) => ({

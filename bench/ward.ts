@@ -2,6 +2,7 @@
  * A 30-bed ward at real rates through the shipped command (issue 16 goal 3):
  *   node --import tsx bench/ward.ts [--duration 300s] [--warmup 20s] [--monitors 30] [--wearables 60] [--sensors 100]
  *     [--sensor-interval 1000] [--brokers 127.0.0.1:9092] [--client kafkajs|platformatic] [--cpu-prof DIR] [--keep]
+ *     [--v8-flags "--flag ..."] [--jit]
  *
  * The gateway is `bin/wardgate.js run` (npm run build first) in a process of its own, with the V8
  * flags of its shebang line; the devices are simulated in this process and reach it through the
@@ -36,6 +37,7 @@ import { startSerialWard } from '../hardware-mocks/serial/ward.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
 import { startBroker, stopBroker } from '../test/helpers/kafka.js';
+import { followJit, jitLine } from './jit.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, def: string): string => {
@@ -54,6 +56,8 @@ const MONITORS = Number(arg('monitors', '30'));
 const WEARABLES = Number(arg('wearables', '60'));
 const SENSORS = Number(arg('sensors', '100'));
 const SENSOR_INTERVAL = Number(arg('sensor-interval', '1000'));
+const V8_FLAGS = arg('v8-flags', '').split(' ').filter(Boolean);
+const JIT = process.argv.includes('--jit');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -199,6 +203,8 @@ async function main(): Promise<void> {
       [
         ...shippedFlags(),
         ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : []),
+        ...V8_FLAGS,
+        ...(JIT ? ['--trace-opt'] : []),
         '--import',
         probe,
         join(REPO, 'bin/wardgate.js'),
@@ -208,10 +214,11 @@ async function main(): Promise<void> {
       ],
       {
         env: { ...process.env, WG_LOOP_PROBE: probeOut, WG_LOOP_PROBE_WARMUP_MS: String(WARMUP * 1000) },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', JIT ? 'pipe' : 'ignore', 'pipe'],
       },
     );
     gw.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
+    const jit = JIT ? followJit(gw.stdout!) : undefined;
     let gone = false;
     const exited = new Promise<number | null>((r) =>
       gw!.once('exit', (code) => {
@@ -290,6 +297,7 @@ async function main(): Promise<void> {
         );
     }
     const wall = (Date.now() - t0) / 1000;
+    const jitWindow = jit?.summary(performance.now() - wall * 1000, performance.now());
     const cpu = (procStat(pid).cpuTicks - c0) / 100; // USER_HZ = 100 on Linux
     const wrote = procWriteBytes(pid) - w0;
     const peak = procStatus(pid, 'VmHWM');
@@ -334,6 +342,7 @@ async function main(): Promise<void> {
             } (${f((Object.values(loop.gc).reduce((a, v) => a + v.ms, 0) / 1000 / wall) * 100, 2)} % of one core); old space at most ${mib(loop.oldMax)} MiB`
           : '',
         `bytes written by the gateway: ${f(wrote / Math.max(1, committed), 1)} B per committed reading (/proc/PID/io write_bytes)`,
+        ...(jitWindow ? [jitLine(jitWindow, wall)] : []),
         `gateway exit code ${code}${stderr.length ? `; stderr: ${stderr.join('').slice(0, 500)}` : ''}`,
       ].join('\n')}\n`,
     );
