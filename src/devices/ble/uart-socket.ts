@@ -163,6 +163,11 @@ export class UartHciSocket extends EventEmitter {
       // The device went away: as the stock stream does, close the port ('state' false follows).
       if (sd.isOpen) sd.close(() => undefined);
     };
+    // Made once per port, not once per read: V8 keeps a function's optimised code only while
+    // one of its closures lives (README, Performance).
+    const rearm = (): void => {
+      if (!this.stopped && sd.isOpen) poller.once('readable', onReadable);
+    };
     const onReadable = (err: Error | null): void => {
       if (this.stopped || !sd.isOpen) return;
       if (err) {
@@ -188,9 +193,7 @@ export class UartHciSocket extends EventEmitter {
       if (this.stopped || !sd.isOpen) return;
       if (pacingMs > 0 && n > 0) {
         // The next bytes wait in the tty buffer: one wake-up for several packets.
-        setTimeout(() => {
-          if (!this.stopped && sd.isOpen) poller.once('readable', onReadable);
-        }, pacingMs).unref();
+        setTimeout(rearm, pacingMs).unref();
       } else {
         poller.once('readable', onReadable);
       }

@@ -27,11 +27,14 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/** What the poller reports to a waiting handler: null, or why the wait ended (canceled: the port is closing). */
+type PollerError = Error & { canceled?: boolean };
+
 /** What the link needs of serialport's binding: its fd and the poller on it (Linux and macOS bindings). */
 interface UnixPort {
   fd: number | null;
   poller: {
-    once(event: 'readable' | 'writable', cb: (err: (Error & { canceled?: boolean }) | null) => void): unknown;
+    once(event: 'readable' | 'writable', cb: (err: PollerError | null) => void): unknown;
   };
   close(): Promise<void>;
 }
@@ -85,18 +88,21 @@ export async function openLink(path: string, s: PortSettings, h: LinkHandlers): 
     return done.then(() => h.closed(closing ? undefined : (error ?? new Error('port closed'))));
   };
 
+  // The poller's handlers are made once per link, not once per wait: V8 keeps a function's
+  // optimised code only while one of its closures lives (README, Performance).
+  const onReadable = (err: PollerError | null): void => {
+    readArmed = false;
+    if (closed) return;
+    if (err) {
+      if (!err.canceled) void finish(disconnected(err));
+      return;
+    }
+    readNow();
+  };
   const armRead = (): void => {
     if (readArmed || closed) return;
     readArmed = true;
-    port.poller.once('readable', (err) => {
-      readArmed = false;
-      if (closed) return;
-      if (err) {
-        if (!err.canceled) void finish(disconnected(err));
-        return;
-      }
-      readNow();
-    });
+    port.poller.once('readable', onReadable);
   };
 
   const readNow = (): void => {
@@ -157,18 +163,19 @@ export async function openLink(path: string, s: PortSettings, h: LinkHandlers): 
     }
   };
 
+  const onWritable = (err: PollerError | null): void => {
+    writeArmed = false;
+    if (closed) return;
+    if (err) {
+      if (!err.canceled && !closing) void finish();
+      return;
+    }
+    flush();
+  };
   const armWrite = (): void => {
     if (writeArmed || closed) return;
     writeArmed = true;
-    port.poller.once('writable', (err) => {
-      writeArmed = false;
-      if (closed) return;
-      if (err) {
-        if (!err.canceled && !closing) void finish();
-        return;
-      }
-      flush();
-    });
+    port.poller.once('writable', onWritable);
   };
 
   armRead();
