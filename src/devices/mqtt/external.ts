@@ -97,6 +97,7 @@ export class ExternalSubscriber {
       keepalive: Math.max(1, Math.round(c.keepalive / 1000)),
       connectTimeout: c.connectTimeout,
       reconnectPeriod: 0, // reconnection is ours, with backoff
+      writeCache: false, // no table of 65,536 packet-id Buffers in the heap (as the embedded broker; README, Performance)
       resubscribe: false, // subscribed again on every connect, below
       queueQoSZero: false,
     };
