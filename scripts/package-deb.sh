@@ -34,6 +34,10 @@ elf_machine() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
 node_modules_for() {
   local arch=$1 dest=$2
   cp package.json package-lock.json "$dest/"
+  # patches/ (patch-package, the postinstall of a development install): applied to the staged
+  # modules by this repository's patch-package, a development tool not installed in the package.
+  cp -r patches "$dest/patches"
+  (cd "$dest" && npm pkg delete scripts.postinstall)
   local triple=""
   if [ "$arch" = "$HOST_ARCH" ]; then
     # The folder itself when node_modules is a symbolic link (a clone sharing another's modules):
@@ -52,7 +56,8 @@ node_modules_for() {
       npm_config_arch=$npm_arch npm_config_target_arch=$npm_arch npm_config_cpu=$npm_arch npm_config_os=linux npm_config_build_from_source=true \
       npm ci --omit=dev --no-audit --no-fund >/dev/null)
   fi
-  rm -rf "$dest/package.json" "$dest/package-lock.json"
+  (cd "$dest" && "$REPO/node_modules/.bin/patch-package" >/dev/null)
+  rm -rf "$dest/package.json" "$dest/package-lock.json" "$dest/patches"
   # Prebuilt binaries for other systems (node-gyp-build's prebuilds/<platform>-<arch>/) are dropped.
   local node_arch=$arch; [ "$arch" = amd64 ] && node_arch=x64
   local d p

@@ -34,6 +34,13 @@
  * answered, so a resend would go out under new ones and be written again (seen: each message seven
  * times in a 6 s send). Then a refusal fails the send as any other error does (new producer; the
  * forwarder counts the batch of unknown fate).
+ *
+ * Every broker answers before a retry. kafkajs 2.2.4 waited for a send's requests with Promise.all,
+ * so a fast refusal from one broker started its retry while another broker was still writing; that
+ * broker was asked again under new sequence numbers and wrote its messages twice in a send that
+ * resolved (duplicates no one counted). patches/kafkajs+2.2.4.patch (patch-package, npm's
+ * postinstall; scripts/package-deb.sh applies it to what it ships) waits for every request to
+ * settle instead (docs/kafka-cluster.md).
  */
 import net from 'node:net';
 import tls from 'node:tls';

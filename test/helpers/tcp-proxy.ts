@@ -67,6 +67,8 @@ export interface TcpProxy {
   onProduceResponse(fn: (() => void) | null): void;
   /** Responses to Produce requests that came back from the broker since start. */
   readonly produceResponses: number;
+  /** Requests of this Kafka api key (0 Produce, 3 Metadata, ...) that went to the broker since start. */
+  requests(apiKey: number): number;
   close(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   let accepted = 0;
   let held = 0;
   let heldProduceDelivered = 0;
+  const byApiKey = new Map<number, number>();
   /** Follows the Kafka request framing of what goes upstream; counts Produce requests begun in held bytes. */
   const track = (p: Pair, d: Buffer, wasHeld: boolean): void => {
     let i = 0;
@@ -92,7 +95,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       p.hdr = Buffer.concat([p.hdr, d.subarray(i, i + take)]);
       i += take;
       if (p.hdr.length < 12) break;
-      if (p.hdr.readInt16BE(4) === 0) {
+      const apiKey = p.hdr.readInt16BE(4);
+      byApiKey.set(apiKey, (byApiKey.get(apiKey) ?? 0) + 1);
+      if (apiKey === 0) {
         if (wasHeld) heldProduceDelivered++;
         p.produceCorr.add(p.hdr.readInt32BE(8));
       }
@@ -263,6 +268,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     },
     get produceResponses() {
       return produceResponses;
+    },
+    requests(apiKey: number) {
+      return byApiKey.get(apiKey) ?? 0;
     },
     resume() {
       paused = false;

@@ -88,6 +88,10 @@ describe('Debian package (amd64)', () => {
     expect(readFileSync(join(extracted, 'lib/systemd/system/wardgate.service'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/wardgate.service'), 'utf8'));
     expect(readFileSync(join(extracted, 'usr/share/wardgate/ble.conf'), 'utf8')).toBe(readFileSync(join(REPO, 'systemd/wardgate.service.d/ble.conf'), 'utf8'));
     expect(readlinkSync(join(extracted, 'usr/bin/wardgate'))).toBe('../lib/wardgate/bin/wardgate.js');
+    // patches/ applied to the shipped modules (kafkajs: every broker answers before a retry).
+    expect(readFileSync(join(extracted, 'usr/lib/wardgate/node_modules/kafkajs/src/producer/sendMessages.js'), 'utf8')).toContain(
+      'await Promise.allSettled(requests)',
+    );
   });
 
   it('every native module is an x86-64 ELF object (readelf)', async () => {
