@@ -70,6 +70,8 @@ export class PortWorker {
   private lastRestartAt = 0;
   silent = false;
   private pending = 0;
+  /** stop() waiting for the submissions still with the sink. */
+  private onIdle: (() => void) | null = null;
   private paused = false;
   /** The undecoded rest of a chunk while paused. */
   private stash: Buffer | null = null;
@@ -115,7 +117,11 @@ export class PortWorker {
     this.link = null;
     if (link) for (const b of this.session.close?.() ?? []) link.write(b);
     await link?.close();
-    while (this.pending > 0) await new Promise((r) => setTimeout(r, 5));
+    if (this.pending > 0) {
+      await new Promise<void>((r) => {
+        this.onIdle = r;
+      });
+    }
   }
 
   /** What this port is doing, one line, no values. */
@@ -324,6 +330,10 @@ export class PortWorker {
 
   private settled(n: number): void {
     this.pending -= n;
+    if (this.pending === 0 && this.onIdle) {
+      this.onIdle();
+      this.onIdle = null;
+    }
     if (this.paused && this.pending <= this.opts.maxPendingReadings / 2) {
       this.paused = false;
       const rest = this.stash;
