@@ -34,10 +34,9 @@ elf_machine() { readelf -h "$1" | sed -n 's/^ *Machine: *//p'; }
 node_modules_for() {
   local arch=$1 dest=$2
   cp package.json package-lock.json "$dest/"
-  # patches/ (patch-package, the postinstall of a development install): applied to the staged
-  # modules by this repository's patch-package, a development tool not installed in the package.
+  # patches/ (patch-package, npm's postinstall): applied to the staged modules below, whichever way
+  # they were made (a copy of this repository's, or `npm ci`, whose postinstall applies them too).
   cp -r patches "$dest/patches"
-  (cd "$dest" && npm pkg delete scripts.postinstall)
   local triple=""
   if [ "$arch" = "$HOST_ARCH" ]; then
     # The folder itself when node_modules is a symbolic link (a clone sharing another's modules):
