@@ -70,8 +70,8 @@ export class PortWorker {
   private lastRestartAt = 0;
   silent = false;
   private pending = 0;
-  /** stop() waiting for the submissions still with the sink. */
-  private onIdle: (() => void) | null = null;
+  /** While stop() waits for the submissions still with the sink: settled by the last one (every caller of stop() shares it). */
+  private idle: { promise: Promise<void>; resolve: () => void } | null = null;
   private paused = false;
   /** The undecoded rest of a chunk while paused. */
   private stash: Buffer | null = null;
@@ -118,9 +118,14 @@ export class PortWorker {
     if (link) for (const b of this.session.close?.() ?? []) link.write(b);
     await link?.close();
     if (this.pending > 0) {
-      await new Promise<void>((r) => {
-        this.onIdle = r;
-      });
+      if (!this.idle) {
+        let resolve = (): void => undefined;
+        const promise = new Promise<void>((r) => {
+          resolve = r;
+        });
+        this.idle = { promise, resolve };
+      }
+      await this.idle.promise;
     }
   }
 
@@ -330,9 +335,9 @@ export class PortWorker {
 
   private settled(n: number): void {
     this.pending -= n;
-    if (this.pending === 0 && this.onIdle) {
-      this.onIdle();
-      this.onIdle = null;
+    if (this.pending === 0 && this.idle) {
+      this.idle.resolve();
+      this.idle = null;
     }
     if (this.paused && this.pending <= this.opts.maxPendingReadings / 2) {
       this.paused = false;
