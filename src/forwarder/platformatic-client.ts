@@ -15,6 +15,9 @@
  *  - sends to the same topic are serialised (see send(): overlapping sends to one partition
  *    would lose data in @platformatic/kafka 1.x);
  *  - retries inside the library are short (the forwarder backs off itself);
+ *  - a partition whose leader is not among the metadata's brokers fails the send
+ *    (patches/@platformatic+kafka+1.35.0.patch): 1.35.0 handed `undefined` to its connection pool
+ *    and the TypeError, thrown in a callback, ended the process (docs/kafka-cluster.md);
  *  - but a send the broker partly wrote and partly refused for now (a partition not yet led, a
  *    leader moving: refusedForNow()) is not given to a new producer, which would write the
  *    written part twice: the same producer sends the same message objects again, each to the

@@ -92,6 +92,9 @@ describe('Debian package (amd64)', () => {
     expect(readFileSync(join(extracted, 'usr/lib/wardgate/node_modules/kafkajs/src/producer/sendMessages.js'), 'utf8')).toContain(
       'await Promise.allSettled(requests)',
     );
+    expect(readFileSync(join(extracted, 'usr/lib/wardgate/node_modules/@platformatic/kafka/dist/clients/producer/producer.js'), 'utf8')).toContain(
+      'PLT_KFK_NO_LEADER',
+    );
   });
 
   it('every native module is an x86-64 ELF object (readelf)', async () => {
