@@ -45,6 +45,7 @@ import type { MqttMetrics } from './metrics.js';
 import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import type { MessageRouter } from './router.js';
+import { drainBeforeStop } from './stop-drain.js';
 import { levelsMatch } from './topics.js';
 import { VerifiedLogins } from './verified-logins.js';
 
@@ -105,6 +106,11 @@ export class EmbeddedBroker {
   /** Connections whose read was refused while the commit queue was over its bound. */
   private readonly stalled = new Set<Duplex>();
   private resumeRegistered = false;
+  /** Stopping: QoS 1/2 messages are no longer taken (stop-drain.ts). */
+  private stopping = false;
+  /** Commits of QoS 1/2 messages under way, and a promise settled when they reach 0 (while draining). */
+  private committing = 0;
+  private idle: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     this.now = deps.now ?? Date.now;
@@ -215,10 +221,25 @@ export class EmbeddedBroker {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     const closing = this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r())));
     this.wss?.close();
     this.wss = null;
-    for (const s of this.sockets) s.destroy();
+    // The PUBACKs of what was taken go out before the connections close (stop-drain.ts); each
+    // connection is then ended after what it has written (a FIN, not a reset that could drop it).
+    await drainBeforeStop(
+      () => {
+        if (this.committing === 0) return undefined;
+        if (!this.idle) {
+          let resolve!: () => void;
+          const promise = new Promise<void>((r) => (resolve = r));
+          this.idle = { promise, resolve };
+        }
+        return this.idle.promise;
+      },
+      () => this.deps.queue.isRefusing(),
+    );
+    await endSockets(this.sockets);
     this.stalled.clear();
     const a = this.aedes;
     this.aedes = null;
@@ -443,6 +464,9 @@ export class EmbeddedBroker {
       done(null);
       return;
     }
+    // Stopping: not taken, never acknowledged (aedes reads nothing more from this connection);
+    // the sensor sends it again when it reconnects.
+    if (this.stopping && packet.qos > 0) return;
     const now = this.now();
     if (!s.bucket.take(now)) {
       this.disconnected('rate_limit', { user: s.identity.user });
@@ -464,10 +488,15 @@ export class EmbeddedBroker {
       this.deps.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
+    this.committing++;
     this.deps.queue.commit(
       inputs,
       client,
       (err, committed) => {
+        if (--this.committing === 0 && this.idle) {
+          this.idle.resolve();
+          this.idle = undefined;
+        }
         if (err) {
           // Refused for longer than maxHold, or stopping: no PUBACK; the connection is dropped
           // and the sensor resends when it is back.
@@ -498,4 +527,18 @@ function printable(username: string | undefined): string | undefined {
   if (username === undefined) return undefined;
   const s = username.replace(/[^\x20-\x7e]/g, '?');
   return s.length > 64 ? `${s.slice(0, 64)}...` : s;
+}
+
+/** How long a connection ended at stop may take to close before it is destroyed. */
+const END_MS = 1000;
+
+/** Ends each socket (its written bytes, then a FIN) and destroys those still open after END_MS. */
+async function endSockets(sockets: ReadonlySet<Socket>): Promise<void> {
+  const open = [...sockets].filter((s) => !s.destroyed);
+  const closed = open.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+  for (const s of open) s.end();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(closed), new Promise<void>((r) => (timer = setTimeout(r, END_MS)))]);
+  clearTimeout(timer);
+  for (const s of open) s.destroy();
 }

@@ -13,9 +13,12 @@ export class RecordingSink implements ReadingSink {
   refused = 0;
   refuse = false;
   delayMs = 0;
+  /** Called as each submission starts, with the readings committed so far (e.g. to stop the adapter while one is under way). */
+  onSubmit: ((committed: number) => void) | undefined;
 
   async submit(inputs: readonly ReadingInput[]): Promise<void> {
     this.submissions++;
+    this.onSubmit?.(this.committed.length);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.refuse) {
       this.refused += inputs.length;
