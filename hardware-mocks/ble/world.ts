@@ -4,10 +4,11 @@
  * `powerOn` take the controller away and bring it back (as unplugging a UART controller
  * does: the host's serial port closes).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnPtyPair } from '../socat.js';
 import { type ControllerOptions, SimulatedController } from './controller.js';
 import type { SimPeripheral } from './peripherals.js';
 
@@ -37,7 +38,7 @@ export class BleWorld {
   /** Starts socat and the controller; resolves when both ends exist. */
   async powerOn(): Promise<void> {
     if (this.socat) return;
-    const p = spawn('socat', [`pty,raw,echo=0,link=${this.hostPort}`, `pty,raw,echo=0,link=${this.ctrlPort}`], { stdio: 'ignore' });
+    const p = spawnPtyPair(this.hostPort, this.ctrlPort);
     this.socat = p;
     await new Promise<void>((resolve, reject) => {
       const poll = (): void => {

@@ -4,9 +4,10 @@
  * opens. `unplug()` kills socat (both ends vanish, readers see EIO/hang-up); `replug()`
  * starts a new socat on the same paths.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnPtyPair } from '../socat.js';
 
 export class PtyPair {
   readonly device: string;
@@ -25,7 +26,7 @@ export class PtyPair {
   /** Starts socat and resolves once both link paths exist. */
   async plug(): Promise<void> {
     if (this.proc) return;
-    const p = spawn('socat', [`pty,raw,echo=0,link=${this.device}`, `pty,raw,echo=0,link=${this.host}`], { stdio: 'ignore' });
+    const p = spawnPtyPair(this.device, this.host);
     this.proc = p;
     const end = Date.now() + 10_000;
     while (!(existsSync(this.device) && existsSync(this.host))) {

@@ -3,12 +3,12 @@
  * adapter, draw the same host packets as the original run, from the controller set-up through
  * connection, GATT discovery and subscription, up to the first notification.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readRecord, replay } from '../../hardware-mocks/ble/replay.js';
+import { spawnPtyPair } from '../../hardware-mocks/socat.js';
 import { BleAdapter } from '../../src/devices/ble/adapter.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
 import { type Pipeline, pipeline, waitFor } from '../devices/pipeline.js';
@@ -37,7 +37,7 @@ describe('HCI record and replay', () => {
 
     // A fresh pty pair: the replayer on one end, a new adapter (new noble) on the other.
     const dir = mkdtempSync(join(tmpdir(), 'wardgate-ble-replay-'));
-    const socat = spawn('socat', [`pty,raw,echo=0,link=${dir}/host`, `pty,raw,echo=0,link=${dir}/ctrl`], { stdio: 'ignore' });
+    const socat = spawnPtyPair(`${dir}/host`, `${dir}/ctrl`);
     try {
       await waitFor(() => existsSync(`${dir}/host`) && existsSync(`${dir}/ctrl`), 'the pty pair');
       const adapter = new BleAdapter(

@@ -2,11 +2,12 @@
  * UartHciSocket (wardgate's H4 transport under noble's HCI layer) on a real pty pair: the
  * test plays the controller on the other end, byte by byte as it chooses.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, read, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnPtyPair } from '../../hardware-mocks/socat.js';
 import { bleConfigSchema } from '../../src/devices/ble/config.js';
 import { nobleFactory, stopNoble } from '../../src/devices/ble/noble.js';
 import { UartHciSocket } from '../../src/devices/ble/uart-socket.js';
@@ -29,7 +30,7 @@ async function ptyPair(): Promise<Pty> {
   const dir = mkdtempSync(join(tmpdir(), 'wardgate-uart-'));
   const host = join(dir, 'host');
   const ctrlPath = join(dir, 'ctrl');
-  const socat = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${ctrlPath}`], { stdio: 'ignore' });
+  const socat = spawnPtyPair(host, ctrlPath);
   for (let i = 0; i < 200 && !(existsSync(host) && existsSync(ctrlPath)); i++) await sleep(25);
   const p: Pty = { host, ctrl: openSync(ctrlPath, 'r+'), socat, fromHost: Buffer.alloc(0) };
   open.push(p);
