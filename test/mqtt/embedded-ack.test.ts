@@ -4,9 +4,10 @@
  */
 
 import { connect } from 'mqtt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
 import { MqttAdapter } from '../../src/devices/mqtt/adapter.js';
+import { makeTestPki, type TestPki } from './helpers/certs.js';
 import { mqttConfig, sleep, testContext, waitFor } from './helpers/context.js';
 import { SENSOR_RULES } from './helpers/rules.js';
 import { RecordingSink } from './helpers/sink.js';
@@ -16,11 +17,24 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function startGateway(sink: RecordingSink, maxHold = 30_000, port = 0) {
+type Listener = 'tcp' | 'tls' | 'ws';
+
+let pki: TestPki | undefined;
+afterAll(() => pki?.remove());
+
+async function startGateway(sink: RecordingSink, maxHold = 30_000, port = 0, listener: Listener = 'tcp') {
+  const at = { host: '127.0.0.1', port };
+  pki ??= listener === 'tls' ? makeTestPki() : undefined;
+  const listeners =
+    listener === 'tcp'
+      ? { tcp: at }
+      : listener === 'ws'
+        ? { ws: at }
+        : { tls: { ...at, cert: pki!.serverCert, key: pki!.serverKey, clientCertificates: 'off' as const } };
   const adapter = new MqttAdapter(
     mqttConfig({
       enabled: true,
-      embedded: { tcp: { host: '127.0.0.1', port }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/#'] } } },
+      embedded: { ...listeners, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/#'] } } },
       rules: SENSOR_RULES,
       ack: { maxHold, retryInitial: 20, retryMax: 100 },
     }),
@@ -28,7 +42,9 @@ async function startGateway(sink: RecordingSink, maxHold = 30_000, port = 0) {
   const ctx = testContext(sink);
   await adapter.start(ctx);
   cleanup.push(() => adapter.stop());
-  const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+  const a = adapter.addresses();
+  const url =
+    listener === 'tcp' ? `mqtt://127.0.0.1:${a.tcp!.port}` : listener === 'ws' ? `ws://127.0.0.1:${a.ws!.port}/mqtt` : `mqtts://127.0.0.1:${a.tls!.port}`;
   return { adapter, ctx, url };
 }
 
@@ -114,39 +130,42 @@ describe('embedded broker: end-to-end acknowledgement', () => {
     expect(sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.value)).toContain(93);
   });
 
-  it('a stop while messages flow acknowledges what it took before it closes: after a restart no message comes twice', async () => {
-    const sink = new RecordingSink();
-    sink.delayMs = 10; // each commit takes a while, as its fsync does
-    const first = await startGateway(sink);
-    const K = 4;
-    const N = 100;
-    const t0 = Date.now() - K * N * 1000;
-    let acked = 0;
-    const pubs = [];
-    for (let k = 0; k < K; k++) {
-      const pub = connect(first.url, { clientId: `s-stop-${k}`, reconnectPeriod: 50 });
-      cleanup.push(async () => void pub.end(true));
-      await new Promise((r) => pub.once('connect', r));
-      pubs.push(pub);
-    }
-    // Stopped as the first commit starts: the messages in it are taken, not yet acknowledged.
-    const stopped = new Promise<void>((resolve) => {
-      sink.onSubmit = () => {
-        sink.onSubmit = undefined;
-        void first.adapter.stop().then(resolve);
-      };
-    });
-    for (let i = 0; i < N; i++)
-      for (const [k, pub] of pubs.entries())
-        pub.publish(`ward/12/ox${k}/vitals`, JSON.stringify({ spo2: 90, pr: 70, ts: t0 + (i * K + k) * 1000 }), { qos: 1 }, () => acked++);
-    await stopped;
-    // Each sensor sends again every message it holds unacknowledged once it reconnects.
-    await startGateway(sink, 30_000, Number(new URL(first.url).port));
-    await waitFor(() => acked === K * N, 'every message acknowledged');
-    const times = sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.deviceTime);
-    expect(new Set(times).size).toBe(K * N);
-    expect(times.filter((t, i, all) => all.indexOf(t) !== i)).toEqual([]);
-  });
+  it.each(['tcp', 'tls', 'ws'] as const)(
+    'a stop while messages flow acknowledges what it took before it closes (%s): after a restart no message comes twice',
+    async (listener) => {
+      const sink = new RecordingSink();
+      sink.delayMs = 10; // each commit takes a while, as its fsync does
+      const first = await startGateway(sink, 30_000, 0, listener);
+      const K = 4;
+      const N = 100;
+      const t0 = Date.now() - K * N * 1000;
+      let acked = 0;
+      const pubs = [];
+      for (let k = 0; k < K; k++) {
+        const pub = connect(first.url, { clientId: `s-stop-${k}`, reconnectPeriod: 50, ...(pki && listener === 'tls' ? { ca: pki.read(pki.caCert) } : {}) });
+        cleanup.push(async () => void pub.end(true));
+        await new Promise((r) => pub.once('connect', r));
+        pubs.push(pub);
+      }
+      // Stopped as the first commit starts: the messages in it are taken, not yet acknowledged.
+      const stopped = new Promise<void>((resolve) => {
+        sink.onSubmit = () => {
+          sink.onSubmit = undefined;
+          void first.adapter.stop().then(resolve);
+        };
+      });
+      for (let i = 0; i < N; i++)
+        for (const [k, pub] of pubs.entries())
+          pub.publish(`ward/12/ox${k}/vitals`, JSON.stringify({ spo2: 90, pr: 70, ts: t0 + (i * K + k) * 1000 }), { qos: 1 }, () => acked++);
+      await stopped;
+      // Each sensor sends again every message it holds unacknowledged once it reconnects.
+      await startGateway(sink, 30_000, Number(new URL(first.url).port), listener);
+      await waitFor(() => acked === K * N, 'every message acknowledged');
+      const times = sink.committed.filter((r) => r.metric === 'spo2').map((r) => r.deviceTime);
+      expect(new Set(times).size).toBe(K * N);
+      expect(times.filter((t, i, all) => all.indexOf(t) !== i)).toEqual([]);
+    },
+  );
 
   it('treats QoS 2 like QoS 1: PUBREC only after commit, stored once', async () => {
     const sink = new RecordingSink();

@@ -91,6 +91,8 @@ export class EmbeddedBroker {
   private readonly servers: { kind: keyof EmbeddedAddresses; server: NetServer }[] = [];
   private wss: WebSocketServer | null = null;
   private readonly sockets = new Set<Socket>();
+  /** The stream aedes reads and writes of each connection (the TCP socket, the TLS socket or the WebSocket's stream). */
+  private readonly conns = new Set<Duplex>();
   private readonly sessions = new WeakMap<Client, Session>();
   private readonly certificateCN = new WeakMap<object, string>();
   private readonly reserved: string[][];
@@ -226,7 +228,8 @@ export class EmbeddedBroker {
     this.wss?.close();
     this.wss = null;
     // The PUBACKs of what was taken go out before the connections close (stop-drain.ts); each
-    // connection is then ended after what it has written (a FIN, not a reset that could drop it).
+    // connection is then ended after what it has written (its TLS or WebSocket stream, then a
+    // FIN; destroying the socket could drop what Node has not yet written).
     await drainBeforeStop(
       () => {
         if (this.committing === 0) return undefined;
@@ -239,7 +242,8 @@ export class EmbeddedBroker {
       },
       () => this.deps.queue.isRefusing(),
     );
-    await endSockets(this.sockets);
+    await endStreams(this.conns);
+    for (const sock of this.sockets) sock.destroy();
     this.stalled.clear();
     const a = this.aedes;
     this.aedes = null;
@@ -349,6 +353,8 @@ export class EmbeddedBroker {
       const buf: unknown = read(size);
       return buf instanceof Uint8Array ? checked(buf) : buf;
     };
+    this.conns.add(conn);
+    conn.once('close', () => this.conns.delete(conn));
     this.aedes.handle(conn, req);
   }
 
@@ -532,9 +538,9 @@ function printable(username: string | undefined): string | undefined {
 /** How long a connection ended at stop may take to close before it is destroyed. */
 const END_MS = 1000;
 
-/** Ends each socket (its written bytes, then a FIN) and destroys those still open after END_MS. */
-async function endSockets(sockets: ReadonlySet<Socket>): Promise<void> {
-  const open = [...sockets].filter((s) => !s.destroyed);
+/** Ends each stream (what it has written, then its close) and destroys those still open after END_MS. */
+async function endStreams(streams: ReadonlySet<Duplex>): Promise<void> {
+  const open = [...streams].filter((s) => !s.destroyed);
   const closed = open.map((s) => new Promise<void>((r) => s.once('close', () => r())));
   for (const s of open) s.end();
   let timer: NodeJS.Timeout | undefined;
