@@ -34,6 +34,7 @@ import mqttPacket from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Logger } from '../../logger.js';
 import type { Events } from '../../metrics/events.js';
+import { PendingCount } from '../../pending-count.js';
 import type { PendingReading } from '../../reading.js';
 import { alarmPayload, alarmTopic } from './alarm.js';
 import type { Authenticator, AuthFailure, Identity } from './auth.js';
@@ -110,9 +111,8 @@ export class EmbeddedBroker {
   private resumeRegistered = false;
   /** Stopping: QoS 1/2 messages are no longer taken (stop-drain.ts). */
   private stopping = false;
-  /** Commits of QoS 1/2 messages under way, and a promise settled when they reach 0 (while draining). */
-  private committing = 0;
-  private idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Commits of QoS 1/2 messages under way (a stop waits for them). */
+  private readonly committing = new PendingCount();
 
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     this.now = deps.now ?? Date.now;
@@ -231,15 +231,7 @@ export class EmbeddedBroker {
     // connection is then ended after what it has written (its TLS or WebSocket stream, then a
     // FIN; destroying the socket could drop what Node has not yet written).
     await drainBeforeStop(
-      () => {
-        if (this.committing === 0) return undefined;
-        if (!this.idle) {
-          let resolve!: () => void;
-          const promise = new Promise<void>((r) => (resolve = r));
-          this.idle = { promise, resolve };
-        }
-        return this.idle.promise;
-      },
+      () => this.committing.whenZero(),
       () => this.deps.queue.isRefusing(),
     );
     await endStreams(this.conns);
@@ -494,15 +486,12 @@ export class EmbeddedBroker {
       this.deps.queue.offer(inputs, (err, ok) => metrics.outcome('embedded', 0, err ? 'abandoned' : ok ? 'committed' : 'refused'), payload.length);
       return;
     }
-    this.committing++;
+    this.committing.add();
     this.deps.queue.commit(
       inputs,
       client,
       (err, committed) => {
-        if (--this.committing === 0 && this.idle) {
-          this.idle.resolve();
-          this.idle = undefined;
-        }
+        this.committing.done();
         if (err) {
           // Refused for longer than maxHold, or stopping: no PUBACK; the connection is dropped
           // and the sensor resends when it is back.

@@ -30,6 +30,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type IPublishPacket, type IStream, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from '../../logger.js';
 import type { Events } from '../../metrics/events.js';
+import { PendingCount } from '../../pending-count.js';
 import { checkPrivateFile } from '../../secret-file.js';
 import type { CommitQueue } from './commit-queue.js';
 import type { ExternalConfig } from './config.js';
@@ -70,7 +71,7 @@ export class ExternalSubscriber {
   private readonly pendingAcks = new Map<number, Promise<boolean>>();
   private ackChain: Promise<void> = Promise.resolve();
   /** PUBACKs in the chain not yet written (or given up). */
-  private chained = 0;
+  private readonly chained = new PendingCount();
   private backoff: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -219,7 +220,7 @@ export class ExternalSubscriber {
   private drain(client: MqttClient): Promise<void> {
     this.draining = true;
     return drainBeforeStop(
-      () => (this.held || this.chained > 0 ? Promise.all([this.held, this.ackChain]) : undefined),
+      () => this.held ?? this.chained.whenZero(),
       () => !client.connected || this.deps.queue.isRefusing(),
     );
   }
@@ -266,16 +267,16 @@ export class ExternalSubscriber {
       if (commit === undefined) return send(packet, cb, cbStorePut, noStore);
       this.pendingAcks.delete(id!);
       const gen = this.gen;
-      this.chained++;
+      this.chained.add();
       this.ackChain = this.ackChain
         .then(() => commit)
         .then(
           (committed) => {
-            this.chained--;
+            this.chained.done();
             if (committed && gen === this.gen && client.connected) send(packet);
           },
           () => {
-            this.chained--;
+            this.chained.done();
             // Refused past maxHold (or stopping): no PUBACK. Drop the connection so the
             // broker redelivers once we are back.
             if (gen === this.gen && !this.stopped) {

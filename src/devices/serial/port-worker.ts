@@ -7,6 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { PendingCount } from '../../pending-count.js';
 import type { Extra, ReadingInput } from '../../reading.js';
 import type { AdapterContext } from '../types.js';
 import { backoffDelay, type Clock } from './backoff.js';
@@ -69,9 +70,8 @@ export class PortWorker {
   private lastFrameAt = 0;
   private lastRestartAt = 0;
   silent = false;
-  private pending = 0;
-  /** While stop() waits for the submissions still with the sink: settled by the last one (every caller of stop() shares it). */
-  private idle: { promise: Promise<void>; resolve: () => void } | null = null;
+  /** Readings with the sink; stop() waits for them (every caller of stop() shares one promise). */
+  private readonly pending = new PendingCount();
   private paused = false;
   /** The undecoded rest of a chunk while paused. */
   private stash: Buffer | null = null;
@@ -117,16 +117,7 @@ export class PortWorker {
     this.link = null;
     if (link) for (const b of this.session.close?.() ?? []) link.write(b);
     await link?.close();
-    if (this.pending > 0) {
-      if (!this.idle) {
-        let resolve = (): void => undefined;
-        const promise = new Promise<void>((r) => {
-          resolve = r;
-        });
-        this.idle = { promise, resolve };
-      }
-      await this.idle.promise;
-    }
+    await this.pending.whenZero();
   }
 
   /** What this port is doing, one line, no values. */
@@ -314,8 +305,8 @@ export class PortWorker {
   private submit(inputs: ReadingInput[]): void {
     const ctx = this.ctx;
     if (!ctx) return;
-    this.pending += inputs.length;
-    if (!this.paused && this.pending > this.opts.maxPendingReadings && this.link) {
+    this.pending.add(inputs.length);
+    if (!this.paused && this.pending.value > this.opts.maxPendingReadings && this.link) {
       this.paused = true;
       this.link.pause();
     }
@@ -334,12 +325,8 @@ export class PortWorker {
   }
 
   private settled(n: number): void {
-    this.pending -= n;
-    if (this.pending === 0 && this.idle) {
-      this.idle.resolve();
-      this.idle = null;
-    }
-    if (this.paused && this.pending <= this.opts.maxPendingReadings / 2) {
+    this.pending.done(n);
+    if (this.paused && this.pending.value <= this.opts.maxPendingReadings / 2) {
       this.paused = false;
       const rest = this.stash;
       this.stash = null;
