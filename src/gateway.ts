@@ -65,8 +65,12 @@ export interface Gateway {
   reload(next: Config): Promise<GatewayReload>;
   /** The outcome of the last reload, shown in /status and the status file. */
   noteReload(s: ReloadStatus): void;
-  /** Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then stops. Returns true when drained. */
-  stop(drainTimeoutMs?: number): Promise<boolean>;
+  /**
+   * Stops the devices (no new readings), lets the forwarder drain for up to drainTimeoutMs, then
+   * stops. With `whileConnected`, the drain also ends as soon as the forwarder is not connected or
+   * a send fails (a stop's grace: Kafka down or stalled does not hold the stop). Returns true when drained.
+   */
+  stop(drainTimeoutMs?: number, opts?: { whileConnected?: boolean }): Promise<boolean>;
   live(): LiveStatus;
   /**
    * Resolves with the reason when the gateway can no longer do its work and must be stopped:
@@ -452,20 +456,23 @@ async function startParts(
   };
   let hurry = false;
   /** Waits for the drain like forwarder.drained(), in short slices, so that a stop without a drain can cut it short. */
-  const drainFor = async (ms: number): Promise<boolean> => {
+  const drainFor = async (ms: number, whileConnected: boolean): Promise<boolean> => {
     const deadline = Date.now() + ms;
+    const failures = forwarder.failures;
     for (;;) {
+      // A grace, not a drain: it ends when Kafka is not connected or a send fails (the retry would wait out the grace).
+      if (whileConnected && (!forwarder.connected || forwarder.failures !== failures)) return buffer.stats().totalReadings === 0;
       if (await forwarder.drained(Math.max(0, Math.min(250, deadline - Date.now())))) return true;
       if (hurry || Date.now() >= deadline) return false;
     }
   };
-  const stop = (drainTimeoutMs = 0): Promise<boolean> => {
+  const stop = (drainTimeoutMs = 0, opts: { whileConnected?: boolean } = {}): Promise<boolean> => {
     // A stop without a drain while a drain runs (the CLI's second signal) ends the drain now.
     if (drainTimeoutMs <= 0) hurry = true;
     stopped ??= (async () => {
       for (const a of adapters) await a.stop().catch((e) => log.warn({ family: a.family, err: String(e) }, 'adapter stop failed'));
       await buffer.flush().catch(() => undefined);
-      const drained = drainTimeoutMs > 0 ? await drainFor(drainTimeoutMs) : buffer.stats().totalReadings === 0;
+      const drained = drainTimeoutMs > 0 ? await drainFor(drainTimeoutMs, opts.whileConnected === true) : buffer.stats().totalReadings === 0;
       await forwarder.stop();
       clearInterval(statusTimer);
       stoppedAt = Date.now();

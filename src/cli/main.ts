@@ -216,11 +216,20 @@ async function runGateway(
   if (ended === 'failure') process.stderr.write(`wardgate: ${failure}\n`);
   else if (ended === 'duration')
     process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
-  else process.stdout.write(`${ended}: stopping${drainTimeoutMs && mode === 'simulate' ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
+  else if (mode === 'simulate') process.stdout.write(`${ended}: stopping${drainTimeoutMs ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
+  else {
+    const grace = config.kafka.stopGrace;
+    process.stdout.write(`${ended}: stopping${grace ? `, sending what is buffered for up to ${grace / 1000} s while Kafka is connected` : ''}…\n`);
+  }
   // A second signal while draining stops at once.
   const second = waitForSignal();
   const drained = await Promise.race([
-    gateway.stop(ended !== 'failure' && (ended === 'duration' || mode === 'simulate') ? drainTimeoutMs : 0),
+    ended === 'failure'
+      ? gateway.stop(0)
+      : ended === 'duration' || mode === 'simulate'
+        ? gateway.stop(drainTimeoutMs)
+        : // `run` on a signal: a grace bounded by kafka.stopGrace, ended at once by Kafka going away (docs/operations.md).
+          gateway.stop(config.kafka.stopGrace, { whileConnected: true }),
     second.promise.then(() => gateway.stop(0)),
   ]);
   second.dispose();

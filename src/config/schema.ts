@@ -178,6 +178,12 @@ export const configSchema = z
         compression: z.enum(['none', 'gzip', 'lz4', 'zstd']).default('none'),
         sendTimeout: duration.default(10_000),
         connectTimeout: duration.default(5_000),
+        /**
+         * `wardgate run` on SIGTERM/SIGINT: after the devices stop and the last readings commit, keep
+         * sending for up to this long while Kafka is connected, so a stop strands nothing a reachable
+         * Kafka could take (0 = stop at once; what is unsent stays buffered for the next start).
+         */
+        stopGrace: duration.default(5_000),
         /** With nothing to send for this long, ask the broker for metadata, so an idle gateway notices Kafka going away (0 = never). */
         idleProbe: duration.default(30_000),
         /** How often the forwarder asks which brokers the cluster lists; fewer than expected: degraded, `brokers: 2 of 3` (0 = never). */

@@ -120,6 +120,7 @@ export class Forwarder {
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
   private readonly conn: ConnectivityState;
+  private failureCount = 0;
   private readonly meter: RateMeter;
   private readonly limiter: RateLimiter;
   private readonly lanes: { alarm: Lane; bulk: Lane };
@@ -252,6 +253,16 @@ export class Forwarder {
   }
 
   // ------------------------------------------------------------------ scheduling
+
+  /** Connected to Kafka now: its producers are ready (a failed send may still be waiting for its retry). */
+  get connected(): boolean {
+    return this.phase === 'connected';
+  }
+
+  /** Failed sends and checks since start (any kind); a stop's grace ends at the next one. */
+  get failures(): number {
+    return this.failureCount;
+  }
 
   /** Started and not stopped. */
   private get running(): boolean {
@@ -552,6 +563,7 @@ export class Forwarder {
 
   private fail(kind: FailureKind, message: string, detail: Record<string, unknown>): void {
     if (this.phase === 'stopped') return;
+    this.failureCount++;
     const previousConfigError = this.conn.configError;
     const { transition, delayMs } = this.conn.failure(kind, message);
     if (kind === 'config') {

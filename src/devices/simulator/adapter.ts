@@ -15,6 +15,7 @@
  */
 import type { MonitorSample, SimulatedMonitor } from '../../../hardware-mocks/ward-monitor.js';
 import type { MetricId } from '../../catalogue.js';
+import { PendingCount } from '../../pending-count.js';
 import type { ReadingInput } from '../../reading.js';
 import type { AdapterContext, AdapterStatus, DeviceAdapter, DeviceFamily } from '../types.js';
 
@@ -103,6 +104,8 @@ export class SimulatorAdapter implements DeviceAdapter {
   private starting = false;
   private refused = 0;
   private skipped = 0;
+  /** Submissions of all monitors with the sink; stop() waits for them. */
+  private readonly inFlight = new PendingCount();
 
   constructor(private readonly cfg: SimulatorConfig) {}
 
@@ -153,6 +156,7 @@ export class SimulatorAdapter implements DeviceAdapter {
     const inputs: ReadingInput[] = [];
     for (const s of m.monitor.step(now)) inputs.push(sampleToInput(s, m.bed, m.deviceId, m.patientId));
     m.pending++;
+    this.inFlight.add();
     void this.submitted(ctx, m, inputs);
   }
 
@@ -165,6 +169,7 @@ export class SimulatorAdapter implements DeviceAdapter {
       this.refused += inputs.length;
     }
     m.pending--;
+    this.inFlight.done();
   }
 
   async stop(): Promise<void> {
@@ -173,7 +178,7 @@ export class SimulatorAdapter implements DeviceAdapter {
       if (m.timer) clearTimeout(m.timer);
       m.timer = null;
     }
-    while (this.monitors.some((m) => m.pending > 0)) await new Promise((r) => setTimeout(r, 5));
+    await this.inFlight.whenZero();
     this.ctx = null;
   }
 
