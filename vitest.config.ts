@@ -21,6 +21,7 @@ const OWN_BROKER = [
   'test/integration/forwarder-blackhole.test.ts',
   'test/integration/forwarder-crash.test.ts',
   'test/integration/kafka-fleet.test.ts',
+  'test/integration/kafka-no-leader.test.ts',
 ];
 
 export default defineConfig({

@@ -33,6 +33,9 @@ interface Pair {
   /** Replies held by delayReplies(), in order, each with the time it may go. */
   late: { at: number; d: Buffer }[];
   lateTimer: NodeJS.Timeout | null;
+  /** With `reframe`: the start of an incomplete response frame, and each request's api key and version by correlation id. */
+  rbuf: Buffer;
+  reqs: Map<number, { apiKey: number; apiVersion: number }>;
 }
 
 export interface TcpProxy {
@@ -69,10 +72,22 @@ export interface TcpProxy {
   readonly produceResponses: number;
   /** Requests of this Kafka api key (0 Produce, 3 Metadata, ...) that went to the broker since start. */
   requests(apiKey: number): number;
+  /**
+   * Needs `reframe: true` at start. Hands each whole response frame from the broker (after its
+   * 4-byte size: correlation id, header, body) to `fn` with the api key and version of its
+   * request, before it goes on to the client; `fn` may change its bytes in place. null removes it.
+   */
+  rewriteResponses(fn: ((apiKey: number, apiVersion: number, frame: Buffer) => void) | null): void;
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(opts: { targetHost?: string; targetPort: number; listenPort?: number }): Promise<TcpProxy> {
+export async function startTcpProxy(opts: {
+  targetHost?: string;
+  targetPort: number;
+  listenPort?: number;
+  /** Pass responses on in whole frames, so rewriteResponses() can see them (bytes are held until a frame is complete). */
+  reframe?: boolean;
+}): Promise<TcpProxy> {
   const host = opts.targetHost ?? '127.0.0.1';
   const pairs = new Set<Pair>();
   let paused = false;
@@ -97,6 +112,7 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       if (p.hdr.length < 12) break;
       const apiKey = p.hdr.readInt16BE(4);
       byApiKey.set(apiKey, (byApiKey.get(apiKey) ?? 0) + 1);
+      if (opts.reframe) p.reqs.set(p.hdr.readInt32BE(8), { apiKey, apiVersion: p.hdr.readInt16BE(6) });
       if (apiKey === 0) {
         if (wasHeld) heldProduceDelivered++;
         p.produceCorr.add(p.hdr.readInt32BE(8));
@@ -107,6 +123,26 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
   };
   let produceResponses = 0;
   let onProduceResponse: (() => void) | null = null;
+  let rewrite: ((apiKey: number, apiVersion: number, frame: Buffer) => void) | null = null;
+  /** With `reframe`: the whole response frames `d` completes (rewritten), or null while a frame is incomplete. */
+  const reframe = (p: Pair, d: Buffer): Buffer | null => {
+    p.rbuf = p.rbuf.length ? Buffer.concat([p.rbuf, d]) : Buffer.from(d);
+    let end = 0;
+    while (p.rbuf.length - end >= 4) {
+      const size = p.rbuf.readInt32BE(end);
+      if (p.rbuf.length - end - 4 < size) break;
+      const frame = p.rbuf.subarray(end + 4, end + 4 + size);
+      const corr = frame.readInt32BE(0);
+      const req = p.reqs.get(corr);
+      p.reqs.delete(corr);
+      if (req && rewrite) rewrite(req.apiKey, req.apiVersion, frame);
+      end += 4 + size;
+    }
+    if (end === 0) return null;
+    const whole = p.rbuf.subarray(0, end);
+    p.rbuf = p.rbuf.subarray(end);
+    return whole;
+  };
   /** Follows the Kafka response framing of what comes from upstream; reports responses to Produce requests. */
   const trackReplies = (p: Pair, d: Buffer): boolean => {
     let produce = false;
@@ -167,7 +203,9 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     const up = connect({ host, port: opts.targetPort });
     p.upstream = up;
     up.setNoDelay(true);
-    up.on('data', (d: Buffer) => {
+    up.on('data', (chunk: Buffer) => {
+      const d = opts.reframe ? reframe(p, chunk) : chunk;
+      if (!d) return;
       const produce = trackReplies(p, d);
       if (paused) {
         p.toClient.push(d);
@@ -218,6 +256,8 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
       rskip: 0,
       late: [],
       lateTimer: null,
+      rbuf: Buffer.alloc(0),
+      reqs: new Map(),
     };
     pairs.add(p);
     client.on('data', (d: Buffer) => {
@@ -271,6 +311,10 @@ export async function startTcpProxy(opts: { targetHost?: string; targetPort: num
     },
     requests(apiKey: number) {
       return byApiKey.get(apiKey) ?? 0;
+    },
+    rewriteResponses(fn) {
+      if (!opts.reframe) throw new Error('rewriteResponses needs startTcpProxy({ reframe: true })');
+      rewrite = fn;
     },
     resume() {
       paused = false;
