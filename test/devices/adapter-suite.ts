@@ -115,6 +115,26 @@ export function adapterSuite(name: string, make: FixtureFactory, opts: SuiteOpti
       for (const r of rs) expect(Number.isFinite(r.value)).toBe(true);
     });
 
+    it('stop waits for the submissions it made: unresolved while the sink holds one, resolved once they settle', async () => {
+      const { p, f } = await setup();
+      await f.adapter.start(p.ctx);
+      await f.startDevices();
+      await waitFor(() => p.gate.accepted > 0, 'readings');
+      p.gate.hold();
+      await waitFor(() => p.gate.waitingNow > 0, 'a submission the sink holds');
+      let stopped = false;
+      const stopping = f.adapter.stop().then(() => {
+        stopped = true;
+      });
+      // A stop that did not wait would have resolved by now; one that waits cannot (the MQTT
+      // families give their acknowledgements up to 2 s, so look well before that).
+      await sleep(300);
+      expect(stopped, 'stop resolved while its submission was still with the sink').toBe(false);
+      p.gate.release();
+      await stopping;
+      expect(p.gate.heldNow).toBe(0);
+    });
+
     it('stops while devices stream: stop resolves and nothing is submitted afterwards', async () => {
       const { p, f } = await setup();
       await f.adapter.start(p.ctx);

@@ -28,6 +28,11 @@ export class GateSink implements ReadingSink {
 
   constructor(private readonly inner: ReadingSink) {}
 
+  /** Submissions waiting for `release()` now (begun while held). */
+  get waitingNow(): number {
+    return this.waiting.length;
+  }
+
   /** While held, submissions wait; `release()` lets them through (or refuses them when `refuse`). */
   hold(): void {
     this.holding = true;

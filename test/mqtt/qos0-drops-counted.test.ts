@@ -3,7 +3,8 @@
  * adapter drops before the buffer (at the door while the buffer refuses and one message already
  * waits, or waiting when the adapter stops) is counted as reading_refused
  * {reason: mqtt_qos0_refusing | mqtt_qos0_stopping}, one per reading, through the adapter's
- * real wiring (commit-queue-drops.test.ts tests the queue's callback alone).
+ * real wiring (commit-queue-drops.test.ts tests the queue's callback alone). A clean stop while
+ * the buffer takes them drops none: what the adapter took reaches the buffer before stop returns.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedSensor } from '../../hardware-mocks/mqtt-sensors.js';
@@ -57,5 +58,38 @@ describe('MQTT QoS 0 drops are counted in the events table', () => {
     stopped = true;
     expect(await refused('mqtt_qos0_stopping')).toBe(1);
     expect(sink.committed).toEqual([]);
+  });
+
+  it('a clean stop while the buffer takes them (slowly) drops none: every message taken is committed before stop returns', async () => {
+    const sink = new RecordingSink();
+    sink.delayMs = 300; // a slow commit: 64 submissions under way at once, the rest wait in the queue
+    const adapter = new MqttAdapter(
+      mqttConfig({
+        enabled: true,
+        embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['wardgate/#'] } } },
+        rules: SENSOR_RULES,
+        ack: { maxBatch: 1 },
+      }),
+    );
+    const ctx = testContext(sink);
+    await adapter.start(ctx);
+    let stopped = false;
+    cleanup.push(async () => {
+      if (!stopped) await adapter.stop();
+    });
+    const url = `mqtt://127.0.0.1:${adapter.addresses().tcp!.port}`;
+    const s = new SimulatedSensor({ url, clientId: 'q0-clean-stop', bed: '4', device: 'q0', format: 'text', qos: 0 });
+    await s.connect();
+    cleanup.push(() => s.end(true));
+    const N = 100;
+    for (let i = 0; i < N; i++) await s.publishReading({ spo2: 90 + (i % 10), pulse: 60, time: Date.now() - (N - i) * 1000 });
+    // Every message taken by the adapter (held in its queue or under way), none committed yet.
+    const queue = (adapter as unknown as { queue: { pendingReadings(): number } }).queue;
+    await waitFor(() => queue.pendingReadings() === N, 'the adapter to hold every message');
+    expect(sink.committed.length).toBe(0);
+    await adapter.stop();
+    stopped = true;
+    expect(sink.committed.filter((r) => r.metric === 'spo2').length).toBe(N);
+    expect(await ctx.events.count('reading_refused', { reason: 'mqtt_qos0_stopping' })).toBe(0);
   });
 });

@@ -13,6 +13,7 @@ import { ExternalSubscriber } from './external.js';
 import { compileRules } from './mapping.js';
 import { mqttMetrics } from './metrics.js';
 import { MessageRouter } from './router.js';
+import { drainBeforeStop } from './stop-drain.js';
 import { readUsersFile } from './users-file.js';
 
 export class MqttAdapter implements DeviceAdapter {
@@ -89,7 +90,15 @@ export class MqttAdapter implements DeviceAdapter {
     const embedded = this.embedded;
     this.embedded = null;
     await embedded?.stop();
-    this.queue?.close();
+    // No message comes in now: what the queue took (QoS 0 too, whose senders never resend) goes
+    // to the buffer first, for at most the same drain (stop-drain.ts); the rest is dropped, counted.
+    const queue = this.queue;
+    if (queue)
+      await drainBeforeStop(
+        () => queue.whenSettled(),
+        () => queue.isRefusing(),
+      );
+    queue?.close();
     this.queue = null;
     this.router = null;
     this.state = 'stopped';

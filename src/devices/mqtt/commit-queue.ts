@@ -25,6 +25,7 @@
  * PUBLISHes came (MQTT-4.6.0-2). While the sink refuses, new messages wait; the refused
  * submissions are retried first, in order.
  */
+import { PendingCount } from '../../pending-count.js';
 import type { ReadingInput } from '../../reading.js';
 import type { ReadingSink } from '../types.js';
 
@@ -103,8 +104,8 @@ export class CommitQueue {
   private closed = false;
   private readonly now: () => number;
   private readonly maxInFlight: number;
-  /** Readings of every message not yet settled (waiting, in flight, held). */
-  private readings = 0;
+  /** Readings of every message not yet settled (waiting, in flight, held); a stop waits for 0. */
+  private readonly unsettled = new PendingCount();
   private bytes = 0;
   private readonly high: number;
   private readonly low: number;
@@ -134,7 +135,7 @@ export class CommitQueue {
 
   /** Readings held (waiting, in flight, or held after a refusal). */
   pendingReadings(): number {
-    return this.readings;
+    return this.unsettled.value;
   }
 
   /** Payload bytes of the messages held. */
@@ -170,6 +171,11 @@ export class CommitQueue {
     this.enqueue(inputs, false, undefined, done, bytes);
   }
 
+  /** Settles once every message taken has settled (committed, refused or dropped); undefined when none is pending. */
+  whenSettled(): Promise<void> | undefined {
+    return this.unsettled.whenZero();
+  }
+
   /** True while a submission is refused and not yet retried successfully. */
   isRefusing(): boolean {
     return this.refusing;
@@ -203,22 +209,22 @@ export class CommitQueue {
       return;
     }
     this.queue.push({ inputs, bytes, since: this.now(), reliable, owner, done });
-    this.readings += inputs.length;
+    this.unsettled.add(inputs.length);
     this.bytes += bytes;
-    if (!this.over && (this.readings >= this.high || this.bytes >= this.highBytes)) {
+    if (!this.over && (this.unsettled.value >= this.high || this.bytes >= this.highBytes)) {
       this.over = true;
-      this.opts.onPressure?.(true, this.readings, this.bytes);
+      this.opts.onPressure?.(true, this.unsettled.value, this.bytes);
     }
     this.kick();
   }
 
   /** Settles one message; a throwing callback must not stop the others. */
   private call(it: Item, error: Error | null, committed: boolean): void {
-    this.readings -= it.inputs.length;
     this.bytes -= it.bytes;
-    if (this.over && this.readings <= this.low && this.bytes <= this.lowBytes) {
+    this.unsettled.done(it.inputs.length);
+    if (this.over && this.unsettled.value <= this.low && this.bytes <= this.lowBytes) {
       this.over = false;
-      this.opts.onPressure?.(false, this.readings, this.bytes);
+      this.opts.onPressure?.(false, this.unsettled.value, this.bytes);
       this.scheduleNotify();
     }
     try {
