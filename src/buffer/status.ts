@@ -59,6 +59,8 @@ export function readBufferStats(dir: string, opts: ReadBufferStatsOptions = {}):
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.pragma('busy_timeout = 2000');
+    // A file with no table yet is a buffer being created this instant (the gateway starting): no buffer yet.
+    if (db.prepare('SELECT count(*) FROM sqlite_master').pluck().get() === 0) return null;
     const meta = new Map<string, unknown>((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: unknown }[]).map((r) => [r.k, r.v]));
     const num = (k: string): number => (typeof meta.get(k) === 'number' ? (meta.get(k) as number) : 0);
     const perClass = {} as Record<PriorityClass, ClassStats>;

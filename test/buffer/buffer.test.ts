@@ -295,6 +295,16 @@ describe('SqliteBuffer basics', () => {
     await buf.close();
     expect(readBufferStats(join(env.dir, 'none'))).toBeNull();
   });
+
+  it('readBufferStats: a database file with no table yet (a gateway creating it this instant) is no buffer yet, not an error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wg-stats-new-'));
+    try {
+      new Database(join(dir, DB_FILE)).close(); // as SQLite leaves it before the schema's first commit
+      expect(readBufferStats(dir)).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('one writer per data folder', () => {
