@@ -1,10 +1,11 @@
 /** Helpers to run a real gateway in tests: in-process, or as a child process of the real CLI. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
+import { generateKeyFile } from '../../src/crypto/keys.js';
 import { type Gateway, startGateway } from '../../src/gateway.js';
 import { silentLogger } from '../../src/logger.js';
 
@@ -18,6 +19,48 @@ export function tempDir(prefix = 'wg-test-'): string {
 export function uniqueTopics(tag: string): { alarm: string; vital: string; status: string; waveform: string } {
   const s = `${tag}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
   return { alarm: `t.${s}.alarms`, vital: `t.${s}.vitals`, status: `t.${s}.status`, waveform: `t.${s}.waveforms` };
+}
+
+export interface SimulatedRunConfig {
+  /** The YAML file for `wardgate run --config`. */
+  cfg: string;
+  /** Its data folder (buffer, status file); the key file is beside it. */
+  data: string;
+  /** Writes the file again with other topics (a SIGHUP test). */
+  write(topics: Record<string, string>): void;
+}
+
+/**
+ * A configuration file for `wardgate run` with a simulated ward, in a new folder with a new data
+ * key: `simulator` is the flow mapping of devices.simulator, `kafka` extra lines under kafka:.
+ */
+export function simulatedRunConfig(opts: { brokers: string; topics: Record<string, string>; simulator: string; kafka?: string[] }): SimulatedRunConfig {
+  const dir = tempDir();
+  const data = join(dir, 'data');
+  const keyFile = join(dir, 'wardgate.key');
+  generateKeyFile(keyFile);
+  const cfg = join(dir, 'wardgate.yaml');
+  const write = (topics: Record<string, string>): void =>
+    writeFileSync(
+      cfg,
+      [
+        'gateway:',
+        `  dataDir: ${data}`,
+        'buffer:',
+        `  keyFile: ${keyFile}`,
+        'kafka:',
+        `  brokers: ["${opts.brokers}"]`,
+        ...(opts.kafka ?? []).map((l) => `  ${l}`),
+        '  topics:',
+        ...Object.entries(topics).map(([k, v]) => `    ${k}: ${v}`),
+        'devices:',
+        `  simulator: ${opts.simulator}`,
+        'log: { level: info }',
+        '',
+      ].join('\n'),
+    );
+  write(opts.topics);
+  return { cfg, data, write };
 }
 
 export function testConfig(brokers: string, dataDir: string, overrides: ConfigInput = {}): Config {

@@ -6,12 +6,10 @@
  * arrives. Unpatched, the client's connection pool read `host` of undefined in a callback and
  * the TypeError ended the process (found by the fleet test during a full cluster outage).
  */
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/index.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { simulatedRunConfig, spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { freePort, readTopic, startBroker, stopBroker } from '../helpers/kafka.js';
 import { setMetadataLeaders } from '../helpers/kafka-metadata.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -31,31 +29,12 @@ describe('@platformatic/kafka: a partition leader missing from the metadata', ()
       brokerStarted = true;
       const brokers = `127.0.0.1:${proxy.port}`;
       const topics = uniqueTopics('noleader');
-      const dir = tempDir();
-      const data = join(dir, 'data');
-      const keyFile = join(dir, 'wardgate.key');
-      generateKeyFile(keyFile);
-      const cfg = join(dir, 'wardgate.yaml');
-      writeFileSync(
-        cfg,
-        [
-          'gateway:',
-          `  dataDir: ${data}`,
-          'buffer:',
-          `  keyFile: ${keyFile}`,
-          'kafka:',
-          `  brokers: ["${brokers}"]`,
-          '  client: platformatic',
-          '  sendTimeout: 3s',
-          '  retry: { initial: 100ms, max: 1s }',
-          '  topics:',
-          ...Object.entries(topics).map(([k, v]) => `    ${k}: ${v}`),
-          'devices:',
-          '  simulator: { enabled: true, beds: 4, interval: 250ms, seed: 5, alarmRate: 0.1 }',
-          'log: { level: info }',
-          '',
-        ].join('\n'),
-      );
+      const { cfg, data } = simulatedRunConfig({
+        brokers,
+        topics,
+        kafka: ['client: platformatic', 'sendTimeout: 3s', 'retry: { initial: 100ms, max: 1s }'],
+        simulator: '{ enabled: true, beds: 4, interval: 250ms, seed: 5, alarmRate: 0.1 }',
+      });
       const ours = new Set(Object.values(topics));
       const seqsIn = async (): Promise<number[]> => {
         const seqs: number[] = [];

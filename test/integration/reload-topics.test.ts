@@ -3,12 +3,9 @@
  * topic before the reload and to the new one after it; the new topic receives nothing before;
  * together the two hold every sequence number the buffer file says was committed, each once.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/index.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { simulatedRunConfig, spawnCli, uniqueTopics, waitFor } from '../helpers/gateway.js';
 import { readTopic } from '../helpers/kafka.js';
 
 describe('SIGHUP: Kafka topics per class', () => {
@@ -16,28 +13,12 @@ describe('SIGHUP: Kafka topics per class', () => {
     const brokers = inject('kafkaBrokers');
     const before = uniqueTopics('reload-a');
     const after = { ...before, vital: uniqueTopics('reload-b').vital };
-    const dir = tempDir();
-    const data = join(dir, 'data');
-    const keyFile = join(dir, 'wardgate.key');
-    generateKeyFile(keyFile);
-    const cfg = join(dir, 'wardgate.yaml');
-    const config = (topics: Record<string, string>) =>
-      [
-        'gateway:',
-        `  dataDir: ${data}`,
-        'buffer:',
-        `  keyFile: ${keyFile}`,
-        'kafka:',
-        `  brokers: ["${brokers}"]`,
-        '  retry: { initial: 100ms, max: 1s }',
-        '  topics:',
-        ...Object.entries(topics).map(([k, v]) => `    ${k}: ${v}`),
-        'devices:',
-        '  simulator: { enabled: true, beds: 2, interval: 250ms, seed: 4, alarmRate: 0 }',
-        'log: { level: info }',
-        '',
-      ].join('\n');
-    writeFileSync(cfg, config(before));
+    const { cfg, data, write } = simulatedRunConfig({
+      brokers,
+      topics: before,
+      kafka: ['retry: { initial: 100ms, max: 1s }'],
+      simulator: '{ enabled: true, beds: 2, interval: 250ms, seed: 4, alarmRate: 0 }',
+    });
     const c = spawnCli(['run', '--config', cfg]);
     const vitals = async (topic: string) => (await readTopic(brokers, topic).catch(() => [])).map((r) => Number(r.headers['wardgate-seq']));
     try {
@@ -45,7 +26,7 @@ describe('SIGHUP: Kafka topics per class', () => {
       expect(c.proc.exitCode, c.stderr()).toBeNull();
       expect(await vitals(after.vital)).toEqual([]);
 
-      writeFileSync(cfg, config(after));
+      write(after);
       c.proc.kill('SIGHUP');
       await waitFor(() => c.stderr().includes('"msg":"SIGHUP: applied"'), 20_000, 'the reload');
       const applied = JSON.parse(
