@@ -1,9 +1,14 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=64 --heap-growing-percent=200
+#!/usr/bin/env -S node --max-semi-space-size=4 --max-old-space-size=64 --heap-growing-percent=200 --no-memory-reducer
 // Entry point of the `wardgate` command: runs the compiled CLI (npm run build).
 // The V8 flags above size the JavaScript heap for a small box (a Raspberry Pi on the ward): the
 // gateway's live data is a few MiB (at most four Kafka batches), so a small young generation and
 // old space with a steeper growing factor keep resident memory near 130-150 MiB while a million-
 // reading backlog drains, at about 10 % more CPU than V8's defaults (README, Performance).
+// --no-memory-reducer: V8's memory reducer took a gateway at a ward's low allocation rate for idle
+// and ran extra full collections, each throwing away the optimised code of dozens of functions
+// (V8 dropped that code as "weak objects") for V8 to compile again (README, Performance: 0.83x the
+// CPU of `wardgate simulate`, 0.93x in bench/ward.ts, peak RSS no higher; the heap is bounded
+// by the flags above, not by the reducer).
 // bench/forwarder.ts runs its gateways with these same flags; kafka.batch.maxBytes is bounded
 // by this heap (src/forwarder/clients.ts). Run `node bin/wardgate.js` to use V8's defaults.
 import { main } from '../dist/src/cli/main.js';
