@@ -213,25 +213,20 @@ async function runGateway(
   for (const t of timers) clearTimeout(t);
   show(true);
   line.end();
+  // How the stop may wait for Kafka: a failure not at all; the requested duration or `simulate` drain
+  // for --drain-timeout; `run` on a signal has a grace, ended at once by Kafka going away (docs/operations.md).
+  const [waitMs, whileConnected] =
+    ended === 'failure' ? [0, false] : ended === 'duration' || mode === 'simulate' ? [drainTimeoutMs, false] : [config.kafka.stopGrace, true];
   if (ended === 'failure') process.stderr.write(`wardgate: ${failure}\n`);
-  else if (ended === 'duration')
-    process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${drainTimeoutMs / 1000} s…\n`);
-  else if (mode === 'simulate') process.stdout.write(`${ended}: stopping${drainTimeoutMs ? `, draining for up to ${drainTimeoutMs / 1000} s` : ''}…\n`);
+  else if (ended === 'duration') process.stdout.write(`devices stopped after the requested duration; draining to Kafka for up to ${waitMs / 1000} s…\n`);
   else {
-    const grace = config.kafka.stopGrace;
-    process.stdout.write(`${ended}: stopping${grace ? `, sending what is buffered for up to ${grace / 1000} s while Kafka is connected` : ''}…\n`);
+    const secs = waitMs / 1000;
+    const how = whileConnected ? `sending what is buffered for up to ${secs} s while Kafka is connected` : `draining for up to ${secs} s`;
+    process.stdout.write(`${ended}: stopping${waitMs ? `, ${how}` : ''}…\n`);
   }
   // A second signal while draining stops at once.
   const second = waitForSignal();
-  const drained = await Promise.race([
-    ended === 'failure'
-      ? gateway.stop(0)
-      : ended === 'duration' || mode === 'simulate'
-        ? gateway.stop(drainTimeoutMs)
-        : // `run` on a signal: a grace bounded by kafka.stopGrace, ended at once by Kafka going away (docs/operations.md).
-          gateway.stop(config.kafka.stopGrace, { whileConnected: true }),
-    second.promise.then(() => gateway.stop(0)),
-  ]);
+  const drained = await Promise.race([gateway.stop(waitMs, { whileConnected }), second.promise.then(() => gateway.stop(0))]);
   second.dispose();
   clearInterval(liveTimer);
   notify.close();
