@@ -331,7 +331,9 @@ async function waitingDevice(pacing: Pacing, seconds: number): Promise<number> {
   while (Date.now() < end) {
     const now = Date.now();
     const r = m.step(now).find((x) => x.label === 'HR') ?? m.step(now + 1)[0]!;
-    await buf.append([normalise(sampleToInput(r, bedName(0), 'sensor-1', 'SIMPAT-000001'), { now, clockSkewToleranceMs: 120_000 })]);
+    // An MQTT sensor's reading: the waiting-device rule applies to the kind that waits for its acknowledgement (src/buffer/pacing.ts).
+    const input = { ...sampleToInput(r, bedName(0), 'sensor-1', 'SIMPAT-000001'), deviceKind: 'mqtt' as const };
+    await buf.append([normalise(input, { now, clockSkewToleranceMs: 120_000 })]);
     n++;
   }
   await buf.close();
