@@ -3,7 +3,7 @@
  * command (bin/wardgate.js with the V8 flags of its first line), its CPU and bytes written in
  * steady state:
  *   node --import tsx bench/simulate.ts --brokers 127.0.0.1:9092 [--runs 3] [--baseline DIR]
- *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."] [--jit]
+ *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."] [--config FILE] [--jit]
  *
  * Each run starts the command in a process of its own (`npm run build` first) with a fresh data
  * folder and reads, at `--from` and `--to` seconds after its start:
@@ -12,12 +12,16 @@
  *    pool): /proc/PID/task/TID/stat;
  *  - readings committed (the status file's ingestedTotal), and bytes written to the block layer
  *    per committed reading (/proc/PID/io write_bytes);
+ *  - readings Kafka acknowledged meanwhile (the status file's forwarder.forwarded), printed beside
+ *    the committed ones: a run whose --brokers did not answer shows 0 forwarded (Kafka down costs
+ *    the gateway about a point less CPU, so such a run must not pass for one with Kafka up);
  *  - with `--jit` (both trees run with --trace-opt), V8's optimising compiles in the window and
  *    how many compiled a function again (bench/jit.ts).
  * With `--baseline DIR` (another checkout, built, e.g. `git worktree add /tmp/base HEAD~1`) the
  * runs alternate between this tree and that one, and the medians are compared (the machine is
  * shared: alternate, never compare runs made at different times). `--v8-flags` adds V8 flags to
- * this tree's runs only (with `--baseline .`, the same tree with and without them).
+ * this tree's runs only (with `--baseline .`, the same tree with and without them); `--config` likewise
+ * gives this tree's runs a YAML configuration file (`wardgate simulate --config`).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -41,6 +45,7 @@ const TO = Number(arg('to', '58'));
 const SEED = arg('seed', '7');
 const BASELINE = arg('baseline', '');
 const V8_FLAGS = arg('v8-flags', '').split(' ').filter(Boolean);
+const CONFIG = arg('config', '');
 const JIT = process.argv.includes('--jit');
 const TICKS = 100; // USER_HZ on Linux
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,11 +56,13 @@ interface Sample {
   mainTicks: number;
   written: number;
   readings: number;
+  forwarded: number;
 }
 interface Run {
   cpuPct: number;
   otherThreadsPct: number;
   readingsPerSecond: number;
+  forwardedPerSecond: number;
   usPerReading: number;
   bytesPerReading: number;
   load: string;
@@ -79,6 +86,7 @@ function sample(pid: number, dataDir: string): Sample {
     mainTicks: ticksOf(`/proc/${pid}/task/${pid}/stat`),
     written: Number(io?.[1]),
     readings: st.ingestedTotal,
+    forwarded: st.forwarder.forwarded,
   };
 }
 
@@ -88,7 +96,7 @@ function shippedFlags(tree: string): string[] {
   return first.split(/\s+/).filter((w) => w.startsWith('--'));
 }
 
-async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
+async function runOnce(tree: string, extraFlags: string[], config: string): Promise<Run> {
   const root = mkdtempSync(join(tmpdir(), 'wg-bench-simulate-'));
   const dataDir = join(root, 'data');
   const args = [
@@ -107,6 +115,7 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
     BROKERS,
     '--data',
     dataDir,
+    ...(config ? ['--config', resolve(config)] : []),
   ];
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -132,6 +141,7 @@ async function runOnce(tree: string, extraFlags: string[]): Promise<Run> {
       cpuPct: (100 * cpu) / secs,
       otherThreadsPct: (100 * (b.ticks - a.ticks - (b.mainTicks - a.mainTicks))) / TICKS / secs,
       readingsPerSecond: n / secs,
+      forwardedPerSecond: (b.forwarded - a.forwarded) / secs,
       usPerReading: (1e6 * cpu) / Math.max(1, n),
       bytesPerReading: (b.written - a.written) / Math.max(1, n),
       load: `${load0}-${load1}`,
@@ -150,18 +160,18 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const trees = [{ label: 'this tree', dir: REPO, flags: V8_FLAGS }];
-  if (BASELINE) trees.push({ label: `baseline ${resolve(BASELINE)}`, dir: resolve(BASELINE), flags: [] });
+  const trees = [{ label: 'this tree', dir: REPO, flags: V8_FLAGS, config: CONFIG }];
+  if (BASELINE) trees.push({ label: `baseline ${resolve(BASELINE)}`, dir: resolve(BASELINE), flags: [], config: '' });
   for (const t of trees) if (!existsSync(join(t.dir, 'dist/src/cli/main.js'))) throw new Error(`${t.dir}: run \`npm run build\` there first`);
   if (readdirSync('/proc').length === 0) throw new Error('needs Linux /proc');
   const runs = trees.map(() => [] as Run[]);
   for (let i = 0; i < RUNS; i++) {
     for (const [k, t] of trees.entries()) {
-      const r = await runOnce(t.dir, t.flags);
+      const r = await runOnce(t.dir, t.flags, t.config);
       runs[k]!.push(r);
       process.stdout.write(
         `${t.label} run ${i + 1}: CPU ${r.cpuPct.toFixed(2)} % of one core (other threads ${r.otherThreadsPct.toFixed(2)} %), ` +
-          `${r.readingsPerSecond.toFixed(1)} readings/s, ${r.usPerReading.toFixed(1)} µs and ` +
+          `${r.readingsPerSecond.toFixed(1)} readings/s committed, ${r.forwardedPerSecond.toFixed(1)} forwarded, ${r.usPerReading.toFixed(1)} µs and ` +
           `${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
       );
       if (r.jit) process.stdout.write(`  ${jitLine(r.jit, TO - FROM)}\n`);
@@ -175,7 +185,7 @@ async function main(): Promise<void> {
   }));
   for (const s of stats)
     process.stdout.write(
-      `${s.t.label}${s.t.flags.length ? ` with ${s.t.flags.join(' ')}` : ''}: median CPU ${s.cpu.toFixed(2)} % of one core (goal ≤ 2 %), ` +
+      `${s.t.label}${s.t.flags.length ? ` with ${s.t.flags.join(' ')}` : ''}${s.t.config ? ` with --config ${s.t.config}` : ''}: median CPU ${s.cpu.toFixed(2)} % of one core (goal ≤ 2 %), ` +
         `${s.us.toFixed(1)} µs and ${s.bytes.toFixed(1)} B written per reading (goal ≤ 150 B), ${FROM}-${TO} s, ${RUNS} run(s)\n`,
     );
   if (stats.length === 2)
