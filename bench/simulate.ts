@@ -182,12 +182,15 @@ async function main(): Promise<void> {
     cpu: median(runs[k]!.map((r) => r.cpuPct)),
     us: median(runs[k]!.map((r) => r.usPerReading)),
     bytes: median(runs[k]!.map((r) => r.bytesPerReading)),
+    forwarded: median(runs[k]!.map((r) => r.forwardedPerSecond)),
   }));
-  for (const s of stats)
+  for (const s of stats) {
+    const how = `${s.t.flags.length ? ` with ${s.t.flags.join(' ')}` : ''}${s.t.config ? ` with --config ${s.t.config}` : ''}`;
     process.stdout.write(
-      `${s.t.label}${s.t.flags.length ? ` with ${s.t.flags.join(' ')}` : ''}${s.t.config ? ` with --config ${s.t.config}` : ''}: median CPU ${s.cpu.toFixed(2)} % of one core (goal ≤ 2 %), ` +
+      `${s.t.label}${how}: median CPU ${s.cpu.toFixed(2)} % of one core (goal ≤ 2 %), ${s.forwarded.toFixed(1)} readings/s forwarded, ` +
         `${s.us.toFixed(1)} µs and ${s.bytes.toFixed(1)} B written per reading (goal ≤ 150 B), ${FROM}-${TO} s, ${RUNS} run(s)\n`,
     );
+  }
   if (stats.length === 2)
     process.stdout.write(
       `this tree / baseline: CPU ${(stats[0]!.cpu / stats[1]!.cpu).toFixed(3)}, µs per reading ${(stats[0]!.us / stats[1]!.us).toFixed(3)}\n`,
