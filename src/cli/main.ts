@@ -102,11 +102,16 @@ async function runGateway(
   const log = createLogger({ level: config.log.level, pretty });
   // systemd (Type=notify): READY=1 only once the buffer is open and the adapters started.
   const notify = new ServiceNotifier({ log: log.child({ module: 'systemd' }) });
+  // SIGTERM and SIGINT are caught from before the start: one that arrives while the gateway starts
+  // (a `systemctl stop` of a unit still activating, or right after "wardgate started" is logged)
+  // stops it in order once it has started, never by the default action (terminate, no drain).
+  const sig = waitForSignal();
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, { mode, log, createKeyIfMissing: mode === 'simulate' });
   } catch (e) {
     // startGateway stopped whatever it had started before rethrowing: the process can end now.
+    sig.dispose();
     notify.close();
     const code = startFailureCode(e);
     process.stderr.write(`wardgate: cannot start${code === EXIT_USAGE ? ' (configuration)' : ''}: ${(e as Error).message}\n`);
@@ -190,7 +195,6 @@ async function runGateway(
     reloading = reloading.then(hup).catch((e: unknown) => log.error({ err: e instanceof Error ? e.message : String(e) }, 'SIGHUP: reload failed'));
   };
   process.on('SIGHUP', onHup);
-  const sig = waitForSignal();
   // READY=1 only now that SIGHUP, SIGTERM and SIGINT have their handlers: a `systemctl reload` or
   // stop right after start must reload or drain, never meet the default action (terminate) or an
   // inherited SIG_IGN (lost).
