@@ -14,7 +14,7 @@ if (text && fifo) {
   let paused = false;
   const pauseIf = (fd, data) => {
     if (paused || fd !== 2) return;
-    const s = typeof data === 'string' ? data : Buffer.isBuffer(data) || data instanceof Uint8Array ? Buffer.from(data).toString() : '';
+    const s = typeof data === 'string' ? data : data instanceof Uint8Array ? Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString() : '';
     if (!s.includes(text)) return;
     paused = true;
     fs.readFileSync(fifo);
