@@ -3,7 +3,7 @@
  * command (bin/wardgate.js with the V8 flags of its first line), its CPU and bytes written in
  * steady state:
  *   node --import tsx bench/simulate.ts --brokers 127.0.0.1:9092 [--runs 3] [--baseline DIR]
- *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--seed 7] [--v8-flags "--flag ..."] [--config FILE] [--jit]
+ *     [--beds 30] [--duration 60] [--from 10] [--to 58] [--marks 58,120,...] [--seed 7] [--v8-flags "--flag ..."] [--config FILE] [--jit]
  *
  * Each run starts the command in a process of its own (`npm run build` first) with a fresh data
  * folder and reads, at `--from` and `--to` seconds after its start:
@@ -15,6 +15,8 @@
  *  - readings Kafka acknowledged meanwhile (the status file's forwarder.forwarded), printed beside
  *    the committed ones: a run whose --brokers did not answer shows 0 forwarded (Kafka down costs
  *    the gateway about a point less CPU, so such a run must not pass for one with Kafka up);
+ *  - with `--marks` (seconds between --from and --to), the CPU of each interval between them as
+ *    well, so that one long run shows how the figure falls as V8 finishes warming up;
  *  - with `--jit` (both trees run with --trace-opt), V8's optimising compiles in the window and
  *    how many compiled a function again (bench/jit.ts).
  * With `--baseline DIR` (another checkout, built, e.g. `git worktree add /tmp/base HEAD~1`) the
@@ -47,6 +49,12 @@ const BASELINE = arg('baseline', '');
 const V8_FLAGS = arg('v8-flags', '').split(' ').filter(Boolean);
 const CONFIG = arg('config', '');
 const JIT = process.argv.includes('--jit');
+const MARKS = arg('marks', '')
+  .split(',')
+  .filter(Boolean)
+  .map(Number)
+  .filter((m) => m > FROM && m < TO)
+  .sort((x, y) => x - y);
 const TICKS = 100; // USER_HZ on Linux
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,6 +74,8 @@ interface Run {
   usPerReading: number;
   bytesPerReading: number;
   load: string;
+  /** CPU of each interval between --from, the --marks and --to, e.g. "10-58 s 2.31 %". */
+  intervals: string[];
   jit?: JitSummary;
 }
 
@@ -126,10 +136,21 @@ async function runOnce(tree: string, extraFlags: string[], config: string): Prom
   try {
     const pid = child.pid!;
     const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-    await sleep(FROM * 1000);
+    const t0 = performance.now();
+    const until = (s: number) => sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+    await until(FROM);
     const a = sample(pid, dataDir);
-    await sleep((TO - FROM) * 1000);
+    const points = [{ s: FROM, at: a.at, ticks: a.ticks }];
+    for (const m of MARKS) {
+      await until(m);
+      points.push({ s: m, at: performance.now(), ticks: ticksOf(`/proc/${pid}/stat`) });
+    }
+    await until(TO);
     const b = sample(pid, dataDir);
+    points.push({ s: TO, at: b.at, ticks: b.ticks });
+    const intervals = points
+      .slice(1)
+      .map((p, i) => `${points[i]!.s}-${p.s} s ${((100 * (p.ticks - points[i]!.ticks)) / TICKS / ((p.at - points[i]!.at) / 1000)).toFixed(2)} %`);
     const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const code = await exited;
     const jitWindow = jit?.summary(a.at, b.at);
@@ -145,6 +166,7 @@ async function runOnce(tree: string, extraFlags: string[], config: string): Prom
       usPerReading: (1e6 * cpu) / Math.max(1, n),
       bytesPerReading: (b.written - a.written) / Math.max(1, n),
       load: `${load0}-${load1}`,
+      intervals,
       ...(jitWindow ? { jit: jitWindow } : {}),
     };
   } finally {
@@ -174,6 +196,7 @@ async function main(): Promise<void> {
           `${r.readingsPerSecond.toFixed(1)} readings/s committed, ${r.forwardedPerSecond.toFixed(1)} forwarded, ${r.usPerReading.toFixed(1)} µs and ` +
           `${r.bytesPerReading.toFixed(1)} B written per reading, load ${r.load}\n`,
       );
+      if (MARKS.length) process.stdout.write(`  by interval: ${r.intervals.join(', ')}\n`);
       if (r.jit) process.stdout.write(`  ${jitLine(r.jit, TO - FROM)}\n`);
     }
   }
