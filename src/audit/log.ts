@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { sleepSync } from '../sleep-sync.js';
 
 const AUDIT_FILE = 'audit.log';
 export const GENESIS = '0'.repeat(64);
@@ -45,10 +46,6 @@ export function recordHash(r: Omit<AuditRecord, 'hash'>): string {
 function formatRecord(r: Omit<AuditRecord, 'hash'>): string {
   return JSON.stringify({ seq: r.seq, time: r.time, event: r.event, detail: r.detail, prev: r.prev, hash: recordHash(r) });
 }
-
-const sleep = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
 
 function pidAlive(pid: number): boolean {
   try {
@@ -83,7 +80,7 @@ function withLock<T>(file: string, step: () => T): T {
         continue;
       }
       if (attempt > 500) throw new Error(`audit log ${file}: lock ${lock} held by pid ${holder}`);
-      sleep(2);
+      sleepSync(2);
     }
   }
   try {
