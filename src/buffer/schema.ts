@@ -5,6 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import { PRIORITY_CLASSES } from '../reading.js';
+import { sleepSync } from '../sleep-sync.js';
+import { sqliteErrorCode } from './diagnostics.js';
 
 export const DB_FILE = 'buffer.db';
 const SCHEMA_VERSION = 2;
@@ -64,18 +66,50 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );`;
 }
 
-export function applyPragmas(db: Database.Database): void {
-  db.pragma('journal_mode = WAL');
+/**
+ * The connection's settings. The busy timeout comes first, so that every statement after it,
+ * the switch to WAL included, waits for another process's lock (`wardgate status` reading the
+ * buffer at the instant the service starts) instead of failing at once. For a file with no page
+ * yet (being created), `pageSize` is set before the switch to WAL, which writes the first page:
+ * after it the page size could only change by leaving WAL again (initSchema).
+ */
+export function applyPragmas(db: Database.Database, pageSize?: number): void {
+  db.pragma('busy_timeout = 5000');
+  if (pageSize !== undefined && db.pragma('page_count', { simple: true }) === 0) db.pragma(`page_size = ${pageSize}`);
+  setJournalMode(db, 'wal');
   // Commits are not fsynced by SQLite: with buffer.synchronous 'full' the buffer fsyncs the WAL
   // itself, off the event loop, before a commit counts (wal-sync.ts). Checkpoints sync as usual.
   db.pragma('synchronous = NORMAL');
   db.pragma('journal_size_limit = 8388608');
   db.pragma('wal_autocheckpoint = 1000');
-  db.pragma('busy_timeout = 5000');
   // better-sqlite3 builds SQLite with a 16 MiB page cache per connection. The buffer's work is
   // appends at one end of each table and reads and deletes at the other: 4 MiB holds both ends
   // (and keeps a Raspberry Pi's resident memory down; see the README's performance section).
   db.pragma('cache_size = -4096');
+}
+
+/** How long a switch of journal mode retries while another connection has the file open. */
+const JOURNAL_SWITCH_WAIT_MS = 5000;
+const JOURNAL_SWITCH_RETRY_MS = 20;
+
+/**
+ * Sets the journal mode and checks that it took: SQLite answers with the old mode, no error,
+ * when it cannot switch. Leaving WAL takes an exclusive lock without SQLite's busy handler (it
+ * fails at once while a reader has the file open), so a busy switch is retried here for up to
+ * JOURNAL_SWITCH_WAIT_MS, as the busy timeout would.
+ */
+function setJournalMode(db: Database.Database, mode: 'wal' | 'delete'): void {
+  const until = Date.now() + JOURNAL_SWITCH_WAIT_MS;
+  for (;;) {
+    try {
+      const now = db.pragma(`journal_mode = ${mode}`, { simple: true });
+      if (now !== mode) throw new Error(`the buffer's database stayed in journal mode ${String(now)}, not ${mode}`);
+      return;
+    } catch (e) {
+      if (sqliteErrorCode(e) !== 'SQLITE_BUSY' || Date.now() >= until) throw e;
+      sleepSync(JOURNAL_SWITCH_RETRY_MS);
+    }
+  }
 }
 
 const SELECT_META = 'SELECT v FROM meta WHERE k = ?';
@@ -85,11 +119,13 @@ export const readMeta = (db: Database.Database, k: string): unknown => db.prepar
 
 export function initSchema(db: Database.Database, pageSize: number): void {
   const fresh = (db.prepare("SELECT count(*) FROM sqlite_master WHERE name = 'meta'").pluck().get() as number) === 0;
-  if (fresh) {
-    db.pragma('journal_mode = DELETE');
+  // A new file has its page size already (applyPragmas). One cut off while it was being created
+  // may have its first page in another size: VACUUM applies the size, outside WAL only.
+  if (fresh && db.pragma('page_size', { simple: true }) !== pageSize) {
+    setJournalMode(db, 'delete');
     db.pragma(`page_size = ${pageSize}`);
     db.exec('VACUUM');
-    db.pragma('journal_mode = WAL');
+    setJournalMode(db, 'wal');
   }
   db.exec(schemaSql());
   const v = readMeta(db, 'schema_version') as number | undefined;

@@ -454,7 +454,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
     db = new Database(dbPath);
     // Only the service user reads the buffer (its -wal and -shm inherit this mode).
     chmodSync(dbPath, 0o600);
-    applyPragmas(db);
+    applyPragmas(db, opts.pageSize ?? 1024);
   }
   try {
     initSchema(db, opts.pageSize ?? 1024);
