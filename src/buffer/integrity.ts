@@ -81,7 +81,14 @@ export function openChecked(
       if (hasMeta > 0) db.prepare("SELECT count(*) FROM meta WHERE k = 'schema_version'").pluck().get();
     }
   } catch (e) {
-    why = `${sqliteErrorCode(e) ?? 'error'}: ${(e as Error).message}`;
+    const code = sqliteErrorCode(e);
+    if (code?.startsWith('SQLITE_BUSY') || code?.startsWith('SQLITE_LOCKED')) {
+      // Another process holds the file longer than the busy timeout: not damage. The start fails
+      // (and is retried by its service manager); the file is neither moved aside nor salvaged.
+      db?.close();
+      throw new Error(`the buffer's database ${dbPath} is locked by another process (${code}); nothing was changed`);
+    }
+    why = `${code ?? 'error'}: ${(e as Error).message}`;
   }
   // Checked now (moved aside below if it failed): the marker has done its job.
   if (full && existsSync(marker)) rmSync(marker, { force: true });

@@ -15,12 +15,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DB_FILE } from '../../src/buffer/schema.js';
 import { reading, type TestEnv, testEnv } from './helpers.js';
 
-/** A process that holds a read transaction on `path` for holdMs; resolves once it holds it. */
-function holdReadLock(path: string, holdMs: number): Promise<{ child: ChildProcess; done: Promise<number | null> }> {
+/**
+ * A process that holds a transaction on `path` for holdMs (a read one, or an exclusive one that
+ * also keeps readers out); resolves once it holds it.
+ */
+function holdLock(path: string, holdMs: number, kind: 'read' | 'exclusive' = 'read'): Promise<{ child: ChildProcess; done: Promise<number | null> }> {
   const script = `
     import Database from 'better-sqlite3';
-    const db = new Database(${JSON.stringify(path)}, { readonly: true, fileMustExist: true });
-    db.exec('BEGIN');
+    const db = new Database(${JSON.stringify(path)}, { readonly: ${kind === 'read'}, fileMustExist: true });
+    db.exec(${JSON.stringify(kind === 'read' ? 'BEGIN' : 'BEGIN EXCLUSIVE')});
     db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
     process.stdout.write('held\\n');
     setTimeout(() => { db.exec('COMMIT'); db.close(); process.exit(0); }, ${holdMs});`;
@@ -70,7 +73,7 @@ describe('the buffer opens while another process reads it', () => {
       env = testEnv('wg-open-read-');
       const path = join(env.dir, DB_FILE);
       const before = await make(path);
-      const reader = await holdReadLock(path, 500);
+      const reader = await holdLock(path, 500);
       const buf = await env.open();
       try {
         await buf.append([reading(2)]);
@@ -86,4 +89,27 @@ describe('the buffer opens while another process reads it', () => {
       expect(readdirSync(env.dir).filter((f) => f.startsWith(DB_FILE) && !/^buffer\.db(-wal|-shm)?$/.test(f))).toEqual([]);
     }, 20_000);
   }
+
+  it('a lock held past the busy timeout: the start fails saying so, and the file is neither moved aside nor changed', async () => {
+    env = testEnv('wg-open-locked-');
+    const path = join(env.dir, DB_FILE);
+    const first = await env.open();
+    await first.append([reading(1)]);
+    await first.close();
+    // Rollback-journal mode, where an exclusive transaction keeps readers out too.
+    const db = new Database(path);
+    db.pragma('journal_mode = DELETE');
+    db.close();
+    const holder = await holdLock(path, 7000, 'exclusive');
+    await expect(env.open()).rejects.toThrow(/locked by another process/);
+    expect(await holder.done).toBe(0);
+    expect(readdirSync(env.dir).filter((f) => f.startsWith(DB_FILE) && !/^buffer\.db(-wal|-shm)?$/.test(f))).toEqual([]);
+    // The next start opens the same file, with its reading.
+    const again = await env.open();
+    try {
+      expect(again.lease({ maxReadings: 10, maxBytes: 1 << 20 })!.readings.map((r) => r.value)).toEqual([reading(1).value]);
+    } finally {
+      await again.close();
+    }
+  }, 30_000);
 });
