@@ -106,7 +106,7 @@ function setJournalMode(db: Database.Database, mode: 'wal' | 'delete'): void {
       if (now !== mode) throw new Error(`the buffer's database stayed in journal mode ${String(now)}, not ${mode}`);
       return;
     } catch (e) {
-      if (sqliteErrorCode(e) !== 'SQLITE_BUSY' || Date.now() >= until) throw e;
+      if (!sqliteErrorCode(e)?.startsWith('SQLITE_BUSY') || Date.now() >= until) throw e;
       sleepSync(JOURNAL_SWITCH_RETRY_MS);
     }
   }
