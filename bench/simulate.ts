@@ -56,6 +56,8 @@ const MARKS = arg('marks', '')
   .filter((m) => m > FROM && m < TO)
   .sort((x, y) => x - y);
 const TICKS = 100; // USER_HZ on Linux
+/** Clock ticks of CPU over a span of ms, as % of one core. */
+const pctOfCore = (ticks: number, ms: number): number => (100 * ticks) / TICKS / (ms / 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Sample {
@@ -148,9 +150,7 @@ async function runOnce(tree: string, extraFlags: string[], config: string): Prom
     await until(TO);
     const b = sample(pid, dataDir);
     points.push({ s: TO, at: b.at, ticks: b.ticks });
-    const intervals = points
-      .slice(1)
-      .map((p, i) => `${points[i]!.s}-${p.s} s ${((100 * (p.ticks - points[i]!.ticks)) / TICKS / ((p.at - points[i]!.at) / 1000)).toFixed(2)} %`);
+    const intervals = points.slice(1).map((p, i) => `${points[i]!.s}-${p.s} s ${pctOfCore(p.ticks - points[i]!.ticks, p.at - points[i]!.at).toFixed(2)} %`);
     const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const code = await exited;
     const jitWindow = jit?.summary(a.at, b.at);
@@ -159,8 +159,8 @@ async function runOnce(tree: string, extraFlags: string[], config: string): Prom
     const cpu = (b.ticks - a.ticks) / TICKS;
     const n = b.readings - a.readings;
     return {
-      cpuPct: (100 * cpu) / secs,
-      otherThreadsPct: (100 * (b.ticks - a.ticks - (b.mainTicks - a.mainTicks))) / TICKS / secs,
+      cpuPct: pctOfCore(b.ticks - a.ticks, b.at - a.at),
+      otherThreadsPct: pctOfCore(b.ticks - a.ticks - (b.mainTicks - a.mainTicks), b.at - a.at),
       readingsPerSecond: n / secs,
       forwardedPerSecond: (b.forwarded - a.forwarded) / secs,
       usPerReading: (1e6 * cpu) / Math.max(1, n),

@@ -445,6 +445,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
   const now = opts.now ?? Date.now;
   let seqFloor = readSeqFile(opts.dir);
   const check = opts.integrityCheck ?? 'at-open';
+  const pageSize = opts.pageSize ?? 1024;
   const report = eventReporter(opts.events);
   const checked = openChecked(dbPath, now, report, check);
   const movedAside: MovedAside | undefined = checked.movedAside;
@@ -454,10 +455,10 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
     db = new Database(dbPath);
     // Only the service user reads the buffer (its -wal and -shm inherit this mode).
     chmodSync(dbPath, 0o600);
-    applyPragmas(db, opts.pageSize ?? 1024);
+    applyPragmas(db, pageSize);
   }
   try {
-    initSchema(db, opts.pageSize ?? 1024);
+    initSchema(db, pageSize);
     // What still authenticates in the damaged file comes back with its original seqs.
     const salvage = movedAside ? salvageInto(movedAside.to, db, keys, opts.gatewayId, now, report) : undefined;
     if (movedAside && salvage) {

@@ -46,6 +46,9 @@ const pragma = (path: string, name: string): unknown => {
   }
 };
 
+/** Files beside the database other than its own -wal and -shm: what a move aside leaves. */
+const movedAside = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith(DB_FILE) && !/^buffer\.db(-wal|-shm)?$/.test(f));
+
 describe('the buffer opens while another process reads it', () => {
   let env: TestEnv | undefined;
   afterEach(() => env?.cleanup());
@@ -86,7 +89,7 @@ describe('the buffer opens while another process reads it', () => {
       expect(pragma(path, 'journal_mode')).toBe('wal');
       expect(pragma(path, 'page_size')).toBe(1024);
       // Not taken for a damaged file: nothing moved aside.
-      expect(readdirSync(env.dir).filter((f) => f.startsWith(DB_FILE) && !/^buffer\.db(-wal|-shm)?$/.test(f))).toEqual([]);
+      expect(movedAside(env.dir)).toEqual([]);
     }, 20_000);
   }
 
@@ -103,7 +106,7 @@ describe('the buffer opens while another process reads it', () => {
     const holder = await holdLock(path, 7000, 'exclusive');
     await expect(env.open()).rejects.toThrow(/locked by another process/);
     expect(await holder.done).toBe(0);
-    expect(readdirSync(env.dir).filter((f) => f.startsWith(DB_FILE) && !/^buffer\.db(-wal|-shm)?$/.test(f))).toEqual([]);
+    expect(movedAside(env.dir)).toEqual([]);
     // The next start opens the same file, with its reading.
     const again = await env.open();
     try {
