@@ -173,12 +173,17 @@ export class KafkajsClient implements KafkaClient {
   private readonly compression: CompressionTypes;
   /** The partition kafkajs's partitioner chose for each message object last (see the module comment). */
   private readonly partitionOf = new WeakMap<object, number>();
+  /** Send attempts started so far (numbers each attempt; see leaderSeenAt). */
+  private attempts = 0;
   /**
-   * The leaders (broker ids) the partitioner saw for the messages of each send attempt under way;
-   * each in-flight send has its own set, and the partitioner adds to all of them (an over-count is
-   * safe: see "Partly written, partly refused" in the module comment).
+   * Per leader (broker id, -1 when unknown) that the partitioner chose a partition of: the number
+   * of the newest send attempt started by then. An attempt numbered n counts the leaders seen at
+   * n or later: every leader of its own messages (partitioned after it started), and those of
+   * attempts started after it while it was under way (an over-count is safe: see "Partly written,
+   * partly refused" in the module comment). One entry per broker id, whatever the number of sends
+   * (cleared with each new producer): bounded by construction, with nothing to add or remove per send.
    */
-  private readonly leaderSets = new Set<Set<number>>();
+  private readonly leaderSeenAt = new Map<number, number>();
   /** The TLS/SASL settings in use (to scrub their secrets from error messages). */
   private security: ResolvedSecurity | null = null;
   /** Set while the TLS/SASL files cannot be read: a config error, retried on the next connect. */
@@ -263,6 +268,8 @@ export class KafkajsClient implements KafkaClient {
 
   private async doConnect(timeoutMs: number): Promise<void> {
     this.dropProducer();
+    // An attempt of a dropped producer is never sent again (send checks the producer), so what it saw can go.
+    this.leaderSeenAt.clear();
     await this.prepare();
     const gen = this.newGeneration();
     const producer = gen.kafka.producer({
@@ -277,12 +284,10 @@ export class KafkajsClient implements KafkaClient {
           const first = this.partitionOf.get(args.message);
           const p = first !== undefined && first < args.partitionMetadata.length ? first : choose(args);
           if (p !== first) this.partitionOf.set(args.message, p);
-          if (this.leaderSets.size > 0) {
-            // Metadata lists partitions in order as a rule: a search only when it does not.
-            const at = args.partitionMetadata[p];
-            const leader = (at?.partitionId === p ? at : args.partitionMetadata.find((m) => m.partitionId === p))?.leader ?? -1;
-            for (const s of this.leaderSets) s.add(leader);
-          }
+          // Metadata lists partitions in order as a rule: a search only when it does not.
+          const at = args.partitionMetadata[p];
+          const leader = (at?.partitionId === p ? at : args.partitionMetadata.find((m) => m.partitionId === p))?.leader ?? -1;
+          this.leaderSeenAt.set(leader, this.attempts);
           return p;
         };
       },
@@ -316,8 +321,7 @@ export class KafkajsClient implements KafkaClient {
           throw new KafkaClientError('timeout', `kafkajs did not acknowledge ${describe(pending)} after ${round} rounds`);
         }
         let acked: RecordMetadata[];
-        const leaders = new Set<number>();
-        this.leaderSets.add(leaders);
+        const attempt = ++this.attempts;
         try {
           acked = await withTimeout(
             producer.sendBatch({ topicMessages: pending as { topic: string; messages: Message[] }[], acks: -1, timeout: left, compression: this.compression }),
@@ -328,13 +332,11 @@ export class KafkajsClient implements KafkaClient {
           // Refused for now, by the one broker this attempt went to: the same messages again from the
           // same producer, while time is left. Two or more brokers: one of them may have written its
           // partitions and kept their sequence numbers, so a resend would write them twice.
-          const again = refusedForNow(e) && leaders.size <= 1 && this.producer === producer;
+          const again = refusedForNow(e) && this.leadersSince(attempt) <= 1 && this.producer === producer;
           const next = again ? await waitToResend(wait, deadline, this.opts.log, (e as Error).message) : null;
           if (next === null) throw e;
           wait = next;
           continue;
-        } finally {
-          this.leaderSets.delete(leaders);
         }
         round++;
         pending = unacknowledged(pending, acked, (m) => this.partitionOf.get(m));
@@ -415,6 +417,13 @@ export class KafkajsClient implements KafkaClient {
   }
 
   /** Forgets the current producer and kills its connections; its disconnect runs in the background. */
+  /** How many leaders the partitioner chose since send attempt `attempt` started (its own among them). */
+  private leadersSince(attempt: number): number {
+    let n = 0;
+    for (const at of this.leaderSeenAt.values()) if (at >= attempt) n++;
+    return n;
+  }
+
   private dropProducer(): void {
     const p = this.producer;
     const gen = this.gen;
