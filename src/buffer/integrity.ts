@@ -88,6 +88,18 @@ export function openChecked(
       db?.close();
       throw new Error(`the buffer's database ${dbPath} is locked by another process (${code}); nothing was changed`);
     }
+    if (cannotUse(code)) {
+      // This process may not open or write the file (its owner or mode, a read-only file system), or
+      // the disk is full: not damage either. Moving it aside would leave its backlog where this user
+      // cannot salvage it and start an empty buffer. The start fails instead (the data folder's
+      // error, exit 2 when it is the owner or mode) and the file is left as it is.
+      db?.close();
+      const uid = process.getuid ? ` (uid ${process.getuid()})` : '';
+      throw Object.assign(
+        new Error(`the buffer's database ${dbPath} cannot be opened for writing by this user${uid}: ${code}, ${(e as Error).message}; nothing was changed`),
+        { code },
+      );
+    }
     why = `${code ?? 'error'}: ${(e as Error).message}`;
   }
   // Checked now (moved aside below if it failed): the marker has done its job.
@@ -106,6 +118,12 @@ export function openChecked(
     'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer',
   );
   return { movedAside: { to, why, hwm } };
+}
+
+/** SQLite codes that say the file cannot be used by this process now, not that it is damaged. */
+function cannotUse(code: string | undefined): boolean {
+  if (code === undefined) return false;
+  return code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH' || code === 'SQLITE_FULL';
 }
 
 export class Quarantine {

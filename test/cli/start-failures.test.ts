@@ -7,11 +7,11 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, openBuffer } from '../../src/buffer/index.js';
+import { DB_FILE, LOCK_FILE, openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
@@ -287,6 +287,42 @@ describe('a failed start exits', () => {
     expect(r.err).toMatch(/cannot read the buffer/);
     const doc = JSON.parse(readFileSync(key, 'utf8')) as { keys: { id: number }[] };
     expect(doc.keys.map((k) => k.id)).toEqual([1, 2]);
+  });
+
+  it('a buffer database this user may not open (left by root, say): exit 2 naming it, the file left as it was, nothing moved aside', async () => {
+    const s = setup();
+    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-owner', events: new Events(silentLogger()), log: silentLogger() });
+    await buf.append([
+      {
+        deviceId: 'm1',
+        deviceKind: 'simulator',
+        bed: 'b1',
+        metric: 'heart_rate',
+        value: 70,
+        unit: '/min',
+        gatewayTime: Date.now(),
+        priorityClass: 'vital',
+        quality: [],
+      },
+    ]);
+    await buf.close();
+    const db = join(s.data, DB_FILE);
+    const before = { bytes: readFileSync(db), files: readdirSync(s.data).sort() };
+    // As root the command runs as nobody, owning everything but the database (root's, 0600);
+    // otherwise the database is made unreadable for its owner.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      chmodSync(s.dir, 0o755);
+      for (const p of [s.data, s.key, s.cfg]) chownSync(p, 65534, 65534);
+    } else chmodSync(db, 0o000);
+    const r = await bin(['run', '--config', s.cfg], {}, asRoot ? { uid: 65534, gid: 65534 } : {});
+    if (!asRoot) chmodSync(db, 0o600);
+    expect(r.code, r.err).toBe(2);
+    expect(r.err).toMatch(/buffer's database .*buffer\.db cannot be opened .*nothing was changed/);
+    // Not taken for damage: no copy moved aside (whose backlog this user could not salvage), no new database.
+    expect(readdirSync(s.data).filter((f) => f.startsWith(DB_FILE))).toEqual(before.files.filter((f) => f.startsWith(DB_FILE)));
+    expect(readFileSync(db).equals(before.bytes)).toBe(true);
+    leftNothingRunning(s.data, r.err);
   });
 
   it('a TLS certificate file the configuration names that does not exist: exit 2, nothing left running', async () => {
