@@ -9,7 +9,7 @@ import { getHeapStatistics } from 'node:v8';
 import { AuditLog } from './audit/log.js';
 import { auditEvents, auditSafely, configDigest } from './audit/record.js';
 import { getOrCreateGatewayId } from './buffer/gateway-id.js';
-import { openBuffer, type SqliteBuffer } from './buffer/index.js';
+import { openBuffer, releaseBallastIfShort, type SqliteBuffer } from './buffer/index.js';
 import type { ReadingBuffer } from './buffer/types.js';
 import type { Config } from './config/schema.js';
 import { checkTlsKeyFiles } from './config/secrets.js';
@@ -102,6 +102,8 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
   const dataDir = resolve(config.gateway.dataDir);
   checkTlsKeyFiles(config); // TLS private keys: readable by the service user only, like the data key file (exit 2 otherwise)
   prepareDataDir(dataDir);
+  // A full disk: the buffer's reserve is given back before anything is written here (the audit log first).
+  const reserveGivenBack = releaseBallastIfShort(dataDir, log.child({ module: 'buffer' })) > 0;
   // Security events, hash-chained (src/audit): start, configuration, key creation, stop, and the
   // login/ACL/quarantine/eviction events as they are logged.
   const audit = AuditLog.forDataDir(dataDir);
@@ -132,6 +134,7 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
       integrityCheck: config.buffer.integrityCheck,
       maxBytes: config.buffer.maxBytes,
       maxAgeMs: config.buffer.maxAge,
+      reserveGivenBack,
       events,
       log: log.child({ module: 'buffer' }),
     }),

@@ -19,7 +19,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { sleepSync } from '../sleep-sync.js';
 
@@ -56,22 +56,31 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Holds `<file>.lock` (O_EXCL) around `step`; a lock left by a dead process is taken over. */
+/** A lock file with no pid in it this long after it was made was left half-made (a power cut, say). */
+const EMPTY_LOCK_STALE_MS = 5000;
+
+/**
+ * Holds `<file>.lock` (O_EXCL, the holder's pid in it) around `step`; a lock left by a dead
+ * process, or left without a pid for longer than EMPTY_LOCK_STALE_MS, is taken over.
+ */
 function withLock<T>(file: string, step: () => T): T {
   const lock = `${file}.lock`;
   for (let attempt = 0; ; attempt++) {
+    let fd: number;
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-      break;
+      fd = openSync(lock, 'wx', 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let holder = NaN;
+      let age = 0;
       try {
-        holder = Number(readFileSync(lock, 'utf8'));
+        holder = Number(readFileSync(lock, 'utf8') || NaN);
+        age = Date.now() - statSync(lock).mtimeMs;
       } catch {
         /* gone meanwhile */
       }
-      if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+      const stale = Number.isInteger(holder) && holder > 0 ? !pidAlive(holder) : age > EMPTY_LOCK_STALE_MS;
+      if (stale) {
         try {
           unlinkSync(lock);
         } catch {
@@ -81,7 +90,18 @@ function withLock<T>(file: string, step: () => T): T {
       }
       if (attempt > 500) throw new Error(`audit log ${file}: lock ${lock} held by pid ${holder}`);
       sleepSync(2);
+      continue;
     }
+    try {
+      writeSync(fd, String(process.pid));
+    } catch (e) {
+      // Made but not written (a full disk): not left behind for the next append to wait on.
+      closeSync(fd);
+      unlinkSync(lock);
+      throw e;
+    }
+    closeSync(fd);
+    break;
   }
   try {
     return step();

@@ -45,6 +45,7 @@ const REPORTS = {
   'gateway records (gap records) could not be committed before close': 'close_records',
   'applying the caps at open failed': 'caps_at_open',
   'disk full: shedding the lowest priority data until space returns': 'disk_full',
+  'disk nearly full at open: shedding the lowest priority data until space returns': 'disk_full_at_open',
   'class counters did not match the stored units; reset': 'counters_reset',
   'the buffer database is damaged; leasing stopped (the next start salvages it)': 'damaged',
   'buffer database failed its integrity check; moved aside (kept); salvaging what still authenticates into a fresh buffer': 'moved_aside',

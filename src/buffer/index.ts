@@ -7,6 +7,7 @@ export { getOrCreateGatewayId } from './gateway-id.js';
 export { LOCK_FILE } from './lock.js';
 export { DB_FILE } from './schema.js';
 export { SEQ_FILE } from './seq.js';
+export { BALLAST_FILE, releaseBallastIfShort } from './shedding.js';
 
 export { type OpenBufferOptions, openSqliteBuffer as openBuffer, SqliteBuffer } from './sqlite.js';
 export { type BufferStatusReport, type ReadBufferStatsOptions, readBufferStats } from './status.js';

@@ -82,9 +82,13 @@ export function lockDataDir(dir: string): () => void {
     }
     try {
       writeSync(fd, mine);
-    } finally {
+    } catch (e) {
+      // Not written (a full disk): an empty lock would be taken over anyway, but leave none behind.
       closeSync(fd);
+      unlinkSync(path);
+      throw e;
     }
+    closeSync(fd);
     return () => {
       const cur = readOwner(path);
       if (cur?.raw === mine) {

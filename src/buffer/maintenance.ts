@@ -45,9 +45,9 @@ export class Maintenance {
     private readonly now: () => number,
   ) {}
 
-  /** At open: makes the disk-full reserve, applies the caps, and starts the timer. */
-  start(intervalMs: number): void {
-    this.parts.shedding.ensureBallast();
+  /** At open: makes the disk-full reserve (or starts shedding: Shedding.atOpen), applies the caps, and starts the timer. */
+  start(intervalMs: number, reserveGivenBack = false): void {
+    this.parts.shedding.atOpen(reserveGivenBack);
     try {
       this.parts.eviction.enforceCaps();
     } catch (e) {

@@ -14,7 +14,42 @@ import { tryCheckpoint } from './maintenance.js';
 import type { UnitStore } from './store.js';
 
 /** Space kept in reserve so the buffer can still shed data when the disk is full. */
-const BALLAST_FILE = 'buffer.ballast';
+export const BALLAST_FILE = 'buffer.ballast';
+
+/** Free bytes for this user on the filesystem of `dir` (Infinity when it cannot be told). */
+function freeSpace(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** The reserve's size unless the buffer is told otherwise (OpenBufferOptions.ballastBytes). */
+export const DEFAULT_BALLAST_BYTES = 4 * 1024 * 1024;
+
+/**
+ * At start, before anything is written to the data folder (the gateway calls it before its audit
+ * log, the buffer again before its lock file): on a disk with less free space than the reserve
+ * (at least 1 MiB), the reserve is given back, so that the gateway can start, take the buffer's
+ * lock, open its database and drain its backlog (deleting what Kafka acknowledged writes to the
+ * WAL first). Without it a gateway restarted on a full disk could not start, and its backlog
+ * waited for someone to free space by hand. Returns the bytes given back (0: none); the buffer
+ * then opens shedding (Shedding.atOpen) and re-makes the reserve once space is back.
+ */
+export function releaseBallastIfShort(dir: string, log: Logger, ballastBytes = DEFAULT_BALLAST_BYTES): number {
+  const p = join(dir, BALLAST_FILE);
+  try {
+    if (!existsSync(p) || freeSpace(dir) >= Math.max(ballastBytes, 1 << 20)) return 0;
+    const size = statSync(p).size;
+    unlinkSync(p);
+    log.error({ releasedBytes: size }, 'disk full at start: gave back the disk-full reserve so that the gateway can start and drain its buffer');
+    return size;
+  } catch {
+    return 0; // not ours to remove (its owner, say): the start goes on and says what fails
+  }
+}
 
 export class Shedding {
   private shedding = false;
@@ -31,6 +66,20 @@ export class Shedding {
     private readonly logLimited: LogLimited,
   ) {
     this.ballastPath = join(dir, BALLAST_FILE);
+  }
+
+  /**
+   * At open: makes the reserve; or, when it was given back at this start (releaseBallastIfShort),
+   * starts shedding instead: making it again now would take the space the backlog's drain needs.
+   * checkRecovered makes it once there is room for it and some.
+   */
+  atOpen(reserveGivenBack: boolean): void {
+    if (!reserveGivenBack) {
+      this.ensureBallast();
+      return;
+    }
+    this.shedding = true;
+    this.logLimited('error', { freeBytes: freeSpace(this.dir) }, 'disk nearly full at open: shedding the lowest priority data until space returns');
   }
 
   /** True while the buffer is shedding because the disk is full. */
@@ -71,15 +120,6 @@ export class Shedding {
     }
   }
 
-  private freeSpace(): number {
-    try {
-      const s = statfsSync(this.dir);
-      return s.bavail * s.bsize;
-    } catch {
-      return Infinity;
-    }
-  }
-
   /**
    * A commit failed for lack of space: give back the reserve, shed the lowest class's
    * oldest units (gap records), shrink the WAL, and refuse waveforms until space returns.
@@ -108,7 +148,7 @@ export class Shedding {
   /** While shedding: stops once free space is back and the reserve is re-made. */
   checkRecovered(): void {
     if (!this.shedding) return;
-    const free = this.freeSpace();
+    const free = freeSpace(this.dir);
     if (free < this.ballastBytes * 2 + 256 * 1024) return;
     if (!this.ensureBallast()) return;
     this.shedding = false;

@@ -40,7 +40,7 @@ import { type CommitMaxDelays, commitDelays, commitFillReadings, WAITING_COMMIT_
 import { type SalvageReport, salvageInto } from './salvage.js';
 import { applyPragmas, DB_FILE, initSchema, Meta, metaKey, NCLASS } from './schema.js';
 import { readSeqFile, Sequence } from './seq.js';
-import { Shedding } from './shedding.js';
+import { DEFAULT_BALLAST_BYTES, releaseBallastIfShort, Shedding } from './shedding.js';
 import { UnitStore } from './store.js';
 import type { BufferStats, ClassStats, Lease, LeaseLimits, ReadingBuffer } from './types.js';
 import { type SyncFs, WalSync } from './wal-sync.js';
@@ -79,6 +79,8 @@ export interface OpenBufferOptions {
   compress?: boolean;
   /** Bytes kept in reserve on the filesystem for disk-full recovery (default 4 MiB; 0 disables). */
   ballastBytes?: number;
+  /** The caller gave the reserve back at this start (releaseBallastIfShort, before writing to the folder): open shedding. */
+  reserveGivenBack?: boolean;
   /**
    * When the byte cap is exceeded, evict down to maxBytes minus this much, so the gap
    * records that follow fit (default min(5% of maxBytes, 1 MiB)).
@@ -195,7 +197,7 @@ export class SqliteBuffer implements ReadingBuffer {
         save: (shifts) => meta.set(metaKey.clockShifts, JSON.stringify(shifts)),
       },
     );
-    this.shedding = new Shedding(db, opts.dir, Math.max(0, opts.ballastBytes ?? 4 * 1024 * 1024), this.store, this.eviction, log, logLimited);
+    this.shedding = new Shedding(db, opts.dir, ballastBytes(opts), this.store, this.eviction, log, logLimited);
     const parts = {
       db,
       dbPath,
@@ -365,8 +367,9 @@ export class SqliteBuffer implements ReadingBuffer {
     this.maintenance.boundWal(limit);
   }
 
-  startMaintenance(intervalMs: number): void {
-    this.maintenance.start(intervalMs);
+  /** `reserveGivenBack`: the disk-full reserve was given back at this start (releaseBallastIfShort). */
+  startMaintenance(intervalMs: number, reserveGivenBack = false): void {
+    this.maintenance.start(intervalMs, reserveGivenBack);
   }
 
   /**
@@ -428,19 +431,23 @@ interface PendingSalvage {
   report: SalvageReport;
 }
 
+const ballastBytes = (opts: OpenBufferOptions): number => Math.max(0, opts.ballastBytes ?? DEFAULT_BALLAST_BYTES);
+
 export async function openSqliteBuffer(opts: OpenBufferOptions): Promise<SqliteBuffer> {
   mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
   const keys = loadKeyRing(opts.keyFile, opts.keyProtection);
+  // Before the lock file (it is written too): see releaseBallastIfShort.
+  const givenBack = releaseBallastIfShort(opts.dir, opts.log, ballastBytes(opts)) > 0 || opts.reserveGivenBack === true;
   const unlock = lockDataDir(opts.dir);
   try {
-    return await openLocked(opts, keys, unlock);
+    return await openLocked(opts, keys, unlock, givenBack);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => void): Promise<SqliteBuffer> {
+async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => void, reserveGivenBack: boolean): Promise<SqliteBuffer> {
   const dbPath = join(opts.dir, DB_FILE);
   const now = opts.now ?? Date.now;
   let seqFloor = readSeqFile(opts.dir);
@@ -483,7 +490,7 @@ async function openLocked(opts: OpenBufferOptions, keys: KeyRing, unlock: () => 
       )
         db.prepare('DELETE FROM meta WHERE k = ?').run(SALVAGE_META);
     }
-    buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000);
+    buf.startMaintenance(opts.maintenanceIntervalMs ?? 1000, reserveGivenBack);
     // An existing file not checked whole at open: quick_check now, on a worker thread.
     if (check === 'background' && checked.db) buf.checkInBackground();
     return buf;
