@@ -62,7 +62,8 @@ describe('wardgate run on a full disk', () => {
     const cfg = join(root, 'c.yaml');
     writeFileSync(
       cfg,
-      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\ndevices:\n  simulator:\n    enabled: true\n    beds: 2\n    interval: 100ms\n`,
+      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n` +
+        'devices:\n  simulator:\n    enabled: true\n    beds: 2\n    interval: 100ms\n',
     );
     // Full to the last block.
     for (const size of [64 * 1024, 512]) {
