@@ -4,9 +4,7 @@
  * and recover by itself when space returns.
  */
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferRefused, openBuffer } from '../../src/buffer/index.js';
@@ -14,29 +12,19 @@ import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { PendingReading, PriorityClass } from '../../src/reading.js';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { reading } from './helpers.js';
 
+let fs: Tmpfs;
 let root: string;
 let mnt: string;
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'wg-diskfull-'));
-  mnt = join(root, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`disk-full test needs to mount a 2 MiB tmpfs (run as root, with mount available): ${(e as Error).message}`);
-  }
+  fs = mountTmpfs('wg-diskfull-', '2m');
+  ({ root, mnt } = fs);
 });
 
-afterAll(() => {
-  try {
-    execFileSync('umount', [mnt], { stdio: 'pipe' });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+afterAll(() => fs?.unmount());
 
 let n = 0;
 const batch = (p: PriorityClass, k: number): PendingReading[] =>

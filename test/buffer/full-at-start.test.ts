@@ -1,14 +1,4 @@
-/**
- * A gateway restarted on a full disk (an SD card filled by something else, say) with a backlog:
- * it must open, drain the backlog and take readings again once space is back. On a real, tiny
- * filesystem (a 16 MiB tmpfs: room for the 4 MiB reserve twice over once space is back; the tests run as root, as in disk-full.test.ts). Before, the start
- * failed writing its lock file (ENOSPC) and the backlog waited for someone to free space by hand;
- * the audit log's lock, made but left empty by the same ENOSPC, then blocked every later append.
- */
-
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, auditPath } from '../../src/audit/log.js';
@@ -16,53 +6,19 @@ import { BALLAST_FILE, LOCK_FILE, openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
+import { fillFilesystem, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { reading } from './helpers.js';
 
+let fs: Tmpfs;
 let root: string;
 let mnt: string;
 
 beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'wg-fullstart-'));
-  mnt = join(root, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`this test needs to mount a 16 MiB tmpfs (run as root, with mount available): ${(e as Error).message}`);
-  }
+  fs = mountTmpfs('wg-fullstart-', '16m');
+  ({ root, mnt } = fs);
 });
 
-afterAll(() => {
-  try {
-    execFileSync('umount', [mnt], { stdio: 'pipe' });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
-
-/** Fills the filesystem of `dir` until a write fails; returns the filler's path. */
-function fill(dir: string): string {
-  const filler = join(dir, 'filler');
-  const chunk = Buffer.alloc(64 * 1024, 7);
-  let size = 0;
-  for (;;) {
-    try {
-      writeFileSync(filler, chunk, { flag: 'a' });
-      size += chunk.length;
-    } catch {
-      break;
-    }
-  }
-  for (;;) {
-    try {
-      writeFileSync(filler, Buffer.alloc(512, 7), { flag: 'a' });
-    } catch {
-      break;
-    }
-  }
-  expect(size).toBeGreaterThan(0);
-  return filler;
-}
+afterAll(() => fs?.unmount());
 
 describe('started on a full disk', () => {
   it('opens, drains its backlog, writes its audit log, and makes its reserve again once space is back', async () => {
@@ -80,7 +36,8 @@ describe('started on a full disk', () => {
     await first.close();
     expect(statSync(join(dir, BALLAST_FILE)).size).toBe(4 * 1024 * 1024);
 
-    const filler = fill(mnt);
+    const { path: filler, bytes } = fillFilesystem(mnt);
+    expect(bytes).toBeGreaterThan(0);
     // The audit log on the full disk: the append fails, and leaves no lock behind to block the next one.
     const audit = AuditLog.forDataDir(dir);
     expect(() => audit.append('test_event', { n: 1 })).toThrow(/ENOSPC/);

@@ -1,13 +1,4 @@
-/**
- * The shipped command restarted on a full disk with a backlog (a 16 MiB tmpfs; the tests run as
- * root): it starts, records its start in the audit log, does not make its disk-full reserve
- * again while the disk is full, and makes it once space is back (the buffer's side, drain and recovery, is
- * test/buffer/full-at-start.test.ts). Kafka is unreachable here: the backlog stays.
- */
-
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditPath } from '../../src/audit/log.js';
@@ -18,29 +9,19 @@ import { Events } from '../../src/metrics/events.js';
 import { reading } from '../buffer/helpers.js';
 import { ensureBuilt, spawnBin } from '../helpers/bin.js';
 import { waitFor } from '../helpers/gateway.js';
+import { fillFilesystem, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
+let fs: Tmpfs;
 let root: string;
 let mnt: string;
 
 beforeAll(() => {
   ensureBuilt();
-  root = mkdtempSync(join(tmpdir(), 'wg-fulldisk-cli-'));
-  mnt = join(root, 'mnt');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', mnt], { stdio: 'pipe' });
-  } catch (e) {
-    throw new Error(`this test needs to mount a 16 MiB tmpfs (run as root, with mount available): ${(e as Error).message}`);
-  }
+  fs = mountTmpfs('wg-fulldisk-cli-', '16m');
+  ({ root, mnt } = fs);
 }, 120_000);
 
-afterAll(() => {
-  try {
-    execFileSync('umount', [mnt], { stdio: 'pipe' });
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+afterAll(() => fs?.unmount());
 
 const auditEvents = (dir: string): { event: string; detail: Record<string, unknown> }[] =>
   readFileSync(auditPath(dir), 'utf8')
@@ -65,14 +46,7 @@ describe('wardgate run on a full disk', () => {
       `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${key}\nkafka:\n  brokers: ["127.0.0.1:1"]\n` +
         'devices:\n  simulator:\n    enabled: true\n    beds: 2\n    interval: 100ms\n',
     );
-    // Full to the last block.
-    for (const size of [64 * 1024, 512]) {
-      try {
-        for (;;) writeFileSync(join(mnt, 'filler'), Buffer.alloc(size, 7), { flag: 'a' });
-      } catch {
-        /* full */
-      }
-    }
+    expect(fillFilesystem(mnt).bytes).toBeGreaterThan(0);
 
     const c = spawnBin(['run', '--config', cfg]);
     try {

@@ -58,6 +58,25 @@ function setup(extra = ''): { dir: string; data: string; cfg: string; key: strin
   return { dir, data, cfg, key };
 }
 
+/** A buffer in the setup's data folder holding one reading (a backlog sealed with the setup's key). */
+async function backlogOfOne(s: { data: string; key: string }, gatewayId: string): Promise<void> {
+  const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId, events: new Events(silentLogger()), log: silentLogger() });
+  await buf.append([
+    {
+      deviceId: 'm1',
+      deviceKind: 'simulator',
+      bed: 'b1',
+      metric: 'heart_rate',
+      value: 70,
+      unit: '/min',
+      gatewayTime: Date.now(),
+      priorityClass: 'vital',
+      quality: [],
+    },
+  ]);
+  await buf.close();
+}
+
 /**
  * After a failed start nothing is left behind: the process ended by itself (not by the command's
  * last-resort exit for an open handle), the buffer lock is released and the status file says stopped.
@@ -253,21 +272,7 @@ describe('a failed start exits', () => {
 
   it('keygen --remove by a user who cannot read the data folder refuses (exit 2) instead of removing a key the backlog needs', async () => {
     const s = setup();
-    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-rm', events: new Events(silentLogger()), log: silentLogger() });
-    await buf.append([
-      {
-        deviceId: 'm1',
-        deviceKind: 'simulator',
-        bed: 'b1',
-        metric: 'heart_rate',
-        value: 70,
-        unit: '/min',
-        gatewayTime: Date.now(),
-        priorityClass: 'vital',
-        quality: [],
-      },
-    ]);
-    await buf.close();
+    await backlogOfOne(s, 'gw-rm');
     generateKeyFile(s.key, { rotate: true }); // key 2 active; key 1 seals the backlog
     const asRoot = process.getuid?.() === 0;
     let key = s.key;
@@ -291,21 +296,7 @@ describe('a failed start exits', () => {
 
   it('a buffer database this user may not open (left by root, say): exit 2 naming it, the file left as it was, nothing moved aside', async () => {
     const s = setup();
-    const buf = await openBuffer({ dir: s.data, keyFile: s.key, gatewayId: 'gw-owner', events: new Events(silentLogger()), log: silentLogger() });
-    await buf.append([
-      {
-        deviceId: 'm1',
-        deviceKind: 'simulator',
-        bed: 'b1',
-        metric: 'heart_rate',
-        value: 70,
-        unit: '/min',
-        gatewayTime: Date.now(),
-        priorityClass: 'vital',
-        quality: [],
-      },
-    ]);
-    await buf.close();
+    await backlogOfOne(s, 'gw-owner');
     const db = join(s.data, DB_FILE);
     const before = { bytes: readFileSync(db), files: readdirSync(s.data).sort() };
     // As root the command runs as nobody, owning everything but the database (root's, 0600);
