@@ -28,6 +28,7 @@ import { type OutageSpec, parseOutages, scheduleOutages, scheduleWindows } from 
 import { reloadConfig, runningAfterReload } from './reload.js';
 import { reloadCommand, statusFileForReload } from './reload-command.js';
 import { statusCommand } from './status.js';
+import { surviveClosedStdio } from './stdio.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -567,6 +568,7 @@ function auditKeyChange(dataDir: string, event: string, detail: Record<string, u
 }
 
 export async function main(argv: string[]): Promise<number> {
+  surviveClosedStdio();
   const result = { code: EXIT_OK };
   const program = buildProgram(result);
   try {
