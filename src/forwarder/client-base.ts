@@ -36,6 +36,18 @@ export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'RECORD_LIST_TOO_LARGE',
 ]);
 
+/** Of those, the refusals of a record batch larger than the broker or topic takes (max.message.bytes). */
+const TOO_LARGE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/** Whether a library's error (kafkajs: `type`, @platformatic/kafka: `apiId`) is a refusal of a too large record batch. */
+export function refusedAsTooLarge(err: unknown): boolean {
+  let found = false;
+  walkError(err, (o) => {
+    if ((o.type !== undefined && TOO_LARGE_ERRORS.has(o.type)) || (o.apiId !== undefined && TOO_LARGE_ERRORS.has(o.apiId))) found = true;
+  });
+  return found;
+}
+
 /** The idempotent producer's session is broken: a new producer is needed. */
 export const FATAL_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'OUT_OF_ORDER_SEQUENCE_NUMBER',

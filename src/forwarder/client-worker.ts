@@ -49,7 +49,8 @@ port.on('message', (req: WorkerRequest) => {
     (e: unknown) => {
       const kind = e instanceof KafkaClientError ? e.kind : 'transient';
       const message = e instanceof Error ? e.message : String(e);
-      port.postMessage({ id: req.id, ok: false, kind, message, health: client.health() } satisfies WorkerReply);
+      const tooLarge = e instanceof KafkaClientError && e.tooLarge;
+      port.postMessage({ id: req.id, ok: false, kind, message, tooLarge, health: client.health() } satisfies WorkerReply);
     },
   );
 });

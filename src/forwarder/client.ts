@@ -36,6 +36,11 @@ export class KafkaClientError extends Error {
     readonly kind: ClientErrorKind,
     message: string,
     override readonly cause?: unknown,
+    /**
+     * Kafka refused a record batch as larger than it takes (MESSAGE_TOO_LARGE,
+     * RECORD_LIST_TOO_LARGE: the topic's max.message.bytes): the forwarder sends smaller batches.
+     */
+    readonly tooLarge = false,
   ) {
     super(message);
     this.name = 'KafkaClientError';

@@ -131,6 +131,8 @@ export class Forwarder {
   private readonly pump: Pump;
   private ticker: NodeJS.Timeout | null = null;
   private lingerUntil: number | null = null;
+  /** Batch size Kafka took less than (see shrinkBatches); null until it refuses one as too large. */
+  private sizeCap: { readings: number; bytes: number } | null = null;
   /** Message bytes per stored byte, learnt from the batches prepared (null until the first). */
   private expansion: number | null = null;
   private inFlightReadings = 0;
@@ -424,8 +426,10 @@ export class Forwarder {
   }
 
   private leaseLimits(): { maxReadings: number; maxBytes: number } {
-    const stored = Math.max(1, Math.floor(this.opts.batchMaxBytes / (this.expansion ?? INITIAL_EXPANSION)));
-    return this.limiter.limits(this.opts.batchMaxReadings, stored);
+    const cap = this.sizeCap;
+    const bytes = cap ? Math.min(this.opts.batchMaxBytes, cap.bytes) : this.opts.batchMaxBytes;
+    const stored = Math.max(1, Math.floor(bytes / (this.expansion ?? INITIAL_EXPANSION)));
+    return this.limiter.limits(cap ? Math.min(this.opts.batchMaxReadings, cap.readings) : this.opts.batchMaxReadings, stored);
   }
 
   /**
@@ -516,12 +520,33 @@ export class Forwarder {
     for (const l of [this.lanes.alarm, this.lanes.bulk]) this.dropNext(l);
     const kind = failureKind(e);
     const message = e instanceof Error ? e.message : String(e);
+    if (e instanceof KafkaClientError && e.tooLarge && b.readings > 1) {
+      this.shrinkBatches(b, message);
+      return;
+    }
     if (kind !== 'config') {
       // The messages may have reached Kafka (a lost acknowledgement): they are sent again.
       this.unknownFate += b.readings;
       this.events.emit('kafka_unknown_fate', { class: b.lease.priorityClass }, b.readings);
     }
     this.fail(kind, message, { lane: lane.name, readings: b.readings });
+    if (this.phase !== 'stopped') this.pump.run();
+  }
+
+  /**
+   * Kafka refused a record batch as larger than it takes (the topic's or broker's max.message.bytes,
+   * 1 MB by default, counts a partition's whole record batch: a batch of kafka.batch.maxBytes whose
+   * messages share one partition, a 1-partition topic or one device's backlog, is over it with the
+   * records' own bytes). Not an operator's error while a batch can be smaller: from now on batches
+   * are at most half this one, and the same readings go again at once. Counted as unknown fate: the
+   * request's other partitions may have been written. One reading too large stays a config error.
+   */
+  private shrinkBatches(b: Batch, message: string): void {
+    const cap = { readings: Math.max(1, Math.floor(b.readings / 2)), bytes: Math.max(1, Math.floor(b.bytes / 2)) };
+    this.sizeCap = cap;
+    this.unknownFate += b.readings;
+    this.events.emit('kafka_unknown_fate', { class: b.lease.priorityClass }, b.readings);
+    this.events.emit('kafka_send_failed', { kind: 'too_large' }, 1, { error: message, readings: b.readings, bytes: b.bytes, nowAtMost: cap });
     if (this.phase !== 'stopped') this.pump.run();
   }
 

@@ -65,6 +65,7 @@ import {
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
   REFUSED_RETRY_MS,
+  refusedAsTooLarge,
   refusedForNowBy,
   TLS_CODES,
   waitToResend,
@@ -233,7 +234,7 @@ export class KafkajsClient implements KafkaClient {
     const message = scrubSecrets(e instanceof Error ? e.message : String(e), this.security);
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
-    return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message);
+    return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message, undefined, refusedAsTooLarge(e));
   }
 
   /** A kafkajs instance whose sockets this client can destroy all at once (see the module comment). */

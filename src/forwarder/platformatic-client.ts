@@ -37,6 +37,7 @@ import {
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
   REFUSED_RETRY_MS,
+  refusedAsTooLarge,
   refusedForNowBy,
   TLS_CODES,
   waitToResend,
@@ -251,7 +252,7 @@ export class PlatformaticClient implements KafkaClient {
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
     // The library's error objects carry connection options (with the password): keep only the message.
-    return new KafkaClientError(kind, message);
+    return new KafkaClientError(kind, message, undefined, refusedAsTooLarge(e));
   }
 
   /** Single flight: concurrent callers share one connection attempt. */
