@@ -50,7 +50,8 @@ port.on('message', (req: WorkerRequest) => {
       const kind = e instanceof KafkaClientError ? e.kind : 'transient';
       const message = e instanceof Error ? e.message : String(e);
       const tooLarge = e instanceof KafkaClientError && e.tooLarge;
-      port.postMessage({ id: req.id, ok: false, kind, message, tooLarge, health: client.health() } satisfies WorkerReply);
+      const topics = e instanceof KafkaClientError ? [...e.topics] : [];
+      port.postMessage({ id: req.id, ok: false, kind, message, tooLarge, topics, health: client.health() } satisfies WorkerReply);
     },
   );
 });

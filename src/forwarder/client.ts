@@ -41,6 +41,8 @@ export class KafkaClientError extends Error {
      * RECORD_LIST_TOO_LARGE: the topic's max.message.bytes): the forwarder sends smaller batches.
      */
     readonly tooLarge = false,
+    /** The topics a configuration error is about (missing, or not allowed to be created); empty for any other error. */
+    readonly topics: readonly string[] = [],
   ) {
     super(message);
     this.name = 'KafkaClientError';

@@ -28,7 +28,7 @@
  * connection is detected by the send timeout. The optional rate cap (./rate-limit.ts) holds
  * the bulk lane back; alarms are never held.
  */
-import type { Lease, ReadingBuffer } from '../buffer/types.js';
+import type { BufferStats, Lease, ReadingBuffer } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { PRIORITY_CLASSES, type PriorityClass, type Reading } from '../reading.js';
@@ -36,7 +36,7 @@ import { type KafkaClient, KafkaClientError, type TopicBatch } from './client.js
 import { type Batch, Lane } from './lane.js';
 import { Pump } from './pump.js';
 import { type RateCap, RateLimiter } from './rate-limit.js';
-import { allTopics, leaseSize, type RoutingOptions, routeLease } from './routing.js';
+import { allTopics, leaseSize, type RoutingOptions, routeLease, topicsOfClass } from './routing.js';
 import { ConnectivityState, type FailureKind, type ForwarderStatus, KAFKA_STATES, RateMeter, type Transition } from './state.js';
 
 export interface ForwarderOptions {
@@ -111,6 +111,9 @@ function messageBytes(batches: readonly TopicBatch[]): number {
   return n;
 }
 
+/** A configuration error about some topics (missing, or not allowed to be created): only their classes wait. */
+const topicsMissing = (e: unknown): boolean => e instanceof KafkaClientError && e.kind === 'config' && e.topics.length > 0;
+
 function failureKind(e: unknown): FailureKind {
   return e instanceof KafkaClientError ? e.kind : 'transient';
 }
@@ -131,6 +134,14 @@ export class Forwarder {
   private readonly pump: Pump;
   private ticker: NodeJS.Timeout | null = null;
   private lingerUntil: number | null = null;
+  /**
+   * Classes whose topics Kafka lacks (createTopics off, or not allowed), with the error: nothing of
+   * theirs is leased, the other classes go on (see checkClassTopics).
+   */
+  private readonly blocked = new Map<PriorityClass, string>();
+  private blockedCheck: Promise<void> | null = null;
+  private blockedCheckedAt = 0;
+  private blockedReported = '';
   /** Batch size Kafka took less than (see shrinkBatches); null until it refuses one as too large. */
   private sizeCap: { readings: number; bytes: number } | null = null;
   /** Message bytes per stored byte, learnt from the batches prepared (null until the first). */
@@ -275,6 +286,7 @@ export class Forwarder {
     const s = this.buffer.stats();
     this.transition(this.conn.backlog(this.backlogged(s)));
     this.probeIfIdle(s.totalReadings - s.inFlight);
+    this.recheckBlocked();
     this.checkCluster();
     this.publish();
     this.pump.soon();
@@ -289,7 +301,8 @@ export class Forwarder {
     const now = this.now();
     if (now < this.retryAt || now - Math.max(this.conn.lastContactAt ?? 0, this.lastIdleProbe) < every) return;
     this.lastIdleProbe = now;
-    const p = bulk.client.ensureTopics(allTopics(this.opts.routing), false, this.opts.connectTimeoutMs).then(
+    const usable = PRIORITY_CLASSES.filter((c) => !this.blocked.has(c)).flatMap((c) => topicsOfClass(this.opts.routing, c));
+    const p = bulk.client.ensureTopics([...new Set(usable)], false, this.opts.connectTimeoutMs).then(
       () => {
         this.idleProbe = null;
         if (this.phase !== 'stopped') this.transition(this.conn.success(false, 'idle: broker answered a metadata request', false));
@@ -387,18 +400,20 @@ export class Forwarder {
       const probing = this.conn.consecutiveFailures > 0;
       if (probing && (alarm.busy || bulk.busy)) return;
       const s = this.buffer.stats();
-      const unleased = s.totalReadings - s.inFlight;
+      let unleased = s.totalReadings - s.inFlight;
+      for (const c of this.blocked.keys()) unleased -= Forwarder.unleased(s, c);
       if (unleased <= 0) {
         this.lingerUntil = null;
         return;
       }
-      const unleasedAlarms = s.perClass.alarm.readings - s.inFlightPerClass.alarm;
+      const unleasedAlarms = this.blocked.has('alarm') ? 0 : Forwarder.unleased(s, 'alarm');
       let lane: Lane;
       if (unleasedAlarms > 0 && alarm.mayPrepare) lane = alarm;
       else if (this.bulkMayPrepare(unleased - Math.max(0, unleasedAlarms), now)) lane = bulk;
       else return;
       const limits = this.leaseLimits();
-      const lease = this.buffer.lease({ ...limits, classes: lane === alarm ? ALARM_CLASSES : BULK_CLASSES });
+      const classes = (lane === alarm ? ALARM_CLASSES : BULK_CLASSES).filter((c) => !this.blocked.has(c));
+      const lease = classes.length > 0 ? this.buffer.lease({ ...limits, classes }) : null;
       if (!lease) return;
       if (lane === bulk) this.lingerUntil = null;
       lane.prepared(this.prepare(lease));
@@ -564,7 +579,7 @@ export class Forwarder {
   private getReady(): void {
     this.phase = 'connecting';
     const p = (async () => {
-      await this.lanes.bulk.client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
+      await this.checkTopics();
       await Promise.all(this.clients.map((c) => c.connect(this.opts.connectTimeoutMs)));
     })().then(
       () => {
@@ -584,6 +599,72 @@ export class Forwarder {
     );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
+  }
+
+  /**
+   * Checks (and, with kafka.createTopics, creates) the routing's topics before the producers
+   * connect. A topic Kafka lacks blocks only the classes routed to it: a ward that sends no
+   * waveforms must not lose its alarms because the waveform topic was never created. Every class
+   * blocked is a configuration error, as before; some blocked is reported as one (counted, logged
+   * once per distinct error, the config-error gauge at 1), and the rest is sent.
+   */
+  private async checkTopics(): Promise<void> {
+    const client = this.lanes.bulk.client;
+    try {
+      await client.ensureTopics(allTopics(this.opts.routing), this.opts.createTopics, this.opts.connectTimeoutMs);
+      this.blocked.clear();
+      return;
+    } catch (e) {
+      if (!topicsMissing(e)) throw e;
+      await this.checkClassTopics(PRIORITY_CLASSES);
+      if (this.blocked.size === PRIORITY_CLASSES.length) throw e;
+      this.reportBlocked();
+    }
+  }
+
+  /** Each class's topics on their own: a configuration error blocks that class (other errors are thrown). */
+  private async checkClassTopics(classes: readonly PriorityClass[]): Promise<void> {
+    this.blockedCheckedAt = this.now();
+    for (const c of classes) {
+      try {
+        await this.lanes.bulk.client.ensureTopics(topicsOfClass(this.opts.routing, c), this.opts.createTopics, this.opts.connectTimeoutMs);
+        if (this.blocked.delete(c)) this.log.info({ class: c }, 'kafka topics of this class are there now: sending it again');
+      } catch (e) {
+        if (!topicsMissing(e)) throw e;
+        this.blocked.set(c, (e as Error).message);
+      }
+    }
+  }
+
+  private reportBlocked(): void {
+    const errors = [...new Set(this.blocked.values())].join('; ');
+    if (errors === '' || errors === this.blockedReported) return;
+    this.blockedReported = errors;
+    this.events.emit('kafka_config_error', { reason: errors.slice(0, 80) }, 1, { error: errors, classesHeld: [...this.blocked.keys()] });
+  }
+
+  /** While classes are blocked: their topics are checked again every retryMaxMs, and a class whose topics appeared is sent again. */
+  private recheckBlocked(): void {
+    if (this.blocked.size === 0 || this.phase !== 'connected' || this.blockedCheck) return;
+    if (this.now() - this.blockedCheckedAt < this.opts.retryMaxMs) return;
+    const p = this.checkClassTopics([...this.blocked.keys()]).then(
+      () => {
+        this.blockedCheck = null;
+        if (this.blocked.size === 0) this.blockedReported = '';
+        this.pump.soon();
+      },
+      () => {
+        this.blockedCheck = null; // not answered: tried again after retryMaxMs
+      },
+    );
+    this.blockedCheck = p;
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Readings of a class not leased yet. */
+  private static unleased(s: BufferStats, c: PriorityClass): number {
+    return s.perClass[c].readings - s.inFlightPerClass[c];
   }
 
   private fail(kind: FailureKind, message: string, detail: Record<string, unknown>): void {
@@ -622,7 +703,7 @@ export class Forwarder {
     g.offlineSeconds.set(this.conn.offlineSeconds());
     g.inFlight.set(this.inFlightReadings);
     g.drainRate.set(this.meter.rate());
-    g.kafkaConfigError.set(this.conn.configError === null ? 0 : 1);
+    g.kafkaConfigError.set(this.conn.configError === null && this.blocked.size === 0 ? 0 : 1);
     if (this.clusterView) {
       g.kafkaBrokers.set(this.clusterView.brokers);
       g.kafkaBrokersExpected.set(this.clusterView.expected);

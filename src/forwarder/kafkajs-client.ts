@@ -369,7 +369,7 @@ export class KafkajsClient implements KafkaClient {
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       if (!create) {
-        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`);
+        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`, undefined, false, missing);
       }
       try {
         await withTimeout(
@@ -387,6 +387,8 @@ export class KafkajsClient implements KafkaClient {
           kind === 'transient' ? 'transient' : 'config',
           `cannot create Kafka topic(s) ${missing.join(', ')}: ${(e as Error).message}`,
           e,
+          false,
+          kind === 'transient' ? [] : missing,
         );
       }
     } catch (e) {

@@ -365,7 +365,7 @@ export class PlatformaticClient implements KafkaClient {
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
       if (!create) {
-        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`);
+        throw new KafkaClientError('config', `Kafka topic(s) missing and createTopics is off: ${missing.join(', ')}`, undefined, false, missing);
       }
       try {
         await withTimeout(
@@ -377,9 +377,13 @@ export class PlatformaticClient implements KafkaClient {
         if (e instanceof kafkaLib.GenericError && e.findBy('apiId', 'TOPIC_ALREADY_EXISTS')) return;
         if (e instanceof KafkaClientError) throw e;
         const kind = classifyPlatformaticError(e);
+        const transient = kind === 'transient' || kind === 'timeout';
         throw new KafkaClientError(
-          kind === 'transient' || kind === 'timeout' ? kind : 'config',
+          transient ? kind : 'config',
           `cannot create Kafka topic(s) ${missing.join(', ')}: ${describeError(e, this.security)}`,
+          undefined,
+          false,
+          transient ? [] : missing,
         );
       }
       // Wait until the new topics have leaders, as kafkajs's waitForLeaders does.

@@ -27,6 +27,11 @@ export interface RoutingOptions {
   format?: 'json-v1' | 'avro-v1';
 }
 
+/** The topics a class's readings go to: its own, and its FHIR and HL7 v2 topics where configured. */
+export function topicsOfClass(o: RoutingOptions, c: PriorityClass): string[] {
+  return [...new Set([o.topics[c], o.fhirTopics?.[c], o.hl7v2Topics?.[c]].filter((t): t is string => !!t))];
+}
+
 /** Every topic the routing can write to (for ensureTopics). */
 export function allTopics(o: RoutingOptions): string[] {
   const extra = [...Object.values(o.fhirTopics ?? {}), ...Object.values(o.hl7v2Topics ?? {})].filter((t): t is string => !!t);

@@ -24,7 +24,7 @@ export type WorkerRequest =
 
 export type WorkerReply = { id: number; health: KafkaClientHealth } & (
   | { ok: true; brokers?: number[] }
-  | { ok: false; kind: ClientErrorKind; message: string; tooLarge: boolean }
+  | { ok: false; kind: ClientErrorKind; message: string; tooLarge: boolean; topics: string[] }
 );
 
 type RequestBody = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -65,7 +65,7 @@ export class WorkerKafkaClient implements KafkaClient {
       this.pending.delete(r.id);
       clearTimeout(p.timer);
       if (r.ok) p.resolve(r.brokers);
-      else p.reject(new KafkaClientError(r.kind, r.message, undefined, r.tooLarge));
+      else p.reject(new KafkaClientError(r.kind, r.message, undefined, r.tooLarge, r.topics));
     });
     const lost = (why: string) => {
       if (this.worker !== w) return;
