@@ -419,7 +419,6 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
-  /** Forgets the current producer and kills its connections; its disconnect runs in the background. */
   /** How many leaders the partitioner chose since send attempt `attempt` started (its own among them). */
   private leadersSince(attempt: number): number {
     let n = 0;
@@ -427,6 +426,7 @@ export class KafkajsClient implements KafkaClient {
     return n;
   }
 
+  /** Forgets the current producer and kills its connections; its disconnect runs in the background. */
   private dropProducer(): void {
     const p = this.producer;
     const gen = this.gen;

@@ -204,9 +204,10 @@ export async function kafkaTool(mainClass: string, args: readonly string[], time
 
 /**
  * Creates topics with Kafka's own org.apache.kafka.tools.TopicCommand (replication factor 1,
- * --if-not-exists). kafka.admin.TopicCommand no longer exists in Kafka 4.x.
+ * --if-not-exists), with topic settings (`configs`, e.g. max.message.bytes) where given.
+ * kafka.admin.TopicCommand no longer exists in Kafka 4.x.
  */
-export async function createTopics(brokers: string, topics: readonly string[], partitions = 3): Promise<void> {
+export async function createTopics(brokers: string, topics: readonly string[], partitions = 3, configs: Readonly<Record<string, string>> = {}): Promise<void> {
   await Promise.all(
     topics.map((topic) =>
       kafkaTool('org.apache.kafka.tools.TopicCommand', [
@@ -220,6 +221,7 @@ export async function createTopics(brokers: string, topics: readonly string[], p
         String(partitions),
         '--replication-factor',
         '1',
+        ...Object.entries(configs).flatMap(([k, v]) => ['--config', `${k}=${v}`]),
       ]),
     ),
   );

@@ -5,12 +5,11 @@
  * at once and sent nothing at all while one was missing. For both clients, and the client on a
  * worker thread (its errors cross a thread).
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import type { ReadingInput } from '../../src/reading.js';
 import { syntheticInput } from '../forwarder/synthetic.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { readTopic } from '../helpers/kafka.js';
+import { createTopics, readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const RUNS = [
@@ -18,16 +17,6 @@ const RUNS = [
   { client: 'platformatic', clientThread: false },
   { client: 'platformatic', clientThread: true },
 ] as const;
-
-async function createTopicsNamed(names: string[]): Promise<void> {
-  const admin = new Kafka({ clientId: 'missing-topic-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: 3, replicationFactor: 1 })) });
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 /** The keys in `topic` as copies per key. */
 async function copiesIn(topic: string, expected: number): Promise<Map<string, number>> {
@@ -45,7 +34,7 @@ describe('forwarder: one class topic missing, createTopics off', () => {
       timeout: 120_000,
     }, async () => {
       const topics = uniqueTopics(`missing-topic-${client}${clientThread ? '-thread' : ''}`);
-      await createTopicsNamed([topics.alarm, topics.vital, topics.status]);
+      await createTopics(brokers, [topics.alarm, topics.vital, topics.status]);
       const gw = await startTestGateway(testConfig(brokers, tempDir(), { kafka: { client, clientThread, topics, createTopics: false } }));
       const vitals = Array.from({ length: 40 }, (_, i) => ({ ...syntheticInput(i), deviceId: `vital-${i}` }));
       const alarms = Array.from({ length: 10 }, (_, i) => ({ ...syntheticInput(i, { alarmEvery: 1 }), deviceId: `alarm-${i}` }));
@@ -58,7 +47,7 @@ describe('forwarder: one class topic missing, createTopics off', () => {
         expect(onceEach(vitals, await copiesIn(topics.vital, vitals.length))).toEqual([]);
         expect(onceEach(alarms, await copiesIn(topics.alarm, alarms.length))).toEqual([]);
         // The waveform topic made now: its readings follow, without a restart.
-        await createTopicsNamed([topics.waveform]);
+        await createTopics(brokers, [topics.waveform]);
         expect(onceEach(waves, await copiesIn(topics.waveform, waves.length))).toEqual([]);
         await waitFor(() => gw.buffer.stats().totalReadings === 0, 30_000, 'the buffer empty');
       } finally {

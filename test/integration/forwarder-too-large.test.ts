@@ -8,11 +8,10 @@
  * offers 300 readings at once: every one must arrive, exactly once, for each client and for the
  * client on a worker thread (its errors cross a thread).
  */
-import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, inject, it } from 'vitest';
 import { syntheticInput } from '../forwarder/synthetic.js';
 import { startTestGateway, tempDir, testConfig, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { readTopic } from '../helpers/kafka.js';
+import { createTopics, readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
 const OFFERED = 300;
@@ -22,31 +21,13 @@ const RUNS = [
   { client: 'platformatic', clientThread: true },
 ] as const;
 
-async function createSmallTopics(topics: Record<string, string>): Promise<void> {
-  const admin = new Kafka({ clientId: 'too-large-test', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.values(topics).map((topic) => ({
-        topic,
-        numPartitions: 1,
-        replicationFactor: 1,
-        configEntries: [{ name: 'max.message.bytes', value: String(16 * 1024) }],
-      })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 describe('forwarder: batches larger than the topic takes', () => {
   for (const run of RUNS) {
     it(`${run.client}${run.clientThread ? ' on a worker thread' : ''}: every reading offered arrives once, in smaller batches`, {
       timeout: 120_000,
     }, async () => {
       const topics = uniqueTopics(`too-large-${run.client}${run.clientThread ? '-thread' : ''}`);
-      await createSmallTopics(topics);
+      await createTopics(brokers, Object.values(topics), 1, { 'max.message.bytes': String(16 * 1024) });
       const gw = await startTestGateway(testConfig(brokers, tempDir(), { kafka: { client: run.client, clientThread: run.clientThread, topics } }));
       const offered = Array.from({ length: OFFERED }, (_, i) => ({ ...syntheticInput(i, { devices: 1 }), deviceId: `big-${i}` }));
       try {
