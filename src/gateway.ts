@@ -29,6 +29,7 @@ import { LoopDelay } from './metrics/loop-delay.js';
 import { startMetricsServer } from './metrics/server.js';
 import { PRIORITY_CLASSES } from './reading.js';
 import { type LiveStatus, type ReloadStatus, statusFilePath, writeStatusFile } from './status-file.js';
+import { steadyNow } from './steady-clock.js';
 
 /**
  * How often the event-loop delay is sampled (src/metrics/loop-delay.ts). Its timer wakes the
@@ -278,8 +279,9 @@ async function startParts(
   }
 
   const startedAt = Date.now();
+  const startedSteady = steadyNow();
   let lastIngested = 0;
-  let lastAt = startedAt;
+  let lastAt = steadyNow();
   let rate = 0;
   const live = (): LiveStatus => ({
     pid: process.pid,
@@ -322,10 +324,11 @@ async function startParts(
   clockTimer.unref();
   const tick = (): void => {
     const now = Date.now();
+    const at = steadyNow();
     const total = ingest.committed;
-    rate = now > lastAt ? ((total - lastIngested) * 1000) / (now - lastAt) : 0;
+    rate = at > lastAt ? ((total - lastIngested) * 1000) / (at - lastAt) : 0;
     lastIngested = total;
-    lastAt = now;
+    lastAt = at;
     const s = buffer.stats();
     for (const p of PRIORITY_CLASSES) {
       const c = s.perClass[p];
@@ -370,7 +373,7 @@ async function startParts(
         // Alive: this answer comes from the event loop. Kafka's state is in /status and the metrics, never here.
         health: () => ({
           ok: true,
-          detail: { pid: process.pid, uptimeSeconds: (Date.now() - startedAt) / 1000, eventLoopDelayMaxSeconds: loopDelay.peek() },
+          detail: { pid: process.pid, uptimeSeconds: (steadyNow() - startedSteady) / 1000, eventLoopDelayMaxSeconds: loopDelay.peek() },
         }),
         ready: () => {
           const r = readiness();
@@ -460,13 +463,13 @@ async function startParts(
   let hurry = false;
   /** Waits for the drain like forwarder.drained(), in short slices, so that a stop without a drain can cut it short. */
   const drainFor = async (ms: number, whileConnected: boolean): Promise<boolean> => {
-    const deadline = Date.now() + ms;
+    const deadline = steadyNow() + ms;
     const failures = forwarder.failures;
     for (;;) {
       // A grace, not a drain: it ends when Kafka is not connected or a send fails (the retry would wait out the grace).
       if (whileConnected && (!forwarder.connected || forwarder.failures !== failures)) return buffer.stats().totalReadings === 0;
-      if (await forwarder.drained(Math.max(0, Math.min(250, deadline - Date.now())))) return true;
-      if (hurry || Date.now() >= deadline) return false;
+      if (await forwarder.drained(Math.max(0, Math.min(250, deadline - steadyNow())))) return true;
+      if (hurry || steadyNow() >= deadline) return false;
     }
   };
   const stop = (drainTimeoutMs = 0, opts: { whileConnected?: boolean } = {}): Promise<boolean> => {

@@ -22,6 +22,7 @@
  */
 import type { Events } from '../metrics/events.js';
 import { type PendingReading, PRIORITY_CLASSES } from '../reading.js';
+import { steadyNow } from '../steady-clock.js';
 import { validateForEncoding } from './codec.js';
 import { errInfo, type LogLimited, refusalReason } from './diagnostics.js';
 import type { KeyLedger } from './key-ledger.js';
@@ -127,7 +128,7 @@ export class GroupCommit {
       const w = this.opts.waiting;
       if (w && device !== undefined && wait > w.delayMs) {
         const acked = this.lastAck.get(device);
-        if (acked !== undefined && Date.now() - acked <= w.turnaroundMs) wait = w.delayMs;
+        if (acked !== undefined && steadyNow() - acked <= w.turnaroundMs) wait = w.delayMs;
       }
       this.schedule(wait);
     });
@@ -179,9 +180,9 @@ export class GroupCommit {
     const pending = this.pendingCount + this.internal.length;
     if (pending >= this.opts.maxReadings || pending >= (this.opts.fillReadings ?? Infinity) || wait === 0) {
       if (!this.immediate) this.immediate = setImmediate(() => this.commitNow());
-    } else if (!this.timer || Date.now() + wait < this.timerDue) {
+    } else if (!this.timer || steadyNow() + wait < this.timerDue) {
       if (this.timer) clearTimeout(this.timer);
-      this.timerDue = Date.now() + wait;
+      this.timerDue = steadyNow() + wait;
       this.timer = setTimeout(() => this.commitNow(), wait);
     }
   }
@@ -236,7 +237,7 @@ export class GroupCommit {
     if (hwm > this.seq.durable) this.seq.durable = hwm;
     if (this.opts.waiting) {
       if (this.lastAck.size > MAX_TRACKED_DEVICES) this.lastAck.clear();
-      const now = Date.now();
+      const now = steadyNow();
       for (const p of batch) if (p.device !== undefined) this.lastAck.set(p.device, now);
     }
     for (const p of batch) p.resolve();

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { PRIORITY_CLASSES } from '../reading.js';
 import { sleepSync } from '../sleep-sync.js';
+import { steadyNow } from '../steady-clock.js';
 import { sqliteErrorCode } from './diagnostics.js';
 
 export const DB_FILE = 'buffer.db';
@@ -99,14 +100,14 @@ const JOURNAL_SWITCH_RETRY_MS = 20;
  * JOURNAL_SWITCH_WAIT_MS, as the busy timeout would.
  */
 function setJournalMode(db: Database.Database, mode: 'wal' | 'delete'): void {
-  const until = Date.now() + JOURNAL_SWITCH_WAIT_MS;
+  const until = steadyNow() + JOURNAL_SWITCH_WAIT_MS;
   for (;;) {
     try {
       const now = db.pragma(`journal_mode = ${mode}`, { simple: true });
       if (now !== mode) throw new Error(`the buffer's database stayed in journal mode ${String(now)}, not ${mode}`);
       return;
     } catch (e) {
-      if (!sqliteErrorCode(e)?.startsWith('SQLITE_BUSY') || Date.now() >= until) throw e;
+      if (!sqliteErrorCode(e)?.startsWith('SQLITE_BUSY') || steadyNow() >= until) throw e;
       sleepSync(JOURNAL_SWITCH_RETRY_MS);
     }
   }

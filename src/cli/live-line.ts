@@ -2,6 +2,7 @@
 
 import type { BufferStats } from '../buffer/types.js';
 import type { LiveStatus } from '../status-file.js';
+import { steadyNow } from '../steady-clock.js';
 
 export function formatLiveLine(s: LiveStatus, b: BufferStats): string {
   const f = s.forwarder;
@@ -33,7 +34,7 @@ export class LiveLine {
       this.width = line.length;
       return;
     }
-    const now = Date.now();
+    const now = steadyNow();
     if (force || now - this.lastPrint >= this.everyMs) {
       this.out.write(`${line}\n`);
       this.lastPrint = now;

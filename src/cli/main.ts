@@ -21,6 +21,7 @@ import { ConfigurationError, errorCode, isConfigFsError, isConfigListenError } f
 import { type Gateway, keyFileFor, startGateway } from '../gateway.js';
 import { createLogger, setLogLevel } from '../logger.js';
 import { statusFilePath } from '../status-file.js';
+import { steadyNow } from '../steady-clock.js';
 import { ServiceNotifier } from '../systemd/notify.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { DrainTracker, formatLiveLine, formatLiveView, LiveView } from './live-line.js';
@@ -129,7 +130,7 @@ async function runGateway(
   const drain = new DrainTracker(undefined, backlog);
   let perSource: Record<string, number> = {};
   let lastCounts = new Map<string, number>();
-  let lastCountAt = Date.now();
+  let lastCountAt = steadyNow();
   const show = (force = false): void => {
     if (!showLive) return;
     const status = gateway.live();
@@ -138,7 +139,7 @@ async function runGateway(
     line.update(formatLiveView({ status, buffer, perSource, drainFrom }), formatLiveLine(status, buffer), force);
   };
   const sample = async (): Promise<void> => {
-    const now = Date.now();
+    const now = steadyNow();
     const counts = new Map<string, number>();
     for (const v of (await gateway.events.ingested.get()).values) {
       const fam = String(v.labels.family);

@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfigFile } from '../config/load.js';
 import { readStatusFile, statusFilePath } from '../status-file.js';
+import { steadyNow } from '../steady-clock.js';
 
 /**
  * The running gateway's status file from its configuration file (`gateway.statusFile`, else
@@ -52,7 +53,7 @@ export async function reloadCommand(path: string, opts: { pid?: number; timeoutM
   } catch (e) {
     return { code: 2, message: `cannot signal process ${pid}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` };
   }
-  const deadline = Date.now() + opts.timeoutMs;
+  const deadline = steadyNow() + opts.timeoutMs;
   for (;;) {
     const s = readStatusFile(path);
     const r = s?.pid === pid ? s.lastReload : undefined;
@@ -65,7 +66,7 @@ export async function reloadCommand(path: string, opts: { pid?: number; timeoutM
       ];
       return { code: r.ok ? 0 : 1, message: parts.join('; ') };
     }
-    if (Date.now() > deadline) return { code: 2, message: `process ${pid} did not report the reload within ${opts.timeoutMs / 1000} s (${path})` };
+    if (steadyNow() > deadline) return { code: 2, message: `process ${pid} did not report the reload within ${opts.timeoutMs / 1000} s (${path})` };
     await new Promise((res) => setTimeout(res, 100));
   }
 }

@@ -4,6 +4,7 @@
  * the message an error becomes (secrets scrubbed). Each client file holds only what differs.
  */
 import type { Logger } from '../logger.js';
+import { steadyNow } from '../steady-clock.js';
 import { type ClientErrorKind, KafkaClientError } from './client.js';
 import type { CompressionName } from './compression.js';
 import { type ResolvedSecurity, type SaslSettings, scrubSecrets, type TlsSettings } from './security.js';
@@ -101,7 +102,7 @@ export const REFUSED_RETRY_MS = { initial: 100, max: 1000 } as const;
  * returns the next wait; returns null at once when the wait would pass `deadline` (the send fails).
  */
 export async function waitToResend(wait: number, deadline: number, log: Logger, error: string): Promise<number | null> {
-  if (Date.now() + wait >= deadline) return null;
+  if (steadyNow() + wait >= deadline) return null;
   log.debug({ error, waitMs: wait }, 'kafka refused part of a send for now; sending the same messages again');
   await new Promise((r) => setTimeout(r, wait));
   return Math.min(wait * 2, REFUSED_RETRY_MS.max);

@@ -32,6 +32,7 @@ import type { BufferStats, Lease, ReadingBuffer } from '../buffer/types.js';
 import type { Logger } from '../logger.js';
 import type { Events } from '../metrics/events.js';
 import { PRIORITY_CLASSES, type PriorityClass, type Reading } from '../reading.js';
+import { steadyNow, toWall } from '../steady-clock.js';
 import { type KafkaClient, KafkaClientError, type TopicBatch } from './client.js';
 import { type Batch, Lane } from './lane.js';
 import { Pump } from './pump.js';
@@ -73,6 +74,12 @@ export interface ForwarderOptions {
   expectedBrokers?: number;
   /** Called after Kafka acknowledged a batch (latency measurements in tests and benchmarks). */
   onAck?: (info: AckInfo) => void;
+  /**
+   * The clock of every wait, retry, interval and rate here (default steadyNow: a step of the wall
+   * clock, NTP setting right a clock that was hours ahead, must not hold a retry back by the step).
+   * The times the forwarder reports (status, onAck) are turned into wall-clock times; with a `now`
+   * given (tests), they are its readings as they are.
+   */
   now?: () => number;
 }
 
@@ -122,6 +129,8 @@ export class Forwarder {
   private phase: Phase = 'created';
   private readonly unsubscribe: () => void;
   private readonly now: () => number;
+  /** A reading of `now` as a wall-clock time (see ForwarderOptions.now). */
+  private readonly wallOf: (t: number) => number;
   private readonly conn: ConnectivityState;
   private failureCount = 0;
   private readonly meter: RateMeter;
@@ -166,7 +175,8 @@ export class Forwarder {
     private readonly events: Events,
     private readonly log: Logger,
   ) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? steadyNow;
+    this.wallOf = opts.now ? (t) => t : (t) => toWall(t);
     this.conn = new ConnectivityState(
       { offlineAfter: opts.offlineAfterFailures ?? 2, retryInitialMs: opts.retryInitialMs, retryMaxMs: opts.retryMaxMs },
       this.now,
@@ -217,13 +227,14 @@ export class Forwarder {
           limiting: this.rateLimiting,
         }
       : null;
+    const wall = (t: number | null): number | null => (t === null ? null : this.wallOf(t));
     return {
       state: this.conn.state,
       reason: this.conn.reason,
-      since: this.conn.since,
-      lastSuccessAt: this.conn.lastSuccessAt,
-      lastFailureAt: this.conn.lastFailureAt,
-      offlineSince: this.conn.offlineSince,
+      since: this.wallOf(this.conn.since),
+      lastSuccessAt: wall(this.conn.lastSuccessAt),
+      lastFailureAt: wall(this.conn.lastFailureAt),
+      offlineSince: wall(this.conn.offlineSince),
       consecutiveFailures: this.conn.consecutiveFailures,
       forwarded: this.forwarded,
       inFlight: this.inFlightReadings,
@@ -231,9 +242,9 @@ export class Forwarder {
       drainRate: Math.round(this.meter.rate()),
       backlog: Math.max(0, s.totalReadings - s.inFlight),
       unknownFate: this.unknownFate,
-      retryAt: this.retryAt > this.now() ? this.retryAt : null,
+      retryAt: this.retryAt > this.now() ? this.wallOf(this.retryAt) : null,
       rateCap: cap,
-      cluster: this.clusterView,
+      cluster: this.clusterView ? { ...this.clusterView, checkedAt: this.wallOf(this.clusterView.checkedAt) } : null,
     };
   }
 
@@ -523,7 +534,7 @@ export class Forwarder {
     this.events.forwardedBytes.inc({ class: b.lease.priorityClass }, b.bytes);
     const s = this.buffer.stats();
     this.transition(this.conn.success(this.backlogged(s)));
-    this.opts.onAck?.({ priorityClass: b.lease.priorityClass, readings: b.lease.readings, sentAt, ackedAt });
+    this.opts.onAck?.({ priorityClass: b.lease.priorityClass, readings: b.lease.readings, sentAt: this.wallOf(sentAt), ackedAt: this.wallOf(ackedAt) });
     this.pump.soon();
   }
 

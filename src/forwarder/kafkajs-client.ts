@@ -57,6 +57,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { steadyNow } from '../steady-clock.js';
 import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
@@ -311,12 +312,12 @@ export class KafkajsClient implements KafkaClient {
     const producer = this.producer;
     const gen = this.gen;
     if (!producer || !gen) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
-    const deadline = Date.now() + timeoutMs;
+    const deadline = steadyNow() + timeoutMs;
     try {
       let pending: TopicBatch[] = batches;
       let wait: number = REFUSED_RETRY_MS.initial;
       for (let round = 0; pending.length > 0; ) {
-        const left = deadline - Date.now();
+        const left = deadline - steadyNow();
         if (round > MAX_UNACKED_RESENDS || left <= 0) {
           // Not acknowledged, and what happened to it is not known: the caller resends it later.
           throw new KafkaClientError('timeout', `kafkajs did not acknowledge ${describe(pending)} after ${round} rounds`);

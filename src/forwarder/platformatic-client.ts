@@ -28,6 +28,7 @@
  *    the topic's partition count at the first attempt; otherwise the send fails as before.
  */
 import type { Admin, MessageToProduce, Partitioner, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
+import { steadyNow } from '../steady-clock.js';
 import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
@@ -329,13 +330,13 @@ export class PlatformaticClient implements KafkaClient {
         messages.push(msg);
       }
     }
-    const deadline = Date.now() + timeoutMs;
+    const deadline = steadyNow() + timeoutMs;
     let pending = messages;
     let wait: number = REFUSED_RETRY_MS.initial;
     try {
       for (;;) {
         try {
-          await withTimeout(producer.send({ messages: pending }), Math.max(1, deadline - Date.now()), 'send');
+          await withTimeout(producer.send({ messages: pending }), Math.max(1, deadline - steadyNow()), 'send');
           break;
         } catch (e) {
           // Refused for now, every message pinned to its partition: the same messages again, same producer.
@@ -387,12 +388,12 @@ export class PlatformaticClient implements KafkaClient {
         );
       }
       // Wait until the new topics have leaders, as kafkajs's waitForLeaders does.
-      const deadline = Date.now() + timeoutMs;
+      const deadline = steadyNow() + timeoutMs;
       for (;;) {
         const md = await withTimeout(admin.metadata({ topics: missing, forceUpdate: true }), timeoutMs, 'topic metadata').catch(() => null);
         const ready = md && missing.every((t) => md.topics.get(t)?.partitions.every((p) => p.leader >= 0));
         if (ready) return;
-        if (Date.now() > deadline) throw new KafkaClientError('timeout', `created topic(s) ${missing.join(', ')} have no leader after ${timeoutMs} ms`);
+        if (steadyNow() > deadline) throw new KafkaClientError('timeout', `created topic(s) ${missing.join(', ')} have no leader after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
     } catch (e) {

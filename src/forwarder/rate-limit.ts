@@ -8,6 +8,7 @@
  * sent whole); the next batch then waits until the bucket is back at zero. Over any window the
  * average stays at the cap, give or take one batch. Alarms are counted but never wait.
  */
+import { steadyNow } from '../steady-clock.js';
 export interface RateCap {
   readingsPerSecond?: number;
   bytesPerSecond?: number;
@@ -20,7 +21,7 @@ export class RateLimiter {
 
   constructor(
     readonly cap: RateCap,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = steadyNow,
   ) {
     this.readings = cap.readingsPerSecond ?? 0;
     this.bytes = cap.bytesPerSecond ?? 0;

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import { steadyNow } from '../steady-clock.js';
 
 const EVENT_DEFS = {
   reading_rejected: { help: 'Readings refused by validation, by reason', labels: ['reason', 'family'], level: 'warn' },
@@ -83,7 +84,8 @@ export class Events {
 
   constructor(
     private readonly log: Logger,
-    private readonly now: () => number = Date.now,
+    /** The clock of the log's rate limit (a step of the wall clock must not silence it). */
+    private readonly now: () => number = steadyNow,
   ) {
     this.registry = new Registry();
     for (const [name, d] of Object.entries(EVENT_DEFS) as [EventName, (typeof EVENT_DEFS)[EventName]][]) {

@@ -54,7 +54,7 @@ describe('commit pacing', () => {
   let fs: ReturnType<typeof heldFs>;
   let buf: SqliteBuffer;
   beforeEach(async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     env = testEnv('wg-pacing-');
     fs = heldFs();
     buf = await env.open({ commitIntervalMs: undefined, commitMaxDelayMs: { vital: 1000, waveform: 2000 }, walSyncFs: fs });

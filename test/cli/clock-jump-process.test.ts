@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openBuffer } from '../../src/buffer/index.js';
+import { openBuffer, readBufferStats } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
 import { silentLogger } from '../../src/logger.js';
@@ -119,5 +119,40 @@ describe('a wall-clock jump in the real process', () => {
     const t = mine.map((r) => r.gatewayTime);
     expect(t[15]!).toBeLessThan(t[0]! - 3_000_000);
     expect(t[30]!).toBeGreaterThan(t[14]! + 3_000_000);
+  }, 120_000);
+
+  it('back an hour: a serial monitor is still polled, its readings keep coming', async () => {
+    // The IntelliVue session polls when "now - last poll >= 1 s": on the wall clock, a step back
+    // of an hour stopped its polls (and the silence check) for that hour.
+    expect(LIBFAKETIME, 'libfaketime is missing: apt-get install faketime (scripts/install-deps.sh)').toBeDefined();
+    const dir = tempDir();
+    const data = join(dir, 'data');
+    const cfg = join(dir, 'wardgate.yaml');
+    writeFileSync(cfg, `gateway:\n  dataDir: ${data}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog: { level: warn }\n`);
+    const offset = join(dir, 'faketime');
+    writeFileSync(offset, '+0\n');
+    const c = spawnCli(['simulate', '-c', cfg, '--monitors', 'intellivue:1', '--no-live'], {
+      LD_PRELOAD: LIBFAKETIME,
+      FAKETIME_TIMESTAMP_FILE: offset,
+      FAKETIME_NO_CACHE: '1',
+      DONT_FAKE_MONOTONIC: '1',
+    });
+    cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
+    const seq = (): number => {
+      try {
+        return readBufferStats(data)?.lastSeq ?? 0;
+      } catch {
+        return 0;
+      }
+    };
+    await waitFor(() => seq() > 10 || c.proc.exitCode !== null, 60_000, 'the monitor read');
+    writeFileSync(offset, '-1h\n');
+    await waitFor(() => c.stderr().includes('"event":"clock_jump"') || c.proc.exitCode !== null, 20_000, 'the backward jump noticed');
+    const atStep = seq();
+    // The simulated monitor answers each poll with its numerics (several readings a second).
+    await waitFor(() => seq() > atStep + 20 || c.proc.exitCode !== null, 30_000, 'readings after the step');
+    expect(c.proc.exitCode, c.stderr()).toBeNull();
+    c.proc.kill('SIGTERM');
+    expect(await c.exited, c.stderr()).toBe(0);
   }, 120_000);
 });

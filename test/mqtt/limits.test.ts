@@ -136,4 +136,17 @@ describe('token bucket', () => {
     for (let i = 0; i < 4; i++) expect(b.take(10_000)).toBe(true);
     expect(b.take(10_000)).toBe(false);
   });
+
+  it('token bucket: a clock that went back (a wall-clock step) refills from where it is now, not after catching up', () => {
+    const b = new TokenBucket(10, 2, 3_600_000);
+    expect(b.take(3_600_000)).toBe(true);
+    expect(b.take(3_600_000)).toBe(true);
+    expect(b.take(3_600_000)).toBe(false);
+    // An hour back: the next tenth of a second still brings a token, as it would on any clock.
+    expect(b.take(0)).toBe(false);
+    expect(b.take(100)).toBe(true);
+    expect(b.take(100)).toBe(false);
+    expect(b.take(300)).toBe(true);
+    expect(b.take(300)).toBe(true);
+  });
 });

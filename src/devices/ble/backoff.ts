@@ -1,4 +1,5 @@
 /** Reconnect timing: a clock tests can step, and the delay schedule. Pure. */
+import { steadyNow } from '../../steady-clock.js';
 
 export interface Clock {
   now(): number;
@@ -7,7 +8,7 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: steadyNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };

@@ -27,6 +27,7 @@
  */
 import { PendingCount } from '../../pending-count.js';
 import type { ReadingInput } from '../../reading.js';
+import { steadyNow } from '../../steady-clock.js';
 import type { ReadingSink } from '../types.js';
 
 export class HoldExpired extends Error {
@@ -120,7 +121,7 @@ export class CommitQueue {
     private readonly opts: CommitQueueOptions,
   ) {
     this.backoff = opts.retryInitialMs;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? steadyNow;
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.high = Math.max(1, opts.maxPendingReadings ?? DEFAULT_MAX_PENDING_READINGS);
     this.low = Math.floor(this.high / 2);

@@ -36,6 +36,7 @@ import type { Logger } from '../../logger.js';
 import type { Events } from '../../metrics/events.js';
 import { PendingCount } from '../../pending-count.js';
 import type { PendingReading } from '../../reading.js';
+import { steadyNow } from '../../steady-clock.js';
 import { alarmPayload, alarmTopic } from './alarm.js';
 import type { Authenticator, AuthFailure, Identity } from './auth.js';
 import { type CommitQueue, HoldExpired } from './commit-queue.js';
@@ -64,6 +65,7 @@ export interface EmbeddedBrokerDeps {
   events: Events;
   metrics: MqttMetrics;
   log: Logger;
+  /** The clock of the rate and login limits (default steadyNow: a step of the wall clock must not empty a bucket for the step's length). */
   now?: () => number;
 }
 
@@ -115,7 +117,7 @@ export class EmbeddedBroker {
   private readonly committing = new PendingCount();
 
   constructor(private readonly deps: EmbeddedBrokerDeps) {
-    this.now = deps.now ?? Date.now;
+    this.now = deps.now ?? steadyNow;
     // Clients may not publish where the gateway echoes alarms, nor under wardgate/.
     this.reserved = [deps.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
     this.limiter = new LoginLimiter(deps.config.limits.logins, this.now);
@@ -472,7 +474,8 @@ export class EmbeddedBroker {
       return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const inputs = this.deps.router.route('embedded', packet.topic, payload, now, levels);
+    // The wall clock for the readings (a SenML relative time counts from it); the limits keep their steady clock.
+    const inputs = this.deps.router.route('embedded', packet.topic, payload, Date.now(), levels);
     const qos = packet.qos;
     const metrics = this.deps.metrics;
     if (!inputs) {

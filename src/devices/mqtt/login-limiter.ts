@@ -15,6 +15,8 @@
  * A refused attempt costs a map lookup. Memory is bounded: at most `maxTracked` addresses and
  * usernames are remembered (the oldest are forgotten first). The clock is injected (tests).
  */
+
+import { steadyNow } from '../../steady-clock.js';
 import { TokenBucket } from './rate-limit.js';
 
 export interface LoginLimits {
@@ -102,7 +104,7 @@ export class LoginLimiter {
 
   constructor(
     private readonly limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = steadyNow,
   ) {
     const n = limits.maxTracked;
     this.sources = new Recent(n);
@@ -213,7 +215,7 @@ export class ConnectionLimiter {
 
   constructor(
     private readonly limits: ConnectionLimits,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = steadyNow,
   ) {
     this.sources = new Recent(limits.maxTracked);
   }

@@ -12,12 +12,12 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Takes one token; false when none is left. */
+  /** Takes one token; false when none is left. A clock that went back refills from where it is now. */
   take(now: number): boolean {
     if (now > this.last) {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
-      this.last = now;
     }
+    this.last = now;
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;

@@ -6,6 +6,7 @@
  * that is not taken is never acknowledged, and the sender sends it again), then wait here until
  * the acknowledgements of what they took are written, and only then close their connections.
  */
+import { steadyNow } from '../../steady-clock.js';
 
 /** The longest a stop waits for the acknowledgements of the messages already taken. */
 export const STOP_DRAIN_MS = 2000;
@@ -16,11 +17,11 @@ export const STOP_DRAIN_MS = 2000;
  * refuses, so nothing would commit, or the connection is gone). What is left is sent again.
  */
 export async function drainBeforeStop(next: () => Promise<unknown> | undefined, giveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + STOP_DRAIN_MS;
+  const deadline = steadyNow() + STOP_DRAIN_MS;
   let timer: NodeJS.Timeout | undefined;
   try {
     for (;;) {
-      const left = deadline - Date.now();
+      const left = deadline - steadyNow();
       if (left <= 0 || giveUp()) return;
       const wait = next();
       if (wait === undefined) return;

@@ -1,4 +1,5 @@
 /** Reopen delays after a port disappears: doubling from `initial` up to `max`. Pure. */
+import { steadyNow } from '../../steady-clock.js';
 export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
   if (attempt <= 0) return Math.min(initialMs, maxMs);
   return Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
@@ -14,7 +15,7 @@ export interface Clock {
 }
 
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: steadyNow,
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
   setInterval: (fn, ms) => setInterval(fn, ms),
