@@ -35,6 +35,9 @@ export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'INVALID_REPLICATION_FACTOR',
   'MESSAGE_TOO_LARGE',
   'RECORD_LIST_TOO_LARGE',
+  // The records' timestamps (this gateway's clock at the send) are out of the range the topic takes
+  // around the broker's clock: the gateway's clock is wrong (see explainClockRefusal).
+  'INVALID_TIMESTAMP',
 ]);
 
 /** Of those, the refusals of a record batch larger than the broker or topic takes (max.message.bytes). */
@@ -47,6 +50,29 @@ export function refusedAsTooLarge(err: unknown): boolean {
     if ((o.type !== undefined && TOO_LARGE_ERRORS.has(o.type)) || (o.apiId !== undefined && TOO_LARGE_ERRORS.has(o.apiId))) found = true;
   });
   return found;
+}
+
+/**
+ * A refusal of the records' timestamps (INVALID_TIMESTAMP) made plain: Kafka 4 takes a record
+ * whose timestamp is at most `message.timestamp.after.max.ms` (1 h by default) ahead of the
+ * broker's clock, and at most `message.timestamp.before.max.ms` behind it. The timestamp is this
+ * gateway's clock at the send, so the gateway's clock is off: a real-time clock kept in local time,
+ * no time server reached since boot. Nothing is sent until it is set right, and the readings stay in
+ * the buffer; the library's own words ("unexpected server error") would send the operator to the
+ * network. Any other error's message is returned as it is. (No time in the text: the forwarder logs
+ * a configuration error once per distinct message, and labels its counter with the message's start.)
+ */
+export function explainClockRefusal(err: unknown, message: string): string {
+  let clock = false;
+  walkError(err, (o) => {
+    if (o.type === 'INVALID_TIMESTAMP' || o.apiId === 'INVALID_TIMESTAMP') clock = true;
+  });
+  if (!clock) return message;
+  return (
+    "Kafka refused the records' timestamps (INVALID_TIMESTAMP): this gateway's clock is more than the " +
+    "topic allows ahead of or behind the broker's (message.timestamp.after.max.ms, 1 h by default; message.timestamp.before.max.ms); " +
+    `set the clock right (timedatectl, wardgate doctor); the readings stay in the buffer until Kafka takes them: ${message}`
+  );
 }
 
 /** The idempotent producer's session is broken: a new producer is needed. */

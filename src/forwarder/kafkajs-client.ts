@@ -62,6 +62,7 @@ import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaCli
 import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
+  explainClockRefusal,
   FATAL_PROTOCOL_ERRORS,
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
@@ -232,7 +233,7 @@ export class KafkajsClient implements KafkaClient {
   private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
     const kind = forced ?? (e instanceof KafkaClientError ? e.kind : classifyKafkaError(e));
     // A library error may quote what it was given: never the password.
-    const message = scrubSecrets(e instanceof Error ? e.message : String(e), this.security);
+    const message = explainClockRefusal(e, scrubSecrets(e instanceof Error ? e.message : String(e), this.security));
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
     return e instanceof KafkaClientError ? e : new KafkaClientError(kind, message, undefined, refusedAsTooLarge(e));

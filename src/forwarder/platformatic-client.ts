@@ -34,6 +34,7 @@ import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
   describeError,
+  explainClockRefusal,
   FATAL_PROTOCOL_ERRORS,
   type KafkaClientOptions,
   REFUSED_FOR_NOW_ERRORS,
@@ -249,7 +250,7 @@ export class PlatformaticClient implements KafkaClient {
       return e;
     }
     const kind = forced ?? classifyPlatformaticError(e);
-    const message = describeError(e, this.security);
+    const message = explainClockRefusal(e, describeError(e, this.security));
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
     // The library's error objects carry connection options (with the password): keep only the message.
