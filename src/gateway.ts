@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { AuditLog } from './audit/log.js';
 import { auditEvents, auditSafely, configDigest } from './audit/record.js';
-import { getOrCreateGatewayId } from './buffer/gateway-id.js';
+import { gatewayIdentity } from './buffer/gateway-id.js';
 import { openBuffer, releaseBallastIfShort, type SqliteBuffer } from './buffer/index.js';
 import type { ReadingBuffer } from './buffer/types.js';
 import type { Config } from './config/schema.js';
@@ -118,7 +118,23 @@ export async function startGateway(config: Config, opts: GatewayOptions): Promis
     auditSafely(audit, log, 'key_created', { keyFile, activeKeyId: created.activeKeyId });
   }
   reportUnusedSecrets(config, keyFile, log);
-  const gatewayId = inDataDir(dataDir, () => getOrCreateGatewayId(dataDir, config.gateway.id));
+  const identity = inDataDir(dataDir, () => gatewayIdentity(dataDir, config.gateway.id));
+  const gatewayId = identity.id;
+  if (identity.replaced) {
+    log.warn(
+      { dataDir, gatewayId, previousGatewayId: identity.replaced },
+      'this data folder was made on another machine (a copied SD card image?): a new gateway id for the readings from now on, so that ' +
+        "consumers do not drop this gateway's readings as duplicates of the other's; what the buffer holds keeps its id",
+    );
+    auditSafely(audit, log, 'gateway_id_replaced', { gatewayId, previousGatewayId: identity.replaced });
+  } else if (identity.configuredFromElsewhere) {
+    log.warn(
+      { dataDir, gatewayId },
+      'this data folder was made on another machine (a copied SD card image?) and gateway.id is configured: if the other machine runs ' +
+        "too, give each its own gateway.id, or consumers drop one's readings as duplicates of the other's",
+    );
+    auditSafely(audit, log, 'gateway_moved', { gatewayId });
+  }
   const events = new Events(log.child({ module: 'events' }));
   auditEvents(audit, events, log);
   const buffer = await inDataDir(dataDir, () =>
