@@ -22,6 +22,7 @@ import { Forwarder, type ForwarderOptions } from './forwarder/forwarder.js';
 import { WorkerKafkaClient } from './forwarder/worker-client.js';
 import { Ingest } from './ingest.js';
 import type { Logger } from './logger.js';
+import { CertificateWatch, certificateFiles } from './metrics/certificates.js';
 import { ClockWatch } from './metrics/clock.js';
 import { Events } from './metrics/events.js';
 import { assessHealth, assessReadiness, HEALTH_CHECKS, type HealthCheck, type HealthCheckName, healthGauges } from './metrics/health.js';
@@ -316,13 +317,22 @@ async function startParts(
   const statusPath = statusFilePath(dataDir, config.gateway.statusFile);
   let stoppedAt: number | undefined;
   // Health states with their thresholds (src/metrics/health.ts): /status, /readyz and metrics.
-  const thresholds = { kafkaOffline: config.health.kafkaOffline, oldestUnsent: config.health.oldestUnsent, bufferNearCap: config.health.bufferNearCap };
+  const thresholds = config.health;
   const hg = healthGauges(events.registry);
-  for (const c of HEALTH_CHECKS)
-    hg.threshold.set(
-      { check: c },
-      c === 'buffer_near_cap' ? thresholds.bufferNearCap : (c === 'kafka_unreachable' ? thresholds.kafkaOffline : thresholds.oldestUnsent) / 1000,
-    );
+  const thresholdOf: Record<HealthCheckName, number> = {
+    kafka_unreachable: thresholds.kafkaOffline / 1000,
+    oldest_unsent: thresholds.oldestUnsent / 1000,
+    buffer_near_cap: thresholds.bufferNearCap,
+    certificate_expiry: thresholds.certificateExpiry / 1000,
+  };
+  for (const c of HEALTH_CHECKS) hg.threshold.set({ check: c }, thresholdOf[c]);
+  // The TLS certificate files, read now and every hour (certificate_expiry).
+  const certificates = new CertificateWatch(certificateFiles(config), {
+    log: log.child({ module: 'certificates' }),
+    gauge: hg.certificateEnd,
+    thresholdMs: thresholds.certificateExpiry,
+  });
+  certificates.start();
   hg.capBytes.set(buffer.maxBytes);
   const loopDelay = new LoopDelay(LOOP_DELAY_PERIOD_MS);
   loopDelay.start();
@@ -354,7 +364,10 @@ async function startParts(
     }
     clock.check();
     const storedBytes = buffer.totalStoredBytes();
-    checks = assessHealth({ now, forwarder: forwarder.status(), buffer: s, storedBytes, maxBytes: buffer.maxBytes }, thresholds);
+    checks = assessHealth(
+      { now, forwarder: forwarder.status(), buffer: s, storedBytes, maxBytes: buffer.maxBytes, certificates: certificates.states },
+      thresholds,
+    );
     for (const c of HEALTH_CHECKS) hg.alert.set({ check: c }, checks[c].state === 'alert' ? 1 : 0);
     hg.fill.set(buffer.maxBytes > 0 ? storedBytes / buffer.maxBytes : 0);
     hg.ready.set(readiness().ok ? 1 : 0);
@@ -375,6 +388,7 @@ async function startParts(
   undo.push(() => {
     clearInterval(statusTimer);
     clearInterval(clockTimer);
+    certificates.stop();
     clock.stop();
     loopDelay.stop();
     stoppedAt = Date.now();
@@ -502,6 +516,7 @@ async function startParts(
       if (metricsServer) await new Promise((r) => metricsServer!.close(() => r(undefined)));
       bufferOpen = false;
       clearInterval(clockTimer);
+      certificates.stop();
       clock.stop();
       loopDelay.stop();
       await buffer.close();

@@ -13,6 +13,7 @@ import { type BleDoctorEnv, bleDoctorChecks } from '../devices/ble/doctor-checks
 import { KafkaClientError } from '../forwarder/client.js';
 import { createKafkaClient } from '../forwarder/clients.js';
 import { silentLogger } from '../logger.js';
+import { certificateFiles, certificateProblem, readCertificateFile } from '../metrics/certificates.js';
 import { timedatectlSynchronized } from '../metrics/clock.js';
 
 export interface DoctorCheck {
@@ -216,6 +217,23 @@ async function listenerChecks(c: Config): Promise<DoctorCheck[]> {
   );
 }
 
+/** Each configured TLS certificate file: fail when unreadable, ended or not valid yet; warn within health.certificateExpiry of its end. */
+export function certificateChecks(c: Config, now: number = Date.now()): DoctorCheck[] {
+  return certificateFiles(c).map((f) => {
+    const s = readCertificateFile(f);
+    const problem = certificateProblem(s, now, c.health.certificateExpiry);
+    const name = `certificate ${f.use}`;
+    if (problem === null) return { name, status: 'ok', message: `${f.file}: ends ${new Date(s.notAfter!).toISOString()}` };
+    const usable = s.notAfter !== null && s.notBefore !== null && now >= s.notBefore && now < s.notAfter;
+    return {
+      name,
+      status: usable ? 'warn' : 'fail',
+      message: problem,
+      fix: "renew the certificate, replace the file and restart wardgate (Kafka's files are also read again at each new connection)",
+    };
+  });
+}
+
 export async function runDoctor(
   c: Config,
   keyFile: string,
@@ -229,6 +247,7 @@ export async function runDoctor(
     await clockCheck(probe),
     ...serialCheck(c),
     ...bluetoothCheck(c, bleEnv),
+    ...certificateChecks(c),
     ...(await kafkaChecks(c)),
     ...(await listenerChecks(c)),
   ];

@@ -261,6 +261,8 @@ export const configSchema = z
         oldestUnsent: duration.default(900_000),
         /** Stored bytes at or above this fraction of buffer.maxBytes is an alert. */
         bufferNearCap: z.number().gt(0).max(1).default(0.8),
+        /** A configured TLS certificate that ends within this long (or has ended, or cannot be read) is an alert. */
+        certificateExpiry: duration.default(21 * 86_400_000),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { BufferStats } from '../buffer/types.js';
 import type { ForwarderStatus } from '../forwarder/state.js';
 import { PRIORITY_CLASSES } from '../reading.js';
+import { type CertificateState, certificateProblem, secondsLeft } from './certificates.js';
 
 export interface HealthThresholds {
   /** Kafka unreachable for at least this long (ms) is an alert. */
@@ -19,9 +20,11 @@ export interface HealthThresholds {
   oldestUnsent: number;
   /** Stored bytes at or above this fraction of buffer.maxBytes is an alert. */
   bufferNearCap: number;
+  /** A configured TLS certificate that ends within this long (ms), has ended, or cannot be read is an alert. */
+  certificateExpiry: number;
 }
 
-export const HEALTH_CHECKS = ['kafka_unreachable', 'oldest_unsent', 'buffer_near_cap'] as const;
+export const HEALTH_CHECKS = ['kafka_unreachable', 'oldest_unsent', 'buffer_near_cap', 'certificate_expiry'] as const;
 export type HealthCheckName = (typeof HEALTH_CHECKS)[number];
 
 export interface HealthCheck {
@@ -45,6 +48,8 @@ export interface HealthInputs {
   buffer: BufferStats;
   storedBytes: number;
   maxBytes: number;
+  /** The configured certificate files as last read (certificates.ts); none when absent. */
+  certificates?: readonly CertificateState[];
 }
 
 export function assessHealth(i: HealthInputs, t: HealthThresholds): Record<HealthCheckName, HealthCheck> {
@@ -76,6 +81,21 @@ export function assessHealth(i: HealthInputs, t: HealthThresholds): Record<Healt
       threshold: t.bufferNearCap,
       detail: `${i.storedBytes} of ${i.maxBytes} bytes (${(fill * 100).toFixed(1)} %)`,
     },
+    certificate_expiry: certificateCheck(i.certificates ?? [], i.now, t.certificateExpiry),
+  };
+}
+
+/** Seconds left of the soonest-ending certificate (0 for one that cannot be read); alert when any needs attention. */
+function certificateCheck(certs: readonly CertificateState[], now: number, thresholdMs: number): HealthCheck {
+  const threshold = thresholdMs / 1000;
+  if (certs.length === 0) return { state: 'ok', value: 0, threshold, detail: 'no TLS certificate files configured' };
+  const problems = certs.map((c) => certificateProblem(c, now, thresholdMs)).filter((p) => p !== null);
+  const soonest = Math.min(...certs.map((c) => secondsLeft(c, now) ?? 0));
+  return {
+    state: problems.length ? 'alert' : 'ok',
+    value: soonest,
+    threshold,
+    detail: problems.length ? problems.join('; ') : `${certs.length} certificate file(s), the soonest ends in ${(soonest / 86_400).toFixed(0)} days`,
   };
 }
 
@@ -93,7 +113,7 @@ export function healthGauges(registry: Registry) {
   return {
     alert: new Gauge({
       name: 'wardgate_health_alert',
-      help: '1 while a health check is in alert (kafka_unreachable, oldest_unsent, buffer_near_cap), 0 otherwise',
+      help: '1 while a health check is in alert (kafka_unreachable, oldest_unsent, buffer_near_cap, certificate_expiry), 0 otherwise',
       labelNames: ['check'],
       registers: r,
     }),
@@ -110,6 +130,12 @@ export function healthGauges(registry: Registry) {
       name: 'wardgate_adapter_devices',
       help: 'Devices an adapter currently has (connected, open or seen), per family',
       labelNames: ['family'],
+      registers: r,
+    }),
+    certificateEnd: new Gauge({
+      name: 'wardgate_tls_certificate_not_after_seconds',
+      help: 'When each configured TLS certificate file ends (unix seconds; a certificate file: its first; a CA bundle: its earliest; 0 when unreadable)',
+      labelNames: ['use'],
       registers: r,
     }),
     loopDelay: new Gauge({ name: 'wardgate_event_loop_delay_seconds', help: 'Longest event loop delay over the last status interval', registers: r }),

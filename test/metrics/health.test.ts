@@ -76,7 +76,7 @@ const stats = (oldest: number | null): BufferStats => {
 
 describe('health states', () => {
   it('each check turns to alert at its threshold, not before', () => {
-    const t = { kafkaOffline: 300_000, oldestUnsent: 60_000, bufferNearCap: 0.8 };
+    const t = { kafkaOffline: 300_000, oldestUnsent: 60_000, bufferNearCap: 0.8, certificateExpiry: 21 * 86_400_000 };
     const now = 1_000_000_000;
     const ok = assessHealth(
       { now, forwarder: status({ state: 'offline', offlineSince: now - 299_000 }), buffer: stats(now - 60_000), storedBytes: 79, maxBytes: 100 },
