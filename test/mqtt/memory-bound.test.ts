@@ -165,4 +165,32 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     },
     90_000,
   );
+
+  it('keeps no retained message of a client: 4 clients x 1,900 retained 60 KB messages on topics of their own, under MemoryHigh', async () => {
+    const { run, url } = await startEmbedded(cleanup);
+    const payload = Buffer.alloc(60_000, 0x41); // no rule decodes it: acknowledged, counted, and (before) kept by aedes
+    let acked = 0;
+    await Promise.all(
+      [0, 1, 2, 3].map(async (c) => {
+        const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `retain-${c}` });
+        cleanup.add(() => pub.endAsync(true));
+        for (let i = 0; i < 1900; i++) {
+          await pub.publishAsync(`ward/${c}/junk-${i}/n`, payload, { qos: 1, retain: true });
+          acked++;
+        }
+      }),
+    );
+    const alive = run.alive();
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    const peak = run.peakRss();
+    process.stdout.write(
+      `retained flood: ${acked} of 60 KB acknowledged, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+    );
+    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+    expect(acked).toBe(7600);
+    expect(code).toBe(0);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(memoryHigh());
+  }, 90_000);
 });

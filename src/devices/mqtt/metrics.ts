@@ -16,6 +16,8 @@ export interface MqttMetrics {
   /** Counts one message of `source` ('embedded', 'external:<name>') with QoS `qos`. */
   outcome(source: string, qos: number, outcome: Outcome): void;
   readonly rejected: Counter<'rule' | 'reason'>;
+  /** PUBLISHes (and wills) from clients with the retain flag: delivered, not kept by the embedded broker. */
+  readonly retainIgnored: Counter;
 }
 
 const OUTCOMES: readonly Outcome[] = ['committed', 'refused', 'rejected', 'abandoned'];
@@ -55,6 +57,11 @@ export function mqttMetrics(registry: Registry): MqttMetrics {
       name: 'wardgate_mqtt_payload_rejected_total',
       help: 'MQTT payloads that did not decode, by rule and reason',
       labelNames: ['rule', 'reason'],
+      registers: [registry],
+    }),
+    retainIgnored: new Counter({
+      name: 'wardgate_mqtt_retain_ignored_total',
+      help: 'Client PUBLISHes and wills with the retain flag: delivered, not kept (the embedded broker keeps no retained message of a client)',
       registers: [registry],
     }),
   };
