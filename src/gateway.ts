@@ -460,6 +460,7 @@ async function startParts(
     }
     devices = effective as Config['devices'];
     out.devices = devices;
+    certificates.setFiles(certificateFiles({ ...config, devices }));
     ingest.setReceivers(adapters.flatMap((a) => a.receivers?.() ?? []));
     const routing = forwarderSettings(next.kafka).routing;
     if (JSON.stringify(routing) !== JSON.stringify(forwarderSettings(kafkaConfig).routing)) {

@@ -115,9 +115,17 @@ export class CertificateWatch {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly files: readonly CertificateFile[],
+    private files: readonly CertificateFile[],
     private readonly o: CertificateWatchOptions,
   ) {}
+
+  /** The files after a reload (the MQTT settings are live): read at once, then on the same schedule. */
+  setFiles(files: readonly CertificateFile[]): void {
+    this.files = files;
+    this.o.gauge.reset();
+    this.stop();
+    this.start();
+  }
 
   get states(): readonly CertificateState[] {
     return this.last;

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { certificateChecks } from '../../src/cli/doctor.js';
 import type { Gateway } from '../../src/gateway.js';
 import { certificateProblem, readCertificateFile } from '../../src/metrics/certificates.js';
-import { startTestGateway, tempDir, testConfig } from '../helpers/gateway.js';
+import { startTestGateway, tempDir, testConfig, waitFor } from '../helpers/gateway.js';
 
 const DAY = 86_400_000;
 const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) =>
@@ -150,5 +150,35 @@ describe('TLS certificate files and their end', () => {
     const withEnded = testConfig('127.0.0.1:1', join(dir, 'data'), { kafka: { tls: { enabled: true, cert: ended.cert, key: ended.key } } } as never);
     const [c] = certificateChecks(withEnded);
     expect([c!.status, c!.message]).toEqual(['fail', `kafka_client ${ended.cert}: expired 2020-01-31T00:00:00.000Z`]);
+  });
+
+  it('a reload that gives the embedded MQTT broker another certificate: the check reads the new file', async () => {
+    const dir = tempDir();
+    const later = makeCert(dir, 'broker-later', 400);
+    const soon = makeCert(dir, 'broker-soon', 10);
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as { port: number }).port;
+    await new Promise((r) => s.close(r));
+    const withCert = (c: { cert: string; key: string }) =>
+      testConfig('127.0.0.1:1', join(dir, 'data'), {
+        metrics: { port },
+        devices: {
+          mqtt: {
+            enabled: true,
+            embedded: { tls: { host: '127.0.0.1', port: 0, cert: c.cert, key: c.key }, auth: { anonymous: { publish: ['#'] } } },
+          },
+        },
+      } as never);
+    const gw = await startTestGateway(withCert(later));
+    running.push(gw);
+    const check = async (): Promise<{ state: string; detail: string }> =>
+      JSON.parse(await (await fetch(`http://127.0.0.1:${port}/status`)).text()).health.checks.certificate_expiry;
+    expect((await check()).state).toBe('ok');
+    const r = await gw.reload(withCert(soon));
+    expect(r.failed).toEqual([]);
+    await waitFor(async () => (await check()).state === 'alert', 10_000, 'the check in alert after the reload');
+    const after = await check();
+    expect(after.detail).toContain(`mqtt_server ${soon.cert}: expires`);
   });
 });
