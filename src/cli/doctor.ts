@@ -10,8 +10,9 @@ import type { Config } from '../config/schema.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { describeKeyFile } from '../crypto/keys.js';
 import { type BleDoctorEnv, bleDoctorChecks } from '../devices/ble/doctor-checks.js';
-import { KafkaClientError } from '../forwarder/client.js';
-import { createKafkaClient } from '../forwarder/clients.js';
+import { KafkaClientError, type TopicSettings } from '../forwarder/client.js';
+import { createKafkaClient, forwarderSettings } from '../forwarder/clients.js';
+import { allTopics } from '../forwarder/routing.js';
 import { silentLogger } from '../logger.js';
 import { certificateFiles, certificateProblem, readCertificateFile } from '../metrics/certificates.js';
 import { timedatectlSynchronized } from '../metrics/clock.js';
@@ -184,10 +185,80 @@ async function kafkaLoginCheck(c: Config): Promise<DoctorCheck> {
   }
 }
 
-/** TCP first; the login only when some broker answers (otherwise it would only repeat the TCP failure). */
+/**
+ * What a topic's settings do to readings Kafka acknowledged (after which wardgate deletes its copy):
+ * a compacted topic keeps only the newest message per key (device or patient); one in-sync replica
+ * acknowledges what one broker holds. Null when neither.
+ */
+export function topicSettingProblem(topic: string, s: TopicSettings, brokers: number): Omit<DoctorCheck, 'name'> | null {
+  if (s.cleanupPolicy.split(',').some((p) => p.trim() === 'compact'))
+    return {
+      status: 'fail',
+      message: `${topic}: cleanup.policy=${s.cleanupPolicy}: Kafka keeps only the newest message per key (a device or patient), removes the rest`,
+      fix: `set cleanup.policy=delete on ${topic} (kafka-configs.sh --alter --entity-type topics --entity-name ${topic} --add-config cleanup.policy=delete)`,
+    };
+  if (s.replicationFactor >= 2 && s.minInsyncReplicas < 2)
+    return {
+      status: 'warn',
+      message:
+        `${topic}: min.insync.replicas=${s.minInsyncReplicas} with ${s.replicationFactor} replicas: Kafka acknowledges what one broker holds, ` +
+        'wardgate then deletes its copy, and that broker lost before the others copy it loses the readings',
+      fix: `set min.insync.replicas=2 on ${topic}`,
+    };
+  if (s.replicationFactor === 1 && brokers > 1)
+    return {
+      status: 'warn',
+      message: `${topic}: one replica on a cluster of ${brokers} brokers: what its broker's disk holds is the only copy`,
+      fix: 'recreate it with replication factor 3 (kafka.topicReplicationFactor for the topics wardgate creates)',
+    };
+  return null;
+}
+
+/** Each topic the routing sends to, as Kafka has it (asked with the gateway's own client and login). */
+export async function kafkaTopicChecks(c: Config): Promise<DoctorCheck[]> {
+  const client = createKafkaClient(c.kafka, silentLogger());
+  const topics = allTopics(forwarderSettings(c.kafka).routing);
+  try {
+    await client.connect(c.kafka.connectTimeout);
+    if (!client.topicSettings) return [];
+    const settings = await client.topicSettings(topics, c.kafka.connectTimeout);
+    const brokers = (await client.clusterBrokers?.(c.kafka.connectTimeout).catch(() => [])) ?? [];
+    return topics.map((t): DoctorCheck => {
+      const name = `kafka topic ${t}`;
+      const s = settings.get(t);
+      if (!s)
+        return c.kafka.createTopics
+          ? { name, status: 'ok', message: 'not there yet: made at the first start (kafka.createTopics)' }
+          : { name, status: 'warn', message: 'missing, and kafka.createTopics is off: its readings wait in the buffer until it exists', fix: `create ${t}` };
+      const problem = topicSettingProblem(t, s, brokers.length);
+      if (problem) return { name, ...problem };
+      const kept = s.retentionMs < 0 ? 'for ever' : `${(s.retentionMs / 86_400_000).toFixed(1)} days`;
+      return {
+        name,
+        status: 'ok',
+        message: `cleanup.policy=${s.cleanupPolicy}, ${s.replicationFactor} replica(s), min.insync.replicas=${s.minInsyncReplicas}, kept ${kept}`,
+      };
+    });
+  } catch (e) {
+    return [
+      {
+        name: 'kafka topics',
+        status: 'warn',
+        message: `could not read the topics' settings: ${e instanceof Error ? e.message : String(e)}`,
+        fix: 'run doctor again',
+      },
+    ];
+  } finally {
+    await client.close(2000).catch(() => undefined);
+  }
+}
+
+/** TCP first; the login only when some broker answers (otherwise it would only repeat the TCP failure); the topics after a login. */
 async function kafkaChecks(c: Config): Promise<DoctorCheck[]> {
   const tcp = await kafkaCheck(c);
-  return tcp.status === 'fail' ? [tcp] : [tcp, await kafkaLoginCheck(c)];
+  if (tcp.status === 'fail') return [tcp];
+  const login = await kafkaLoginCheck(c);
+  return login.status === 'ok' ? [tcp, login, ...(await kafkaTopicChecks(c))] : [tcp, login];
 }
 
 function portFree(host: string, port: number): Promise<string | null> {

@@ -68,4 +68,33 @@ export interface KafkaClient {
    * cluster with fewer brokers than it has seen (or than the bootstrap list names) as degraded.
    */
   clusterBrokers?(timeoutMs: number): Promise<number[]>;
+  /**
+   * What Kafka says of each existing topic that decides whether a reading it acknowledged stays
+   * there (`wardgate doctor` asks; topics Kafka lacks are left out). Throws as ensureTopics does.
+   */
+  topicSettings?(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>>;
+}
+
+/** A topic's settings that decide what happens to what Kafka acknowledged. */
+export interface TopicSettings {
+  /** cleanup.policy: `delete`, `compact` or both. */
+  cleanupPolicy: string;
+  minInsyncReplicas: number;
+  /** The replicas of its first partition. */
+  replicationFactor: number;
+  /** retention.ms (-1: kept for ever). */
+  retentionMs: number;
+}
+
+/** The topic settings topicSettings asks Kafka for. */
+export const TOPIC_SETTING_NAMES = ['cleanup.policy', 'min.insync.replicas', 'retention.ms'] as const;
+
+/** TopicSettings from a topic's settings by name and its replica count. */
+export function topicSettingsOf(values: ReadonlyMap<string, string | null | undefined>, replicationFactor: number): TopicSettings {
+  return {
+    cleanupPolicy: values.get('cleanup.policy') ?? 'delete',
+    minInsyncReplicas: Number(values.get('min.insync.replicas') ?? 1),
+    replicationFactor,
+    retentionMs: Number(values.get('retention.ms') ?? -1),
+  };
 }

@@ -2,7 +2,7 @@
 import { getHeapStatistics } from 'node:v8';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
+import { type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch, type TopicSettings } from './client.js';
 import { fhirOptions, hl7v2Options } from './formats/clinical-options.js';
 import { PlatformaticClient } from './platformatic-client.js';
 
@@ -66,6 +66,12 @@ class LazyKafkajsClient implements KafkaClient {
     const c = await this.client;
     if (!c.clusterBrokers) throw new KafkaClientError('transient', 'not supported');
     return c.clusterBrokers(timeoutMs);
+  }
+
+  async topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+    const c = await this.client;
+    if (!c.topicSettings) throw new KafkaClientError('transient', 'not supported');
+    return c.topicSettings(topics, timeoutMs);
   }
 }
 

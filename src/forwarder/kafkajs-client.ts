@@ -46,6 +46,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import {
   CompressionTypes,
+  ConfigResourceTypes,
   type ISocketFactory,
   Kafka,
   type KafkaConfig,
@@ -58,7 +59,16 @@ import {
 } from 'kafkajs';
 import type { Logger } from '../logger.js';
 import { steadyNow } from '../steady-clock.js';
-import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
+import {
+  type ClientErrorKind,
+  type KafkaClient,
+  KafkaClientError,
+  type KafkaClientHealth,
+  TOPIC_SETTING_NAMES,
+  type TopicBatch,
+  type TopicSettings,
+  topicSettingsOf,
+} from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
@@ -358,6 +368,38 @@ export class KafkajsClient implements KafkaClient {
         if (this.gen === gen) this.dropProducer();
       }
       throw err;
+    }
+  }
+
+  async topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+    await this.prepare();
+    const adminGen = this.newGeneration();
+    const admin = adminGen.kafka.admin();
+    try {
+      await withTimeout(admin.connect(), timeoutMs, 'admin connect');
+      const existing = new Set(await withTimeout(admin.listTopics(), timeoutMs, 'list topics'));
+      const wanted = [...new Set(topics)].filter((t) => existing.has(t));
+      const out = new Map<string, TopicSettings>();
+      if (wanted.length === 0) return out;
+      const md = await withTimeout(admin.fetchTopicMetadata({ topics: wanted }), timeoutMs, 'topic metadata');
+      const described = await withTimeout(
+        admin.describeConfigs({
+          includeSynonyms: false,
+          resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: [...TOPIC_SETTING_NAMES] })),
+        }),
+        timeoutMs,
+        'describe topic configs',
+      );
+      for (const r of described.resources) {
+        const replicas = md.topics.find((t) => t.name === r.resourceName)?.partitions[0]?.replicas.length ?? 0;
+        out.set(r.resourceName, topicSettingsOf(new Map(r.configEntries.map((e) => [e.configName, e.configValue])), replicas));
+      }
+      return out;
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
+      killGeneration(adminGen);
     }
   }
 

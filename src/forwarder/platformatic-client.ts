@@ -29,7 +29,16 @@
  */
 import type { Admin, MessageToProduce, Partitioner, Producer, ProducerOptions, SASLMechanismValue } from '@platformatic/kafka';
 import { steadyNow } from '../steady-clock.js';
-import { type ClientErrorKind, type KafkaClient, KafkaClientError, type KafkaClientHealth, type TopicBatch } from './client.js';
+import {
+  type ClientErrorKind,
+  type KafkaClient,
+  KafkaClientError,
+  type KafkaClientHealth,
+  TOPIC_SETTING_NAMES,
+  type TopicBatch,
+  type TopicSettings,
+  topicSettingsOf,
+} from './client.js';
 import {
   CLUSTER_REFUSAL_ERRORS,
   CONFIG_PROTOCOL_ERRORS,
@@ -355,6 +364,39 @@ export class PlatformaticClient implements KafkaClient {
       // Fate unknown or session broken: never reuse this producer's sequence numbers.
       if (err.kind !== 'config') await this.dropProducer(1000);
       throw err;
+    }
+  }
+
+  async topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+    let admin: Admin | null = null;
+    try {
+      const kafkaLib = await loadLib();
+      admin = new kafkaLib.Admin(this.baseOptions());
+      const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
+      const wanted = [...new Set(topics)].filter((t) => existing.has(t));
+      const out = new Map<string, TopicSettings>();
+      if (wanted.length === 0) return out;
+      const md = await withTimeout(admin.metadata({ topics: wanted, forceUpdate: true }), timeoutMs, 'topic metadata');
+      const described = await withTimeout(
+        admin.describeConfigs({
+          resources: wanted.map((resourceName) => ({
+            resourceType: kafkaLib.ConfigResourceTypes.TOPIC,
+            resourceName,
+            configurationKeys: [...TOPIC_SETTING_NAMES],
+          })),
+        }),
+        timeoutMs,
+        'describe topic configs',
+      );
+      for (const r of described) {
+        const replicas = md.topics.get(r.resourceName)?.partitions[0]?.replicas.length ?? 0;
+        out.set(r.resourceName, topicSettingsOf(new Map(r.configs.map((c) => [c.name, c.value])), replicas));
+      }
+      return out;
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
     }
   }
 
