@@ -16,13 +16,15 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
+import { waitFor } from './helpers/context.js';
 import { Cleanup } from './helpers/gateway.js';
-import { startMosquitto } from './helpers/mosquitto.js';
+import { freePort, startMosquitto } from './helpers/mosquitto.js';
 import {
   assertBuilt,
   expected,
   GATEWAY_ID,
   gatewayFiles,
+  listening,
   memoryHigh,
   mosquittoBacklog,
   nodeFlags,
@@ -192,5 +194,59 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     expect(code).toBe(0);
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThan(memoryHigh());
+  }, 90_000);
+
+  it('a subscriber that stops reading is disconnected; the gateway runs on, under MemoryHigh, and commits every reading published meanwhile', async () => {
+    const port = await freePort();
+    const s = await gatewayFiles(cleanup, {
+      enabled: true,
+      embedded: {
+        tcp: { host: '127.0.0.1', port },
+        auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } },
+        limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
+      },
+      rules: RULES,
+    });
+    const run = runShipped(cleanup, s.configFile);
+    expect(await Promise.race([listening(port), run.exited.then(() => false)]), run.output().slice(-3000)).toBe(true);
+    const url = `mqtt://127.0.0.1:${port}`;
+    // A display that subscribes to everything, then reads nothing more (a frozen app).
+    const display = await connectAsync(url, { clientId: 'frozen-display', reconnectPeriod: 0, keepalive: 0 });
+    cleanup.add(() => display.endAsync(true));
+    await display.subscribeAsync('ward/#', { qos: 1 });
+    let displayIsClosed = false;
+    display.stream.once('close', () => {
+      displayIsClosed = true;
+    });
+    display.stream.pause();
+    // Four sensors send readings (each acknowledged after its commit); four others send 30 KB
+    // messages no rule decodes (acknowledged at once), one after the other: only the display takes those.
+    const READERS = 4;
+    const EACH = 100;
+    const BLOBS = 3000;
+    const blob = Buffer.alloc(30_000, 0x41);
+    const readings = Array.from({ length: READERS }, async (_, c) => {
+      const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `sensor-${c}` });
+      cleanup.add(() => pub.endAsync(true));
+      await Promise.all(Array.from({ length: EACH }, (_, i) => pub.publishAsync(`ward/${c}/ox${c}/n`, String(c * EACH + i), { qos: 1 })));
+    });
+    const blobs = Array.from({ length: 4 }, async (_, c) => {
+      const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `camera-${c}` });
+      cleanup.add(() => pub.endAsync(true));
+      for (let i = 0; i < BLOBS; i++) await pub.publishAsync(`ward/${c}/cam${c}/blob`, blob, { qos: 1 });
+    });
+    await Promise.all([...readings, ...blobs]);
+    const alive = run.alive();
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    const peak = run.peakRss();
+    process.stdout.write(`frozen subscriber: ${READERS * EACH} readings and ${4 * BLOBS} messages of 30 KB, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB\n`);
+    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+    expect(code).toBe(0);
+    expect(peak).toBeLessThan(memoryHigh());
+    expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(READERS * EACH));
+    // The display, reading again, finds its connection closed by the gateway.
+    display.stream.resume();
+    await waitFor(() => displayIsClosed, 'the frozen display disconnected');
   }, 90_000);
 });

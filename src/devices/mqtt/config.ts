@@ -86,6 +86,8 @@ const embeddedSchema = z
         connectionBurstPerSource: z.number().int().min(1).default(250),
         /** Largest MQTT packet accepted (remaining length); bigger ones disconnect the client. */
         maxPacketBytes: size.default(64 * 1024),
+        /** Bytes waiting in a subscriber's socket (it does not read what it is sent) above which it is disconnected. */
+        subscriberBacklogBytes: size.default(1024 * 1024),
         /** Sustained PUBLISH rate per client (messages/s) and the burst allowed above it. */
         messagesPerSecond: z.number().positive().default(500),
         burst: z.number().int().min(1).default(2000),

@@ -29,7 +29,7 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { type AddressInfo, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Logger } from '../../logger.js';
@@ -85,7 +85,8 @@ type Disconnect =
   | 'rate_limit'
   | 'buffer_refused'
   | 'tls_handshake'
-  | 'credentials_revoked';
+  | 'credentials_revoked'
+  | 'slow_subscriber';
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
@@ -146,6 +147,7 @@ export class EmbeddedBroker {
         this.deps.events.emit('device_error', { family: 'mqtt', reason: 'acl_subscribe' }, 1, { user: s?.identity.user });
         done(null, null); // SUBACK 0x80 for this filter; the client stays connected
       },
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
     this.aedes = aedes;
     aedes.on('clientError', (client, err) => this.deps.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
@@ -445,6 +447,23 @@ export class EmbeddedBroker {
       if (ok && username !== undefined) this.verified.remember(username, password, encoded);
       return ok;
     };
+  }
+
+  /**
+   * A subscriber that does not read what it is sent (a frozen display, a paused socket) is dropped
+   * once more than limits.subscriberBacklogBytes wait in its socket's write buffer. Otherwise the
+   * buffer grew, aedes waited for writes that never completed, its message queue grew behind
+   * them, and working that queue off overflowed the stack: the gateway crashed (probed: one paused
+   * subscriber to ward/#, 12,000 messages of 30 KB published).
+   */
+  private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    const conn = client.conn as Duplex | undefined;
+    if (!conn || conn.writableLength <= this.deps.config.limits.subscriberBacklogBytes) return packet;
+    if (!conn.destroyed) {
+      this.disconnected('slow_subscriber', { user: this.sessions.get(client)?.identity.user, waitingBytes: conn.writableLength });
+      conn.destroy();
+    }
+    return null;
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
