@@ -56,6 +56,35 @@ async function bufferedValues(s: Setup): Promise<number[]> {
   }
 }
 
+/** The shipped command with an embedded broker where anyone may publish and subscribe under ward/ (a ward's displays). */
+async function withSubscribers(): Promise<{ s: Setup; run: ReturnType<typeof runShipped>; url: string }> {
+  const port = await freePort();
+  const s = await gatewayFiles(cleanup, {
+    enabled: true,
+    embedded: {
+      tcp: { host: '127.0.0.1', port },
+      auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } },
+      limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
+    },
+    rules: RULES,
+  });
+  const run = runShipped(cleanup, s.configFile);
+  expect(await Promise.race([listening(port), run.exited.then(() => false)]), run.output().slice(-3000)).toBe(true);
+  return { s, run, url: `mqtt://127.0.0.1:${port}` };
+}
+
+/** Four clients publishing `each` messages of 30 KB that no rule decodes (acknowledged at once), each one after the other. */
+async function cameras(url: string, each: number): Promise<void> {
+  const blob = Buffer.alloc(30_000, 0x41);
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, c) => {
+      const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `camera-${c}` });
+      cleanup.add(() => pub.endAsync(true));
+      for (let i = 0; i < each; i++) await pub.publishAsync(`ward/${c}/cam${c}/blob`, blob, { qos: 1 });
+    }),
+  );
+}
+
 describe('memory is bounded whatever an MQTT source sends (shipped heap, real processes)', () => {
   beforeAll(assertBuilt);
 
@@ -197,19 +226,7 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
   }, 90_000);
 
   it('a subscriber that stops reading is disconnected; the gateway runs on, under MemoryHigh, and commits every reading published meanwhile', async () => {
-    const port = await freePort();
-    const s = await gatewayFiles(cleanup, {
-      enabled: true,
-      embedded: {
-        tcp: { host: '127.0.0.1', port },
-        auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } },
-        limits: { messagesPerSecond: 1_000_000, burst: 1_000_000 },
-      },
-      rules: RULES,
-    });
-    const run = runShipped(cleanup, s.configFile);
-    expect(await Promise.race([listening(port), run.exited.then(() => false)]), run.output().slice(-3000)).toBe(true);
-    const url = `mqtt://127.0.0.1:${port}`;
+    const { s, run, url } = await withSubscribers();
     // A display that subscribes to everything, then reads nothing more (a frozen app).
     const display = await connectAsync(url, { clientId: 'frozen-display', reconnectPeriod: 0, keepalive: 0 });
     cleanup.add(() => display.endAsync(true));
@@ -224,18 +241,12 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     const READERS = 4;
     const EACH = 100;
     const BLOBS = 3000;
-    const blob = Buffer.alloc(30_000, 0x41);
     const readings = Array.from({ length: READERS }, async (_, c) => {
       const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `sensor-${c}` });
       cleanup.add(() => pub.endAsync(true));
       await Promise.all(Array.from({ length: EACH }, (_, i) => pub.publishAsync(`ward/${c}/ox${c}/n`, String(c * EACH + i), { qos: 1 })));
     });
-    const blobs = Array.from({ length: 4 }, async (_, c) => {
-      const pub = await connectAsync(url, { reconnectPeriod: 0, clientId: `camera-${c}` });
-      cleanup.add(() => pub.endAsync(true));
-      for (let i = 0; i < BLOBS; i++) await pub.publishAsync(`ward/${c}/cam${c}/blob`, blob, { qos: 1 });
-    });
-    await Promise.all([...readings, ...blobs]);
+    await Promise.all([...readings, cameras(url, BLOBS)]);
     const alive = run.alive();
     run.proc.kill('SIGTERM');
     const code = await run.exited;
@@ -248,5 +259,24 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     // The display, reading again, finds its connection closed by the gateway.
     display.stream.resume();
     await waitFor(() => displayIsClosed, 'the frozen display disconnected');
+  }, 90_000);
+
+  it('keeps at most queuedPerSubscriber messages for a display whose persistent session is away: 12,000 messages of 30 KB, under MemoryHigh', async () => {
+    const { run, url } = await withSubscribers();
+    const display = await connectAsync(url, { clientId: 'display-away', clean: false, reconnectPeriod: 0 });
+    await display.subscribeAsync('ward/#', { qos: 1 });
+    await display.endAsync(); // away; its session stays
+    await cameras(url, 3000);
+    const alive = run.alive();
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    const peak = run.peakRss();
+    process.stdout.write(
+      `persistent subscriber away: 12000 messages of 30 KB, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`,
+    );
+    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+    expect(code).toBe(0);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(memoryHigh());
   }, 90_000);
 });

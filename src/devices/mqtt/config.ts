@@ -88,6 +88,9 @@ const embeddedSchema = z
         maxPacketBytes: size.default(64 * 1024),
         /** Bytes waiting in a subscriber's socket (it does not read what it is sent) above which it is disconnected. */
         subscriberBacklogBytes: size.default(1024 * 1024),
+        /** Messages kept for one subscriber with a persistent session while it is away (or not acknowledging), and for all together in bytes. */
+        queuedPerSubscriber: z.number().int().min(1).default(1000),
+        queuedBytes: size.default(16 * 1024 * 1024),
         /** Sustained PUBLISH rate per client (messages/s) and the burst allowed above it. */
         messagesPerSecond: z.number().positive().default(500),
         burst: z.number().int().min(1).default(2000),

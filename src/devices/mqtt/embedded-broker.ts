@@ -44,6 +44,7 @@ import type { EmbeddedConfig } from './config.js';
 import { FrameGuard } from './frame-guard.js';
 import { ConnectionLimiter, LoginLimiter, type LoginRefusal, sourceKey } from './login-limiter.js';
 import type { MqttMetrics } from './metrics.js';
+import { boundOfflineQueues } from './offline-queue.js';
 import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import type { MessageRouter } from './router.js';
@@ -150,6 +151,11 @@ export class EmbeddedBroker {
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
     this.aedes = aedes;
+    boundOfflineQueues(
+      (aedes as unknown as { persistence: Parameters<typeof boundOfflineQueues>[0] }).persistence,
+      { perClient: c.limits.queuedPerSubscriber, totalBytes: c.limits.queuedBytes },
+      (n) => this.deps.events.emit('device_error', { family: 'mqtt', reason: 'subscriber_queue_full' }, n),
+    );
     aedes.on('clientError', (client, err) => this.deps.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
     aedes.on('keepaliveTimeout', (client) => this.deps.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
     try {
