@@ -45,8 +45,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import {
+  type Admin,
   CompressionTypes,
-  ConfigResourceTypes,
+  type ConfigResourceTypes,
   type ISocketFactory,
   Kafka,
   type KafkaConfig,
@@ -163,6 +164,13 @@ interface Generation {
 }
 
 const KEEP_ALIVE_DELAY_MS = 60_000;
+
+/**
+ * ConfigResourceTypes.TOPIC. Not imported by name: kafkajs is CommonJS, and Node's ES module
+ * loader sees only some of its exports as named ones (not ConfigResourceTypes: importing it
+ * stopped the shipped command from loading this client at all).
+ */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
 function killGeneration(gen: Generation): void {
   if (gen.dead) return;
@@ -371,12 +379,24 @@ export class KafkajsClient implements KafkaClient {
     }
   }
 
-  async topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+  /** An admin connection of its own for `fn`, closed after; its errors are this client's (fail). */
+  private async withAdmin<T>(timeoutMs: number, fn: (admin: Admin) => Promise<T>): Promise<T> {
     await this.prepare();
     const adminGen = this.newGeneration();
     const admin = adminGen.kafka.admin();
     try {
       await withTimeout(admin.connect(), timeoutMs, 'admin connect');
+      return await fn(admin);
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
+      killGeneration(adminGen);
+    }
+  }
+
+  topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+    return this.withAdmin(timeoutMs, async (admin) => {
       const existing = new Set(await withTimeout(admin.listTopics(), timeoutMs, 'list topics'));
       const wanted = [...new Set(topics)].filter((t) => existing.has(t));
       const out = new Map<string, TopicSettings>();
@@ -385,7 +405,7 @@ export class KafkajsClient implements KafkaClient {
       const described = await withTimeout(
         admin.describeConfigs({
           includeSynonyms: false,
-          resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: [...TOPIC_SETTING_NAMES] })),
+          resources: wanted.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: [...TOPIC_SETTING_NAMES] })),
         }),
         timeoutMs,
         'describe topic configs',
@@ -395,20 +415,11 @@ export class KafkajsClient implements KafkaClient {
         out.set(r.resourceName, topicSettingsOf(new Map(r.configEntries.map((e) => [e.configName, e.configValue])), replicas));
       }
       return out;
-    } catch (e) {
-      throw this.fail(e);
-    } finally {
-      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
-      killGeneration(adminGen);
-    }
+    });
   }
 
-  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
-    await this.prepare();
-    const adminGen = this.newGeneration();
-    const admin = adminGen.kafka.admin();
-    try {
-      await withTimeout(admin.connect(), timeoutMs, 'admin connect');
+  ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    return this.withAdmin(timeoutMs, async (admin) => {
       const existing = new Set(await withTimeout(admin.listTopics(), timeoutMs, 'list topics'));
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
@@ -435,12 +446,7 @@ export class KafkajsClient implements KafkaClient {
           kind === 'transient' ? [] : missing,
         );
       }
-    } catch (e) {
-      throw this.fail(e);
-    } finally {
-      await withTimeout(admin.disconnect(), 2000, 'admin disconnect').catch(() => undefined);
-      killGeneration(adminGen);
-    }
+    });
   }
 
   /**
