@@ -367,11 +367,22 @@ export class PlatformaticClient implements KafkaClient {
     }
   }
 
-  async topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+  /** An admin client of its own for `fn`, closed after; its errors are this client's (fail). */
+  private async withAdmin<T>(fn: (admin: Admin, kafkaLib: Lib) => Promise<T>): Promise<T> {
     let admin: Admin | null = null;
     try {
       const kafkaLib = await loadLib();
       admin = new kafkaLib.Admin(this.baseOptions());
+      return await fn(admin, kafkaLib);
+    } catch (e) {
+      throw this.fail(e);
+    } finally {
+      if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
+    }
+  }
+
+  topicSettings(topics: string[], timeoutMs: number): Promise<Map<string, TopicSettings>> {
+    return this.withAdmin(async (admin, kafkaLib) => {
       const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
       const wanted = [...new Set(topics)].filter((t) => existing.has(t));
       const out = new Map<string, TopicSettings>();
@@ -393,18 +404,11 @@ export class PlatformaticClient implements KafkaClient {
         out.set(r.resourceName, topicSettingsOf(new Map(r.configs.map((c) => [c.name, c.value])), replicas));
       }
       return out;
-    } catch (e) {
-      throw this.fail(e);
-    } finally {
-      if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
-    }
+    });
   }
 
-  async ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
-    let admin: Admin | null = null;
-    try {
-      const kafkaLib = await loadLib();
-      admin = new kafkaLib.Admin(this.baseOptions());
+  ensureTopics(topics: string[], create: boolean, timeoutMs: number): Promise<void> {
+    return this.withAdmin(async (admin, kafkaLib) => {
       const existing = new Set(await withTimeout(admin.listTopics({}), timeoutMs, 'list topics'));
       const missing = [...new Set(topics)].filter((t) => !existing.has(t));
       if (missing.length === 0) return;
@@ -439,11 +443,7 @@ export class PlatformaticClient implements KafkaClient {
         if (steadyNow() > deadline) throw new KafkaClientError('timeout', `created topic(s) ${missing.join(', ')} have no leader after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
-    } catch (e) {
-      throw this.fail(e);
-    } finally {
-      if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
-    }
+    });
   }
 
   /** The brokers a metadata request for no topic lists, asked on the producer's own connection (nothing new opened). */

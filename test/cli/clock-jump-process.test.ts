@@ -9,23 +9,17 @@
  * jumping clock) would put the middle block first; and the process warned of both jumps with the
  * sizes the test made. `faketime` is installed by scripts/install-deps.sh.
  */
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openBuffer, readBufferStats } from '../../src/buffer/index.js';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { hashPassword } from '../../src/devices/mqtt/auth.js';
+import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { Reading } from '../../src/reading.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
-import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
-
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) =>
-  existsSync(p),
-);
+import { faketimeEnv, startClockedGateway } from '../helpers/faketime.js';
+import { committedSeq, spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -34,35 +28,10 @@ afterEach(async () => {
 
 describe('a wall-clock jump in the real process', () => {
   it('back an hour, forward three: the buffer drains in publish (seq) order, both jumps warned with their sizes', async () => {
-    expect(LIBFAKETIME, 'libfaketime is missing: apt-get install faketime (scripts/install-deps.sh)').toBeDefined();
-    const dir = tempDir();
-    const data = join(dir, 'data');
-    const keyFile = join(dir, 'wardgate.key');
-    generateKeyFile(keyFile);
-    const usersFile = join(dir, 'users.yaml');
-    writeFileSync(usersFile, `users:\n  - { username: mon, passwordHash: "${await hashPassword('pw-mon')}", publish: ["#"] }\n`);
-    chmodSync(usersFile, 0o600);
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
-    const cfg = join(dir, 'wardgate.yaml');
-    writeFileSync(
-      cfg,
-      `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${keyFile}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog:\n  level: info\n` +
-        `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${port} }\n      auth:\n        usersFile: ${usersFile}\n` +
-        '    rules:\n      - { name: hr, topic: "hr/{bed}/{device}", metric: heart_rate, unit: "/min", decoder: { type: text } }\n',
-    );
-    const offset = join(dir, 'faketime');
-    writeFileSync(offset, '+0\n');
-    const c = spawnCli(['run', '--config', cfg], {
-      LD_PRELOAD: LIBFAKETIME,
-      FAKETIME_TIMESTAMP_FILE: offset,
-      FAKETIME_NO_CACHE: '1',
-      DONT_FAKE_MONOTONIC: '1',
-    });
+    const g = await startClockedGateway('+0', '  brokers: ["127.0.0.1:1"]\n');
+    const { c, data, keyFile } = g;
+    const offset = g.offsetFile;
     cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
-    await waitFor(() => c.stderr().includes('"msg":"wardgate started"') || c.proc.exitCode !== null, 60_000, 'the start');
     expect(c.proc.exitCode, c.stderr()).toBeNull();
     const jumps = (): number[] =>
       c
@@ -71,7 +40,7 @@ describe('a wall-clock jump in the real process', () => {
         .filter((l) => l.includes('"event":"clock_jump"'))
         .map((l) => JSON.parse(l).byMs as number);
 
-    const client = await connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'mon', password: 'pw-mon', reconnectPeriod: 0 });
+    const client = await connectAsync(g.url, { username: 'mon', password: 'pw-mon', reconnectPeriod: 0 });
     cleanup.push(() => client.endAsync(true));
     const published: number[] = [];
     const publish = async (n: number): Promise<void> => {
@@ -124,27 +93,15 @@ describe('a wall-clock jump in the real process', () => {
   it('back an hour: a serial monitor is still polled, its readings keep coming', async () => {
     // The IntelliVue session polls when "now - last poll >= 1 s": on the wall clock, a step back
     // of an hour stopped its polls (and the silence check) for that hour.
-    expect(LIBFAKETIME, 'libfaketime is missing: apt-get install faketime (scripts/install-deps.sh)').toBeDefined();
     const dir = tempDir();
     const data = join(dir, 'data');
     const cfg = join(dir, 'wardgate.yaml');
     writeFileSync(cfg, `gateway:\n  dataDir: ${data}\nkafka:\n  brokers: ["127.0.0.1:1"]\nlog: { level: warn }\n`);
     const offset = join(dir, 'faketime');
     writeFileSync(offset, '+0\n');
-    const c = spawnCli(['simulate', '-c', cfg, '--monitors', 'intellivue:1', '--no-live'], {
-      LD_PRELOAD: LIBFAKETIME,
-      FAKETIME_TIMESTAMP_FILE: offset,
-      FAKETIME_NO_CACHE: '1',
-      DONT_FAKE_MONOTONIC: '1',
-    });
+    const c = spawnCli(['simulate', '-c', cfg, '--monitors', 'intellivue:1', '--no-live'], faketimeEnv(offset));
     cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
-    const seq = (): number => {
-      try {
-        return readBufferStats(data)?.lastSeq ?? 0;
-      } catch {
-        return 0;
-      }
-    };
+    const seq = (): number => committedSeq(data);
     await waitFor(() => seq() > 10 || c.proc.exitCode !== null, 60_000, 'the monitor read');
     writeFileSync(offset, '-1h\n');
     await waitFor(() => c.stderr().includes('"event":"clock_jump"') || c.proc.exitCode !== null, 20_000, 'the backward jump noticed');

@@ -8,13 +8,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openBuffer, readBufferStats } from '../../src/buffer/index.js';
+import { openBuffer } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import type { Reading } from '../../src/reading.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
-import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
+import { committedSeq, spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -34,13 +34,7 @@ describe('SIGHUP reload of the simulated ward (wardgate run)', () => {
     writeFileSync(cfg, config(1));
     const c = spawnCli(['run', '--config', cfg]);
     cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
-    const seq = (): number => {
-      try {
-        return readBufferStats(data)?.lastSeq ?? 0;
-      } catch {
-        return 0;
-      }
-    };
+    const seq = (): number => committedSeq(data);
     await waitFor(() => seq() >= 20 || c.proc.exitCode !== null, 60_000, 'readings from one bed');
     expect(c.proc.exitCode, c.stderr()).toBeNull();
 

@@ -7,8 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readBufferStats } from '../../src/buffer/index.js';
-import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
+import { committedSeq, spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
 
 describe('simulate scripted device faults', () => {
   it('an unplugged monitor is noticed and read again once plugged back; garbage on its line is rejected and counted, never fatal', async () => {
@@ -32,13 +31,7 @@ describe('simulate scripted device faults', () => {
       '--garbage',
       '2s@5s',
     ]);
-    const seq = (): number => {
-      try {
-        return readBufferStats(data)?.lastSeq ?? 0;
-      } catch {
-        return 0;
-      }
-    };
+    const seq = (): number => committedSeq(data);
     await waitFor(() => c.stdout().includes('plugged back in') || c.proc.exitCode !== null, 30_000, 'the cable back');
     const atReplug = seq();
     await waitFor(() => seq() > atReplug + 5 || c.proc.exitCode !== null, 30_000, 'readings again after the replug');

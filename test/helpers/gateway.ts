@@ -1,8 +1,10 @@
 /** Helpers to run a real gateway in tests: in-process, or as a child process of the real CLI. */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readBufferStats } from '../../src/buffer/index.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
@@ -131,4 +133,16 @@ export function rawBufferBytes(dataDir: string): Buffer {
   const files = readdirSync(dataDir).filter((f) => /\.(db|sqlite)(-wal|-shm)?$/.test(f) || /-(wal|shm)$/.test(f));
   if (files.length === 0) throw new Error(`no database files in ${dataDir}`);
   return Buffer.concat(files.map((f) => readFileSync(join(dataDir, f))));
+}
+
+/**
+ * The last sequence number a running gateway's buffer has committed, read from its file (0 while
+ * the file is not there or is being written): how a test sees readings arrive in another process.
+ */
+export function committedSeq(dataDir: string): number {
+  try {
+    return readBufferStats(dataDir)?.lastSeq ?? 0;
+  } catch {
+    return 0;
+  }
 }

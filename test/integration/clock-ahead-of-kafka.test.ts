@@ -8,20 +8,15 @@
  * configuration error naming INVALID_TIMESTAMP), not "kafka offline: unexpected server error". The
  * clock set right, without a restart: every reading the test published arrives, once.
  */
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { generateKeyFile } from '../../src/crypto/keys.js';
-import { hashPassword } from '../../src/devices/mqtt/auth.js';
 import { readStatusFile, statusFilePath } from '../../src/status-file.js';
-import { spawnCli, tempDir, uniqueTopics, waitFor } from '../helpers/gateway.js';
-import { createTopics, freePort, readTopic } from '../helpers/kafka.js';
+import { startClockedGateway } from '../helpers/faketime.js';
+import { uniqueTopics, waitFor } from '../helpers/gateway.js';
+import { createTopics, readTopic } from '../helpers/kafka.js';
 
 const brokers = inject('kafkaBrokers');
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1'].find((p) =>
-  existsSync(p),
-);
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -31,39 +26,16 @@ afterEach(async () => {
 describe('the gateway clock two hours ahead of Kafka', () => {
   for (const client of ['kafkajs', 'platformatic'] as const) {
     it(`${client}: nothing is lost, the clock is named, everything goes once the clock is set right`, { timeout: 150_000 }, async () => {
-      expect(LIBFAKETIME, 'libfaketime is missing: apt-get install faketime (scripts/install-deps.sh)').toBeDefined();
       const topics = uniqueTopics(`clock-ahead-${client}`);
       await createTopics(brokers, Object.values(topics), 1);
-      const dir = tempDir();
-      const data = join(dir, 'data');
-      const keyFile = join(dir, 'wardgate.key');
-      generateKeyFile(keyFile);
-      const usersFile = join(dir, 'users.yaml');
-      writeFileSync(usersFile, `users:\n  - { username: mon, passwordHash: "${await hashPassword('pw-mon')}", publish: ["#"] }\n`);
-      chmodSync(usersFile, 0o600);
-      const port = await freePort();
-      const cfg = join(dir, 'wardgate.yaml');
-      writeFileSync(
-        cfg,
-        `gateway:\n  dataDir: ${data}\nbuffer:\n  keyFile: ${keyFile}\n` +
-          `kafka:\n  brokers: ["${brokers}"]\n  client: ${client}\n  createTopics: false\n  retry: { initial: 200ms, max: 1s }\n` +
-          `  topics: ${JSON.stringify(topics)}\nlog:\n  level: info\n` +
-          `devices:\n  mqtt:\n    enabled: true\n    embedded:\n      tcp: { host: 127.0.0.1, port: ${port} }\n      auth:\n        usersFile: ${usersFile}\n` +
-          '    rules:\n      - { name: hr, topic: "hr/{bed}/{device}", metric: heart_rate, unit: "/min", decoder: { type: text } }\n',
+      const { c, data, url, offsetFile } = await startClockedGateway(
+        '+2h',
+        `  brokers: ["${brokers}"]\n  client: ${client}\n  createTopics: false\n  retry: { initial: 200ms, max: 1s }\n  topics: ${JSON.stringify(topics)}\n`,
       );
-      const offset = join(dir, 'faketime');
-      writeFileSync(offset, '+2h\n');
-      const c = spawnCli(['run', '--config', cfg], {
-        LD_PRELOAD: LIBFAKETIME,
-        FAKETIME_TIMESTAMP_FILE: offset,
-        FAKETIME_NO_CACHE: '1',
-        DONT_FAKE_MONOTONIC: '1',
-      });
       cleanup.push(() => c.proc.exitCode === null && c.proc.kill('SIGKILL'));
-      await waitFor(() => c.stderr().includes('"msg":"wardgate started"') || c.proc.exitCode !== null, 60_000, 'the start');
       expect(c.proc.exitCode, c.stderr()).toBeNull();
 
-      const mqtt = await connectAsync(`mqtt://127.0.0.1:${port}`, { username: 'mon', password: 'pw-mon', reconnectPeriod: 0 });
+      const mqtt = await connectAsync(url, { username: 'mon', password: 'pw-mon', reconnectPeriod: 0 });
       cleanup.push(() => mqtt.endAsync(true));
       const published: number[] = [];
       for (let i = 0; i < 20; i++) {
@@ -82,7 +54,7 @@ describe('the gateway clock two hours ahead of Kafka', () => {
       expect(await readTopic(brokers, topics.vital)).toEqual([]);
 
       // The clock set right (a jump back of two hours, as NTP would make): all of it goes, once.
-      writeFileSync(offset, '+0\n');
+      writeFileSync(offsetFile, '+0\n');
       const got = await readTopic(brokers, topics.vital, { expected: published.length, timeoutMs: 60_000 });
       const values = got.map((m) => (JSON.parse(m.value) as { value: number }).value).sort((a, b) => a - b);
       expect(values).toEqual(published);
