@@ -35,7 +35,9 @@ describe('the build', () => {
     expect(stale, 'run npm run build first').toEqual([]);
     const modules = files(dist).filter((f) => !WORKER_ENTRIES.has(relative(dist, f)));
     expect(modules.length).toBeGreaterThan(100);
-    const script = `const bad = []; for (const f of ${JSON.stringify(modules)}) { try { await import(f); } catch (e) { bad.push(f + ': ' + e.message); } } console.log(JSON.stringify(bad)); process.exit(0);`;
+    const script =
+      `const bad = []; for (const f of ${JSON.stringify(modules)}) ` +
+      "{ try { await import(f); } catch (e) { bad.push(f + ': ' + e.message); } } console.log(JSON.stringify(bad)); process.exit(0);";
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual([]);
