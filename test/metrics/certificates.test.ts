@@ -6,7 +6,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { certificateChecks } from '../../src/cli/doctor.js';
@@ -14,6 +13,7 @@ import type { Gateway } from '../../src/gateway.js';
 import { certificateProblem, readCertificateFile } from '../../src/metrics/certificates.js';
 import { libfaketime } from '../helpers/faketime.js';
 import { startTestGateway, tempDir, testConfig, waitFor } from '../helpers/gateway.js';
+import { freePort } from '../helpers/kafka.js';
 
 const DAY = 86_400_000;
 
@@ -108,10 +108,7 @@ describe('TLS certificate files and their end', () => {
       const dir = tempDir();
       const client = makeCert(dir, 'kafka-client', 10);
       const ca = makeCert(dir, 'kafka-ca', 400);
-      const s = createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-      const port = (s.address() as { port: number }).port;
-      await new Promise((r) => s.close(r));
+      const port = await freePort();
       const gw = await startTestGateway(
         testConfig('127.0.0.1:1', join(dir, 'data'), {
           metrics: { port },
@@ -153,10 +150,7 @@ describe('TLS certificate files and their end', () => {
     const dir = tempDir();
     const later = makeCert(dir, 'broker-later', 400);
     const soon = makeCert(dir, 'broker-soon', 10);
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
+    const port = await freePort();
     const withCert = (c: { cert: string; key: string }) =>
       testConfig('127.0.0.1:1', join(dir, 'data'), {
         metrics: { port },
