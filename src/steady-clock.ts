@@ -12,7 +12,7 @@ export function steadyNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** The wall-clock time (ms since the epoch) of `t`, a reading of `clock`: as long ago by the wall clock as by `clock`. */
-export function toWall(t: number, clock: () => number = steadyNow, wall: () => number = Date.now): number {
-  return wall() - (clock() - t);
+/** The wall-clock time (ms since the epoch) of `t`, a reading of steadyNow: as long ago by the wall clock as by this clock. */
+export function toWall(t: number): number {
+  return Date.now() - (steadyNow() - t);
 }

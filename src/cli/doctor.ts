@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { secretFileProblems } from '../config/secrets.js';
 import { describeKeyFile } from '../crypto/keys.js';
 import { type BleDoctorEnv, bleDoctorChecks } from '../devices/ble/doctor-checks.js';
-import { KafkaClientError, type TopicSettings } from '../forwarder/client.js';
+import { type KafkaClient, KafkaClientError, type TopicSettings } from '../forwarder/client.js';
 import { createKafkaClient, forwarderSettings } from '../forwarder/clients.js';
 import { allTopics } from '../forwarder/routing.js';
 import { silentLogger } from '../logger.js';
@@ -154,14 +154,13 @@ async function kafkaCheck(c: Config): Promise<DoctorCheck> {
 }
 
 /**
- * Logs in as the gateway would (its own Kafka client and settings: TLS, SASL, the password file
- * or WARDGATE_KAFKA_PASSWORD) and gets a producer id, then disconnects. A refusal of the login,
- * the certificate or the ACLs fails; anything else (a timeout, a broker going away) warns.
+ * Logs in as the gateway would (`client`: its own Kafka client and settings: TLS, SASL, the
+ * password file or WARDGATE_KAFKA_PASSWORD) and gets a producer id. A refusal of the login, the
+ * certificate or the ACLs fails; anything else (a timeout, a broker going away) warns.
  */
-async function kafkaLoginCheck(c: Config): Promise<DoctorCheck> {
+async function kafkaLoginCheck(c: Config, client: KafkaClient): Promise<DoctorCheck> {
   const how = [c.kafka.tls?.enabled ? 'TLS' : '', c.kafka.sasl ? `SASL ${c.kafka.sasl.mechanism} as ${c.kafka.sasl.username}` : ''].filter(Boolean).join(', ');
   const name = 'kafka login';
-  const client = createKafkaClient(c.kafka, silentLogger());
   try {
     await client.connect(c.kafka.connectTimeout);
     return { name, status: 'ok', message: `connected and given a producer id${how ? ` (${how})` : ''}` };
@@ -180,8 +179,6 @@ async function kafkaLoginCheck(c: Config): Promise<DoctorCheck> {
       message: `could not complete a login: ${why}`,
       fix: 'check that kafka.brokers are Kafka brokers and reachable; run doctor again',
     };
-  } finally {
-    await client.close(2000).catch(() => undefined);
   }
 }
 
@@ -214,12 +211,10 @@ export function topicSettingProblem(topic: string, s: TopicSettings, brokers: nu
   return null;
 }
 
-/** Each topic the routing sends to, as Kafka has it (asked with the gateway's own client and login). */
-export async function kafkaTopicChecks(c: Config): Promise<DoctorCheck[]> {
-  const client = createKafkaClient(c.kafka, silentLogger());
+/** Each topic the routing sends to, as Kafka has it (asked with the gateway's own client and login, `client`, connected). */
+export async function kafkaTopicChecks(c: Config, client: KafkaClient): Promise<DoctorCheck[]> {
   const topics = allTopics(forwarderSettings(c.kafka).routing);
   try {
-    await client.connect(c.kafka.connectTimeout);
     if (!client.topicSettings) return [];
     const settings = await client.topicSettings(topics, c.kafka.connectTimeout);
     const brokers = (await client.clusterBrokers?.(c.kafka.connectTimeout).catch(() => [])) ?? [];
@@ -248,17 +243,23 @@ export async function kafkaTopicChecks(c: Config): Promise<DoctorCheck[]> {
         fix: 'run doctor again',
       },
     ];
-  } finally {
-    await client.close(2000).catch(() => undefined);
   }
 }
 
-/** TCP first; the login only when some broker answers (otherwise it would only repeat the TCP failure); the topics after a login. */
+/**
+ * TCP first; the login only when some broker answers (otherwise it would only repeat the TCP
+ * failure); the topics after a login, on the same client and connection.
+ */
 async function kafkaChecks(c: Config): Promise<DoctorCheck[]> {
   const tcp = await kafkaCheck(c);
   if (tcp.status === 'fail') return [tcp];
-  const login = await kafkaLoginCheck(c);
-  return login.status === 'ok' ? [tcp, login, ...(await kafkaTopicChecks(c))] : [tcp, login];
+  const client = createKafkaClient(c.kafka, silentLogger());
+  try {
+    const login = await kafkaLoginCheck(c, client);
+    return login.status === 'ok' ? [tcp, login, ...(await kafkaTopicChecks(c, client))] : [tcp, login];
+  } finally {
+    await client.close(2000).catch(() => undefined);
+  }
 }
 
 function portFree(host: string, port: number): Promise<string | null> {

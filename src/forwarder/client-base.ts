@@ -43,14 +43,21 @@ export const CONFIG_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
 /** Of those, the refusals of a record batch larger than the broker or topic takes (max.message.bytes). */
 const TOO_LARGE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 
-/** Whether a library's error (kafkajs: `type`, @platformatic/kafka: `apiId`) is a refusal of a too large record batch. */
-export function refusedAsTooLarge(err: unknown): boolean {
+/** Whether a library's error, or one it wraps, carries one of the Kafka error names `names` (kafkajs: `type`, @platformatic/kafka: `apiId`). */
+function carriesKafkaError(err: unknown, names: ReadonlySet<string>): boolean {
   let found = false;
   walkError(err, (o) => {
-    if ((o.type !== undefined && TOO_LARGE_ERRORS.has(o.type)) || (o.apiId !== undefined && TOO_LARGE_ERRORS.has(o.apiId))) found = true;
+    if ((o.type !== undefined && names.has(o.type)) || (o.apiId !== undefined && names.has(o.apiId))) found = true;
   });
   return found;
 }
+
+/** Whether a library's error is a refusal of a too large record batch. */
+export function refusedAsTooLarge(err: unknown): boolean {
+  return carriesKafkaError(err, TOO_LARGE_ERRORS);
+}
+
+const CLOCK_ERRORS: ReadonlySet<string> = new Set(['INVALID_TIMESTAMP']);
 
 /**
  * A refusal of the records' timestamps (INVALID_TIMESTAMP) made plain: Kafka 4 takes a record
@@ -63,11 +70,7 @@ export function refusedAsTooLarge(err: unknown): boolean {
  * a configuration error once per distinct message, and labels its counter with the message's start.)
  */
 export function explainClockRefusal(err: unknown, message: string): string {
-  let clock = false;
-  walkError(err, (o) => {
-    if (o.type === 'INVALID_TIMESTAMP' || o.apiId === 'INVALID_TIMESTAMP') clock = true;
-  });
-  if (!clock) return message;
+  if (!carriesKafkaError(err, CLOCK_ERRORS)) return message;
   return (
     "Kafka refused the records' timestamps (INVALID_TIMESTAMP): this gateway's clock is more than the " +
     "topic allows ahead of or behind the broker's (message.timestamp.after.max.ms, 1 h by default; message.timestamp.before.max.ms); " +

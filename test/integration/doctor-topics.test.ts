@@ -6,6 +6,8 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { kafkaTopicChecks } from '../../src/cli/doctor.js';
+import { createKafkaClient } from '../../src/forwarder/clients.js';
+import { silentLogger } from '../../src/logger.js';
 import { tempDir, testConfig, uniqueTopics } from '../helpers/gateway.js';
 import { createTopics } from '../helpers/kafka.js';
 
@@ -18,7 +20,14 @@ describe('wardgate doctor: the topics as Kafka has them', () => {
       await createTopics(brokers, [topics.alarm, topics.status], 1);
       await createTopics(brokers, [topics.vital], 1, { 'cleanup.policy': 'compact', 'retention.ms': '86400000' });
       const cfg = testConfig(brokers, tempDir(), { kafka: { client, topics, createTopics: false } });
-      const checks = await kafkaTopicChecks(cfg);
+      const kafka = createKafkaClient(cfg.kafka, silentLogger());
+      let checks: Awaited<ReturnType<typeof kafkaTopicChecks>>;
+      try {
+        await kafka.connect(cfg.kafka.connectTimeout);
+        checks = await kafkaTopicChecks(cfg, kafka);
+      } finally {
+        await kafka.close(2000);
+      }
       const by = new Map(checks.map((c) => [c.name, c]));
       expect(checks.map((c) => c.name).sort()).toEqual(
         Object.values(topics)

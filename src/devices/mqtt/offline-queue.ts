@@ -34,14 +34,9 @@ interface Persistence {
 const sizeOf = (p: QueuedPacket): number => p.topic.length + (p.payload?.length ?? 0);
 
 /** Wraps `persistence` in place; `onDrop(n)` is called with the subscriptions a message was not queued for. */
-export function boundOfflineQueues(
-  persistence: Persistence,
-  limits: OfflineQueueLimits,
-  onDrop: (n: number) => void,
-): { queued: () => number; bytes: () => number } {
+export function boundOfflineQueues(persistence: Persistence, limits: OfflineQueueLimits, onDrop: (n: number) => void): void {
   const perClient = new Map<string, number>();
   let bytes = 0;
-  let queued = 0;
   const admit = (subs: readonly { clientId: string }[], n: number): { clientId: string }[] => {
     const kept: { clientId: string }[] = [];
     for (const s of subs) {
@@ -49,7 +44,6 @@ export function boundOfflineQueues(
       if (c >= limits.perClient || bytes + n > limits.totalBytes) continue;
       perClient.set(s.clientId, c + 1);
       bytes += n;
-      queued++;
       kept.push(s);
     }
     if (kept.length < subs.length) onDrop(subs.length - kept.length);
@@ -73,9 +67,7 @@ export function boundOfflineQueues(
       if (c <= 1) perClient.delete(client.id);
       else perClient.set(client.id, c - 1);
       bytes = Math.max(0, bytes - sizeOf(removed));
-      queued = Math.max(0, queued - 1);
     }
     return removed;
   };
-  return { queued: () => queued, bytes: () => bytes };
 }
