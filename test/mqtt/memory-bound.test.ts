@@ -11,7 +11,7 @@
  * checks the same loads drain completely into a real Kafka.
  */
 
-import { connectAsync } from 'mqtt';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -279,4 +279,42 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     expect(peak).toBeGreaterThan(0);
     expect(peak).toBeLessThan(memoryHigh());
   }, 90_000);
+  it('holds a bounded number of topic filters: 100,000 from one client, 250 persistent sessions of 40; the gateway runs on, under MemoryHigh', async () => {
+    const { s, run, url } = await withSubscribers();
+    // A SUBSCRIBE with a refused filter is an error to mqtt.js; the SUBACK still came. No SUBACK comes from a dead gateway.
+    const subscribe = (c: MqttClient, f: string[]): Promise<unknown> =>
+      Promise.race([new Promise<void>((r) => c.subscribe(f, { qos: 1 }, () => r())), run.exited]);
+    const greedy = await connectAsync(url, { clientId: 'greedy', reconnectPeriod: 0 });
+    cleanup.add(() => greedy.endAsync(true));
+    for (let p = 0; p < 100 && run.alive(); p++)
+      await subscribe(
+        greedy,
+        Array.from({ length: 1000 }, (_, i) => `ward/${p}/${i}/${'x'.repeat(40)}/#`),
+      );
+    // Within the connection burst of one source address.
+    for (let k = 0; k < 250 && run.alive(); k++) {
+      const c = await connectAsync(url, { clientId: `session-${k}`, clean: false, reconnectPeriod: 0 });
+      await subscribe(
+        c,
+        Array.from({ length: 40 }, (_, i) => `ward/s${k}/${i}/#`),
+      );
+      await c.endAsync();
+    }
+    const N = 100;
+    if (run.alive()) {
+      const sensor = await connectAsync(url, { clientId: 'sensor-after', reconnectPeriod: 0 });
+      cleanup.add(() => sensor.endAsync(true));
+      for (let i = 0; i < N; i++) await sensor.publishAsync('ward/3/ox3/n', String(i), { qos: 1 });
+    }
+    const alive = run.alive();
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    const peak = run.peakRss();
+    process.stdout.write(`topic filters: 110,000 subscribed, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
+    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+    expect(code).toBe(0);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(memoryHigh());
+    expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
+  }, 120_000);
 });

@@ -91,6 +91,10 @@ const embeddedSchema = z
         /** Messages kept for one subscriber with a persistent session while it is away (or not acknowledging), and for all together in bytes. */
         queuedPerSubscriber: z.number().int().min(1).default(1000),
         queuedBytes: size.default(16 * 1024 * 1024),
+        /** Topic filters one client may hold, the broker in all (persistent sessions' stored ones included), and a filter's length at most. */
+        subscriptionsPerClient: z.number().int().min(1).default(100),
+        subscriptions: z.number().int().min(1).default(5000),
+        maxFilterLength: z.number().int().min(1).max(65_535).default(256),
         /** Sustained PUBLISH rate per client (messages/s) and the burst allowed above it. */
         messagesPerSecond: z.number().positive().default(500),
         burst: z.number().int().min(1).default(2000),

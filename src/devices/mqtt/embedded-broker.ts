@@ -49,6 +49,7 @@ import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import type { MessageRouter } from './router.js';
 import { drainBeforeStop } from './stop-drain.js';
+import { SubscriptionLimits } from './subscription-limits.js';
 import { levelsMatch } from './topics.js';
 import { VerifiedLogins } from './verified-logins.js';
 
@@ -117,6 +118,8 @@ export class EmbeddedBroker {
   private stopping = false;
   /** Commits of QoS 1/2 messages under way (a stop waits for them). */
   private readonly committing = new PendingCount();
+  /** Topic filters held, per client and in all (subscription-limits.ts). */
+  private readonly subscriptions: SubscriptionLimits;
 
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     this.now = deps.now ?? steadyNow;
@@ -124,6 +127,7 @@ export class EmbeddedBroker {
     this.reserved = [deps.config.alarms.topic.split('{bed}').join('+').split('/'), ['wardgate', '#']];
     this.limiter = new LoginLimiter(deps.config.limits.logins, this.now);
     const l = deps.config.limits;
+    this.subscriptions = new SubscriptionLimits({ perClient: l.subscriptionsPerClient, total: l.subscriptions, maxFilterLength: l.maxFilterLength });
     this.connections = new ConnectionLimiter(
       { perSource: l.maxConnectionsPerSource, perSecond: l.connectionsPerSecondPerSource, burst: l.connectionBurstPerSource, maxTracked: l.logins.maxTracked },
       this.now,
@@ -144,13 +148,17 @@ export class EmbeddedBroker {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const s = this.sessions.get(client);
-        if (s?.identity.acl.canSubscribe(sub.topic)) return done(null, sub);
-        this.deps.events.emit('device_error', { family: 'mqtt', reason: 'acl_subscribe' }, 1, { user: s?.identity.user });
+        const refused = s?.identity.acl.canSubscribe(sub.topic) ? this.subscriptions.admit(client, sub) : 'acl_subscribe';
+        if (!refused) return done(null, sub);
+        this.deps.events.emit('device_error', { family: 'mqtt', reason: refused }, 1, { user: s?.identity.user });
         done(null, null); // SUBACK 0x80 for this filter; the client stays connected
       },
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
     this.aedes = aedes;
+    this.subscriptions.wrap((aedes as unknown as { persistence: Parameters<SubscriptionLimits['wrap']>[0] }).persistence);
+    aedes.on('unsubscribe', (topics, client) => this.subscriptions.unsubscribed(client, topics));
+    aedes.on('clientDisconnect', (client) => this.subscriptions.disconnected(client));
     boundOfflineQueues(
       (aedes as unknown as { persistence: Parameters<typeof boundOfflineQueues>[0] }).persistence,
       { perClient: c.limits.queuedPerSubscriber, totalBytes: c.limits.queuedBytes },
