@@ -11,7 +11,9 @@
  * checks the same loads drain completely into a real Kafka.
  */
 
+import { connect as netConnect } from 'node:net';
 import { connectAsync, type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -311,6 +313,53 @@ describe('memory is bounded whatever an MQTT source sends (shipped heap, real pr
     const code = await run.exited;
     const peak = run.peakRss();
     process.stdout.write(`topic filters: 110,000 subscribed, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
+    expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+    expect(code).toBe(0);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(memoryHigh());
+    expect((await bufferedValues(s)).sort((a, b) => a - b)).toEqual(expected(N));
+  }, 120_000);
+  it('holds QoS 2 messages awaiting PUBREL up to a bound: 12 clients sending 60 KB ones without PUBREL; the gateway runs on, under MemoryHigh', async () => {
+    const { s, run, url } = await withSubscribers();
+    const { port } = new URL(url);
+    const payload = Buffer.alloc(60_000, 0x41);
+    // Raw packets: MQTT.js would send each PUBREL. Each client sends until it is closed (or 2,000).
+    await Promise.all(
+      Array.from(
+        { length: 12 },
+        (_, k) =>
+          new Promise<void>((resolve) => {
+            const sock = netConnect(Number(port), '127.0.0.1');
+            cleanup.add(() => sock.destroy());
+            sock.on('error', () => undefined);
+            sock.once('close', () => resolve());
+            const send = (p: object): boolean => sock.write(mqttPacket.generate(p as mqttPacket.Packet));
+            send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `no-pubrel-${k}`, keepalive: 0 });
+            let id = 1;
+            const more = (): void => {
+              while (id <= 2000 && !sock.destroyed) {
+                if (!send({ cmd: 'publish', qos: 2, messageId: id++, topic: `ward/${k}/cam/blob`, payload, retain: false, dup: false })) {
+                  sock.once('drain', more);
+                  return;
+                }
+              }
+              sock.end();
+            };
+            more();
+          }),
+      ),
+    );
+    const N = 100;
+    if (run.alive()) {
+      const sensor = await connectAsync(url, { clientId: 'sensor-after', reconnectPeriod: 0 });
+      cleanup.add(() => sensor.endAsync(true));
+      for (let i = 0; i < N; i++) await sensor.publishAsync('ward/3/ox3/n', String(i), { qos: 2 });
+    }
+    const alive = run.alive();
+    run.proc.kill('SIGTERM');
+    const code = await run.exited;
+    const peak = run.peakRss();
+    process.stdout.write(`QoS 2 without PUBREL: 12 clients, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
     expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
     expect(code).toBe(0);
     expect(peak).toBeGreaterThan(0);

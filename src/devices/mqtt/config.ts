@@ -91,6 +91,8 @@ const embeddedSchema = z
         /** Messages kept for one subscriber with a persistent session while it is away (or not acknowledging), and for all together in bytes. */
         queuedPerSubscriber: z.number().int().min(1).default(1000),
         queuedBytes: size.default(16 * 1024 * 1024),
+        /** QoS 2 messages held between their PUBLISH and PUBREL, all clients together, in bytes (each counts 512 more); over it the client is disconnected. */
+        inflightBytes: size.default(16 * 1024 * 1024),
         /** Topic filters one client may hold, the broker in all (persistent sessions' stored ones included), and a filter's length at most. */
         subscriptionsPerClient: z.number().int().min(1).default(100),
         subscriptions: z.number().int().min(1).default(5000),

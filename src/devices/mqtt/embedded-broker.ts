@@ -42,6 +42,7 @@ import type { Authenticator, AuthFailure, Identity } from './auth.js';
 import { type CommitQueue, HoldExpired } from './commit-queue.js';
 import type { EmbeddedConfig } from './config.js';
 import { FrameGuard } from './frame-guard.js';
+import { boundInflightQos2 } from './inflight-qos2.js';
 import { ConnectionLimiter, LoginLimiter, type LoginRefusal, sourceKey } from './login-limiter.js';
 import type { MqttMetrics } from './metrics.js';
 import { boundOfflineQueues } from './offline-queue.js';
@@ -88,7 +89,10 @@ type Disconnect =
   | 'buffer_refused'
   | 'tls_handshake'
   | 'credentials_revoked'
-  | 'slow_subscriber';
+  | 'slow_subscriber'
+  | 'inflight_limit';
+
+type BoundPersistence = Parameters<typeof boundOfflineQueues>[0] & Parameters<typeof boundInflightQos2>[0] & Parameters<SubscriptionLimits['wrap']>[0];
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
@@ -156,14 +160,15 @@ export class EmbeddedBroker {
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
     this.aedes = aedes;
-    this.subscriptions.wrap((aedes as unknown as { persistence: Parameters<SubscriptionLimits['wrap']>[0] }).persistence);
+    // aedes calls its persistence through broker.persistence (not in its type declarations): each bound wraps it in place.
+    const persistence = (aedes as unknown as { persistence: BoundPersistence }).persistence;
+    boundOfflineQueues(persistence, { perClient: c.limits.queuedPerSubscriber, totalBytes: c.limits.queuedBytes }, (n) =>
+      this.deps.events.emit('device_error', { family: 'mqtt', reason: 'subscriber_queue_full' }, n),
+    );
+    boundInflightQos2(persistence, c.limits.inflightBytes, () => this.disconnected('inflight_limit'));
+    this.subscriptions.wrap(persistence);
     aedes.on('unsubscribe', (topics, client) => this.subscriptions.unsubscribed(client, topics));
     aedes.on('clientDisconnect', (client) => this.subscriptions.disconnected(client));
-    boundOfflineQueues(
-      (aedes as unknown as { persistence: Parameters<typeof boundOfflineQueues>[0] }).persistence,
-      { perClient: c.limits.queuedPerSubscriber, totalBytes: c.limits.queuedBytes },
-      (n) => this.deps.events.emit('device_error', { family: 'mqtt', reason: 'subscriber_queue_full' }, n),
-    );
     aedes.on('clientError', (client, err) => this.deps.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
     aedes.on('keepaliveTimeout', (client) => this.deps.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
     try {
