@@ -341,7 +341,7 @@ async function startParts(
   buffer.onDamaged(() => {
     damaged = true;
   });
-  const readiness = () => assessReadiness({ open: bufferOpen, damaged, shedding: buffer.isShedding });
+  const readiness = () => assessReadiness({ open: bufferOpen, damaged, shedding: buffer.isShedding, commitFailure: buffer.commitFailure });
   let checks: Record<HealthCheckName, HealthCheck> | null = null;
   // Clock jumps (every tick) and synchronisation (every minute): log, metrics, /status.
   const clock = new ClockWatch({ log: log.child({ module: 'clock' }), registry: events.registry });

@@ -75,6 +75,8 @@ export class GroupCommit {
   private timerDue = 0;
   private immediate: NodeJS.Immediate | undefined;
   private isClosed = false;
+  /** Why the last commit (or its fsync) failed, until one succeeds again. */
+  private failure: string | null = null;
   private readonly listeners = new Set<() => void>();
   /** When each device's last append was acknowledged (its commit durable), for `waiting`. */
   private readonly lastAck = new Map<string, number>();
@@ -93,6 +95,11 @@ export class GroupCommit {
 
   get closed(): boolean {
     return this.isClosed;
+  }
+
+  /** Why commits fail (the last failure, until a commit is durable again), or null while they succeed. */
+  get failing(): string | null {
+    return this.failure;
   }
 
   append(readings: readonly PendingReading[]): Promise<void> {
@@ -207,6 +214,7 @@ export class GroupCommit {
       this.writeCommit(batch, internal);
     } catch (e) {
       const reason = refusalReason(e);
+      this.failure = (e as Error).message;
       this.internal = internal.concat(this.internal); // gateway records are retried, never dropped
       this.refuseCount(reason, count);
       this.logLimited('error', { err: errInfo(e), count }, 'buffer commit failed; readings refused');
@@ -228,6 +236,7 @@ export class GroupCommit {
   private durable(batch: PendingAppend[], count: number, hwm: number, err?: Error): void {
     if (err) {
       const reason = refusalReason(err);
+      this.failure = err.message;
       this.refuseCount(reason, count);
       this.logLimited('error', { err: errInfo(err), count }, 'buffer fsync failed; readings refused (they may still be delivered)');
       const refused = new BufferRefused(reason, `buffer fsync failed: ${err.message}`);
@@ -235,6 +244,7 @@ export class GroupCommit {
       return;
     }
     if (hwm > this.seq.durable) this.seq.durable = hwm;
+    this.failure = null;
     if (this.opts.waiting) {
       if (this.lastAck.size > MAX_TRACKED_DEVICES) this.lastAck.clear();
       const now = steadyNow();

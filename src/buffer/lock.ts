@@ -62,7 +62,7 @@ export function lockDataDir(dir: string): () => void {
     try {
       fd = openSync(path, 'wx', 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw readOnly(dir, e) ?? e;
       const cur = readOwner(path);
       if (cur === undefined) continue; // released meanwhile
       if (cur.owner && alive(cur.owner)) {
@@ -74,8 +74,9 @@ export function lockDataDir(dir: string): () => void {
       if (again && again.raw === cur.raw) {
         try {
           unlinkSync(path);
-        } catch {
-          /* someone else removed it */
+        } catch (e) {
+          const ro = readOnly(dir, e);
+          if (ro) throw ro; // else someone else removed it
         }
       }
       continue;
@@ -101,4 +102,18 @@ export function lockDataDir(dir: string): () => void {
     };
   }
   throw new BufferRefused('io_error', `could not take the lock ${path}`);
+}
+
+/**
+ * A data folder on a read-only file system is said so: the kernel makes an SD card's file system
+ * read-only after I/O errors (ext4 errors=remount-ro; the mount may still read "rw"), and the lock
+ * left behind then cannot be taken over, which read as "could not take the lock".
+ */
+function readOnly(dir: string, e: unknown): BufferRefused | undefined {
+  if ((e as NodeJS.ErrnoException).code !== 'EROFS') return undefined;
+  return new BufferRefused(
+    'io_error',
+    `the data folder ${dir} is on a read-only file system (EROFS): nothing can be buffered. ` +
+      'A card the kernel made read-only after I/O errors is failing (see dmesg): replace it',
+  );
 }

@@ -337,6 +337,11 @@ export class SqliteBuffer implements ReadingBuffer {
     return this.keys.inUse();
   }
 
+  /** Why commits fail (a card remounted read-only, an I/O error), until one is durable again; null while they succeed. */
+  get commitFailure(): string | null {
+    return this.commit.failing;
+  }
+
   /** True while the buffer is shedding because the disk is full. */
   get isShedding(): boolean {
     return this.shedding.active;

@@ -40,6 +40,8 @@ export interface BufferReadiness {
   open: boolean;
   damaged: boolean;
   shedding: boolean;
+  /** Why commits fail, until one is durable again (null while they succeed). */
+  commitFailure: string | null;
 }
 
 export interface HealthInputs {
@@ -104,6 +106,7 @@ export function assessReadiness(b: BufferReadiness): { ok: boolean; reason: stri
   if (!b.open) return { ok: false, reason: 'buffer closed' };
   if (b.damaged) return { ok: false, reason: 'buffer database damaged (the next start salvages it)' };
   if (b.shedding) return { ok: false, reason: 'disk full: the buffer is shedding readings' };
+  if (b.commitFailure !== null) return { ok: false, reason: `the buffer cannot commit, readings are refused: ${b.commitFailure}` };
   return { ok: true, reason: 'buffer open and accepting' };
 }
 

@@ -3,7 +3,7 @@
  * run as root), and a way to fill it to the last block.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -56,4 +56,46 @@ export function fillFilesystem(dir: string): { path: string; bytes: number } {
     }
   }
   return { path, bytes };
+}
+
+/** An ext4 file system in a file, loop-mounted with errors=remount-ro (an SD card's usual mount). */
+export interface Ext4Card extends Tmpfs {
+  /** Makes the kernel take it for failing, as an SD card's I/O error does: ext4 aborts its journal and goes read-only. */
+  fail(): void;
+}
+
+/** Creates and mounts an ext4 image of `sizeMiB` under a fresh temporary folder (the tests run as root). */
+export function mountExt4(prefix: string, sizeMiB: number): Ext4Card {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  const mnt = join(root, 'mnt');
+  const image = join(root, 'card.img');
+  mkdirSync(mnt);
+  try {
+    writeFileSync(image, '');
+    execFileSync('truncate', ['-s', `${sizeMiB}M`, image], { stdio: 'pipe' });
+    execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'pipe' });
+    execFileSync('mount', ['-o', 'loop,errors=remount-ro', image, mnt], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw new Error(`this test needs to loop-mount an ext4 image (run as root, with mkfs.ext4 and loop devices): ${(e as Error).message}`);
+  }
+  const device = (): string => {
+    const line = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .find((l) => l.split(' ')[1] === mnt);
+    if (!line) throw new Error(`${mnt} is not mounted`);
+    return line.split(' ')[0]!.replace('/dev/', '');
+  };
+  return {
+    root,
+    mnt,
+    fail: () => writeFileSync(`/sys/fs/ext4/${device()}/trigger_fs_error`, '1'),
+    unmount: () => {
+      try {
+        execFileSync('umount', [mnt], { stdio: 'pipe' });
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  };
 }

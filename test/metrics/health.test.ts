@@ -95,11 +95,14 @@ describe('health states', () => {
     expect(online.oldest_unsent.value).toBe(0);
   });
 
-  it('ready only while the buffer is open, undamaged and not shedding', () => {
-    expect(assessReadiness({ open: true, damaged: false, shedding: false }).ok).toBe(true);
-    expect(assessReadiness({ open: false, damaged: false, shedding: false }).ok).toBe(false);
-    expect(assessReadiness({ open: true, damaged: true, shedding: false }).ok).toBe(false);
-    expect(assessReadiness({ open: true, damaged: false, shedding: true }).ok).toBe(false);
+  it('ready only while the buffer is open, undamaged, not shedding and committing', () => {
+    const ok = { open: true, damaged: false, shedding: false, commitFailure: null };
+    expect(assessReadiness(ok).ok).toBe(true);
+    expect(assessReadiness({ ...ok, open: false }).ok).toBe(false);
+    expect(assessReadiness({ ...ok, damaged: true }).ok).toBe(false);
+    expect(assessReadiness({ ...ok, shedding: true }).ok).toBe(false);
+    const failing = assessReadiness({ ...ok, commitFailure: 'disk I/O error' });
+    expect(failing).toEqual({ ok: false, reason: expect.stringContaining('disk I/O error') });
   });
 
   it('a live gateway with Kafka unreachable: /healthz and /readyz 200, /status and /metrics say Kafka is unreachable past its threshold', async () => {
