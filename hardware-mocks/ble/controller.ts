@@ -243,6 +243,27 @@ export class SimulatedController {
     if (l) await this.dropLink(l, ERR_REMOTE_USER_TERMINATED);
   }
 
+  /**
+   * Advertising reports from `n` devices not on any list, each under a random address of its own
+   * (phones and beacons near a ward: their private addresses change every few minutes), each a
+   * name of 20 bytes and a 16-bit service. Sent while the host scans; returns the reports sent.
+   */
+  advertiseStrangers(n: number, rng: () => number = Math.random): number {
+    if (!this.scanning) return 0;
+    for (let i = 0; i < n; i++) {
+      const address = Array.from({ length: 6 }, (_, k) => {
+        const b = Math.floor(rng() * 256);
+        return (k === 0 ? (b & 0x3f) | 0x40 : b).toString(16).padStart(2, '0'); // resolvable private address
+      }).join(':');
+      const name = `phone-${address.replace(/:/g, '').slice(0, 14)}`;
+      const adv = Buffer.from([0x02, 0x01, 0x1a, 0x03, 0x03, 0x0d, 0x18]);
+      const rsp = Buffer.concat([Buffer.from([name.length + 1, 0x09]), Buffer.from(name, 'latin1')]);
+      this.advReport(0x00, address, adv, -70, 0x01);
+      this.advReport(0x04, address, rsp, -70, 0x01);
+    }
+    return n;
+  }
+
   /** Sends a malformed HCI event (an advertising report whose length runs past its end). */
   sendMalformedEvent(): void {
     this.stats.malformedEvents++;
@@ -434,12 +455,12 @@ export class SimulatedController {
     }
   }
 
-  private advReport(type: number, address: string, data: Buffer, rssi: number): void {
+  private advReport(type: number, address: string, data: Buffer, rssi: number, addressType = 0x00): void {
     const addr = address
       .split(':')
       .reverse()
       .map((h) => parseInt(h, 16));
-    const body = Buffer.from([0x02, 1, type, 0x00, ...addr, data.length, ...data, rssi & 0xff]);
+    const body = Buffer.from([0x02, 1, type, addressType, ...addr, data.length, ...data, rssi & 0xff]);
     this.send(Buffer.concat([Buffer.from([EVT, 0x3e, body.length]), body]));
   }
 

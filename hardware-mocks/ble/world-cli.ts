@@ -2,7 +2,8 @@
  * The simulated BLE world as its own process (for benchmarks: its CPU is not the gateway's).
  *   node --import tsx hardware-mocks/ble/world-cli.ts --straps 50 --interval 40 [--delivery-ms -1]
  * Prints one JSON line {hostPort, addresses}; then answers each "stats" line on stdin with
- * {notificationsSent, writes, subscribed, connected}; "quit" powers off (host barrier first) and exits.
+ * {notificationsSent, writes, subscribed, connected}; "strangers N" sends advertisements of N devices
+ * not on any list and answers {strangers}; "quit" powers off (host barrier first) and exits.
  */
 import { createInterface } from 'node:readline';
 import { SimPeripheral } from './peripherals.js';
@@ -39,6 +40,16 @@ for await (const line of createInterface({ input: process.stdin })) {
         connected: world.controller.connectedAddresses().length,
       }),
     );
+  // "strangers N": advertising reports from N devices under addresses of their own (not on any allow-list), 200 at a time.
+  const strangers = /^strangers (\d+)$/.exec(line);
+  if (strangers) {
+    let sent = 0;
+    for (let left = Number(strangers[1]); left > 0; left -= 200) {
+      sent += world.controller.advertiseStrangers(Math.min(200, left));
+      await new Promise((r) => setImmediate(r));
+    }
+    console.log(JSON.stringify({ strangers: sent }));
+  }
   if (line === 'quit') break;
 }
 await world.close();

@@ -31,6 +31,7 @@ import {
   stopNoble,
   transportActivity,
 } from './noble.js';
+import { boundStrangers } from './noble-memory.js';
 import { type Preflight, preflight } from './preflight.js';
 import { type Decoder, decoderFor } from './profiles/index.js';
 import { RACP_UUID } from './profiles/racp.js';
@@ -155,6 +156,8 @@ export class BleAdapter implements DeviceAdapter {
     const noble = this.makeNoble();
     this.noble = noble;
     this.wasOn = false;
+    // Phones and beacons near the ward: noble forgets the addresses that are not ours (noble-memory.ts).
+    boundStrangers(noble, (address) => this.slots.has(address));
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const timer = this.clock.setTimeout(() => {
