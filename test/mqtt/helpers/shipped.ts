@@ -12,6 +12,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { expect } from 'vitest';
 import { generateKeyFile } from '../../../src/crypto/keys.js';
 import { readStatusFile, statusFilePath } from '../../../src/status-file.js';
 import type { Cleanup } from './gateway.js';
@@ -275,4 +276,20 @@ export async function publisherFlood(cleanup: Cleanup, run: Run, url: string, pu
     new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
   ]);
   return flood;
+}
+
+/**
+ * Stops the gateway (SIGTERM) and checks what each memory test checks of it: alive until then,
+ * exit 0, a peak resident memory (sampled) under MemoryHigh. Prints the peak after `label`.
+ */
+export async function stopUnderMemoryHigh(run: Run, label: string): Promise<void> {
+  const alive = run.alive();
+  run.proc.kill('SIGTERM');
+  const code = await run.exited;
+  const peak = run.peakRss();
+  process.stdout.write(`${label}, peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (MemoryHigh ${memoryHigh() / 2 ** 20} MiB)\n`);
+  expect(alive, `the gateway died:\n${run.output().slice(-3000)}`).toBe(true);
+  expect(code).toBe(0);
+  expect(peak).toBeGreaterThan(0);
+  expect(peak).toBeLessThan(memoryHigh());
 }
