@@ -87,6 +87,7 @@ import {
 } from './client-base.js';
 import { registerKafkajsCodec } from './kafkajs-codecs.js';
 import { rememberingPartitioner } from './kafkajs-partitioner.js';
+import { guardResponses } from './response-guard.js';
 import { type ResolvedSecurity, resolveSecurity, scrubSecrets } from './security.js';
 
 /** The same options as every client (client-base.ts). */
@@ -269,6 +270,7 @@ export class KafkajsClient implements KafkaClient {
         ? tls.connect(Object.assign({ host, port }, !net.isIP(host) ? { servername: host } : {}, ssl), onConnect)
         : net.connect({ host, port }, onConnect);
       socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
+      guardResponses(socket);
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
       return socket;

@@ -56,6 +56,7 @@ import {
   withTimeout,
 } from './client-base.js';
 import { loadCodec, nodeZstd } from './compression.js';
+import { guardPlatformaticConnections } from './response-guard.js';
 import { type ResolvedSecurity, resolveSecurity, type SaslSettings } from './security.js';
 
 /** The same options as every client (client-base.ts). */
@@ -233,7 +234,10 @@ export class PlatformaticClient implements KafkaClient {
   private connecting: Promise<void> | null = null;
   private readonly inFlightByTopic = new Map<string, Promise<void>>();
 
-  constructor(private readonly opts: PlatformaticClientOptions) {}
+  constructor(private readonly opts: PlatformaticClientOptions) {
+    // A peer that declares a 2 GB response is dropped (response-guard.ts).
+    guardPlatformaticConnections();
+  }
 
   private baseOptions(): Omit<ProducerOptions<Bytes, Bytes, Bytes, Bytes>, 'serializers'> {
     // Read the files again on every (re)connect: a fixed file is picked up without a restart.
