@@ -34,41 +34,43 @@ export class InflightFull extends Error {
   }
 }
 
-/** Wraps `persistence` in place; `onRefuse(clientId)` is called for each message refused. */
-export function boundInflightQos2(persistence: Persistence, totalBytes: number, onRefuse: (clientId: string) => void): void {
+/** Wraps `persistence` in place; `onRefuse()` is called for each message refused. */
+export function boundInflightQos2(persistence: Persistence, totalBytes: number, onRefuse: () => void): void {
+  /** Bytes held, by client id and message id. */
   const held = new Map<string, Map<number, number>>();
   let bytes = 0;
   const store = persistence.incomingStorePacket.bind(persistence);
   persistence.incomingStorePacket = (client, packet) => {
+    const id = packet.messageId ?? 0;
     const size = OVERHEAD + packet.topic.length + (packet.payload?.length ?? 0);
-    const mine = held.get(client.id);
-    const before = mine?.get(packet.messageId ?? 0) ?? 0;
+    let mine = held.get(client.id);
+    const before = mine?.get(id) ?? 0; // a DUP of a message held replaces it
     if (bytes - before + size > totalBytes) {
-      onRefuse(client.id);
+      onRefuse();
       return Promise.reject(new InflightFull());
     }
     bytes += size - before;
-    if (mine) mine.set(packet.messageId ?? 0, size);
-    else held.set(client.id, new Map([[packet.messageId ?? 0, size]]));
+    if (!mine) {
+      mine = new Map();
+      held.set(client.id, mine);
+    }
+    mine.set(id, size);
     return store(client, packet);
-  };
-  const forget = (clientId: string, messageId: number): void => {
-    const mine = held.get(clientId);
-    const size = mine?.get(messageId);
-    if (size === undefined) return;
-    bytes -= size;
-    mine!.delete(messageId);
-    if (mine!.size === 0) held.delete(clientId);
   };
   const del = persistence.incomingDelPacket.bind(persistence);
   persistence.incomingDelPacket = async (client, packet) => {
     await del(client, packet);
-    forget(client.id, packet.messageId ?? 0);
+    const mine = held.get(client.id);
+    const size = mine?.get(packet.messageId ?? 0);
+    if (mine === undefined || size === undefined) return;
+    bytes -= size;
+    mine.delete(packet.messageId ?? 0);
+    if (mine.size === 0) held.delete(client.id);
   };
   const clean = persistence.cleanIncoming.bind(persistence);
   persistence.cleanIncoming = async (client) => {
-    const mine = held.get(client.id);
-    if (mine) for (const id of [...mine.keys()]) forget(client.id, id);
+    for (const size of held.get(client.id)?.values() ?? []) bytes -= size;
+    held.delete(client.id);
     await clean(client);
   };
 }
