@@ -69,6 +69,8 @@ describe('disk full', () => {
     }
     expect(first).toBe('disk_full');
     expect(buf.isShedding).toBe(true);
+    // The failed commit is what readiness reports (/readyz) until a commit succeeds again.
+    expect(buf.commitFailure).not.toBeNull();
     expect(await events.count('reading_refused', { reason: 'disk_full' })).toBeGreaterThan(0);
     expect(await events.count('reading_evicted', { class: 'waveform', reason: 'disk_full' })).toBeGreaterThan(0);
 
@@ -86,6 +88,7 @@ describe('disk full', () => {
     buf.maintain();
     expect(buf.isShedding).toBe(false);
     expect(await tryAppend(batch('waveform', 10))).toBeNull();
+    expect(buf.commitFailure).toBeNull();
 
     // 4. Exact accounting: what was acknowledged is either still here or counted as evicted and named in a gap record.
     await buf.flush();
