@@ -2,29 +2,23 @@
  * The device seam: simulated hardware enters src/ only through the simulator family's
  * dynamic import, and per-reading consumers are a list of receivers registered at start-up.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ReadingReceiver } from '../../src/devices/types.js';
 import { Ingest } from '../../src/ingest.js';
 import type { PendingReading, ReadingInput } from '../../src/reading.js';
+import { filesUnder } from '../helpers/files.js';
 import { pipeline } from './pipeline.js';
 
 /** The only places that may load simulated hardware, on demand (the CLI: `simulate --monitors`, `--wearables`). */
 const DYNAMIC = [join('src', 'devices', 'simulator', 'adapter.ts'), join('src', 'cli', 'main.ts')];
 
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 describe('device seam', () => {
   it('nothing in src/ imports hardware-mocks/ statically; the simulator family and `simulate --monitors` load it with dynamic imports', () => {
     const offenders: string[] = [];
     const dynamic = new Set<string>();
-    for (const f of files('src')) {
+    for (const f of filesUnder('src', '.ts')) {
       const text = readFileSync(f, 'utf8');
       for (const line of text.split('\n')) {
         if (!line.includes('hardware-mocks/')) continue;

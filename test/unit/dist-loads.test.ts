@@ -9,17 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { filesUnder } from '../helpers/files.js';
 import { REPO } from '../helpers/gateway.js';
 
 /** Worker-thread entry points: they read workerData when loaded. */
 const WORKER_ENTRIES = new Set(['forwarder/client-worker.js']);
-
-function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? files(p) : p.endsWith('.js') ? [p] : [];
-  });
-}
 
 describe('the build', () => {
   it('every module of dist/src loads in plain Node (no loader, no transform)', () => {
@@ -33,7 +27,7 @@ describe('the build', () => {
         return !existsSync(built) || statSync(built).mtimeMs < statSync(join(src, f)).mtimeMs;
       });
     expect(stale, 'run npm run build first').toEqual([]);
-    const modules = files(dist).filter((f) => !WORKER_ENTRIES.has(relative(dist, f)));
+    const modules = filesUnder(dist, '.js').filter((f) => !WORKER_ENTRIES.has(relative(dist, f)));
     expect(modules.length).toBeGreaterThan(100);
     const script =
       `const bad = []; for (const f of ${JSON.stringify(modules)}) ` +
