@@ -1,11 +1,11 @@
 /** `wardgate status`: what is buffered (read from the database, no key needed) and what the running gateway last said. */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DB_FILE, readBufferStats } from '../buffer/index.js';
 import { PRIORITY_CLASSES } from '../reading.js';
 import { readStatusFile, statusFilePath } from '../status-file.js';
 
-/** The gateway writes its status every second; older than this means it is not running. */
+/** The gateway writes its status every second; older than this, what it says is no longer current. */
 const STALE_MS = 5000;
 
 function age(ms: number | null): string {
@@ -14,6 +14,29 @@ function age(ms: number | null): string {
   if (s < 120) return `${s.toFixed(1)} s`;
   if (s < 7200) return `${(s / 60).toFixed(1)} min`;
   return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** Linux's USER_HZ: /proc/PID/stat counts a process's start in these ticks since boot (100 on x86 and ARM). */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * Whether `pid` is still the gateway that last wrote the status file at `updatedAt`: a wardgate
+ * process that started before that write (a pid reused after the gateway died belongs to a
+ * process started after its last write). A gateway whose data folder turned read-only (the SD
+ * card failing) runs on but can no longer write its status file, which then looks stale.
+ */
+export function stillRunning(pid: number, updatedAt: number): boolean {
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('wardgate')) return false;
+    // The fields after the command's name (which may hold spaces and parentheses): starttime is the 22nd.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootS = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootS)) return false;
+    return (bootS + startTicks / CLOCK_TICKS_PER_S) * 1000 <= updatedAt + 1000;
+  } catch {
+    return false; // no such process (or no /proc)
+  }
 }
 
 /** Why this user cannot read the data folder (or its buffer), or null when it can (or the folder does not exist). */
@@ -61,23 +84,28 @@ export function statusCommand(
   // With the key file readable, the notes also name retired keys that no unit uses any more.
   const buffer = readBufferStats(dataDir, { keyFile });
   const live = readStatusFile(statusFile);
-  const running = live !== null && live.stoppedAt === undefined && now - live.updatedAt < STALE_MS;
+  // Fresh: written in the last seconds, so what it says of Kafka is current. Running: fresh, or its
+  // process is alive though it could not write the file lately (a read-only card).
+  const fresh = live !== null && live.stoppedAt === undefined && now - live.updatedAt < STALE_MS;
+  const running = fresh || (live !== null && live.stoppedAt === undefined && stillRunning(live.pid, live.updatedAt));
   const f = live?.forwarder;
   const report = {
     dataDir,
     gatewayId: live?.gatewayId ?? null,
     running,
+    /** The running gateway's status file is older than it should be: it cannot write it (see /readyz). */
+    statusStale: running && !fresh,
     statusAgeMs: live ? now - live.updatedAt : null,
     kafka: f
       ? {
-          state: running ? f.state : `unknown (last known: ${f.state})`,
+          state: fresh ? f.state : `unknown (last known: ${f.state})`,
           // Degraded with no failed send: the cluster is short of brokers but acknowledges.
-          reachable: running ? f.state === 'online' || f.state === 'draining' || (f.state === 'degraded' && f.consecutiveFailures === 0) : null,
+          reachable: fresh ? f.state === 'online' || f.state === 'draining' || (f.state === 'degraded' && f.consecutiveFailures === 0) : null,
           reason: f.reason,
           brokers: live!.brokers,
           cluster: f.cluster ?? null,
           configError: f.configError,
-          offlineForMs: running && f.offlineSince !== null ? now - f.offlineSince : null,
+          offlineForMs: fresh && f.offlineSince !== null ? now - f.offlineSince : null,
           inFlight: f.inFlight,
           drainRate: f.drainRate ?? null,
           consecutiveFailures: f.consecutiveFailures,
@@ -99,11 +127,14 @@ export function statusCommand(
   lines.push(`data folder      ${dataDir}`);
   lines.push(
     `gateway          ${report.gatewayId ?? '(unknown)'} — ` +
-      (running
+      (fresh
         ? `running (pid ${live!.pid})`
-        : live
-          ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)`
-          : 'never ran here'),
+        : running
+          ? `running (pid ${live!.pid}), but its status file was last written ${age(report.statusAgeMs)} ago: it cannot write ` +
+            'its data folder (read-only or full?); its /readyz says why'
+          : live
+            ? `not running (${live.stoppedAt !== undefined ? 'stopped cleanly' : 'last status'} ${age(report.statusAgeMs)} ago)`
+            : 'never ran here'),
   );
   if (report.kafka) {
     const kafka = report.kafka;
@@ -111,7 +142,7 @@ export function statusCommand(
       `kafka            ${kafka.state}${kafka.reachable === null ? '' : kafka.reachable ? ' (reachable)' : ' (NOT reachable)'} — ` +
         `${kafka.reason} [${kafka.brokers.join(',')}]`,
     );
-    if (running) {
+    if (fresh) {
       const parts = [`in flight ${kafka.inFlight}`, `drain ${kafka.drainRate ?? 0} readings/s`];
       if (kafka.offlineForMs !== null) parts.push(`offline for ${age(kafka.offlineForMs)}`);
       if (kafka.consecutiveFailures > 0) parts.push(`${kafka.consecutiveFailures} failed attempts${kafka.nextRetryAt ? `, next at ${kafka.nextRetryAt}` : ''}`);

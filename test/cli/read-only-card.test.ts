@@ -7,6 +7,8 @@
  *  - before: every reading acknowledged, /readyz 200;
  *  - after: the next reading is not acknowledged, and /readyz says 503 with why (so the
  *    WardgateNotReady rule fires), while the process stays up;
+ *  - `wardgate status` says it is running, with its status file stale (it cannot write that
+ *    either: status said "not running" of the live gateway), and not running once it is stopped;
  *  - a restart on the read-only card exits non-zero saying the file system is read-only (it said
  *    "could not take the lock").
  */
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyFile } from '../../src/crypto/keys.js';
+import { readStatusFile } from '../../src/status-file.js';
 import { ensureBuilt, spawnBin } from '../helpers/bin.js';
 import { waitFor } from '../helpers/gateway.js';
 import { freePort } from '../helpers/kafka.js';
@@ -28,6 +31,16 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => card?.unmount());
+
+/** `wardgate status --config cfg --json`, as an operator runs it. */
+async function status(cfg: string): Promise<{ running: boolean; statusStale: boolean; text: string }> {
+  const j = spawnBin(['status', '--config', cfg, '--json']);
+  await j.exited;
+  const t = spawnBin(['status', '--config', cfg]);
+  await t.exited;
+  const r = JSON.parse(j.stdout()) as { running: boolean; statusStale: boolean };
+  return { running: r.running, statusStale: r.statusStale, text: t.stdout() };
+}
 
 async function readyz(port: number): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}/readyz`);
@@ -84,10 +97,21 @@ describe('the card goes read-only under a running gateway', () => {
       expect(acknowledged).toBe(false);
       expect(gw.proc.exitCode).toBeNull();
       sensor.end(true);
+
+      // Its status file is not written any more: once it is older than status's 5 s, the gateway
+      // must still show as running (its pid), with the file named stale.
+      const statusFile = join(card.mnt, 'data', 'status.json');
+      await waitFor(() => Date.now() - readStatusFile(statusFile)!.updatedAt > 6000, 30_000, 'the status file left stale');
+      const live = await status(cfg);
+      expect(live.text).toMatch(new RegExp(`gateway +gw-ro — running \\(pid ${gw.proc.pid}\\), but its status file was last written`));
+      expect(live).toMatchObject({ running: true, statusStale: true });
     } finally {
       gw.proc.kill('SIGTERM');
       await gw.exited;
     }
+    const stopped = await status(cfg);
+    expect(stopped.text).toMatch(/gateway +gw-ro — not running \(last status/);
+    expect(stopped).toMatchObject({ running: false, statusStale: false });
 
     const again = spawnBin(['run', '--config', cfg]);
     const code = await again.exited;
