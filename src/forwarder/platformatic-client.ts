@@ -56,7 +56,7 @@ import {
   withTimeout,
 } from './client-base.js';
 import { loadCodec, nodeZstd } from './compression.js';
-import { guardPlatformaticConnections } from './response-guard.js';
+import { guardPlatformaticConnections, responseDropSince } from './response-guard.js';
 import { type ResolvedSecurity, resolveSecurity, type SaslSettings } from './security.js';
 
 /** The same options as every client (client-base.ts). */
@@ -256,14 +256,21 @@ export class PlatformaticClient implements KafkaClient {
     };
   }
 
-  private fail(e: unknown, forced?: ClientErrorKind): KafkaClientError {
+  /**
+   * `since`: when the failed operation started (steadyNow). A connection the response guard
+   * dropped meanwhile fails with the library's "Connection closed" alone: the guard's reason is
+   * added to it.
+   */
+  private fail(e: unknown, since: number, forced?: ClientErrorKind): KafkaClientError {
     if (e instanceof KafkaClientError) {
       this.lastError = { kind: e.kind, message: e.message, at: Date.now() };
       if (e.kind !== 'config') this.connected = false;
       return e;
     }
     const kind = forced ?? classifyPlatformaticError(e);
-    const message = explainClockRefusal(e, describeError(e, this.security));
+    const described = describeError(e, this.security);
+    const dropped = described.includes('Connection closed') ? responseDropSince(since) : null;
+    const message = explainClockRefusal(e, dropped ? `${described} (${dropped})` : described);
     this.lastError = { kind, message, at: Date.now() };
     if (kind !== 'config') this.connected = false;
     // The library's error objects carry connection options (with the password): keep only the message.
@@ -280,6 +287,7 @@ export class PlatformaticClient implements KafkaClient {
   }
 
   private async doConnect(timeoutMs: number): Promise<void> {
+    const since = steadyNow();
     await this.dropProducer(1000);
     try {
       const kafkaLib = await loadLib();
@@ -299,7 +307,7 @@ export class PlatformaticClient implements KafkaClient {
       this.connected = true;
     } catch (e) {
       await this.dropProducer(1000);
-      throw this.fail(e);
+      throw this.fail(e, since);
     }
   }
 
@@ -328,9 +336,10 @@ export class PlatformaticClient implements KafkaClient {
   }
 
   private async sendNow(batches: TopicBatch[], timeoutMs: number): Promise<void> {
+    const since = steadyNow();
     if (!this.producer || !this.connected) await this.connect(timeoutMs);
     const producer = this.producer;
-    if (!producer) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'));
+    if (!producer) throw this.fail(new KafkaClientError('transient', 'producer was dropped while connecting'), since);
     const messages: MessageToProduce<Bytes, Bytes, Bytes, Bytes>[] = [];
     for (const b of batches) {
       for (const m of b.messages) {
@@ -364,7 +373,7 @@ export class PlatformaticClient implements KafkaClient {
       }
       this.lastError = undefined;
     } catch (e) {
-      const err = this.fail(e);
+      const err = this.fail(e, since);
       // Fate unknown or session broken: never reuse this producer's sequence numbers.
       if (err.kind !== 'config') await this.dropProducer(1000);
       throw err;
@@ -373,13 +382,14 @@ export class PlatformaticClient implements KafkaClient {
 
   /** An admin client of its own for `fn`, closed after; its errors are this client's (fail). */
   private async withAdmin<T>(fn: (admin: Admin, kafkaLib: Lib) => Promise<T>): Promise<T> {
+    const since = steadyNow();
     let admin: Admin | null = null;
     try {
       const kafkaLib = await loadLib();
       admin = new kafkaLib.Admin(this.baseOptions());
       return await fn(admin, kafkaLib);
     } catch (e) {
-      throw this.fail(e);
+      throw this.fail(e, since);
     } finally {
       if (admin) await withTimeout(admin.close(), 2000, 'admin close').catch(() => undefined);
     }

@@ -11,6 +11,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { Duplex } from 'node:stream';
+import { steadyNow } from '../steady-clock.js';
 
 export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
@@ -25,6 +26,18 @@ export class KafkaResponseTooLarge extends Error {
 }
 
 const guarded = new WeakSet<Duplex>();
+
+/** The guard's last drop in this process (steadyNow), and why. */
+let lastDrop: { at: number; message: string } | null = null;
+
+/**
+ * Why the guard last dropped a connection, if it did at or after `since` (steadyNow), else null.
+ * @platformatic/kafka fails the request of a destroyed connection with "Connection closed" alone;
+ * its client names the guard's reason from this.
+ */
+export function responseDropSince(since: number): string | null {
+  return lastDrop !== null && lastDrop.at >= since ? lastDrop.message : null;
+}
 
 /** Watches `socket`'s incoming bytes (decrypted, for TLS) from now on; the first bytes must be a response's size. */
 export function guardResponses(socket: Duplex, max = MAX_RESPONSE_BYTES): void {
@@ -47,7 +60,9 @@ export function guardResponses(socket: Duplex, max = MAX_RESPONSE_BYTES): void {
       have = 0;
       const size = header.readInt32BE(0);
       if (size < 0 || size > max) {
-        socket.destroy(new KafkaResponseTooLarge(size));
+        const e = new KafkaResponseTooLarge(size);
+        lastDrop = { at: steadyNow(), message: e.message };
+        socket.destroy(e);
         return;
       }
       remaining = size;
