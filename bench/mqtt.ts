@@ -30,6 +30,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Aedes } from 'aedes';
 import { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { AuditLog } from '../src/audit/log.js';
 import { auditEvents } from '../src/audit/record.js';
 import { openBuffer } from '../src/buffer/index.js';
@@ -211,24 +212,18 @@ const FLOOD_ROUNDS = Number(arg('flood-rounds', '5'));
  */
 const COMMIT_INTERVAL = arg('commit-interval', '');
 
-/** An MQTT 3.1.1 CONNECT with username and password. */
+/** An MQTT 3.1.1 CONNECT with username and password (clean session, keep-alive 60 s). */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const str = (x: string): Buffer => {
-    const b = Buffer.from(x);
-    const l = Buffer.alloc(2);
-    l.writeUInt16BE(b.length);
-    return Buffer.concat([l, b]);
-  };
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]);
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    len.push(d);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...len]), body]);
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 60,
+    clientId,
+    username,
+    password: Buffer.from(password),
+  });
 }
 
 /** The flooding child: wrong-password CONNECTs until killed; prints the attempts made on SIGTERM. */

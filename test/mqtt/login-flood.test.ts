@@ -21,6 +21,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
@@ -38,24 +39,18 @@ afterEach(() => cleanup.run());
 
 const FLOOD_PASSWORD = 'flood-password-9f3a61';
 
-/** An MQTT 3.1.1 CONNECT with username and password, written by hand. */
+/** An MQTT 3.1.1 CONNECT with username and password (clean session, keep-alive 60 s). */
 function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const str = (s: string): Buffer => {
-    const b = Buffer.from(s);
-    const l = Buffer.alloc(2);
-    l.writeUInt16BE(b.length);
-    return Buffer.concat([l, b]);
-  };
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]);
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    len.push(d);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([0x10, ...len]), body]);
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 60,
+    clientId,
+    username,
+    password: Buffer.from(password),
+  });
 }
 
 interface Flood {
