@@ -49,6 +49,7 @@ import { boundOfflineQueues } from './offline-queue.js';
 import { PasswordThread } from './password-thread.js';
 import { TokenBucket } from './rate-limit.js';
 import type { MessageRouter } from './router.js';
+import { SessionExpiry } from './session-expiry.js';
 import { drainBeforeStop } from './stop-drain.js';
 import { SubscriptionLimits } from './subscription-limits.js';
 import { levelsMatch } from './topics.js';
@@ -92,12 +93,16 @@ type Disconnect =
   | 'slow_subscriber'
   | 'inflight_limit';
 
-type BoundPersistence = Parameters<typeof boundOfflineQueues>[0] & Parameters<typeof boundInflightQos2>[0] & Parameters<SubscriptionLimits['wrap']>[0];
+type BoundPersistence = Parameters<typeof boundOfflineQueues>[0] &
+  Parameters<typeof boundInflightQos2>[0] &
+  Parameters<SubscriptionLimits['wrap']>[0] &
+  ConstructorParameters<typeof SessionExpiry>[0];
 
 const RETURN_CODE: Record<AuthFailure, number> = { bad_credentials: 4, not_authorized: 5, bad_client_id: 2 };
 
 export class EmbeddedBroker {
   private aedes: Aedes | null = null;
+  private expiry: SessionExpiry | null = null;
   private readonly servers: { kind: keyof EmbeddedAddresses; server: NetServer }[] = [];
   private wss: WebSocketServer | null = null;
   private readonly sockets = new Set<Socket>();
@@ -167,8 +172,23 @@ export class EmbeddedBroker {
     );
     boundInflightQos2(persistence, c.limits.inflightBytes, () => this.disconnected('inflight_limit'));
     this.subscriptions.wrap(persistence);
+    const expiry = new SessionExpiry(
+      persistence,
+      c.limits.persistentSessionExpiry,
+      (id) => (aedes as unknown as { clients: Record<string, unknown> }).clients[id] !== undefined,
+      (dropped) => {
+        this.deps.events.emit('device_error', { family: 'mqtt', reason: 'session_expired' }, 1);
+        if (dropped > 0) this.deps.events.emit('device_error', { family: 'mqtt', reason: 'subscriber_queue_expired' }, dropped);
+      },
+    );
+    this.expiry = expiry;
+    expiry.start();
     aedes.on('unsubscribe', (topics, client) => this.subscriptions.unsubscribed(client, topics));
-    aedes.on('clientDisconnect', (client) => this.subscriptions.disconnected(client));
+    aedes.on('client', (client) => expiry.arrived(client.id));
+    aedes.on('clientDisconnect', (client) => {
+      this.subscriptions.disconnected(client);
+      expiry.left(client);
+    });
     aedes.on('clientError', (client, err) => this.deps.log.debug({ user: this.sessions.get(client)?.identity.user, err: err.message }, 'mqtt client error'));
     aedes.on('keepaliveTimeout', (client) => this.deps.log.info({ user: this.sessions.get(client)?.identity.user }, 'mqtt client keepalive timeout'));
     try {
@@ -253,6 +273,8 @@ export class EmbeddedBroker {
     // The PUBACKs of what was taken go out before the connections close (stop-drain.ts); each
     // connection is then ended after what it has written (its TLS or WebSocket stream, then a
     // FIN; destroying the socket could drop what Node has not yet written).
+    this.expiry?.stop();
+    this.expiry = null;
     await drainBeforeStop(
       () => this.committing.whenZero(),
       () => this.deps.queue.isRefusing(),
