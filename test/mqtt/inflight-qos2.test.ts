@@ -2,10 +2,12 @@
  * What the embedded broker holds of QoS 2 messages between their PUBLISH and their PUBREL is
  * bounded in bytes, all clients together (limits.inflightBytes): a client that never sends
  * PUBREL is disconnected once it would go over, and what a client releases (PUBREL, or its clean
- * session ending) leaves the bound, so a client that completes each exchange sends any amount.
+ * session ending, or a persistent session ended after limits.persistentSessionExpiry) leaves the
+ * bound, so a client that completes each exchange sends any amount.
  * Raw MQTT packets over a socket: the test decides when PUBREL goes.
  */
 import { connect as netConnect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cleanup, startAdapter } from './helpers/gateway.js';
@@ -28,7 +30,7 @@ interface Raw {
   until: (cond: () => boolean) => Promise<void>;
 }
 
-async function raw(url: string, clientId: string): Promise<Raw> {
+async function raw(url: string, clientId: string, clean = true): Promise<Raw> {
   const { hostname, port } = new URL(url);
   const sock = netConnect(Number(port), hostname);
   cleanup.add(() => sock.destroy());
@@ -54,7 +56,7 @@ async function raw(url: string, clientId: string): Promise<Raw> {
   const send = (p: object): void => {
     sock.write(mqttPacket.generate(p as mqttPacket.Packet));
   };
-  send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId, keepalive: 0 });
+  send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive: 0 });
   await until(() => r.connack);
   return { pubrec: r.pubrec, pubcomp: r.pubcomp, isClosed: () => closed, send, until };
 }
@@ -91,5 +93,37 @@ describe('embedded broker: QoS 2 messages awaiting PUBREL', () => {
     }
     expect(polite.isClosed()).toBe(false);
     expect(polite.pubcomp).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+  });
+
+  it('what a persistent session held without PUBREL is released once the session expires', async () => {
+    const EXPIRY_MS = 1000;
+    const { url } = await startAdapter(cleanup, new RecordingSink(), {
+      enabled: true,
+      embedded: {
+        tcp: { host: '127.0.0.1', port: 0 },
+        auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } },
+        limits: { inflightBytes: LIMIT, persistentSessionExpiry: EXPIRY_MS },
+      },
+      rules: SENSOR_RULES,
+    });
+    // Five of the bound's six places, held by a persistent session that goes away without PUBREL.
+    const away = await raw(url, 'away', false);
+    for (let id = 1; id <= 5; id++) away.send(publish(id));
+    await away.until(() => away.pubrec.length === 5);
+    away.send({ cmd: 'disconnect' });
+    await away.until(() => false);
+    // Its session still holds them: a second client gets one place.
+    const before = await raw(url, 'before');
+    for (let id = 1; id <= 3; id++) before.send(publish(id));
+    await before.until(() => before.pubrec.length === 3);
+    expect(before.pubrec).toEqual([1]);
+    expect(before.isClosed()).toBe(true);
+    // Once it expired, all six places are free.
+    await sleep(3 * EXPIRY_MS);
+    const after = await raw(url, 'after');
+    for (let id = 1; id <= 6; id++) after.send(publish(id));
+    await after.until(() => after.pubrec.length === 6);
+    expect(after.pubrec).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(after.isClosed()).toBe(false);
   });
 });
