@@ -94,6 +94,25 @@ export interface CliChild {
   exited: Promise<number | null>;
 }
 
+/** vitest's hook, in a vitest worker only (the benchmarks import these helpers too, and vitest refuses to load outside its runner). */
+const onTestFinished = process.env.VITEST ? (await import('vitest')).onTestFinished : undefined;
+
+/**
+ * A child still running when the test that spawned it ends is killed then. A test that fails or
+ * times out before its own cleanup (a `finally` that is never reached) left gateways running
+ * for the tests after it (found 36 minutes later once). Spawned outside a test (in a hook), the
+ * hook's own cleanup stops it.
+ */
+function killWhenTestEnds(proc: ChildProcess): void {
+  try {
+    onTestFinished?.(() => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    });
+  } catch {
+    // not inside a test
+  }
+}
+
 /** Spawns the real CLI (from the TypeScript sources) with the given arguments. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'test/helpers/cli-entry.ts'), ...args], {
@@ -110,6 +129,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliChild 
  * with the reason in its stderr.
  */
 export function cliChild(proc: ChildProcess): CliChild {
+  killWhenTestEnds(proc);
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d: Buffer) => {
