@@ -3,7 +3,9 @@
 // The V8 flags above size the JavaScript heap for a small box (a Raspberry Pi on the ward): the
 // gateway's live data is a few MiB (at most four Kafka batches), so a small young generation and
 // old space with a steeper growing factor keep resident memory near 130-150 MiB while a million-
-// reading backlog drains, at about 10 % more CPU than V8's defaults (README, Performance).
+// reading backlog drains (V8's defaults: 210-254 MiB). The price is CPU in a drain: 19.8 µs per
+// reading against 11.3 µs with V8's defaults (bench/drain.ts --rounds 2, 2026-12-08; a bare
+// producer 17.3 against 10.1 µs), the young generation collected far more often.
 // --no-memory-reducer: V8's memory reducer took a gateway at a ward's low allocation rate for idle
 // and ran extra full collections, each throwing away the optimised code of dozens of functions
 // (V8 dropped that code as "weak objects") for V8 to compile again (README, Performance: 0.83x the
