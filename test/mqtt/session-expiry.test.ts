@@ -1,6 +1,7 @@
 /**
  * Persistent sessions (clean session off) whose client stays away longer than
- * limits.persistentSessionExpiry are ended, and what they held is given back. Everything is read from what
+ * limits.persistentSessionExpiry are ended, and what they held is given back; past
+ * limits.awaySessions sessions away, the one away longest is ended at once. Everything is read from what
  * the test's own clients see: CONNACK's session-present flag, the messages a display gets when it
  * comes back, and the SUBACK codes of a display that subscribes.
  */
@@ -126,5 +127,20 @@ describe('embedded broker: persistent sessions away too long', () => {
     expect(back.sessionPresent).toBe(true);
     await waitFor(() => back.got.length === sent.length, 'the messages queued for the second display');
     expect(back.got).toEqual(sent);
+  });
+
+  it('past limits.awaySessions sessions away, the one away longest is ended at once', async () => {
+    const url = await broker({ awaySessions: 2, subscriptions: 3 });
+    for (const id of ['display-1', 'display-2', 'display-3']) {
+      const d = await display(url, id);
+      expect(await subscribe(d.c, `ward/${id}/#`)).toBe(1);
+      await d.c.endAsync();
+    }
+    // The three filters held every place; display-1's session ended as the third left, freeing one.
+    const live = await display(url, 'display-live', true);
+    await waitFor(async () => (await subscribe(live.c, 'ward/alarms/#')) === 1, 'the place of the session ended');
+    expect((await display(url, 'display-1')).sessionPresent).toBe(false);
+    expect((await display(url, 'display-2')).sessionPresent).toBe(true);
+    expect((await display(url, 'display-3')).sessionPresent).toBe(true);
   });
 });

@@ -99,6 +99,8 @@ const embeddedSchema = z
         maxFilterLength: z.number().int().min(1).max(65_535).default(256),
         /** A persistent session whose client stays away longer than this is ended: its filters, queued and held messages go. */
         persistentSessionExpiry: duration.default(60 * 60_000),
+        /** Persistent sessions kept while their client is away, at most: past it, the one away longest is ended. */
+        awaySessions: z.number().int().min(1).default(10_000),
         /** Sustained PUBLISH rate per client (messages/s) and the burst allowed above it. */
         messagesPerSecond: z.number().positive().default(500),
         burst: z.number().int().min(1).default(2000),

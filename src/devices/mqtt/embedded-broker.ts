@@ -174,12 +174,13 @@ export class EmbeddedBroker {
     this.subscriptions.wrap(persistence);
     const expiry = new SessionExpiry(
       persistence,
-      c.limits.persistentSessionExpiry,
+      { afterMs: c.limits.persistentSessionExpiry, maxAway: c.limits.awaySessions },
       (id) => (aedes as unknown as { clients: Record<string, unknown> }).clients[id] !== undefined,
       (dropped) => {
         this.deps.events.emit('device_error', { family: 'mqtt', reason: 'session_expired' }, 1);
         if (dropped > 0) this.deps.events.emit('device_error', { family: 'mqtt', reason: 'subscriber_queue_expired' }, dropped);
       },
+      (e) => this.deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'mqtt: ending a persistent session away too long failed'),
     );
     this.expiry = expiry;
     expiry.start();

@@ -21,7 +21,7 @@ interface Persistence {
   outgoingClearMessageId(client: { id: string }, packet: unknown): Promise<unknown>;
 }
 
-/** Sessions away longer than this are looked for every quarter of it, at most every minute. */
+/** Sessions away longer than afterMs are looked for every quarter of it, at most every minute. */
 export const sweepInterval = (afterMs: number): number => Math.min(60_000, Math.max(100, Math.floor(afterMs / 4)));
 
 export class SessionExpiry {
@@ -31,15 +31,17 @@ export class SessionExpiry {
 
   constructor(
     private readonly persistence: Persistence,
-    private readonly afterMs: number,
+    private readonly limits: { afterMs: number; maxAway: number },
     /** Whether a client with this id is connected now. */
     private readonly connected: (id: string) => boolean,
     /** A session was ended: the queued messages it held, dropped. */
     private readonly onExpired: (dropped: number) => void,
+    /** Ending one failed (aedes' persistence refused): it stays as it was. */
+    private readonly onError: (e: unknown) => void,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), sweepInterval(this.afterMs));
+    this.timer = setInterval(() => void this.sweep().catch(this.onError), sweepInterval(this.limits.afterMs));
     this.timer.unref();
   }
 
@@ -53,20 +55,35 @@ export class SessionExpiry {
     this.away.delete(id);
   }
 
-  /** A client's connection ended; a persistent session stays, from now on away. */
+  /**
+   * A client's connection ended; a persistent session stays, from now on away. Past `maxAway`
+   * sessions away (a client making up ids faster than they expire), the one away longest is
+   * ended at once.
+   */
   left(client: { id: string; clean: boolean }): void {
-    if (!client.clean && !this.connected(client.id)) this.away.set(client.id, steadyNow());
+    if (client.clean || this.connected(client.id)) return;
+    this.away.delete(client.id); // to the end of the order: the map is ordered by leaving
+    this.away.set(client.id, steadyNow());
+    if (this.away.size > this.limits.maxAway) {
+      const [oldest] = this.away.keys();
+      this.away.delete(oldest!);
+      this.expire(oldest!).catch(this.onError);
+    }
   }
 
   /** Ends every session away longer than afterMs. */
   async sweep(now = steadyNow()): Promise<void> {
     for (const [id, since] of this.away) {
-      if (now - since < this.afterMs) continue;
+      if (now - since < this.limits.afterMs) break; // ordered by leaving: the rest left later
       this.away.delete(id);
-      if (this.connected(id)) continue;
-      const dropped = await this.end({ id });
-      this.onExpired(dropped);
+      await this.expire(id);
     }
+  }
+
+  private async expire(id: string): Promise<void> {
+    if (this.connected(id)) return;
+    const dropped = await this.end({ id });
+    this.onExpired(dropped);
   }
 
   private async end(client: { id: string }): Promise<number> {
