@@ -26,7 +26,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +36,7 @@ import { startSerialWard } from '../hardware-mocks/serial/ward.js';
 import { generateKeyFile } from '../src/crypto/keys.js';
 import { readStatusFile, statusFilePath } from '../src/status-file.js';
 import { startBroker, stopBroker } from '../test/helpers/kafka.js';
+import { freePort } from '../test/helpers/ports.js';
 import { followJit, jitLine } from './jit.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -97,17 +97,6 @@ process.on('exit', () => {
   writeFileSync(process.env.WG_LOOP_PROBE, JSON.stringify({ ...loop, gc, oldMax }));
 });
 `;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The V8 flags of bin/wardgate.js's shebang line (the shipped command's). */
 function shippedFlags(): string[] {

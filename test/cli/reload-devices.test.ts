@@ -7,7 +7,6 @@
  */
 
 import { chmodSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,19 +14,12 @@ import { readBufferStats } from '../../src/buffer/index.js';
 import { generateKeyFile } from '../../src/crypto/keys.js';
 import { hashPassword } from '../../src/devices/mqtt/auth.js';
 import { spawnCli, tempDir, waitFor } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const rule = (name: string) => `      - { name: ${name}, topic: "${name}/{bed}/{device}", metric: spo2, unit: "%", decoder: { type: text } }\n`;
 

@@ -1,27 +1,13 @@
-/**
- * /metrics and /healthz of a running gateway count what the test itself sent: a sensor publishes
- * a known number of good and bad QoS 1 messages to the embedded MQTT broker (each acknowledged
- * to it), and the counters of a real /metrics scrape must equal those numbers, with Kafka
- * unreachable so the buffer still holds every good reading. /healthz answers 200 (alive).
- */
-import { createServer } from 'node:net';
 import { connect } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import { startTestGateway, tempDir, testConfig } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 
 const running: Gateway[] = [];
 afterEach(async () => {
   for (const g of running.splice(0)) await g.stop(0);
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** The value of one sample line of a Prometheus text scrape (0 when absent). */
 function sample(text: string, name: string, labels: Record<string, string>): number {

@@ -7,7 +7,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -16,19 +15,12 @@ import type { ForwarderStatus } from '../../src/forwarder/state.js';
 import type { Gateway } from '../../src/gateway.js';
 import { assessHealth, assessReadiness } from '../../src/metrics/health.js';
 import { REPO, startTestGateway, tempDir, testConfig, waitFor } from '../helpers/gateway.js';
+import { freePort } from '../helpers/ports.js';
 
 const running: Gateway[] = [];
 afterEach(async () => {
   for (const g of running.splice(0)) await g.stop(0);
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function get(port: number, path: string): Promise<{ status: number; text: string }> {
   const r = await fetch(`http://127.0.0.1:${port}${path}`);
