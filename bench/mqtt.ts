@@ -30,7 +30,6 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Aedes } from 'aedes';
 import { MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
 import { AuditLog } from '../src/audit/log.js';
 import { auditEvents } from '../src/audit/record.js';
 import { openBuffer } from '../src/buffer/index.js';
@@ -41,6 +40,7 @@ import { mqttConfigSchema } from '../src/devices/mqtt/config.js';
 import { Ingest } from '../src/ingest.js';
 import { silentLogger } from '../src/logger.js';
 import { Events } from '../src/metrics/events.js';
+import { connectPacket } from '../test/mqtt/helpers/packets.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -211,20 +211,6 @@ const FLOOD_ROUNDS = Number(arg('flood-rounds', '5'));
  * p99 with and without the flood alike): what the flood itself adds to a PUBACK.
  */
 const COMMIT_INTERVAL = arg('commit-interval', '');
-
-/** An MQTT 3.1.1 CONNECT with username and password (clean session, keep-alive 60 s). */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  return mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    keepalive: 60,
-    clientId,
-    username,
-    password: Buffer.from(password),
-  });
-}
 
 /** The flooding child: wrong-password CONNECTs until killed; prints the attempts made on SIGTERM. */
 function floodChild(port: number): void {

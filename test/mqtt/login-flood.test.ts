@@ -21,7 +21,6 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/index.js';
 import { nodeSyncFs, type SyncFs } from '../../src/buffer/wal-sync.js';
@@ -33,25 +32,12 @@ import { createLogger, silentLogger } from '../../src/logger.js';
 import { Events } from '../../src/metrics/events.js';
 import { mqttConfig, waitFor } from './helpers/context.js';
 import { Cleanup } from './helpers/gateway.js';
+import { connectPacket } from './helpers/packets.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
 
 const FLOOD_PASSWORD = 'flood-password-9f3a61';
-
-/** An MQTT 3.1.1 CONNECT with username and password (clean session, keep-alive 60 s). */
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  return mqttPacket.generate({
-    cmd: 'connect',
-    protocolId: 'MQTT',
-    protocolVersion: 4,
-    clean: true,
-    keepalive: 60,
-    clientId,
-    username,
-    password: Buffer.from(password),
-  });
-}
 
 interface Flood {
   /** CONNACKs received, by return code. */

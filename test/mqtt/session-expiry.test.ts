@@ -6,12 +6,11 @@
  * comes back, and the SUBACK codes of a display that subscribes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
+import { connect, type IConnackPacket, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/context.js';
-import { Cleanup, startAdapter } from './helpers/gateway.js';
-import { SENSOR_RULES } from './helpers/rules.js';
-import { RecordingSink } from './helpers/sink.js';
+import { Cleanup } from './helpers/gateway.js';
+import { anonymousBroker, subackCodes } from './helpers/limits.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -39,27 +38,10 @@ async function display(url: string, clientId: string, clean = false): Promise<Di
   return { c, sessionPresent: connack.sessionPresent, got };
 }
 
-/** The SUBACK return code of one filter at QoS 1 (128: refused), read from the packet itself. */
-function subscribe(c: MqttClient, filter: string): Promise<number> {
-  return new Promise((resolve) => {
-    const seen = (p: Packet): void => {
-      if (p.cmd !== 'suback') return;
-      c.off('packetreceive', seen);
-      resolve((p.granted as number[])[0]!);
-    };
-    c.on('packetreceive', seen);
-    c.subscribe(filter, { qos: 1 }, () => undefined);
-  });
-}
+/** The SUBACK return code of one filter at QoS 1 (128: refused). */
+const subscribe = async (c: MqttClient, filter: string): Promise<number> => (await subackCodes(c, [filter]))[0]!;
 
-async function broker(limits: object): Promise<string> {
-  const { url } = await startAdapter(cleanup, new RecordingSink(), {
-    enabled: true,
-    embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } }, limits },
-    rules: SENSOR_RULES,
-  });
-  return url;
-}
+const broker = (limits: object): Promise<string> => anonymousBroker(cleanup, limits);
 
 async function publish(url: string, payloads: string[]): Promise<void> {
   const p = await display(url, `pub-${Math.random()}`, true);

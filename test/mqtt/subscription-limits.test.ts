@@ -3,17 +3,14 @@
  * sessions' stored filters included, there or away), and in length. What is refused is read from
  * the SUBACK the broker sends (0x80 per refused filter); what counts is what the test subscribed.
  */
-import { connect, type MqttClient, type Packet } from 'mqtt';
+import { connect, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/context.js';
-import { Cleanup, startAdapter } from './helpers/gateway.js';
-import { SENSOR_RULES } from './helpers/rules.js';
-import { RecordingSink } from './helpers/sink.js';
+import { Cleanup } from './helpers/gateway.js';
+import { anonymousBroker, REFUSED, subackCodes } from './helpers/limits.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-
-const REFUSED = 128;
 
 async function client(url: string, clientId: string, clean = true): Promise<MqttClient> {
   const c = connect(url, { clientId, clean, reconnectPeriod: 0, protocolVersion: 4 });
@@ -25,27 +22,9 @@ async function client(url: string, clientId: string, clean = true): Promise<Mqtt
   return c;
 }
 
-/** Subscribes to `filters` in one SUBSCRIBE; resolves with the SUBACK's return code of each. */
-function subscribe(c: MqttClient, filters: string[]): Promise<number[]> {
-  return new Promise((resolve) => {
-    const seen = (p: Packet): void => {
-      if (p.cmd !== 'suback') return;
-      c.off('packetreceive', seen);
-      resolve(p.granted as number[]);
-    };
-    c.on('packetreceive', seen);
-    c.subscribe(filters, { qos: 1 }, () => undefined);
-  });
-}
-
-async function broker(limits: object): Promise<string> {
-  const { url } = await startAdapter(cleanup, new RecordingSink(), {
-    enabled: true,
-    embedded: { tcp: { host: '127.0.0.1', port: 0 }, auth: { anonymous: { publish: ['ward/#'], subscribe: ['ward/#'] } }, limits },
-    rules: SENSOR_RULES,
-  });
-  return url;
-}
+const broker = (limits: object): Promise<string> => anonymousBroker(cleanup, limits);
+/** The SUBACK codes of `filters`. */
+const subscribe = subackCodes;
 
 const filters = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `ward/${prefix}/${i}/#`);
 const ok = (n: number): number[] => Array<number>(n).fill(1);
