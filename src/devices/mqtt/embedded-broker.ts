@@ -271,11 +271,11 @@ export class EmbeddedBroker {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.server.close(() => r())));
     this.wss?.close();
     this.wss = null;
+    this.expiry?.stop();
+    this.expiry = null;
     // The PUBACKs of what was taken go out before the connections close (stop-drain.ts); each
     // connection is then ended after what it has written (its TLS or WebSocket stream, then a
     // FIN; destroying the socket could drop what Node has not yet written).
-    this.expiry?.stop();
-    this.expiry = null;
     await drainBeforeStop(
       () => this.committing.whenZero(),
       () => this.deps.queue.isRefusing(),
